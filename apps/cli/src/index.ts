@@ -1,0 +1,1 @@
+export { startLocalCluster, LOCAL_DEFAULTS, type LocalCluster } from './local-cluster.ts';

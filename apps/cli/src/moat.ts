@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { ConfigError, loadConfigFile } from '@moat/config';
+import { ScannerConfigSchema, startScanner } from '@moat/scanner';
+import { startSink } from '@moat/sink';
+import { parseArgs } from './args.ts';
+import { startLocalCluster, LOCAL_DEFAULTS } from './local-cluster.ts';
+
+const USAGE = `usage:
+  moat scanner --config FILE [--print-config]   run a scanner node
+  moat sink [--host H] [--port P] [--dir D]     run a downstream sink that writes mail to files
+  moat local [--var DIR]                         run the local cluster (what 'pnpm start' runs)`;
+
+type Closable = { close(): Promise<void> };
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { command, options } = parseArgs(argv);
+  switch (command) {
+    case 'scanner': {
+      if (typeof options.config !== 'string') return usage('scanner needs --config FILE');
+      const config = loadConfigFile(ScannerConfigSchema, options.config);
+      if (options['print-config']) {
+        process.stdout.write(stringify(config));
+        return 0;
+      }
+      return runUntilSignal(await startScanner(config));
+    }
+    case 'sink': {
+      const sink = await startSink({
+        host: typeof options.host === 'string' ? options.host : LOCAL_DEFAULTS.sink.host,
+        port: typeof options.port === 'string' ? Number(options.port) : LOCAL_DEFAULTS.sink.port,
+        dir: resolve(typeof options.dir === 'string' ? options.dir : 'var/delivered'),
+      });
+      process.stdout.write(`sink listening on port ${sink.port}\n`);
+      return runUntilSignal(sink);
+    }
+    case 'local': {
+      const cluster = await startLocalCluster(typeof options.var === 'string' ? options.var : undefined);
+      const lines = [
+        '',
+        'Moat local cluster is up:',
+        ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}`),
+        `  downstream sink     127.0.0.1:${cluster.sink.port} (delivered mail in var/delivered/)`,
+        `  accepted domain     ${LOCAL_DEFAULTS.domain}   rules: var/rules.yaml`,
+        `  try: swaks --server 127.0.0.1:${cluster.scanners[0]?.smtpPort} --to user@${LOCAL_DEFAULTS.domain} --header 'Subject: TAG-ME'`,
+        '',
+      ];
+      process.stderr.write(lines.join('\n'));
+      return runUntilSignal(cluster);
+    }
+    default:
+      return usage(command ? `unknown command '${command}'` : 'missing command');
+  }
+}
+
+function usage(problem: string): number {
+  process.stderr.write(`moat: ${problem}\n${USAGE}\n`);
+  return 2;
+}
+
+/** Serve until SIGTERM/SIGINT, then close cleanly (mail in flight finishes). */
+function runUntilSignal(service: Closable): Promise<number> {
+  return new Promise((resolveExit) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`moat: ${signal}, shutting down\n`);
+      service.close().then(() => resolveExit(0), (err: unknown) => {
+        process.stderr.write(`moat: error while shutting down: ${String(err)}\n`);
+        resolveExit(1);
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`moat: configuration error in ${err.source}:\n${err.errors.map((e) => `  ${e.key}: ${e.message}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`moat: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

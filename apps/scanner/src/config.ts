@@ -1,0 +1,89 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * A scanner's own server configuration (its YAML file). Rules are not here: they come from the
+ * rules source (a local file for now, the master later). Defaults sit beside each field and
+ * bind to loopback; an unknown key is an error that names it.
+ */
+
+const Listen = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1', description: 'Address to listen on.' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 2525, description: 'TCP port; 0 picks a free one.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Tls = Type.Object(
+  {
+    cert: Type.String({ minLength: 1, description: 'PEM certificate chain file for STARTTLS.' }),
+    key: Type.String({ minLength: 1, description: 'PEM private key file for STARTTLS.' }),
+  },
+  { additionalProperties: false },
+);
+
+const Smtp = Type.Object(
+  {
+    listen: Listen,
+    hostname: Type.String({ minLength: 1, maxLength: 253, default: 'moat.localhost', description: 'Name in the banner and EHLO reply.' }),
+    tls: Type.Optional(Tls),
+    trustedProxies: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Addresses allowed to send a PROXY protocol v1 header (the balancer). Empty: PROXY is off.',
+    }),
+    maxClients: Type.Integer({ minimum: 1, default: 1000, description: 'Concurrent SMTP sessions for the whole node.' }),
+    maxConnectionsPerIp: Type.Integer({ minimum: 1, default: 50, description: 'Concurrent sessions from one client address (more: 421 4.7.0).' }),
+    connectionRate: Type.Object(
+      {
+        count: Type.Integer({ minimum: 1, default: 600, description: 'New connections allowed from one address per window.' }),
+        windowSeconds: Type.Integer({ minimum: 1, default: 60 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    socketTimeoutSeconds: Type.Integer({ minimum: 1, default: 300, description: 'Idle time before a session is cut off (RFC 5321 suggests 5 minutes).' }),
+    dataTimeoutSeconds: Type.Integer({ minimum: 1, default: 600, description: 'Most time a whole DATA transfer may take; a client that dribbles bytes is cut off.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Relay = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1', description: 'The downstream mail server.' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 25 }),
+    secure: Type.Boolean({ default: false, description: 'Implicit TLS (port 465 style).' }),
+    requireTls: Type.Boolean({ default: false, description: 'Refuse to relay without STARTTLS.' }),
+    rejectUnauthorized: Type.Boolean({ default: true, description: 'Verify the downstream certificate.' }),
+    maxConnections: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Parallel, reused connections to downstream.' }),
+    retryBaseSeconds: Type.Number({ minimum: 0.05, default: 60, description: 'First retry delay; doubles each attempt.' }),
+    retryMaxSeconds: Type.Number({ minimum: 0.05, default: 3600, description: 'Largest retry delay.' }),
+    maxQueueAgeSeconds: Type.Number({ minimum: 1, default: 432_000, description: 'A message still undelivered after this long is bounced (5 days).' }),
+    timeoutSeconds: Type.Number({ minimum: 1, default: 60, description: 'Connection and command time-out towards downstream.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const RulesSource = Type.Object(
+  {
+    file: Type.String({ minLength: 1, description: 'YAML/JSON rules document; reloaded when it changes.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ScannerConfigSchema = Type.Object(
+  {
+    node: Type.Object(
+      { name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'This node\'s name in logs and in the cluster.' }) },
+      { additionalProperties: false },
+    ),
+    dataDir: Type.String({ minLength: 1, description: 'Folder for the database, spool, queue and quarantine.' }),
+    smtp: Smtp,
+    relay: Relay,
+    rules: RulesSource,
+    log: Type.Object(
+      { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info' }) },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ScannerConfig = Static<typeof ScannerConfigSchema>;

@@ -1,0 +1,121 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { moveDurably, removeDurably } from '@moat/storage';
+import { evaluateMessage, type CompiledRules, type Verdict } from '@moat/rules';
+import type { MessageStore, MessageRecord } from '../store/message-store.ts';
+import { analyzeMessage } from './analyze.ts';
+import { deliveryHeaders } from './delivery-headers.ts';
+
+export interface AcceptDeps {
+  readonly messages: MessageStore;
+  readonly dirs: { readonly queue: string; readonly quarantine: string };
+  readonly hostname: string;
+  readonly nodeName: string;
+  readonly now: () => number;
+  /** The relay worker's nudge after a message is queued. */
+  readonly onQueued: () => void;
+}
+
+export interface Envelope {
+  readonly id: string;
+  readonly receivedAt: number;
+  readonly clientIp: string;
+  readonly helo: string;
+  readonly mailFrom: string;
+  readonly rcptTo: readonly string[];
+  readonly spoolFile: string;
+  readonly size: number;
+  readonly tls: boolean;
+}
+
+export type Reply = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly code: number; readonly enhanced: string; readonly text: string };
+
+/**
+ * After DATA: analyze the spooled message, decide with the rules snapshot the transaction
+ * started with, and make the decision durable (file moved and fsync'd, then the database rows
+ * and outbox event committed) before the reply is chosen. The caller answers 250 only on ok.
+ */
+export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: CompiledRules, log: Logger): Promise<Reply> {
+  const content = await analyzeMessage(env.spoolFile);
+  const verdict = evaluateMessage(rules, {
+    clientIp: env.clientIp,
+    mailFrom: env.mailFrom,
+    rcptTo: env.rcptTo,
+    sizeBytes: env.size,
+    headers: content.headers,
+    subject: content.subject,
+    bodyText: content.bodyText,
+    attachments: content.attachments,
+  });
+  const record: MessageRecord = {
+    id: env.id,
+    receivedAt: env.receivedAt,
+    clientIp: env.clientIp,
+    helo: env.helo,
+    mailFrom: env.mailFrom,
+    rcptTo: env.rcptTo,
+    subject: content.subject.slice(0, 998),
+    messageId: content.messageId.slice(0, 998),
+    size: env.size,
+    action: verdict.action,
+    score: verdict.score,
+    reasons: verdict.reasons,
+    rulesVersion: verdict.rulesVersion,
+    status: statusOf(verdict),
+  };
+  logVerdict(log, verdict, env);
+
+  switch (verdict.action) {
+    case 'reject':
+      deps.messages.recordRejected(record);
+      await removeDurably(env.spoolFile);
+      return { ok: false, code: 550, enhanced: '5.7.1', text: verdict.rejectText ?? 'Message refused by policy' };
+    case 'quarantine': {
+      const file = `${env.id}.eml`;
+      await moveDurably(env.spoolFile, join(deps.dirs.quarantine, file));
+      deps.messages.recordQuarantined(record, file);
+      return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
+    }
+    case 'deliver':
+    case 'tag': {
+      const file = `${env.id}.eml`;
+      await moveDurably(env.spoolFile, join(deps.dirs.queue, file));
+      deps.messages.recordQueued(record, {
+        id: env.id,
+        messageId: env.id,
+        file,
+        mailFrom: env.mailFrom,
+        rcptTo: env.rcptTo,
+        prependHeaders: deliveryHeaders(env, verdict, deps),
+        subjectPrefix: verdict.action === 'tag' ? rules.rules.tagging.subjectPrefix : '',
+        createdAt: env.receivedAt,
+        nextAttemptAt: env.receivedAt,
+        attempts: 0,
+        lastError: null,
+        kind: 'message',
+      });
+      deps.onQueued();
+      return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
+    }
+  }
+}
+
+function statusOf(v: Verdict): string {
+  return v.action === 'reject' ? 'rejected' : v.action === 'quarantine' ? 'quarantined' : 'queued';
+}
+
+function logVerdict(log: Logger, v: Verdict, env: Envelope): void {
+  log.info(
+    {
+      event: 'MESSAGE_VERDICT',
+      action: v.action,
+      score: v.score,
+      allowed: v.allowed,
+      reasons: v.reasons.map((r) => `${r.kind}:${r.rule}`),
+      rulesVersion: v.rulesVersion,
+      size: env.size,
+      rcpt: env.rcptTo.length,
+    },
+    `verdict ${v.action}`,
+  );
+}

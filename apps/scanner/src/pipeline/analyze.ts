@@ -1,0 +1,99 @@
+import { createReadStream } from 'node:fs';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MailParser, type AttachmentStream, type MessageText, type HeaderLines } from 'mailparser';
+import libmime from 'libmime';
+import type { AttachmentFact } from '@moat/rules';
+import { ZipNameCollector } from './zip-names.ts';
+
+/** What the content analyzer found in a spooled message. */
+export interface ContentFacts {
+  readonly headers: { name: string; value: string }[];
+  readonly subject: string;
+  readonly messageId: string;
+  readonly bodyText: string;
+  readonly attachments: AttachmentFact[];
+}
+
+export interface AnalyzeLimits {
+  /** Text kept for content rules; longer bodies are truncated (matching is bounded). */
+  readonly maxBodyChars: number;
+  /** Header lines kept for content rules. */
+  readonly maxHeaderLines: number;
+}
+
+export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = { maxBodyChars: 1_000_000, maxHeaderLines: 1000 };
+const MAX_HEADER_VALUE = 64 * 1024;
+
+/**
+ * Parse a spooled message as a stream: headers and text are kept (bounded), attachments are
+ * counted and their names inspected, never held in memory. Malformed MIME never throws here:
+ * mailparser is lenient, and whatever it cannot parse simply yields fewer facts.
+ */
+export async function analyzeMessage(file: string, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS): Promise<ContentFacts> {
+  const parser = new MailParser({ skipImageLinks: true, skipTextLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: limits.maxBodyChars });
+  const facts: { -readonly [K in keyof ContentFacts]: ContentFacts[K] } = { headers: [], subject: '', messageId: '', bodyText: '', attachments: [] };
+  const pending: Promise<void>[] = [];
+
+  parser.on('headerLines', (lines: HeaderLines) => {
+    if (facts.headers.length > 0) return; // only the top-level message headers
+    for (const line of lines.slice(0, limits.maxHeaderLines)) {
+      const colon = line.line.indexOf(':');
+      const name = colon > 0 ? line.line.slice(0, colon).trim() : line.key;
+      const raw = (colon > 0 ? line.line.slice(colon + 1) : '').slice(0, MAX_HEADER_VALUE).replace(/\r?\n[ \t]+/g, ' ').trim();
+      facts.headers.push({ name, value: decodeHeader(raw) });
+    }
+    facts.subject = facts.headers.find((h) => h.name.toLowerCase() === 'subject')?.value ?? '';
+    facts.messageId = facts.headers.find((h) => h.name.toLowerCase() === 'message-id')?.value ?? '';
+  });
+
+  parser.on('data', (part: AttachmentStream | MessageText) => {
+    if (part.type === 'text') {
+      const text = [part.text ?? '', typeof part.html === 'string' ? stripTags(part.html) : ''].join('\n');
+      facts.bodyText = (facts.bodyText + text).slice(0, limits.maxBodyChars);
+      return;
+    }
+    pending.push(inspectAttachment(part).then((fact) => void facts.attachments.push(fact)));
+  });
+
+  await pipeline(createReadStream(file), parser);
+  await Promise.all(pending);
+  return facts;
+}
+
+async function inspectAttachment(part: AttachmentStream): Promise<AttachmentFact> {
+  const contentType = (part.contentType ?? 'application/octet-stream').toLowerCase();
+  const filename = part.filename ?? '';
+  let sizeBytes = 0;
+  const zip = isZip(filename, contentType) ? new ZipNameCollector() : undefined;
+  const counter = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      sizeBytes += chunk.length;
+      if (zip) zip.write(chunk, done);
+      else done();
+    },
+  });
+  try {
+    await pipeline(part.content as Readable, counter);
+  } finally {
+    part.release();
+  }
+  return { filename, contentType, sizeBytes, archiveEntries: zip ? zip.names : undefined };
+}
+
+function isZip(filename: string, contentType: string): boolean {
+  return /\.zip$/i.test(filename) || contentType === 'application/zip' || contentType === 'application/x-zip-compressed';
+}
+
+function decodeHeader(value: string): string {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value; // an undecodable encoded-word is matched as sent
+  }
+}
+
+/** Crude but bounded: content rules match words, not markup. */
+function stripTags(html: string): string {
+  return html.replace(/<style[\s\S]*?<\/style>|<script[\s\S]*?<\/script>/gi, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;/g, ' ');
+}

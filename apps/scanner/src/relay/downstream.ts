@@ -1,0 +1,74 @@
+import type { Readable } from 'node:stream';
+import nodemailer from 'nodemailer';
+import type { AttemptResult } from './outcome.ts';
+
+export interface DownstreamSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly secure: boolean;
+  readonly requireTls: boolean;
+  readonly rejectUnauthorized: boolean;
+  readonly maxConnections: number;
+  readonly timeoutMs: number;
+  /** Our name in EHLO. */
+  readonly hostname: string;
+}
+
+/** Sends one message to the downstream server and reports per recipient; never throws. */
+export interface Downstream {
+  send(envelope: { from: string; to: readonly string[] }, raw: Readable): Promise<AttemptResult>;
+  close(): void;
+}
+
+interface SmtpFailure extends Error {
+  responseCode?: number;
+  response?: string;
+  rejectedErrors?: SmtpFailure[];
+  recipient?: string;
+  rejected?: string[];
+}
+
+/**
+ * nodemailer's pooled SMTP transport: connections are reused across messages (the speed of
+ * a relay is mostly its connection reuse), with time-outs on connect, greeting and socket.
+ */
+export function createDownstream(s: DownstreamSettings): Downstream {
+  const transport = nodemailer.createTransport({
+    pool: true,
+    host: s.host,
+    port: s.port,
+    secure: s.secure,
+    requireTLS: s.requireTls,
+    tls: { rejectUnauthorized: s.rejectUnauthorized },
+    maxConnections: s.maxConnections,
+    maxMessages: 1000,
+    connectionTimeout: s.timeoutMs,
+    greetingTimeout: s.timeoutMs,
+    socketTimeout: s.timeoutMs,
+    name: s.hostname,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+
+  return {
+    async send(envelope, raw) {
+      try {
+        const info = await transport.sendMail({ envelope: { from: envelope.from, to: [...envelope.to] }, raw });
+        const accepted = (info.accepted as string[]).map(String);
+        const rejectedErrors = ((info as { rejectedErrors?: SmtpFailure[] }).rejectedErrors ?? []);
+        return { accepted, refused: rejectedErrors.map(toRefusal) };
+      } catch (err) {
+        raw.destroy();
+        const failure = err as SmtpFailure;
+        if (failure.rejectedErrors?.length) return { accepted: [], refused: failure.rejectedErrors.map(toRefusal) };
+        const text = failure.response ?? failure.message;
+        return { accepted: [], refused: envelope.to.map((address) => ({ address, code: failure.responseCode, text })) };
+      }
+    },
+    close: () => transport.close(),
+  };
+}
+
+function toRefusal(e: SmtpFailure) {
+  return { address: e.recipient ?? '', code: e.responseCode, text: e.response ?? e.message };
+}

@@ -1,0 +1,145 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { removeDurably, writeFileDurably } from '@moat/storage';
+import type { MessageStore, QueueEntry } from '../store/message-store.ts';
+import type { QueueStore } from './queue-store.ts';
+import type { Downstream } from './downstream.ts';
+import { HeaderRewriter } from './header-rewrite.ts';
+import { planOutcome, type RetryPolicy, type AttemptOutcome } from './outcome.ts';
+import { buildDsn } from './dsn.ts';
+import { newMessageId } from '../store/ids.ts';
+
+export interface RelayWorkerDeps {
+  readonly queue: QueueStore;
+  readonly messages: MessageStore;
+  readonly downstream: Downstream;
+  readonly queueDir: string;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly retry: RetryPolicy;
+  readonly concurrency: number;
+  readonly hostname: string;
+}
+
+/** Longest sleep between queue scans, so a clock jump never strands a message. */
+const MAX_IDLE_MS = 30_000;
+const MAX_DSN_HEADERS = 64 * 1024;
+
+/**
+ * Drains the durable relay queue to downstream: a bounded window of messages in flight, each
+ * attempt's outcome committed with its outbox event, files removed only after the commit.
+ */
+export class RelayWorker {
+  private readonly deps: RelayWorkerDeps;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(deps: RelayWorkerDeps) {
+    this.deps = deps;
+  }
+
+  start(): void {
+    this.pump();
+  }
+
+  /** Called after a message is queued: try it now rather than at the next scan. */
+  wake(): void {
+    if (!this.stopped) this.pump();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await Promise.allSettled(this.inFlight.values());
+    this.deps.downstream.close();
+  }
+
+  get activeCount(): number {
+    return this.inFlight.size;
+  }
+
+  private pump(): void {
+    const { queue, concurrency, now } = this.deps;
+    const free = concurrency - this.inFlight.size;
+    if (free > 0) {
+      for (const entry of queue.due(now(), concurrency + this.inFlight.size)) {
+        if (this.inFlight.size >= concurrency) break;
+        if (this.inFlight.has(entry.id)) continue;
+        const run = this.attempt(entry)
+          .catch((err: unknown) => this.deps.log.error({ queueId: entry.messageId, err, event: 'RELAY_ERROR' }, 'relay attempt failed unexpectedly'))
+          .finally(() => {
+            this.inFlight.delete(entry.id);
+            this.pump();
+          });
+        this.inFlight.set(entry.id, run);
+      }
+    }
+    this.scheduleNext();
+  }
+
+  private scheduleNext(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    const next = this.deps.queue.nextAttemptAt();
+    const wait = next === null ? MAX_IDLE_MS : Math.max(10, Math.min(MAX_IDLE_MS, next - this.deps.now()));
+    this.timer = setTimeout(() => this.pump(), wait);
+    this.timer.unref();
+  }
+
+  private async attempt(entry: QueueEntry): Promise<void> {
+    const { downstream, queueDir, now, retry, messages } = this.deps;
+    const path = join(queueDir, entry.file);
+    const raw = createReadStream(path).pipe(new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix));
+    const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw);
+    const at = now();
+    const outcome = planOutcome(result, entry, retry, at);
+    const dsn = outcome.bounced.length > 0 && entry.mailFrom !== '' && entry.kind === 'message' ? await this.writeDsn(entry, outcome, at) : undefined;
+    messages.recordAttempt(entry, outcome, at, dsn);
+    this.logOutcome(entry, outcome);
+    if (outcome.deferred.length === 0) await removeDurably(path);
+    if (dsn) this.wake();
+  }
+
+  private async writeDsn(entry: QueueEntry, outcome: AttemptOutcome, at: number): Promise<QueueEntry> {
+    const id = newMessageId(at);
+    const file = `${id}.eml`;
+    const text = buildDsn({
+      reportingMta: this.deps.hostname,
+      originalSender: entry.mailFrom,
+      arrivalDate: new Date(entry.createdAt),
+      queueId: entry.messageId,
+      failed: outcome.bounced,
+      originalHeaders: await readHeaderBlock(join(this.deps.queueDir, entry.file)),
+      now: new Date(at),
+    });
+    await writeFileDurably(join(this.deps.queueDir, file), text);
+    return {
+      id, messageId: entry.messageId, file, mailFrom: '', rcptTo: [entry.mailFrom], prependHeaders: [], subjectPrefix: '',
+      createdAt: at, nextAttemptAt: at, attempts: 0, lastError: null, kind: 'dsn',
+    };
+  }
+
+  private logOutcome(entry: QueueEntry, o: AttemptOutcome): void {
+    const log = this.deps.log.child({ queueId: entry.messageId });
+    if (o.delivered.length) log.info({ event: 'RELAY_DELIVERED', kind: entry.kind, rcpt: o.delivered.length, attempt: entry.attempts + 1 }, 'delivered downstream');
+    if (o.deferred.length) log.warn({ event: 'RELAY_DEFERRED', kind: entry.kind, rcpt: o.deferred.length, attempt: entry.attempts + 1, retryAt: new Date(o.nextAttemptAt).toISOString(), error: o.error.slice(0, 300) }, 'delivery deferred');
+    if (o.bounced.length) log.warn({ event: 'RELAY_BOUNCED', kind: entry.kind, rcpt: o.bounced.length, error: o.error.slice(0, 300) }, 'delivery failed permanently');
+  }
+}
+
+/** The original header block for the DSN, bounded: a bounce never carries the whole message. */
+async function readHeaderBlock(path: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(MAX_DSN_HEADERS);
+    const { bytesRead } = await handle.read(buf, 0, MAX_DSN_HEADERS, 0);
+    const text = buf.subarray(0, bytesRead).toString('utf8');
+    const end = text.search(/\r?\n\r?\n/);
+    return end >= 0 ? text.slice(0, end) : text;
+  } finally {
+    await handle.close();
+  }
+}

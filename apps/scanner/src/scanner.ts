@@ -1,0 +1,130 @@
+import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { ensureDirs, openDatabase, removeDurably, sweepTemporaryFiles, type Db } from '@moat/storage';
+import type { ScannerConfig } from './config.ts';
+import { SCANNER_MIGRATIONS } from './store/migrations.ts';
+import { createMessageStore } from './store/message-store.ts';
+import { createQueueStore } from './relay/queue-store.ts';
+import { createDownstream } from './relay/downstream.ts';
+import { RelayWorker } from './relay/relay-worker.ts';
+import { createIngress } from './smtp/ingress.ts';
+import { acceptMessage } from './pipeline/accept-message.ts';
+import { createFileRulesSource } from './rules-source/file-rules-source.ts';
+import type { RulesSource } from './rules-source/rules-source.ts';
+import { createLogger } from './logger.ts';
+
+export interface Scanner {
+  readonly smtpPort: number;
+  readonly db: Db;
+  readonly rules: RulesSource;
+  readonly relay: RelayWorker;
+  readonly dataDir: string;
+  close(): Promise<void>;
+}
+
+export interface ScannerOptions {
+  readonly log?: Logger;
+  readonly now?: () => number;
+}
+
+/** The scanner's composition root: storage, rules, relay worker and SMTP ingress, wired once. */
+export async function startScanner(config: ScannerConfig, options: ScannerOptions = {}): Promise<Scanner> {
+  const log = options.log ?? createLogger(config.log.level, { role: 'scanner', node: config.node.name });
+  const now = options.now ?? Date.now;
+  const dirs = { spool: join(config.dataDir, 'spool'), queue: join(config.dataDir, 'queue'), quarantine: join(config.dataDir, 'quarantine') };
+  await ensureDirs(config.dataDir, dirs.spool, dirs.queue, dirs.quarantine);
+
+  const db = openDatabase(join(config.dataDir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
+  const messages = createMessageStore(db);
+  const queue = createQueueStore(db);
+  await recoverAfterCrash(dirs, queue.files(), messages.quarantineFiles(), log);
+
+  const rules = createFileRulesSource(config.rules.file, log);
+  const relay = new RelayWorker({
+    queue,
+    messages,
+    downstream: createDownstream({
+      host: config.relay.host,
+      port: config.relay.port,
+      secure: config.relay.secure,
+      requireTls: config.relay.requireTls,
+      rejectUnauthorized: config.relay.rejectUnauthorized,
+      maxConnections: config.relay.maxConnections,
+      timeoutMs: config.relay.timeoutSeconds * 1000,
+      hostname: config.smtp.hostname,
+    }),
+    queueDir: dirs.queue,
+    log,
+    now,
+    retry: { baseMs: config.relay.retryBaseSeconds * 1000, maxMs: config.relay.retryMaxSeconds * 1000, maxAgeMs: config.relay.maxQueueAgeSeconds * 1000 },
+    concurrency: config.relay.maxConnections * 4,
+    hostname: config.smtp.hostname,
+  });
+
+  const server = createIngress({
+    config,
+    rules,
+    spoolDir: dirs.spool,
+    log,
+    now,
+    accept: (env, snapshot, msgLog) =>
+      acceptMessage(
+        { messages, dirs, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake() },
+        env,
+        snapshot,
+        msgLog,
+      ),
+  });
+  server.on('error', (err) => log.error({ event: 'SMTP_SERVER_ERROR', err }, 'smtp server error'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.smtp.listen.port, config.smtp.listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const smtpPort = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
+  relay.start();
+  log.info({ event: 'SCANNER_STARTED', smtp: `${config.smtp.listen.host}:${smtpPort}`, downstream: `${config.relay.host}:${config.relay.port}`, rulesVersion: rules.current().version }, 'scanner started');
+
+  let closed = false;
+  return {
+    smtpPort,
+    db,
+    rules,
+    relay,
+    dataDir: config.dataDir,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rules.close();
+      await relay.stop();
+      db.close();
+      log.info({ event: 'SCANNER_STOPPED' }, 'scanner stopped');
+    },
+  };
+}
+
+/**
+ * After a crash: every spool file is an unanswered transaction (the client never got 250 and
+ * will retry), and a queue or quarantine file without a row was moved but never committed.
+ */
+async function recoverAfterCrash(dirs: { spool: string; queue: string; quarantine: string }, queued: Set<string>, held: Set<string>, log: Logger): Promise<void> {
+  let removed = 0;
+  for (const name of await readdir(dirs.spool)) {
+    await removeDurably(join(dirs.spool, name));
+    removed++;
+  }
+  removed += await sweepTemporaryFiles(dirs.queue);
+  for (const [dir, known] of [[dirs.queue, queued], [dirs.quarantine, held]] as const) {
+    for (const name of await readdir(dir)) {
+      if (known.has(name)) continue;
+      await removeDurably(join(dir, name));
+      removed++;
+    }
+  }
+  if (removed > 0) log.warn({ event: 'RECOVERY_SWEEP', removed }, 'removed files of unfinished transactions');
+}

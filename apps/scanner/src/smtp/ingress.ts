@@ -1,0 +1,183 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
+import type { Logger } from 'pino';
+import { removeDurably } from '@moat/storage';
+import { checkClient, checkRecipient, checkSender, type CompiledRules, type EnvelopeDecision } from '@moat/rules';
+import type { ScannerConfig } from '../config.ts';
+import { ConnectionLimiter } from './connection-limiter.ts';
+import { normalizeClientIp } from './client-address.ts';
+import { smtpError, useOwnEnhancedCodes } from './reply.ts';
+import { newMessageId } from '../store/ids.ts';
+import { receiveToSpool } from '../store/spool.ts';
+import type { Envelope, Reply } from '../pipeline/accept-message.ts';
+import type { RulesSource } from '../rules-source/rules-source.ts';
+
+export interface IngressDeps {
+  readonly config: ScannerConfig;
+  readonly rules: RulesSource;
+  readonly spoolDir: string;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** Decide and store one spooled message; resolves with the reply to send. */
+  readonly accept: (env: Envelope, rules: CompiledRules, log: Logger) => Promise<Reply>;
+}
+
+/** What we keep per SMTP session beside smtp-server's own session object. */
+interface SessionState {
+  readonly ip: string;
+  readonly log: Logger;
+  admitted: boolean;
+  /** The rules snapshot of the current transaction, taken at MAIL FROM. */
+  rules?: CompiledRules;
+}
+
+/**
+ * The SMTP front door: client checks at connect, envelope checks at MAIL/RCPT with the
+ * transaction's rules snapshot, DATA streamed to a spool file, then the pipeline decides.
+ * Every refusal is an error carrying its reply, handed to smtp-server's callback.
+ */
+export function createIngress(deps: IngressDeps): SMTPServer {
+  useOwnEnhancedCodes();
+  const { config, log } = deps;
+  const smtp = config.smtp;
+  const limiter = new ConnectionLimiter(
+    { maxConcurrent: smtp.maxConnectionsPerIp, rateCount: smtp.connectionRate.count, rateWindowMs: smtp.connectionRate.windowSeconds * 1000 },
+    deps.now,
+  );
+  const sessions = new Map<string, SessionState>();
+
+  const server = new SMTPServer({
+    name: smtp.hostname,
+    banner: 'Moat ESMTP',
+    size: deps.rules.current().rules.limits.maxMessageBytes,
+    rejectOversized: true,
+    authOptional: true,
+    disabledCommands: smtp.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    ...(smtp.tls ? { key: readFileSync(smtp.tls.key), cert: readFileSync(smtp.tls.cert) } : {}),
+    useProxy: smtp.trustedProxies.length > 0 ? [...smtp.trustedProxies] : false,
+    disableReverseLookup: true,
+    maxClients: smtp.maxClients,
+    socketTimeout: smtp.socketTimeoutSeconds * 1000,
+    closeTimeout: 30_000,
+    logger: false,
+
+    onConnect(session, callback) {
+      const ip = normalizeClientIp(session.remoteAddress);
+      const state: SessionState = { ip, log: log.child({ sid: session.id, ip }), admitted: false };
+      sessions.set(session.id, state);
+      const admission = limiter.admit(ip);
+      if (!admission.ok) {
+        state.log.warn({ event: 'SMTP_LIMIT', why: admission.why }, 'connection refused by limit');
+        return callback(smtpError(421, '4.7.0', admission.why === 'rate' ? 'Too many connections from your address, slow down' : 'Too many concurrent connections from your address'));
+      }
+      state.admitted = true;
+      const decision = checkClient(deps.rules.current(), ip);
+      if (!decision.ok) return refuse(state, decision, 'connect', callback);
+      state.log.debug({ event: 'SMTP_CONNECT' }, 'client connected');
+      callback();
+    },
+
+    onClose(session) {
+      const state = sessions.get(session.id);
+      sessions.delete(session.id);
+      if (state?.admitted) limiter.release(state.ip);
+    },
+
+    onMailFrom(address: SMTPServerAddress, session, callback) {
+      const state = sessions.get(session.id);
+      if (!state) return callback(smtpError(421, '4.3.0', 'Session state lost, try again'));
+      state.rules = deps.rules.current();
+      const decision = checkSender(state.rules, state.ip, address.address);
+      if (!decision.ok) return refuse(state, decision, 'mail', callback);
+      callback();
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, callback) {
+      const state = sessions.get(session.id);
+      const rules = state?.rules;
+      if (!state || !rules) return callback(smtpError(503, '5.5.1', 'Need MAIL command first'));
+      if (session.envelope.rcptTo.length >= rules.rules.limits.maxRecipients) {
+        return callback(smtpError(452, '4.5.3', `Too many recipients, at most ${rules.rules.limits.maxRecipients} per message`));
+      }
+      const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      const decision = checkRecipient(rules, state.ip, mailFrom, address.address);
+      if (!decision.ok) return refuse(state, decision, 'rcpt', callback);
+      callback();
+    },
+
+    onData(stream: Readable, session, callback) {
+      const state = sessions.get(session.id);
+      const rules = state?.rules;
+      if (!state || !rules) {
+        stream.resume();
+        return stream.once('end', () => callback(smtpError(451, '4.3.0', 'Session state lost, try again')));
+      }
+      handleData(stream, session, state, rules).then(
+        (reply) => callback(reply.ok ? null : smtpError(reply.code, reply.enhanced, reply.text), reply.ok ? reply.text : undefined),
+        (err: unknown) => {
+          state.log.error({ event: 'SMTP_DATA_ERROR', err }, 'message could not be stored');
+          callback(smtpError(451, '4.3.0', 'Local error while storing the message, try again later'));
+        },
+      );
+    },
+  });
+
+  async function handleData(stream: Readable & { sizeExceeded?: boolean }, session: SMTPServerSession, state: SessionState, rules: CompiledRules): Promise<Reply> {
+    const receivedAt = deps.now();
+    const id = newMessageId(receivedAt);
+    const msgLog = state.log.child({ queueId: id });
+    const spoolFile = join(deps.spoolDir, `${id}.eml`);
+    const dataTimer = setTimeout(() => {
+      msgLog.warn({ event: 'SMTP_DATA_TIMEOUT' }, 'DATA took too long, closing the connection');
+      stream.destroy(new Error('DATA time-out'));
+      closeConnection(server, session.id);
+    }, smtp.dataTimeoutSeconds * 1000);
+    try {
+      const { size } = await receiveToSpool(stream, spoolFile);
+      if (stream.sizeExceeded) {
+        await removeDurably(spoolFile);
+        msgLog.info({ event: 'SMTP_OVERSIZE', size }, 'message over the size limit');
+        // smtp-server answers 552 5.3.4 itself (rejectOversized); this error is not sent.
+        return { ok: false, code: 552, enhanced: '5.3.4', text: 'Message size exceeds the limit' };
+      }
+      const env: Envelope = {
+        id,
+        receivedAt,
+        clientIp: state.ip,
+        helo: session.hostNameAppearsAs ?? '',
+        mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+        rcptTo: session.envelope.rcptTo.map((r) => r.address),
+        spoolFile,
+        size,
+        tls: session.secure,
+      };
+      msgLog.info({ event: 'SMTP_RECEIVED', size, from: env.mailFrom, rcpt: env.rcptTo.length }, 'message received');
+      return await deps.accept(env, rules, msgLog);
+    } catch (err) {
+      await removeDurably(spoolFile).catch(() => undefined);
+      throw err;
+    } finally {
+      clearTimeout(dataTimer);
+    }
+  }
+
+  function refuse(state: SessionState, d: Extract<EnvelopeDecision, { ok: false }>, stage: string, callback: (err?: Error | null) => void): void {
+    state.log.info({ event: 'SMTP_REFUSED', stage, code: d.code, rule: d.reason.rule, kind: d.reason.kind }, d.text);
+    callback(smtpError(d.code, d.enhanced, d.text));
+  }
+
+  deps.rules.onChange((rules) => {
+    // New sessions see the new limit in EHLO; transactions in flight keep their snapshot.
+    (server.options as { size?: number }).size = rules.rules.limits.maxMessageBytes;
+  });
+
+  return server;
+}
+
+/** smtp-server keeps its connections in `server.connections`; the session id is the connection id. */
+function closeConnection(server: SMTPServer, sessionId: string): void {
+  const connections = (server as unknown as { connections: Set<{ id: string; close(): void }> }).connections;
+  for (const conn of connections) if (conn.id === sessionId) conn.close();
+}

@@ -1,0 +1,133 @@
+import type { Db } from '@moat/storage';
+import type { Action, Reason } from '@moat/rules';
+import type { AttemptOutcome } from '../relay/outcome.ts';
+
+/** One message as the log and the master see it. */
+export interface MessageRecord {
+  readonly id: string;
+  readonly receivedAt: number;
+  readonly clientIp: string;
+  readonly helo: string;
+  readonly mailFrom: string;
+  readonly rcptTo: readonly string[];
+  readonly subject: string;
+  readonly messageId: string;
+  readonly size: number;
+  readonly action: Action;
+  readonly score: number;
+  readonly reasons: readonly Reason[];
+  readonly rulesVersion: number;
+  /** queued | quarantined | rejected | delivered | bounced */
+  readonly status: string;
+}
+
+export interface QueueEntry {
+  readonly id: string;
+  readonly messageId: string;
+  readonly file: string;
+  readonly mailFrom: string;
+  readonly rcptTo: readonly string[];
+  readonly prependHeaders: readonly string[];
+  readonly subjectPrefix: string;
+  readonly createdAt: number;
+  readonly nextAttemptAt: number;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly kind: 'message' | 'dsn';
+}
+
+export interface MessageStore {
+  quarantineFiles(): Set<string>;
+  recordRejected(m: MessageRecord): void;
+  recordQueued(m: MessageRecord, q: QueueEntry): void;
+  recordQuarantined(m: MessageRecord, file: string): void;
+  enqueue(q: QueueEntry): void;
+  recordAttempt(entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry): void;
+}
+
+/**
+ * Every write about a message's fate, each in one transaction together with its outbox
+ * event, so the master learns exactly what happened here and nothing else.
+ */
+export function createMessageStore(db: Db): MessageStore {
+  const insertMessage = db.prepare(`INSERT INTO messages
+    (id, received_at, client_ip, helo, mail_from, rcpt_to, subject, message_id, size, action, score, reasons, rules_version, status)
+    VALUES (@id, @receivedAt, @clientIp, @helo, @mailFrom, @rcptTo, @subject, @messageId, @size, @action, @score, @reasons, @rulesVersion, @status)`);
+  const insertQuarantine = db.prepare(`INSERT INTO quarantine
+    (id, file, created_at, mail_from, rcpt_to, subject, size, score, reasons)
+    VALUES (@id, @file, @createdAt, @mailFrom, @rcptTo, @subject, @size, @score, @reasons)`);
+  const insertQueue = db.prepare(`INSERT INTO queue
+    (id, message_id, file, mail_from, rcpt_to, prepend_headers, subject_prefix, created_at, next_attempt_at, attempts, last_error, kind)
+    VALUES (@id, @messageId, @file, @mailFrom, @rcptTo, @prependHeaders, @subjectPrefix, @createdAt, @nextAttemptAt, @attempts, @lastError, @kind)`);
+  const insertOutbox = db.prepare('INSERT INTO outbox (type, payload, created_at) VALUES (?, ?, ?)');
+  const updateStatus = db.prepare('UPDATE messages SET status = ? WHERE id = ?');
+  const deferStmt = db.prepare('UPDATE queue SET rcpt_to = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?');
+  const deleteQueueStmt = db.prepare('DELETE FROM queue WHERE id = ?');
+
+  function emit(type: string, payload: unknown, now: number): void {
+    insertOutbox.run(type, JSON.stringify(payload), now);
+  }
+  function messageParams(m: MessageRecord) {
+    return { ...m, rcptTo: JSON.stringify(m.rcptTo), reasons: JSON.stringify(m.reasons) };
+  }
+  function queueParams(q: QueueEntry) {
+    return { ...q, rcptTo: JSON.stringify(q.rcptTo), prependHeaders: JSON.stringify(q.prependHeaders) };
+  }
+
+  const quarantineFilesStmt = db.prepare<[], { file: string }>('SELECT file FROM quarantine');
+
+  return {
+    /** Names of the files the quarantine index refers to. */
+    quarantineFiles: (): Set<string> => new Set(quarantineFilesStmt.all().map((r) => r.file)),
+
+    /** A refused message: only its log entry is kept. */
+    recordRejected: db.transaction((m: MessageRecord) => {
+      insertMessage.run(messageParams(m));
+      emit('message.logged', m, m.receivedAt);
+    }),
+
+    /** An accepted message whose file is already durably in the queue folder. */
+    recordQueued: db.transaction((m: MessageRecord, q: QueueEntry) => {
+      insertMessage.run(messageParams(m));
+      insertQueue.run(queueParams(q));
+      emit('message.logged', m, m.receivedAt);
+    }),
+
+    /** A quarantined message whose file is already durably in the quarantine folder. */
+    recordQuarantined: db.transaction((m: MessageRecord, file: string) => {
+      insertMessage.run(messageParams(m));
+      insertQuarantine.run({ id: m.id, file, createdAt: m.receivedAt, mailFrom: m.mailFrom, rcptTo: JSON.stringify(m.rcptTo), subject: m.subject, size: m.size, score: m.score, reasons: JSON.stringify(m.reasons) });
+      emit('message.logged', m, m.receivedAt);
+      emit('quarantine.added', { id: m.id, file, createdAt: m.receivedAt, mailFrom: m.mailFrom, rcptTo: m.rcptTo, subject: m.subject, size: m.size, score: m.score, reasons: m.reasons }, m.receivedAt);
+    }),
+
+    /** A generated message (a DSN) entering the queue; it has no log entry of its own. */
+    enqueue: db.transaction((q: QueueEntry) => {
+      insertQueue.run(queueParams(q));
+    }),
+
+    /**
+     * The outcome of one delivery attempt, with the queue change that goes with it, in one
+     * transaction: the queue row is updated or removed and the master hears of it, or neither.
+     */
+    recordAttempt: db.transaction((entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry) => {
+      if (outcome.deferred.length > 0) deferStmt.run(JSON.stringify(outcome.deferred), outcome.nextAttemptAt, outcome.error.slice(0, 1000), entry.id);
+      else deleteQueueStmt.run(entry.id);
+      if (dsn) insertQueue.run(queueParams(dsn));
+      if (entry.kind === 'message') {
+        const status = outcome.deferred.length > 0 ? null : outcome.bounced.length === 0 ? 'delivered' : outcome.delivered.length === 0 ? 'bounced' : 'partially-bounced';
+        if (status) updateStatus.run(status, entry.messageId);
+      }
+      emit('delivery.status', {
+        id: entry.messageId,
+        kind: entry.kind,
+        delivered: outcome.delivered,
+        deferred: outcome.deferred,
+        bounced: outcome.bounced.map((b) => b.address),
+        detail: outcome.error.slice(0, 500),
+        attempt: entry.attempts + 1,
+        at: now,
+      }, now);
+    }),
+  };
+}

@@ -1,0 +1,16 @@
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+
+/**
+ * Stream DATA into a spool file and fsync it before resolving: the message is never held whole
+ * in memory, and once this returns the bytes are on disk (`flush: true` fsyncs before close).
+ */
+export async function receiveToSpool(data: Readable, path: string): Promise<{ size: number }> {
+  let size = 0;
+  data.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+  });
+  await pipeline(data, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true }));
+  return { size };
+}

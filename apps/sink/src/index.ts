@@ -1,0 +1,1 @@
+export { startSink, type Sink, type SinkOptions } from './sink.ts';

@@ -1,0 +1,35 @@
+import type { CompiledRules } from './compile.ts';
+import type { MessageFacts, Reason } from './facts.ts';
+import { clip } from './text.ts';
+
+export function ipAllowed(c: CompiledRules, ip: string): Reason | undefined {
+  const hit = c.ipAllow(ip);
+  return hit === undefined ? undefined : { kind: 'ip-list', rule: 'ipAllow', match: clip(hit), action: 'deliver' };
+}
+
+export function senderAllowed(c: CompiledRules, mailFrom: string): Reason | undefined {
+  const hit = c.senderAllow(mailFrom);
+  return hit === undefined ? undefined : { kind: 'sender-list', rule: 'senderAllow', match: clip(hit), action: 'deliver' };
+}
+
+export function recipientAllowed(c: CompiledRules, rcpt: string): Reason | undefined {
+  const hit = c.recipientAllow(rcpt);
+  return hit === undefined ? undefined : { kind: 'recipient-list', rule: 'recipientAllow', match: clip(hit), action: 'deliver' };
+}
+
+/**
+ * The allow-list stage of a whole message. Recipients count only when every one of them is
+ * allow-listed: one allow-listed recipient must not carry unfiltered mail to the others.
+ */
+export function allowReasons(c: CompiledRules, facts: MessageFacts): Reason[] {
+  const byClient = ipAllowed(c, facts.clientIp) ?? senderAllowed(c, facts.mailFrom);
+  if (byClient !== undefined) return [byClient];
+  if (facts.rcptTo.length === 0) return [];
+  const hits = new Set<string>();
+  for (const rcpt of facts.rcptTo) {
+    const hit = c.recipientAllow(rcpt);
+    if (hit === undefined) return [];
+    hits.add(hit);
+  }
+  return [{ kind: 'recipient-list', rule: 'recipientAllow', match: clip([...hits].join(', ')), action: 'deliver' }];
+}

@@ -1,0 +1,83 @@
+import { compileAddressList, compileDomainList, type AddressMatcher } from './address-match.ts';
+import { compileIpList, type IpMatcher } from './ip-match.ts';
+import type { Action, ContentRule, Rules } from './schema.ts';
+
+/**
+ * A rules document turned into matchers once, when a version is swapped in, so that the
+ * per-connection and per-message checks do no parsing or RegExp construction. Immutable and
+ * shared by every message evaluated under this version.
+ */
+export interface CompiledRules {
+  readonly rules: Rules;
+  readonly version: number;
+  readonly ipAllow: IpMatcher;
+  readonly ipBlock: IpMatcher;
+  readonly senderAllow: AddressMatcher;
+  readonly senderBlock: AddressMatcher;
+  readonly recipientAllow: AddressMatcher;
+  readonly recipientBlock: AddressMatcher;
+  /** Takes a bare domain. */
+  readonly acceptedDomain: AddressMatcher;
+  /** Enabled rules only, in document order. */
+  readonly content: readonly CompiledContentRule[];
+  readonly attachments: CompiledAttachmentPolicy;
+}
+
+export interface CompiledContentRule {
+  readonly id: string;
+  readonly target: ContentRule['target'];
+  /** Lower-cased header name, for target `header`. */
+  readonly header: string;
+  /** `contains` is compiled too (escaped), so both kinds report the text that actually matched. */
+  readonly regex: RegExp;
+  readonly action?: Action | undefined;
+  readonly score?: number | undefined;
+}
+
+export interface CompiledAttachmentPolicy {
+  readonly blockedExtensions: ReadonlySet<string>;
+  readonly blockDoubleExtensions: boolean;
+  readonly blockedMimeTypes: ReadonlySet<string>;
+  readonly scanArchives: boolean;
+  readonly action: 'quarantine' | 'reject';
+}
+
+/** Expects a document that passed validateRules; an invalid one may throw. */
+export function compileRules(rules: Rules): CompiledRules {
+  const { lists, attachments } = rules;
+  return Object.freeze({
+    rules,
+    version: rules.version,
+    ipAllow: compileIpList(lists.ipAllow),
+    ipBlock: compileIpList(lists.ipBlock),
+    senderAllow: compileAddressList(lists.senderAllow),
+    senderBlock: compileAddressList(lists.senderBlock),
+    recipientAllow: compileAddressList(lists.recipientAllow),
+    recipientBlock: compileAddressList(lists.recipientBlock),
+    acceptedDomain: compileDomainList(rules.acceptedDomains),
+    content: Object.freeze(rules.content.filter((rule) => rule.enabled).map(compileContentRule)),
+    attachments: Object.freeze({
+      blockedExtensions: new Set(attachments.blockedExtensions.map((e) => e.toLowerCase())),
+      blockDoubleExtensions: attachments.blockDoubleExtensions,
+      blockedMimeTypes: new Set(attachments.blockedMimeTypes.map((m) => m.trim().toLowerCase())),
+      scanArchives: attachments.scanArchives,
+      action: attachments.action,
+    }),
+  });
+}
+
+function compileContentRule(rule: ContentRule): CompiledContentRule {
+  const source = rule.regex ?? escapeRegExp(rule.contains ?? '');
+  return Object.freeze({
+    id: rule.id,
+    target: rule.target,
+    header: (rule.header ?? '').toLowerCase(),
+    regex: new RegExp(source, rule.caseInsensitive ? 'i' : ''),
+    action: rule.action,
+    score: rule.score,
+  });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+}

@@ -1,0 +1,22 @@
+import type { Rules } from './schema.ts';
+import { validateRules } from './validate.ts';
+
+/**
+ * The rules `pnpm start` ships with (see ARCHITECTURE.md, "The local cluster"), so a newcomer
+ * sees every verdict with swaks in a minute. Goes through validateRules, so the defaults are
+ * filled in and the result is frozen like any loaded document.
+ */
+export function demoRules(): Rules {
+  return validateRules(
+    {
+      version: 1,
+      acceptedDomains: ['example.test'],
+      lists: { senderBlock: ['*@blocked.example'] },
+      content: [
+        { id: 'demo-quarantine', target: 'subject', contains: 'QUARANTINE-ME', action: 'quarantine' },
+        { id: 'demo-tag', target: 'subject', contains: 'TAG-ME', action: 'tag' },
+      ],
+    },
+    'demo rules',
+  );
+}

@@ -1,0 +1,54 @@
+import type { Action } from './schema.ts';
+
+/** What the analyzers found out about one message; the rule engine decides from this alone. */
+export interface MessageFacts {
+  readonly clientIp: string;
+  readonly mailFrom: string; // '' for the null sender
+  readonly rcptTo: readonly string[];
+  readonly sizeBytes: number;
+  /** Header lines in order; names as sent (matching is case-insensitive), values unfolded and decoded. */
+  readonly headers: readonly { readonly name: string; readonly value: string }[];
+  readonly subject: string;
+  /** Decoded text of the text parts (html converted to text), possibly truncated by the analyzer. */
+  readonly bodyText: string;
+  readonly attachments: readonly AttachmentFact[];
+  /** Set by a virus analyzer; a virus verdict is never overridden by an allow-list. */
+  readonly virus?: { readonly name: string; readonly action: 'quarantine' | 'reject' } | undefined;
+  /** Scores from other analyzers (spam engine, SPF/DKIM/DMARC…), added to the rule scores. */
+  readonly extraScores?: readonly { readonly id: string; readonly score: number; readonly detail: string }[] | undefined;
+}
+
+export interface AttachmentFact {
+  readonly filename: string; // '' when the part has no name
+  readonly contentType: string; // lower-case
+  readonly sizeBytes: number;
+  /** File names inside an archive, when the analyzer looked inside one. */
+  readonly archiveEntries?: readonly string[] | undefined;
+}
+
+/** Why a verdict was reached: which rule or list, and what matched. */
+export interface Reason {
+  readonly kind: 'ip-list' | 'sender-list' | 'recipient-list' | 'content' | 'attachment' | 'size' | 'score' | 'virus' | 'analyzer';
+  /** The rule id, list name or analyzer id. */
+  readonly rule: string;
+  /** What matched: the entry, the text, the file name. Truncated to 200 characters. */
+  readonly match: string;
+  readonly action?: Action | undefined;
+  readonly score?: number | undefined;
+}
+
+export interface Verdict {
+  readonly action: Action;
+  readonly score: number;
+  /** True when an allow-list hit decided the message (scoring and block rules skipped). */
+  readonly allowed: boolean;
+  readonly reasons: readonly Reason[];
+  /** SMTP reply text for a reject, from the strongest reason. */
+  readonly rejectText?: string | undefined;
+  readonly rulesVersion: number;
+}
+
+/** The answer of an envelope-stage check (connect, MAIL FROM, RCPT TO). */
+export type EnvelopeDecision =
+  | { readonly ok: true; readonly allowed: boolean; readonly reason?: Reason | undefined }
+  | { readonly ok: false; readonly code: number; readonly enhanced: string; readonly text: string; readonly reason: Reason };

@@ -1,0 +1,24 @@
+export {
+  ActionSchema,
+  AttachmentPolicySchema,
+  ContentRuleSchema,
+  ContentTargetSchema,
+  LimitsSchema,
+  ListsSchema,
+  NodeSettingsSchema,
+  RulesSchema,
+  ScoringSchema,
+  TaggingSchema,
+  type Action,
+  type AttachmentPolicy,
+  type ContentRule,
+  type Lists,
+  type Rules,
+} from './schema.ts';
+export type { AttachmentFact, EnvelopeDecision, MessageFacts, Reason, Verdict } from './facts.ts';
+export { ACTION_STRENGTH, isAction, strongerAction, strongestAction } from './action.ts';
+export { validateRules } from './validate.ts';
+export { compileRules, type CompiledRules } from './compile.ts';
+export { checkClient, checkRecipient, checkSender } from './envelope.ts';
+export { evaluateMessage } from './evaluate.ts';
+export { demoRules } from './demo.ts';

@@ -1,0 +1,130 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * The rules document: everything a scanner decides with, edited only on the master (later)
+ * and pushed to every scanner. For now a scanner loads it from a YAML/JSON file.
+ * Validation happens once at the edge (see validate.ts); evaluation assumes a valid document.
+ */
+
+export const ActionSchema = Type.Union(
+  [Type.Literal('deliver'), Type.Literal('tag'), Type.Literal('quarantine'), Type.Literal('reject')],
+  { description: 'One verdict per message, from this closed vocabulary (strongest last).' },
+);
+export type Action = Static<typeof ActionSchema>;
+
+const Pattern = Type.String({
+  minLength: 1,
+  maxLength: 320,
+  description:
+    'An address or domain pattern: `user@example.com`, `example.com` (the domain and nothing else), `*.example.com` (subdomains), `*@example.com`, `user@*`; `*` matches any run of characters, `?` one. Case-insensitive.',
+});
+const Cidr = Type.String({
+  minLength: 2,
+  maxLength: 64,
+  description: 'An IPv4 or IPv6 address or CIDR block: `192.0.2.1`, `198.51.100.0/24`, `2001:db8::/32`.',
+});
+
+export const ListsSchema = Type.Object(
+  {
+    ipAllow: Type.Array(Cidr, { default: [], description: 'Client addresses always allowed (skip lists, content rules and scoring).' }),
+    ipBlock: Type.Array(Cidr, { default: [], description: 'Client addresses refused at connect (554 5.7.1).' }),
+    senderAllow: Type.Array(Pattern, { default: [], description: 'Envelope senders always allowed.' }),
+    senderBlock: Type.Array(Pattern, { default: [], description: 'Envelope senders refused at MAIL FROM (550 5.7.1).' }),
+    recipientAllow: Type.Array(Pattern, { default: [], description: 'Recipients whose mail is always allowed.' }),
+    recipientBlock: Type.Array(Pattern, { default: [], description: 'Recipients refused at RCPT TO (550 5.7.1).' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type Lists = Static<typeof ListsSchema>;
+
+export const ContentTargetSchema = Type.Union(
+  [Type.Literal('subject'), Type.Literal('headers'), Type.Literal('header'), Type.Literal('body'), Type.Literal('any')],
+  { description: '`subject`; `header` (the one named by `header`); `headers` (every header line); `body` (decoded text parts); `any` (all of these).' },
+);
+
+export const ContentRuleSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'Stable rule id, shown in reasons and logs.' }),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+    enabled: Type.Boolean({ default: true }),
+    target: ContentTargetSchema,
+    header: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Header name, for target `header`.' })),
+    contains: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'Substring to look for.' })),
+    regex: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'JavaScript regular expression (no flags; see caseInsensitive).' })),
+    caseInsensitive: Type.Boolean({ default: true }),
+    action: Type.Optional(ActionSchema),
+    score: Type.Optional(Type.Number({ minimum: -1000, maximum: 1000, description: 'Added to the message score on a match.' })),
+  },
+  { additionalProperties: false },
+);
+export type ContentRule = Static<typeof ContentRuleSchema>;
+
+export const AttachmentPolicySchema = Type.Object(
+  {
+    blockedExtensions: Type.Array(Type.String({ minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9]+$' }), {
+      default: ['exe', 'scr', 'pif', 'com', 'bat', 'cmd', 'vbs', 'vbe', 'js', 'jse', 'wsf', 'wsh', 'msi', 'hta', 'cpl', 'jar', 'ps1', 'lnk', 'iso', 'reg'],
+      description: 'File name extensions that are never accepted (no dot, case-insensitive).',
+    }),
+    blockDoubleExtensions: Type.Boolean({ default: true, description: 'Catch `invoice.pdf.exe`-style names: a document extension followed by a blocked one.' }),
+    blockedMimeTypes: Type.Array(Type.String({ minLength: 3, maxLength: 128 }), {
+      default: ['application/x-msdownload', 'application/x-msdos-program', 'application/x-dosexec'],
+      description: 'Declared content types that are never accepted.',
+    }),
+    scanArchives: Type.Boolean({ default: true, description: 'Apply the extension rules to the names inside zip archives.' }),
+    action: Type.Union([Type.Literal('quarantine'), Type.Literal('reject')], { default: 'reject' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type AttachmentPolicy = Static<typeof AttachmentPolicySchema>;
+
+export const LimitsSchema = Type.Object(
+  {
+    maxMessageBytes: Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024, default: 26_214_400, description: 'Advertised in EHLO SIZE; larger messages get 552 5.3.4.' }),
+    maxRecipients: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'More recipients in one transaction get 452 4.5.3.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ScoringSchema = Type.Object(
+  {
+    tag: Type.Number({ default: 5, description: 'Score at or above which a message is tagged.' }),
+    quarantine: Type.Number({ default: 10, description: 'Score at or above which a message is quarantined.' }),
+    reject: Type.Number({ default: 20, description: 'Score at or above which a message is rejected.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const TaggingSchema = Type.Object(
+  {
+    subjectPrefix: Type.String({ maxLength: 64, default: '[SPAM]', description: 'Prepended to the subject of tagged mail; empty for none.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const NodeSettingsSchema = Type.Object(
+  {
+    weight: Type.Integer({ minimum: 0, maximum: 1000, default: 1 }),
+    backup: Type.Boolean({ default: false }),
+    maintenance: Type.Boolean({ default: false }),
+  },
+  { additionalProperties: false },
+);
+
+export const RulesSchema = Type.Object(
+  {
+    version: Type.Integer({ minimum: 0, description: 'Rule set version; bigger is newer.' }),
+    acceptedDomains: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+      minItems: 1,
+      description: 'Recipient domains this gateway accepts mail for (`*.example.com` for subdomains); anything else is 550 5.7.1 relaying denied.',
+    }),
+    lists: ListsSchema,
+    limits: LimitsSchema,
+    content: Type.Array(ContentRuleSchema, { default: [], maxItems: 10_000 }),
+    attachments: AttachmentPolicySchema,
+    scoring: ScoringSchema,
+    tagging: TaggingSchema,
+    nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
+  },
+  { additionalProperties: false },
+);
+export type Rules = Static<typeof RulesSchema>;

@@ -1,0 +1,36 @@
+import type { MessageFacts, Reason } from './facts.ts';
+import type { Action, Rules } from './schema.ts';
+import { clip } from './text.ts';
+
+/** One reason per score another analyzer reported (spam engine, SPF/DKIM/DMARC…). */
+export function analyzerReasons(facts: MessageFacts): Reason[] {
+  return (facts.extraScores ?? []).map((s) => ({ kind: 'analyzer', rule: clip(s.id), match: clip(s.detail), score: finiteOrZero(s.score) }));
+}
+
+/**
+ * Sum the scores of the reasons so far and map the sum to an action by the thresholds.
+ * The sum is rounded to thousandths so that 0.1 + 0.2 meets a threshold of 0.3, and a score
+ * that is not a finite number counts as 0 rather than poisoning the sum.
+ */
+export function totalScore(reasons: readonly Reason[]): number {
+  const sum = reasons.reduce((acc, r) => acc + finiteOrZero(r.score), 0);
+  return Math.round(sum * 1000) / 1000;
+}
+
+export function scoreAction(score: number, thresholds: Rules['scoring']): Action {
+  if (score >= thresholds.reject) return 'reject';
+  if (score >= thresholds.quarantine) return 'quarantine';
+  if (score >= thresholds.tag) return 'tag';
+  return 'deliver';
+}
+
+/** The scoring stage's reason, when the score reaches a threshold; it carries no score of its own. */
+export function scoreReason(score: number, thresholds: Rules['scoring']): Reason[] {
+  const action = scoreAction(score, thresholds);
+  if (action === 'deliver') return [];
+  return [{ kind: 'score', rule: 'scoring', match: `score ${score} reaches ${action} threshold ${thresholds[action]}`, action }];
+}
+
+function finiteOrZero(value: number | undefined): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}

@@ -1,0 +1,56 @@
+import { ConfigError, validateDocument, type FieldError } from '@moat/config';
+import { patternProblem } from './address-match.ts';
+import { parseCidr } from './ip-match.ts';
+import { RulesSchema, type Rules } from './schema.ts';
+import { checkContentRules } from './validate-content.ts';
+
+/**
+ * The one gate a rules document passes before anything uses it (master on save, scanner on
+ * receipt and on load): the schema with its defaults, then the checks a schema cannot express.
+ * Every problem is reported at once, each naming its key (`content.2.regex`).
+ * Returns the document with defaults applied, deep-frozen.
+ */
+export function validateRules(input: unknown, source = 'rules'): Rules {
+  const rules = validateDocument(RulesSchema, input, source);
+  const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring)];
+  if (errors.length > 0) throw new ConfigError(source, errors);
+  return rules;
+}
+
+function checkLists(rules: Rules): FieldError[] {
+  const errors: FieldError[] = [];
+  const { lists } = rules;
+  for (const name of ['ipAllow', 'ipBlock'] as const) {
+    lists[name].forEach((entry, i) => {
+      const cidr = parseCidr(entry);
+      if (typeof cidr === 'string') errors.push({ key: `lists.${name}.${i}`, message: cidr });
+    });
+  }
+  for (const name of ['senderAllow', 'senderBlock', 'recipientAllow', 'recipientBlock'] as const) {
+    lists[name].forEach((pattern, i) => {
+      const problem = patternProblem(pattern);
+      if (problem !== undefined) errors.push({ key: `lists.${name}.${i}`, message: problem });
+    });
+  }
+  rules.acceptedDomains.forEach((domain, i) => {
+    const problem = patternProblem(domain, true) ?? openRelayProblem(domain);
+    if (problem !== undefined) errors.push({ key: `acceptedDomains.${i}`, message: problem });
+  });
+  return errors;
+}
+
+/** `*` or `*.*` as an accepted domain would turn the gateway into an open relay. */
+function openRelayProblem(domain: string): string | undefined {
+  return /^[*?.]+$/.test(domain) ? 'must name a domain, not only wildcards (that would be an open relay)' : undefined;
+}
+
+function checkScoring(scoring: Rules['scoring']): FieldError[] {
+  const errors: FieldError[] = [];
+  if (scoring.quarantine < scoring.tag) {
+    errors.push({ key: 'scoring.quarantine', message: `must be at least scoring.tag (${scoring.tag})` });
+  }
+  if (scoring.reject < scoring.quarantine) {
+    errors.push({ key: 'scoring.reject', message: `must be at least scoring.quarantine (${scoring.quarantine})` });
+  }
+  return errors;
+}

@@ -1,0 +1,2 @@
+export { fsyncDir, fsyncFile, moveDurably, writeFileDurably, removeDurably, ensureDirs, sweepTemporaryFiles } from './durable-file.ts';
+export { openDatabase, migrate, type Db, type Migration } from './sqlite.ts';
