@@ -47,6 +47,7 @@ export class RawSmtp {
   private buffer = '';
   private readonly waiting: ((line: string) => void)[] = [];
   private readonly lines: string[] = [];
+  private partial: string[] = [];
   closed = false;
 
   private constructor(socket: Socket) {
@@ -58,10 +59,13 @@ export class RawSmtp {
       while ((i = this.buffer.indexOf('\r\n')) >= 0) {
         const line = this.buffer.slice(0, i);
         this.buffer = this.buffer.slice(i + 2);
+        this.partial.push(line);
         if (/^\d{3}-/.test(line)) continue; // multi-line reply: wait for the last line
+        const whole = this.partial.join('\n');
+        this.partial = [];
         const w = this.waiting.shift();
-        if (w) w(line);
-        else this.lines.push(line);
+        if (w) w(whole);
+        else this.lines.push(whole);
       }
     });
     socket.on('close', () => {
@@ -71,14 +75,15 @@ export class RawSmtp {
     socket.on('error', () => undefined);
   }
 
-  static async open(port: number, host = '127.0.0.1', preface?: string): Promise<RawSmtp> {
-    const socket = connect(port, host);
+  static async open(port: number, opts: { host?: string; localAddress?: string; preface?: string } = {}): Promise<RawSmtp> {
+    const { host = '127.0.0.1', localAddress, preface } = opts;
+    const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     if (preface) socket.write(preface);
     return new RawSmtp(socket);
   }
 
-  /** The next complete reply (last line of a multi-line one). */
+  /** The next complete reply; the lines of a multi-line one are joined with \n. */
   reply(timeoutMs = 10_000): Promise<string> {
     const ready = this.lines.shift();
     if (ready !== undefined) return Promise.resolve(ready);

@@ -53,6 +53,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     banner: 'Moat ESMTP',
     size: deps.rules.current().rules.limits.maxMessageBytes,
     rejectOversized: true,
+    hideENHANCEDSTATUSCODES: false,
     authOptional: true,
     disabledCommands: smtp.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
     ...(smtp.tls ? { key: readFileSync(smtp.tls.key), cert: readFileSync(smtp.tls.cert) } : {}),
