@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startDownstream } from '../helpers/downstream.ts';
+import { startTestScanner } from '../helpers/scanner-harness.ts';
+import { sendMail, message } from '../helpers/smtp-client.ts';
+
+async function until(condition: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('downstream down: mail queues, is retried, and arrives when downstream returns', async () => {
+  // Reserve a port, then close it: the scanner's first attempts hit a refused connection.
+  const probe = await startDownstream();
+  const port = probe.port;
+  await probe.close();
+  const node = await startTestScanner(port);
+  try {
+    const r = await sendMail(node.port, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'while down' }));
+    assert.equal(r.ok, true, r.response);
+    const id = /queued as (\w+)/.exec(r.response)![1]!;
+    const attempts = () => (node.scanner.db.prepare('SELECT attempts FROM queue WHERE id = ?').get(id) as { attempts: number } | undefined)?.attempts ?? -1;
+    await until(() => attempts() >= 2, 15_000, 'two failed attempts');
+    const row = node.scanner.db.prepare('SELECT last_error FROM queue WHERE id = ?').get(id) as { last_error: string };
+    assert.match(row.last_error, /ECONNREFUSED|connect/i);
+
+    const downstream = await startDownstream({}, port);
+    try {
+      await downstream.waitFor(1, 15_000);
+      assert.match(downstream.received[0]!.raw.toString(), /Subject: while down/);
+      await until(() => attempts() === -1, 5000, 'the queue row to go');
+      const status = node.scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string };
+      assert.equal(status.status, 'delivered');
+      const events = node.scanner.db.prepare("SELECT payload FROM outbox WHERE type = 'delivery.status' AND payload LIKE ?").all(`%${id}%`) as { payload: string }[];
+      assert.ok(events.length >= 3, 'deferred attempts and the delivery are all reported');
+    } finally {
+      await downstream.close();
+    }
+  } finally {
+    await node.close();
+  }
+});
+
+test('a 5xx from downstream produces a DSN to the sender; a temp failure of one recipient is retried alone', async () => {
+  let tempFailures = 2;
+  const downstream = await startDownstream({
+    rcpt: (address) => {
+      if (address === 'nobody@example.test') return { code: 550, text: '5.1.1 No such user here' };
+      if (address === 'busy@example.test' && tempFailures-- > 0) return { code: 451, text: '4.2.1 Mailbox busy' };
+      return undefined;
+    },
+  });
+  const node = await startTestScanner(downstream.port);
+  try {
+    const r = await sendMail(node.port, { from: 'alice@origin.test', to: ['user@example.test', 'nobody@example.test', 'busy@example.test'] }, message({ subject: 'three recipients' }));
+    assert.equal(r.ok, true, r.response);
+    // user@ gets the message, alice@ gets a DSN for nobody@, busy@ gets it on a retry.
+    await downstream.waitFor(3, 15_000);
+    const toUser = downstream.received.find((m) => m.to.includes('user@example.test'))!;
+    assert.deepEqual(toUser.to, ['user@example.test']);
+    const dsn = downstream.received.find((m) => m.to[0] === 'alice@origin.test')!;
+    assert.ok(dsn, 'a DSN reached the sender');
+    assert.equal(dsn.from, '', 'a DSN comes from the null sender');
+    const text = dsn.raw.toString();
+    assert.match(text, /Content-Type: multipart\/report; report-type=delivery-status/);
+    assert.match(text, /Final-Recipient: rfc822; nobody@example\.test/);
+    assert.match(text, /Status: 5\.1\.1/);
+    assert.match(text, /Action: failed/);
+    assert.match(text, /Subject: three recipients/, 'the original headers are attached');
+    assert.doesNotMatch(text, /busy@example\.test/, 'a deferred recipient is not bounced');
+    const retried = downstream.received.find((m) => m.to.includes('busy@example.test'))!;
+    assert.deepEqual(retried.to, ['busy@example.test']);
+    await until(() => (node.scanner.db.prepare('SELECT count(*) n FROM queue').get() as { n: number }).n === 0, 5000, 'an empty queue');
+  } finally {
+    await node.close();
+    await downstream.close();
+  }
+});
+
+test('a bounce of a message from the null sender makes no DSN', async () => {
+  const downstream = await startDownstream({ data: () => ({ code: 554, text: '5.6.0 Content refused' }) });
+  const node = await startTestScanner(downstream.port);
+  try {
+    const r = await sendMail(node.port, { from: '', to: ['user@example.test'] }, message());
+    assert.equal(r.ok, true, r.response);
+    const id = /queued as (\w+)/.exec(r.response)![1]!;
+    await until(() => (node.scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string }).status === 'bounced', 10_000, 'the bounce');
+    assert.equal((node.scanner.db.prepare('SELECT count(*) n FROM queue').get() as { n: number }).n, 0);
+  } finally {
+    await node.close();
+    await downstream.close();
+  }
+});
+
+test('past the maximum queue age a message bounces with 4.4.7', async () => {
+  const probe = await startDownstream();
+  const port = probe.port;
+  await probe.close();
+  const sink = await startDownstream();
+  const node = await startTestScanner(port, {
+    overrides: { relay: { host: '127.0.0.1', port, retryBaseSeconds: 0.2, retryMaxSeconds: 0.5, maxQueueAgeSeconds: 1, timeoutSeconds: 2 } },
+  });
+  try {
+    const r = await sendMail(node.port, { from: 'alice@origin.test', to: ['user@example.test'] }, message());
+    const id = /queued as (\w+)/.exec(r.response)![1]!;
+    await until(() => (node.scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string }).status === 'bounced', 10_000, 'expiry');
+    const dsn = node.scanner.db.prepare("SELECT rcpt_to, kind FROM queue WHERE kind = 'dsn'").get() as { rcpt_to: string; kind: string };
+    assert.deepEqual(JSON.parse(dsn.rcpt_to), ['alice@origin.test']);
+  } finally {
+    await node.close();
+    await sink.close();
+  }
+});
