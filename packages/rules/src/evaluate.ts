@@ -41,7 +41,7 @@ export function evaluateMessage(c: CompiledRules, facts: MessageFacts): Verdict 
     if (allowed && stage.skippedWhenAllowed) continue;
     const found = stage.run(c, facts, reasons);
     if (stage.allows && found.length > 0) allowed = true;
-    reasons.push(...found);
+    for (const reason of found) reasons.push(reason);
   }
   const action = strongestAction(reasons);
   return {

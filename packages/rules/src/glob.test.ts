@@ -13,7 +13,7 @@ describe('globToRegExp', () => {
   it('agrees with the naive translation on arbitrary patterns and texts', () => {
     const glob = fc.string({ unit: fc.constantFrom('a', 'b', '.', '*', '?', '\\', '('), maxLength: 8 });
     const text = fc.string({ unit: fc.constantFrom('a', 'b', '.', 'A', '\\', '('), maxLength: 10 });
-    fc.assert(fc.property(glob, text, (g, t) => globToRegExp(g).test(t) === naive(g).test(t)), { numRuns: 3000 });
+    fc.assert(fc.property(glob, text, (g, t) => globToRegExp(g).test(t) === naive(g).test(t)), { numRuns: 800 });
   });
   it('treats regular-expression characters literally', () => {
     assert.equal(globToRegExp('a.b').test('axb'), false);

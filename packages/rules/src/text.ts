@@ -7,8 +7,7 @@ export const MAX_MATCH_CHARS = 200;
  * cut to at most `max` characters without splitting a surrogate pair.
  */
 export function clip(text: string, max = MAX_MATCH_CHARS): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f\u0085\u2028\u2029]/g, ' ');
+  const flat = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
   if (flat.length <= max) return flat;
   // One character goes to the ellipsis, so the result never exceeds `max`.
   const end = isHighSurrogate(flat.charCodeAt(max - 2)) ? max - 2 : max - 1;
