@@ -21,28 +21,38 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
+export interface LocalClusterOptions {
+  readonly varDir?: string;
+  /** Override the fixed ports (tests use 0 so they never collide with a running cluster). */
+  readonly sinkPort?: number;
+  readonly scannerPorts?: readonly number[];
+  readonly logLevel?: 'info' | 'warn' | 'silent';
+}
+
 /** Start the whole local cluster on loopback with state under `var/`, kept across restarts. */
-export async function startLocalCluster(varDir: string = LOCAL_DEFAULTS.varDir): Promise<LocalCluster> {
+export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+  const varDir = options.varDir ?? LOCAL_DEFAULTS.varDir;
   const root = resolve(varDir);
   await ensureDirs(root);
   const rulesFile = join(root, 'rules.yaml');
   if (!existsSync(rulesFile)) await writeFileDurably(rulesFile, `# Demo rules of the local cluster; edit and save: scanners reload them.\n${stringify(demoRules())}`);
 
-  const sink = await startSink({ ...LOCAL_DEFAULTS.sink, dir: join(root, 'delivered') });
+  const sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered') });
   const scanners: Scanner[] = [];
-  for (const s of LOCAL_DEFAULTS.scanners) {
+  for (const [i, s] of LOCAL_DEFAULTS.scanners.entries()) {
+    const port = options.scannerPorts?.[i] ?? s.port;
     const config = validateDocument(
       ScannerConfigSchema,
       {
         node: { name: s.name },
         dataDir: join(root, s.name),
-        smtp: { listen: { host: '127.0.0.1', port: s.port }, hostname: `${s.name}.moat.localhost` },
+        smtp: { listen: { host: '127.0.0.1', port }, hostname: `${s.name}.moat.localhost` },
         relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
         rules: { file: rulesFile },
       },
       `local cluster (${s.name})`,
     );
-    scanners.push(await startScanner(config, { log: createLogger('info', { role: 'scanner', node: s.name }) }));
+    scanners.push(await startScanner(config, { log: createLogger(options.logLevel ?? 'info', { role: 'scanner', node: s.name }) }));
   }
   return {
     sink,

@@ -36,7 +36,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return runUntilSignal(sink);
     }
     case 'local': {
-      const cluster = await startLocalCluster(typeof options.var === 'string' ? options.var : undefined);
+      const cluster = await startLocalCluster(typeof options.var === 'string' ? { varDir: options.var } : {});
       const lines = [
         '',
         'Moat local cluster is up:',

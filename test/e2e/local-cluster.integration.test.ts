@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { startLocalCluster } from '@moat/cli';
+import { sendMail, message } from '../helpers/smtp-client.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('the local cluster: demo rules give every verdict, delivered mail lands in var/delivered', async () => {
+  const tmp = tempDir('local');
+  const cluster = await startLocalCluster({ varDir: tmp.path, sinkPort: 0, scannerPorts: [0], logLevel: 'silent' });
+  try {
+    const port = cluster.scanners[0]!.smtpPort;
+    const env = { from: 'a@origin.test', to: ['user@example.test'] };
+    assert.equal((await sendMail(port, env, message({ subject: 'plain' }))).ok, true);
+    assert.equal((await sendMail(port, env, message({ subject: 'TAG-ME' }))).ok, true);
+    assert.equal((await sendMail(port, env, message({ subject: 'QUARANTINE-ME' }))).ok, true);
+    const blocked = await sendMail(port, { from: 'x@blocked.example', to: ['user@example.test'] }, message());
+    assert.equal(blocked.code, 550);
+
+    const delivered = join(tmp.path, 'delivered');
+    await until(() => existsSync(delivered) && readdirSync(delivered).filter((f) => f.endsWith('.json')).length === 2);
+    const emls = readdirSync(delivered).filter((f) => f.endsWith('.eml')).map((f) => readFileSync(join(delivered, f), 'utf8'));
+    assert.equal(emls.length, 2);
+    assert.ok(emls.some((m) => /Subject: \[SPAM\] TAG-ME/.test(m)));
+    assert.ok(emls.some((m) => /Subject: plain/.test(m)));
+    assert.equal(readdirSync(join(tmp.path, 'scanner-1', 'quarantine')).length, 1);
+    assert.ok(existsSync(join(tmp.path, 'rules.yaml')), 'the demo rules are written where an admin can edit them');
+  } finally {
+    await cluster.close();
+    tmp.cleanup();
+  }
+});
