@@ -19,7 +19,7 @@ const Tls = Type.Object(
     cert: Type.String({ minLength: 1, description: 'PEM certificate chain file for STARTTLS.' }),
     key: Type.String({ minLength: 1, description: 'PEM private key file for STARTTLS.' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'Optional: with it, STARTTLS is offered; without it, STARTTLS is not advertised.' },
 );
 
 const Smtp = Type.Object(
@@ -36,7 +36,7 @@ const Smtp = Type.Object(
     connectionRate: Type.Object(
       {
         count: Type.Integer({ minimum: 1, default: 600, description: 'New connections allowed from one address per window.' }),
-        windowSeconds: Type.Integer({ minimum: 1, default: 60 }),
+        windowSeconds: Type.Integer({ minimum: 1, default: 60, description: 'Length of the connection-rate window.' }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -49,7 +49,7 @@ const Smtp = Type.Object(
 const Relay = Type.Object(
   {
     host: Type.String({ default: '127.0.0.1', description: 'The downstream mail server.' }),
-    port: Type.Integer({ minimum: 1, maximum: 65535, default: 25 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 25, description: 'Its SMTP port.' }),
     secure: Type.Boolean({ default: false, description: 'Implicit TLS (port 465 style).' }),
     requireTls: Type.Boolean({ default: false, description: 'Refuse to relay without STARTTLS.' }),
     rejectUnauthorized: Type.Boolean({ default: true, description: 'Verify the downstream certificate.' }),
@@ -80,7 +80,7 @@ export const ScannerConfigSchema = Type.Object(
     relay: Relay,
     rules: RulesSource,
     log: Type.Object(
-      { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info' }) },
+      { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'JSON log lines on stdout at this level and above.' }) },
       { additionalProperties: false, default: {} },
     ),
   },

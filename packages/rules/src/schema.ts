@@ -119,7 +119,7 @@ export const RulesSchema = Type.Object(
     }),
     lists: ListsSchema,
     limits: LimitsSchema,
-    content: Type.Array(ContentRuleSchema, { default: [], maxItems: 10_000 }),
+    content: Type.Array(ContentRuleSchema, { default: [], maxItems: 10_000, description: 'Content rules, evaluated in order; see the content rule keys below.' }),
     attachments: AttachmentPolicySchema,
     scoring: ScoringSchema,
     tagging: TaggingSchema,

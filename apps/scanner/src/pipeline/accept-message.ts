@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { moveDurably, removeDurably } from '@moat/storage';
-import { evaluateMessage, type CompiledRules, type Verdict } from '@moat/rules';
+import { evaluateMessage, strongerAction, type CompiledRules, type Verdict } from '@moat/rules';
 import type { MessageStore, MessageRecord } from '../store/message-store.ts';
-import { analyzeMessage } from './analyze.ts';
+import { analyzeMessage, UnanalysableMessage, type ContentFacts } from './analyze.ts';
 import { deliveryHeaders } from './delivery-headers.ts';
 
 export interface AcceptDeps {
@@ -36,8 +36,18 @@ export type Reply = { readonly ok: true; readonly text: string } | { readonly ok
  * and outbox event committed) before the reply is chosen. The caller answers 250 only on ok.
  */
 export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: CompiledRules, log: Logger): Promise<Reply> {
-  const content = await analyzeMessage(env.spoolFile);
-  const verdict = evaluateMessage(rules, {
+  let content: ContentFacts;
+  let unanalysable: UnanalysableMessage | undefined;
+  try {
+    content = await analyzeMessage(env.spoolFile);
+  } catch (err) {
+    // Any other error is local (the spool file cannot be read): 451, and the client retries.
+    if (!(err instanceof UnanalysableMessage)) throw err;
+    unanalysable = err;
+    content = err.partial;
+    log.warn({ event: 'ANALYSIS_FAILED', reason: err.reason, detail: err.message }, 'message could not be analysed, holding it');
+  }
+  const evaluated = evaluateMessage(rules, {
     clientIp: env.clientIp,
     mailFrom: env.mailFrom,
     rcptTo: env.rcptTo,
@@ -47,6 +57,7 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
     bodyText: content.bodyText,
     attachments: content.attachments,
   });
+  const verdict = unanalysable ? holdUnanalysable(evaluated, unanalysable) : evaluated;
   const record: MessageRecord = {
     id: env.id,
     receivedAt: env.receivedAt,
@@ -98,6 +109,20 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
     }
   }
+}
+
+/**
+ * The fallback for a message that could not be analysed (structure limits or time-out): at
+ * least quarantine, so that an admin decides; a reject found in what was analysed still rejects.
+ */
+function holdUnanalysable(v: Verdict, err: UnanalysableMessage): Verdict {
+  const action = strongerAction(v.action, 'quarantine');
+  return {
+    ...v,
+    action,
+    reasons: [...v.reasons, { kind: 'analyzer', rule: err.reason, match: err.message.slice(0, 200), action: 'quarantine' }],
+    rejectText: action === 'reject' ? v.rejectText : undefined,
+  };
 }
 
 function statusOf(v: Verdict): string {

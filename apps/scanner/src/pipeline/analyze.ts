@@ -20,17 +20,45 @@ export interface AnalyzeLimits {
   readonly maxBodyChars: number;
   /** Header lines kept for content rules. */
   readonly maxHeaderLines: number;
+  /** Most time the analysis of one message may take (see UnanalysableMessage for the fallback). */
+  readonly timeoutMs: number;
 }
 
-export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = { maxBodyChars: 1_000_000, maxHeaderLines: 1000 };
+export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = { maxBodyChars: 1_000_000, maxHeaderLines: 1000, timeoutMs: 30_000 };
 const MAX_HEADER_VALUE = 64 * 1024;
 
 /**
- * Parse a spooled message as a stream: headers and text are kept (bounded), attachments are
- * counted and their names inspected, never held in memory. Malformed MIME never throws here:
- * mailparser is lenient, and whatever it cannot parse simply yields fewer facts.
+ * The message could not be analysed: it is past the parser's structure limits (mailsplit
+ * refuses more than 1000 MIME parts, e.g. a multipart nested 1000 deep, or a header block over
+ * 1 MiB: `analysis-limit`), or the analysis took longer than `timeoutMs` (`analysis-timeout`).
+ * Fallback, decided in acceptMessage: the message is quarantined with this reason, never
+ * delivered unchecked and never temp-failed (the sender would only send it again, forever).
+ * `partial` holds what was found before the failure (usually the top-level headers).
  */
-export async function analyzeMessage(file: string, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS): Promise<ContentFacts> {
+export class UnanalysableMessage extends Error {
+  readonly reason: 'analysis-limit' | 'analysis-timeout';
+  readonly partial: ContentFacts;
+  constructor(reason: 'analysis-limit' | 'analysis-timeout', detail: string, partial: ContentFacts) {
+    super(detail);
+    this.name = 'UnanalysableMessage';
+    this.reason = reason;
+    this.partial = partial;
+  }
+}
+
+/** Analyze a spooled message file; see analyzeStream. */
+export function analyzeMessage(file: string, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS): Promise<ContentFacts> {
+  return analyzeStream(createReadStream(file), limits);
+}
+
+/**
+ * Parse a message as a stream: headers and text are kept (bounded), attachments are
+ * counted and their names inspected, never held in memory. Malformed MIME never throws here:
+ * mailparser is lenient, and whatever it cannot parse simply yields fewer facts. Past the
+ * parser's limits or the time-out it rejects with UnanalysableMessage; any other error (the
+ * file cannot be read) is a local error and is passed on as it is.
+ */
+export async function analyzeStream(source: Readable, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS): Promise<ContentFacts> {
   const parser = new MailParser({ skipImageLinks: true, skipTextLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: limits.maxBodyChars });
   const facts: { -readonly [K in keyof ContentFacts]: ContentFacts[K] } = { headers: [], subject: '', messageId: '', bodyText: '', attachments: [] };
   const pending: Promise<void>[] = [];
@@ -56,9 +84,30 @@ export async function analyzeMessage(file: string, limits: AnalyzeLimits = DEFAU
     pending.push(inspectAttachment(part).then((fact) => void facts.attachments.push(fact)));
   });
 
-  await pipeline(createReadStream(file), parser);
-  await Promise.all(pending);
-  return facts;
+  const work = (async () => {
+    try {
+      await pipeline(source, parser);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'EMAXLEN') throw new UnanalysableMessage('analysis-limit', (err as Error).message, facts);
+      throw err;
+    }
+    await Promise.all(pending);
+    return facts;
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const err = new UnanalysableMessage('analysis-timeout', `analysis took longer than ${limits.timeoutMs} ms`, facts);
+      source.destroy(err); // stops reading; the pipeline tears the parser down
+      reject(err);
+    }, limits.timeoutMs);
+  });
+  work.catch(() => undefined); // after a time-out nobody awaits it any more
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function inspectAttachment(part: AttachmentStream): Promise<AttachmentFact> {

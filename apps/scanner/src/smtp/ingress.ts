@@ -137,6 +137,9 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     }, smtp.dataTimeoutSeconds * 1000);
     try {
       const { size } = await receiveToSpool(stream, spoolFile);
+      // The time-out bounds the transfer only: the client has sent everything, and closing
+      // the connection while we decide would lose the reply to a message we may queue.
+      clearTimeout(dataTimer);
       if (stream.sizeExceeded) {
         await removeDurably(spoolFile);
         msgLog.info({ event: 'SMTP_OVERSIZE', size }, 'message over the size limit');

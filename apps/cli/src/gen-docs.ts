@@ -1,0 +1,29 @@
+// Regenerates the key tables in docs/configuration.md from the schemas that validate them.
+// Run: pnpm docs:gen. A test fails when the committed docs differ from what this writes.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describeSchema, keyTable } from '@moat/config';
+import { ScannerConfigSchema } from '@moat/scanner';
+import { RulesSchema, ContentRuleSchema } from '@moat/rules';
+
+export const DOC_FILE = fileURLToPath(new URL('../../../docs/configuration.md', import.meta.url));
+
+export const GENERATED: Record<string, string> = {
+  'scanner-config': keyTable(describeSchema(ScannerConfigSchema)),
+  'rules-document': keyTable(describeSchema(RulesSchema)),
+  'content-rule': keyTable(describeSchema(ContentRuleSchema)),
+};
+
+/** Replace the text between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */
+export function render(doc: string): string {
+  return doc.replace(/(<!-- generated:([a-z-]+) -->)[\s\S]*?(<!-- \/generated:\2 -->)/g, (_m, open: string, name: string, close: string) => {
+    const body = GENERATED[name];
+    if (body === undefined) throw new Error(`unknown generated section ${name}`);
+    return `${open}\n${body}\n${close}`;
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(DOC_FILE, render(readFileSync(DOC_FILE, 'utf8')));
+  process.stdout.write(`updated ${DOC_FILE}\n`);
+}
