@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeToMaster, decodeToScanner, encodeFrame, FrameError } from './codec.ts';
+import { MAX_FRAME_BYTES } from './frames.ts';
+import { helloProof, newNonce, proofMatches } from './auth.ts';
+
+const codeOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof FrameError);
+    return err.code;
+  }
+  return 'none';
+};
+
+test('valid frames round-trip', () => {
+  const hb = { type: 'heartbeat' as const, at: 1, queueDepth: 2, outboxBacklog: 0, rulesVersion: 3 };
+  assert.deepEqual(decodeToMaster(encodeFrame(hb)), hb);
+  const push = { type: 'rules.push' as const, version: 4, rules: { version: 4, acceptedDomains: ['a.test'] } };
+  assert.deepEqual(decodeToScanner(encodeFrame(push)), push);
+});
+
+test('bad JSON, wrong type, extra fields, oversize and direction are refused with a code', () => {
+  assert.equal(codeOf(() => decodeToMaster('{nope')), 'MOAT_ERR_FRAME_JSON');
+  assert.equal(codeOf(() => decodeToMaster('{"type":"launch"}')), 'MOAT_ERR_FRAME_SCHEMA');
+  assert.equal(codeOf(() => decodeToMaster('[]')), 'MOAT_ERR_FRAME_SCHEMA');
+  assert.equal(codeOf(() => decodeToMaster('{"type":"heartbeat","at":1,"evil":true}')), 'MOAT_ERR_FRAME_SCHEMA');
+  assert.equal(codeOf(() => decodeToMaster(JSON.stringify({ type: 'rules.push', version: 1, rules: {} }))), 'MOAT_ERR_FRAME_SCHEMA', 'a master frame is not accepted from a scanner');
+  assert.equal(codeOf(() => decodeToMaster(Buffer.alloc(MAX_FRAME_BYTES + 1, 0x20))), 'MOAT_ERR_FRAME_SIZE');
+  assert.equal(codeOf(() => decodeToScanner(JSON.stringify({ type: 'quarantine.fetch', id: 'r1', messageId: '../../etc/passwd00', window: 4 }))), 'MOAT_ERR_FRAME_SCHEMA', 'a path is never a message id');
+});
+
+test('hello proofs bind key, node name and nonce', () => {
+  const nonce = newNonce();
+  const proof = helloProof('k'.repeat(64), 'scanner-1', nonce);
+  assert.ok(proofMatches(proof, helloProof('k'.repeat(64), 'scanner-1', nonce)));
+  assert.ok(!proofMatches(proof, helloProof('k'.repeat(64), 'scanner-1', newNonce())), 'a replay under a new nonce fails');
+  assert.ok(!proofMatches(proof, helloProof('j'.repeat(64), 'scanner-1', nonce)));
+  assert.ok(!proofMatches(proof, helloProof('k'.repeat(64), 'scanner-2', nonce)));
+  assert.ok(!proofMatches(proof, 'zz'));
+});

@@ -1,0 +1,89 @@
+import { Type, type Static } from 'typebox';
+
+/**
+ * Events a scanner records in its outbox and the master stores exactly once. Each is written
+ * in the same transaction as the change it describes, so the master's view never runs ahead
+ * of (or falls behind) what the scanner durably did.
+ */
+
+const Id = Type.String({ pattern: '^[0-9A-Za-z]{20}$', description: 'A message queue id.' });
+const Address = Type.String({ maxLength: 512 });
+const Reason = Type.Object(
+  {
+    kind: Type.String({ maxLength: 32 }),
+    rule: Type.String({ maxLength: 256 }),
+    match: Type.String({ maxLength: 512 }),
+    action: Type.Optional(Type.String({ maxLength: 16 })),
+    score: Type.Optional(Type.Number()),
+  },
+  { description: 'Why a verdict was reached.' },
+);
+const Action = Type.Union([Type.Literal('deliver'), Type.Literal('tag'), Type.Literal('quarantine'), Type.Literal('reject')]);
+
+export const MessageLoggedSchema = Type.Object({
+  id: Id,
+  receivedAt: Type.Integer({ minimum: 0 }),
+  clientIp: Type.String({ maxLength: 64 }),
+  helo: Type.String({ maxLength: 512 }),
+  mailFrom: Address,
+  rcptTo: Type.Array(Address, { maxItems: 10_000 }),
+  subject: Type.String({ maxLength: 2000 }),
+  messageId: Type.String({ maxLength: 2000 }),
+  size: Type.Integer({ minimum: 0 }),
+  action: Action,
+  score: Type.Number(),
+  reasons: Type.Array(Reason, { maxItems: 1000 }),
+  rulesVersion: Type.Integer({ minimum: 0 }),
+  status: Type.String({ maxLength: 32 }),
+});
+export type MessageLogged = Static<typeof MessageLoggedSchema>;
+
+export const QuarantineAddedSchema = Type.Object({
+  id: Id,
+  file: Type.String({ maxLength: 64 }),
+  createdAt: Type.Integer({ minimum: 0 }),
+  mailFrom: Address,
+  rcptTo: Type.Array(Address, { maxItems: 10_000 }),
+  subject: Type.String({ maxLength: 2000 }),
+  size: Type.Integer({ minimum: 0 }),
+  score: Type.Number(),
+  reasons: Type.Array(Reason, { maxItems: 1000 }),
+});
+export type QuarantineAdded = Static<typeof QuarantineAddedSchema>;
+
+export const DeliveryStatusSchema = Type.Object({
+  id: Id,
+  kind: Type.Union([Type.Literal('message'), Type.Literal('dsn')]),
+  delivered: Type.Array(Address),
+  deferred: Type.Array(Address),
+  bounced: Type.Array(Address),
+  detail: Type.String({ maxLength: 1000 }),
+  attempt: Type.Integer({ minimum: 1 }),
+  at: Type.Integer({ minimum: 0 }),
+});
+export type DeliveryStatus = Static<typeof DeliveryStatusSchema>;
+
+export const QuarantineChangedSchema = Type.Object({
+  id: Id,
+  status: Type.Union([Type.Literal('released'), Type.Literal('deleted')]),
+  at: Type.Integer({ minimum: 0 }),
+});
+export type QuarantineChanged = Static<typeof QuarantineChangedSchema>;
+
+/** Event type → its payload schema; the master refuses an event whose payload does not fit. */
+export const EVENT_SCHEMAS = {
+  'message.logged': MessageLoggedSchema,
+  'quarantine.added': QuarantineAddedSchema,
+  'quarantine.changed': QuarantineChangedSchema,
+  'delivery.status': DeliveryStatusSchema,
+} as const;
+export type EventType = keyof typeof EVENT_SCHEMAS;
+export const EVENT_TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];
+
+export const OutboxEventSchema = Type.Object({
+  seq: Type.Integer({ minimum: 1, description: 'The scanner\'s outbox sequence number: monotonic per node.' }),
+  type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
+  payload: Type.Unknown({ description: 'Validated against EVENT_SCHEMAS[type].' }),
+  createdAt: Type.Integer({ minimum: 0 }),
+});
+export type OutboxEvent = Static<typeof OutboxEventSchema>;

@@ -1,0 +1,133 @@
+import { Type, type Static } from 'typebox';
+import { OutboxEventSchema } from './events.ts';
+
+/**
+ * Every frame of the master ⇄ scanner link. One JSON object per WebSocket text message, with a
+ * `type` on every frame and an `id` on every request, echoed by its reply (`result`, chunks).
+ *
+ * Handshake: on open the master sends `challenge` (a fresh nonce); the scanner answers `hello`
+ * with an HMAC-SHA256 of the nonce under its node credential, or under the cluster join secret
+ * when it has no credential yet. A replayed hello carries an old nonce and fails; a forged one
+ * fails the HMAC. The master answers `welcome` (with a newly issued credential after a join)
+ * or `error` and closes.
+ */
+export const PROTOCOL_VERSION = 1;
+/** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** Content chunks of a streamed message. */
+export const CHUNK_BYTES = 64 * 1024;
+
+const RequestId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' });
+const NodeName = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' });
+const MessageId = Type.String({ pattern: '^[0-9A-Za-z]{20}$' });
+const Hex = (bytes: number) => Type.String({ pattern: `^[0-9a-f]{${bytes * 2}}$` });
+
+// ── handshake ────────────────────────────────────────────────────────────────
+export const ChallengeFrame = Type.Object({ type: Type.Literal('challenge'), protocol: Type.Integer(), nonce: Hex(32) }, { additionalProperties: false });
+export const HelloFrame = Type.Object(
+  {
+    type: Type.Literal('hello'),
+    protocol: Type.Integer({ minimum: 1 }),
+    nodeName: NodeName,
+    /** Present once the node has joined; absent for a join with the cluster secret. */
+    nodeId: Type.Optional(Type.String({ pattern: '^[0-9a-f]{16}$' })),
+    proof: Hex(32),
+    software: Type.String({ maxLength: 64 }),
+    rulesVersion: Type.Integer({ minimum: 0 }),
+    smtpAddress: Type.String({ maxLength: 128 }),
+  },
+  { additionalProperties: false },
+);
+export const WelcomeFrame = Type.Object(
+  {
+    type: Type.Literal('welcome'),
+    protocol: Type.Integer(),
+    nodeId: Type.String({ pattern: '^[0-9a-f]{16}$' }),
+    /** Only after a join: the node's own credential, to be stored and used from now on. */
+    credential: Type.Optional(Hex(32)),
+    heartbeatMs: Type.Integer({ minimum: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+// ── both ways ────────────────────────────────────────────────────────────────
+export const HeartbeatFrame = Type.Object(
+  {
+    type: Type.Literal('heartbeat'),
+    at: Type.Integer({ minimum: 0 }),
+    queueDepth: Type.Optional(Type.Integer({ minimum: 0 })),
+    outboxBacklog: Type.Optional(Type.Integer({ minimum: 0 })),
+    rulesVersion: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+export const ErrorFrame = Type.Object(
+  { type: Type.Literal('error'), code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 1000 }), id: Type.Optional(RequestId) },
+  { additionalProperties: false },
+);
+
+// ── master → scanner ─────────────────────────────────────────────────────────
+export const RulesPushFrame = Type.Object(
+  { type: Type.Literal('rules.push'), version: Type.Integer({ minimum: 0 }), rules: Type.Unknown({ description: 'A rules document, validated by the scanner with validateRules.' }) },
+  { additionalProperties: false },
+);
+export const EventsAckFrame = Type.Object({ type: Type.Literal('events.ack'), id: RequestId, upToSeq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+export const QuarantineFetchFrame = Type.Object(
+  { type: Type.Literal('quarantine.fetch'), id: RequestId, messageId: MessageId, window: Type.Integer({ minimum: 1, maximum: 64, description: 'Chunks the master will take before granting more credit.' }) },
+  { additionalProperties: false },
+);
+export const StreamCreditFrame = Type.Object({ type: Type.Literal('stream.credit'), id: RequestId, chunks: Type.Integer({ minimum: 1, maximum: 64 }) }, { additionalProperties: false });
+export const StreamCancelFrame = Type.Object({ type: Type.Literal('stream.cancel'), id: RequestId }, { additionalProperties: false });
+export const QuarantineActionFrame = Type.Object(
+  { type: Type.Union([Type.Literal('quarantine.release'), Type.Literal('quarantine.delete')]), id: RequestId, messageId: MessageId },
+  { additionalProperties: false },
+);
+export const QueueListFrame = Type.Object({ type: Type.Literal('queue.list'), id: RequestId, limit: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false });
+export const QueueActionFrame = Type.Object(
+  { type: Type.Union([Type.Literal('queue.retry'), Type.Literal('queue.delete')]), id: RequestId, queueId: MessageId },
+  { additionalProperties: false },
+);
+
+// ── scanner → master ─────────────────────────────────────────────────────────
+export const RulesAckFrame = Type.Object(
+  { type: Type.Literal('rules.ack'), version: Type.Integer({ minimum: 0 }), ok: Type.Boolean(), error: Type.Optional(Type.String({ maxLength: 2000 })) },
+  { additionalProperties: false },
+);
+export const EventsBatchFrame = Type.Object(
+  { type: Type.Literal('events.batch'), id: RequestId, events: Type.Array(OutboxEventSchema, { minItems: 1, maxItems: 1000 }) },
+  { additionalProperties: false },
+);
+export const QuarantineChunkFrame = Type.Object(
+  {
+    type: Type.Literal('quarantine.chunk'),
+    id: RequestId,
+    seq: Type.Integer({ minimum: 0 }),
+    data: Type.String({ maxLength: Math.ceil((CHUNK_BYTES * 4) / 3) + 4, description: 'base64' }),
+    last: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+export const ResultFrame = Type.Object(
+  {
+    type: Type.Literal('result'),
+    id: RequestId,
+    ok: Type.Boolean(),
+    code: Type.Optional(Type.String({ maxLength: 64 })),
+    message: Type.Optional(Type.String({ maxLength: 1000 })),
+    data: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+
+export const ToScannerFrame = Type.Union([
+  ChallengeFrame, WelcomeFrame, HeartbeatFrame, ErrorFrame, RulesPushFrame, EventsAckFrame,
+  QuarantineFetchFrame, StreamCreditFrame, StreamCancelFrame, QuarantineActionFrame, QueueListFrame, QueueActionFrame,
+]);
+export const ToMasterFrame = Type.Union([HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame]);
+
+export type ToScanner = Static<typeof ToScannerFrame>;
+export type ToMaster = Static<typeof ToMasterFrame>;
+export type Hello = Static<typeof HelloFrame>;
+export type Welcome = Static<typeof WelcomeFrame>;
+export type EventsBatch = Static<typeof EventsBatchFrame>;
+export type Result = Static<typeof ResultFrame>;
