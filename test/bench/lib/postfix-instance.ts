@@ -109,22 +109,32 @@ export async function startPostfix(o: PostfixOptions): Promise<Target> {
   const kill = (): void => {
     for (const pid of pidsWithCwdUnder(dir)) killQuietly(pid, 'SIGKILL');
   };
-  const unregister = onCleanup(`Postfix instance in ${dir}`, () => {
+  const forceStop = (): void => {
     try {
       execFileSync(postfix, ['-c', etc, 'stop'], { timeout: 15_000, stdio: 'ignore' });
     } catch {
       /* fall through to kill */
     }
     kill();
-  });
+  };
+  const unregister = onCleanup(`Postfix instance in ${dir}`, forceStop);
 
-  const started = await runCommand(postfix, ['-c', etc, 'start'], 60_000);
-  if (started.code !== 0) {
-    throw new Error(`postfix -c ${etc} start failed (${started.code}):\n${tailFile(logFile, 2000)}${started.stderr}`);
+  let masterPid: number;
+  try {
+    const started = await runCommand(postfix, ['-c', etc, 'start'], 60_000);
+    if (started.code !== 0) {
+      throw new Error(`postfix -c ${etc} start failed (${started.code}):\n${tailFile(logFile, 2000)}${started.stderr}`);
+    }
+    masterPid = Number(readFileSync(join(dir, 'queue', 'pid', 'master.pid'), 'utf8').trim());
+    const pid = masterPid;
+    if (!Number.isInteger(pid) || !isAlive(pid)) throw new Error(`Postfix master is not running:\n${tailFile(logFile, 2000)}`);
+    await waitForPort(port, 20_000, 'Postfix smtpd', () => (isAlive(pid) ? undefined : `master exited:\n${tailFile(logFile, 2000)}`));
+  } catch (err) {
+    forceStop();
+    unregister();
+    tmp.remove();
+    throw err;
   }
-  const masterPid = Number(readFileSync(join(dir, 'queue', 'pid', 'master.pid'), 'utf8').trim());
-  if (!Number.isInteger(masterPid) || !isAlive(masterPid)) throw new Error(`Postfix master is not running:\n${tailFile(logFile, 2000)}`);
-  await waitForPort(port, 20_000, 'Postfix smtpd', () => (isAlive(masterPid) ? undefined : `master exited:\n${tailFile(logFile, 2000)}`));
   const monitor = new RssMonitor(masterPid);
 
   // Count delivery results in the log as it grows (read from the last offset each poll).

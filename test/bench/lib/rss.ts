@@ -1,24 +1,29 @@
 /**
- * Peak memory of a server under test. For one process: its VmHWM (the kernel's exact peak
- * resident set) read from /proc/PID/status before it stops. For a family of processes
- * (Postfix's master and its daemons): the peak of the summed VmRSS of the whole process tree,
- * sampled every `intervalMs` (shared pages such as libc are counted once per process, so it
- * over-states what the family costs; a spike shorter than the interval can be missed).
+ * Peak memory of a server under test.
+ * - One process (the scanner, the bare sink): its VmHWM, the kernel's exact peak resident set,
+ *   read from /proc/PID/status before it stops.
+ * - A family of processes (Postfix's master and its daemons): the peak of the summed PSS
+ *   (proportional set size from /proc/PID/smaps_rollup: a page shared by k processes counts
+ *   1/k in each, so the sum is what the family really holds) of the whole process tree,
+ *   sampled every `intervalMs`. A spike shorter than the interval can be missed. The peak sum
+ *   of plain VmRSS (which counts shared libraries once per process) is kept for the log.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface RssResult {
-  /** Peak in KiB. */
+  /** Peak in KiB (VmHWM for one process, summed PSS for a family). */
   peakKb: number;
   /** Most processes seen at once in the tree (1 = single process, peak is VmHWM). */
   processes: number;
-  method: 'VmHWM' | 'sampled sum of VmRSS';
+  method: 'VmHWM' | 'sampled sum of PSS';
+  /** Family only: peak of the summed VmRSS. */
+  rssSumKb?: number;
 }
 
-function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
+function field(file: string, name: string): number | undefined {
   try {
-    const text = readFileSync(`/proc/${pid}/status`, 'latin1');
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    const text = readFileSync(file, 'latin1');
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text);
     return m?.[1] ? Number(m[1]) : undefined;
   } catch {
     return undefined;
@@ -55,7 +60,8 @@ function tree(root: number): number[] {
 
 export class RssMonitor {
   private timer: NodeJS.Timeout | undefined;
-  private treePeakKb = 0;
+  private pssPeakKb = 0;
+  private rssPeakKb = 0;
   private maxProcesses = 1;
   private readonly rootPid: number;
 
@@ -68,16 +74,20 @@ export class RssMonitor {
 
   private sample(): void {
     const pids = tree(this.rootPid);
-    let sum = 0;
+    if (pids.length <= 1) return; // one process: VmHWM at the end says it exactly
+    let pss = 0;
+    let rss = 0;
     let n = 0;
     for (const pid of pids) {
-      const kb = statusField(pid, 'VmRSS');
-      if (kb !== undefined) {
-        sum += kb;
-        n++;
-      }
+      const p = field(`/proc/${pid}/smaps_rollup`, 'Pss');
+      const r = field(`/proc/${pid}/status`, 'VmRSS');
+      if (p === undefined || r === undefined) continue;
+      pss += p;
+      rss += r;
+      n++;
     }
-    if (sum > this.treePeakKb) this.treePeakKb = sum;
+    if (pss > this.pssPeakKb) this.pssPeakKb = pss;
+    if (rss > this.rssPeakKb) this.rssPeakKb = rss;
     if (n > this.maxProcesses) this.maxProcesses = n;
   }
 
@@ -85,8 +95,8 @@ export class RssMonitor {
   finish(): RssResult {
     this.sample();
     clearInterval(this.timer);
-    const hwm = statusField(this.rootPid, 'VmHWM') ?? 0;
-    if (this.maxProcesses <= 1) return { peakKb: Math.max(hwm, this.treePeakKb), processes: 1, method: 'VmHWM' };
-    return { peakKb: Math.max(hwm, this.treePeakKb), processes: this.maxProcesses, method: 'sampled sum of VmRSS' };
+    const hwm = field(`/proc/${this.rootPid}/status`, 'VmHWM') ?? 0;
+    if (this.maxProcesses <= 1) return { peakKb: hwm, processes: 1, method: 'VmHWM' };
+    return { peakKb: this.pssPeakKb, processes: this.maxProcesses, method: 'sampled sum of PSS', rssSumKb: this.rssPeakKb };
   }
 }
