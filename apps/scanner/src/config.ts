@@ -64,9 +64,21 @@ const Relay = Type.Object(
 
 const RulesSource = Type.Object(
   {
-    file: Type.String({ minLength: 1, description: 'YAML/JSON rules document; reloaded when it changes.' }),
+    file: Type.String({ minLength: 1, description: 'YAML/JSON rules document; reloaded when it changes. For a scanner without a master; with `master`, rules come from the master.' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'Optional: local rules (stand-alone scanner). Exactly one of `rules` and `master` is required.' },
+);
+
+const Master = Type.Object(
+  {
+    url: Type.String({ pattern: '^wss?://', description: 'The master\'s cluster link, e.g. `wss://master.example.com:8080/cluster` (`ws://` only on loopback).' }),
+    joinSecret: Type.Optional(Type.String({ minLength: 16, description: 'The cluster join secret, needed once to join (or set MOAT_JOIN_SECRET); afterwards the node credential stored under dataDir is used.' })),
+    fingerprint: Type.Optional(Type.String({ pattern: '^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$', description: 'SHA-256 fingerprint of the master\'s TLS certificate, pinned (required with wss://).' })),
+    reconnectBaseSeconds: Type.Number({ minimum: 0.05, default: 0.5, description: 'First reconnect delay; doubles per failed attempt, with jitter.' }),
+    reconnectMaxSeconds: Type.Number({ minimum: 0.1, default: 30, description: 'Largest reconnect delay.' }),
+    batchSize: Type.Integer({ minimum: 1, maximum: 1000, default: 500, description: 'Outbox events per batch sent to the master.' }),
+  },
+  { additionalProperties: false, description: 'Optional: join a cluster. Rules are then pushed by the master and persisted locally.' },
 );
 
 export const ScannerConfigSchema = Type.Object(
@@ -78,7 +90,8 @@ export const ScannerConfigSchema = Type.Object(
     dataDir: Type.String({ minLength: 1, description: 'Folder for the database, spool, queue and quarantine.' }),
     smtp: Smtp,
     relay: Relay,
-    rules: RulesSource,
+    rules: Type.Optional(RulesSource),
+    master: Type.Optional(Master),
     log: Type.Object(
       { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'JSON log lines on stdout at this level and above.' }) },
       { additionalProperties: false, default: {} },

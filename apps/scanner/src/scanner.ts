@@ -2,24 +2,34 @@ import { join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { ensureDirs, openDatabase, removeDurably, sweepTemporaryFiles, type Db } from '@moat/storage';
+import { ConfigError } from '@moat/config';
+import { DirSyncer, ensureDirs, openDatabase, removeDurably, sweepTemporaryFiles, type Db } from '@moat/storage';
 import type { ScannerConfig } from './config.ts';
 import { SCANNER_MIGRATIONS } from './store/migrations.ts';
 import { createMessageStore } from './store/message-store.ts';
+import { createOutboxStore } from './store/outbox-store.ts';
+import { createQuarantineStore } from './store/quarantine-store.ts';
 import { createQueueStore } from './relay/queue-store.ts';
 import { createDownstream } from './relay/downstream.ts';
 import { RelayWorker } from './relay/relay-worker.ts';
 import { createIngress } from './smtp/ingress.ts';
 import { acceptMessage } from './pipeline/accept-message.ts';
 import { createFileRulesSource } from './rules-source/file-rules-source.ts';
+import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
 import type { RulesSource } from './rules-source/rules-source.ts';
+import { ClusterLink } from './link/cluster-link.ts';
+import { credentialStore } from './link/credential-store.ts';
+import { createRequestHandlers } from './link/request-handlers.ts';
 import { createLogger } from './logger.ts';
+
+export const SOFTWARE_VERSION = 'moat-scanner/0.1.0';
 
 export interface Scanner {
   readonly smtpPort: number;
   readonly db: Db;
   readonly rules: RulesSource;
   readonly relay: RelayWorker;
+  readonly link: ClusterLink | undefined;
   readonly dataDir: string;
   close(): Promise<void>;
 }
@@ -29,19 +39,25 @@ export interface ScannerOptions {
   readonly now?: () => number;
 }
 
-/** The scanner's composition root: storage, rules, relay worker and SMTP ingress, wired once. */
+/** The scanner's composition root: storage, rules, relay worker, cluster link and SMTP ingress, wired once. */
 export async function startScanner(config: ScannerConfig, options: ScannerOptions = {}): Promise<Scanner> {
+  if (!config.rules === !config.master) {
+    throw new ConfigError('scanner config', [{ key: config.rules ? 'master' : 'rules', message: 'exactly one of `rules` (a local rules file) and `master` (rules pushed by the master) is required' }]);
+  }
   const log = options.log ?? createLogger(config.log.level, { role: 'scanner', node: config.node.name });
   const now = options.now ?? Date.now;
   const dirs = { spool: join(config.dataDir, 'spool'), queue: join(config.dataDir, 'queue'), quarantine: join(config.dataDir, 'quarantine') };
   await ensureDirs(config.dataDir, dirs.spool, dirs.queue, dirs.quarantine);
 
+  const dirSync = { queue: new DirSyncer(dirs.queue), quarantine: new DirSyncer(dirs.quarantine) };
   const db = openDatabase(join(config.dataDir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
-  const messages = createMessageStore(db);
+  let link: ClusterLink | undefined;
+  const messages = createMessageStore(db, () => link?.notifyOutbox());
   const queue = createQueueStore(db);
-  await recoverAfterCrash(dirs, queue.files(), messages.quarantineFiles(), log);
+  const quarantine = createQuarantineStore(db, dirs);
+  const outbox = createOutboxStore(db);
+  await recoverAfterCrash(dirs, queue.files(), quarantine.heldFiles(), log);
 
-  const rules = createFileRulesSource(config.rules.file, log);
   const relay = new RelayWorker({
     queue,
     messages,
@@ -62,6 +78,45 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     concurrency: config.relay.maxConnections * 4,
     hostname: config.smtp.hostname,
   });
+  relay.start();
+
+  let rules: RulesSource;
+  if (config.master) {
+    const pushed = createPushedRulesSource(config.dataDir, log);
+    rules = pushed;
+    const handlers = createRequestHandlers({
+      db, quarantine, queue, queueDir: dirs.queue, wakeRelay: () => relay.wake(), hostname: config.smtp.hostname, nodeName: config.node.name, now,
+      log,
+    });
+    link = new ClusterLink({
+      settings: {
+        url: config.master.url,
+        joinSecret: config.master.joinSecret ?? process.env.MOAT_JOIN_SECRET,
+        fingerprint: config.master.fingerprint,
+        nodeName: config.node.name,
+        software: SOFTWARE_VERSION,
+        smtpAddress: `${config.smtp.listen.host}:${config.smtp.listen.port}`,
+        reconnectBaseMs: config.master.reconnectBaseSeconds * 1000,
+        reconnectMaxMs: config.master.reconnectMaxSeconds * 1000,
+        batchSize: config.master.batchSize,
+      },
+      credentials: credentialStore(config.dataDir),
+      rules: pushed,
+      outbox,
+      handlers,
+      queueDepth: () => queue.stats().n,
+      log,
+      now,
+    });
+    link.start();
+    if (!pushed.hasRules()) {
+      // A node without rules is not ready: it does not listen until the master has pushed some.
+      log.warn({ event: 'RULES_WAITING', master: config.master.url }, 'no rules yet; waiting for the master before accepting mail');
+      await pushed.ready();
+    }
+  } else {
+    rules = createFileRulesSource(config.rules!.file, log);
+  }
 
   const server = createIngress({
     config,
@@ -71,7 +126,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     now,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
-        { messages, dirs, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake() },
+        { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake() },
         env,
         snapshot,
         msgLog,
@@ -86,7 +141,6 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     });
   });
   const smtpPort = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
-  relay.start();
   log.info({ event: 'SCANNER_STARTED', smtp: `${config.smtp.listen.host}:${smtpPort}`, downstream: `${config.relay.host}:${config.relay.port}`, rulesVersion: rules.current().version }, 'scanner started');
 
   let closed = false;
@@ -95,12 +149,14 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     db,
     rules,
     relay,
+    link,
     dataDir: config.dataDir,
     async close() {
       if (closed) return;
       closed = true;
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rules.close();
+      await link?.stop();
       await relay.stop();
       db.close();
       log.info({ event: 'SCANNER_STOPPED' }, 'scanner stopped');
@@ -110,7 +166,8 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
 
 /**
  * After a crash: every spool file is an unanswered transaction (the client never got 250 and
- * will retry), and a queue or quarantine file without a row was moved but never committed.
+ * will retry); a queue file without a row was moved but never committed; a quarantine file
+ * that is no longer held was released or deleted just before the crash.
  */
 async function recoverAfterCrash(dirs: { spool: string; queue: string; quarantine: string }, queued: Set<string>, held: Set<string>, log: Logger): Promise<void> {
   let removed = 0;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { moveDurably, removeDurably } from '@moat/storage';
+import { rename, rm } from 'node:fs/promises';
+import type { DirSyncer } from '@moat/storage';
 import { evaluateMessage, strongerAction, type CompiledRules, type Verdict } from '@moat/rules';
 import type { MessageStore, MessageRecord } from '../store/message-store.ts';
 import { analyzeMessage, UnanalysableMessage, type ContentFacts } from './analyze.ts';
@@ -9,6 +10,8 @@ import { deliveryHeaders } from './delivery-headers.ts';
 export interface AcceptDeps {
   readonly messages: MessageStore;
   readonly dirs: { readonly queue: string; readonly quarantine: string };
+  /** fsyncs of the target folders, coalesced across concurrent messages. */
+  readonly dirSync: { readonly queue: DirSyncer; readonly quarantine: DirSyncer };
   readonly hostname: string;
   readonly nodeName: string;
   readonly now: () => number;
@@ -32,8 +35,9 @@ export type Reply = { readonly ok: true; readonly text: string } | { readonly ok
 
 /**
  * After DATA: analyze the spooled message, decide with the rules snapshot the transaction
- * started with, and make the decision durable (file moved and fsync'd, then the database rows
- * and outbox event committed) before the reply is chosen. The caller answers 250 only on ok.
+ * started with, and make the decision durable (the spool file, fsync'd at the end of DATA, is
+ * renamed into its folder and the folder fsync'd; then the database rows and outbox event are
+ * committed) before the reply is chosen. The caller answers 250 only on ok.
  */
 export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: CompiledRules, log: Logger): Promise<Reply> {
   let content: ContentFacts;
@@ -78,20 +82,23 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
 
   switch (verdict.action) {
     case 'reject':
-      deps.messages.recordRejected(record);
-      await removeDurably(env.spoolFile);
+      await deps.messages.recordRejected(record);
+      // No fsync: a spool file that survives a crash is swept at the next start.
+      await rm(env.spoolFile, { force: true });
       return { ok: false, code: 550, enhanced: '5.7.1', text: verdict.rejectText ?? 'Message refused by policy' };
     case 'quarantine': {
       const file = `${env.id}.eml`;
-      await moveDurably(env.spoolFile, join(deps.dirs.quarantine, file));
-      deps.messages.recordQuarantined(record, file);
+      await rename(env.spoolFile, join(deps.dirs.quarantine, file));
+      await deps.dirSync.quarantine.sync();
+      await deps.messages.recordQuarantined(record, file);
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
     }
     case 'deliver':
     case 'tag': {
       const file = `${env.id}.eml`;
-      await moveDurably(env.spoolFile, join(deps.dirs.queue, file));
-      deps.messages.recordQueued(record, {
+      await rename(env.spoolFile, join(deps.dirs.queue, file));
+      await deps.dirSync.queue.sync();
+      await deps.messages.recordQueued(record, {
         id: env.id,
         messageId: env.id,
         file,

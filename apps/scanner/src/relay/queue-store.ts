@@ -40,6 +40,16 @@ export function createQueueStore(db: Db) {
   const getStmt = db.prepare<[string], QueueRow>('SELECT * FROM queue WHERE id = ?');
   const countStmt = db.prepare<[], { n: number; oldest: number | null }>('SELECT count(*) AS n, min(created_at) AS oldest FROM queue');
   const filesStmt = db.prepare<[], { file: string }>('SELECT file FROM queue');
+  const listStmt = db.prepare<[number], QueueRow>('SELECT * FROM queue ORDER BY created_at LIMIT ?');
+  const retryStmt = db.prepare('UPDATE queue SET next_attempt_at = ? WHERE id = ?');
+  const deleteStmt = db.prepare('DELETE FROM queue WHERE id = ?');
+  const messageStatus = db.prepare("UPDATE messages SET status = 'deleted' WHERE id = ?");
+  const outbox = db.prepare('INSERT INTO outbox (type, payload, created_at) VALUES (?, ?, ?)');
+  const removeTx = db.transaction((entry: QueueEntry, now: number) => {
+    deleteStmt.run(entry.id);
+    if (entry.kind === 'message') messageStatus.run(entry.messageId);
+    outbox.run('delivery.status', JSON.stringify({ id: entry.messageId, kind: entry.kind, delivered: [], deferred: [], bounced: [], detail: 'removed from the queue by an administrator', attempt: entry.attempts + 1, at: now }), now);
+  });
 
   return {
     due: (now: number, limit: number): QueueEntry[] => dueStmt.all(now, limit).map(fromRow),
@@ -50,6 +60,11 @@ export function createQueueStore(db: Db) {
     },
     stats: () => countStmt.get() ?? { n: 0, oldest: null },
     files: (): Set<string> => new Set(filesStmt.all().map((r) => r.file)),
+    list: (limit: number): QueueEntry[] => listStmt.all(limit).map(fromRow),
+    /** Make a deferred message due now (the relay worker must be woken by the caller). */
+    retryNow: (id: string, now: number): boolean => retryStmt.run(now, id).changes > 0,
+    /** Remove a queued message (the caller removes its file after this commits). */
+    remove: (entry: QueueEntry, now: number): void => removeTx(entry, now),
   };
 }
 export type QueueStore = ReturnType<typeof createQueueStore>;

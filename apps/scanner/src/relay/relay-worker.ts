@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { removeDurably, writeFileDurably } from '@moat/storage';
+import { rm } from 'node:fs/promises';
+import { writeFileDurably } from '@moat/storage';
 import type { MessageStore, QueueEntry } from '../store/message-store.ts';
 import type { QueueStore } from './queue-store.ts';
 import type { Downstream } from './downstream.ts';
@@ -36,6 +37,7 @@ export class RelayWorker {
   private readonly inFlight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private wakePending = false;
 
   constructor(deps: RelayWorkerDeps) {
     this.deps = deps;
@@ -45,9 +47,14 @@ export class RelayWorker {
     this.pump();
   }
 
-  /** Called after a message is queued: try it now rather than at the next scan. */
+  /** Called after a message is queued: try it now rather than at the next scan (one scan per turn). */
   wake(): void {
-    if (!this.stopped) this.pump();
+    if (this.stopped || this.wakePending) return;
+    this.wakePending = true;
+    setImmediate(() => {
+      this.wakePending = false;
+      if (!this.stopped) this.pump();
+    });
   }
 
   async stop(): Promise<void> {
@@ -97,9 +104,10 @@ export class RelayWorker {
     const at = now();
     const outcome = planOutcome(result, entry, retry, at);
     const dsn = outcome.bounced.length > 0 && entry.mailFrom !== '' && entry.kind === 'message' ? await this.writeDsn(entry, outcome, at) : undefined;
-    messages.recordAttempt(entry, outcome, at, dsn);
+    await messages.recordAttempt(entry, outcome, at, dsn);
     this.logOutcome(entry, outcome);
-    if (outcome.deferred.length === 0) await removeDurably(path);
+    // No fsync needed: if the unlink is lost in a crash, the file has no row and is swept at start.
+    if (outcome.deferred.length === 0) await rm(path, { force: true });
     if (dsn) this.wake();
   }
 

@@ -1,4 +1,4 @@
-import type { Db } from '@moat/storage';
+import { GroupCommitter, type Db } from '@moat/storage';
 import type { Action, Reason } from '@moat/rules';
 import type { AttemptOutcome } from '../relay/outcome.ts';
 
@@ -36,20 +36,19 @@ export interface QueueEntry {
   readonly kind: 'message' | 'dsn';
 }
 
+/** Each write resolves once its transaction is committed (on disk): only then may a 250 go out. */
 export interface MessageStore {
-  quarantineFiles(): Set<string>;
-  recordRejected(m: MessageRecord): void;
-  recordQueued(m: MessageRecord, q: QueueEntry): void;
-  recordQuarantined(m: MessageRecord, file: string): void;
-  enqueue(q: QueueEntry): void;
-  recordAttempt(entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry): void;
+  recordRejected(m: MessageRecord): Promise<void>;
+  recordQueued(m: MessageRecord, q: QueueEntry): Promise<void>;
+  recordQuarantined(m: MessageRecord, file: string): Promise<void>;
+  recordAttempt(entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry): Promise<void>;
 }
 
 /**
  * Every write about a message's fate, each in one transaction together with its outbox
  * event, so the master learns exactly what happened here and nothing else.
  */
-export function createMessageStore(db: Db): MessageStore {
+export function createMessageStore(db: Db, onOutbox: () => void = () => undefined): MessageStore {
   const insertMessage = db.prepare(`INSERT INTO messages
     (id, received_at, client_ip, helo, mail_from, rcpt_to, subject, message_id, size, action, score, reasons, rules_version, status)
     VALUES (@id, @receivedAt, @clientIp, @helo, @mailFrom, @rcptTo, @subject, @messageId, @size, @action, @score, @reasons, @rulesVersion, @status)`);
@@ -74,43 +73,44 @@ export function createMessageStore(db: Db): MessageStore {
     return { ...q, rcptTo: JSON.stringify(q.rcptTo), prependHeaders: JSON.stringify(q.prependHeaders) };
   }
 
-  const quarantineFilesStmt = db.prepare<[], { file: string }>('SELECT file FROM quarantine');
+
+  /**
+   * Run a transaction through the group committer (concurrent messages share one fsync),
+   * then tell the outbox reader that new events are committed.
+   */
+  const committer = new GroupCommitter(db);
+  const notifying = <A extends unknown[]>(tx: (...args: A) => void) => async (...args: A): Promise<void> => {
+    await committer.run(() => tx(...args));
+    onOutbox();
+  };
 
   return {
-    /** Names of the files the quarantine index refers to. */
-    quarantineFiles: (): Set<string> => new Set(quarantineFilesStmt.all().map((r) => r.file)),
-
     /** A refused message: only its log entry is kept. */
-    recordRejected: db.transaction((m: MessageRecord) => {
+    recordRejected: notifying(db.transaction((m: MessageRecord) => {
       insertMessage.run(messageParams(m));
       emit('message.logged', m, m.receivedAt);
-    }),
+    })),
 
     /** An accepted message whose file is already durably in the queue folder. */
-    recordQueued: db.transaction((m: MessageRecord, q: QueueEntry) => {
+    recordQueued: notifying(db.transaction((m: MessageRecord, q: QueueEntry) => {
       insertMessage.run(messageParams(m));
       insertQueue.run(queueParams(q));
       emit('message.logged', m, m.receivedAt);
-    }),
+    })),
 
     /** A quarantined message whose file is already durably in the quarantine folder. */
-    recordQuarantined: db.transaction((m: MessageRecord, file: string) => {
+    recordQuarantined: notifying(db.transaction((m: MessageRecord, file: string) => {
       insertMessage.run(messageParams(m));
       insertQuarantine.run({ id: m.id, file, createdAt: m.receivedAt, mailFrom: m.mailFrom, rcptTo: JSON.stringify(m.rcptTo), subject: m.subject, size: m.size, score: m.score, reasons: JSON.stringify(m.reasons) });
       emit('message.logged', m, m.receivedAt);
       emit('quarantine.added', { id: m.id, file, createdAt: m.receivedAt, mailFrom: m.mailFrom, rcptTo: m.rcptTo, subject: m.subject, size: m.size, score: m.score, reasons: m.reasons }, m.receivedAt);
-    }),
-
-    /** A generated message (a DSN) entering the queue; it has no log entry of its own. */
-    enqueue: db.transaction((q: QueueEntry) => {
-      insertQueue.run(queueParams(q));
-    }),
+    })),
 
     /**
      * The outcome of one delivery attempt, with the queue change that goes with it, in one
      * transaction: the queue row is updated or removed and the master hears of it, or neither.
      */
-    recordAttempt: db.transaction((entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry) => {
+    recordAttempt: notifying(db.transaction((entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry) => {
       if (outcome.deferred.length > 0) deferStmt.run(JSON.stringify(outcome.deferred), outcome.nextAttemptAt, outcome.error.slice(0, 1000), entry.id);
       else deleteQueueStmt.run(entry.id);
       if (dsn) insertQueue.run(queueParams(dsn));
@@ -128,6 +128,6 @@ export function createMessageStore(db: Db): MessageStore {
         attempt: entry.attempts + 1,
         at: now,
       }, now);
-    }),
+    })),
   };
 }

@@ -1,0 +1,252 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import WebSocket from 'ws';
+import type { Logger } from 'pino';
+import { decodeToScanner, encodeFrame, helloProof, FrameError, MAX_FRAME_BYTES, PROTOCOL_VERSION, type ToMaster, type ToScanner } from '@moat/protocol';
+import type { OutboxStore } from '../store/outbox-store.ts';
+import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
+import type { RequestHandlers } from './request-handlers.ts';
+import type { NodeCredential } from './credential-store.ts';
+import { reconnectDelay } from './backoff.ts';
+
+export interface LinkSettings {
+  readonly url: string;
+  readonly joinSecret: string | undefined;
+  /** SHA-256 fingerprint of the master's certificate (`AB:CD:…`); required for wss. */
+  readonly fingerprint: string | undefined;
+  readonly nodeName: string;
+  readonly software: string;
+  readonly smtpAddress: string;
+  readonly reconnectBaseMs: number;
+  readonly reconnectMaxMs: number;
+  readonly batchSize: number;
+}
+
+export interface LinkDeps {
+  readonly settings: LinkSettings;
+  readonly credentials: { load(): NodeCredential | undefined; save(c: NodeCredential): Promise<void> };
+  readonly rules: PushedRulesSource;
+  readonly outbox: OutboxStore;
+  readonly handlers: RequestHandlers;
+  readonly queueDepth: () => number;
+  readonly log: Logger;
+  readonly now: () => number;
+}
+
+type State = 'idle' | 'handshake' | 'ready';
+const ACK_TIMEOUT_MS = 30_000;
+
+/**
+ * The scanner's end of the cluster link. It dials the master (so scanners may sit behind NAT),
+ * proves who it is, applies rule pushes, drains the outbox one acknowledged batch at a time,
+ * answers the master's requests, and reconnects with backoff and jitter when anything breaks.
+ * Mail flow never waits for it.
+ */
+export class ClusterLink {
+  private readonly deps: LinkDeps;
+  private ws: WebSocket | undefined;
+  private state: State = 'idle';
+  private attempts = 0;
+  private stopped = false;
+  private lastReceived = 0;
+  private heartbeatMs = 5000;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private batchInFlight: { id: string; sentAt: number } | undefined;
+
+  constructor(deps: LinkDeps) {
+    this.deps = deps;
+  }
+
+  get isConnected(): boolean {
+    return this.state === 'ready';
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeatTimer);
+    const ws = this.ws;
+    if (ws && ws.readyState !== WebSocket.CLOSED) {
+      await new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        ws.close(1001, 'scanner stopping');
+        setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 2000).unref();
+      });
+    }
+  }
+
+  /** New outbox rows were committed: send them now rather than at the next heartbeat. */
+  notifyOutbox(): void {
+    this.drain();
+  }
+
+  private connect(): void {
+    const { settings, log } = this.deps;
+    const secure = settings.url.startsWith('wss:');
+    const ws = new WebSocket(settings.url, {
+      maxPayload: MAX_FRAME_BYTES,
+      handshakeTimeout: 10_000,
+      // A pinned fingerprint instead of a CA (the master's certificate is usually self-signed):
+      // checked on 'upgrade', before any frame is read or sent.
+      ...(secure ? { rejectUnauthorized: false } : {}),
+    });
+    this.ws = ws;
+    if (secure) {
+      ws.on('upgrade', (res) => {
+        const problem = this.checkPin((res.socket as TLSSocket).getPeerCertificate());
+        if (problem) {
+          log.error({ event: 'LINK_PIN_MISMATCH', error: problem.message }, 'refusing the master: certificate pin mismatch');
+          ws.terminate();
+        }
+      });
+    }
+    this.state = 'handshake';
+    ws.on('message', (data: Buffer) => this.onMessage(ws, data));
+    ws.on('close', (code, reason) => this.onClose(ws, code, reason.toString()));
+    ws.on('error', (err) => log.warn({ event: 'LINK_ERROR', error: err.message }, 'cluster link error'));
+  }
+
+  private checkPin(cert: PeerCertificate): Error | undefined {
+    const pin = this.deps.settings.fingerprint?.toUpperCase();
+    if (!pin) return new Error('wss needs master.fingerprint in the scanner config');
+    return cert.fingerprint256?.toUpperCase() === pin ? undefined : new Error(`master certificate fingerprint ${cert.fingerprint256} does not match the pinned one`);
+  }
+
+  private send(frame: ToMaster): void {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(encodeFrame(frame));
+  }
+
+  private onMessage(ws: WebSocket, data: Buffer): void {
+    if (ws !== this.ws) return;
+    this.lastReceived = this.deps.now();
+    let frame: ToScanner;
+    try {
+      frame = decodeToScanner(data);
+    } catch (err) {
+      const e = err as FrameError;
+      this.deps.log.error({ event: 'LINK_BAD_FRAME', code: e.code, error: e.message }, 'invalid frame from the master');
+      this.send({ type: 'error', code: e.code ?? 'MOAT_ERR_FRAME', message: e.message.slice(0, 900) });
+      ws.close(1008, 'invalid frame');
+      return;
+    }
+    void this.dispatch(frame).catch((err: unknown) => this.deps.log.error({ event: 'LINK_HANDLER_ERROR', err }, 'error handling a master frame'));
+  }
+
+  private async dispatch(frame: ToScanner): Promise<void> {
+    const { log, settings } = this.deps;
+    switch (frame.type) {
+      case 'challenge': {
+        const cred = this.deps.credentials.load();
+        const key = cred?.credential ?? settings.joinSecret;
+        if (!key) {
+          log.error({ event: 'LINK_NO_CREDENTIAL' }, 'no node credential and no join secret: cannot join the cluster');
+          this.ws?.close(1000, 'no credential');
+          return;
+        }
+        this.send({
+          type: 'hello',
+          protocol: PROTOCOL_VERSION,
+          nodeName: settings.nodeName,
+          ...(cred ? { nodeId: cred.nodeId } : {}),
+          proof: helloProof(key, settings.nodeName, frame.nonce),
+          software: settings.software,
+          rulesVersion: this.deps.rules.version(),
+          smtpAddress: settings.smtpAddress,
+        });
+        return;
+      }
+      case 'welcome': {
+        if (frame.credential) {
+          await this.deps.credentials.save({ nodeId: frame.nodeId, credential: frame.credential });
+          log.info({ event: 'LINK_JOINED', nodeId: frame.nodeId }, 'joined the cluster; node credential stored');
+        }
+        this.state = 'ready';
+        this.attempts = 0;
+        this.heartbeatMs = frame.heartbeatMs;
+        this.batchInFlight = undefined;
+        log.info({ event: 'LINK_UP', nodeId: frame.nodeId }, 'connected to the master');
+        this.startHeartbeat();
+        this.drain();
+        return;
+      }
+      case 'heartbeat':
+        return;
+      case 'error':
+        log.error({ event: 'LINK_REFUSED', code: frame.code, error: frame.message }, 'the master refused the link');
+        return;
+      case 'rules.push': {
+        const outcome = await this.deps.rules.apply(frame.version, frame.rules);
+        this.send({ type: 'rules.ack', version: frame.version, ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error }) });
+        return;
+      }
+      case 'events.ack': {
+        if (this.batchInFlight?.id !== frame.id) return;
+        this.deps.outbox.acknowledge(frame.upToSeq);
+        this.batchInFlight = undefined;
+        this.drain();
+        return;
+      }
+      default:
+        if (this.state !== 'ready') return;
+        await this.deps.handlers.handle(frame, (f) => this.send(f));
+    }
+  }
+
+  private startHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      const now = this.deps.now();
+      // No frame from the master for three intervals: the link is dead even if TCP says otherwise.
+      if (now - this.lastReceived > 3 * this.heartbeatMs) {
+        this.deps.log.warn({ event: 'LINK_TIMEOUT' }, 'no heartbeat from the master; reconnecting');
+        this.ws?.terminate();
+        return;
+      }
+      if (this.batchInFlight && now - this.batchInFlight.sentAt > ACK_TIMEOUT_MS) {
+        this.deps.log.warn({ event: 'LINK_ACK_TIMEOUT' }, 'events batch not acknowledged; reconnecting');
+        this.ws?.terminate();
+        return;
+      }
+      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version() });
+      this.drain();
+    }, this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** One batch in flight at a time; the master's ack deletes it here, then the next goes. */
+  private drain(): void {
+    if (this.state !== 'ready' || this.batchInFlight) return;
+    const events = this.deps.outbox.pending(this.deps.settings.batchSize);
+    if (events.length === 0) return;
+    const id = randomBytes(8).toString('hex');
+    this.batchInFlight = { id, sentAt: this.deps.now() };
+    this.send({ type: 'events.batch', id, events });
+  }
+
+  private onClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws !== this.ws) return;
+    const wasReady = this.state === 'ready';
+    this.state = 'idle';
+    this.batchInFlight = undefined;
+    clearInterval(this.heartbeatTimer);
+    this.deps.handlers.cancelAll();
+    if (this.stopped) return;
+    const delay = reconnectDelay(this.attempts++, this.deps.settings.reconnectBaseMs, this.deps.settings.reconnectMaxMs);
+    this.deps.log[wasReady ? 'warn' : 'info']({ event: 'LINK_DOWN', code, reason: reason.slice(0, 200), retryInMs: delay }, 'cluster link closed; reconnecting');
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.reconnectTimer.unref();
+  }
+}
+
+/** `sha256 fingerprint` helper for docs and tests: what to pin for a PEM certificate. */
+export function fingerprintOf(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/.{2}/g)!.join(':');
+}

@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Db } from '@moat/storage';
+import { removeDurably } from '@moat/storage';
+import type { ToMaster, ToScanner } from '@moat/protocol';
+import type { QuarantineStore } from '../store/quarantine-store.ts';
+import type { QueueStore } from '../relay/queue-store.ts';
+import { StreamSender } from './stream-sender.ts';
+
+export interface HandlerDeps {
+  readonly db: Db;
+  readonly quarantine: QuarantineStore;
+  readonly queue: QueueStore;
+  readonly queueDir: string;
+  readonly wakeRelay: () => void;
+  readonly hostname: string;
+  readonly nodeName: string;
+  readonly now: () => number;
+  readonly log: Logger;
+}
+
+type Request = Extract<ToScanner, { id: string }>;
+
+/**
+ * The master's requests of this node. Every answer echoes the request id; ids were validated
+ * by the frame schema (20 alphanumerics), and a file is only ever opened by the name the local
+ * index holds, so no request can reach outside the quarantine folder.
+ */
+export function createRequestHandlers(deps: HandlerDeps) {
+  const streams = new Map<string, StreamSender>();
+  const messageRow = deps.db.prepare<[string], { helo: string; client_ip: string; received_at: number }>('SELECT helo, client_ip, received_at FROM messages WHERE id = ?');
+
+  const result = (id: string, ok: boolean, extra: { code?: string; message?: string; data?: unknown } = {}): ToMaster => ({ type: 'result', id, ok, ...extra });
+  const notFound = (id: string, what: string) => result(id, false, { code: 'MOAT_ERR_NOT_FOUND', message: `${what} is not on node ${deps.nodeName}` });
+
+  function releaseHeaders(id: string): string[] {
+    const m = messageRow.get(id);
+    const at = new Date(deps.now()).toUTCString();
+    const received = m ? `Received: from ${m.helo.replace(/[^\x21-\x7e]/g, '') || 'unknown'} ([${m.client_ip}])\r\n\tby ${deps.hostname} (Moat) with ESMTP id ${id};\r\n\t${new Date(m.received_at).toUTCString()}` : undefined;
+    return [...(received ? [received] : []), `X-Moat-Node: ${deps.nodeName}`, `X-Moat-Verdict: quarantine (released ${at})`];
+  }
+
+  async function handle(frame: Request, send: (f: ToMaster) => void): Promise<void> {
+    switch (frame.type) {
+      case 'quarantine.fetch': {
+        const q = deps.quarantine.get(frame.messageId);
+        if (!q || q.status !== 'held') return send(notFound(frame.id, `quarantined message ${frame.messageId}`));
+        const sender = new StreamSender(frame.id, frame.window, send);
+        streams.set(frame.id, sender);
+        try {
+          await sender.run(deps.quarantine.path(q));
+        } finally {
+          streams.delete(frame.id);
+        }
+        return;
+      }
+      case 'stream.credit':
+        streams.get(frame.id)?.grant(frame.chunks);
+        return;
+      case 'stream.cancel':
+        streams.get(frame.id)?.cancel();
+        return;
+      case 'quarantine.release': {
+        const outcome = await deps.quarantine.release(frame.messageId, releaseHeaders(frame.messageId), deps.now());
+        if (outcome === 'not-found') return send(notFound(frame.id, `quarantined message ${frame.messageId}`));
+        if (outcome === 'not-held') return send(result(frame.id, false, { code: 'MOAT_ERR_CONFLICT', message: `message ${frame.messageId} is no longer held` }));
+        deps.log.info({ event: 'QUARANTINE_RELEASED', queueId: frame.messageId }, 'released from quarantine by the master');
+        deps.wakeRelay();
+        return send(result(frame.id, true));
+      }
+      case 'quarantine.delete': {
+        const outcome = await deps.quarantine.remove(frame.messageId, deps.now());
+        if (outcome === 'not-found') return send(notFound(frame.id, `quarantined message ${frame.messageId}`));
+        deps.log.info({ event: 'QUARANTINE_DELETED', queueId: frame.messageId }, 'deleted from quarantine by the master');
+        return send(result(frame.id, true));
+      }
+      case 'queue.list': {
+        const stats = deps.queue.stats();
+        const entries = deps.queue.list(frame.limit).map((e) => ({
+          id: e.id, messageId: e.messageId, kind: e.kind, mailFrom: e.mailFrom, rcptTo: e.rcptTo, attempts: e.attempts,
+          createdAt: e.createdAt, nextAttemptAt: e.nextAttemptAt, lastError: e.lastError,
+        }));
+        return send(result(frame.id, true, { data: { count: stats.n, oldest: stats.oldest, entries } }));
+      }
+      case 'queue.retry': {
+        if (!deps.queue.retryNow(frame.queueId, deps.now())) return send(notFound(frame.id, `queued message ${frame.queueId}`));
+        deps.wakeRelay();
+        return send(result(frame.id, true));
+      }
+      case 'queue.delete': {
+        const entry = deps.queue.get(frame.queueId);
+        if (!entry) return send(notFound(frame.id, `queued message ${frame.queueId}`));
+        deps.queue.remove(entry, deps.now());
+        await removeDurably(join(deps.queueDir, entry.file));
+        deps.log.info({ event: 'QUEUE_DELETED', queueId: entry.messageId }, 'removed from the queue by the master');
+        return send(result(frame.id, true));
+      }
+      default:
+        return;
+    }
+  }
+
+  return {
+    handle,
+    /** The link dropped: stop every stream (the master has given up on them). */
+    cancelAll(): void {
+      for (const s of streams.values()) s.cancel();
+      streams.clear();
+    },
+  };
+}
+export type RequestHandlers = ReturnType<typeof createRequestHandlers>;
