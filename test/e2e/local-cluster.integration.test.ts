@@ -5,14 +5,8 @@ import { join } from 'node:path';
 import { startLocalCluster } from '@moat/cli';
 import { sendMail, message } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('the local cluster: demo rules give every verdict, delivered mail lands in var/delivered', async () => {
   const tmp = tempDir('local');
@@ -27,7 +21,7 @@ test('the local cluster: demo rules give every verdict, delivered mail lands in 
     assert.equal(blocked.code, 550);
 
     const delivered = join(tmp.path, 'delivered');
-    await until(() => existsSync(delivered) && readdirSync(delivered).filter((f) => f.endsWith('.json')).length === 2);
+    await waitUntil(() => existsSync(delivered) && readdirSync(delivered).filter((f) => f.endsWith('.json')).length === 2, 'the delivered files');
     const emls = readdirSync(delivered).filter((f) => f.endsWith('.eml')).map((f) => readFileSync(join(delivered, f), 'utf8'));
     assert.equal(emls.length, 2);
     assert.ok(emls.some((m) => /Subject: \[SPAM\] TAG-ME/.test(m)));

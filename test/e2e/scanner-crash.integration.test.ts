@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startDownstream } from '../helpers/downstream.ts';
 import { BASE_RULES, testScannerConfig } from '../helpers/scanner-harness.ts';
-import { spawnScanner, writeScannerConfig } from '../helpers/scanner-child.ts';
+import { spawnScanner, writeScannerConfig } from '../helpers/scanner-process.ts';
 import { sendMail, message } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 

@@ -3,14 +3,8 @@ import assert from 'node:assert/strict';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestScanner } from '../helpers/scanner-harness.ts';
 import { sendMail, message } from '../helpers/smtp-client.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
-async function until(condition: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('downstream down: mail queues, is retried, and arrives when downstream returns', async () => {
   // Reserve a port, then close it: the scanner's first attempts hit a refused connection.
@@ -23,7 +17,7 @@ test('downstream down: mail queues, is retried, and arrives when downstream retu
     assert.equal(r.ok, true, r.response);
     const id = /queued as (\w+)/.exec(r.response)![1]!;
     const attempts = () => (node.scanner.db.prepare('SELECT attempts FROM queue WHERE id = ?').get(id) as { attempts: number } | undefined)?.attempts ?? -1;
-    await until(() => attempts() >= 2, 15_000, 'two failed attempts');
+    await waitUntil(() => attempts() >= 2, 'two failed attempts', 15_000);
     const row = node.scanner.db.prepare('SELECT last_error FROM queue WHERE id = ?').get(id) as { last_error: string };
     assert.match(row.last_error, /ECONNREFUSED|connect/i);
 
@@ -31,7 +25,7 @@ test('downstream down: mail queues, is retried, and arrives when downstream retu
     try {
       await downstream.waitFor(1, 15_000);
       assert.match(downstream.received[0]!.raw.toString(), /Subject: while down/);
-      await until(() => attempts() === -1, 5000, 'the queue row to go');
+      await waitUntil(() => attempts() === -1, 'the queue row to go', 5000);
       const status = node.scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string };
       assert.equal(status.status, 'delivered');
       const events = node.scanner.db.prepare("SELECT payload FROM outbox WHERE type = 'delivery.status' AND payload LIKE ?").all(`%${id}%`) as { payload: string }[];
@@ -73,7 +67,7 @@ test('a 5xx from downstream produces a DSN to the sender; a temp failure of one 
     assert.doesNotMatch(text, /busy@example\.test/, 'a deferred recipient is not bounced');
     const retried = downstream.received.find((m) => m.to.includes('busy@example.test'))!;
     assert.deepEqual(retried.to, ['busy@example.test']);
-    await until(() => (node.scanner.db.prepare('SELECT count(*) n FROM queue').get() as { n: number }).n === 0, 5000, 'an empty queue');
+    await waitUntil(() => (node.scanner.db.prepare('SELECT count(*) n FROM queue').get() as { n: number }).n === 0, 'an empty queue', 5000);
   } finally {
     await node.close();
     await downstream.close();
@@ -87,7 +81,7 @@ test('a bounce of a message from the null sender makes no DSN', async () => {
     const r = await sendMail(node.port, { from: '', to: ['user@example.test'] }, message());
     assert.equal(r.ok, true, r.response);
     const id = /queued as (\w+)/.exec(r.response)![1]!;
-    await until(() => (node.scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string }).status === 'bounced', 10_000, 'the bounce');
+    await waitUntil(() => (node.scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string }).status === 'bounced', 'the bounce', 10_000);
     assert.equal((node.scanner.db.prepare('SELECT count(*) n FROM queue').get() as { n: number }).n, 0);
   } finally {
     await node.close();
@@ -106,7 +100,7 @@ test('past the maximum queue age a message bounces with 4.4.7', async () => {
   try {
     const r = await sendMail(node.port, { from: 'alice@origin.test', to: ['user@example.test'] }, message());
     const id = /queued as (\w+)/.exec(r.response)![1]!;
-    await until(() => (node.scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string }).status === 'bounced', 10_000, 'expiry');
+    await waitUntil(() => (node.scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string }).status === 'bounced', 'expiry', 10_000);
     const dsn = node.scanner.db.prepare("SELECT rcpt_to, kind FROM queue WHERE kind = 'dsn'").get() as { rcpt_to: string; kind: string };
     assert.deepEqual(JSON.parse(dsn.rcpt_to), ['alice@origin.test']);
   } finally {

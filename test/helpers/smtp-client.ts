@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 
 export interface SendResult {
@@ -8,8 +9,8 @@ export interface SendResult {
   readonly response: string;
 }
 
-/** Send one message over a fresh connection; never throws for an SMTP refusal. */
-export async function sendMail(port: number, envelope: { from: string; to: string[] }, raw: string | Buffer, host = '127.0.0.1'): Promise<SendResult> {
+/** Send one message over a fresh connection; never throws for an SMTP refusal. A stream is sent as it is read. */
+export async function sendMail(port: number, envelope: { from: string; to: string[] }, raw: string | Buffer | Readable, host = '127.0.0.1'): Promise<SendResult> {
   const transport = nodemailer.createTransport({ host, port, secure: false, ignoreTLS: true, connectionTimeout: 10_000, socketTimeout: 30_000 });
   try {
     const info = await transport.sendMail({ envelope, raw });

@@ -33,7 +33,8 @@ const MAX_HEADER_VALUE = 64 * 1024;
  * 1 MiB: `analysis-limit`), or the analysis took longer than `timeoutMs` (`analysis-timeout`).
  * Fallback, decided in acceptMessage: the message is quarantined with this reason, never
  * delivered unchecked and never temp-failed (the sender would only send it again, forever).
- * `partial` holds what was found before the failure (usually the top-level headers).
+ * `partial` holds what mailparser reported before the failure: past the structure limit
+ * usually the top-level headers, after a time-out often nothing (it reports headers late).
  */
 export class UnanalysableMessage extends Error {
   readonly reason: 'analysis-limit' | 'analysis-timeout';

@@ -133,7 +133,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     const dataTimer = setTimeout(() => {
       msgLog.warn({ event: 'SMTP_DATA_TIMEOUT' }, 'DATA took too long, closing the connection');
       stream.destroy(new Error('DATA time-out'));
-      closeConnection(server, session.id);
+      closeConnection(server, session.id, `4.4.2 DATA not completed within ${smtp.dataTimeoutSeconds} s, closing connection`);
     }, smtp.dataTimeoutSeconds * 1000);
     try {
       const { size } = await receiveToSpool(stream, spoolFile);
@@ -180,8 +180,11 @@ export function createIngress(deps: IngressDeps): SMTPServer {
   return server;
 }
 
-/** smtp-server keeps its connections in `server.connections`; the session id is the connection id. */
-function closeConnection(server: SMTPServer, sessionId: string): void {
-  const connections = (server as unknown as { connections: Set<{ id: string; close(): void }> }).connections;
-  for (const conn of connections) if (conn.id === sessionId) conn.close();
+/**
+ * Answer 421 and close (smtp-server's send closes the connection after a 421). smtp-server
+ * keeps its connections in `server.connections`; the session id is the connection id.
+ */
+function closeConnection(server: SMTPServer, sessionId: string, text: string): void {
+  const connections = (server as unknown as { connections: Set<{ id: string; send(code: number, data: string): void }> }).connections;
+  for (const conn of connections) if (conn.id === sessionId) conn.send(421, text);
 }

@@ -1,0 +1,43 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough, Readable } from 'node:stream';
+import { analyzeStream, DEFAULT_ANALYZE_LIMITS, UnanalysableMessage } from './analyze.ts';
+
+function nested(depth: number): string {
+  let open = '';
+  let close = '';
+  for (let i = 0; i < depth; i++) {
+    open += `Content-Type: multipart/mixed; boundary="n${i}"\r\n\r\n--n${i}\r\n`;
+    close = `\r\n--n${i}--${close}`;
+  }
+  return `Subject: deep\r\n${open}Content-Type: text/plain\r\n\r\ninner text${close}\r\n`;
+}
+
+test('a message that never ends is given up after the time-out: UnanalysableMessage analysis-timeout', async () => {
+  const source = new PassThrough();
+  source.write('Subject: slow\r\nContent-Type: text/plain\r\n\r\nthe body never ends ');
+  const err = await analyzeStream(source, { ...DEFAULT_ANALYZE_LIMITS, timeoutMs: 50 }).then(
+    () => assert.fail('must not resolve'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof UnanalysableMessage);
+  assert.equal(err.reason, 'analysis-timeout');
+  assert.ok(source.destroyed, 'the source is closed');
+});
+
+test('more than 1000 MIME parts is UnanalysableMessage analysis-limit; 900 nested parts are fine', async () => {
+  const err = await analyzeStream(Readable.from([nested(1000)])).then(
+    () => assert.fail('must not resolve'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof UnanalysableMessage);
+  assert.equal(err.reason, 'analysis-limit');
+  assert.equal(err.partial.subject, 'deep');
+  const facts = await analyzeStream(Readable.from([nested(900)]));
+  assert.match(facts.bodyText, /inner text/);
+});
+
+test('a read error is passed on as it is (a local error, not a verdict)', async () => {
+  const source = new Readable({ read() { this.destroy(Object.assign(new Error('EIO: disk gone'), { code: 'EIO' })); } });
+  await assert.rejects(analyzeStream(source), (e: unknown) => !(e instanceof UnanalysableMessage) && (e as { code?: string }).code === 'EIO');
+});
