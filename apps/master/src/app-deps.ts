@@ -1,0 +1,65 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Db } from '@moat/storage';
+import type { MasterConfig } from './config.ts';
+
+/**
+ * What the master's HTTP app is built from. One composition root (master.ts) creates these
+ * and passes them in; nothing imports a singleton.
+ */
+export interface AppDeps {
+  readonly config: MasterConfig;
+  readonly db: Db;
+  readonly log: Logger;
+  readonly now: () => number;
+  readonly cluster: ClusterControl;
+}
+
+/** Roles, weakest first: auditor reads; operator also handles quarantine and queues; admin does everything. */
+export type Role = 'auditor' | 'operator' | 'admin';
+export const ROLE_RANK: Readonly<Record<Role, number>> = { auditor: 0, operator: 1, admin: 2 };
+
+/** The signed-in principal of a request (a console session or an API token). */
+export interface Principal {
+  readonly userId: number;
+  readonly username: string;
+  readonly role: Role;
+  /** 'session' or 'token:<token id>' */
+  readonly via: string;
+}
+
+/** A request to a scanner could not be served because the node is not connected. */
+export class NodeOfflineError extends Error {
+  readonly code = 'MOAT_ERR_NODE_OFFLINE';
+  readonly nodeName: string;
+  constructor(nodeName: string) {
+    super(`node ${nodeName} is offline; the message is held there and can be reached when it reconnects`);
+    this.name = 'NodeOfflineError';
+    this.nodeName = nodeName;
+  }
+}
+
+/** A scanner answered a request with an error (or did not answer in time). */
+export class NodeRequestError extends Error {
+  readonly code: string;
+  readonly nodeName: string;
+  constructor(nodeName: string, code: string, message: string) {
+    super(message);
+    this.name = 'NodeRequestError';
+    this.code = code;
+    this.nodeName = nodeName;
+  }
+}
+
+/** The cluster link as the HTTP app sees it (implemented by cluster/hub.ts). */
+export interface ClusterControl {
+  /** Push the current rules version to every online scanner. */
+  rulesChanged(): void;
+  /** Ids of the nodes connected right now. */
+  onlineNodeIds(): ReadonlySet<string>;
+  /** Stream a quarantined message from the node that holds it (throws NodeOfflineError). */
+  fetchQuarantined(nodeId: string, messageId: string): Promise<Readable>;
+  quarantineAction(nodeId: string, messageId: string, action: 'release' | 'delete'): Promise<void>;
+  queueList(nodeId: string, limit: number): Promise<unknown>;
+  queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete'): Promise<void>;
+}

@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import cookie from '@fastify/cookie';
+import websocket from '@fastify/websocket';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Registry } from 'prom-client';
+import { MAX_FRAME_BYTES } from '@moat/protocol';
+import type { AppDeps } from './app-deps.ts';
+import authPlugin from './plugins/auth.ts';
+import errorsPlugin from './plugins/errors.ts';
+import metricsPlugin from './plugins/metrics.ts';
+import openapiPlugin from './plugins/openapi.ts';
+import routeTablePlugin from './plugins/route-table.ts';
+import servicesPlugin from './plugins/services.ts';
+import { apiV1Routes } from './routes/api-v1.ts';
+import { systemRoutes } from './routes/system/system-routes.ts';
+
+export interface BuildAppOptions {
+  /**
+   * Registered at the root after the core plugins and routes, in order (the cluster hub's
+   * `/cluster` WebSocket route, the data routes, the console). They see `app.deps`,
+   * `app.services`, `app.metrics`, and the auth hook applies to their routes: declare
+   * `config: { role }` or `config: { public: true }` (the /cluster link authenticates inside).
+   */
+  readonly extraPlugins?: readonly FastifyPluginAsync[];
+  /** Prometheus registry to use (default: a new one with the default process metrics). */
+  readonly metricsRegistry?: Registry;
+}
+
+/**
+ * The master's HTTP app: external plugins, then Moat's app plugins, then routes, then the
+ * extra plugins. Returns the app ready (plugins loaded, routes final); the caller listens.
+ */
+export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const { http } = deps.config;
+  const app = Fastify({
+    loggerInstance: deps.log,
+    trustProxy: http.trustProxy,
+    ...(http.tls && { https: { cert: readFileSync(http.tls.cert), key: readFileSync(http.tls.key) } }),
+    // Unknown keys are errors (not silently dropped), and every problem is reported at once.
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(routeTablePlugin);
+  await app.register(cookie);
+  await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
+  await app.register(servicesPlugin, { deps });
+  await app.register(errorsPlugin);
+  await app.register(metricsPlugin, options.metricsRegistry ? { registry: options.metricsRegistry } : {});
+  await app.register(authPlugin);
+  await app.register(openapiPlugin);
+
+  await app.register(systemRoutes);
+  await app.register(apiV1Routes, { prefix: '/api/v1' });
+  for (const plugin of options.extraPlugins ?? []) await app.register(plugin);
+
+  await app.ready();
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,282 @@
+import type { Readable } from 'node:stream';
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { Db } from '@moat/storage';
+import {
+  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION,
+  type ToMaster, type ToScanner, type Hello,
+} from '@moat/protocol';
+import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
+import { createNodeRegistry, type NodeRecord } from './node-registry.ts';
+import { PendingRequests } from './pending-requests.ts';
+import { MessageStream } from './message-stream.ts';
+import { currentRules } from '../rules/rules-repository.ts';
+import { createIngest } from '../data/ingest.ts';
+
+export interface HubSettings {
+  readonly joinSecret: string | undefined;
+  readonly heartbeatMs: number;
+  readonly offlineAfterMissed: number;
+  readonly requestTimeoutMs: number;
+}
+
+interface Session {
+  readonly ws: WebSocket;
+  readonly node: NodeRecord;
+  readonly pending: PendingRequests;
+  readonly streams: Map<string, MessageStream>;
+  lastSeen: number;
+}
+
+const HELLO_TIMEOUT_MS = 10_000;
+const FETCH_WINDOW = 8;
+
+/**
+ * The master's end of the cluster link: authenticates scanners (challenge-response), keeps the
+ * node registry live, pushes rules, stores outbox events exactly once, and carries the console's
+ * requests to the node that holds a message.
+ */
+export class ClusterHub implements ClusterControl {
+  private readonly sessions = new Map<string, Session>();
+  private readonly registry;
+  private readonly ingest;
+  private readonly db: Db;
+  private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly settings: HubSettings;
+  private readonly livenessTimer: NodeJS.Timeout;
+
+  constructor(deps: { db: Db; log: Logger; now: () => number; settings: HubSettings }) {
+    this.db = deps.db;
+    this.log = deps.log;
+    this.now = deps.now;
+    this.settings = deps.settings;
+    this.registry = createNodeRegistry(deps.db);
+    this.ingest = createIngest(deps.db);
+    this.registry.resetOnline();
+    this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
+    this.livenessTimer.unref();
+  }
+
+  nodes(): NodeRecord[] {
+    return this.registry.list();
+  }
+
+  onlineNodeIds(): ReadonlySet<string> {
+    return new Set(this.sessions.keys());
+  }
+
+  close(): void {
+    clearInterval(this.livenessTimer);
+    for (const s of this.sessions.values()) s.ws.close(1001, 'master stopping');
+  }
+
+  /** A new WebSocket on /cluster: challenge it, then serve it once it proves who it is. */
+  accept(ws: WebSocket, remoteAddress: string): void {
+    const nonce = newNonce();
+    let session: Session | undefined;
+    const helloTimer = setTimeout(() => this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_TIMEOUT', 'no hello in time'), HELLO_TIMEOUT_MS);
+    ws.on('message', (data: Buffer) => {
+      let frame: ToMaster;
+      try {
+        frame = decodeToMaster(data);
+      } catch (err) {
+        const e = err as FrameError;
+        this.log.warn({ event: 'LINK_BAD_FRAME', node: session?.node.name, address: remoteAddress, code: e.code, error: e.message }, 'invalid frame; closing the link');
+        this.send(ws, { type: 'error', code: e.code ?? 'MOAT_ERR_FRAME', message: e.message.slice(0, 900) });
+        ws.close(1008, 'invalid frame');
+        return;
+      }
+      if (!session) {
+        clearTimeout(helloTimer);
+        if (frame.type !== 'hello') return this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_EXPECTED', `expected hello, got ${frame.type}`);
+        session = this.authenticate(ws, remoteAddress, nonce, frame);
+        return;
+      }
+      session.lastSeen = this.now();
+      this.onFrame(session, frame);
+    });
+    ws.on('close', () => {
+      clearTimeout(helloTimer);
+      if (session) this.disconnected(session);
+    });
+    ws.on('error', (err) => this.log.warn({ event: 'LINK_ERROR', address: remoteAddress, error: err.message }, 'cluster link socket error'));
+    this.send(ws, { type: 'challenge', protocol: PROTOCOL_VERSION, nonce });
+  }
+
+  private authenticate(ws: WebSocket, address: string, nonce: string, hello: Hello): Session | undefined {
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      this.refuse(ws, address, 'MOAT_ERR_PROTOCOL', `protocol ${hello.protocol} is not supported (master speaks ${PROTOCOL_VERSION})`);
+      return undefined;
+    }
+    const now = this.now();
+    let node: NodeRecord | undefined;
+    let issued: string | undefined;
+    if (hello.nodeId) {
+      node = this.registry.get(hello.nodeId);
+      if (!node || node.name !== hello.nodeName || !proofMatches(helloProof(node.credential, hello.nodeName, nonce), hello.proof)) {
+        this.refuse(ws, address, 'MOAT_ERR_NODE_AUTH', `node credential refused for ${hello.nodeName}`);
+        return undefined;
+      }
+    } else {
+      const secret = this.settings.joinSecret;
+      if (!secret || !proofMatches(helloProof(secret, hello.nodeName, nonce), hello.proof)) {
+        this.refuse(ws, address, 'MOAT_ERR_JOIN_REFUSED', `join refused for ${hello.nodeName}: wrong join secret`);
+        return undefined;
+      }
+      const joined = this.registry.join(hello.nodeName, now);
+      issued = joined.credential;
+      node = this.registry.get(joined.id)!;
+      this.log.info({ event: 'NODE_JOINED', node: hello.nodeName, nodeId: joined.id, rejoined: joined.rejoined, address }, 'a scanner joined the cluster');
+    }
+    const previous = this.sessions.get(node.id);
+    if (previous) previous.ws.close(1000, 'replaced by a newer connection');
+    this.registry.connected(node.id, now, address, hello.smtpAddress, hello.software, hello.rulesVersion);
+    const session: Session = { ws, node, pending: new PendingRequests(), streams: new Map(), lastSeen: now };
+    this.sessions.set(node.id, session);
+    this.send(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
+    this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion }, 'scanner online');
+    this.pushRulesIfBehind(session, hello.rulesVersion);
+    return session;
+  }
+
+  private refuse(ws: WebSocket, address: string, code: string, message: string): void {
+    this.log.warn({ event: 'LINK_REFUSED', address, code }, message);
+    this.send(ws, { type: 'error', code, message });
+    ws.close(1008, code);
+  }
+
+  private onFrame(s: Session, frame: ToMaster): void {
+    switch (frame.type) {
+      case 'heartbeat':
+        this.registry.heartbeat(s.node.id, this.now(), frame.queueDepth, frame.outboxBacklog, frame.rulesVersion);
+        this.send(s.ws, { type: 'heartbeat', at: this.now() });
+        return;
+      case 'rules.ack':
+        if (frame.ok) this.registry.rulesApplied(s.node.id, frame.version);
+        this.log[frame.ok ? 'info' : 'error']({ event: frame.ok ? 'RULES_ACKED' : 'RULES_NACKED', node: s.node.name, version: frame.version, error: frame.error }, frame.ok ? 'scanner applied rules' : 'scanner refused rules');
+        return;
+      case 'events.batch': {
+        const outcome = this.ingest.ingestBatch(s.node.id, frame.events);
+        for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
+        this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
+        return;
+      }
+      case 'quarantine.chunk': {
+        const stream = s.streams.get(frame.id);
+        if (!stream) return;
+        stream.chunk(Buffer.from(frame.data, 'base64'), frame.last);
+        if (frame.last) s.streams.delete(frame.id);
+        return;
+      }
+      case 'result': {
+        const stream = s.streams.get(frame.id);
+        if (stream && !frame.ok) {
+          s.streams.delete(frame.id);
+          stream.fail(new NodeRequestError(s.node.name, frame.code ?? 'MOAT_ERR_NODE', frame.message ?? 'request failed'));
+          return;
+        }
+        s.pending.settle(frame.id, frame.ok ? { ok: true, value: frame.data } : { ok: false, error: new NodeRequestError(s.node.name, frame.code ?? 'MOAT_ERR_NODE', frame.message ?? 'request failed') });
+        return;
+      }
+      case 'error':
+        this.log.warn({ event: 'LINK_NODE_ERROR', node: s.node.name, code: frame.code, error: frame.message }, 'scanner reported an error');
+        return;
+      case 'hello':
+        this.send(s.ws, { type: 'error', code: 'MOAT_ERR_PROTOCOL', message: 'hello after the handshake' });
+        s.ws.close(1008, 'protocol violation');
+        return;
+    }
+  }
+
+  private disconnected(s: Session): void {
+    if (this.sessions.get(s.node.id) !== s) return;
+    this.sessions.delete(s.node.id);
+    this.registry.offline(s.node.id);
+    s.pending.failAll(() => new NodeOfflineError(s.node.name));
+    for (const stream of s.streams.values()) stream.fail(new NodeOfflineError(s.node.name));
+    this.log.warn({ event: 'NODE_OFFLINE', node: s.node.name, nodeId: s.node.id }, 'scanner offline');
+  }
+
+  /** Missed heartbeats: the node is gone even if its TCP connection has not noticed. */
+  private checkLiveness(): void {
+    const limit = this.settings.heartbeatMs * this.settings.offlineAfterMissed;
+    for (const s of this.sessions.values()) {
+      if (this.now() - s.lastSeen > limit) {
+        this.log.warn({ event: 'NODE_HEARTBEAT_MISSED', node: s.node.name }, 'missed heartbeats; marking offline');
+        s.ws.terminate();
+        this.disconnected(s);
+      }
+    }
+  }
+
+  private pushRulesIfBehind(s: Session, nodeVersion: number): void {
+    const current = currentRules(this.db);
+    if (current && current.version !== nodeVersion) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
+  }
+
+  rulesChanged(): void {
+    const current = currentRules(this.db);
+    if (!current) return;
+    for (const s of this.sessions.values()) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
+    this.log.info({ event: 'RULES_PUSHED', version: current.version, nodes: this.sessions.size }, 'rules pushed to online scanners');
+  }
+
+  private session(nodeId: string): Session {
+    const s = this.sessions.get(nodeId);
+    if (!s) throw new NodeOfflineError(this.registry.get(nodeId)?.name ?? nodeId);
+    return s;
+  }
+
+  private request<T>(nodeId: string, frame: (id: string) => ToScanner): Promise<T> {
+    const s = this.session(nodeId);
+    const { id, promise } = s.pending.open<T>(this.settings.requestTimeoutMs, () => new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TIMEOUT', `node ${s.node.name} did not answer in time`));
+    this.send(s.ws, frame(id));
+    return promise;
+  }
+
+  async fetchQuarantined(nodeId: string, messageId: string): Promise<Readable> {
+    const s = this.session(nodeId);
+    const id = `f${Math.random().toString(36).slice(2, 12)}`;
+    const stream = new MessageStream(
+      FETCH_WINDOW,
+      (chunks) => this.send(s.ws, { type: 'stream.credit', id, chunks }),
+      () => {
+        s.streams.delete(id);
+        this.send(s.ws, { type: 'stream.cancel', id });
+      },
+    );
+    s.streams.set(id, stream);
+    this.send(s.ws, { type: 'quarantine.fetch', id, messageId, window: FETCH_WINDOW });
+    // Wait for the first chunk or the refusal, so the HTTP layer can still answer with a status.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TIMEOUT', `node ${s.node.name} did not answer in time`)), this.settings.requestTimeoutMs);
+    });
+    try {
+      await Promise.race([stream.firstChunk, timeout]);
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return stream;
+  }
+
+  async quarantineAction(nodeId: string, messageId: string, action: 'release' | 'delete'): Promise<void> {
+    await this.request(nodeId, (id) => ({ type: action === 'release' ? 'quarantine.release' : 'quarantine.delete', id, messageId }));
+  }
+
+  queueList(nodeId: string, limit: number): Promise<unknown> {
+    return this.request(nodeId, (id) => ({ type: 'queue.list', id, limit }));
+  }
+
+  async queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete'): Promise<void> {
+    await this.request(nodeId, (id) => ({ type: action === 'retry' ? 'queue.retry' : 'queue.delete', id, queueId }));
+  }
+
+  private send(ws: WebSocket, frame: ToScanner): void {
+    if (ws.readyState === ws.OPEN) ws.send(encodeFrame(frame));
+  }
+}

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import type { Db } from '@moat/storage';
+
+export interface NodeRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly credential: string;
+  readonly joinedAt: number;
+  readonly address: string;
+  readonly smtpAddress: string;
+  readonly software: string;
+  readonly rulesVersion: number;
+  readonly lastSeen: number;
+  readonly online: boolean;
+  readonly queueDepth: number;
+  readonly outboxBacklog: number;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  credential_hash: string;
+  joined_at: number;
+  address: string;
+  smtp_address: string;
+  software: string;
+  rules_version: number;
+  last_seen: number;
+  online: number;
+  queue_depth: number;
+  outbox_backlog: number;
+}
+
+const fromRow = (r: Row): NodeRecord => ({
+  id: r.id, name: r.name, credential: r.credential_hash, joinedAt: r.joined_at, address: r.address, smtpAddress: r.smtp_address,
+  software: r.software, rulesVersion: r.rules_version, lastSeen: r.last_seen, online: r.online === 1, queueDepth: r.queue_depth, outboxBacklog: r.outbox_backlog,
+});
+
+/**
+ * Every scanner that ever joined. The credential column holds the node's HMAC key itself: a
+ * challenge-response proof can only be checked by a party that holds the key, and the master's
+ * database is the cluster's secret store (mode 0600, never logged).
+ */
+export function createNodeRegistry(db: Db) {
+  const byId = db.prepare<[string], Row>('SELECT * FROM nodes WHERE id = ?');
+  const byName = db.prepare<[string], Row>('SELECT * FROM nodes WHERE name = ?');
+  const all = db.prepare<[], Row>('SELECT * FROM nodes ORDER BY name');
+  const insert = db.prepare('INSERT INTO nodes (id, name, credential_hash, joined_at) VALUES (?, ?, ?, ?)');
+  const rekey = db.prepare('UPDATE nodes SET credential_hash = ? WHERE id = ?');
+  const connected = db.prepare('UPDATE nodes SET online = 1, last_seen = ?, address = ?, smtp_address = ?, software = ?, rules_version = ? WHERE id = ?');
+  const heartbeat = db.prepare('UPDATE nodes SET last_seen = ?, queue_depth = coalesce(?, queue_depth), outbox_backlog = coalesce(?, outbox_backlog), rules_version = coalesce(?, rules_version) WHERE id = ?');
+  const offline = db.prepare('UPDATE nodes SET online = 0 WHERE id = ?');
+  const allOffline = db.prepare('UPDATE nodes SET online = 0');
+  const applied = db.prepare('UPDATE nodes SET rules_version = ? WHERE id = ?');
+
+  return {
+    get: (id: string): NodeRecord | undefined => {
+      const r = byId.get(id);
+      return r ? fromRow(r) : undefined;
+    },
+    byName: (name: string): NodeRecord | undefined => {
+      const r = byName.get(name);
+      return r ? fromRow(r) : undefined;
+    },
+    list: (): NodeRecord[] => all.all().map(fromRow),
+    /** A join: a new node, or a known name that lost its credential (re-keyed). */
+    join(name: string, now: number): { id: string; credential: string; rejoined: boolean } {
+      const credential = randomBytes(32).toString('hex');
+      const existing = byName.get(name);
+      if (existing) {
+        rekey.run(credential, existing.id);
+        return { id: existing.id, credential, rejoined: true };
+      }
+      const id = randomBytes(8).toString('hex');
+      insert.run(id, name, credential, now);
+      return { id, credential, rejoined: false };
+    },
+    connected: (id: string, now: number, address: string, smtpAddress: string, software: string, rulesVersion: number) =>
+      void connected.run(now, address, smtpAddress, software, rulesVersion, id),
+    heartbeat: (id: string, now: number, queueDepth?: number, outboxBacklog?: number, rulesVersion?: number) =>
+      void heartbeat.run(now, queueDepth ?? null, outboxBacklog ?? null, rulesVersion ?? null, id),
+    offline: (id: string) => void offline.run(id),
+    /** At master start nobody is connected yet, whatever the last run recorded. */
+    resetOnline: () => void allOffline.run(),
+    rulesApplied: (id: string, version: number) => void applied.run(version, id),
+  };
+}
+export type NodeRegistry = ReturnType<typeof createNodeRegistry>;

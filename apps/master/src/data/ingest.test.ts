@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { OutboxEvent } from '@moat/protocol';
+import { createIngest } from './ingest.ts';
+import { addNode, count, delivery, event, logged, msgId, openTestDb, quarantined, T0 } from './test-fixtures.ts';
+
+const NODE = '0123456789abcdef';
+
+function messageEvents(fromSeq: number, toSeq: number): OutboxEvent[] {
+  const out: OutboxEvent[] = [];
+  for (let s = fromSeq; s <= toSeq; s++) out.push(event(s, 'message.logged', logged(s)));
+  return out;
+}
+
+test('the same batch twice is stored once', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  const batch = messageEvents(1, 20);
+  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 20, stored: 20, duplicates: 0, rejected: [] });
+  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 20, stored: 0, duplicates: 20, rejected: [] });
+  assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 20);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM events'), 20);
+  assert.equal(count(db, 'SELECT SUM(count) FROM traffic_hourly'), 20);
+  assert.equal(count(db, "SELECT SUM(count) FROM top_senders_daily WHERE kind = 'sender'"), 20);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM message_rcpts'), 20);
+});
+
+test('overlapping batches store each event once; seqs are per node', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  assert.equal(ingestBatch(NODE, messageEvents(1, 10)).stored, 10);
+  assert.deepEqual(ingestBatch(NODE, messageEvents(6, 15)), { upToSeq: 15, stored: 5, duplicates: 5, rejected: [] });
+  // The same seqs from another node are other events (and other messages: ids are per node).
+  assert.equal(ingestBatch('fedcba9876543210', messageEvents(1, 15)).stored, 15);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 30);
+  assert.equal(count(db, 'SELECT SUM(count) FROM traffic_hourly'), 30);
+});
+
+test('events out of order, inside a batch and across batches, end in the same state', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  // Inside one batch: the delivery (seq 2) is listed before the message it is about (seq 1).
+  ingestBatch(NODE, [event(2, 'delivery.status', delivery(1, 1)), event(1, 'message.logged', logged(1))]);
+  // Across batches: the newer batch first.
+  ingestBatch(NODE, [event(6, 'delivery.status', delivery(3, 2, { delivered: [], bounced: ['rcpt3@example.test'] })), event(7, 'quarantine.changed', { id: msgId(4), status: 'released', at: T0 + 9 })]);
+  ingestBatch(NODE, [event(5, 'delivery.status', delivery(3, 1, { delivered: [], deferred: ['rcpt3@example.test'] }))]);
+  ingestBatch(NODE, [
+    event(3, 'message.logged', logged(3)),
+    event(4, 'message.logged', logged(4, { action: 'quarantine', status: 'quarantined' })),
+    event(8, 'quarantine.added', quarantined(4)),
+  ]);
+  const status = (n: number) => db.prepare('SELECT status FROM messages WHERE id = ?').pluck().get(msgId(n));
+  assert.equal(status(1), 'delivered');
+  assert.equal(status(3), 'bounced');
+  assert.equal(db.prepare('SELECT attempts FROM messages WHERE id = ?').pluck().get(msgId(3)), 2);
+  assert.equal(db.prepare('SELECT status FROM quarantine WHERE id = ?').pluck().get(msgId(4)), 'released');
+  assert.equal(count(db, 'SELECT COUNT(*) FROM pending_changes'), 0);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM events'), 8);
+});
+
+test('an invalid payload is rejected and recorded; the rest of the batch is stored', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  const bad = { ...logged(2), rcptTo: 'not-a-list' };
+  const batch = [event(1, 'message.logged', logged(1)), event(2, 'message.logged', bad), event(3, 'no.such', {}), event(4, 'message.logged', logged(4))];
+  const result = ingestBatch(NODE, batch);
+  assert.equal(result.upToSeq, 4);
+  assert.equal(result.stored, 2);
+  assert.deepEqual(result.rejected.map((r) => r.seq), [2, 3]);
+  assert.match(result.rejected[0]!.reason, /rcptTo/);
+  assert.match(result.rejected[1]!.reason, /unknown event type/);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 2);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM events WHERE rejected IS NOT NULL'), 2);
+  // Re-sent (the ack was lost): everything, the rejected ones included, is a duplicate now.
+  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 4, stored: 0, duplicates: 4, rejected: [] });
+});
+
+test('a batch is one transaction: a failure stores none of it', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  ingestBatch(NODE, messageEvents(1, 2));
+  db.exec('DROP TABLE traffic_hourly');
+  assert.throws(() => createIngest(db).ingestBatch(NODE, messageEvents(3, 5)));
+  assert.equal(count(db, 'SELECT COUNT(*) FROM events'), 2);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 2);
+});
+
+test('upToSeq moves the node\'s last acked seq forward only, when the node is registered', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  assert.equal(ingestBatch('unregistered0000', messageEvents(1, 1)).upToSeq, 1);
+  addNode(db, NODE, 'scanner-1');
+  ingestBatch(NODE, messageEvents(1, 9));
+  ingestBatch(NODE, messageEvents(3, 4));
+  assert.equal(db.prepare('SELECT last_acked_seq FROM nodes WHERE id = ?').pluck().get(NODE), 9);
+  assert.deepEqual(ingestBatch(NODE, []), { upToSeq: 0, stored: 0, duplicates: 0, rejected: [] });
+});
+
+test('a second log entry for the same message id does not count twice', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  ingestBatch(NODE, [event(1, 'message.logged', logged(1)), event(2, 'message.logged', logged(1))]);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 1);
+  assert.equal(count(db, 'SELECT SUM(count) FROM traffic_hourly'), 1);
+});
+
+test('addresses are stored lower-cased, recipients de-duplicated', () => {
+  const db = openTestDb();
+  createIngest(db).ingestBatch(NODE, [event(1, 'message.logged', logged(1, { mailFrom: 'Bob@Sender.TEST', rcptTo: ['A@example.test', 'a@example.test', 'b@example.test'] }))]);
+  const row = db.prepare('SELECT mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count FROM messages').get();
+  assert.deepEqual(row, { mail_from: 'bob@sender.test', sender_domain: 'sender.test', rcpt_to: '["a@example.test","b@example.test"]', first_rcpt: 'a@example.test', rcpt_count: 2 });
+});

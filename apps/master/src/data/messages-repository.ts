@@ -1,0 +1,119 @@
+import type { Db } from '@moat/storage';
+import type { MessageLogged } from '@moat/protocol';
+import type { QuarantineStatus } from './quarantine-writer.ts';
+import { encodeCursor } from './cursor.ts';
+import { commonSearch, pageSize, Where, type CommonSearch } from './search-filters.ts';
+import { containsPattern } from './sql-like.ts';
+
+export interface MessageSearch extends CommonSearch {
+  /** deliver | tag | quarantine | reject */
+  readonly action?: string;
+  /** queued | quarantined | rejected | deferred | delivered | bounced | partially-bounced */
+  readonly status?: string;
+}
+
+/** A row of the message log as lists show it. Times are epoch ms. */
+export interface MessageSummary {
+  readonly nodeId: string;
+  readonly nodeName: string | null;
+  readonly id: string;
+  readonly receivedAt: number;
+  readonly clientIp: string;
+  readonly mailFrom: string;
+  readonly firstRcpt: string;
+  readonly rcptCount: number;
+  readonly subject: string;
+  readonly size: number;
+  readonly action: string;
+  readonly score: number;
+  readonly status: string;
+}
+
+export interface MessageDetail extends MessageSummary {
+  readonly helo: string;
+  readonly rcptTo: string[];
+  readonly messageId: string;
+  readonly reasons: MessageLogged['reasons'];
+  readonly rulesVersion: number;
+  readonly delivery: {
+    readonly attempts: number;
+    readonly lastAttemptAt: number | null;
+    readonly delivered: string[];
+    readonly deferred: string[];
+    readonly bounced: string[];
+    readonly detail: string;
+    readonly dsnStatus: string | null;
+  };
+  /** The quarantine entry of this message, if it was quarantined. */
+  readonly quarantine: { readonly status: QuarantineStatus; readonly statusAt: number | null } | null;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Cursor of the next (older) page; null on the last page. */
+  readonly next: string | null;
+}
+
+const SUMMARY_COLUMNS = `m.rid, m.node_id, n.name AS node_name, m.id, m.received_at, m.client_ip, m.mail_from, m.first_rcpt, m.rcpt_count,
+  m.subject, m.size, m.action, m.score, m.status`;
+
+interface SummaryRow {
+  rid: number; node_id: string; node_name: string | null; id: string; received_at: number; client_ip: string; mail_from: string;
+  first_rcpt: string; rcpt_count: number; subject: string; size: number; action: string; score: number; status: string;
+}
+
+/** The SQL of a message log search (pure: exposed for tests and EXPLAIN). Fetches limit + 1 rows to know if there is a next page. */
+export function buildMessageSearch(q: MessageSearch): { sql: string; params: unknown[]; limit: number } {
+  const where = new Where();
+  const { from, timeCol, ridCol } = commonSearch({ table: 'messages', rcptTable: 'message_rcpts', timeCol: 'received_at' }, 'm', q, where);
+  if (q.subject !== undefined) where.add(`m.subject LIKE ? ESCAPE '\\'`, containsPattern(q.subject));
+  if (q.action !== undefined) where.add('m.action = ?', q.action);
+  if (q.status !== undefined) where.add('m.status = ?', q.status);
+  const limit = pageSize(q.limit);
+  const sql = `SELECT ${SUMMARY_COLUMNS} FROM ${from} LEFT JOIN nodes n ON n.id = m.node_id ${where.toSql()}
+    ORDER BY ${timeCol} DESC, ${ridCol} DESC LIMIT ${limit + 1}`;
+  return { sql, params: where.params, limit };
+}
+
+/** Search the central message log, newest first, one page at a time. */
+export function searchMessages(db: Db, q: MessageSearch): Page<MessageSummary> {
+  const { sql, params, limit } = buildMessageSearch(q);
+  const rows = db.prepare<unknown[], SummaryRow>(sql).all(...params);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page.map(toSummary), next: rows.length > limit && last ? encodeCursor({ time: last.received_at, rid: last.rid }) : null };
+}
+
+interface DetailRow extends SummaryRow {
+  helo: string; rcpt_to: string; message_id: string; reasons: string; rules_version: number; attempts: number; last_attempt_at: number | null;
+  delivered: string; deferred: string; bounced: string; delivery_detail: string; dsn_status: string | null; q_status: QuarantineStatus | null; q_status_at: number | null;
+}
+
+/** One message of the log with everything the master knows about it. */
+export function getMessage(db: Db, nodeId: string, id: string): MessageDetail | undefined {
+  const row = db.prepare<[string, string], DetailRow>(`SELECT ${SUMMARY_COLUMNS}, m.helo, m.rcpt_to, m.message_id, m.reasons, m.rules_version,
+      m.attempts, m.last_attempt_at, m.delivered, m.deferred, m.bounced, m.delivery_detail, m.dsn_status, q.status AS q_status, q.status_at AS q_status_at
+    FROM messages m LEFT JOIN nodes n ON n.id = m.node_id LEFT JOIN quarantine q ON q.id = m.id AND q.node_id = m.node_id
+    WHERE m.id = ? AND m.node_id = ?`).get(id, nodeId);
+  if (!row) return undefined;
+  return {
+    ...toSummary(row),
+    helo: row.helo,
+    rcptTo: JSON.parse(row.rcpt_to) as string[],
+    messageId: row.message_id,
+    reasons: JSON.parse(row.reasons) as MessageLogged['reasons'],
+    rulesVersion: row.rules_version,
+    delivery: {
+      attempts: row.attempts, lastAttemptAt: row.last_attempt_at, detail: row.delivery_detail, dsnStatus: row.dsn_status,
+      delivered: JSON.parse(row.delivered) as string[], deferred: JSON.parse(row.deferred) as string[], bounced: JSON.parse(row.bounced) as string[],
+    },
+    quarantine: row.q_status === null ? null : { status: row.q_status, statusAt: row.q_status_at },
+  };
+}
+
+function toSummary(r: SummaryRow): MessageSummary {
+  return {
+    nodeId: r.node_id, nodeName: r.node_name, id: r.id, receivedAt: r.received_at, clientIp: r.client_ip, mailFrom: r.mail_from,
+    firstRcpt: r.first_rcpt, rcptCount: r.rcpt_count, subject: r.subject, size: r.size, action: r.action, score: r.score, status: r.status,
+  };
+}

@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { OutboxEvent } from '@moat/protocol';
+import { createIngest } from './ingest.ts';
+import { quarantineSize, top, traffic } from './reports.ts';
+import { topFromLog, trafficFromLog } from './reports-from-log.ts';
+import { TOP_KINDS } from './rollups.ts';
+import { addNode, event, logged, msgId, openTestDb, quarantined, T0 } from './test-fixtures.ts';
+import { DAY_MS, HOUR_MS } from './time-buckets.ts';
+
+const A = 'aaaaaaaaaaaaaaaa';
+const B = 'bbbbbbbbbbbbbbbb';
+const ACTIONS = ['deliver', 'tag', 'quarantine', 'reject'] as const;
+
+/** A small deterministic generator (mulberry32), so the data is varied but every run is the same. */
+function lcg(seed: number) {
+  let s = seed >>> 0;
+  return (n: number) => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
+function loaded() {
+  const db = openTestDb();
+  addNode(db, A, 'scanner-a');
+  const rnd = lcg(7);
+  const { ingestBatch } = createIngest(db);
+  for (const node of [A, B]) {
+    const events: OutboxEvent[] = [];
+    for (let i = 1; i <= 400; i++) {
+      const rcpts = Array.from({ length: 1 + rnd(3) }, () => `user${rnd(6)}@example.test`);
+      events.push(event(i, 'message.logged', logged(i, {
+        id: msgId(i, node === A ? 'A' : 'B'), receivedAt: T0 + rnd(3 * DAY_MS), mailFrom: `s${rnd(8)}@d${rnd(3)}.test`, rcptTo: rcpts,
+        action: ACTIONS[rnd(4)]!, size: 100 + rnd(5000),
+      })));
+    }
+    // Batches of 50 that overlap, and one sent twice, in shuffled order inside each batch.
+    for (let start = 0; start < events.length; start += 40) ingestBatch(node, events.slice(start, start + 50).reverse());
+    ingestBatch(node, events.slice(100, 150));
+  }
+  return db;
+}
+
+test('traffic from the roll-ups equals a direct count of the log', () => {
+  const db = loaded();
+  assert.equal(db.prepare('SELECT COUNT(*) FROM messages').pluck().get(), 800);
+  const range = { from: T0 - DAY_MS, to: T0 + 4 * DAY_MS };
+  for (const q of [
+    { ...range, bucket: 'hour' as const },
+    { ...range, bucket: 'day' as const },
+    { ...range, bucket: 'day' as const, byNode: true },
+    { ...range, bucket: 'hour' as const, node: 'scanner-a' },
+    { from: T0 + 5 * HOUR_MS + 17, to: T0 + 30 * HOUR_MS - 5, bucket: 'hour' as const, node: B, byNode: true },
+  ]) {
+    const rows = traffic(db, q);
+    assert.deepEqual(rows, trafficFromLog(db, q), JSON.stringify(q));
+    assert.ok(rows.length > 0);
+  }
+  const days = traffic(db, { ...range, bucket: 'day' });
+  assert.equal(days.length, 5, 'zero-filled: every day of the range');
+  assert.equal(days[0]!.total, 0);
+  assert.equal(days.reduce((a, r) => a + r.total, 0), 800);
+  assert.equal(days.reduce((a, r) => a + r.deliver + r.tag + r.quarantine + r.reject, 0), 800);
+});
+
+test('top lists from the roll-ups equal a direct count of the log', () => {
+  const db = loaded();
+  for (const kind of TOP_KINDS) {
+    for (const q of [{ kind, from: T0, to: T0 + 3 * DAY_MS, limit: 100 }, { kind, from: T0 + DAY_MS, to: T0 + 2 * DAY_MS, limit: 3 }]) {
+      const rows = top(db, q);
+      assert.deepEqual(rows, topFromLog(db, q), JSON.stringify(q));
+      assert.ok(rows.length > 0, JSON.stringify(q));
+    }
+  }
+});
+
+test('the traffic range is capped', () => {
+  const db = openTestDb();
+  assert.throws(() => traffic(db, { from: 0, to: 2 * 365 * DAY_MS, bucket: 'hour' }), RangeError);
+  assert.equal(traffic(db, { from: 0, to: 2 * 365 * DAY_MS, bucket: 'day' }).length, 730);
+  assert.deepEqual(traffic(db, { from: 10, to: 10, bucket: 'day' }), []);
+});
+
+test('quarantineSize counts held messages and their bytes per node', () => {
+  const db = openTestDb();
+  addNode(db, A, 'scanner-a');
+  const { ingestBatch } = createIngest(db);
+  ingestBatch(A, [event(1, 'quarantine.added', quarantined(1, { size: 100 })), event(2, 'quarantine.added', quarantined(2, { size: 50 })), event(3, 'quarantine.changed', { id: msgId(2), status: 'released', at: T0 })]);
+  ingestBatch(B, [event(1, 'quarantine.added', quarantined(1, { size: 7 }))]);
+  assert.deepEqual(quarantineSize(db), {
+    count: 2, bytes: 107,
+    nodes: [{ nodeId: A, nodeName: 'scanner-a', count: 1, bytes: 100 }, { nodeId: B, nodeName: null, count: 1, bytes: 7 }],
+  });
+  assert.deepEqual(quarantineSize(openTestDb()), { count: 0, bytes: 0, nodes: [] });
+});

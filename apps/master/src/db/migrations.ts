@@ -1,0 +1,7 @@
+import type { Migration } from '@moat/storage';
+import { AUTH_MIGRATION } from './migration-001-auth.ts';
+import { DATA_MIGRATION } from './migration-002-data.ts';
+import { CLUSTER_MIGRATION } from './migration-003-cluster.ts';
+
+/** The master's schema, one migration per area; add new ones, never edit a shipped one. */
+export const MASTER_MIGRATIONS: readonly Migration[] = [AUTH_MIGRATION, DATA_MIGRATION, CLUSTER_MIGRATION];

@@ -1,0 +1,16 @@
+export { startMaster, type Master, type MasterOptions } from './master.ts';
+export { buildApp, type BuildAppOptions } from './app.ts';
+export { ensureFirstAdmin, type FirstAdmin } from './auth/bootstrap-admin.ts';
+export { currentRules, seedRules, type StoredRules } from './rules/rules-repository.ts';
+export { MASTER_MIGRATIONS } from './db/migrations.ts';
+export { MasterConfigSchema, type MasterConfig } from './config.ts';
+export {
+  NodeOfflineError,
+  NodeRequestError,
+  ROLE_RANK,
+  type AppDeps,
+  type ClusterControl,
+  type Principal,
+  type Role,
+} from './app-deps.ts';
+export { startMaster, type Master, type MasterOptions } from './master.ts';

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import pino from 'pino';
+import { ensureDirs, openDatabase, type Db } from '@moat/storage';
+import type { Rules } from '@moat/rules';
+import type { MasterConfig } from './config.ts';
+import { MASTER_MIGRATIONS } from './db/migrations.ts';
+import { buildApp } from './app.ts';
+import { ClusterHub } from './cluster/hub.ts';
+import { clusterLinkRoute } from './cluster/link-route.ts';
+import { clusterRoutes } from './routes/cluster/index.ts';
+import { dataRoutes } from './routes/data/index.ts';
+import { currentRules, seedRules } from './rules/rules-repository.ts';
+import { ensureFirstAdmin, type FirstAdmin } from './auth/bootstrap-admin.ts';
+
+export interface Master {
+  readonly port: number;
+  readonly url: string;
+  readonly app: FastifyInstance;
+  readonly hub: ClusterHub;
+  readonly db: Db;
+  readonly firstAdmin: FirstAdmin;
+  close(): Promise<void>;
+}
+
+export interface MasterOptions {
+  readonly log?: Logger;
+  readonly now?: () => number;
+  /** Rules stored as version 1 when the master has none yet (the local cluster's demo rules). */
+  readonly seedRules?: Rules;
+}
+
+/** The master's composition root: database, cluster hub, HTTP app (API, link, metrics), first admin. */
+export async function startMaster(config: MasterConfig, options: MasterOptions = {}): Promise<Master> {
+  const log = options.log ?? pino({ level: config.log.level, base: { role: 'master', node: config.node.name }, timestamp: pino.stdTimeFunctions.isoTime });
+  const now = options.now ?? Date.now;
+  await ensureDirs(config.dataDir);
+  const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
+  if (!currentRules(db) && options.seedRules) seedRules(db, options.seedRules, 'system', now());
+
+  const hub = new ClusterHub({
+    db,
+    log,
+    now,
+    settings: {
+      joinSecret: config.cluster.joinSecret ?? process.env.MOAT_JOIN_SECRET,
+      heartbeatMs: config.cluster.heartbeatSeconds * 1000,
+      offlineAfterMissed: config.cluster.offlineAfterMissed,
+      requestTimeoutMs: config.cluster.requestTimeoutSeconds * 1000,
+    },
+  });
+  const deps = { config, db, log, now, cluster: hub };
+  const app = await buildApp(deps, {
+    extraPlugins: [
+      clusterLinkRoute(hub),
+      async (api) => {
+        await api.register(dataRoutes, { prefix: '/api/v1', deps });
+        await api.register(clusterRoutes(hub, deps), { prefix: '/api/v1' });
+      },
+    ],
+  });
+  const firstAdmin = await ensureFirstAdmin(deps);
+  await app.listen({ host: config.http.host, port: config.http.port });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = `${config.http.tls ? 'https' : 'http'}://${config.http.host}:${port}`;
+  log.info({ event: 'MASTER_STARTED', url, rulesVersion: currentRules(db)?.version ?? 0 }, 'master started');
+
+  let closed = false;
+  return {
+    port,
+    url,
+    app,
+    hub,
+    db,
+    firstAdmin,
+    async close() {
+      if (closed) return;
+      closed = true;
+      hub.close();
+      await app.close();
+      db.close();
+      log.info({ event: 'MASTER_STOPPED' }, 'master stopped');
+    },
+  };
+}

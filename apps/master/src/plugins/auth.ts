@@ -1,0 +1,58 @@
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ROLE_RANK, type Principal, type Role } from '../app-deps.ts';
+import { SESSION_COOKIE } from '../auth/session-cookie.ts';
+import type { User } from '../auth/users-repository.ts';
+import { ApiError } from '../http/api-error.ts';
+import '../http/fastify-types.ts';
+
+/**
+ * Authentication and role checks in one hook for the whole app. Every route requires a
+ * principal (a session cookie or an `Authorization: Bearer` API token) unless it declares
+ * `config: { public: true }`; unknown paths too, so probing reveals nothing. A route's minimum
+ * role is `config.role`, by default auditor for reads and admin for anything that changes.
+ * Runs at onRequest: before body parsing, and before a WebSocket handshake.
+ */
+async function auth(app: FastifyInstance): Promise<void> {
+  const { sessions, tokens } = app.services;
+
+  function authenticate(request: FastifyRequest): Principal | undefined {
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      // A present but bad Authorization header fails; it never falls back to the cookie.
+      const m = /^Bearer +(\S+)$/i.exec(header);
+      const found = m?.[1] === undefined ? undefined : tokens.verify(m[1]);
+      return found && principalOf(found.user, `token:${found.tokenId}`);
+    }
+    const cookie = request.cookies[SESSION_COOKIE];
+    const found = cookie === undefined ? undefined : sessions.lookup(cookie);
+    return found && principalOf(found.user, 'session');
+  }
+
+  app.addHook('onRequest', async (request) => {
+    const config = request.routeOptions.config;
+    if (config.public === true && !request.is404) return;
+    const principal = authenticate(request);
+    if (principal === undefined) {
+      throw new ApiError(401, 'MOAT_ERR_UNAUTHENTICATED', 'sign in, or send an API token as Authorization: Bearer', undefined, {
+        'www-authenticate': 'Bearer realm="moat"',
+      });
+    }
+    request.principal = principal;
+    if (request.is404) return;
+    const required = config.role ?? defaultRole(request.method);
+    if (ROLE_RANK[principal.role] < ROLE_RANK[required]) {
+      throw new ApiError(403, 'MOAT_ERR_FORBIDDEN', `this needs the ${required} role`, { required, role: principal.role });
+    }
+  });
+}
+
+export function defaultRole(method: string): Role {
+  return method === 'GET' || method === 'HEAD' ? 'auditor' : 'admin';
+}
+
+function principalOf(user: User, via: string): Principal {
+  return { userId: user.id, username: user.username, role: user.role, via };
+}
+
+export default fp(auth, { name: 'moat-auth', fastify: '5.x', dependencies: ['@fastify/cookie', 'moat-services', 'moat-errors'] });

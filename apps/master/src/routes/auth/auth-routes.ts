@@ -1,0 +1,118 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { decoyHash, hashPassword, verifyPassword } from '../../auth/passwords.ts';
+import { SESSION_COOKIE, sessionCookieOptions } from '../../auth/session-cookie.ts';
+import { ApiError } from '../../http/api-error.ts';
+import { errorResponses, iso } from '../../http/schemas.ts';
+import { LoginBody, LoginResult, MeResult, PasswordChangeBody } from './auth-schemas.ts';
+
+const badCredentials = (): ApiError => new ApiError(401, 'MOAT_ERR_BAD_CREDENTIALS', 'wrong user name or password');
+
+/** Sign in, sign out, who am I, change my password (registered under /api/v1). */
+export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { users, sessions, loginLimiter, auditLog } = app.services;
+  const { config } = app.deps;
+
+  function throttle(ip: string, username: string): void {
+    const verdict = loginLimiter.check(ip, username);
+    if (verdict.allowed) return;
+    app.log.warn({ event: 'AUTH_THROTTLED', ip, username }, 'login refused: too many failed attempts');
+    throw new ApiError(
+      429,
+      'MOAT_ERR_RATE_LIMITED',
+      'too many failed sign-in attempts; try again later',
+      { retryAfterSeconds: verdict.retryAfterSeconds },
+      { 'retry-after': String(verdict.retryAfterSeconds) },
+    );
+  }
+
+  app.post(
+    '/auth/login',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Sign in: sets the `moat_session` cookie',
+        description: `Failed attempts are limited per client address and per user name (config auth.loginAttemptsPerMinute); beyond that 429 with Retry-After. Failures are audited without the password.`,
+        tags: ['auth'],
+        security: [],
+        body: LoginBody,
+        response: { 200: LoginResult, ...errorResponses(400, 429) },
+      },
+    },
+    async (request, reply) => {
+      const { username, password } = request.body;
+      throttle(request.ip, username);
+      const user = users.findByUsername(username);
+      const hash = user === undefined ? undefined : users.passwordHashOf(user.id);
+      // Verify even for an unknown name, so timing does not tell which names exist.
+      const matches = await verifyPassword(password, hash ?? (await decoyHash()));
+      if (user === undefined || !matches || user.disabled) {
+        loginLimiter.fail(request.ip, username);
+        const reason = user === undefined ? 'unknown user' : !matches ? 'wrong password' : 'user disabled';
+        auditLog.audit({ username, via: 'password' }, request.ip, 'auth.login_failed', `user:${username}`, { reason });
+        request.log.warn({ event: 'AUTH_LOGIN_FAILED', ip: request.ip, username, reason }, 'login failed');
+        throw badCredentials();
+      }
+      sessions.sweep();
+      const session = sessions.create(user.id, request.ip, request.headers['user-agent'] ?? '');
+      reply.setCookie(SESSION_COOKIE, session.token, sessionCookieOptions(config.auth.secureCookie, session.expiresAt));
+      auditLog.audit({ username: user.username, via: 'password' }, request.ip, 'auth.login', `user:${user.id}`);
+      request.log.info({ event: 'AUTH_LOGIN', ip: request.ip, username: user.username }, 'signed in');
+      return { username: user.username, role: user.role, expiresAt: iso(session.expiresAt) };
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    {
+      config: { role: 'auditor' },
+      schema: { summary: 'Sign out: ends this session and clears the cookie', tags: ['auth'], response: { 204: { type: 'null', description: 'Signed out.' }, ...errorResponses() } },
+    },
+    async (request, reply) => {
+      const token = request.cookies[SESSION_COOKIE];
+      if (token !== undefined && request.principal?.via === 'session') sessions.revoke(token);
+      reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(config.auth.secureCookie));
+      request.audit('auth.logout', `user:${request.principal?.userId}`);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/auth/me',
+    {
+      config: { role: 'auditor' },
+      schema: { summary: 'The signed-in principal', tags: ['auth'], response: { 200: MeResult, ...errorResponses() } },
+    },
+    async (request) => {
+      const p = request.principal!;
+      return { userId: p.userId, username: p.username, role: p.role, via: p.via };
+    },
+  );
+
+  app.post(
+    '/auth/password',
+    {
+      config: { role: 'auditor' },
+      schema: {
+        summary: 'Change your own password',
+        description: 'Needs the current password (wrong: 403 MOAT_ERR_BAD_CREDENTIALS, counted like a failed login). Ends your other sessions.',
+        tags: ['auth'],
+        body: PasswordChangeBody,
+        response: { 204: { type: 'null', description: 'Changed.' }, ...errorResponses(400, 429) },
+      },
+    },
+    async (request, reply) => {
+      const p = request.principal!;
+      throttle(request.ip, p.username);
+      const hash = users.passwordHashOf(p.userId);
+      if (hash === undefined || !(await verifyPassword(request.body.currentPassword, hash))) {
+        loginLimiter.fail(request.ip, p.username);
+        request.audit('auth.password_change_failed', `user:${p.userId}`, { reason: 'wrong current password' });
+        throw new ApiError(403, 'MOAT_ERR_BAD_CREDENTIALS', 'the current password is wrong');
+      }
+      users.update(p.userId, { passwordHash: await hashPassword(request.body.newPassword) });
+      const ended = sessions.revokeAllForUser(p.userId, p.via === 'session' ? request.cookies[SESSION_COOKIE] : undefined);
+      request.audit('auth.password_change', `user:${p.userId}`, { sessionsEnded: ended });
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,16 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppDeps } from '../../app-deps.ts';
+import type { ClusterHub } from '../../cluster/hub.ts';
+import { currentRules } from '../../rules/rules-repository.ts';
+import type { TypedApp } from '../data/typed-app.ts';
+import { registerNodeRoutes } from './nodes-routes.ts';
+import { registerQuarantineActionRoutes } from './quarantine-actions-routes.ts';
+
+/** Routes that go through the cluster link; registered under /api/v1. */
+export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsync {
+  return async (app) => {
+    const typed = app as unknown as TypedApp;
+    registerNodeRoutes(typed, hub, () => currentRules(deps.db)?.version ?? 0);
+    registerQuarantineActionRoutes(typed, hub, deps);
+  };
+}

@@ -1,0 +1,77 @@
+import { Type } from 'typebox';
+import type { ClusterHub } from '../../cluster/hub.ts';
+import { notFound } from '../../http/api-error.ts';
+import { errorResponses, iso, isoOrNull } from '../../http/schemas.ts';
+import { MessageIdSchema } from '../data/data-schemas.ts';
+import type { TypedApp } from '../data/typed-app.ts';
+
+const NodeSchema = Type.Object({
+  id: Type.String({ description: 'Node id, issued when it joined.' }),
+  name: Type.String(),
+  online: Type.Boolean({ description: 'Connected now (heartbeats arriving).' }),
+  lastSeen: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Last frame received from it.' }),
+  joinedAt: Type.String({ format: 'date-time' }),
+  address: Type.String({ description: 'Where its link came from.' }),
+  smtpAddress: Type.String({ description: 'Its SMTP listener, as it reports it.' }),
+  software: Type.String(),
+  rulesVersion: Type.Integer({ description: 'The rules version it has applied.' }),
+  rulesCurrent: Type.Boolean({ description: 'Whether that is the current version.' }),
+  queueDepth: Type.Integer({ description: 'Messages in its relay queue (from its last heartbeat).' }),
+  outboxBacklog: Type.Integer({ description: 'Events it has not yet delivered to the master.' }),
+});
+const NodeIdParams = Type.Object({ nodeId: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'Node id.' }) });
+
+/** The node registry and each node's relay queue (fetched live over the link). */
+export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersion: () => number): void {
+  app.get(
+    '/nodes',
+    { schema: { summary: 'Every scanner that joined, with its live state', tags: ['cluster'], response: { 200: Type.Object({ items: Type.Array(NodeSchema) }), ...errorResponses() } } },
+    async () => {
+      const current = currentVersion();
+      return {
+        items: hub.nodes().map((n) => ({
+          id: n.id, name: n.name, online: n.online, lastSeen: isoOrNull(n.lastSeen || null), joinedAt: iso(n.joinedAt), address: n.address, smtpAddress: n.smtpAddress,
+          software: n.software, rulesVersion: n.rulesVersion, rulesCurrent: n.rulesVersion === current, queueDepth: n.queueDepth, outboxBacklog: n.outboxBacklog,
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/nodes/:nodeId/queue',
+    {
+      schema: {
+        summary: "A node's relay queue, live: counts, oldest, and the messages waiting with their last error",
+        tags: ['cluster'],
+        params: NodeIdParams,
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) }),
+        response: { 200: Type.Unknown({ description: '{ count, oldest, entries: [...] }' }), ...errorResponses(404) },
+      },
+    },
+    async (request) => {
+      known(hub, request.params.nodeId);
+      return hub.queueList(request.params.nodeId, request.query.limit);
+    },
+  );
+
+  for (const action of ['retry', 'delete'] as const) {
+    const handler = async (request: { params: { nodeId: string; queueId: string }; audit(action: string, target: string, details?: Record<string, unknown>): void }) => {
+      known(hub, request.params.nodeId);
+      await hub.queueAction(request.params.nodeId, request.params.queueId, action);
+      request.audit(`queue.${action}`, `${request.params.nodeId}/${request.params.queueId}`);
+      return { ok: true };
+    };
+    const schema = {
+      summary: action === 'retry' ? 'Retry a queued message now' : 'Remove a message from a node\'s relay queue',
+      tags: ['cluster'],
+      params: Type.Object({ nodeId: NodeIdParams.properties.nodeId, queueId: MessageIdSchema }),
+      response: { 200: Type.Object({ ok: Type.Boolean() }), ...errorResponses(404) },
+    };
+    if (action === 'retry') app.post('/nodes/:nodeId/queue/:queueId/retry', { schema, config: { role: 'operator' } }, handler);
+    else app.delete('/nodes/:nodeId/queue/:queueId', { schema, config: { role: 'operator' } }, handler);
+  }
+}
+
+function known(hub: ClusterHub, nodeId: string): void {
+  if (!hub.nodes().some((n) => n.id === nodeId)) throw notFound(`node ${nodeId}`);
+}

@@ -1,0 +1,21 @@
+import { parseTimeInput } from '../../data/time-input.ts';
+import { ApiError } from '../../http/api-error.ts';
+
+/**
+ * `from`/`to` of a query as epoch ms. The schema's pattern has already refused the wrong
+ * shapes; this refuses dates that do not exist (2024-02-31), naming the field like a schema error.
+ */
+export function queryTime(value: string | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseTimeInput(value);
+  if (ms === undefined) throw new ApiError(400, 'MOAT_ERR_VALIDATION', 'Bad Request', [{ field: `query.${field}`, message: 'is not a valid time' }]);
+  return ms;
+}
+
+/** A report's range: given times, or the `defaultDays` before now. */
+export function reportRange(q: { from?: string; to?: string }, now: number, defaultDays: number): { from: number; to: number } {
+  const to = queryTime(q.to, 'to') ?? now;
+  const from = queryTime(q.from, 'from') ?? to - defaultDays * 86_400_000;
+  if (from >= to) throw new ApiError(400, 'MOAT_ERR_VALIDATION', 'Bad Request', [{ field: 'query.from', message: 'must be before to' }]);
+  return { from, to };
+}

@@ -1,0 +1,133 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ConfigError } from '@moat/config';
+import { ApiError, notFound } from '../../http/api-error.ts';
+import { handlerValidatedBody } from '../../http/handler-validated-body.ts';
+import { CommentQuery, errorResponses, iso } from '../../http/schemas.ts';
+import { publishRules, type PublishDeps, type PublishRequest } from '../../rules/publish-rules.ts';
+import { currentRules, listRulesVersions, rulesVersion, type RulesVersionInfo, type StoredRules } from '../../rules/rules-repository.ts';
+import { CommentHeaders, RulesInputSchema, RulesVersionInfoSchema, StoredRulesSchema, VersionParams, VersionsQuery } from './rules-schemas.ts';
+
+/** A rules document is at most a few MB even with thousands of content rules. */
+const RULES_BODY_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * The versioned rules (registered under /api/v1). Reading needs auditor; storing a version
+ * (edit or rollback) needs admin. Every stored version is audited and pushed to the scanners.
+ */
+export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db, now, log, cluster } = app.deps;
+  const publishDeps: PublishDeps = { db, now, log, cluster, auditLog: app.services.auditLog };
+
+  function publish(request: PublishRequest): StoredRules {
+    try {
+      return publishRules(publishDeps, request);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        throw new ApiError(400, 'MOAT_ERR_RULES_INVALID', 'the rules document is invalid; nothing was stored', err.errors.map((e) => ({ field: e.key, message: e.message })));
+      }
+      throw err;
+    }
+  }
+
+  app.get(
+    '/rules',
+    {
+      config: { role: 'auditor' },
+      schema: { summary: 'The current rules version and document', tags: ['rules'], response: { 200: StoredRulesSchema, ...errorResponses(404) } },
+    },
+    async () => view(currentRules(db) ?? throwNotFound('rules')),
+  );
+
+  app.put(
+    '/rules',
+    {
+      config: { role: 'admin' },
+      bodyLimit: RULES_BODY_LIMIT,
+      validatorCompiler: handlerValidatedBody,
+      schema: {
+        summary: 'Store a new rules version and push it to every scanner',
+        description:
+          'The body is a complete rules document. The master assigns `version` = current + 1 whatever the body says. Invalid: 400 MOAT_ERR_RULES_INVALID with `details` listing every problem as `{ field, message }`, the field being the key in the document (`content.0.regex`); nothing is stored. A reason may be given as `?comment=` or the `X-Moat-Comment` header.',
+        tags: ['rules'],
+        body: RulesInputSchema,
+        querystring: CommentQuery,
+        headers: CommentHeaders,
+        response: { 200: StoredRulesSchema, ...errorResponses(400) },
+      },
+    },
+    async (request) => {
+      const comment = request.query.comment ?? request.headers['x-moat-comment'] ?? '';
+      return view(publish({ input: request.body, by: request.principal!, ip: request.ip, comment, action: 'rules.update' }));
+    },
+  );
+
+  app.get(
+    '/rules/versions',
+    {
+      config: { role: 'auditor' },
+      schema: {
+        summary: 'Rules history, newest first',
+        tags: ['rules'],
+        querystring: VersionsQuery,
+        response: {
+          200: Type.Object({
+            versions: Type.Array(RulesVersionInfoSchema),
+            next: Type.Union([Type.Integer(), Type.Null()], { description: 'Pass as `before` for the next page; null on the last page.' }),
+          }),
+          ...errorResponses(400),
+        },
+      },
+    },
+    async (request) => {
+      const limit = request.query.limit ?? 100;
+      const versions = listRulesVersions(db, limit, request.query.before);
+      const last = versions.at(-1);
+      return { versions: versions.map(infoView), next: versions.length === limit && last !== undefined ? last.version : null };
+    },
+  );
+
+  app.get(
+    '/rules/versions/:version',
+    {
+      config: { role: 'auditor' },
+      schema: { summary: 'One stored rules version', tags: ['rules'], params: VersionParams, response: { 200: StoredRulesSchema, ...errorResponses(400, 404) } },
+    },
+    async (request) => view(rulesVersion(db, request.params.version) ?? throwNotFound('rules version')),
+  );
+
+  app.post(
+    '/rules/versions/:version/rollback',
+    {
+      config: { role: 'admin' },
+      schema: {
+        summary: 'Roll back: store an old version\'s document as a new version and push it',
+        description: 'History is never rewritten: rolling back to 3 when 5 is current stores version 6 with the document of 3.',
+        tags: ['rules'],
+        params: VersionParams,
+        querystring: CommentQuery,
+        response: { 200: StoredRulesSchema, ...errorResponses(400, 404) },
+      },
+    },
+    async (request) => {
+      const target = rulesVersion(db, request.params.version) ?? throwNotFound('rules version');
+      const reason = request.query.comment;
+      const comment = `rollback to version ${target.version}${reason ? `: ${reason}` : ''}`;
+      return view(
+        publish({ input: target.document, by: request.principal!, ip: request.ip, comment, action: 'rules.rollback', extra: { rolledBackTo: target.version } }),
+      );
+    },
+  );
+};
+
+function throwNotFound(what: string): never {
+  throw notFound(what);
+}
+
+function infoView(info: RulesVersionInfo) {
+  return { version: info.version, createdAt: iso(info.createdAt), createdBy: info.createdBy, comment: info.comment };
+}
+
+function view(stored: StoredRules) {
+  return { ...infoView(stored), document: stored.document };
+}

@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Principal } from '../../app-deps.ts';
+import type { ApiToken } from '../../auth/tokens.ts';
+import { ApiError, notFound } from '../../http/api-error.ts';
+import { errorResponses, iso, isoOrNull } from '../../http/schemas.ts';
+import { CreateTokenBody, CreatedTokenSchema, TokenParams, TokenSchema } from './tokens-schemas.ts';
+
+/**
+ * API tokens (registered under /api/v1). Every signed-in user manages their own tokens;
+ * an admin sees and revokes everyone's, and may create one for another user.
+ */
+export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { tokens, users } = app.services;
+  const isAdmin = (p: Principal): boolean => p.role === 'admin';
+
+  app.get(
+    '/tokens',
+    {
+      config: { role: 'auditor' },
+      schema: {
+        summary: 'List API tokens: your own, or everyone\'s for an admin',
+        tags: ['tokens'],
+        response: { 200: Type.Object({ tokens: Type.Array(TokenSchema) }), ...errorResponses() },
+      },
+    },
+    async (request) => {
+      const p = request.principal!;
+      return { tokens: tokens.list(isAdmin(p) ? undefined : p.userId).map(view) };
+    },
+  );
+
+  app.post(
+    '/tokens',
+    {
+      config: { role: 'auditor' },
+      schema: {
+        summary: 'Create an API token; the answer is the only time the token is shown',
+        tags: ['tokens'],
+        body: CreateTokenBody,
+        response: { 201: CreatedTokenSchema, ...errorResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const p = request.principal!;
+      const userId = request.body.userId ?? p.userId;
+      if (userId !== p.userId && !isAdmin(p)) throw new ApiError(403, 'MOAT_ERR_FORBIDDEN', 'only an admin creates tokens for other users', { required: 'admin' });
+      const owner = users.findById(userId);
+      if (owner === undefined) throw notFound('user');
+      const { token, record } = tokens.create(owner.id, request.body.name);
+      request.audit('token.create', `token:${record.id}`, { name: record.name, forUser: owner.username });
+      return reply.code(201).send({ ...view(record), token });
+    },
+  );
+
+  app.delete(
+    '/tokens/:id',
+    {
+      config: { role: 'auditor' },
+      schema: {
+        summary: 'Revoke an API token (your own; an admin: any)',
+        tags: ['tokens'],
+        params: TokenParams,
+        response: { 204: { type: 'null', description: 'Revoked (also if it already was).' }, ...errorResponses(400, 404) },
+      },
+    },
+    async (request, reply) => {
+      const p = request.principal!;
+      const record = tokens.findById(request.params.id);
+      // Someone else's token is "not found" to a non-admin: ids are not a way to probe.
+      if (record === undefined || (record.userId !== p.userId && !isAdmin(p))) throw notFound('token');
+      tokens.revoke(record.id);
+      request.audit('token.revoke', `token:${record.id}`, { name: record.name, owner: record.username });
+      return reply.code(204).send(null);
+    },
+  );
+};
+
+function view(t: ApiToken) {
+  return {
+    id: t.id,
+    name: t.name,
+    userId: t.userId,
+    username: t.username,
+    createdAt: iso(t.createdAt),
+    lastUsedAt: isoOrNull(t.lastUsedAt),
+    revokedAt: isoOrNull(t.revokedAt),
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * Synthetic mail for the master data benchmark: deterministic (seeded), skewed like real
+ * traffic (a few senders send most mail), written straight into the master's tables with
+ * multi-row inserts. The row format is the ingest's own (lower-cased addresses, JSON recipient
+ * lists, a recipients table, an FTS row per quarantine entry), and the roll-ups are written with
+ * the ingest's upsert SQL, pre-aggregated per chunk: the database ends up as if every event
+ * had gone through ingestBatch, only faster to build.
+ */
+import type { Db } from '@moat/storage';
+import type { MessageLogged, QuarantineAdded } from '@moat/protocol';
+import { TOP_UPSERT_SQL, TRAFFIC_UPSERT_SQL, topEntries } from '../../apps/master/src/data/rollups.ts';
+import { DAY_MS, HOUR_MS, floorTo } from '../../apps/master/src/data/time-buckets.ts';
+
+/** mulberry32: small, fast, seedable. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const SENDERS = 50_000;
+export const SENDER_DOMAINS = 5_000;
+export const MAILBOXES = 2_000;
+const COMMON_WORDS = ['invoice', 'payment', 'meeting', 'report', 'offer', 'urgent', 'delivery', 'account', 'update', 'order', 'shipping', 'newsletter', 'reminder', 'contract', 'project', 'weekly', 'your', 'new', 're:', 'fwd:'];
+const SPAM_WORDS = ['winner', 'prize', 'discount', 'verify', 'password', 'crypto', 'bonus', 'casino', 'pills', 'loan'];
+/** Words in about 0.1% of subjects: a selective subject search. */
+export const RARE_WORDS = ['zanzibar', 'quixotic', 'marmalade', 'obsidian', 'hullabaloo'];
+
+/** Skewed pick in [0, n): index ~ n·u³, so the first 1% of the range gets about a fifth of the picks. */
+const skewed = (r: () => number, n: number, power = 3): number => Math.floor(n * r() ** power);
+
+export const senderAddress = (i: number): string => `sender${i}@dom${i % SENDER_DOMAINS}.example`;
+export const mailbox = (i: number): string => `user${i}@example.test`;
+
+export interface MailMaker {
+  message(id: string, receivedAt: number): MessageLogged;
+  quarantined(id: string, createdAt: number): QuarantineAdded;
+}
+
+/** Builds realistic-looking messages: actions 70% deliver, 10% tag, 5% quarantine, 15% reject. */
+export function mailMaker(seed: number): MailMaker {
+  const r = rng(seed);
+  const subject = (spammy: boolean): string => {
+    const words: string[] = [];
+    const n = 2 + Math.floor(r() * 3);
+    for (let i = 0; i < n; i++) words.push((spammy && r() < 0.5 ? SPAM_WORDS : COMMON_WORDS)[Math.floor(r() * (spammy ? SPAM_WORDS.length : COMMON_WORDS.length))]!);
+    if (r() < 0.001) words.push(RARE_WORDS[Math.floor(r() * RARE_WORDS.length)]!);
+    return `${words.join(' ')} #${Math.floor(r() * 1_000_000)}`;
+  };
+  const recipients = (): string[] => {
+    const u = r();
+    const n = u < 0.85 ? 1 : u < 0.95 ? 2 : 3 + Math.floor(r() * 3);
+    return Array.from({ length: n }, () => mailbox(skewed(r, MAILBOXES, 2)));
+  };
+  return {
+    message(id, receivedAt) {
+      const u = r();
+      const action = u < 0.7 ? 'deliver' : u < 0.8 ? 'tag' : u < 0.85 ? 'quarantine' : 'reject';
+      const status = action === 'quarantine' ? 'quarantined' : action === 'reject' ? 'rejected' : r() < 0.9 ? 'delivered' : 'queued';
+      return {
+        id, receivedAt, clientIp: `198.51.100.${Math.floor(r() * 254) + 1}`, helo: 'mx.sender.example', mailFrom: senderAddress(skewed(r, SENDERS)),
+        rcptTo: recipients(), subject: subject(action === 'reject' || action === 'quarantine'), messageId: `<${id}@sender.example>`,
+        size: 2_000 + Math.floor(r() ** 4 * 2_000_000), action, score: Math.round(r() * 200) / 10,
+        reasons: action === 'deliver' ? [] : [{ kind: 'spam', rule: 'score', match: 'score above threshold' }], rulesVersion: 3, status,
+      };
+    },
+    quarantined(id, createdAt) {
+      return {
+        id, file: `${id}.eml`, createdAt, mailFrom: senderAddress(skewed(r, SENDERS)), rcptTo: recipients(), subject: subject(true),
+        size: 2_000 + Math.floor(r() ** 4 * 2_000_000), score: 5 + Math.round(r() * 150) / 10,
+        reasons: [{ kind: 'spam', rule: 'score', match: 'score above threshold' }],
+      };
+    },
+  };
+}
+
+/** A 20-character queue id from a number (unique, matches ^[0-9A-Za-z]{20}$). */
+export const benchId = (prefix: string, n: number): string => `${prefix}${n.toString(36).padStart(20 - prefix.length, '0')}`;
+
+/** A prepared multi-row INSERT: `rows` rows per statement, and a one-row statement for the rest. */
+function multiInsert(db: Db, head: string, columns: number, rows: number) {
+  const tuple = `(${Array(columns).fill('?').join(',')})`;
+  const many = db.prepare(`${head} VALUES ${Array(rows).fill(tuple).join(',')}`);
+  const one = db.prepare(`${head} VALUES ${tuple}`);
+  let buffer: unknown[] = [];
+  return {
+    push(...values: unknown[]): void {
+      buffer.push(...values);
+      if (buffer.length === columns * rows) {
+        many.run(buffer);
+        buffer = [];
+      }
+    },
+    flush(): void {
+      for (let i = 0; i < buffer.length; i += columns) one.run(buffer.slice(i, i + columns));
+      buffer = [];
+    },
+  };
+}
+
+/** Roll-up increments gathered in memory and written with the ingest's upserts (count = n). */
+function rollupBuffer(db: Db) {
+  const trafficStmt = db.prepare(TRAFFIC_UPSERT_SQL);
+  const topStmt = db.prepare(TOP_UPSERT_SQL);
+  const traffic = new Map<string, [number, string, string, number, number]>();
+  const top = new Map<string, [string, number, string, number]>();
+  return {
+    add(nodeId: string, m: { receivedAt: number; action: string; size: number; mailFrom: string; senderDomain: string; recipients: string[] }): void {
+      const hour = floorTo(m.receivedAt, HOUR_MS);
+      const tk = `${hour}|${nodeId}|${m.action}`;
+      const t = traffic.get(tk);
+      if (t) {
+        t[3]++;
+        t[4] += m.size;
+      } else traffic.set(tk, [hour, nodeId, m.action, 1, m.size]);
+      const day = floorTo(m.receivedAt, DAY_MS);
+      for (const [kind, value] of topEntries({ nodeId, ...m })) {
+        const k = `${kind}\0${day}\0${value}`;
+        const e = top.get(k);
+        if (e) e[3]++;
+        else top.set(k, [kind, day, value, 1]);
+      }
+    },
+    flush(): void {
+      for (const v of traffic.values()) trafficStmt.run(v);
+      for (const v of top.values()) topStmt.run(v);
+      traffic.clear();
+      top.clear();
+    },
+  };
+}
+
+export interface LoadSpec {
+  readonly count: number;
+  /** Times spread evenly (with jitter) over [start, end). */
+  readonly start: number;
+  readonly end: number;
+  readonly nodes: readonly string[];
+  readonly seed: number;
+  readonly onProgress?: (done: number) => void;
+}
+
+const CHUNK = 50_000;
+
+/**
+ * Message log rows, their recipients, their idempotency records and roll-ups. Returns the last
+ * seq used per node (the ingest run continues from there).
+ */
+export function bulkLoadMessages(db: Db, spec: LoadSpec): Map<string, number> {
+  const make = mailMaker(spec.seed);
+  const r = rng(spec.seed + 1);
+  const seqs = new Map(spec.nodes.map((n) => [n, 0]));
+  const messages = multiInsert(db, `INSERT INTO messages (rid, node_id, id, received_at, client_ip, helo, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
+    subject, message_id, size, action, score, reasons, rules_version, status, attempts, delivered)`, 21, 100);
+  const rcpts = multiInsert(db, 'INSERT OR IGNORE INTO message_rcpts (rcpt, received_at, rid)', 3, 500);
+  const events = multiInsert(db, 'INSERT INTO events (node_id, seq, type, created_at, stored_at)', 5, 500);
+  const rollups = rollupBuffer(db);
+  const step = (spec.end - spec.start) / spec.count;
+  const baseRid = Number(db.prepare('SELECT COALESCE(MAX(rid), 0) FROM messages').pluck().get());
+  const chunk = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
+      const receivedAt = Math.floor(spec.start + i * step + r() * step);
+      const m = make.message(benchId('B', i), receivedAt);
+      const rid = baseRid + i + 1;
+      const recipients = [...new Set(m.rcptTo)];
+      const mailFrom = m.mailFrom;
+      const senderDomain = mailFrom.slice(mailFrom.lastIndexOf('@') + 1);
+      const delivered = m.status === 'delivered';
+      messages.push(rid, nodeId, m.id, receivedAt, m.clientIp, m.helo, mailFrom, senderDomain, JSON.stringify(recipients), recipients[0], recipients.length,
+        m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status, delivered ? 1 : 0, delivered ? JSON.stringify(recipients) : '[]');
+      for (const rc of recipients) rcpts.push(rc, receivedAt, rid);
+      const seq = seqs.get(nodeId)! + 1;
+      seqs.set(nodeId, seq);
+      events.push(nodeId, seq, 'message.logged', receivedAt, receivedAt);
+      rollups.add(nodeId, { receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients });
+    }
+    messages.flush();
+    rcpts.flush();
+    events.flush();
+    rollups.flush();
+  });
+  for (let i = 0; i < spec.count; i += CHUNK) {
+    chunk(i, Math.min(spec.count, i + CHUNK));
+    spec.onProgress?.(Math.min(spec.count, i + CHUNK));
+  }
+  return seqs;
+}
+
+/** Quarantine index rows: 85% held, 10% released, 5% deleted; with recipients and the FTS row. */
+export function bulkLoadQuarantine(db: Db, spec: LoadSpec): void {
+  const make = mailMaker(spec.seed);
+  const r = rng(spec.seed + 1);
+  const rows = multiInsert(db, `INSERT INTO quarantine (rid, node_id, id, file, created_at, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
+    subject, size, score, reasons, status, status_at)`, 16, 100);
+  const rcpts = multiInsert(db, 'INSERT OR IGNORE INTO quarantine_rcpts (rcpt, created_at, rid)', 3, 500);
+  const fts = multiInsert(db, 'INSERT INTO quarantine_fts (rowid, subject)', 2, 500);
+  const step = (spec.end - spec.start) / spec.count;
+  const chunk = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) {
+      const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
+      const createdAt = Math.floor(spec.start + i * step + r() * step);
+      const q = make.quarantined(benchId('Q', i), createdAt);
+      const rid = i + 1;
+      const recipients = [...new Set(q.rcptTo)];
+      const u = r();
+      const status = u < 0.85 ? 'held' : u < 0.95 ? 'released' : 'deleted';
+      rows.push(rid, nodeId, q.id, q.file, createdAt, q.mailFrom, q.mailFrom.slice(q.mailFrom.lastIndexOf('@') + 1), JSON.stringify(recipients), recipients[0],
+        recipients.length, q.subject, q.size, q.score, JSON.stringify(q.reasons), status, status === 'held' ? null : createdAt + 3_600_000);
+      for (const rc of recipients) rcpts.push(rc, createdAt, rid);
+      fts.push(rid, q.subject);
+    }
+    rows.flush();
+    rcpts.flush();
+    fts.flush();
+  });
+  for (let i = 0; i < spec.count; i += CHUNK) {
+    chunk(i, Math.min(spec.count, i + CHUNK));
+    spec.onProgress?.(Math.min(spec.count, i + CHUNK));
+  }
+}

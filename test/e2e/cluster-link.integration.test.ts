@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { startDownstream } from '../helpers/downstream.ts';
+import { startTestMaster, startClusterScanner, apiClient } from '../helpers/cluster-harness.ts';
+import { BASE_RULES } from '../helpers/scanner-harness.ts';
+import { sendMail, message } from '../helpers/smtp-client.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+test('two scanners join, get rules, report events exactly once; quarantine is fetched, released and deleted through the master', async () => {
+  const downstream = await startDownstream();
+  const master = await startTestMaster();
+  const s1 = await startClusterScanner('scanner-a', master.wsUrl, downstream.port);
+  const s2 = await startClusterScanner('scanner-b', master.wsUrl, downstream.port);
+  try {
+    const api = await apiClient(master.url);
+    await waitUntil(async () => (await api.get('/api/v1/nodes')).json.items.filter((n: { online: boolean }) => n.online).length === 2, 'both nodes online');
+    const nodes = (await api.get('/api/v1/nodes')).json.items as { name: string; rulesVersion: number; rulesCurrent: boolean }[];
+    assert.deepEqual(nodes.map((n) => n.name).sort(), ['scanner-a', 'scanner-b']);
+    assert.ok(nodes.every((n) => n.rulesVersion === 1 && n.rulesCurrent));
+
+    // A rule change through the API reaches both scanners and changes their verdicts.
+    const put = await api.put('/api/v1/rules', { ...BASE_RULES, lists: { ...BASE_RULES.lists, senderBlock: ['*@blocked.example', '*@newly.example'] } });
+    assert.equal(put.status, 200, put.text);
+    await waitUntil(() => s1.rules.current().version === 2 && s2.rules.current().version === 2, 'both scanners on version 2');
+    for (const s of [s1, s2]) {
+      const r = await sendMail(s.smtpPort, { from: 'x@newly.example', to: ['user@example.test'] }, message());
+      assert.equal(r.code, 550, 'the new rule refuses the sender');
+    }
+    await waitUntil(async () => (await api.get('/api/v1/nodes')).json.items.every((n: { rulesVersion: number }) => n.rulesVersion === 2), 'versions acknowledged');
+
+    // Mail through both scanners: every log entry reaches the master exactly once.
+    for (let i = 0; i < 10; i++) {
+      const s = i % 2 === 0 ? s1 : s2;
+      assert.equal((await sendMail(s.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: `cluster-${i}` }))).ok, true);
+    }
+    const held = await sendMail(s2.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME please', body: 'secret body' }));
+    const heldId = /queued as (\w+)/.exec(held.response)![1]!;
+    await waitUntil(async () => (await api.get('/api/v1/messages?limit=100')).json.items.length >= 11, 'the log on the master');
+    const logged = (await api.get('/api/v1/messages?limit=100')).json.items as { id: string }[];
+    assert.equal(new Set(logged.map((m) => m.id)).size, logged.length, 'no duplicates');
+    assert.equal(logged.length, 11, '10 delivered + 1 quarantined (refusals at MAIL FROM are not messages)');
+
+    // The quarantined message: listed, fetched byte-identical from its scanner, released.
+    await waitUntil(async () => (await api.get('/api/v1/quarantine')).json.items.some((q: { id: string }) => q.id === heldId), 'the quarantine index');
+    const raw = await fetch(`${master.url}/api/v1/quarantine/${heldId}/raw`, { headers: { cookie: api.cookie } });
+    assert.equal(raw.status, 200);
+    const fetched = Buffer.from(await raw.arrayBuffer());
+    const onDisk = (s2.db.prepare('SELECT file FROM quarantine WHERE id = ?').get(heldId) as { file: string }).file;
+    const { readFileSync } = await import('node:fs');
+    const local = readFileSync(`${s2.dataDirPath}/quarantine/${onDisk}`);
+    assert.equal(createHash('sha256').update(fetched).digest('hex'), createHash('sha256').update(local).digest('hex'));
+
+    const before = downstream.received.length;
+    const released = await api.post(`/api/v1/quarantine/${heldId}/release`);
+    assert.equal(released.status, 200, released.text);
+    await downstream.waitFor(before + 1);
+    assert.match(downstream.received.at(-1)!.raw.toString(), /QUARANTINE-ME please/);
+    assert.equal((await api.post(`/api/v1/quarantine/${heldId}/release`)).status, 409, 'released twice is a conflict');
+
+    // Another one: deleted.
+    const second = await sendMail(s1.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME again' }));
+    const secondId = /queued as (\w+)/.exec(second.response)![1]!;
+    await waitUntil(async () => (await api.get(`/api/v1/quarantine/${secondId}`)).status === 200, 'second in the index');
+    assert.equal((await api.del(`/api/v1/quarantine/${secondId}`)).status, 200);
+    assert.equal((s1.db.prepare('SELECT status FROM quarantine WHERE id = ?').get(secondId) as { status: string }).status, 'deleted');
+
+    // Path traversal and junk ids never reach a scanner.
+    for (const bad of ['..%2F..%2Fetc%2Fpasswd', 'AAAAAAAAAAAAAAAAAAA.', '%00']) {
+      assert.equal((await api.get(`/api/v1/quarantine/${bad}/raw`)).status, 400, bad);
+    }
+
+    // A scanner goes away: its node is offline and a fetch of its message answers 503 naming it.
+    const third = await sendMail(s1.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME three' }));
+    const thirdId = /queued as (\w+)/.exec(third.response)![1]!;
+    await waitUntil(async () => (await api.get(`/api/v1/quarantine/${thirdId}`)).status === 200, 'third in the index');
+    await s1.close();
+    await waitUntil(async () => (await api.get('/api/v1/nodes')).json.items.find((n: { name: string }) => n.name === 'scanner-a').online === false, 'scanner-a offline');
+    const offline = await api.get(`/api/v1/quarantine/${thirdId}/raw`);
+    assert.equal(offline.status, 503);
+    assert.match(JSON.stringify(offline.json), /scanner-a/);
+  } finally {
+    await s1.close();
+    await s2.close();
+    await master.close();
+    await downstream.close();
+  }
+});

@@ -1,0 +1,85 @@
+import { join } from 'node:path';
+import { validateDocument } from '@moat/config';
+import { MasterConfigSchema, startMaster, type Master } from '@moat/master';
+import { ScannerConfigSchema, startScanner, createLogger, type Scanner } from '@moat/scanner';
+import { validateRules, type Rules } from '@moat/rules';
+import { tempDir } from './temp-dir.ts';
+import { BASE_RULES } from './scanner-harness.ts';
+
+export const JOIN_SECRET = 'test-join-secret-0123456789';
+export const ADMIN_PASSWORD = 'admin-password-for-tests';
+
+const level = () => (process.env.MOAT_TEST_LOG ?? 'silent') as 'silent';
+
+/** A master on 127.0.0.1:0 with fast heartbeats, a known admin password and seeded rules. */
+export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
+  const dataDir = options.dataDir ?? tempDir('master').path;
+  const config = validateDocument(MasterConfigSchema, {
+    dataDir,
+    http: { host: '127.0.0.1', port: options.port ?? 0 },
+    cluster: { joinSecret: JOIN_SECRET, heartbeatSeconds: 0.2, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
+    admin: { username: 'admin', password: ADMIN_PASSWORD },
+    log: { level: level() },
+  }, 'test master');
+  const master = await startMaster(config, { log: createLogger(level(), { role: 'master' }), seedRules: options.seed ?? validateRules(BASE_RULES) });
+  return Object.assign(master, { dataDir, wsUrl: `ws://127.0.0.1:${master.port}/cluster` });
+}
+
+/** A scanner that takes its rules from the master. */
+export async function startClusterScanner(name: string, wsUrl: string, downstreamPort: number, options: { dataDir?: string; joinSecret?: string; port?: number } = {}): Promise<Scanner & { dataDirPath: string }> {
+  const dataDir = options.dataDir ?? join(tempDir(`scanner-${name}`).path, 'data');
+  const config = validateDocument(ScannerConfigSchema, {
+    node: { name },
+    dataDir,
+    smtp: { listen: { host: '127.0.0.1', port: options.port ?? 0 }, hostname: `${name}.test` },
+    relay: { host: '127.0.0.1', port: downstreamPort, retryBaseSeconds: 0.2, retryMaxSeconds: 1, timeoutSeconds: 5 },
+    master: { url: wsUrl, joinSecret: options.joinSecret ?? JOIN_SECRET, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5 },
+    log: { level: level() },
+  }, `scanner ${name}`);
+  const scanner = await startScanner(config, { log: createLogger(level(), { role: 'scanner', node: name }) });
+  return Object.assign(scanner, { dataDirPath: dataDir });
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly json: any;
+  readonly text: string;
+  readonly headers: Headers;
+}
+
+export interface ApiClient {
+  readonly cookie: string;
+  get(path: string): Promise<ApiResponse>;
+  put(path: string, body: unknown): Promise<ApiResponse>;
+  post(path: string, body?: unknown): Promise<ApiResponse>;
+  del(path: string): Promise<ApiResponse>;
+}
+
+/** A logged-in API client (session cookie) for the master. */
+export async function apiClient(baseUrl: string, username = 'admin', password = ADMIN_PASSWORD): Promise<ApiClient> {
+  const login = await fetch(`${baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+  const call = async (method: string, path: string, body?: unknown): Promise<ApiResponse> => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  };
+  return {
+    cookie,
+    get: (path: string) => call('GET', path),
+    put: (path: string, body: unknown) => call('PUT', path, body),
+    post: (path: string, body?: unknown) => call('POST', path, body ?? {}),
+    del: (path: string) => call('DELETE', path),
+  };
+}
