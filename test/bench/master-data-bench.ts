@@ -118,7 +118,7 @@ try {
   // Building the data is preparation, not a figure: a bigger page cache makes it faster.
   db.pragma('cache_size = -524288');
   let t = performance.now();
-  const seqs = bulkLoadMessages(db, {
+  const lastSeq = bulkLoadMessages(db, {
     count: opts.messages, start, end, nodes, seed: opts.seed,
     onProgress: (n) => { if (n % 1_000_000 === 0 || n === opts.messages) log(`message log: ${n.toLocaleString('en-US')} rows (${Math.round(n / (since(t) / 1000)).toLocaleString('en-US')}/s)`); },
   });
@@ -134,7 +134,7 @@ try {
   db.pragma(`cache_size = ${defaultCache}`);
 
   log(`ingest: ${opts.ingest.toLocaleString('en-US')} events through ingestBatch in batches of ${opts.batch}`);
-  const ingest = ingestRun(createIngest(db), { events: opts.ingest, batch: opts.batch, nodes, seqs, start: end - DAY_MS, end, seed: opts.seed + 13 });
+  const ingest = ingestRun(createIngest(db), { events: opts.ingest, batch: opts.batch, nodes, lastSeq, start: end - DAY_MS, end, seed: opts.seed + 13 });
   log(`ingest: ${Math.round(ingest.eventsPerS).toLocaleString('en-US')} events/s`);
 
   const timeQueries = <Q>(queries: { kind: string; q: Q }[], run: (q: Q) => { items: unknown[] }): QueryTiming[] => {

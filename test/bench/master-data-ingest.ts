@@ -26,8 +26,8 @@ export interface IngestSpec {
   readonly events: number;
   readonly batch: number;
   readonly nodes: readonly string[];
-  /** Last seq already used per node. */
-  readonly seqs: ReadonlyMap<string, number>;
+  /** Seqs up to this one are taken (by the bulk-loaded events) on every node. */
+  readonly lastSeq: number;
   readonly start: number;
   readonly end: number;
   readonly seed: number;
@@ -39,7 +39,7 @@ function outboxes(spec: IngestSpec): { perNode: Map<string, OutboxEvent[]>; byTy
   const make = mailMaker(spec.seed);
   const r = rng(spec.seed + 1);
   const perNode = new Map(spec.nodes.map((n) => [n, [] as OutboxEvent[]]));
-  const seqs = new Map(spec.seqs);
+  const seqs = new Map(spec.nodes.map((n) => [n, spec.lastSeq]));
   const byType: Record<string, number> = {};
   const push = (node: string, type: string, payload: unknown, at: number) => {
     const seq = seqs.get(node)! + 1;

@@ -10,7 +10,7 @@ import { waitUntil } from '../helpers/wait.ts';
 
 test('the local cluster: demo rules give every verdict, delivered mail lands in var/delivered', async () => {
   const tmp = tempDir('local');
-  const cluster = await startLocalCluster({ varDir: tmp.path, sinkPort: 0, scannerPorts: [0], logLevel: 'silent' });
+  const cluster = await startLocalCluster({ varDir: tmp.path, masterPort: 0, sinkPort: 0, scannerPorts: [0, 0], logLevel: 'silent' });
   try {
     const port = cluster.scanners[0]!.smtpPort;
     const env = { from: 'a@origin.test', to: ['user@example.test'] };
@@ -27,7 +27,10 @@ test('the local cluster: demo rules give every verdict, delivered mail lands in 
     assert.ok(emls.some((m) => /Subject: \[SPAM\] TAG-ME/.test(m)));
     assert.ok(emls.some((m) => /Subject: plain/.test(m)));
     assert.equal(readdirSync(join(tmp.path, 'scanner-1', 'quarantine')).length, 1);
-    assert.ok(existsSync(join(tmp.path, 'rules.yaml')), 'the demo rules are written where an admin can edit them');
+    assert.equal(cluster.scanners.length, 2);
+    assert.ok(cluster.adminPassword.length >= 16, 'an admin password was generated');
+    const login = await fetch(`${cluster.master.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: cluster.adminPassword }) });
+    assert.equal(login.status, 200);
   } finally {
     await cluster.close();
     tmp.cleanup();

@@ -1,65 +1,107 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
 import { ensureDirs, writeFileDurably } from '@moat/storage';
 import { validateDocument } from '@moat/config';
 import { demoRules } from '@moat/rules';
 import { ScannerConfigSchema, startScanner, createLogger, type Scanner } from '@moat/scanner';
+import { MasterConfigSchema, startMaster, type Master } from '@moat/master';
 import { startSink, type Sink } from '@moat/sink';
 
 /** The defaults of `pnpm start`; part of the contract (see docs/local-cluster.md). */
 export const LOCAL_DEFAULTS = {
   varDir: 'var',
+  master: { host: '127.0.0.1', port: 8080 },
   sink: { host: '127.0.0.1', port: 2600 },
-  scanners: [{ name: 'scanner-1', port: 2525 }],
+  scanners: [
+    { name: 'scanner-1', port: 2525 },
+    { name: 'scanner-2', port: 2526 },
+  ],
   domain: 'example.test',
+  adminUser: 'admin',
 } as const;
 
 export interface LocalCluster {
+  readonly master: Master;
   readonly sink: Sink;
   readonly scanners: readonly Scanner[];
+  /** The admin password: generated on first start and kept under var/. */
+  readonly adminPassword: string;
   close(): Promise<void>;
 }
 
 export interface LocalClusterOptions {
   readonly varDir?: string;
   /** Override the fixed ports (tests use 0 so they never collide with a running cluster). */
+  readonly masterPort?: number;
   readonly sinkPort?: number;
   readonly scannerPorts?: readonly number[];
   readonly logLevel?: 'info' | 'warn' | 'silent';
 }
 
-/** Start the whole local cluster on loopback with state under `var/`, kept across restarts. */
+/**
+ * The whole cluster on loopback: master (console, API, link), two scanners that join it with a
+ * generated join secret, and a sink for delivered mail. State under `var/`, kept across restarts.
+ */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
-  const varDir = options.varDir ?? LOCAL_DEFAULTS.varDir;
-  const root = resolve(varDir);
+  const root = resolve(options.varDir ?? LOCAL_DEFAULTS.varDir);
+  const level = options.logLevel ?? 'info';
   await ensureDirs(root);
-  const rulesFile = join(root, 'rules.yaml');
-  if (!existsSync(rulesFile)) await writeFileDurably(rulesFile, `# Demo rules of the local cluster; edit and save: scanners reload them.\n${stringify(demoRules())}`);
+  const joinSecret = await persistentSecret(join(root, 'cluster-join-secret'));
 
   const sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered') });
+  const masterConfig = validateDocument(
+    MasterConfigSchema,
+    {
+      node: { name: 'master' },
+      dataDir: join(root, 'master'),
+      http: { host: LOCAL_DEFAULTS.master.host, port: options.masterPort ?? LOCAL_DEFAULTS.master.port },
+      cluster: { joinSecret },
+      admin: { username: LOCAL_DEFAULTS.adminUser },
+      log: { level },
+    },
+    'local cluster (master)',
+  );
+  const master = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', node: 'master' }), seedRules: demoRules() });
+  const adminPassword = master.firstAdmin.generatedPassword ?? readPassword(join(masterConfig.dataDir, 'admin-password.txt'));
+
   const scanners: Scanner[] = [];
   for (const [i, s] of LOCAL_DEFAULTS.scanners.entries()) {
-    const port = options.scannerPorts?.[i] ?? s.port;
     const config = validateDocument(
       ScannerConfigSchema,
       {
         node: { name: s.name },
         dataDir: join(root, s.name),
-        smtp: { listen: { host: '127.0.0.1', port }, hostname: `${s.name}.moat.localhost` },
+        smtp: { listen: { host: '127.0.0.1', port: options.scannerPorts?.[i] ?? s.port }, hostname: `${s.name}.moat.localhost` },
         relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
-        rules: { file: rulesFile },
+        master: { url: `ws://${LOCAL_DEFAULTS.master.host}:${master.port}/cluster`, joinSecret },
+        log: { level },
       },
       `local cluster (${s.name})`,
     );
-    scanners.push(await startScanner(config, { log: createLogger(options.logLevel ?? 'info', { role: 'scanner', node: s.name }) }));
+    scanners.push(await startScanner(config, { log: createLogger(level, { role: 'scanner', node: s.name }) }));
   }
   return {
+    master,
     sink,
     scanners,
+    adminPassword,
     async close() {
       for (const s of scanners) await s.close();
+      await master.close();
       await sink.close();
     },
   };
+}
+
+/** A secret generated once and kept (mode 0600) so restarts keep the same cluster. */
+async function persistentSecret(file: string): Promise<string> {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(24).toString('hex');
+  await writeFileDurably(file, `${secret}\n`);
+  return secret;
+}
+
+function readPassword(file: string): string {
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : '(set before var/ was created; reset it with `pnpm moat master reset-password`)';
 }

@@ -3,11 +3,13 @@ import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfigFile } from '@moat/config';
 import { ScannerConfigSchema, startScanner } from '@moat/scanner';
+import { MasterConfigSchema, startMaster } from '@moat/master';
 import { startSink } from '@moat/sink';
 import { parseArgs } from './args.ts';
 import { startLocalCluster, LOCAL_DEFAULTS } from './local-cluster.ts';
 
 const USAGE = `usage:
+  moat master --config FILE [--print-config]    run the master node
   moat scanner --config FILE [--print-config]   run a scanner node
   moat sink [--host H] [--port P] [--dir D]     run a downstream sink that writes mail to files
   moat local [--var DIR]                         run the local cluster (what 'pnpm start' runs)`;
@@ -17,6 +19,19 @@ type Closable = { close(): Promise<void> };
 async function main(argv: readonly string[]): Promise<number> {
   const { command, options } = parseArgs(argv);
   switch (command) {
+    case 'master': {
+      if (typeof options.config !== 'string') return usage('master needs --config FILE');
+      const config = loadConfigFile(MasterConfigSchema, options.config);
+      if (options['print-config']) {
+        process.stdout.write(stringify({ ...config, cluster: { ...config.cluster, joinSecret: config.cluster.joinSecret ? '[redacted]' : undefined }, admin: { ...config.admin, password: config.admin.password ? '[redacted]' : undefined } }));
+        return 0;
+      }
+      const master = await startMaster(config);
+      if (master.firstAdmin.generatedPassword) {
+        process.stderr.write(`\nFirst start: admin user '${master.firstAdmin.username}' created; password: ${master.firstAdmin.generatedPassword}\n(also in ${master.firstAdmin.passwordFile}; change it after signing in)\n\n`);
+      }
+      return runUntilSignal(master);
+    }
     case 'scanner': {
       if (typeof options.config !== 'string') return usage('scanner needs --config FILE');
       const config = loadConfigFile(ScannerConfigSchema, options.config);
@@ -40,9 +55,11 @@ async function main(argv: readonly string[]): Promise<number> {
       const lines = [
         '',
         'Moat local cluster is up:',
+        `  console and API     ${cluster.master.url}/   (API under /api/v1/, docs at /api/v1/docs)`,
+        `  admin login         user ${LOCAL_DEFAULTS.adminUser}, password ${cluster.adminPassword}`,
         ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}`),
         `  downstream sink     127.0.0.1:${cluster.sink.port} (delivered mail in var/delivered/)`,
-        `  accepted domain     ${LOCAL_DEFAULTS.domain}   rules: var/rules.yaml`,
+        `  accepted domain     ${LOCAL_DEFAULTS.domain}   rules: edit them on the master (PUT /api/v1/rules)`,
         `  try: swaks --server 127.0.0.1:${cluster.scanners[0]?.smtpPort} --to user@${LOCAL_DEFAULTS.domain} --header 'Subject: TAG-ME'`,
         '',
       ];

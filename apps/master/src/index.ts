@@ -1,4 +1,3 @@
-export { startMaster, type Master, type MasterOptions } from './master.ts';
 export { buildApp, type BuildAppOptions } from './app.ts';
 export { ensureFirstAdmin, type FirstAdmin } from './auth/bootstrap-admin.ts';
 export { currentRules, seedRules, type StoredRules } from './rules/rules-repository.ts';

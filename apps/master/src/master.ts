@@ -78,7 +78,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
     async close() {
       if (closed) return;
       closed = true;
-      hub.close();
+      await hub.close();
       await app.close();
       db.close();
       log.info({ event: 'MASTER_STOPPED' }, 'master stopped');

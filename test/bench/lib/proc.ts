@@ -45,19 +45,7 @@ export function requireExecutable(name: string, install: string): string {
   return file;
 }
 
-/** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      if (!addr || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
-    });
-  });
-}
+export { freePort } from '../../helpers/ports.ts';
 
 function tryConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -45,6 +45,7 @@ export class ClusterHub implements ClusterControl {
   private readonly now: () => number;
   private readonly settings: HubSettings;
   private readonly livenessTimer: NodeJS.Timeout;
+  private closing = false;
 
   constructor(deps: { db: Db; log: Logger; now: () => number; settings: HubSettings }) {
     this.db = deps.db;
@@ -66,9 +67,25 @@ export class ClusterHub implements ClusterControl {
     return new Set(this.sessions.keys());
   }
 
-  close(): void {
+  /** Close every link and wait for them to go (the database must outlive their handlers). */
+  async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.livenessTimer);
-    for (const s of this.sessions.values()) s.ws.close(1001, 'master stopping');
+    const sockets = [...this.sessions.values()].map((s) => s.ws);
+    await Promise.all(
+      sockets.map(
+        (ws) =>
+          new Promise<void>((resolve) => {
+            if (ws.readyState === ws.CLOSED) return resolve();
+            ws.once('close', () => resolve());
+            ws.close(1001, 'master stopping');
+            setTimeout(() => {
+              ws.terminate();
+              resolve();
+            }, 2000).unref();
+          }),
+      ),
+    );
   }
 
   /** A new WebSocket on /cluster: challenge it, then serve it once it proves who it is. */
@@ -87,6 +104,7 @@ export class ClusterHub implements ClusterControl {
         ws.close(1008, 'invalid frame');
         return;
       }
+      if (this.closing) return;
       if (!session) {
         clearTimeout(helloTimer);
         if (frame.type !== 'hello') return this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_EXPECTED', `expected hello, got ${frame.type}`);
@@ -192,7 +210,8 @@ export class ClusterHub implements ClusterControl {
   private disconnected(s: Session): void {
     if (this.sessions.get(s.node.id) !== s) return;
     this.sessions.delete(s.node.id);
-    this.registry.offline(s.node.id);
+    // While the master stops, the registry is reset at the next start instead.
+    if (!this.closing) this.registry.offline(s.node.id);
     s.pending.failAll(() => new NodeOfflineError(s.node.name));
     for (const stream of s.streams.values()) stream.fail(new NodeOfflineError(s.node.name));
     this.log.warn({ event: 'NODE_OFFLINE', node: s.node.name, nodeId: s.node.id }, 'scanner offline');

@@ -33,7 +33,8 @@ const CHECKS = new Map<string, (v: unknown) => boolean>(Object.entries(EVENT_SCH
 export function createIngest(db: Db, options: { now?: () => number } = {}): Ingest {
   const now = options.now ?? Date.now;
   const pending = createPendingChanges(db);
-  const messages = createMessageWriter(db, createRollups(db), pending);
+  const rollups = createRollups(db);
+  const messages = createMessageWriter(db, rollups, pending);
   const quarantine = createQuarantineWriter(db, pending);
   const record = db.prepare('INSERT OR IGNORE INTO events (node_id, seq, type, created_at, stored_at) VALUES (?, ?, ?, ?, ?)');
   const markRejected = db.prepare('UPDATE events SET rejected = ? WHERE node_id = ? AND seq = ?');
@@ -55,6 +56,7 @@ export function createIngest(db: Db, options: { now?: () => number } = {}): Inge
     let duplicates = 0;
     const rejected: { seq: number; reason: string }[] = [];
     const storedAt = now();
+    pending.refresh();
     for (const ev of [...events].sort((a, b) => a.seq - b.seq)) {
       if (!Number.isSafeInteger(ev.seq) || ev.seq < 1) {
         rejected.push({ seq: Number(ev.seq) || 0, reason: 'seq is not a positive integer; not recorded' });
@@ -76,11 +78,21 @@ export function createIngest(db: Db, options: { now?: () => number } = {}): Inge
       apply(nodeId, ev.seq, type as EventType, ev.payload);
       stored++;
     }
+    rollups.flush();
     if (upToSeq > 0) ackNode.run(upToSeq, nodeId);
     return { upToSeq, stored, duplicates, rejected };
   });
 
-  return { ingestBatch: (nodeId, events) => batch(nodeId, events) };
+  return {
+    ingestBatch(nodeId, events) {
+      try {
+        return batch(nodeId, events);
+      } catch (err) {
+        rollups.discard();
+        throw err;
+      }
+    },
+  };
 }
 
 function invalidReason(type: string, payload: unknown): string | undefined {

@@ -69,6 +69,7 @@ export class RelayWorker {
   }
 
   private pump(): void {
+    if (this.stopped) return;
     const { queue, concurrency, now } = this.deps;
     const free = concurrency - this.inFlight.size;
     if (free > 0) {

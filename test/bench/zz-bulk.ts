@@ -1,0 +1,10 @@
+import { openDatabase } from '@moat/storage';
+import { DATA_MIGRATION } from '../../apps/master/src/db/migration-002-data.ts';
+import { CLUSTER_MIGRATION } from '../../apps/master/src/db/migration-003-cluster.ts';
+import { bulkLoadMessages } from './master-data-generate.ts';
+import { mkdtempSync } from 'node:fs';
+const db = openDatabase(mkdtempSync('/tmp/bulk-') + '/m.sqlite', [DATA_MIGRATION, CLUSTER_MIGRATION]);
+db.pragma('cache_size = -524288');
+const t = performance.now();
+bulkLoadMessages(db, { count: 200000, start: 1748000000000 - 30 * 86400000, end: 1748000000000, nodes: ['a', 'b', 'c', 'd'], seed: 1 });
+console.log('bulk rows/s', Math.round(200000 / ((performance.now() - t) / 1000)));
