@@ -86,3 +86,35 @@ test('two scanners join, get rules, report events exactly once; quarantine is fe
     await downstream.close();
   }
 });
+
+test("a node's relay queue is visible from the master, and a message can be retried now or removed (audited)", async () => {
+  let refusing = true;
+  const downstream = await startDownstream({ rcpt: () => (refusing ? { code: 451, text: '4.3.0 Busy' } : undefined) });
+  const master = await startTestMaster();
+  const s = await startClusterScanner('queued', master.wsUrl, downstream.port);
+  try {
+    const api = await apiClient(master.url);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) ids.push(/queued as (\w+)/.exec((await sendMail(s.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: `q${i}` }))).response)![1]!);
+    const nodeId = (await api.get('/api/v1/nodes')).json.items[0].id as string;
+    await waitUntil(async () => (await api.get(`/api/v1/nodes/${nodeId}/queue`)).json.entries?.every((e: { attempts: number }) => e.attempts >= 1), 'a failed attempt each');
+    const queue = (await api.get(`/api/v1/nodes/${nodeId}/queue`)).json;
+    assert.equal(queue.count, 2);
+    assert.match(queue.entries[0].lastError, /Busy/);
+
+    assert.equal((await api.del(`/api/v1/nodes/${nodeId}/queue/${ids[0]}`)).status, 200);
+    refusing = false;
+    assert.equal((await api.post(`/api/v1/nodes/${nodeId}/queue/${ids[1]}/retry`)).status, 200);
+    await downstream.waitFor(1);
+    assert.match(downstream.received[0]!.raw.toString(), /Subject: q1/);
+    await waitUntil(async () => (await api.get(`/api/v1/nodes/${nodeId}/queue`)).json.count === 0, 'an empty queue');
+    assert.equal((await api.del(`/api/v1/nodes/${nodeId}/queue/${ids[0]}`)).status, 404, 'already gone');
+    const audit = (await api.get('/api/v1/audit?limit=50')).json;
+    const actions = (audit.items ?? audit.entries ?? []).map((e: { action: string }) => e.action);
+    assert.ok(actions.includes('queue.delete') && actions.includes('queue.retry'), JSON.stringify(actions));
+  } finally {
+    await s.close();
+    await master.close();
+    await downstream.close();
+  }
+});

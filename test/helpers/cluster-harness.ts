@@ -12,28 +12,28 @@ export const ADMIN_PASSWORD = 'admin-password-for-tests';
 const level = () => (process.env.MOAT_TEST_LOG ?? 'silent') as 'silent';
 
 /** A master on 127.0.0.1:0 with fast heartbeats, a known admin password and seeded rules. */
-export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
+export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string } } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
   const dataDir = options.dataDir ?? tempDir('master').path;
   const config = validateDocument(MasterConfigSchema, {
     dataDir,
-    http: { host: '127.0.0.1', port: options.port ?? 0 },
+    http: { host: '127.0.0.1', port: options.port ?? 0, ...(options.tls ? { tls: options.tls } : {}) },
     cluster: { joinSecret: JOIN_SECRET, heartbeatSeconds: 0.2, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
     admin: { username: 'admin', password: ADMIN_PASSWORD },
     log: { level: level() },
   }, 'test master');
   const master = await startMaster(config, { log: createLogger(level(), { role: 'master' }), seedRules: options.seed ?? validateRules(BASE_RULES) });
-  return Object.assign(master, { dataDir, wsUrl: `ws://127.0.0.1:${master.port}/cluster` });
+  return Object.assign(master, { dataDir, wsUrl: `${options.tls ? 'wss' : 'ws'}://127.0.0.1:${master.port}/cluster` });
 }
 
 /** A scanner that takes its rules from the master. */
-export async function startClusterScanner(name: string, wsUrl: string, downstreamPort: number, options: { dataDir?: string; joinSecret?: string; port?: number } = {}): Promise<Scanner & { dataDirPath: string }> {
+export async function startClusterScanner(name: string, wsUrl: string, downstreamPort: number, options: { dataDir?: string; joinSecret?: string; port?: number; fingerprint?: string } = {}): Promise<Scanner & { dataDirPath: string }> {
   const dataDir = options.dataDir ?? join(tempDir(`scanner-${name}`).path, 'data');
   const config = validateDocument(ScannerConfigSchema, {
     node: { name },
     dataDir,
     smtp: { listen: { host: '127.0.0.1', port: options.port ?? 0 }, hostname: `${name}.test` },
     relay: { host: '127.0.0.1', port: downstreamPort, retryBaseSeconds: 0.2, retryMaxSeconds: 1, timeoutSeconds: 5 },
-    master: { url: wsUrl, joinSecret: options.joinSecret ?? JOIN_SECRET, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5 },
+    master: { url: wsUrl, joinSecret: options.joinSecret ?? JOIN_SECRET, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5, ...(options.fingerprint ? { fingerprint: options.fingerprint } : {}) },
     log: { level: level() },
   }, `scanner ${name}`);
   const scanner = await startScanner(config, { log: createLogger(level(), { role: 'scanner', node: name }) });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QuarantineAdded } from '@moat/protocol';
 import { createIngest } from './ingest.ts';
-import { buildQuarantineSearch, getQuarantined, markQuarantine, searchQuarantine, type QuarantineSearch } from './quarantine-repository.ts';
+import { buildQuarantineSearch, FTS_LIST_CAP, getQuarantined, markQuarantine, searchQuarantine, subjectStrategy, type QuarantineSearch } from './quarantine-repository.ts';
 import { addNode, event, msgId, openTestDb, quarantined, T0 } from './test-fixtures.ts';
 
 const A = 'aaaaaaaaaaaaaaaa';
@@ -131,4 +131,24 @@ test('markQuarantine only moves forward: held → released → deleted', () => {
   // The scanner's own event arriving after the master's mark changes nothing.
   createIngest(db).ingestBatch(A, [event(100, 'quarantine.changed', { id, status: 'released', at: 9 })]);
   assert.equal(getQuarantined(db, id)?.status, 'deleted');
+});
+
+test('both subject strategies find the same rows; the choice follows how common the term is', () => {
+  const { db } = setup();
+  for (const q of QUERIES.filter((x) => x.subject !== undefined && /^[\x00-\x7f]*$/.test(x.subject))) {
+    const run = (strategy: 'index' | 'scan') => {
+      const { sql, params } = buildQuarantineSearch({ ...q, limit: 500 }, strategy);
+      return (db.prepare(sql).all(...params) as { id: string }[]).map((r) => r.id);
+    };
+    assert.deepEqual(run('scan'), run('index'), JSON.stringify(q));
+  }
+  assert.equal(subjectStrategy(db, 'pills'), 'index');
+  assert.equal(subjectStrategy(db, 'ab'), 'scan');
+  assert.equal(subjectStrategy(db, 'Ünï'), 'index');
+  const { ingestBatch } = createIngest(db);
+  ingestBatch(A, Array.from({ length: FTS_LIST_CAP }, (_, i) => event(1000 + i, 'quarantine.added', quarantined(1000 + i, { subject: `Cheap pills ${i}` }))));
+  assert.equal(subjectStrategy(db, 'pills'), 'scan');
+  assert.equal(subjectStrategy(db, 'prize'), 'index');
+  const page = searchQuarantine(db, { subject: 'PILLS', limit: 5 });
+  assert.deepEqual(page.items.map((i) => i.subject), ['Cheap pills 1999', 'Cheap pills 1998', 'Cheap pills 1997', 'Cheap pills 1996', 'Cheap pills 1995']);
 });

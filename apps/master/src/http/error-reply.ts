@@ -3,6 +3,12 @@ import { NodeOfflineError, NodeRequestError } from '../app-deps.ts';
 import { ApiError } from './api-error.ts';
 import type { ErrorBody } from './schemas.ts';
 
+const NODE_ERROR_STATUS: Readonly<Record<string, number>> = {
+  MOAT_ERR_NOT_FOUND: 404,
+  MOAT_ERR_CONFLICT: 409,
+  MOAT_ERR_NODE_TIMEOUT: 504,
+};
+
 /** One answer to an error: status, the `{ error, code, details }` body, extra headers. */
 export interface ErrorReply {
   readonly status: number;
@@ -55,7 +61,9 @@ export function toErrorReply(err: unknown, requestId: string): ErrorReply {
   }
   if (err instanceof NodeRequestError) {
     const code = err.code.startsWith('MOAT_ERR_') ? err.code : 'MOAT_ERR_NODE_REQUEST';
-    return reply(502, `node ${err.nodeName}: ${err.message}`, code, { node: err.nodeName });
+    // The node's own answer keeps its meaning (not found, conflict); a silent node is a gateway time-out.
+    const status = NODE_ERROR_STATUS[code] ?? 502;
+    return reply(status, `node ${err.nodeName}: ${err.message}`, code, { node: err.nodeName });
   }
   const e = (err ?? {}) as FastifyLikeError;
   if (Array.isArray(e.validation)) {
