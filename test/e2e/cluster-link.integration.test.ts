@@ -58,6 +58,13 @@ test('two scanners join, get rules, report events exactly once; quarantine is fe
     assert.match(downstream.received.at(-1)!.raw.toString(), /QUARANTINE-ME please/);
     assert.equal((await api.post(`/api/v1/quarantine/${heldId}/release`)).status, 409, 'released twice is a conflict');
 
+    // The cluster is visible to Prometheus.
+    const metrics = await api.get('/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, /moat_node_online\{node="scanner-b"\} 1/);
+    assert.match(metrics.text, /moat_events_ingested_total\{node="scanner-a",result="stored"\} \d+/);
+    assert.match(metrics.text, /moat_rules_pushes_total 1/);
+
     // Another one: deleted.
     const second = await sendMail(s1.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME again' }));
     const secondId = /queued as (\w+)/.exec(second.response)![1]!;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { ensureDirs, openDatabase, type Db } from '@moat/storage';
 import type { Rules } from '@moat/rules';
 import type { MasterConfig } from './config.ts';
@@ -40,7 +41,10 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
   if (!currentRules(db) && options.seedRules) seedRules(db, options.seedRules, 'system', now());
 
+  // One registry for the HTTP app and the hub, served at /metrics.
+  const registry = new Registry();
   const hub = new ClusterHub({
+    registry,
     db,
     log,
     now,
@@ -53,6 +57,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   });
   const deps = { config, db, log, now, cluster: hub };
   const app = await buildApp(deps, {
+    metricsRegistry: registry,
     extraPlugins: [
       clusterLinkRoute(hub),
       async (api) => {

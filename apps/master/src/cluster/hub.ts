@@ -12,6 +12,8 @@ import { PendingRequests } from './pending-requests.ts';
 import { MessageStream } from './message-stream.ts';
 import { currentRules } from '../rules/rules-repository.ts';
 import { createIngest } from '../data/ingest.ts';
+import type { Registry } from 'prom-client';
+import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
 
 export interface HubSettings {
   readonly joinSecret: string | undefined;
@@ -47,7 +49,9 @@ export class ClusterHub implements ClusterControl {
   private readonly livenessTimer: NodeJS.Timeout;
   private closing = false;
 
-  constructor(deps: { db: Db; log: Logger; now: () => number; settings: HubSettings }) {
+  private readonly metrics: ClusterMetrics;
+
+  constructor(deps: { db: Db; log: Logger; now: () => number; settings: HubSettings; registry: Registry }) {
     this.db = deps.db;
     this.log = deps.log;
     this.now = deps.now;
@@ -55,6 +59,7 @@ export class ClusterHub implements ClusterControl {
     this.registry = createNodeRegistry(deps.db);
     this.ingest = createIngest(deps.db);
     this.registry.resetOnline();
+    this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0);
     this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
     this.livenessTimer.unref();
   }
@@ -160,6 +165,7 @@ export class ClusterHub implements ClusterControl {
 
   private refuse(ws: WebSocket, address: string, code: string, message: string): void {
     this.log.warn({ event: 'LINK_REFUSED', address, code }, message);
+    this.metrics.linkRefusals.inc({ code });
     this.send(ws, { type: 'error', code, message });
     ws.close(1008, code);
   }
@@ -176,6 +182,9 @@ export class ClusterHub implements ClusterControl {
         return;
       case 'events.batch': {
         const outcome = this.ingest.ingestBatch(s.node.id, frame.events);
+        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'stored' }, outcome.stored);
+        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'duplicate' }, outcome.duplicates);
+        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rejected' }, outcome.rejected.length);
         for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
         this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
         return;
@@ -238,6 +247,7 @@ export class ClusterHub implements ClusterControl {
     const current = currentRules(this.db);
     if (!current) return;
     for (const s of this.sessions.values()) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
+    this.metrics.rulesPushes.inc();
     this.log.info({ event: 'RULES_PUSHED', version: current.version, nodes: this.sessions.size }, 'rules pushed to online scanners');
   }
 
