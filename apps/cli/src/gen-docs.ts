@@ -4,12 +4,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeSchema, keyTable } from '@moat/config';
 import { ScannerConfigSchema } from '@moat/scanner';
+import { MasterConfigSchema } from '@moat/master';
 import { RulesSchema, ContentRuleSchema } from '@moat/rules';
 
 export const DOC_FILE = fileURLToPath(new URL('../../../docs/configuration.md', import.meta.url));
 
 export const GENERATED: Record<string, string> = {
   'scanner-config': keyTable(describeSchema(ScannerConfigSchema)),
+  'master-config': keyTable(describeSchema(MasterConfigSchema)),
   'rules-document': keyTable(describeSchema(RulesSchema)),
   'content-rule': keyTable(describeSchema(ContentRuleSchema)),
 };
