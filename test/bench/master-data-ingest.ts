@@ -51,7 +51,7 @@ function outboxes(spec: IngestSpec): { perNode: Map<string, OutboxEvent[]>; byTy
   for (let i = 0; total < spec.events; i++) {
     const node = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
     const at = Math.floor(spec.start + r() * (spec.end - spec.start));
-    const m = make.message(benchId('I', i), at);
+    const m = make.message(benchId('I', i, at), at);
     push(node, 'message.logged', m, at);
     total++;
     if (m.action === 'quarantine' && total < spec.events) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { helloProof, PROTOCOL_VERSION } from '@moat/protocol';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
-import { startTestMaster, startClusterScanner, apiClient, JOIN_SECRET } from '../helpers/cluster-harness.ts';
+import { startTestMaster, startClusterScanner, apiClient, expectNeverReady, JOIN_SECRET } from '../helpers/cluster-harness.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 type TestMaster = Awaited<ReturnType<typeof startTestMaster>>;
@@ -97,10 +97,8 @@ test('invalid frames close the link without harm; the master and other nodes car
 });
 
 test('a scanner with a wrong join secret does not join and does not accept mail', async () => {
-  const started = startClusterScanner('wrong-secret', master.wsUrl, downstream.port, { joinSecret: 'wrong-secret-0123456789abcdef' });
-  const outcome = await Promise.race([started.then(() => 'started'), new Promise((r) => setTimeout(() => r('waiting'), 1500))]);
+  const outcome = await expectNeverReady((signal) => startClusterScanner('wrong-secret', master.wsUrl, downstream.port, { joinSecret: 'wrong-secret-0123456789abcdef', signal }));
   assert.equal(outcome, 'waiting', 'without rules from the master it never listens');
   const api = await apiClient(master.url);
   assert.ok(!(await api.get('/api/v1/nodes')).json.items.some((n: { name: string }) => n.name === 'wrong-secret'));
-  void started.then((s) => s.close(), () => undefined);
 });

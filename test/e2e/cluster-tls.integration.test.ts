@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { startDownstream } from '../helpers/downstream.ts';
-import { startTestMaster, startClusterScanner } from '../helpers/cluster-harness.ts';
+import { startTestMaster, startClusterScanner, expectNeverReady } from '../helpers/cluster-harness.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 test('wss with the master certificate pinned: the right fingerprint joins, a wrong one never does', async () => {
   const tmp = tempDir('master-tls');
@@ -18,15 +19,17 @@ test('wss with the master certificate pinned: the right fingerprint joins, a wro
   const master = await startTestMaster({ tls: { cert, key } });
   try {
     assert.match(master.wsUrl, /^wss:/);
-    const wrong = startClusterScanner('impostor-check', master.wsUrl, downstream.port, { fingerprint: fingerprint.replace(/^../, fingerprint.startsWith('AA') ? 'BB' : 'AA') });
-    const outcome = await Promise.race([wrong.then(() => 'joined'), new Promise((r) => setTimeout(() => r('refused'), 1500))]);
-    assert.equal(outcome, 'refused', 'a pin mismatch never gets rules');
-    void wrong.then((s) => s.close(), () => undefined);
+    const wrongPin = fingerprint.replace(/^../, fingerprint.startsWith('AA') ? 'BB' : 'AA');
+    const outcome = await expectNeverReady((signal) => startClusterScanner('impostor-check', master.wsUrl, downstream.port, { fingerprint: wrongPin, signal }));
+    assert.equal(outcome, 'waiting', 'a pin mismatch never gets rules');
 
     const good = await startClusterScanner('pinned', master.wsUrl, downstream.port, { fingerprint });
-    assert.equal(good.rules.current().version, 1);
-    assert.equal(good.link?.isConnected, true);
-    await good.close();
+    try {
+      assert.equal(good.rules.current().version, 1);
+      await waitUntil(() => good.link?.isConnected === true, 'the pinned link up');
+    } finally {
+      await good.close();
+    }
   } finally {
     await master.close();
     await downstream.close();

@@ -17,7 +17,7 @@ export async function startTestMaster(options: { dataDir?: string; port?: number
   const config = validateDocument(MasterConfigSchema, {
     dataDir,
     http: { host: '127.0.0.1', port: options.port ?? 0, ...(options.tls ? { tls: options.tls } : {}) },
-    cluster: { joinSecret: JOIN_SECRET, heartbeatSeconds: 0.2, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
+    cluster: { joinSecret: JOIN_SECRET, heartbeatSeconds: 0.5, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
     admin: { username: 'admin', password: ADMIN_PASSWORD },
     log: { level: level() },
   }, 'test master');
@@ -26,7 +26,7 @@ export async function startTestMaster(options: { dataDir?: string; port?: number
 }
 
 /** A scanner that takes its rules from the master. */
-export async function startClusterScanner(name: string, wsUrl: string, downstreamPort: number, options: { dataDir?: string; joinSecret?: string; port?: number; fingerprint?: string } = {}): Promise<Scanner & { dataDirPath: string }> {
+export async function startClusterScanner(name: string, wsUrl: string, downstreamPort: number, options: { dataDir?: string; joinSecret?: string; port?: number; fingerprint?: string; signal?: AbortSignal } = {}): Promise<Scanner & { dataDirPath: string }> {
   const dataDir = options.dataDir ?? join(tempDir(`scanner-${name}`).path, 'data');
   const config = validateDocument(ScannerConfigSchema, {
     node: { name },
@@ -36,7 +36,7 @@ export async function startClusterScanner(name: string, wsUrl: string, downstrea
     master: { url: wsUrl, joinSecret: options.joinSecret ?? JOIN_SECRET, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5, ...(options.fingerprint ? { fingerprint: options.fingerprint } : {}) },
     log: { level: level() },
   }, `scanner ${name}`);
-  const scanner = await startScanner(config, { log: createLogger(level(), { role: 'scanner', node: name }) });
+  const scanner = await startScanner(config, { log: createLogger(level(), { role: 'scanner', node: name }), ...(options.signal ? { signal: options.signal } : {}) });
   return Object.assign(scanner, { dataDirPath: dataDir });
 }
 
@@ -82,4 +82,17 @@ export async function apiClient(baseUrl: string, username = 'admin', password = 
     post: (path: string, body?: unknown) => call('POST', path, body ?? {}),
     del: (path: string) => call('DELETE', path),
   };
+}
+
+/**
+ * Start a scanner that is expected never to get rules (wrong secret, wrong pin): resolves
+ * 'waiting' if it is still waiting after `ms`, then aborts the start so nothing is left running.
+ */
+export async function expectNeverReady(start: (signal: AbortSignal) => Promise<Scanner>, ms = 1500): Promise<'waiting' | 'started'> {
+  const abort = new AbortController();
+  const started = start(abort.signal);
+  const outcome = await Promise.race([started.then(() => 'started' as const, () => 'waiting' as const), new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), ms))]);
+  abort.abort();
+  await started.then((s) => s.close(), () => undefined);
+  return outcome;
 }

@@ -37,6 +37,8 @@ export interface Scanner {
 export interface ScannerOptions {
   readonly log?: Logger;
   readonly now?: () => number;
+  /** Gives up a start that is still waiting for its first rules from the master. */
+  readonly signal?: AbortSignal;
 }
 
 /** The scanner's composition root: storage, rules, relay worker, cluster link and SMTP ingress, wired once. */
@@ -112,7 +114,14 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     if (!pushed.hasRules()) {
       // A node without rules is not ready: it does not listen until the master has pushed some.
       log.warn({ event: 'RULES_WAITING', master: config.master.url }, 'no rules yet; waiting for the master before accepting mail');
-      await pushed.ready();
+      try {
+        await waitOrAbort(pushed.ready(), options.signal);
+      } catch (err) {
+        await link.stop();
+        await relay.stop();
+        db.close();
+        throw err;
+      }
     }
   } else {
     rules = createFileRulesSource(config.rules!.file, log);
@@ -184,4 +193,17 @@ async function recoverAfterCrash(dirs: { spool: string; queue: string; quarantin
     }
   }
   if (removed > 0) log.warn({ event: 'RECOVERY_SWEEP', removed }, 'removed files of unfinished transactions');
+}
+
+function waitOrAbort(ready: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return ready;
+  signal.throwIfAborted();
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('scanner start aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    ready.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, reject);
+  });
 }

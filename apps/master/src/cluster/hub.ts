@@ -159,6 +159,7 @@ export class ClusterHub implements ClusterControl {
     this.sessions.set(node.id, session);
     this.send(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
     this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion }, 'scanner online');
+    session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
     this.pushRulesIfBehind(session, hello.rulesVersion);
     return session;
   }

@@ -164,10 +164,13 @@ export class ClusterLink {
         return;
       }
       case 'welcome': {
+        const ws = this.ws;
         if (frame.credential) {
           await this.deps.credentials.save({ nodeId: frame.nodeId, credential: frame.credential });
           log.info({ event: 'LINK_JOINED', nodeId: frame.nodeId }, 'joined the cluster; node credential stored');
         }
+        // The link may have dropped while the credential was being written.
+        if (ws !== this.ws || ws?.readyState !== WebSocket.OPEN) return;
         this.state = 'ready';
         this.attempts = 0;
         this.heartbeatMs = frame.heartbeatMs;

@@ -81,6 +81,7 @@ test('GET /messages: bad queries are 400 naming the field', async (t) => {
     ['/messages?to=2024-02-31', 'query.to'],
     ['/messages?action=explode', 'query.action'],
     ['/messages?cursor=1;DROP', 'query.cursor'],
+    ['/messages?cursor=9999999999999999.1', 'query.cursor'],
     ['/messages?node=../x', 'query.node'],
     ['/messages?match=regex', 'query.match'],
   ];
@@ -126,6 +127,7 @@ test('GET /quarantine and /quarantine/:id', async (t) => {
   assert.equal(bad.statusCode, 400);
   assert.deepEqual(fieldsOf(bad.json()), ['params.id']);
   assert.ok(fieldsOf((await get('/quarantine?status=gone')).json()).includes('query.status'));
+  assert.ok(fieldsOf((await get('/quarantine?cursor=9999999999999999.9999999999999999')).json()).includes('query.cursor'));
 });
 
 test('GET /reports/traffic as JSON and CSV', async (t) => {

@@ -5,7 +5,7 @@ import { notFound } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/schemas.ts';
 import { MessageDetailSchema, MessageIdSchema, MessagesQuery, MessageSummarySchema, NodeIdSchema, pageOf } from './data-schemas.ts';
 import { messageDetailOut, messageSummaryOut } from './data-responses.ts';
-import { queryTime } from './query-times.ts';
+import { queryTime, withCursor } from './query-inputs.ts';
 import type { TypedApp } from './typed-app.ts';
 
 /** The central message log: every message every node handled. */
@@ -23,7 +23,8 @@ export function registerMessageRoutes(app: TypedApp, deps: AppDeps): void {
     },
     async (request) => {
       const { from, to, ...q } = request.query;
-      const page = searchMessages(deps.db, { ...q, from: queryTime(from, 'from'), to: queryTime(to, 'to') });
+      const range = { from: queryTime(from, 'from'), to: queryTime(to, 'to') };
+      const page = withCursor(() => searchMessages(deps.db, { ...q, ...range }));
       return { items: page.items.map(messageSummaryOut), next: page.next };
     },
   );

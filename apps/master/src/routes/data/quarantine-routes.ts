@@ -5,7 +5,7 @@ import { notFound } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/schemas.ts';
 import { MessageIdSchema, pageOf, QuarantineDetailSchema, QuarantineEntrySchema, QuarantineQuery } from './data-schemas.ts';
 import { quarantineDetailOut, quarantineEntryOut } from './data-responses.ts';
-import { queryTime } from './query-times.ts';
+import { queryTime, withCursor } from './query-inputs.ts';
 import type { TypedApp } from './typed-app.ts';
 
 /** The quarantine index of every node (the messages themselves stay on their node). */
@@ -22,7 +22,8 @@ export function registerQuarantineRoutes(app: TypedApp, deps: AppDeps): void {
     },
     async (request) => {
       const { from, to, ...q } = request.query;
-      const page = searchQuarantine(deps.db, { ...q, from: queryTime(from, 'from'), to: queryTime(to, 'to') });
+      const range = { from: queryTime(from, 'from'), to: queryTime(to, 'to') };
+      const page = withCursor(() => searchQuarantine(deps.db, { ...q, ...range }));
       return { items: page.items.map(quarantineEntryOut), next: page.next };
     },
   );

@@ -3,10 +3,9 @@ import type { AppDeps } from '../../app-deps.ts';
 import { toCsv } from '../../data/csv.ts';
 import { quarantineSize, top, traffic } from '../../data/reports.ts';
 import { bucketMs, ceilTo, DAY_MS, floorTo } from '../../data/time-buckets.ts';
-import { ApiError } from '../../http/api-error.ts';
 import { errorResponses, iso } from '../../http/schemas.ts';
 import { fileStamp, FormatSchema, reportResponse, sendCsv } from './csv-reply.ts';
-import { reportRange } from './query-times.ts';
+import { badQuery, reportRange } from './query-inputs.ts';
 import { TIME_INPUT_PATTERN } from '../../data/time-input.ts';
 import type { TypedApp } from './typed-app.ts';
 
@@ -69,7 +68,7 @@ export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
       try {
         rows = traffic(deps.db, { ...range, bucket, byNode: q.byNode ?? false, ...(q.node === undefined ? {} : { node: q.node }) });
       } catch (err) {
-        if (err instanceof RangeError) throw new ApiError(400, 'MOAT_ERR_VALIDATION', 'Bad Request', [{ field: 'query.from', message: err.message }]);
+        if (err instanceof RangeError) throw badQuery('from', err.message);
         throw err;
       }
       const size = bucketMs(bucket);

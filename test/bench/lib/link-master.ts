@@ -1,0 +1,59 @@
+/**
+ * A real Moat master in its own process for the master link benchmark: startMaster() with the
+ * master's own logger (JSON lines on stdout at info, which the benchmark sends to a file and
+ * reads the RULES_ACKED times from), a join secret and an admin password. Started with an IPC
+ * channel (lib/ipc-rpc.ts): `start`, `cpu`, `verify` (read-only counts in its database), `stop`.
+ */
+import { cpuUsage } from 'node:process';
+import { validateDocument } from '@moat/config';
+import { MasterConfigSchema, startMaster, type Master } from '@moat/master';
+import { validateRules } from '@moat/rules';
+import { serveRpc } from './ipc-rpc.ts';
+
+let master: Master | undefined;
+
+serveRpc({
+  async start(a: { dataDir: string; heartbeatSeconds: number; joinSecret: string; adminPassword: string; seedRules: unknown }) {
+    const config = validateDocument(
+      MasterConfigSchema,
+      {
+        dataDir: a.dataDir,
+        http: { host: '127.0.0.1', port: 0 },
+        cluster: { joinSecret: a.joinSecret, heartbeatSeconds: a.heartbeatSeconds },
+        admin: { username: 'admin', password: a.adminPassword },
+        log: { level: 'info' },
+      },
+      'bench master',
+    );
+    master = await startMaster(config, { seedRules: validateRules(a.seedRules) });
+    return { port: master.port, url: master.url, pid: process.pid };
+  },
+
+  cpu: () => {
+    const c = cpuUsage();
+    return (c.user + c.system) / 1000;
+  },
+
+  /** What the master stored: for the exactly-once check after the ingest run. */
+  verify() {
+    if (!master) throw new Error('master not started');
+    const db = master.db;
+    const one = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+    return {
+      messages: one('SELECT count(*) AS n FROM messages'),
+      distinctMessages: one('SELECT count(*) AS n FROM (SELECT DISTINCT node_id, id FROM messages)'),
+      events: one('SELECT count(*) AS n FROM events'),
+      rejected: one('SELECT count(*) AS n FROM events WHERE rejected IS NOT NULL'),
+      nodes: db
+        .prepare('SELECT name, last_acked_seq AS lastAckedSeq, (SELECT count(*) FROM events e WHERE e.node_id = nodes.id) AS events, (SELECT count(*) FROM messages m WHERE m.node_id = nodes.id) AS messages, rules_version AS rulesVersion FROM nodes ORDER BY name')
+        .all() as { name: string; lastAckedSeq: number; events: number; messages: number; rulesVersion: number }[],
+    };
+  },
+
+  async stop() {
+    await master?.close();
+    master = undefined;
+    setTimeout(() => process.exit(0), 50);
+    return true;
+  },
+});
