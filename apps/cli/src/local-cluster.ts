@@ -49,37 +49,51 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   await ensureDirs(root);
   const joinSecret = await persistentSecret(join(root, 'cluster-join-secret'));
 
-  const sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered') });
-  const masterConfig = validateDocument(
-    MasterConfigSchema,
-    {
-      node: { name: 'master' },
-      dataDir: join(root, 'master'),
-      http: { host: LOCAL_DEFAULTS.master.host, port: options.masterPort ?? LOCAL_DEFAULTS.master.port },
-      cluster: { joinSecret },
-      admin: { username: LOCAL_DEFAULTS.adminUser },
-      log: { level },
-    },
-    'local cluster (master)',
-  );
-  const master = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', node: 'master' }), seedRules: demoRules() });
-  const adminPassword = master.firstAdmin.generatedPassword ?? readPassword(join(masterConfig.dataDir, 'admin-password.txt'));
-
+  let sink: Sink;
+  let master: Master;
+  let adminPassword: string;
   const scanners: Scanner[] = [];
-  for (const [i, s] of LOCAL_DEFAULTS.scanners.entries()) {
-    const config = validateDocument(
-      ScannerConfigSchema,
+  // Whatever started is stopped again if a later part fails, so a failed start leaves nothing behind.
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered') });
+    started.push(sink);
+    const masterConfig = validateDocument(
+      MasterConfigSchema,
       {
-        node: { name: s.name },
-        dataDir: join(root, s.name),
-        smtp: { listen: { host: '127.0.0.1', port: options.scannerPorts?.[i] ?? s.port }, hostname: `${s.name}.moat.localhost` },
-        relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
-        master: { url: `ws://${LOCAL_DEFAULTS.master.host}:${master.port}/cluster`, joinSecret },
+        node: { name: 'master' },
+        dataDir: join(root, 'master'),
+        http: { host: LOCAL_DEFAULTS.master.host, port: options.masterPort ?? LOCAL_DEFAULTS.master.port },
+        cluster: { joinSecret },
+        admin: { username: LOCAL_DEFAULTS.adminUser },
         log: { level },
       },
-      `local cluster (${s.name})`,
+      'local cluster (master)',
     );
-    scanners.push(await startScanner(config, { log: createLogger(level, { role: 'scanner', node: s.name }) }));
+    master = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', node: 'master' }), seedRules: demoRules() });
+    started.push(master);
+    adminPassword = master.firstAdmin.generatedPassword ?? readPassword(join(masterConfig.dataDir, 'admin-password.txt'));
+
+    for (const [i, s] of LOCAL_DEFAULTS.scanners.entries()) {
+      const config = validateDocument(
+        ScannerConfigSchema,
+        {
+          node: { name: s.name },
+          dataDir: join(root, s.name),
+          smtp: { listen: { host: '127.0.0.1', port: options.scannerPorts?.[i] ?? s.port }, hostname: `${s.name}.moat.localhost` },
+          relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
+          master: { url: `ws://${LOCAL_DEFAULTS.master.host}:${master.port}/cluster`, joinSecret },
+          log: { level },
+        },
+        `local cluster (${s.name})`,
+      );
+      const scanner = await startScanner(config, { log: createLogger(level, { role: 'scanner', node: s.name }) });
+      scanners.push(scanner);
+      started.push(scanner);
+    }
+  } catch (err) {
+    for (const part of started.reverse()) await part.close().catch(() => undefined);
+    throw err;
   }
   return {
     master,
