@@ -91,6 +91,7 @@ export class ClusterHub implements ClusterControl {
           }),
       ),
     );
+    this.registry.flush();
   }
 
   /** A new WebSocket on /cluster: challenge it, then serve it once it proves who it is. */
@@ -178,7 +179,7 @@ export class ClusterHub implements ClusterControl {
         this.send(s.ws, { type: 'heartbeat', at: this.now() });
         return;
       case 'rules.ack':
-        if (frame.ok) this.registry.rulesApplied(s.node.id, frame.version);
+        if (frame.ok) this.registry.rulesApplied(s.node.id, frame.version, this.now());
         this.log[frame.ok ? 'info' : 'error']({ event: frame.ok ? 'RULES_ACKED' : 'RULES_NACKED', node: s.node.name, version: frame.version, error: frame.error }, frame.ok ? 'scanner applied rules' : 'scanner refused rules');
         return;
       case 'events.batch': {

@@ -51,10 +51,38 @@ export function createNodeRegistry(db: Db) {
   const heartbeat = db.prepare('UPDATE nodes SET last_seen = ?, queue_depth = coalesce(?, queue_depth), outbox_backlog = coalesce(?, outbox_backlog), rules_version = coalesce(?, rules_version) WHERE id = ?');
   const offline = db.prepare('UPDATE nodes SET online = 0 WHERE id = ?');
   const allOffline = db.prepare('UPDATE nodes SET online = 0');
-  const applied = db.prepare('UPDATE nodes SET rules_version = ? WHERE id = ?');
+
+  // Heartbeats and rules acks from every node arrive all the time; writing each in its own
+  // transaction costs one fsync apiece on the master. They are gathered for a few milliseconds
+  // and written together; every read flushes first, so nobody sees stale state.
+  type Pending = { now: number; queueDepth?: number | undefined; outboxBacklog?: number | undefined; rulesVersion?: number | undefined };
+  const pending = new Map<string, Pending>();
+  let timer: NodeJS.Timeout | undefined;
+  const flush = db.transaction(() => {
+    clearTimeout(timer);
+    timer = undefined;
+    for (const [id, p] of pending) heartbeat.run(p.now, p.queueDepth ?? null, p.outboxBacklog ?? null, p.rulesVersion ?? null, id);
+    pending.clear();
+  });
+  const defer = (id: string, update: Pending) => {
+    const prev = pending.get(id);
+    pending.set(id, {
+      now: Math.max(update.now, prev?.now ?? 0),
+      queueDepth: update.queueDepth ?? prev?.queueDepth,
+      outboxBacklog: update.outboxBacklog ?? prev?.outboxBacklog,
+      rulesVersion: update.rulesVersion ?? prev?.rulesVersion,
+    });
+    timer ??= setTimeout(() => flush(), 25);
+  };
+  const flushed = <T>(read: () => T): T => {
+    if (pending.size > 0) flush();
+    return read();
+  };
 
   return {
+    flush: () => void flush(),
     get: (id: string): NodeRecord | undefined => {
+      if (pending.size > 0) flush();
       const r = byId.get(id);
       return r ? fromRow(r) : undefined;
     },
@@ -62,7 +90,7 @@ export function createNodeRegistry(db: Db) {
       const r = byName.get(name);
       return r ? fromRow(r) : undefined;
     },
-    list: (): NodeRecord[] => all.all().map(fromRow),
+    list: (): NodeRecord[] => flushed(() => all.all().map(fromRow)),
     /** A join: a new node, or a known name that lost its credential (re-keyed). */
     join(name: string, now: number): { id: string; credential: string; rejoined: boolean } {
       const credential = randomBytes(32).toString('hex');
@@ -78,11 +106,14 @@ export function createNodeRegistry(db: Db) {
     connected: (id: string, now: number, address: string, smtpAddress: string, software: string, rulesVersion: number) =>
       void connected.run(now, address, smtpAddress, software, rulesVersion, id),
     heartbeat: (id: string, now: number, queueDepth?: number, outboxBacklog?: number, rulesVersion?: number) =>
-      void heartbeat.run(now, queueDepth ?? null, outboxBacklog ?? null, rulesVersion ?? null, id),
-    offline: (id: string) => void offline.run(id),
+      defer(id, { now, queueDepth, outboxBacklog, rulesVersion }),
+    offline: (id: string) => {
+      if (pending.size > 0) flush();
+      offline.run(id);
+    },
     /** At master start nobody is connected yet, whatever the last run recorded. */
     resetOnline: () => void allOffline.run(),
-    rulesApplied: (id: string, version: number) => void applied.run(version, id),
+    rulesApplied: (id: string, version: number, now: number) => defer(id, { now, rulesVersion: version }),
   };
 }
 export type NodeRegistry = ReturnType<typeof createNodeRegistry>;

@@ -26,6 +26,7 @@ export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingCh
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id, node_id) DO NOTHING RETURNING rid`);
   const insertRcpt = db.prepare('INSERT OR IGNORE INTO message_rcpts (rcpt, received_at, rid) VALUES (?, ?, ?)');
+  const insertFts = db.prepare('INSERT INTO messages_fts (rowid, subject) VALUES (?, ?)');
   const selectState = db.prepare<[string, string], StateRow>(`SELECT rid, status, attempts, last_attempt_at, delivered, deferred, bounced, delivery_detail
     FROM messages WHERE id = ? AND node_id = ?`);
   const updateState = db.prepare(`UPDATE messages SET status = ?, attempts = ?, last_attempt_at = ?, delivered = ?, deferred = ?, bounced = ?, delivery_detail = ?
@@ -58,6 +59,7 @@ export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingCh
       );
       if (!row) return;
       for (const r of recipients) insertRcpt.run(r, m.receivedAt, row.rid);
+      insertFts.run(row.rid, m.subject);
       rollups.add({ nodeId, receivedAt: m.receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients });
       for (const change of pending.take(nodeId, m.id, 'delivery.status')) delivery(nodeId, 0, change as DeliveryStatus);
     },

@@ -130,9 +130,24 @@ test('search plans use the index meant for them', () => {
   assert.match(plan({ sender: 'a@b.test' }), /messages_sender /);
   assert.match(plan({ sender: '@b.test' }), /messages_sender_domain/);
   assert.match(plan({ recipient: 'a@b.test' }), /r USING PRIMARY KEY/);
+  assert.match(plan({ subject: 'invoice' }), /messages_fts/);
   assert.doesNotMatch(plan({}), /TEMP B-TREE/);
   assert.doesNotMatch(plan({ sender: 'a@b.test', cursor: '1.1' }), /TEMP B-TREE/);
   assert.doesNotMatch(plan({ recipient: 'a@b.test', from: 1, to: 2 }), /TEMP B-TREE/);
+});
+
+test('both subject strategies find the same messages', () => {
+  const { db } = setup();
+  for (const q of QUERIES.filter((x) => x.subject !== undefined)) {
+    const run = (strategy: 'index' | 'scan') => {
+      const { sql, params } = buildMessageSearch({ ...q, limit: 500 }, strategy);
+      return (db.prepare(sql).all(...params) as { id: string }[]).map((r) => r.id);
+    };
+    assert.deepEqual(run('scan'), run('index'), JSON.stringify(q));
+  }
+  for (const subject of ['Invoice 100', 'ice 1', 'hello 5']) {
+    assert.deepEqual(searchMessages(db, { subject, limit: 500 }).items.map((i) => i.id), expected(dataset(), { subject }), subject);
+  }
 });
 
 test('getMessage returns everything, with delivery and quarantine state', () => {

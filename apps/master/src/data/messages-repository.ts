@@ -3,7 +3,7 @@ import type { MessageLogged } from '@moat/protocol';
 import type { QuarantineStatus } from './quarantine-writer.ts';
 import { encodeCursor } from './cursor.ts';
 import { commonSearch, pageSize, Where, type CommonSearch } from './search-filters.ts';
-import { containsPattern } from './sql-like.ts';
+import { addSubjectCondition, subjectStrategy, type SubjectStrategy } from './subject-search.ts';
 
 export interface MessageSearch extends CommonSearch {
   /** deliver | tag | quarantine | reject */
@@ -62,11 +62,15 @@ interface SummaryRow {
   first_rcpt: string; rcpt_count: number; subject: string; size: number; action: string; score: number; status: string;
 }
 
-/** The SQL of a message log search (pure: exposed for tests and EXPLAIN). Fetches limit + 1 rows to know if there is a next page. */
-export function buildMessageSearch(q: MessageSearch): { sql: string; params: unknown[]; limit: number } {
+/**
+ * The SQL of a message log search (pure: exposed for tests and EXPLAIN); `strategy` is how a
+ * subject term is looked up (subject-search.ts). Fetches limit + 1 rows to know if there is a
+ * next page.
+ */
+export function buildMessageSearch(q: MessageSearch, strategy: SubjectStrategy = 'index'): { sql: string; params: unknown[]; limit: number } {
   const where = new Where();
   const { from, timeCol, ridCol } = commonSearch({ table: 'messages', rcptTable: 'message_rcpts', timeCol: 'received_at' }, 'm', q, where);
-  if (q.subject !== undefined) where.add(`m.subject LIKE ? ESCAPE '\\'`, containsPattern(q.subject));
+  if (q.subject !== undefined) addSubjectCondition(where, 'm', 'messages_fts', q.subject, strategy);
   if (q.action !== undefined) where.add('m.action = ?', q.action);
   if (q.status !== undefined) where.add('m.status = ?', q.status);
   const limit = pageSize(q.limit);
@@ -77,7 +81,7 @@ export function buildMessageSearch(q: MessageSearch): { sql: string; params: unk
 
 /** Search the central message log, newest first, one page at a time. */
 export function searchMessages(db: Db, q: MessageSearch): Page<MessageSummary> {
-  const { sql, params, limit } = buildMessageSearch(q);
+  const { sql, params, limit } = buildMessageSearch(q, q.subject === undefined ? 'index' : subjectStrategy(db, 'messages_fts', q.subject));
   const rows = db.prepare<unknown[], SummaryRow>(sql).all(...params);
   const page = rows.slice(0, limit);
   const last = page.at(-1);

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QuarantineAdded } from '@moat/protocol';
 import { createIngest } from './ingest.ts';
-import { buildQuarantineSearch, FTS_LIST_CAP, getQuarantined, markQuarantine, searchQuarantine, subjectStrategy, type QuarantineSearch } from './quarantine-repository.ts';
+import { buildQuarantineSearch, getQuarantined, markQuarantine, searchQuarantine, type QuarantineSearch } from './quarantine-repository.ts';
+import { FTS_LIST_CAP, subjectStrategy } from './subject-search.ts';
 import { addNode, event, msgId, openTestDb, quarantined, T0 } from './test-fixtures.ts';
 
 const A = 'aaaaaaaaaaaaaaaa';
@@ -142,13 +143,13 @@ test('both subject strategies find the same rows; the choice follows how common 
     };
     assert.deepEqual(run('scan'), run('index'), JSON.stringify(q));
   }
-  assert.equal(subjectStrategy(db, 'pills'), 'index');
-  assert.equal(subjectStrategy(db, 'ab'), 'scan');
-  assert.equal(subjectStrategy(db, 'Ünï'), 'index');
+  assert.equal(subjectStrategy(db, 'quarantine_fts', 'pills'), 'index');
+  assert.equal(subjectStrategy(db, 'quarantine_fts', 'ab'), 'scan');
+  assert.equal(subjectStrategy(db, 'quarantine_fts', 'Ünï'), 'index');
   const { ingestBatch } = createIngest(db);
   ingestBatch(A, Array.from({ length: FTS_LIST_CAP }, (_, i) => event(1000 + i, 'quarantine.added', quarantined(1000 + i, { subject: `Cheap pills ${i}` }))));
-  assert.equal(subjectStrategy(db, 'pills'), 'scan');
-  assert.equal(subjectStrategy(db, 'prize'), 'index');
+  assert.equal(subjectStrategy(db, 'quarantine_fts', 'pills'), 'scan');
+  assert.equal(subjectStrategy(db, 'quarantine_fts', 'prize'), 'index');
   const page = searchQuarantine(db, { subject: 'PILLS', limit: 5 });
   assert.deepEqual(page.items.map((i) => i.subject), ['Cheap pills 1999', 'Cheap pills 1998', 'Cheap pills 1997', 'Cheap pills 1996', 'Cheap pills 1995']);
 });

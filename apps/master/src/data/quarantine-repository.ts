@@ -3,7 +3,7 @@ import type { QuarantineAdded } from '@moat/protocol';
 import { encodeCursor } from './cursor.ts';
 import { setQuarantineStatus, type QuarantineStatus } from './quarantine-writer.ts';
 import { commonSearch, hasSelectiveFilter, pageSize, Where, type CommonSearch } from './search-filters.ts';
-import { containsPattern, ftsPhrase } from './sql-like.ts';
+import { addSubjectCondition, subjectStrategy, type SubjectStrategy } from './subject-search.ts';
 import type { Page } from './messages-repository.ts';
 
 export type { QuarantineStatus };
@@ -37,47 +37,22 @@ export interface QuarantineDetail extends QuarantineEntry {
 }
 
 const COLUMNS = `q.rid, q.node_id, n.name AS node_name, q.id, q.created_at, q.mail_from, q.first_rcpt, q.rcpt_count, q.subject, q.size, q.score, q.status, q.status_at`;
-/** The trigram index needs three characters; shorter subject terms fall back to a LIKE scan. */
-const FTS_MIN_CHARS = 3;
-/** Past this many subject matches, walking the time index and testing LIKE finds a page sooner than sorting every match. */
-export const FTS_LIST_CAP = 2000;
-
-/**
- * How a subject term is searched. `index`: the trigram index lists the matching rows, which
- * are then sorted by time: fast while they are few. `scan`: walk the status/time index newest
- * first testing LIKE, stopping at a page: fast when matches are common, slow when rare. The
- * choice counts matches up to FTS_LIST_CAP (a capped index read). Non-ASCII terms always use
- * the index: LIKE folds only ASCII case, the trigram index folds Unicode case.
- */
-export type SubjectStrategy = 'index' | 'scan';
-
-export function subjectStrategy(db: Db, subject: string): SubjectStrategy {
-  if ([...subject].length < FTS_MIN_CHARS) return 'scan';
-  if (/[^\x00-\x7f]/.test(subject)) return 'index';
-  const n = db.prepare<[string], number>(`SELECT COUNT(*) FROM (SELECT 1 FROM quarantine_fts WHERE quarantine_fts MATCH ? LIMIT ${FTS_LIST_CAP})`).pluck().get(ftsPhrase(subject));
-  return (n ?? 0) < FTS_LIST_CAP ? 'index' : 'scan';
-}
-
 interface EntryRow {
   rid: number; node_id: string; node_name: string | null; id: string; created_at: number; mail_from: string; first_rcpt: string;
   rcpt_count: number; subject: string; size: number; score: number; status: QuarantineStatus; status_at: number | null;
 }
 
 /**
- * The SQL of a quarantine search (pure: exposed for tests and EXPLAIN). When an exact address
- * or a subject term narrows the search, the status test is written `+q.status` so SQLite does
+ * The SQL of a quarantine search (pure: exposed for tests and EXPLAIN); `strategy` is how a
+ * subject term is looked up (subject-search.ts). When an exact address or an indexed subject
+ * term narrows the search, the status test is written `+q.status` so SQLite does
  * not pick the (status, created_at) index to drive it: on a quarantine of a million held
  * messages that index matches nearly every row.
  */
 export function buildQuarantineSearch(q: QuarantineSearch, strategy: SubjectStrategy = 'index'): { sql: string; params: unknown[]; limit: number } {
   const where = new Where();
   const { from, timeCol, ridCol } = commonSearch({ table: 'quarantine', rcptTable: 'quarantine_rcpts', timeCol: 'created_at' }, 'q', q, where);
-  const subject = q.subject;
-  const fts = subject !== undefined && strategy === 'index' && [...subject].length >= FTS_MIN_CHARS;
-  if (subject !== undefined) {
-    if (fts) where.add('q.rid IN (SELECT rowid FROM quarantine_fts WHERE quarantine_fts MATCH ?)', ftsPhrase(subject));
-    else where.add(`q.subject LIKE ? ESCAPE '\\'`, containsPattern(subject));
-  }
+  const fts = q.subject !== undefined && addSubjectCondition(where, 'q', 'quarantine_fts', q.subject, strategy);
   const status = q.status ?? 'held';
   if (status !== 'all') where.add(hasSelectiveFilter(q) || fts ? '+q.status = ?' : 'q.status = ?', status);
   const limit = pageSize(q.limit);
@@ -88,7 +63,7 @@ export function buildQuarantineSearch(q: QuarantineSearch, strategy: SubjectStra
 
 /** Search the quarantine index of every node, newest first, one page at a time. */
 export function searchQuarantine(db: Db, q: QuarantineSearch): Page<QuarantineEntry> {
-  const { sql, params, limit } = buildQuarantineSearch(q, q.subject === undefined ? 'index' : subjectStrategy(db, q.subject));
+  const { sql, params, limit } = buildQuarantineSearch(q, q.subject === undefined ? 'index' : subjectStrategy(db, 'quarantine_fts', q.subject));
   const rows = db.prepare<unknown[], EntryRow>(sql).all(...params);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
