@@ -47,10 +47,10 @@ export function quarantineQueries(seed: number, range: Range): NamedQuery<Quaran
   return kinds.flatMap(([kind, n, make]) => Array.from({ length: n }, () => ({ kind, q: make() })));
 }
 
-/** 52 message log searches in 11 kinds, the last one the worst case (no index, no early stop: only 2 of it). */
+/** 50 message log searches in 10 kinds. */
 export function messageQueries(seed: number, range: Range): NamedQuery<MessageSearch>[] {
   const p = picker(seed, range);
-  const kinds: [string, () => MessageSearch, number?][] = [
+  const kinds: [string, () => MessageSearch][] = [
     ['newest first page', () => ({})],
     ['a page deep in the past (cursor)', () => ({ cursor: p.cursorAt() })],
     ['exact sender, a busy one', () => ({ sender: senderAddress(p.int(50)) })],
@@ -58,10 +58,9 @@ export function messageQueries(seed: number, range: Range): NamedQuery<MessageSe
     ['sender domain', () => ({ sender: `@dom${p.int(SENDER_DOMAINS)}.example` })],
     ['exact recipient', () => ({ recipient: mailbox(p.int(MAILBOXES)) })],
     ['action = quarantine', () => ({ action: 'quarantine' })],
-    ['subject, common word, one day', () => { const from = p.dayStart(); return { subject: p.pick(['invoice', 'meeting', 'order']), from, to: from + DAY_MS }; }],
-    ['subject, rare word, one day (scan)', () => { const from = p.dayStart(); return { subject: p.pick(RARE_WORDS), from, to: from + DAY_MS }; }],
-    ['subject, rare word, whole log (scan)', () => ({ subject: p.pick(RARE_WORDS) })],
-    ['subject matching nothing, whole log (full scan)', () => ({ subject: `nomatch${p.int(1000)}` }), 2],
+    ['subject, common word', () => ({ subject: p.pick(['invoice', 'meeting', 'order', 'prize']) })],
+    ['subject, rare word', () => ({ subject: p.pick(RARE_WORDS) })],
+    ['subject matching nothing', () => ({ subject: `nomatch${p.int(1000)}` })],
   ];
-  return kinds.flatMap(([kind, make, n]) => Array.from({ length: n ?? 5 }, () => ({ kind, q: make() })));
+  return kinds.flatMap(([kind, make]) => Array.from({ length: 5 }, () => ({ kind, q: make() })));
 }
