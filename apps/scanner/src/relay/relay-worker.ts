@@ -80,7 +80,7 @@ export class RelayWorker {
           .catch((err: unknown) => this.deps.log.error({ queueId: entry.messageId, err, event: 'RELAY_ERROR' }, 'relay attempt failed unexpectedly'))
           .finally(() => {
             this.inFlight.delete(entry.id);
-            this.pump();
+            this.wake(); // one queue scan for all the attempts that finish in this turn
           });
         this.inFlight.set(entry.id, run);
       }
