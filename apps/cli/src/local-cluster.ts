@@ -117,5 +117,5 @@ async function persistentSecret(file: string): Promise<string> {
 }
 
 function readPassword(file: string): string {
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() : '(set before var/ was created; reset it with `pnpm moat master reset-password`)';
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : '(not kept: it was given, not generated; or reset it with `pnpm moat master reset-password --config FILE`)';
 }

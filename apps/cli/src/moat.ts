@@ -3,13 +3,14 @@ import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfigFile } from '@moat/config';
 import { ScannerConfigSchema, startScanner } from '@moat/scanner';
-import { MasterConfigSchema, startMaster } from '@moat/master';
+import { MasterConfigSchema, startMaster, resetPassword } from '@moat/master';
 import { startSink } from '@moat/sink';
 import { parseArgs } from './args.ts';
 import { startLocalCluster, LOCAL_DEFAULTS } from './local-cluster.ts';
 
 const USAGE = `usage:
   moat master --config FILE [--print-config]    run the master node
+  moat master reset-password --config FILE [--user NAME]   set a new generated password (default user: admin)
   moat scanner --config FILE [--print-config]   run a scanner node
   moat sink [--host H] [--port P] [--dir D]     run a downstream sink that writes mail to files
   moat local [--var DIR]                         run the local cluster (what 'pnpm start' runs)`;
@@ -17,11 +18,17 @@ const USAGE = `usage:
 type Closable = { close(): Promise<void> };
 
 async function main(argv: readonly string[]): Promise<number> {
-  const { command, options } = parseArgs(argv);
+  const { command, options, rest } = parseArgs(argv);
   switch (command) {
     case 'master': {
       if (typeof options.config !== 'string') return usage('master needs --config FILE');
       const config = loadConfigFile(MasterConfigSchema, options.config);
+      if (rest[0] === 'reset-password') {
+        const user = typeof options.user === 'string' ? options.user : config.admin.username;
+        const password = await resetPassword(config, user);
+        process.stdout.write(`new password for ${user}: ${password}\n`);
+        return 0;
+      }
       if (options['print-config']) {
         process.stdout.write(stringify({ ...config, cluster: { ...config.cluster, joinSecret: config.cluster.joinSecret ? '[redacted]' : undefined }, admin: { ...config.admin, password: config.admin.password ? '[redacted]' : undefined } }));
         return 0;

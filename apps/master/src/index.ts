@@ -13,3 +13,4 @@ export {
   type Role,
 } from './app-deps.ts';
 export { startMaster, type Master, type MasterOptions } from './master.ts';
+export { resetPassword } from './auth/reset-password.ts';

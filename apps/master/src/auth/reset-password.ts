@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { openDatabase } from '@moat/storage';
+import type { MasterConfig } from '../config.ts';
+import { MASTER_MIGRATIONS } from '../db/migrations.ts';
+import { createAuditLog } from '../audit/audit-log.ts';
+import { hashPassword } from './passwords.ts';
+import { createSessionStore } from './sessions.ts';
+import { createUsersRepository } from './users-repository.ts';
+
+/**
+ * The way back in for an administrator who lost the password: run on the master's machine
+ * (it needs the database file), sets a new generated password, ends the user's sessions,
+ * and audits it. Returns the new password for the caller to print once.
+ */
+export async function resetPassword(config: MasterConfig, username: string, now: () => number = Date.now): Promise<string> {
+  const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
+  try {
+    const users = createUsersRepository(db, now);
+    const user = users.findByUsername(username);
+    if (!user) throw new Error(`no user named ${username}`);
+    const password = randomBytes(18).toString('base64url');
+    users.update(user.id, { passwordHash: await hashPassword(password), disabled: false });
+    createSessionStore(db, now, config.auth.sessionHours).revokeAllForUser(user.id);
+    createAuditLog(db, now).audit({ username: 'system', via: 'cli' }, '', 'user.password.reset', `user:${user.id}`, { username, reason: 'moat master reset-password' });
+    return password;
+  } finally {
+    db.close();
+  }
+}
