@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { AnalyzersConfigSchema } from './analyzers/config-schema.ts';
 
 /**
  * A scanner's own server configuration (its YAML file). Rules are not here: they come from the
@@ -92,6 +93,7 @@ export const ScannerConfigSchema = Type.Object(
     relay: Relay,
     rules: Type.Optional(RulesSource),
     master: Type.Optional(Master),
+    analyzers: AnalyzersConfigSchema,
     log: Type.Object(
       { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'JSON log lines on stdout at this level and above.' }) },
       { additionalProperties: false, default: {} },

@@ -14,6 +14,7 @@ import { createDownstream } from './relay/downstream.ts';
 import { RelayWorker } from './relay/relay-worker.ts';
 import { createIngress } from './smtp/ingress.ts';
 import { acceptMessage } from './pipeline/accept-message.ts';
+import { createAnalyzers } from './analyzers/create-analyzers.ts';
 import { createFileRulesSource } from './rules-source/file-rules-source.ts';
 import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
 import type { RulesSource } from './rules-source/rules-source.ts';
@@ -127,6 +128,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     rules = createFileRulesSource(config.rules!.file, log);
   }
 
+  const analyzers = createAnalyzers(config);
   const server = createIngress({
     config,
     rules,
@@ -135,7 +137,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     now,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
-        { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake() },
+        { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers },
         env,
         snapshot,
         msgLog,
@@ -150,7 +152,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     });
   });
   const smtpPort = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
-  log.info({ event: 'SCANNER_STARTED', smtp: `${config.smtp.listen.host}:${smtpPort}`, downstream: `${config.relay.host}:${config.relay.port}`, rulesVersion: rules.current().version }, 'scanner started');
+  log.info({ event: 'SCANNER_STARTED', smtp: `${config.smtp.listen.host}:${smtpPort}`, downstream: `${config.relay.host}:${config.relay.port}`, rulesVersion: rules.current().version, analyzers: analyzers.map((a) => a.name) }, 'scanner started');
 
   let closed = false;
   return {

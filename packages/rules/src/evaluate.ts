@@ -1,6 +1,7 @@
 import { strongestAction } from './action.ts';
 import { allowReasons } from './allow.ts';
 import { attachmentReasons } from './attachments.ts';
+import { authenticationReasons } from './authentication.ts';
 import type { CompiledRules } from './compile.ts';
 import { contentReasons } from './content.ts';
 import type { MessageFacts, Reason, Verdict } from './facts.ts';
@@ -29,6 +30,7 @@ const PRECEDENCE: readonly Stage[] = [
   { row: 'c. allow-lists', skippedWhenAllowed: false, allows: true, run: (c, facts) => allowReasons(c, facts) },
   { row: 'd. size', skippedWhenAllowed: true, allows: false, run: (c, facts) => sizeReasons(c, facts) },
   { row: 'e. content rules', skippedWhenAllowed: true, allows: false, run: (c, facts) => contentReasons(c.content, facts) },
+  { row: 'e. sender authentication', skippedWhenAllowed: true, allows: false, run: (c, facts) => authenticationReasons(c.rules.authentication, facts) },
   { row: 'e. analyzer scores', skippedWhenAllowed: true, allows: false, run: (_c, facts) => analyzerReasons(facts) },
   { row: 'e. score thresholds', skippedWhenAllowed: true, allows: false, run: (c, _facts, before) => scoreReason(totalScore(before), c.rules.scoring) },
 ];

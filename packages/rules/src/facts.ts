@@ -14,8 +14,23 @@ export interface MessageFacts {
   readonly attachments: readonly AttachmentFact[];
   /** Set by a virus analyzer; a virus verdict is never overridden by an allow-list. */
   readonly virus?: { readonly name: string; readonly action: 'quarantine' | 'reject' } | undefined;
+  /** Set by the sender-authentication analyzer (SPF, DKIM, DMARC, ARC); `authentication` in the rules acts on it. */
+  readonly auth?: AuthFacts | undefined;
   /** Scores from other analyzers (spam engine, SPF/DKIM/DMARC…), added to the rule scores. */
   readonly extraScores?: readonly { readonly id: string; readonly score: number; readonly detail: string }[] | undefined;
+}
+
+/** RFC 8601 result words: pass, fail, softfail, neutral, none, temperror, permerror (policy for DKIM). */
+export type AuthResult = string;
+
+export interface AuthFacts {
+  /** SPF for MAIL FROM (or HELO for the null sender) from the real client address. */
+  readonly spf: { readonly result: AuthResult; readonly domain: string };
+  /** The best DKIM result: `pass` when any signature passed, else the first signature's, `none` without one. */
+  readonly dkim: { readonly result: AuthResult; readonly domain: string };
+  /** DMARC for the From domain; `policy` is what the domain publishes (p=, or sp= for a subdomain). */
+  readonly dmarc: { readonly result: AuthResult; readonly domain: string; readonly policy: 'none' | 'quarantine' | 'reject' | '' };
+  readonly arc: { readonly result: AuthResult };
 }
 
 export interface AttachmentFact {

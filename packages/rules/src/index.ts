@@ -1,6 +1,7 @@
 export {
   ActionSchema,
   AttachmentPolicySchema,
+  AuthenticationSchema,
   ContentRuleSchema,
   ContentTargetSchema,
   LimitsSchema,
@@ -15,7 +16,7 @@ export {
   type Lists,
   type Rules,
 } from './schema.ts';
-export type { AttachmentFact, EnvelopeDecision, MessageFacts, Reason, Verdict } from './facts.ts';
+export type { AttachmentFact, AuthFacts, AuthResult, EnvelopeDecision, MessageFacts, Reason, Verdict } from './facts.ts';
 export { ACTION_STRENGTH, isAction, strongerAction, strongestAction } from './action.ts';
 export { validateRules } from './validate.ts';
 export { compileRules, type CompiledRules } from './compile.ts';

@@ -94,6 +94,29 @@ export const ScoringSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const ActionWithDefault = (def: Action, description: string) =>
+  Type.Union([Type.Literal('deliver'), Type.Literal('tag'), Type.Literal('quarantine'), Type.Literal('reject')], { default: def, description });
+
+const AuthScore = (def: number, what: string) =>
+  Type.Number({ minimum: -1000, maximum: 1000, default: def, description: `Score added when ${what}.` });
+
+export const AuthenticationSchema = Type.Object(
+  {
+    spfFail: AuthScore(3, 'SPF fails (the client is not allowed to send for the MAIL FROM domain)'),
+    spfSoftfail: AuthScore(1, 'SPF soft-fails'),
+    spfPermerror: AuthScore(0.5, 'the SPF record is broken (permerror)'),
+    dkimFail: AuthScore(1, 'a DKIM signature is present and none verifies'),
+    dmarcFail: AuthScore(2, 'DMARC fails, whatever the published policy'),
+    dmarcReject: ActionWithDefault('quarantine', 'Action for a DMARC failure when the From domain publishes `p=reject` (`deliver`: only the score).'),
+    dmarcQuarantine: ActionWithDefault('tag', 'Action for a DMARC failure when the From domain publishes `p=quarantine` (`deliver`: only the score).'),
+  },
+  {
+    additionalProperties: false,
+    default: {},
+    description: 'What the sender-authentication results (SPF, DKIM, DMARC) weigh; used when a scanner runs the `auth` analyzer. Skipped for allow-listed mail.',
+  },
+);
+
 export const TaggingSchema = Type.Object(
   {
     subjectPrefix: Type.String({ maxLength: 64, default: '[SPAM]', description: 'Prepended to the subject of tagged mail; empty for none.' }),
@@ -122,6 +145,7 @@ export const RulesSchema = Type.Object(
     content: Type.Array(ContentRuleSchema, { default: [], maxItems: 10_000, description: 'Content rules, evaluated in order; see the content rule keys below.' }),
     attachments: AttachmentPolicySchema,
     scoring: ScoringSchema,
+    authentication: AuthenticationSchema,
     tagging: TaggingSchema,
     nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
   },

@@ -24,6 +24,7 @@ const DEFAULTS: Omit<Rules, 'version' | 'acceptedDomains'> = {
     action: 'reject',
   },
   scoring: { tag: 5, quarantine: 10, reject: 20 },
+  authentication: { spfFail: 3, spfSoftfail: 1, spfPermerror: 0.5, dkimFail: 1, dmarcFail: 2, dmarcReject: 'quarantine', dmarcQuarantine: 'tag' },
   tagging: { subjectPrefix: '[SPAM]' },
   nodes: {},
 };
@@ -41,6 +42,7 @@ export function rulesDoc(overrides: Overrides = {}): Rules {
     limits: { ...DEFAULTS.limits, ...o.limits },
     attachments: { ...DEFAULTS.attachments, ...o.attachments },
     scoring: { ...DEFAULTS.scoring, ...o.scoring },
+    authentication: { ...DEFAULTS.authentication, ...o.authentication },
     tagging: { ...DEFAULTS.tagging, ...o.tagging },
     content: ((o.content ?? []) as Overrides[]).map((rule) => ({ enabled: true, caseInsensitive: true, ...rule })),
   } as unknown as Rules;

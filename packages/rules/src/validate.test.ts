@@ -72,6 +72,11 @@ describe('validateRules', () => {
     const found = errorKeys({ lists: { ipBlock: ['not-an-ip'] }, content: [rule({ action: undefined })], scoring: { reject: 1 } });
     assert.deepEqual(found, ['lists.ipBlock.0', 'content.0', 'scoring.reject']);
   });
+  it('refuses a bad authentication action or score, naming the key', () => {
+    assert.throws(() => validateRules({ ...BASE_RULES, authentication: { dmarcReject: 'drop' } }), /authentication\.dmarcReject/);
+    assert.throws(() => validateRules({ ...BASE_RULES, authentication: { spfFail: 5000 } }), /authentication\.spfFail/);
+    assert.throws(() => validateRules({ ...BASE_RULES, authentication: { spfFial: 1 } }), /authentication\.spfFial/);
+  });
   it('does not modify its input', () => {
     const input = { ...BASE_RULES, content: [rule({})] };
     const before = structuredClone(input);
@@ -84,6 +89,7 @@ describe('validateRules', () => {
       { lists: { ipAllow: ['192.0.2.10'], senderBlock: ['*@blocked.example'] }, limits: { maxMessageBytes: 10_000 } },
       { attachments: { action: 'quarantine', scanArchives: false }, scoring: { tag: 3, quarantine: 6, reject: 9 } },
       { content: [rule({}), rule({ id: 'r2', enabled: false, caseInsensitive: false, target: 'header', header: 'X-A', score: 2 })] },
+      { authentication: { spfFail: 5, dmarcReject: 'reject' } },
       { tagging: { subjectPrefix: '' }, nodes: { n1: { weight: 2, backup: false, maintenance: false } } },
     ];
     for (const document of documents) assert.deepEqual(validateRules({ ...BASE_RULES, ...document }), rulesDoc(document));

@@ -6,6 +6,8 @@ import { evaluateMessage, strongerAction, type CompiledRules, type Verdict } fro
 import type { MessageStore, MessageRecord } from '../store/message-store.ts';
 import { analyzeMessage, UnanalysableMessage, type ContentFacts } from './analyze.ts';
 import { deliveryHeaders } from './delivery-headers.ts';
+import type { Analyzer } from '../analyzers/analyzer.ts';
+import { runAnalyzers, type AnalyzerOutcome } from '../analyzers/run-analyzers.ts';
 
 export interface AcceptDeps {
   readonly messages: MessageStore;
@@ -17,7 +19,11 @@ export interface AcceptDeps {
   readonly now: () => number;
   /** The relay worker's nudge after a message is queued. */
   readonly onQueued: () => void;
+  /** Virus scan, sender authentication, DNSBL…: run after DATA beside the content analysis. None: the bare pipeline. */
+  readonly analyzers?: readonly Analyzer[];
 }
+
+const NO_ANALYZERS: AnalyzerOutcome = { extraScores: [], headers: [], holds: [] };
 
 export interface Envelope {
   readonly id: string;
@@ -42,14 +48,26 @@ export type Reply = { readonly ok: true; readonly text: string } | { readonly ok
 export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: CompiledRules, log: Logger): Promise<Reply> {
   let content: ContentFacts;
   let unanalysable: UnanalysableMessage | undefined;
+  const analyzers = deps.analyzers ?? [];
+  const analyzing = analyzers.length > 0 ? runAnalyzers(analyzers, env, log) : Promise.resolve(NO_ANALYZERS);
   try {
     content = await analyzeMessage(env.spoolFile);
   } catch (err) {
     // Any other error is local (the spool file cannot be read): 451, and the client retries.
-    if (!(err instanceof UnanalysableMessage)) throw err;
+    if (!(err instanceof UnanalysableMessage)) {
+      await analyzing; // never rejects; the spool file is removed by the caller once nobody reads it
+      throw err;
+    }
     unanalysable = err;
     content = err.partial;
     log.warn({ event: 'ANALYSIS_FAILED', reason: err.reason, detail: err.message }, 'message could not be analysed, holding it');
+  }
+  const found = await analyzing;
+  if (found.tempFail) {
+    // The stated fallback of an engine that is down: the message is not accepted, the client retries.
+    log.warn({ event: 'MESSAGE_TEMPFAIL', analyzer: found.tempFail.analyzer, detail: found.tempFail.detail }, 'analyzer unavailable, answering 451');
+    await rm(env.spoolFile, { force: true });
+    return { ok: false, code: 451, enhanced: '4.3.0', text: `Message could not be checked (${found.tempFail.analyzer} unavailable), try again later` };
   }
   const evaluated = evaluateMessage(rules, {
     clientIp: env.clientIp,
@@ -60,8 +78,12 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
     subject: content.subject,
     bodyText: content.bodyText,
     attachments: content.attachments,
+    virus: found.virus,
+    auth: found.auth,
+    extraScores: found.extraScores.length > 0 ? found.extraScores : undefined,
   });
-  const verdict = unanalysable ? holdUnanalysable(evaluated, unanalysable) : evaluated;
+  const holds = [...(unanalysable ? [{ rule: unanalysable.reason, detail: unanalysable.message }] : []), ...found.holds];
+  const verdict = holds.reduce(hold, evaluated);
   const record: MessageRecord = {
     id: env.id,
     receivedAt: env.receivedAt,
@@ -104,7 +126,8 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
         file,
         mailFrom: env.mailFrom,
         rcptTo: env.rcptTo,
-        prependHeaders: deliveryHeaders(env, verdict, deps),
+        // Authentication-Results and the scan status above our Received (RFC 8601 section 5).
+        prependHeaders: [...found.headers, ...deliveryHeaders(env, verdict, deps)],
         subjectPrefix: verdict.action === 'tag' ? rules.rules.tagging.subjectPrefix : '',
         createdAt: env.receivedAt,
         nextAttemptAt: env.receivedAt,
@@ -119,15 +142,16 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
 }
 
 /**
- * The fallback for a message that could not be analysed (structure limits or time-out): at
- * least quarantine, so that an admin decides; a reject found in what was analysed still rejects.
+ * The fallback for a message that could not be analysed (structure limits or time-out) or
+ * scanned (past clamd's stream limit): at least quarantine, so that an admin decides; a reject
+ * found in what was analysed still rejects.
  */
-function holdUnanalysable(v: Verdict, err: UnanalysableMessage): Verdict {
+function hold(v: Verdict, why: { rule: string; detail: string }): Verdict {
   const action = strongerAction(v.action, 'quarantine');
   return {
     ...v,
     action,
-    reasons: [...v.reasons, { kind: 'analyzer', rule: err.reason, match: err.message.slice(0, 200), action: 'quarantine' }],
+    reasons: [...v.reasons, { kind: 'analyzer', rule: why.rule, match: why.detail.slice(0, 200), action: 'quarantine' }],
     rejectText: action === 'reject' ? v.rejectText : undefined,
   };
 }

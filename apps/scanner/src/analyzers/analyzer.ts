@@ -1,0 +1,44 @@
+import type { MessageFacts } from '@moat/rules';
+
+/** What every analyzer sees: the envelope and the spooled file (read it as a stream, never whole). */
+export interface AnalyzerInput {
+  readonly clientIp: string;
+  readonly helo: string;
+  readonly mailFrom: string;
+  readonly rcptTo: readonly string[];
+  readonly spoolFile: string;
+  readonly size: number;
+}
+
+/** Facts an analyzer found; the rule engine decides from them, the pipeline only merges them. */
+export interface Findings {
+  readonly virus?: MessageFacts['virus'];
+  readonly auth?: MessageFacts['auth'];
+  readonly extraScores?: NonNullable<MessageFacts['extraScores']>;
+  /** Header lines prepended to delivered mail (e.g. Authentication-Results). */
+  readonly headers?: readonly string[];
+  /**
+   * The message could not be checked and must not be delivered unchecked (e.g. larger than
+   * clamd's StreamMaxLength): it is held like unanalysable mail, at least quarantined.
+   */
+  readonly hold?: { readonly rule: string; readonly detail: string };
+}
+
+/**
+ * What happens when an analyzer's engine is down, answers an error or does not answer within
+ * its time-out: `temp-fail` answers 451 4.3.0 (the message is not accepted, the client
+ * retries), `pass` goes on without this analyzer's facts and adds `headers` to delivered mail.
+ */
+export interface Fallback {
+  readonly policy: 'temp-fail' | 'pass';
+  readonly headers?: readonly string[];
+}
+
+/** One analyzer: a name (its reasons and log lines carry it), a time-out and a stated fallback. */
+export interface Analyzer {
+  readonly name: string;
+  readonly timeoutMs: number;
+  readonly fallback: Fallback;
+  /** Rejects when the engine is unavailable; must stop its I/O when `signal` aborts. */
+  run(input: AnalyzerInput, signal: AbortSignal): Promise<Findings>;
+}

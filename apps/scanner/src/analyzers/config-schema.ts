@@ -1,0 +1,87 @@
+import { Type } from 'typebox';
+
+/** The `analyzers:` section of the scanner config. Each analyzer is off unless its key is present. */
+
+const Clamav = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'clamd\'s TCP address (`TCPAddr`).' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 3310, description: 'clamd\'s TCP port (`TCPSocket`).' }),
+    socket: Type.Optional(Type.String({ minLength: 1, description: 'clamd\'s unix socket (`LocalSocket`); when set, used instead of host and port.' })),
+    timeoutSeconds: Type.Number({ minimum: 0.05, default: 30, description: 'Most time one scan may take, connect included; then the `onUnavailable` policy applies.' }),
+    action: Type.Union([Type.Literal('quarantine'), Type.Literal('reject')], { default: 'quarantine', description: 'What a virus does to the message; it beats every allow-list.' }),
+    onUnavailable: Type.Union([Type.Literal('temp-fail'), Type.Literal('pass')], {
+      default: 'temp-fail',
+      description: 'clamd unreachable, erroring or timing out: `temp-fail` answers 451 4.3.0 (the client retries); `pass` delivers with `X-Moat-Virus-Scan: unavailable`.',
+    }),
+    streamMaxBytes: Type.Integer({
+      minimum: 1,
+      default: 26_214_400,
+      description: 'Set to clamd\'s `StreamMaxLength` (Debian: 25M). A bigger message is not sent (clamd would cut it off and reset the connection) and `onTooLarge` applies.',
+    }),
+    onTooLarge: Type.Union([Type.Literal('quarantine'), Type.Literal('pass')], {
+      default: 'quarantine',
+      description: 'A message past clamd\'s `StreamMaxLength` cannot be scanned: hold it in quarantine, or pass it with `X-Moat-Virus-Scan: not scanned (too large)`.',
+    }),
+  },
+  { additionalProperties: false, description: 'Optional: virus scanning with ClamAV\'s daemon over INSTREAM.' },
+);
+
+const Dns = Type.Object(
+  {
+    servers: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'DNS servers (`192.0.2.53`, `127.0.0.1:5353`, `[::1]:53`); empty: the system\'s resolv.conf.' }),
+    timeoutMs: Type.Integer({ minimum: 10, default: 2000, description: 'Time-out of one DNS try.' }),
+    tries: Type.Integer({ minimum: 1, maximum: 5, default: 2, description: 'Tries per server before a query fails (temperror for SPF/DKIM/DMARC, not listed for a DNSBL).' }),
+    cacheSeconds: Type.Integer({ minimum: 0, default: 300, description: 'How long answers and NXDOMAIN/NODATA are cached (0: no cache); failures are never cached.' }),
+    cacheEntries: Type.Integer({ minimum: 0, default: 10_000, description: 'Most cached answers; the oldest go first.' }),
+  },
+  { additionalProperties: false, default: {}, description: 'The one DNS resolver of the `auth` and `dnsbl` analyzers.' },
+);
+
+const Auth = Type.Object(
+  {
+    timeoutSeconds: Type.Number({ minimum: 0.05, default: 15, description: 'Most time SPF, DKIM, DMARC and ARC may take together.' }),
+    onUnavailable: Type.Union([Type.Literal('pass'), Type.Literal('temp-fail')], {
+      default: 'pass',
+      description: 'Past the time-out: `pass` goes on without results (`X-Moat-Auth: unavailable`), `temp-fail` answers 451 4.3.0. DNS errors inside the checks are temperror results, not a failure of the analyzer.',
+    }),
+  },
+  { additionalProperties: false, description: 'Optional: sender authentication (SPF on the real client address, MAIL FROM and HELO; DKIM; DMARC; ARC) with mailauth. Adds Authentication-Results; the rules\' `authentication` section scores the results.' },
+);
+
+const Code = Type.Object(
+  {
+    label: Type.String({ minLength: 1, maxLength: 64, description: 'What the return code means (in the reason).' }),
+    weight: Type.Optional(Type.Number({ minimum: -1000, maximum: 1000, description: 'Score for this code; default: the zone\'s weight.' })),
+  },
+  { additionalProperties: false },
+);
+
+const Zone = Type.Object(
+  {
+    zone: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9.-]+$', description: 'The list\'s DNS zone, e.g. `zen.spamhaus.org`.' }),
+    weight: Type.Number({ minimum: -1000, maximum: 1000, description: 'Score added when the client is listed.' }),
+    codes: Type.Optional(
+      Type.Record(Type.String({ pattern: '^127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$' }), Code, {
+        description: 'Return codes this zone uses (`127.0.0.2: { label: SBL, weight: 5 }`); with it, other codes are ignored.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Dnsbl = Type.Object(
+  {
+    timeoutSeconds: Type.Number({ minimum: 0.05, default: 5, description: 'Most time all zone look-ups may take; then the message goes on as not listed (a DNSBL is a score, never a reason to temp-fail).' }),
+    zones: Type.Array(Zone, {
+      minItems: 1,
+      maxItems: 50,
+      description: 'Zones to query for the client address, each `{ zone, weight, codes? }`. Only answers in 127.0.0.0/8 count (others, e.g. a resolver refusal, are ignored).',
+    }),
+  },
+  { additionalProperties: false, description: 'Optional: DNS blocklists for the client address (IPv4 and IPv6).' },
+);
+
+export const AnalyzersConfigSchema = Type.Object(
+  { dns: Dns, clamav: Type.Optional(Clamav), auth: Type.Optional(Auth), dnsbl: Type.Optional(Dnsbl) },
+  { additionalProperties: false, default: {}, description: 'Analyzers run after DATA beside the content analysis; none configured: the bare pipeline.' },
+);

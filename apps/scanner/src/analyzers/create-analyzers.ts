@@ -1,0 +1,30 @@
+import type { ScannerConfig } from '../config.ts';
+import type { Analyzer } from './analyzer.ts';
+import { authAnalyzer } from './auth/auth-analyzer.ts';
+import { clamavAnalyzer } from './clamav/clamav-analyzer.ts';
+import { createDnsResolver } from './dns-resolver.ts';
+import { dnsblAnalyzer } from './dnsbl/dnsbl-analyzer.ts';
+
+/** The analyzers the config turns on, in a fixed order, sharing one DNS resolver. */
+export function createAnalyzers(config: ScannerConfig): Analyzer[] {
+  const a = config.analyzers;
+  const analyzers: Analyzer[] = [];
+  if (a.clamav) {
+    const c = a.clamav;
+    analyzers.push(
+      clamavAnalyzer({
+        address: c.socket ? { socket: c.socket } : { host: c.host, port: c.port },
+        timeoutMs: c.timeoutSeconds * 1000,
+        action: c.action,
+        onUnavailable: c.onUnavailable,
+        streamMaxBytes: c.streamMaxBytes,
+        onTooLarge: c.onTooLarge,
+      }),
+    );
+  }
+  if (!a.auth && !a.dnsbl) return analyzers;
+  const resolve = createDnsResolver(a.dns);
+  if (a.auth) analyzers.push(authAnalyzer({ timeoutMs: a.auth.timeoutSeconds * 1000, onUnavailable: a.auth.onUnavailable, hostname: config.smtp.hostname }, resolve));
+  if (a.dnsbl) analyzers.push(dnsblAnalyzer(a.dnsbl.zones, resolve, a.dnsbl.timeoutSeconds * 1000));
+  return analyzers;
+}

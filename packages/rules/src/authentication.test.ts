@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { evaluateMessage } from './evaluate.ts';
+import type { AuthFacts } from './facts.ts';
+import { compiled, facts } from './test-fixtures.ts';
+
+const pass: AuthFacts = {
+  spf: { result: 'pass', domain: 'sender.example' },
+  dkim: { result: 'pass', domain: 'sender.example' },
+  dmarc: { result: 'pass', domain: 'sender.example', policy: 'reject' },
+  arc: { result: 'none' },
+};
+const c = compiled({ lists: { ipAllow: ['192.0.2.10'] } });
+
+/** The facts (overrides of `pass`), then the action, the score, and each auth reason as `rule match`. */
+const rows: [name: string, auth: Partial<AuthFacts>, action: string, score: number, reasons: string[]][] = [
+  ['all pass: reasons, no score', {}, 'deliver', 0, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example']],
+  ['SPF fail scores spfFail', { spf: { result: 'fail', domain: 'sender.example' } }, 'deliver', 3, ['auth.spf fail sender.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example']],
+  ['SPF softfail', { spf: { result: 'softfail', domain: 'd.example' } }, 'deliver', 1, ['auth.spf softfail d.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example']],
+  ['SPF permerror', { spf: { result: 'permerror', domain: 'd.example' } }, 'deliver', 0.5, ['auth.spf permerror d.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example']],
+  ['SPF neutral and temperror score nothing', { spf: { result: 'temperror', domain: 'd.example' } }, 'deliver', 0, ['auth.spf temperror d.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example']],
+  [
+    'DMARC fail with p=reject quarantines',
+    { spf: { result: 'fail', domain: 'sender.example' }, dkim: { result: 'fail', domain: 'sender.example' }, dmarc: { result: 'fail', domain: 'sender.example', policy: 'reject' } },
+    'quarantine',
+    6,
+    ['auth.spf fail sender.example', 'auth.dkim fail sender.example', 'auth.dmarc fail sender.example p=reject'],
+  ],
+  ['DMARC fail with p=quarantine tags', { dmarc: { result: 'fail', domain: 'q.example', policy: 'quarantine' } }, 'tag', 2, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc fail q.example p=quarantine']],
+  ['DMARC fail with p=none only scores', { dmarc: { result: 'fail', domain: 'n.example', policy: 'none' } }, 'deliver', 2, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc fail n.example']],
+  ['ARC result is recorded', { arc: { result: 'pass' } }, 'deliver', 0, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example', 'auth.arc pass']],
+];
+
+describe('evaluateMessage: sender authentication', () => {
+  for (const [name, auth, action, score, reasons] of rows) {
+    it(name, () => {
+      const v = evaluateMessage(c, facts({ auth: { ...pass, ...auth } }));
+      assert.equal(v.action, action);
+      assert.equal(v.score, score);
+      assert.deepEqual(v.reasons.filter((r) => r.rule.startsWith('auth.')).map((r) => `${r.rule} ${r.match}`), reasons);
+    });
+  }
+  it('the actions and scores come from `authentication`', () => {
+    const strict = compiled({ authentication: { dmarcReject: 'reject', spfFail: 12 } });
+    const v = evaluateMessage(strict, facts({ auth: { ...pass, spf: { result: 'fail', domain: 'x.example' }, dmarc: { result: 'fail', domain: 'x.example', policy: 'reject' } } }));
+    assert.equal(v.action, 'reject');
+    assert.equal(v.score, 14);
+    assert.match(v.rejectText ?? '', /auth\.dmarc/);
+  });
+  it('an allow-listed client skips the authentication stage', () => {
+    const v = evaluateMessage(c, facts({ clientIp: '192.0.2.10', auth: { ...pass, dmarc: { result: 'fail', domain: 'x.example', policy: 'reject' } } }));
+    assert.equal(v.action, 'deliver');
+    assert.deepEqual(v.reasons.map((r) => r.kind), ['ip-list']);
+  });
+  it('no auth facts, no auth reasons', () => {
+    assert.deepEqual(evaluateMessage(c, facts()).reasons, []);
+  });
+});
