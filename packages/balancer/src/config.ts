@@ -1,0 +1,115 @@
+import { Type, type Static } from 'typebox';
+import { readFileSync } from 'node:fs';
+import { ConfigError, parseYaml, validateDocument } from '@moat/config';
+
+/**
+ * The `balancer:` section (embedded in the scanner config, or the whole file of
+ * `moat balancer --config FILE`). Every field is described and has its default beside it;
+ * unknown keys are errors. Times are milliseconds (the election needs sub-second timers).
+ */
+
+const Host = (description: string) => Type.String({ minLength: 1, maxLength: 253, description });
+const Port = (description: string) => Type.Integer({ minimum: 1, maximum: 65535, description });
+
+const Listen = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1', description: 'The virtual address clients connect to (in tests a loopback address such as 127.0.0.100).' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 2500, description: 'TCP port of the virtual address; 0 picks a free one.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const UpstreamSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'Unique name of the scanner, used in logs and status.' }),
+    host: Host('Address of the scanner\'s SMTP listener (it must accept PROXY v1 from us when proxyProtocol is v1).'),
+    port: Port('Its SMTP port.'),
+    weight: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'Share of new connections (nginx smooth weighted round-robin).' }),
+    backup: Type.Boolean({ default: false, description: 'Used only when no primary upstream is usable.' }),
+    down: Type.Boolean({ default: false, description: 'Maintenance: no new connections; sessions already relayed finish.' }),
+    maxFails: Type.Integer({ minimum: 0, default: 1, description: 'Failed attempts within failTimeoutMs that make the upstream unusable for failTimeoutMs (nginx max_fails); 0 disables the accounting.' }),
+    failTimeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Window for counting failures, and how long the upstream is then skipped (nginx fail_timeout).' }),
+    maxConns: Type.Integer({ minimum: 0, default: 0, description: 'Most concurrent connections to this upstream; 0 is unlimited.' }),
+  },
+  { additionalProperties: false },
+);
+
+const HealthCheck = Type.Object(
+  {
+    type: Type.Union([Type.Literal('smtp'), Type.Literal('tcp'), Type.Literal('none')], {
+      default: 'none',
+      description: 'smtp: 220 greeting, EHLO → 2xx, QUIT (HAProxy smtpchk order); tcp: the connect alone; none: passive health only.',
+    }),
+    intervalMs: Type.Integer({ minimum: 10, default: 5000, description: 'Time between two checks of one upstream.' }),
+    rise: Type.Integer({ minimum: 1, default: 2, description: 'Consecutive successes that bring a down upstream back.' }),
+    fall: Type.Integer({ minimum: 1, default: 3, description: 'Consecutive failures that mark an up upstream down.' }),
+    timeoutMs: Type.Integer({ minimum: 10, default: 2000, description: 'Limit on one whole check dialogue.' }),
+    ehloName: Type.String({ minLength: 1, maxLength: 253, default: 'moat-balancer.invalid', description: 'Name sent with EHLO by the smtp check.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+const Peer = Type.Object({ host: Host('Peer node address.'), port: Port('Its election UDP port.') }, { additionalProperties: false });
+
+export const ElectionSchema = Type.Object(
+  {
+    nodeId: Type.String({ minLength: 1, maxLength: 64, description: 'Unique name of this node; our own looped-back adverts are dropped by it.' }),
+    vrid: Type.Integer({ minimum: 1, maximum: 255, default: 1, description: 'Virtual router id; must match on every node of the group.' }),
+    priority: Type.Integer({ minimum: 1, maximum: 255, default: 100, description: '1..254; 255 means the address owner, which becomes master at once (RFC 5798).' }),
+    preempt: Type.Boolean({ default: true, description: 'A higher-priority backup takes the address from a lower-priority master (RFC 5798 Preempt_Mode).' }),
+    preemptDelayMs: Type.Integer({ minimum: 0, default: 0, description: 'After start, accept lower-priority masters for this long before preempting (keepalived preempt_delay).' }),
+    advertIntervalMs: Type.Integer({ minimum: 10, maximum: 40_950, default: 1000, description: 'Time between the master\'s adverts; same on every node. Carried in centiseconds.' }),
+    bind: Type.Object(
+      { host: Host('This node\'s own address (its primary address in VRRP terms).'), port: Port('UDP port of the election.') },
+      { additionalProperties: false, description: 'UDP address of this node; its IP is the tie-break on equal priority (higher wins).' },
+    ),
+    peers: Type.Array(Peer, { minItems: 1, description: 'UDP addresses of the other nodes (unicast); adverts from any other source are dropped.' }),
+    key: Type.String({ minLength: 16, description: 'Shared secret: every advert carries an HMAC-SHA256 under it.' }),
+    replayWindowMs: Type.Integer({ minimum: 100, default: 30_000, description: 'Adverts whose timestamp is further than this from our clock are dropped (anti-replay after a restart).' }),
+  },
+  { additionalProperties: false, description: 'VRRP-style election of the virtual-address holder. Without it, this balancer always holds the address.' },
+);
+
+export const BalancerConfigSchema = Type.Object(
+  {
+    listen: Listen,
+    proxyProtocol: Type.Union([Type.Literal('v1'), Type.Literal('off')], {
+      default: 'v1',
+      description: 'Send a PROXY protocol v1 line first, so each scanner sees the real client address (smtp-server accepts v1 only).',
+    }),
+    connectTimeoutMs: Type.Integer({ minimum: 1, default: 4000, description: 'Limit on the TCP connect to one upstream; then the next one is tried.' }),
+    greetingTimeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Limit on the upstream\'s 220 greeting; then the next one is tried.' }),
+    idleTimeoutMs: Type.Integer({ minimum: 1, default: 600_000, description: 'An idle relayed session is cut after this long (RFC 5321: at least 10 minutes).' }),
+    upstreams: Type.Array(UpstreamSchema, { minItems: 1, description: 'The scanners behind the virtual address.' }),
+    healthCheck: HealthCheck,
+    election: Type.Optional(ElectionSchema),
+  },
+  { additionalProperties: false },
+);
+
+export type BalancerConfig = Static<typeof BalancerConfigSchema>;
+export type UpstreamConfig = Static<typeof UpstreamSchema>;
+export type ElectionConfig = Static<typeof ElectionSchema>;
+export type HealthCheckConfig = BalancerConfig['healthCheck'];
+
+/** Defaults applied, validated, frozen; throws ConfigError naming each bad key. */
+export function validateBalancerConfig(input: unknown, source = 'balancer'): BalancerConfig {
+  const config = validateDocument(BalancerConfigSchema, input, source);
+  const names = new Set<string>();
+  for (const u of config.upstreams) {
+    if (names.has(u.name)) throw new ConfigError(source, [{ key: 'upstreams', message: `duplicate name ${u.name}` }]);
+    names.add(u.name);
+  }
+  return config;
+}
+
+/** `moat balancer --config FILE`: the whole YAML file is the balancer section. */
+export function loadBalancerConfigFile(path: string): BalancerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [{ key: '(file)', message: (err as Error).message }]);
+  }
+  return validateBalancerConfig(parseYaml(text, path), path);
+}

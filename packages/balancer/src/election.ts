@@ -1,0 +1,153 @@
+import { masterDownMs, skewMs } from './timers.ts';
+
+/**
+ * The RFC 5798 §6.4 state machine (Initialize / Backup / Master), as data in → data out.
+ * Timers are absolute deadlines on the injected clock; the driver sleeps until
+ * `nextDeadline` and calls `fireTimers`. Line numbers in comments are the RFC's.
+ */
+export type VrrpState = 'init' | 'backup' | 'master';
+
+export interface ElectionParams {
+  readonly priority: number;
+  readonly preempt: boolean;
+  readonly preemptDelayMs: number;
+  readonly advertIntervalMs: number;
+  /** Our own primary address: the tie-break on equal priority (higher address wins). */
+  readonly self: string;
+}
+
+export interface Election {
+  readonly state: VrrpState;
+  readonly masterAdverIntervalMs: number;
+  readonly masterDownAt: number | null;
+  readonly adverAt: number | null;
+  /** Address of the master we follow, or ours when master; null when unknown. */
+  readonly master: string | null;
+  readonly masterPriority: number | null;
+  readonly startedAt: number;
+  /** The master resigned (priority 0): the master-down timer now runs only for Skew_Time. */
+  readonly resigned: boolean;
+}
+
+/** A verified advert from another node. */
+export interface Advert {
+  readonly priority: number;
+  readonly intervalMs: number;
+  readonly from: string;
+}
+
+export type ElectionAction =
+  | { readonly type: 'send'; readonly priority: number }
+  | { readonly type: 'transition'; readonly from: VrrpState; readonly to: VrrpState; readonly reason: string }
+  | { readonly type: 'discard'; readonly reason: string };
+
+export interface ElectionStep {
+  readonly election: Election;
+  readonly actions: readonly ElectionAction[];
+}
+
+export const initialElection: Election = {
+  state: 'init', masterAdverIntervalMs: 0, masterDownAt: null, adverAt: null, master: null, masterPriority: null, startedAt: 0, resigned: false,
+};
+
+function ipv4ToNumber(a: string): number | null {
+  const m = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/i.exec(a);
+  if (!m) return null;
+  return m.slice(1).reduce((n, x) => n * 256 + Number(x), 0);
+}
+
+/** Positive when address a sorts above b (IPv4 numerically, anything else as text). */
+export function compareAddress(a: string, b: string): number {
+  const x = ipv4ToNumber(a);
+  const y = ipv4ToNumber(b);
+  if (x !== null && y !== null) return x - y;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function toMaster(e: Election, p: ElectionParams, now: number, reason: string): ElectionStep {
+  return {
+    election: { ...e, state: 'master', resigned: false, masterDownAt: null, adverAt: now + p.advertIntervalMs, master: p.self, masterPriority: p.priority },
+    actions: [{ type: 'send', priority: p.priority }, { type: 'transition', from: e.state, to: 'master', reason }],
+  };
+}
+
+function followMaster(e: Election, p: ElectionParams, adv: Advert, now: number): Election {
+  return {
+    ...e,
+    masterAdverIntervalMs: adv.intervalMs,
+    masterDownAt: now + masterDownMs(p.priority, adv.intervalMs),
+    master: adv.from,
+    masterPriority: adv.priority,
+    resigned: false,
+  };
+}
+
+/** §6.4.1 Startup: the owner (255) becomes master at once; any other node waits as backup. */
+export function startup(p: ElectionParams, now: number): ElectionStep {
+  const e: Election = { ...initialElection, startedAt: now, masterAdverIntervalMs: p.advertIntervalMs };
+  if (p.priority === 255) return toMaster(e, p, now, 'owner');
+  return {
+    election: { ...e, state: 'backup', masterDownAt: now + masterDownMs(p.priority, p.advertIntervalMs) },
+    actions: [{ type: 'transition', from: 'init', to: 'backup', reason: 'startup' }],
+  };
+}
+
+/** Shutdown: a master resigns with a priority-0 advert (660–670); a backup just stops (350–355). */
+export function shutdown(e: Election, _p: ElectionParams, _now: number): ElectionStep {
+  if (e.state === 'init') return { election: e, actions: [] };
+  const actions: ElectionAction[] = e.state === 'master' ? [{ type: 'send', priority: 0 }] : [];
+  actions.push({ type: 'transition', from: e.state, to: 'init', reason: 'shutdown' });
+  return { election: { ...e, state: 'init', masterDownAt: null, adverAt: null, master: null, masterPriority: null }, actions };
+}
+
+/** Fire every timer that is due at `now`. */
+export function fireTimers(e: Election, p: ElectionParams, now: number): ElectionStep {
+  if (e.state === 'backup' && e.masterDownAt !== null && now >= e.masterDownAt) {
+    return toMaster(e, p, now, e.resigned ? 'master resigned' : 'master-down timer'); // 370–410
+  }
+  if (e.state === 'master' && e.adverAt !== null && now >= e.adverAt) {
+    return { election: { ...e, adverAt: now + p.advertIntervalMs }, actions: [{ type: 'send', priority: p.priority }] }; // 685–690
+  }
+  return { election: e, actions: [] };
+}
+
+export function nextDeadline(e: Election): number | null {
+  if (e.state === 'backup') return e.masterDownAt;
+  if (e.state === 'master') return e.adverAt;
+  return null;
+}
+
+/** An advert that passed the auth, replay and vrid checks. */
+export function receive(e: Election, p: ElectionParams, adv: Advert, now: number): ElectionStep {
+  if (e.state === 'backup') {
+    if (adv.priority === 0) {
+      // 425–430: the master resigned; take over after Skew_Time, best backup first.
+      return { election: { ...e, masterDownAt: now + skewMs(p.priority, e.masterAdverIntervalMs), master: null, masterPriority: null, resigned: true }, actions: [] };
+    }
+    const inPreemptDelay = now - e.startedAt < p.preemptDelayMs;
+    if (!p.preempt || adv.priority >= p.priority || inPreemptDelay) {
+      return { election: followMaster(e, p, adv, now), actions: [] }; // 445–460
+    }
+    // 465–470: preempt on and the master is weaker: let our master-down timer run out.
+    return { election: e, actions: [{ type: 'discard', reason: 'lower priority, preempting' }] };
+  }
+  if (e.state === 'master') {
+    if (adv.priority === 0) {
+      // 705–715: another master resigned; assert ourselves at once.
+      return { election: { ...e, adverAt: now + p.advertIntervalMs }, actions: [{ type: 'send', priority: p.priority }] };
+    }
+    if (adv.priority > p.priority || (adv.priority === p.priority && compareAddress(adv.from, p.self) > 0)) {
+      // 725–765: a better master exists.
+      return {
+        election: { ...followMaster(e, p, adv, now), state: 'backup', adverAt: null },
+        actions: [{ type: 'transition', from: 'master', to: 'backup', reason: `higher priority advert from ${adv.from}` }],
+      };
+    }
+    // 775 says discard; like keepalived we also advertise at once so a split brain heals fast.
+    return {
+      election: { ...e, adverAt: now + p.advertIntervalMs },
+      actions: [{ type: 'discard', reason: 'lower priority master' }, { type: 'send', priority: p.priority }],
+    };
+  }
+  return { election: e, actions: [{ type: 'discard', reason: 'not running' }] };
+}

@@ -1,0 +1,9 @@
+export {
+  BalancerConfigSchema, ElectionSchema, UpstreamSchema, loadBalancerConfigFile, validateBalancerConfig,
+  type BalancerConfig, type ElectionConfig, type HealthCheckConfig, type UpstreamConfig,
+} from './config.ts';
+export { startBalancer, type BalancerDeps, type BalancerHandle, type BalancerStatus, type UpstreamStatus } from './balancer.ts';
+export { startElection, type ElectionHooks, type ElectionNode, type ElectionStatus, type ElectionCounters } from './election-node.ts';
+export { ALL_DOWN_REPLY, type ProxyCounters } from './proxy.ts';
+export { masterDownMs, skewMs } from './timers.ts';
+export type { Log } from './log.ts';
