@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up Moat on a fresh machine: pnpm (if missing), the project-local Node 24 and every
-# dependency, then a typecheck. With --start, run the local cluster afterwards.
+# dependency, the console build, then a typecheck. With --start, run the local cluster afterwards.
 #   bash scripts/setup.sh --start     set up and start (the README's first command)
 #   bash scripts/setup.sh --frozen    set up exactly as locked (what CI does)
 set -euo pipefail
@@ -31,6 +31,8 @@ fi
 if $frozen; then pnpm install --frozen-lockfile; else pnpm install; fi
 
 echo "setup: Node for Moat is $(node_modules/.bin/node --version)"
+# The admin console's static files (apps/console/dist), which the master serves at /.
+pnpm run build
 pnpm run typecheck
 
 if $start; then

@@ -63,7 +63,8 @@ export async function apiClient(baseUrl: string, username = 'admin', password = 
   const call = async (method: string, path: string, body?: unknown): Promise<ApiResponse> => {
     const res = await fetch(`${baseUrl}${path}`, {
       method,
-      headers: { cookie, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      // X-Moat-Request: what the console sends, so cookie-authenticated changes pass the CSRF check.
+      headers: { cookie, 'x-moat-request': '1', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();

@@ -8,8 +8,15 @@ import WebSocket from 'ws';
 import { NodeOfflineError, NodeRequestError } from './app-deps.ts';
 import { login, startHarness } from './testing/harness.ts';
 
-/** The only routes anyone may call without credentials. */
-const PUBLIC_ALLOWED = new Set(['GET /healthz', 'HEAD /healthz', 'POST /api/v1/auth/login', 'GET /cluster', 'HEAD /cluster']);
+/**
+ * The only routes anyone may call without credentials. The console's page and its static files
+ * (`/`, `/assets/:file`) are public so the sign-in page can load; they hold no data, and every
+ * API call the console makes needs a session.
+ */
+const PUBLIC_ALLOWED = new Set([
+  'GET /healthz', 'HEAD /healthz', 'POST /api/v1/auth/login', 'GET /cluster', 'HEAD /cluster',
+  'GET /', 'HEAD /', 'GET /assets/:file', 'HEAD /assets/:file',
+]);
 
 /** A concrete URL for a route pattern: `:id` → 1, `*` → x. */
 const concrete = (url: string): string => url.replace(/:[A-Za-z]+/g, '1').replace(/\*/g, 'x');

@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import { MAX_FRAME_BYTES } from '@moat/protocol';
 import type { AppDeps } from './app-deps.ts';
 import authPlugin from './plugins/auth.ts';
+import { consoleRoutes } from './plugins/console.ts';
 import errorsPlugin from './plugins/errors.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import openapiPlugin from './plugins/openapi.ts';
@@ -25,6 +26,8 @@ export interface BuildAppOptions {
   readonly extraPlugins?: readonly FastifyPluginAsync[];
   /** Prometheus registry to use (default: a new one with the default process metrics). */
   readonly metricsRegistry?: Registry;
+  /** The built console (default: apps/console/dist); without a build, `/` says how to build it. */
+  readonly consoleDir?: string;
 }
 
 /**
@@ -51,6 +54,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   await app.register(openapiPlugin);
 
   await app.register(systemRoutes);
+  await app.register(consoleRoutes(options.consoleDir));
   await app.register(apiV1Routes, { prefix: '/api/v1' });
   for (const plugin of options.extraPlugins ?? []) await app.register(plugin);
 

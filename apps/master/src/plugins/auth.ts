@@ -39,12 +39,32 @@ async function auth(app: FastifyInstance): Promise<void> {
       });
     }
     request.principal = principal;
+    if (principal.via === 'session' && !SAFE_METHODS.has(request.method) && !sameOriginRequest(request)) {
+      throw new ApiError(403, 'MOAT_ERR_CSRF', `a change made with the session cookie needs the ${CSRF_HEADER}: 1 header or this server's Origin`);
+    }
     if (request.is404) return;
     const required = config.role ?? defaultRole(request.method);
     if (ROLE_RANK[principal.role] < ROLE_RANK[required]) {
       throw new ApiError(403, 'MOAT_ERR_FORBIDDEN', `this needs the ${required} role`, { required, role: principal.role });
     }
   });
+}
+
+/** Methods that change nothing, so a forged cross-site request gains nothing (CSRF). */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** The console sends it on every call; a cross-site form cannot set a custom header. */
+export const CSRF_HEADER = 'x-moat-request';
+
+/**
+ * CSRF defence in depth for cookie-authenticated changes (the cookie is already
+ * SameSite=Strict): the request must carry `X-Moat-Request: 1` (a custom header, which a
+ * cross-site form or a "simple" fetch cannot send) or an `Origin` equal to this server's own.
+ * Bearer tokens are not sent automatically by browsers, so they need neither.
+ */
+function sameOriginRequest(request: FastifyRequest): boolean {
+  if (request.headers[CSRF_HEADER] === '1') return true;
+  const origin = request.headers.origin;
+  return origin !== undefined && origin === `${request.protocol}://${request.host}`;
 }
 
 export function defaultRole(method: string): Role {

@@ -88,11 +88,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
 }
 
-/** Sign in through the API; returns the Cookie header value to send. */
-export async function login(app: FastifyInstance, username: string, password = PASSWORD): Promise<{ cookie: string }> {
+/**
+ * Sign in through the API; returns the headers a browser console sends: the session cookie and
+ * the CSRF header (`X-Moat-Request: 1`) that cookie-authenticated changes need.
+ */
+export async function login(app: FastifyInstance, username: string, password = PASSWORD): Promise<{ cookie: string; 'x-moat-request': string }> {
   const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
   if (res.statusCode !== 200) throw new Error(`login as ${username}: ${res.statusCode} ${res.body}`);
   const session = res.cookies.find((c) => c.name === 'moat_session');
   if (!session) throw new Error('no session cookie');
-  return { cookie: `moat_session=${session.value}` };
+  return { cookie: `moat_session=${session.value}`, 'x-moat-request': '1' };
 }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errorResponses } from '../../http/schemas.ts';
 
-/** Routes outside /api/v1: the load-balancer probe, Prometheus, and the console's placeholder. */
+/** Routes outside /api/v1: the load-balancer probe, and Prometheus (the console at `/` is plugins/console.ts). */
 export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/healthz',
@@ -36,26 +36,5 @@ export const systemRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reply.type(registry.contentType);
       return registry.metrics();
     },
-  );
-
-  app.get(
-    '/',
-    {
-      config: { role: 'auditor' },
-      schema: {
-        summary: 'Where the admin console will be',
-        tags: ['system'],
-        response: {
-          200: Type.Object({
-            name: Type.String(),
-            console: Type.String({ description: 'State of the web console.' }),
-            api: Type.String({ description: 'Base path of the REST API.' }),
-            docs: Type.String({ description: 'Interactive API documentation.' }),
-          }),
-          ...errorResponses(),
-        },
-      },
-    },
-    async () => ({ name: 'Moat master', console: 'not built yet', api: '/api/v1/', docs: '/api/v1/docs' }),
   );
 };

@@ -1,0 +1,78 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, onUnauthenticated, type Role } from './lib/api.ts';
+import { go, useRoute } from './lib/router.ts';
+import { SignIn } from './pages/sign-in.tsx';
+import { Dashboard } from './pages/dashboard.tsx';
+import { QuarantineList } from './pages/quarantine-list.tsx';
+import { QuarantineDetail } from './pages/quarantine-detail.tsx';
+import { RulesPage } from './pages/rules.tsx';
+import { MessagesPage } from './pages/messages.tsx';
+import { ReportsPage } from './pages/reports.tsx';
+
+export interface Me {
+  readonly username: string;
+  readonly role: Role;
+}
+
+const PAGES = [
+  ['dashboard', 'Dashboard'],
+  ['quarantine', 'Quarantine'],
+  ['messages', 'Messages'],
+  ['rules', 'Rules'],
+  ['reports', 'Reports'],
+] as const;
+
+/** The shell: who is signed in, the navigation, the page the fragment names. */
+export function App() {
+  const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const route = useRoute();
+
+  useEffect(() => {
+    api<Me>('GET', '/auth/me').then(setMe, () => setMe(null));
+    return onUnauthenticated(() => setMe(null));
+  }, []);
+
+  if (me === undefined) return <p class="loading">Loading…</p>;
+  if (me === null) return <SignIn onSignedIn={setMe} />;
+
+  const signOut = async () => {
+    await api('POST', '/auth/logout').catch(() => undefined);
+    setMe(null);
+    go('dashboard');
+  };
+  const page = route[0] ?? 'dashboard';
+  return (
+    <div class="shell">
+      <header class="top">
+        <span class="brand">Moat</span>
+        <nav aria-label="Pages">
+          {PAGES.map(([path, label]) => (
+            <a href={`#/${path}`} aria-current={page === path ? 'page' : undefined}>{label}</a>
+          ))}
+        </nav>
+        <span class="who" data-testid="who">
+          {me.username} <span class={`role role-${me.role}`}>{me.role}</span>
+        </span>
+        <button type="button" class="link" onClick={signOut}>Sign out</button>
+      </header>
+      <main>{pageFor(page, route[1], me)}</main>
+    </div>
+  );
+}
+
+function pageFor(page: string, arg: string | undefined, me: Me) {
+  switch (page) {
+    case 'dashboard':
+      return <Dashboard />;
+    case 'quarantine':
+      return arg === undefined ? <QuarantineList me={me} /> : <QuarantineDetail key={arg} id={arg} me={me} />;
+    case 'messages':
+      return <MessagesPage />;
+    case 'rules':
+      return <RulesPage me={me} />;
+    case 'reports':
+      return <ReportsPage />;
+    default:
+      return <p>No such page. <a href="#/dashboard">Dashboard</a></p>;
+  }
+}

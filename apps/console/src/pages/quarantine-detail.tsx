@@ -1,0 +1,107 @@
+import { useState } from 'preact/hooks';
+import { api, apiText, describe } from '../lib/api.ts';
+import { bytes, when } from '../lib/format.ts';
+import { parseMessage } from '../lib/mime.ts';
+import { can } from '../lib/roles.ts';
+import { sanitizeHtml } from '../lib/sanitize.ts';
+import { go } from '../lib/router.ts';
+import { useData } from '../lib/use-data.ts';
+import type { Me } from '../app.tsx';
+import type { QuarantineEntry } from './quarantine-list.tsx';
+
+interface Detail extends QuarantineEntry {
+  rcptTo: string[];
+  reasons: Array<{ kind: string; rule: string; match: string; score?: number }>;
+}
+
+/** Headers worth a first look; the rest are behind "all headers". */
+const SHOWN = ['from', 'to', 'cc', 'subject', 'date', 'message-id', 'reply-to'];
+
+export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
+  const detail = useData(() => api<Detail>('GET', `/quarantine/${id}`), [id]);
+  const operator = can.handleQuarantine(me.role);
+  const held = detail.data?.status === 'held';
+  const raw = useData(() => (operator && held ? apiText(`/quarantine/${id}/raw`) : Promise.resolve(undefined)), [id, operator, held]);
+  const [notice, setNotice] = useState('');
+  const [busy, setBusy] = useState(false);
+  const act = async (action: 'release' | 'delete') => {
+    if (action === 'delete' && !confirm('Delete this message for good?')) return;
+    setBusy(true);
+    try {
+      await api(action === 'release' ? 'POST' : 'DELETE', action === 'release' ? `/quarantine/${id}/release` : `/quarantine/${id}`);
+      setNotice(action === 'release' ? 'Released: the node is delivering it.' : 'Deleted.');
+      detail.reload();
+    } catch (err) {
+      setNotice(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const d = detail.data;
+  const msg = typeof raw.data === 'string' ? parseMessage(raw.data) : undefined;
+  return (
+    <section>
+      <p><a href="#/quarantine">← Quarantine</a></p>
+      <h1>{d?.subject || '(no subject)'}</h1>
+      {detail.error && <p class="error" role="alert">{detail.error}</p>}
+      {notice && <p class="notice" role="status" data-testid="notice">{notice}</p>}
+      {d && (
+        <>
+          <dl class="facts">
+            <dt>Status</dt><dd data-testid="status">{d.status}</dd>
+            <dt>Node</dt><dd>{d.nodeName ?? d.nodeId}</dd>
+            <dt>Quarantined</dt><dd>{when(d.createdAt)}</dd>
+            <dt>Envelope from</dt><dd>{d.mailFrom || '<>'}</dd>
+            <dt>Envelope to</dt><dd>{d.rcptTo.join(', ')}</dd>
+            <dt>Size</dt><dd>{bytes(d.size)}</dd>
+            <dt>Score</dt><dd>{d.score}</dd>
+            <dt>Reasons</dt>
+            <dd><ul>{d.reasons.map((r) => <li>{r.kind}: {r.rule} — {r.match}{r.score ? ` (+${r.score})` : ''}</li>)}</ul></dd>
+          </dl>
+          {operator && held && (
+            <div class="actions">
+              <button type="button" disabled={busy} onClick={() => act('release')}>Release</button>
+              <button type="button" class="danger" disabled={busy} onClick={() => act('delete')}>Delete</button>
+              <a class="button" href={`/api/v1/quarantine/${id}/raw`} download={`${id}.eml`}>Download .eml</a>
+              <button type="button" class="link" onClick={() => go('quarantine')}>Back to the list</button>
+            </div>
+          )}
+        </>
+      )}
+      {raw.error && <p class="error" role="alert" data-testid="raw-error">{raw.error}</p>}
+      {msg && <MessageView msg={msg} />}
+    </section>
+  );
+}
+
+function MessageView({ msg }: { msg: ReturnType<typeof parseMessage> }) {
+  return (
+    <div class="message">
+      <h2>Headers</h2>
+      <dl class="facts">{msg.headers.filter(([k]) => SHOWN.includes(k.toLowerCase())).map(([k, v]) => <><dt>{k}</dt><dd>{v}</dd></>)}</dl>
+      <details>
+        <summary>All headers</summary>
+        <pre>{msg.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}</pre>
+      </details>
+      {msg.attachments.length > 0 && (
+        <>
+          <h2>Attachments</h2>
+          <ul>{msg.attachments.map((a) => <li>{a.filename ?? '(unnamed)'} — {a.type}, {bytes(a.size)}</li>)}</ul>
+        </>
+      )}
+      {msg.text !== undefined && (
+        <>
+          <h2>Text</h2>
+          <pre class="body" data-testid="text-part">{msg.text}</pre>
+        </>
+      )}
+      {msg.html !== undefined && (
+        <>
+          <h2>HTML (sanitised, no scripts, no remote content)</h2>
+          {/* No allow-scripts, no allow-same-origin: the frame is a unique origin that cannot run code. */}
+          <iframe class="html-part" title="HTML part" sandbox="" referrerpolicy="no-referrer" srcdoc={sanitizeHtml(msg.html)} data-testid="html-part" />
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,110 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, describe, query } from '../lib/api.ts';
+import { when } from '../lib/format.ts';
+import { can } from '../lib/roles.ts';
+import { parseText, toText, type TextFormat } from '../lib/rules-text.ts';
+import { useData } from '../lib/use-data.ts';
+import type { Me } from '../app.tsx';
+
+interface Stored {
+  version: number;
+  createdAt: string;
+  createdBy: string;
+  comment: string;
+  document: Record<string, unknown>;
+}
+type VersionInfo = Omit<Stored, 'document'>;
+
+interface Problem {
+  field: string;
+  message: string;
+  line: number | undefined;
+}
+
+export function RulesPage({ me }: { me: Me }) {
+  const admin = can.editRules(me.role);
+  const current = useData(() => api<Stored>('GET', '/rules'), []);
+  const history = useData(() => api<{ versions: VersionInfo[] }>('GET', '/rules/versions?limit=20'), []);
+  const [format, setFormat] = useState<TextFormat>('yaml');
+  const [text, setText] = useState('');
+  const [comment, setComment] = useState('');
+  const [problems, setProblems] = useState<Problem[]>([]);
+  const [notice, setNotice] = useState('');
+
+  useEffect(() => {
+    if (current.data) setText(toText(current.data.document, format));
+  }, [current.data, format]);
+
+  const reload = () => (current.reload(), history.reload());
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setNotice('');
+    const parsed = parseText(text);
+    if (parsed.error !== undefined) return setProblems([{ field: '(text)', message: parsed.error, line: undefined }]);
+    try {
+      const saved = await api<VersionInfo>('PUT', `/rules${query({ comment })}`, parsed.value);
+      setProblems([]);
+      setComment('');
+      setNotice(`Saved as version ${saved.version}; pushed to the nodes.`);
+      reload();
+    } catch (err) {
+      if (err instanceof ApiError && err.fieldProblems.length > 0) {
+        setProblems(err.fieldProblems.map((p) => ({ ...p, line: parsed.lineOf(p.field) })));
+      } else setProblems([{ field: '', message: describe(err), line: undefined }]);
+    }
+  };
+
+  const rollback = async (version: number) => {
+    if (!confirm(`Roll back to version ${version}? It is stored as a new version.`)) return;
+    try {
+      const saved = await api<VersionInfo>('POST', `/rules/versions/${version}/rollback`);
+      setNotice(`Rolled back: version ${saved.version} has the document of version ${version}.`);
+      reload();
+    } catch (err) {
+      setNotice(describe(err));
+    }
+  };
+
+  return (
+    <section>
+      <h1>Rules {current.data && <small data-testid="current-version">version {current.data.version}</small>}</h1>
+      {current.data && <p class="hint">Stored {when(current.data.createdAt)} by {current.data.createdBy}{current.data.comment ? `: ${current.data.comment}` : ''}</p>}
+      {current.error && <p class="error" role="alert">{current.error}</p>}
+      {notice && <p class="notice" role="status" data-testid="notice">{notice}</p>}
+      <form class="rules-editor" onSubmit={save}>
+        <div class="row">
+          <label>Format
+            <select value={format} onChange={(e) => setFormat((e.currentTarget as HTMLSelectElement).value as TextFormat)}>
+              <option value="yaml">YAML</option><option value="json">JSON</option>
+            </select>
+          </label>
+          {admin && <label class="grow">Comment <input name="comment" value={comment} maxLength={500} onInput={(e) => setComment((e.currentTarget as HTMLInputElement).value)} /></label>}
+        </div>
+        <div class="editor">
+          <textarea name="document" aria-label="Rules document" spellcheck={false} readOnly={!admin} value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} aria-invalid={problems.length > 0} aria-describedby="rules-problems" />
+          <ul id="rules-problems" class="problems" data-testid="problems">
+            {problems.map((p) => (
+              <li><code>{p.field || 'document'}</code>{p.line !== undefined ? ` (line ${p.line})` : ''}: {p.message}</li>
+            ))}
+          </ul>
+        </div>
+        {admin ? <button type="submit">Save new version</button> : <p class="hint">Only an admin can change the rules.</p>}
+      </form>
+      <h2>History</h2>
+      <div class="table-wrap">
+        <table data-testid="history">
+          <thead><tr><th>Version</th><th>Stored</th><th>By</th><th>Comment</th><th /></tr></thead>
+          <tbody>
+            {history.data?.versions.map((v) => (
+              <tr>
+                <td>{v.version}</td><td>{when(v.createdAt)}</td><td>{v.createdBy}</td><td>{v.comment}</td>
+                <td>{admin && v.version !== current.data?.version && <button type="button" class="small" onClick={() => rollback(v.version)}>Roll back to {v.version}</button>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
