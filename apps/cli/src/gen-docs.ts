@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describeSchema, keyTable } from '@moat/config';
 import { ScannerConfigSchema } from '@moat/scanner';
 import { MasterConfigSchema } from '@moat/master';
+import { BalancerConfigSchema } from '@moat/balancer';
 import { RulesSchema, ContentRuleSchema } from '@moat/rules';
 
 export const DOC_FILE = fileURLToPath(new URL('../../../docs/configuration.md', import.meta.url));
@@ -12,6 +13,7 @@ export const DOC_FILE = fileURLToPath(new URL('../../../docs/configuration.md', 
 export const GENERATED: Record<string, string> = {
   'scanner-config': keyTable(describeSchema(ScannerConfigSchema)),
   'master-config': keyTable(describeSchema(MasterConfigSchema)),
+  'balancer-config': keyTable(describeSchema(BalancerConfigSchema)),
   'rules-document': keyTable(describeSchema(RulesSchema)),
   'content-rule': keyTable(describeSchema(ContentRuleSchema)),
 };

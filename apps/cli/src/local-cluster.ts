@@ -14,9 +14,13 @@ export const LOCAL_DEFAULTS = {
   master: { host: '127.0.0.1', port: 8080 },
   sink: { host: '127.0.0.1', port: 2600 },
   scanners: [
-    { name: 'scanner-1', port: 2525 },
-    { name: 'scanner-2', port: 2526 },
+    { name: 'scanner-1', port: 2525, electionHost: '127.0.0.1', electionPort: 2511, priority: 150 },
+    { name: 'scanner-2', port: 2526, electionHost: '127.0.0.2', electionPort: 2512, priority: 100 },
   ],
+  /** The virtual SMTP address both scanners' balancers elect a holder for. */
+  virtual: { host: '127.0.0.1', port: 2500 },
+  /** The balancers connect to the scanners from here; only this address may send PROXY lines. */
+  balancerSource: '127.0.0.3',
   domain: 'example.test',
   adminUser: 'admin',
 } as const;
@@ -36,6 +40,8 @@ export interface LocalClusterOptions {
   readonly masterPort?: number;
   readonly sinkPort?: number;
   readonly scannerPorts?: readonly number[];
+  readonly virtualPort?: number;
+  readonly electionPorts?: readonly number[];
   readonly logLevel?: 'info' | 'warn' | 'silent';
 }
 
@@ -74,15 +80,27 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     started.push(master);
     adminPassword = master.firstAdmin.generatedPassword ?? readPassword(join(masterConfig.dataDir, 'admin-password.txt'));
 
+    const smtpPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.scannerPorts?.[i] ?? s.port);
+    const electionPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.electionPorts?.[i] ?? s.electionPort);
+    const upstreams = LOCAL_DEFAULTS.scanners.map((s, i) => ({ name: s.name, host: '127.0.0.1', port: smtpPorts[i]!, failTimeoutMs: 5000 }));
     for (const [i, s] of LOCAL_DEFAULTS.scanners.entries()) {
+      const peers = LOCAL_DEFAULTS.scanners.flatMap((p, j) => (j === i ? [] : [{ host: p.electionHost, port: electionPorts[j]! }]));
       const config = validateDocument(
         ScannerConfigSchema,
         {
           node: { name: s.name },
           dataDir: join(root, s.name),
-          smtp: { listen: { host: '127.0.0.1', port: options.scannerPorts?.[i] ?? s.port }, hostname: `${s.name}.moat.localhost` },
+          smtp: { listen: { host: '127.0.0.1', port: smtpPorts[i] }, hostname: `${s.name}.moat.localhost`, trustedProxies: [LOCAL_DEFAULTS.balancerSource] },
           relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
           master: { url: `ws://${LOCAL_DEFAULTS.master.host}:${master.port}/cluster`, joinSecret },
+          // Active-active: both scanners behind the virtual address, the election picks who holds it.
+          balancer: {
+            listen: { host: LOCAL_DEFAULTS.virtual.host, port: options.virtualPort ?? LOCAL_DEFAULTS.virtual.port },
+            sourceAddress: LOCAL_DEFAULTS.balancerSource,
+            upstreams,
+            healthCheck: { type: 'smtp', intervalMs: 2000, rise: 2, fall: 2 },
+            election: { nodeId: s.name, priority: s.priority, advertIntervalMs: 500, bind: { host: s.electionHost, port: electionPorts[i] }, peers, key: joinSecret },
+          },
           log: { level },
         },
         `local cluster (${s.name})`,

@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfigFile } from '@moat/config';
-import { ScannerConfigSchema, startScanner } from '@moat/scanner';
+import { ScannerConfigSchema, startScanner, createLogger } from '@moat/scanner';
+import { loadBalancerConfigFile, startBalancer } from '@moat/balancer';
 import { MasterConfigSchema, startMaster, resetPassword } from '@moat/master';
 import { startSink } from '@moat/sink';
 import { parseArgs } from './args.ts';
@@ -12,6 +13,7 @@ const USAGE = `usage:
   moat master --config FILE [--print-config]    run the master node
   moat master reset-password --config FILE [--user NAME]   set a new generated password (default user: admin)
   moat scanner --config FILE [--print-config]   run a scanner node
+  moat balancer --config FILE                   run a stand-alone balancer (virtual SMTP address + election)
   moat sink [--host H] [--port P] [--dir D]     run a downstream sink that writes mail to files
   moat local [--var DIR]                         run the local cluster (what 'pnpm start' runs)`;
 
@@ -48,6 +50,12 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       return runUntilSignal(await startScanner(config));
     }
+    case 'balancer': {
+      if (typeof options.config !== 'string') return usage('balancer needs --config FILE');
+      const config = loadBalancerConfigFile(options.config);
+      const balancer = await startBalancer(config, { log: createLogger('info', { role: 'balancer' }) });
+      return runUntilSignal(balancer);
+    }
     case 'sink': {
       const sink = await startSink({
         host: typeof options.host === 'string' ? options.host : LOCAL_DEFAULTS.sink.host,
@@ -64,10 +72,11 @@ async function main(argv: readonly string[]): Promise<number> {
         'Moat local cluster is up:',
         `  console and API     ${cluster.master.url}/   (API under /api/v1/, docs at /api/v1/docs)`,
         `  admin login         user ${LOCAL_DEFAULTS.adminUser}, password ${cluster.adminPassword}`,
+        `  virtual SMTP        ${LOCAL_DEFAULTS.virtual.host}:${LOCAL_DEFAULTS.virtual.port} (held by the elected scanner, spread over both)`,
         ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}`),
         `  downstream sink     127.0.0.1:${cluster.sink.port} (delivered mail in var/delivered/)`,
         `  accepted domain     ${LOCAL_DEFAULTS.domain}   rules: edit them on the master (PUT /api/v1/rules)`,
-        `  try: swaks --server 127.0.0.1:${cluster.scanners[0]?.smtpPort} --to user@${LOCAL_DEFAULTS.domain} --header 'Subject: TAG-ME'`,
+        `  try: swaks --server 127.0.0.1:${LOCAL_DEFAULTS.virtual.port} --to user@${LOCAL_DEFAULTS.domain} --header 'Subject: TAG-ME'`,
         '',
       ];
       process.stderr.write(lines.join('\n'));

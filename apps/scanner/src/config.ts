@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { BalancerConfigSchema } from '@moat/balancer';
 import { AnalyzersConfigSchema } from './analyzers/config-schema.ts';
 
 /**
@@ -93,6 +94,7 @@ export const ScannerConfigSchema = Type.Object(
     relay: Relay,
     rules: Type.Optional(RulesSource),
     master: Type.Optional(Master),
+    balancer: Type.Optional(BalancerConfigSchema),
     analyzers: AnalyzersConfigSchema,
     log: Type.Object(
       { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'JSON log lines on stdout at this level and above.' }) },

@@ -19,6 +19,7 @@ import { createFileRulesSource } from './rules-source/file-rules-source.ts';
 import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
 import type { RulesSource } from './rules-source/rules-source.ts';
 import { ClusterLink } from './link/cluster-link.ts';
+import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moat/balancer';
 import { credentialStore } from './link/credential-store.ts';
 import { createRequestHandlers } from './link/request-handlers.ts';
 import { createLogger } from './logger.ts';
@@ -31,6 +32,8 @@ export interface Scanner {
   readonly rules: RulesSource;
   readonly relay: RelayWorker;
   readonly link: ClusterLink | undefined;
+  /** The embedded load balancer, when the config has a `balancer` section. */
+  readonly balancer: BalancerHandle | undefined;
   readonly dataDir: string;
   close(): Promise<void>;
 }
@@ -55,6 +58,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const dirSync = { queue: new DirSyncer(dirs.queue), quarantine: new DirSyncer(dirs.quarantine) };
   const db = openDatabase(join(config.dataDir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
   let link: ClusterLink | undefined;
+  let boundPort: number | undefined;
   const messages = createMessageStore(db, () => link?.notifyOutbox());
   const queue = createQueueStore(db);
   const quarantine = createQuarantineStore(db, dirs);
@@ -98,7 +102,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         fingerprint: config.master.fingerprint,
         nodeName: config.node.name,
         software: SOFTWARE_VERSION,
-        smtpAddress: `${config.smtp.listen.host}:${config.smtp.listen.port}`,
+        smtpAddress: () => `${config.smtp.listen.host}:${boundPort ?? config.smtp.listen.port}`,
         reconnectBaseMs: config.master.reconnectBaseSeconds * 1000,
         reconnectMaxMs: config.master.reconnectMaxSeconds * 1000,
         batchSize: config.master.batchSize,
@@ -152,6 +156,10 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     });
   });
   const smtpPort = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
+  boundPort = smtpPort;
+  const balancer = config.balancer
+    ? await startBalancer(validateBalancerConfig(config.balancer, 'balancer'), { log: log.child({ component: 'balancer' }), now })
+    : undefined;
   log.info({ event: 'SCANNER_STARTED', smtp: `${config.smtp.listen.host}:${smtpPort}`, downstream: `${config.relay.host}:${config.relay.port}`, rulesVersion: rules.current().version, analyzers: analyzers.map((a) => a.name) }, 'scanner started');
 
   let closed = false;
@@ -161,10 +169,12 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     rules,
     relay,
     link,
+    balancer,
     dataDir: config.dataDir,
     async close() {
       if (closed) return;
       closed = true;
+      await balancer?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rules.close();
       await link?.stop();

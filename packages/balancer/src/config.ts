@@ -77,6 +77,7 @@ export const BalancerConfigSchema = Type.Object(
       default: 'v1',
       description: 'Send a PROXY protocol v1 line first, so each scanner sees the real client address (smtp-server accepts v1 only).',
     }),
+    sourceAddress: Type.Optional(Type.String({ minLength: 1, description: 'Local address to connect to the scanners from, so they can trust PROXY lines from exactly this address (their smtp.trustedProxies) while other clients on the same host connect directly.' })),
     connectTimeoutMs: Type.Integer({ minimum: 1, default: 4000, description: 'Limit on the TCP connect to one upstream; then the next one is tried.' }),
     greetingTimeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Limit on the upstream\'s 220 greeting; then the next one is tried.' }),
     idleTimeoutMs: Type.Integer({ minimum: 1, default: 600_000, description: 'An idle relayed session is cut after this long (RFC 5321: at least 10 minutes).' }),

@@ -22,7 +22,7 @@ export function startHealthChecks(config: BalancerConfig, box: PoolBox, log: Log
       timers.delete(t);
       if (closed || hc.type === 'none') return;
       const reason = await probe({
-        type: hc.type, host, port, timeoutMs: hc.timeoutMs, ehloName: hc.ehloName, sendProxy: config.proxyProtocol === 'v1',
+        type: hc.type, host, port, timeoutMs: hc.timeoutMs, ehloName: hc.ehloName, sendProxy: config.proxyProtocol === 'v1', localAddress: config.sourceAddress,
       });
       if (closed) return;
       const step = applyCheck(states.get(name) ?? initialHealth, reason, hc.rise, hc.fall);

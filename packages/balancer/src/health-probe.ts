@@ -15,11 +15,12 @@ export interface ProbeOptions {
   readonly ehloName: string;
   /** Send a PROXY v1 line first (an upstream with PROXY on waits for it). */
   readonly sendProxy: boolean;
+  readonly localAddress?: string | undefined;
 }
 
 export function probe(o: ProbeOptions): Promise<string | null> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: o.host, port: o.port });
+    const socket = net.connect({ host: o.host, port: o.port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
     let connected = false;
     let step: 'greeting' | 'ehlo' | 'quit' = 'greeting';
     let buf = Buffer.alloc(0);

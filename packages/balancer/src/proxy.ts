@@ -57,7 +57,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
       tried.add(peer.name);
       const r = await connectUpstream({
         host: peer.host, port: peer.port, preface,
-        connectTimeoutMs: config.connectTimeoutMs, greetingTimeoutMs: config.greetingTimeoutMs,
+        connectTimeoutMs: config.connectTimeoutMs, greetingTimeoutMs: config.greetingTimeoutMs, localAddress: config.sourceAddress,
       });
       if (!r.ok) {
         box.pool = release(fail(box.pool, peer.name, now()), peer.name);

@@ -13,6 +13,8 @@ export interface ConnectOptions {
   readonly preface: string | null;
   readonly connectTimeoutMs: number;
   readonly greetingTimeoutMs: number;
+  /** Local address to connect from (see the config's sourceAddress). */
+  readonly localAddress?: string | undefined;
 }
 
 export type FailReason = 'refused' | 'connect-timeout' | 'greeting-timeout' | 'bad-greeting' | 'closed-before-greeting' | 'error';
@@ -23,7 +25,7 @@ export type ConnectResult =
 
 export function connectUpstream(o: ConnectOptions): Promise<ConnectResult> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: o.host, port: o.port, allowHalfOpen: true });
+    const socket = net.connect({ host: o.host, port: o.port, allowHalfOpen: true, ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
     let buf = Buffer.alloc(0);
     let done = false;
     let timer = setTimeout(() => failWith('connect-timeout', `no connect in ${o.connectTimeoutMs} ms`), o.connectTimeoutMs);

@@ -16,7 +16,8 @@ export interface LinkSettings {
   readonly fingerprint: string | undefined;
   readonly nodeName: string;
   readonly software: string;
-  readonly smtpAddress: string;
+  /** Where this node's SMTP listener is (read at each hello: the port is known only once it listens). */
+  readonly smtpAddress: () => string;
   readonly reconnectBaseMs: number;
   readonly reconnectMaxMs: number;
   readonly batchSize: number;
@@ -159,7 +160,7 @@ export class ClusterLink {
           proof: helloProof(key, settings.nodeName, frame.nonce),
           software: settings.software,
           rulesVersion: this.deps.rules.version(),
-          smtpAddress: settings.smtpAddress,
+          smtpAddress: settings.smtpAddress(),
         });
         return;
       }
