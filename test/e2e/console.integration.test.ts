@@ -142,6 +142,19 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await admin.locator('tr[data-node="scanner-1"] [data-testid=rules-version]', { hasText: /^v2$/ }).waitFor({ timeout: 15_000 });
   });
 
+  await t.test('rules: the diff between two versions shows the changed lines', async () => {
+    await admin.goto(`${master.url}/#/rules`);
+    await admin.locator('[data-testid=current-version]', { hasText: 'version 2' }).waitFor();
+    await admin.selectOption('select[name=from]', '1');
+    await admin.selectOption('select[name=to]', '2');
+    await admin.click('button:has-text("Show diff")');
+    const added = admin.locator('[data-testid=rules-diff] .add', { hasText: '*@spammer.example' });
+    await added.waitFor();
+    assert.match((await added.textContent()) ?? '', /^\+ /);
+    await admin.locator('[data-testid=rules-diff]').scrollIntoViewIfNeeded();
+    await shot(admin, 'rules-diff');
+  });
+
   let hostileId = '';
   await t.test('quarantine: a held message is opened and released from the page, and arrives downstream', async () => {
     const sent = await sendMail(scanner.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME please', body: 'the held body' }));
@@ -194,6 +207,99 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.match(csv, /^start,deliver,tag,quarantine,reject,total,bytes/);
   });
 
+  await t.test('message tracking: the detail of a message shows its reasons and delivery status', async () => {
+    await admin.goto(`${master.url}/#/messages`);
+    await admin.click('[data-testid=messages] a:has-text("QUARANTINE-ME please")');
+    await admin.locator('[data-testid=verdict]', { hasText: 'quarantine' }).waitFor();
+    assert.match(await admin.textContent('[data-testid=reasons]') ?? '', /content.*QUARANTINE-ME/s);
+    await admin.locator('[data-testid=delivery]').waitFor();
+    await shot(admin, 'message-detail');
+  });
+
+  await t.test('users and tokens: the admin creates a user and a token through the page; the audit log lists both', async () => {
+    await admin.goto(`${master.url}/#/users`);
+    await admin.locator('tr[data-user=admin]').waitFor();
+    // The API's 400 details land next to the fields that caused them.
+    await admin.fill('#new-user-username', 'has space');
+    await admin.fill('#new-user-password', 'short');
+    await admin.click('[data-testid=create-user] button[type=submit]');
+    await admin.locator('[data-field-error=username]').waitFor();
+    await admin.locator('[data-field-error=password]').waitFor();
+    assert.equal(await admin.getAttribute('#new-user-username', 'aria-invalid'), 'true');
+    assert.equal(await admin.getAttribute('#new-user-username', 'aria-describedby'), 'new-user-username-error');
+    await shot(admin, 'users-invalid');
+    await admin.fill('#new-user-username', 'olivia');
+    await admin.fill('#new-user-password', 'olivia password 1');
+    await admin.selectOption('#new-user-role', 'operator');
+    await admin.click('[data-testid=create-user] button[type=submit]');
+    await admin.locator('[data-testid=notice]', { hasText: 'Created olivia (operator)' }).waitFor();
+    assert.equal(await admin.locator('[data-field-error]').count(), 0);
+    const row = admin.locator('tr[data-user=olivia]');
+    assert.equal(await row.locator('select').inputValue(), 'operator');
+    // Change the role to auditor, then back, and reset the password.
+    await row.locator('select').selectOption('auditor');
+    await admin.locator('[data-testid=notice]', { hasText: 'olivia: role changed to auditor' }).waitFor();
+    await row.locator('select').selectOption('operator');
+    await admin.locator('[data-testid=notice]', { hasText: 'olivia: role changed to operator' }).waitFor();
+    await row.locator('button:has-text("Reset password")').click();
+    await admin.fill('#reset-password', 'olivia new password');
+    await admin.click('[data-testid=reset-password] button[type=submit]');
+    await admin.locator('[data-testid=notice]', { hasText: 'olivia: password reset' }).waitFor();
+    const api = await apiClient(master.url, 'olivia', 'olivia new password');
+    assert.equal((await api.get('/api/v1/auth/me')).json.role, 'operator');
+    // The last admin cannot demote themselves: the API's 409 is shown.
+    await admin.locator('tr[data-user=admin] select').selectOption('operator');
+    await admin.locator('[data-testid=error]', { hasText: 'MOAT_ERR_LAST_ADMIN' }).waitFor();
+    assert.equal(await admin.locator('tr[data-user=admin] select').inputValue(), 'admin');
+    await shot(admin, 'users');
+
+    await admin.click('a[href="#/tokens"]');
+    await admin.fill('#new-token-name', 'ci-pipeline');
+    await admin.click('[data-testid=create-token] button[type=submit]');
+    const value = await admin.locator('[data-testid=token-value]').inputValue();
+    assert.match(value, /^moat_[a-f0-9]{16}_/);
+    assert.match(await admin.textContent('[data-testid=new-token]') ?? '', /shown only this once/);
+    const me = await fetch(`${master.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${value}` } });
+    assert.equal(me.status, 200, 'the token shown works');
+    await admin.locator('tr[data-token=ci-pipeline] .pill.ok').waitFor();
+    await shot(admin, 'tokens');
+    admin.once('dialog', (d) => d.accept());
+    await admin.click('tr[data-token=ci-pipeline] button:has-text("Revoke")');
+    await admin.locator('tr[data-token=ci-pipeline] .pill.bad', { hasText: 'revoked' }).waitFor();
+    assert.equal((await fetch(`${master.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${value}` } })).status, 401);
+
+    await admin.click('a[href="#/audit"]');
+    for (const action of ['user.create', 'user.update', 'token.create', 'token.revoke']) await admin.locator(`[data-testid=audit] tr[data-action="${action}"]`).first().waitFor();
+    assert.match(await admin.textContent('[data-testid=audit] tr[data-action="user.create"]') ?? '', /olivia/);
+    assert.match(await admin.textContent('[data-testid=audit] tr[data-action="token.create"]') ?? '', /ci-pipeline/);
+    await shot(admin, 'audit');
+    await admin.fill('input[name=action]', 'token.create');
+    await admin.click('button:has-text("Filter")');
+    await waitUntil(async () => (await admin.locator('[data-testid=audit] tbody tr').evaluateAll((rows) => rows.every((r) => r.getAttribute('data-action') === 'token.create'))), 'only token.create entries');
+  });
+
+  await t.test('an operator does not see the users page and opening it says it needs the admin role', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await signIn(page, master.url, 'olivia', 'olivia new password');
+    assert.match(await page.textContent('[data-testid=who]') ?? '', /olivia\s*operator/);
+    assert.equal(await page.locator('nav a[href="#/users"]').count(), 0, 'no Users link for an operator');
+    assert.equal(await page.locator('nav a[href="#/tokens"]').count(), 1);
+    await page.goto(`${master.url}/#/users`);
+    await page.locator('[data-testid=needs-role]', { hasText: 'needs the admin role' }).waitFor();
+    assert.equal(await page.locator('[data-testid=create-user]').count(), 0);
+    await shot(page, 'users-forbidden');
+    // And the API refuses anyway.
+    const status = await page.evaluate(async () => (await fetch('/api/v1/users', { method: 'POST', headers: { 'x-moat-request': '1', 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sneaky', password: 'sneaky password', role: 'admin' }) })).status);
+    assert.equal(status, 403);
+    // Tokens: only their own.
+    await page.goto(`${master.url}/#/tokens`);
+    await page.locator('[data-testid=tokens]').waitFor();
+    assert.equal(await page.locator('[data-testid=tokens] tr[data-token]').count(), 0, "an operator does not see the admin's tokens");
+    assert.equal(await page.locator('select[name=userId]').count(), 0);
+    await context.close();
+  });
+
   await t.test('an auditor sees no release, delete or save; a 401 returns to the sign-in page', async () => {
     const api = await apiClient(master.url);
     assert.equal((await api.post('/api/v1/users', { username: 'audrey', password: 'auditor password 123', role: 'auditor' })).status, 201);
@@ -214,6 +320,68 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await page.click('a[href="#/messages"]');
     await page.waitForSelector('form.sign-in');
     await context.close();
+  });
+
+  await t.test('quarantine: many messages released and deleted at once, with progress and per-message errors; the .eml downloads', async () => {
+    const ids: string[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const sent = await sendMail(scanner.smtpPort, { from: 'bulk@origin.test', to: ['user@example.test'] }, message({ subject: `QUARANTINE-ME bulk ${i}`, body: `bulk body ${i}` }));
+      ids.push(queueId(sent.response));
+    }
+    const api = await apiClient(master.url);
+    await waitUntil(async () => (await api.get('/api/v1/quarantine?status=held&subject=bulk')).json.items.length === 4, 'the four bulk messages indexed');
+
+    // The .eml link returns the message as message/rfc822.
+    await admin.goto(`${master.url}/#/quarantine/${ids[3]}`);
+    const eml = admin.locator('a:has-text("Download .eml")');
+    await eml.waitFor();
+    assert.equal(await eml.getAttribute('download'), `${ids[3]}.eml`);
+    const got = await admin.evaluate(async (url) => {
+      const res = await fetch(url!);
+      return { status: res.status, type: res.headers.get('content-type'), disposition: res.headers.get('content-disposition'), body: await res.text() };
+    }, await eml.getAttribute('href'));
+    assert.equal(got.status, 200);
+    assert.match(got.type ?? '', /^message\/rfc822/);
+    assert.match(got.disposition ?? '', new RegExp(`attachment; filename="${ids[3]}\\.eml"`));
+    assert.match(got.body, /Subject: QUARANTINE-ME bulk 4/);
+    const download = admin.waitForEvent('download');
+    await eml.click();
+    assert.equal((await download).suggestedFilename(), `${ids[3]}.eml`);
+
+    await admin.goto(`${master.url}/#/quarantine`);
+    for (const id of ids) await admin.locator(`tr[data-id="${id}"]`).waitFor();
+    for (const id of ids.slice(0, 3)) await admin.check(`tr[data-id="${id}"] input[type=checkbox]`);
+    assert.match(await admin.textContent('[data-testid=bulk-actions]') ?? '', /Release selected \(3\)/);
+    // Someone else releases one of them meanwhile: that one fails, the others go through.
+    assert.equal((await api.post(`/api/v1/quarantine/${ids[1]}/release`)).status, 200);
+    const before = downstream.received.length;
+    await admin.click('button:has-text("Release selected")');
+    await admin.locator('[data-testid=bulk-progress] label', { hasText: 'Released 2 of 3; 1 failed' }).waitFor();
+    assert.equal(await admin.getAttribute('[data-testid=bulk-bar]', 'value'), '3');
+    const failed = admin.locator(`[data-testid=bulk-errors] li[data-id="${ids[1]}"]`);
+    assert.match(await failed.textContent() ?? '', /no longer held/);
+    await admin.locator(`tr[data-id="${ids[0]}"]`).waitFor({ state: 'detached' });
+    await downstream.waitFor(before + 3);
+    assert.match(await admin.textContent('[data-testid=bulk-actions]') ?? '', /Release selected \(0\)/, 'what left the list is no longer selected');
+    await shot(admin, 'quarantine-bulk');
+
+    admin.once('dialog', (d) => d.accept());
+    await admin.check(`tr[data-id="${ids[3]}"] input[type=checkbox]`);
+    await admin.click('button:has-text("Delete selected")');
+    await admin.locator('[data-testid=bulk-progress] label', { hasText: 'Deleted 1 of 1.' }).waitFor();
+    const statuses = await Promise.all(ids.map(async (id) => (await api.get(`/api/v1/quarantine/${id}`)).json.status));
+    assert.deepEqual(statuses, ['released', 'released', 'released', 'deleted']);
+  });
+
+  await t.test('dashboard: after mail has flowed the traffic chart has bars', async () => {
+    for (let i = 1; i <= 3; i++) assert.equal((await sendMail(scanner.smtpPort, { from: 'friend@origin.test', to: ['user@example.test'] }, message({ subject: `hello ${i}` }))).code, 250);
+    const api = await apiClient(master.url);
+    await waitUntil(async () => (await api.get('/api/v1/messages?action=deliver')).json.items.length >= 3, 'the delivered messages are logged');
+    await admin.goto(`${master.url}/#/dashboard`);
+    await admin.locator('tr[data-node="scanner-1"] .pill.ok').waitFor();
+    await admin.locator('figure.chart svg rect.bar-deliver').first().waitFor();
+    await admin.locator('figure.chart svg rect.bar-quarantine').first().waitFor();
+    await shot(admin, 'dashboard');
   });
 
   await t.test('CSRF: a change with the session cookie but without X-Moat-Request or a same Origin is refused', async () => {

@@ -8,19 +8,28 @@ import { QuarantineDetail } from './pages/quarantine-detail.tsx';
 import { RulesPage } from './pages/rules.tsx';
 import { MessagesPage } from './pages/messages.tsx';
 import { ReportsPage } from './pages/reports.tsx';
+import { UsersPage } from './pages/users.tsx';
+import { TokensPage } from './pages/tokens.tsx';
+import { AuditPage } from './pages/audit.tsx';
+import { MessageDetail } from './pages/message-detail.tsx';
+import { can } from './lib/roles.ts';
 
 export interface Me {
   readonly username: string;
   readonly role: Role;
 }
 
-const PAGES = [
+/** The navigation; a page with `show` is listed only for the roles it admits (the API enforces the same). */
+const PAGES: ReadonlyArray<readonly [string, string, ((role: Role) => boolean)?]> = [
   ['dashboard', 'Dashboard'],
   ['quarantine', 'Quarantine'],
   ['messages', 'Messages'],
   ['rules', 'Rules'],
   ['reports', 'Reports'],
-] as const;
+  ['users', 'Users', can.manageUsers],
+  ['tokens', 'Tokens'],
+  ['audit', 'Audit log'],
+];
 
 /** The shell: who is signed in, the navigation, the page the fragment names. */
 export function App() {
@@ -46,7 +55,7 @@ export function App() {
       <header class="top">
         <span class="brand">Moat</span>
         <nav aria-label="Pages">
-          {PAGES.map(([path, label]) => (
+          {PAGES.filter(([, , show]) => show === undefined || show(me.role)).map(([path, label]) => (
             <a href={`#/${path}`} aria-current={page === path ? 'page' : undefined}>{label}</a>
           ))}
         </nav>
@@ -55,23 +64,29 @@ export function App() {
         </span>
         <button type="button" class="link" onClick={signOut}>Sign out</button>
       </header>
-      <main>{pageFor(page, route[1], me)}</main>
+      <main>{pageFor(page, route[1], route.slice(2), me)}</main>
     </div>
   );
 }
 
-function pageFor(page: string, arg: string | undefined, me: Me) {
+function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) {
   switch (page) {
     case 'dashboard':
       return <Dashboard />;
     case 'quarantine':
       return arg === undefined ? <QuarantineList me={me} /> : <QuarantineDetail key={arg} id={arg} me={me} />;
     case 'messages':
-      return <MessagesPage />;
+      return arg === undefined ? <MessagesPage /> : <MessageDetail key={arg} nodeId={arg} id={rest[0] ?? ''} />;
     case 'rules':
       return <RulesPage me={me} />;
     case 'reports':
       return <ReportsPage />;
+    case 'users':
+      return <UsersPage me={me} />;
+    case 'tokens':
+      return <TokensPage me={me} />;
+    case 'audit':
+      return <AuditPage />;
     default:
       return <p>No such page. <a href="#/dashboard">Dashboard</a></p>;
   }

@@ -46,9 +46,9 @@ export function MessagesPage() {
           <thead><tr><th>Received</th><th>From</th><th>To</th><th>Subject</th><th>Node</th><th>Verdict</th><th>Status</th><th>Size</th></tr></thead>
           <tbody>
             {list.data?.items.map((m) => (
-              <tr>
+              <tr data-id={m.id}>
                 <td>{when(m.receivedAt)}</td><td>{m.mailFrom || '<>'}</td><td>{m.firstRcpt}{m.rcptCount > 1 ? ` +${m.rcptCount - 1}` : ''}</td>
-                <td>{m.subject}</td><td>{m.nodeName ?? m.nodeId}</td><td><span class={`pill v-${m.action}`}>{m.action}</span> {m.score}</td><td>{m.status}</td><td>{bytes(m.size)}</td>
+                <td><a href={`#/messages/${encodeURIComponent(m.nodeId)}/${encodeURIComponent(m.id)}`}>{m.subject || '(no subject)'}</a></td><td>{m.nodeName ?? m.nodeId}</td><td><span class={`pill v-${m.action}`}>{m.action}</span> {m.score}</td><td>{m.status}</td><td>{bytes(m.size)}</td>
               </tr>
             ))}
             {list.data?.items.length === 0 && <tr><td colSpan={8}>Nothing matches.</td></tr>}

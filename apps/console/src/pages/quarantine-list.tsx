@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api, query } from '../lib/api.ts';
+import { api, describe, query } from '../lib/api.ts';
+import { can } from '../lib/roles.ts';
 import { bytes, when } from '../lib/format.ts';
 import { useData } from '../lib/use-data.ts';
 import type { Me } from '../app.tsx';
@@ -26,13 +27,56 @@ interface Filters {
   cursor?: string;
 }
 
-export function QuarantineList(_props: { me: Me }) {
+interface Bulk {
+  action: 'release' | 'delete';
+  total: number;
+  done: number;
+  failed: Array<{ id: string; subject: string; error: string }>;
+  running: boolean;
+}
+
+export function QuarantineList({ me }: { me: Me }) {
   const [filters, setFilters] = useState<Filters>({ status: 'held' });
   const list = useData(() => api<{ items: QuarantineEntry[]; next: string | null }>('GET', `/quarantine${query({ ...filters, match: filters.sender || filters.recipient ? 'contains' : undefined })}`), [filters]);
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [bulk, setBulk] = useState<Bulk | null>(null);
+  const operator = can.handleQuarantine(me.role);
   const search = (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.currentTarget as HTMLFormElement);
+    setSelected(new Set());
     setFilters({ sender: String(f.get('sender')), recipient: String(f.get('recipient')), subject: String(f.get('subject')), status: String(f.get('status')) });
+  };
+  const selectable = (list.data?.items ?? []).filter((q) => q.status === 'held');
+  const toggle = (id: string, on: boolean) => {
+    const next = new Set(selected);
+    if (on) next.add(id);
+    else next.delete(id);
+    setSelected(next);
+  };
+  // Only what is shown and still held counts (a failed or vanished message drops out).
+  const chosen = selectable.filter((q) => selected.has(q.id));
+  const allSelected = selectable.length > 0 && chosen.length === selectable.length;
+  /** One request per message, one after another, so the progress is real and one failure stops nothing. */
+  const run = async (action: 'release' | 'delete') => {
+    const items = chosen;
+    if (items.length === 0) return;
+    if (action === 'delete' && !confirm(`Delete ${items.length} message${items.length === 1 ? '' : 's'} for good?`)) return;
+    const state: Bulk = { action, total: items.length, done: 0, failed: [], running: true };
+    setBulk({ ...state });
+    for (const q of items) {
+      try {
+        await api(action === 'release' ? 'POST' : 'DELETE', action === 'release' ? `/quarantine/${encodeURIComponent(q.id)}/release` : `/quarantine/${encodeURIComponent(q.id)}`);
+      } catch (err) {
+        state.failed.push({ id: q.id, subject: q.subject, error: describe(err) });
+      }
+      state.done++;
+      setBulk({ ...state, failed: [...state.failed] });
+    }
+    state.running = false;
+    setBulk({ ...state, failed: [...state.failed] });
+    setSelected(new Set(state.failed.map((f) => f.id)));
+    list.reload();
   };
   return (
     <section>
@@ -49,12 +93,22 @@ export function QuarantineList(_props: { me: Me }) {
         <button type="submit">Search</button>
       </form>
       {list.error && <p class="error" role="alert">{list.error}</p>}
+      {operator && (
+        <div class="actions" data-testid="bulk-actions">
+          <button type="button" disabled={chosen.length === 0 || bulk?.running} onClick={() => run('release')}>Release selected ({chosen.length})</button>
+          <button type="button" class="danger" disabled={chosen.length === 0 || bulk?.running} onClick={() => run('delete')}>Delete selected ({chosen.length})</button>
+        </div>
+      )}
+      {bulk && <BulkProgress bulk={bulk} />}
       <div class="table-wrap">
         <table data-testid="quarantine">
-          <thead><tr><th>Quarantined</th><th>From</th><th>To</th><th>Subject</th><th>Node</th><th>Score</th><th>Size</th><th>Status</th></tr></thead>
+          <thead><tr>
+            {operator && <th><input type="checkbox" aria-label="Select every held message shown" checked={allSelected} disabled={selectable.length === 0} onChange={(e) => setSelected(new Set((e.currentTarget as HTMLInputElement).checked ? selectable.map((q) => q.id) : []))} /></th>}
+            <th>Quarantined</th><th>From</th><th>To</th><th>Subject</th><th>Node</th><th>Score</th><th>Size</th><th>Status</th></tr></thead>
           <tbody>
             {list.data?.items.map((q) => (
               <tr data-id={q.id}>
+                {operator && <td>{q.status === 'held' && <input type="checkbox" aria-label={`Select ${q.subject || q.id}`} checked={selected.has(q.id)} onChange={(e) => toggle(q.id, (e.currentTarget as HTMLInputElement).checked)} />}</td>}
                 <td>{when(q.createdAt)}</td>
                 <td>{q.mailFrom || '<>'}</td>
                 <td>{q.firstRcpt}{q.rcptCount > 1 ? ` +${q.rcptCount - 1}` : ''}</td>
@@ -65,11 +119,30 @@ export function QuarantineList(_props: { me: Me }) {
                 <td>{q.status}</td>
               </tr>
             ))}
-            {list.data?.items.length === 0 && <tr><td colSpan={8}>Nothing matches.</td></tr>}
+            {list.data?.items.length === 0 && <tr><td colSpan={operator ? 9 : 8}>Nothing matches.</td></tr>}
           </tbody>
         </table>
       </div>
       {list.data?.next && <button type="button" onClick={() => setFilters({ ...filters, cursor: list.data!.next! })}>Older</button>}
     </section>
+  );
+}
+
+function BulkProgress({ bulk }: { bulk: Bulk }) {
+  const verb = bulk.action === 'release' ? 'Releasing' : 'Deleting';
+  const ok = bulk.done - bulk.failed.length;
+  return (
+    <div class="bulk" data-testid="bulk-progress">
+      <label for="bulk-bar">
+        {bulk.running ? `${verb} ${bulk.done} of ${bulk.total}…` : `${bulk.action === 'release' ? 'Released' : 'Deleted'} ${ok} of ${bulk.total}${bulk.failed.length > 0 ? `; ${bulk.failed.length} failed` : ''}.`}
+      </label>
+      <progress id="bulk-bar" max={bulk.total} value={bulk.done} data-testid="bulk-bar" />
+      <p role="status" class="visually-hidden">{bulk.running ? '' : `Done: ${ok} of ${bulk.total}`}</p>
+      {bulk.failed.length > 0 && (
+        <ul class="problems" data-testid="bulk-errors">
+          {bulk.failed.map((f) => <li data-id={f.id}><a href={`#/quarantine/${encodeURIComponent(f.id)}`}>{f.subject || f.id}</a>: {f.error}</li>)}
+        </ul>
+      )}
+    </div>
   );
 }

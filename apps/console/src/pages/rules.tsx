@@ -4,6 +4,7 @@ import { when } from '../lib/format.ts';
 import { can } from '../lib/roles.ts';
 import { parseText, toText, type TextFormat } from '../lib/rules-text.ts';
 import { useData } from '../lib/use-data.ts';
+import { lineDiff, withContext } from '../lib/line-diff.ts';
 import type { Me } from '../app.tsx';
 
 interface Stored {
@@ -105,6 +106,39 @@ export function RulesPage({ me }: { me: Me }) {
           </tbody>
         </table>
       </div>
+      {history.data && history.data.versions.length > 1 && <RulesDiff versions={history.data.versions.map((v) => v.version)} />}
     </section>
+  );
+}
+
+/** Two versions' documents as pretty JSON, compared line by line. */
+function RulesDiff({ versions }: { versions: number[] }) {
+  const [from, setFrom] = useState(versions[1] ?? versions[0]!);
+  const [to, setTo] = useState(versions[0]!);
+  const [shown, setShown] = useState<{ from: number; to: number } | null>(null);
+  const diff = useData(async () => {
+    if (!shown) return undefined;
+    const [a, b] = await Promise.all([shown.from, shown.to].map((v) => api<Stored>('GET', `/rules/versions/${v}`)));
+    const lines = (d: Stored) => JSON.stringify(d.document, null, 2).split('\n');
+    return withContext(lineDiff(lines(a!), lines(b!)));
+  }, [shown]);
+  const pick = (set: (v: number) => void) => (e: Event) => set(Number((e.currentTarget as HTMLSelectElement).value));
+  return (
+    <>
+      <h2>Compare versions</h2>
+      <form class="filters" onSubmit={(e) => (e.preventDefault(), setShown({ from, to }))}>
+        <label>From <select name="from" value={String(from)} onChange={pick(setFrom)}>{versions.map((v) => <option value={String(v)}>{v}</option>)}</select></label>
+        <label>To <select name="to" value={String(to)} onChange={pick(setTo)}>{versions.map((v) => <option value={String(v)}>{v}</option>)}</select></label>
+        <button type="submit">Show diff</button>
+      </form>
+      {diff.error && <p class="error" role="alert">{diff.error}</p>}
+      {shown && diff.data && (
+        <div class="diff" data-testid="rules-diff" aria-label={`Changes from version ${shown.from} to ${shown.to}`} role="region">
+          {diff.data.every((l) => l.op === ' ' || l.op === '…') ? <div class="gap">The two versions have the same document.</div> : diff.data.map((l) => (
+            <div class={l.op === '+' ? 'add' : l.op === '-' ? 'del' : l.op === '…' ? 'gap' : ''}>{l.op === '…' ? `… ${l.text}` : `${l.op} ${l.text}`}</div>
+          ))}
+        </div>
+      )}
+    </>
   );
 }

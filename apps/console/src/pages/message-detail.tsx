@@ -1,0 +1,77 @@
+import { api } from '../lib/api.ts';
+import { bytes, when } from '../lib/format.ts';
+import { useData } from '../lib/use-data.ts';
+
+interface Detail {
+  id: string;
+  nodeId: string;
+  nodeName: string | null;
+  receivedAt: string;
+  clientIp: string;
+  helo: string;
+  mailFrom: string;
+  rcptTo: string[];
+  subject: string;
+  messageId: string;
+  size: number;
+  action: string;
+  score: number;
+  status: string;
+  rulesVersion: number;
+  reasons: Array<{ kind: string; rule: string; match: string; action?: string; score?: number }>;
+  delivery: { attempts: number; lastAttemptAt: string | null; delivered: string[]; deferred: string[]; bounced: string[]; detail: string; dsnStatus: string | null };
+  quarantine: { status: string; statusAt: string | null } | null;
+}
+
+const list = (xs: string[]) => (xs.length === 0 ? '—' : xs.join(', '));
+
+/** One message of the central log: its verdict with every reason, and what became of its delivery. */
+export function MessageDetail({ nodeId, id }: { nodeId: string; id: string }) {
+  const m = useData(() => api<Detail>('GET', `/messages/${encodeURIComponent(nodeId)}/${encodeURIComponent(id)}`), [nodeId, id]);
+  const d = m.data;
+  return (
+    <section>
+      <p><a href="#/messages">← Message tracking</a></p>
+      <h1>{d ? d.subject || '(no subject)' : 'Message'}</h1>
+      {m.error && <p class="error" role="alert">{m.error}</p>}
+      {d && (
+        <>
+          <dl class="facts" data-testid="message-detail">
+            <dt>Verdict</dt><dd><span class={`pill v-${d.action}`} data-testid="verdict">{d.action}</span> score {d.score} (rules version {d.rulesVersion})</dd>
+            <dt>Status</dt><dd data-testid="message-status">{d.status}</dd>
+            <dt>Received</dt><dd>{when(d.receivedAt)} on {d.nodeName ?? d.nodeId}, queue id <code>{d.id}</code></dd>
+            <dt>Client</dt><dd>{d.clientIp} (HELO {d.helo || '—'})</dd>
+            <dt>Envelope from</dt><dd>{d.mailFrom || '<>'}</dd>
+            <dt>Envelope to</dt><dd>{d.rcptTo.join(', ')}</dd>
+            <dt>Message-ID</dt><dd>{d.messageId || '—'}</dd>
+            <dt>Size</dt><dd>{bytes(d.size)}</dd>
+            {d.quarantine && (
+              <>
+                <dt>Quarantine</dt>
+                <dd>{d.quarantine.status}{d.quarantine.statusAt ? ` since ${when(d.quarantine.statusAt)}` : ''} — <a href={`#/quarantine/${encodeURIComponent(d.id)}`}>open in quarantine</a></dd>
+              </>
+            )}
+          </dl>
+          <h2>Reasons</h2>
+          {d.reasons.length === 0 ? <p class="hint">No filter matched.</p> : (
+            <div class="table-wrap">
+              <table data-testid="reasons">
+                <thead><tr><th>Filter</th><th>Rule</th><th>Matched</th><th>Asked for</th><th>Score</th></tr></thead>
+                <tbody>{d.reasons.map((r) => <tr><td>{r.kind}</td><td>{r.rule}</td><td>{r.match}</td><td>{r.action ?? '—'}</td><td>{r.score ?? ''}</td></tr>)}</tbody>
+              </table>
+            </div>
+          )}
+          <h2>Delivery</h2>
+          <dl class="facts" data-testid="delivery">
+            <dt>Attempts</dt><dd>{d.delivery.attempts}{d.delivery.lastAttemptAt ? `, last ${when(d.delivery.lastAttemptAt)}` : ''}</dd>
+            <dt>Delivered to</dt><dd>{list(d.delivery.delivered)}</dd>
+            <dt>Deferred</dt><dd>{list(d.delivery.deferred)}</dd>
+            <dt>Bounced</dt><dd>{list(d.delivery.bounced)}</dd>
+            <dt>Last reply</dt><dd>{d.delivery.detail || '—'}</dd>
+            {d.delivery.dsnStatus && (<><dt>Bounce notice</dt><dd>{d.delivery.dsnStatus}</dd></>)}
+          </dl>
+        </>
+      )}
+    </section>
+  );
+}
