@@ -10,8 +10,8 @@ export interface SendResult {
 }
 
 /** Send one message over a fresh connection; never throws for an SMTP refusal. A stream is sent as it is read. */
-export async function sendMail(port: number, envelope: { from: string; to: string[] }, raw: string | Buffer | Readable, host = '127.0.0.1'): Promise<SendResult> {
-  const transport = nodemailer.createTransport({ host, port, secure: false, ignoreTLS: true, connectionTimeout: 10_000, socketTimeout: 30_000 });
+export async function sendMail(port: number, envelope: { from: string; to: string[] }, raw: string | Buffer | Readable, host = '127.0.0.1', opts: { localAddress?: string } = {}): Promise<SendResult> {
+  const transport = nodemailer.createTransport({ host, port, secure: false, ignoreTLS: true, connectionTimeout: 10_000, socketTimeout: 30_000, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
   try {
     const info = await transport.sendMail({ envelope, raw });
     return { ok: true, code: 250, response: info.response };

@@ -20,6 +20,8 @@ import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
 import type { RulesSource } from './rules-source/rules-source.ts';
 import { ClusterLink } from './link/cluster-link.ts';
 import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moat/balancer';
+import { applyNodeSettings, balancerReport } from './balancer-bridge.ts';
+import type { CompiledRules } from '@moat/rules';
 import { credentialStore } from './link/credential-store.ts';
 import { createRequestHandlers } from './link/request-handlers.ts';
 import { createLogger } from './logger.ts';
@@ -59,6 +61,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const db = openDatabase(join(config.dataDir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
   let link: ClusterLink | undefined;
   let boundPort: number | undefined;
+  let balancer: BalancerHandle | undefined;
   const messages = createMessageStore(db, () => link?.notifyOutbox());
   const queue = createQueueStore(db);
   const quarantine = createQuarantineStore(db, dirs);
@@ -112,6 +115,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       outbox,
       handlers,
       queueDepth: () => queue.stats().n,
+      balancerReport: () => (balancer ? balancerReport(balancer.status()) : undefined),
       log,
       now,
     });
@@ -157,9 +161,19 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   });
   const smtpPort = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
   boundPort = smtpPort;
-  const balancer = config.balancer
-    ? await startBalancer(validateBalancerConfig(config.balancer, 'balancer'), { log: log.child({ component: 'balancer' }), now })
-    : undefined;
+  const balancerConfig = config.balancer ? validateBalancerConfig(config.balancer, 'balancer') : undefined;
+  if (balancerConfig) {
+    const lb = await startBalancer(balancerConfig, { log: log.child({ component: 'balancer' }), now });
+    // Weights, backup and maintenance from the master's cluster settings; the persisted rules
+    // are the node's last known settings while the master is unreachable.
+    const apply = (nodes: CompiledRules['rules']['nodes']): void => {
+      applyNodeSettings(lb, balancerConfig.upstreams, nodes);
+      log.info({ event: 'LB_NODE_SETTINGS', nodes }, 'balancer upstream settings applied');
+    };
+    apply(rules.current().rules.nodes);
+    rules.onChange((r) => apply(r.rules.nodes));
+    balancer = lb;
+  }
   log.info({ event: 'SCANNER_STARTED', smtp: `${config.smtp.listen.host}:${smtpPort}`, downstream: `${config.relay.host}:${config.relay.port}`, rulesVersion: rules.current().version, analyzers: analyzers.map((a) => a.name) }, 'scanner started');
 
   let closed = false;

@@ -3,7 +3,7 @@ import type { BalancerConfig } from './config.ts';
 import { startElection, type ElectionNode, type ElectionStatus } from './election-node.ts';
 import { startHealthChecks } from './health-checker.ts';
 import type { Log } from './log.ts';
-import { createPool, updateUpstream, usable } from './pool.ts';
+import { createPool, updateUpstream, usable, type UpstreamChange } from './pool.ts';
 import { createProxy, type PoolBox, type ProxyCounters } from './proxy.ts';
 
 /**
@@ -39,8 +39,8 @@ export interface BalancerStatus {
 
 export interface BalancerHandle {
   status(): BalancerStatus;
-  /** Maintenance and weight from the cluster settings. */
-  updateUpstream(name: string, change: { down?: boolean; weight?: number }): void;
+  /** Maintenance, weight and backup from the cluster settings; an unknown name is ignored. */
+  updateUpstream(name: string, change: UpstreamChange): void;
   /** Graceful by default (a master resigns with a priority-0 advert); `abrupt` mimics a crash. */
   close(opts?: { abrupt?: boolean }): Promise<void>;
 }

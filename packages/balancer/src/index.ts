@@ -7,3 +7,4 @@ export { startElection, type ElectionHooks, type ElectionNode, type ElectionStat
 export { ALL_DOWN_REPLY, type ProxyCounters } from './proxy.ts';
 export { masterDownMs, skewMs } from './timers.ts';
 export type { Log } from './log.ts';
+export type { UpstreamChange } from './pool.ts';

@@ -118,3 +118,19 @@ test('pool: maxConns caps concurrent connections', () => {
   pool = release(pool, 'a');
   assert.equal(pick(pool, new Set(), 0).peer?.name, 'a');
 });
+
+test('pool: updateUpstream moves a peer into and out of the backup group', () => {
+  let pool = createPool([up('a'), up('b'), up('c')]);
+  pool = updateUpstream(pool, 'c', { backup: true });
+  assert.ok(!sequence(pool, 30).names.includes('c'), 'a backup while primaries are usable');
+  pool = updateUpstream(pool, 'a', { down: true });
+  pool = updateUpstream(pool, 'b', { down: true });
+  assert.deepEqual(new Set(sequence(pool, 5).names), new Set(['c']));
+  pool = updateUpstream(pool, 'c', { backup: false, weight: 3 });
+  pool = updateUpstream(pool, 'a', { down: false });
+  const names = sequence(pool, 400).names;
+  // A raised weight takes effect through effectiveWeight, which climbs by one per pick (nginx).
+  const c = names.filter((n) => n === 'c').length;
+  assert.ok(c >= 295 && c <= 300, `c got ${c} of 400`);
+  assert.deepEqual(updateUpstream(pool, 'nobody', { down: true }), pool, 'an unknown name changes nothing');
+});

@@ -119,9 +119,25 @@ export function setHealthy(pool: Pool, name: string, healthy: boolean): Pool {
 
 
 /** Settings pushed by the master (an admin drains a node, or changes its weight). */
-export function updateUpstream(pool: Pool, name: string, change: { down?: boolean; weight?: number }): Pool {
+export interface UpstreamChange {
+  readonly down?: boolean;
+  readonly weight?: number;
+  readonly backup?: boolean;
+}
+
+/**
+ * Settings pushed by the master (an admin drains a node, or changes its weight or makes it a
+ * backup). Unknown names are ignored. Moving a peer between the primary and backup groups
+ * resets its round-robin position (nginx keeps the two groups as separate lists).
+ */
+export function updateUpstream(pool: Pool, name: string, change: UpstreamChange): Pool {
   return update(pool, name, (p) => {
     const weight = change.weight ?? p.weight;
-    return { ...p, down: change.down ?? p.down, weight, effectiveWeight: Math.min(p.effectiveWeight, weight) };
+    const backup = change.backup ?? p.backup;
+    return {
+      ...p, down: change.down ?? p.down, weight, backup,
+      effectiveWeight: Math.min(p.effectiveWeight, weight),
+      currentWeight: backup === p.backup ? p.currentWeight : 0,
+    };
   });
 }

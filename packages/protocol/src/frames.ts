@@ -51,6 +51,45 @@ export const WelcomeFrame = Type.Object(
 );
 
 // ── both ways ────────────────────────────────────────────────────────────────
+/** Upper bound on the upstreams one balancer report may list (keeps a heartbeat small). */
+export const MAX_REPORTED_UPSTREAMS = 64;
+/** The embedded balancer's status, as a scanner reports it in its heartbeat (a summary of `BalancerHandle.status()`). */
+export const BalancerReportSchema = Type.Object(
+  {
+    holder: Type.Boolean({ description: 'This node accepts on the virtual address now.' }),
+    listen: Type.Union([Type.String({ maxLength: 64 }), Type.Null()], { description: 'host:port of the virtual address while holding it.' }),
+    election: Type.Union([
+      Type.Object(
+        {
+          state: Type.Union([Type.Literal('init'), Type.Literal('backup'), Type.Literal('master')]),
+          priority: Type.Integer({ minimum: 0, maximum: 255 }),
+          master: Type.Union([Type.String({ maxLength: 64 }), Type.Null()], { description: 'Source address of the current holder, as this node sees it.' }),
+        },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ], { description: 'Null: no election configured (this balancer always holds the address).' }),
+    upstreams: Type.Array(
+      Type.Object(
+        {
+          name: NodeName,
+          healthy: Type.Boolean({ description: 'Active check result (true when checks are off).' }),
+          usable: Type.Boolean({ description: 'A new connection could go there now.' }),
+          down: Type.Boolean({ description: 'Maintenance: no new connections.' }),
+          backup: Type.Boolean(),
+          fails: Type.Integer({ minimum: 0 }),
+          weight: Type.Integer({ minimum: 0, maximum: 1000 }),
+          activeConns: Type.Integer({ minimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: MAX_REPORTED_UPSTREAMS },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type BalancerReport = Static<typeof BalancerReportSchema>;
+
 export const HeartbeatFrame = Type.Object(
   {
     type: Type.Literal('heartbeat'),
@@ -58,6 +97,7 @@ export const HeartbeatFrame = Type.Object(
     queueDepth: Type.Optional(Type.Integer({ minimum: 0 })),
     outboxBacklog: Type.Optional(Type.Integer({ minimum: 0 })),
     rulesVersion: Type.Optional(Type.Integer({ minimum: 0 })),
+    balancer: Type.Optional(BalancerReportSchema),
   },
   { additionalProperties: false },
 );

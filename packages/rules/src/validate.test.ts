@@ -83,6 +83,13 @@ describe('validateRules', () => {
     validateRules(input);
     assert.deepEqual(input, before);
   });
+  it('fills per-node defaults, so an admin may write only what changes', () => {
+    const input = { ...BASE_RULES, nodes: { a: { maintenance: true }, b: { weight: 3 } } };
+    const before = structuredClone(input);
+    assert.deepEqual(validateRules(input).nodes, { a: { weight: 1, backup: false, maintenance: true }, b: { weight: 3, backup: false, maintenance: false } });
+    assert.deepEqual(input, before);
+    assert.throws(() => validateRules({ ...BASE_RULES, nodes: { a: { maintenance: 'yes' } } }), /nodes\.a\.maintenance/);
+  });
   it('agrees with the defaults the other tests fill in (test-fixtures.ts)', () => {
     const documents: Record<string, unknown>[] = [
       {},

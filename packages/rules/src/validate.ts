@@ -1,7 +1,8 @@
 import { ConfigError, validateDocument, type FieldError } from '@moat/config';
 import { patternProblem } from './address-match.ts';
 import { parseCidr } from './ip-match.ts';
-import { RulesSchema, type Rules } from './schema.ts';
+import { Value } from 'typebox/value';
+import { NodeSettingsSchema, RulesSchema, type Rules } from './schema.ts';
 import { checkContentRules } from './validate-content.ts';
 
 /**
@@ -11,10 +12,22 @@ import { checkContentRules } from './validate-content.ts';
  * Returns the document with defaults applied, deep-frozen.
  */
 export function validateRules(input: unknown, source = 'rules'): Rules {
-  const rules = validateDocument(RulesSchema, input, source);
+  const rules = validateDocument(RulesSchema, withNodeDefaults(input), source);
   const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring)];
   if (errors.length > 0) throw new ConfigError(source, errors);
   return rules;
+}
+
+/**
+ * Defaults are not applied inside a Record's values, so `nodes: { b: { maintenance: true } }`
+ * gets its `weight` and `backup` defaults here (on a copy) before the schema sees it.
+ */
+function withNodeDefaults(input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || !('nodes' in input)) return input;
+  const nodes = (input as { nodes: unknown }).nodes;
+  if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) return input;
+  const filled = Object.fromEntries(Object.entries(nodes).map(([name, v]) => [name, typeof v === 'object' && v !== null ? Value.Default(NodeSettingsSchema, structuredClone(v)) : v]));
+  return { ...(input as object), nodes: filled };
 }
 
 function checkLists(rules: Rules): FieldError[] {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import {
   decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION,
-  type ToMaster, type ToScanner, type Hello,
+  type BalancerReport, type ToMaster, type ToScanner, type Hello,
 } from '@moat/protocol';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
 import { createNodeRegistry, type NodeRecord } from './node-registry.ts';
@@ -48,6 +48,8 @@ export class ClusterHub implements ClusterControl {
   private readonly settings: HubSettings;
   private readonly livenessTimer: NodeJS.Timeout;
   private closing = false;
+  /** Each node's latest balancer report (memory only: it is live state, resent every heartbeat). */
+  private readonly balancers = new Map<string, { readonly report: BalancerReport; readonly at: number }>();
 
   private readonly metrics: ClusterMetrics;
 
@@ -66,6 +68,11 @@ export class ClusterHub implements ClusterControl {
 
   nodes(): NodeRecord[] {
     return this.registry.list();
+  }
+
+  /** The latest balancer status a node reported in its heartbeat, and when; undefined if it runs none. */
+  balancerStatus(nodeId: string): { readonly report: BalancerReport; readonly at: number } | undefined {
+    return this.balancers.get(nodeId);
   }
 
   onlineNodeIds(): ReadonlySet<string> {
@@ -176,6 +183,7 @@ export class ClusterHub implements ClusterControl {
     switch (frame.type) {
       case 'heartbeat':
         this.registry.heartbeat(s.node.id, this.now(), frame.queueDepth, frame.outboxBacklog, frame.rulesVersion);
+        if (frame.balancer) this.balancers.set(s.node.id, { report: frame.balancer, at: this.now() });
         this.send(s.ws, { type: 'heartbeat', at: this.now() });
         return;
       case 'rules.ack':

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { decodeToScanner, encodeFrame, helloProof, FrameError, MAX_FRAME_BYTES, PROTOCOL_VERSION, type ToMaster, type ToScanner } from '@moat/protocol';
+import { decodeToScanner, encodeFrame, helloProof, FrameError, MAX_FRAME_BYTES, PROTOCOL_VERSION, type BalancerReport, type ToMaster, type ToScanner } from '@moat/protocol';
 import type { OutboxStore } from '../store/outbox-store.ts';
 import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
@@ -30,6 +30,8 @@ export interface LinkDeps {
   readonly outbox: OutboxStore;
   readonly handlers: RequestHandlers;
   readonly queueDepth: () => number;
+  /** The embedded balancer's status for the heartbeat, when this scanner runs one. */
+  readonly balancerReport?: () => BalancerReport | undefined;
   readonly log: Logger;
   readonly now: () => number;
 }
@@ -219,7 +221,8 @@ export class ClusterLink {
         this.ws?.terminate();
         return;
       }
-      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version() });
+      const balancer = this.deps.balancerReport?.();
+      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version(), ...(balancer ? { balancer } : {}) });
       this.drain();
     }, this.heartbeatMs);
     this.heartbeatTimer.unref();

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { BalancerReportSchema } from '@moat/protocol';
 import type { ClusterHub } from '../../cluster/hub.ts';
 import { notFound } from '../../http/api-error.ts';
 import { errorResponses, iso, isoOrNull } from '../../http/schemas.ts';
@@ -18,6 +19,12 @@ const NodeSchema = Type.Object({
   rulesCurrent: Type.Boolean({ description: 'Whether that is the current version.' }),
   queueDepth: Type.Integer({ description: 'Messages in its relay queue (from its last heartbeat).' }),
   outboxBacklog: Type.Integer({ description: 'Events it has not yet delivered to the master.' }),
+  balancer: Type.Optional(
+    Type.Object(
+      { ...BalancerReportSchema.properties, reportedAt: Type.String({ format: 'date-time', description: 'When the heartbeat carrying it arrived (memory only: absent after a master restart until the next heartbeat).' }) },
+      { description: "The node's embedded balancer (from its last heartbeat): whether it holds the virtual address, its election state and priority, and each upstream's health, fails, weight and connections. Absent when the node runs no balancer." },
+    ),
+  ),
 });
 const NodeIdParams = Type.Object({ nodeId: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'Node id.' }) });
 
@@ -29,10 +36,14 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
     async () => {
       const current = currentVersion();
       return {
-        items: hub.nodes().map((n) => ({
+        items: hub.nodes().map((n) => {
+          const lb = hub.balancerStatus(n.id);
+          return {
           id: n.id, name: n.name, online: n.online, lastSeen: isoOrNull(n.lastSeen || null), joinedAt: iso(n.joinedAt), address: n.address, smtpAddress: n.smtpAddress,
           software: n.software, rulesVersion: n.rulesVersion, rulesCurrent: n.rulesVersion === current, queueDepth: n.queueDepth, outboxBacklog: n.outboxBacklog,
-        })),
+          ...(lb ? { balancer: { ...lb.report, reportedAt: iso(lb.at) } } : {}),
+          };
+        }),
       };
     },
   );
