@@ -17,6 +17,7 @@ import { runLatencyClient, percentile } from './lib/latency-client.ts';
 import { startBareSink } from './lib/bare-sink.ts';
 import { startPostfix } from './lib/postfix-instance.ts';
 import { startScanner, repoRoot } from './lib/scanner-instance.ts';
+import { startAnalyzerPeers } from './lib/analyzer-peers.ts';
 import { renderReport, type Measurement, type ModeSpec, type Outcome, type RunInfo, type TargetSpec } from './lib/report.ts';
 import type { Target } from './lib/target.ts';
 
@@ -39,6 +40,7 @@ const args = (() => {
         out: { type: 'string', default: join(here, 'results', 'scanner.md') },
         'no-write': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
+        'no-rspamd': { type: 'boolean', default: false },
         'max-minutes': { type: 'string', default: '15' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -57,7 +59,11 @@ if (args.help) {
   --latency-messages N    messages per latency run (default 2000; 0 skips latency)
   --warmup N              warm-up messages before timing (default 200)
   --size BYTES            smtp-source payload size (default 10240)
-  --targets LIST          sink,postfix,scanner (default: all three)
+  --targets LIST          scanner,analyzers,sink,postfix (default: scanner,sink,postfix);
+                          analyzers: the scanner with every analyzer on (clamd, dnsmasq and,
+                          when installed, rspamd started on loopback); its ratio column is
+                          "scanner ÷ scanner+analyzers"
+  --no-rspamd             leave rspamd out of the analyzers target
   --modes LIST            new,reuse (default: both)
   --new-sessions N        sessions in new-connection mode (default 200)
   --reuse-sessions N      sessions in reused-connection mode (default 20)
@@ -96,6 +102,22 @@ const allModes: ModeSpec[] = [
 ];
 const allTargets: (TargetSpec & { start: () => Promise<Target> })[] = [
   { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs: (args['scanner-node-args'] ?? '').split(' ').filter(Boolean) }) },
+  {
+    key: 'analyzers',
+    column: 'Moat scanner, all analyzers on',
+    short: 'scanner+analyzers',
+    start: async () => {
+      const peers = await startAnalyzerPeers(!args['no-rspamd']);
+      log(`  analyzers on: ${peers.engines}`);
+      try {
+        const target = await startScanner({ keep, relayConnections, nodeArgs: (args['scanner-node-args'] ?? '').split(' ').filter(Boolean), analyzers: peers.analyzers });
+        return { ...target, rss: () => target.rss(), stop: async () => { await target.stop(); await peers.stop(); } };
+      } catch (err) {
+        await peers.stop();
+        throw err;
+      }
+    },
+  },
   { key: 'sink', column: 'bare smtp-server sink', short: 'sink', start: () => startBareSink() },
   {
     key: 'postfix',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluateMessage } from './evaluate.ts';
+import { GTUBE } from './gtube.ts';
 import type { MessageFacts } from './facts.ts';
 import { compiled, facts } from './test-fixtures.ts';
 
@@ -39,11 +40,23 @@ const rows: [name: string, overrides: Partial<MessageFacts>, action: string, all
   ['d. size over the limit', { sizeBytes: 10_001 }, 'reject', false, ['size']],
   ['d. size at the limit', { sizeBytes: 10_000 }, 'deliver', false, []],
   ['e. content action', { subject: 'about FOO' }, 'reject', false, ['content']],
+  ['e. GTUBE in the body rejects, built in', { bodyText: `test\n${GTUBE}\n` }, 'reject', false, ['content']],
+  ['e. GTUBE is skipped by an allow-list', { ...allowedByIp, bodyText: GTUBE }, 'deliver', true, ['ip-list']],
+  ['e. an analyzer may ask for an action', { extraScores: [{ id: 'rspamd', score: 2, detail: 'action reject', action: 'quarantine' }] }, 'quarantine', false, ['analyzer']],
+  ['e. an analyzer cannot ask for deliver', { bodyText: 'a bar', extraScores: [{ id: 'x', score: 0, detail: '', action: 'deliver' }] }, 'quarantine', false, ['content', 'analyzer']],
   ['e. content score', { bodyText: 'you won the lottery' }, 'tag', false, ['content', 'score']],
   ['e. analyzer scores add up', { bodyText: 'lottery', extraScores: [{ id: 'spam', score: 5, detail: 'bayes' }] }, 'quarantine', false, ['content', 'analyzer', 'score']],
   ['f. the strongest action wins', { subject: 'FOO', bodyText: 'a bar b' }, 'reject', false, ['content', 'content']],
   ['f. quarantine beats tag', { bodyText: 'bar lottery' }, 'quarantine', false, ['content', 'content', 'score']],
 ];
+
+describe('evaluateMessage: GTUBE', () => {
+  it('rejects with reason gtube and says so', () => {
+    const v = evaluateMessage(c, facts({ bodyText: GTUBE }));
+    assert.deepEqual(v.reasons[0], { kind: 'content', rule: 'gtube', match: 'GTUBE test string in the body', action: 'reject' });
+    assert.equal(v.rejectText, 'Message refused by content rule gtube');
+  });
+});
 
 describe('evaluateMessage: precedence', () => {
   for (const [name, overrides, action, allowed, kinds] of rows) {

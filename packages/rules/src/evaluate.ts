@@ -4,6 +4,7 @@ import { attachmentReasons } from './attachments.ts';
 import { authenticationReasons } from './authentication.ts';
 import type { CompiledRules } from './compile.ts';
 import { contentReasons } from './content.ts';
+import { gtubeReasons } from './gtube.ts';
 import type { MessageFacts, Reason, Verdict } from './facts.ts';
 import { rejectText } from './reject-text.ts';
 import { analyzerReasons, scoreReason, totalScore } from './scoring.ts';
@@ -29,6 +30,7 @@ const PRECEDENCE: readonly Stage[] = [
   { row: 'b. attachment policy', skippedWhenAllowed: false, allows: false, run: (c, facts) => attachmentReasons(c.attachments, facts.attachments) },
   { row: 'c. allow-lists', skippedWhenAllowed: false, allows: true, run: (c, facts) => allowReasons(c, facts) },
   { row: 'd. size', skippedWhenAllowed: true, allows: false, run: (c, facts) => sizeReasons(c, facts) },
+  { row: 'e. GTUBE', skippedWhenAllowed: true, allows: false, run: (_c, facts) => gtubeReasons(facts) },
   { row: 'e. content rules', skippedWhenAllowed: true, allows: false, run: (c, facts) => contentReasons(c.content, facts) },
   { row: 'e. sender authentication', skippedWhenAllowed: true, allows: false, run: (c, facts) => authenticationReasons(c.rules.authentication, facts) },
   { row: 'e. analyzer scores', skippedWhenAllowed: true, allows: false, run: (_c, facts) => analyzerReasons(facts) },

@@ -16,8 +16,12 @@ export interface MessageFacts {
   readonly virus?: { readonly name: string; readonly action: 'quarantine' | 'reject' } | undefined;
   /** Set by the sender-authentication analyzer (SPF, DKIM, DMARC, ARC); `authentication` in the rules acts on it. */
   readonly auth?: AuthFacts | undefined;
-  /** Scores from other analyzers (spam engine, SPF/DKIM/DMARC…), added to the rule scores. */
-  readonly extraScores?: readonly { readonly id: string; readonly score: number; readonly detail: string }[] | undefined;
+  /**
+   * Scores from other analyzers (spam engine, DNSBL, URIBL…), added to the rule scores. An
+   * entry may also ask for an action (e.g. Rspamd's `reject` mapped by the scanner config);
+   * `deliver` or anything outside the vocabulary is ignored.
+   */
+  readonly extraScores?: readonly { readonly id: string; readonly score: number; readonly detail: string; readonly action?: Action | undefined }[] | undefined;
 }
 
 /** RFC 8601 result words: pass, fail, softfail, neutral, none, temperror, permerror (policy for DKIM). */

@@ -22,4 +22,5 @@ export { validateRules } from './validate.ts';
 export { compileRules, type CompiledRules } from './compile.ts';
 export { checkClient, checkRecipient, checkSender } from './envelope.ts';
 export { evaluateMessage } from './evaluate.ts';
+export { GTUBE } from './gtube.ts';
 export { demoRules } from './demo.ts';

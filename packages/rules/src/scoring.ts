@@ -1,12 +1,17 @@
 import type { MessageFacts, Reason } from './facts.ts';
 import type { Action, Rules } from './schema.ts';
 import { clip } from './text.ts';
+import { isAction } from './action.ts';
 
 const MAX_SCORE = 1000;
 
 /** One reason per score another analyzer reported (spam engine, SPF/DKIM/DMARC…). */
 export function analyzerReasons(facts: MessageFacts): Reason[] {
-  return (facts.extraScores ?? []).map((s) => ({ kind: 'analyzer', rule: clip(s.id), match: clip(s.detail), score: boundedScore(s.score) }));
+  return (facts.extraScores ?? []).map((s) => {
+    const reason: Reason = { kind: 'analyzer', rule: clip(s.id), match: clip(s.detail), score: boundedScore(s.score) };
+    // Only an action that holds mail back counts: an analyzer can never ask for `deliver`.
+    return isAction(s.action) && s.action !== 'deliver' ? { ...reason, action: s.action } : reason;
+  });
 }
 
 /**

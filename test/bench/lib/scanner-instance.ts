@@ -20,6 +20,8 @@ export interface ScannerOptions {
   relayConnections: number;
   /** Extra Node flags for the scanner process (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   nodeArgs: string[];
+  /** The scanner's `analyzers:` section; none: the bare pipeline. */
+  analyzers?: Record<string, unknown>;
 }
 
 export async function startScanner(o: ScannerOptions): Promise<Target> {
@@ -43,6 +45,7 @@ export async function startScanner(o: ScannerOptions): Promise<Target> {
         `relay: { host: 127.0.0.1, port: ${sink.port}, maxConnections: ${o.relayConnections}, retryBaseSeconds: 1 }`,
         `rules: { file: ${JSON.stringify(rulesFile)} }`,
         'log: { level: warn }',
+        ...(o.analyzers ? [`analyzers: ${JSON.stringify(o.analyzers)}`] : []),
         '',
       ].join('\n'),
     );

@@ -34,7 +34,7 @@ const Dns = Type.Object(
     cacheSeconds: Type.Integer({ minimum: 0, default: 300, description: 'How long answers and NXDOMAIN/NODATA are cached (0: no cache); failures are never cached.' }),
     cacheEntries: Type.Integer({ minimum: 0, default: 10_000, description: 'Most cached answers; the oldest go first.' }),
   },
-  { additionalProperties: false, default: {}, description: 'The one DNS resolver of the `auth` and `dnsbl` analyzers.' },
+  { additionalProperties: false, default: {}, description: 'The one DNS resolver of the `auth`, `dnsbl` and `uribl` analyzers.' },
 );
 
 const Auth = Type.Object(
@@ -81,7 +81,53 @@ const Dnsbl = Type.Object(
   { additionalProperties: false, description: 'Optional: DNS blocklists for the client address (IPv4 and IPv6).' },
 );
 
+const Uribl = Type.Object(
+  {
+    timeoutSeconds: Type.Number({ minimum: 0.05, default: 5, description: 'Most time reading the links and all look-ups may take; then the message goes on as not listed.' }),
+    maxDomains: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Most distinct link domains looked up per message (the first found); each is queried as found and as its registrable part.' }),
+    maxTextChars: Type.Integer({ minimum: 1000, default: 1_000_000, description: 'Characters of text and HTML read for links per message.' }),
+    skipDomains: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { default: [], description: 'Domains (and their subdomains) never looked up, e.g. your own.' }),
+    zones: Type.Array(Zone, {
+      minItems: 1,
+      maxItems: 20,
+      description: 'URI blocklist zones (e.g. `dbl.spamhaus.org`, `multi.surbl.org`), each `{ zone, weight, codes? }`, queried as `<domain>.<zone>`; only answers in 127.0.0.0/8 count.',
+    }),
+  },
+  { additionalProperties: false, description: 'Optional: URI blocklists (URIBL/DBL) for the domains of links in the text and HTML parts, through the same resolver as `dnsbl`.' },
+);
+
+const SpamAction = Type.Union([Type.Literal('tag'), Type.Literal('quarantine'), Type.Literal('reject')]);
+
+const Rspamd = Type.Object(
+  {
+    url: Type.String({ minLength: 1, pattern: '^https?://', default: 'http://127.0.0.1:11333', description: 'Base URL of Rspamd\'s normal worker; `/checkv2` is appended.' }),
+    timeoutSeconds: Type.Number({ minimum: 0.05, default: 10, description: 'Most time one check may take, connect and upload included; then the `onUnavailable` policy applies.' }),
+    onUnavailable: Type.Union([Type.Literal('pass'), Type.Literal('temp-fail')], {
+      default: 'pass',
+      description: 'Rspamd unreachable, erroring or timing out: `pass` delivers with `X-Moat-Spam-Scan: unavailable` (reason `rspamd.unavailable`, score 0); `temp-fail` answers 451 4.3.0.',
+    }),
+    scoreWeight: Type.Number({ minimum: 0, maximum: 100, default: 1, description: 'Rspamd\'s score times this is the extra score `rspamd` added to the rules\' score (0: recorded only).' }),
+    actions: Type.Object(
+      {
+        reject: Type.Optional(SpamAction),
+        'soft reject': Type.Optional(SpamAction),
+        'rewrite subject': Type.Optional(SpamAction),
+        'add header': Type.Optional(SpamAction),
+        greylist: Type.Optional(SpamAction),
+      },
+      {
+        additionalProperties: false,
+        default: { reject: 'reject' },
+        description: 'What an Rspamd action asks of the verdict (`tag`, `quarantine` or `reject`; the strongest action of all reasons wins). Actions not named only add their score.',
+      },
+    ),
+    password: Type.Optional(Type.String({ minLength: 1, description: 'Sent as the `Password` header, when the worker requires one.' })),
+    maxBytes: Type.Integer({ minimum: 1, default: 20_971_520, description: 'A bigger message is not sent (Rspamd\'s `max_message`, 50 MB by default); it gets reason `rspamd.skipped`, score 0.' }),
+  },
+  { additionalProperties: false, description: 'Optional: spam scoring by Rspamd\'s HTTP scanning API (`/checkv2`). GTUBE is rejected with or without it (built into the rules).' },
+);
+
 export const AnalyzersConfigSchema = Type.Object(
-  { dns: Dns, clamav: Type.Optional(Clamav), auth: Type.Optional(Auth), dnsbl: Type.Optional(Dnsbl) },
+  { dns: Dns, clamav: Type.Optional(Clamav), auth: Type.Optional(Auth), dnsbl: Type.Optional(Dnsbl), uribl: Type.Optional(Uribl), rspamd: Type.Optional(Rspamd) },
   { additionalProperties: false, default: {}, description: 'Analyzers run after DATA beside the content analysis; none configured: the bare pipeline.' },
 );

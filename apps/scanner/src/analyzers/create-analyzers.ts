@@ -4,6 +4,8 @@ import { authAnalyzer } from './auth/auth-analyzer.ts';
 import { clamavAnalyzer } from './clamav/clamav-analyzer.ts';
 import { createDnsResolver } from './dns-resolver.ts';
 import { dnsblAnalyzer } from './dnsbl/dnsbl-analyzer.ts';
+import { uriblAnalyzer } from './uribl/uribl-analyzer.ts';
+import { rspamdAnalyzer } from './rspamd/rspamd-analyzer.ts';
 
 /** The analyzers the config turns on, in a fixed order, sharing one DNS resolver. */
 export function createAnalyzers(config: ScannerConfig): Analyzer[] {
@@ -22,9 +24,17 @@ export function createAnalyzers(config: ScannerConfig): Analyzer[] {
       }),
     );
   }
-  if (!a.auth && !a.dnsbl) return analyzers;
+  if (a.rspamd) {
+    const r = a.rspamd;
+    analyzers.push(rspamdAnalyzer({ url: r.url, timeoutMs: r.timeoutSeconds * 1000, onUnavailable: r.onUnavailable, scoreWeight: r.scoreWeight, actions: r.actions, password: r.password, maxBytes: r.maxBytes }));
+  }
+  if (!a.auth && !a.dnsbl && !a.uribl) return analyzers;
   const resolve = createDnsResolver(a.dns);
   if (a.auth) analyzers.push(authAnalyzer({ timeoutMs: a.auth.timeoutSeconds * 1000, onUnavailable: a.auth.onUnavailable, hostname: config.smtp.hostname }, resolve));
   if (a.dnsbl) analyzers.push(dnsblAnalyzer(a.dnsbl.zones, resolve, a.dnsbl.timeoutSeconds * 1000));
+  if (a.uribl) {
+    const u = a.uribl;
+    analyzers.push(uriblAnalyzer({ zones: u.zones, timeoutMs: u.timeoutSeconds * 1000, maxDomains: u.maxDomains, maxTextChars: u.maxTextChars, skipDomains: u.skipDomains }, resolve));
+  }
   return analyzers;
 }

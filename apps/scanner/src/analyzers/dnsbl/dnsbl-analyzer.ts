@@ -23,13 +23,14 @@ export function dnsblAnalyzer(zones: readonly DnsblZone[], resolve: ResolveFn, t
     async run(input): Promise<Findings> {
       const reversed = reverseIp(input.clientIp);
       if (reversed === undefined) return {};
-      const listed = await Promise.all(zones.map((z) => lookUp(z, `${reversed}.${z.zone}`, resolve)));
+      const listed = await Promise.all(zones.map((z) => lookUp(z, `${reversed}.${z.zone}`, resolve, `dnsbl.${z.zone}`, '')));
       return { extraScores: listed.flatMap((l) => (l ? [l] : [])) };
     },
   };
 }
 
-async function lookUp(z: DnsblZone, name: string, resolve: ResolveFn): Promise<{ id: string; score: number; detail: string } | undefined> {
+/** One blocklist query: its listing as an extra score `id` (detail prefixed by `what`), or undefined. Shared with `uribl`. */
+export async function lookUp(z: DnsblZone, name: string, resolve: ResolveFn, id: string, what: string): Promise<{ id: string; score: number; detail: string } | undefined> {
   let answers: string[];
   try {
     answers = (await resolve(name, 'A')) as string[];
@@ -42,7 +43,7 @@ async function lookUp(z: DnsblZone, name: string, resolve: ResolveFn): Promise<{
   const meanings = z.codes ? codes.flatMap((c) => (Object.hasOwn(z.codes!, c) ? [{ code: c, ...z.codes![c]! }] : [])) : codes.map((c) => ({ code: c, label: 'listed', weight: undefined }));
   if (meanings.length === 0) return undefined;
   const score = Math.max(...meanings.map((m) => m.weight ?? z.weight));
-  return { id: `dnsbl.${z.zone}`, score, detail: meanings.map((m) => `${m.code} ${m.label}`).join(', ') };
+  return { id, score, detail: what + meanings.map((m) => `${m.code} ${m.label}`).join(', ') };
 }
 
 /** The DNSBL query prefix of an address; undefined for something that is not one. */
