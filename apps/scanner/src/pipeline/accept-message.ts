@@ -6,7 +6,7 @@ import { evaluateMessage, strongerAction, type CompiledRules, type Verdict } fro
 import type { MessageStore, MessageRecord } from '../store/message-store.ts';
 import { analyzeMessage, UnanalysableMessage, type ContentFacts } from './analyze.ts';
 import { deliveryHeaders } from './delivery-headers.ts';
-import type { Analyzer } from '../analyzers/analyzer.ts';
+import type { Analyzer, AnalyzerInput } from '../analyzers/analyzer.ts';
 import { runAnalyzers, type AnalyzerOutcome } from '../analyzers/run-analyzers.ts';
 
 export interface AcceptDeps {
@@ -25,15 +25,10 @@ export interface AcceptDeps {
 
 const NO_ANALYZERS: AnalyzerOutcome = { extraScores: [], headers: [], holds: [] };
 
-export interface Envelope {
+/** A received message: what every analyzer sees, plus what only the pipeline needs. */
+export interface Envelope extends AnalyzerInput {
   readonly id: string;
   readonly receivedAt: number;
-  readonly clientIp: string;
-  readonly helo: string;
-  readonly mailFrom: string;
-  readonly rcptTo: readonly string[];
-  readonly spoolFile: string;
-  readonly size: number;
   readonly tls: boolean;
 }
 
