@@ -45,6 +45,9 @@ export async function startDownstream(behaviour: DownstreamBehaviour = {}, port 
       });
     },
   });
+  // smtp-server re-emits a client's socket errors (a scanner killed with -9 resets its relay
+  // connections) on the server; a downstream shrugs them off like any mail server.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   const actualPort = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
   return {

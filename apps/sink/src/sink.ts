@@ -47,7 +47,12 @@ export async function startSink(options: SinkOptions): Promise<Sink> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      // smtp-server re-emits clients' socket errors (a reset connection) on the server: not fatal.
+      server.on('error', () => undefined);
+      resolve();
+    });
   });
   const port = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
   return { port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
