@@ -14,6 +14,21 @@ interface NodeView {
   rulesCurrent: boolean;
   queueDepth: number;
   outboxBacklog: number;
+  /** The node's embedded balancer, when it runs one (from its last heartbeat). */
+  balancer?: {
+    holder: boolean;
+    election: { state: string; priority: number } | null;
+    upstreams: { name: string; usable: boolean }[];
+  };
+}
+
+/** "holds it" / "backup (prio 100)" / "—": who has the virtual SMTP address. */
+function virtualAddress(n: NodeView): string {
+  const lb = n.balancer;
+  if (!lb) return '—';
+  const healthy = lb.upstreams.filter((u) => u.usable).length;
+  const role = lb.holder ? 'holds it' : lb.election ? `${lb.election.state.toLowerCase()} (prio ${lb.election.priority})` : 'standby';
+  return `${role}; ${healthy}/${lb.upstreams.length} upstreams up`;
 }
 
 const REFRESH_MS = 10_000;
@@ -34,7 +49,7 @@ export function Dashboard() {
       <div class="table-wrap">
         <table data-testid="nodes">
           <thead>
-            <tr><th>Node</th><th>State</th><th>Last seen</th><th>Rules</th><th>Queue</th><th>Outbox</th><th>Software</th><th>SMTP</th></tr>
+            <tr><th>Node</th><th>State</th><th>Last seen</th><th>Rules</th><th>Queue</th><th>Outbox</th><th>Software</th><th>SMTP</th><th>Virtual address</th></tr>
           </thead>
           <tbody>
             {nodes.data?.items.map((n) => (
@@ -49,9 +64,10 @@ export function Dashboard() {
                 <td>{n.outboxBacklog}</td>
                 <td>{n.software}</td>
                 <td>{n.smtpAddress}</td>
+                <td>{virtualAddress(n)}</td>
               </tr>
             ))}
-            {nodes.data?.items.length === 0 && <tr><td colSpan={8}>No scanner has joined yet.</td></tr>}
+            {nodes.data?.items.length === 0 && <tr><td colSpan={9}>No scanner has joined yet.</td></tr>}
           </tbody>
         </table>
       </div>
