@@ -1,0 +1,264 @@
+/**
+ * Balancer benchmark: `pnpm bench:balancer [-- --messages N ...]` (issue 5). The same
+ * smtp-source load direct to a Postfix smtp-sink, through `moat balancer`, through nginx's
+ * stream proxy and through HAProxy, in the same run; prints the proxies' CPU per connection
+ * and per message, latency p50/p99 and the ratios, and writes test/bench/results/balancer.md.
+ * See test/bench/README.md.
+ */
+import { cpus, release } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cleanupNow } from './lib/cleanup.ts';
+import { requireExecutable, runCommand, sleep, withTimeout } from './lib/proc.ts';
+import { runSmtpSource, smtpSourceArgs } from './lib/smtp-source.ts';
+import { runLatencyClient, percentile } from './lib/latency-client.ts';
+import { checkProxyPrerequisites, proxyVersions, startProxy, type ProxyKind } from './lib/proxies.ts';
+import { clockTickMs, treeCpuMs, treePeakRssKb } from './lib/proc-cpu.ts';
+import {
+  renderBalancerReport,
+  cpuPerConnUs,
+  cpuPerMsgUs,
+  type BalancerModeSpec,
+  type BalancerRunInfo,
+  type BalancerTargetSpec,
+  type ProxyMeasurement,
+  type ProxyOutcome,
+} from './lib/balancer-report.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const args = (() => {
+  try {
+    return parseArgs({
+      options: {
+        messages: { type: 'string', default: '5000' },
+        'latency-messages': { type: 'string', default: '2000' },
+        warmup: { type: 'string', default: '200' },
+        size: { type: 'string', default: '10240' },
+        targets: { type: 'string', default: 'direct,moat,nginx,haproxy' },
+        modes: { type: 'string', default: 'new,reuse' },
+        'new-sessions': { type: 'string', default: '100' },
+        'reuse-sessions': { type: 'string', default: '20' },
+        out: { type: 'string', default: join(here, 'results', 'balancer.md') },
+        'no-write': { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
+        'max-minutes': { type: 'string', default: '10' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`balancer-bench: ${(err as Error).message}\n(--help lists the options)\n`);
+    process.exit(2);
+  }
+})();
+
+if (args.help) {
+  process.stdout.write(`Usage: pnpm bench:balancer [options]   (or: node test/bench/balancer-bench.ts [options])
+  --messages N            messages per throughput run (default 5000)
+  --latency-messages N    messages per latency run (default 2000; 0 skips latency)
+  --warmup N              warm-up messages before timing (default 200)
+  --size BYTES            smtp-source payload size (default 10240)
+  --targets LIST          direct,moat,nginx,haproxy (default: all; the order is the run order)
+  --modes LIST            new,reuse (default: both)
+  --new-sessions N        sessions in new-connection mode (default 100)
+  --reuse-sessions N      sessions in reused-connection mode (default 20)
+  --out FILE              report file (default test/bench/results/balancer.md)
+  --no-write              print only
+  --keep                  keep temp folders (configs, logs) for debugging
+  --max-minutes N         hard limit for the whole run (default 10)
+`);
+  process.exit(0);
+}
+
+const int = (name: string, v: string | undefined, min: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
+  return n;
+};
+const messages = int('messages', args.messages, 1);
+const latencyMessages = int('latency-messages', args['latency-messages'], 0);
+const warmup = int('warmup', args.warmup, 0);
+const size = int('size', args.size, 1);
+const newSessions = int('new-sessions', args['new-sessions'], 1);
+const reuseSessions = int('reuse-sessions', args['reuse-sessions'], 1);
+const maxMinutes = int('max-minutes', args['max-minutes'], 1);
+const keep = args.keep ?? false;
+
+const from = 'loadgen@client.localhost';
+const to = 'rcpt@example.test';
+const helo = 'client.localhost';
+
+const allModes: BalancerModeSpec[] = [
+  { key: 'new', title: `New connection per message, ${newSessions} sessions`, sessions: newSessions, reuse: false },
+  { key: 'reuse', title: `Reused connections, ${reuseSessions} sessions`, sessions: reuseSessions, reuse: true },
+];
+const allTargets: BalancerTargetSpec[] = [
+  { key: 'direct', column: 'direct' },
+  { key: 'moat', column: 'Moat balancer' },
+  { key: 'nginx', column: 'nginx' },
+  { key: 'haproxy', column: 'HAProxy' },
+];
+
+const pick = <T extends { key: string }>(list: T[], wanted: string, what: string): T[] => {
+  const keys = wanted.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const k of keys) if (!list.some((x) => x.key === k)) throw new Error(`unknown ${what} "${k}" (known: ${list.map((x) => x.key).join(', ')})`);
+  return keys.map((k) => list.find((x) => x.key === k) as T);
+};
+const modes = pick(allModes, args.modes ?? '', 'mode');
+// The table always shows direct, Moat, nginx, HAProxy in that order; the run order is --targets'.
+const runOrder = pick(allTargets, args.targets ?? '', 'target');
+const targets = allTargets.filter((t) => runOrder.includes(t));
+
+const log = (msg: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+};
+
+// Generous per-step limits: they catch a hung daemon, not a slow one.
+const sendTimeoutMs = (n: number): number => 30_000 + n * 20;
+const deliverTimeoutMs = (n: number): number => 30_000 + n * 10;
+
+async function measure(kind: ProxyKind, column: string, mode: BalancerModeSpec): Promise<ProxyMeasurement> {
+  const target = await withTimeout(startProxy(kind, keep), 60_000, `starting ${column}`);
+  try {
+    const received = target.sink.received;
+    const base = { port: target.port, sessions: mode.sessions, reuse: mode.reuse, size, from, to, helo };
+    let expected = received.count();
+    if (warmup > 0) {
+      await runSmtpSource({ ...base, messages: warmup, timeoutMs: sendTimeoutMs(warmup) });
+      expected += warmup;
+      await received.waitFor(expected, deliverTimeoutMs(warmup), `${column}: the sink receiving the warm-up`);
+    }
+
+    const cpu0 = target.pid === undefined ? undefined : treeCpuMs(target.pid);
+    const src = await runSmtpSource({ ...base, messages, timeoutMs: sendTimeoutMs(messages) });
+    expected += messages;
+    const doneAt = await received.waitFor(expected, deliverTimeoutMs(messages), `${column}: the sink receiving ${messages} messages`);
+    // smtp-source has exited, so every session is closed on the client side; give the proxy a
+    // moment to finish closing its upstream halves, which is part of a connection's cost.
+    await sleep(200);
+    const cpuMs = target.pid === undefined || cpu0 === undefined ? undefined : treeCpuMs(target.pid) - cpu0;
+    const deliveredMs = doneAt - src.startedAt;
+    const connections = mode.reuse ? Math.min(mode.sessions, messages) : messages;
+    const partial: ProxyMeasurement = {
+      messages,
+      connections,
+      deliveredMs,
+      cpuMs,
+      latency: { p50: NaN, p99: NaN, samples: 0, failures: 0, firstError: undefined },
+      peakRssKb: undefined,
+      processes: 1,
+    };
+    log(`  smtp-source: ${messages} messages in ${(deliveredMs / 1000).toFixed(2)} s (${Math.round((messages * 1000) / deliveredMs)} msg/s)` +
+      (cpuMs === undefined ? '' : `, proxy CPU ${cpuMs.toFixed(0)} ms = ${cpuPerConnUs(partial)?.toFixed(0)} µs/connection, ${cpuPerMsgUs(partial)?.toFixed(0)} µs/message`));
+
+    if (latencyMessages > 0) {
+      const lat = await runLatencyClient({ ...base, messages: latencyMessages, replyTimeoutMs: 30_000, timeoutMs: sendTimeoutMs(latencyMessages) * 2 });
+      const sorted = [...lat.samples].sort((a, b) => a - b);
+      partial.latency = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), samples: sorted.length, failures: lat.failures, firstError: lat.firstError };
+      expected += lat.samples.length;
+      await received.waitFor(expected, deliverTimeoutMs(latencyMessages), `${column}: the sink receiving the latency run`);
+      log(`  latency: ${sorted.length} messages in ${(lat.wallMs / 1000).toFixed(2)} s, p50 ${partial.latency.p50.toFixed(2)} ms, p99 ${partial.latency.p99.toFixed(2)} ms` +
+        (lat.failures ? `, ${lat.failures} failed (${lat.firstError})` : ''));
+    }
+
+    // Nothing more may arrive: a duplicate or a lost message is an error, not a figure.
+    await sleep(300);
+    const final = received.count();
+    const slack = partial.latency.failures;
+    if (final < expected || final > expected + slack) {
+      throw new Error(`the sink behind ${column} received ${final} messages, expected ${expected}${slack ? `..${expected + slack}` : ''}`);
+    }
+    if (target.pid !== undefined) {
+      const rss = treePeakRssKb(target.pid);
+      partial.peakRssKb = rss.kb;
+      partial.processes = rss.processes;
+    }
+    return partial;
+  } finally {
+    await withTimeout(target.stop(), 30_000, `stopping ${column}`).catch((err: Error) => log(`stop failed: ${err.message}`));
+  }
+}
+
+async function main(): Promise<number> {
+  const hardStop = setTimeout(() => {
+    log(`the whole run passed --max-minutes ${maxMinutes}: aborting`);
+    cleanupNow();
+    process.exit(2);
+  }, maxMinutes * 60_000);
+  hardStop.unref();
+
+  requireExecutable('smtp-source', 'apt-get install -y postfix');
+  requireExecutable('smtp-sink', 'apt-get install -y postfix');
+  checkProxyPrerequisites(targets.map((t) => t.key));
+  const started = Date.now();
+  const postconf = (await runCommand(requireExecutable('postconf', 'apt-get install -y postfix'), ['-h', 'mail_version'], 10_000).catch(() => undefined))?.stdout.trim();
+  const versions = await proxyVersions();
+  const results = new Map<string, Map<string, ProxyOutcome>>();
+  let failed = false;
+
+  for (const mode of modes) {
+    const byTarget = new Map<string, ProxyOutcome>();
+    results.set(mode.key, byTarget);
+    for (const t of runOrder) {
+      log(`${t.column} — ${mode.title}`);
+      try {
+        byTarget.set(t.key, { ok: true, m: await measure(t.key, t.column, mode) });
+      } catch (err) {
+        failed = true;
+        const msg = (err as Error).message;
+        log(`  FAILED: ${msg}`);
+        byTarget.set(t.key, { ok: false, error: msg });
+      }
+    }
+  }
+
+  const cpu = cpus();
+  const info: BalancerRunInfo = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    cores: cpu.length,
+    cpuModel: cpu[0]?.model.trim() ?? '?',
+    kernel: release(),
+    node: process.version,
+    postfix: postconf || '?',
+    nginx: versions.nginx,
+    haproxy: versions.haproxy,
+    messages,
+    warmup,
+    latencyMessages,
+    size,
+    command: `node test/bench/balancer-bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    durationS: (Date.now() - started) / 1000,
+    tickMs: clockTickMs(),
+    sourceArgs: Object.fromEntries(
+      modes.map((m) => [
+        m.key,
+        ['smtp-source', ...smtpSourceArgs({ port: 0, messages, sessions: m.sessions, reuse: m.reuse, size, from, to, helo, timeoutMs: 0 })]
+          .join(' ')
+          .replace('127.0.0.1:0', '127.0.0.1:PORT'),
+      ]),
+    ),
+  };
+  const report = renderBalancerReport(info, modes, targets, results);
+  process.stdout.write(`\n${report}`);
+  if (!args['no-write']) {
+    mkdirSync(dirname(args.out as string), { recursive: true });
+    writeFileSync(args.out as string, report);
+    log(`written to ${relative(process.cwd(), args.out as string) || args.out}`);
+  }
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    cleanupNow();
+    process.exit(code);
+  },
+  (err: Error) => {
+    log(`error: ${err.message}`);
+    cleanupNow();
+    process.exit(1);
+  },
+);
