@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, existsSync } f
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchLog } from './lib/bench-options.ts';
 import { openDatabase, type Db } from '@moat/storage';
 import { DATA_MIGRATION } from '../../apps/master/src/db/migration-002-data.ts';
 import { CLUSTER_MIGRATION } from '../../apps/master/src/db/migration-003-cluster.ts';
@@ -83,9 +84,7 @@ const opts = {
   seed: int('seed', args.seed, 0),
 };
 
-const log = (msg: string): void => {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
+const log = benchLog;
 const since = (t: number): number => performance.now() - t;
 const ms = (f: () => void): number => {
   const t = performance.now();

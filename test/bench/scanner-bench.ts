@@ -10,6 +10,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { benchLog, intOption, LOAD_ENVELOPE, pickByKeys } from './lib/bench-options.ts';
 import { cleanupNow } from './lib/cleanup.ts';
 import { requireExecutable, runCommand, sleep, withTimeout } from './lib/proc.ts';
 import { runSmtpSource, smtpSourceArgs } from './lib/smtp-source.ts';
@@ -77,24 +78,17 @@ if (args.help) {
   process.exit(0);
 }
 
-const int = (name: string, v: string | undefined, min: number): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${v}`);
-  return n;
-};
-const messages = int('messages', args.messages, 1);
-const latencyMessages = int('latency-messages', args['latency-messages'], 0);
-const warmup = int('warmup', args.warmup, 0);
-const size = int('size', args.size, 1);
-const newSessions = int('new-sessions', args['new-sessions'], 1);
-const reuseSessions = int('reuse-sessions', args['reuse-sessions'], 1);
-const relayConnections = int('relay-connections', args['relay-connections'], 1);
-const maxMinutes = int('max-minutes', args['max-minutes'], 1);
+const messages = intOption('messages', args.messages, 1);
+const latencyMessages = intOption('latency-messages', args['latency-messages'], 0);
+const warmup = intOption('warmup', args.warmup, 0);
+const size = intOption('size', args.size, 1);
+const newSessions = intOption('new-sessions', args['new-sessions'], 1);
+const reuseSessions = intOption('reuse-sessions', args['reuse-sessions'], 1);
+const relayConnections = intOption('relay-connections', args['relay-connections'], 1);
+const maxMinutes = intOption('max-minutes', args['max-minutes'], 1);
 const keep = args.keep ?? false;
 
-const from = 'loadgen@client.localhost';
-const to = 'rcpt@example.test';
-const helo = 'client.localhost';
+const { from, to, helo } = LOAD_ENVELOPE;
 
 const allModes: ModeSpec[] = [
   { key: 'new', title: `New connection per message, ${newSessions} sessions`, sessions: newSessions, reuse: false },
@@ -127,17 +121,14 @@ const allTargets: (TargetSpec & { start: () => Promise<Target> })[] = [
   },
 ];
 
-const pick = <T extends { key: string }>(list: T[], wanted: string, what: string): T[] => {
-  const keys = wanted.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const k of keys) if (!list.some((x) => x.key === k)) throw new Error(`unknown ${what} "${k}" (known: ${list.map((x) => x.key).join(', ')})`);
-  return list.filter((x) => keys.includes(x.key));
-};
-const modes = pick(allModes, args.modes ?? '', 'mode');
-const targets = pick(allTargets, args.targets ?? '', 'target');
+// Tables keep the declared order of modes and targets, whatever order the options list them in.
+const modes = inDeclaredOrder(allModes, pickByKeys(allModes, args.modes ?? '', 'mode'));
+const targets = inDeclaredOrder(allTargets, pickByKeys(allTargets, args.targets ?? '', 'target'));
 
-const log = (msg: string): void => {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-};
+const log = benchLog;
+function inDeclaredOrder<T>(all: readonly T[], picked: readonly T[]): T[] {
+  return all.filter((x) => picked.includes(x));
+}
 
 // Generous per-step limits: they catch a hung daemon, not a slow one.
 const sendTimeoutMs = (n: number): number => 30_000 + n * 20;
