@@ -74,12 +74,14 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
   const downstream = await startDownstream();
   const master = await startTestMaster();
   const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
+  const scanner2 = await startClusterScanner('scanner-2', master.wsUrl, downstream.port);
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   t.after(async () => {
     await browser.close();
+    await scanner2.close();
     await scanner.close();
     await master.close();
     await downstream.close();
@@ -108,19 +110,65 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.match(await admin.textContent('[data-testid=who]') ?? '', /admin\s*admin/);
   });
 
-  await t.test('dashboard: the node is online with the current rules version', async () => {
+  await t.test('dashboard: both nodes are online with the current rules version', async () => {
     await admin.goto(`${master.url}/#/dashboard`);
-    const row = admin.locator('tr[data-node="scanner-1"]');
-    await row.locator('.pill.ok').waitFor();
-    assert.equal((await row.locator('[data-testid=rules-version]').textContent())?.trim(), 'v1');
+    for (const name of ['scanner-1', 'scanner-2']) {
+      const row = admin.locator(`tr[data-node="${name}"]`);
+      await row.locator('.pill.ok').waitFor();
+      assert.equal((await row.locator('[data-testid=rules-version]').textContent())?.trim(), 'v1');
+    }
     await admin.locator('figure.chart svg').waitFor();
     await shot(admin, 'dashboard');
   });
 
-  await t.test('rules: an invalid document shows the field; a valid change becomes version 2 on the node', async () => {
+  await t.test('rules form: a bad entry is shown next to its field and nothing is saved; lists, thresholds and a node drain are saved as one version', async () => {
     await admin.goto(`${master.url}/#/rules`);
     await admin.locator('[data-testid=current-version]', { hasText: 'version 1' }).waitFor();
-    await admin.selectOption('.rules-editor select', 'json');
+    const ipBlock = admin.locator('textarea[name="lists.ipBlock"]');
+    await ipBlock.fill('192.0.2.1\n999.1.1.1');
+    await admin.fill('input[name="limits.maxRecipients"]', '-5');
+    await admin.click('.rules-editor button[type=submit]');
+    // The schema's problems come first (the address checks need a well-formed document)…
+    await admin.locator('[data-field-error="limits.maxRecipients"]', { hasText: 'must be >= 1' }).waitFor();
+    assert.equal(await admin.getAttribute('input[name="limits.maxRecipients"]', 'aria-invalid'), 'true');
+    assert.match(await admin.textContent('[data-testid=notice]') ?? '', /Nothing was saved/);
+    // …then, once that is fixed, the bad list entry, named by its line.
+    await admin.fill('input[name="limits.maxRecipients"]', '50');
+    await admin.click('.rules-editor button[type=submit]');
+    await admin.locator('[data-field-error="lists.ipBlock"]').waitFor();
+    assert.match(await admin.textContent('[data-field-error="lists.ipBlock"]') ?? '', /entry 2 \("999\.1\.1\.1"\): .*not an IPv4 or IPv6 address/);
+    assert.equal(await ipBlock.getAttribute('aria-invalid'), 'true');
+    assert.match(await ipBlock.getAttribute('aria-describedby') ?? '', /rules-lists-ipBlock-error/);
+    assert.equal(await admin.locator('[data-field-error="limits.maxRecipients"]').count(), 0);
+    assert.equal((await (await apiClient(master.url)).get('/api/v1/rules')).json.version, 1, 'nothing stored');
+    await shot(admin, 'rules-form-invalid');
+
+    await ipBlock.fill('192.0.2.1');
+    await admin.fill('input[name="scoring.quarantine"]', '8');
+    await admin.locator('tr[data-node="scanner-2"] input[name="nodes.scanner-2.maintenance"]').check();
+    await admin.click('button:has-text("Add a content rule")');
+    await admin.fill('input[name="content.2.id"]', 'invoice-scam');
+    await admin.fill('input[name="content.2.contains"]', 'wire the money');
+    await admin.fill('input[name="comment"]', 'form edit');
+    await admin.click('.rules-editor button[type=submit]');
+    await admin.locator('[data-testid=notice]', { hasText: 'Saved as version 2' }).waitFor();
+    assert.equal(await admin.locator('[data-field-error]').count(), 0);
+    await waitUntil(() => scanner2.rules.current().version === 2, 'scanner-2 applies version 2');
+    const applied = scanner2.rules.current().rules;
+    assert.deepEqual(applied.lists.ipBlock, ['192.0.2.1']);
+    assert.equal(applied.limits.maxRecipients, 50);
+    assert.equal(applied.scoring.quarantine, 8);
+    assert.equal(applied.nodes['scanner-2']?.maintenance, true);
+    assert.equal(applied.content.find((r) => r.id === 'invoice-scam')?.contains, 'wire the money');
+    assert.ok(applied.content.length >= 3, 'the demo rules are kept');
+    await admin.locator('[data-testid=rules-form]').scrollIntoViewIfNeeded();
+    await shot(admin, 'rules-form');
+  });
+
+  await t.test('rules text: an invalid document shows the field and its line; a valid change becomes the next version on the node', async () => {
+    await admin.goto(`${master.url}/#/rules`);
+    await admin.locator('[data-testid=current-version]', { hasText: 'version 2' }).waitFor();
+    await admin.selectOption('select[name=mode]', 'json');
     await waitUntil(async () => (await admin.inputValue('textarea')).trim().startsWith('{'), 'the editor shows JSON');
     const doc = JSON.parse(await admin.inputValue('textarea'));
     await admin.fill('textarea', JSON.stringify({ ...doc, limits: { ...doc.limits, maxRecipients: -5 } }, null, 2));
@@ -133,20 +181,20 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await admin.fill('textarea', JSON.stringify(doc, null, 2));
     await admin.fill('input[name=comment]', 'block spammer.example');
     await admin.click('.rules-editor button[type=submit]');
-    await admin.locator('[data-testid=notice]', { hasText: 'Saved as version 2' }).waitFor();
+    await admin.locator('[data-testid=notice]', { hasText: 'Saved as version 3' }).waitFor();
     await admin.locator('[data-testid=history] td', { hasText: 'block spammer.example' }).waitFor();
-    await waitUntil(() => scanner.rules.current().version === 2, 'the scanner applies version 2');
+    await waitUntil(() => scanner.rules.current().version === 3, 'the scanner applies version 3');
     assert.equal((await sendMail(scanner.smtpPort, { from: 'x@spammer.example', to: ['user@example.test'] }, message())).code, 550);
     await shot(admin, 'rules');
     await admin.goto(`${master.url}/#/dashboard`);
-    await admin.locator('tr[data-node="scanner-1"] [data-testid=rules-version]', { hasText: /^v2$/ }).waitFor({ timeout: 15_000 });
+    await admin.locator('tr[data-node="scanner-1"] [data-testid=rules-version]', { hasText: /^v3$/ }).waitFor({ timeout: 15_000 });
   });
 
   await t.test('rules: the diff between two versions shows the changed lines', async () => {
     await admin.goto(`${master.url}/#/rules`);
-    await admin.locator('[data-testid=current-version]', { hasText: 'version 2' }).waitFor();
-    await admin.selectOption('select[name=from]', '1');
-    await admin.selectOption('select[name=to]', '2');
+    await admin.locator('[data-testid=current-version]', { hasText: 'version 3' }).waitFor();
+    await admin.selectOption('select[name=from]', '2');
+    await admin.selectOption('select[name=to]', '3');
     await admin.click('button:has-text("Show diff")');
     const added = admin.locator('[data-testid=rules-diff] .add', { hasText: '*@spammer.example' });
     await added.waitFor();
@@ -205,6 +253,24 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     const href = await admin.getAttribute('[data-testid=traffic-csv]', 'href');
     const csv = await admin.evaluate(async (url) => (await fetch(url!)).text(), href);
     assert.match(csv, /^start,deliver,tag,quarantine,reject,total,bytes/);
+    // Per node: scanner-1 quarantined the two messages so far; scanner-2 has carried nothing.
+    const perNode = admin.locator('[data-testid=per-node] tr[data-node="scanner-1"]');
+    await perNode.waitFor();
+    assert.deepEqual((await perNode.locator('td').allTextContents()).slice(3), ['2', '0', '2']);
+    await admin.selectOption('select[name=node]', 'scanner-2');
+    await waitUntil(async () => /node=scanner-2/.test(await admin.getAttribute('[data-testid=traffic-csv]', 'href') ?? ''), 'the CSV link follows the node');
+    await admin.locator('figure.chart svg[aria-label*="node scanner-2"]').waitFor();
+    // A custom range: backwards is refused with what to fix; a proper one sends from and to.
+    await admin.selectOption('select[name=days]', 'custom');
+    await admin.fill('input[name=from]', '2026-01-02T00:00');
+    await admin.fill('input[name=to]', '2026-01-01T00:00');
+    await admin.locator('[data-testid=range-error]', { hasText: 'must be before its end' }).waitFor();
+    await admin.fill('input[name=to]', '2026-01-03T00:00');
+    await admin.locator('[data-testid=range-error]').waitFor({ state: 'detached' });
+    const custom = await admin.getAttribute('[data-testid=traffic-csv]', 'href') ?? '';
+    assert.match(decodeURIComponent(custom), /from=2026-01-0[12]T.*&to=2026-01-0[23]T/);
+    await admin.selectOption('select[name=days]', '7');
+    await admin.selectOption('select[name=node]', '');
   });
 
   await t.test('message tracking: the detail of a message shows its reasons and delivery status', async () => {
@@ -314,7 +380,8 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await page.goto(`${master.url}/#/rules`);
     await page.locator('[data-testid=current-version]').waitFor();
     assert.equal(await page.locator('.rules-editor button[type=submit]').count(), 0);
-    assert.equal(await page.locator('textarea').getAttribute('readonly'), '');
+    assert.equal(await page.locator('textarea[name="lists.senderBlock"]').getAttribute('readonly'), '');
+    assert.equal(await page.locator('input[name="nodes.scanner-1.maintenance"]').isDisabled(), true);
     // The session ends behind the console's back: the next API call brings back the sign-in form.
     await context.clearCookies();
     await page.click('a[href="#/messages"]');
@@ -382,6 +449,43 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await admin.locator('figure.chart svg rect.bar-deliver').first().waitFor();
     await admin.locator('figure.chart svg rect.bar-quarantine').first().waitFor();
     await shot(admin, 'dashboard');
+  });
+
+  await t.test('a narrow screen: every page fits its width (tables scroll inside their frame)', async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    await signIn(page, master.url, 'admin', ADMIN_PASSWORD);
+    for (const [path, ready] of [['dashboard', 'tr[data-node="scanner-1"]'], ['quarantine', 'table'], ['messages', '[data-testid=messages]'], ['rules', '[data-testid=rules-form]'], ['reports', 'figure.chart svg'], ['users', 'tr[data-user=admin]'], ['audit', '[data-testid=audit]']] as const) {
+      await page.goto(`${master.url}/#/${path}`);
+      await page.locator(ready).first().waitFor();
+      const overflow = await page.evaluate(() => {
+        const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return root.scrollWidth - root.clientWidth;
+      });
+      assert.ok(overflow <= 0, `${path} overflows a 390 px screen by ${overflow} px`);
+      if (path === 'dashboard' || path === 'rules') await shot(page, `narrow-${path}`);
+    }
+    await context.close();
+  });
+
+  await t.test('a node goes offline: the dashboard says so and a message it holds says so plainly', async () => {
+    // scanner-2 is in maintenance for the balancer, but still takes direct SMTP: it holds one message.
+    const sent = await sendMail(scanner2.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME on scanner-2' }));
+    const id = queueId(sent.response);
+    const api = await apiClient(master.url);
+    await waitUntil(async () => (await api.get(`/api/v1/quarantine/${id}`)).status === 200, 'the message is indexed');
+    await scanner2.close();
+    await admin.goto(`${master.url}/#/dashboard`);
+    await admin.locator('tr[data-node="scanner-2"] .pill.bad', { hasText: 'offline' }).waitFor({ timeout: 15_000 });
+    await admin.locator('tr[data-node="scanner-1"] .pill.ok').waitFor();
+    await shot(admin, 'dashboard-node-offline');
+    await admin.goto(`${master.url}/#/quarantine/${id}`);
+    await admin.locator('[data-testid=node-offline]', { hasText: 'held on node scanner-2, which is offline' }).waitFor();
+    assert.equal(await admin.locator('button:has-text("Release")').count(), 0, 'no action that cannot work is offered');
+    const raw = await api.get(`/api/v1/quarantine/${id}/raw`);
+    assert.equal(raw.status, 503);
+    assert.equal(raw.json.code, 'MOAT_ERR_NODE_OFFLINE');
+    await shot(admin, 'quarantine-node-offline');
   });
 
   await t.test('CSRF: a change with the session cookie but without X-Moat-Request or a same Origin is refused', async () => {

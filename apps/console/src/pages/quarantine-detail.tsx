@@ -21,7 +21,11 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
   const detail = useData(() => api<Detail>('GET', `/quarantine/${id}`), [id]);
   const operator = can.handleQuarantine(me.role);
   const held = detail.data?.status === 'held';
-  const raw = useData(() => (operator && held ? apiText(`/quarantine/${id}/raw`) : Promise.resolve(undefined)), [id, operator, held]);
+  const nodes = useData(() => api<{ items: Array<{ id: string; name: string; online: boolean }> }>('GET', '/nodes'), [id]);
+  const holder = nodes.data?.items.find((n) => n.id === detail.data?.nodeId);
+  /** The content lives only on the node that quarantined it: while that node is offline there is nothing to fetch. */
+  const offline = holder !== undefined && !holder.online;
+  const raw = useData(() => (operator && held && (nodes.data !== undefined || nodes.error !== '') && !offline ? apiText(`/quarantine/${id}/raw`) : Promise.resolve(undefined)), [id, operator, held, offline, nodes.data === undefined && nodes.error === '']);
   const [notice, setNotice] = useState('');
   const [busy, setBusy] = useState(false);
   const act = async (action: 'release' | 'delete') => {
@@ -49,7 +53,7 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
         <>
           <dl class="facts">
             <dt>Status</dt><dd data-testid="status">{d.status}</dd>
-            <dt>Node</dt><dd>{d.nodeName ?? d.nodeId}</dd>
+            <dt>Node</dt><dd>{d.nodeName ?? d.nodeId} {holder && <span class={holder.online ? 'pill ok' : 'pill bad'}>{holder.online ? 'online' : 'offline'}</span>}</dd>
             <dt>Quarantined</dt><dd>{when(d.createdAt)}</dd>
             <dt>Envelope from</dt><dd>{d.mailFrom || '<>'}</dd>
             <dt>Envelope to</dt><dd>{d.rcptTo.join(', ')}</dd>
@@ -58,7 +62,13 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
             <dt>Reasons</dt>
             <dd><ul>{d.reasons.map((r) => <li>{r.kind}: {r.rule} — {r.match}{r.score ? ` (+${r.score})` : ''}</li>)}</ul></dd>
           </dl>
-          {operator && held && (
+          {held && offline && (
+            <p class="error" role="alert" data-testid="node-offline">
+              This message is held on node {holder?.name}, which is offline. Its content cannot be shown, released or deleted until the node reconnects;
+              it stays safe in that node's quarantine meanwhile.
+            </p>
+          )}
+          {operator && held && !offline && (
             <div class="actions">
               <button type="button" disabled={busy} onClick={() => act('release')}>Release</button>
               <button type="button" class="danger" disabled={busy} onClick={() => act('delete')}>Delete</button>

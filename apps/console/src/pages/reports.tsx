@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, query } from '../lib/api.ts';
 import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
+import { reportRange, type RangeChoice } from '../lib/report-range.ts';
 
 const TOPS = [
   ['sender', 'Top senders'],
@@ -10,39 +11,84 @@ const TOPS = [
   ['blocked_sender', 'Top blocked senders'],
 ] as const;
 
-/** Traffic over a chosen range and the top tables, each with its CSV from the same API. */
+const VERDICTS = ['deliver', 'tag', 'quarantine', 'reject'] as const;
+type NodeRow = TrafficRow & { nodeId: string };
+
+/**
+ * Traffic over a chosen range (a preset or from/to), for the whole cluster or one node, a
+ * per-node breakdown, and the top tables; each with its CSV from the same API.
+ */
 export function ReportsPage() {
-  const [range, setRange] = useState({ days: '7', bucket: 'day' });
-  const from = new Date(Date.now() - Number(range.days) * 86400_000).toISOString();
-  const traffic = useData(() => api<{ rows: TrafficRow[] }>('GET', `/reports/traffic${query({ bucket: range.bucket, from })}`), [range]);
+  const [choice, setChoice] = useState<RangeChoice>({ preset: '7', from: '', to: '', bucket: 'day', node: '' });
+  const nodes = useData(() => api<{ items: Array<{ id: string; name: string }> }>('GET', '/nodes'), []);
+  const range = reportRange(choice, Date.now());
+  const key = JSON.stringify([range, choice.bucket, choice.node]);
+  const traffic = useData(() => ('error' in range ? Promise.resolve(undefined) : api<{ rows: TrafficRow[] }>('GET', `/reports/traffic${query({ bucket: choice.bucket, ...range, node: choice.node || undefined })}`)), [key]);
+  const byNode = useData(() => ('error' in range ? Promise.resolve(undefined) : api<{ rows: NodeRow[] }>('GET', `/reports/traffic${query({ bucket: 'day', ...range, byNode: true })}`)), [key]);
   const change = (e: Event) => {
-    const f = new FormData((e.currentTarget as HTMLSelectElement).form!);
-    setRange({ days: String(f.get('days')), bucket: String(f.get('bucket')) });
+    const f = new FormData((e.currentTarget as HTMLElement).closest('form')!);
+    setChoice({ preset: String(f.get('days')), from: String(f.get('from') ?? ''), to: String(f.get('to') ?? ''), bucket: String(f.get('bucket')) as 'hour' | 'day', node: String(f.get('node') ?? '') });
   };
+  const nodeName = (id: string) => nodes.data?.items.find((n) => n.id === id)?.name ?? id;
+  const totals = new Map<string, Record<string, number>>();
+  for (const r of byNode.data?.rows ?? []) {
+    const t = totals.get(r.nodeId) ?? { deliver: 0, tag: 0, quarantine: 0, reject: 0, total: 0 };
+    for (const k of [...VERDICTS, 'total'] as const) t[k] = (t[k] ?? 0) + r[k];
+    totals.set(r.nodeId, t);
+  }
+  const csvRange = 'error' in range ? {} : range;
   return (
     <section>
       <h1>Reports</h1>
       <form class="filters" onSubmit={(e) => e.preventDefault()}>
         <label>Range
-          <select name="days" value={range.days} onChange={change}><option value="1">last 24 hours</option><option value="7">last 7 days</option><option value="30">last 30 days</option></select>
+          <select name="days" value={choice.preset} onChange={change}>
+            <option value="1">last 24 hours</option><option value="7">last 7 days</option><option value="30">last 30 days</option><option value="custom">custom…</option>
+          </select>
         </label>
+        {choice.preset === 'custom' && (
+          <>
+            <label>From <input type="datetime-local" name="from" value={choice.from} onInput={change} /></label>
+            <label>To <input type="datetime-local" name="to" value={choice.to} onInput={change} /></label>
+          </>
+        )}
         <label>Buckets
-          <select name="bucket" value={range.bucket} onChange={change}><option value="hour">hour</option><option value="day">day</option></select>
+          <select name="bucket" value={choice.bucket} onChange={change}><option value="hour">hour</option><option value="day">day</option></select>
         </label>
-        <a class="button" data-testid="traffic-csv" href={`/api/v1/reports/traffic${query({ bucket: range.bucket, from, format: 'csv' })}`} download>Traffic CSV</a>
+        <label>Node
+          <select name="node" value={choice.node} onChange={change}>
+            <option value="">all nodes</option>
+            {nodes.data?.items.map((n) => <option value={n.name}>{n.name}</option>)}
+          </select>
+        </label>
+        <a class="button" data-testid="traffic-csv" href={`/api/v1/reports/traffic${query({ bucket: choice.bucket, ...csvRange, node: choice.node || undefined, format: 'csv' })}`} download>Traffic CSV</a>
       </form>
+      {'error' in range && <p class="error" role="alert" data-testid="range-error">{range.error}</p>}
       {traffic.error && <p class="error" role="alert">{traffic.error}</p>}
-      {traffic.data && <TrafficChart rows={traffic.data.rows} label={`Messages per ${range.bucket}, by verdict`} />}
-      <div class="tops">{TOPS.map(([kind, title]) => <TopTable kind={kind} title={title} from={from} />)}</div>
+      {traffic.data && <TrafficChart rows={traffic.data.rows} label={`Messages per ${choice.bucket}, by verdict${choice.node ? `, node ${choice.node}` : ''}`} />}
+      <h2>Per node <a class="small" href={`/api/v1/reports/traffic${query({ bucket: 'day', ...csvRange, byNode: true, format: 'csv' })}`} download>CSV</a></h2>
+      {byNode.error && <p class="error">{byNode.error}</p>}
+      <div class="table-wrap">
+        <table data-testid="per-node">
+          <thead><tr><th>Node</th><th class="num">Accepted</th><th class="num">Tagged</th><th class="num">Quarantined</th><th class="num">Rejected</th><th class="num">Total</th></tr></thead>
+          <tbody>
+            {[...totals].map(([id, t]) => (
+              <tr data-node={nodeName(id)}><td>{nodeName(id)}</td>{[...VERDICTS, 'total'].map((k) => <td class="num">{t[k]}</td>)}</tr>
+            ))}
+            {byNode.data && totals.size === 0 && <tr><td colSpan={6}>No traffic in this range.</td></tr>}
+          </tbody>
+        </table>
+      </div>
+      {!('error' in range) && <div class="tops">{TOPS.map(([kind, title]) => <TopTable kind={kind} title={title} range={range} />)}</div>}
     </section>
   );
 }
 
-function TopTable({ kind, title, from }: { kind: string; title: string; from: string }) {
-  const top = useData(() => api<{ rows: Array<{ value: string; count: number }> }>('GET', `/reports/top/${kind}${query({ from, limit: 10 })}`), [kind, from.slice(0, 13)]);
+function TopTable({ kind, title, range }: { kind: string; title: string; range: { from: string; to?: string } }) {
+  const top = useData(() => api<{ rows: Array<{ value: string; count: number }> }>('GET', `/reports/top/${kind}${query({ ...range, limit: 10 })}`), [kind, range.from.slice(0, 13), range.to]);
   return (
     <div class="top">
-      <h2>{title} <a class="small" href={`/api/v1/reports/top/${kind}${query({ from, format: 'csv' })}`} download>CSV</a></h2>
+      <h2>{title} <a class="small" href={`/api/v1/reports/top/${kind}${query({ ...range, format: 'csv' })}`} download>CSV</a></h2>
       {top.error && <p class="error">{top.error}</p>}
       <table>
         <tbody>

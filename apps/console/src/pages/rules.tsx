@@ -6,6 +6,8 @@ import { parseText, toText, type TextFormat } from '../lib/rules-text.ts';
 import { useData } from '../lib/use-data.ts';
 import { lineDiff, withContext } from '../lib/line-diff.ts';
 import type { Me } from '../app.tsx';
+import { RulesForm } from './rules-form.tsx';
+import type { Doc } from '../lib/rules-form-model.ts';
 
 interface Stored {
   version: number;
@@ -22,36 +24,63 @@ interface Problem {
   line: number | undefined;
 }
 
+type Mode = 'form' | TextFormat;
+
 export function RulesPage({ me }: { me: Me }) {
   const admin = can.editRules(me.role);
   const current = useData(() => api<Stored>('GET', '/rules'), []);
   const history = useData(() => api<{ versions: VersionInfo[] }>('GET', '/rules/versions?limit=20'), []);
-  const [format, setFormat] = useState<TextFormat>('yaml');
+  const registry = useData(() => api<{ items: Array<{ name: string }> }>('GET', '/nodes'), []);
+  const [mode, setMode] = useState<Mode>('form');
+  /** The document being edited: the form edits it directly; the text editor's text is parsed into it on a switch or save. */
+  const [draft, setDraft] = useState<Doc>({});
   const [text, setText] = useState('');
   const [comment, setComment] = useState('');
   const [problems, setProblems] = useState<Problem[]>([]);
   const [notice, setNotice] = useState('');
 
   useEffect(() => {
-    if (current.data) setText(toText(current.data.document, format));
-  }, [current.data, format]);
+    if (!current.data) return;
+    const { version: _v, ...doc } = current.data.document;
+    setDraft(doc);
+    if (mode !== 'form') setText(toText(doc, mode));
+  }, [current.data]);
 
   const reload = () => (current.reload(), history.reload());
+
+  /** The document as it stands in whichever editor is showing (or the text's parse error). */
+  const edited = (): { doc: Doc } | { error: string } => {
+    if (mode === 'form') return { doc: draft };
+    const parsed = parseText(text);
+    if (parsed.error !== undefined) return { error: parsed.error };
+    if (parsed.value === null || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) return { error: 'the rules document must be a mapping of keys' };
+    return { doc: parsed.value as Doc };
+  };
+
+  const switchTo = (next: Mode) => {
+    const now = edited();
+    if ('error' in now) return setProblems([{ field: '(text)', message: `${now.error}: fix the text before switching`, line: undefined }]);
+    setDraft(now.doc);
+    if (next !== 'form') setText(toText(now.doc, next));
+    setMode(next);
+  };
 
   const save = async (e: Event) => {
     e.preventDefault();
     setNotice('');
-    const parsed = parseText(text);
-    if (parsed.error !== undefined) return setProblems([{ field: '(text)', message: parsed.error, line: undefined }]);
+    const now = edited();
+    if ('error' in now) return setProblems([{ field: '(text)', message: now.error, line: undefined }]);
+    const lineOf = mode === 'form' ? () => undefined : parseText(text).lineOf;
     try {
-      const saved = await api<VersionInfo>('PUT', `/rules${query({ comment })}`, parsed.value);
+      const saved = await api<VersionInfo>('PUT', `/rules${query({ comment })}`, now.doc);
       setProblems([]);
       setComment('');
       setNotice(`Saved as version ${saved.version}; pushed to the nodes.`);
       reload();
     } catch (err) {
       if (err instanceof ApiError && err.fieldProblems.length > 0) {
-        setProblems(err.fieldProblems.map((p) => ({ ...p, line: parsed.lineOf(p.field) })));
+        setProblems(err.fieldProblems.map((p) => ({ ...p, line: lineOf(p.field) })));
+        setNotice('Nothing was saved: fix the fields marked in red.');
       } else setProblems([{ field: '', message: describe(err), line: undefined }]);
     }
   };
@@ -75,21 +104,28 @@ export function RulesPage({ me }: { me: Me }) {
       {notice && <p class="notice" role="status" data-testid="notice">{notice}</p>}
       <form class="rules-editor" onSubmit={save}>
         <div class="row">
-          <label>Format
-            <select value={format} onChange={(e) => setFormat((e.currentTarget as HTMLSelectElement).value as TextFormat)}>
-              <option value="yaml">YAML</option><option value="json">JSON</option>
+          <label>Editor
+            <select name="mode" value={mode} onChange={(e) => switchTo((e.currentTarget as HTMLSelectElement).value as Mode)}>
+              <option value="form">Form</option><option value="yaml">YAML text</option><option value="json">JSON text</option>
             </select>
           </label>
           {admin && <label class="grow">Comment <input name="comment" value={comment} maxLength={500} onInput={(e) => setComment((e.currentTarget as HTMLInputElement).value)} /></label>}
         </div>
-        <div class="editor">
-          <textarea name="document" aria-label="Rules document" spellcheck={false} readOnly={!admin} value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} aria-invalid={problems.length > 0} aria-describedby="rules-problems" />
-          <ul id="rules-problems" class="problems" data-testid="problems">
-            {problems.map((p) => (
-              <li><code>{p.field || 'document'}</code>{p.line !== undefined ? ` (line ${p.line})` : ''}: {p.message}</li>
-            ))}
-          </ul>
-        </div>
+        {mode === 'form' ? (
+          <RulesForm doc={draft} problems={problems.filter((p) => p.field !== '(text)')} readOnly={!admin} registry={registry.data?.items.map((n) => n.name) ?? []} onChange={setDraft} />
+        ) : (
+          <div class="editor">
+            <textarea name="document" aria-label="Rules document" spellcheck={false} readOnly={!admin} value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} aria-invalid={problems.length > 0} aria-describedby="rules-problems" />
+            <ul id="rules-problems" class="problems" data-testid="problems">
+              {problems.map((p) => (
+                <li><code>{p.field || 'document'}</code>{p.line !== undefined ? ` (line ${p.line})` : ''}: {p.message}</li>
+              ))}
+            </ul>
+          </div>
+        )}
+        {mode === 'form' && problems.some((p) => p.field === '(text)' || p.field === '') && (
+          <ul class="problems">{problems.filter((p) => p.field === '(text)' || p.field === '').map((p) => <li>{p.message}</li>)}</ul>
+        )}
         {admin ? <button type="submit">Save new version</button> : <p class="hint">Only an admin can change the rules.</p>}
       </form>
       <h2>History</h2>

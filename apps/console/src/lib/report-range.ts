@@ -1,0 +1,28 @@
+/** What the reports page's range controls say: a preset number of days, or a custom from/to. */
+export interface RangeChoice {
+  readonly preset: string;
+  /** `datetime-local` values (the browser's local time), used when preset is `custom`. */
+  readonly from: string;
+  readonly to: string;
+  readonly bucket: 'hour' | 'day';
+  /** A node name, or '' for the whole cluster. */
+  readonly node: string;
+}
+
+/**
+ * The API's `from`/`to` for a choice: a preset counts back from `now`; a custom range needs a
+ * start before its end (an empty end means now). Errors say what to fix.
+ */
+export function reportRange(choice: RangeChoice, now: number): { from: string; to?: string } | { error: string } {
+  if (choice.preset !== 'custom') {
+    const days = Number(choice.preset);
+    return { from: new Date(now - days * 86_400_000).toISOString() };
+  }
+  if (choice.from === '') return { error: 'Choose the start of the range.' };
+  const from = new Date(choice.from).getTime();
+  const to = choice.to === '' ? now : new Date(choice.to).getTime();
+  if (!Number.isFinite(from)) return { error: 'The start of the range is not a date.' };
+  if (!Number.isFinite(to)) return { error: 'The end of the range is not a date.' };
+  if (from >= to) return { error: 'The start of the range must be before its end.' };
+  return { from: new Date(from).toISOString(), ...(choice.to === '' ? {} : { to: new Date(to).toISOString() }) };
+}
