@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { api, query } from '../lib/api.ts';
 import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
@@ -21,7 +21,8 @@ type NodeRow = TrafficRow & { nodeId: string };
 export function ReportsPage() {
   const [choice, setChoice] = useState<RangeChoice>({ preset: '7', from: '', to: '', bucket: 'day', node: '' });
   const nodes = useData(() => api<{ items: Array<{ id: string; name: string }> }>('GET', '/nodes'), []);
-  const range = reportRange(choice, Date.now());
+  // "Now" is taken when the choice changes, not on every render: the range (and the requests) stay put.
+  const range = useMemo(() => reportRange(choice, Date.now()), [choice]);
   const key = JSON.stringify([range, choice.bucket, choice.node]);
   const traffic = useData(() => ('error' in range ? Promise.resolve(undefined) : api<{ rows: TrafficRow[] }>('GET', `/reports/traffic${query({ bucket: choice.bucket, ...range, node: choice.node || undefined })}`)), [key]);
   const byNode = useData(() => ('error' in range ? Promise.resolve(undefined) : api<{ rows: NodeRow[] }>('GET', `/reports/traffic${query({ bucket: 'day', ...range, byNode: true })}`)), [key]);
@@ -85,7 +86,7 @@ export function ReportsPage() {
 }
 
 function TopTable({ kind, title, range }: { kind: string; title: string; range: { from: string; to?: string } }) {
-  const top = useData(() => api<{ rows: Array<{ value: string; count: number }> }>('GET', `/reports/top/${kind}${query({ ...range, limit: 10 })}`), [kind, range.from.slice(0, 13), range.to]);
+  const top = useData(() => api<{ rows: Array<{ value: string; count: number }> }>('GET', `/reports/top/${kind}${query({ ...range, limit: 10 })}`), [kind, range.from, range.to]);
   return (
     <div class="top">
       <h2>{title} <a class="small" href={`/api/v1/reports/top/${kind}${query({ ...range, format: 'csv' })}`} download>CSV</a></h2>
