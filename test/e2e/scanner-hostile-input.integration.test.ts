@@ -324,15 +324,13 @@ async function sendBigThroughSink(port: number, sinkDir: string, bytes: number, 
   return { size: sent.size, response: r.response };
 }
 
-test('memory: big messages are streamed, never held: the scanner process\'s peak grows less than a message is big', { timeout: 55_000 }, async (t) => {
-  // Measured on a child process: VmHWM, the kernel's exact peak resident set. The peak does
-  // rise with big messages, by some 55-85 MiB for the first (10 MiB: +30, 50: +80, 200: +86)
-  // and at most some 110 MiB in all: that is dead Buffers waiting for the garbage collector
-  // (V8 collects after about 64 MiB of external memory, and a Buffer per chunk is allocated
-  // at every stage), not the message: the scanner's JS heap stays near 40 MiB. So the brief's
-  // "a 50 MB message raises the peak by < 30 MB" cannot hold; what holds, and would fail for a
-  // scanner that kept a message in memory: a 50 MiB message raises the peak by < 100 MiB, and
-  // after a 150 MiB one the peak is still less than 150 MiB above the start.
+test('memory: big messages are streamed, never held: a 50 MiB message raises the scanner process\'s peak by less than 50 MiB', { timeout: 55_000 }, async (t) => {
+  // Measured on a child process: VmHWM, the kernel's exact peak resident set. What raises the
+  // peak is dead chunk Buffers waiting for the garbage collector (a Buffer per chunk at every
+  // stage; V8 looks at that memory only after some 64 MiB have piled up): without the scanner's
+  // byte meter (apps/scanner/src/memory/buffer-garbage.ts) a 50 MiB message raised the peak by
+  // 80-92 MiB; with it, by 13-17 MiB. The issue's bar: a 50 MB message must not raise memory by
+  // 50 MB. And after a 150 MiB one the peak is still less than 150 MiB above the start.
   const sinkDir = tempDir('sink');
   const sink = await startSink({ host: '127.0.0.1', port: 0, dir: sinkDir.path });
   const dir = tempDir('scanner-mem');
@@ -348,7 +346,7 @@ test('memory: big messages are streamed, never held: the scanner process\'s peak
     const second = await sendBigThroughSink(proc.port, sinkDir.path, 150 * MiB, 'hundred-fifty-mib');
     const afterSecond = peakMiB();
     t.diagnostic(`scanner VmHWM: start ${start.toFixed(1)} MiB; after ${(first.size / MiB).toFixed(1)} MiB: ${afterFirst.toFixed(1)} (+${(afterFirst - start).toFixed(1)}); after ${(second.size / MiB).toFixed(1)} MiB: ${afterSecond.toFixed(1)} (+${(afterSecond - afterFirst).toFixed(1)} more)`);
-    assert.ok(afterFirst - start < 100, `a 50 MiB message raised the peak by ${(afterFirst - start).toFixed(1)} MiB`);
+    assert.ok(afterFirst - start < 50, `a 50 MiB message raised the peak by ${(afterFirst - start).toFixed(1)} MiB`);
     assert.ok(afterSecond - start < 150, `after a 150 MiB message the peak is ${(afterSecond - start).toFixed(1)} MiB above the start`);
   } finally {
     const exit = await orTimeout(proc.stop(), 15_000);

@@ -1,10 +1,10 @@
-import { createReadStream } from 'node:fs';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MailParser, type AttachmentStream, type MessageText, type HeaderLines } from 'mailparser';
 import libmime from 'libmime';
 import type { AttachmentFact } from '@moat/rules';
 import { ZipNameCollector } from './zip-names.ts';
+import { readMessageFile } from '../memory/buffer-garbage.ts';
 
 /** What the content analyzer found in a spooled message. */
 export interface ContentFacts {
@@ -49,7 +49,7 @@ export class UnanalysableMessage extends Error {
 
 /** Analyze a spooled message file; see analyzeStream. */
 export function analyzeMessage(file: string, limits: AnalyzeLimits = DEFAULT_ANALYZE_LIMITS): Promise<ContentFacts> {
-  return analyzeStream(createReadStream(file), limits);
+  return analyzeStream(readMessageFile(file), limits);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -11,6 +10,7 @@ import { HeaderRewriter } from './header-rewrite.ts';
 import { planOutcome, type RetryPolicy, type AttemptOutcome } from './outcome.ts';
 import { buildDsn } from './dsn.ts';
 import { newMessageId } from '../store/ids.ts';
+import { readMessageFile } from '../memory/buffer-garbage.ts';
 
 export interface RelayWorkerDeps {
   readonly queue: QueueStore;
@@ -100,7 +100,7 @@ export class RelayWorker {
   private async attempt(entry: QueueEntry): Promise<void> {
     const { downstream, queueDir, now, retry, messages } = this.deps;
     const path = join(queueDir, entry.file);
-    const raw = createReadStream(path).pipe(new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix));
+    const raw = readMessageFile(path).pipe(new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix));
     const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw);
     const at = now();
     const outcome = planOutcome(result, entry, retry, at);

@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import { noteStreamedBytes } from '../memory/buffer-garbage.ts';
 
 /**
  * Stream DATA into a spool file and fsync it before resolving: the message is never held whole
@@ -10,6 +11,7 @@ export async function receiveToSpool(data: Readable, path: string): Promise<{ si
   let size = 0;
   data.on('data', (chunk: Buffer) => {
     size += chunk.length;
+    noteStreamedBytes(chunk.length);
   });
   await pipeline(data, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true }));
   return { size };

@@ -1,8 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { authenticate, type AuthenticateResult, type DNSResolver } from 'mailauth';
 import type { AuthFacts } from '@moat/rules';
 import type { Analyzer, Findings } from '../analyzer.ts';
 import type { ResolveFn } from '../dns-resolver.ts';
+import { readMessageFile } from '../../memory/buffer-garbage.ts';
 
 export interface AuthSettings {
   readonly timeoutMs: number;
@@ -24,7 +24,7 @@ export function authAnalyzer(settings: AuthSettings, resolve: ResolveFn): Analyz
     timeoutMs: settings.timeoutMs,
     fallback: { policy: settings.onUnavailable, headers: ['X-Moat-Auth: unavailable'] },
     async run(input): Promise<Findings> {
-      const result = await authenticate(createReadStream(input.spoolFile), {
+      const result = await authenticate(readMessageFile(input.spoolFile), {
         ip: input.clientIp.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
         helo: input.helo || undefined,
         sender: input.mailFrom,

@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import type { Analyzer, Findings } from '../analyzer.ts';
 import { ClamdError, scanStream, type ClamdAddress } from './clamd-client.ts';
+import { readMessageFile } from '../../memory/buffer-garbage.ts';
 
 export interface ClamavSettings {
   readonly address: ClamdAddress;
@@ -26,7 +26,7 @@ export function clamavAnalyzer(settings: ClamavSettings): Analyzer {
         // clamd closes on a stream past its limit and the bytes still in flight reset the
         // connection, which can swallow its reply: so the limit is also checked here.
         if (input.size > settings.streamMaxBytes) throw new ClamdError('too-large', `message of ${input.size} bytes is over streamMaxBytes ${settings.streamMaxBytes}`);
-        const result = await scanStream(settings.address, createReadStream(input.spoolFile, { highWaterMark: 64 * 1024 }), { signal });
+        const result = await scanStream(settings.address, readMessageFile(input.spoolFile, { highWaterMark: 64 * 1024 }), { signal });
         if (!result.infected) return { headers: ['X-Moat-Virus-Scan: clean'] };
         return { virus: { name: result.name, action: settings.action } };
       } catch (err) {

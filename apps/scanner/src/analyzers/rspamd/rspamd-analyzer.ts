@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import type { Action } from '@moat/rules';
 import type { Analyzer, Findings } from '../analyzer.ts';
+import { readMessageFile } from '../../memory/buffer-garbage.ts';
 
 /** Rspamd's action words (`/checkv2`'s `action`). */
 export type RspamdAction = 'reject' | 'soft reject' | 'rewrite subject' | 'add header' | 'greylist' | 'no action';
@@ -78,7 +78,7 @@ async function check(endpoint: URL, headers: Record<string, string | string[]>, 
     req.once('error', reject);
   });
   // A refused connection fails the upload too; the answer's error is the one that tells why.
-  await Promise.all([pipeline(createReadStream(file, { highWaterMark: 64 * 1024 }), req).catch(() => undefined), answered]);
+  await Promise.all([pipeline(readMessageFile(file, { highWaterMark: 64 * 1024 }), req).catch(() => undefined), answered]);
   const res = await answered;
   let body = '';
   let bytes = 0;

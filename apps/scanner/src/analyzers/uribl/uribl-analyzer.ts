@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { Writable, type Readable } from 'node:stream';
@@ -7,6 +6,7 @@ import { MailParser, type AttachmentStream, type MessageText } from 'mailparser'
 import type { Analyzer, Findings } from '../analyzer.ts';
 import type { ResolveFn } from '../dns-resolver.ts';
 import { lookUp, type DnsblZone } from '../dnsbl/dnsbl-analyzer.ts';
+import { readMessageFile } from '../../memory/buffer-garbage.ts';
 
 export interface UriblSettings {
   readonly zones: readonly DnsblZone[];
@@ -35,7 +35,7 @@ export function uriblAnalyzer(settings: UriblSettings, resolve: ResolveFn): Anal
     timeoutMs: settings.timeoutMs,
     fallback: { policy: 'pass' },
     async run(input, signal): Promise<Findings> {
-      const texts = await readTexts(createReadStream(input.spoolFile), settings.maxTextChars, signal);
+      const texts = await readTexts(readMessageFile(input.spoolFile), settings.maxTextChars, signal);
       const domains = linkDomains(texts, settings.maxDomains).filter((d) => !skip.some((s) => d === s || d.endsWith(`.${s}`)));
       const names = [...new Set(domains.flatMap((d) => [d, registrable(d)]))];
       const found = await Promise.all(
