@@ -205,6 +205,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     const href = await admin.getAttribute('[data-testid=traffic-csv]', 'href');
     const csv = await admin.evaluate(async (url) => (await fetch(url!)).text(), href);
     assert.match(csv, /^start,deliver,tag,quarantine,reject,total,bytes/);
+    for (const kind of ['virus', 'spf_fail', 'dkim_fail', 'dmarc_fail']) await admin.locator(`[data-testid=top-${kind}] table`).waitFor();
   });
 
   await t.test('message tracking: the detail of a message shows its reasons and delivery status', async () => {
