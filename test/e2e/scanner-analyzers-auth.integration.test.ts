@@ -102,6 +102,20 @@ describe('sender authentication and DNSBL against a dnsmasq on loopback', { skip
     assert.doesNotMatch(row.reasons, /dnsbl/);
   });
 
+  test('received Authentication-Results claiming our authserv-id are renamed before ours is added; others pass unchanged', async () => {
+    const forged = ['Authentication-Results: scanner.test;', '\tspf=pass smtp.mailfrom=ceo@good.test;', '\tdkim=pass header.d=good.test; dmarc=pass header.from=good.test'];
+    const raw = message({ from: 'ceo@nowhere.test', subject: 'forged results', headers: [...forged, 'Authentication-Results: (c) SCANNER.test 1; dmarc=pass', 'Authentication-Results: mx.other.test; spf=pass'] });
+    assert.match(await sendAs(node.port, '198.51.100.20', 'nobody@nowhere.test', raw), /^250 /);
+    await waitUntil(() => downstream.received.some((m) => m.raw.includes('forged results')), 'delivery');
+    const got = downstream.received.find((m) => m.raw.includes('forged results'))!.raw.toString();
+    const ours = got.match(/^Authentication-Results: scanner\.test;/gim) ?? [];
+    assert.equal(ours.length, 1, 'only the one we added claims our id');
+    assert.ok(got.indexOf('Authentication-Results: scanner.test;') < got.indexOf('Received: from'), 'ours is added above our Received header');
+    assert.match(got, /^X-Moat-Untrusted-Authentication-Results: scanner\.test;\r\n\tspf=pass smtp\.mailfrom=ceo@good\.test;\r\n\tdkim=pass header\.d=good\.test; dmarc=pass/m, 'renamed, folding kept');
+    assert.match(got, /^X-Moat-Untrusted-Authentication-Results: \(c\) SCANNER\.test 1; dmarc=pass\r\n/m, 'comments and case do not hide it');
+    assert.match(got, /^Authentication-Results: mx\.other\.test; spf=pass\r\n/m, 'another authserv-id is left alone');
+  });
+
   test('a forged good.test sender from a listed stranger: SPF fail and DMARC p=reject failure quarantine it, the DNSBL adds its weight', async () => {
     const reply = await sendAs(node.port, STRANGER, 'alice@good.test', message({ from: 'alice@good.test', subject: 'forged' }));
     assert.match(reply, /^250 /, 'quarantine is silent');

@@ -89,6 +89,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     retry: { baseMs: config.relay.retryBaseSeconds * 1000, maxMs: config.relay.retryMaxSeconds * 1000, maxAgeMs: config.relay.maxQueueAgeSeconds * 1000 },
     concurrency: config.relay.maxConnections * 4,
     hostname: config.smtp.hostname,
+    authservIds: [config.smtp.authservId ?? config.smtp.hostname],
   });
   relay.start();
 
