@@ -151,7 +151,7 @@ describe('sender authentication and DNSBL against a dnsmasq on loopback', { skip
 
   test('the resolver caches answers and NXDOMAIN, and a dead server is a quick error, never a hang', async () => {
     const local = await startDnsmasq({ txt: { 'cached.test': 'v=spf1 -all' } });
-    const resolve = createDnsResolver({ servers: [local.server], timeoutMs: 200, tries: 1, cacheSeconds: 60, cacheEntries: 100 });
+    const resolve = createDnsResolver({ servers: [local.server], timeoutMs: 200, tries: 1, cacheSeconds: 60, negativeCacheSeconds: 60, cacheEntries: 100 });
     assert.deepEqual(await resolve('cached.test', 'TXT'), [['v=spf1 -all']]);
     await assert.rejects(resolve('missing.test', 'TXT'), { code: 'ENOTFOUND' });
     await local.stop();
