@@ -168,7 +168,7 @@ export function renderReport(
  * ratio to the bare pipeline (1.00× = free; 0.50× = half the throughput).
  */
 export function renderAnalyzerCost(modes: ModeSpec[], analyzerTargets: TargetSpec[], results: Map<string, Map<string, Outcome>>, bare: string): string {
-  const out: string[] = ['## Analyzer cost (ratios to the bare pipeline of the same run)', ''];
+  const out: string[] = ['', '## Analyzer cost (ratios to the bare pipeline of the same run)', ''];
   out.push(
     'Each row is a fresh scanner with only that analyzer on (its engine started on loopback, on the same cores as the ' +
       'scanner and the load generator, so the engine\'s CPU is in the figure); the last row has every one on. Every DNS ' +
