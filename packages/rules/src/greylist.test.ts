@@ -23,6 +23,9 @@ test('triplets group IPv4 by /24 and IPv6 by /64, lower-case the addresses, name
   assert.equal(greylistTriplet({ ipv4Prefix: 32, ipv6Prefix: 128 }, '198.51.100.7', 'a@b', 'c@d')!.network, '198.51.100.7/32');
   assert.equal(greylistTriplet({ ipv4Prefix: 16, ipv6Prefix: 48 }, '198.51.100.7', 'a@b', 'c@d')!.network, '198.51.0.0/16');
   assert.equal(greylistTriplet(prefixes, 'not-an-ip', 'a@b', 'c@d'), undefined);
+  const long = greylistTriplet(prefixes, '192.0.2.1', `${'x'.repeat(400)}@a.test`, `${'y'.repeat(400)}@example.test`)!;
+  assert.equal(long.sender.length, 320, 'clipped to what the greylist.check frame carries');
+  assert.equal(long.recipient.length, 320);
 });
 
 test('first attempt deferred; a retry before the delay deferred with the time left; after the delay it passes', () => {

@@ -41,7 +41,16 @@ export function greylistTriplet(settings: Pick<Greylisting, 'ipv4Prefix' | 'ipv6
   const value = parseIp(clientIp);
   if (value === undefined) return undefined;
   const network = (value >> 32n) === 0xffffn ? v4Network(value & 0xffffffffn, settings.ipv4Prefix) : v6Network(value, settings.ipv6Prefix);
-  return { network, sender: sender === '' ? '<>' : sender.toLowerCase(), recipient: recipient.toLowerCase() };
+  // Clipped to the wire's limit (an address past RFC 5321's 256 octets is abuse anyway), so a
+  // hostile RCPT can never produce a greylist.check the master would refuse as invalid.
+  return { network, sender: sender === '' ? '<>' : clipAddress(sender), recipient: clipAddress(recipient) };
+}
+
+/** The longest sender or recipient a triplet keeps (the `greylist.check` frame's limit). */
+export const GREYLIST_MAX_ADDRESS = 320;
+
+function clipAddress(address: string): string {
+  return address.toLowerCase().slice(0, GREYLIST_MAX_ADDRESS);
 }
 
 /** One string per triplet, for maps. */
