@@ -156,7 +156,7 @@ export function bulkLoadMessages(db: Db, spec: LoadSpec): number {
       const delivered = m.status === 'delivered';
       messages.push(baseRid + i + 1, nodeId, m.id, receivedAt, m.clientIp, m.helo, mailFrom, senderDomain, JSON.stringify(recipients), recipients[0], recipients.length,
         m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status, delivered ? 1 : 0, delivered ? JSON.stringify(recipients) : '[]');
-      rollups.add({ nodeId, receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients });
+      rollups.add({ nodeId, receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons });
     }
     messages.flush();
     rollups.flush();

@@ -18,8 +18,8 @@ import { runLatencyClient, percentile } from './lib/latency-client.ts';
 import { startBareSink } from './lib/bare-sink.ts';
 import { startPostfix } from './lib/postfix-instance.ts';
 import { startScanner, repoRoot } from './lib/scanner-instance.ts';
-import { startAnalyzerPeers } from './lib/analyzer-peers.ts';
-import { renderReport, type Measurement, type ModeSpec, type Outcome, type RunInfo, type TargetSpec } from './lib/report.ts';
+import { ANALYZER_KEYS, startAnalyzerPeers, type AnalyzerKey } from './lib/analyzer-peers.ts';
+import { renderAnalyzerCost, renderReport, type Measurement, type ModeSpec, type Outcome, type RunInfo, type TargetSpec } from './lib/report.ts';
 import type { Target } from './lib/target.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -60,10 +60,12 @@ if (args.help) {
   --latency-messages N    messages per latency run (default 2000; 0 skips latency)
   --warmup N              warm-up messages before timing (default 200)
   --size BYTES            smtp-source payload size (default 10240)
-  --targets LIST          scanner,analyzers,sink,postfix (default: scanner,sink,postfix);
-                          analyzers: the scanner with every analyzer on (clamd, dnsmasq and,
-                          when installed, rspamd started on loopback); its ratio column is
-                          "scanner ÷ scanner+analyzers"
+  --targets LIST          scanner,clamav,rspamd,auth,dnsbl,uribl,analyzers,sink,postfix
+                          (default: scanner,sink,postfix). clamav … uribl: the scanner with
+                          that one analyzer on; analyzers: with every one on (clamd, dnsmasq
+                          and, when installed, rspamd started on loopback). With any of them
+                          and scanner, an "analyzer cost" table gives each one's msg/s as a
+                          ratio to the bare pipeline (scanner) of the same run
   --no-rspamd             leave rspamd out of the analyzers target
   --modes LIST            new,reuse (default: both)
   --new-sessions N        sessions in new-connection mode (default 200)
@@ -94,23 +96,34 @@ const allModes: ModeSpec[] = [
   { key: 'new', title: `New connection per message, ${newSessions} sessions`, sessions: newSessions, reuse: false },
   { key: 'reuse', title: `Reused connections, ${reuseSessions} sessions`, sessions: reuseSessions, reuse: true },
 ];
-const allTargets: (TargetSpec & { start: () => Promise<Target> })[] = [
-  { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs: (args['scanner-node-args'] ?? '').split(' ').filter(Boolean) }) },
+const nodeArgs = (args['scanner-node-args'] ?? '').split(' ').filter(Boolean);
+
+/** The scanner with the analyzers in `only` on, their engines started beside it and stopped with it. */
+async function startScannerWith(only: readonly AnalyzerKey[]): Promise<Target> {
+  const peers = await startAnalyzerPeers(only);
+  log(`  analyzers on: ${peers.engines}`);
+  try {
+    const target = await startScanner({ keep, relayConnections, nodeArgs, analyzers: peers.analyzers });
+    return { ...target, rss: () => target.rss(), stop: async () => { await target.stop(); await peers.stop(); } };
+  } catch (err) {
+    await peers.stop();
+    throw err;
+  }
+}
+
+const oneAnalyzer = (key: AnalyzerKey): TargetSpec & { start: () => Promise<Target>; analyzer: true } => ({
+  key, column: `scanner + ${key}`, short: `+${key}`, analyzer: true, start: () => startScannerWith([key]),
+});
+
+const allTargets: (TargetSpec & { start: () => Promise<Target>; analyzer?: true })[] = [
+  { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs }) },
+  ...ANALYZER_KEYS.map(oneAnalyzer),
   {
     key: 'analyzers',
     column: 'Moat scanner, all analyzers on',
     short: 'scanner+analyzers',
-    start: async () => {
-      const peers = await startAnalyzerPeers(!args['no-rspamd']);
-      log(`  analyzers on: ${peers.engines}`);
-      try {
-        const target = await startScanner({ keep, relayConnections, nodeArgs: (args['scanner-node-args'] ?? '').split(' ').filter(Boolean), analyzers: peers.analyzers });
-        return { ...target, rss: () => target.rss(), stop: async () => { await target.stop(); await peers.stop(); } };
-      } catch (err) {
-        await peers.stop();
-        throw err;
-      }
-    },
+    analyzer: true,
+    start: () => startScannerWith(ANALYZER_KEYS.filter((k) => k !== 'rspamd' || !args['no-rspamd'])),
   },
   { key: 'sink', column: 'bare smtp-server sink', short: 'sink', start: () => startBareSink() },
   {
@@ -251,7 +264,9 @@ async function main(): Promise<number> {
       ]),
     ),
   };
-  const report = renderReport(info, modes, targets, results, 'scanner');
+  const analyzerTargets = targets.filter((t) => t.analyzer);
+  const report = renderReport(info, modes, targets.filter((t) => !t.analyzer), results, 'scanner') +
+    (analyzerTargets.length > 0 ? renderAnalyzerCost(modes, analyzerTargets, results, 'scanner') : '');
   process.stdout.write(`\n${report}`);
   if (!args['no-write']) {
     mkdirSync(dirname(args.out as string), { recursive: true });

@@ -277,6 +277,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.match(decodeURIComponent(custom), /from=2026-01-0[12]T.*&to=2026-01-0[23]T/);
     await admin.selectOption('select[name=days]', '7');
     await admin.selectOption('select[name=node]', '');
+    for (const kind of ['virus', 'spf_fail', 'dkim_fail', 'dmarc_fail']) await admin.locator(`[data-testid=top-${kind}] table`).waitFor();
   });
 
   await t.test('message tracking: the detail of a message shows its reasons and delivery status', async () => {

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { dkimSign } from 'mailauth';
+import { dkimSign, sealMessage } from 'mailauth';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { BASE_RULES, startTestScanner, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
 import { RawSmtp, message } from '../helpers/smtp-client.ts';
@@ -23,6 +23,14 @@ const RECORDS = {
     '_dmarc.good.test': 'v=DMARC1; p=reject',
     'soft.test': 'v=spf1 ~all',
     '_dmarc.soft.test': 'v=DMARC1; p=quarantine',
+    // ARC: the forwarder's sealing key.
+    'arc._domainkey.forwarder.test': DKIM_KEY,
+    // DMARC organisational domain by Tree Walk: a policy at shop.test only.
+    'mail.shop.test': `v=spf1 ip4:${GOOD_MX} -all`,
+    '_dmarc.shop.test': 'v=DMARC1; p=reject; sp=quarantine',
+    // A public-suffix-like domain (a PSD record, psd=y): its subdomains are separate organisations.
+    'bob.blogs.test': `v=spf1 ip4:${GOOD_MX} -all`,
+    '_dmarc.blogs.test': 'v=DMARC1; p=reject; psd=y',
   },
   a: { '66.113.0.203.bl.test': '127.0.0.2', '66.113.0.203.other.test': '127.0.0.9' },
 };
@@ -102,6 +110,20 @@ describe('sender authentication and DNSBL against a dnsmasq on loopback', { skip
     assert.doesNotMatch(row.reasons, /dnsbl/);
   });
 
+  test('received Authentication-Results claiming our authserv-id are renamed before ours is added; others pass unchanged', async () => {
+    const forged = ['Authentication-Results: scanner.test;', '\tspf=pass smtp.mailfrom=ceo@good.test;', '\tdkim=pass header.d=good.test; dmarc=pass header.from=good.test'];
+    const raw = message({ from: 'ceo@nowhere.test', subject: 'forged results', headers: [...forged, 'Authentication-Results: (c) SCANNER.test 1; dmarc=pass', 'Authentication-Results: mx.other.test; spf=pass'] });
+    assert.match(await sendAs(node.port, '198.51.100.20', 'nobody@nowhere.test', raw), /^250 /);
+    await waitUntil(() => downstream.received.some((m) => m.raw.includes('forged results')), 'delivery');
+    const got = downstream.received.find((m) => m.raw.includes('forged results'))!.raw.toString();
+    const ours = got.match(/^Authentication-Results: scanner\.test;/gim) ?? [];
+    assert.equal(ours.length, 1, 'only the one we added claims our id');
+    assert.ok(got.indexOf('Authentication-Results: scanner.test;') < got.indexOf('Received: from'), 'ours is added above our Received header');
+    assert.match(got, /^X-Moat-Untrusted-Authentication-Results: scanner\.test;\r\n\tspf=pass smtp\.mailfrom=ceo@good\.test;\r\n\tdkim=pass header\.d=good\.test; dmarc=pass/m, 'renamed, folding kept');
+    assert.match(got, /^X-Moat-Untrusted-Authentication-Results: \(c\) SCANNER\.test 1; dmarc=pass\r\n/m, 'comments and case do not hide it');
+    assert.match(got, /^Authentication-Results: mx\.other\.test; spf=pass\r\n/m, 'another authserv-id is left alone');
+  });
+
   test('a forged good.test sender from a listed stranger: SPF fail and DMARC p=reject failure quarantine it, the DNSBL adds its weight', async () => {
     const reply = await sendAs(node.port, STRANGER, 'alice@good.test', message({ from: 'alice@good.test', subject: 'forged' }));
     assert.match(reply, /^250 /, 'quarantine is silent');
@@ -135,9 +157,45 @@ describe('sender authentication and DNSBL against a dnsmasq on loopback', { skip
     assert.match(got, /spf=softfail/);
   });
 
+  test('ARC: a forwarder\'s valid seal verifies (arc=pass) though the change it made broke DKIM; a seal broken after sealing fails', async () => {
+    const original = await signed(message({ from: 'alice@good.test', subject: 'via the list' }));
+    const modified = original.replace('Subject: via the list', 'Subject: [list] via the list');
+    const seal = await sealMessage(Buffer.from(modified), {
+      signingDomain: 'forwarder.test',
+      selector: 'arc',
+      privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      authResults: 'forwarder.test; dkim=pass header.d=good.test; spf=pass smtp.mailfrom=good.test; dmarc=pass header.from=good.test',
+      cv: 'none',
+    } as unknown as Parameters<typeof sealMessage>[1]);
+    assert.match(seal.toString(), /^ARC-Seal: i=1;/m);
+    const sealed = seal.toString() + modified;
+    const ok = logged(node, await sendAs(node.port, '198.51.100.20', 'list-bounce@forwarder.test', sealed));
+    assert.match(ok.reasons, /"rule":"auth\.arc","match":"pass"/);
+    assert.match(ok.reasons, /"rule":"auth\.dkim","match":"fail good\.test"/, 'the list\'s change broke DKIM');
+    const tampered = logged(node, await sendAs(node.port, '198.51.100.20', 'list-bounce@forwarder.test', sealed.replace('Hello there.', 'Hello there, changed after sealing.')));
+    assert.match(tampered.reasons, /"rule":"auth\.arc","match":"fail"/);
+  });
+
+  test('DMARC organisational domain: a subdomain without a record takes its parent\'s policy (sp=) and aligns with a sibling; a PSD record (psd=y) keeps its subdomains apart', async () => {
+    // news.shop.test has no record: the Tree Walk finds shop.test's; mail.shop.test's SPF pass aligns (relaxed).
+    const aligned = logged(node, await sendAs(node.port, GOOD_MX, 'bounce@mail.shop.test', message({ from: 'alice@news.shop.test', subject: 'org domain' })));
+    assert.match(aligned.reasons, /"rule":"auth\.spf","match":"pass mail\.shop\.test"/);
+    assert.match(aligned.reasons, /"rule":"auth\.dmarc","match":"pass /);
+    // From a stranger: DMARC fails and the subdomain policy (sp=quarantine) applies, not p=reject.
+    const failed = logged(node, await sendAs(node.port, '198.51.100.20', 'bounce@mail.shop.test', message({ from: 'alice@news.shop.test', subject: 'org domain, stranger' })));
+    assert.match(failed.reasons, /"rule":"auth\.dmarc","match":"fail [^"]* p=quarantine"/);
+    assert.equal(failed.status, 'queued', 'p=quarantine tags (authentication.dmarcQuarantine) rather than quarantining');
+    // blogs.test publishes psd=y: alice.blogs.test and bob.blogs.test are different organisations,
+    // so bob's SPF pass does not align for alice (a "last two labels" guess would say it does).
+    const psd = logged(node, await sendAs(node.port, GOOD_MX, 'x@bob.blogs.test', message({ from: 'alice@alice.blogs.test', subject: 'psd' })));
+    assert.match(psd.reasons, /"rule":"auth\.spf","match":"pass bob\.blogs\.test"/);
+    assert.match(psd.reasons, /"rule":"auth\.dmarc","match":"fail [^"]* p=reject"/);
+    assert.equal(psd.status, 'quarantined');
+  });
+
   test('the resolver caches answers and NXDOMAIN, and a dead server is a quick error, never a hang', async () => {
     const local = await startDnsmasq({ txt: { 'cached.test': 'v=spf1 -all' } });
-    const resolve = createDnsResolver({ servers: [local.server], timeoutMs: 200, tries: 1, cacheSeconds: 60, cacheEntries: 100 });
+    const resolve = createDnsResolver({ servers: [local.server], timeoutMs: 200, tries: 1, cacheSeconds: 60, negativeCacheSeconds: 60, cacheEntries: 100 });
     assert.deepEqual(await resolve('cached.test', 'TXT'), [['v=spf1 -all']]);
     await assert.rejects(resolve('missing.test', 'TXT'), { code: 'ENOTFOUND' });
     await local.stop();

@@ -14,6 +14,8 @@ export interface DnsRecords {
   readonly txt?: Record<string, string>;
   /** name → IPv4 address. */
   readonly a?: Record<string, string>;
+  /** TTL of every record served (dnsmasq's `local-ttl`; its own default, 0, would make answers uncacheable). Default 300. */
+  readonly ttl?: number;
 }
 
 export interface Dnsmasq {
@@ -44,6 +46,7 @@ export async function startDnsmasq(records: DnsRecords): Promise<Dnsmasq> {
       'no-hosts',
       'no-poll',
       'local=/#/',
+      `local-ttl=${records.ttl ?? 300}`,
       `pid-file=${join(tmp.path, 'dnsmasq.pid')}`,
       `log-facility=${join(tmp.path, 'dnsmasq.log')}`,
       'txt-record=ready.moat.test,"yes"',

@@ -28,6 +28,12 @@ const Smtp = Type.Object(
   {
     listen: Listen,
     hostname: Type.String({ minLength: 1, maxLength: 253, default: 'moat.localhost', description: 'Name in the banner and EHLO reply.' }),
+    authservId: Type.Optional(Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: '^[A-Za-z0-9._-]+$',
+      description: 'The authserv-id of the Authentication-Results we add (default: `hostname`); received Authentication-Results claiming it are renamed to `X-Moat-Untrusted-Authentication-Results` before delivery. Give every scanner of a cluster the same one (e.g. your domain) and have the mail server trust it.',
+    })),
     tls: Type.Optional(Tls),
     trustedProxies: Type.Array(Type.String({ minLength: 1 }), {
       default: [],

@@ -25,6 +25,8 @@ import type { CompiledRules } from '@moat/rules';
 import { credentialStore } from './link/credential-store.ts';
 import { createRequestHandlers } from './link/request-handlers.ts';
 import { createLogger } from './logger.ts';
+import { Greylister } from './greylist/greylister.ts';
+import type { GreylistResult } from '@moat/protocol';
 
 export const SOFTWARE_VERSION = 'moat-scanner/0.1.0';
 
@@ -87,6 +89,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     retry: { baseMs: config.relay.retryBaseSeconds * 1000, maxMs: config.relay.retryMaxSeconds * 1000, maxAgeMs: config.relay.maxQueueAgeSeconds * 1000 },
     concurrency: config.relay.maxConnections * 4,
     hostname: config.smtp.hostname,
+    authservIds: [config.smtp.authservId ?? config.smtp.hostname],
   });
   relay.start();
 
@@ -137,12 +140,27 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   }
 
   const analyzers = createAnalyzers(config);
+  const linkForGreylist = link;
+  const greylist = new Greylister({
+    log,
+    now,
+    ask: linkForGreylist
+      ? async (triplet, times, timeoutMs) => {
+          const r = await linkForGreylist.request<GreylistResult>(
+            (id) => ({ type: 'greylist.check', id, ...triplet, delaySeconds: times.delaySeconds, expirySeconds: times.expirySeconds, passSeconds: times.passSeconds }),
+            timeoutMs,
+          );
+          return { pass: r.pass, retryInSeconds: r.retryInSeconds, entry: { firstSeen: r.firstSeen, passedAt: r.passedAt, expiresAt: r.expiresAt } };
+        }
+      : undefined,
+  });
   const server = createIngress({
     config,
     rules,
     spoolDir: dirs.spool,
     log,
     now,
+    greylist,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
         { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers },

@@ -159,11 +159,47 @@ export const ResultFrame = Type.Object(
   { additionalProperties: false },
 );
 
+// ── greylisting: scanner → master request, master → scanner answer ───────────
+// The scanner asks with its own id (the master echoes it) and waits at most the rules'
+// `greylisting.lookupTimeoutMs`; a master that cannot answer replies `error` with that id.
+const Address = Type.String({ minLength: 1, maxLength: 320 });
+export const GreylistCheckFrame = Type.Object(
+  {
+    type: Type.Literal('greylist.check'),
+    id: RequestId,
+    network: Type.String({ minLength: 1, maxLength: 64, pattern: '^[0-9a-f.:]+/[0-9]{1,3}$', description: 'The client network of the triplet (`192.0.2.0/24`).' }),
+    sender: Address,
+    recipient: Address,
+    delaySeconds: Type.Integer({ minimum: 1, maximum: 86_400 }),
+    expirySeconds: Type.Integer({ minimum: 2, maximum: 30 * 86_400 }),
+    passSeconds: Type.Integer({ minimum: 1, maximum: 400 * 86_400 }),
+  },
+  { additionalProperties: false, description: 'Record an attempt of this triplet and say whether it passes, under the scanner\'s rules snapshot\'s times.' },
+);
+export const GreylistResultFrame = Type.Object(
+  {
+    type: Type.Literal('greylist.result'),
+    id: RequestId,
+    pass: Type.Boolean(),
+    retryInSeconds: Type.Integer({ minimum: 0 }),
+    firstSeen: Type.Integer({ minimum: 0 }),
+    passedAt: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
+    expiresAt: Type.Integer({ minimum: 0 }),
+  },
+  { additionalProperties: false, description: 'The master\'s decision and the triplet\'s stored state (the scanner caches it).' },
+);
+export type GreylistCheck = Static<typeof GreylistCheckFrame>;
+export type GreylistResult = Static<typeof GreylistResultFrame>;
+
 export const ToScannerFrame = Type.Union([
   ChallengeFrame, WelcomeFrame, HeartbeatFrame, ErrorFrame, RulesPushFrame, EventsAckFrame,
   QuarantineFetchFrame, StreamCreditFrame, StreamCancelFrame, QuarantineActionFrame, QueueListFrame, QueueActionFrame,
+  GreylistResultFrame,
 ]);
-export const ToMasterFrame = Type.Union([HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame]);
+export const ToMasterFrame = Type.Union([
+  HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame,
+  GreylistCheckFrame,
+]);
 
 export type ToScanner = Static<typeof ToScannerFrame>;
 export type ToMaster = Static<typeof ToMasterFrame>;

@@ -4,6 +4,7 @@ export {
   AuthenticationSchema,
   ContentRuleSchema,
   ContentTargetSchema,
+  GreylistingSchema,
   LimitsSchema,
   ListsSchema,
   NodeSettingsSchema,
@@ -13,6 +14,7 @@ export {
   type Action,
   type AttachmentPolicy,
   type ContentRule,
+  type Greylisting,
   type Lists,
   type Rules,
 } from './schema.ts';
@@ -24,3 +26,4 @@ export { checkClient, checkRecipient, checkSender } from './envelope.ts';
 export { evaluateMessage } from './evaluate.ts';
 export { GTUBE } from './gtube.ts';
 export { demoRules } from './demo.ts';
+export { decideGreylist, greylistKey, greylistText, greylistTriplet, type GreylistDecision, type GreylistEntry, type GreylistTimes, type GreylistTriplet } from './greylist.ts';

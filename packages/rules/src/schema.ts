@@ -117,6 +117,21 @@ export const AuthenticationSchema = Type.Object(
   },
 );
 
+// ── greylisting ──────────────────────────────────────────────────────────────
+export const GreylistingSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: false, description: 'Defer the first attempt of an unknown (client network, sender, recipient) triplet at RCPT TO with 451 4.7.1; allow-listed clients, senders and recipients skip it.' }),
+    delaySeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 300, description: 'A retry of a deferred triplet is accepted once this long has passed since its first attempt.' }),
+    expirySeconds: Type.Integer({ minimum: 2, maximum: 30 * 86_400, default: 2 * 86_400, description: 'A deferred triplet not retried successfully within this long after its first attempt is forgotten (the next attempt starts over). Must be more than `delaySeconds`.' }),
+    passSeconds: Type.Integer({ minimum: 1, maximum: 400 * 86_400, default: 36 * 86_400, description: 'A triplet that passed is known-good for this long after its last accepted attempt (each accepted attempt renews it).' }),
+    ipv4Prefix: Type.Integer({ minimum: 8, maximum: 32, default: 24, description: 'IPv4 clients are grouped by this network prefix (a sender\'s retry often comes from another address of its pool).' }),
+    ipv6Prefix: Type.Integer({ minimum: 16, maximum: 128, default: 64, description: 'IPv6 clients are grouped by this network prefix.' }),
+    lookupTimeoutMs: Type.Integer({ minimum: 10, maximum: 30_000, default: 1500, description: 'How long a scanner waits for the master\'s shared greylist state before it decides from its own local state.' }),
+  },
+  { additionalProperties: false, default: {}, description: 'Optional greylisting, decided cluster-wide by the master (each scanner falls back to its local state when the master is down or slow).' },
+);
+export type Greylisting = Static<typeof GreylistingSchema>;
+
 export const TaggingSchema = Type.Object(
   {
     subjectPrefix: Type.String({ maxLength: 64, default: '[SPAM]', description: 'Prepended to the subject of tagged mail; empty for none.' }),
@@ -147,6 +162,7 @@ export const RulesSchema = Type.Object(
     scoring: ScoringSchema,
     authentication: AuthenticationSchema,
     tagging: TaggingSchema,
+    greylisting: GreylistingSchema,
     nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
   },
   { additionalProperties: false },

@@ -13,7 +13,7 @@ import { checkContentRules } from './validate-content.ts';
  */
 export function validateRules(input: unknown, source = 'rules'): Rules {
   const rules = validateDocument(RulesSchema, withNodeDefaults(input), source);
-  const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring)];
+  const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring), ...checkGreylisting(rules.greylisting)];
   if (errors.length > 0) throw new ConfigError(source, errors);
   return rules;
 }
@@ -66,4 +66,8 @@ function checkScoring(scoring: Rules['scoring']): FieldError[] {
     errors.push({ key: 'scoring.reject', message: `must be at least scoring.quarantine (${scoring.quarantine})` });
   }
   return errors;
+}
+
+function checkGreylisting(g: Rules['greylisting']): FieldError[] {
+  return g.expirySeconds > g.delaySeconds ? [] : [{ key: 'greylisting.expirySeconds', message: `must be more than greylisting.delaySeconds (${g.delaySeconds}): a retry must be able to pass` }];
 }

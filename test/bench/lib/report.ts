@@ -161,3 +161,40 @@ export function renderReport(
   out.push('');
   return out.join('\n');
 }
+
+/**
+ * The analyzers' cost: for each mode, the bare pipeline (`bare`, the scanner without analyzers)
+ * and each analyzer target of the same run, with delivered msg/s and latency, and msg/s as a
+ * ratio to the bare pipeline (1.00× = free; 0.50× = half the throughput).
+ */
+export function renderAnalyzerCost(modes: ModeSpec[], analyzerTargets: TargetSpec[], results: Map<string, Map<string, Outcome>>, bare: string): string {
+  const out: string[] = ['', '## Analyzer cost (ratios to the bare pipeline of the same run)', ''];
+  out.push(
+    'Each row is a fresh scanner with only that analyzer on (its engine started on loopback, on the same cores as the ' +
+      'scanner and the load generator, so the engine\'s CPU is in the figure); the last row has every one on. Every DNS ' +
+      'answer comes from a local dnsmasq (NXDOMAIN, cached), so DNS latency is not in it.',
+    '',
+  );
+  for (const mode of modes) {
+    const byTarget = results.get(mode.key) ?? new Map<string, Outcome>();
+    const base = byTarget.get(bare);
+    out.push(`### ${mode.title}`, '');
+    out.push('| pipeline | delivered msg/s | ÷ bare pipeline | accepted msg/s | latency p50 (ms) | latency p99 (ms) | peak RSS (MiB) |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const line = (label: string, o: Outcome | undefined) => {
+      if (!o) return `| ${label} | not run | | | | | |`;
+      if (!o.ok) return `| ${label} | failed | | | | | |`;
+      const m = o.m;
+      const r = base?.ok ? ratio(rate(m.messages, m.deliveredMs), rate(base.m.messages, base.m.deliveredMs)) : '—';
+      return `| ${label} | ${fmtRate(m.messages, m.deliveredMs)} | ${r} | ${fmtRate(m.messages, m.acceptedMs)} | ${fmtMs(m.latency.p50)} | ${fmtMs(m.latency.p99)} | ${fmtMiB(m.rss.peakKb)} |`;
+    };
+    out.push(line('bare pipeline (no analyzers)', base));
+    for (const t of analyzerTargets) out.push(line(t.column, byTarget.get(t.key)));
+    out.push('');
+    for (const t of analyzerTargets) {
+      const o = byTarget.get(t.key);
+      if (o && !o.ok) out.push(`- **${t.column} failed:** ${o.error.split('\n').join('\n  ')}`);
+    }
+  }
+  return out.join('\n');
+}

@@ -4,11 +4,16 @@ import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
 import { reportRange, type RangeChoice } from '../lib/report-range.ts';
 
+/** Kind, title, and how an empty value reads (the null sender; a failure that named no domain). */
 const TOPS = [
-  ['sender', 'Top senders'],
-  ['sender_domain', 'Top sender domains'],
-  ['recipient', 'Top recipients'],
-  ['blocked_sender', 'Top blocked senders'],
+  ['sender', 'Top senders', '<>'],
+  ['sender_domain', 'Top sender domains', '<>'],
+  ['recipient', 'Top recipients', '<>'],
+  ['blocked_sender', 'Top blocked senders', '<>'],
+  ['virus', 'Top viruses', '(unnamed)'],
+  ['spf_fail', 'SPF failures by domain', '(no domain)'],
+  ['dkim_fail', 'DKIM failures by domain', '(no domain)'],
+  ['dmarc_fail', 'DMARC failures by domain', '(no domain)'],
 ] as const;
 
 const VERDICTS = ['deliver', 'tag', 'quarantine', 'reject'] as const;
@@ -80,20 +85,20 @@ export function ReportsPage() {
           </tbody>
         </table>
       </div>
-      {!('error' in range) && <div class="tops">{TOPS.map(([kind, title]) => <TopTable kind={kind} title={title} range={range} />)}</div>}
+      {!('error' in range) && <div class="tops">{TOPS.map(([kind, title, empty]) => <TopTable kind={kind} title={title} empty={empty} range={range} />)}</div>}
     </section>
   );
 }
 
-function TopTable({ kind, title, range }: { kind: string; title: string; range: { from: string; to?: string } }) {
+function TopTable({ kind, title, empty, range }: { kind: string; title: string; empty: string; range: { from: string; to?: string } }) {
   const top = useData(() => api<{ rows: Array<{ value: string; count: number }> }>('GET', `/reports/top/${kind}${query({ ...range, limit: 10 })}`), [kind, range.from, range.to]);
   return (
-    <div class="top">
+    <div class="top" data-testid={`top-${kind}`}>
       <h2>{title} <a class="small" href={`/api/v1/reports/top/${kind}${query({ ...range, format: 'csv' })}`} download>CSV</a></h2>
       {top.error && <p class="error">{top.error}</p>}
       <table>
         <tbody>
-          {top.data?.rows.map((r) => <tr><td>{r.value || '<>'}</td><td class="num">{r.count}</td></tr>)}
+          {top.data?.rows.map((r) => <tr><td>{r.value || empty}</td><td class="num">{r.count}</td></tr>)}
           {top.data?.rows.length === 0 && <tr><td>None in this range.</td></tr>}
         </tbody>
       </table>

@@ -4,16 +4,17 @@ import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import {
   decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION,
-  type BalancerReport, type ToMaster, type ToScanner, type Hello,
+  type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
 } from '@moat/protocol';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
 import { createNodeRegistry, type NodeRecord } from './node-registry.ts';
-import { PendingRequests } from './pending-requests.ts';
+import { PendingRequests } from '@moat/protocol';
 import { MessageStream } from './message-stream.ts';
 import { currentRules } from '../rules/rules-repository.ts';
 import { createIngest } from '../data/ingest.ts';
 import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
+import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
 
 export interface HubSettings {
   readonly joinSecret: string | undefined;
@@ -31,6 +32,8 @@ interface Session {
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
+/** How often expired greylist triplets are deleted. */
+const GREYLIST_SWEEP_MS = 60_000;
 const FETCH_WINDOW = 8;
 
 /**
@@ -52,6 +55,8 @@ export class ClusterHub implements ClusterControl {
   private readonly balancers = new Map<string, { readonly report: BalancerReport; readonly at: number }>();
 
   private readonly metrics: ClusterMetrics;
+  private readonly greylist: GreylistStore;
+  private readonly greylistSweepTimer: NodeJS.Timeout;
 
   constructor(deps: { db: Db; log: Logger; now: () => number; settings: HubSettings; registry: Registry }) {
     this.db = deps.db;
@@ -64,6 +69,9 @@ export class ClusterHub implements ClusterControl {
     this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0);
     this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
     this.livenessTimer.unref();
+    this.greylist = createGreylistStore(deps.db);
+    this.greylistSweepTimer = setInterval(() => this.sweepGreylist(), GREYLIST_SWEEP_MS);
+    this.greylistSweepTimer.unref();
   }
 
   nodes(): NodeRecord[] {
@@ -83,6 +91,7 @@ export class ClusterHub implements ClusterControl {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.livenessTimer);
+    clearInterval(this.greylistSweepTimer);
     const sockets = [...this.sessions.values()].map((s) => s.ws);
     await Promise.all(
       sockets.map(
@@ -216,6 +225,9 @@ export class ClusterHub implements ClusterControl {
         s.pending.settle(frame.id, frame.ok ? { ok: true, value: frame.data } : { ok: false, error: new NodeRequestError(s.node.name, frame.code ?? 'MOAT_ERR_NODE', frame.message ?? 'request failed') });
         return;
       }
+      case 'greylist.check':
+        this.answerGreylist(s, frame);
+        return;
       case 'error':
         this.log.warn({ event: 'LINK_NODE_ERROR', node: s.node.name, code: frame.code, error: frame.message }, 'scanner reported an error');
         return;
@@ -234,6 +246,26 @@ export class ClusterHub implements ClusterControl {
     s.pending.failAll(() => new NodeOfflineError(s.node.name));
     for (const stream of s.streams.values()) stream.fail(new NodeOfflineError(s.node.name));
     this.log.warn({ event: 'NODE_OFFLINE', node: s.node.name, nodeId: s.node.id }, 'scanner offline');
+  }
+
+  // ── greylisting: the cluster's shared triplets ─────────────────────────────
+  private answerGreylist(s: Session, f: GreylistCheck): void {
+    try {
+      const d = this.greylist.check({ network: f.network, sender: f.sender, recipient: f.recipient }, f, this.now());
+      this.send(s.ws, { type: 'greylist.result', id: f.id, pass: d.pass, retryInSeconds: d.retryInSeconds, ...d.entry });
+    } catch (err) {
+      this.log.error({ event: 'GREYLIST_ERROR', node: s.node.name, err }, 'greylist check failed');
+      this.send(s.ws, { type: 'error', id: f.id, code: 'MOAT_ERR_GREYLIST', message: 'greylist check failed on the master' });
+    }
+  }
+
+  private sweepGreylist(): void {
+    try {
+      const removed = this.greylist.sweep(this.now());
+      if (removed > 0) this.log.debug({ event: 'GREYLIST_SWEEP', removed }, 'expired greylist triplets removed');
+    } catch (err) {
+      this.log.error({ event: 'GREYLIST_ERROR', err }, 'greylist sweep failed');
+    }
   }
 
   /** Missed heartbeats: the node is gone even if its TCP connection has not noticed. */

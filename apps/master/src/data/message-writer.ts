@@ -60,7 +60,7 @@ export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingCh
       if (!row) return;
       for (const r of recipients) insertRcpt.run(r, m.receivedAt, row.rid);
       insertFts.run(row.rid, m.subject);
-      rollups.add({ nodeId, receivedAt: m.receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients });
+      rollups.add({ nodeId, receivedAt: m.receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons });
       for (const change of pending.take(nodeId, m.id, 'delivery.status')) delivery(nodeId, 0, change as DeliveryStatus);
     },
     delivery,

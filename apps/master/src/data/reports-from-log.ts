@@ -2,6 +2,7 @@ import type { Db } from '@moat/storage';
 import { bucketMs, ceilTo, DAY_MS, floorTo } from './time-buckets.ts';
 import { trafficSeries, type TrafficCount, type TrafficRow } from './traffic-series.ts';
 import type { TopQuery, TopRow, TrafficQuery } from './reports.ts';
+import { AUTH_FAILURES } from './reason-tops.ts';
 
 /**
  * The same reports computed by scanning the message log itself. Not used by the API: they are
@@ -33,7 +34,24 @@ export function topFromLog(db: Db, q: TopQuery): TopRow[] {
     sender_domain: 'SELECT sender_domain AS value FROM messages WHERE received_at >= ? AND received_at < ?',
     recipient: 'SELECT j.value AS value FROM messages m, json_each(m.rcpt_to) j WHERE m.received_at >= ? AND m.received_at < ?',
     blocked_sender: "SELECT mail_from AS value FROM messages WHERE received_at >= ? AND received_at < ? AND action = 'reject'",
+    virus: `SELECT DISTINCT m.rid, json_extract(j.value, '$.match') AS value FROM messages m, json_each(m.reasons) j
+      WHERE m.received_at >= ? AND m.received_at < ? AND json_extract(j.value, '$.kind') = 'virus'`,
+    spf_fail: authFailures('auth.spf'),
+    dkim_fail: authFailures('auth.dkim'),
+    dmarc_fail: authFailures('auth.dmarc'),
   };
   return db.prepare<unknown[], TopRow>(`SELECT value, COUNT(*) AS count FROM (${source[q.kind]}) GROUP BY value ORDER BY count DESC, value LIMIT ?`)
     .all(...range, q.limit);
+}
+
+/** `<result> <domain>[ …]` split in SQL: the domain of each failing reason, once per message. */
+function authFailures(rule: string): string {
+  const results = AUTH_FAILURES[rule]!.results.map((r) => `'${r}'`).join(', ');
+  return `SELECT DISTINCT rid, lower(CASE WHEN instr(rest, ' ') > 0 THEN substr(rest, 1, instr(rest, ' ') - 1) ELSE rest END) AS value FROM (
+      SELECT rid,
+        CASE WHEN instr(match, ' ') > 0 THEN substr(match, 1, instr(match, ' ') - 1) ELSE match END AS result,
+        CASE WHEN instr(match, ' ') > 0 THEN substr(match, instr(match, ' ') + 1) ELSE '' END AS rest
+      FROM (SELECT m.rid AS rid, json_extract(j.value, '$.match') AS match FROM messages m, json_each(m.reasons) j
+        WHERE m.received_at >= ? AND m.received_at < ? AND json_extract(j.value, '$.kind') = 'analyzer' AND json_extract(j.value, '$.rule') = '${rule}')
+    ) WHERE result IN (${results})`;
 }

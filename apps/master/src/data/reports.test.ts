@@ -23,6 +23,22 @@ function lcg(seed: number) {
   };
 }
 
+const VIRUSES = ['Eicar-Signature', 'Win.Trojan.Agent-1', 'Doc.Malware.Emotet'];
+const RESULTS = ['pass', 'fail', 'softfail', 'none', 'temperror'];
+
+/** Authentication results for random domains (mixed case, with and without a DMARC policy), and sometimes a virus. */
+function randomReasons(rnd: (n: number) => number) {
+  const domain = () => ['Origin.test', 'bad.test', 'spoof.example'][rnd(3)]!;
+  const reasons: { kind: 'virus' | 'analyzer' | 'content'; rule: string; match: string }[] = [
+    { kind: 'analyzer', rule: 'auth.spf', match: rnd(5) === 0 ? RESULTS[rnd(5)]! : `${RESULTS[rnd(5)]} ${domain()}` },
+    { kind: 'analyzer', rule: 'auth.dkim', match: `${RESULTS[rnd(3)]} ${domain()}` },
+    { kind: 'analyzer', rule: 'auth.dmarc', match: `${RESULTS[rnd(3)]} ${domain()}${rnd(2) ? ' p=reject' : ''}` },
+    { kind: 'content', rule: 'auth.spf', match: 'fail not-a-check.test' },
+  ];
+  if (rnd(4) === 0) reasons.push({ kind: 'virus', rule: 'virus', match: VIRUSES[rnd(3)]! });
+  return reasons;
+}
+
 function loaded() {
   const db = openTestDb();
   addNode(db, A, 'scanner-a');
@@ -34,7 +50,7 @@ function loaded() {
       const rcpts = Array.from({ length: 1 + rnd(3) }, () => `user${rnd(6)}@example.test`);
       events.push(event(i, 'message.logged', logged(i, {
         id: msgId(i, node === A ? 'A' : 'B'), receivedAt: T0 + rnd(3 * DAY_MS), mailFrom: `s${rnd(8)}@d${rnd(3)}.test`, rcptTo: rcpts,
-        action: ACTIONS[rnd(4)]!, size: 100 + rnd(5000),
+        action: ACTIONS[rnd(4)]!, size: 100 + rnd(5000), reasons: randomReasons(rnd),
       })));
     }
     // Batches of 50 that overlap, and one sent twice, in shuffled order inside each batch.
@@ -75,6 +91,23 @@ test('top lists from the roll-ups equal a direct count of the log', () => {
       assert.ok(rows.length > 0, JSON.stringify(q));
     }
   }
+});
+
+test('reasons feed the top lists: virus names, and domains failing SPF (fail, softfail), DKIM, DMARC, once per message', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  const reasons = (...r: [string, string, string][]) => r.map(([kind, rule, match]) => ({ kind, rule, match })) as never;
+  ingestBatch(A, [
+    event(1, 'message.logged', logged(1, { reasons: reasons(['virus', 'virus', 'Eicar-Signature'], ['analyzer', 'auth.spf', 'fail Bad.test'], ['analyzer', 'auth.dmarc', 'fail bad.test p=reject']) })),
+    event(2, 'message.logged', logged(2, { reasons: reasons(['virus', 'virus', 'Eicar-Signature'], ['analyzer', 'auth.spf', 'softfail bad.test'], ['analyzer', 'auth.dkim', 'fail signer.test']) })),
+    event(3, 'message.logged', logged(3, { reasons: reasons(['analyzer', 'auth.spf', 'pass good.test'], ['analyzer', 'auth.dkim', 'pass good.test'], ['analyzer', 'auth.dmarc', 'none']) })),
+  ]);
+  const q = { from: T0, to: T0 + DAY_MS, limit: 10 };
+  assert.deepEqual(top(db, { ...q, kind: 'virus' }), [{ value: 'Eicar-Signature', count: 2 }]);
+  assert.deepEqual(top(db, { ...q, kind: 'spf_fail' }), [{ value: 'bad.test', count: 2 }]);
+  assert.deepEqual(top(db, { ...q, kind: 'dkim_fail' }), [{ value: 'signer.test', count: 1 }]);
+  assert.deepEqual(top(db, { ...q, kind: 'dmarc_fail' }), [{ value: 'bad.test', count: 1 }]);
+  for (const kind of ['virus', 'spf_fail', 'dkim_fail', 'dmarc_fail'] as const) assert.deepEqual(top(db, { ...q, kind }), topFromLog(db, { ...q, kind }), kind);
 });
 
 test('the traffic range is capped', () => {

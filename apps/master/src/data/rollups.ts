@@ -1,5 +1,6 @@
 import type { Db } from '@moat/storage';
 import { DAY_MS, HOUR_MS, floorTo } from './time-buckets.ts';
+import { REASON_TOP_KINDS, reasonTopEntries, type ReasonLike, type ReasonTopKind } from './reason-tops.ts';
 
 /**
  * Report roll-ups. Each upsert adds `excluded.count`, so increments gathered in memory over a
@@ -11,8 +12,9 @@ export const TRAFFIC_UPSERT_SQL = `INSERT INTO traffic_hourly (hour, node_id, ac
 export const TOP_UPSERT_SQL = `INSERT INTO top_senders_daily (kind, day, value, count) VALUES (?, ?, ?, ?)
   ON CONFLICT (kind, day, value) DO UPDATE SET count = count + excluded.count`;
 
-export type TopKind = 'sender' | 'sender_domain' | 'recipient' | 'blocked_sender';
-export const TOP_KINDS: readonly TopKind[] = ['sender', 'sender_domain', 'recipient', 'blocked_sender'];
+/** Address lists, and (from the reasons) virus names and domains failing SPF, DKIM, DMARC. */
+export type TopKind = 'sender' | 'sender_domain' | 'recipient' | 'blocked_sender' | ReasonTopKind;
+export const TOP_KINDS: readonly TopKind[] = ['sender', 'sender_domain', 'recipient', 'blocked_sender', ...REASON_TOP_KINDS];
 
 /** One logged message as the roll-ups count it (addresses already normalised, recipients unique). */
 export interface RollupMessage {
@@ -23,6 +25,7 @@ export interface RollupMessage {
   readonly mailFrom: string;
   readonly senderDomain: string;
   readonly recipients: readonly string[];
+  readonly reasons: readonly ReasonLike[];
 }
 
 /** The (kind, value) pairs one message adds to the daily top lists. */
@@ -30,6 +33,7 @@ export function topEntries(m: RollupMessage): [TopKind, string][] {
   const out: [TopKind, string][] = [['sender', m.mailFrom], ['sender_domain', m.senderDomain]];
   for (const r of m.recipients) out.push(['recipient', r]);
   if (m.action === 'reject') out.push(['blocked_sender', m.mailFrom]);
+  out.push(...reasonTopEntries(m.reasons));
   return out;
 }
 

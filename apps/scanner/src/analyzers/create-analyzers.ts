@@ -30,7 +30,7 @@ export function createAnalyzers(config: ScannerConfig): Analyzer[] {
   }
   if (!a.auth && !a.dnsbl && !a.uribl) return analyzers;
   const resolve = createDnsResolver(a.dns);
-  if (a.auth) analyzers.push(authAnalyzer({ timeoutMs: a.auth.timeoutSeconds * 1000, onUnavailable: a.auth.onUnavailable, hostname: config.smtp.hostname }, resolve));
+  if (a.auth) analyzers.push(authAnalyzer({ timeoutMs: a.auth.timeoutSeconds * 1000, onUnavailable: a.auth.onUnavailable, hostname: config.smtp.authservId ?? config.smtp.hostname }, resolve));
   if (a.dnsbl) analyzers.push(dnsblAnalyzer(a.dnsbl.zones, resolve, a.dnsbl.timeoutSeconds * 1000));
   if (a.uribl) {
     const u = a.uribl;

@@ -1,45 +1,89 @@
-import { Resolver } from 'node:dns/promises';
+import { getServers } from 'node:dns';
+import { interpretResponse, type DnsOutcome } from './dns/dns-answer.ts';
+import { dnsError, exchange, parseServer, type DnsServer } from './dns/dns-transport.ts';
 
 export interface DnsSettings {
   readonly servers: readonly string[];
   readonly timeoutMs: number;
   readonly tries: number;
+  /** The longest an answer is cached, whatever its TTL says. */
   readonly cacheSeconds: number;
+  /** The longest NXDOMAIN/NODATA is cached; also the negative TTL when the answer carries no SOA. */
+  readonly negativeCacheSeconds: number;
   readonly cacheEntries: number;
 }
 
 /** `dns.promises.resolve`'s signature (what mailauth expects), with a cache in front. */
 export type ResolveFn = (name: string, rrtype: string) => Promise<unknown>;
 
-/** Answers that are facts about the name and may be cached: the name or the record type does not exist. */
-const CACHEABLE_ERRORS = new Set(['ENOTFOUND', 'ENODATA']);
+/** The exchange with one server; tests may pass their own (the default is UDP, then TCP when truncated). */
+export type Exchange = typeof exchange;
+
+interface Cached {
+  readonly until: number;
+  readonly outcome: Extract<DnsOutcome, { kind: 'answer' | 'negative' }>;
+}
 
 /**
- * The one resolver of the analyzers: node's c-ares Resolver on the configured servers (tests
- * point it at a dnsmasq on loopback), each try bounded by `timeoutMs`. Answers and
- * NXDOMAIN/NODATA are cached for `cacheSeconds` (bounded; oldest evicted first) and concurrent
- * look-ups of one name share one query. Time-outs and server failures are not cached, so the
- * next message asks again. The errors are node's own (`err.code`), which mailauth maps to
- * temperror or none.
+ * The one resolver of the analyzers. Each query goes to the configured servers (the system's
+ * when none: `dns.getServers()`, i.e. resolv.conf) in turn, `tries` rounds, each exchange
+ * bounded by `timeoutMs`. Answers are cached for their TTL (the smallest of the records used),
+ * at most `cacheSeconds`; NXDOMAIN and NODATA for the SOA's negative TTL (RFC 2308), at most
+ * `negativeCacheSeconds`. A TTL of 0 is not cached. Time-outs and server failures are never
+ * cached. Concurrent look-ups of one name share one query; the cache holds at most
+ * `cacheEntries` (the oldest go first). Errors carry node's codes (`ENOTFOUND`, `ENODATA`,
+ * `ETIMEOUT`, `ESERVFAIL`…), which mailauth maps to none or temperror.
  */
-export function createDnsResolver(settings: DnsSettings, now: () => number = Date.now): ResolveFn {
-  const resolver = new Resolver({ timeout: settings.timeoutMs, tries: settings.tries });
-  if (settings.servers.length > 0) resolver.setServers([...settings.servers]);
-  const cache = new Map<string, { until: number; answer: Promise<unknown> }>();
+export function createDnsResolver(settings: DnsSettings, now: () => number = Date.now, send: Exchange = exchange): ResolveFn {
+  const servers: DnsServer[] = (settings.servers.length > 0 ? settings.servers : getServers()).map(parseServer);
+  const cache = new Map<string, Cached>();
+  const inFlight = new Map<string, Promise<DnsOutcome>>();
 
-  return (name, rrtype) => {
-    const key = `${rrtype} ${name.toLowerCase()}`;
-    const hit = cache.get(key);
-    if (hit && hit.until > now()) return hit.answer;
-    if (hit) cache.delete(key);
-    const answer = resolver.resolve(name, rrtype as 'TXT') as Promise<unknown>;
-    if (settings.cacheSeconds === 0 || settings.cacheEntries === 0) return answer;
-    const entry = { until: now() + settings.cacheSeconds * 1000, answer };
-    cache.set(key, entry);
+  async function ask(name: string, type: string): Promise<DnsOutcome> {
+    let last: DnsOutcome = { kind: 'failure', code: 'ETIMEOUT' };
+    for (let round = 0; round < settings.tries; round++) {
+      for (const server of servers) {
+        try {
+          const outcome = interpretResponse(await send(server, name, type, settings.timeoutMs), name, type);
+          if (outcome.kind !== 'failure') return outcome;
+          last = outcome;
+        } catch (err) {
+          last = { kind: 'failure', code: (err as { code?: string }).code ?? 'ETIMEOUT' };
+        }
+      }
+    }
+    return last;
+  }
+
+  function remember(key: string, outcome: DnsOutcome): void {
+    if (outcome.kind === 'failure' || settings.cacheEntries === 0) return;
+    const seconds = outcome.kind === 'answer' ? Math.min(outcome.ttl, settings.cacheSeconds) : Math.min(outcome.ttl ?? settings.negativeCacheSeconds, settings.negativeCacheSeconds);
+    if (!(seconds > 0)) return;
+    cache.delete(key);
+    cache.set(key, { until: now() + seconds * 1000, outcome });
     if (cache.size > settings.cacheEntries) cache.delete(cache.keys().next().value!);
-    answer.catch((err: NodeJS.ErrnoException) => {
-      if (!CACHEABLE_ERRORS.has(err.code ?? '') && cache.get(key) === entry) cache.delete(key);
-    });
-    return answer;
+  }
+
+  function settle(outcome: DnsOutcome, name: string, type: string): unknown {
+    if (outcome.kind === 'answer') return [...outcome.records]; // a copy: callers may sort it
+    throw dnsError(outcome.code, type, name);
+  }
+
+  return async (name, rrtype) => {
+    const type = rrtype.toUpperCase();
+    const key = `${type} ${name.toLowerCase().replace(/\.$/, '')}`;
+    const hit = cache.get(key);
+    if (hit && hit.until > now()) return settle(hit.outcome, name, type);
+    if (hit) cache.delete(key);
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = ask(name, type).then((outcome) => {
+        inFlight.delete(key);
+        remember(key, outcome);
+        return outcome;
+      });
+      inFlight.set(key, pending);
+    }
+    return settle(await pending, name, type);
   };
 }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { decodeToScanner, encodeFrame, helloProof, FrameError, MAX_FRAME_BYTES, PROTOCOL_VERSION, type BalancerReport, type ToMaster, type ToScanner } from '@moat/protocol';
+import { decodeToScanner, encodeFrame, helloProof, FrameError, MAX_FRAME_BYTES, PendingRequests, PROTOCOL_VERSION, type BalancerReport, type ToMaster, type ToScanner } from '@moat/protocol';
 import type { OutboxStore } from '../store/outbox-store.ts';
 import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
@@ -56,6 +56,8 @@ export class ClusterLink {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private batchInFlight: { id: string; sentAt: number } | undefined;
+  /** This node's own requests of the master (greylisting), by id, each with its time-out. */
+  private readonly requests = new PendingRequests();
 
   constructor(deps: LinkDeps) {
     this.deps = deps;
@@ -84,6 +86,18 @@ export class ClusterLink {
         }, 2000).unref();
       });
     }
+  }
+
+  /**
+   * Ask the master something and wait at most `timeoutMs` for its answer (a frame echoing the
+   * id). Rejects at once when the link is not up, at the time-out, on an `error` frame with
+   * the id, and when the link drops: callers decide without the master then.
+   */
+  request<T extends ToScanner>(frame: (id: string) => ToMaster, timeoutMs: number): Promise<T> {
+    if (this.state !== 'ready') return Promise.reject(new LinkUnavailableError('the cluster link is down'));
+    const { id, promise } = this.requests.open<T>(timeoutMs, () => new LinkUnavailableError(`the master did not answer within ${timeoutMs} ms`));
+    this.send(frame(id));
+    return promise;
   }
 
   /** New outbox rows were committed: send them now rather than at the next heartbeat. */
@@ -186,6 +200,7 @@ export class ClusterLink {
       case 'heartbeat':
         return;
       case 'error':
+        if (frame.id !== undefined && this.requests.settle(frame.id, { ok: false, error: new LinkUnavailableError(`the master refused the request: ${frame.code} ${frame.message}`) })) return;
         log.error({ event: 'LINK_REFUSED', code: frame.code, error: frame.message }, 'the master refused the link');
         return;
       case 'rules.push': {
@@ -200,6 +215,9 @@ export class ClusterLink {
         this.drain();
         return;
       }
+      case 'greylist.result':
+        this.requests.settle(frame.id, { ok: true, value: frame });
+        return;
       default:
         if (this.state !== 'ready') return;
         await this.deps.handlers.handle(frame, (f) => this.send(f));
@@ -245,12 +263,18 @@ export class ClusterLink {
     this.batchInFlight = undefined;
     clearInterval(this.heartbeatTimer);
     this.deps.handlers.cancelAll();
+    this.requests.failAll(() => new LinkUnavailableError('the cluster link closed'));
     if (this.stopped) return;
     const delay = reconnectDelay(this.attempts++, this.deps.settings.reconnectBaseMs, this.deps.settings.reconnectMaxMs);
     this.deps.log[wasReady ? 'warn' : 'info']({ event: 'LINK_DOWN', code, reason: reason.slice(0, 200), retryInMs: delay }, 'cluster link closed; reconnecting');
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
     this.reconnectTimer.unref();
   }
+}
+
+/** The master could not be asked (link down, no answer in time, or it refused): decide locally. */
+export class LinkUnavailableError extends Error {
+  override readonly name = 'LinkUnavailableError';
 }
 
 /** `sha256 fingerprint` helper for docs and tests: what to pin for a PEM certificate. */

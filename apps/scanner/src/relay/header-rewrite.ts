@@ -1,11 +1,14 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { renameForgedAuthResults } from './forged-auth-results.ts';
 
 /** How far into a message we look for the end of its header block before giving up on the subject. */
 const MAX_HEADER_SCAN = 2 * 1024 * 1024;
 
 /**
- * Prepends header lines to a message and, optionally, a prefix to its Subject. Everything else
- * passes through byte for byte: only the header block is ever buffered, and only up to a bound.
+ * Prepends header lines to a message and, optionally, a prefix to its Subject, and renames the
+ * received Authentication-Results fields that claim one of our authserv-ids
+ * (`forged-auth-results.ts`). Everything else passes through byte for byte: only the header
+ * block is ever buffered, and only up to a bound.
  */
 export class HeaderRewriter extends Transform {
   private readonly prepend: string;
@@ -13,12 +16,16 @@ export class HeaderRewriter extends Transform {
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private passThrough = false;
+  private readonly authservIds: readonly string[];
+  /** How many received Authentication-Results fields were renamed (known once the stream ends). */
+  renamedAuthResults = 0;
 
-  constructor(prependLines: readonly string[], subjectPrefix: string) {
+  constructor(prependLines: readonly string[], subjectPrefix: string, authservIds: readonly string[] = []) {
     super();
     this.prepend = prependLines.map((line) => `${line}\r\n`).join('');
     this.subjectPrefix = subjectPrefix;
-    if (!subjectPrefix) this.passThrough = true;
+    this.authservIds = authservIds;
+    if (!subjectPrefix && authservIds.length === 0) this.passThrough = true;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -54,9 +61,15 @@ export class HeaderRewriter extends Transform {
 
   private flushHead(head: Buffer, end: number): void {
     const headers = head.subarray(0, end).toString('latin1');
-    const rewritten = headers.replace(/^(subject:[ \t]*)/im, `$1${this.subjectPrefix} `);
-    const hadSubject = rewritten !== headers;
-    const subjectLine = hadSubject ? '' : `Subject: ${this.subjectPrefix}\r\n`;
+    const guarded = renameForgedAuthResults(headers, this.authservIds);
+    this.renamedAuthResults = guarded.renamed;
+    let rewritten = guarded.block;
+    let subjectLine = '';
+    if (this.subjectPrefix) {
+      const prefixed = rewritten.replace(/^(subject:[ \t]*)/im, `$1${this.subjectPrefix} `);
+      if (prefixed === rewritten) subjectLine = `Subject: ${this.subjectPrefix}\r\n`;
+      rewritten = prefixed;
+    }
     this.push(Buffer.from(subjectLine + rewritten, 'latin1'));
     this.emitRaw(head.subarray(end));
   }

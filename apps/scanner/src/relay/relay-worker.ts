@@ -22,6 +22,8 @@ export interface RelayWorkerDeps {
   readonly retry: RetryPolicy;
   readonly concurrency: number;
   readonly hostname: string;
+  /** Received Authentication-Results claiming one of these ids are renamed on the way out. */
+  readonly authservIds?: readonly string[];
 }
 
 /** Longest sleep between queue scans, so a clock jump never strands a message. */
@@ -100,8 +102,13 @@ export class RelayWorker {
   private async attempt(entry: QueueEntry): Promise<void> {
     const { downstream, queueDir, now, retry, messages } = this.deps;
     const path = join(queueDir, entry.file);
-    const raw = readMessageFile(path).pipe(new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix));
+    // A DSN is ours from top to bottom: only received messages are guarded.
+    const rewriter = new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix, entry.kind === 'message' ? (this.deps.authservIds ?? []) : []);
+    const raw = readMessageFile(path).pipe(rewriter);
     const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw);
+    if (rewriter.renamedAuthResults > 0) {
+      this.deps.log.info({ event: 'AUTH_RESULTS_RENAMED', queueId: entry.messageId, count: rewriter.renamedAuthResults }, 'received Authentication-Results claiming our authserv-id renamed');
+    }
     const at = now();
     const outcome = planOutcome(result, entry, retry, at);
     const dsn = outcome.bounced.length > 0 && entry.mailFrom !== '' && entry.kind === 'message' ? await this.writeDsn(entry, outcome, at) : undefined;

@@ -4,7 +4,8 @@ import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import { removeDurably } from '@moat/storage';
-import { checkClient, checkRecipient, checkSender, type CompiledRules, type EnvelopeDecision } from '@moat/rules';
+import { checkClient, checkRecipient, checkSender, greylistText, greylistTriplet, type CompiledRules, type EnvelopeDecision } from '@moat/rules';
+import type { Greylister } from '../greylist/greylister.ts';
 import type { ScannerConfig } from '../config.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';
 import { normalizeClientIp } from './client-address.ts';
@@ -22,6 +23,8 @@ export interface IngressDeps {
   readonly now: () => number;
   /** Decide and store one spooled message; resolves with the reply to send. */
   readonly accept: (env: Envelope, rules: CompiledRules, log: Logger) => Promise<Reply>;
+  /** Consulted at RCPT TO when the rules turn greylisting on. */
+  readonly greylist?: Greylister;
 }
 
 /** What we keep per SMTP session beside smtp-server's own session object. */
@@ -105,7 +108,14 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const decision = checkRecipient(rules, state.ip, mailFrom, address.address);
       if (!decision.ok) return refuse(state, decision, 'rcpt', callback);
-      callback();
+      if (decision.allowed || !rules.rules.greylisting.enabled || !deps.greylist) return callback();
+      greylist(deps.greylist, state, rules, mailFrom, address.address).then(
+        (err) => callback(err),
+        (err: unknown) => {
+          state.log.error({ event: 'GREYLIST_ERROR', err }, 'greylist check failed');
+          callback(smtpError(451, '4.3.0', 'Local error, try again later'));
+        },
+      );
     },
 
     onData(stream: Readable, session, callback) {
@@ -165,6 +175,20 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     } finally {
       clearTimeout(dataTimer);
     }
+  }
+
+  /** Undefined to accept the recipient, or the 451 4.7.1 deferral. */
+  async function greylist(g: Greylister, state: SessionState, rules: CompiledRules, mailFrom: string, rcpt: string): Promise<Error | undefined> {
+    const settings = rules.rules.greylisting;
+    const triplet = greylistTriplet(settings, state.ip, mailFrom, rcpt);
+    if (!triplet) return undefined;
+    const outcome = await g.check(settings, triplet);
+    if (outcome.pass) {
+      state.log.debug({ event: 'GREYLIST_PASS', source: outcome.source }, 'greylist passed');
+      return undefined;
+    }
+    state.log.info({ event: 'GREYLIST_DEFER', source: outcome.source, network: triplet.network, retryInSeconds: outcome.retryInSeconds }, 'recipient greylisted');
+    return smtpError(451, '4.7.1', greylistText(rcpt, outcome.retryInSeconds));
   }
 
   function refuse(state: SessionState, d: Extract<EnvelopeDecision, { ok: false }>, stage: string, callback: (err?: Error | null) => void): void {

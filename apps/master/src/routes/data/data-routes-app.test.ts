@@ -9,7 +9,7 @@ const mount: FastifyPluginAsync = async (app) => {
   await app.register(dataRoutes, { prefix: '/api/v1', deps: app.deps });
 };
 
-const PATHS = ['/messages', `/messages/${'0'.repeat(16)}/${'A'.repeat(20)}`, '/quarantine', `/quarantine/${'A'.repeat(20)}`, '/reports/traffic', '/reports/top/sender', '/reports/quarantine', '/reports/traffic?format=csv'];
+const PATHS = ['/messages', `/messages/${'0'.repeat(16)}/${'A'.repeat(20)}`, '/quarantine', `/quarantine/${'A'.repeat(20)}`, '/reports/traffic', '/reports/top/sender', '/reports/top/virus', '/reports/top/dmarc_fail', '/reports/quarantine', '/reports/traffic?format=csv'];
 
 test('in the master app: 401 without credentials, and an auditor may read everything', async (t) => {
   const h = await startHarness({ extraPlugins: [mount] });

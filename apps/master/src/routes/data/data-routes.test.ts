@@ -47,7 +47,7 @@ async function start(t: TestContext) {
     db.close();
   });
   const get = async (url: string) => app.inject({ method: 'GET', url: `/api/v1${url}` });
-  return { app, get };
+  return { app, get, db };
 }
 
 function fieldsOf(body: { code: string; details?: { field: string }[] }): string[] {
@@ -164,6 +164,30 @@ test('GET /reports/top/:kind: JSON, CSV with formulas neutralised, 400 for an un
   const bad = await get('/reports/top/everything');
   assert.equal(bad.statusCode, 400);
   assert.ok(fieldsOf(bad.json()).includes('params.kind'));
+});
+
+test('GET /reports/top/virus and the SPF/DKIM/DMARC failure kinds: from the reasons in the log, JSON and CSV', async (t) => {
+  const { get, db } = await start(t);
+  const C = 'cccccccccccccccc';
+  const auth = (spf: string, dkim: string, dmarc: string) => [
+    { kind: 'analyzer' as const, rule: 'auth.spf', match: spf },
+    { kind: 'analyzer' as const, rule: 'auth.dkim', match: dkim },
+    { kind: 'analyzer' as const, rule: 'auth.dmarc', match: dmarc },
+  ];
+  createIngest(db).ingestBatch(C, [
+    event(1, 'message.logged', logged(11, { action: 'quarantine', reasons: [{ kind: 'virus', rule: 'virus', match: 'Eicar-Signature', action: 'quarantine' }, ...auth('pass a.test', 'none', 'none')] })),
+    event(2, 'message.logged', logged(12, { action: 'quarantine', reasons: [{ kind: 'virus', rule: 'virus', match: '=cmd|calc', action: 'quarantine' }] })),
+    event(3, 'message.logged', logged(13, { reasons: [{ kind: 'virus', rule: 'virus', match: 'Eicar-Signature', action: 'reject' }, ...auth('fail Spoof.test', 'fail spoof.test', 'fail spoof.test p=reject')] })),
+    event(4, 'message.logged', logged(14, { reasons: auth('softfail spoof.test', 'pass other.test', 'fail spoof.test') })),
+  ]);
+  const rows = async (kind: string) => (await get(`/reports/top/${kind}?from=${T0}`)).json().rows;
+  assert.deepEqual(await rows('virus'), [{ value: 'Eicar-Signature', count: 2 }, { value: '=cmd|calc', count: 1 }]);
+  assert.deepEqual(await rows('spf_fail'), [{ value: 'spoof.test', count: 2 }]);
+  assert.deepEqual(await rows('dkim_fail'), [{ value: 'spoof.test', count: 1 }]);
+  assert.deepEqual(await rows('dmarc_fail'), [{ value: 'spoof.test', count: 2 }]);
+  const csv = await get(`/reports/top/virus?from=${T0}&format=csv`);
+  assert.match(String(csv.headers['content-disposition']), /filename="moat-top-virus-/);
+  assert.equal(csv.body, 'value,count\r\nEicar-Signature,2\r\n\'=cmd|calc,1\r\n', 'a virus name is untrusted text: formulas neutralised');
 });
 
 test('GET /reports/quarantine as JSON and CSV', async (t) => {

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../../app-deps.ts';
 import { toCsv } from '../../data/csv.ts';
 import { quarantineSize, top, traffic } from '../../data/reports.ts';
+import { TOP_KINDS } from '../../data/rollups.ts';
 import { bucketMs, ceilTo, DAY_MS, floorTo } from '../../data/time-buckets.ts';
 import { errorResponses, iso } from '../../http/schemas.ts';
 import { fileStamp, FormatSchema, reportResponse, sendCsv } from './csv-reply.ts';
@@ -29,8 +30,8 @@ const TrafficRowSchema = Type.Object({
   total: Type.Integer({ description: 'All messages.' }),
   bytes: Type.Integer({ description: 'Their total size.' }),
 });
-const TopKindSchema = Type.Union([Type.Literal('sender'), Type.Literal('sender_domain'), Type.Literal('recipient'), Type.Literal('blocked_sender')], {
-  description: 'sender, sender_domain, recipient or blocked_sender (senders of rejected mail).',
+const TopKindSchema = Type.Union(TOP_KINDS.map((k) => Type.Literal(k)), {
+  description: 'sender, sender_domain, recipient, blocked_sender (senders of rejected mail); from the reasons in the log: virus (signature names), spf_fail (MAIL FROM domains whose SPF gave fail or softfail), dkim_fail (signing domains whose DKIM signature failed), dmarc_fail (From domains failing DMARC).',
 });
 
 export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
@@ -87,7 +88,7 @@ export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
     '/reports/top/:kind',
     {
       schema: {
-        summary: 'Top senders, sender domains, recipients or blocked senders over whole days',
+        summary: 'Top senders, sender domains, recipients, blocked senders, virus names or domains failing SPF/DKIM/DMARC over whole days',
         tags: ['reports'],
         params: Type.Object({ kind: TopKindSchema }),
         querystring: Type.Object(
@@ -100,7 +101,7 @@ export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
             from: Type.String({ format: 'date-time', description: 'Start of the first day (UTC).' }),
             to: Type.String({ format: 'date-time', description: 'End of the last day (exclusive).' }),
             rows: Type.Array(Type.Object({
-              value: Type.String({ description: 'The address or domain (lower-cased; empty for the null sender).' }),
+              value: Type.String({ description: 'The address or domain (lower-cased; empty for the null sender or an unnamed domain), or the virus name.' }),
               count: Type.Integer({ description: 'Messages (for recipients: messages addressed to it).' }),
             }), { description: 'Busiest first.' }),
           })),
