@@ -28,7 +28,15 @@ const rows: [name: string, auth: Partial<AuthFacts>, action: string, score: numb
   ],
   ['DMARC fail with p=quarantine tags', { dmarc: { result: 'fail', domain: 'q.example', policy: 'quarantine' } }, 'tag', 2, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc fail q.example p=quarantine']],
   ['DMARC fail with p=none only scores', { dmarc: { result: 'fail', domain: 'n.example', policy: 'none' } }, 'deliver', 2, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc fail n.example']],
-  ['ARC result is recorded', { arc: { result: 'pass' } }, 'deliver', 0, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example', 'auth.arc pass']],
+  ['ARC result is recorded with its sealer', { arc: { result: 'pass', sealer: 'lists.example' } }, 'deliver', 0, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example', 'auth.arc pass lists.example']],
+  ['a broken ARC chain scores arcFail', { arc: { result: 'fail', sealer: 'lists.example' } }, 'deliver', 1, ['auth.spf pass sender.example', 'auth.dkim pass sender.example', 'auth.dmarc pass sender.example', 'auth.arc fail lists.example']],
+  [
+    'a DMARC failure with a passing ARC seal from an untrusted forwarder still quarantines',
+    { dkim: { result: 'fail', domain: 'sender.example' }, dmarc: { result: 'fail', domain: 'sender.example', policy: 'reject' }, arc: { result: 'pass', sealer: 'stranger.example' } },
+    'quarantine',
+    3,
+    ['auth.spf pass sender.example', 'auth.dkim fail sender.example', 'auth.dmarc fail sender.example p=reject', 'auth.arc pass stranger.example'],
+  ],
 ];
 
 describe('evaluateMessage: sender authentication', () => {
@@ -46,6 +54,17 @@ describe('evaluateMessage: sender authentication', () => {
     assert.equal(v.action, 'reject');
     assert.equal(v.score, 14);
     assert.match(v.rejectText ?? '', /auth\.dmarc/);
+  });
+  it('a trusted forwarder\'s passing ARC seal vouches for mail whose DMARC it broke; a broken chain from it does not', () => {
+    const trusting = compiled({ authentication: { arcTrustedSealers: ['*.lists.example', 'forwarder.example'] } });
+    const broken = { ...pass, dkim: { result: 'fail', domain: 'sender.example' }, dmarc: { result: 'fail', domain: 'sender.example', policy: 'reject' } } as const;
+    const vouched = evaluateMessage(trusting, facts({ auth: { ...broken, arc: { result: 'pass', sealer: 'eu.lists.example' } } }));
+    assert.equal(vouched.action, 'deliver');
+    assert.equal(vouched.score, 1, 'only the DKIM failure counts');
+    assert.ok(vouched.reasons.some((r) => r.rule === 'auth.dmarc' && r.match === 'fail sender.example (ARC-sealed by trusted eu.lists.example)' && r.score === undefined));
+    const chainBroken = evaluateMessage(trusting, facts({ auth: { ...broken, arc: { result: 'fail', sealer: 'forwarder.example' } } }));
+    assert.equal(chainBroken.action, 'quarantine');
+    assert.equal(chainBroken.score, 4);
   });
   it('an allow-listed client skips the authentication stage', () => {
     const v = evaluateMessage(c, facts({ clientIp: '192.0.2.10', auth: { ...pass, dmarc: { result: 'fail', domain: 'x.example', policy: 'reject' } } }));

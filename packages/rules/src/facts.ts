@@ -34,7 +34,8 @@ export interface AuthFacts {
   readonly dkim: { readonly result: AuthResult; readonly domain: string };
   /** DMARC for the From domain; `policy` is what the domain publishes (p=, or sp= for a subdomain). */
   readonly dmarc: { readonly result: AuthResult; readonly domain: string; readonly policy: 'none' | 'quarantine' | 'reject' | '' };
-  readonly arc: { readonly result: AuthResult };
+  /** `sealer`: the signing domain of the newest ARC set ('' when there is none). */
+  readonly arc: { readonly result: AuthResult; readonly sealer?: string };
 }
 
 export interface AttachmentFact {

@@ -109,6 +109,11 @@ export const AuthenticationSchema = Type.Object(
     dmarcFail: AuthScore(2, 'DMARC fails, whatever the published policy'),
     dmarcReject: ActionWithDefault('quarantine', 'Action for a DMARC failure when the From domain publishes `p=reject` (`deliver`: only the score).'),
     dmarcQuarantine: ActionWithDefault('tag', 'Action for a DMARC failure when the From domain publishes `p=quarantine` (`deliver`: only the score).'),
+    arcFail: AuthScore(1, 'an ARC chain is present and broken'),
+    arcTrustedSealers: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), {
+      default: [],
+      description: 'Forwarders (domains, `*.example.com` for subdomains) whose valid ARC seal vouches for mail they changed: a DMARC failure of mail with a passing ARC chain sealed by one of them is neither scored nor acted on (mailing lists and forwarding services that rewrite mail you trust).',
+    }),
   },
   {
     additionalProperties: false,

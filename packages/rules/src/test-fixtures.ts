@@ -24,7 +24,7 @@ const DEFAULTS: Omit<Rules, 'version' | 'acceptedDomains'> = {
     action: 'reject',
   },
   scoring: { tag: 5, quarantine: 10, reject: 20 },
-  authentication: { spfFail: 3, spfSoftfail: 1, spfPermerror: 0.5, dkimFail: 1, dmarcFail: 2, dmarcReject: 'quarantine', dmarcQuarantine: 'tag' },
+  authentication: { spfFail: 3, spfSoftfail: 1, spfPermerror: 0.5, dkimFail: 1, dmarcFail: 2, dmarcReject: 'quarantine', dmarcQuarantine: 'tag', arcFail: 1, arcTrustedSealers: [] },
   tagging: { subjectPrefix: '[SPAM]' },
   greylisting: { enabled: false, delaySeconds: 300, expirySeconds: 172_800, passSeconds: 3_110_400, ipv4Prefix: 24, ipv6Prefix: 64, lookupTimeoutMs: 1500 },
   nodes: {},

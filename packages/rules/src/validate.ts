@@ -45,6 +45,10 @@ function checkLists(rules: Rules): FieldError[] {
       if (problem !== undefined) errors.push({ key: `lists.${name}.${i}`, message: problem });
     });
   }
+  rules.authentication.arcTrustedSealers.forEach((domain, i) => {
+    const problem = patternProblem(domain, true) ?? openRelayProblem(domain, 'trust every forwarder');
+    if (problem !== undefined) errors.push({ key: `authentication.arcTrustedSealers.${i}`, message: problem });
+  });
   rules.acceptedDomains.forEach((domain, i) => {
     const problem = patternProblem(domain, true) ?? openRelayProblem(domain);
     if (problem !== undefined) errors.push({ key: `acceptedDomains.${i}`, message: problem });
@@ -53,8 +57,8 @@ function checkLists(rules: Rules): FieldError[] {
 }
 
 /** `*` or `*.*` as an accepted domain would turn the gateway into an open relay. */
-function openRelayProblem(domain: string): string | undefined {
-  return /^[*?.]+$/.test(domain) ? 'must name a domain, not only wildcards (that would be an open relay)' : undefined;
+function openRelayProblem(domain: string, consequence = 'be an open relay'): string | undefined {
+  return /^[*?.]+$/.test(domain) ? `must name a domain, not only wildcards (that would ${consequence})` : undefined;
 }
 
 function checkScoring(scoring: Rules['scoring']): FieldError[] {

@@ -51,8 +51,14 @@ export function authFacts(r: AuthenticateResult): AuthFacts {
       domain: r.dmarc ? (r.dmarc.status.header?.from ?? r.dmarc.domain) : (r.dkim.headerFrom?.[0]?.split('@').pop() ?? ''),
       policy: policy === 'none' || policy === 'quarantine' || policy === 'reject' ? policy : '',
     },
-    arc: { result: r.arc ? r.arc.status.result : 'none' },
+    arc: { result: r.arc ? r.arc.status.result : 'none', sealer: arcSealer(r) },
   };
+}
+
+/** The signing domain of the newest ARC set (its message signature's d=), '' without one. */
+function arcSealer(r: AuthenticateResult): string {
+  const signature = (r.arc as { signature?: { signingDomain?: unknown } | false } | undefined)?.signature;
+  return signature && typeof signature.signingDomain === 'string' ? signature.signingDomain.toLowerCase() : '';
 }
 
 /** mailauth gives the new header lines as one CRLF-joined block; a line starting with white space continues a header. */
