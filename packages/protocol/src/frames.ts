@@ -128,6 +128,26 @@ export const QueueActionFrame = Type.Object(
   { additionalProperties: false },
 );
 
+// ── master → scanner: queue.inject (mail the master composes, e.g. quarantine digests) ──
+/** Largest message the master may inject into a scanner's relay queue (well under MAX_FRAME_BYTES once base64). */
+export const MAX_INJECT_BYTES = 1024 * 1024;
+const InjectAddress = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^\\s<>@]+@[^\\s<>@]+$' });
+/**
+ * A message the master composed, to be written durably into the scanner's relay queue like an
+ * accepted message (no filtering: the master made it) and relayed downstream. The result's
+ * `data` is `{ queueId }`.
+ */
+export const QueueInjectFrame = Type.Object(
+  {
+    type: Type.Literal('queue.inject'),
+    id: RequestId,
+    mailFrom: Type.Union([InjectAddress, Type.Literal('')], { description: 'Envelope sender; empty for the null sender.' }),
+    rcptTo: Type.Array(InjectAddress, { minItems: 1, maxItems: 100 }),
+    data: Type.String({ minLength: 1, maxLength: Math.ceil((MAX_INJECT_BYTES * 4) / 3) + 4, description: 'The whole message (RFC 5322, CRLF lines), base64.' }),
+  },
+  { additionalProperties: false },
+);
+
 // ── scanner → master ─────────────────────────────────────────────────────────
 export const RulesAckFrame = Type.Object(
   { type: Type.Literal('rules.ack'), version: Type.Integer({ minimum: 0 }), ok: Type.Boolean(), error: Type.Optional(Type.String({ maxLength: 2000 })) },
@@ -162,6 +182,7 @@ export const ResultFrame = Type.Object(
 export const ToScannerFrame = Type.Union([
   ChallengeFrame, WelcomeFrame, HeartbeatFrame, ErrorFrame, RulesPushFrame, EventsAckFrame,
   QuarantineFetchFrame, StreamCreditFrame, StreamCancelFrame, QuarantineActionFrame, QueueListFrame, QueueActionFrame,
+  QueueInjectFrame,
 ]);
 export const ToMasterFrame = Type.Union([HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame]);
 

@@ -7,6 +7,8 @@ export {
   LimitsSchema,
   ListsSchema,
   NodeSettingsSchema,
+  RecipientListSchema,
+  MAX_RECIPIENT_LIST_ENTRIES,
   RulesSchema,
   ScoringSchema,
   TaggingSchema,
@@ -14,6 +16,7 @@ export {
   type AttachmentPolicy,
   type ContentRule,
   type Lists,
+  type RecipientList,
   type Rules,
 } from './schema.ts';
 export type { AttachmentFact, AuthFacts, AuthResult, EnvelopeDecision, MessageFacts, Reason, Verdict } from './facts.ts';

@@ -27,6 +27,7 @@ const DEFAULTS: Omit<Rules, 'version' | 'acceptedDomains'> = {
   authentication: { spfFail: 3, spfSoftfail: 1, spfPermerror: 0.5, dkimFail: 1, dmarcFail: 2, dmarcReject: 'quarantine', dmarcQuarantine: 'tag' },
   tagging: { subjectPrefix: '[SPAM]' },
   nodes: {},
+  recipientLists: {},
 };
 
 type Overrides = Record<string, unknown>;
