@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import {
-  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION,
+  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION, MAX_INJECT_BYTES,
   type BalancerReport, type ToMaster, type ToScanner, type Hello,
 } from '@moat/protocol';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
@@ -313,6 +313,21 @@ export class ClusterHub implements ClusterControl {
 
   async queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete'): Promise<void> {
     await this.request(nodeId, (id) => ({ type: action === 'retry' ? 'queue.retry' : 'queue.delete', id, queueId }));
+  }
+
+  // ── queue.inject: mail the master composed (digests), relayed through a scanner's queue ──
+  /**
+   * Write a message into a scanner's durable relay queue; resolves with its queue id there
+   * once the scanner has it on disk. Throws NodeOfflineError / NodeRequestError like any request.
+   */
+  async injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }> {
+    if (message.raw.length > MAX_INJECT_BYTES) throw new NodeRequestError(nodeId, 'MOAT_ERR_TOO_LARGE', `a message to inject is at most ${MAX_INJECT_BYTES} bytes`);
+    const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, (id) => ({
+      type: 'queue.inject', id, mailFrom: message.mailFrom, rcptTo: [...message.rcptTo], data: message.raw.toString('base64'),
+    }));
+    const queueId = answer?.queueId;
+    if (typeof queueId !== 'string') throw new NodeRequestError(this.registry.get(nodeId)?.name ?? nodeId, 'MOAT_ERR_NODE', 'the node answered queue.inject without a queue id');
+    return { queueId };
   }
 
   private send(ws: WebSocket, frame: ToScanner): void {
