@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 import { signLink } from '../../apps/master/src/digests/links.ts';
 import { startDownstream, type ReceivedMail } from '../helpers/downstream.ts';
-import { apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
+import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
@@ -190,4 +193,68 @@ test('digests: one per recipient across scanners, signed links release, allow an
     await master.close();
     await downstream.close();
   }
+});
+
+const CHROMIUM = '/usr/bin/chromium';
+const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
+const skipBrowser = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
+
+test('in a browser: the console\'s Digests page saves settings and names a bad template; the end-user page runs under its CSP', { skip: skipBrowser, timeout: 120_000 }, async (t) => {
+  const downstream = await startDownstream();
+  const master = await startTestMaster();
+  const scanner = await startClusterScanner('scanner-a', master.wsUrl, downstream.port);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+  t.after(async () => {
+    await browser.close();
+    await scanner.close();
+    await master.close();
+    await downstream.close();
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+  });
+  await page.goto(master.url);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', ADMIN_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=who]');
+  await page.click('nav >> text=Digests');
+  await page.waitForSelector('form.digests-form');
+  await page.fill('#digests-baseUrl', 'not a url');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-field-error=baseUrl]');
+  await page.fill('#digests-baseUrl', master.url);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=notice]');
+  assert.match(await page.textContent('[data-testid=notice]') ?? '', /Saved/);
+  await page.screenshot({ path: `${SHOTS}digests.png`, fullPage: true });
+  const api = await apiClient(master.url);
+  assert.equal((await api.get('/api/v1/digests/settings')).json.settings.baseUrl, master.url);
+
+  // A held message, its digest, and the recipient's page opened from it.
+  assert.ok((await sendMail(scanner.smtpPort, { from: 'news@shop.example', to: ['bob@example.test'] }, message({ subject: 'QUARANTINE-ME in a browser' }))).ok);
+  await waitUntil(async () => (await api.get('/api/v1/quarantine')).json.items.length === 1, 'indexed');
+  await page.click('text=Send digests now');
+  await downstream.waitFor(1);
+  const portal = /Your quarantine and your allow and block lists: (\S+)/.exec(digestText(downstream.received[0]!))![1]!;
+  const user = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  user.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) violations.push(m.text());
+  });
+  await user.goto(portal);
+  await user.waitForSelector('text=QUARANTINE-ME in a browser');
+  assert.equal(await user.evaluate(() => getComputedStyle(document.body).fontFamily.includes('system-ui')), true, 'the stylesheet loaded');
+  await user.fill('input[name=pattern] >> nth=0', 'friend@partner.example');
+  await user.click('form[action="/user/lists/allow/add"] button');
+  await user.waitForSelector('text=is now on your accepted senders');
+  await user.goto(`${master.url}/user/`);
+  await user.waitForSelector('li:has-text("friend@partner.example")');
+  await user.screenshot({ path: `${SHOTS}enduser.png`, fullPage: true });
+  await user.click('button:has-text("Release") >> nth=0');
+  await user.waitForSelector('text=released');
+  await downstream.waitFor(2);
+  assert.deepEqual(violations, []);
 });
