@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import {
-  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION, MAX_INJECT_BYTES,
+  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type ToMaster, type ToScanner, type Hello,
 } from '@moat/protocol';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
@@ -31,6 +31,7 @@ interface Session {
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
+const validInject = validator(QueueInjectFrame);
 const FETCH_WINDOW = 8;
 
 /**
@@ -322,9 +323,10 @@ export class ClusterHub implements ClusterControl {
    */
   async injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }> {
     if (message.raw.length > MAX_INJECT_BYTES) throw new NodeRequestError(nodeId, 'MOAT_ERR_TOO_LARGE', `a message to inject is at most ${MAX_INJECT_BYTES} bytes`);
-    const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, (id) => ({
-      type: 'queue.inject', id, mailFrom: message.mailFrom, rcptTo: [...message.rcptTo], data: message.raw.toString('base64'),
-    }));
+    const frame = (id: string): ToScanner => ({ type: 'queue.inject', id, mailFrom: message.mailFrom, rcptTo: [...message.rcptTo], data: message.raw.toString('base64') });
+    // The scanner closes the link on an invalid frame: an address it would refuse never leaves here.
+    if (!validInject(frame('check'))) throw new NodeRequestError(nodeId, 'MOAT_ERR_BAD_MESSAGE', 'the envelope of the message to inject is not valid for the link');
+    const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, frame);
     const queueId = answer?.queueId;
     if (typeof queueId !== 'string') throw new NodeRequestError(this.registry.get(nodeId)?.name ?? nodeId, 'MOAT_ERR_NODE', 'the node answered queue.inject without a queue id');
     return { queueId };
