@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import { startHarness, type Harness } from '../testing/harness.ts';
 import { createDigestRepository } from '../digests/digest-repository.ts';
 import { createDigestStore } from '../digests/settings-repository.ts';
@@ -9,8 +11,9 @@ import { currentRules } from '../rules/rules-repository.ts';
 import { enduserRoutes } from './enduser-routes.ts';
 
 /** The /user routes on the test harness's app (fake cluster: list changes only count pushes). */
-async function start(requestsPerMinute = 1000): Promise<Harness> {
+async function start(requestsPerMinute = 1000, log?: Logger): Promise<Harness> {
   return startHarness({
+    ...(log ? { log } : {}),
     extraPlugins: [
       async (app: FastifyInstance) => {
         const { db, now, log, cluster } = app.deps;
@@ -111,4 +114,17 @@ test('a list change needs the session and its form value; it publishes a rules v
   assert.deepEqual(currentRules(h.deps.db)!.document.recipientLists['bob@example.test'], { allow: [], block: ['a@b.example'] });
   await h.app.inject({ method: 'POST', url: '/user/lists/block/remove', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
   assert.equal(currentRules(h.deps.db)!.document.recipientLists['bob@example.test'], undefined, 'an empty entry is dropped');
+});
+
+test('a link\'s token never reaches the log (fastify\'s request lines are off for /user/link)', async (t) => {
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
+  const h = await start(1000, log);
+  t.after(() => h.close());
+  const token = link(h, 'bob@example.test');
+  await h.app.inject({ method: 'GET', url: `/user/link?t=${token}` });
+  await h.app.inject({ method: 'POST', url: '/user/link', ...form({ t: token }) });
+  await h.app.inject({ method: 'GET', url: '/user/style.css' });
+  assert.ok(lines.some((l) => l.includes('/user/style.css')), 'request lines are logged elsewhere');
+  assert.equal(lines.filter((l) => l.includes(token.split('.')[1]!)).length, 0);
 });

@@ -49,6 +49,8 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     const requests = createLoginLimiter({ limit: deps.requestsPerMinute ?? 120, now: deps.now });
     const badLinks = createLoginLimiter({ limit: 20, now: deps.now });
     const config = { public: true } as const;
+    // A link's token is a credential: fastify's per-request info lines would log it with the URL.
+    const quiet = { config, logLevel: 'warn' } as const;
 
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
@@ -95,7 +97,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
 
     app.get('/user/style.css', { config }, async (_request, reply) => reply.type('text/css; charset=utf-8').send(STYLE));
 
-    app.get('/user/link', { config }, async (request, reply) => {
+    app.get('/user/link', quiet, async (request, reply) => {
       const link = checkToken(request, reply, (request.query as Form).t);
       if (!link) return reply;
       openSession(reply, link.recipient);
@@ -106,7 +108,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
       return html(reply, 200, confirmPage(link.action, m, (request.query as Form).t!));
     });
 
-    app.post('/user/link', { config }, async (request, reply) => {
+    app.post('/user/link', quiet, async (request, reply) => {
       const link = checkToken(request, reply, (request.body as Form | undefined)?.t);
       if (!link) return reply;
       if (link.action === 'open') return reply.redirect('/user/', 303);
