@@ -323,7 +323,8 @@ export class ClusterHub implements ClusterControl {
    */
   async injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }> {
     if (message.raw.length > MAX_INJECT_BYTES) throw new NodeRequestError(nodeId, 'MOAT_ERR_TOO_LARGE', `a message to inject is at most ${MAX_INJECT_BYTES} bytes`);
-    const frame = (id: string): ToScanner => ({ type: 'queue.inject', id, mailFrom: message.mailFrom, rcptTo: [...message.rcptTo], data: message.raw.toString('base64') });
+    const data = message.raw.toString('base64');
+    const frame = (id: string): ToScanner => ({ type: 'queue.inject', id, mailFrom: message.mailFrom, rcptTo: [...message.rcptTo], data });
     // The scanner closes the link on an invalid frame: an address it would refuse never leaves here.
     if (!validInject(frame('check'))) throw new NodeRequestError(nodeId, 'MOAT_ERR_BAD_MESSAGE', 'the envelope of the message to inject is not valid for the link');
     const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, frame);
