@@ -179,7 +179,41 @@ test('digests: one per recipient across scanners, signed links release, allow an
     const other = await postForm(`${master.url}/user/messages/${carolHeld.nodeId}/${carolHeld.id}/release`, { csrf }, allowed.cookie);
     assert.equal(other.status, 404);
 
+    // A message held for two recipients: each releases or removes only their own copy.
+    const shared = await sendMail(s2.smtpPort, { from: 'promo@list.example', to: ['erin@example.test', 'frank@example.test'] }, message({ subject: 'QUARANTINE-ME shared' }));
+    const sharedId = queueId(shared.response);
+    await waitUntil(async () => (await api.get(`/api/v1/quarantine/${sharedId}`)).status === 200, 'the shared message indexed');
+    const base = downstream.received.length;
+    // (carol's digest of the message allowed for bob only goes out in this round too)
+    assert.deepEqual((await api.post('/api/v1/digests/run')).json, { queued: 3, messages: 3, waiting: 0 });
+    await downstream.waitFor(base + 3);
+    assert.match(digestText(downstream.received.slice(base).find((m) => m.to[0] === 'carol@example.test')!), /QUARANTINE-ME again for carol/);
+    const digestOf = (rcpt: string) => downstream.received.slice(base).find((m) => m.to[0] === rcpt)!;
+    const erinLinks = digestEntries(digestOf('erin@example.test'))[0]!;
+    const erin = await follow(erinLinks.release);
+    assert.equal(erin.post!.status, 200, erin.postText);
+    await downstream.waitFor(base + 4);
+    const copy = downstream.received[base + 3]!;
+    assert.deepEqual(copy.to, ['erin@example.test'], 'released to erin only');
+    assert.match(copy.raw.toString(), /QUARANTINE-ME shared/);
+    assert.match(await (await postForm(`${master.url}/user/link`, { t: new URL(erinLinks.release).searchParams.get('t')! })).text(), /already released/);
+    assert.equal((await api.get(`/api/v1/quarantine/${sharedId}`)).json.status, 'held', 'still held for frank');
+    assert.doesNotMatch(await (await fetch(`${master.url}/user/`, { headers: { cookie: erin.cookie } })).text(), /QUARANTINE-ME shared/);
+    const frankPortal = /Your quarantine and your allow and block lists: (\S+)/.exec(digestText(digestOf('frank@example.test')))![1]!;
+    const frankOpen = await fetch(frankPortal, { redirect: 'manual' });
+    assert.equal(frankOpen.status, 303);
+    const frankCookie = (frankOpen.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const frankPage = await (await fetch(`${master.url}/user/`, { headers: { cookie: frankCookie } })).text();
+    assert.match(frankPage, /QUARANTINE-ME shared/);
+    const frankCsrf = /name="csrf" value="([^"]+)"/.exec(frankPage)![1]!;
+    const removed = await postForm(`${master.url}/user/messages/${(await api.get(`/api/v1/quarantine/${sharedId}`)).json.nodeId}/${sharedId}/delete`, { csrf: frankCsrf }, frankCookie);
+    assert.match(await removed.text(), /removed from your quarantine/);
+    assert.doesNotMatch(await (await fetch(`${master.url}/user/`, { headers: { cookie: frankCookie } })).text(), /QUARANTINE-ME shared/);
+    assert.equal(downstream.received.length, base + 4, 'nothing delivered to frank');
+
     // No scanner online: the round waits and says so; the next round after one is back sends it.
+    const late = await sendMail(s1.smtpPort, { from: 'x@other.example', to: ['carol@example.test'] }, message({ subject: 'QUARANTINE-ME while down' }));
+    await waitUntil(async () => (await api.get(`/api/v1/quarantine/${queueId(late.response)}`)).status === 200, 'the last one indexed');
     await Promise.all(scanners.map((s) => s.close()));
     scanners = [];
     await waitUntil(async () => (await api.get('/api/v1/nodes')).json.items.every((n: { online: boolean }) => !n.online), 'both nodes offline');
@@ -194,7 +228,7 @@ test('digests: one per recipient across scanners, signed links release, allow an
     assert.equal(resumed.json.waiting, 0, resumed.text);
     assert.ok(resumed.json.queued >= 1);
     await downstream.waitFor(before + resumed.json.queued);
-    assert.ok(downstream.received.slice(before).some((m) => m.to[0] === 'carol@example.test' && /QUARANTINE-ME again for carol/.test(digestText(m))));
+    assert.ok(downstream.received.slice(before).some((m) => m.to[0] === 'carol@example.test' && /QUARANTINE-ME while down/.test(digestText(m))));
   } finally {
     await Promise.all(scanners.map((s) => s.close()));
     await master.close();

@@ -81,7 +81,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
         await api.register(clusterRoutes(hub, deps), { prefix: '/api/v1' });
         await api.register(digestRoutes(digestStore, digests), { prefix: '/api/v1' });
       },
-      enduserRoutes({ store: digestStore, repo: digestRepo, cluster: hub, auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: config.auth.secureCookie }),
+      enduserRoutes({ store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: config.auth.secureCookie }),
     ],
   });
   const firstAdmin = await ensureFirstAdmin(deps);

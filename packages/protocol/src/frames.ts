@@ -148,6 +148,17 @@ export const QueueInjectFrame = Type.Object(
   { additionalProperties: false },
 );
 
+// ── master → scanner: quarantine.release-rcpt (one recipient releases their copy) ──
+/**
+ * Release a held message to some of its recipients only (an end user releasing their own
+ * copy): the scanner queues it for them and keeps it held for the others. The result's `data`
+ * is `{ queueId }` (a new queue entry for this copy).
+ */
+export const QuarantineReleaseRcptFrame = Type.Object(
+  { type: Type.Literal('quarantine.release-rcpt'), id: RequestId, messageId: MessageId, rcptTo: Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+);
+
 // ── scanner → master ─────────────────────────────────────────────────────────
 export const RulesAckFrame = Type.Object(
   { type: Type.Literal('rules.ack'), version: Type.Integer({ minimum: 0 }), ok: Type.Boolean(), error: Type.Optional(Type.String({ maxLength: 2000 })) },
@@ -183,6 +194,7 @@ export const ToScannerFrame = Type.Union([
   ChallengeFrame, WelcomeFrame, HeartbeatFrame, ErrorFrame, RulesPushFrame, EventsAckFrame,
   QuarantineFetchFrame, StreamCreditFrame, StreamCancelFrame, QuarantineActionFrame, QueueListFrame, QueueActionFrame,
   QueueInjectFrame,
+  QuarantineReleaseRcptFrame,
 ]);
 export const ToMasterFrame = Type.Union([HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame]);
 

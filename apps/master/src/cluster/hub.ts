@@ -333,6 +333,14 @@ export class ClusterHub implements ClusterControl {
     return { queueId };
   }
 
+  // ── quarantine.release-rcpt: one recipient's copy of a message held for several ──
+  /** Release a held message to these recipients only; it stays held for the others. Resolves with the copy's queue id. */
+  async releaseForRecipients(nodeId: string, messageId: string, rcptTo: readonly string[]): Promise<{ queueId: string }> {
+    const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, (id) => ({ type: 'quarantine.release-rcpt', id, messageId, rcptTo: [...rcptTo] }));
+    if (typeof answer?.queueId !== 'string') throw new NodeRequestError(this.registry.get(nodeId)?.name ?? nodeId, 'MOAT_ERR_NODE', 'the node answered quarantine.release-rcpt without a queue id');
+    return { queueId: answer.queueId };
+  }
+
   private send(ws: WebSocket, frame: ToScanner): void {
     if (ws.readyState === ws.OPEN) ws.send(encodeFrame(frame));
   }

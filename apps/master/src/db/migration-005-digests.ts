@@ -7,6 +7,8 @@ import type { Migration } from '@moat/storage';
  * - `digest_state`: the link-signing secret (generated once) and when the last round finished.
  * - `digest_sent`: which held message was already listed to which recipient, so each appears
  *   in exactly one digest (keyed by the quarantine index's stable rid).
+ * - `enduser_copies`: a recipient's own action on a message held for several recipients
+ *   (their copy released, or removed from their view); the message stays held for the others.
  * - `enduser_sessions`: short-lived recipient-scoped sessions a signed link opens; only the
  *   SHA-256 of the cookie's token is stored, as for console sessions.
  */
@@ -34,6 +36,14 @@ export const DIGESTS_MIGRATION: Migration = {
       PRIMARY KEY (rid, rcpt)
     ) WITHOUT ROWID;
     CREATE INDEX digest_sent_at ON digest_sent (sent_at);
+    CREATE TABLE enduser_copies (
+      rid INTEGER NOT NULL,
+      rcpt TEXT NOT NULL,
+      action TEXT NOT NULL CHECK (action IN ('release', 'delete')),
+      at INTEGER NOT NULL,
+      queue_id TEXT,
+      PRIMARY KEY (rid, rcpt)
+    ) WITHOUT ROWID;
     CREATE TABLE enduser_sessions (
       id TEXT PRIMARY KEY,
       recipient TEXT NOT NULL,

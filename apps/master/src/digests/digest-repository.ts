@@ -46,7 +46,11 @@ export function createDigestRepository(db: Db) {
   const pruneSent = db.prepare('DELETE FROM digest_sent WHERE sent_at < ?');
   const forRecipient = db.prepare<[string, number, number], Row>(`SELECT q.rid, q.node_id, q.id, q.created_at, q.mail_from, q.subject, q.reasons, q.rcpt_to, q.status
     FROM quarantine_rcpts r JOIN quarantine q ON q.rid = r.rid
-    WHERE r.rcpt = ? AND r.created_at >= ? AND q.status = 'held' ORDER BY r.created_at DESC LIMIT ?`);
+    WHERE r.rcpt = ? AND r.created_at >= ? AND q.status = 'held'
+      AND NOT EXISTS (SELECT 1 FROM enduser_copies c WHERE c.rid = q.rid AND c.rcpt = r.rcpt)
+    ORDER BY r.created_at DESC LIMIT ?`);
+  const copyDone = db.prepare<[number, string], { action: 'release' | 'delete' }>('SELECT action FROM enduser_copies WHERE rid = ? AND rcpt = ?');
+  const insertCopy = db.prepare('INSERT OR IGNORE INTO enduser_copies (rid, rcpt, action, at, queue_id) VALUES (?, ?, ?, ?, ?)');
   const byId = db.prepare<[string, string], Row>(`SELECT rid, node_id, id, created_at, mail_from, subject, reasons, rcpt_to, status
     FROM quarantine WHERE node_id = ? AND id = ?`);
   const markTx = db.transaction((items: readonly HeldForRecipient[], rcpt: string, at: number, nodeId: string, queueId: string) => {
@@ -64,7 +68,7 @@ export function createDigestRepository(db: Db) {
         const item = toItem(row);
         if (!categories.includes(categoryOf(item.reasons))) continue;
         for (const rcpt of JSON.parse(row.rcpt_to) as string[]) {
-          if (wasSent.get(row.rid, rcpt)) continue;
+          if (wasSent.get(row.rid, rcpt) || copyDone.get(row.rid, rcpt)) continue;
           const list = out.get(rcpt) ?? [];
           if (list.length >= perRecipient) continue;
           list.push(item);
@@ -81,6 +85,10 @@ export function createDigestRepository(db: Db) {
     heldFor(rcpt: string, since: number, categories: readonly Category[], limit: number): HeldForRecipient[] {
       return forRecipient.all(rcpt, since, limit).map(toItem).filter((i) => categories.includes(categoryOf(i.reasons)));
     },
+    /** What this recipient did with their copy of a message held for several, if anything. */
+    copyAction: (rid: number, rcpt: string): 'release' | 'delete' | undefined => copyDone.get(rid, rcpt)?.action,
+    /** Record it; false if something was recorded already (the first action stands). */
+    recordCopy: (rid: number, rcpt: string, action: 'release' | 'delete', at: number, queueId: string | null): boolean => insertCopy.run(rid, rcpt, action, at, queueId).changes > 0,
     /** One entry of the index with its recipients, whatever its status. */
     get(nodeId: string, id: string): (HeldForRecipient & { readonly rcptTo: readonly string[] }) | undefined {
       const row = byId.get(nodeId, id);

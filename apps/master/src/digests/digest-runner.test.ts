@@ -114,3 +114,16 @@ test('links in a digest are signed for that recipient and message and expire aft
   assert.deepEqual(ok, { ok: true, link: { action: 'release', nodeId: 'bbbbbbbbbbbbbbbb', messageId: quarantined(1).id, recipient: 'bob@example.test', expiresAt: s.clock.t + 7_200_000 } });
   assert.deepEqual(verifyLink(s.store.secret(), token, s.clock.t + 7_200_000), { ok: false, reason: 'expired' });
 });
+
+test('a recipient who already handled their copy of a shared message does not get it listed', async () => {
+  const s = setup();
+  s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test', 'carol@example.test'] });
+  const repo = createDigestRepository(s.db);
+  const rid = (s.db.prepare('SELECT rid FROM quarantine').get() as { rid: number }).rid;
+  assert.equal(repo.recordCopy(rid, 'bob@example.test', 'delete', s.clock.t, null), true);
+  assert.equal(repo.recordCopy(rid, 'bob@example.test', 'release', s.clock.t, 'X'), false, 'the first action stands');
+  assert.deepEqual(await s.runner.runRound(), { queued: 1, messages: 1, waiting: 0 });
+  assert.deepEqual(s.sent[0]!.rcptTo, ['carol@example.test']);
+  assert.deepEqual(repo.heldFor('bob@example.test', 0, ['spam'], 10), []);
+  assert.equal(repo.heldFor('carol@example.test', 0, ['spam'], 10).length, 1);
+});

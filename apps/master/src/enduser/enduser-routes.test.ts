@@ -19,7 +19,7 @@ async function start(requestsPerMinute = 1000, log?: Logger): Promise<Harness> {
         const { db, now, log, cluster } = app.deps;
         const auditLog = app.services.auditLog;
         await enduserRoutes({
-          store: createDigestStore(db), repo: createDigestRepository(db), cluster, auditLog, publish: { db, now, log, cluster, auditLog }, log, now,
+          store: createDigestStore(db), repo: createDigestRepository(db), cluster, releaseCopy: async () => { throw new Error('no scanners in this test'); }, auditLog, publish: { db, now, log, cluster, auditLog }, log, now,
           secureCookie: false, requestsPerMinute,
         })(app);
       },

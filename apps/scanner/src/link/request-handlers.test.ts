@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -8,6 +8,7 @@ import { MAX_INJECT_BYTES, type ToMaster, type ToScanner } from '@moat/protocol'
 import { openDatabase } from '@moat/storage';
 import { SCANNER_MIGRATIONS } from '../store/migrations.ts';
 import { createQuarantineStore } from '../store/quarantine-store.ts';
+import { createMessageStore } from '../store/message-store.ts';
 import { createQueueStore } from '../relay/queue-store.ts';
 import { createRequestHandlers } from './request-handlers.ts';
 
@@ -71,4 +72,26 @@ test('a queue.delete of injected mail reports nothing to the master', async (t) 
   const [deleted] = await s.ask({ type: 'queue.delete', id: 'r2', queueId });
   assert.equal(deleted?.type === 'result' && deleted.ok, true);
   assert.equal((s.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n, 0);
+});
+
+test('quarantine.release-rcpt queues a copy for those recipients only; the message stays held for the others', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  const id = 'HELDMESSAGE000000001';
+  const raw = 'Subject: QUARANTINE-ME\r\n\r\nfor both\r\n';
+  writeFileSync(join(s.dirs.quarantine, `${id}.eml`), raw);
+  await createMessageStore(s.db).recordQuarantined({
+    id, receivedAt: 1, clientIp: '192.0.2.1', helo: 'mx', mailFrom: 'a@x.example', rcptTo: ['Bob@example.test', 'carol@example.test'], subject: 'QUARANTINE-ME',
+    messageId: '<m@x>', size: raw.length, action: 'quarantine', score: 0, reasons: [], rulesVersion: 1, status: 'quarantined',
+  }, `${id}.eml`);
+  const [refused] = await s.ask({ type: 'quarantine.release-rcpt', id: 'r1', messageId: id, rcptTo: ['dave@example.test'] });
+  assert.equal((refused as { code: string }).code, 'MOAT_ERR_NOT_RECIPIENT');
+  const [answer] = await s.ask({ type: 'quarantine.release-rcpt', id: 'r2', messageId: id, rcptTo: ['bob@example.test'] });
+  assert.equal(answer?.type === 'result' && answer.ok, true);
+  const copy = s.queue.get((answer as { data: { queueId: string } }).data.queueId)!;
+  assert.deepEqual({ messageId: copy.messageId, rcptTo: copy.rcptTo, kind: copy.kind }, { messageId: id, rcptTo: ['Bob@example.test'], kind: 'message' });
+  assert.equal(readFileSync(join(s.dirs.queue, copy.file), 'utf8'), raw);
+  assert.equal(readFileSync(join(s.dirs.quarantine, `${id}.eml`), 'utf8'), raw, 'still in quarantine');
+  assert.equal((s.db.prepare('SELECT status FROM quarantine WHERE id = ?').get(id) as { status: string }).status, 'held');
+  assert.equal(s.woken(), 1);
 });

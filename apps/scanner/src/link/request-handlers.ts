@@ -70,6 +70,16 @@ export function createRequestHandlers(deps: HandlerDeps) {
         deps.wakeRelay();
         return send(result(frame.id, true));
       }
+      case 'quarantine.release-rcpt': {
+        const queueId = newMessageId(deps.now());
+        const outcome = await deps.quarantine.releaseTo(frame.messageId, frame.rcptTo, releaseHeaders(frame.messageId), deps.now(), queueId);
+        if (outcome === 'not-found') return send(notFound(frame.id, `quarantined message ${frame.messageId}`));
+        if (outcome === 'not-held') return send(result(frame.id, false, { code: 'MOAT_ERR_CONFLICT', message: `message ${frame.messageId} is no longer held` }));
+        if (outcome === 'not-recipient') return send(result(frame.id, false, { code: 'MOAT_ERR_NOT_RECIPIENT', message: `message ${frame.messageId} is not addressed to every one of these recipients` }));
+        deps.log.info({ event: 'QUARANTINE_RELEASED_RCPT', queueId: frame.messageId, copy: queueId, rcpt: frame.rcptTo.length }, 'released from quarantine to some of its recipients');
+        deps.wakeRelay();
+        return send(result(frame.id, true, { data: { queueId } }));
+      }
       case 'quarantine.delete': {
         const outcome = await deps.quarantine.remove(frame.messageId, deps.now());
         if (outcome === 'not-found') return send(notFound(frame.id, `quarantined message ${frame.messageId}`));
