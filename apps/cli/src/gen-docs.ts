@@ -4,9 +4,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeSchema, keyTable } from '@moat/config';
 import { ScannerConfigSchema } from '@moat/scanner';
-import { MasterConfigSchema } from '@moat/master';
+import { DigestSettingsSchema, MasterConfigSchema } from '@moat/master';
 import { BalancerConfigSchema } from '@moat/balancer';
-import { RulesSchema, ContentRuleSchema } from '@moat/rules';
+import { RulesSchema, ContentRuleSchema, RecipientListSchema } from '@moat/rules';
 
 export const DOC_FILE = fileURLToPath(new URL('../../../docs/configuration.md', import.meta.url));
 
@@ -16,6 +16,8 @@ export const GENERATED: Record<string, string> = {
   'balancer-config': keyTable(describeSchema(BalancerConfigSchema)),
   'rules-document': keyTable(describeSchema(RulesSchema)),
   'content-rule': keyTable(describeSchema(ContentRuleSchema)),
+  'recipient-list': keyTable(describeSchema(RecipientListSchema)),
+  'digest-settings': keyTable(describeSchema(DigestSettingsSchema)),
 };
 
 /** Replace the text between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */

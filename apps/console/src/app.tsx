@@ -12,6 +12,7 @@ import { UsersPage } from './pages/users.tsx';
 import { TokensPage } from './pages/tokens.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { MessageDetail } from './pages/message-detail.tsx';
+import { DigestsPage } from './pages/digests.tsx';
 import { can } from './lib/roles.ts';
 
 export interface Me {
@@ -28,6 +29,7 @@ const PAGES: ReadonlyArray<readonly [string, string, ((role: Role) => boolean)?]
   ['reports', 'Reports'],
   ['users', 'Users', can.manageUsers],
   ['tokens', 'Tokens'],
+  ['digests', 'Digests', can.editRules],
   ['audit', 'Audit log'],
 ];
 
@@ -87,6 +89,8 @@ function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) 
       return <TokensPage me={me} />;
     case 'audit':
       return <AuditPage />;
+    case 'digests':
+      return <DigestsPage />;
     default:
       return <p>No such page. <a href="#/dashboard">Dashboard</a></p>;
   }

@@ -14,3 +14,4 @@ export {
 } from './app-deps.ts';
 export { startMaster, type Master, type MasterOptions } from './master.ts';
 export { resetPassword } from './auth/reset-password.ts';
+export { DigestSettingsSchema, type DigestSettings } from './digests/settings-schema.ts';

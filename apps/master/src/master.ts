@@ -15,6 +15,15 @@ import { clusterRoutes } from './routes/cluster/index.ts';
 import { dataRoutes } from './routes/data/index.ts';
 import { currentRules, seedRules } from './rules/rules-repository.ts';
 import { ensureFirstAdmin, type FirstAdmin } from './auth/bootstrap-admin.ts';
+import { createAuditLog } from './audit/audit-log.ts';
+import { createDigestRepository } from './digests/digest-repository.ts';
+import { digestRoutes } from './digests/digest-routes.ts';
+import { DigestRunner } from './digests/digest-runner.ts';
+import { createDigestStore } from './digests/settings-repository.ts';
+import { enduserRoutes } from './enduser/enduser-routes.ts';
+
+/** How often the master checks whether a digest round is due (the schedule's resolution). */
+const DIGEST_TICK_MS = 30_000;
 
 export interface Master {
   readonly port: number;
@@ -23,6 +32,8 @@ export interface Master {
   readonly hub: ClusterHub;
   readonly db: Db;
   readonly firstAdmin: FirstAdmin;
+  /** Quarantine digests: rounds on the schedule, or `runRound()` now. */
+  readonly digests: DigestRunner;
   close(): Promise<void>;
 }
 
@@ -56,6 +67,11 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
     },
   });
   const deps = { config, db, log, now, cluster: hub };
+  let url = '';
+  const digestStore = createDigestStore(db);
+  const digestRepo = createDigestRepository(db);
+  const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name });
+  const auditLog = createAuditLog(db, now);
   const app = await buildApp(deps, {
     metricsRegistry: registry,
     extraPlugins: [
@@ -63,13 +79,16 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       async (api) => {
         await api.register(dataRoutes, { prefix: '/api/v1', deps });
         await api.register(clusterRoutes(hub, deps), { prefix: '/api/v1' });
+        await api.register(digestRoutes(digestStore, digests), { prefix: '/api/v1' });
       },
+      enduserRoutes({ store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: config.auth.secureCookie }),
     ],
   });
   const firstAdmin = await ensureFirstAdmin(deps);
   await app.listen({ host: config.http.host, port: config.http.port });
   const port = (app.server.address() as AddressInfo).port;
-  const url = `${config.http.tls ? 'https' : 'http'}://${config.http.host}:${port}`;
+  url = `${config.http.tls ? 'https' : 'http'}://${config.http.host}:${port}`;
+  digests.start(DIGEST_TICK_MS);
   log.info({ event: 'MASTER_STARTED', url, rulesVersion: currentRules(db)?.version ?? 0 }, 'master started');
 
   let closed = false;
@@ -80,9 +99,11 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
     hub,
     db,
     firstAdmin,
+    digests,
     async close() {
       if (closed) return;
       closed = true;
+      await digests.stop();
       await hub.close();
       await app.close();
       db.close();

@@ -128,6 +128,37 @@ export const QueueActionFrame = Type.Object(
   { additionalProperties: false },
 );
 
+// ── master → scanner: queue.inject (mail the master composes, e.g. quarantine digests) ──
+/** Largest message the master may inject into a scanner's relay queue (well under MAX_FRAME_BYTES once base64). */
+export const MAX_INJECT_BYTES = 1024 * 1024;
+const InjectAddress = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^\\s<>@]+@[^\\s<>@]+$' });
+/**
+ * A message the master composed, to be written durably into the scanner's relay queue like an
+ * accepted message (no filtering: the master made it) and relayed downstream. The result's
+ * `data` is `{ queueId }`.
+ */
+export const QueueInjectFrame = Type.Object(
+  {
+    type: Type.Literal('queue.inject'),
+    id: RequestId,
+    mailFrom: Type.Union([InjectAddress, Type.Literal('')], { description: 'Envelope sender; empty for the null sender.' }),
+    rcptTo: Type.Array(InjectAddress, { minItems: 1, maxItems: 100 }),
+    data: Type.String({ minLength: 1, maxLength: Math.ceil((MAX_INJECT_BYTES * 4) / 3) + 4, description: 'The whole message (RFC 5322, CRLF lines), base64.' }),
+  },
+  { additionalProperties: false },
+);
+
+// ── master → scanner: quarantine.release-rcpt (one recipient releases their copy) ──
+/**
+ * Release a held message to some of its recipients only (an end user releasing their own
+ * copy): the scanner queues it for them and keeps it held for the others. The result's `data`
+ * is `{ queueId }` (a new queue entry for this copy).
+ */
+export const QuarantineReleaseRcptFrame = Type.Object(
+  { type: Type.Literal('quarantine.release-rcpt'), id: RequestId, messageId: MessageId, rcptTo: Type.Array(Type.String({ minLength: 1, maxLength: 320 }), { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+);
+
 // ── scanner → master ─────────────────────────────────────────────────────────
 export const RulesAckFrame = Type.Object(
   { type: Type.Literal('rules.ack'), version: Type.Integer({ minimum: 0 }), ok: Type.Boolean(), error: Type.Optional(Type.String({ maxLength: 2000 })) },
@@ -195,6 +226,8 @@ export const ToScannerFrame = Type.Union([
   ChallengeFrame, WelcomeFrame, HeartbeatFrame, ErrorFrame, RulesPushFrame, EventsAckFrame,
   QuarantineFetchFrame, StreamCreditFrame, StreamCancelFrame, QuarantineActionFrame, QueueListFrame, QueueActionFrame,
   GreylistResultFrame,
+  QueueInjectFrame,
+  QuarantineReleaseRcptFrame,
 ]);
 export const ToMasterFrame = Type.Union([
   HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame,

@@ -19,17 +19,27 @@ export function recipientAllowed(c: CompiledRules, rcpt: string): Reason | undef
 
 /**
  * The allow-list stage of a whole message. Recipients count only when every one of them is
- * allow-listed: one allow-listed recipient must not carry unfiltered mail to the others.
+ * allow-listed (by `recipientAllow`, or by its own `recipientLists` allow list naming the
+ * sender): one allow-listed recipient must not carry unfiltered mail to the others.
  */
 export function allowReasons(c: CompiledRules, facts: MessageFacts): Reason[] {
   const byClient = ipAllowed(c, facts.clientIp) ?? senderAllowed(c, facts.mailFrom);
   if (byClient !== undefined) return [byClient];
   if (facts.rcptTo.length === 0) return [];
   const hits = new Set<string>();
+  let personal = false;
   for (const rcpt of facts.rcptTo) {
     const hit = c.recipientAllow(rcpt);
-    if (hit === undefined) return [];
-    hits.add(hit);
+    if (hit !== undefined) {
+      hits.add(hit);
+      continue;
+    }
+    // A recipient's own allow list counts for that recipient only: every one must allow.
+    const own = c.ownLists(rcpt)?.allow(facts.mailFrom);
+    if (own === undefined) return [];
+    personal = true;
+    hits.add(`${rcpt}: ${own}`);
   }
-  return [{ kind: 'recipient-list', rule: 'recipientAllow', match: clip([...hits].join(', ')), action: 'deliver' }];
+  const rule = personal ? 'recipientLists.allow' : 'recipientAllow';
+  return [{ kind: 'recipient-list', rule, match: clip([...hits].join(', ')), action: 'deliver' }];
 }

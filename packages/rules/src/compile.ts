@@ -1,4 +1,4 @@
-import { compileAddressList, compileDomainList, type AddressMatcher } from './address-match.ts';
+import { compileAddressList, compileDomainList, splitAddress, type AddressMatcher } from './address-match.ts';
 import { compileIpList, type IpMatcher } from './ip-match.ts';
 import type { Action, ContentRule, Rules } from './schema.ts';
 
@@ -21,6 +21,14 @@ export interface CompiledRules {
   /** Enabled rules only, in document order. */
   readonly content: readonly CompiledContentRule[];
   readonly attachments: CompiledAttachmentPolicy;
+  /** One recipient's own sender lists (`recipientLists`), by recipient address as given; undefined when it has none. */
+  readonly ownLists: (rcpt: string) => OwnLists | undefined;
+}
+
+/** A recipient's own lists; each matcher takes the envelope sender. */
+export interface OwnLists {
+  readonly allow: AddressMatcher;
+  readonly block: AddressMatcher;
 }
 
 export interface CompiledContentRule {
@@ -45,6 +53,10 @@ export interface CompiledAttachmentPolicy {
 /** Expects a document that passed validateRules; an invalid one may throw. */
 export function compileRules(rules: Rules): CompiledRules {
   const { lists, attachments } = rules;
+  const own = new Map<string, OwnLists>();
+  for (const [recipient, l] of Object.entries(rules.recipientLists ?? {})) {
+    own.set(addressKey(recipient), Object.freeze({ allow: compileAddressList(l.allow), block: compileAddressList(l.block) }));
+  }
   return Object.freeze({
     rules,
     version: rules.version,
@@ -63,6 +75,7 @@ export function compileRules(rules: Rules): CompiledRules {
       scanArchives: attachments.scanArchives,
       action: attachments.action,
     }),
+    ownLists: (rcpt: string) => (own.size === 0 ? undefined : own.get(addressKey(rcpt))),
   });
 }
 
@@ -76,6 +89,12 @@ function compileContentRule(rule: ContentRule): CompiledContentRule {
     action: rule.action,
     score: rule.score,
   });
+}
+
+/** Recipient keys compare case-insensitively, as every address pattern does. */
+function addressKey(address: string): string {
+  const { local, domain } = splitAddress(address);
+  return `${local}@${domain}`;
 }
 
 function escapeRegExp(text: string): string {

@@ -36,12 +36,21 @@ export function checkSender(c: CompiledRules, ip: string, mailFrom: string): Env
 /**
  * At RCPT TO. The accepted-domains check comes first and no allow-list skips it: an
  * allow-listed client must not be able to relay to the outside world through the gateway.
+ * Then the recipient's own block list (`recipientLists`): only this recipient is refused,
+ * the others of the transaction still get their 250.
  */
 export function checkRecipient(c: CompiledRules, ip: string, mailFrom: string, rcpt: string): EnvelopeDecision {
   const { domain } = splitAddress(rcpt);
   if (c.acceptedDomain(domain) === undefined) {
     return refuse(550, `<${clip(rcpt)}>: Relaying denied: recipient domain is not an accepted domain`, {
       kind: 'recipient-list', rule: 'acceptedDomains', match: clip(domain), action: 'reject',
+    });
+  }
+  // The recipient's own block list is its own choice: it holds even for an allow-listed client or sender.
+  const ownBlocked = c.ownLists(rcpt)?.block(mailFrom);
+  if (ownBlocked !== undefined) {
+    return refuse(550, `<${clip(rcpt)}>: Recipient address rejected: the recipient does not accept mail from this sender`, {
+      kind: 'recipient-list', rule: 'recipientLists.block', match: clip(`${rcpt}: ${ownBlocked}`), action: 'reject',
     });
   }
   const allowed = ipAllowed(c, ip) ?? senderAllowed(c, mailFrom) ?? recipientAllowed(c, rcpt);

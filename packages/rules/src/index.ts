@@ -8,6 +8,8 @@ export {
   LimitsSchema,
   ListsSchema,
   NodeSettingsSchema,
+  RecipientListSchema,
+  MAX_RECIPIENT_LIST_ENTRIES,
   RulesSchema,
   ScoringSchema,
   TaggingSchema,
@@ -16,6 +18,7 @@ export {
   type ContentRule,
   type Greylisting,
   type Lists,
+  type RecipientList,
   type Rules,
 } from './schema.ts';
 export type { AttachmentFact, AuthFacts, AuthResult, EnvelopeDecision, MessageFacts, Reason, Verdict } from './facts.ts';

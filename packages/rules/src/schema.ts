@@ -37,6 +37,18 @@ export const ListsSchema = Type.Object(
 );
 export type Lists = Static<typeof ListsSchema>;
 
+/** Most entries one recipient's own allow or block list may hold. */
+export const MAX_RECIPIENT_LIST_ENTRIES = 200;
+
+export const RecipientListSchema = Type.Object(
+  {
+    allow: Type.Array(Pattern, { default: [], maxItems: MAX_RECIPIENT_LIST_ENTRIES, description: 'Senders this recipient always accepts (skips content rules and scoring for mail to this recipient only; see the precedence table).' }),
+    block: Type.Array(Pattern, { default: [], maxItems: MAX_RECIPIENT_LIST_ENTRIES, description: 'Senders this recipient refuses: 550 5.7.1 at RCPT TO for this recipient only.' }),
+  },
+  { additionalProperties: false },
+);
+export type RecipientList = Static<typeof RecipientListSchema>;
+
 export const ContentTargetSchema = Type.Union(
   [Type.Literal('subject'), Type.Literal('headers'), Type.Literal('header'), Type.Literal('body'), Type.Literal('any')],
   { description: '`subject`; `header` (the one named by `header`); `headers` (every header line); `body` (decoded text parts); `any` (all of these).' },
@@ -169,6 +181,11 @@ export const RulesSchema = Type.Object(
     tagging: TaggingSchema,
     greylisting: GreylistingSchema,
     nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
+    recipientLists: Type.Record(Type.String({ minLength: 3, maxLength: 320 }), RecipientListSchema, {
+      default: {},
+      maxProperties: 20_000,
+      description: 'Each recipient\'s own sender allow and block lists, keyed by the lower-case recipient address; edited by end users on the master\'s quarantine page (or here by an admin).',
+    }),
   },
   { additionalProperties: false },
 );

@@ -28,6 +28,7 @@ const DEFAULTS: Omit<Rules, 'version' | 'acceptedDomains'> = {
   tagging: { subjectPrefix: '[SPAM]' },
   greylisting: { enabled: false, delaySeconds: 300, expirySeconds: 172_800, passSeconds: 3_110_400, ipv4Prefix: 24, ipv6Prefix: 64, lookupTimeoutMs: 1500 },
   nodes: {},
+  recipientLists: {},
 };
 
 type Overrides = Record<string, unknown>;

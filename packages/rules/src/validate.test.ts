@@ -90,6 +90,15 @@ describe('validateRules', () => {
     assert.deepEqual(input, before);
     assert.throws(() => validateRules({ ...BASE_RULES, nodes: { a: { maintenance: 'yes' } } }), /nodes\.a\.maintenance/);
   });
+  it('checks recipientLists: defaults filled, keys are one lower-case address, entries are patterns', () => {
+    assert.deepEqual(validateRules({ ...BASE_RULES, recipientLists: { 'bob@example.test': { allow: ['a@b.example'] } } }).recipientLists, {
+      'bob@example.test': { allow: ['a@b.example'], block: [] },
+    });
+    assert.throws(() => validateRules({ ...BASE_RULES, recipientLists: { 'Bob@example.test': {} } }), /recipientLists\.Bob@example\.test: must be one lower-case/);
+    assert.throws(() => validateRules({ ...BASE_RULES, recipientLists: { '*@example.test': {} } }), /recipientLists\.\*@example\.test/);
+    assert.throws(() => validateRules({ ...BASE_RULES, recipientLists: { 'bob@example.test': { block: ['a b'] } } }), /recipientLists\.bob@example\.test\.block\.0/);
+    assert.throws(() => validateRules({ ...BASE_RULES, recipientLists: { 'bob@example.test': { allow: [], extra: 1 } } }), /recipientLists/);
+  });
   it('agrees with the defaults the other tests fill in (test-fixtures.ts)', () => {
     const documents: Record<string, unknown>[] = [
       {},

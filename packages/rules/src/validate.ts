@@ -2,7 +2,7 @@ import { ConfigError, validateDocument, type FieldError } from '@moat/config';
 import { patternProblem } from './address-match.ts';
 import { parseCidr } from './ip-match.ts';
 import { Value } from 'typebox/value';
-import { NodeSettingsSchema, RulesSchema, type Rules } from './schema.ts';
+import { NodeSettingsSchema, RecipientListSchema, RulesSchema, type Rules } from './schema.ts';
 import { checkContentRules } from './validate-content.ts';
 
 /**
@@ -23,11 +23,15 @@ export function validateRules(input: unknown, source = 'rules'): Rules {
  * gets its `weight` and `backup` defaults here (on a copy) before the schema sees it.
  */
 function withNodeDefaults(input: unknown): unknown {
-  if (typeof input !== 'object' || input === null || !('nodes' in input)) return input;
-  const nodes = (input as { nodes: unknown }).nodes;
-  if (typeof nodes !== 'object' || nodes === null || Array.isArray(nodes)) return input;
-  const filled = Object.fromEntries(Object.entries(nodes).map(([name, v]) => [name, typeof v === 'object' && v !== null ? Value.Default(NodeSettingsSchema, structuredClone(v)) : v]));
-  return { ...(input as object), nodes: filled };
+  return withRecordDefaults(withRecordDefaults(input, 'nodes', NodeSettingsSchema), 'recipientLists', RecipientListSchema);
+}
+
+function withRecordDefaults(input: unknown, key: string, schema: typeof NodeSettingsSchema | typeof RecipientListSchema): unknown {
+  if (typeof input !== 'object' || input === null || !(key in input)) return input;
+  const record = (input as Record<string, unknown>)[key];
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return input;
+  const filled = Object.fromEntries(Object.entries(record).map(([name, v]) => [name, typeof v === 'object' && v !== null ? Value.Default(schema, structuredClone(v)) : v]));
+  return { ...(input as object), [key]: filled };
 }
 
 function checkLists(rules: Rules): FieldError[] {
@@ -49,6 +53,17 @@ function checkLists(rules: Rules): FieldError[] {
     const problem = patternProblem(domain, true) ?? openRelayProblem(domain, 'trust every forwarder');
     if (problem !== undefined) errors.push({ key: `authentication.arcTrustedSealers.${i}`, message: problem });
   });
+  for (const [recipient, own] of Object.entries(rules.recipientLists)) {
+    if (!/^[^\s<>@*?]+@[^\s<>@*?]+$/.test(recipient) || recipient !== recipient.toLowerCase()) {
+      errors.push({ key: `recipientLists.${recipient}`, message: 'must be one lower-case recipient address, without wildcards' });
+    }
+    for (const name of ['allow', 'block'] as const) {
+      own[name].forEach((pattern, i) => {
+        const problem = patternProblem(pattern);
+        if (problem !== undefined) errors.push({ key: `recipientLists.${recipient}.${name}.${i}`, message: problem });
+      });
+    }
+  }
   rules.acceptedDomains.forEach((domain, i) => {
     const problem = patternProblem(domain, true) ?? openRelayProblem(domain);
     if (problem !== undefined) errors.push({ key: `acceptedDomains.${i}`, message: problem });

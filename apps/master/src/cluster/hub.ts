@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import {
-  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION,
+  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
 } from '@moat/protocol';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
@@ -34,6 +34,7 @@ interface Session {
 const HELLO_TIMEOUT_MS = 10_000;
 /** How often expired greylist triplets are deleted. */
 const GREYLIST_SWEEP_MS = 60_000;
+const validInject = validator(QueueInjectFrame);
 const FETCH_WINDOW = 8;
 
 /**
@@ -345,6 +346,31 @@ export class ClusterHub implements ClusterControl {
 
   async queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete'): Promise<void> {
     await this.request(nodeId, (id) => ({ type: action === 'retry' ? 'queue.retry' : 'queue.delete', id, queueId }));
+  }
+
+  // ── queue.inject: mail the master composed (digests), relayed through a scanner's queue ──
+  /**
+   * Write a message into a scanner's durable relay queue; resolves with its queue id there
+   * once the scanner has it on disk. Throws NodeOfflineError / NodeRequestError like any request.
+   */
+  async injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }> {
+    if (message.raw.length > MAX_INJECT_BYTES) throw new NodeRequestError(nodeId, 'MOAT_ERR_TOO_LARGE', `a message to inject is at most ${MAX_INJECT_BYTES} bytes`);
+    const data = message.raw.toString('base64');
+    const frame = (id: string): ToScanner => ({ type: 'queue.inject', id, mailFrom: message.mailFrom, rcptTo: [...message.rcptTo], data });
+    // The scanner closes the link on an invalid frame: an address it would refuse never leaves here.
+    if (!validInject(frame('check'))) throw new NodeRequestError(nodeId, 'MOAT_ERR_BAD_MESSAGE', 'the envelope of the message to inject is not valid for the link');
+    const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, frame);
+    const queueId = answer?.queueId;
+    if (typeof queueId !== 'string') throw new NodeRequestError(this.registry.get(nodeId)?.name ?? nodeId, 'MOAT_ERR_NODE', 'the node answered queue.inject without a queue id');
+    return { queueId };
+  }
+
+  // ── quarantine.release-rcpt: one recipient's copy of a message held for several ──
+  /** Release a held message to these recipients only; it stays held for the others. Resolves with the copy's queue id. */
+  async releaseForRecipients(nodeId: string, messageId: string, rcptTo: readonly string[]): Promise<{ queueId: string }> {
+    const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, (id) => ({ type: 'quarantine.release-rcpt', id, messageId, rcptTo: [...rcptTo] }));
+    if (typeof answer?.queueId !== 'string') throw new NodeRequestError(this.registry.get(nodeId)?.name ?? nodeId, 'MOAT_ERR_NODE', 'the node answered quarantine.release-rcpt without a queue id');
+    return { queueId: answer.queueId };
   }
 
   private send(ws: WebSocket, frame: ToScanner): void {

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import { validateRules } from '@moat/rules';
-import type { ClusterControl, Principal } from '../app-deps.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import type { ClusterControl } from '../app-deps.ts';
+import type { Actor, AuditLog } from '../audit/audit-log.ts';
 import { currentRules, insertRulesVersion, nextRulesVersion, type StoredRules } from './rules-repository.ts';
 import { summarizeRulesChange } from './rules-diff.ts';
 
@@ -17,10 +17,11 @@ export interface PublishDeps {
 export interface PublishRequest {
   /** The submitted document; its `version` is ignored: the master assigns current + 1. */
   readonly input: unknown;
-  readonly by: Principal;
+  /** An admin (console or token), or an end user changing their own lists (`enduser:<address>`). */
+  readonly by: Actor;
   readonly ip: string;
   readonly comment: string;
-  readonly action: 'rules.update' | 'rules.rollback';
+  readonly action: 'rules.update' | 'rules.rollback' | 'rules.recipient-lists';
   /** Extra audit details (the rolled-back-to version). */
   readonly extra?: Record<string, unknown>;
 }

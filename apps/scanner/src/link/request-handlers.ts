@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
-import { removeDurably } from '@moat/storage';
+import { removeDurably, writeFileDurably } from '@moat/storage';
+import { MAX_INJECT_BYTES } from '@moat/protocol';
+import { newMessageId } from '../store/ids.ts';
 import type { ToMaster, ToScanner } from '@moat/protocol';
 import type { QuarantineStore } from '../store/quarantine-store.ts';
 import type { QueueStore } from '../relay/queue-store.ts';
@@ -68,6 +70,16 @@ export function createRequestHandlers(deps: HandlerDeps) {
         deps.wakeRelay();
         return send(result(frame.id, true));
       }
+      case 'quarantine.release-rcpt': {
+        const queueId = newMessageId(deps.now());
+        const outcome = await deps.quarantine.releaseTo(frame.messageId, frame.rcptTo, releaseHeaders(frame.messageId), deps.now(), queueId);
+        if (outcome === 'not-found') return send(notFound(frame.id, `quarantined message ${frame.messageId}`));
+        if (outcome === 'not-held') return send(result(frame.id, false, { code: 'MOAT_ERR_CONFLICT', message: `message ${frame.messageId} is no longer held` }));
+        if (outcome === 'not-recipient') return send(result(frame.id, false, { code: 'MOAT_ERR_NOT_RECIPIENT', message: `message ${frame.messageId} is not addressed to every one of these recipients` }));
+        deps.log.info({ event: 'QUARANTINE_RELEASED_RCPT', queueId: frame.messageId, copy: queueId, rcpt: frame.rcptTo.length }, 'released from quarantine to some of its recipients');
+        deps.wakeRelay();
+        return send(result(frame.id, true, { data: { queueId } }));
+      }
       case 'quarantine.delete': {
         const outcome = await deps.quarantine.remove(frame.messageId, deps.now());
         if (outcome === 'not-found') return send(notFound(frame.id, `quarantined message ${frame.messageId}`));
@@ -94,6 +106,22 @@ export function createRequestHandlers(deps: HandlerDeps) {
         await removeDurably(join(deps.queueDir, entry.file));
         deps.log.info({ event: 'QUEUE_DELETED', queueId: entry.messageId }, 'removed from the queue by the master');
         return send(result(frame.id, true));
+      }
+      case 'queue.inject': {
+        // The schema capped the base64 text; the decoded size and shape are checked here.
+        const bytes = Buffer.from(frame.data, 'base64');
+        if (bytes.length === 0 || bytes.length > MAX_INJECT_BYTES || !/^[\x21-\x39\x3b-\x7e]+:/.test(bytes.subarray(0, 200).toString('latin1'))) {
+          return send(result(frame.id, false, { code: 'MOAT_ERR_BAD_MESSAGE', message: `an injected message must be 1 to ${MAX_INJECT_BYTES} bytes and start with a header` }));
+        }
+        const at = deps.now();
+        const queueId = newMessageId(at);
+        const file = `${queueId}.eml`;
+        // Like an accepted message: the file is on disk before the row that points at it.
+        await writeFileDurably(join(deps.queueDir, file), bytes);
+        deps.queue.inject(queueId, file, frame.mailFrom, frame.rcptTo, at);
+        deps.log.info({ event: 'QUEUE_INJECTED', queueId, rcpt: frame.rcptTo.length, size: bytes.length }, 'message from the master queued for relay');
+        deps.wakeRelay();
+        return send(result(frame.id, true, { data: { queueId } }));
       }
       default:
         return;

@@ -13,7 +13,7 @@ interface QueueRow {
   next_attempt_at: number;
   attempts: number;
   last_error: string | null;
-  kind: 'message' | 'dsn';
+  kind: QueueEntry['kind'];
 }
 
 function fromRow(r: QueueRow): QueueEntry {
@@ -45,10 +45,13 @@ export function createQueueStore(db: Db) {
   const deleteStmt = db.prepare('DELETE FROM queue WHERE id = ?');
   const messageStatus = db.prepare("UPDATE messages SET status = 'deleted' WHERE id = ?");
   const outbox = db.prepare('INSERT INTO outbox (type, payload, created_at) VALUES (?, ?, ?)');
+  const insertStmt = db.prepare(`INSERT INTO queue
+    (id, message_id, file, mail_from, rcpt_to, prepend_headers, subject_prefix, created_at, next_attempt_at, attempts, last_error, kind)
+    VALUES (?, ?, ?, ?, ?, '[]', '', ?, ?, 0, NULL, 'injected')`);
   const removeTx = db.transaction((entry: QueueEntry, now: number) => {
     deleteStmt.run(entry.id);
     if (entry.kind === 'message') messageStatus.run(entry.messageId);
-    outbox.run('delivery.status', JSON.stringify({ id: entry.messageId, kind: entry.kind, delivered: [], deferred: [], bounced: [], detail: 'removed from the queue by an administrator', attempt: entry.attempts + 1, at: now }), now);
+    if (entry.kind !== 'injected') outbox.run('delivery.status', JSON.stringify({ id: entry.messageId, kind: entry.kind, delivered: [], deferred: [], bounced: [], detail: 'removed from the queue by an administrator', attempt: entry.attempts + 1, at: now }), now);
   });
 
   return {
@@ -63,6 +66,9 @@ export function createQueueStore(db: Db) {
     list: (limit: number): QueueEntry[] => listStmt.all(limit).map(fromRow),
     /** Make a deferred message due now (the relay worker must be woken by the caller). */
     retryNow: (id: string, now: number): boolean => retryStmt.run(now, id).changes > 0,
+    /** Queue a message the master composed; its file is already durably in the queue folder. */
+    inject: (id: string, file: string, mailFrom: string, rcptTo: readonly string[], now: number): void =>
+      void insertStmt.run(id, id, file, mailFrom, JSON.stringify(rcptTo), now, now),
     /** Remove a queued message (the caller removes its file after this commits). */
     remove: (entry: QueueEntry, now: number): void => removeTx(entry, now),
   };

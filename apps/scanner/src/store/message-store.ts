@@ -33,7 +33,8 @@ export interface QueueEntry {
   readonly nextAttemptAt: number;
   readonly attempts: number;
   readonly lastError: string | null;
-  readonly kind: 'message' | 'dsn';
+  /** `injected`: composed by the master (a quarantine digest); relayed like mail, never logged to the master. */
+  readonly kind: 'message' | 'dsn' | 'injected';
 }
 
 /** Each write resolves once its transaction is committed (on disk): only then may a 250 go out. */
@@ -118,7 +119,8 @@ export function createMessageStore(db: Db, onOutbox: () => void = () => undefine
         const status = outcome.deferred.length > 0 ? null : outcome.bounced.length === 0 ? 'delivered' : outcome.delivered.length === 0 ? 'bounced' : 'partially-bounced';
         if (status) updateStatus.run(status, entry.messageId);
       }
-      emit('delivery.status', {
+      // Injected mail (digests) is the master's own: it has no log entry there to update.
+      if (entry.kind !== 'injected') emit('delivery.status', {
         id: entry.messageId,
         kind: entry.kind,
         delivered: outcome.delivered,

@@ -25,6 +25,8 @@ export interface QuarantineStore {
   get(id: string): QuarantinedMessage | undefined;
   path(q: QuarantinedMessage): string;
   release(id: string, prependHeaders: readonly string[], now: number): Promise<'released' | 'not-found' | 'not-held'>;
+  /** Queue a copy for some of its recipients only (as a new queue entry); the message stays held for the others. */
+  releaseTo(id: string, rcptTo: readonly string[], prependHeaders: readonly string[], now: number, queueId: string): Promise<'released' | 'not-found' | 'not-held' | 'not-recipient'>;
   remove(id: string, now: number): Promise<'deleted' | 'not-found'>;
   /** Files that must stay: the held ones. */
   heldFiles(): Set<string>;
@@ -34,6 +36,9 @@ export function createQuarantineStore(db: Db, dirs: { quarantine: string; queue:
   const getStmt = db.prepare<[string], Row>('SELECT id, file, status, mail_from, rcpt_to FROM quarantine WHERE id = ?');
   const setStatus = db.prepare('UPDATE quarantine SET status = ? WHERE id = ?');
   const setMessageStatus = db.prepare('UPDATE messages SET status = ? WHERE id = ?');
+  const insertCopy = db.prepare(`INSERT INTO queue
+    (id, message_id, file, mail_from, rcpt_to, prepend_headers, subject_prefix, created_at, next_attempt_at, attempts, last_error, kind)
+    VALUES (@id, @messageId, @file, @mailFrom, @rcptTo, @prependHeaders, '', @createdAt, @createdAt, 0, NULL, 'message')`);
   const insertQueue = db.prepare(`INSERT INTO queue
     (id, message_id, file, mail_from, rcpt_to, prepend_headers, subject_prefix, created_at, next_attempt_at, attempts, last_error, kind)
     VALUES (@id, @messageId, @file, @mailFrom, @rcptTo, @prependHeaders, '', @createdAt, @createdAt, 0, NULL, 'message')`);
@@ -78,6 +83,25 @@ export function createQuarantineStore(db: Db, dirs: { quarantine: string; queue:
       await fsyncDir(dirs.queue);
       commitRelease(q, { id: q.id, messageId: q.id, file: q.file, mailFrom: q.mailFrom, rcptTo: q.rcptTo, prependHeaders, createdAt: now }, now);
       await removeDurably(join(dirs.quarantine, q.file));
+      return 'released';
+    },
+
+    /**
+     * A second hard link of the held file into the queue under a new name: the relay removes
+     * its name after delivery, the quarantine keeps its own. The file is in the queue folder
+     * (fsync'd) before the row that points at it.
+     */
+    async releaseTo(id, rcptTo, prependHeaders, now, queueId) {
+      const q = get(id);
+      if (!q) return 'not-found';
+      if (q.status !== 'held') return 'not-held';
+      const wanted = new Set(rcptTo.map((r) => r.toLowerCase()));
+      const chosen = q.rcptTo.filter((r) => wanted.has(r.toLowerCase()));
+      if (new Set(chosen.map((r) => r.toLowerCase())).size !== wanted.size) return 'not-recipient';
+      const file = `${queueId}.eml`;
+      await link(join(dirs.quarantine, q.file), join(dirs.queue, file));
+      await fsyncDir(dirs.queue);
+      insertCopy.run({ id: queueId, messageId: q.id, file, mailFrom: q.mailFrom, rcptTo: JSON.stringify(chosen), prependHeaders: JSON.stringify(prependHeaders), createdAt: now });
       return 'released';
     },
 

@@ -1,0 +1,153 @@
+import type { Logger } from 'pino';
+import { describeReasons } from './categories.ts';
+import { composeDigest } from './compose.ts';
+import type { DigestRepository, HeldForRecipient } from './digest-repository.ts';
+import { signLink, type LinkAction } from './links.ts';
+import { nextRunAt } from './schedule.ts';
+import type { DigestSettings } from './settings-schema.ts';
+import type { DigestStore } from './settings-repository.ts';
+import type { TemplateValues } from './template.ts';
+
+const DAY_MS = 86_400_000;
+
+/** What a round needs of the cluster: who is online, and a scanner's queue (hub.ts). */
+export interface DigestRelay {
+  onlineNodeIds(): ReadonlySet<string>;
+  injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }>;
+}
+
+export interface DigestRunnerDeps {
+  readonly store: DigestStore;
+  readonly repo: DigestRepository;
+  readonly relay: DigestRelay;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** The master's own URL: links start with it when the settings give no baseUrl. */
+  readonly ownUrl: () => string;
+  /** Right-hand side of the digests' Message-IDs (the master's node name). */
+  readonly hostname: string;
+}
+
+export interface RoundOutcome {
+  /** Digests queued on a scanner this round. */
+  readonly queued: number;
+  /** Held messages listed in them. */
+  readonly messages: number;
+  /** Recipients whose digest could not be queued (no scanner online, or it failed): retried next round. */
+  readonly waiting: number;
+}
+
+/** The URL of a signed link for one recipient. */
+export function linkUrl(base: string, secret: Buffer, action: LinkAction, item: { nodeId: string; id: string } | undefined, recipient: string, expiresAt: number): string {
+  const token = signLink(secret, { action, nodeId: item?.nodeId ?? '', messageId: item?.id ?? '', recipient, expiresAt });
+  return `${base.replace(/\/+$/, '')}/user/link?t=${token}`;
+}
+
+/**
+ * One digest per recipient for the whole cluster, from the master's quarantine index, relayed
+ * through an online scanner's durable queue. A message is marked as listed only once its
+ * digest is on a scanner's disk, so a failure is retried next round; a master crash between
+ * the two sends that digest again (at least once, like all mail).
+ */
+export class DigestRunner {
+  private readonly deps: DigestRunnerDeps;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<RoundOutcome> | undefined;
+  private nextNode = 0;
+
+  constructor(deps: DigestRunnerDeps) {
+    this.deps = deps;
+  }
+
+  /** Check every `tickMs` whether a round is due. */
+  start(tickMs: number): void {
+    this.timer = setInterval(() => void this.tick(), tickMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** When the next scheduled round is due (null while digests are disabled). */
+  nextDueAt(): number | null {
+    const { settings, updatedAt } = this.deps.store.settings();
+    if (!settings.enabled) return null;
+    return nextRunAt(settings.schedule, this.deps.store.lastRunAt() ?? updatedAt ?? this.deps.now());
+  }
+
+  async tick(): Promise<void> {
+    const due = this.nextDueAt();
+    if (due === null || this.deps.now() < due) return;
+    try {
+      await this.runRound();
+    } catch (err) {
+      this.deps.log.error({ event: 'DIGEST_ROUND_ERROR', err }, 'digest round failed');
+    }
+  }
+
+  /** One round now (also what an admin's "send now" does); concurrent calls share one round. */
+  runRound(): Promise<RoundOutcome> {
+    this.running ??= this.round().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async round(): Promise<RoundOutcome> {
+    const { store, repo, log, now } = this.deps;
+    const { settings } = store.settings();
+    const startedAt = now();
+    const since = startedAt - settings.maxAgeDays * DAY_MS;
+    repo.prune(since - DAY_MS);
+    const pending = repo.pending(since, settings.categories, settings.maxMessages);
+    let queued = 0;
+    let messages = 0;
+    let waiting = 0;
+    for (const [recipient, items] of pending) {
+      const online = [...this.deps.relay.onlineNodeIds()].sort();
+      if (online.length === 0) {
+        waiting = pending.size - queued;
+        log.warn({ event: 'DIGEST_NO_SCANNER', waiting }, 'no scanner online to relay digests; retrying next round');
+        break;
+      }
+      const nodeId = online[this.nextNode++ % online.length]!;
+      try {
+        const digest = await composeDigest(settings, recipient, this.values(settings, recipient, items, startedAt), this.deps.hostname, new Date(startedAt));
+        const { queueId } = await this.deps.relay.injectMessage(nodeId, { mailFrom: digest.mailFrom, rcptTo: [recipient], raw: digest.raw });
+        repo.markSent(items, recipient, now(), nodeId, queueId);
+        queued++;
+        messages += items.length;
+        log.info({ event: 'DIGEST_QUEUED', queueId, nodeId, recipient, messages: items.length }, 'digest queued for relay');
+      } catch (err) {
+        waiting++;
+        log.warn({ event: 'DIGEST_QUEUE_FAILED', nodeId, recipient, code: (err as { code?: string }).code, error: (err as Error).message }, 'digest not queued; retrying next round');
+      }
+    }
+    if (waiting === 0) store.setLastRunAt(startedAt);
+    log.info({ event: 'DIGEST_ROUND', queued, messages, waiting }, 'digest round done');
+    return { queued, messages, waiting };
+  }
+
+  private values(settings: DigestSettings, recipient: string, items: readonly HeldForRecipient[], at: number): TemplateValues {
+    const base = settings.baseUrl || this.deps.ownUrl();
+    const secret = this.deps.store.secret();
+    const expiresAt = at + Math.round(settings.linkHours * 3_600_000);
+    const link = (action: LinkAction, item?: HeldForRecipient) => linkUrl(base, secret, action, item, recipient, expiresAt);
+    return {
+      digest: { recipient, count: String(items.length), portalUrl: link('open'), linkHours: String(settings.linkHours), date: formatTime(at) },
+      messages: items.map((item) => ({
+        sender: item.mailFrom || '<>',
+        subject: item.subject || '(no subject)',
+        time: formatTime(item.createdAt),
+        reason: describeReasons(item.reasons),
+        releaseUrl: link('release', item),
+        allowUrl: link('allow', item),
+        deleteUrl: link('delete', item),
+      })),
+    };
+  }
+}
+
+export function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}

@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { markQuarantine } from '../data/quarantine-repository.ts';
+import { categoryOf } from '../digests/categories.ts';
+import type { DigestRepository, HeldForRecipient } from '../digests/digest-repository.ts';
+import type { DigestSettings } from '../digests/settings-schema.ts';
+import { changeRecipientList } from '../rules/recipient-lists.ts';
+import type { PublishDeps } from '../rules/publish-rules.ts';
+import type { MessageAction } from './pages.ts';
+
+export interface EnduserActionDeps {
+  readonly repo: DigestRepository;
+  readonly cluster: ClusterControl;
+  /** Release one recipient's copy of a message held for several (hub.releaseForRecipients). */
+  readonly releaseCopy: (nodeId: string, messageId: string, rcptTo: readonly string[]) => Promise<{ queueId: string }>;
+  readonly auditLog: AuditLog;
+  readonly publish: PublishDeps;
+  readonly log: Logger;
+  readonly now: () => number;
+}
+
+export type ActionOutcome =
+  | { readonly kind: 'done'; readonly text: string }
+  | { readonly kind: 'already'; readonly text: string }
+  | { readonly kind: 'refused'; readonly status: number; readonly text: string };
+
+/**
+ * Whether `recipient` may act on this message at all: it must be one of its recipients, and
+ * its category must be one the admin lets end users handle.
+ */
+export function mayAct(settings: DigestSettings, m: (HeldForRecipient & { rcptTo: readonly string[] }) | undefined, recipient: string): ActionOutcome | undefined {
+  if (!m || !m.rcptTo.includes(recipient)) return { kind: 'refused', status: 404, text: 'This message is not in your quarantine.' };
+  if (!settings.categories.includes(categoryOf(m.reasons))) return { kind: 'refused', status: 403, text: 'This message can only be released by an administrator.' };
+  return undefined;
+}
+
+/**
+ * Release, release-and-allow, or delete, for the recipient, through the same cluster request
+ * as the console's quarantine actions. Idempotent: a second click answers "already".
+ */
+export async function performAction(deps: EnduserActionDeps, settings: DigestSettings, recipient: string, via: string, ip: string, nodeId: string, messageId: string, action: MessageAction): Promise<ActionOutcome> {
+  const m = deps.repo.get(nodeId, messageId);
+  const refused = mayAct(settings, m, recipient);
+  if (refused || !m) return refused ?? { kind: 'refused', status: 404, text: 'This message is not in your quarantine.' };
+  const actor = { username: `enduser:${recipient}`, via };
+  const target = `${nodeId}/${messageId}`;
+  const allowSender = () => {
+    if (action !== 'allow' || m.mailFrom === '') return '';
+    changeRecipientList(deps.publish, recipient, { op: 'add', list: 'allow', pattern: m.mailFrom }, ip);
+    return ` Mail from ${m.mailFrom} to you is accepted from now on.`;
+  };
+  const want = action === 'delete' ? 'deleted' : 'released';
+  const copy = m.rcptTo.length > 1 ? deps.repo.copyAction(m.rid, recipient) : undefined;
+  if (copy === 'release') return { kind: 'already', text: want === 'deleted' ? 'This message was already released to you.' : `This message was already released.${allowSender()}` };
+  if (copy === 'delete') return { kind: 'already', text: 'This message was already removed from your quarantine.' };
+  if (m.status === 'deleted') return { kind: 'already', text: 'This message was already deleted.' };
+  if (m.status === 'released') {
+    if (want === 'deleted') return { kind: 'already', text: 'This message was already released; there is nothing to delete.' };
+    return { kind: 'already', text: `This message was already released.${allowSender()}` };
+  }
+  // Held for several recipients: this one's copy only; the message stays held for the others.
+  if (m.rcptTo.length > 1) return actOnCopy(deps, m, recipient, actor, ip, action, allowSender);
+  try {
+    await deps.cluster.quarantineAction(nodeId, messageId, action === 'delete' ? 'delete' : 'release');
+  } catch (err) {
+    if (err instanceof NodeOfflineError) return { kind: 'refused', status: 503, text: 'The server that holds this message is offline right now; please try again later.' };
+    if (err instanceof NodeRequestError && err.code === 'MOAT_ERR_CONFLICT') {
+      // Released on the node, not yet in the index: the index catches up now.
+      markQuarantine(deps.publish.db, nodeId, messageId, 'released', deps.now());
+      return { kind: 'already', text: `This message was already released.${allowSender()}` };
+    }
+    if (err instanceof NodeRequestError && err.code === 'MOAT_ERR_NOT_FOUND') return { kind: 'already', text: 'This message is no longer in quarantine.' };
+    deps.log.warn({ event: 'ENDUSER_ACTION_FAILED', queueId: messageId, nodeId, code: (err as { code?: string }).code, error: (err as Error).message }, 'end-user quarantine action failed');
+    return { kind: 'refused', status: 502, text: 'The action could not be completed; please try again later.' };
+  }
+  markQuarantine(deps.publish.db, nodeId, messageId, want, deps.now());
+  deps.auditLog.audit(actor, ip, `quarantine.${action === 'delete' ? 'delete' : 'release'}`, target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient' });
+  deps.log.info({ event: 'ENDUSER_QUARANTINE_ACTION', queueId: messageId, nodeId, action }, `quarantined message ${want} by its recipient`);
+  return { kind: 'done', text: action === 'delete' ? 'The message was deleted.' : `The message was released and is on its way to your mailbox.${allowSender()}` };
+}
+
+/**
+ * A message held for several recipients is not this recipient's alone. Release: a copy is
+ * queued for them only (`quarantine.release-rcpt`). Delete: it leaves their quarantine (page
+ * and digests); the file stays held for the others (an operator, or retention, removes it).
+ */
+async function actOnCopy(
+  deps: EnduserActionDeps, m: HeldForRecipient, recipient: string, actor: { username: string; via: string }, ip: string, action: MessageAction, allowSender: () => string,
+): Promise<ActionOutcome> {
+  const target = `${m.nodeId}/${m.id}`;
+  if (action === 'delete') {
+    deps.repo.recordCopy(m.rid, recipient, 'delete', deps.now(), null);
+    deps.auditLog.audit(actor, ip, 'quarantine.delete', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient });
+    return { kind: 'done', text: 'The message was removed from your quarantine.' };
+  }
+  let queueId: string;
+  try {
+    ({ queueId } = await deps.releaseCopy(m.nodeId, m.id, [recipient]));
+  } catch (err) {
+    if (err instanceof NodeOfflineError) return { kind: 'refused', status: 503, text: 'The server that holds this message is offline right now; please try again later.' };
+    if (err instanceof NodeRequestError && (err.code === 'MOAT_ERR_CONFLICT' || err.code === 'MOAT_ERR_NOT_FOUND')) return { kind: 'already', text: 'This message is no longer in quarantine.' };
+    deps.log.warn({ event: 'ENDUSER_ACTION_FAILED', queueId: m.id, nodeId: m.nodeId, code: (err as { code?: string }).code, error: (err as Error).message }, 'end-user quarantine action failed');
+    return { kind: 'refused', status: 502, text: 'The action could not be completed; please try again later.' };
+  }
+  deps.repo.recordCopy(m.rid, recipient, 'release', deps.now(), queueId);
+  deps.auditLog.audit(actor, ip, 'quarantine.release', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient, copyQueueId: queueId });
+  deps.log.info({ event: 'ENDUSER_QUARANTINE_ACTION', queueId: m.id, nodeId: m.nodeId, action, copy: queueId }, 'a copy of a quarantined message released to one of its recipients');
+  return { kind: 'done', text: `The message was released and is on its way to your mailbox.${allowSender()}` };
+}

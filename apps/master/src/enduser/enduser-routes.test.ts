@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import { startHarness, type Harness } from '../testing/harness.ts';
+import { createDigestRepository } from '../digests/digest-repository.ts';
+import { createDigestStore } from '../digests/settings-repository.ts';
+import { signLink } from '../digests/links.ts';
+import { currentRules } from '../rules/rules-repository.ts';
+import { enduserRoutes } from './enduser-routes.ts';
+
+/** The /user routes on the test harness's app (fake cluster: list changes only count pushes). */
+async function start(requestsPerMinute = 1000, log?: Logger): Promise<Harness> {
+  return startHarness({
+    ...(log ? { log } : {}),
+    extraPlugins: [
+      async (app: FastifyInstance) => {
+        const { db, now, log, cluster } = app.deps;
+        const auditLog = app.services.auditLog;
+        await enduserRoutes({
+          store: createDigestStore(db), repo: createDigestRepository(db), cluster, releaseCopy: async () => { throw new Error('no scanners in this test'); }, auditLog, publish: { db, now, log, cluster, auditLog }, log, now,
+          secureCookie: false, requestsPerMinute,
+        })(app);
+      },
+    ],
+  });
+}
+
+const link = (h: Harness, recipient: string, expiresInMs = 60_000, action: 'open' | 'release' = 'open') =>
+  signLink(createDigestStore(h.deps.db).secret(), { action, nodeId: '', messageId: '', recipient, expiresAt: h.clock.t + expiresInMs });
+const form = (fields: Record<string, string>, cookie?: string) => ({
+  headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
+  payload: new URLSearchParams(fields).toString(),
+});
+
+test('every /user answer carries the strict CSP, no-referrer and no-store headers', async (t) => {
+  const h = await start();
+  t.after(() => h.close());
+  for (const url of ['/user/', '/user/link?t=junk', '/user/style.css']) {
+    const res = await h.app.inject({ method: 'GET', url });
+    assert.equal(res.headers['content-security-policy'], "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", url);
+    assert.equal(res.headers['referrer-policy'], 'no-referrer');
+    assert.equal(res.headers['cache-control'], 'no-store');
+  }
+});
+
+test('an open link starts a recipient-scoped session that ends after sessionMinutes; the page shows that recipient only', async (t) => {
+  const h = await start();
+  t.after(() => h.close());
+  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, 'bob@example.test')}` });
+  assert.equal(res.statusCode, 303);
+  assert.equal(res.headers.location, '/user/');
+  const cookie = res.cookies.find((c) => c.name === 'moat_enduser')!;
+  assert.equal(cookie.path, '/user');
+  assert.equal(cookie.httpOnly, true);
+  assert.equal(cookie.sameSite, 'Strict');
+  const page = await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie: `moat_enduser=${cookie.value}` } });
+  assert.equal(page.statusCode, 200);
+  assert.match(page.body, /Quarantine of bob@example\.test/);
+  // The console's API does not take this cookie.
+  assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: { cookie: `moat_enduser=${cookie.value}` } })).statusCode, 401);
+  h.clock.t += 31 * 60_000;
+  assert.equal((await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie: `moat_enduser=${cookie.value}` } })).statusCode, 401);
+});
+
+test('expired and forged links are refused with a page that says which; repeated bad links are slowed down', async (t) => {
+  const h = await start();
+  t.after(() => h.close());
+  const token = link(h, 'bob@example.test', 1000, 'release');
+  h.clock.t += 1000;
+  const expired = await h.app.inject({ method: 'GET', url: `/user/link?t=${token}` });
+  assert.equal(expired.statusCode, 410);
+  assert.match(expired.body, /expired/);
+  assert.equal(expired.cookies.length, 0, 'no session from a refused link');
+  for (let i = 0; i < 19; i++) assert.equal((await h.app.inject({ method: 'POST', url: '/user/link', ...form({ t: `x${i}` }) })).statusCode, 403);
+  const limited = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, 'bob@example.test')}` });
+  assert.equal(limited.statusCode, 429, 'even a good link waits once this client sent 20 bad ones');
+  assert.ok(Number(limited.headers['retry-after']) >= 1);
+});
+
+test('requests per client address are limited', async (t) => {
+  const h = await start(5);
+  t.after(() => h.close());
+  for (let i = 0; i < 5; i++) assert.equal((await h.app.inject({ method: 'GET', url: '/user/style.css' })).statusCode, 200);
+  assert.equal((await h.app.inject({ method: 'GET', url: '/user/style.css' })).statusCode, 429);
+});
+
+test('a list change needs the session and its form value; it publishes a rules version audited as the end user', async (t) => {
+  const h = await start();
+  t.after(() => h.close());
+  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, 'bob@example.test')}` });
+  const cookie = `moat_enduser=${res.cookies.find((c) => c.name === 'moat_enduser')!.value}`;
+  const page = await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie } });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+  const before = currentRules(h.deps.db)!.version;
+  assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ pattern: 'a@b.example' }) })).statusCode, 401);
+  assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf: 'nope', pattern: 'a@b.example' }, cookie) })).statusCode, 403);
+  assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/other/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) })).statusCode, 404);
+  assert.equal(currentRules(h.deps.db)!.version, before, 'nothing changed');
+  const ok = await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'A@B.example' }, cookie) });
+  assert.equal(ok.statusCode, 200, ok.body);
+  const after = currentRules(h.deps.db)!;
+  assert.equal(after.version, before + 1);
+  assert.deepEqual(after.document.recipientLists['bob@example.test'], { allow: ['a@b.example'], block: [] });
+  assert.equal(h.cluster.rulesChangedCalls, 1, 'pushed to the scanners');
+  const [entry] = h.app.services.auditLog.list({ action: 'rules.recipient-lists', limit: 1 });
+  assert.equal(entry?.username, 'enduser:bob@example.test');
+  assert.equal(entry?.details.pattern, 'a@b.example');
+  // The same entry again changes nothing; moving it to the block list takes it off the allow list.
+  await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
+  assert.equal(currentRules(h.deps.db)!.version, before + 1);
+  await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
+  assert.deepEqual(currentRules(h.deps.db)!.document.recipientLists['bob@example.test'], { allow: [], block: ['a@b.example'] });
+  await h.app.inject({ method: 'POST', url: '/user/lists/block/remove', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
+  assert.equal(currentRules(h.deps.db)!.document.recipientLists['bob@example.test'], undefined, 'an empty entry is dropped');
+});
+
+test('a link\'s token never reaches the log (fastify\'s request lines are off for /user/link)', async (t) => {
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
+  const h = await start(1000, log);
+  t.after(() => h.close());
+  const token = link(h, 'bob@example.test');
+  await h.app.inject({ method: 'GET', url: `/user/link?t=${token}` });
+  await h.app.inject({ method: 'POST', url: '/user/link', ...form({ t: token }) });
+  await h.app.inject({ method: 'GET', url: '/user/style.css' });
+  assert.ok(lines.some((l) => l.includes('/user/style.css')), 'request lines are logged elsewhere');
+  assert.equal(lines.filter((l) => l.includes(token.split('.')[1]!)).length, 0);
+});
