@@ -6,6 +6,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ensureDirs, openDatabase, type Db } from '@moat/storage';
 import type { Rules } from '@moat/rules';
+import { PROTOCOL_VERSION } from '@moat/protocol';
 import type { MasterConfig } from './config.ts';
 import { MASTER_MIGRATIONS } from './db/migrations.ts';
 import { buildApp } from './app.ts';
@@ -31,6 +32,8 @@ export interface MasterOptions {
   readonly now?: () => number;
   /** Rules stored as version 1 when the master has none yet (the local cluster's demo rules). */
   readonly seedRules?: Rules;
+  /** The cluster protocol version to speak; PROTOCOL_VERSION unless a test plays a newer master. */
+  readonly protocolVersion?: number;
 }
 
 /** The master's composition root: database, cluster hub, HTTP app (API, link, metrics), first admin. */
@@ -53,6 +56,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       heartbeatMs: config.cluster.heartbeatSeconds * 1000,
       offlineAfterMissed: config.cluster.offlineAfterMissed,
       requestTimeoutMs: config.cluster.requestTimeoutSeconds * 1000,
+      protocolVersion: options.protocolVersion ?? PROTOCOL_VERSION,
     },
   });
   const deps = { config, db, log, now, cluster: hub };

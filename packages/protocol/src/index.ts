@@ -2,3 +2,4 @@ export * from './frames.ts';
 export * from './events.ts';
 export { FrameError, decodeToMaster, decodeToScanner, encodeFrame, validator } from './codec.ts';
 export { newNonce, newCredential, helloProof, proofMatches } from './auth.ts';
+export { acceptProtocol, offerProtocol, OLDEST_PROTOCOL_VERSION, type Negotiation } from './version.ts';
