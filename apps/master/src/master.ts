@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ensureDirs, openDatabase, type Db } from '@moat/storage';
-import type { Rules } from '@moat/rules';
+import { validateRules, type Rules } from '@moat/rules';
+import { loadConfigFile } from '@moat/config';
+import { Type } from 'typebox';
 import { PROTOCOL_VERSION } from '@moat/protocol';
 import type { MasterConfig } from './config.ts';
 import { MASTER_MIGRATIONS } from './db/migrations.ts';
@@ -42,7 +44,10 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const now = options.now ?? Date.now;
   await ensureDirs(config.dataDir);
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
-  if (!currentRules(db) && options.seedRules) seedRules(db, options.seedRules, 'system', now());
+  if (!currentRules(db)) {
+    const seed = options.seedRules ?? (config.rules.seedFile ? readSeedRules(config.rules.seedFile) : undefined);
+    if (seed) seedRules(db, seed, 'system', now());
+  }
 
   // One registry for the HTTP app and the hub, served at /metrics.
   const registry = new Registry();
@@ -93,4 +98,9 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       log.info({ event: 'MASTER_STOPPED' }, 'master stopped');
     },
   };
+}
+
+/** `rules.seedFile`: validated like any rules document; a bad file stops the start naming the key. */
+function readSeedRules(file: string): Rules {
+  return validateRules(loadConfigFile(Type.Unknown(), file), file);
 }
