@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,7 +8,9 @@ import { backupDatabase, fsyncDir, fsyncFile } from '@moat/storage';
  * `moat backup master|scanner --config FILE --out DIR`, while the node runs.
  * master: `DIR/master.sqlite` (rules and their history, users, audit, the message log, the
  * quarantine index and the node credentials: the cluster's secret store).
- * scanner: `DIR/scanner.sqlite` and `DIR/quarantine/` with the files its index names. The
+ * scanner: `DIR/scanner.sqlite`, `DIR/quarantine/` with the files its index names, and the
+ * node's credential and last pushed rules (`cluster-credential.json`, `rules.json`), so a
+ * restored node comes back as itself and filters before it reaches the master. The
  * database is copied first; a quarantined file released or deleted before its copy is dropped
  * from the copied index, so the backup never names a file it lacks.
  */
@@ -18,7 +20,11 @@ export interface BackupReport {
   readonly pages: number;
   readonly quarantineFiles?: number;
   readonly droppedRows?: number;
+  readonly extraFiles?: readonly string[];
 }
+
+/** Small files beside a scanner's database that make it the same node after a restore. */
+const SCANNER_FILES = ['cluster-credential.json', 'rules.json'];
 
 export async function backupMaster(dataDir: string, out: string): Promise<BackupReport> {
   await prepareOut(out);
@@ -56,10 +62,18 @@ export async function backupScanner(dataDir: string, out: string): Promise<Backu
   } finally {
     copy.close();
   }
+  const extraFiles: string[] = [];
+  for (const name of SCANNER_FILES) {
+    if (!existsSync(join(dataDir, name))) continue;
+    await copyFile(join(dataDir, name), join(out, name));
+    await chmod(join(out, name), 0o600);
+    await fsyncFile(join(out, name));
+    extraFiles.push(name);
+  }
   await fsyncFile(database);
   await fsyncDir(qDir);
   await fsyncDir(out);
-  return { out, database, pages, quarantineFiles: files, droppedRows: dropped };
+  return { out, database, pages, quarantineFiles: files, droppedRows: dropped, extraFiles };
 }
 
 async function prepareOut(out: string): Promise<void> {
