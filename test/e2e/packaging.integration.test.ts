@@ -3,10 +3,9 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { applyOverrides, loadConfigFile, parseYaml, validateDocument } from '@moat/config';
+import { applyOverrides, parseYaml, validateDocument } from '@moat/config';
 import { MasterConfigSchema } from '@moat/master';
 import { ScannerConfigSchema } from '@moat/scanner';
-import { validateBalancerConfig } from '@moat/balancer';
 import { validateRules } from '@moat/rules';
 import { findBinary } from '../helpers/daemon.ts';
 import { startDownstream } from '../helpers/downstream.ts';
@@ -14,7 +13,7 @@ import { freePort } from '../helpers/ports.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { waitUntil } from '../helpers/wait.ts';
-import { hostPath, interpolate, parseDockerfile, parseUnit, readText, ROOT, runSync, spawnRole, waitForHealthFile, type RoleProcess } from '../helpers/packaging.ts';
+import { hostPath, validateByName, interpolate, parseDockerfile, parseUnit, readText, ROOT, runSync, spawnRole, waitForHealthFile, type RoleProcess } from '../helpers/packaging.ts';
 
 // docker/, deploy/ and scripts/install.sh, checked without a Docker engine or systemd as PID 1:
 // the files agree with each other and with this checkout, every config passes the real loader,
@@ -101,16 +100,6 @@ test('compose.yaml parses and references only files, services, volumes and addre
     assert.ok(s.ports!.some((p) => p.endsWith(`:${doc.balancer.listen.port}`)), `${name} publishes the virtual port`);
   }
 });
-
-/** How each file under the given folders is validated, by its name. */
-function validateByName(file: string): void {
-  const name = file.split('/').pop()!;
-  if (/^rules.*\.ya?ml$/.test(name)) validateRules(parseYaml(readFileSync(file, 'utf8'), file), file);
-  else if (/^master.*\.ya?ml$/.test(name)) loadConfigFile(MasterConfigSchema, file);
-  else if (/^scanner.*\.ya?ml$/.test(name)) loadConfigFile(ScannerConfigSchema, file);
-  else if (/^balancer.*\.ya?ml$/.test(name)) validateBalancerConfig(parseYaml(readFileSync(file, 'utf8'), file), file);
-  else assert.fail(`${file}: name it master*, scanner*, balancer* or rules* so it is validated`);
-}
 
 test('every config under docker/ (with compose\'s own --set) and deploy/ validates with the real loaders', () => {
   for (const [name, s] of moatServices) {

@@ -2,6 +2,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { loadConfigFile, parseYaml } from '@moat/config';
+import { MasterConfigSchema } from '@moat/master';
+import { ScannerConfigSchema } from '@moat/scanner';
+import { validateBalancerConfig } from '@moat/balancer';
+import { validateRules } from '@moat/rules';
 import { waitUntil } from './wait.ts';
 
 /** Reading the packaging files (Dockerfile, compose, systemd units) the way their tools do, for the tests. */
@@ -125,3 +131,19 @@ export function runSync(argv: string[], env: Record<string, string> = {}): { sta
 }
 
 export const readText = (rel: string): string => readFileSync(join(ROOT, rel), 'utf8');
+
+/** How each file under the given folders is validated, by its name. */
+export function validateByName(file: string): void {
+  const name = file.split('/').pop()!;
+  if (/^rules.*\.ya?ml$/.test(name)) validateRules(parseYaml(readFileSync(file, 'utf8'), file), file);
+  else if (/^master.*\.ya?ml$/.test(name)) loadConfigFile(MasterConfigSchema, file);
+  else if (/^scanner.*\.ya?ml$/.test(name)) {
+    const c = loadConfigFile(ScannerConfigSchema, file);
+    // What startScanner checks beyond the schema: one rules source; unique upstream names.
+    assert.ok(!c.rules !== !c.master, `${file}: exactly one of rules and master`);
+    if (c.balancer) validateBalancerConfig(c.balancer, `${file} (balancer)`);
+  }
+  else if (/^balancer.*\.ya?ml$/.test(name)) validateBalancerConfig(parseYaml(readFileSync(file, 'utf8'), file), file);
+  else assert.fail(`${file}: name it master*, scanner*, balancer* or rules* so it is validated`);
+}
+
