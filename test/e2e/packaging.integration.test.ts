@@ -9,6 +9,7 @@ import { ScannerConfigSchema } from '@moat/scanner';
 import { validateRules } from '@moat/rules';
 import { findBinary } from '../helpers/daemon.ts';
 import { startDownstream } from '../helpers/downstream.ts';
+import { startTestMaster } from '../helpers/cluster-harness.ts';
 import { freePort } from '../helpers/ports.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -301,4 +302,26 @@ test('install.sh: arguments are checked, --dry-run changes nothing, --prefix sta
     dry.cleanup();
     stage.cleanup();
   }
+});
+
+test('a scanner that cannot join (no credential, no join secret) keeps running, says why, and is unhealthy', async (t) => {
+  const tmp = tempDir('nojoin');
+  const master = await startTestMaster();
+  const healthFile = join(tmp.path, 'health.json');
+  const config = join(tmp.path, 'scanner.yaml');
+  writeFileSync(config, `node: { name: lonely }\ndataDir: ${join(tmp.path, 'data')}\nmaster: { url: "${master.wsUrl}", reconnectBaseSeconds: 0.05, reconnectMaxSeconds: 0.1 }\n`);
+  const env = { MOAT_HEALTH_FILE: healthFile, MOAT_JOIN_SECRET: '' };
+  const proc = spawnRole([process.execPath, join(ROOT, 'apps/cli/src/moat.ts'), 'scanner', '--config', config], env);
+  t.after(async () => {
+    await proc.stop();
+    await master.close();
+    tmp.cleanup();
+  });
+  await waitUntil(() => proc.output().includes('RULES_WAITING'), 'the scanner to wait for rules', 20_000);
+  // It retries the link for as long as it runs; before the fix it exited with status 0 here.
+  await waitUntil(() => (proc.output().match(/LINK_NO_CREDENTIAL/g) ?? []).length >= 3, 'several tries, each saying why', 20_000);
+  assert.equal(proc.child.exitCode, null, proc.output());
+  const h = runSync([process.execPath, join(ROOT, 'apps/cli/src/moat.ts'), 'healthcheck'], env);
+  assert.equal(h.status, 1);
+  assert.match(h.stdout, /unhealthy: no health descriptor/);
 });

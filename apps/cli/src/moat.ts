@@ -144,6 +144,11 @@ function runUntilSignal(service: Closable, beforeClose: () => Promise<void> = as
   });
 }
 
+// The process lives until main settles (then process.exit): a scanner still waiting for its first
+// rules holds no socket open between link retries (their timers are unref'd), and without this
+// it would end with status 0 in silence, e.g. when it has neither a credential nor a join secret.
+setInterval(() => undefined, 1 << 30);
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
