@@ -325,3 +325,32 @@ test('a scanner that cannot join (no credential, no join secret) keeps running, 
   assert.equal(h.status, 1);
   assert.match(h.stdout, /unhealthy: no health descriptor/);
 });
+
+test('the balancer unit\'s command line runs here with the deploy config (addresses overridden): it takes the address, answers, and its health check follows it', async (t) => {
+  const tmp = tempDir('lb-unit');
+  const unit = parseUnit(readText('deploy/systemd/moat-balancer.service'));
+  const installed = { '/opt/moat': ROOT, '/etc/moat': join(ROOT, 'deploy/config') };
+  const argv = unit.get('Service.ExecStart')!.at(-1)!.split(' ').map((a, i) => (i === 0 ? process.execPath : hostPath(a, installed)));
+  const [listen, up1, up2, bind, peer] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const sets = [
+    'listen.host=127.0.0.1', `listen.port=${listen}`, 'sourceAddress=127.0.0.1',
+    'upstreams.0.host=127.0.0.1', `upstreams.0.port=${up1}`, 'upstreams.1.host=127.0.0.1', `upstreams.1.port=${up2}`,
+    'election.bind.host=127.0.0.1', `election.bind.port=${bind}`, 'election.peers.0.host=127.0.0.2', `election.peers.0.port=${peer}`,
+  ];
+  const env = { MOAT_HEALTH_FILE: join(tmp.path, 'health.json') };
+  const proc = spawnRole([...argv, ...sets.flatMap((s) => ['--set', s])], env);
+  t.after(async () => {
+    await proc.stop();
+    tmp.cleanup();
+  });
+  await waitForHealthFile(proc, env.MOAT_HEALTH_FILE, 'the balancer');
+  const healthcheck = () => runSync([process.execPath, join(ROOT, 'apps/cli/src/moat.ts'), 'healthcheck'], env);
+  assert.equal(healthcheck().status, 0);
+  // Alone in its group it becomes the holder; with no scanner up it answers 421 4.3.2.
+  await waitUntil(() => proc.output().includes('lb.listening'), 'the balancer to take the virtual address', 20_000);
+  const sent = await sendMail(listen, { from: 'a@origin.test', to: ['user@example.test'] }, message());
+  assert.equal(sent.ok, false);
+  assert.match(sent.response, /^421 4\.3\.2/);
+  assert.equal(await proc.stop(), 0, proc.output());
+  assert.equal(healthcheck().status, 1);
+});
