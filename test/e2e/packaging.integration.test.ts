@@ -14,7 +14,7 @@ import { freePort } from '../helpers/ports.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { waitUntil } from '../helpers/wait.ts';
-import { hostPath, validateByName, interpolate, parseDockerfile, parseUnit, readText, ROOT, runSync, spawnRole, waitForHealthFile, type RoleProcess } from '../helpers/packaging.ts';
+import { buildRuntimeTree, hostPath, stageCopySources, validateByName, interpolate, parseDockerfile, parseUnit, readText, ROOT, runSync, spawnRole, waitForHealthFile, type RoleProcess } from '../helpers/packaging.ts';
 
 // docker/, deploy/ and scripts/install.sh, checked without a Docker engine or systemd as PID 1:
 // the files agree with each other and with this checkout, every config passes the real loader,
@@ -33,9 +33,9 @@ const compose = parse(interpolate(composeText, SECRETS), { merge: true }) as {
 const DOCKER_DIR = join(ROOT, 'docker');
 const moatServices = Object.entries(compose.services).filter(([, s]) => s.build);
 
-/** In-container path → checkout path for one service: its bind mounts, and /opt/moat (the image's WORKDIR) is this checkout. */
-function mountsOf(service: { volumes?: string[] }): Record<string, string> {
-  const mounts: Record<string, string> = { [dockerfile.workdir]: ROOT };
+/** In-container path → host path for one service: its bind mounts, and /opt/moat (the image's WORKDIR) is `app` (the checkout, or a runtime tree). */
+function mountsOf(service: { volumes?: string[] }, app = ROOT): Record<string, string> {
+  const mounts: Record<string, string> = { [dockerfile.workdir]: app };
   for (const v of service.volumes ?? []) {
     const [from, to] = v.split(':') as [string, string];
     if (from.startsWith('.')) mounts[to] = resolve(DOCKER_DIR, from);
@@ -63,6 +63,7 @@ test('the Dockerfile copies only what exists, runs the CLI from its WORKDIR, and
   assert.match(text, /^VOLUME \["\/var\/lib\/moat"\]$/m);
   assert.match(text, /pnpm install --frozen-lockfile --prod/, 'the runtime has production dependencies only');
   assert.match(text, /pnpm install --frozen-lockfile\n/, 'the build stage installs exactly the lockfile');
+  assert.deepEqual(stageCopySources(text, 'prod-deps'), ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'packages', 'apps', 'test/package.json'], 'what buildRuntimeTree copies');
 });
 
 test('compose.yaml parses and references only files, services, volumes and addresses that exist and agree', () => {
@@ -121,6 +122,9 @@ test('the image\'s command lines run on this host as the image runs them: master
   const started = Date.now();
   const phase = (what: string) => t.diagnostic(`${what} after ${Date.now() - started} ms`);
   const tmp = tempDir('packaging');
+  // /opt/moat as the runtime stage has it: production dependencies only, no tests, the built console.
+  const app = buildRuntimeTree(join(tmp.path, 'opt-moat')) ?? ROOT;
+  phase(app === ROOT ? 'no pnpm: running from the checkout' : 'runtime tree (production dependencies only) built');
   const downstream = await startDownstream(); // stands in for mailpit
   const procs: RoleProcess[] = [];
   t.after(async () => {
@@ -130,7 +134,7 @@ test('the image\'s command lines run on this host as the image runs them: master
   });
   const image = (service: string) => {
     const s = compose.services[service]!;
-    const mounts = { ...mountsOf(s), '/run/moat': join(tmp.path, service, 'run') };
+    const mounts = { ...mountsOf(s, app), '/run/moat': join(tmp.path, service, 'run') };
     mkdirSync(mounts['/run/moat'], { recursive: true });
     const healthFile = hostPath(dockerfile.env.MOAT_HEALTH_FILE!, mounts);
     // ENTRYPOINT + the service's command, paths mapped to this checkout, `node` = the Node 24 running this test.

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -147,3 +147,40 @@ export function validateByName(file: string): void {
   else assert.fail(`${file}: name it master*, scanner*, balancer* or rules* so it is validated`);
 }
 
+
+/** The `COPY` sources of one stage of the Dockerfile (`FROM … AS name` up to the next `FROM`). */
+export function stageCopySources(text: string, stage: string): string[] {
+  const start = text.search(new RegExp(`^FROM .* AS ${stage}$`, 'm'));
+  if (start < 0) throw new Error(`no stage ${stage}`);
+  const rest = text.slice(start + 1);
+  const next = rest.search(/^FROM /m);
+  return parseDockerfile(next < 0 ? rest : rest.slice(0, next)).copySources;
+}
+
+/**
+ * The image's runtime tree, built on this host the way the Dockerfile's `prod-deps` stage
+ * builds it: its COPY sources, `pnpm install --frozen-lockfile --prod` (from the local store
+ * when it can), tests removed, then the built console. Returns undefined when pnpm is missing.
+ */
+export function buildRuntimeTree(dest: string): string | undefined {
+  const pnpm = spawnSync('sh', ['-c', 'command -v pnpm'], { encoding: 'utf8' }).stdout.trim();
+  if (!pnpm) return undefined;
+  for (const src of stageCopySources(readText('docker/Dockerfile'), 'prod-deps')) {
+    cpSync(join(ROOT, src), join(dest, src), { recursive: true, filter: (from) => !/\/(node_modules|\.types|dist)$/.test(from) && !from.endsWith('.tsbuildinfo') });
+  }
+  const install = spawnSync(pnpm, ['install', '--frozen-lockfile', '--prod', '--prefer-offline'], { cwd: dest, encoding: 'utf8', timeout: 300_000 });
+  if (install.status !== 0) throw new Error(`pnpm install --prod failed: ${install.stderr}${install.stdout}`);
+  rmSync(join(dest, 'test'), { recursive: true, force: true });
+  for (const dir of ['packages', 'apps']) removeTests(join(dest, dir));
+  cpSync(join(ROOT, 'apps/console/dist'), join(dest, 'apps/console/dist'), { recursive: true });
+  return dest;
+}
+
+function removeTests(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'node_modules') continue;
+    const path = join(dir, e.name);
+    if (e.isDirectory()) removeTests(path);
+    else if (e.name.endsWith('.test.ts')) rmSync(path);
+  }
+}
