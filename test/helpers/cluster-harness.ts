@@ -12,7 +12,7 @@ export const ADMIN_PASSWORD = 'admin-password-for-tests';
 const level = () => (process.env.MOAT_TEST_LOG ?? 'silent') as 'silent';
 
 /** A master on 127.0.0.1:0 with fast heartbeats, a known admin password and seeded rules. */
-export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string } } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
+export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string }; protocolVersion?: number } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
   const dataDir = options.dataDir ?? tempDir('master').path;
   const config = validateDocument(MasterConfigSchema, {
     dataDir,
@@ -21,7 +21,7 @@ export async function startTestMaster(options: { dataDir?: string; port?: number
     admin: { username: 'admin', password: ADMIN_PASSWORD },
     log: { level: level() },
   }, 'test master');
-  const master = await startMaster(config, { log: createLogger(level(), { role: 'master' }), seedRules: options.seed ?? validateRules(BASE_RULES) });
+  const master = await startMaster(config, { log: createLogger(level(), { role: 'master' }), seedRules: options.seed ?? validateRules(BASE_RULES), ...(options.protocolVersion ? { protocolVersion: options.protocolVersion } : {}) });
   return Object.assign(master, { dataDir, wsUrl: `${options.tls ? 'wss' : 'ws'}://127.0.0.1:${master.port}/cluster` });
 }
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfigFile } from '@moat/config';
+import { ConfigError } from '@moat/config';
 import { ScannerConfigSchema, startScanner, createLogger } from '@moat/scanner';
-import { loadBalancerConfigFile, startBalancer } from '@moat/balancer';
+import { startBalancer } from '@moat/balancer';
 import { MasterConfigSchema, startMaster, resetPassword } from '@moat/master';
 import { startSink } from '@moat/sink';
 import { parseArgs } from './args.ts';
 import { startLocalCluster, LOCAL_DEFAULTS } from './local-cluster.ts';
+import { loadBalancerRoleConfig, loadRoleConfig } from './role-config.ts';
+import { checkHealth, probeHost, publishHealth } from './health.ts';
+import { backupMaster, backupScanner } from './backup.ts';
 
 const USAGE = `usage:
   moat master --config FILE [--print-config]    run the master node
@@ -15,16 +18,22 @@ const USAGE = `usage:
   moat scanner --config FILE [--print-config]   run a scanner node
   moat balancer --config FILE                   run a stand-alone balancer (virtual SMTP address + election)
   moat sink [--host H] [--port P] [--dir D]     run a downstream sink that writes mail to files
-  moat local [--var DIR]                         run the local cluster (what 'pnpm start' runs)`;
+  moat local [--var DIR]                         run the local cluster (what 'pnpm start' runs)
+  moat healthcheck [--file FILE]                 probe the role running here (exit 0 healthy, 1 not)
+  moat backup master|scanner --config FILE --out DIR   online backup of a node's database (+ a scanner's quarantine)
+
+  master, scanner, balancer and backup take any number of --set KEY=VALUE: a config key
+  overridden for this run (e.g. --set smtp.listen.port=2525 --set dataDir=/srv/moat).
+  MOAT_HEALTH_FILE=FILE: a running role writes there what 'moat healthcheck' probes.`;
 
 type Closable = { close(): Promise<void> };
 
 async function main(argv: readonly string[]): Promise<number> {
-  const { command, options, rest } = parseArgs(argv);
+  const { command, options, rest, sets } = parseArgs(argv);
   switch (command) {
     case 'master': {
       if (typeof options.config !== 'string') return usage('master needs --config FILE');
-      const config = loadConfigFile(MasterConfigSchema, options.config);
+      const config = loadRoleConfig(MasterConfigSchema, options.config, sets);
       if (rest[0] === 'reset-password') {
         const user = typeof options.user === 'string' ? options.user : config.admin.username;
         const password = await resetPassword(config, user);
@@ -39,22 +48,29 @@ async function main(argv: readonly string[]): Promise<number> {
       if (master.firstAdmin.generatedPassword) {
         process.stderr.write(`\nFirst start: admin user '${master.firstAdmin.username}' created; password: ${master.firstAdmin.generatedPassword}\n(also in ${master.firstAdmin.passwordFile}; change it after signing in)\n\n`);
       }
-      return runUntilSignal(master);
+      const unpublish = await publishHealth({ role: 'master', pid: process.pid, probe: { kind: 'http', url: `${config.http.tls ? 'https' : 'http'}://${urlHost(probeHost(config.http.host))}:${master.port}` } });
+      return runUntilSignal(master, unpublish);
     }
     case 'scanner': {
       if (typeof options.config !== 'string') return usage('scanner needs --config FILE');
-      const config = loadConfigFile(ScannerConfigSchema, options.config);
+      const config = loadRoleConfig(ScannerConfigSchema, options.config, sets);
       if (options['print-config']) {
         process.stdout.write(stringify(config));
         return 0;
       }
-      return runUntilSignal(await startScanner(config));
+      const scanner = await startScanner(config);
+      const host = probeHost(config.smtp.listen.host);
+      // A scanner that trusts PROXY lines from the probe's own address waits for one before its greeting.
+      const sendProxy = config.smtp.trustedProxies.some((p: string) => p === host || p === '*' || p === `::ffff:${host}`);
+      const unpublish = await publishHealth({ role: 'scanner', pid: process.pid, probe: { kind: 'smtp', host, port: scanner.smtpPort, sendProxy } });
+      return runUntilSignal(scanner, unpublish);
     }
     case 'balancer': {
       if (typeof options.config !== 'string') return usage('balancer needs --config FILE');
-      const config = loadBalancerConfigFile(options.config);
+      const config = loadBalancerRoleConfig(options.config, sets);
       const balancer = await startBalancer(config, { log: createLogger('info', { role: 'balancer' }) });
-      return runUntilSignal(balancer);
+      const unpublish = await publishHealth({ role: 'balancer', pid: process.pid, probe: { kind: 'process' } });
+      return runUntilSignal(balancer, unpublish);
     }
     case 'sink': {
       const sink = await startSink({
@@ -82,6 +98,22 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(lines.join('\n'));
       return runUntilSignal(cluster);
     }
+    case 'healthcheck': {
+      const file = typeof options.file === 'string' ? options.file : process.env.MOAT_HEALTH_FILE;
+      if (!file) return usage('healthcheck needs --file FILE or MOAT_HEALTH_FILE');
+      const problem = await checkHealth(file);
+      process.stdout.write(problem === null ? 'healthy\n' : `unhealthy: ${problem}\n`);
+      return problem === null ? 0 : 1;
+    }
+    case 'backup': {
+      const role = rest[0];
+      if (role !== 'master' && role !== 'scanner') return usage('backup needs a role: master or scanner');
+      if (typeof options.config !== 'string' || typeof options.out !== 'string') return usage('backup needs --config FILE and --out DIR');
+      const dataDir = role === 'master' ? loadRoleConfig(MasterConfigSchema, options.config, sets).dataDir : loadRoleConfig(ScannerConfigSchema, options.config, sets).dataDir;
+      const report = role === 'master' ? await backupMaster(dataDir, resolve(options.out)) : await backupScanner(dataDir, resolve(options.out));
+      process.stdout.write(`${JSON.stringify({ event: 'BACKUP_DONE', role, ...report })}\n`);
+      return 0;
+    }
     default:
       return usage(command ? `unknown command '${command}'` : 'missing command');
   }
@@ -92,12 +124,17 @@ function usage(problem: string): number {
   return 2;
 }
 
+/** An IPv6 literal goes in brackets inside a URL. */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** Serve until SIGTERM/SIGINT, then close cleanly (mail in flight finishes). */
-function runUntilSignal(service: Closable): Promise<number> {
+function runUntilSignal(service: Closable, beforeClose: () => Promise<void> = async () => undefined): Promise<number> {
   return new Promise((resolveExit) => {
     const stop = (signal: string) => {
       process.stderr.write(`moat: ${signal}, shutting down\n`);
-      service.close().then(() => resolveExit(0), (err: unknown) => {
+      beforeClose().then(() => service.close()).then(() => resolveExit(0), (err: unknown) => {
         process.stderr.write(`moat: error while shutting down: ${String(err)}\n`);
         resolveExit(1);
       });
@@ -106,6 +143,11 @@ function runUntilSignal(service: Closable): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
 }
+
+// The process lives until main settles (then process.exit): a scanner still waiting for its first
+// rules holds no socket open between link retries (their timers are unref'd), and without this
+// it would end with status 0 in silence, e.g. when it has neither a credential nor a join secret.
+setInterval(() => undefined, 1 << 30);
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

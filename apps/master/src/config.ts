@@ -31,6 +31,12 @@ export const MasterConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    rules: Type.Object(
+      {
+        seedFile: Type.Optional(Type.String({ minLength: 1, description: 'A rules document (YAML/JSON) stored as version 1 on the first start, when the master has no rules yet; ignored afterwards (rules are then edited with the console or `PUT /api/v1/rules`). Without it, scanners wait for the first rules an admin saves.' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     admin: Type.Object(
       {
         username: Type.String({ minLength: 1, maxLength: 64, default: 'admin', description: 'The first admin user, created on first start if no user exists.' }),

@@ -5,7 +5,10 @@ import type { Logger } from 'pino';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { ensureDirs, openDatabase, type Db } from '@moat/storage';
-import type { Rules } from '@moat/rules';
+import { validateRules, type Rules } from '@moat/rules';
+import { loadConfigFile } from '@moat/config';
+import { Type } from 'typebox';
+import { PROTOCOL_VERSION } from '@moat/protocol';
 import type { MasterConfig } from './config.ts';
 import { MASTER_MIGRATIONS } from './db/migrations.ts';
 import { buildApp } from './app.ts';
@@ -42,6 +45,8 @@ export interface MasterOptions {
   readonly now?: () => number;
   /** Rules stored as version 1 when the master has none yet (the local cluster's demo rules). */
   readonly seedRules?: Rules;
+  /** The cluster protocol version to speak; PROTOCOL_VERSION unless a test plays a newer master. */
+  readonly protocolVersion?: number;
 }
 
 /** The master's composition root: database, cluster hub, HTTP app (API, link, metrics), first admin. */
@@ -50,7 +55,10 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const now = options.now ?? Date.now;
   await ensureDirs(config.dataDir);
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
-  if (!currentRules(db) && options.seedRules) seedRules(db, options.seedRules, 'system', now());
+  if (!currentRules(db)) {
+    const seed = options.seedRules ?? (config.rules.seedFile ? readSeedRules(config.rules.seedFile) : undefined);
+    if (seed) seedRules(db, seed, 'system', now());
+  }
 
   // One registry for the HTTP app and the hub, served at /metrics.
   const registry = new Registry();
@@ -64,6 +72,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       heartbeatMs: config.cluster.heartbeatSeconds * 1000,
       offlineAfterMissed: config.cluster.offlineAfterMissed,
       requestTimeoutMs: config.cluster.requestTimeoutSeconds * 1000,
+      protocolVersion: options.protocolVersion ?? PROTOCOL_VERSION,
     },
   });
   const deps = { config, db, log, now, cluster: hub };
@@ -110,4 +119,9 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       log.info({ event: 'MASTER_STOPPED' }, 'master stopped');
     },
   };
+}
+
+/** `rules.seedFile`: validated like any rules document; a bad file stops the start naming the key. */
+function readSeedRules(file: string): Rules {
+  return validateRules(loadConfigFile(Type.Unknown(), file), file);
 }

@@ -8,3 +8,4 @@ export { ALL_DOWN_REPLY, type ProxyCounters } from './proxy.ts';
 export { masterDownMs, skewMs } from './timers.ts';
 export type { Log } from './log.ts';
 export type { UpstreamChange } from './pool.ts';
+export { probe, type ProbeOptions } from './health-probe.ts';

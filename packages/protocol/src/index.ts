@@ -3,3 +3,4 @@ export * from './events.ts';
 export { FrameError, decodeToMaster, decodeToScanner, encodeFrame, validator } from './codec.ts';
 export { newNonce, newCredential, helloProof, proofMatches } from './auth.ts';
 export { PendingRequests } from './pending-requests.ts';
+export { acceptProtocol, offerProtocol, OLDEST_PROTOCOL_VERSION, type Negotiation } from './version.ts';

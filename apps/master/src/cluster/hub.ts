@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import {
-  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, PROTOCOL_VERSION, MAX_INJECT_BYTES, QueueInjectFrame, validator,
+  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
 } from '@moat/protocol';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
@@ -21,11 +21,15 @@ export interface HubSettings {
   readonly heartbeatMs: number;
   readonly offlineAfterMissed: number;
   readonly requestTimeoutMs: number;
+  /** The protocol version this master speaks (PROTOCOL_VERSION; tests set it one ahead to play a newer master). */
+  readonly protocolVersion: number;
 }
 
 interface Session {
   readonly ws: WebSocket;
   readonly node: NodeRecord;
+  /** The version negotiated at the hello: frames newer than it are not sent on this link. */
+  readonly protocol: number;
   readonly pending: PendingRequests;
   readonly streams: Map<string, MessageStream>;
   lastSeen: number;
@@ -142,12 +146,14 @@ export class ClusterHub implements ClusterControl {
       if (session) this.disconnected(session);
     });
     ws.on('error', (err) => this.log.warn({ event: 'LINK_ERROR', address: remoteAddress, error: err.message }, 'cluster link socket error'));
-    this.send(ws, { type: 'challenge', protocol: PROTOCOL_VERSION, nonce });
+    this.send(ws, { type: 'challenge', protocol: this.settings.protocolVersion, nonce });
   }
 
   private authenticate(ws: WebSocket, address: string, nonce: string, hello: Hello): Session | undefined {
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      this.refuse(ws, address, 'MOAT_ERR_PROTOCOL', `protocol ${hello.protocol} is not supported (master speaks ${PROTOCOL_VERSION})`);
+    // One version of difference is allowed, so nodes can be upgraded one at a time.
+    const negotiated = acceptProtocol(hello.protocol, this.settings.protocolVersion);
+    if (!negotiated.ok) {
+      this.refuse(ws, address, 'MOAT_ERR_PROTOCOL', `${hello.nodeName}: ${negotiated.message}`);
       return undefined;
     }
     const now = this.now();
@@ -173,10 +179,10 @@ export class ClusterHub implements ClusterControl {
     const previous = this.sessions.get(node.id);
     if (previous) previous.ws.close(1000, 'replaced by a newer connection');
     this.registry.connected(node.id, now, address, hello.smtpAddress, hello.software, hello.rulesVersion);
-    const session: Session = { ws, node, pending: new PendingRequests(), streams: new Map(), lastSeen: now };
+    const session: Session = { ws, node, protocol: negotiated.version, pending: new PendingRequests(), streams: new Map(), lastSeen: now };
     this.sessions.set(node.id, session);
-    this.send(ws, { type: 'welcome', protocol: PROTOCOL_VERSION, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
-    this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion }, 'scanner online');
+    this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
+    this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
     session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
     this.pushRulesIfBehind(session, hello.rulesVersion);
     return session;

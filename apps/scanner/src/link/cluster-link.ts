@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { decodeToScanner, encodeFrame, helloProof, FrameError, MAX_FRAME_BYTES, PendingRequests, PROTOCOL_VERSION, type BalancerReport, type ToMaster, type ToScanner } from '@moat/protocol';
+import { decodeToScanner, encodeFrame, helloProof, FrameError, MAX_FRAME_BYTES, PendingRequests, offerProtocol, type BalancerReport, type ToMaster, type ToScanner } from '@moat/protocol';
 import type { OutboxStore } from '../store/outbox-store.ts';
 import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
@@ -170,7 +170,8 @@ export class ClusterLink {
         }
         this.send({
           type: 'hello',
-          protocol: PROTOCOL_VERSION,
+          // The master's own version when it is one behind (a rolling upgrade), else ours.
+          protocol: offerProtocol(frame.protocol),
           nodeName: settings.nodeName,
           ...(cred ? { nodeId: cred.nodeId } : {}),
           proof: helloProof(key, settings.nodeName, frame.nonce),
@@ -192,7 +193,7 @@ export class ClusterLink {
         this.attempts = 0;
         this.heartbeatMs = frame.heartbeatMs;
         this.batchInFlight = undefined;
-        log.info({ event: 'LINK_UP', nodeId: frame.nodeId }, 'connected to the master');
+        log.info({ event: 'LINK_UP', nodeId: frame.nodeId, protocol: frame.protocol }, 'connected to the master');
         this.startHeartbeat();
         this.drain();
         return;

@@ -1,0 +1,360 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { applyOverrides, parseYaml, validateDocument } from '@moat/config';
+import { MasterConfigSchema } from '@moat/master';
+import { ScannerConfigSchema } from '@moat/scanner';
+import { validateRules } from '@moat/rules';
+import { findBinary } from '../helpers/daemon.ts';
+import { startDownstream } from '../helpers/downstream.ts';
+import { startTestMaster } from '../helpers/cluster-harness.ts';
+import { freePort } from '../helpers/ports.ts';
+import { message, sendMail } from '../helpers/smtp-client.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { waitUntil } from '../helpers/wait.ts';
+import { buildRuntimeTree, hostPath, stageCopySources, validateByName, interpolate, parseDockerfile, parseUnit, readText, ROOT, runSync, spawnRole, waitForHealthFile, type RoleProcess } from '../helpers/packaging.ts';
+
+// docker/, deploy/ and scripts/install.sh, checked without a Docker engine or systemd as PID 1:
+// the files agree with each other and with this checkout, every config passes the real loader,
+// and the image's own command lines run here as the image would run them (docs/containers.md).
+
+const dockerfile = parseDockerfile(readText('docker/Dockerfile'));
+const composeText = readText('docker/compose.yaml');
+/** Values for the compose file's ${VAR:?…} secrets (docker/.env in real use). */
+const SECRETS = { MOAT_JOIN_SECRET: 'packaging-join-secret-0123456789', MOAT_ELECTION_KEY: 'packaging-election-key-0123456789', MOAT_ADMIN_PASSWORD: 'packaging-admin-password' };
+// merge: compose applies YAML merge keys (<<: *moat), so the parse must too.
+const compose = parse(interpolate(composeText, SECRETS), { merge: true }) as {
+  services: Record<string, { build?: { context: string; dockerfile: string }; image?: string; command?: string[]; environment?: Record<string, string>; volumes?: string[]; ports?: string[]; depends_on?: Record<string, unknown>; networks: Record<string, { ipv4_address: string }> }>;
+  networks: Record<string, { ipam: { config: { subnet: string }[] } }>;
+  volumes: Record<string, unknown>;
+};
+const DOCKER_DIR = join(ROOT, 'docker');
+const moatServices = Object.entries(compose.services).filter(([, s]) => s.build);
+
+/** In-container path → host path for one service: its bind mounts, and /opt/moat (the image's WORKDIR) is `app` (the checkout, or a runtime tree). */
+function mountsOf(service: { volumes?: string[] }, app = ROOT): Record<string, string> {
+  const mounts: Record<string, string> = { [dockerfile.workdir]: app };
+  for (const v of service.volumes ?? []) {
+    const [from, to] = v.split(':') as [string, string];
+    if (from.startsWith('.')) mounts[to] = resolve(DOCKER_DIR, from);
+  }
+  return mounts;
+}
+
+/** The value after `flag` in a command line. */
+const argAfter = (argv: readonly string[], flag: string) => argv[argv.indexOf(flag) + 1]!;
+/** The command's own `--set` pairs. */
+const setsOf = (argv: readonly string[]) => argv.flatMap((a, i) => (argv[i - 1] === '--set' ? [a] : []));
+
+test('the Dockerfile copies only what exists, runs the CLI from its WORKDIR, and checks health with the CLI', () => {
+  assert.ok(dockerfile.copySources.length >= 5);
+  for (const src of dockerfile.copySources) assert.ok(existsSync(join(ROOT, src)), `COPY source ${src} exists`);
+  const ignored = readText('.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
+  for (const src of dockerfile.copySources) assert.ok(!ignored.includes(src), `${src} is not excluded by .dockerignore`);
+  assert.deepEqual(dockerfile.entrypoint.slice(0, 1), ['node']);
+  assert.ok(existsSync(hostPath(dockerfile.entrypoint[1]!, { [dockerfile.workdir]: ROOT })), 'the entrypoint script is in the checkout');
+  assert.equal(dockerfile.cmd[0], 'master');
+  assert.deepEqual(dockerfile.healthcheck, [...dockerfile.entrypoint, 'healthcheck']);
+  assert.ok(dockerfile.env.MOAT_HEALTH_FILE, 'the image names the health file');
+  const text = readText('docker/Dockerfile');
+  assert.match(text, /^USER moat$/m, 'runs as a non-root user');
+  assert.match(text, /^VOLUME \["\/var\/lib\/moat"\]$/m);
+  assert.match(text, /pnpm install --frozen-lockfile --prod/, 'the runtime has production dependencies only');
+  assert.match(text, /pnpm install --frozen-lockfile\n/, 'the build stage installs exactly the lockfile');
+  assert.deepEqual(stageCopySources(text, 'prod-deps'), ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', 'packages', 'apps', 'test/package.json'], 'what buildRuntimeTree copies');
+});
+
+test('compose.yaml parses and references only files, services, volumes and addresses that exist and agree', () => {
+  assert.deepEqual(Object.keys(compose.services).sort(), ['mailpit', 'master', 'scanner-1', 'scanner-2']);
+  assert.match(compose.services.mailpit!.image!, /^axllent\/mailpit:/);
+  const subnet = compose.networks.moat!.ipam.config[0]!.subnet;
+  const prefix = subnet.replace(/\.0\/24$/, '.');
+  const addressOf = (name: string) => compose.services[name]!.networks.moat!.ipv4_address;
+  for (const [name, s] of Object.entries(compose.services)) {
+    assert.ok(addressOf(name).startsWith(prefix), `${name} is inside ${subnet}`);
+    for (const v of s.volumes ?? []) {
+      const from = v.split(':')[0]!;
+      if (from.startsWith('.')) assert.ok(existsSync(resolve(DOCKER_DIR, from)), `${name}: bind mount ${from} exists`);
+      else assert.ok(from in compose.volumes, `${name}: volume ${from} is declared`);
+    }
+    for (const dep of Object.keys(s.depends_on ?? {})) assert.ok(dep in compose.services, `${name} depends on a service that exists`);
+  }
+  for (const [name, s] of moatServices) {
+    assert.ok(existsSync(resolve(DOCKER_DIR, s.build!.context, s.build!.dockerfile)), `${name}: the Dockerfile exists`);
+    const config = hostPath(argAfter(s.command!, '--config'), mountsOf(s));
+    assert.ok(existsSync(config), `${name}: ${config} exists`);
+  }
+  // The scanners' configs agree with the compose network: election peers, PROXY trust, relay, master.
+  const scanners = moatServices.filter(([, s]) => s.command![0] === 'scanner');
+  assert.equal(scanners.length, 2);
+  for (const [name, s] of scanners) {
+    const doc = parse(readFileSync(hostPath(argAfter(s.command!, '--config'), mountsOf(s)), 'utf8'));
+    const others = scanners.filter(([n]) => n !== name).map(([n]) => addressOf(n));
+    assert.equal(doc.node.name, name, 'node name = service name (the rules\' nodes.<name>)');
+    assert.equal(doc.balancer.election.bind.host, addressOf(name), `${name} binds the election on its own fixed address`);
+    assert.deepEqual(doc.balancer.election.peers.map((p: { host: string }) => p.host), others);
+    assert.deepEqual([...doc.smtp.trustedProxies].sort(), scanners.map(([n]) => addressOf(n)).sort(), 'PROXY lines trusted from both balancers');
+    assert.deepEqual(doc.balancer.upstreams.map((u: { name: string; host: string }) => [u.name, u.host]), scanners.map(([n]) => [n, addressOf(n)]));
+    assert.ok(doc.relay.host in compose.services, 'relay.host is a compose service');
+    assert.ok(new URL(doc.master.url).hostname in compose.services, 'master.url names a compose service');
+    assert.ok(s.ports!.some((p) => p.endsWith(`:${doc.balancer.listen.port}`)), `${name} publishes the virtual port`);
+  }
+});
+
+test('every config under docker/ (with compose\'s own --set) and deploy/ validates with the real loaders', () => {
+  for (const [name, s] of moatServices) {
+    const file = hostPath(argAfter(s.command!, '--config'), mountsOf(s));
+    const doc = applyOverrides(parseYaml(readFileSync(file, 'utf8'), file), setsOf(s.command!));
+    validateDocument(s.command![0] === 'master' ? MasterConfigSchema : ScannerConfigSchema, doc, `${name}: ${file}`);
+  }
+  const files = [...readdirSync(join(DOCKER_DIR, 'config')).map((f) => join(DOCKER_DIR, 'config', f)), ...readdirSync(join(ROOT, 'deploy/config')).map((f) => join(ROOT, 'deploy/config', f))];
+  const composeConfigs = new Set(moatServices.map(([, s]) => hostPath(argAfter(s.command!, '--config'), mountsOf(s))));
+  for (const file of files) if (!composeConfigs.has(file)) validateByName(file);
+  // The master's first rules are a valid rules document too.
+  const master = parse(readFileSync(join(DOCKER_DIR, 'config/master.yaml'), 'utf8'));
+  const seed = hostPath(master.rules.seedFile, mountsOf(compose.services.master!));
+  validateRules(parseYaml(readFileSync(seed, 'utf8'), seed), seed);
+});
+
+test('the image\'s command lines run on this host as the image runs them: master, two scanners electing the virtual address, mail through it', async (t) => {
+  const started = Date.now();
+  const phase = (what: string) => t.diagnostic(`${what} after ${Date.now() - started} ms`);
+  const tmp = tempDir('packaging');
+  // /opt/moat as the runtime stage has it: production dependencies only, no tests, the built console.
+  const app = buildRuntimeTree(join(tmp.path, 'opt-moat')) ?? ROOT;
+  phase(app === ROOT ? 'no pnpm: running from the checkout' : 'runtime tree (production dependencies only) built');
+  const downstream = await startDownstream(); // stands in for mailpit
+  const procs: RoleProcess[] = [];
+  t.after(async () => {
+    for (const p of procs.reverse()) await p.stop();
+    await downstream.close();
+    tmp.cleanup();
+  });
+  const image = (service: string) => {
+    const s = compose.services[service]!;
+    const mounts = { ...mountsOf(s, app), '/run/moat': join(tmp.path, service, 'run') };
+    mkdirSync(mounts['/run/moat'], { recursive: true });
+    const healthFile = hostPath(dockerfile.env.MOAT_HEALTH_FILE!, mounts);
+    // ENTRYPOINT + the service's command, paths mapped to this checkout, `node` = the Node 24 running this test.
+    const argv = [...dockerfile.entrypoint, ...s.command!].map((a, i) => (i === 0 ? process.execPath : hostPath(a, mounts)));
+    const env = { ...dockerfile.env, ...(s.environment ?? {}), MOAT_HEALTH_FILE: healthFile };
+    const healthcheck = () => runSync(dockerfile.healthcheck.map((a, i) => (i === 0 ? process.execPath : hostPath(a, mounts))), env);
+    const configDoc = parse(readFileSync(argAfter(argv, '--config'), 'utf8'));
+    return { argv, env, healthFile, healthcheck, configDoc, mounts };
+  };
+
+  // Only addresses, ports and data folders are overridden (--set), everything else is the shipped config.
+  const master = image('master');
+  const masterPort = await freePort();
+  const masterProc = spawnRole([...master.argv, '--set', `dataDir=${join(tmp.path, 'master', 'data')}`, '--set', 'http.host=127.0.0.1', '--set', `http.port=${masterPort}`, '--set', `rules.seedFile=${hostPath(master.configDoc.rules.seedFile, master.mounts)}`], master.env);
+  procs.push(masterProc);
+  await waitForHealthFile(masterProc, master.healthFile, 'the master');
+  const mh = master.healthcheck();
+  assert.equal(mh.status, 0, mh.stdout + mh.stderr);
+  phase('master healthy');
+
+  // Compose addresses → loopback: each scanner's SMTP port and election address on this host.
+  const names = ['scanner-1', 'scanner-2'];
+  const local = new Map<string, { name: string; smtpPort: number; electionHost: string; electionPort: number }>();
+  for (const [i, name] of names.entries()) {
+    local.set(compose.services[name]!.networks.moat!.ipv4_address, { name, smtpPort: await freePort(), electionHost: `127.0.0.${i + 1}`, electionPort: await freePort() });
+  }
+  const virtualPort = await freePort();
+  const scanners = names.map((name) => {
+    const img = image(name);
+    const me = [...local.values()].find((l) => l.name === name)!;
+    const cfg = img.configDoc;
+    const sets = [
+      `dataDir=${join(tmp.path, name, 'data')}`,
+      'smtp.listen.host=127.0.0.1', `smtp.listen.port=${me.smtpPort}`, 'smtp.trustedProxies=[127.0.0.3]',
+      'relay.host=127.0.0.1', `relay.port=${downstream.port}`,
+      `master.url=ws://127.0.0.1:${masterPort}/cluster`,
+      'balancer.listen.host=127.0.0.1', `balancer.listen.port=${virtualPort}`, 'balancer.sourceAddress=127.0.0.3',
+      ...cfg.balancer.upstreams.flatMap((u: { host: string }, j: number) => [`balancer.upstreams.${j}.host=127.0.0.1`, `balancer.upstreams.${j}.port=${local.get(u.host)!.smtpPort}`]),
+      `balancer.election.bind.host=${me.electionHost}`, `balancer.election.bind.port=${me.electionPort}`,
+      ...cfg.balancer.election.peers.flatMap((p: { host: string }, j: number) => [`balancer.election.peers.${j}.host=${local.get(p.host)!.electionHost}`, `balancer.election.peers.${j}.port=${local.get(p.host)!.electionPort}`]),
+    ];
+    const proc = spawnRole([...img.argv, ...sets.flatMap((s) => ['--set', s])], img.env);
+    procs.push(proc);
+    return { img, proc, name };
+  });
+  for (const s of scanners) await waitForHealthFile(s.proc, s.img.healthFile, s.name);
+  phase('both scanners serving');
+  for (const s of scanners) {
+    const h = s.img.healthcheck();
+    assert.equal(h.status, 0, `${s.name}: ${h.stdout}${h.stderr}`);
+    assert.match(h.stdout, /^healthy/);
+  }
+
+  // One of them holds the virtual address; a message sent there is delivered downstream.
+  let sent = { ok: false, response: '' };
+  await waitUntil(async () => (sent = await sendMail(virtualPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'through the docker configs' }))).ok, 'the virtual address to accept mail', 30_000, 200);
+  assert.match(sent.response, /^250 /);
+  await downstream.waitFor(1);
+  phase('a message through the virtual address delivered');
+  assert.match(downstream.received[0]!.raw.toString(), /through the docker configs/);
+
+  // SIGTERM: a clean exit (status 0), the health file goes, and the check then says unhealthy.
+  for (const s of [...scanners].reverse()) {
+    assert.equal(await s.proc.stop(), 0, s.proc.output());
+    const h = s.img.healthcheck();
+    assert.equal(h.status, 1);
+    assert.match(h.stdout, /unhealthy/);
+  }
+  assert.equal(await masterProc.stop(), 0, masterProc.output());
+  assert.equal(master.healthcheck().status, 1);
+  phase('all stopped');
+});
+
+const UNITS = ['master', 'scanner', 'balancer'];
+
+test('systemd units: sandboxed, ExecStart names files this checkout installs, and the command line parses the deploy configs', () => {
+  const installed = { '/opt/moat': ROOT, '/etc/moat': join(ROOT, 'deploy/config') };
+  for (const role of UNITS) {
+    const unit = parseUnit(readText(`deploy/systemd/moat-${role}.service`));
+    const one = (k: string) => unit.get(`Service.${k}`)?.at(-1);
+    assert.equal(one('User'), 'moat');
+    assert.equal(one('ProtectSystem'), 'strict');
+    assert.equal(one('NoNewPrivileges'), 'yes');
+    assert.equal(one('StateDirectory'), 'moat');
+    assert.equal(one('PrivateTmp'), 'yes');
+    assert.ok(one('RestrictAddressFamilies')!.split(' ').every((f) => ['AF_UNIX', 'AF_INET', 'AF_INET6', 'AF_NETLINK'].includes(f)));
+    const caps = one('CapabilityBoundingSet')!.split(' ');
+    assert.deepEqual(caps, role === 'master' ? ['CAP_NET_BIND_SERVICE'] : ['CAP_NET_BIND_SERVICE', 'CAP_NET_ADMIN']);
+    assert.equal(one('RestartPreventExitStatus'), '2', 'a config error is not restarted in a loop');
+    const exec = one('ExecStart')!.split(' ');
+    assert.deepEqual(exec.slice(1, 5).map((a) => a.replace(/^\/etc\/moat\/.*/, 'CONFIG')), ['/opt/moat/apps/cli/src/moat.ts', role, '--config', 'CONFIG']);
+    for (const path of [exec[0]!, exec[1]!, exec[4]!]) assert.ok(existsSync(hostPath(path, installed)), `${role}: ${path} is installed from ${hostPath(path, installed)}`);
+    validateByName(hostPath(exec[4]!, installed));
+    if (role !== 'balancer') {
+      const printed = runSync([...exec.map((a, i) => (i === 0 ? process.execPath : hostPath(a, installed))), '--print-config']);
+      assert.equal(printed.status, 0, printed.stderr);
+      assert.match(printed.stdout, new RegExp(`dataDir: /var/lib/moat/${role}`));
+    }
+  }
+});
+
+test('systemd-analyze verify accepts every unit as scripts/install.sh stages it', { skip: findBinary('systemd-analyze') ? false : 'systemd-analyze is not installed (Debian package systemd)' }, () => {
+  const root = tempDir('units');
+  try {
+    for (const role of UNITS) {
+      const r = runSync(['bash', 'scripts/install.sh', role, '--prefix', root.path, '--no-deps']);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    // What verify looks for besides the units: the targets they name and an executable ExecStart.
+    mkdirSync(join(root.path, 'usr/lib/systemd/system'), { recursive: true });
+    for (const f of readdirSync('/usr/lib/systemd/system').filter((f) => f.endsWith('.target'))) copyFileSync(join('/usr/lib/systemd/system', f), join(root.path, 'usr/lib/systemd/system', f));
+    mkdirSync(join(root.path, 'opt/moat/node_modules/.bin'), { recursive: true });
+    writeFileSync(join(root.path, 'opt/moat/node_modules/.bin/node'), '#!/bin/sh\n', { mode: 0o755 });
+    for (const role of UNITS) {
+      const r = runSync(['systemd-analyze', 'verify', `--root=${root.path}`, `moat-${role}.service`]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.trim(), '', `moat-${role}.service: no warning (an unknown key or bad value is only a warning)`);
+    }
+  } finally {
+    root.cleanup();
+  }
+});
+
+test('install.sh: arguments are checked, --dry-run changes nothing, --prefix stages the app, config and unit', () => {
+  const bad: [string[], RegExp][] = [
+    [[], /which role\?/],
+    [['postfix'], /unknown argument 'postfix'/],
+    [['master', 'scanner'], /one role at a time/],
+    [['scanner', '--prefix'], /--prefix needs a directory/],
+    [['scanner', '--prefix', '--dry-run'], /--prefix needs a directory/],
+    [['scanner', '--prefix', '/tmp/x', '--start'], /--start needs a real install/],
+  ];
+  for (const [args, expected] of bad) {
+    const r = runSync(['bash', 'scripts/install.sh', ...args]);
+    assert.equal(r.status, 2, `${args.join(' ')}: exit 2`);
+    assert.match(r.stderr, expected);
+  }
+  const help = runSync(['bash', 'scripts/install.sh', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stderr, /--dry-run/);
+
+  const dry = tempDir('install-dry');
+  const stage = tempDir('install-stage');
+  try {
+    const r = runSync(['bash', 'scripts/install.sh', 'scanner', '--dry-run', '--prefix', dry.path]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readdirSync(dry.path), [], 'a dry run creates nothing');
+    assert.match(r.stdout, /would copy .* to .*\/opt\/moat/);
+    assert.match(r.stdout, /skipped \(staging tree\): useradd/);
+    assert.match(r.stdout, /moat-scanner\.service/);
+
+    const s = runSync(['bash', 'scripts/install.sh', 'master', '--prefix', stage.path]);
+    assert.equal(s.status, 0, s.stderr);
+    assert.equal(readFileSync(join(stage.path, 'etc/systemd/system/moat-master.service'), 'utf8'), readText('deploy/systemd/moat-master.service'));
+    assert.equal(readFileSync(join(stage.path, 'etc/moat/master.yaml'), 'utf8'), readText('deploy/config/master.yaml'));
+    assert.ok(existsSync(join(stage.path, 'opt/moat/apps/cli/src/moat.ts')));
+    assert.ok(!existsSync(join(stage.path, 'opt/moat/node_modules')), 'local dependencies are not copied');
+    const env = join(stage.path, 'etc/moat/moat.env');
+    assert.equal(statSync(env).mode & 0o777, 0o640);
+    const secret = /^MOAT_JOIN_SECRET=([0-9a-f]{48})$/m.exec(readFileSync(env, 'utf8'))?.[1];
+    assert.ok(secret, 'a master gets a random join secret');
+    writeFileSync(join(stage.path, 'etc/moat/master.yaml'), '# edited by the admin\n');
+    const again = runSync(['bash', 'scripts/install.sh', 'master', '--prefix', stage.path]);
+    assert.equal(again.status, 0);
+    assert.match(again.stdout, /kept existing .*master\.yaml/);
+    assert.equal(readFileSync(join(stage.path, 'etc/moat/master.yaml'), 'utf8'), '# edited by the admin\n', 'an edited config is never overwritten');
+    assert.ok(readFileSync(env, 'utf8').includes(secret), 'nor the secrets');
+  } finally {
+    dry.cleanup();
+    stage.cleanup();
+  }
+});
+
+test('a scanner that cannot join (no credential, no join secret) keeps running, says why, and is unhealthy', async (t) => {
+  const tmp = tempDir('nojoin');
+  const master = await startTestMaster();
+  const healthFile = join(tmp.path, 'health.json');
+  const config = join(tmp.path, 'scanner.yaml');
+  writeFileSync(config, `node: { name: lonely }\ndataDir: ${join(tmp.path, 'data')}\nmaster: { url: "${master.wsUrl}", reconnectBaseSeconds: 0.05, reconnectMaxSeconds: 0.1 }\n`);
+  const env = { MOAT_HEALTH_FILE: healthFile, MOAT_JOIN_SECRET: '' };
+  const proc = spawnRole([process.execPath, join(ROOT, 'apps/cli/src/moat.ts'), 'scanner', '--config', config], env);
+  t.after(async () => {
+    await proc.stop();
+    await master.close();
+    tmp.cleanup();
+  });
+  await waitUntil(() => proc.output().includes('RULES_WAITING'), 'the scanner to wait for rules', 20_000);
+  // It retries the link for as long as it runs; before the fix it exited with status 0 here.
+  await waitUntil(() => (proc.output().match(/LINK_NO_CREDENTIAL/g) ?? []).length >= 3, 'several tries, each saying why', 20_000);
+  assert.equal(proc.child.exitCode, null, proc.output());
+  const h = runSync([process.execPath, join(ROOT, 'apps/cli/src/moat.ts'), 'healthcheck'], env);
+  assert.equal(h.status, 1);
+  assert.match(h.stdout, /unhealthy: no health descriptor/);
+});
+
+test('the balancer unit\'s command line runs here with the deploy config (addresses overridden): it takes the address, answers, and its health check follows it', async (t) => {
+  const tmp = tempDir('lb-unit');
+  const unit = parseUnit(readText('deploy/systemd/moat-balancer.service'));
+  const installed = { '/opt/moat': ROOT, '/etc/moat': join(ROOT, 'deploy/config') };
+  const argv = unit.get('Service.ExecStart')!.at(-1)!.split(' ').map((a, i) => (i === 0 ? process.execPath : hostPath(a, installed)));
+  const [listen, up1, up2, bind, peer] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const sets = [
+    'listen.host=127.0.0.1', `listen.port=${listen}`, 'sourceAddress=127.0.0.1',
+    'upstreams.0.host=127.0.0.1', `upstreams.0.port=${up1}`, 'upstreams.1.host=127.0.0.1', `upstreams.1.port=${up2}`,
+    'election.bind.host=127.0.0.1', `election.bind.port=${bind}`, 'election.peers.0.host=127.0.0.2', `election.peers.0.port=${peer}`,
+  ];
+  const env = { MOAT_HEALTH_FILE: join(tmp.path, 'health.json') };
+  const proc = spawnRole([...argv, ...sets.flatMap((s) => ['--set', s])], env);
+  t.after(async () => {
+    await proc.stop();
+    tmp.cleanup();
+  });
+  await waitForHealthFile(proc, env.MOAT_HEALTH_FILE, 'the balancer');
+  const healthcheck = () => runSync([process.execPath, join(ROOT, 'apps/cli/src/moat.ts'), 'healthcheck'], env);
+  assert.equal(healthcheck().status, 0);
+  // Alone in its group it becomes the holder; with no scanner up it answers 421 4.3.2.
+  await waitUntil(() => proc.output().includes('lb.listening'), 'the balancer to take the virtual address', 20_000);
+  const sent = await sendMail(listen, { from: 'a@origin.test', to: ['user@example.test'] }, message());
+  assert.equal(sent.ok, false);
+  assert.match(sent.response, /^421 4\.3\.2/);
+  assert.equal(await proc.stop(), 0, proc.output());
+  assert.equal(healthcheck().status, 1);
+});
