@@ -2,12 +2,10 @@
 import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfigFile } from '@moat/config';
-import { ScannerConfigSchema, startScanner, createLogger } from '@moat/scanner';
-import { loadBalancerConfigFile, startBalancer } from '@moat/balancer';
-import { MasterConfigSchema, startMaster, resetPassword } from '@moat/master';
-import { startSink } from '@moat/sink';
 import { parseArgs } from './args.ts';
-import { startLocalCluster, LOCAL_DEFAULTS } from './local-cluster.ts';
+
+// Each role imports only its own modules (dynamic import per subcommand): a stand-alone
+// balancer must not load the master (Fastify, SQLite) or the scanner pipeline.
 
 const USAGE = `usage:
   moat master --config FILE [--print-config]    run the master node
@@ -24,6 +22,7 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'master': {
       if (typeof options.config !== 'string') return usage('master needs --config FILE');
+      const { MasterConfigSchema, startMaster, resetPassword } = await import('@moat/master');
       const config = loadConfigFile(MasterConfigSchema, options.config);
       if (rest[0] === 'reset-password') {
         const user = typeof options.user === 'string' ? options.user : config.admin.username;
@@ -43,6 +42,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'scanner': {
       if (typeof options.config !== 'string') return usage('scanner needs --config FILE');
+      const { ScannerConfigSchema, startScanner } = await import('@moat/scanner');
       const config = loadConfigFile(ScannerConfigSchema, options.config);
       if (options['print-config']) {
         process.stdout.write(stringify(config));
@@ -52,11 +52,13 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'balancer': {
       if (typeof options.config !== 'string') return usage('balancer needs --config FILE');
+      const [{ loadBalancerConfigFile, startBalancer }, { createLogger }] = await Promise.all([import('@moat/balancer'), import('@moat/scanner/logger')]);
       const config = loadBalancerConfigFile(options.config);
       const balancer = await startBalancer(config, { log: createLogger('info', { role: 'balancer' }) });
       return runUntilSignal(balancer);
     }
     case 'sink': {
+      const [{ startSink }, { LOCAL_DEFAULTS }] = await Promise.all([import('@moat/sink'), import('./local-cluster.ts')]);
       const sink = await startSink({
         host: typeof options.host === 'string' ? options.host : LOCAL_DEFAULTS.sink.host,
         port: typeof options.port === 'string' ? Number(options.port) : LOCAL_DEFAULTS.sink.port,
@@ -66,6 +68,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return runUntilSignal(sink);
     }
     case 'local': {
+      const { startLocalCluster, LOCAL_DEFAULTS } = await import('./local-cluster.ts');
       const cluster = await startLocalCluster(typeof options.var === 'string' ? { varDir: options.var } : {});
       const lines = [
         '',
