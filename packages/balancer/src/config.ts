@@ -49,6 +49,34 @@ const HealthCheck = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+const Multicast = Type.Object(
+  {
+    group: Type.String({ default: '224.0.0.18', pattern: '^(22[4-9]|23[0-9])\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}$', description: 'IPv4 multicast group the adverts go to (224.0.0.18 is VRRP\'s; 239.x.x.x is site-local).' }),
+    port: Port('UDP port of the group (the same on every node).'),
+    interface: Type.Optional(Host('IPv4 address of the interface to send and join on; default: bind.host. In tests 127.0.0.1 (loopback).')),
+    ttl: Type.Integer({ minimum: 1, maximum: 255, default: 1, description: 'Multicast TTL; 1 keeps adverts on the local link.' }),
+  },
+  { additionalProperties: false, description: 'Also (or only) send adverts to a multicast group and accept them from any source on it (the HMAC authenticates them).' },
+);
+
+const Track = Type.Object(
+  {
+    upstream: Type.String({ minLength: 1, description: 'Name of an upstream whose active health check is tracked (typically this node\'s own scanner).' }),
+    weight: Type.Integer({ minimum: -254, maximum: 0, default: 0, description: '0: while the upstream is down this node is in FAULT and gives up the address; negative: the priority is lowered by that much instead (keepalived track weight).' }),
+  },
+  { additionalProperties: false },
+);
+
+const Hooks = Type.Object(
+  {
+    master: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run on becoming master, before the listener opens (production: ip addr add + arping, or a cloud API call).' })),
+    backup: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run on becoming backup, after the listener closes (e.g. ip addr del).' })),
+    fault: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run on entering FAULT, after the listener closes.' })),
+    timeoutMs: Type.Integer({ minimum: 100, default: 10_000, description: 'A hook still running after this long is killed (with its process group) and logged as failed.' }),
+  },
+  { additionalProperties: false, default: {}, description: 'Commands run by /bin/sh on state changes, one at a time in order; env: MOAT_HA_STATE, MOAT_HA_PREVIOUS_STATE, MOAT_HA_REASON, MOAT_HA_VIP, MOAT_HA_VIP_PORT, MOAT_HA_PRIORITY, MOAT_HA_VRID, MOAT_HA_NODE_ID.' },
+);
+
 const Peer = Type.Object({ host: Host('Peer node address.'), port: Port('Its election UDP port.') }, { additionalProperties: false });
 
 export const ElectionSchema = Type.Object(
@@ -63,7 +91,10 @@ export const ElectionSchema = Type.Object(
       { host: Host('This node\'s own address (its primary address in VRRP terms).'), port: Port('UDP port of the election.') },
       { additionalProperties: false, description: 'UDP address of this node; its IP is the tie-break on equal priority (higher wins).' },
     ),
-    peers: Type.Array(Peer, { minItems: 1, description: 'UDP addresses of the other nodes (unicast); adverts from any other source are dropped.' }),
+    peers: Type.Array(Peer, { default: [], description: 'UDP addresses of the other nodes (unicast); unicast adverts from any other source are dropped. Peers, multicast, or both.' }),
+    multicast: Type.Optional(Multicast),
+    track: Type.Array(Track, { default: [], description: 'Health checks that lower this node\'s priority or put it in FAULT (needs healthCheck.type smtp or tcp).' }),
+    hooks: Hooks,
     key: Type.String({ minLength: 16, description: 'Shared secret: every advert carries an HMAC-SHA256 under it.' }),
     replayWindowMs: Type.Integer({ minimum: 100, default: 30_000, description: 'Adverts whose timestamp is further than this from our clock are dropped (anti-replay after a restart).' }),
   },
@@ -73,6 +104,19 @@ export const ElectionSchema = Type.Object(
 export const BalancerConfigSchema = Type.Object(
   {
     listen: Listen,
+    mode: Type.Union([Type.Literal('active-active'), Type.Literal('active-passive')], {
+      default: 'active-active',
+      description: 'active-active: the holder spreads connections over every usable upstream by weight; active-passive: only localUpstream takes traffic, the others stand by (used only when it is unusable).',
+    }),
+    localUpstream: Type.Optional(Type.String({ minLength: 1, description: 'Name of the upstream that is this node\'s own scanner (required by active-passive; embedded in a scanner it defaults to node.name when an upstream has that name).' })),
+    status: Type.Optional(Type.Object(
+      {
+        host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address of the status endpoint (GET /status JSON, GET /metrics Prometheus).' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, description: 'Its TCP port; 0 picks a free one.' }),
+        token: Type.Optional(Type.String({ minLength: 16, description: 'When set, requests need Authorization: Bearer <token>.' })),
+      },
+      { additionalProperties: false, description: 'HTTP status and metrics endpoint of this balancer (read-only).' },
+    )),
     proxyProtocol: Type.Union([Type.Literal('v1'), Type.Literal('off')], {
       default: 'v1',
       description: 'Send a PROXY protocol v1 line first, so each scanner sees the real client address (smtp-server accepts v1 only).',
@@ -101,6 +145,8 @@ export function validateBalancerConfig(input: unknown, source = 'balancer'): Bal
     if (names.has(u.name)) throw new ConfigError(source, [{ key: 'upstreams', message: `duplicate name ${u.name}` }]);
     names.add(u.name);
   }
+  const errors = crossChecks(config, names);
+  if (errors.length > 0) throw new ConfigError(source, errors);
   return config;
 }
 
@@ -113,4 +159,26 @@ export function loadBalancerConfigFile(path: string): BalancerConfig {
     throw new ConfigError(path, [{ key: '(file)', message: (err as Error).message }]);
   }
   return validateBalancerConfig(parseYaml(text, path), path);
+}
+
+/** Rules that span keys (the schema checks each key alone). */
+function crossChecks(config: BalancerConfig, names: ReadonlySet<string>): Array<{ key: string; message: string }> {
+  const errors: Array<{ key: string; message: string }> = [];
+  if (config.localUpstream !== undefined && !names.has(config.localUpstream)) {
+    errors.push({ key: 'localUpstream', message: `no upstream named ${config.localUpstream}` });
+  }
+  if (config.mode === 'active-passive' && config.localUpstream === undefined) {
+    errors.push({ key: 'localUpstream', message: 'required when mode is active-passive' });
+  }
+  const e = config.election;
+  if (e) {
+    if (e.peers.length === 0 && !e.multicast) errors.push({ key: 'election.peers', message: 'give peers, multicast, or both' });
+    e.track.forEach((t, i) => {
+      if (!names.has(t.upstream)) errors.push({ key: `election.track.${i}.upstream`, message: `no upstream named ${t.upstream}` });
+    });
+    if (e.track.length > 0 && config.healthCheck.type === 'none') {
+      errors.push({ key: 'healthCheck.type', message: 'election.track needs active checks (smtp or tcp)' });
+    }
+  }
+  return errors;
 }
