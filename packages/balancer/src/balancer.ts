@@ -158,6 +158,11 @@ export async function startBalancer(config: BalancerConfig, deps: BalancerDeps):
     }
   }
 
+  const sa = statusServer?.address;
+  log.info({
+    event: 'lb.started', mode: config.mode, listen: `${config.listen.host}:${config.listen.port}`,
+    status: sa ? `${sa.address}:${sa.port}` : null, election: config.election ? { nodeId: config.election.nodeId, priority: config.election.priority } : null,
+  }, 'balancer started');
   return {
     status,
     statusAddress: () => statusServer?.address ?? null,
