@@ -60,3 +60,25 @@ test('config: election needs peers or multicast; track names upstreams and needs
   assert.equal(ok.election?.track[0]?.weight, 0);
   assert.equal(ok.election?.hooks.timeoutMs, 10_000);
 });
+
+test('active-passive on real sockets: the holder sends every session to its own scanner; when it dies the standbys take them', async () => {
+  const { startBalancer } = await import('./balancer.ts');
+  const { fakeUpstream, memoryLog, smtpSession } = await import('./test-helpers.ts');
+  const [own, b, c] = await Promise.all([fakeUpstream('own', 'smtp', { proxy: false }), fakeUpstream('b', 'smtp', { proxy: false }), fakeUpstream('c', 'smtp', { proxy: false })]);
+  const h = await startBalancer(validateBalancerConfig({
+    listen: { host: '127.0.0.100', port: 0 }, proxyProtocol: 'off', mode: 'active-passive', localUpstream: 'own',
+    upstreams: [own, b, c].map((u) => ({ name: u.name, host: '127.0.0.1', port: u.port, weight: u.name === 'own' ? 1 : 5 })),
+  }), { log: memoryLog() });
+  try {
+    const vip = h.status().listen!;
+    for (let i = 0; i < 12; i++) assert.match((await smtpSession(vip.port, vip.host)).greeting, /^220 own /);
+    assert.deepEqual([own.greeted, b.greeted, c.greeted], [12, 0, 0]);
+    assert.equal(h.status().mode, 'active-passive');
+    await own.kill();
+    for (let i = 0; i < 6; i++) assert.match((await smtpSession(vip.port, vip.host)).greeting, /^220 [bc] /, 'a standby answers, the client sees no error');
+    assert.equal(b.greeted + c.greeted, 6);
+  } finally {
+    await h.close();
+    await Promise.all([b.kill(), c.kill()]);
+  }
+});
