@@ -93,7 +93,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
   return {
     listen() {
       if (server) return Promise.resolve(server.address() as net.AddressInfo);
-      const s = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+      const s = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onConnection);
       return new Promise((resolve, reject) => {
         s.once('error', reject);
         s.listen({ host: config.listen.host, port: config.listen.port }, () => {

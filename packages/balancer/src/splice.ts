@@ -7,7 +7,7 @@ import type { IdleSweeper } from './idle-sweeper.ts';
  * that direction. An error or the idle time-out (RFC 5321 wants ≥ 10 minutes; see
  * idle-sweeper.ts) tears down both. `onDone` runs once, after both close.
  *
- * Hand-written rather than `pipe()`: the hot path is one 'data' listener per direction and no
+ * TCP_NODELAY is set at accept/connect (`noDelay`). Hand-written rather than `pipe()`: the hot path is one 'data' listener per direction and no
  * per-chunk timer (measured cheaper per connection than pipe + setTimeout).
  */
 export function splice(client: net.Socket, upstream: net.Socket, greeting: Buffer, idle: IdleSweeper, onDone: () => void): void {
@@ -41,7 +41,6 @@ export function splice(client: net.Socket, upstream: net.Socket, greeting: Buffe
     from.on('end', () => to.end());
     from.on('error', kill);
     from.on('close', onClose);
-    from.setNoDelay(true);
   };
   relay(upstream, client);
   relay(client, upstream);
