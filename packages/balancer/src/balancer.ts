@@ -114,7 +114,7 @@ export async function startBalancer(config: BalancerConfig, deps: BalancerDeps):
 
   const hookCommand = async (t: TransitionInfo): Promise<void> => {
     const e = config.election!;
-    const command = t.to === 'master' ? e.hooks.master : t.to === 'backup' ? e.hooks.backup : t.to === 'fault' ? e.hooks.fault : undefined;
+    const command = { master: e.hooks.master, backup: e.hooks.backup, fault: e.hooks.fault, init: e.hooks.stop ?? e.hooks.backup }[t.to];
     if (!command) return;
     await runHookCommand(command, {
       state: t.to, previousState: t.from, reason: t.reason, vip: config.listen.host, vipPort: config.listen.port,

@@ -72,9 +72,10 @@ const Hooks = Type.Object(
     master: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run on becoming master, before the listener opens (production: ip addr add + arping, or a cloud API call).' })),
     backup: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run on becoming backup, after the listener closes (e.g. ip addr del).' })),
     fault: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run on entering FAULT, after the listener closes.' })),
+    stop: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run when the balancer stops (state init), after the listener closes; default: the backup hook, so a stopped holder does not keep the address.' })),
     timeoutMs: Type.Integer({ minimum: 100, default: 10_000, description: 'A hook still running after this long is killed (with its process group) and logged as failed.' }),
   },
-  { additionalProperties: false, default: {}, description: 'Commands run by /bin/sh on state changes, one at a time in order; env: MOAT_HA_STATE, MOAT_HA_PREVIOUS_STATE, MOAT_HA_REASON, MOAT_HA_VIP, MOAT_HA_VIP_PORT, MOAT_HA_PRIORITY, MOAT_HA_VRID, MOAT_HA_NODE_ID.' },
+  { additionalProperties: false, default: {}, description: 'Commands run by /bin/sh on state changes, one at a time in order (at start the node enters backup, so the backup hook also clears an address left by a crash); env: MOAT_HA_STATE, MOAT_HA_PREVIOUS_STATE, MOAT_HA_REASON, MOAT_HA_VIP, MOAT_HA_VIP_PORT, MOAT_HA_PRIORITY, MOAT_HA_VRID, MOAT_HA_NODE_ID.' },
 );
 
 const Peer = Type.Object({ host: Host('Peer node address.'), port: Port('Its election UDP port.') }, { additionalProperties: false });

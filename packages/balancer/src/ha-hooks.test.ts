@@ -113,6 +113,11 @@ test('FAULT: the tracked own scanner dies → the holder gives up the address (f
   assert.ok(await waitFor(() => lines(file).length >= 5));
   assert.deepEqual(lines(file).slice(3).map((l) => l.split('|').slice(0, 2).join('|')), ['backup|fault', 'master|backup']);
   assert.match((await smtpSession(vipPort, VIP)).greeting, /^220 /);
+
+  // A graceful stop runs the stop hook (here: the backup command, as no `stop` is set).
+  await n.close();
+  handles.delete(n);
+  assert.deepEqual(lines(file).at(-1), `init|master|${VIP}|${vipPort}|100|solo|shutdown`);
 });
 
 test('a tracker with a negative weight lowers the priority: the 100 node preempts, and gives back on recovery', async () => {
