@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { BalancerConfig } from './config.ts';
 import { startElection, type ElectionNode, type ElectionStatus, type TransitionInfo } from './election-node.ts';
+import { startCommandTrackers, type CommandTrackers } from './command-tracker.ts';
 import { startHealthChecks } from './health-checker.ts';
 import { runHookCommand } from './hook-command.ts';
 import type { Log } from './log.ts';
@@ -145,6 +146,8 @@ export async function startBalancer(config: BalancerConfig, deps: BalancerDeps):
     master = true;
     await openListener();
   }
+  const commandTracks = (config.election?.track ?? []).flatMap((t) => ('command' in t ? [t] : []));
+  const trackers: CommandTrackers | null = commandTracks.length > 0 ? startCommandTrackers(commandTracks, log, (name, ok) => election?.setTracker(name, ok)) : null;
 
   let statusServer: StatusServer | null = null;
   if (config.status) {
@@ -152,6 +155,7 @@ export async function startBalancer(config: BalancerConfig, deps: BalancerDeps):
       statusServer = await startStatusServer(config.status, status, metrics.registry, log);
     } catch (err) {
       checks.close();
+      trackers?.close();
       await election?.stop({ abrupt: true });
       await proxy.close();
       throw err;
@@ -173,6 +177,7 @@ export async function startBalancer(config: BalancerConfig, deps: BalancerDeps):
     async close(opts = {}) {
       closing = true;
       checks.close();
+      trackers?.close();
       await election?.stop(opts);
       master = false;
       await proxy.close();

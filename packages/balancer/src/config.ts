@@ -59,13 +59,30 @@ const Multicast = Type.Object(
   { additionalProperties: false, description: 'Also (or only) send adverts to a multicast group and accept them from any source on it (the HMAC authenticates them).' },
 );
 
-const Track = Type.Object(
+const TrackWeight = Type.Integer({ minimum: -254, maximum: 0, default: 0, description: '0: while the check fails this node is in FAULT and gives up the address; negative: the priority is lowered by that much instead (keepalived track weight).' });
+
+const UpstreamTrack = Type.Object(
   {
     upstream: Type.String({ minLength: 1, description: 'Name of an upstream whose active health check is tracked (typically this node\'s own scanner).' }),
-    weight: Type.Integer({ minimum: -254, maximum: 0, default: 0, description: '0: while the upstream is down this node is in FAULT and gives up the address; negative: the priority is lowered by that much instead (keepalived track weight).' }),
+    weight: TrackWeight,
   },
   { additionalProperties: false },
 );
+
+const CommandTrack = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'Name of the check, in logs and status.' }),
+    command: Type.String({ minLength: 1, description: 'Shell command (/bin/sh) run every intervalMs; exit 0 passes (keepalived vrrp_script), e.g. a gateway ping.' }),
+    intervalMs: Type.Integer({ minimum: 100, default: 2000, description: 'Time between two runs.' }),
+    timeoutMs: Type.Integer({ minimum: 50, default: 1000, description: 'A run still going after this long is killed and fails.' }),
+    rise: Type.Integer({ minimum: 1, default: 2, description: 'Consecutive passes that bring a failed check back.' }),
+    fall: Type.Integer({ minimum: 1, default: 2, description: 'Consecutive failures that make it fail.' }),
+    weight: TrackWeight,
+  },
+  { additionalProperties: false },
+);
+
+const Track = Type.Union([UpstreamTrack, CommandTrack], { description: 'An upstream\'s active check ({upstream, weight}) or a command ({name, command, …, weight}).' });
 
 const Hooks = Type.Object(
   {
@@ -94,7 +111,7 @@ export const ElectionSchema = Type.Object(
     ),
     peers: Type.Array(Peer, { default: [], description: 'UDP addresses of the other nodes (unicast); unicast adverts from any other source are dropped. Peers, multicast, or both.' }),
     multicast: Type.Optional(Multicast),
-    track: Type.Array(Track, { default: [], description: 'Health checks that lower this node\'s priority or put it in FAULT (needs healthCheck.type smtp or tcp).' }),
+    track: Type.Array(Track, { default: [], description: 'Checks that lower this node\'s priority or put it in FAULT: upstreams\' active checks (need healthCheck.type smtp or tcp) or commands.' }),
     hooks: Hooks,
     key: Type.String({ minLength: 16, description: 'Shared secret: every advert carries an HMAC-SHA256 under it.' }),
     replayWindowMs: Type.Integer({ minimum: 100, default: 30_000, description: 'Adverts whose timestamp is further than this from our clock are dropped (anti-replay after a restart).' }),
@@ -137,6 +154,13 @@ export type BalancerConfig = Static<typeof BalancerConfigSchema>;
 export type UpstreamConfig = Static<typeof UpstreamSchema>;
 export type ElectionConfig = Static<typeof ElectionSchema>;
 export type HealthCheckConfig = BalancerConfig['healthCheck'];
+export type TrackConfig = ElectionConfig['track'][number];
+export type CommandTrackConfig = Static<typeof CommandTrack>;
+
+/** A tracker's name: the upstream it follows, or the command check's name. */
+export function trackName(t: TrackConfig): string {
+  return 'upstream' in t ? t.upstream : t.name;
+}
 
 /** Defaults applied, validated, frozen; throws ConfigError naming each bad key. */
 export function validateBalancerConfig(input: unknown, source = 'balancer'): BalancerConfig {
@@ -174,11 +198,15 @@ function crossChecks(config: BalancerConfig, names: ReadonlySet<string>): Array<
   const e = config.election;
   if (e) {
     if (e.peers.length === 0 && !e.multicast) errors.push({ key: 'election.peers', message: 'give peers, multicast, or both' });
+    const trackNames = new Set<string>();
     e.track.forEach((t, i) => {
-      if (!names.has(t.upstream)) errors.push({ key: `election.track.${i}.upstream`, message: `no upstream named ${t.upstream}` });
+      const name = trackName(t);
+      if (trackNames.has(name)) errors.push({ key: `election.track.${i}`, message: `tracker ${name} listed twice` });
+      trackNames.add(name);
+      if ('upstream' in t && !names.has(t.upstream)) errors.push({ key: `election.track.${i}.upstream`, message: `no upstream named ${t.upstream}` });
     });
-    if (e.track.length > 0 && config.healthCheck.type === 'none') {
-      errors.push({ key: 'healthCheck.type', message: 'election.track needs active checks (smtp or tcp)' });
+    if (e.track.some((t) => 'upstream' in t) && config.healthCheck.type === 'none') {
+      errors.push({ key: 'healthCheck.type', message: 'tracking an upstream needs active checks (smtp or tcp)' });
     }
   }
   return errors;

@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import { checkReplay, configHash, decodeAdvert, encodeAdvert, MAX_ADVERT_BYTES, nextStamp } from './advert.ts';
-import type { ElectionConfig } from './config.ts';
+import { trackName, type ElectionConfig } from './config.ts';
 import {
   effectivePriority, enterFault, fireTimers, initialElection, leaveFault, nextDeadline, priorityChanged, receive, shutdown, startup,
   type Election, type ElectionParams, type ElectionStep, type VrrpState,
@@ -46,7 +46,7 @@ export interface ElectionStatus {
   readonly priority: number;
   /** What we advertise: lowered by failed trackers (see effectivePriority). */
   readonly effectivePriority: number;
-  /** Tracked upstreams and whether their check passes. */
+  /** Trackers (upstream or command check names) and whether each passes. */
   readonly trackers: Readonly<Record<string, boolean>>;
   readonly master: string | null;
   readonly masterPriority: number | null;
@@ -78,7 +78,7 @@ export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, l
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   let hookChain: Promise<void> = Promise.resolve();
-  const trackers = new Map(cfg.track.map((t) => [t.upstream, { weight: t.weight, ok: true }]));
+  const trackers = new Map(cfg.track.map((t) => [trackName(t), { weight: t.weight, ok: true }]));
   const mc = cfg.multicast ? { ...cfg.multicast, iface: cfg.multicast.interface ?? cfg.bind.host } : null;
 
   const socket = await bindUdp(cfg.bind.port, cfg.bind.host, false);

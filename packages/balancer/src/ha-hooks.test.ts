@@ -135,3 +135,43 @@ test('a tracker with a negative weight lowers the priority: the 100 node preempt
   await own.restart();
   assert.ok(await waitFor(() => a.status().election?.state === 'master' && b.status().election?.state === 'backup'), 'a preempts back at 200');
 });
+
+test('a command tracker (exit 0 passes) puts the holder in FAULT while it fails, without active checks', async () => {
+  const up = await fakeUpstream('cmd-up', 'smtp', { proxy: false });
+  ups.push(up);
+  const flag = join(tmp, 'healthy.flag');
+  writeFileSync(flag, 'ok');
+  const vipPort = await freePort(VIP, false);
+  const udp = await freePort('127.0.0.41', true);
+  const log = memoryLog();
+  const h = await startBalancer(validateBalancerConfig({
+    listen: { host: VIP, port: vipPort }, proxyProtocol: 'off',
+    upstreams: [{ name: 'cmd-up', host: '127.0.0.1', port: up.port }],
+    election: {
+      nodeId: 'cmd', vrid: 8, priority: 100, advertIntervalMs: 100, key: KEY,
+      bind: { host: '127.0.0.41', port: udp }, peers: [{ host: '127.0.0.42', port: udp }],
+      track: [{ name: 'flag', command: `test -f '${flag}'`, intervalMs: 100, rise: 1, fall: 2 }],
+    },
+  }), { log });
+  handles.add(h);
+  assert.ok(await waitFor(() => h.status().holder));
+  rmSync(flag);
+  assert.ok(await waitFor(() => h.status().election?.state === 'fault'), 'fault after two failed runs');
+  assert.ok(!h.status().holder);
+  assert.ok(log.events.some((e) => e.event === 'ha.track_down' && e.track === 'flag' && e.reason === 'exit code 1'));
+  assert.equal(h.status().election?.lastTransition?.reason, 'tracked check failed: flag');
+  writeFileSync(flag, 'ok');
+  assert.ok(await waitFor(() => h.status().holder), 'back to master once the command passes');
+  assert.ok(log.events.some((e) => e.event === 'ha.track_up' && e.track === 'flag'));
+});
+
+test('config: tracker names are unique; command trackers need no active checks', () => {
+  const base = {
+    upstreams: [{ name: 'u', host: '127.0.0.1', port: 1 }],
+    election: { nodeId: 'n', bind: { host: '127.0.0.1', port: 1 }, peers: [{ host: '127.0.0.2', port: 1 }], key: KEY },
+  };
+  const c = validateBalancerConfig({ ...base, election: { ...base.election, track: [{ name: 'gw', command: 'ping -c1 -W1 192.0.2.1' }] } });
+  const t = c.election!.track[0]!;
+  assert.ok('command' in t && t.intervalMs === 2000 && t.timeoutMs === 1000 && t.rise === 2 && t.fall === 2 && t.weight === 0);
+  assert.throws(() => validateBalancerConfig({ ...base, healthCheck: { type: 'tcp' }, election: { ...base.election, track: [{ upstream: 'u' }, { name: 'u', command: 'true' }] } }), /election.track.1: tracker u listed twice/);
+});

@@ -39,14 +39,24 @@ export function hookEnv(ctx: HookContext): Record<string, string> {
   };
 }
 
-export function runHookCommand(command: string, ctx: HookContext, timeoutMs: number, log: Log): Promise<HookOutcome> {
+export interface ShellResult {
+  readonly ok: boolean;
+  /** Set when not ok. */
+  readonly reason?: 'exit' | 'signal' | 'timeout' | 'spawn';
+  readonly detail: string;
+  /** The first 2 KiB of stderr. */
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** Run `command` with /bin/sh in its own process group; past `timeoutMs` the group is killed. Never throws. */
+export function runShell(command: string, env: Readonly<Record<string, string>>, timeoutMs: number): Promise<ShellResult> {
   return new Promise((resolve) => {
     const started = Date.now();
-    const fields = { hook: ctx.state, from: ctx.previousState, command };
     let stderr = '';
     let timedOut = false;
     const child = spawn('/bin/sh', ['-c', command], {
-      env: { ...process.env, ...hookEnv(ctx) },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
       detached: true, // its own process group, so a time-out kills what it started too
     });
@@ -63,23 +73,29 @@ export function runHookCommand(command: string, ctx: HookContext, timeoutMs: num
     }, timeoutMs);
     child.once('error', (err) => {
       clearTimeout(timer);
-      log.error({ event: 'ha.hook_failed', ...fields, reason: 'spawn', err: err.message }, 'election hook could not start');
-      resolve({ ok: false, reason: 'spawn', detail: err.message });
+      resolve({ ok: false, reason: 'spawn', detail: err.message, stderr, ms: Date.now() - started });
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       const ms = Date.now() - started;
-      if (timedOut) {
-        log.error({ event: 'ha.hook_timeout', ...fields, timeoutMs, stderr }, 'election hook timed out and was killed');
-        resolve({ ok: false, reason: 'timeout', detail: `killed after ${timeoutMs} ms` });
-      } else if (code === 0) {
-        log.info({ event: 'ha.hook_ok', ...fields, ms }, 'election hook done');
-        resolve({ ok: true });
-      } else {
-        const detail = code !== null ? `exit code ${code}` : `signal ${signal}`;
-        log.error({ event: 'ha.hook_failed', ...fields, reason: code !== null ? 'exit' : 'signal', detail, stderr }, 'election hook failed');
-        resolve({ ok: false, reason: code !== null ? 'exit' : 'signal', detail });
-      }
+      if (timedOut) resolve({ ok: false, reason: 'timeout', detail: `killed after ${timeoutMs} ms`, stderr, ms });
+      else if (code === 0) resolve({ ok: true, detail: 'exit code 0', stderr, ms });
+      else if (code !== null) resolve({ ok: false, reason: 'exit', detail: `exit code ${code}`, stderr, ms });
+      else resolve({ ok: false, reason: 'signal', detail: `signal ${signal}`, stderr, ms });
     });
   });
+}
+
+export async function runHookCommand(command: string, ctx: HookContext, timeoutMs: number, log: Log): Promise<HookOutcome> {
+  const fields = { hook: ctx.state, from: ctx.previousState, command };
+  const r = await runShell(command, hookEnv(ctx), timeoutMs);
+  if (r.ok) {
+    log.info({ event: 'ha.hook_ok', ...fields, ms: r.ms }, 'election hook done');
+    return { ok: true };
+  }
+  const reason = r.reason ?? 'exit';
+  if (reason === 'timeout') log.error({ event: 'ha.hook_timeout', ...fields, timeoutMs, stderr: r.stderr }, 'election hook timed out and was killed');
+  else if (reason === 'spawn') log.error({ event: 'ha.hook_failed', ...fields, reason, err: r.detail }, 'election hook could not start');
+  else log.error({ event: 'ha.hook_failed', ...fields, reason, detail: r.detail, stderr: r.stderr }, 'election hook failed');
+  return { ok: false, reason, detail: r.detail };
 }

@@ -55,7 +55,7 @@ test('config: election needs peers or multicast; track names upstreams and needs
   assert.throws(() => validateBalancerConfig({ upstreams: ups, election: { ...election, multicast: { port: 5798, group: '10.0.0.1' } } }), /election.multicast.group/);
   const peers = [{ host: '127.0.0.2', port: 1 }];
   assert.throws(() => validateBalancerConfig({ upstreams: ups, election: { ...election, peers, track: [{ upstream: 'zz' }] } }), /election.track.0.upstream: no upstream named zz/);
-  assert.throws(() => validateBalancerConfig({ upstreams: ups, election: { ...election, peers, track: [{ upstream: 'own' }] } }), /healthCheck.type: election.track needs active checks/);
+  assert.throws(() => validateBalancerConfig({ upstreams: ups, election: { ...election, peers, track: [{ upstream: 'own' }] } }), /healthCheck.type: tracking an upstream needs active checks/);
   const ok = validateBalancerConfig({ upstreams: ups, healthCheck: { type: 'tcp' }, election: { ...election, peers, track: [{ upstream: 'own' }] } });
   assert.equal(ok.election?.track[0]?.weight, 0);
   assert.equal(ok.election?.hooks.timeoutMs, 10_000);
