@@ -131,7 +131,7 @@ export const BalancerConfigSchema = Type.Object(
       {
         host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Address of the status endpoint (GET /status JSON, GET /metrics Prometheus).' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, description: 'Its TCP port; 0 picks a free one.' }),
-        token: Type.Optional(Type.String({ minLength: 16, description: 'When set, requests need Authorization: Bearer <token>.' })),
+        token: Type.Optional(Type.String({ minLength: 16, description: 'When set, requests need Authorization: Bearer <token>; required unless host is a loopback address.' })),
       },
       { additionalProperties: false, description: 'HTTP status and metrics endpoint of this balancer (read-only).' },
     )),
@@ -186,6 +186,10 @@ export function loadBalancerConfigFile(path: string): BalancerConfig {
   return validateBalancerConfig(parseYaml(text, path), path);
 }
 
+function isLoopback(host: string): boolean {
+  return /^127\./.test(host) || host === '::1' || host === 'localhost';
+}
+
 /** Rules that span keys (the schema checks each key alone). */
 function crossChecks(config: BalancerConfig, names: ReadonlySet<string>): Array<{ key: string; message: string }> {
   const errors: Array<{ key: string; message: string }> = [];
@@ -194,6 +198,9 @@ function crossChecks(config: BalancerConfig, names: ReadonlySet<string>): Array<
   }
   if (config.mode === 'active-passive' && config.localUpstream === undefined) {
     errors.push({ key: 'localUpstream', message: 'required when mode is active-passive' });
+  }
+  if (config.status && config.status.token === undefined && !isLoopback(config.status.host)) {
+    errors.push({ key: 'status.token', message: `required when the status endpoint listens on ${config.status.host} (not loopback)` });
   }
   const e = config.election;
   if (e) {

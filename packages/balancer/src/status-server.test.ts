@@ -81,3 +81,11 @@ test('status endpoint: token required, unknown routes 404, other methods 405, al
   assert.equal(post.status, 405);
   assert.match(post.type, /application\/json/);
 });
+
+test('config: a status endpoint off loopback needs a token', async () => {
+  const { ConfigError } = await import('@moat/config');
+  const ups = [{ name: 't', host: '127.0.0.1', port: 1 }];
+  assert.throws(() => validateBalancerConfig({ upstreams: ups, status: { host: '0.0.0.0', port: 9100 } }), (e: unknown) => e instanceof ConfigError && /status.token: required when the status endpoint listens on 0.0.0.0/.test(String(e)));
+  assert.equal(validateBalancerConfig({ upstreams: ups, status: { port: 9100 } }).status?.host, '127.0.0.1');
+  assert.ok(validateBalancerConfig({ upstreams: ups, status: { host: '10.0.0.5', port: 9100, token: TOKEN } }).status);
+});
