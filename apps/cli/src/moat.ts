@@ -45,7 +45,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const { ScannerConfigSchema, startScanner } = await import('@moat/scanner');
       const config = loadConfigFile(ScannerConfigSchema, options.config);
       if (options['print-config']) {
-        process.stdout.write(stringify(config));
+        process.stdout.write(stringify(redactScannerConfig(config)));
         return 0;
       }
       return runUntilSignal(await startScanner(config));
@@ -88,6 +88,23 @@ async function main(argv: readonly string[]): Promise<number> {
     default:
       return usage(command ? `unknown command '${command}'` : 'missing command');
   }
+}
+
+/** Secrets never reach the terminal: the join secret, the election key, the status token. */
+function redactScannerConfig<T extends { master?: { joinSecret?: string | undefined } | undefined; balancer?: { election?: { key: string } | undefined; status?: { token?: string | undefined } | undefined } | undefined }>(config: T): T {
+  const hide = (v: string | undefined) => (v === undefined ? undefined : '[redacted]');
+  const b = config.balancer;
+  return {
+    ...config,
+    ...(config.master ? { master: { ...config.master, joinSecret: hide(config.master.joinSecret) } } : {}),
+    ...(b ? {
+      balancer: {
+        ...b,
+        ...(b.election ? { election: { ...b.election, key: '[redacted]' } } : {}),
+        ...(b.status ? { status: { ...b.status, token: hide(b.status.token) } } : {}),
+      },
+    } : {}),
+  };
 }
 
 function usage(problem: string): number {

@@ -87,7 +87,8 @@ export function runShell(command: string, env: Readonly<Record<string, string>>,
 }
 
 export async function runHookCommand(command: string, ctx: HookContext, timeoutMs: number, log: Log): Promise<HookOutcome> {
-  const fields = { hook: ctx.state, from: ctx.previousState, command };
+  // The command itself is not logged: it may carry a credential (a cloud API token).
+  const fields = { hook: ctx.state, from: ctx.previousState };
   const r = await runShell(command, hookEnv(ctx), timeoutMs);
   if (r.ok) {
     log.info({ event: 'ha.hook_ok', ...fields, ms: r.ms }, 'election hook done');
