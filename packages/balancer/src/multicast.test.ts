@@ -36,8 +36,9 @@ const holders = (ns: ElectionNode[]) => ns.filter((n) => n.status().state === 'm
 
 for (const unicast of [false, true]) {
   test(`multicast${unicast ? ' + unicast' : ' only'}: 200/100/50 elect 200; kill it → 100; restart → 200 preempts back`, async () => {
+    // As in production: one port for everything (each node's own address, and the group).
     const groupPort = await freePort('127.0.0.1', true);
-    const udp = await Promise.all(HOSTS.map((h) => freePort(h, true)));
+    const udp = HOSTS.map(() => groupPort);
     const nodes = [await start(0, 200, groupPort, udp, unicast), await start(1, 100, groupPort, udp, unicast), await start(2, 50, groupPort, udp, unicast)];
     assert.ok(await waitFor(() => holders(nodes).join() === '200'), `one holder: ${holders(nodes)}`);
     const b = nodes[1]!;
