@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { BalancerConfig } from './config.ts';
+import { isCommandTrack, type BalancerConfig } from './config.ts';
 import { startElection, type ElectionNode, type ElectionStatus, type TransitionInfo } from './election-node.ts';
 import { startCommandTrackers, type CommandTrackers } from './command-tracker.ts';
 import { startHealthChecks } from './health-checker.ts';
@@ -146,7 +146,7 @@ export async function startBalancer(config: BalancerConfig, deps: BalancerDeps):
     master = true;
     await openListener();
   }
-  const commandTracks = (config.election?.track ?? []).flatMap((t) => ('command' in t ? [t] : []));
+  const commandTracks = (config.election?.track ?? []).filter(isCommandTrack);
   const trackers: CommandTrackers | null = commandTracks.length > 0 ? startCommandTrackers(commandTracks, log, (name, ok) => election?.setTracker(name, ok)) : null;
 
   let statusServer: StatusServer | null = null;

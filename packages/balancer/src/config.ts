@@ -59,30 +59,19 @@ const Multicast = Type.Object(
   { additionalProperties: false, description: 'Also (or only) send adverts to a multicast group and accept them from any source on it (the HMAC authenticates them).' },
 );
 
-const TrackWeight = Type.Integer({ minimum: -254, maximum: 0, default: 0, description: '0: while the check fails this node is in FAULT and gives up the address; negative: the priority is lowered by that much instead (keepalived track weight).' });
-
-const UpstreamTrack = Type.Object(
+const Track = Type.Object(
   {
-    upstream: Type.String({ minLength: 1, description: 'Name of an upstream whose active health check is tracked (typically this node\'s own scanner).' }),
-    weight: TrackWeight,
+    upstream: Type.Optional(Type.String({ minLength: 1, description: 'Follow this upstream\'s active health check (typically this node\'s own scanner). Give either upstream or command.' })),
+    command: Type.Optional(Type.String({ minLength: 1, description: 'Or run this shell command (/bin/sh) every intervalMs; exit 0 passes (keepalived vrrp_script), e.g. a gateway ping.' })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'Name of a command check, in logs and status (required with command).' })),
+    intervalMs: Type.Integer({ minimum: 100, default: 2000, description: 'Command checks: time between two runs.' }),
+    timeoutMs: Type.Integer({ minimum: 50, default: 1000, description: 'Command checks: a run still going after this long is killed and fails.' }),
+    rise: Type.Integer({ minimum: 1, default: 2, description: 'Command checks: consecutive passes that bring a failed check back.' }),
+    fall: Type.Integer({ minimum: 1, default: 2, description: 'Command checks: consecutive failures that make it fail.' }),
+    weight: Type.Integer({ minimum: -254, maximum: 0, default: 0, description: '0: while the check fails this node is in FAULT and gives up the address; negative: the priority is lowered by that much instead (keepalived track weight).' }),
   },
   { additionalProperties: false },
 );
-
-const CommandTrack = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'Name of the check, in logs and status.' }),
-    command: Type.String({ minLength: 1, description: 'Shell command (/bin/sh) run every intervalMs; exit 0 passes (keepalived vrrp_script), e.g. a gateway ping.' }),
-    intervalMs: Type.Integer({ minimum: 100, default: 2000, description: 'Time between two runs.' }),
-    timeoutMs: Type.Integer({ minimum: 50, default: 1000, description: 'A run still going after this long is killed and fails.' }),
-    rise: Type.Integer({ minimum: 1, default: 2, description: 'Consecutive passes that bring a failed check back.' }),
-    fall: Type.Integer({ minimum: 1, default: 2, description: 'Consecutive failures that make it fail.' }),
-    weight: TrackWeight,
-  },
-  { additionalProperties: false },
-);
-
-const Track = Type.Union([UpstreamTrack, CommandTrack], { description: 'An upstream\'s active check ({upstream, weight}) or a command ({name, command, …, weight}).' });
 
 const Hooks = Type.Object(
   {
@@ -111,7 +100,7 @@ export const ElectionSchema = Type.Object(
     ),
     peers: Type.Array(Peer, { default: [], description: 'UDP addresses of the other nodes (unicast); unicast adverts from any other source are dropped. Peers, multicast, or both.' }),
     multicast: Type.Optional(Multicast),
-    track: Type.Array(Track, { default: [], description: 'Checks that lower this node\'s priority or put it in FAULT: upstreams\' active checks (need healthCheck.type smtp or tcp) or commands.' }),
+    track: Type.Array(Track, { default: [], description: 'Checks that lower this node\'s priority or put it in FAULT: an upstream\'s active check (needs healthCheck.type smtp or tcp) or a command.' }),
     hooks: Hooks,
     key: Type.String({ minLength: 16, description: 'Shared secret: every advert carries an HMAC-SHA256 under it.' }),
     replayWindowMs: Type.Integer({ minimum: 100, default: 30_000, description: 'Adverts whose timestamp is further than this from our clock are dropped (anti-replay after a restart).' }),
@@ -155,11 +144,15 @@ export type UpstreamConfig = Static<typeof UpstreamSchema>;
 export type ElectionConfig = Static<typeof ElectionSchema>;
 export type HealthCheckConfig = BalancerConfig['healthCheck'];
 export type TrackConfig = ElectionConfig['track'][number];
-export type CommandTrackConfig = Static<typeof CommandTrack>;
+export type CommandTrackConfig = TrackConfig & { readonly command: string; readonly name: string };
 
-/** A tracker's name: the upstream it follows, or the command check's name. */
+/** A tracker's name: the upstream it follows, or the command check's name (validated: one is set). */
 export function trackName(t: TrackConfig): string {
-  return 'upstream' in t ? t.upstream : t.name;
+  return t.upstream ?? t.name ?? '';
+}
+
+export function isCommandTrack(t: TrackConfig): t is CommandTrackConfig {
+  return t.command !== undefined && t.name !== undefined;
 }
 
 /** Defaults applied, validated, frozen; throws ConfigError naming each bad key. */
@@ -207,12 +200,17 @@ function crossChecks(config: BalancerConfig, names: ReadonlySet<string>): Array<
     if (e.peers.length === 0 && !e.multicast) errors.push({ key: 'election.peers', message: 'give peers, multicast, or both' });
     const trackNames = new Set<string>();
     e.track.forEach((t, i) => {
+      const key = `election.track.${i}`;
+      if ((t.upstream === undefined) === (t.command === undefined)) return errors.push({ key, message: 'give either upstream or command' });
+      if (t.command !== undefined && t.name === undefined) return errors.push({ key: `${key}.name`, message: 'required with command' });
+      if (t.upstream !== undefined && t.name !== undefined) return errors.push({ key: `${key}.name`, message: 'only for command checks (an upstream tracker is named by its upstream)' });
       const name = trackName(t);
-      if (trackNames.has(name)) errors.push({ key: `election.track.${i}`, message: `tracker ${name} listed twice` });
+      if (trackNames.has(name)) errors.push({ key, message: `tracker ${name} listed twice` });
       trackNames.add(name);
-      if ('upstream' in t && !names.has(t.upstream)) errors.push({ key: `election.track.${i}.upstream`, message: `no upstream named ${t.upstream}` });
+      if (t.upstream !== undefined && !names.has(t.upstream)) errors.push({ key: `${key}.upstream`, message: `no upstream named ${t.upstream}` });
+      return undefined;
     });
-    if (e.track.some((t) => 'upstream' in t) && config.healthCheck.type === 'none') {
+    if (e.track.some((t) => t.upstream !== undefined) && config.healthCheck.type === 'none') {
       errors.push({ key: 'healthCheck.type', message: 'tracking an upstream needs active checks (smtp or tcp)' });
     }
   }

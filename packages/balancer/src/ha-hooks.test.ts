@@ -172,6 +172,12 @@ test('config: tracker names are unique; command trackers need no active checks',
   };
   const c = validateBalancerConfig({ ...base, election: { ...base.election, track: [{ name: 'gw', command: 'ping -c1 -W1 192.0.2.1' }] } });
   const t = c.election!.track[0]!;
-  assert.ok('command' in t && t.intervalMs === 2000 && t.timeoutMs === 1000 && t.rise === 2 && t.fall === 2 && t.weight === 0);
+  assert.ok(t.command !== undefined && t.intervalMs === 2000 && t.timeoutMs === 1000 && t.rise === 2 && t.fall === 2 && t.weight === 0);
   assert.throws(() => validateBalancerConfig({ ...base, healthCheck: { type: 'tcp' }, election: { ...base.election, track: [{ upstream: 'u' }, { name: 'u', command: 'true' }] } }), /election.track.1: tracker u listed twice/);
+  const bad = (track: unknown[]) => () => validateBalancerConfig({ ...base, healthCheck: { type: 'tcp' }, election: { ...base.election, track } });
+  assert.throws(bad([{ upstream: 'u', bogus: 1 }]), /^ConfigError: balancer: election.track.0.bogus: unknown key$/);
+  assert.throws(bad([{ weight: -5 }]), /election.track.0: give either upstream or command/);
+  assert.throws(bad([{ upstream: 'u', command: 'true', name: 'x' }]), /election.track.0: give either upstream or command/);
+  assert.throws(bad([{ command: 'true' }]), /election.track.0.name: required with command/);
+  assert.throws(bad([{ upstream: 'u', name: 'x' }]), /election.track.0.name: only for command checks/);
 });
