@@ -71,6 +71,10 @@ export async function startBalancer(config: BalancerConfig, deps: BalancerDeps):
   const box: PoolBox = { pool: createPool(upstreamsForMode(config)) };
   const proxy = createProxy(config, box, log, now);
   let election: ElectionNode | null = null;
+  let address: AddressInfo | null = null;
+  let master = false;
+  let closing = false;
+  // Read on demand (status endpoint, metrics scrape, heartbeat), never during start-up.
   const status = (): BalancerStatus => {
     const t = now();
     const health = checks.states();
@@ -92,10 +96,6 @@ export async function startBalancer(config: BalancerConfig, deps: BalancerDeps):
     metrics.upstreamChange(name, up);
     election?.setTracker(name, up);
   });
-  let address: AddressInfo | null = null;
-  let master = false;
-  let closing = false;
-
   // The old holder may still own the address for a moment (in tests: the same loopback port).
   const openListener = async (): Promise<void> => {
     let warned = false;
