@@ -61,6 +61,13 @@ test('cluster settings from the master drain a node at the balancer; balancer st
     assert.equal(rb.listen, null);
     assert.equal(rb.election?.priority, 100);
 
+    // The same state as Prometheus metrics on the master.
+    const metrics = (await api.get('/metrics')).text;
+    assert.match(metrics, /^moat_balancer_holder\{node="scanner-a"\} 1$/m);
+    assert.match(metrics, /^moat_balancer_holder\{node="scanner-b"\} 0$/m);
+    assert.match(metrics, /^moat_balancer_election_state\{node="scanner-b",state="backup"\} 1$/m);
+    assert.match(metrics, /^moat_balancer_upstream_healthy\{node="scanner-a",upstream="scanner-b"\} 1$/m);
+
     const sendBatch = async (n: number, tag: string): Promise<Map<string, number>> => {
       const before = downstream.received.length;
       for (let i = 0; i < n; i++) {

@@ -8,29 +8,34 @@ import { stringify } from 'yaml';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const NODE = process.execPath; // the Node 24 running the tests
 
-export interface ScannerProcess {
+export interface MoatProcess {
   readonly child: ChildProcess;
-  readonly port: number;
   readonly pid: number;
   /** Every JSON log line the process printed so far. */
   readonly logs: Record<string, unknown>[];
+  /** The log line that said the process is ready. */
+  readonly ready: Record<string, unknown>;
   kill9(): Promise<void>;
   stop(): Promise<number | null>;
 }
 
+export interface ScannerProcess extends MoatProcess {
+  readonly port: number;
+}
+
 /**
- * Run `moat scanner --config FILE` as a real child process (for kill -9 and memory tests)
- * and wait for its SCANNER_STARTED log line, which carries the bound SMTP address.
+ * Run `moat <args>` as a real child process (for kill -9 and memory tests) and wait for the
+ * JSON log line whose `event` is `readyEvent`.
  */
-export async function spawnScanner(configFile: string, timeoutMs = 20_000): Promise<ScannerProcess> {
-  const child = spawn(NODE, [join(ROOT, 'apps/cli/src/moat.ts'), 'scanner', '--config', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function spawnMoat(args: readonly string[], readyEvent: string, timeoutMs = 20_000): Promise<MoatProcess> {
+  const child = spawn(NODE, [join(ROOT, 'apps/cli/src/moat.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`scanner did not start in time; stderr: ${stderr}`)), timeoutMs);
-    void exited.then((code) => reject(new Error(`scanner exited with ${code} before starting; stderr: ${stderr}`)));
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`moat ${args[0]} did not start in time; stderr: ${stderr}`)), timeoutMs);
+    void exited.then((code) => reject(new Error(`moat ${args[0]} exited with ${code} before starting; stderr: ${stderr}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let entry: Record<string, unknown>;
       try {
@@ -39,17 +44,17 @@ export async function spawnScanner(configFile: string, timeoutMs = 20_000): Prom
         return;
       }
       logs.push(entry);
-      if (entry.event === 'SCANNER_STARTED') {
+      if (entry.event === readyEvent) {
         clearTimeout(timer);
-        resolve(Number(String(entry.smtp).split(':').pop()));
+        resolve(entry);
       }
     });
   });
   return {
     child,
-    port,
     pid: child.pid!,
     logs,
+    ready,
     async kill9() {
       child.kill('SIGKILL');
       await exited;
@@ -59,6 +64,12 @@ export async function spawnScanner(configFile: string, timeoutMs = 20_000): Prom
       return exited;
     },
   };
+}
+
+/** `moat scanner --config FILE`, ready at its SCANNER_STARTED line, which carries the bound SMTP address. */
+export async function spawnScanner(configFile: string, timeoutMs = 20_000): Promise<ScannerProcess> {
+  const p = await spawnMoat(['scanner', '--config', configFile], 'SCANNER_STARTED', timeoutMs);
+  return Object.assign(p, { port: Number(String(p.ready.smtp).split(':').pop()) });
 }
 
 /** Write a scanner YAML config (log level info: the harness reads the start line). */

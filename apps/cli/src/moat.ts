@@ -2,15 +2,12 @@
 import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError } from '@moat/config';
-import { ScannerConfigSchema, startScanner, createLogger } from '@moat/scanner';
-import { startBalancer } from '@moat/balancer';
-import { MasterConfigSchema, startMaster, resetPassword } from '@moat/master';
-import { startSink } from '@moat/sink';
 import { parseArgs } from './args.ts';
-import { startLocalCluster, LOCAL_DEFAULTS } from './local-cluster.ts';
 import { loadBalancerRoleConfig, loadRoleConfig } from './role-config.ts';
 import { checkHealth, probeHost, publishHealth } from './health.ts';
-import { backupMaster, backupScanner } from './backup.ts';
+
+// Each role imports only its own modules (dynamic import per subcommand): a stand-alone
+// balancer must not load the master (Fastify, SQLite) or the scanner pipeline.
 
 const USAGE = `usage:
   moat master --config FILE [--print-config]    run the master node
@@ -33,6 +30,7 @@ async function main(argv: readonly string[]): Promise<number> {
   switch (command) {
     case 'master': {
       if (typeof options.config !== 'string') return usage('master needs --config FILE');
+      const { MasterConfigSchema, startMaster, resetPassword } = await import('@moat/master');
       const config = loadRoleConfig(MasterConfigSchema, options.config, sets);
       if (rest[0] === 'reset-password') {
         const user = typeof options.user === 'string' ? options.user : config.admin.username;
@@ -53,9 +51,10 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'scanner': {
       if (typeof options.config !== 'string') return usage('scanner needs --config FILE');
+      const { ScannerConfigSchema, startScanner } = await import('@moat/scanner');
       const config = loadRoleConfig(ScannerConfigSchema, options.config, sets);
       if (options['print-config']) {
-        process.stdout.write(stringify(config));
+        process.stdout.write(stringify(redactScannerConfig(config)));
         return 0;
       }
       const scanner = await startScanner(config);
@@ -67,12 +66,14 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'balancer': {
       if (typeof options.config !== 'string') return usage('balancer needs --config FILE');
+      const [{ startBalancer }, { createLogger }] = await Promise.all([import('@moat/balancer'), import('@moat/scanner/logger')]);
       const config = loadBalancerRoleConfig(options.config, sets);
       const balancer = await startBalancer(config, { log: createLogger('info', { role: 'balancer' }) });
       const unpublish = await publishHealth({ role: 'balancer', pid: process.pid, probe: { kind: 'process' } });
       return runUntilSignal(balancer, unpublish);
     }
     case 'sink': {
+      const [{ startSink }, { LOCAL_DEFAULTS }] = await Promise.all([import('@moat/sink'), import('./local-cluster.ts')]);
       const sink = await startSink({
         host: typeof options.host === 'string' ? options.host : LOCAL_DEFAULTS.sink.host,
         port: typeof options.port === 'string' ? Number(options.port) : LOCAL_DEFAULTS.sink.port,
@@ -82,6 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return runUntilSignal(sink);
     }
     case 'local': {
+      const { startLocalCluster, LOCAL_DEFAULTS } = await import('./local-cluster.ts');
       const cluster = await startLocalCluster(typeof options.var === 'string' ? { varDir: options.var } : {});
       const lines = [
         '',
@@ -109,7 +111,9 @@ async function main(argv: readonly string[]): Promise<number> {
       const role = rest[0];
       if (role !== 'master' && role !== 'scanner') return usage('backup needs a role: master or scanner');
       if (typeof options.config !== 'string' || typeof options.out !== 'string') return usage('backup needs --config FILE and --out DIR');
-      const dataDir = role === 'master' ? loadRoleConfig(MasterConfigSchema, options.config, sets).dataDir : loadRoleConfig(ScannerConfigSchema, options.config, sets).dataDir;
+      const schema = role === 'master' ? (await import('@moat/master')).MasterConfigSchema : (await import('@moat/scanner')).ScannerConfigSchema;
+      const { dataDir } = loadRoleConfig(schema, options.config, sets) as { dataDir: string };
+      const { backupMaster, backupScanner } = await import('./backup.ts');
       const report = role === 'master' ? await backupMaster(dataDir, resolve(options.out)) : await backupScanner(dataDir, resolve(options.out));
       process.stdout.write(`${JSON.stringify({ event: 'BACKUP_DONE', role, ...report })}\n`);
       return 0;
@@ -117,6 +121,23 @@ async function main(argv: readonly string[]): Promise<number> {
     default:
       return usage(command ? `unknown command '${command}'` : 'missing command');
   }
+}
+
+/** Secrets never reach the terminal: the join secret, the election key, the status token. */
+function redactScannerConfig<T extends { master?: { joinSecret?: string | undefined } | undefined; balancer?: { election?: { key: string } | undefined; status?: { token?: string | undefined } | undefined } | undefined }>(config: T): T {
+  const hide = (v: string | undefined) => (v === undefined ? undefined : '[redacted]');
+  const b = config.balancer;
+  return {
+    ...config,
+    ...(config.master ? { master: { ...config.master, joinSecret: hide(config.master.joinSecret) } } : {}),
+    ...(b ? {
+      balancer: {
+        ...b,
+        ...(b.election ? { election: { ...b.election, key: '[redacted]' } } : {}),
+        ...(b.status ? { status: { ...b.status, token: hide(b.status.token) } } : {}),
+      },
+    } : {}),
+  };
 }
 
 function usage(problem: string): number {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BalancerStatus, UpstreamConfig } from '@moat/balancer';
 import { validator, BalancerReportSchema, MAX_REPORTED_UPSTREAMS, decodeToMaster } from '@moat/protocol';
-import { balancerReport, upstreamChanges } from './balancer-bridge.ts';
+import { balancerReport, upstreamChanges, withLocalUpstream } from './balancer-bridge.ts';
 
 const up = (name: string, extra: Partial<UpstreamConfig> = {}): UpstreamConfig =>
   ({ name, host: '127.0.0.1', port: 1, weight: 2, backup: false, down: false, maxFails: 1, failTimeoutMs: 10_000, maxConns: 0, ...extra });
@@ -41,4 +41,12 @@ test('balancer report: valid against the heartbeat schema, bounded', () => {
   assert.equal(frame.type === 'heartbeat' && frame.balancer?.election?.priority, 200);
   assert.throws(() => decodeToMaster(JSON.stringify({ type: 'heartbeat', at: 1, balancer: { ...report, upstreams: [...report.upstreams, report.upstreams[0]] } })));
   assert.throws(() => decodeToMaster(JSON.stringify({ type: 'heartbeat', at: 1, balancer: { ...report, extra: 1 } })));
+});
+
+test('localUpstream defaults to the upstream named like the node, and an explicit one stays', () => {
+  const ups = [{ name: 'scanner-a' }, { name: 'scanner-b' }];
+  const section: { upstreams: typeof ups; localUpstream?: string } = { upstreams: ups };
+  assert.equal(withLocalUpstream(section, 'scanner-b').localUpstream, 'scanner-b');
+  assert.equal(withLocalUpstream(section, 'elsewhere').localUpstream, undefined);
+  assert.equal(withLocalUpstream({ upstreams: ups, localUpstream: 'scanner-a' }, 'scanner-b').localUpstream, 'scanner-a');
 });

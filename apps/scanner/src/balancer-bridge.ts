@@ -23,6 +23,16 @@ export function upstreamChanges(upstreams: readonly UpstreamConfig[], nodes: Rea
   });
 }
 
+/**
+ * Embedded in a scanner, `localUpstream` (this node's own scanner, which active-passive needs)
+ * defaults to the upstream named like the node, when there is one. Pure: a raw section in, out.
+ */
+export function withLocalUpstream<T extends { localUpstream?: unknown; upstreams?: unknown }>(section: T, nodeName: string): T {
+  if (section.localUpstream !== undefined || !Array.isArray(section.upstreams)) return section;
+  const named = (section.upstreams as Array<{ name?: unknown }>).some((u) => u?.name === nodeName);
+  return named ? { ...section, localUpstream: nodeName } : section;
+}
+
 export function applyNodeSettings(balancer: BalancerHandle, upstreams: readonly UpstreamConfig[], nodes: Readonly<Record<string, NodeSettings>>): void {
   for (const [name, change] of upstreamChanges(upstreams, nodes)) balancer.updateUpstream(name, change);
 }
@@ -35,7 +45,7 @@ export function balancerReport(status: BalancerStatus): BalancerReport {
   return {
     holder: status.holder,
     listen: status.listen ? `${status.listen.host}:${status.listen.port}` : null,
-    election: status.election ? { state: status.election.state, priority: status.election.priority, master: status.election.master } : null,
+    election: status.election ? { state: status.election.state, priority: status.election.priority, effectivePriority: status.election.effectivePriority, master: status.election.master } : null,
     upstreams: status.upstreams.slice(0, MAX_REPORTED_UPSTREAMS).map((u) => ({
       name: u.name, healthy: u.healthy, usable: u.usable, down: u.down, backup: u.backup, fails: u.fails, weight: u.weight, activeConns: u.activeConns,
     })),

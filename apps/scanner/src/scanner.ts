@@ -20,7 +20,7 @@ import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
 import type { RulesSource } from './rules-source/rules-source.ts';
 import { ClusterLink } from './link/cluster-link.ts';
 import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moat/balancer';
-import { applyNodeSettings, balancerReport } from './balancer-bridge.ts';
+import { applyNodeSettings, balancerReport, withLocalUpstream } from './balancer-bridge.ts';
 import type { CompiledRules } from '@moat/rules';
 import { credentialStore } from './link/credential-store.ts';
 import { createRequestHandlers } from './link/request-handlers.ts';
@@ -179,7 +179,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   });
   const smtpPort = ((server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
   boundPort = smtpPort;
-  const balancerConfig = config.balancer ? validateBalancerConfig(config.balancer, 'balancer') : undefined;
+  const balancerConfig = config.balancer ? validateBalancerConfig(withLocalUpstream(config.balancer, config.node.name), 'balancer') : undefined;
   if (balancerConfig) {
     const lb = await startBalancer(balancerConfig, { log: log.child({ component: 'balancer' }), now });
     // Weights, backup and maintenance from the master's cluster settings; the persisted rules

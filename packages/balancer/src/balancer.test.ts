@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { after, test } from 'node:test';
 import { startBalancer, type BalancerHandle } from './balancer.ts';
 import { validateBalancerConfig } from './config.ts';
-import { fakeUpstream, memoryLog, smtpSession, waitFor, type FakeUpstream } from './test-helpers.ts';
+import { fakeUpstream, freePort, memoryLog, smtpSession, waitFor, type FakeUpstream } from './test-helpers.ts';
 
 /**
  * Two balancer nodes elect the holder of the virtual address 127.0.0.100:PORT: only the
@@ -17,21 +15,6 @@ after(async () => {
   await Promise.all([...handles].map((h) => h.close({ abrupt: true })));
   await Promise.all(ups.map((u) => u.kill()));
 });
-
-async function freePort(host: string, udp: boolean): Promise<number> {
-  if (udp) {
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, host, () => r()));
-    const port = s.address().port;
-    await new Promise<void>((r) => s.close(() => r()));
-    return port;
-  }
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, host, () => r()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 test('balancer + election: only the holder listens on the virtual address; failover moves it', async () => {
   const [a, b] = await Promise.all([fakeUpstream('scan-a'), fakeUpstream('scan-b')]);

@@ -1,21 +1,34 @@
 import dgram from 'node:dgram';
 import { checkReplay, configHash, decodeAdvert, encodeAdvert, MAX_ADVERT_BYTES, nextStamp } from './advert.ts';
-import type { ElectionConfig } from './config.ts';
+import { trackName, type ElectionConfig } from './config.ts';
 import {
-  fireTimers, initialElection, nextDeadline, receive, shutdown, startup,
+  effectivePriority, enterFault, fireTimers, initialElection, leaveFault, nextDeadline, priorityChanged, receive, shutdown, startup,
   type Election, type ElectionParams, type ElectionStep, type VrrpState,
 } from './election.ts';
 import type { Log } from './log.ts';
 import { toCentiseconds } from './timers.ts';
 
 /**
- * Drives the pure election over UDP unicast: one socket bound to this node's address, adverts
- * to every configured peer. Hooks run in order, one at a time, so a quick master → backup →
- * master never interleaves opening and closing the listener.
+ * Drives the pure election over UDP: one socket bound to this node's address sends adverts to
+ * every configured unicast peer and, when `multicast` is set, to the group (a second socket,
+ * bound to the group, receives from it). Hooks run in order, one at a time, so a quick
+ * master → backup → master never interleaves opening and closing the listener. Trackers
+ * (`setTracker`) lower the effective priority or put the node in FAULT.
  */
+export interface TransitionInfo {
+  readonly from: VrrpState;
+  readonly to: VrrpState;
+  readonly reason: string;
+  readonly priority: number;
+}
+
 export interface ElectionHooks {
-  onMaster(): Promise<void> | void;
-  onBackup(): Promise<void> | void;
+  /** On becoming master. */
+  onMaster?(): Promise<void> | void;
+  /** On leaving master (to backup, fault, or init on stop). */
+  onBackup?(): Promise<void> | void;
+  /** Every transition, after onMaster/onBackup. */
+  onTransition?(t: TransitionInfo): Promise<void> | void;
 }
 
 export interface ElectionCounters {
@@ -29,7 +42,12 @@ export interface ElectionCounters {
 export interface ElectionStatus {
   readonly nodeId: string;
   readonly state: VrrpState;
+  /** As configured. */
   readonly priority: number;
+  /** What we advertise: lowered by failed trackers (see effectivePriority). */
+  readonly effectivePriority: number;
+  /** Trackers (upstream or command check names) and whether each passes. */
+  readonly trackers: Readonly<Record<string, boolean>>;
   readonly master: string | null;
   readonly masterPriority: number | null;
   readonly lastTransition: { readonly from: VrrpState; readonly to: VrrpState; readonly reason: string; readonly at: number } | null;
@@ -38,12 +56,14 @@ export interface ElectionStatus {
 
 export interface ElectionNode {
   status(): ElectionStatus;
+  /** A tracked check's result changed (unknown names are ignored). */
+  setTracker(name: string, ok: boolean): void;
   /** Graceful: a master resigns with a priority-0 advert. `abrupt` sends nothing, as a crash would. */
   stop(opts?: { abrupt?: boolean }): Promise<void>;
 }
 
 export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, log: Log, now: () => number = Date.now): Promise<ElectionNode> {
-  const params: ElectionParams = {
+  let params: ElectionParams = {
     priority: cfg.priority, preempt: cfg.preempt, preemptDelayMs: cfg.preemptDelayMs,
     advertIntervalMs: toCentiseconds(cfg.advertIntervalMs) * 10, self: cfg.bind.host,
   };
@@ -58,16 +78,26 @@ export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, l
   let timer: NodeJS.Timeout | null = null;
   let stopped = false;
   let hookChain: Promise<void> = Promise.resolve();
+  const trackers = new Map(cfg.track.map((t) => [trackName(t), { weight: t.weight, ok: true }]));
+  const mc = cfg.multicast ? { ...cfg.multicast, iface: cfg.multicast.interface ?? cfg.bind.host } : null;
 
-  const socket = dgram.createSocket({ type: 'udp4' });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(cfg.bind.port, cfg.bind.host, () => {
-      socket.removeListener('error', reject);
-      resolve();
-    });
-  });
+  const socket = await bindUdp(cfg.bind.port, cfg.bind.host, false);
   socket.on('error', (err) => log.warn({ event: 'ha.socket_error', err: err.message }, 'election socket error'));
+  let group: dgram.Socket | null = null;
+  if (mc) {
+    socket.setMulticastInterface(mc.iface);
+    socket.setMulticastTTL(mc.ttl);
+    socket.setMulticastLoopback(true); // other nodes on this host hear us; our own copy is dropped by nodeId
+    try {
+      group = await bindUdp(mc.port, mc.group, true);
+      group.addMembership(mc.group, mc.iface);
+    } catch (err) {
+      group?.close();
+      socket.close();
+      throw new Error(`election: cannot join multicast group ${mc.group}:${mc.port} on ${mc.iface}: ${(err as Error).message}`);
+    }
+    group.on('error', (err) => log.warn({ event: 'ha.socket_error', err: err.message, multicast: true }, 'election multicast socket error'));
+  }
 
   const drop = (reason: string, from: string) => {
     counters.dropped[reason] = (counters.dropped[reason] ?? 0) + 1;
@@ -80,7 +110,9 @@ export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, l
       { vrid: cfg.vrid, priority, intervalCs: params.advertIntervalMs / 10, preempt: cfg.preempt, configHash: hash, stamp, nodeId: cfg.nodeId },
       cfg.key,
     );
-    for (const p of cfg.peers) {
+    const targets = cfg.peers.map((p) => ({ host: p.host, port: p.port }));
+    if (mc) targets.push({ host: mc.group, port: mc.port });
+    for (const p of targets) {
       counters.sent++;
       const sent = new Promise<void>((resolve) => socket.send(buf, p.port, p.host, () => resolve()));
       inFlight.add(sent);
@@ -88,10 +120,26 @@ export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, l
     }
   };
 
-  const runHook = (to: VrrpState, from: VrrpState) => {
-    const hook = to === 'master' ? hooks.onMaster : from === 'master' ? hooks.onBackup : null;
-    if (!hook) return;
-    hookChain = hookChain.then(() => hook()).catch((err: unknown) => log.error({ event: 'ha.hook_failed', to, err: String(err) }, 'election hook failed'));
+  const runHook = (to: VrrpState, from: VrrpState, reason: string) => {
+    const own = to === 'master' ? hooks.onMaster : from === 'master' ? hooks.onBackup : undefined;
+    const info: TransitionInfo = { from, to, reason, priority: params.priority };
+    hookChain = hookChain
+      .then(async () => {
+        await own?.();
+        await hooks.onTransition?.(info);
+      })
+      .catch((err: unknown) => log.error({ event: 'ha.hook_failed', to, err: String(err) }, 'election hook failed'));
+  };
+
+  const trackersChanged = () => {
+    const eff = effectivePriority(cfg.priority, [...trackers.values()]);
+    const failed = [...trackers].filter(([, t]) => !t.ok).map(([n]) => n);
+    const changed = eff.priority !== params.priority;
+    params = { ...params, priority: eff.priority };
+    if (changed) log.warn({ event: 'ha.priority_changed', priority: cfg.priority, effectivePriority: eff.priority, failed }, `effective priority now ${eff.priority}`);
+    if (eff.fault) return apply(enterFault(election, params, now(), `tracked check failed: ${failed.join(', ')}`));
+    if (election.state === 'fault') return apply(leaveFault(election, params, now(), 'tracked checks recovered'));
+    if (changed) apply(priorityChanged(election, params, now()));
   };
 
   const apply = (step: ElectionStep) => {
@@ -101,8 +149,8 @@ export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, l
       else if (a.type === 'transition') {
         counters.transitions++;
         lastTransition = { from: a.from, to: a.to, reason: a.reason, at: now() };
-        log.info({ event: 'ha.transition', from: a.from, to: a.to, reason: a.reason, priority: cfg.priority, master: election.master }, `election: ${a.from} → ${a.to}`);
-        runHook(a.to, a.from);
+        log.info({ event: 'ha.transition', from: a.from, to: a.to, reason: a.reason, priority: cfg.priority, effectivePriority: params.priority, master: election.master }, `election: ${a.from} → ${a.to}`);
+        runHook(a.to, a.from, a.reason);
       } else log.debug({ event: 'ha.advert_discarded', reason: a.reason }, 'advert discarded');
     }
     reschedule();
@@ -116,10 +164,11 @@ export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, l
     timer = setTimeout(() => apply(fireTimers(election, params, now())), Math.max(0, at - now()));
   };
 
-  socket.on('message', (msg, rinfo) => {
+  const onMessage = (viaGroup: boolean) => (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     if (stopped) return;
     if (msg.length > MAX_ADVERT_BYTES) return drop('length', rinfo.address);
-    if (!peers.has(`${rinfo.address}:${rinfo.port}`)) return drop('not-a-peer', rinfo.address);
+    // Unicast: only configured peers. The group has no such list: the HMAC is the check.
+    if (!viaGroup && !peers.has(`${rinfo.address}:${rinfo.port}`)) return drop('not-a-peer', rinfo.address);
     const d = decodeAdvert(msg, cfg.key);
     if (!d.ok) return drop(d.reason, rinfo.address);
     const a = d.advert;
@@ -134,29 +183,50 @@ export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, l
       log.warn({ event: 'ha.config_mismatch', from: rinfo.address }, 'peer has different election timers');
     }
     apply(receive(election, params, { priority: a.priority, intervalMs: a.intervalCs * 10, from: rinfo.address }, now()));
-  });
+  };
+  socket.on('message', onMessage(false));
+  group?.on('message', onMessage(true));
 
   apply(startup(params, now()));
 
   return {
     status: () => ({
-      nodeId: cfg.nodeId, state: election.state, priority: cfg.priority,
+      nodeId: cfg.nodeId, state: election.state, priority: cfg.priority, effectivePriority: params.priority,
+      trackers: Object.fromEntries([...trackers].map(([n, t]) => [n, t.ok])),
       master: election.master, masterPriority: election.masterPriority, lastTransition, counters: structuredClone(counters),
     }),
+    setTracker(name, ok) {
+      const t = trackers.get(name);
+      if (stopped || !t || t.ok === ok) return;
+      trackers.set(name, { ...t, ok });
+      trackersChanged();
+    },
     async stop(opts = {}) {
       if (stopped) return;
       if (!opts.abrupt) apply(shutdown(election, params, now()));
       else {
         const was = election.state;
         election = { ...initialElection };
-        if (was === 'master') runHook('init', 'master');
+        if (was === 'master') runHook('init', 'master', 'stopped abruptly');
       }
       stopped = true;
       if (timer) clearTimeout(timer);
       // Let the resign advert leave before the socket closes.
       await Promise.all(inFlight);
       await new Promise<void>((resolve) => socket.close(() => resolve()));
+      if (group) await new Promise<void>((resolve) => group.close(() => resolve()));
       await hookChain;
     },
   };
+}
+
+function bindUdp(port: number, host: string, reuseAddr: boolean): Promise<dgram.Socket> {
+  const s = dgram.createSocket({ type: 'udp4', reuseAddr });
+  return new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind(port, host, () => {
+      s.removeListener('error', reject);
+      resolve(s);
+    });
+  });
 }

@@ -1,13 +1,16 @@
 import { masterDownMs, skewMs } from './timers.ts';
 
 /**
- * The RFC 5798 §6.4 state machine (Initialize / Backup / Master), as data in → data out.
+ * The RFC 5798 §6.4 state machine (Initialize / Backup / Master), plus keepalived's FAULT
+ * (a tracked check failed: the node gives up the address and ignores adverts until the check
+ * recovers), as data in → data out.
  * Timers are absolute deadlines on the injected clock; the driver sleeps until
  * `nextDeadline` and calls `fireTimers`. Line numbers in comments are the RFC's.
  */
-export type VrrpState = 'init' | 'backup' | 'master';
+export type VrrpState = 'init' | 'backup' | 'master' | 'fault';
 
 export interface ElectionParams {
+  /** The effective priority (configured, lowered by failed trackers; see effectivePriority). */
   readonly priority: number;
   readonly preempt: boolean;
   readonly preemptDelayMs: number;
@@ -92,6 +95,57 @@ export function startup(p: ElectionParams, now: number): ElectionStep {
   };
 }
 
+/** A tracker's result: a failed tracker with weight 0 means FAULT, a negative weight lowers the priority. */
+export interface TrackResult {
+  readonly weight: number;
+  readonly ok: boolean;
+}
+
+/**
+ * keepalived's rule: effective = configured + Σ weights of failed trackers, kept within 1…254;
+ * an owner (255) keeps 255 (trackers cannot lower it) but still faults on a weight-0 failure.
+ */
+export function effectivePriority(configured: number, trackers: readonly TrackResult[]): { readonly priority: number; readonly fault: boolean } {
+  const failed = trackers.filter((t) => !t.ok);
+  const fault = failed.some((t) => t.weight === 0);
+  if (configured === 255) return { priority: 255, fault };
+  const lowered = configured + failed.reduce((sum, t) => sum + t.weight, 0);
+  return { priority: Math.min(254, Math.max(1, lowered)), fault };
+}
+
+/**
+ * A tracked check failed (weight 0): leave the address. A master resigns with a priority-0
+ * advert, as on shutdown, so the best backup takes over after its skew rather than its
+ * master-down interval. Adverts are ignored while in FAULT.
+ */
+export function enterFault(e: Election, _p: ElectionParams, _now: number, reason: string): ElectionStep {
+  if (e.state === 'fault' || e.state === 'init') return { election: e, actions: [] };
+  const actions: ElectionAction[] = e.state === 'master' ? [{ type: 'send', priority: 0 }] : [];
+  actions.push({ type: 'transition', from: e.state, to: 'fault', reason });
+  return { election: { ...e, state: 'fault', masterDownAt: null, adverAt: null, master: null, masterPriority: null, resigned: false }, actions };
+}
+
+/** Every tracker is fine again: start over as backup (or master at once for the owner), as at startup. */
+export function leaveFault(e: Election, p: ElectionParams, now: number, reason: string): ElectionStep {
+  if (e.state !== 'fault') return { election: e, actions: [] };
+  const base: Election = { ...e, masterAdverIntervalMs: p.advertIntervalMs };
+  if (p.priority === 255) return toMaster(base, p, now, reason);
+  return {
+    election: { ...base, state: 'backup', masterDownAt: now + masterDownMs(p.priority, p.advertIntervalMs) },
+    actions: [{ type: 'transition', from: 'fault', to: 'backup', reason }],
+  };
+}
+
+/**
+ * The effective priority changed (params already carry the new one). A master advertises at
+ * once, so a better backup with preempt sees the drop now (and ignores it by discarding, its
+ * master-down timer then running out) and a restored master reasserts itself without waiting.
+ */
+export function priorityChanged(e: Election, p: ElectionParams, now: number): ElectionStep {
+  if (e.state !== 'master') return { election: e, actions: [] };
+  return { election: { ...e, masterPriority: p.priority, adverAt: now + p.advertIntervalMs }, actions: [{ type: 'send', priority: p.priority }] };
+}
+
 /** Shutdown: a master resigns with a priority-0 advert (660–670); a backup just stops (350–355). */
 export function shutdown(e: Election, _p: ElectionParams, _now: number): ElectionStep {
   if (e.state === 'init') return { election: e, actions: [] };
@@ -149,5 +203,5 @@ export function receive(e: Election, p: ElectionParams, adv: Advert, now: number
       actions: [{ type: 'discard', reason: 'lower priority master' }, { type: 'send', priority: p.priority }],
     };
   }
-  return { election: e, actions: [{ type: 'discard', reason: 'not running' }] };
+  return { election: e, actions: [{ type: 'discard', reason: e.state === 'fault' ? 'in fault' : 'not running' }] };
 }

@@ -11,7 +11,7 @@ export interface HealthChecker {
   close(): void;
 }
 
-export function startHealthChecks(config: BalancerConfig, box: PoolBox, log: Log): HealthChecker {
+export function startHealthChecks(config: BalancerConfig, box: PoolBox, log: Log, onChange: (name: string, up: boolean) => void = () => {}): HealthChecker {
   const hc = config.healthCheck;
   const states = new Map<string, HealthState>(config.upstreams.map((u) => [u.name, initialHealth]));
   const timers = new Set<NodeJS.Timeout>();
@@ -30,6 +30,7 @@ export function startHealthChecks(config: BalancerConfig, box: PoolBox, log: Log
       if (step.changed) {
         box.pool = setHealthy(box.pool, name, step.state.up);
         log.warn({ event: step.state.up ? 'lb.upstream_up' : 'lb.upstream_down', upstream: name, reason, rise: step.state.riseCount, fall: step.state.fallCount }, `upstream ${name} is ${step.state.up ? 'up' : 'down'}`);
+        onChange(name, step.state.up);
       }
       schedule(name, host, port, hc.intervalMs);
     }, delayMs);

@@ -3,6 +3,7 @@ import type { BalancerConfig } from './config.ts';
 import type { Log } from './log.ts';
 import { fail, pick, release, succeed, type Pool } from './pool.ts';
 import { proxyV1 } from './proxy-header.ts';
+import { createIdleSweeper } from './idle-sweeper.ts';
 import { splice } from './splice.ts';
 import { connectUpstream } from './upstream-connect.ts';
 
@@ -37,6 +38,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
   const sockets = new Set<net.Socket>();
   const counters: ProxyCounters = { accepted: 0, relayed: 0, retries: 0, rejected: 0, failures: {} };
   let server: net.Server | null = null;
+  const idle = createIdleSweeper(config.idleTimeoutMs);
 
   async function handle(client: net.Socket): Promise<void> {
     const tried = new Set<string>();
@@ -69,7 +71,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
       box.pool = succeed(box.pool, peer.name);
       counters.relayed++;
       sockets.add(r.socket);
-      splice(client, r.socket, r.greeting, config.idleTimeoutMs, () => {
+      splice(client, r.socket, r.greeting, idle, () => {
         sockets.delete(r.socket);
         box.pool = release(box.pool, peer.name);
       });
@@ -91,7 +93,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
   return {
     listen() {
       if (server) return Promise.resolve(server.address() as net.AddressInfo);
-      const s = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+      const s = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onConnection);
       return new Promise((resolve, reject) => {
         s.once('error', reject);
         s.listen({ host: config.listen.host, port: config.listen.port }, () => {
@@ -116,6 +118,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
     async close() {
       const done = this.unlisten();
       for (const s of sockets) s.destroy();
+      idle.close();
       await done;
     },
   };

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import net from 'node:net';
 import type { Log } from './log.ts';
 
@@ -146,4 +147,20 @@ export function memoryLog(): MemoryLog {
   const events: Array<Record<string, unknown>> = [];
   const keep = (level: string) => (obj: object, msg?: string) => void events.push({ level, msg, ...obj });
   return { events, info: keep('info'), warn: keep('warn'), error: keep('error'), debug: keep('debug') };
+}
+
+/** A free TCP or UDP port on `host` (bound, read, released). */
+export async function freePort(host: string, udp: boolean): Promise<number> {
+  if (udp) {
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, host, () => r()));
+    const port = s.address().port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, host, () => r()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }

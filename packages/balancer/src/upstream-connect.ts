@@ -25,7 +25,7 @@ export type ConnectResult =
 
 export function connectUpstream(o: ConnectOptions): Promise<ConnectResult> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: o.host, port: o.port, allowHalfOpen: true, ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
+    const socket = net.connect({ host: o.host, port: o.port, allowHalfOpen: true, noDelay: true, ...(o.localAddress ? { localAddress: o.localAddress } : {}) });
     let buf = Buffer.alloc(0);
     let done = false;
     let timer = setTimeout(() => failWith('connect-timeout', `no connect in ${o.connectTimeoutMs} ms`), o.connectTimeoutMs);

@@ -61,8 +61,9 @@ export const BalancerReportSchema = Type.Object(
     election: Type.Union([
       Type.Object(
         {
-          state: Type.Union([Type.Literal('init'), Type.Literal('backup'), Type.Literal('master')]),
+          state: Type.Union([Type.Literal('init'), Type.Literal('backup'), Type.Literal('master'), Type.Literal('fault')], { description: 'fault: a tracked check failed, the node gave up the address.' }),
           priority: Type.Integer({ minimum: 0, maximum: 255 }),
+          effectivePriority: Type.Optional(Type.Integer({ minimum: 0, maximum: 255, description: 'The priority advertised: configured, lowered by failed trackers.' })),
           master: Type.Union([Type.String({ maxLength: 64 }), Type.Null()], { description: 'Source address of the current holder, as this node sees it.' }),
         },
         { additionalProperties: false },

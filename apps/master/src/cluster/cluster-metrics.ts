@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { BalancerReport } from '@moat/protocol';
 import type { NodeRecord } from './node-registry.ts';
 
 /** The cluster's health as Prometheus sees it (collected on scrape from the registry). */
@@ -8,7 +9,10 @@ export interface ClusterMetrics {
   readonly linkRefusals: Counter<'code'>;
 }
 
-export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number): ClusterMetrics {
+/** A node's name and its embedded balancer's last report (heartbeat). */
+export type BalancerReports = () => ReadonlyArray<readonly [string, BalancerReport]>;
+
+export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number, balancers: BalancerReports = () => []): ClusterMetrics {
   const per = (name: string, help: string, value: (n: NodeRecord) => number) =>
     new Gauge({
       name,
@@ -25,6 +29,29 @@ export function createClusterMetrics(registry: Registry, nodes: () => readonly N
   per('moat_node_outbox_backlog', 'Events the scanner has not yet delivered to the master.', (n) => n.outboxBacklog);
   per('moat_node_rules_behind', '1 when the scanner runs an older rules version than the current one.', (n) => (n.rulesVersion === currentRulesVersion() ? 0 : 1));
   per('moat_node_last_seen_seconds', 'Unix time of the last frame from the scanner.', (n) => n.lastSeen / 1000);
+  // ---- embedded balancers (issue 5), from each scanner's last heartbeat ----
+  const perBalancer = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, node: string, r: BalancerReport) => void) =>
+    new Gauge({
+      name, help, labelNames: ['node', ...labelNames], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [node, r] of balancers()) fill(this, node, r);
+      },
+    });
+  perBalancer('moat_balancer_holder', '1 while the node\'s balancer holds the virtual address.', [], (g, node, r) => g.set({ node }, r.holder ? 1 : 0));
+  perBalancer('moat_balancer_election_state', '1 for the election state the node\'s balancer is in.', ['state'], (g, node, r) => {
+    if (r.election) for (const state of ['init', 'backup', 'master', 'fault']) g.set({ node, state }, r.election.state === state ? 1 : 0);
+  });
+  perBalancer('moat_balancer_upstream_healthy', '1 when the upstream passes the node\'s active check.', ['upstream'], (g, node, r) => {
+    for (const u of r.upstreams) g.set({ node, upstream: u.name }, u.healthy ? 1 : 0);
+  });
+  perBalancer('moat_balancer_upstream_usable', '1 when the node\'s balancer would send a new connection to the upstream.', ['upstream'], (g, node, r) => {
+    for (const u of r.upstreams) g.set({ node, upstream: u.name }, u.usable ? 1 : 0);
+  });
+  perBalancer('moat_balancer_upstream_active_connections', 'Sessions the node\'s balancer relays to the upstream now.', ['upstream'], (g, node, r) => {
+    for (const u of r.upstreams) g.set({ node, upstream: u.name }, u.activeConns);
+  });
+  // ---- end balancers ----
   return {
     eventsIngested: new Counter({ name: 'moat_events_ingested_total', help: 'Scanner events stored (result=stored), skipped as already stored (duplicate) or refused (rejected).', labelNames: ['node', 'result'], registers: [registry] }),
     rulesPushes: new Counter({ name: 'moat_rules_pushes_total', help: 'Rules versions pushed to online scanners.', registers: [registry] }),

@@ -71,7 +71,11 @@ export class ClusterHub implements ClusterControl {
     this.registry = createNodeRegistry(deps.db);
     this.ingest = createIngest(deps.db);
     this.registry.resetOnline();
-    this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0);
+    this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0, () =>
+      this.registry.list().flatMap((n) => {
+        const b = this.balancers.get(n.id);
+        return b ? [[n.name, b.report] as const] : [];
+      }));
     this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
     this.livenessTimer.unref();
     this.greylist = createGreylistStore(deps.db);
