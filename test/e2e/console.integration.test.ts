@@ -493,6 +493,13 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.equal(raw.status, 503);
     assert.equal(raw.json.code, 'MOAT_ERR_NODE_OFFLINE');
     await shot(admin, 'quarantine-node-offline');
+    // Decommissioned: the admin removes the stopped node from the dashboard.
+    await admin.goto(`${master.url}/#/dashboard`);
+    admin.once('dialog', (d) => d.accept());
+    await admin.click('tr[data-node="scanner-2"] button:has-text("Remove")');
+    await admin.locator('[data-testid=notice]', { hasText: 'scanner-2 removed from the cluster' }).waitFor();
+    await admin.locator('tr[data-node="scanner-2"]').waitFor({ state: 'detached' });
+    assert.equal(await admin.locator('tr[data-node="scanner-1"] button:has-text("Remove")').count(), 0, 'an online node offers no removal');
   });
 
   await t.test('CSRF: a change with the session cookie but without X-Moat-Request or a same Origin is refused', async () => {

@@ -74,7 +74,7 @@ export function App() {
 function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) {
   switch (page) {
     case 'dashboard':
-      return <Dashboard />;
+      return <Dashboard me={me} />;
     case 'quarantine':
       return arg === undefined ? <QuarantineList me={me} /> : <QuarantineDetail key={arg} id={arg} me={me} />;
     case 'messages':

@@ -12,4 +12,6 @@ export const can = {
   editRules: (role: Role) => atLeast(role, 'admin'),
   /** Create, change, disable users; see and revoke everyone's tokens. */
   manageUsers: (role: Role) => atLeast(role, 'admin'),
+  /** Remove a stopped node from the cluster. */
+  manageNodes: (role: Role) => atLeast(role, 'admin'),
 };

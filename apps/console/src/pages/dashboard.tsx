@@ -1,4 +1,7 @@
-import { api } from '../lib/api.ts';
+import { useState } from 'preact/hooks';
+import { api, describe } from '../lib/api.ts';
+import { can } from '../lib/roles.ts';
+import type { Me } from '../app.tsx';
 import { ago, when } from '../lib/format.ts';
 import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
@@ -33,7 +36,9 @@ function virtualAddress(n: NodeView): string {
 
 const REFRESH_MS = 10_000;
 
-export function Dashboard() {
+export function Dashboard({ me }: { me: Me }) {
+  const admin = can.manageNodes(me.role);
+  const [notice, setNotice] = useState('');
   const nodes = useData(() => api<{ items: NodeView[] }>('GET', '/nodes'), [], REFRESH_MS);
   const rules = useData(() => api<{ version: number }>('GET', '/rules'), [], REFRESH_MS);
   const traffic = useData(() => {
@@ -41,15 +46,27 @@ export function Dashboard() {
     return api<{ rows: TrafficRow[] }>('GET', `/reports/traffic?bucket=hour&from=${encodeURIComponent(from)}`);
   }, [], REFRESH_MS);
 
+  /** An offline node an admin decommissioned: out of the list, its credential erased (the API refuses a connected one). */
+  const remove = async (n: NodeView) => {
+    if (!confirm(`Remove ${n.name} from the cluster? Its credential is erased: it can only come back by joining again with the join secret. Mail still in its quarantine or queue stays on its disk.`)) return;
+    try {
+      await api('DELETE', `/nodes/${n.id}`);
+      setNotice(`${n.name} removed from the cluster.`);
+      nodes.reload();
+    } catch (err) {
+      setNotice(describe(err));
+    }
+  };
   return (
     <section>
       <h1>Dashboard</h1>
       <h2>Nodes {rules.data && <small>current rules version {rules.data.version}</small>}</h2>
       {nodes.error && <p class="error" role="alert">{nodes.error}</p>}
+      {notice && <p class="notice" role="status" data-testid="notice">{notice}</p>}
       <div class="table-wrap">
         <table data-testid="nodes">
           <thead>
-            <tr><th>Node</th><th>State</th><th>Last seen</th><th>Rules</th><th>Queue</th><th>Outbox</th><th>Software</th><th>SMTP</th><th>Virtual address</th></tr>
+            <tr><th>Node</th><th>State</th><th>Last seen</th><th>Rules</th><th>Queue</th><th>Outbox</th><th>Software</th><th>SMTP</th><th>Virtual address</th>{admin && <th />}</tr>
           </thead>
           <tbody>
             {nodes.data?.items.map((n) => (
@@ -65,9 +82,10 @@ export function Dashboard() {
                 <td>{n.software}</td>
                 <td>{n.smtpAddress}</td>
                 <td>{virtualAddress(n)}</td>
+                {admin && <td>{!n.online && <button type="button" class="small danger" onClick={() => remove(n)}>Remove…</button>}</td>}
               </tr>
             ))}
-            {nodes.data?.items.length === 0 && <tr><td colSpan={9}>No scanner has joined yet.</td></tr>}
+            {nodes.data?.items.length === 0 && <tr><td colSpan={admin ? 10 : 9}>No scanner has joined yet.</td></tr>}
           </tbody>
         </table>
       </div>

@@ -87,6 +87,18 @@ export class ClusterHub implements ClusterControl {
     return this.registry.list();
   }
 
+  /**
+   * Take an offline node out of the cluster (an admin decommissioned it): 'online' while it is
+   * connected — stop it first, so no mail is cut off —, 'unknown' for no such node.
+   */
+  removeNode(nodeId: string): 'removed' | 'online' | 'unknown' {
+    if (this.sessions.has(nodeId)) return 'online';
+    if (!this.registry.remove(nodeId, this.now())) return 'unknown';
+    this.balancers.delete(nodeId);
+    this.log.info({ event: 'NODE_REMOVED', nodeId }, 'node removed from the cluster');
+    return 'removed';
+  }
+
   /** The latest balancer status a node reported in its heartbeat, and when; undefined if it runs none. */
   balancerStatus(nodeId: string): { readonly report: BalancerReport; readonly at: number } | undefined {
     return this.balancers.get(nodeId);
@@ -165,7 +177,7 @@ export class ClusterHub implements ClusterControl {
     let issued: string | undefined;
     if (hello.nodeId) {
       node = this.registry.get(hello.nodeId);
-      if (!node || node.name !== hello.nodeName || !proofMatches(helloProof(node.credential, hello.nodeName, nonce), hello.proof)) {
+      if (!node || node.removedAt !== null || node.name !== hello.nodeName || !proofMatches(helloProof(node.credential, hello.nodeName, nonce), hello.proof)) {
         this.refuse(ws, address, 'MOAT_ERR_NODE_AUTH', `node credential refused for ${hello.nodeName}`);
         return undefined;
       }

@@ -14,6 +14,8 @@ export interface NodeRecord {
   readonly online: boolean;
   readonly queueDepth: number;
   readonly outboxBacklog: number;
+  /** Set once an admin removed the node: it may not connect with its old credential. */
+  readonly removedAt: number | null;
 }
 
 interface Row {
@@ -29,11 +31,13 @@ interface Row {
   online: number;
   queue_depth: number;
   outbox_backlog: number;
+  removed_at: number | null;
 }
 
 const fromRow = (r: Row): NodeRecord => ({
   id: r.id, name: r.name, credential: r.credential_hash, joinedAt: r.joined_at, address: r.address, smtpAddress: r.smtp_address,
   software: r.software, rulesVersion: r.rules_version, lastSeen: r.last_seen, online: r.online === 1, queueDepth: r.queue_depth, outboxBacklog: r.outbox_backlog,
+  removedAt: r.removed_at,
 });
 
 /**
@@ -44,9 +48,10 @@ const fromRow = (r: Row): NodeRecord => ({
 export function createNodeRegistry(db: Db) {
   const byId = db.prepare<[string], Row>('SELECT * FROM nodes WHERE id = ?');
   const byName = db.prepare<[string], Row>('SELECT * FROM nodes WHERE name = ?');
-  const all = db.prepare<[], Row>('SELECT * FROM nodes ORDER BY name');
+  const all = db.prepare<[], Row>('SELECT * FROM nodes WHERE removed_at IS NULL ORDER BY name');
   const insert = db.prepare('INSERT INTO nodes (id, name, credential_hash, joined_at) VALUES (?, ?, ?, ?)');
-  const rekey = db.prepare('UPDATE nodes SET credential_hash = ? WHERE id = ?');
+  const rekey = db.prepare('UPDATE nodes SET credential_hash = ?, removed_at = NULL WHERE id = ?');
+  const remove = db.prepare("UPDATE nodes SET removed_at = ?, credential_hash = '', online = 0 WHERE id = ? AND removed_at IS NULL");
   const connected = db.prepare('UPDATE nodes SET online = 1, last_seen = ?, address = ?, smtp_address = ?, software = ?, rules_version = ? WHERE id = ?');
   const heartbeat = db.prepare('UPDATE nodes SET last_seen = ?, queue_depth = coalesce(?, queue_depth), outbox_backlog = coalesce(?, outbox_backlog), rules_version = coalesce(?, rules_version) WHERE id = ?');
   const offline = db.prepare('UPDATE nodes SET online = 0 WHERE id = ?');
@@ -110,6 +115,15 @@ export function createNodeRegistry(db: Db) {
     offline: (id: string) => {
       if (pending.size > 0) flush();
       offline.run(id);
+    },
+    /**
+     * Take a node out of the cluster: it leaves the node list, its credential is erased (a hello
+     * with it is refused), its name stays on the log entries it wrote. False: unknown or already removed.
+     */
+    remove: (id: string, now: number): boolean => {
+      if (pending.size > 0) flush();
+      pending.delete(id);
+      return remove.run(now, id).changes === 1;
     },
     /** At master start nobody is connected yet, whatever the last run recorded. */
     resetOnline: () => void allOffline.run(),

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { BalancerReportSchema } from '@moat/protocol';
 import type { ClusterHub } from '../../cluster/hub.ts';
-import { notFound } from '../../http/api-error.ts';
+import { ApiError, notFound } from '../../http/api-error.ts';
 import { errorResponses, iso, isoOrNull } from '../../http/schemas.ts';
 import { MessageIdSchema } from '../data/data-schemas.ts';
 import type { TypedApp } from '../data/typed-app.ts';
@@ -45,6 +45,30 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
           };
         }),
       };
+    },
+  );
+
+  app.delete(
+    '/nodes/:nodeId',
+    {
+      schema: {
+        summary: 'Remove a stopped node from the cluster',
+        description: 'For a decommissioned scanner: it leaves the node list and its credential is erased, so it cannot connect with it again; the message log keeps its entries and name. '
+          + 'Refused with 409 MOAT_ERR_NODE_ONLINE while it is connected: stop it first (drain it with `nodes.<name>.maintenance` before, so no session is cut). '
+          + 'Messages still in its quarantine or queue stay on its disk only. To bring it back, wipe its data folder\'s credential and let it join again with the join secret.',
+        tags: ['cluster'],
+        params: NodeIdParams,
+        response: { 200: Type.Object({ ok: Type.Boolean() }), ...errorResponses(404, 409) },
+      },
+      config: { role: 'admin' },
+    },
+    async (request) => {
+      const node = hub.nodes().find((n) => n.id === request.params.nodeId);
+      const outcome = hub.removeNode(request.params.nodeId);
+      if (outcome === 'unknown') throw notFound(`node ${request.params.nodeId}`);
+      if (outcome === 'online') throw new ApiError(409, 'MOAT_ERR_NODE_ONLINE', `node ${node?.name ?? request.params.nodeId} is connected: stop it first, then remove it`);
+      request.audit('node.remove', `node:${request.params.nodeId}`, { name: node?.name });
+      return { ok: true };
     },
   );
 
