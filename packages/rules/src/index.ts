@@ -7,6 +7,9 @@ export {
   LimitsSchema,
   ListsSchema,
   NodeSettingsSchema,
+  RetentionSchema,
+  DEFAULT_RETENTION_BYTES,
+  DEFAULT_RETENTION_DAYS,
   RulesSchema,
   ScoringSchema,
   TaggingSchema,
@@ -14,6 +17,7 @@ export {
   type AttachmentPolicy,
   type ContentRule,
   type Lists,
+  type Retention,
   type Rules,
 } from './schema.ts';
 export type { AttachmentFact, AuthFacts, AuthResult, EnvelopeDecision, MessageFacts, Reason, Verdict } from './facts.ts';

@@ -26,6 +26,7 @@ const DEFAULTS: Omit<Rules, 'version' | 'acceptedDomains'> = {
   scoring: { tag: 5, quarantine: 10, reject: 20 },
   authentication: { spfFail: 3, spfSoftfail: 1, spfPermerror: 0.5, dkimFail: 1, dmarcFail: 2, dmarcReject: 'quarantine', dmarcQuarantine: 'tag' },
   tagging: { subjectPrefix: '[SPAM]' },
+  retention: { enabled: true, verdicts: ['deliver', 'tag', 'quarantine'], days: 7, maxBytes: 10 * 1024 * 1024 * 1024 },
   nodes: {},
 };
 
@@ -44,6 +45,7 @@ export function rulesDoc(overrides: Overrides = {}): Rules {
     scoring: { ...DEFAULTS.scoring, ...o.scoring },
     authentication: { ...DEFAULTS.authentication, ...o.authentication },
     tagging: { ...DEFAULTS.tagging, ...o.tagging },
+    retention: { ...DEFAULTS.retention, ...o.retention },
     content: ((o.content ?? []) as Overrides[]).map((rule) => ({ enabled: true, caseInsensitive: true, ...rule })),
   } as unknown as Rules;
 }

@@ -274,7 +274,22 @@ export class ClusterHub implements ClusterControl {
     return promise;
   }
 
-  async fetchQuarantined(nodeId: string, messageId: string): Promise<Readable> {
+  fetchQuarantined(nodeId: string, messageId: string): Promise<Readable> {
+    return this.fetchStream(nodeId, (id) => ({ type: 'quarantine.fetch', id, messageId, window: FETCH_WINDOW }));
+  }
+
+  // ── retention (issue 10) ──
+  fetchRetained(nodeId: string, messageId: string): Promise<Readable> {
+    return this.fetchStream(nodeId, (id) => ({ type: 'retained.fetch', id, messageId, window: FETCH_WINDOW }));
+  }
+
+  redeliverRetained(nodeId: string, messageId: string, rcptTo: readonly string[] | undefined): Promise<{ queueId: string; rcptTo: string[] }> {
+    return this.request(nodeId, (id) => ({ type: 'retained.redeliver', id, messageId, ...(rcptTo ? { rcptTo: [...rcptTo] } : {}) }));
+  }
+  // ── end retention ──
+
+  /** A message's content from its node, in chunks under credit (`quarantine.chunk` frames answer any fetch). */
+  private async fetchStream(nodeId: string, frame: (id: string) => ToScanner): Promise<Readable> {
     const s = this.session(nodeId);
     const id = `f${Math.random().toString(36).slice(2, 12)}`;
     const stream = new MessageStream(
@@ -286,7 +301,7 @@ export class ClusterHub implements ClusterControl {
       },
     );
     s.streams.set(id, stream);
-    this.send(s.ws, { type: 'quarantine.fetch', id, messageId, window: FETCH_WINDOW });
+    this.send(s.ws, frame(id));
     // Wait for the first chunk or the refusal, so the HTTP layer can still answer with a status.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
