@@ -117,6 +117,9 @@ test('a delivered message is kept on its scanner: found on the master, viewed, d
     assert.ok(redeliveries.some((e) => e.details.rcptTo?.[0] === 'accounts@example.test'));
     assert.ok(audit.some((e) => e.action === 'message.view' && e.target === `keeper/${id}`));
 
+    // Without a session: 401, nothing sent.
+    assert.equal((await fetch(`${master.url}/api/v1/messages/${nodeId}/${id}/raw`)).status, 401);
+    assert.equal((await fetch(`${master.url}/api/v1/messages/${nodeId}/${id}/redeliver`, { method: 'POST' })).status, 401);
     // An auditor reads the log but neither reads the mail itself nor sends it.
     assert.equal((await api.post('/api/v1/users', { username: 'reader', password: 'reader-password-1234', role: 'auditor' })).status, 201);
     const reader = await apiClient(master.url, 'reader', 'reader-password-1234');

@@ -283,8 +283,13 @@ export class ClusterHub implements ClusterControl {
     return this.fetchStream(nodeId, (id) => ({ type: 'retained.fetch', id, messageId, window: FETCH_WINDOW }));
   }
 
-  redeliverRetained(nodeId: string, messageId: string, rcptTo: readonly string[] | undefined): Promise<{ queueId: string; rcptTo: string[] }> {
-    return this.request(nodeId, (id) => ({ type: 'retained.redeliver', id, messageId, ...(rcptTo ? { rcptTo: [...rcptTo] } : {}) }));
+  async redeliverRetained(nodeId: string, messageId: string, rcptTo: readonly string[] | undefined): Promise<{ queueId: string; rcptTo: string[] }> {
+    const data = await this.request<{ queueId?: unknown; rcptTo?: unknown }>(nodeId, (id) => ({ type: 'retained.redeliver', id, messageId, ...(rcptTo ? { rcptTo: [...rcptTo] } : {}) }));
+    // The result's data is not covered by the frame schema: check the two fields before they reach the audit log.
+    if (typeof data?.queueId !== 'string' || !/^[0-9A-Za-z]{20}$/.test(data.queueId) || !Array.isArray(data.rcptTo)) {
+      throw new NodeRequestError(this.session(nodeId).node.name, 'MOAT_ERR_NODE_REQUEST', 'the node answered a re-delivery without its queue id');
+    }
+    return { queueId: data.queueId, rcptTo: data.rcptTo.filter((a): a is string => typeof a === 'string').slice(0, 100) };
   }
   // ── end retention ──
 

@@ -49,6 +49,11 @@ interface Row {
 
 /** At most this many copies per transaction and per `retained.expired` event. */
 const BATCH = 500;
+/**
+ * At most this many evictions inside one accepting transaction, so a budget lowered by a rules
+ * change never stalls a reply: the expiry job (nudged by the change) removes the rest.
+ */
+const ACCEPT_EVICTIONS = 64;
 
 /**
  * The index of retained copies: the SQL half runs inside the message store's accepting
@@ -79,12 +84,12 @@ export function createRetentionStore(db: Db, dirs: { retained: string; queue: st
   }
 
   /** The oldest copies while the total is over `maxBytes`, never `keep` (the copy just added). */
-  function overBudget(maxBytes: number, keep?: string): Removed['copies'] {
+  function overBudget(maxBytes: number, limit: number, keep?: string): Removed['copies'] {
     let excess = usage().bytes - maxBytes;
     if (excess <= 0) return [];
     const out: { id: string; file: string; size: number }[] = [];
-    for (const c of oldestStmt.all(BATCH + 1)) {
-      if (excess <= 0 || out.length >= BATCH) break;
+    for (const c of oldestStmt.all(limit + 1)) {
+      if (excess <= 0 || out.length >= limit) break;
       if (c.id === keep) continue;
       out.push(c);
       excess -= c.size;
@@ -93,7 +98,7 @@ export function createRetentionStore(db: Db, dirs: { retained: string; queue: st
   }
 
   const expireAge = db.transaction((before: number, now: number) => drop('age', olderThanStmt.all(before, BATCH), now));
-  const expireBudget = db.transaction((maxBytes: number, now: number) => drop('budget', overBudget(maxBytes), now));
+  const expireBudget = db.transaction((maxBytes: number, now: number) => drop('budget', overBudget(maxBytes, BATCH), now));
   const commitRedelivery = db.transaction((entry: QueueEntry) => {
     insertQueue.run({ ...entry, rcptTo: JSON.stringify(entry.rcptTo), prependHeaders: JSON.stringify(entry.prependHeaders) });
   });
@@ -119,7 +124,7 @@ export function createRetentionStore(db: Db, dirs: { retained: string; queue: st
      */
     insert(m: { id: string; receivedAt: number; action: string }, r: RetainedInput, now: number): Removed {
       insertStmt.run({ id: m.id, file: r.file, size: r.size, createdAt: m.receivedAt, verdict: m.action, prependHeaders: JSON.stringify(r.prependHeaders), subjectPrefix: r.subjectPrefix });
-      return drop('budget', overBudget(r.maxBytes, m.id), now);
+      return drop('budget', overBudget(r.maxBytes, ACCEPT_EVICTIONS, m.id), now);
     },
 
     /**
