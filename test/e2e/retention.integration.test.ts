@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestMaster, startClusterScanner, apiClient, type ApiClient } from '../helpers/cluster-harness.ts';
@@ -263,6 +263,20 @@ test('a copy on an offline node: a clear error naming it; after a restart the co
     const raw = await api.get(`/api/v1/messages/${nodeId}/${id}/raw`);
     assert.equal(raw.status, 200, raw.text);
     assert.match(raw.text, /Subject: sleepy/);
+
+    // A copy that cannot be made (here retained/ is no longer a folder) never costs the message:
+    // accepted, delivered, logged without a copy; and a copy whose file vanished is gone, not an error.
+    rmSync(join(dataDir, 'retained'), { recursive: true });
+    writeFileSync(join(dataDir, 'retained'), 'not a folder');
+    const before = downstream.received.length;
+    const sent = await sendMail(s.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'no room' }));
+    assert.ok(sent.ok, sent.response);
+    await downstream.waitFor(before + 1);
+    assert.equal((await logEntry(api, nodeId, queueIdOf(sent.response))).retained, null);
+    const vanished = await api.get(`/api/v1/messages/${nodeId}/${id}/raw`);
+    assert.equal(vanished.status, 410);
+    assert.equal(vanished.json.code, 'MOAT_ERR_GONE');
+    assert.equal(vanished.json.details.node, 'sleeper');
   } finally {
     await s.close();
     await master.close();

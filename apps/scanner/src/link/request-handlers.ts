@@ -48,15 +48,20 @@ export function createRequestHandlers(deps: HandlerDeps) {
 
   const gone = (id: string, messageId: string) => result(id, false, { code: 'MOAT_ERR_GONE', message: `no retained copy of message ${messageId} on node ${deps.nodeName} (expired or never kept)` });
 
-  /** Stream a file under credit; a file gone since the look-up answers with `missing` instead. */
-  async function stream(frame: { id: string; window: number }, path: string, send: (f: ToMaster) => void, missing: () => ToMaster): Promise<void> {
+  /**
+   * Stream a file under credit. A file gone since the look-up answers with `missing`; any other
+   * read error with an error result, so the master answers at once instead of at its time-out.
+   */
+  async function stream(frame: { id: string; window: number; messageId: string }, path: string, send: (f: ToMaster) => void, missing: () => ToMaster): Promise<void> {
     const sender = new StreamSender(frame.id, frame.window, send);
     streams.set(frame.id, sender);
     try {
       await sender.run(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      send(missing());
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return send(missing());
+      deps.log.error({ event: 'LINK_READ_ERROR', queueId: frame.messageId, err }, 'could not read a message file for the master');
+      send(result(frame.id, false, { code: 'MOAT_ERR_NODE_READ', message: `node ${deps.nodeName} could not read message ${frame.messageId}` }));
     } finally {
       streams.delete(frame.id);
     }

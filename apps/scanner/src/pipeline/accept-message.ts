@@ -117,8 +117,7 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
       return { ok: false, code: 550, enhanced: '5.7.1', text: verdict.rejectText ?? 'Message refused by policy' };
     case 'quarantine': {
       const file = `${env.id}.eml`;
-      const keep = shouldRetain(rules.rules.retention, verdict.action, env.size);
-      await placeDurably(deps, env.spoolFile, 'quarantine', file, keep);
+      const keep = await placeDurably(deps, env.spoolFile, 'quarantine', file, shouldRetain(rules.rules.retention, verdict.action, env.size), log);
       const removed = await deps.messages.recordQuarantined(record, file, keep ? retainedInput(file, rules) : undefined);
       dropEvicted(deps, removed);
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
@@ -126,8 +125,7 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
     case 'deliver':
     case 'tag': {
       const file = `${env.id}.eml`;
-      const keep = shouldRetain(rules.rules.retention, verdict.action, env.size);
-      await placeDurably(deps, env.spoolFile, 'queue', file, keep);
+      const keep = await placeDurably(deps, env.spoolFile, 'queue', file, shouldRetain(rules.rules.retention, verdict.action, env.size), log);
       const removed = await deps.messages.recordQueued(record, {
         id: env.id,
         messageId: env.id,
@@ -154,12 +152,20 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
  * (the same bytes: what arrived, before any header is added) in the same step; then fsync both
  * folders (concurrently, each coalesced across messages) before the transaction commits.
  */
-async function placeDurably(deps: AcceptDeps, spoolFile: string, folder: 'queue' | 'quarantine', file: string, keep: boolean): Promise<void> {
+async function placeDurably(deps: AcceptDeps, spoolFile: string, folder: 'queue' | 'quarantine', file: string, keep: boolean, log: Logger): Promise<boolean> {
   const target = join(deps.dirs[folder], file);
   await rename(spoolFile, target);
-  if (!keep) return deps.dirSync[folder].sync();
-  await link(target, join(deps.dirs.retained, file));
-  await Promise.all([deps.dirSync[folder].sync(), deps.dirSync.retained.sync()]);
+  if (keep) {
+    try {
+      await link(target, join(deps.dirs.retained, file));
+    } catch (err) {
+      // Keeping a copy must never cost a message: without the link it is accepted, not retained.
+      log.error({ event: 'RETENTION_ERROR', err }, 'could not keep a copy of the message; accepting it without one');
+      keep = false;
+    }
+  }
+  await Promise.all([deps.dirSync[folder].sync(), keep ? deps.dirSync.retained.sync() : undefined]);
+  return keep;
 }
 
 /**
