@@ -60,7 +60,8 @@ if (args.help) {
   --latency-messages N    messages per latency run (default 2000; 0 skips latency)
   --warmup N              warm-up messages before timing (default 200)
   --size BYTES            smtp-source payload size (default 10240)
-  --targets LIST          scanner,analyzers,sink,postfix (default: scanner,sink,postfix);
+  --targets LIST          scanner,no-retention,analyzers,sink,postfix (default: scanner,sink,postfix);
+                          no-retention: the scanner keeping no copies (retention is on by default);
                           analyzers: the scanner with every analyzer on (clamd, dnsmasq and,
                           when installed, rspamd started on loopback); its ratio column is
                           "scanner ÷ scanner+analyzers"
@@ -96,6 +97,8 @@ const allModes: ModeSpec[] = [
 ];
 const allTargets: (TargetSpec & { start: () => Promise<Target> })[] = [
   { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs: (args['scanner-node-args'] ?? '').split(' ').filter(Boolean) }) },
+  // What keeping a copy of every message costs (docs/retention.md): the same scanner without it.
+  { key: 'no-retention', column: 'Moat scanner, retention off', short: 'scanner-noretain', start: () => startScanner({ keep, relayConnections, nodeArgs: (args['scanner-node-args'] ?? '').split(' ').filter(Boolean), retention: false }) },
   {
     key: 'analyzers',
     column: 'Moat scanner, all analyzers on',
