@@ -128,6 +128,12 @@ test('retention: a logged copy links to its entry; retained.expired marks it gon
   assert.deepEqual(row(1), { bytes: 1234, at: T0 + 5, reason: 'budget' }, 'the first removal stands');
   assert.deepEqual(row(2), { bytes: null, at: null, reason: null }, 'never kept: nothing to mark');
   assert.deepEqual(row(3), { bytes: 99, at: T0 + 9, reason: 'age' });
+  // A removal re-sent ahead of its log entry waits for it.
+  ingestBatch(NODE, [event(9, 'retained.expired', { ids: [msgId(8)], reason: 'age', at: T0 + 20 })]);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM pending_changes'), 1);
+  ingestBatch(NODE, [event(8, 'message.logged', logged(8, { retainedBytes: 10 }))]);
+  assert.deepEqual(row(8), { bytes: 10, at: T0 + 20, reason: 'age' });
+  assert.equal(count(db, 'SELECT COUNT(*) FROM pending_changes'), 0);
   const bad = ingestBatch(NODE, [event(6, 'retained.expired', { ids: ['../x'], reason: 'age', at: 1 }), event(7, 'retained.expired', { ids: [msgId(3)], reason: 'whim', at: 1 })]);
   assert.equal(bad.rejected.length, 2);
 });

@@ -37,18 +37,21 @@ export function createIngest(db: Db, options: { now?: () => number } = {}): Inge
   const rollups = createRollups(db);
   const messages = createMessageWriter(db, rollups, pending);
   const quarantine = createQuarantineWriter(db, pending);
-  const retained = createRetainedWriter(db);
+  const retained = createRetainedWriter(db, pending);
   const record = db.prepare('INSERT OR IGNORE INTO events (node_id, seq, type, created_at, stored_at) VALUES (?, ?, ?, ?, ?)');
   const markRejected = db.prepare('UPDATE events SET rejected = ? WHERE node_id = ? AND seq = ?');
   const ackNode = db.prepare('UPDATE nodes SET last_acked_seq = max(last_acked_seq, ?) WHERE id = ?');
 
   function apply(nodeId: string, seq: number, type: EventType, payload: unknown): void {
     switch (type) {
-      case 'message.logged': return messages.logged(nodeId, payload as MessageLogged);
+      case 'message.logged': {
+        messages.logged(nodeId, payload as MessageLogged);
+        return retained.logged(nodeId, (payload as MessageLogged).id);
+      }
       case 'delivery.status': return messages.delivery(nodeId, seq, payload as DeliveryStatus);
       case 'quarantine.added': return quarantine.added(nodeId, payload as QuarantineAdded);
       case 'quarantine.changed': return quarantine.changed(nodeId, seq, payload as QuarantineChanged);
-      case 'retained.expired': return retained.expired(nodeId, payload as RetainedExpired);
+      case 'retained.expired': return retained.expired(nodeId, seq, payload as RetainedExpired);
       default: throw new Error(`no writer for event type ${String(type satisfies never)}`);
     }
   }
