@@ -105,9 +105,9 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
   logVerdict(log, verdict, env);
   // Authentication-Results and the scan status above our Received (RFC 8601 section 5). Kept
   // with a retained copy too (even a quarantined one), so a re-delivery carries the same trace.
-  const delivered = [...found.headers, ...deliveryHeaders(env, verdict, deps)];
+  const prependHeaders = [...found.headers, ...deliveryHeaders(env, verdict, deps)];
   const subjectPrefix = verdict.action === 'tag' ? rules.rules.tagging.subjectPrefix : '';
-  const retainedInput = (file: string, r: CompiledRules): RetainedInput => ({ file, size: env.size, prependHeaders: delivered, subjectPrefix, maxBytes: r.rules.retention.maxBytes });
+  const retainedInput = (file: string): RetainedInput => ({ file, size: env.size, prependHeaders, subjectPrefix, maxBytes: rules.rules.retention.maxBytes });
 
   switch (verdict.action) {
     case 'reject':
@@ -118,7 +118,7 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
     case 'quarantine': {
       const file = `${env.id}.eml`;
       const keep = await placeDurably(deps, env.spoolFile, 'quarantine', file, shouldRetain(rules.rules.retention, verdict.action, env.size), log);
-      const removed = await deps.messages.recordQuarantined(record, file, keep ? retainedInput(file, rules) : undefined);
+      const removed = await deps.messages.recordQuarantined(record, file, keep ? retainedInput(file) : undefined);
       dropEvicted(deps, removed);
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
     }
@@ -132,14 +132,14 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
         file,
         mailFrom: env.mailFrom,
         rcptTo: env.rcptTo,
-        prependHeaders: delivered,
+        prependHeaders,
         subjectPrefix,
         createdAt: env.receivedAt,
         nextAttemptAt: env.receivedAt,
         attempts: 0,
         lastError: null,
         kind: 'message',
-      }, keep ? retainedInput(file, rules) : undefined);
+      }, keep ? retainedInput(file) : undefined);
       deps.onQueued();
       dropEvicted(deps, removed);
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
