@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api, apiText, ApiError, describe } from '../lib/api.ts';
 import { bytes, when } from '../lib/format.ts';
 import { parseMessage } from '../lib/mime.ts';
+import { splitRecipients } from '../lib/recipients.ts';
 import { useData } from '../lib/use-data.ts';
 import { MessageView } from './message-view.tsx';
 
@@ -11,9 +12,6 @@ export interface Retained {
   expiredAt: string | null;
   reason: string | null;
 }
-
-/** Addresses typed into one box, separated by commas, semicolons or spaces. */
-export const splitRecipients = (text: string): string[] => text.split(/[\s,;]+/).filter((a) => a !== '');
 
 /**
  * A log entry's retained copy on its node: the same safe viewer as the quarantine, a download,
