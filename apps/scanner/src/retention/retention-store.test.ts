@@ -10,6 +10,8 @@ import { createMessageStore, type MessageRecord, type QueueEntry } from '../stor
 import { createRetentionStore } from './retention-store.ts';
 import { shouldRetain } from './retention-policy.ts';
 import { redeliveryHeaders, unacceptedRecipient } from './redelivery.ts';
+import { RetentionJob } from './retention-job.ts';
+import { pino } from 'pino';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 5);
@@ -131,4 +133,22 @@ test('a re-delivery goes only to accepted domains', () => {
   assert.equal(unacceptedRecipient(rules, ['a@example.test', 'b@x.sub.example.test']), undefined);
   assert.equal(unacceptedRecipient(rules, ['a@example.test', 'b@elsewhere.example']), 'b@elsewhere.example');
   assert.equal(unacceptedRecipient(rules, ['@example.test']), '@example.test');
+});
+
+test('the expiry job: concurrent rounds run one after the other, and every removed copy is logged with its queue id', async (t) => {
+  const { retention, accept } = await setup(t);
+  const a = await accept(100, T0);
+  const b = await accept(100, T0 + DAY);
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  const settings = validateRules({ version: 1, acceptedDomains: ['example.test'], retention: { days: 1 } }).retention;
+  const job = new RetentionJob({ store: retention, settings: () => settings, log, now: () => T0 + 3 * DAY });
+  const [first, second] = await Promise.all([job.run(), job.run()]);
+  assert.deepEqual(first.flatMap((r) => r.copies.map((c) => c.id)), [a.id, b.id]);
+  assert.deepEqual(second, [], 'the second round found nothing left');
+  assert.deepEqual(lines.filter((l) => l.event === 'RETAINED_REMOVED').map((l) => [l.queueId, l.reason]), [[a.id, 'age'], [b.id, 'age']]);
+  const summary = lines.find((l) => l.event === 'RETENTION_EXPIRY');
+  assert.equal(summary?.removed, 2);
+  assert.equal(summary?.keptCopies, 0);
+  await job.stop();
 });
