@@ -60,12 +60,14 @@ if (args.help) {
   --latency-messages N    messages per latency run (default 2000; 0 skips latency)
   --warmup N              warm-up messages before timing (default 200)
   --size BYTES            smtp-source payload size (default 10240)
-  --targets LIST          scanner,clamav,rspamd,auth,dnsbl,uribl,analyzers,sink,postfix
+  --targets LIST          scanner,no-retention,clamav,rspamd,auth,dnsbl,uribl,analyzers,sink,postfix
                           (default: scanner,sink,postfix). clamav … uribl: the scanner with
                           that one analyzer on; analyzers: with every one on (clamd, dnsmasq
                           and, when installed, rspamd started on loopback). With any of them
                           and scanner, an "analyzer cost" table gives each one's msg/s as a
                           ratio to the bare pipeline (scanner) of the same run
+                          no-retention: the scanner keeping no copies (retention is on by
+                          default)
   --no-rspamd             leave rspamd out of the analyzers target
   --modes LIST            new,reuse (default: both)
   --new-sessions N        sessions in new-connection mode (default 200)
@@ -118,6 +120,8 @@ const oneAnalyzer = (key: AnalyzerKey): TargetSpec & { start: () => Promise<Targ
 const allTargets: (TargetSpec & { start: () => Promise<Target>; analyzer?: true })[] = [
   { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs }) },
   ...ANALYZER_KEYS.map(oneAnalyzer),
+  // What keeping a copy of every message costs (docs/retention.md): the same scanner without it.
+  { key: 'no-retention', column: 'Moat scanner, retention off', short: 'scanner-noretain', start: () => startScanner({ keep, relayConnections, nodeArgs, retention: false }) },
   {
     key: 'analyzers',
     column: 'Moat scanner, all analyzers on',

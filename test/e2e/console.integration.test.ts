@@ -289,6 +289,22 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await shot(admin, 'message-detail');
   });
 
+  await t.test('message tracking: the retained copy is shown in the safe viewer and re-delivered to another recipient from the page', async () => {
+    // Still on the (released) quarantined message's detail: its copy stays on the node.
+    await admin.locator('[data-testid=retained-copy] [data-testid=text-part]', { hasText: 'the held body' }).waitFor();
+    await admin.fill('[data-testid=redeliver-to]', 'someone@elsewhere.example');
+    await admin.click('[data-testid=redeliver-other]');
+    await admin.locator('[data-testid=redeliver-error]', { hasText: 'someone@elsewhere.example: is not in an accepted domain' }).waitFor();
+    const before = downstream.received.length;
+    await admin.fill('[data-testid=redeliver-to]', 'colleague@example.test');
+    await admin.click('[data-testid=redeliver-other]');
+    await admin.locator('[data-testid=redeliver-notice]', { hasText: 'colleague@example.test' }).waitFor();
+    await downstream.waitFor(before + 1);
+    assert.deepEqual(downstream.received.at(-1)!.to, ['colleague@example.test']);
+    assert.match(downstream.received.at(-1)!.raw.toString(), /X-Moat-Redelivered: /);
+    await shot(admin, 'message-retained');
+  });
+
   await t.test('users and tokens: the admin creates a user and a token through the page; the audit log lists both', async () => {
     await admin.goto(`${master.url}/#/users`);
     await admin.locator('tr[data-user=admin]').waitFor();

@@ -78,7 +78,7 @@ function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) 
     case 'quarantine':
       return arg === undefined ? <QuarantineList me={me} /> : <QuarantineDetail key={arg} id={arg} me={me} />;
     case 'messages':
-      return arg === undefined ? <MessagesPage /> : <MessageDetail key={arg} nodeId={arg} id={rest[0] ?? ''} />;
+      return arg === undefined ? <MessagesPage /> : <MessageDetail key={arg} nodeId={arg} id={rest[0] ?? ''} me={me} />;
     case 'rules':
       return <RulesPage me={me} />;
     case 'reports':

@@ -60,6 +60,10 @@ export interface ClusterControl {
   /** Stream a quarantined message from the node that holds it (throws NodeOfflineError). */
   fetchQuarantined(nodeId: string, messageId: string): Promise<Readable>;
   quarantineAction(nodeId: string, messageId: string, action: 'release' | 'delete'): Promise<void>;
+  /** Stream a message's retained copy from its node (throws NodeOfflineError; MOAT_ERR_GONE once expired). */
+  fetchRetained(nodeId: string, messageId: string): Promise<Readable>;
+  /** Queue a retained copy for delivery again on its node, to its original or the given recipients. */
+  redeliverRetained(nodeId: string, messageId: string, rcptTo: readonly string[] | undefined): Promise<{ queueId: string; rcptTo: string[] }>;
   queueList(nodeId: string, limit: number): Promise<unknown>;
   queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete'): Promise<void>;
 }

@@ -27,6 +27,8 @@ import { createRequestHandlers } from './link/request-handlers.ts';
 import { createLogger } from './logger.ts';
 import { Greylister } from './greylist/greylister.ts';
 import type { GreylistResult } from '@moat/protocol';
+import { createRetentionStore, type RetentionStore } from './retention/retention-store.ts';
+import { RetentionJob } from './retention/retention-job.ts';
 
 export const SOFTWARE_VERSION = 'moat-scanner/0.1.0';
 
@@ -39,6 +41,8 @@ export interface Scanner {
   /** The embedded load balancer, when the config has a `balancer` section. */
   readonly balancer: BalancerHandle | undefined;
   readonly dataDir: string;
+  /** Retained copies of accepted messages and their expiry job (`retention.run(at)` runs a round now). */
+  readonly retention: { readonly store: RetentionStore; readonly job: RetentionJob };
   close(): Promise<void>;
 }
 
@@ -56,19 +60,21 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   }
   const log = options.log ?? createLogger(config.log.level, { role: 'scanner', node: config.node.name });
   const now = options.now ?? Date.now;
-  const dirs = { spool: join(config.dataDir, 'spool'), queue: join(config.dataDir, 'queue'), quarantine: join(config.dataDir, 'quarantine') };
-  await ensureDirs(config.dataDir, dirs.spool, dirs.queue, dirs.quarantine);
+  // retained/ holds hard links to queue and quarantine files: it must stay on their filesystem (all under dataDir).
+  const dirs = { spool: join(config.dataDir, 'spool'), queue: join(config.dataDir, 'queue'), quarantine: join(config.dataDir, 'quarantine'), retained: join(config.dataDir, 'retained') };
+  await ensureDirs(config.dataDir, dirs.spool, dirs.queue, dirs.quarantine, dirs.retained);
 
-  const dirSync = { queue: new DirSyncer(dirs.queue), quarantine: new DirSyncer(dirs.quarantine) };
+  const dirSync = { queue: new DirSyncer(dirs.queue), quarantine: new DirSyncer(dirs.quarantine), retained: new DirSyncer(dirs.retained) };
   const db = openDatabase(join(config.dataDir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
   let link: ClusterLink | undefined;
   let boundPort: number | undefined;
   let balancer: BalancerHandle | undefined;
-  const messages = createMessageStore(db, () => link?.notifyOutbox());
+  const retention = createRetentionStore(db, dirs);
+  const messages = createMessageStore(db, () => link?.notifyOutbox(), retention);
   const queue = createQueueStore(db);
   const quarantine = createQuarantineStore(db, dirs);
   const outbox = createOutboxStore(db);
-  await recoverAfterCrash(dirs, queue.files(), quarantine.heldFiles(), log);
+  await recoverAfterCrash(dirs, queue.files(), quarantine.heldFiles(), retention.files(), log);
 
   const relay = new RelayWorker({
     queue,
@@ -98,7 +104,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     const pushed = createPushedRulesSource(config.dataDir, log);
     rules = pushed;
     const handlers = createRequestHandlers({
-      db, quarantine, queue, queueDir: dirs.queue, wakeRelay: () => relay.wake(), hostname: config.smtp.hostname, nodeName: config.node.name, now,
+      db, quarantine, queue, retention, rules: () => rules.current(), queueDir: dirs.queue, wakeRelay: () => relay.wake(), hostname: config.smtp.hostname, nodeName: config.node.name, now,
       log,
     });
     link = new ClusterLink({
@@ -139,6 +145,10 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     rules = createFileRulesSource(config.rules!.file, log);
   }
 
+  const retentionJob = new RetentionJob({ store: retention, settings: () => rules.current().rules.retention, log, now });
+  retentionJob.start();
+  rules.onChange(() => retentionJob.nudge());
+
   const analyzers = createAnalyzers(config);
   const linkForGreylist = link;
   const greylist = new Greylister({
@@ -163,7 +173,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     greylist,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
-        { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers },
+        { messages, dirs, dirSync, retention, log, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers },
         env,
         snapshot,
         msgLog,
@@ -203,6 +213,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     link,
     balancer,
     dataDir: config.dataDir,
+    retention: { store: retention, job: retentionJob },
     async close() {
       if (closed) return;
       closed = true;
@@ -211,6 +222,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       rules.close();
       await link?.stop();
       await relay.stop();
+      await retentionJob.stop();
       db.close();
       log.info({ event: 'SCANNER_STOPPED' }, 'scanner stopped');
     },
@@ -220,16 +232,17 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
 /**
  * After a crash: every spool file is an unanswered transaction (the client never got 250 and
  * will retry); a queue file without a row was moved but never committed; a quarantine file
- * that is no longer held was released or deleted just before the crash.
+ * that is no longer held was released or deleted just before the crash; a retained file
+ * without a row was linked but never committed, or expired and its unlink was lost.
  */
-async function recoverAfterCrash(dirs: { spool: string; queue: string; quarantine: string }, queued: Set<string>, held: Set<string>, log: Logger): Promise<void> {
+async function recoverAfterCrash(dirs: { spool: string; queue: string; quarantine: string; retained: string }, queued: Set<string>, held: Set<string>, retained: Set<string>, log: Logger): Promise<void> {
   let removed = 0;
   for (const name of await readdir(dirs.spool)) {
     await removeDurably(join(dirs.spool, name));
     removed++;
   }
   removed += await sweepTemporaryFiles(dirs.queue);
-  for (const [dir, known] of [[dirs.queue, queued], [dirs.quarantine, held]] as const) {
+  for (const [dir, known] of [[dirs.queue, queued], [dirs.quarantine, held], [dirs.retained, retained]] as const) {
     for (const name of await readdir(dir)) {
       if (known.has(name)) continue;
       await removeDurably(join(dir, name));

@@ -40,3 +40,19 @@ test('hello proofs bind key, node name and nonce', () => {
   assert.ok(!proofMatches(proof, helloProof('k'.repeat(64), 'scanner-2', nonce)));
   assert.ok(!proofMatches(proof, 'zz'));
 });
+
+test('retention frames: ids and recipients are checked by the schema', () => {
+  const fetch = { type: 'retained.fetch' as const, id: 'r2', messageId: 'A'.repeat(20), window: 8 };
+  assert.deepEqual(decodeToScanner(encodeFrame(fetch)), fetch);
+  const redeliver = { type: 'retained.redeliver' as const, id: 'r3', messageId: 'B'.repeat(20), rcptTo: ['a@example.test'] };
+  assert.deepEqual(decodeToScanner(encodeFrame(redeliver)), redeliver);
+  assert.deepEqual(decodeToScanner(encodeFrame({ type: 'retained.redeliver', id: 'r4', messageId: 'B'.repeat(20) })), { type: 'retained.redeliver', id: 'r4', messageId: 'B'.repeat(20) });
+  const bad = [
+    { type: 'retained.fetch', id: 'r5', messageId: '../retained/x.eml00', window: 8 },
+    { type: 'retained.redeliver', id: 'r6', messageId: 'B'.repeat(20), rcptTo: [] },
+    { type: 'retained.redeliver', id: 'r7', messageId: 'B'.repeat(20), rcptTo: ['no address'] },
+    { type: 'retained.redeliver', id: 'r8', messageId: 'B'.repeat(20), rcptTo: ['<a@b>'] },
+    { type: 'retained.redeliver', id: 'r9', messageId: 'B'.repeat(20), rcptTo: Array.from({ length: 101 }, (_, i) => `u${i}@example.test`) },
+  ];
+  for (const frame of bad) assert.equal(codeOf(() => decodeToScanner(JSON.stringify(frame))), 'MOAT_ERR_FRAME_SCHEMA', JSON.stringify(frame).slice(0, 80));
+});

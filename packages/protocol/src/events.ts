@@ -35,6 +35,7 @@ export const MessageLoggedSchema = Type.Object({
   reasons: Type.Array(Reason, { maxItems: 1000 }),
   rulesVersion: Type.Integer({ minimum: 0 }),
   status: Type.String({ maxLength: 32 }),
+  retainedBytes: Type.Optional(Type.Integer({ minimum: 0, description: 'Present when the node kept a copy of the message (retention): its size on disk.' })),
 });
 export type MessageLogged = Static<typeof MessageLoggedSchema>;
 
@@ -70,12 +71,23 @@ export const QuarantineChangedSchema = Type.Object({
 });
 export type QuarantineChanged = Static<typeof QuarantineChangedSchema>;
 
+// ── retention (issue 10) ─────────────────────────────────────────────────────
+/** Retained copies the node removed (past their days, or the oldest ones over the disk budget). */
+export const RetainedExpiredSchema = Type.Object({
+  ids: Type.Array(Id, { minItems: 1, maxItems: 1000 }),
+  reason: Type.Union([Type.Literal('age'), Type.Literal('budget')], { description: '`age`: older than the retention days; `budget`: the oldest copies over the disk budget.' }),
+  at: Type.Integer({ minimum: 0 }),
+});
+export type RetainedExpired = Static<typeof RetainedExpiredSchema>;
+// ── end retention ───────────────────────────────────────────────────────────
+
 /** Event type → its payload schema; the master refuses an event whose payload does not fit. */
 export const EVENT_SCHEMAS = {
   'message.logged': MessageLoggedSchema,
   'quarantine.added': QuarantineAddedSchema,
   'quarantine.changed': QuarantineChangedSchema,
   'delivery.status': DeliveryStatusSchema,
+  'retained.expired': RetainedExpiredSchema,
 } as const;
 export type EventType = keyof typeof EVENT_SCHEMAS;
 export const EVENT_TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];

@@ -160,6 +160,26 @@ export const QuarantineReleaseRcptFrame = Type.Object(
   { additionalProperties: false },
 );
 
+// ── retention (issue 10), master → scanner ──────────────────────────────────
+/** An envelope address as a recipient of a re-delivery (the master checks it against the accepted domains too). */
+const Recipient = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^\\s<>@]+@[^\\s<>@]+$' });
+/** Stream a retained copy: answered with `quarantine.chunk` frames under the same credit flow as `quarantine.fetch`. */
+export const RetainedFetchFrame = Type.Object(
+  { type: Type.Literal('retained.fetch'), id: RequestId, messageId: MessageId, window: Type.Integer({ minimum: 1, maximum: 64, description: 'Chunks the master will take before granting more credit.' }) },
+  { additionalProperties: false },
+);
+/** Queue a retained copy for delivery again; the `result` carries `{ queueId }` of the new queue entry. */
+export const RetainedRedeliverFrame = Type.Object(
+  {
+    type: Type.Literal('retained.redeliver'),
+    id: RequestId,
+    messageId: MessageId,
+    rcptTo: Type.Optional(Type.Array(Recipient, { minItems: 1, maxItems: 100, description: 'Absent: the original envelope recipients.' })),
+  },
+  { additionalProperties: false },
+);
+// ── end retention ───────────────────────────────────────────────────────────
+
 // ── scanner → master ─────────────────────────────────────────────────────────
 export const RulesAckFrame = Type.Object(
   { type: Type.Literal('rules.ack'), version: Type.Integer({ minimum: 0 }), ok: Type.Boolean(), error: Type.Optional(Type.String({ maxLength: 2000 })) },
@@ -229,6 +249,7 @@ export const ToScannerFrame = Type.Union([
   GreylistResultFrame,
   QueueInjectFrame,
   QuarantineReleaseRcptFrame,
+  RetainedFetchFrame, RetainedRedeliverFrame,
 ]);
 export const ToMasterFrame = Type.Union([
   HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame,

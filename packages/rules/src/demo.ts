@@ -16,6 +16,8 @@ export function demoRules(): Rules {
         { id: 'demo-quarantine', target: 'subject', contains: 'QUARANTINE-ME', action: 'quarantine' },
         { id: 'demo-tag', target: 'subject', contains: 'TAG-ME', action: 'tag' },
       ],
+      // Spelled out although it is the default: every accepted message can be viewed and re-delivered from the console.
+      retention: { enabled: true, verdicts: ['deliver', 'tag', 'quarantine'], days: 7 },
     },
     'demo rules',
   );

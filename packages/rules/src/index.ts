@@ -10,6 +10,9 @@ export {
   NodeSettingsSchema,
   RecipientListSchema,
   MAX_RECIPIENT_LIST_ENTRIES,
+  RetentionSchema,
+  DEFAULT_RETENTION_BYTES,
+  DEFAULT_RETENTION_DAYS,
   RulesSchema,
   ScoringSchema,
   TaggingSchema,
@@ -19,6 +22,7 @@ export {
   type Greylisting,
   type Lists,
   type RecipientList,
+  type Retention,
   type Rules,
 } from './schema.ts';
 export type { AttachmentFact, AuthFacts, AuthResult, EnvelopeDecision, MessageFacts, Reason, Verdict } from './facts.ts';

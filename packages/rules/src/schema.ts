@@ -156,6 +156,32 @@ export const TaggingSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/** A week of mail: what an admin expects to find when "the invoice never arrived" comes in. */
+export const DEFAULT_RETENTION_DAYS = 7;
+/** 10 GiB per node: a week of a busy gateway's clean mail at tens of KB a message. */
+export const DEFAULT_RETENTION_BYTES = 10 * 1024 * 1024 * 1024;
+
+export const RetentionSchema = Type.Object(
+  {
+    enabled: Type.Boolean({ default: true, description: 'Keep a copy of accepted messages on the scanner that handled them, to view and re-deliver from the master. Rejected messages are never kept.' }),
+    verdicts: Type.Array(Type.Union([Type.Literal('deliver'), Type.Literal('tag'), Type.Literal('quarantine')]), {
+      default: ['deliver', 'tag', 'quarantine'],
+      uniqueItems: true,
+      maxItems: 3,
+      description: 'Which verdicts keep a copy.',
+    }),
+    days: Type.Integer({ minimum: 1, maximum: 3650, default: DEFAULT_RETENTION_DAYS, description: 'A copy is removed once it is older than this many days.' }),
+    maxBytes: Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      default: DEFAULT_RETENTION_BYTES,
+      description: 'Disk budget of the copies on each node, in bytes: past it the oldest copies are removed first (a message larger than the whole budget is not kept).',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'Per-node retention of accepted messages (cluster-wide settings; each node applies them to its own copies).' },
+);
+export type Retention = Static<typeof RetentionSchema>;
+
 export const NodeSettingsSchema = Type.Object(
   {
     weight: Type.Integer({ minimum: 0, maximum: 1000, default: 1 }),
@@ -180,6 +206,7 @@ export const RulesSchema = Type.Object(
     authentication: AuthenticationSchema,
     tagging: TaggingSchema,
     greylisting: GreylistingSchema,
+    retention: RetentionSchema,
     nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
     recipientLists: Type.Record(Type.String({ minLength: 3, maxLength: 320 }), RecipientListSchema, {
       default: {},

@@ -22,6 +22,8 @@ export interface ScannerOptions {
   nodeArgs: string[];
   /** The scanner's `analyzers:` section; none: the bare pipeline. */
   analyzers?: Record<string, unknown>;
+  /** false: rules with `retention.enabled: false` (default: the rules' default, on). */
+  retention?: boolean;
 }
 
 export async function startScanner(o: ScannerOptions): Promise<Target> {
@@ -35,7 +37,7 @@ export async function startScanner(o: ScannerOptions): Promise<Target> {
     const rulesFile = join(tmp.path, 'rules.yaml');
     const configFile = join(tmp.path, 'scanner.yaml');
     const logFile = join(tmp.path, 'scanner.log');
-    writeFileSync(rulesFile, 'version: 1\nacceptedDomains: [example.test]\n');
+    writeFileSync(rulesFile, `version: 1\nacceptedDomains: [example.test]\n${o.retention === false ? 'retention: { enabled: false }\n' : ''}`);
     writeFileSync(
       configFile,
       [

@@ -6,7 +6,7 @@ const RANK: Record<Role, number> = { auditor: 0, operator: 1, admin: 2 };
 export const atLeast = (role: Role, required: Role): boolean => RANK[role] >= RANK[required];
 
 export const can = {
-  /** Open, release and delete quarantined messages. */
+  /** Open, release and delete quarantined messages; view and re-deliver retained copies. */
   handleQuarantine: (role: Role) => atLeast(role, 'operator'),
   /** Save rules, roll back. */
   editRules: (role: Role) => atLeast(role, 'admin'),

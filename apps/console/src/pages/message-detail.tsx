@@ -1,6 +1,9 @@
 import { api } from '../lib/api.ts';
 import { bytes, when } from '../lib/format.ts';
 import { useData } from '../lib/use-data.ts';
+import { can } from '../lib/roles.ts';
+import { RetainedCopy, type Retained } from '../components/retained-copy.tsx';
+import type { Me } from '../app.tsx';
 
 interface Detail {
   id: string;
@@ -21,13 +24,15 @@ interface Detail {
   reasons: Array<{ kind: string; rule: string; match: string; action?: string; score?: number }>;
   delivery: { attempts: number; lastAttemptAt: string | null; delivered: string[]; deferred: string[]; bounced: string[]; detail: string; dsnStatus: string | null };
   quarantine: { status: string; statusAt: string | null } | null;
+  retained: Retained | null;
 }
 
 const list = (xs: string[]) => (xs.length === 0 ? '—' : xs.join(', '));
 
 /** One message of the central log: its verdict with every reason, and what became of its delivery. */
-export function MessageDetail({ nodeId, id }: { nodeId: string; id: string }) {
-  const m = useData(() => api<Detail>('GET', `/messages/${encodeURIComponent(nodeId)}/${encodeURIComponent(id)}`), [nodeId, id]);
+export function MessageDetail({ nodeId, id, me }: { nodeId: string; id: string; me: Me }) {
+  const path = `/messages/${encodeURIComponent(nodeId)}/${encodeURIComponent(id)}`;
+  const m = useData(() => api<Detail>('GET', path), [nodeId, id]);
   const d = m.data;
   return (
     <section>
@@ -70,6 +75,8 @@ export function MessageDetail({ nodeId, id }: { nodeId: string; id: string }) {
             <dt>Last reply</dt><dd>{d.delivery.detail || '—'}</dd>
             {d.delivery.dsnStatus && (<><dt>Bounce notice</dt><dd>{d.delivery.dsnStatus}</dd></>)}
           </dl>
+          <h2>Retained copy</h2>
+          <RetainedCopy path={path} nodeName={d.nodeName ?? d.nodeId} retained={d.retained} operator={can.handleQuarantine(me.role)} />
         </>
       )}
     </section>

@@ -2,8 +2,8 @@ import { useState } from 'preact/hooks';
 import { api, apiText, describe } from '../lib/api.ts';
 import { bytes, when } from '../lib/format.ts';
 import { parseMessage } from '../lib/mime.ts';
+import { MessageView } from '../components/message-view.tsx';
 import { can } from '../lib/roles.ts';
-import { sanitizeHtml } from '../lib/sanitize.ts';
 import { go } from '../lib/router.ts';
 import { useData } from '../lib/use-data.ts';
 import type { Me } from '../app.tsx';
@@ -13,9 +13,6 @@ interface Detail extends QuarantineEntry {
   rcptTo: string[];
   reasons: Array<{ kind: string; rule: string; match: string; score?: number }>;
 }
-
-/** Headers worth a first look; the rest are behind "all headers". */
-const SHOWN = ['from', 'to', 'cc', 'subject', 'date', 'message-id', 'reply-to'];
 
 export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
   const detail = useData(() => api<Detail>('GET', `/quarantine/${id}`), [id]);
@@ -81,37 +78,5 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
       {raw.error && <p class="error" role="alert" data-testid="raw-error">{raw.error}</p>}
       {msg && <MessageView msg={msg} />}
     </section>
-  );
-}
-
-function MessageView({ msg }: { msg: ReturnType<typeof parseMessage> }) {
-  return (
-    <div class="message">
-      <h2>Headers</h2>
-      <dl class="facts">{msg.headers.filter(([k]) => SHOWN.includes(k.toLowerCase())).map(([k, v]) => <><dt>{k}</dt><dd>{v}</dd></>)}</dl>
-      <details>
-        <summary>All headers</summary>
-        <pre>{msg.headers.map(([k, v]) => `${k}: ${v}`).join('\n')}</pre>
-      </details>
-      {msg.attachments.length > 0 && (
-        <>
-          <h2>Attachments</h2>
-          <ul>{msg.attachments.map((a) => <li>{a.filename ?? '(unnamed)'} — {a.type}, {bytes(a.size)}</li>)}</ul>
-        </>
-      )}
-      {msg.text !== undefined && (
-        <>
-          <h2>Text</h2>
-          <pre class="body" data-testid="text-part">{msg.text}</pre>
-        </>
-      )}
-      {msg.html !== undefined && (
-        <>
-          <h2>HTML (sanitised, no scripts, no remote content)</h2>
-          {/* No allow-scripts, no allow-same-origin: the frame is a unique origin that cannot run code. */}
-          <iframe class="html-part" title="HTML part" sandbox="" referrerpolicy="no-referrer" srcdoc={sanitizeHtml(msg.html)} data-testid="html-part" />
-        </>
-      )}
-    </div>
   );
 }

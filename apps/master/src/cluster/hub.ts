@@ -329,7 +329,27 @@ export class ClusterHub implements ClusterControl {
     return promise;
   }
 
-  async fetchQuarantined(nodeId: string, messageId: string): Promise<Readable> {
+  fetchQuarantined(nodeId: string, messageId: string): Promise<Readable> {
+    return this.fetchStream(nodeId, (id) => ({ type: 'quarantine.fetch', id, messageId, window: FETCH_WINDOW }));
+  }
+
+  // ── retention (issue 10) ──
+  fetchRetained(nodeId: string, messageId: string): Promise<Readable> {
+    return this.fetchStream(nodeId, (id) => ({ type: 'retained.fetch', id, messageId, window: FETCH_WINDOW }));
+  }
+
+  async redeliverRetained(nodeId: string, messageId: string, rcptTo: readonly string[] | undefined): Promise<{ queueId: string; rcptTo: string[] }> {
+    const data = await this.request<{ queueId?: unknown; rcptTo?: unknown }>(nodeId, (id) => ({ type: 'retained.redeliver', id, messageId, ...(rcptTo ? { rcptTo: [...rcptTo] } : {}) }));
+    // The result's data is not covered by the frame schema: check the two fields before they reach the audit log.
+    if (typeof data?.queueId !== 'string' || !/^[0-9A-Za-z]{20}$/.test(data.queueId) || !Array.isArray(data.rcptTo)) {
+      throw new NodeRequestError(this.session(nodeId).node.name, 'MOAT_ERR_NODE_REQUEST', 'the node answered a re-delivery without its queue id');
+    }
+    return { queueId: data.queueId, rcptTo: data.rcptTo.filter((a): a is string => typeof a === 'string').slice(0, 100) };
+  }
+  // ── end retention ──
+
+  /** A message's content from its node, in chunks under credit (`quarantine.chunk` frames answer any fetch). */
+  private async fetchStream(nodeId: string, frame: (id: string) => ToScanner): Promise<Readable> {
     const s = this.session(nodeId);
     const id = `f${Math.random().toString(36).slice(2, 12)}`;
     const stream = new MessageStream(
@@ -341,7 +361,7 @@ export class ClusterHub implements ClusterControl {
       },
     );
     s.streams.set(id, stream);
-    this.send(s.ws, { type: 'quarantine.fetch', id, messageId, window: FETCH_WINDOW });
+    this.send(s.ws, frame(id));
     // Wait for the first chunk or the refusal, so the HTTP layer can still answer with a status.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

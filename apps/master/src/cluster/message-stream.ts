@@ -25,9 +25,12 @@ export class MessageStream extends Readable {
     });
   }
 
+  private flowing = false;
+
   /** A chunk arrived from the scanner. */
   chunk(data: Buffer, last: boolean): void {
     this.outstanding--;
+    this.flowing = true;
     this.started?.resolve();
     this.push(data);
     if (last) this.push(null);
@@ -35,7 +38,10 @@ export class MessageStream extends Readable {
 
   fail(err: Error): void {
     this.started?.reject(err);
-    this.destroy(err);
+    // Before the first chunk nobody listens for 'error' yet: the refusal reaches the caller
+    // through `firstChunk` (an 'error' event without a listener would crash the master).
+    if (this.flowing) this.destroy(err);
+    else this.destroy();
   }
 
   override _read(): void {

@@ -4,6 +4,7 @@ import type { OutboxEvent } from '@moat/protocol';
 import { createIngest } from './ingest.ts';
 import { addNode, count, delivery, event, logged, msgId, openTestDb, quarantined, T0 } from './test-fixtures.ts';
 
+
 const NODE = '0123456789abcdef';
 
 function messageEvents(fromSeq: number, toSeq: number): OutboxEvent[] {
@@ -109,4 +110,30 @@ test('addresses are stored lower-cased, recipients de-duplicated', () => {
   createIngest(db).ingestBatch(NODE, [event(1, 'message.logged', logged(1, { mailFrom: 'Bob@Sender.TEST', rcptTo: ['A@example.test', 'a@example.test', 'b@example.test'] }))]);
   const row = db.prepare('SELECT mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count FROM messages').get();
   assert.deepEqual(row, { mail_from: 'bob@sender.test', sender_domain: 'sender.test', rcpt_to: '["a@example.test","b@example.test"]', first_rcpt: 'a@example.test', rcpt_count: 2 });
+});
+
+test('retention: a logged copy links to its entry; retained.expired marks it gone once, with why', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  ingestBatch(NODE, [
+    event(1, 'message.logged', logged(1, { retainedBytes: 1234 })),
+    event(2, 'message.logged', logged(2)),
+    event(3, 'message.logged', logged(3, { retainedBytes: 99 })),
+  ]);
+  const row = (n: number) => db.prepare('SELECT retained_bytes AS bytes, retained_gone_at AS at, retained_gone_reason AS reason FROM messages WHERE id = ?').get(msgId(n));
+  assert.deepEqual(row(1), { bytes: 1234, at: null, reason: null });
+  assert.deepEqual(row(2), { bytes: null, at: null, reason: null });
+  const r = ingestBatch(NODE, [event(4, 'retained.expired', { ids: [msgId(1), msgId(2)], reason: 'budget', at: T0 + 5 }), event(5, 'retained.expired', { ids: [msgId(1), msgId(3)], reason: 'age', at: T0 + 9 })]);
+  assert.equal(r.stored, 2);
+  assert.deepEqual(row(1), { bytes: 1234, at: T0 + 5, reason: 'budget' }, 'the first removal stands');
+  assert.deepEqual(row(2), { bytes: null, at: null, reason: null }, 'never kept: nothing to mark');
+  assert.deepEqual(row(3), { bytes: 99, at: T0 + 9, reason: 'age' });
+  // A removal re-sent ahead of its log entry waits for it.
+  ingestBatch(NODE, [event(9, 'retained.expired', { ids: [msgId(8)], reason: 'age', at: T0 + 20 })]);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM pending_changes'), 1);
+  ingestBatch(NODE, [event(8, 'message.logged', logged(8, { retainedBytes: 10 }))]);
+  assert.deepEqual(row(8), { bytes: 10, at: T0 + 20, reason: 'age' });
+  assert.equal(count(db, 'SELECT COUNT(*) FROM pending_changes'), 0);
+  const bad = ingestBatch(NODE, [event(6, 'retained.expired', { ids: ['../x'], reason: 'age', at: 1 }), event(7, 'retained.expired', { ids: [msgId(3)], reason: 'whim', at: 1 })]);
+  assert.equal(bad.rejected.length, 2);
 });

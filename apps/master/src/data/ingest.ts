@@ -1,10 +1,11 @@
 import type { Db } from '@moat/storage';
-import { EVENT_SCHEMAS, validator, type DeliveryStatus, type EventType, type MessageLogged, type OutboxEvent, type QuarantineAdded, type QuarantineChanged } from '@moat/protocol';
+import { EVENT_SCHEMAS, validator, type DeliveryStatus, type EventType, type MessageLogged, type OutboxEvent, type QuarantineAdded, type QuarantineChanged, type RetainedExpired } from '@moat/protocol';
 import { collectErrors } from '@moat/config';
 import { createPendingChanges } from './pending-changes.ts';
 import { createRollups } from './rollups.ts';
 import { createMessageWriter } from './message-writer.ts';
 import { createQuarantineWriter } from './quarantine-writer.ts';
+import { createRetainedWriter } from './retained-writer.ts';
 
 export interface IngestResult {
   /** Highest seq of the batch that is now stored (applied, duplicate or rejected): the scanner may drop its outbox up to it. */
@@ -36,16 +37,21 @@ export function createIngest(db: Db, options: { now?: () => number } = {}): Inge
   const rollups = createRollups(db);
   const messages = createMessageWriter(db, rollups, pending);
   const quarantine = createQuarantineWriter(db, pending);
+  const retained = createRetainedWriter(db, pending);
   const record = db.prepare('INSERT OR IGNORE INTO events (node_id, seq, type, created_at, stored_at) VALUES (?, ?, ?, ?, ?)');
   const markRejected = db.prepare('UPDATE events SET rejected = ? WHERE node_id = ? AND seq = ?');
   const ackNode = db.prepare('UPDATE nodes SET last_acked_seq = max(last_acked_seq, ?) WHERE id = ?');
 
   function apply(nodeId: string, seq: number, type: EventType, payload: unknown): void {
     switch (type) {
-      case 'message.logged': return messages.logged(nodeId, payload as MessageLogged);
+      case 'message.logged': {
+        messages.logged(nodeId, payload as MessageLogged);
+        return retained.logged(nodeId, (payload as MessageLogged).id);
+      }
       case 'delivery.status': return messages.delivery(nodeId, seq, payload as DeliveryStatus);
       case 'quarantine.added': return quarantine.added(nodeId, payload as QuarantineAdded);
       case 'quarantine.changed': return quarantine.changed(nodeId, seq, payload as QuarantineChanged);
+      case 'retained.expired': return retained.expired(nodeId, seq, payload as RetainedExpired);
       default: throw new Error(`no writer for event type ${String(type satisfies never)}`);
     }
   }

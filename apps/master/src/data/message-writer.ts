@@ -22,8 +22,8 @@ export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingCh
   // roll-ups, and a message is logged once by its scanner.
   const insert = db.prepare<unknown[], { rid: number }>(`INSERT INTO messages
     (node_id, id, received_at, client_ip, helo, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
-     subject, message_id, size, action, score, reasons, rules_version, status)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     subject, message_id, size, action, score, reasons, rules_version, status, retained_bytes)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id, node_id) DO NOTHING RETURNING rid`);
   const insertRcpt = db.prepare('INSERT OR IGNORE INTO message_rcpts (rcpt, received_at, rid) VALUES (?, ?, ?)');
   const insertFts = db.prepare('INSERT INTO messages_fts (rowid, subject) VALUES (?, ?)');
@@ -55,7 +55,7 @@ export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingCh
       const recipients = uniqueRecipients(m.rcptTo);
       const row = insert.get(
         nodeId, m.id, m.receivedAt, m.clientIp, m.helo, mailFrom, senderDomain, JSON.stringify(recipients), recipients[0] ?? '', recipients.length,
-        m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status,
+        m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status, m.retainedBytes ?? null,
       );
       if (!row) return;
       for (const r of recipients) insertRcpt.run(r, m.receivedAt, row.rid);

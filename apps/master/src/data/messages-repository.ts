@@ -46,6 +46,16 @@ export interface MessageDetail extends MessageSummary {
   };
   /** The quarantine entry of this message, if it was quarantined. */
   readonly quarantine: { readonly status: QuarantineStatus; readonly statusAt: number | null } | null;
+  /** The copy kept on the node (retention), if one was: `kept`, or `expired` with when and why. */
+  readonly retained: RetainedState | null;
+}
+
+export interface RetainedState {
+  readonly status: 'kept' | 'expired';
+  readonly size: number;
+  readonly expiredAt: number | null;
+  /** `age` (past the retention days) or `budget` (oldest over the disk budget). */
+  readonly reason: string | null;
 }
 
 export interface Page<T> {
@@ -91,12 +101,14 @@ export function searchMessages(db: Db, q: MessageSearch): Page<MessageSummary> {
 interface DetailRow extends SummaryRow {
   helo: string; rcpt_to: string; message_id: string; reasons: string; rules_version: number; attempts: number; last_attempt_at: number | null;
   delivered: string; deferred: string; bounced: string; delivery_detail: string; dsn_status: string | null; q_status: QuarantineStatus | null; q_status_at: number | null;
+  retained_bytes: number | null; retained_gone_at: number | null; retained_gone_reason: string | null;
 }
 
 /** One message of the log with everything the master knows about it. */
 export function getMessage(db: Db, nodeId: string, id: string): MessageDetail | undefined {
   const row = db.prepare<[string, string], DetailRow>(`SELECT ${SUMMARY_COLUMNS}, m.helo, m.rcpt_to, m.message_id, m.reasons, m.rules_version,
-      m.attempts, m.last_attempt_at, m.delivered, m.deferred, m.bounced, m.delivery_detail, m.dsn_status, q.status AS q_status, q.status_at AS q_status_at
+      m.attempts, m.last_attempt_at, m.delivered, m.deferred, m.bounced, m.delivery_detail, m.dsn_status, q.status AS q_status, q.status_at AS q_status_at,
+      m.retained_bytes, m.retained_gone_at, m.retained_gone_reason
     FROM messages m LEFT JOIN nodes n ON n.id = m.node_id LEFT JOIN quarantine q ON q.id = m.id AND q.node_id = m.node_id
     WHERE m.id = ? AND m.node_id = ?`).get(id, nodeId);
   if (!row) return undefined;
@@ -112,6 +124,9 @@ export function getMessage(db: Db, nodeId: string, id: string): MessageDetail | 
       delivered: JSON.parse(row.delivered) as string[], deferred: JSON.parse(row.deferred) as string[], bounced: JSON.parse(row.bounced) as string[],
     },
     quarantine: row.q_status === null ? null : { status: row.q_status, statusAt: row.q_status_at },
+    retained: row.retained_bytes === null ? null : {
+      status: row.retained_gone_at === null ? 'kept' : 'expired', size: row.retained_bytes, expiredAt: row.retained_gone_at, reason: row.retained_gone_reason,
+    },
   };
 }
 

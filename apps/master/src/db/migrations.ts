@@ -2,9 +2,10 @@ import type { Migration } from '@moat/storage';
 import { AUTH_MIGRATION } from './migration-001-auth.ts';
 import { DATA_MIGRATION } from './migration-002-data.ts';
 import { CLUSTER_MIGRATION } from './migration-003-cluster.ts';
+import { RETENTION_MIGRATION } from './migration-004-retention.ts';
 import { DIGESTS_MIGRATION } from './migration-005-digests.ts';
 import { GREYLIST_MIGRATION } from './migration-006-greylist.ts';
 import { NODE_REMOVAL_MIGRATION } from './migration-007-node-removal.ts';
 
 /** The master's schema, one migration per area; add new ones, never edit a shipped one. */
-export const MASTER_MIGRATIONS: readonly Migration[] = [AUTH_MIGRATION, DATA_MIGRATION, CLUSTER_MIGRATION, DIGESTS_MIGRATION, GREYLIST_MIGRATION, NODE_REMOVAL_MIGRATION];
+export const MASTER_MIGRATIONS: readonly Migration[] = [AUTH_MIGRATION, DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, DIGESTS_MIGRATION, GREYLIST_MIGRATION, NODE_REMOVAL_MIGRATION];

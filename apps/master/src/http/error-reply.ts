@@ -6,6 +6,8 @@ import type { ErrorBody } from './schemas.ts';
 const NODE_ERROR_STATUS: Readonly<Record<string, number>> = {
   MOAT_ERR_NOT_FOUND: 404,
   MOAT_ERR_CONFLICT: 409,
+  MOAT_ERR_GONE: 410,
+  MOAT_ERR_VALIDATION: 400,
   MOAT_ERR_NODE_TIMEOUT: 504,
 };
 

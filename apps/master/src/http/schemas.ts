@@ -18,6 +18,7 @@ const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
   403: 'The signed-in role is too weak (MOAT_ERR_FORBIDDEN).',
   404: 'No such resource (MOAT_ERR_NOT_FOUND).',
   409: 'The change conflicts with the current state.',
+  410: 'The resource existed and is gone for good (MOAT_ERR_GONE).',
   429: 'Too many failed attempts (MOAT_ERR_RATE_LIMITED); see Retry-After.',
 };
 

@@ -37,6 +37,8 @@ export function fakeCluster(): FakeCluster {
     quarantineAction: async () => offline(),
     queueList: async () => offline(),
     queueAction: async () => offline(),
+    fetchRetained: async (): Promise<Readable> => offline(),
+    redeliverRetained: async () => offline(),
   };
 }
 

@@ -11,18 +11,22 @@ import { createQuarantineStore } from '../store/quarantine-store.ts';
 import { createMessageStore } from '../store/message-store.ts';
 import { createQueueStore } from '../relay/queue-store.ts';
 import { createRequestHandlers } from './request-handlers.ts';
+import { createRetentionStore } from '../retention/retention-store.ts';
+import { compileRules, demoRules } from '@moat/rules';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'moat-handlers-'));
-  const dirs = { queue: join(dir, 'queue'), quarantine: join(dir, 'quarantine') };
+  const dirs = { queue: join(dir, 'queue'), quarantine: join(dir, 'quarantine'), retained: join(dir, 'retained') };
   mkdirSync(dirs.queue);
   mkdirSync(dirs.quarantine);
+  mkdirSync(dirs.retained);
   const db = openDatabase(join(dir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
   const queue = createQueueStore(db);
   let woken = 0;
   const handlers = createRequestHandlers({
     db, queue, quarantine: createQuarantineStore(db, dirs), queueDir: dirs.queue, wakeRelay: () => woken++, hostname: 'scanner.test', nodeName: 'scanner-a',
     now: () => 1_700_000_000_000, log: pino({ level: 'silent' }),
+    retention: createRetentionStore(db, dirs), rules: () => compileRules(demoRules()),
   });
   const ask = async (frame: Extract<ToScanner, { id: string }>): Promise<ToMaster[]> => {
     const sent: ToMaster[] = [];

@@ -8,11 +8,17 @@ import type { ToMaster, ToScanner } from '@moat/protocol';
 import type { QuarantineStore } from '../store/quarantine-store.ts';
 import type { QueueStore } from '../relay/queue-store.ts';
 import { StreamSender } from './stream-sender.ts';
+import type { RetentionStore } from '../retention/retention-store.ts';
+import { redeliveryHeaders, unacceptedRecipient } from '../retention/redelivery.ts';
+import type { CompiledRules } from '@moat/rules';
 
 export interface HandlerDeps {
   readonly db: Db;
   readonly quarantine: QuarantineStore;
   readonly queue: QueueStore;
+  readonly retention: RetentionStore;
+  /** The rules in force: a re-delivery goes only to accepted domains. */
+  readonly rules: () => CompiledRules;
   readonly queueDir: string;
   readonly wakeRelay: () => void;
   readonly hostname: string;
@@ -42,19 +48,33 @@ export function createRequestHandlers(deps: HandlerDeps) {
     return [...(received ? [received] : []), `X-Moat-Node: ${deps.nodeName}`, `X-Moat-Verdict: quarantine (released ${at})`];
   }
 
+  const gone = (id: string, messageId: string) => result(id, false, { code: 'MOAT_ERR_GONE', message: `no retained copy of message ${messageId} on node ${deps.nodeName} (expired or never kept)` });
+
+  /**
+   * Stream a file under credit. A file gone since the look-up answers with `missing`; any other
+   * read error with an error result, so the master answers at once instead of at its time-out.
+   */
+  async function stream(frame: { id: string; window: number; messageId: string }, path: string, send: (f: ToMaster) => void, missing: () => ToMaster): Promise<void> {
+    const sender = new StreamSender(frame.id, frame.window, send);
+    streams.set(frame.id, sender);
+    try {
+      await sender.run(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return send(missing());
+      deps.log.error({ event: 'LINK_READ_ERROR', queueId: frame.messageId, err }, 'could not read a message file for the master');
+      send(result(frame.id, false, { code: 'MOAT_ERR_NODE_READ', message: `node ${deps.nodeName} could not read message ${frame.messageId}` }));
+    } finally {
+      streams.delete(frame.id);
+    }
+  }
+
   async function handle(frame: Request, send: (f: ToMaster) => void): Promise<void> {
     switch (frame.type) {
       case 'quarantine.fetch': {
         const q = deps.quarantine.get(frame.messageId);
         if (!q || q.status !== 'held') return send(notFound(frame.id, `quarantined message ${frame.messageId}`));
-        const sender = new StreamSender(frame.id, frame.window, send);
-        streams.set(frame.id, sender);
-        try {
-          await sender.run(deps.quarantine.path(q));
-        } finally {
-          streams.delete(frame.id);
-        }
-        return;
+        return stream(frame, deps.quarantine.path(q), send, () => notFound(frame.id, `quarantined message ${frame.messageId}`));
       }
       case 'stream.credit':
         streams.get(frame.id)?.grant(frame.chunks);
@@ -122,6 +142,22 @@ export function createRequestHandlers(deps: HandlerDeps) {
         deps.log.info({ event: 'QUEUE_INJECTED', queueId, rcpt: frame.rcptTo.length, size: bytes.length }, 'message from the master queued for relay');
         deps.wakeRelay();
         return send(result(frame.id, true, { data: { queueId } }));
+      }
+      // ── retention (issue 10) ──
+      case 'retained.fetch': {
+        const c = deps.retention.get(frame.messageId);
+        if (!c) return send(gone(frame.id, frame.messageId));
+        return stream(frame, deps.retention.path(c), send, () => gone(frame.id, frame.messageId));
+      }
+      case 'retained.redeliver': {
+        const outside = frame.rcptTo && unacceptedRecipient(deps.rules(), frame.rcptTo);
+        if (outside) return send(result(frame.id, false, { code: 'MOAT_ERR_VALIDATION', message: `recipient ${outside.slice(0, 320)} is not in an accepted domain` }));
+        const at = deps.now();
+        const outcome = await deps.retention.redeliver(frame.messageId, frame.rcptTo, (queueId) => redeliveryHeaders({ id: frame.messageId, queueId, hostname: deps.hostname, nodeName: deps.nodeName, at }), at);
+        if (outcome === 'not-found') return send(gone(frame.id, frame.messageId));
+        deps.log.info({ event: 'RETAINED_REDELIVERED', queueId: frame.messageId, newQueueId: outcome.queueId, rcpt: outcome.rcptTo.length }, 'retained copy queued for delivery again by the master');
+        deps.wakeRelay();
+        return send(result(frame.id, true, { data: { queueId: outcome.queueId, rcptTo: outcome.rcptTo } }));
       }
       default:
         return;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { rename, rm } from 'node:fs/promises';
+import { link, rename, rm } from 'node:fs/promises';
 import type { DirSyncer } from '@moat/storage';
 import { evaluateMessage, strongerAction, type CompiledRules, type Verdict } from '@moat/rules';
 import type { MessageStore, MessageRecord } from '../store/message-store.ts';
@@ -8,12 +8,19 @@ import { analyzeMessage, UnanalysableMessage, type ContentFacts } from './analyz
 import { deliveryHeaders } from './delivery-headers.ts';
 import type { Analyzer, AnalyzerInput } from '../analyzers/analyzer.ts';
 import { runAnalyzers, type AnalyzerOutcome } from '../analyzers/run-analyzers.ts';
+import type { Removed, RetainedInput, RetentionStore } from '../retention/retention-store.ts';
+import { shouldRetain } from '../retention/retention-policy.ts';
+import { logRemoved } from '../retention/retention-job.ts';
 
 export interface AcceptDeps {
   readonly messages: MessageStore;
-  readonly dirs: { readonly queue: string; readonly quarantine: string };
+  readonly dirs: { readonly queue: string; readonly quarantine: string; readonly retained: string };
   /** fsyncs of the target folders, coalesced across concurrent messages. */
-  readonly dirSync: { readonly queue: DirSyncer; readonly quarantine: DirSyncer };
+  readonly dirSync: { readonly queue: DirSyncer; readonly quarantine: DirSyncer; readonly retained: DirSyncer };
+  /** Unlinks the files of older copies dropped to stay within the retention budget. */
+  readonly retention: Pick<RetentionStore, 'unlinkAll'>;
+  /** The node's logger (the per-message one names this message; evictions name others). */
+  readonly log: Logger;
   readonly hostname: string;
   readonly nodeName: string;
   readonly now: () => number;
@@ -96,6 +103,11 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
     status: statusOf(verdict),
   };
   logVerdict(log, verdict, env);
+  // Authentication-Results and the scan status above our Received (RFC 8601 section 5). Kept
+  // with a retained copy too (even a quarantined one), so a re-delivery carries the same trace.
+  const prependHeaders = [...found.headers, ...deliveryHeaders(env, verdict, deps)];
+  const subjectPrefix = verdict.action === 'tag' ? rules.rules.tagging.subjectPrefix : '';
+  const retainedInput = (file: string): RetainedInput => ({ file, size: env.size, prependHeaders, subjectPrefix, maxBytes: rules.rules.retention.maxBytes });
 
   switch (verdict.action) {
     case 'reject':
@@ -105,35 +117,65 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
       return { ok: false, code: 550, enhanced: '5.7.1', text: verdict.rejectText ?? 'Message refused by policy' };
     case 'quarantine': {
       const file = `${env.id}.eml`;
-      await rename(env.spoolFile, join(deps.dirs.quarantine, file));
-      await deps.dirSync.quarantine.sync();
-      await deps.messages.recordQuarantined(record, file);
+      const keep = await placeDurably(deps, env.spoolFile, 'quarantine', file, shouldRetain(rules.rules.retention, verdict.action, env.size), log);
+      const removed = await deps.messages.recordQuarantined(record, file, keep ? retainedInput(file) : undefined);
+      dropEvicted(deps, removed);
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
     }
     case 'deliver':
     case 'tag': {
       const file = `${env.id}.eml`;
-      await rename(env.spoolFile, join(deps.dirs.queue, file));
-      await deps.dirSync.queue.sync();
-      await deps.messages.recordQueued(record, {
+      const keep = await placeDurably(deps, env.spoolFile, 'queue', file, shouldRetain(rules.rules.retention, verdict.action, env.size), log);
+      const removed = await deps.messages.recordQueued(record, {
         id: env.id,
         messageId: env.id,
         file,
         mailFrom: env.mailFrom,
         rcptTo: env.rcptTo,
-        // Authentication-Results and the scan status above our Received (RFC 8601 section 5).
-        prependHeaders: [...found.headers, ...deliveryHeaders(env, verdict, deps)],
-        subjectPrefix: verdict.action === 'tag' ? rules.rules.tagging.subjectPrefix : '',
+        prependHeaders,
+        subjectPrefix,
         createdAt: env.receivedAt,
         nextAttemptAt: env.receivedAt,
         attempts: 0,
         lastError: null,
         kind: 'message',
-      });
+      }, keep ? retainedInput(file) : undefined);
       deps.onQueued();
+      dropEvicted(deps, removed);
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
     }
   }
+}
+
+/**
+ * Move the spool file into its folder and, when a copy is kept, hard-link it into retained/
+ * (the same bytes: what arrived, before any header is added) in the same step; then fsync both
+ * folders (concurrently, each coalesced across messages) before the transaction commits.
+ */
+async function placeDurably(deps: AcceptDeps, spoolFile: string, folder: 'queue' | 'quarantine', file: string, keep: boolean, log: Logger): Promise<boolean> {
+  const target = join(deps.dirs[folder], file);
+  await rename(spoolFile, target);
+  if (keep) {
+    try {
+      await link(target, join(deps.dirs.retained, file));
+    } catch (err) {
+      // Keeping a copy must never cost a message: without the link it is accepted, not retained.
+      log.error({ event: 'RETENTION_ERROR', err }, 'could not keep a copy of the message; accepting it without one');
+      keep = false;
+    }
+  }
+  await Promise.all([deps.dirSync[folder].sync(), keep ? deps.dirSync.retained.sync() : undefined]);
+  return keep;
+}
+
+/**
+ * Older copies dropped for the budget in the accepting transaction: their files are unlinked
+ * after the commit, without holding the reply (a lost unlink is swept at the next start).
+ */
+function dropEvicted(deps: AcceptDeps, removed: Removed | undefined): void {
+  if (!removed || removed.copies.length === 0) return;
+  logRemoved(deps.log, removed);
+  deps.retention.unlinkAll(removed).catch((err: unknown) => deps.log.error({ event: 'RETENTION_ERROR', err }, 'could not remove an evicted retained copy'));
 }
 
 /**

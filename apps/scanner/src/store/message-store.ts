@@ -1,6 +1,7 @@
 import { GroupCommitter, type Db } from '@moat/storage';
 import type { Action, Reason } from '@moat/rules';
 import type { AttemptOutcome } from '../relay/outcome.ts';
+import type { Removed, RetainedInput, RetentionStore } from '../retention/retention-store.ts';
 
 /** One message as the log and the master see it. */
 export interface MessageRecord {
@@ -40,8 +41,9 @@ export interface QueueEntry {
 /** Each write resolves once its transaction is committed (on disk): only then may a 250 go out. */
 export interface MessageStore {
   recordRejected(m: MessageRecord): Promise<void>;
-  recordQueued(m: MessageRecord, q: QueueEntry): Promise<void>;
-  recordQuarantined(m: MessageRecord, file: string): Promise<void>;
+  /** With `retained`: the copy is indexed too; resolves with the older copies dropped to stay in budget (files to unlink). */
+  recordQueued(m: MessageRecord, q: QueueEntry, retained?: RetainedInput): Promise<Removed | undefined>;
+  recordQuarantined(m: MessageRecord, file: string, retained?: RetainedInput): Promise<Removed | undefined>;
   recordAttempt(entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry): Promise<void>;
 }
 
@@ -49,7 +51,7 @@ export interface MessageStore {
  * Every write about a message's fate, each in one transaction together with its outbox
  * event, so the master learns exactly what happened here and nothing else.
  */
-export function createMessageStore(db: Db, onOutbox: () => void = () => undefined): MessageStore {
+export function createMessageStore(db: Db, onOutbox: () => void = () => undefined, retention?: RetentionStore): MessageStore {
   const insertMessage = db.prepare(`INSERT INTO messages
     (id, received_at, client_ip, helo, mail_from, rcpt_to, subject, message_id, size, action, score, reasons, rules_version, status)
     VALUES (@id, @receivedAt, @clientIp, @helo, @mailFrom, @rcptTo, @subject, @messageId, @size, @action, @score, @reasons, @rulesVersion, @status)`);
@@ -80,10 +82,21 @@ export function createMessageStore(db: Db, onOutbox: () => void = () => undefine
    * then tell the outbox reader that new events are committed.
    */
   const committer = new GroupCommitter(db);
-  const notifying = <A extends unknown[]>(tx: (...args: A) => void) => async (...args: A): Promise<void> => {
-    await committer.run(() => tx(...args));
+  const notifying = <A extends unknown[], R>(tx: (...args: A) => R) => async (...args: A): Promise<R> => {
+    const result = await committer.run(() => tx(...args));
     onOutbox();
+    return result;
   };
+
+  /** The log entry, and the retained copy's row when one was kept (in the same transaction). */
+  function logged(m: MessageRecord, retained: RetainedInput | undefined): Removed | undefined {
+    if (!retained || !retention) {
+      emit('message.logged', m, m.receivedAt);
+      return undefined;
+    }
+    emit('message.logged', { ...m, retainedBytes: retained.size }, m.receivedAt);
+    return retention.insert(m, retained, m.receivedAt);
+  }
 
   return {
     /** A refused message: only its log entry is kept. */
@@ -93,18 +106,19 @@ export function createMessageStore(db: Db, onOutbox: () => void = () => undefine
     })),
 
     /** An accepted message whose file is already durably in the queue folder. */
-    recordQueued: notifying(db.transaction((m: MessageRecord, q: QueueEntry) => {
+    recordQueued: notifying(db.transaction((m: MessageRecord, q: QueueEntry, retained?: RetainedInput) => {
       insertMessage.run(messageParams(m));
       insertQueue.run(queueParams(q));
-      emit('message.logged', m, m.receivedAt);
+      return logged(m, retained);
     })),
 
     /** A quarantined message whose file is already durably in the quarantine folder. */
-    recordQuarantined: notifying(db.transaction((m: MessageRecord, file: string) => {
+    recordQuarantined: notifying(db.transaction((m: MessageRecord, file: string, retained?: RetainedInput) => {
       insertMessage.run(messageParams(m));
       insertQuarantine.run({ id: m.id, file, createdAt: m.receivedAt, mailFrom: m.mailFrom, rcptTo: JSON.stringify(m.rcptTo), subject: m.subject, size: m.size, score: m.score, reasons: JSON.stringify(m.reasons) });
-      emit('message.logged', m, m.receivedAt);
+      const removed = logged(m, retained);
       emit('quarantine.added', { id: m.id, file, createdAt: m.receivedAt, mailFrom: m.mailFrom, rcptTo: m.rcptTo, subject: m.subject, size: m.size, score: m.score, reasons: m.reasons }, m.receivedAt);
+      return removed;
     })),
 
     /**

@@ -65,4 +65,35 @@ export const SCANNER_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'retained copies of accepted messages',
+    // One row per kept copy (the file is a hard link under retained/); the usage row is kept
+    // by triggers so the disk budget is checked in O(1) inside every accepting transaction.
+    sql: `
+      CREATE TABLE retained (
+        id TEXT PRIMARY KEY REFERENCES messages (id),
+        file TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        verdict TEXT NOT NULL,
+        prepend_headers TEXT NOT NULL,
+        subject_prefix TEXT NOT NULL
+      );
+      CREATE INDEX retained_created ON retained (created_at);
+
+      CREATE TABLE retained_usage (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        bytes INTEGER NOT NULL,
+        copies INTEGER NOT NULL
+      );
+      INSERT INTO retained_usage (one, bytes, copies) VALUES (1, 0, 0);
+      CREATE TRIGGER retained_added AFTER INSERT ON retained BEGIN
+        UPDATE retained_usage SET bytes = bytes + NEW.size, copies = copies + 1;
+      END;
+      CREATE TRIGGER retained_removed AFTER DELETE ON retained BEGIN
+        UPDATE retained_usage SET bytes = bytes - OLD.size, copies = copies - 1;
+      END;
+    `,
+  },
 ];

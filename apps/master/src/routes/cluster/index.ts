@@ -5,6 +5,7 @@ import { currentRules } from '../../rules/rules-repository.ts';
 import type { TypedApp } from '../data/typed-app.ts';
 import { registerNodeRoutes } from './nodes-routes.ts';
 import { registerQuarantineActionRoutes } from './quarantine-actions-routes.ts';
+import { registerRetainedRoutes } from './retained-routes.ts';
 
 /** Routes that go through the cluster link; registered under /api/v1. */
 export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsync {
@@ -12,5 +13,6 @@ export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsyn
     const typed = app as unknown as TypedApp;
     registerNodeRoutes(typed, hub, () => currentRules(deps.db)?.version ?? 0);
     registerQuarantineActionRoutes(typed, hub, deps);
+    registerRetainedRoutes(typed, hub, deps);
   };
 }

@@ -22,6 +22,8 @@ const noCluster: ClusterControl = {
   quarantineAction: () => Promise.reject(new Error('no cluster')),
   queueList: () => Promise.reject(new Error('no cluster')),
   queueAction: () => Promise.reject(new Error('no cluster')),
+  fetchRetained: () => Promise.reject(new Error('no cluster')),
+  redeliverRetained: () => Promise.reject(new Error('no cluster')),
 };
 
 /** A bare fastify app set up like the master's (same Ajv options, same error answers) with only these routes. */

@@ -110,6 +110,18 @@ export const MessageDetailSchema = Type.Object({
     [Type.Object({ status: QuarantineStatusSchema, statusAt: NullableTimestamp('When the status last changed.') }), Type.Null()],
     { description: 'The quarantine entry, if the message was quarantined.' },
   ),
+  retained: Type.Union(
+    [
+      Type.Object({
+        status: Type.Union([Type.Literal('kept'), Type.Literal('expired')], { description: '`kept`: view, download or re-deliver it; `expired`: removed from its node.' }),
+        size: Type.Integer({ description: 'Size of the copy in bytes.' }),
+        expiredAt: NullableTimestamp('When the node removed the copy.'),
+        reason: Type.Union([Type.String(), Type.Null()], { description: 'Why it was removed: `age` (past the retention days) or `budget` (oldest over the disk budget).' }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'The copy of the message kept on its node (retention), if one was kept.' },
+  ),
 });
 
 export const QuarantineEntrySchema = Type.Object({
