@@ -79,7 +79,9 @@ test('3 balancer processes 200/100/50: kill -9 the holder → 100 holds the addr
     const killedAt = Date.now();
     await p200!.kill9();
     await waitUntil(async () => (await statusOf(p100!)).holder, 'the 100 node holds the address', 20_000);
-    const takeover = transitions(p100!).find((x) => x.to === 'master' && Date.parse(x.time) >= killedAt);
+    // The status answers before the parent has read the child's log line: wait for the line.
+    let takeover: ReturnType<typeof transitions>[number] | undefined;
+    await waitUntil(() => (takeover = transitions(p100!).find((x) => x.to === 'master' && Date.parse(x.time) >= killedAt)) !== undefined, 'the 100 node logs its takeover', 10_000);
     assert.equal(takeover?.reason, 'master-down timer');
     const tookMs = Date.parse(takeover!.time) - killedAt;
     const bound = masterDownMs(100, INTERVAL_MS) + INTERVAL_MS;
@@ -108,14 +110,13 @@ test('3 balancer processes 200/100/50: kill -9 the holder → 100 holds the addr
     const preempting = await start(0, true);
     procs.push(preempting);
     await waitUntil(async () => (await holders([preempting, p100!, p50!])).join() === '0', 'the 200 node takes the address back', 20_000);
-    const stepDown = transitions(p100!).filter((x) => x.from === 'master' && x.to === 'backup').at(-1);
-    assert.match(stepDown?.reason ?? '', /higher priority advert from 127\.0\.0\.51/);
+    await waitUntil(() => /higher priority advert from 127\.0\.0\.51/.test(transitions(p100!).filter((x) => x.from === 'master' && x.to === 'backup').at(-1)?.reason ?? ''), 'the 100 node logs that it stepped down for the 200', 10_000);
     assert.ok((await send('via-200-again')).ok, 'SMTP through the address after the preemption');
 
     // Graceful stop (SIGTERM): the 200 resigns with a priority-0 advert; the 100 takes over after its skew.
     assert.equal(await preempting.stop(), 0);
     await waitUntil(async () => (await statusOf(p100!)).holder, 'the 100 node holds the address after the graceful stop', 20_000);
-    assert.equal(transitions(p100!).filter((x) => x.to === 'master').at(-1)?.reason, 'master resigned');
+    await waitUntil(() => transitions(p100!).filter((x) => x.to === 'master').at(-1)?.reason === 'master resigned', 'the 100 node logs the takeover after the resignation', 10_000);
     assert.ok((await send('after-resign')).ok);
     await downstream.waitFor(4);
     assert.deepEqual(downstream.received.map((m) => /^Subject: (\S+)/m.exec(m.raw.toString())?.[1]), ['via-200', 'via-100', 'via-200-again', 'after-resign']);
