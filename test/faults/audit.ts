@@ -43,6 +43,8 @@ export interface AuditResult {
   /** Attempts the client saw cut (reset) whose message was nevertheless committed and delivered. */
   readonly deliveredAfterReset: number;
   readonly eventsTable: string;
+  /** Per window, each distinct reply to an attempt that did not get 250 (queue ids blanked), with its count. */
+  readonly replies: string;
 }
 
 const count = (ids: readonly string[]): Map<string, number> => {
@@ -95,16 +97,28 @@ export function audit(windows: readonly Window[], attempts: readonly Attempt[], 
     if (e.pendingAtScanner > 0) problems.push(`${e.node}: ${e.pendingAtScanner} events still in its outbox`);
     if (e.stored !== e.written || e.maxStored !== e.written) problems.push(`${e.node}: the scanner wrote events 1..${e.written}, the master stored ${e.stored} (highest ${e.maxStored})`);
   }
+  const twice = [...logged.values()].filter((n) => n > 1).length;
   const eventsTable = [
-    '| node | events written (outbox seq) | stored on the master (node + seq) | missing | duplicated |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...master.events.map((e) => `| ${e.node} | ${e.written} | ${e.stored} | ${Math.max(0, e.written - e.stored)} | 0 (primary key node + seq; message log checked by Message-ID: ${[...logged.values()].filter((n) => n > 1).length} twice) |`),
+    '| node | events written (outbox seq 1..n) | stored on the master (node + seq) | missing |',
+    '| --- | ---: | ---: | ---: |',
+    ...master.events.map((e) => `| ${e.node} | ${e.written} | ${e.stored} | ${Math.max(0, e.written - e.stored)} |`),
+    '',
+    `Duplicates: (node, seq) is the primary key of the master's event record, so an event sent again after a lost ack is recognised and skipped; the message log holds ${master.logged.length} rows and ${twice} Message-ID twice.`,
   ].join('\n');
-  return { rows: [...rows.values()], total, problems, deliveredAfterReset, eventsTable };
+  return { rows: [...rows.values()], total, problems, deliveredAfterReset, eventsTable, replies: replySummary(windows, attempts) };
 }
 
 export function formatTable(result: AuditResult): string {
   const head = '| fault | window (s) | sent | 250 | 4xx | 5xx | resets | conn. refused | hangs | delivered or quarantined | duplicates downstream | lost |';
   const line = (r: Row) => `| ${r.fault} | ${r.seconds.toFixed(1)} | ${r.sent} | ${r.accepted} | ${r.temp} | ${r.perm} | ${r.resets} | ${r.refused} | ${r.hangs} | ${r.delivered} | ${r.duplicates} | ${r.lost} |`;
   return [head, '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |', ...result.rows.map(line), line({ ...result.total, fault: '**total**' })].join('\n');
+}
+
+function replySummary(windows: readonly Window[], attempts: readonly Attempt[]): string {
+  const lines: string[] = [];
+  for (const w of windows) {
+    const seen = count(attempts.filter((a) => a.window === w.label && a.outcome !== 'accepted').map((a) => `${a.outcome}: ${(a.response ?? '').replace(/[0-9A-Za-z]{12,}/g, '…').slice(0, 160)}`));
+    for (const [reply, n] of [...seen].sort((a, b) => b[1] - a[1])) lines.push(`| ${w.label} | ${n} | ${reply.replace(/\|/g, '\\|')} |`);
+  }
+  return lines.length === 0 ? '(every attempt got 250)' : ['| window | count | what the client saw |', '| --- | ---: | --- |', ...lines].join('\n');
 }

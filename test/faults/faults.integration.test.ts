@@ -107,13 +107,16 @@ test('fault injection under steady load: zero lost, zero duplicated events on th
     await waitUntil(() => { const got = arrivedIds(); return accepted.every((id) => got.has(id)); }, 'every accepted message downstream', 90_000, 250).catch((err: Error) => notes.push(`drain: ${err.message}`));
     await waitUntil(() => cluster.scanners.every((s) => { const o = scannerOutbox(s.dataDir); return o.pending === 0 && o.queued === 0; }), 'every outbox and relay queue empty', 60_000, 250).catch((err: Error) => notes.push(`drain: ${err.message}`));
     t.diagnostic(`drain: ${((Date.now() - drainStarted) / 1000).toFixed(1)} s`);
+    // A node that exited by itself (not killed by the test) crashed under a fault.
+    const crashed = cluster.history.filter((h) => h.proc.child.exitCode !== null).map((h) => `crashed: ${h.name} (pid ${h.proc.pid}) exited with ${h.proc.child.exitCode}: ${h.proc.stderr().trim().split('\n').slice(0, 8).join(' / ').slice(0, 600)}`);
     await cluster.close();
 
     const facts = masterFacts(cluster.masterDb, cluster.scanners);
-    const result = audit(windows, load.attempts, cluster.downstream.received.map((m) => messageIdOf(m.raw)), facts);
+    const audited = audit(windows, load.attempts, cluster.downstream.received.map((m) => messageIdOf(m.raw)), facts);
+    const result = { ...audited, problems: [...crashed, ...audited.problems] };
     const table = formatTable(result);
     const resetWhy = `${result.total.resets} resets: sessions in flight on a scanner killed with -9 (and, when the holder is killed, every session its balancer was relaying); ${result.deliveredAfterReset} of them had been committed before the kill and were delivered anyway (at-least-once). Connection refusals: connects while no node held the virtual address (between kill -9 of the holder and the takeover).`;
-    const report = writeReport({ table, eventsTable: result.eventsTable, notes: [...notes, resetWhy], problems: result.problems, attempts: load.attempts.length });
+    const report = writeReport({ table, eventsTable: result.eventsTable, replies: result.replies, notes: [...notes, resetWhy], problems: result.problems, attempts: load.attempts.length });
     t.diagnostic(`\n${report}`);
     if (result.problems.length > 0) {
       const file = join(tmpdir(), `moat-faults-${process.pid}.log`);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 const RESULTS = fileURLToPath(new URL('../bench/results/faults.md', import.meta.url));
 
 /** The fault run's tables as markdown: printed by the test and written to test/bench/results/faults.md. */
-export function writeReport(r: { table: string; eventsTable: string; notes: readonly string[]; problems: readonly string[]; attempts: number }): string {
+export function writeReport(r: { table: string; eventsTable: string; replies: string; notes: readonly string[]; problems: readonly string[]; attempts: number }): string {
   const text = [
     '# Fault injection run (`pnpm test:faults`)',
     '',
@@ -16,6 +16,10 @@ export function writeReport(r: { table: string; eventsTable: string; notes: read
     'Events on the master (after the drain, every node stopped):',
     '',
     r.eventsTable,
+    '',
+    'Every attempt that did not get a 250:',
+    '',
+    r.replies,
     '',
     ...r.notes.map((n) => `- ${n}`),
     '',
