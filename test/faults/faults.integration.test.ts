@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -53,13 +53,18 @@ test('fault injection under steady load: zero lost, zero duplicated events on th
     await phase('kill-holder', 'kill -9 of the address holder (s1); s2 takes over; s1 restarted and preempts', async () => {
       const holder = await cluster.waitForHolder('a holder before the kill');
       assert.equal(holder.name, s1.name);
+      const killedAt = Date.now();
       await s1.proc!.kill9();
       const next = await cluster.waitForHolder('a new holder after kill -9 of the holder');
-      notes.push(`kill-holder: ${next.name} took the virtual address over`);
+      const tookOverAt = Date.now();
       await sleep(1500);
+      const restartAt = Date.now();
       await cluster.startScanner(s1);
       await waitUntil(async () => (await cluster.holder())?.name === s1.name, 's1 takes the address back (preempt)', 20_000, 50);
+      const preemptedAt = Date.now();
       await sleep(1000);
+      const refusedIn = (from: number, to: number) => load.attempts.filter((a) => a.outcome === 'refused' && a.endedAt! >= from && a.endedAt! <= to).length;
+      notes.push(`kill-holder: ${next.name} took the virtual address over ${tookOverAt - killedAt} ms after the kill (seen on its status endpoint, polled every 50 ms); connections refused: ${refusedIn(killedAt, tookOverAt)} between the kill and the takeover, ${refusedIn(tookOverAt + 1, restartAt)} while ${next.name} held it, ${refusedIn(restartAt + 1, preemptedAt + 1000)} from s1's restart (${preemptedAt - restartAt} ms until it held the address again) to the end of the window`);
     });
 
     await phase('kill-master', 'kill -9 of the master, restarted after 3 s', async () => {
@@ -107,6 +112,9 @@ test('fault injection under steady load: zero lost, zero duplicated events on th
     await waitUntil(() => { const got = arrivedIds(); return accepted.every((id) => got.has(id)); }, 'every accepted message downstream', 90_000, 250).catch((err: Error) => notes.push(`drain: ${err.message}`));
     await waitUntil(() => cluster.scanners.every((s) => { const o = scannerOutbox(s.dataDir); return o.pending === 0 && o.queued === 0; }), 'every outbox and relay queue empty', 60_000, 250).catch((err: Error) => notes.push(`drain: ${err.message}`));
     t.diagnostic(`drain: ${((Date.now() - drainStarted) / 1000).toFixed(1)} s`);
+    // Files a failed transaction left behind (swept at the node's next start, RECOVERY_SWEEP).
+    const leftovers = cluster.scanners.map((s) => `${s.name} ${readdirSync(join(s.dataDir, 'queue')).length}`).join(', ');
+    notes.push(`files left in queue/ after the drain (every relay queue empty; the next start sweeps them): ${leftovers}`);
     // A node that exited by itself (not killed by the test) crashed under a fault.
     const crashed = cluster.history.filter((h) => h.proc.child.exitCode !== null).map((h) => `crashed: ${h.name} (pid ${h.proc.pid}) exited with ${h.proc.child.exitCode}: ${h.proc.stderr().trim().split('\n').slice(0, 8).join(' / ').slice(0, 600)}`);
     await cluster.close();

@@ -14,8 +14,11 @@ export type Outcome =
 export interface Attempt {
   readonly n: number;
   readonly messageId: string;
-  readonly window: string;
+  /** The window in which the attempt ended (a session cut by a fault belongs to that fault). */
+  window: string;
   readonly quarantine: boolean;
+  readonly startedAt: number;
+  endedAt?: number;
   outcome?: Outcome;
   code?: number;
   response?: string;
@@ -51,9 +54,9 @@ export function startLoad(opts: LoadOptions): LoadClient {
     while (running) {
       const n = next++;
       const quarantine = n % opts.quarantineEvery === opts.quarantineEvery - 1;
-      const attempt: Attempt = { n, messageId: `<load-${n}-${process.pid}@faults.test>`, window, quarantine };
+      const attempt: Attempt = { n, messageId: `<load-${n}-${process.pid}@faults.test>`, window, quarantine, startedAt: Date.now() };
       attempts.push(attempt);
-      Object.assign(attempt, await sendOne(opts, attempt));
+      Object.assign(attempt, await sendOne(opts, attempt), { endedAt: Date.now(), window });
       await sleep(opts.pauseMs);
     }
   };

@@ -9,7 +9,7 @@ export function writeReport(r: { table: string; eventsTable: string; replies: st
   const text = [
     '# Fault injection run (`pnpm test:faults`)',
     '',
-    `${new Date().toISOString()}, ${availableParallelism()} cores, Node ${process.version}. One client (4 sessions, one message per connection, a 25 ms pause between two messages of a session, every 10th message asks for quarantine) through the virtual address; ${r.attempts} attempts in all. See docs/faults.md for what each fault proves.`,
+    `${new Date().toISOString()}, ${availableParallelism()} cores, Node ${process.version}. One client (4 sessions, one message per connection, a 25 ms pause between two messages of a session, every 10th message asks for quarantine) through the virtual address; ${r.attempts} attempts in all, each counted in the window in which it ended. See docs/faults.md for what each fault proves.`,
     '',
     r.table,
     '',
