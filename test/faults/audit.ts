@@ -9,6 +9,10 @@ export interface Window {
   readonly label: string;
   readonly fault: string;
   readonly seconds: number;
+  /** The fault kills a process that carries SMTP sessions: resets are expected (counted, explained). */
+  readonly cutsSessions?: boolean;
+  /** The fault leaves the virtual address unheld for a moment: refused connections are expected. */
+  readonly unholdsAddress?: boolean;
 }
 
 export interface MasterFacts {
@@ -63,9 +67,13 @@ export function audit(windows: readonly Window[], attempts: readonly Attempt[], 
   const total = empty('total', windows.reduce((s, w) => s + w.seconds, 0));
   let deliveredAfterReset = 0;
 
+  const windowOf = new Map(windows.map((w) => [w.label, w]));
   for (const a of attempts) {
     const row = rows.get(a.window);
-    if (!row) throw new Error(`attempt ${a.n} in unknown window ${a.window}`);
+    const w = windowOf.get(a.window);
+    if (!row || !w) throw new Error(`attempt ${a.n} in unknown window ${a.window}`);
+    if (a.outcome === 'reset' && !w.cutsSessions) problems.push(`reset without a reply: ${a.messageId} (${a.window}, where no SMTP-carrying process was killed): ${a.response}`);
+    if (a.outcome === 'refused' && !w.unholdsAddress) problems.push(`connection refused: ${a.messageId} (${a.window}, where the virtual address should be held): ${a.response}`);
     const copies = downstream.get(a.messageId) ?? 0;
     const arrived = a.quarantine ? quarantined.has(a.messageId) : copies > 0;
     for (const r of [row, total]) {
@@ -117,7 +125,7 @@ export function formatTable(result: AuditResult): string {
 function replySummary(windows: readonly Window[], attempts: readonly Attempt[]): string {
   const lines: string[] = [];
   for (const w of windows) {
-    const seen = count(attempts.filter((a) => a.window === w.label && a.outcome !== 'accepted').map((a) => `${a.outcome}: ${(a.response ?? '').replace(/[0-9A-Za-z]{12,}/g, '…').slice(0, 160)}`));
+    const seen = count(attempts.filter((a) => a.window === w.label && a.outcome !== 'accepted').map((a) => `${a.outcome}: ${(a.response ?? '').replace(/\b[0-9a-f]{12,}\b/gi, '…').slice(0, 160)}`));
     for (const [reply, n] of [...seen].sort((a, b) => b[1] - a[1])) lines.push(`| ${w.label} | ${n} | ${reply.replace(/\|/g, '\\|')} |`);
   }
   return lines.length === 0 ? '(every attempt got 250)' : ['| window | count | what the client saw |', '| --- | ---: | --- |', ...lines].join('\n');

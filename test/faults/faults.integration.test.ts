@@ -31,11 +31,11 @@ test('fault injection under steady load: zero lost, zero duplicated events on th
   const load = startLoad({ host: VIP, port: cluster.vipPort, localAddress: CLIENT, concurrency: 4, pauseMs: 25, quarantineEvery: 10 });
   const windows: Window[] = [];
   const notes: string[] = [];
-  const phase = async (label: string, fault: string, body: () => Promise<void>): Promise<void> => {
+  const phase = async (label: string, fault: string, body: () => Promise<void>, expect: { cutsSessions?: boolean; unholdsAddress?: boolean } = {}): Promise<void> => {
     load.setWindow(label);
     const started = Date.now();
     await body();
-    windows.push({ label, fault, seconds: (Date.now() - started) / 1000 });
+    windows.push({ label, fault, seconds: (Date.now() - started) / 1000, ...expect });
     t.diagnostic(`${label}: ${((Date.now() - started) / 1000).toFixed(1)} s, ${load.attempts.length} attempts so far`);
   };
   const [s1, s2, s3] = cluster.scanners as [Cluster['scanners'][0], Cluster['scanners'][0], Cluster['scanners'][0]];
@@ -48,7 +48,7 @@ test('fault injection under steady load: zero lost, zero duplicated events on th
       await sleep(2000);
       await cluster.startScanner(s2);
       await sleep(1000);
-    });
+    }, { cutsSessions: true });
 
     await phase('kill-holder', 'kill -9 of the address holder (s1); s2 takes over; s1 restarted and preempts', async () => {
       const holder = await cluster.waitForHolder('a holder before the kill');
@@ -65,7 +65,7 @@ test('fault injection under steady load: zero lost, zero duplicated events on th
       await sleep(1000);
       const refusedIn = (from: number, to: number) => load.attempts.filter((a) => a.outcome === 'refused' && a.endedAt! >= from && a.endedAt! <= to).length;
       notes.push(`kill-holder: ${next.name} took the virtual address over ${tookOverAt - killedAt} ms after the kill (seen on its status endpoint, polled every 50 ms); connections refused: ${refusedIn(killedAt, tookOverAt)} between the kill and the takeover, ${refusedIn(tookOverAt + 1, restartAt)} while ${next.name} held it, ${refusedIn(restartAt + 1, preemptedAt + 1000)} from s1's restart (${preemptedAt - restartAt} ms until it held the address again) to the end of the window`);
-    });
+    }, { cutsSessions: true, unholdsAddress: true });
 
     await phase('kill-master', 'kill -9 of the master, restarted after 3 s', async () => {
       await cluster.master!.kill9();
