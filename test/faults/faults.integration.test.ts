@@ -7,7 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { apiClient } from '../helpers/cluster-harness.ts';
 import { sleep, waitUntil } from '../helpers/wait.ts';
 import { alive, startCluster, VIP, type Cluster } from './cluster.ts';
-import { startLoad } from './load.ts';
+import { messageIdOf, startLoad } from './load.ts';
 import { audit, formatTable, type Window } from './audit.ts';
 import { masterFacts, scannerOutbox } from './master-facts.ts';
 import { writeReport } from './report.ts';
@@ -140,8 +140,6 @@ test('fault injection under steady load: zero lost, zero duplicated events on th
     cluster.cleanup();
   }
 });
-
-const messageIdOf = (raw: Buffer): string => /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(raw.toString('latin1'))?.[1] ?? '?';
 
 /** Write to `file` until the file system says ENOSPC: 1 MiB at a time, then 4 KiB, then 512 bytes. */
 function fillUp(file: string): void {

@@ -91,3 +91,6 @@ async function sendOne(opts: LoadOptions, a: Attempt): Promise<Pick<Attempt, 'ou
     transport.close();
   }
 }
+
+/** The Message-ID header of a message as it reached the downstream (how the audit matches it to its attempt). */
+export const messageIdOf = (raw: Buffer): string => /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(raw.toString('latin1'))?.[1] ?? '?';

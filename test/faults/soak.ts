@@ -7,7 +7,7 @@ import { sleep, waitUntil } from '../helpers/wait.ts';
 import { audit } from './audit.ts';
 import { startCluster, VIP } from './cluster.ts';
 import { growthOf, type Sample } from './growth.ts';
-import { startLoad } from './load.ts';
+import { messageIdOf, startLoad } from './load.ts';
 import { masterFacts, scannerOutbox } from './master-facts.ts';
 
 /**
@@ -81,12 +81,11 @@ try {
   }
   await load.stop();
   const accepted = load.attempts.filter((a) => a.outcome === 'accepted' && !a.quarantine).map((a) => a.messageId);
-  const idOf = (raw: Buffer) => /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(raw.toString('latin1'))?.[1] ?? '?';
-  await waitUntil(() => { const got = new Set(cluster.downstream.received.map((m) => idOf(m.raw))); return accepted.every((id) => got.has(id)); }, 'every accepted message downstream', 120_000, 500);
+  await waitUntil(() => { const got = new Set(cluster.downstream.received.map((m) => messageIdOf(m.raw))); return accepted.every((id) => got.has(id)); }, 'every accepted message downstream', 120_000, 500);
   await waitUntil(() => cluster.scanners.every((s) => scannerOutbox(s.dataDir).pending === 0), 'every outbox empty', 60_000, 500);
   await cluster.close();
   const measured = minutes * 60 + warmupS;
-  const result = audit([{ label: 'baseline', fault: 'soak', seconds: measured }], load.attempts, cluster.downstream.received.map((m) => idOf(m.raw)), masterFacts(cluster.masterDb, cluster.scanners));
+  const result = audit([{ label: 'baseline', fault: 'soak', seconds: measured }], load.attempts, cluster.downstream.received.map((m) => messageIdOf(m.raw)), masterFacts(cluster.masterDb, cluster.scanners));
 
   const rows: string[] = [];
   const failures: string[] = [...result.problems];
