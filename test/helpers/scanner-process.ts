@@ -15,6 +15,8 @@ export interface MoatProcess {
   readonly logs: Record<string, unknown>[];
   /** The log line that said the process is ready. */
   readonly ready: Record<string, unknown>;
+  /** Everything the process wrote on stderr so far (a crash's stack trace). */
+  stderr(): string;
   kill9(): Promise<void>;
   stop(): Promise<number | null>;
 }
@@ -55,6 +57,7 @@ export async function spawnMoat(args: readonly string[], readyEvent: string, tim
     pid: child.pid!,
     logs,
     ready,
+    stderr: () => stderr,
     async kill9() {
       child.kill('SIGKILL');
       await exited;

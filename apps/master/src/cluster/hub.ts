@@ -68,7 +68,7 @@ export class ClusterHub implements ClusterControl {
     this.log = deps.log;
     this.now = deps.now;
     this.settings = deps.settings;
-    this.registry = createNodeRegistry(deps.db);
+    this.registry = createNodeRegistry(deps.db, (err) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'node heartbeats could not be written; retried with the next ones'));
     this.ingest = createIngest(deps.db);
     this.registry.resetOnline();
     this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0, () =>
@@ -148,14 +148,18 @@ export class ClusterHub implements ClusterControl {
         return;
       }
       if (this.closing) return;
-      if (!session) {
-        clearTimeout(helloTimer);
-        if (frame.type !== 'hello') return this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_EXPECTED', `expected hello, got ${frame.type}`);
-        session = this.authenticate(ws, remoteAddress, nonce, frame);
-        return;
+      try {
+        if (!session) {
+          clearTimeout(helloTimer);
+          if (frame.type !== 'hello') return this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_EXPECTED', `expected hello, got ${frame.type}`);
+          session = this.authenticate(ws, remoteAddress, nonce, frame);
+          return;
+        }
+        session.lastSeen = this.now();
+        this.onFrame(session, frame);
+      } catch (err) {
+        this.frameFailed(ws, remoteAddress, session, frame, err);
       }
-      session.lastSeen = this.now();
-      this.onFrame(session, frame);
     });
     ws.on('close', () => {
       clearTimeout(helloTimer);
@@ -261,11 +265,30 @@ export class ClusterHub implements ClusterControl {
     }
   }
 
+  /**
+   * A frame the master could not handle (its database locked past busy_timeout, the disk
+   * full): nothing was acknowledged, so the node keeps its events. Uncaught, this ended the
+   * master; now the link is closed with an error and the node reconnects (with its backoff)
+   * and sends them again, stored once by (node, seq).
+   */
+  private frameFailed(ws: WebSocket, address: string, session: Session | undefined, frame: ToMaster, err: unknown): void {
+    this.log.error({ event: 'LINK_FRAME_FAILED', node: session?.node.name, address, type: frame.type, err }, 'a frame could not be handled; closing the link so the node retries');
+    this.send(ws, { type: 'error', code: 'MOAT_ERR_INTERNAL', message: `the master could not handle ${frame.type}; reconnect and retry` });
+    ws.close(1011, 'internal error');
+  }
+
   private disconnected(s: Session): void {
     if (this.sessions.get(s.node.id) !== s) return;
     this.sessions.delete(s.node.id);
     // While the master stops, the registry is reset at the next start instead.
-    if (!this.closing) this.registry.offline(s.node.id);
+    if (!this.closing) {
+      try {
+        this.registry.offline(s.node.id);
+      } catch (err) {
+        // Called from a socket's close and the liveness timer: a failed write must not end the master.
+        this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', node: s.node.name, err }, 'could not mark the node offline');
+      }
+    }
     s.pending.failAll(() => new NodeOfflineError(s.node.name));
     for (const stream of s.streams.values()) stream.fail(new NodeOfflineError(s.node.name));
     this.log.warn({ event: 'NODE_OFFLINE', node: s.node.name, nodeId: s.node.id }, 'scanner offline');

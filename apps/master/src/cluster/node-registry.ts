@@ -45,7 +45,7 @@ const fromRow = (r: Row): NodeRecord => ({
  * challenge-response proof can only be checked by a party that holds the key, and the master's
  * database is the cluster's secret store (mode 0600, never logged).
  */
-export function createNodeRegistry(db: Db) {
+export function createNodeRegistry(db: Db, onFlushError: (err: unknown) => void = () => undefined) {
   const byId = db.prepare<[string], Row>('SELECT * FROM nodes WHERE id = ?');
   const byName = db.prepare<[string], Row>('SELECT * FROM nodes WHERE name = ?');
   const all = db.prepare<[], Row>('SELECT * FROM nodes WHERE removed_at IS NULL ORDER BY name');
@@ -77,7 +77,15 @@ export function createNodeRegistry(db: Db) {
       outboxBacklog: update.outboxBacklog ?? prev?.outboxBacklog,
       rulesVersion: update.rulesVersion ?? prev?.rulesVersion,
     });
-    timer ??= setTimeout(() => flush(), 25);
+    // From a timer, a failed write (the database locked past busy_timeout, the disk full) must
+    // not escape: uncaught, it ended the master. The updates stay pending for the next flush.
+    timer ??= setTimeout(() => {
+      try {
+        flush();
+      } catch (err) {
+        onFlushError(err);
+      }
+    }, 25);
   };
   const flushed = <T>(read: () => T): T => {
     if (pending.size > 0) flush();

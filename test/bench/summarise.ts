@@ -1,0 +1,64 @@
+/**
+ * `node test/bench/summarise.ts [--results DIR] [--out FILE]` (the last step of `pnpm bench`):
+ * reads the results file each benchmark wrote and writes one markdown table of the headline
+ * figures, each next to the baselines measured in the same run, to
+ * test/bench/results/summary.md (linked from the README). See lib/summary.ts.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatSummary, pickFigures, type Pick } from './lib/summary.ts';
+
+const RESULTS = fileURLToPath(new URL('./results', import.meta.url));
+
+const SCANNER = { moat: /^Moat scanner$/, baselines: [/^Postfix/, /^bare smtp-server sink$/] };
+const BALANCER = { moat: /^Moat balancer$/, baselines: [/^nginx$/, /^HAProxy$/, /^direct$/] };
+const CONSOLE_PAGES = ['Dashboard', 'Quarantine list', 'Quarantine message', 'Message log', 'Message detail', 'Rules', 'Reports', 'Users', 'Audit log'];
+
+export const PICKS: readonly Pick[] = [
+  ...(['New connection per message', 'Reused connections'] as const).flatMap((mode) => [
+    { area: 'scanner', file: 'scanner.md', figure: `${mode}: delivered msg/s`, section: new RegExp(`^${mode}`), row: /^delivered msg\/s$/, ...SCANNER, higherIsBetter: true },
+    { area: 'scanner', file: 'scanner.md', figure: `${mode}: latency p99 (ms)`, section: new RegExp(`^${mode}`), row: /^latency p99/, ...SCANNER, higherIsBetter: false },
+    { area: 'scanner', file: 'scanner.md', figure: `${mode}: peak RSS (MiB)`, section: new RegExp(`^${mode}`), row: /^peak RSS/, ...SCANNER, higherIsBetter: false },
+  ]),
+  { area: 'master', file: 'master-link.md', figure: 'events stored over the cluster link (events/s)', section: /Event ingest/, row: /^events\/s$/, moat: /^over the link$/, baselines: [/^in-process: ingestBatch$/, /^in-process: decode \+ ingestBatch$/], higherIsBetter: true },
+  { area: 'master', file: 'master-link.md', figure: 'rules change → every ack recorded, 50 nodes, p50 (ms)', section: /Rules change/, row: /^PUT \/api\/v1\/rules → master recorded every rules\.ack$/, moat: /^50 nodes p50$/, baselines: [/^1 node p50$/], higherIsBetter: false },
+  { area: 'master', file: 'master-link.md', figure: 'rules change → every ack recorded, 50 nodes, p99 (ms)', section: /Rules change/, row: /^PUT \/api\/v1\/rules → master recorded every rules\.ack$/, moat: /^50 nodes p99$/, baselines: [/^1 node p99$/], higherIsBetter: false },
+  { area: 'master', file: 'master-data.md', figure: 'ingest into a 10-million-row log (events/s)', section: /^Ingest/, row: /^throughput$/, moat: /^value$/, baselines: [], higherIsBetter: true },
+  { area: 'master', file: 'master-data.md', figure: 'report: traffic over 30 days by day (ms)', section: /^Reports/, row: /^traffic, 30 days by day$/, moat: /^from the roll-ups/, baselines: [/^scanning the message log/], higherIsBetter: false },
+  { area: 'master', file: 'master-data.md', figure: 'report: top 10 senders over 30 days (ms)', section: /^Reports/, row: /^top 10 senders, 30 days$/, moat: /^from the roll-ups/, baselines: [/^scanning the message log/], higherIsBetter: false },
+  ...([['New connection per message', 'proxy CPU per connection'], ['Reused connections', 'proxy CPU per message']] as const).flatMap(([mode, cpu]) => [
+    { area: 'balancer', file: 'balancer.md', figure: `${mode}: msg/s`, section: new RegExp(`^${mode}`), row: /^msg\/s/, ...BALANCER, higherIsBetter: true },
+    { area: 'balancer', file: 'balancer.md', figure: `${mode}: ${cpu} (µs)`, section: new RegExp(`^${mode}`), row: new RegExp(`^${cpu}`), ...BALANCER, higherIsBetter: false },
+    { area: 'balancer', file: 'balancer.md', figure: `${mode}: latency p99 (ms)`, section: new RegExp(`^${mode}`), row: /^latency p99/, ...BALANCER, higherIsBetter: false },
+    { area: 'balancer', file: 'balancer.md', figure: `${mode}: peak RSS (MiB)`, section: new RegExp(`^${mode}`), row: /^peak RSS/, ...BALANCER, higherIsBetter: false },
+  ]),
+  ...CONSOLE_PAGES.map((page) => ({ area: 'console', file: 'console.md', figure: `${page}: page shows its data (ms)`, section: /.*/, row: new RegExp(`^${page}`), moat: /^to data/, baselines: [/^API alone/], higherIsBetter: false })),
+];
+
+/** Read the results files the picks name from `dir`, and lay out the summary. */
+export function summarise(dir: string): { markdown: string; missing: string[] } {
+  const files = new Map<string, string>();
+  for (const f of new Set(PICKS.map((p) => p.file))) if (existsSync(join(dir, f))) files.set(f, readFileSync(join(dir, f), 'utf8'));
+  const rows = pickFigures(PICKS, files);
+  const markdown = [
+    '# Benchmarks: one table',
+    '',
+    'Written by `pnpm bench` (every benchmark, then `node test/bench/summarise.ts`) from the results files in this folder; each figure sits next to the baseline(s) measured in the same run of its benchmark (the *run* column is that run\'s date: benchmarks run one after another, so a partial run leaves older figures of the others). Ratio = Moat ÷ baseline; *better* says whether a higher (↑) or lower (↓) value is better. Details, commands and how each figure is measured: [scanner](scanner.md), [master link](master-link.md), [master data](master-data.md), [balancer](balancer.md), [console](console.md); machine and trade-offs in [docs/performance.md](../../../docs/performance.md).',
+    '',
+    formatSummary(rows),
+    '',
+  ].join('\n');
+  return { markdown, missing: rows.flatMap((r) => (r.missing ? [r.missing] : [])) };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { results: { type: 'string', default: RESULTS }, out: { type: 'string' } } });
+  const dir = values.results!;
+  const out = values.out ?? join(dir, 'summary.md');
+  const { markdown, missing } = summarise(dir);
+  writeFileSync(out, markdown);
+  process.stdout.write(`${markdown}\n(written to ${out})\n`);
+  for (const m of missing) process.stderr.write(`missing: ${m}\n`);
+}
