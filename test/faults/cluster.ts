@@ -98,6 +98,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     writeFileSync(configFile, stringify({
       node: { name },
       dataDir,
+      // The disk-full scanner's folder is a 48 MiB tmpfs: short of space means under 8 MiB there.
+      storage: { minFreeMegabytes: 8, checkIntervalSeconds: 0.5 },
       smtp: {
         listen: { host: '127.0.0.1', port: smtpPorts[i] },
         hostname: `${name}.test`,

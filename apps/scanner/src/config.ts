@@ -96,6 +96,13 @@ export const ScannerConfigSchema = Type.Object(
       { additionalProperties: false },
     ),
     dataDir: Type.String({ minLength: 1, description: 'Folder for the database, spool, queue and quarantine.' }),
+    storage: Type.Object(
+      {
+        minFreeMegabytes: Type.Integer({ minimum: 0, default: 256, description: 'Below this much free space on the data folder\'s file system (or right after a write failed with ENOSPC), new SMTP clients are greeted with `421 4.3.1` so the balancer and sending MTAs go elsewhere; mail already accepted is unaffected. 0: only an ENOSPC write triggers it.' }),
+        checkIntervalSeconds: Type.Number({ minimum: 0.1, maximum: 3600, default: 5, description: 'How often the free space is read.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     smtp: Smtp,
     relay: Relay,
     rules: Type.Optional(RulesSource),

@@ -29,6 +29,7 @@ import { Greylister } from './greylist/greylister.ts';
 import type { GreylistResult } from '@moat/protocol';
 import { createRetentionStore, type RetentionStore } from './retention/retention-store.ts';
 import { RetentionJob } from './retention/retention-job.ts';
+import { createStorageGuard } from './store/storage-guard.ts';
 
 export const SOFTWARE_VERSION = 'moat-scanner/0.1.0';
 
@@ -164,6 +165,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         }
       : undefined,
   });
+  const storage = createStorageGuard({ dir: config.dataDir, minFreeBytes: config.storage.minFreeMegabytes * 1024 * 1024, intervalMs: config.storage.checkIntervalSeconds * 1000, log });
   const server = createIngress({
     config,
     rules,
@@ -171,6 +173,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     log,
     now,
     greylist,
+    storage,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
         { messages, dirs, dirSync, retention, log, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers },
@@ -220,6 +223,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       await balancer?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rules.close();
+      storage.close();
       await link?.stop();
       await relay.stop();
       await retentionJob.stop();

@@ -9,6 +9,7 @@ import type { Greylister } from '../greylist/greylister.ts';
 import type { ScannerConfig } from '../config.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';
 import { normalizeClientIp } from './client-address.ts';
+import type { StorageGuard } from '../store/storage-guard.ts';
 import { smtpError, useOwnEnhancedCodes } from './reply.ts';
 import { newMessageId } from '../store/ids.ts';
 import { receiveToSpool } from '../store/spool.ts';
@@ -25,6 +26,8 @@ export interface IngressDeps {
   readonly accept: (env: Envelope, rules: CompiledRules, log: Logger) => Promise<Reply>;
   /** Consulted at RCPT TO when the rules turn greylisting on. */
   readonly greylist?: Greylister;
+  /** Whether the node can store mail now; a node short of space greets with 421 4.3.1. */
+  readonly storage?: StorageGuard;
 }
 
 /** What we keep per SMTP session beside smtp-server's own session object. */
@@ -71,6 +74,11 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       const ip = normalizeClientIp(session.remoteAddress);
       const state: SessionState = { ip, log: log.child({ sid: session.id, ip }), admitted: false };
       sessions.set(session.id, state);
+      const low = deps.storage?.lowSpace();
+      if (low !== undefined) {
+        state.log.info({ event: 'SMTP_STORAGE_LOW', reason: low }, 'client sent elsewhere: short of disk space');
+        return callback(smtpError(421, '4.3.1', 'Insufficient system storage here, try another server or later'));
+      }
       const admission = limiter.admit(ip);
       if (!admission.ok) {
         state.log.warn({ event: 'SMTP_LIMIT', why: admission.why }, 'connection refused by limit');
@@ -128,6 +136,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       handleData(stream, session, state, rules).then(
         (reply) => callback(reply.ok ? null : smtpError(reply.code, reply.enhanced, reply.text), reply.ok ? reply.text : undefined),
         (err: unknown) => {
+          deps.storage?.noteWriteError(err);
           state.log.error({ event: 'SMTP_DATA_ERROR', err }, 'message could not be stored');
           callback(smtpError(451, '4.3.0', 'Local error while storing the message, try again later'));
         },
