@@ -159,12 +159,14 @@ async function measure(spec: TargetSpec & { start: () => Promise<Target> }, mode
       await target.delivered.waitFor(expected, deliverTimeoutMs(warmup), `${spec.column} delivering the warm-up`);
     }
 
+    const cpuBefore = target.cpuMs();
     const src = await runSmtpSource({ ...base, messages, timeoutMs: sendTimeoutMs(messages) });
     expected += messages;
     const doneAt = await target.delivered.waitFor(expected, deliverTimeoutMs(messages), `${spec.column} delivering ${messages} messages`);
+    const cpuMsPerMessage = (target.cpuMs() - cpuBefore) / messages;
     const deliveredMs = doneAt - src.startedAt;
     log(`  smtp-source: ${messages} accepted in ${(src.elapsedMs / 1000).toFixed(2)} s, delivered in ${(deliveredMs / 1000).toFixed(2)} s ` +
-      `(${Math.round((messages * 1000) / deliveredMs)} msg/s)`);
+      `(${Math.round((messages * 1000) / deliveredMs)} msg/s), CPU ${cpuMsPerMessage.toFixed(3)} ms/msg`);
 
     let latency: Measurement['latency'] = { p50: NaN, p99: NaN, samples: 0, failures: 0, firstError: undefined };
     if (latencyMessages > 0) {
@@ -192,7 +194,7 @@ async function measure(spec: TargetSpec & { start: () => Promise<Target> }, mode
     const rss = target.rss();
     log(`  peak memory ${(rss.peakKb / 1024).toFixed(0)} MiB (${rss.method}` +
       (rss.processes > 1 ? `, up to ${rss.processes} processes; summed VmRSS peak ${((rss.rssSumKb ?? 0) / 1024).toFixed(0)} MiB)` : ')'));
-    return { messages, deliveredMs, acceptedMs: src.elapsedMs, latency, rss };
+    return { messages, deliveredMs, acceptedMs: src.elapsedMs, latency, rss, cpuMsPerMessage };
   } finally {
     await withTimeout(target.stop(), 60_000, `stopping ${spec.column}`).catch((err: Error) => log(`stop failed: ${err.message}`));
   }

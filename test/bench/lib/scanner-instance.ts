@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, makeTempDir, spawnManaged, tailFile, waitForPort } from './proc.ts';
 import { RssMonitor } from './rss.ts';
+import { treeCpuMs } from './proc-cpu.ts';
 import { startSmtpSink } from './smtp-sink.ts';
 import type { Target } from './target.ts';
 
@@ -78,6 +79,7 @@ export async function startScanner(o: ScannerOptions): Promise<Target> {
       delivered: sink.received,
       deliveredHow: 'messages the downstream smtp-sink acknowledged (its -c counter), so relay is included',
       rss: () => monitor.finish(),
+    cpuMs: () => treeCpuMs(proc.pid),
       async stop() {
         stopping = true;
         await proc.stop('SIGTERM', 15_000);
