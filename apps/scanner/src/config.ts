@@ -70,6 +70,36 @@ const Relay = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * The content analysis after DATA (pipeline/analyze.ts). The client waits for its reply
+ * meanwhile, and RFC 5321 (4.5.3.2.6) has it wait 10 minutes at most for the reply to the end
+ * of DATA: the time-out stays well below that, so a slow message gets our answer (quarantine as
+ * unanalysable) rather than a dropped connection and a retry of the same message.
+ */
+const Analysis = Type.Object(
+  {
+    timeoutSeconds: Type.Number({
+      minimum: 0.1,
+      maximum: 300,
+      default: 30,
+      description: 'Most time the content analysis of one message may take; past it the message is quarantined as unanalysable (`analysis-timeout`). At most 300: the client waits at most 10 minutes for its reply to DATA.',
+    }),
+    maxBodyChars: Type.Integer({
+      minimum: 1000,
+      maximum: 100_000_000,
+      default: 1_000_000,
+      description: 'Characters of body text (text and HTML parts) kept for body content rules; text past it is not matched. Bounds the memory and time content rules take per message.',
+    }),
+    maxHeaderLines: Type.Integer({
+      minimum: 10,
+      maximum: 100_000,
+      default: 1000,
+      description: 'Top-level header lines kept for header content rules; lines past it are not matched.',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 const RulesSource = Type.Object(
   {
     file: Type.String({ minLength: 1, description: 'YAML/JSON rules document; reloaded when it changes. For a scanner without a master; with `master`, rules come from the master.' }),
@@ -101,6 +131,7 @@ export const ScannerConfigSchema = Type.Object(
     rules: Type.Optional(RulesSource),
     master: Type.Optional(Master),
     balancer: Type.Optional(BalancerConfigSchema),
+    analysis: Analysis,
     analyzers: AnalyzersConfigSchema,
     log: Type.Object(
       { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'JSON log lines on stdout at this level and above.' }) },

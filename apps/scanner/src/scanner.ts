@@ -14,6 +14,7 @@ import { createDownstream } from './relay/downstream.ts';
 import { RelayWorker } from './relay/relay-worker.ts';
 import { createIngress } from './smtp/ingress.ts';
 import { acceptMessage } from './pipeline/accept-message.ts';
+import { analyzeLimitsFrom } from './pipeline/analyze.ts';
 import { createAnalyzers } from './analyzers/create-analyzers.ts';
 import { createFileRulesSource } from './rules-source/file-rules-source.ts';
 import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
@@ -140,6 +141,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   }
 
   const analyzers = createAnalyzers(config);
+  const analyzeLimits = analyzeLimitsFrom(config.analysis);
   const linkForGreylist = link;
   const greylist = new Greylister({
     log,
@@ -163,7 +165,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     greylist,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
-        { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers },
+        { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers, analyzeLimits },
         env,
         snapshot,
         msgLog,

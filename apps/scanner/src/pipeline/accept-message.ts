@@ -4,7 +4,7 @@ import { rename, rm } from 'node:fs/promises';
 import type { DirSyncer } from '@moat/storage';
 import { evaluateMessage, strongerAction, type CompiledRules, type Verdict } from '@moat/rules';
 import type { MessageStore, MessageRecord } from '../store/message-store.ts';
-import { analyzeMessage, UnanalysableMessage, type ContentFacts } from './analyze.ts';
+import { analyzeMessage, UnanalysableMessage, type AnalyzeLimits, type ContentFacts } from './analyze.ts';
 import { deliveryHeaders } from './delivery-headers.ts';
 import type { Analyzer, AnalyzerInput } from '../analyzers/analyzer.ts';
 import { runAnalyzers, type AnalyzerOutcome } from '../analyzers/run-analyzers.ts';
@@ -21,6 +21,8 @@ export interface AcceptDeps {
   readonly onQueued: () => void;
   /** Virus scan, sender authentication, DNSBL…: run after DATA beside the content analysis. None: the bare pipeline. */
   readonly analyzers?: readonly Analyzer[];
+  /** Bounds of the content analysis (the config's `analysis` section); default: DEFAULT_ANALYZE_LIMITS. */
+  readonly analyzeLimits?: AnalyzeLimits;
 }
 
 const NO_ANALYZERS: AnalyzerOutcome = { extraScores: [], headers: [], holds: [] };
@@ -46,7 +48,7 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
   const analyzers = deps.analyzers ?? [];
   const analyzing = analyzers.length > 0 ? runAnalyzers(analyzers, env, log) : Promise.resolve(NO_ANALYZERS);
   try {
-    content = await analyzeMessage(env.spoolFile);
+    content = await analyzeMessage(env.spoolFile, deps.analyzeLimits);
   } catch (err) {
     // Any other error is local (the spool file cannot be read): 451, and the client retries.
     if (!(err instanceof UnanalysableMessage)) {

@@ -24,7 +24,13 @@ export interface AnalyzeLimits {
   readonly timeoutMs: number;
 }
 
+/** The defaults of the config's `analysis` section (config.ts), for callers without a config. */
 export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = { maxBodyChars: 1_000_000, maxHeaderLines: 1000, timeoutMs: 30_000 };
+
+/** The limits a scanner config sets (its `analysis` section, validated and defaulted). */
+export function analyzeLimitsFrom(analysis: { readonly timeoutSeconds: number; readonly maxBodyChars: number; readonly maxHeaderLines: number }): AnalyzeLimits {
+  return { maxBodyChars: analysis.maxBodyChars, maxHeaderLines: analysis.maxHeaderLines, timeoutMs: Math.round(analysis.timeoutSeconds * 1000) };
+}
 const MAX_HEADER_VALUE = 64 * 1024;
 
 /**
