@@ -48,6 +48,14 @@ const Smtp = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    refusalLog: Type.Object(
+      {
+        perIpBurst: Type.Integer({ minimum: 0, maximum: 10_000, default: 10, description: 'Refused transactions (connect, MAIL FROM, RCPT TO) from one client address logged one by one to the master per window; past it they are counted into one aggregate entry per address and window. 0: aggregate all.' }),
+        windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Length of the window, from an address\'s first refusal; the aggregate entry is written when it ends (also at shutdown).' }),
+        maxTrackedIps: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'Client addresses tracked at once; refusals from further addresses share one aggregate entry (bounds memory under a distributed flood).' }),
+      },
+      { additionalProperties: false, default: {}, description: 'How refused transactions reach the master\'s message log.' },
+    ),
     socketTimeoutSeconds: Type.Integer({ minimum: 1, default: 300, description: 'Idle time before a session is cut off (RFC 5321 suggests 5 minutes).' }),
     dataTimeoutSeconds: Type.Integer({ minimum: 1, default: 600, description: 'Most time a whole DATA transfer may take; a client that dribbles bytes is cut off.' }),
   },

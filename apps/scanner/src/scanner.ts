@@ -13,6 +13,7 @@ import { createQueueStore } from './relay/queue-store.ts';
 import { createDownstream } from './relay/downstream.ts';
 import { RelayWorker } from './relay/relay-worker.ts';
 import { createIngress } from './smtp/ingress.ts';
+import { RefusalLog } from './smtp/refusal-log.ts';
 import { acceptMessage } from './pipeline/accept-message.ts';
 import { analyzeLimitsFrom } from './pipeline/analyze.ts';
 import { createAnalyzers } from './analyzers/create-analyzers.ts';
@@ -156,6 +157,13 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         }
       : undefined,
   });
+  const refusalSettings = config.smtp.refusalLog;
+  const refusals = new RefusalLog({
+    settings: { perIpBurst: refusalSettings.perIpBurst, windowMs: refusalSettings.windowSeconds * 1000, maxTrackedIps: refusalSettings.maxTrackedIps },
+    write: (entry) => messages.recordRefused(entry),
+    now,
+    log,
+  });
   const server = createIngress({
     config,
     rules,
@@ -163,6 +171,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     log,
     now,
     greylist,
+    refusals,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
         { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers, analyzeLimits },
@@ -210,6 +219,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       closed = true;
       await balancer?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await refusals.close(); // pending aggregates into the outbox before the database closes
       rules.close();
       await link?.stop();
       await relay.stop();

@@ -1,5 +1,5 @@
 import type { Db } from '@moat/storage';
-import type { MessageLogged } from '@moat/protocol';
+import type { MessageLogged, Refusal } from '@moat/protocol';
 import type { QuarantineStatus } from './quarantine-writer.ts';
 import { encodeCursor } from './cursor.ts';
 import { commonSearch, pageSize, Where, type CommonSearch } from './search-filters.ts';
@@ -46,6 +46,8 @@ export interface MessageDetail extends MessageSummary {
   };
   /** The quarantine entry of this message, if it was quarantined. */
   readonly quarantine: { readonly status: QuarantineStatus; readonly statusAt: number | null } | null;
+  /** Set when the entry is a transaction refused at connect, MAIL FROM or RCPT TO (status `refused`). */
+  readonly refusal: Refusal | null;
 }
 
 export interface Page<T> {
@@ -91,12 +93,14 @@ export function searchMessages(db: Db, q: MessageSearch): Page<MessageSummary> {
 interface DetailRow extends SummaryRow {
   helo: string; rcpt_to: string; message_id: string; reasons: string; rules_version: number; attempts: number; last_attempt_at: number | null;
   delivered: string; deferred: string; bounced: string; delivery_detail: string; dsn_status: string | null; q_status: QuarantineStatus | null; q_status_at: number | null;
+  refusal: string | null;
 }
 
 /** One message of the log with everything the master knows about it. */
 export function getMessage(db: Db, nodeId: string, id: string): MessageDetail | undefined {
   const row = db.prepare<[string, string], DetailRow>(`SELECT ${SUMMARY_COLUMNS}, m.helo, m.rcpt_to, m.message_id, m.reasons, m.rules_version,
-      m.attempts, m.last_attempt_at, m.delivered, m.deferred, m.bounced, m.delivery_detail, m.dsn_status, q.status AS q_status, q.status_at AS q_status_at
+      m.attempts, m.last_attempt_at, m.delivered, m.deferred, m.bounced, m.delivery_detail, m.dsn_status, q.status AS q_status, q.status_at AS q_status_at,
+      m.refusal
     FROM messages m LEFT JOIN nodes n ON n.id = m.node_id LEFT JOIN quarantine q ON q.id = m.id AND q.node_id = m.node_id
     WHERE m.id = ? AND m.node_id = ?`).get(id, nodeId);
   if (!row) return undefined;
@@ -112,6 +116,7 @@ export function getMessage(db: Db, nodeId: string, id: string): MessageDetail | 
       delivered: JSON.parse(row.delivered) as string[], deferred: JSON.parse(row.deferred) as string[], bounced: JSON.parse(row.bounced) as string[],
     },
     quarantine: row.q_status === null ? null : { status: row.q_status, statusAt: row.q_status_at },
+    refusal: row.refusal === null ? null : (JSON.parse(row.refusal) as Refusal),
   };
 }
 

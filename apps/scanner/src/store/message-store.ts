@@ -1,5 +1,6 @@
 import { GroupCommitter, type Db } from '@moat/storage';
 import type { Action, Reason } from '@moat/rules';
+import type { MessageLogged } from '@moat/protocol';
 import type { AttemptOutcome } from '../relay/outcome.ts';
 
 /** One message as the log and the master see it. */
@@ -43,6 +44,11 @@ export interface MessageStore {
   recordQueued(m: MessageRecord, q: QueueEntry): Promise<void>;
   recordQuarantined(m: MessageRecord, file: string): Promise<void>;
   recordAttempt(entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry): Promise<void>;
+  /**
+   * A transaction refused at connect, MAIL FROM or RCPT TO (smtp/refusal-log.ts). Only its
+   * outbox event is written: nothing was received, so there is no local row to keep.
+   */
+  recordRefused(entry: MessageLogged): Promise<void>;
 }
 
 /**
@@ -86,6 +92,10 @@ export function createMessageStore(db: Db, onOutbox: () => void = () => undefine
   };
 
   return {
+    recordRefused: notifying(db.transaction((entry: MessageLogged) => {
+      emit('message.logged', entry, entry.receivedAt);
+    })),
+
     /** A refused message: only its log entry is kept. */
     recordRejected: notifying(db.transaction((m: MessageRecord) => {
       insertMessage.run(messageParams(m));

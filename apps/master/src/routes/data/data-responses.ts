@@ -11,6 +11,7 @@ export const messageDetailOut = (m: MessageDetail) => ({
   receivedAt: iso(m.receivedAt),
   delivery: { ...m.delivery, lastAttemptAt: isoOrNull(m.delivery.lastAttemptAt) },
   quarantine: m.quarantine && { ...m.quarantine, statusAt: isoOrNull(m.quarantine.statusAt) },
+  refusal: m.refusal && { ...m.refusal, firstAt: iso(m.refusal.firstAt), lastAt: iso(m.refusal.lastAt) },
 });
 
 export const quarantineEntryOut = (q: QuarantineEntry) => ({ ...q, createdAt: iso(q.createdAt), statusAt: isoOrNull(q.statusAt) });
