@@ -253,7 +253,9 @@ export function createIngress(deps: IngressDeps): SMTPServer {
   function report(state: SessionState, session: SMTPServerSession, stage: RefusedTransaction['stage'], mailFrom: string, rcptTo: string[], reasons: RefusedTransaction['reasons'], reply: string): Promise<void> {
     if (!deps.refusals) return Promise.resolve();
     const rulesVersion = (state.rules ?? deps.rules.current()).version;
-    return deps.refusals.refused({ ip: state.ip, helo: session.hostNameAppearsAs ?? '', stage, mailFrom, rcptTo, reasons, reply, rulesVersion });
+    // Before HELO smtp-server's hostNameAppearsAs is not a string yet.
+    const helo = typeof session.hostNameAppearsAs === 'string' ? session.hostNameAppearsAs : '';
+    return deps.refusals.refused({ ip: state.ip, helo, stage, mailFrom, rcptTo, reasons, reply, rulesVersion });
   }
 
   deps.rules.onChange((rules) => {

@@ -80,6 +80,15 @@ export class RefusalLog {
    */
   refused(t: RefusedTransaction): Promise<void> {
     if (this.closed) return Promise.resolve(); // the SMTP server closes first: nothing is refused after this
+    try {
+      return this.decide(t);
+    } catch (err) {
+      this.deps.log.error({ event: 'SMTP_REFUSAL_LOG_ERROR', err }, 'a refusal could not be logged');
+      return Promise.resolve();
+    }
+  }
+
+  private decide(t: RefusedTransaction): Promise<void> {
     const now = this.deps.now();
     const key = this.keyFor(t.ip, now);
     let w = this.windows.get(key);
