@@ -174,7 +174,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     refusals,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
-        { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers, analyzeLimits },
+        { messages, dirs, dirSync, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: (entry) => relay.enqueued(entry), analyzers, analyzeLimits },
         env,
         snapshot,
         msgLog,

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { rename, rm } from 'node:fs/promises';
 import type { DirSyncer } from '@moat/storage';
 import { evaluateMessage, strongerAction, type CompiledRules, type Verdict } from '@moat/rules';
-import type { MessageStore, MessageRecord } from '../store/message-store.ts';
+import type { MessageStore, MessageRecord, QueueEntry } from '../store/message-store.ts';
 import { analyzeMessage, UnanalysableMessage, type AnalyzeLimits, type ContentFacts } from './analyze.ts';
 import { deliveryHeaders } from './delivery-headers.ts';
 import type { Analyzer, AnalyzerInput } from '../analyzers/analyzer.ts';
@@ -17,8 +17,8 @@ export interface AcceptDeps {
   readonly hostname: string;
   readonly nodeName: string;
   readonly now: () => number;
-  /** The relay worker's nudge after a message is queued. */
-  readonly onQueued: () => void;
+  /** Hands a message just queued (its row committed) to the relay worker. */
+  readonly onQueued: (entry: QueueEntry) => void;
   /** Virus scan, sender authentication, DNSBL…: run after DATA beside the content analysis. None: the bare pipeline. */
   readonly analyzers?: readonly Analyzer[];
   /** Bounds of the content analysis (the config's `analysis` section); default: DEFAULT_ANALYZE_LIMITS. */
@@ -117,7 +117,7 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
       const file = `${env.id}.eml`;
       await rename(env.spoolFile, join(deps.dirs.queue, file));
       await deps.dirSync.queue.sync();
-      await deps.messages.recordQueued(record, {
+      const entry: QueueEntry = {
         id: env.id,
         messageId: env.id,
         file,
@@ -131,8 +131,9 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
         attempts: 0,
         lastError: null,
         kind: 'message',
-      });
-      deps.onQueued();
+      };
+      await deps.messages.recordQueued(record, entry);
+      deps.onQueued(entry);
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
     }
   }
