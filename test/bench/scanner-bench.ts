@@ -38,6 +38,7 @@ const args = (() => {
         'reuse-sessions': { type: 'string', default: '20' },
         'relay-connections': { type: 'string', default: '10' },
         'scanner-node-args': { type: 'string', default: '' },
+        'scanner-log-level': { type: 'string', default: 'warn' },
         out: { type: 'string', default: join(here, 'results', 'scanner.md') },
         'no-write': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
@@ -72,6 +73,7 @@ if (args.help) {
   --reuse-sessions N      sessions in reused-connection mode (default 20)
   --relay-connections N   scanner relay.maxConnections (default 10)
   --scanner-node-args=S   extra Node flags for the scanner, e.g. --scanner-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --scanner-log-level=L   the scanner's log.level (default warn: no line per message; info: three, as in production)
   --out FILE              report file (default test/bench/results/scanner.md)
   --no-write              print only
   --keep                  keep temp folders (logs, configs) for debugging
@@ -97,13 +99,15 @@ const allModes: ModeSpec[] = [
   { key: 'reuse', title: `Reused connections, ${reuseSessions} sessions`, sessions: reuseSessions, reuse: true },
 ];
 const nodeArgs = (args['scanner-node-args'] ?? '').split(' ').filter(Boolean);
+const logLevel = args['scanner-log-level'] ?? 'warn';
+if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new Error(`--scanner-log-level must be a pino level, got ${logLevel}`);
 
 /** The scanner with the analyzers in `only` on, their engines started beside it and stopped with it. */
 async function startScannerWith(only: readonly AnalyzerKey[]): Promise<Target> {
   const peers = await startAnalyzerPeers(only);
   log(`  analyzers on: ${peers.engines}`);
   try {
-    const target = await startScanner({ keep, relayConnections, nodeArgs, analyzers: peers.analyzers });
+    const target = await startScanner({ keep, relayConnections, nodeArgs, logLevel, analyzers: peers.analyzers });
     return { ...target, rss: () => target.rss(), stop: async () => { await target.stop(); await peers.stop(); } };
   } catch (err) {
     await peers.stop();
@@ -116,7 +120,7 @@ const oneAnalyzer = (key: AnalyzerKey): TargetSpec & { start: () => Promise<Targ
 });
 
 const allTargets: (TargetSpec & { start: () => Promise<Target>; analyzer?: true })[] = [
-  { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs }) },
+  { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs, logLevel }) },
   ...ANALYZER_KEYS.map(oneAnalyzer),
   {
     key: 'analyzers',

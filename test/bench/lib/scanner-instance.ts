@@ -21,6 +21,8 @@ export interface ScannerOptions {
   relayConnections: number;
   /** Extra Node flags for the scanner process (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   nodeArgs: string[];
+  /** The scanner's log.level; its log goes to a file in the temp folder. */
+  logLevel: string;
   /** The scanner's `analyzers:` section; none: the bare pipeline. */
   analyzers?: Record<string, unknown>;
 }
@@ -45,7 +47,7 @@ export async function startScanner(o: ScannerOptions): Promise<Target> {
         `smtp: { listen: { host: 127.0.0.1, port: ${port} }, hostname: bench.localhost, maxClients: 2000, maxConnectionsPerIp: 1000, connectionRate: { count: 1000000, windowSeconds: 1 } }`,
         `relay: { host: 127.0.0.1, port: ${sink.port}, maxConnections: ${o.relayConnections}, retryBaseSeconds: 1 }`,
         `rules: { file: ${JSON.stringify(rulesFile)} }`,
-        'log: { level: warn }',
+        `log: { level: ${o.logLevel} }`,
         ...(o.analyzers ? [`analyzers: ${JSON.stringify(o.analyzers)}`] : []),
         '',
       ].join('\n'),
