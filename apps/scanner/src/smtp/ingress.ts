@@ -30,6 +30,9 @@ export interface IngressDeps {
   readonly refusals?: RefusalLog;
 }
 
+/** Refused recipients kept per transaction (a dictionary attack sends thousands); the wire entry keeps 1,000. */
+const MAX_REFUSED_RCPTS = 1000;
+
 /** A recipient refused in the current transaction, reported when the transaction ends. */
 interface RefusedRcpt {
   readonly mailFrom: string;
@@ -129,7 +132,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       greylist(deps.greylist, state, rules, mailFrom, address.address).then(
         (deferral) => {
           if (!deferral) return callback();
-          state.refusedRcpts.push({ mailFrom, rcpt: address.address, reason: deferral.reason, reply: `451 4.7.1 ${deferral.text}` });
+          rememberRefusedRcpt(state, { mailFrom, rcpt: address.address, reason: deferral.reason, reply: `451 4.7.1 ${deferral.text}` });
           callback(smtpError(451, '4.7.1', deferral.text));
         },
         (err: unknown) => {
@@ -233,10 +236,14 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     state.log.info({ event: 'SMTP_REFUSED', stage, code: d.code, rule: d.reason.rule, kind: d.reason.kind }, d.text);
     const reply = `${d.code} ${d.enhanced} ${d.text}`;
     if (rcpt !== undefined) {
-      state.refusedRcpts.push({ mailFrom, rcpt, reason: d.reason, reply });
+      rememberRefusedRcpt(state, { mailFrom, rcpt, reason: d.reason, reply });
       return callback(smtpError(d.code, d.enhanced, d.text));
     }
     void report(state, session, stage, mailFrom, [], [d.reason], reply).then(() => callback(smtpError(d.code, d.enhanced, d.text)));
+  }
+
+  function rememberRefusedRcpt(state: SessionState, r: RefusedRcpt): void {
+    if (state.refusedRcpts.length < MAX_REFUSED_RCPTS) state.refusedRcpts.push(r);
   }
 
   /** The refused recipients of the transaction that just ended, as one refusal entry. */
