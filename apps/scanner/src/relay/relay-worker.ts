@@ -132,7 +132,7 @@ export class RelayWorker {
     // A DSN is ours from top to bottom: only received messages are guarded.
     const rewriter = new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix, entry.kind === 'message' ? (this.deps.authservIds ?? []) : []);
     const raw = readMessageFile(path).pipe(rewriter);
-    const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw);
+    const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw, entry.id);
     if (rewriter.renamedAuthResults > 0) {
       this.deps.log.info({ event: 'AUTH_RESULTS_RENAMED', queueId: entry.messageId, count: rewriter.renamedAuthResults }, 'received Authentication-Results claiming our authserv-id renamed');
     }
