@@ -38,6 +38,7 @@ const args = (() => {
         'reuse-sessions': { type: 'string', default: '20' },
         'relay-connections': { type: 'string', default: '10' },
         'scanner-node-args': { type: 'string', default: '' },
+        'scanner-log-level': { type: 'string', default: 'warn' },
         out: { type: 'string', default: join(here, 'results', 'scanner.md') },
         'no-write': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
@@ -74,6 +75,7 @@ if (args.help) {
   --reuse-sessions N      sessions in reused-connection mode (default 20)
   --relay-connections N   scanner relay.maxConnections (default 10)
   --scanner-node-args=S   extra Node flags for the scanner, e.g. --scanner-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
+  --scanner-log-level=L   the scanner's log.level (default warn: no line per message; info: three, as in production)
   --out FILE              report file (default test/bench/results/scanner.md)
   --no-write              print only
   --keep                  keep temp folders (logs, configs) for debugging
@@ -99,13 +101,15 @@ const allModes: ModeSpec[] = [
   { key: 'reuse', title: `Reused connections, ${reuseSessions} sessions`, sessions: reuseSessions, reuse: true },
 ];
 const nodeArgs = (args['scanner-node-args'] ?? '').split(' ').filter(Boolean);
+const logLevel = args['scanner-log-level'] ?? 'warn';
+if (!['trace', 'debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) throw new Error(`--scanner-log-level must be a pino level, got ${logLevel}`);
 
 /** The scanner with the analyzers in `only` on, their engines started beside it and stopped with it. */
 async function startScannerWith(only: readonly AnalyzerKey[]): Promise<Target> {
   const peers = await startAnalyzerPeers(only);
   log(`  analyzers on: ${peers.engines}`);
   try {
-    const target = await startScanner({ keep, relayConnections, nodeArgs, analyzers: peers.analyzers });
+    const target = await startScanner({ keep, relayConnections, nodeArgs, logLevel, analyzers: peers.analyzers });
     return { ...target, rss: () => target.rss(), stop: async () => { await target.stop(); await peers.stop(); } };
   } catch (err) {
     await peers.stop();
@@ -118,10 +122,10 @@ const oneAnalyzer = (key: AnalyzerKey): TargetSpec & { start: () => Promise<Targ
 });
 
 const allTargets: (TargetSpec & { start: () => Promise<Target>; analyzer?: true })[] = [
-  { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs }) },
+  { key: 'scanner', column: 'Moat scanner', short: 'scanner', start: () => startScanner({ keep, relayConnections, nodeArgs, logLevel }) },
   ...ANALYZER_KEYS.map(oneAnalyzer),
   // What keeping a copy of every message costs (docs/retention.md): the same scanner without it.
-  { key: 'no-retention', column: 'Moat scanner, retention off', short: 'scanner-noretain', start: () => startScanner({ keep, relayConnections, nodeArgs, retention: false }) },
+  { key: 'no-retention', column: 'Moat scanner, retention off', short: 'scanner-noretain', start: () => startScanner({ keep, relayConnections, nodeArgs, logLevel, retention: false }) },
   {
     key: 'analyzers',
     column: 'Moat scanner, all analyzers on',
@@ -163,12 +167,14 @@ async function measure(spec: TargetSpec & { start: () => Promise<Target> }, mode
       await target.delivered.waitFor(expected, deliverTimeoutMs(warmup), `${spec.column} delivering the warm-up`);
     }
 
+    const cpuBefore = target.cpuMs();
     const src = await runSmtpSource({ ...base, messages, timeoutMs: sendTimeoutMs(messages) });
     expected += messages;
     const doneAt = await target.delivered.waitFor(expected, deliverTimeoutMs(messages), `${spec.column} delivering ${messages} messages`);
+    const cpuMsPerMessage = (target.cpuMs() - cpuBefore) / messages;
     const deliveredMs = doneAt - src.startedAt;
     log(`  smtp-source: ${messages} accepted in ${(src.elapsedMs / 1000).toFixed(2)} s, delivered in ${(deliveredMs / 1000).toFixed(2)} s ` +
-      `(${Math.round((messages * 1000) / deliveredMs)} msg/s)`);
+      `(${Math.round((messages * 1000) / deliveredMs)} msg/s), CPU ${cpuMsPerMessage.toFixed(3)} ms/msg`);
 
     let latency: Measurement['latency'] = { p50: NaN, p99: NaN, samples: 0, failures: 0, firstError: undefined };
     if (latencyMessages > 0) {
@@ -196,7 +202,7 @@ async function measure(spec: TargetSpec & { start: () => Promise<Target> }, mode
     const rss = target.rss();
     log(`  peak memory ${(rss.peakKb / 1024).toFixed(0)} MiB (${rss.method}` +
       (rss.processes > 1 ? `, up to ${rss.processes} processes; summed VmRSS peak ${((rss.rssSumKb ?? 0) / 1024).toFixed(0)} MiB)` : ')'));
-    return { messages, deliveredMs, acceptedMs: src.elapsedMs, latency, rss };
+    return { messages, deliveredMs, acceptedMs: src.elapsedMs, latency, rss, cpuMsPerMessage };
   } finally {
     await withTimeout(target.stop(), 60_000, `stopping ${spec.column}`).catch((err: Error) => log(`stop failed: ${err.message}`));
   }

@@ -259,10 +259,11 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     const href = await admin.getAttribute('[data-testid=traffic-csv]', 'href');
     const csv = await admin.evaluate(async (url) => (await fetch(url!)).text(), href);
     assert.match(csv, /^start,deliver,tag,quarantine,reject,total,bytes/);
-    // Per node: scanner-1 quarantined the two messages so far; scanner-2 has carried nothing.
+    // Per node: scanner-1 quarantined the two messages so far and refused one sender at MAIL FROM
+    // (a refused transaction counts as a reject); scanner-2 has carried nothing.
     const perNode = admin.locator('[data-testid=per-node] tr[data-node="scanner-1"]');
     await perNode.waitFor();
-    assert.deepEqual((await perNode.locator('td').allTextContents()).slice(3), ['2', '0', '2']);
+    assert.deepEqual((await perNode.locator('td').allTextContents()).slice(3), ['2', '1', '3']);
     await admin.selectOption('select[name=node]', 'scanner-2');
     await waitUntil(async () => /node=scanner-2/.test(await admin.getAttribute('[data-testid=traffic-csv]', 'href') ?? ''), 'the CSV link follows the node');
     await admin.locator('figure.chart svg[aria-label*="node scanner-2"]').waitFor();
@@ -303,6 +304,18 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.deepEqual(downstream.received.at(-1)!.to, ['colleague@example.test']);
     assert.match(downstream.received.at(-1)!.raw.toString(), /X-Moat-Redelivered: /);
     await shot(admin, 'message-retained');
+  });
+
+  await t.test('message tracking: a transaction refused at MAIL FROM is listed with status refused, its detail says why and what the client was told', async () => {
+    await admin.goto(`${master.url}/#/messages`);
+    await admin.selectOption('select[name=status]', 'refused');
+    await admin.click('form.filters button[type=submit]');
+    await admin.click('[data-testid=messages] a:has-text("(refused before DATA)")');
+    await admin.locator('[data-testid=refusal]').waitFor();
+    assert.match(await admin.textContent('[data-testid=refusal]') ?? '', /at MAIL FROM: 550 5\.7\.1 /);
+    assert.match(await admin.textContent('[data-testid=reasons]') ?? '', /sender-list.*senderBlock.*spammer\.example/s);
+    assert.equal(await admin.locator('[data-testid=delivery]').count(), 0, 'no delivery section for mail never received');
+    await shot(admin, 'message-refused');
   });
 
   await t.test('users and tokens: the admin creates a user and a token through the page; the audit log lists both', async () => {

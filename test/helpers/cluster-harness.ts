@@ -26,12 +26,12 @@ export async function startTestMaster(options: { dataDir?: string; port?: number
 }
 
 /** A scanner that takes its rules from the master. */
-export async function startClusterScanner(name: string, wsUrl: string, downstreamPort: number, options: { dataDir?: string; joinSecret?: string; port?: number; fingerprint?: string; signal?: AbortSignal; trustedProxies?: string[]; balancer?: Record<string, unknown> } = {}): Promise<Scanner & { dataDirPath: string }> {
+export async function startClusterScanner(name: string, wsUrl: string, downstreamPort: number, options: { dataDir?: string; joinSecret?: string; port?: number; fingerprint?: string; signal?: AbortSignal; trustedProxies?: string[]; balancer?: Record<string, unknown>; smtp?: Record<string, unknown> } = {}): Promise<Scanner & { dataDirPath: string }> {
   const dataDir = options.dataDir ?? join(tempDir(`scanner-${name}`).path, 'data');
   const config = validateDocument(ScannerConfigSchema, {
     node: { name },
     dataDir,
-    smtp: { listen: { host: '127.0.0.1', port: options.port ?? 0 }, hostname: `${name}.test`, ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}) },
+    smtp: { listen: { host: '127.0.0.1', port: options.port ?? 0 }, hostname: `${name}.test`, ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}), ...options.smtp },
     relay: { host: '127.0.0.1', port: downstreamPort, retryBaseSeconds: 0.2, retryMaxSeconds: 1, timeoutSeconds: 5 },
     master: { url: wsUrl, joinSecret: options.joinSecret ?? JOIN_SECRET, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5, ...(options.fingerprint ? { fingerprint: options.fingerprint } : {}) },
     ...(options.balancer ? { balancer: options.balancer } : {}),

@@ -48,6 +48,14 @@ const Smtp = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    refusalLog: Type.Object(
+      {
+        perIpBurst: Type.Integer({ minimum: 0, maximum: 10_000, default: 10, description: 'Refused transactions (connect, MAIL FROM, RCPT TO) from one client address logged one by one to the master per window; past it they are counted into one aggregate entry per address and window. 0: aggregate all.' }),
+        windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Length of the window, from an address\'s first refusal; the aggregate entry is written when it ends (also at shutdown).' }),
+        maxTrackedIps: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000, description: 'Client addresses tracked at once; refusals from further addresses share one aggregate entry (bounds memory under a distributed flood).' }),
+      },
+      { additionalProperties: false, default: {}, description: 'How refused transactions reach the master\'s message log.' },
+    ),
     socketTimeoutSeconds: Type.Integer({ minimum: 1, default: 300, description: 'Idle time before a session is cut off (RFC 5321 suggests 5 minutes).' }),
     dataTimeoutSeconds: Type.Integer({ minimum: 1, default: 600, description: 'Most time a whole DATA transfer may take; a client that dribbles bytes is cut off.' }),
   },
@@ -66,6 +74,36 @@ const Relay = Type.Object(
     retryMaxSeconds: Type.Number({ minimum: 0.05, default: 3600, description: 'Largest retry delay.' }),
     maxQueueAgeSeconds: Type.Number({ minimum: 1, default: 432_000, description: 'A message still undelivered after this long is bounced (5 days).' }),
     timeoutSeconds: Type.Number({ minimum: 1, default: 60, description: 'Connection and command time-out towards downstream.' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/**
+ * The content analysis after DATA (pipeline/analyze.ts). The client waits for its reply
+ * meanwhile, and RFC 5321 (4.5.3.2.6) has it wait 10 minutes at most for the reply to the end
+ * of DATA: the time-out stays well below that, so a slow message gets our answer (quarantine as
+ * unanalysable) rather than a dropped connection and a retry of the same message.
+ */
+const Analysis = Type.Object(
+  {
+    timeoutSeconds: Type.Number({
+      minimum: 0.1,
+      maximum: 300,
+      default: 30,
+      description: 'Most time the content analysis of one message may take; past it the message is quarantined as unanalysable (`analysis-timeout`). At most 300: the client waits at most 10 minutes for its reply to DATA.',
+    }),
+    maxBodyChars: Type.Integer({
+      minimum: 1000,
+      maximum: 100_000_000,
+      default: 1_000_000,
+      description: 'Characters of body text (text and HTML parts) kept for body content rules; text past it is not matched. Bounds the memory and time content rules take per message.',
+    }),
+    maxHeaderLines: Type.Integer({
+      minimum: 10,
+      maximum: 100_000,
+      default: 1000,
+      description: 'Top-level header lines kept for header content rules; lines past it are not matched.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -108,6 +146,7 @@ export const ScannerConfigSchema = Type.Object(
     rules: Type.Optional(RulesSource),
     master: Type.Optional(Master),
     balancer: Type.Optional(BalancerConfigSchema),
+    analysis: Analysis,
     analyzers: AnalyzersConfigSchema,
     log: Type.Object(
       { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'JSON log lines on stdout at this level and above.' }) },

@@ -13,7 +13,9 @@ import { createQueueStore } from './relay/queue-store.ts';
 import { createDownstream } from './relay/downstream.ts';
 import { RelayWorker } from './relay/relay-worker.ts';
 import { createIngress } from './smtp/ingress.ts';
+import { RefusalLog } from './smtp/refusal-log.ts';
 import { acceptMessage } from './pipeline/accept-message.ts';
+import { analyzeLimitsFrom } from './pipeline/analyze.ts';
 import { createAnalyzers } from './analyzers/create-analyzers.ts';
 import { createFileRulesSource } from './rules-source/file-rules-source.ts';
 import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
@@ -151,6 +153,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   rules.onChange(() => retentionJob.nudge());
 
   const analyzers = createAnalyzers(config);
+  const analyzeLimits = analyzeLimitsFrom(config.analysis);
   const linkForGreylist = link;
   const greylist = new Greylister({
     log,
@@ -166,6 +169,13 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       : undefined,
   });
   const storage = createStorageGuard({ dir: config.dataDir, minFreeBytes: config.storage.minFreeMegabytes * 1024 * 1024, intervalMs: config.storage.checkIntervalSeconds * 1000, log });
+  const refusalSettings = config.smtp.refusalLog;
+  const refusals = new RefusalLog({
+    settings: { perIpBurst: refusalSettings.perIpBurst, windowMs: refusalSettings.windowSeconds * 1000, maxTrackedIps: refusalSettings.maxTrackedIps },
+    write: (entry) => messages.recordRefused(entry),
+    now,
+    log,
+  });
   const server = createIngress({
     config,
     rules,
@@ -174,9 +184,10 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     now,
     greylist,
     storage,
+    refusals,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
-        { messages, dirs, dirSync, retention, log, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: () => relay.wake(), analyzers },
+        { messages, dirs, dirSync, retention, log, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: (entry) => relay.enqueued(entry), analyzers, analyzeLimits },
         env,
         snapshot,
         msgLog,
@@ -222,6 +233,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       closed = true;
       await balancer?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await refusals.close(); // pending aggregates into the outbox before the database closes
       rules.close();
       storage.close();
       await link?.stop();

@@ -20,6 +20,23 @@ const Reason = Type.Object(
 );
 const Action = Type.Union([Type.Literal('deliver'), Type.Literal('tag'), Type.Literal('quarantine'), Type.Literal('reject')]);
 
+// --- Envelope-stage refusals (a transaction refused at connect, MAIL FROM or RCPT TO) ---
+/**
+ * Present on a `message.logged` entry that records a refused SMTP transaction rather than a
+ * received message (action `reject`, status `refused`, no subject or size). A flood from one
+ * client address is aggregated on the scanner: `count` > 1 says how many refusals this entry
+ * stands for, between `firstAt` and `lastAt`; reports count each of them.
+ */
+export const RefusalSchema = Type.Object({
+  stage: Type.Union([Type.Literal('connect'), Type.Literal('mail'), Type.Literal('rcpt')], { description: 'The SMTP stage that was refused.' }),
+  reply: Type.String({ maxLength: 600, description: 'The SMTP reply sent, e.g. `550 5.7.1 Relaying denied`.' }),
+  count: Type.Integer({ minimum: 1, description: 'Refused transactions this entry stands for (1 unless aggregated).' }),
+  firstAt: Type.Integer({ minimum: 0 }),
+  lastAt: Type.Integer({ minimum: 0 }),
+});
+export type Refusal = Static<typeof RefusalSchema>;
+// --- end of envelope-stage refusals ---
+
 export const MessageLoggedSchema = Type.Object({
   id: Id,
   receivedAt: Type.Integer({ minimum: 0 }),
@@ -36,6 +53,7 @@ export const MessageLoggedSchema = Type.Object({
   rulesVersion: Type.Integer({ minimum: 0 }),
   status: Type.String({ maxLength: 32 }),
   retainedBytes: Type.Optional(Type.Integer({ minimum: 0, description: 'Present when the node kept a copy of the message (retention): its size on disk.' })),
+  refusal: Type.Optional(RefusalSchema),
 });
 export type MessageLogged = Static<typeof MessageLoggedSchema>;
 

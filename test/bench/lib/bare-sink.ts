@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnManaged, withTimeout } from './proc.ts';
 import { RssMonitor } from './rss.ts';
+import { treeCpuMs } from './proc-cpu.ts';
 import { DeliveryCounter, type Target } from './target.ts';
 
 const script = fileURLToPath(new URL('./bare-sink-server.ts', import.meta.url));
@@ -45,6 +46,7 @@ export async function startBareSink(): Promise<Target> {
     delivered: new DeliveryCounter(ask, 25),
     deliveredHow: 'messages whose DATA the sink read to the end',
     rss: () => monitor.finish(),
+    cpuMs: () => treeCpuMs(proc.pid),
     async stop() {
       await proc.stop('SIGTERM', 5000);
     },

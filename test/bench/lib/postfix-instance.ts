@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { onCleanup } from './cleanup.ts';
 import { freePort, isAlive, killQuietly, makeTempDir, pidsWithCwdUnder, requireExecutable, runCommand, tailFile, waitDead, waitForPort } from './proc.ts';
 import { RssMonitor } from './rss.ts';
+import { treeCpuWithReapedMs } from './proc-cpu.ts';
 import { DeliveryCounter, type Target } from './target.ts';
 
 export interface PostfixOptions {
@@ -175,6 +176,7 @@ export async function startPostfix(o: PostfixOptions): Promise<Target> {
     delivered: new DeliveryCounter(readLog, 50),
     deliveredHow: '"status=sent" (discard transport) lines in its maillog_file, polled every 50 ms',
     rss: () => monitor.finish(),
+    cpuMs: () => treeCpuWithReapedMs(masterPid),
     async stop() {
       const r = await runCommand(postfix, ['-c', etc, 'stop'], 30_000).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
       if (r.code !== 0) process.stderr.write(`postfix stop: ${r.stderr}\n`);

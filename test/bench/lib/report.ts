@@ -9,6 +9,8 @@ export interface Measurement {
   acceptedMs: number;
   latency: { p50: number; p99: number; samples: number; failures: number; firstError: string | undefined };
   rss: RssResult;
+  /** CPU (user + system) the target spent on the throughput run, ÷ its messages, in ms. */
+  cpuMsPerMessage: number;
 }
 
 export type Outcome = { ok: true; m: Measurement } | { ok: false; error: string };
@@ -63,6 +65,7 @@ interface Row {
 const rows: Row[] = [
   { label: 'delivered msg/s', value: (m) => rate(m.messages, m.deliveredMs), show: (m) => fmtRate(m.messages, m.deliveredMs) },
   { label: 'accepted msg/s (smtp-source done)', value: (m) => rate(m.messages, m.acceptedMs), show: (m) => fmtRate(m.messages, m.acceptedMs) },
+  { label: 'CPU per message (ms, user+sys)', value: (m) => m.cpuMsPerMessage, show: (m) => fmtMs(m.cpuMsPerMessage) },
   { label: 'latency p50 (ms)', value: (m) => m.latency.p50, show: (m) => fmtMs(m.latency.p50) },
   { label: 'latency p99 (ms)', value: (m) => m.latency.p99, show: (m) => fmtMs(m.latency.p99) },
   {
@@ -147,6 +150,12 @@ export function renderReport(
       'reused connection = MAIL FROM to the 250 after DATA. This is latency under load at that concurrency, not on an idle server ' +
       '(in a closed loop p50 ≈ sessions ÷ msg/s). The client runs in the benchmark\'s own Node process, on the same 2 cores. ' +
       'Delivery to the downstream happens after the 250 and is not part of it.',
+    '- **CPU per message**: user + system CPU time of the target (from /proc/PID/stat, fields 14 and 15) read just before ' +
+      'smtp-source starts the throughput run and again once the last message is delivered, ÷ messages. Scanner and bare sink: ' +
+      'their one process. Postfix: the master and every daemon, living ones (utime + stime) plus the ones already reaped ' +
+      '(their parent\'s cutime + cstime), so short-lived smtpd processes count. Unlike msg/s it hardly depends on what else ' +
+      'the shared machine runs, so it is the figure to compare across runs (lower is better); the scanner\'s downstream ' +
+      'smtp-sink and the load generator are not in it.',
     '- **peak RSS**: single process (scanner, bare sink): VmHWM from /proc/PID/status read before it stops, over the whole ' +
       'instance life (warm-up, throughput and latency runs). Postfix has no single process: its figure is the highest sum of ' +
       'PSS (/proc/PID/smaps_rollup; a page shared by k processes counts 1/k in each) over the master and all its daemons ' +

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, makeTempDir, spawnManaged, tailFile, waitForPort } from './proc.ts';
 import { RssMonitor } from './rss.ts';
+import { treeCpuMs } from './proc-cpu.ts';
 import { startSmtpSink } from './smtp-sink.ts';
 import type { Target } from './target.ts';
 
@@ -20,6 +21,8 @@ export interface ScannerOptions {
   relayConnections: number;
   /** Extra Node flags for the scanner process (e.g. --cpu-prof --cpu-prof-dir=DIR). */
   nodeArgs: string[];
+  /** The scanner's log.level; its log goes to a file in the temp folder. */
+  logLevel: string;
   /** The scanner's `analyzers:` section; none: the bare pipeline. */
   analyzers?: Record<string, unknown>;
   /** false: rules with `retention.enabled: false` (default: the rules' default, on). */
@@ -46,7 +49,7 @@ export async function startScanner(o: ScannerOptions): Promise<Target> {
         `smtp: { listen: { host: 127.0.0.1, port: ${port} }, hostname: bench.localhost, maxClients: 2000, maxConnectionsPerIp: 1000, connectionRate: { count: 1000000, windowSeconds: 1 } }`,
         `relay: { host: 127.0.0.1, port: ${sink.port}, maxConnections: ${o.relayConnections}, retryBaseSeconds: 1 }`,
         `rules: { file: ${JSON.stringify(rulesFile)} }`,
-        'log: { level: warn }',
+        `log: { level: ${o.logLevel} }`,
         ...(o.analyzers ? [`analyzers: ${JSON.stringify(o.analyzers)}`] : []),
         '',
       ].join('\n'),
@@ -80,6 +83,7 @@ export async function startScanner(o: ScannerOptions): Promise<Target> {
       delivered: sink.received,
       deliveredHow: 'messages the downstream smtp-sink acknowledged (its -c counter), so relay is included',
       rss: () => monitor.finish(),
+    cpuMs: () => treeCpuMs(proc.pid),
       async stop() {
         stopping = true;
         await proc.stop('SIGTERM', 15_000);

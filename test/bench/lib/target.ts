@@ -14,6 +14,8 @@ export interface Target {
   deliveredHow: string;
   /** Peak memory so far; call before stop(). */
   rss(): RssResult;
+  /** CPU (user + system, ms) the target has spent so far: read before and after a run. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 

@@ -25,7 +25,10 @@ interface Detail {
   delivery: { attempts: number; lastAttemptAt: string | null; delivered: string[]; deferred: string[]; bounced: string[]; detail: string; dsnStatus: string | null };
   quarantine: { status: string; statusAt: string | null } | null;
   retained: Retained | null;
+  refusal: { stage: string; reply: string; count: number; firstAt: string; lastAt: string } | null;
 }
+
+const STAGES: Record<string, string> = { connect: 'at connect', mail: 'at MAIL FROM', rcpt: 'at RCPT TO' };
 
 const list = (xs: string[]) => (xs.length === 0 ? '—' : xs.join(', '));
 
@@ -37,13 +40,20 @@ export function MessageDetail({ nodeId, id, me }: { nodeId: string; id: string; 
   return (
     <section>
       <p><a href="#/messages">← Message tracking</a></p>
-      <h1>{d ? d.subject || '(no subject)' : 'Message'}</h1>
+      <h1>{d ? (d.refusal ? `Refused ${STAGES[d.refusal.stage] ?? d.refusal.stage}` : d.subject || '(no subject)') : 'Message'}</h1>
       {m.error && <p class="error" role="alert">{m.error}</p>}
       {d && (
         <>
           <dl class="facts" data-testid="message-detail">
             <dt>Verdict</dt><dd><span class={`pill v-${d.action}`} data-testid="verdict">{d.action}</span> score {d.score} (rules version {d.rulesVersion})</dd>
             <dt>Status</dt><dd data-testid="message-status">{d.status}</dd>
+            {d.refusal && (
+              <>
+                <dt>Refused</dt>
+                <dd data-testid="refusal">{STAGES[d.refusal.stage] ?? d.refusal.stage}: <code>{d.refusal.reply}</code></dd>
+                {d.refusal.count > 1 && (<><dt>Refusals</dt><dd>{d.refusal.count} from this client between {when(d.refusal.firstAt)} and {when(d.refusal.lastAt)} (one entry for all)</dd></>)}
+              </>
+            )}
             <dt>Received</dt><dd>{when(d.receivedAt)} on {d.nodeName ?? d.nodeId}, queue id <code>{d.id}</code></dd>
             <dt>Client</dt><dd>{d.clientIp} (HELO {d.helo || '—'})</dd>
             <dt>Envelope from</dt><dd>{d.mailFrom || '<>'}</dd>
@@ -66,17 +76,17 @@ export function MessageDetail({ nodeId, id, me }: { nodeId: string; id: string; 
               </table>
             </div>
           )}
-          <h2>Delivery</h2>
-          <dl class="facts" data-testid="delivery">
+          {!d.refusal && <h2>Delivery</h2>}
+          {!d.refusal && <dl class="facts" data-testid="delivery">
             <dt>Attempts</dt><dd>{d.delivery.attempts}{d.delivery.lastAttemptAt ? `, last ${when(d.delivery.lastAttemptAt)}` : ''}</dd>
             <dt>Delivered to</dt><dd>{list(d.delivery.delivered)}</dd>
             <dt>Deferred</dt><dd>{list(d.delivery.deferred)}</dd>
             <dt>Bounced</dt><dd>{list(d.delivery.bounced)}</dd>
             <dt>Last reply</dt><dd>{d.delivery.detail || '—'}</dd>
             {d.delivery.dsnStatus && (<><dt>Bounce notice</dt><dd>{d.delivery.dsnStatus}</dd></>)}
-          </dl>
-          <h2>Retained copy</h2>
-          <RetainedCopy path={path} nodeName={d.nodeName ?? d.nodeId} retained={d.retained} operator={can.handleQuarantine(me.role)} />
+          </dl>}
+          {!d.refusal && <h2>Retained copy</h2>}
+          {!d.refusal && <RetainedCopy path={path} nodeName={d.nodeName ?? d.nodeId} retained={d.retained} operator={can.handleQuarantine(me.role)} />}
         </>
       )}
     </section>

@@ -38,6 +38,12 @@ export function MessagesPage() {
         <label>Verdict
           <select name="action"><option value="">any</option><option>deliver</option><option>tag</option><option>quarantine</option><option>reject</option></select>
         </label>
+        <label>Status
+          <select name="status">
+            <option value="">any</option>
+            {['queued', 'delivered', 'deferred', 'bounced', 'partially-bounced', 'quarantined', 'rejected', 'refused'].map((v) => <option>{v}</option>)}
+          </select>
+        </label>
         <button type="submit">Search</button>
       </form>
       {list.error && <p class="error" role="alert">{list.error}</p>}
@@ -48,7 +54,7 @@ export function MessagesPage() {
             {list.data?.items.map((m) => (
               <tr data-id={m.id}>
                 <td>{when(m.receivedAt)}</td><td>{m.mailFrom || '<>'}</td><td>{m.firstRcpt}{m.rcptCount > 1 ? ` +${m.rcptCount - 1}` : ''}</td>
-                <td><a href={`#/messages/${encodeURIComponent(m.nodeId)}/${encodeURIComponent(m.id)}`}>{m.subject || '(no subject)'}</a></td><td>{m.nodeName ?? m.nodeId}</td><td><span class={`pill v-${m.action}`}>{m.action}</span> {m.score}</td><td>{m.status}</td><td>{bytes(m.size)}</td>
+                <td><a href={`#/messages/${encodeURIComponent(m.nodeId)}/${encodeURIComponent(m.id)}`}>{m.subject || (m.status === 'refused' ? '(refused before DATA)' : '(no subject)')}</a></td><td>{m.nodeName ?? m.nodeId}</td><td><span class={`pill v-${m.action}`}>{m.action}</span> {m.score}</td><td>{m.status}</td><td>{bytes(m.size)}</td>
               </tr>
             ))}
             {list.data?.items.length === 0 && <tr><td colSpan={8}>Nothing matches.</td></tr>}

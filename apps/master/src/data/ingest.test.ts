@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OutboxEvent } from '@moat/protocol';
 import { createIngest } from './ingest.ts';
+import { getMessage } from './messages-repository.ts';
 import { addNode, count, delivery, event, logged, msgId, openTestDb, quarantined, T0 } from './test-fixtures.ts';
 
 
@@ -136,4 +137,21 @@ test('retention: a logged copy links to its entry; retained.expired marks it gon
   assert.equal(count(db, 'SELECT COUNT(*) FROM pending_changes'), 0);
   const bad = ingestBatch(NODE, [event(6, 'retained.expired', { ids: ['../x'], reason: 'age', at: 1 }), event(7, 'retained.expired', { ids: [msgId(3)], reason: 'whim', at: 1 })]);
   assert.equal(bad.rejected.length, 2);
+});
+
+test('a refused transaction (message.logged with a refusal) is stored with it, and the roll-ups count every refusal it stands for', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  const refusal = { stage: 'connect' as const, reply: '554 5.7.1 Access denied', count: 990, firstAt: T0, lastAt: T0 + 5 };
+  const entry = logged(1, { mailFrom: '', rcptTo: [], subject: '', size: 0, action: 'reject', status: 'refused', refusal });
+  assert.equal(ingestBatch(NODE, [event(1, 'message.logged', entry), event(2, 'message.logged', logged(2))]).stored, 2);
+  const detail = getMessage(db, NODE, msgId(1));
+  assert.deepEqual(detail?.refusal, refusal);
+  assert.equal(detail?.status, 'refused');
+  assert.equal(getMessage(db, NODE, msgId(2))?.refusal, null, 'a received message has none');
+  assert.equal(count(db, "SELECT SUM(count) FROM traffic_hourly WHERE action = 'reject'"), 990 + (logged(2).action === 'reject' ? 1 : 0));
+  assert.equal(count(db, "SELECT COUNT(*) FROM top_senders_daily WHERE kind IN ('sender', 'blocked_sender') AND value = ''"), 0, 'no sender at connect');
+  const bad = ingestBatch(NODE, [event(3, 'message.logged', { ...logged(3), refusal: { ...refusal, stage: 'data' } })]);
+  assert.equal(bad.rejected.length, 1, 'a refusal that does not fit the schema is refused');
+  assert.match(bad.rejected[0]!.reason, /refusal/);
 });

@@ -22,8 +22,8 @@ export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingCh
   // roll-ups, and a message is logged once by its scanner.
   const insert = db.prepare<unknown[], { rid: number }>(`INSERT INTO messages
     (node_id, id, received_at, client_ip, helo, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
-     subject, message_id, size, action, score, reasons, rules_version, status, retained_bytes)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     subject, message_id, size, action, score, reasons, rules_version, status, retained_bytes, refusal, event_count)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id, node_id) DO NOTHING RETURNING rid`);
   const insertRcpt = db.prepare('INSERT OR IGNORE INTO message_rcpts (rcpt, received_at, rid) VALUES (?, ?, ?)');
   const insertFts = db.prepare('INSERT INTO messages_fts (rowid, subject) VALUES (?, ?)');
@@ -56,11 +56,13 @@ export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingCh
       const row = insert.get(
         nodeId, m.id, m.receivedAt, m.clientIp, m.helo, mailFrom, senderDomain, JSON.stringify(recipients), recipients[0] ?? '', recipients.length,
         m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status, m.retainedBytes ?? null,
+        m.refusal ? JSON.stringify(m.refusal) : null, m.refusal?.count ?? 1,
       );
       if (!row) return;
       for (const r of recipients) insertRcpt.run(r, m.receivedAt, row.rid);
       insertFts.run(row.rid, m.subject);
-      rollups.add({ nodeId, receivedAt: m.receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons });
+      // An aggregated refusal entry counts as every refusal it stands for.
+      rollups.add({ nodeId, receivedAt: m.receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons, count: m.refusal?.count ?? 1, refusalStage: m.refusal?.stage });
       for (const change of pending.take(nodeId, m.id, 'delivery.status')) delivery(nodeId, 0, change as DeliveryStatus);
     },
     delivery,

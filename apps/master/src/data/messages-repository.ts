@@ -1,5 +1,5 @@
 import type { Db } from '@moat/storage';
-import type { MessageLogged } from '@moat/protocol';
+import type { MessageLogged, Refusal } from '@moat/protocol';
 import type { QuarantineStatus } from './quarantine-writer.ts';
 import { encodeCursor } from './cursor.ts';
 import { commonSearch, pageSize, Where, type CommonSearch } from './search-filters.ts';
@@ -48,6 +48,8 @@ export interface MessageDetail extends MessageSummary {
   readonly quarantine: { readonly status: QuarantineStatus; readonly statusAt: number | null } | null;
   /** The copy kept on the node (retention), if one was: `kept`, or `expired` with when and why. */
   readonly retained: RetainedState | null;
+  /** Set when the entry is a transaction refused at connect, MAIL FROM or RCPT TO (status `refused`). */
+  readonly refusal: Refusal | null;
 }
 
 export interface RetainedState {
@@ -102,13 +104,15 @@ interface DetailRow extends SummaryRow {
   helo: string; rcpt_to: string; message_id: string; reasons: string; rules_version: number; attempts: number; last_attempt_at: number | null;
   delivered: string; deferred: string; bounced: string; delivery_detail: string; dsn_status: string | null; q_status: QuarantineStatus | null; q_status_at: number | null;
   retained_bytes: number | null; retained_gone_at: number | null; retained_gone_reason: string | null;
+  refusal: string | null;
 }
 
 /** One message of the log with everything the master knows about it. */
 export function getMessage(db: Db, nodeId: string, id: string): MessageDetail | undefined {
   const row = db.prepare<[string, string], DetailRow>(`SELECT ${SUMMARY_COLUMNS}, m.helo, m.rcpt_to, m.message_id, m.reasons, m.rules_version,
       m.attempts, m.last_attempt_at, m.delivered, m.deferred, m.bounced, m.delivery_detail, m.dsn_status, q.status AS q_status, q.status_at AS q_status_at,
-      m.retained_bytes, m.retained_gone_at, m.retained_gone_reason
+      m.retained_bytes, m.retained_gone_at, m.retained_gone_reason,
+      m.refusal
     FROM messages m LEFT JOIN nodes n ON n.id = m.node_id LEFT JOIN quarantine q ON q.id = m.id AND q.node_id = m.node_id
     WHERE m.id = ? AND m.node_id = ?`).get(id, nodeId);
   if (!row) return undefined;
@@ -127,6 +131,7 @@ export function getMessage(db: Db, nodeId: string, id: string): MessageDetail | 
     retained: row.retained_bytes === null ? null : {
       status: row.retained_gone_at === null ? 'kept' : 'expired', size: row.retained_bytes, expiredAt: row.retained_gone_at, reason: row.retained_gone_reason,
     },
+    refusal: row.refusal === null ? null : (JSON.parse(row.refusal) as Refusal),
   };
 }
 

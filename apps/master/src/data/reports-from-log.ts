@@ -21,7 +21,7 @@ export function trafficFromLog(db: Db, q: TrafficQuery): TrafficRow[] {
     params.push(q.node, q.node);
   }
   const counts = db.prepare<unknown[], TrafficCount>(`SELECT (received_at / ${size}) * ${size} AS start, ${q.byNode ? 'node_id' : 'NULL'} AS nodeId, action,
-      COUNT(*) AS count, SUM(size) AS bytes
+      SUM(event_count) AS count, SUM(size * event_count) AS bytes
     FROM messages WHERE received_at >= ? AND received_at < ? ${nodeFilter}
     GROUP BY start, nodeId, action`).all(...params);
   return trafficSeries(counts, from, to, q.bucket, q.byNode ?? false);
@@ -29,25 +29,28 @@ export function trafficFromLog(db: Db, q: TrafficQuery): TrafficRow[] {
 
 export function topFromLog(db: Db, q: TopQuery): TopRow[] {
   const range = [floorTo(q.from, DAY_MS), ceilTo(q.to, DAY_MS)];
+  // Each source yields (value, w): w is how many log events the row stands for (a scanner's
+  // aggregate of refusals stands for many); a refusal at connect has no sender to count.
+  const hasSender = "json_extract(refusal, '$.stage') IS NOT 'connect'";
   const source: Record<TopQuery['kind'], string> = {
-    sender: 'SELECT mail_from AS value FROM messages WHERE received_at >= ? AND received_at < ?',
-    sender_domain: 'SELECT sender_domain AS value FROM messages WHERE received_at >= ? AND received_at < ?',
-    recipient: 'SELECT j.value AS value FROM messages m, json_each(m.rcpt_to) j WHERE m.received_at >= ? AND m.received_at < ?',
-    blocked_sender: "SELECT mail_from AS value FROM messages WHERE received_at >= ? AND received_at < ? AND action = 'reject'",
-    virus: `SELECT DISTINCT m.rid, json_extract(j.value, '$.match') AS value FROM messages m, json_each(m.reasons) j
+    sender: `SELECT mail_from AS value, event_count AS w FROM messages WHERE received_at >= ? AND received_at < ? AND ${hasSender}`,
+    sender_domain: `SELECT sender_domain AS value, event_count AS w FROM messages WHERE received_at >= ? AND received_at < ? AND ${hasSender}`,
+    recipient: 'SELECT j.value AS value, m.event_count AS w FROM messages m, json_each(m.rcpt_to) j WHERE m.received_at >= ? AND m.received_at < ?',
+    blocked_sender: `SELECT mail_from AS value, event_count AS w FROM messages WHERE received_at >= ? AND received_at < ? AND action = 'reject' AND ${hasSender}`,
+    virus: `SELECT DISTINCT m.rid, json_extract(j.value, '$.match') AS value, m.event_count AS w FROM messages m, json_each(m.reasons) j
       WHERE m.received_at >= ? AND m.received_at < ? AND json_extract(j.value, '$.kind') = 'virus'`,
     spf_fail: authFailures('auth.spf'),
     dkim_fail: authFailures('auth.dkim'),
     dmarc_fail: authFailures('auth.dmarc'),
   };
-  return db.prepare<unknown[], TopRow>(`SELECT value, COUNT(*) AS count FROM (${source[q.kind]}) GROUP BY value ORDER BY count DESC, value LIMIT ?`)
+  return db.prepare<unknown[], TopRow>(`SELECT value, SUM(w) AS count FROM (${source[q.kind]}) GROUP BY value ORDER BY count DESC, value LIMIT ?`)
     .all(...range, q.limit);
 }
 
 /** `<result> <domain>[ …]` split in SQL: the domain of each failing reason, once per message. */
 function authFailures(rule: string): string {
   const results = AUTH_FAILURES[rule]!.results.map((r) => `'${r}'`).join(', ');
-  return `SELECT DISTINCT rid, lower(CASE WHEN instr(rest, ' ') > 0 THEN substr(rest, 1, instr(rest, ' ') - 1) ELSE rest END) AS value FROM (
+  return `SELECT DISTINCT rid, 1 AS w, lower(CASE WHEN instr(rest, ' ') > 0 THEN substr(rest, 1, instr(rest, ' ') - 1) ELSE rest END) AS value FROM (
       SELECT rid,
         CASE WHEN instr(match, ' ') > 0 THEN substr(match, 1, instr(match, ' ') - 1) ELSE match END AS result,
         CASE WHEN instr(match, ' ') > 0 THEN substr(match, instr(match, ' ') + 1) ELSE '' END AS rest

@@ -39,7 +39,20 @@ function randomReasons(rnd: (n: number) => number) {
   return reasons;
 }
 
-function loaded() {
+/** A refused transaction as a scanner logs it: sometimes an aggregate standing for many. */
+function refusalEntry(rnd: (n: number) => number, i: number, node: string) {
+  const stage = (['connect', 'mail', 'rcpt'] as const)[rnd(3)]!;
+  const count = rnd(3) === 0 ? 2 + rnd(500) : 1;
+  const at = T0 + rnd(3 * DAY_MS);
+  return logged(i, {
+    id: msgId(i, node === A ? 'A' : 'B'), receivedAt: at, mailFrom: stage === 'connect' ? '' : `s${rnd(8)}@d${rnd(3)}.test`,
+    rcptTo: stage === 'rcpt' ? [`user${rnd(6)}@example.test`] : [], subject: '', size: 0, action: 'reject', status: 'refused',
+    reasons: [{ kind: stage === 'connect' ? 'ip-list' : 'sender-list', rule: 'x', match: 'y' }],
+    refusal: { stage, reply: '550 5.7.1 no', count, firstAt: at, lastAt: at },
+  });
+}
+
+function loaded(withRefusals = false) {
   const db = openTestDb();
   addNode(db, A, 'scanner-a');
   const rnd = lcg(7);
@@ -48,6 +61,10 @@ function loaded() {
     const events: OutboxEvent[] = [];
     for (let i = 1; i <= 400; i++) {
       const rcpts = Array.from({ length: 1 + rnd(3) }, () => `user${rnd(6)}@example.test`);
+      if (withRefusals && i % 4 === 0) {
+        events.push(event(i, 'message.logged', refusalEntry(rnd, i, node)));
+        continue;
+      }
       events.push(event(i, 'message.logged', logged(i, {
         id: msgId(i, node === A ? 'A' : 'B'), receivedAt: T0 + rnd(3 * DAY_MS), mailFrom: `s${rnd(8)}@d${rnd(3)}.test`, rcptTo: rcpts,
         action: ACTIONS[rnd(4)]!, size: 100 + rnd(5000), reasons: randomReasons(rnd),
@@ -128,4 +145,22 @@ test('quarantineSize counts held messages and their bytes per node', () => {
     nodes: [{ nodeId: A, nodeName: 'scanner-a', count: 1, bytes: 100 }, { nodeId: B, nodeName: null, count: 1, bytes: 7 }],
   });
   assert.deepEqual(quarantineSize(openTestDb()), { count: 0, bytes: 0, nodes: [] });
+});
+
+test('refused transactions: the roll-ups count each refusal an aggregate stands for, equal to the log-derived reports; a refusal at connect has no sender', () => {
+  const db = loaded(true);
+  const rows = db.prepare('SELECT COUNT(*) AS n, SUM(event_count) AS events FROM messages').get() as { n: number; events: number };
+  assert.equal(rows.n, 800);
+  assert.ok(rows.events > 1000, 'aggregates stand for more events than rows');
+  const range = { from: T0 - DAY_MS, to: T0 + 4 * DAY_MS };
+  for (const q of [{ ...range, bucket: 'hour' as const }, { ...range, bucket: 'day' as const, byNode: true }]) assert.deepEqual(traffic(db, q), trafficFromLog(db, q));
+  assert.equal(traffic(db, { ...range, bucket: 'day' }).reduce((a, r) => a + r.total, 0), rows.events);
+  for (const kind of TOP_KINDS) {
+    const q = { kind, from: T0, to: T0 + 3 * DAY_MS, limit: 100 };
+    assert.deepEqual(top(db, q), topFromLog(db, q), kind);
+  }
+  const blocked = top(db, { kind: 'blocked_sender', from: T0, to: T0 + 3 * DAY_MS, limit: 100 });
+  assert.ok(!blocked.some((r) => r.value === ''), 'connect-stage refusals (no sender) are not a blocked sender');
+  const refusedFromSenders = db.prepare("SELECT SUM(event_count) FROM messages WHERE action = 'reject' AND mail_from <> ''").pluck().get() as number;
+  assert.equal(blocked.reduce((a, r) => a + r.count, 0), refusedFromSenders);
 });

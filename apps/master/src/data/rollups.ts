@@ -26,13 +26,19 @@ export interface RollupMessage {
   readonly senderDomain: string;
   readonly recipients: readonly string[];
   readonly reasons: readonly ReasonLike[];
+  /** How many log events the entry stands for: more than 1 for a scanner's aggregate of refusals. Default 1. */
+  readonly count?: number;
+  /** Set for a refused transaction: refused at `connect`, it has no sender to count. */
+  readonly refusalStage?: string;
 }
 
 /** The (kind, value) pairs one message adds to the daily top lists. */
 export function topEntries(m: RollupMessage): [TopKind, string][] {
-  const out: [TopKind, string][] = [['sender', m.mailFrom], ['sender_domain', m.senderDomain]];
+  const out: [TopKind, string][] = [];
+  const hasSender = m.refusalStage !== 'connect';
+  if (hasSender) out.push(['sender', m.mailFrom], ['sender_domain', m.senderDomain]);
   for (const r of m.recipients) out.push(['recipient', r]);
-  if (m.action === 'reject') out.push(['blocked_sender', m.mailFrom]);
+  if (m.action === 'reject' && hasSender) out.push(['blocked_sender', m.mailFrom]);
   out.push(...reasonTopEntries(m.reasons));
   return out;
 }
@@ -45,19 +51,20 @@ export function createRollups(db: Db) {
   const top = new Map<string, [kind: TopKind, day: number, value: string, count: number]>();
   return {
     add(m: RollupMessage): void {
+      const n = m.count ?? 1;
       const hour = floorTo(m.receivedAt, HOUR_MS);
       const tk = `${hour}\0${m.nodeId}\0${m.action}`;
       const t = traffic.get(tk);
       if (t) {
-        t[3]++;
-        t[4] += m.size;
-      } else traffic.set(tk, [hour, m.nodeId, m.action, 1, m.size]);
+        t[3] += n;
+        t[4] += m.size * n;
+      } else traffic.set(tk, [hour, m.nodeId, m.action, n, m.size * n]);
       const day = floorTo(m.receivedAt, DAY_MS);
       for (const [kind, value] of topEntries(m)) {
         const k = `${kind}\0${day}\0${value}`;
         const e = top.get(k);
-        if (e) e[3]++;
-        else top.set(k, [kind, day, value, 1]);
+        if (e) e[3] += n;
+        else top.set(k, [kind, day, value, n]);
       }
     },
     flush(): void {

@@ -5,6 +5,7 @@ import { openDatabase } from '@moat/storage';
 import { DATA_MIGRATION } from '../db/migration-002-data.ts';
 import { CLUSTER_MIGRATION } from '../db/migration-003-cluster.ts';
 import { RETENTION_MIGRATION } from '../db/migration-004-retention.ts';
+import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
 import { DIGESTS_MIGRATION } from '../db/migration-005-digests.ts';
 import { createIngest } from '../data/ingest.ts';
 import { addNode, event, quarantined, T0 } from '../data/test-fixtures.ts';
@@ -20,7 +21,7 @@ import { verifyLink } from './links.ts';
  * and can be switched to fail or to have no node online.
  */
 function setup() {
-  const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, DIGESTS_MIGRATION]);
+  const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, DIGESTS_MIGRATION, REFUSALS_MIGRATION]);
   addNode(db, 'aaaaaaaaaaaaaaaa', 'scanner-a');
   addNode(db, 'bbbbbbbbbbbbbbbb', 'scanner-b');
   const clock = { t: T0 + 3_600_000 };

@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { link, rename, rm } from 'node:fs/promises';
 import type { DirSyncer } from '@moat/storage';
 import { evaluateMessage, strongerAction, type CompiledRules, type Verdict } from '@moat/rules';
-import type { MessageStore, MessageRecord } from '../store/message-store.ts';
-import { analyzeMessage, UnanalysableMessage, type ContentFacts } from './analyze.ts';
+import type { MessageStore, MessageRecord, QueueEntry } from '../store/message-store.ts';
+import { analyzeMessage, UnanalysableMessage, type AnalyzeLimits, type ContentFacts } from './analyze.ts';
 import { deliveryHeaders } from './delivery-headers.ts';
 import type { Analyzer, AnalyzerInput } from '../analyzers/analyzer.ts';
 import { runAnalyzers, type AnalyzerOutcome } from '../analyzers/run-analyzers.ts';
@@ -24,10 +24,12 @@ export interface AcceptDeps {
   readonly hostname: string;
   readonly nodeName: string;
   readonly now: () => number;
-  /** The relay worker's nudge after a message is queued. */
-  readonly onQueued: () => void;
+  /** Hands a message just queued (its row committed) to the relay worker. */
+  readonly onQueued: (entry: QueueEntry) => void;
   /** Virus scan, sender authentication, DNSBL…: run after DATA beside the content analysis. None: the bare pipeline. */
   readonly analyzers?: readonly Analyzer[];
+  /** Bounds of the content analysis (the config's `analysis` section); default: DEFAULT_ANALYZE_LIMITS. */
+  readonly analyzeLimits?: AnalyzeLimits;
 }
 
 const NO_ANALYZERS: AnalyzerOutcome = { extraScores: [], headers: [], holds: [] };
@@ -53,7 +55,7 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
   const analyzers = deps.analyzers ?? [];
   const analyzing = analyzers.length > 0 ? runAnalyzers(analyzers, env, log) : Promise.resolve(NO_ANALYZERS);
   try {
-    content = await analyzeMessage(env.spoolFile);
+    content = await analyzeMessage(env.spoolFile, deps.analyzeLimits);
   } catch (err) {
     // Any other error is local (the spool file cannot be read): 451, and the client retries.
     if (!(err instanceof UnanalysableMessage)) {
@@ -126,7 +128,7 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
     case 'tag': {
       const file = `${env.id}.eml`;
       const keep = await placeDurably(deps, env.spoolFile, 'queue', file, shouldRetain(rules.rules.retention, verdict.action, env.size), log);
-      const removed = await deps.messages.recordQueued(record, {
+      const entry: QueueEntry = {
         id: env.id,
         messageId: env.id,
         file,
@@ -139,8 +141,9 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
         attempts: 0,
         lastError: null,
         kind: 'message',
-      }, keep ? retainedInput(file) : undefined);
-      deps.onQueued();
+      };
+      const removed = await deps.messages.recordQueued(record, entry, keep ? retainedInput(file) : undefined);
+      deps.onQueued(entry);
       dropEvicted(deps, removed);
       return { ok: true, text: `2.0.0 Ok: queued as ${env.id}` };
     }

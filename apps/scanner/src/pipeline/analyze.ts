@@ -1,10 +1,10 @@
 import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { MailParser, type AttachmentStream, type MessageText, type HeaderLines } from 'mailparser';
 import libmime from 'libmime';
 import type { AttachmentFact } from '@moat/rules';
 import { ZipNameCollector } from './zip-names.ts';
 import { readMessageFile } from '../memory/buffer-garbage.ts';
+import { pipeInto } from '../streams/pipe-into.ts';
 
 /** What the content analyzer found in a spooled message. */
 export interface ContentFacts {
@@ -24,7 +24,13 @@ export interface AnalyzeLimits {
   readonly timeoutMs: number;
 }
 
+/** The defaults of the config's `analysis` section (config.ts), for callers without a config. */
 export const DEFAULT_ANALYZE_LIMITS: AnalyzeLimits = { maxBodyChars: 1_000_000, maxHeaderLines: 1000, timeoutMs: 30_000 };
+
+/** The limits a scanner config sets (its `analysis` section, validated and defaulted). */
+export function analyzeLimitsFrom(analysis: { readonly timeoutSeconds: number; readonly maxBodyChars: number; readonly maxHeaderLines: number }): AnalyzeLimits {
+  return { maxBodyChars: analysis.maxBodyChars, maxHeaderLines: analysis.maxHeaderLines, timeoutMs: Math.round(analysis.timeoutSeconds * 1000) };
+}
 const MAX_HEADER_VALUE = 64 * 1024;
 
 /**
@@ -87,7 +93,7 @@ export async function analyzeStream(source: Readable, limits: AnalyzeLimits = DE
 
   const work = (async () => {
     try {
-      await pipeline(source, parser);
+      await pipeInto(source, parser);
     } catch (err) {
       if ((err as { code?: unknown }).code === 'EMAXLEN') throw new UnanalysableMessage('analysis-limit', (err as Error).message, facts);
       throw err;
@@ -124,7 +130,7 @@ async function inspectAttachment(part: AttachmentStream): Promise<AttachmentFact
     },
   });
   try {
-    await pipeline(part.content as Readable, counter);
+    await pipeInto(part.content as Readable, counter);
   } finally {
     part.release();
   }

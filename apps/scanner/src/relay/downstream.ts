@@ -16,7 +16,8 @@ export interface DownstreamSettings {
 
 /** Sends one message to the downstream server and reports per recipient; never throws. */
 export interface Downstream {
-  send(envelope: { from: string; to: readonly string[] }, raw: Readable): Promise<AttemptResult>;
+  /** `queueId` names the attempt for nodemailer (so it does not make up a Message-ID for a raw message it never uses). */
+  send(envelope: { from: string; to: readonly string[] }, raw: Readable, queueId: string): Promise<AttemptResult>;
   close(): void;
 }
 
@@ -51,9 +52,11 @@ export function createDownstream(s: DownstreamSettings): Downstream {
   });
 
   return {
-    async send(envelope, raw) {
+    async send(envelope, raw, queueId) {
       try {
-        const info = await transport.sendMail({ envelope: { from: envelope.from, to: [...envelope.to] }, raw });
+        // With `raw` the message goes out byte for byte; a messageId only spares nodemailer
+        // generating one (random bytes per message) for a header it never writes.
+        const info = await transport.sendMail({ envelope: { from: envelope.from, to: [...envelope.to] }, raw, messageId: `<${queueId}@moat.relay>` });
         const accepted = (info.accepted as string[]).map(String);
         const rejectedErrors = ((info as { rejectedErrors?: SmtpFailure[] }).rejectedErrors ?? []);
         return { accepted, refused: rejectedErrors.map(toRefusal) };

@@ -1,7 +1,6 @@
-import { open } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { rm } from 'node:fs/promises';
 import { writeFileDurably } from '@moat/storage';
 import type { MessageStore, QueueEntry } from '../store/message-store.ts';
 import type { QueueStore } from './queue-store.ts';
@@ -40,6 +39,12 @@ export class RelayWorker {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private wakePending = false;
+  /**
+   * Whether the queue table may hold due entries that are not in flight: set at start, by a
+   * wake, and when a handed-in entry found the window full; cleared by a scan that took
+   * every due entry. While it is clear, finishing an attempt costs no queue scan.
+   */
+  private scanNeeded = true;
 
   constructor(deps: RelayWorkerDeps) {
     this.deps = deps;
@@ -49,8 +54,19 @@ export class RelayWorker {
     this.pump();
   }
 
-  /** Called after a message is queued: try it now rather than at the next scan (one scan per turn). */
+  /**
+   * A message was just queued (its row is committed): start it at once when the window has
+   * room, without reading it back from the queue table; otherwise the next scan takes it.
+   */
+  enqueued(entry: QueueEntry): void {
+    if (this.stopped) return;
+    if (this.inFlight.size < this.deps.concurrency && !this.inFlight.has(entry.id)) this.launch(entry);
+    else this.wake();
+  }
+
+  /** Something changed in the queue table (a DSN, a retry requested, mail injected): scan it soon (one scan per turn). */
   wake(): void {
+    this.scanNeeded = true;
     if (this.stopped || this.wakePending) return;
     this.wakePending = true;
     setImmediate(() => {
@@ -73,21 +89,32 @@ export class RelayWorker {
   private pump(): void {
     if (this.stopped) return;
     const { queue, concurrency, now } = this.deps;
-    const free = concurrency - this.inFlight.size;
-    if (free > 0) {
-      for (const entry of queue.due(now(), concurrency + this.inFlight.size)) {
-        if (this.inFlight.size >= concurrency) break;
+    if (concurrency - this.inFlight.size > 0) {
+      const limit = concurrency + this.inFlight.size;
+      const due = queue.due(now(), limit);
+      let full = false;
+      for (const entry of due) {
         if (this.inFlight.has(entry.id)) continue;
-        const run = this.attempt(entry)
-          .catch((err: unknown) => this.deps.log.error({ queueId: entry.messageId, err, event: 'RELAY_ERROR' }, 'relay attempt failed unexpectedly'))
-          .finally(() => {
-            this.inFlight.delete(entry.id);
-            this.wake(); // one queue scan for all the attempts that finish in this turn
-          });
-        this.inFlight.set(entry.id, run);
+        if (this.inFlight.size >= concurrency) {
+          full = true;
+          break;
+        }
+        this.launch(entry);
       }
+      this.scanNeeded = full || due.length === limit;
     }
     this.scheduleNext();
+  }
+
+  private launch(entry: QueueEntry): void {
+    const run = this.attempt(entry)
+      .catch((err: unknown) => this.deps.log.error({ queueId: entry.messageId, err, event: 'RELAY_ERROR' }, 'relay attempt failed unexpectedly'))
+      .finally(() => {
+        this.inFlight.delete(entry.id);
+        // A slot is free: scan only if due entries may be waiting (one scan for every attempt finishing in this turn).
+        if (this.scanNeeded) this.wake();
+      });
+    this.inFlight.set(entry.id, run);
   }
 
   private scheduleNext(): void {
@@ -105,7 +132,7 @@ export class RelayWorker {
     // A DSN is ours from top to bottom: only received messages are guarded.
     const rewriter = new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix, entry.kind === 'message' ? (this.deps.authservIds ?? []) : []);
     const raw = readMessageFile(path).pipe(rewriter);
-    const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw);
+    const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw, entry.id);
     if (rewriter.renamedAuthResults > 0) {
       this.deps.log.info({ event: 'AUTH_RESULTS_RENAMED', queueId: entry.messageId, count: rewriter.renamedAuthResults }, 'received Authentication-Results claiming our authserv-id renamed');
     }
@@ -115,8 +142,9 @@ export class RelayWorker {
     await messages.recordAttempt(entry, outcome, at, dsn);
     this.logOutcome(entry, outcome);
     // No fsync needed: if the unlink is lost in a crash, the file has no row and is swept at start.
-    if (outcome.deferred.length === 0) await rm(path, { force: true });
+    if (outcome.deferred.length === 0) await unlink(path).catch(ignoreMissing);
     if (dsn) this.wake();
+    else if (outcome.deferred.length > 0) this.scheduleNext(); // its retry may be due before the timer
   }
 
   private async writeDsn(entry: QueueEntry, outcome: AttemptOutcome, at: number): Promise<QueueEntry> {
@@ -139,11 +167,17 @@ export class RelayWorker {
   }
 
   private logOutcome(entry: QueueEntry, o: AttemptOutcome): void {
-    const log = this.deps.log.child({ queueId: entry.messageId });
-    if (o.delivered.length) log.info({ event: 'RELAY_DELIVERED', kind: entry.kind, rcpt: o.delivered.length, attempt: entry.attempts + 1 }, 'delivered downstream');
-    if (o.deferred.length) log.warn({ event: 'RELAY_DEFERRED', kind: entry.kind, rcpt: o.deferred.length, attempt: entry.attempts + 1, retryAt: new Date(o.nextAttemptAt).toISOString(), error: o.error.slice(0, 300) }, 'delivery deferred');
-    if (o.bounced.length) log.warn({ event: 'RELAY_BOUNCED', kind: entry.kind, rcpt: o.bounced.length, error: o.error.slice(0, 300) }, 'delivery failed permanently');
+    // The queue id on each line without a child logger per message (most runs log none of these at warn).
+    const log = this.deps.log;
+    const queueId = entry.messageId;
+    if (o.delivered.length) log.info({ queueId, event: 'RELAY_DELIVERED', kind: entry.kind, rcpt: o.delivered.length, attempt: entry.attempts + 1 }, 'delivered downstream');
+    if (o.deferred.length) log.warn({ queueId, event: 'RELAY_DEFERRED', kind: entry.kind, rcpt: o.deferred.length, attempt: entry.attempts + 1, retryAt: new Date(o.nextAttemptAt).toISOString(), error: o.error.slice(0, 300) }, 'delivery deferred');
+    if (o.bounced.length) log.warn({ queueId, event: 'RELAY_BOUNCED', kind: entry.kind, rcpt: o.bounced.length, error: o.error.slice(0, 300) }, 'delivery failed permanently');
   }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
 }
 
 /** The original header block for the DSN, bounded: a bounce never carries the whole message. */

@@ -15,6 +15,7 @@ import { newMessageId } from '../store/ids.ts';
 import { receiveToSpool } from '../store/spool.ts';
 import type { Envelope, Reply } from '../pipeline/accept-message.ts';
 import type { RulesSource } from '../rules-source/rules-source.ts';
+import type { RefusalLog, RefusedTransaction } from './refusal-log.ts';
 
 export interface IngressDeps {
   readonly config: ScannerConfig;
@@ -28,6 +29,19 @@ export interface IngressDeps {
   readonly greylist?: Greylister;
   /** Whether the node can store mail now; a node short of space greets with 421 4.3.1. */
   readonly storage?: StorageGuard;
+  /** Where refused transactions go (the master's message log); none: they are only logged here. */
+  readonly refusals?: RefusalLog;
+}
+
+/** Refused recipients kept per transaction (a dictionary attack sends thousands); the wire entry keeps 1,000. */
+const MAX_REFUSED_RCPTS = 1000;
+
+/** A recipient refused in the current transaction, reported when the transaction ends. */
+interface RefusedRcpt {
+  readonly mailFrom: string;
+  readonly rcpt: string;
+  readonly reason: RefusedTransaction['reasons'][number];
+  readonly reply: string;
 }
 
 /** What we keep per SMTP session beside smtp-server's own session object. */
@@ -37,6 +51,8 @@ interface SessionState {
   admitted: boolean;
   /** The rules snapshot of the current transaction, taken at MAIL FROM. */
   rules?: CompiledRules;
+  /** Recipients refused in the current transaction: one refusal entry when it ends (next MAIL, DATA, close). */
+  refusedRcpts: RefusedRcpt[];
 }
 
 /**
@@ -72,7 +88,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
 
     onConnect(session, callback) {
       const ip = normalizeClientIp(session.remoteAddress);
-      const state: SessionState = { ip, log: log.child({ sid: session.id, ip }), admitted: false };
+      const state: SessionState = { ip, log: log.child({ sid: session.id, ip }), admitted: false, refusedRcpts: [] };
       sessions.set(session.id, state);
       const low = deps.storage?.lowSpace();
       if (low !== undefined) {
@@ -82,11 +98,13 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       const admission = limiter.admit(ip);
       if (!admission.ok) {
         state.log.warn({ event: 'SMTP_LIMIT', why: admission.why }, 'connection refused by limit');
-        return callback(smtpError(421, '4.7.0', admission.why === 'rate' ? 'Too many connections from your address, slow down' : 'Too many concurrent connections from your address'));
+        const text = admission.why === 'rate' ? 'Too many connections from your address, slow down' : 'Too many concurrent connections from your address';
+        const reason = { kind: 'limit', rule: admission.why === 'rate' ? 'smtp.connectionRate' : 'smtp.maxConnectionsPerIp', match: ip };
+        return void report(state, session, 'connect', '', [], [reason], `421 4.7.0 ${text}`).then(() => callback(smtpError(421, '4.7.0', text)));
       }
       state.admitted = true;
       const decision = checkClient(deps.rules.current(), ip);
-      if (!decision.ok) return refuse(state, decision, 'connect', callback);
+      if (!decision.ok) return refuse(state, session, decision, 'connect', '', callback);
       state.log.debug({ event: 'SMTP_CONNECT' }, 'client connected');
       callback();
     },
@@ -94,15 +112,17 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     onClose(session) {
       const state = sessions.get(session.id);
       sessions.delete(session.id);
+      if (state) reportRefusedRcpts(state, session);
       if (state?.admitted) limiter.release(state.ip);
     },
 
     onMailFrom(address: SMTPServerAddress, session, callback) {
       const state = sessions.get(session.id);
       if (!state) return callback(smtpError(421, '4.3.0', 'Session state lost, try again'));
+      reportRefusedRcpts(state, session); // a new transaction: the last one has ended
       state.rules = deps.rules.current();
       const decision = checkSender(state.rules, state.ip, address.address);
-      if (!decision.ok) return refuse(state, decision, 'mail', callback);
+      if (!decision.ok) return refuse(state, session, decision, 'mail', address.address, callback);
       callback();
     },
 
@@ -115,10 +135,14 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       }
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
       const decision = checkRecipient(rules, state.ip, mailFrom, address.address);
-      if (!decision.ok) return refuse(state, decision, 'rcpt', callback);
+      if (!decision.ok) return refuse(state, session, decision, 'rcpt', mailFrom, callback, address.address);
       if (decision.allowed || !rules.rules.greylisting.enabled || !deps.greylist) return callback();
       greylist(deps.greylist, state, rules, mailFrom, address.address).then(
-        (err) => callback(err),
+        (deferral) => {
+          if (!deferral) return callback();
+          rememberRefusedRcpt(state, { mailFrom, rcpt: address.address, reason: deferral.reason, reply: `451 4.7.1 ${deferral.text}` });
+          callback(smtpError(451, '4.7.1', deferral.text));
+        },
         (err: unknown) => {
           state.log.error({ event: 'GREYLIST_ERROR', err }, 'greylist check failed');
           callback(smtpError(451, '4.3.0', 'Local error, try again later'));
@@ -133,6 +157,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
         stream.resume();
         return stream.once('end', () => callback(smtpError(451, '4.3.0', 'Session state lost, try again')));
       }
+      reportRefusedRcpts(state, session); // the transaction goes on with the recipients that were accepted
       handleData(stream, session, state, rules).then(
         (reply) => callback(reply.ok ? null : smtpError(reply.code, reply.enhanced, reply.text), reply.ok ? reply.text : undefined),
         (err: unknown) => {
@@ -186,8 +211,8 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     }
   }
 
-  /** Undefined to accept the recipient, or the 451 4.7.1 deferral. */
-  async function greylist(g: Greylister, state: SessionState, rules: CompiledRules, mailFrom: string, rcpt: string): Promise<Error | undefined> {
+  /** Undefined to accept the recipient, or the text and reason of the 451 4.7.1 deferral. */
+  async function greylist(g: Greylister, state: SessionState, rules: CompiledRules, mailFrom: string, rcpt: string): Promise<{ text: string; reason: RefusedRcpt['reason'] } | undefined> {
     const settings = rules.rules.greylisting;
     const triplet = greylistTriplet(settings, state.ip, mailFrom, rcpt);
     if (!triplet) return undefined;
@@ -197,12 +222,56 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       return undefined;
     }
     state.log.info({ event: 'GREYLIST_DEFER', source: outcome.source, network: triplet.network, retryInSeconds: outcome.retryInSeconds }, 'recipient greylisted');
-    return smtpError(451, '4.7.1', greylistText(rcpt, outcome.retryInSeconds));
+    return {
+      text: greylistText(rcpt, outcome.retryInSeconds),
+      reason: { kind: 'greylist', rule: 'greylisting', match: `${triplet.network}, retry in ${outcome.retryInSeconds} s` },
+    };
   }
 
-  function refuse(state: SessionState, d: Extract<EnvelopeDecision, { ok: false }>, stage: string, callback: (err?: Error | null) => void): void {
+  /**
+   * Refuse at connect or MAIL FROM (the transaction ends here: its entry is committed before the
+   * reply, like a message's) or at RCPT TO (the recipient is remembered; the transaction's one
+   * entry is written when it ends).
+   */
+  function refuse(
+    state: SessionState,
+    session: SMTPServerSession,
+    d: Extract<EnvelopeDecision, { ok: false }>,
+    stage: RefusedTransaction['stage'],
+    mailFrom: string,
+    callback: (err?: Error | null) => void,
+    rcpt?: string,
+  ): void {
     state.log.info({ event: 'SMTP_REFUSED', stage, code: d.code, rule: d.reason.rule, kind: d.reason.kind }, d.text);
-    callback(smtpError(d.code, d.enhanced, d.text));
+    const reply = `${d.code} ${d.enhanced} ${d.text}`;
+    if (rcpt !== undefined) {
+      rememberRefusedRcpt(state, { mailFrom, rcpt, reason: d.reason, reply });
+      return callback(smtpError(d.code, d.enhanced, d.text));
+    }
+    void report(state, session, stage, mailFrom, [], [d.reason], reply).then(() => callback(smtpError(d.code, d.enhanced, d.text)));
+  }
+
+  function rememberRefusedRcpt(state: SessionState, r: RefusedRcpt): void {
+    if (state.refusedRcpts.length < MAX_REFUSED_RCPTS) state.refusedRcpts.push(r);
+  }
+
+  /** The refused recipients of the transaction that just ended, as one refusal entry. */
+  function reportRefusedRcpts(state: SessionState, session: SMTPServerSession): void {
+    const refused = state.refusedRcpts;
+    if (refused.length === 0) return;
+    state.refusedRcpts = [];
+    // smtp-server has reset the envelope by now after RSET: the sender was kept with each recipient.
+    const mailFrom = refused[0]!.mailFrom;
+    const reasons = [...new Map(refused.map((r) => [`${r.reason.kind}\0${r.reason.rule}\0${r.reason.match}`, r.reason])).values()];
+    void report(state, session, 'rcpt', mailFrom, [...new Set(refused.map((r) => r.rcpt))], reasons, refused.at(-1)!.reply);
+  }
+
+  function report(state: SessionState, session: SMTPServerSession, stage: RefusedTransaction['stage'], mailFrom: string, rcptTo: string[], reasons: RefusedTransaction['reasons'], reply: string): Promise<void> {
+    if (!deps.refusals) return Promise.resolve();
+    const rulesVersion = (state.rules ?? deps.rules.current()).version;
+    // Before HELO smtp-server's hostNameAppearsAs is not a string yet.
+    const helo = typeof session.hostNameAppearsAs === 'string' ? session.hostNameAppearsAs : '';
+    return deps.refusals.refused({ ip: state.ip, helo, stage, mailFrom, rcptTo, reasons, reply, rulesVersion });
   }
 
   deps.rules.onChange((rules) => {

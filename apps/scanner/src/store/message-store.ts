@@ -1,5 +1,6 @@
 import { GroupCommitter, type Db } from '@moat/storage';
 import type { Action, Reason } from '@moat/rules';
+import type { MessageLogged } from '@moat/protocol';
 import type { AttemptOutcome } from '../relay/outcome.ts';
 import type { Removed, RetainedInput, RetentionStore } from '../retention/retention-store.ts';
 
@@ -45,6 +46,11 @@ export interface MessageStore {
   recordQueued(m: MessageRecord, q: QueueEntry, retained?: RetainedInput): Promise<Removed | undefined>;
   recordQuarantined(m: MessageRecord, file: string, retained?: RetainedInput): Promise<Removed | undefined>;
   recordAttempt(entry: QueueEntry, outcome: AttemptOutcome, now: number, dsn?: QueueEntry): Promise<void>;
+  /**
+   * A transaction refused at connect, MAIL FROM or RCPT TO (smtp/refusal-log.ts). Only its
+   * outbox event is written: nothing was received, so there is no local row to keep.
+   */
+  recordRefused(entry: MessageLogged): Promise<void>;
 }
 
 /**
@@ -99,6 +105,10 @@ export function createMessageStore(db: Db, onOutbox: () => void = () => undefine
   }
 
   return {
+    recordRefused: notifying(db.transaction((entry: MessageLogged) => {
+      emit('message.logged', entry, entry.receivedAt);
+    })),
+
     /** A refused message: only its log entry is kept. */
     recordRejected: notifying(db.transaction((m: MessageRecord) => {
       insertMessage.run(messageParams(m));

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { noteStreamedBytes } from '../memory/buffer-garbage.ts';
+import { pipeInto } from '../streams/pipe-into.ts';
 
 /**
  * Stream DATA into a spool file and fsync it before resolving: the message is never held whole
@@ -13,6 +13,6 @@ export async function receiveToSpool(data: Readable, path: string): Promise<{ si
     size += chunk.length;
     noteStreamedBytes(chunk.length);
   });
-  await pipeline(data, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true }));
+  await pipeInto(data, createWriteStream(path, { flags: 'wx', mode: 0o600, flush: true }));
   return { size };
 }

@@ -12,6 +12,7 @@ export const messageDetailOut = (m: MessageDetail) => ({
   delivery: { ...m.delivery, lastAttemptAt: isoOrNull(m.delivery.lastAttemptAt) },
   quarantine: m.quarantine && { ...m.quarantine, statusAt: isoOrNull(m.quarantine.statusAt) },
   retained: m.retained && { ...m.retained, expiredAt: isoOrNull(m.retained.expiredAt) },
+  refusal: m.refusal && { ...m.refusal, firstAt: iso(m.refusal.firstAt), lastAt: iso(m.refusal.lastAt) },
 });
 
 export const quarantineEntryOut = (q: QuarantineEntry) => ({ ...q, createdAt: iso(q.createdAt), statusAt: isoOrNull(q.statusAt) });

@@ -37,7 +37,7 @@ export const MessagesQuery = Type.Object(
   {
     ...searchFilters,
     action: Type.Optional(ActionSchema),
-    status: Type.Optional(Type.String({ pattern: '^[a-z-]{1,32}$', description: 'queued, quarantined, rejected, deferred, delivered, bounced or partially-bounced.' })),
+    status: Type.Optional(Type.String({ pattern: '^[a-z-]{1,32}$', description: 'queued, quarantined, rejected, deferred, delivered, bounced, partially-bounced or refused.' })),
   },
   { additionalProperties: false },
 );
@@ -84,7 +84,7 @@ export const MessageSummarySchema = Type.Object({
   size: Type.Integer({ description: 'Size in bytes.' }),
   action: Type.String({ description: 'The verdict: deliver, tag, quarantine or reject.' }),
   score: Type.Number({ description: 'Total score.' }),
-  status: Type.String({ description: 'queued, quarantined, rejected, deferred, delivered, bounced or partially-bounced.' }),
+  status: Type.String({ description: 'queued, quarantined, rejected, deferred, delivered, bounced, partially-bounced, or refused (a transaction refused before DATA).' }),
 });
 
 export const MessageDetailSchema = Type.Object({
@@ -121,6 +121,19 @@ export const MessageDetailSchema = Type.Object({
       Type.Null(),
     ],
     { description: 'The copy of the message kept on its node (retention), if one was kept.' },
+  ),
+  refusal: Type.Union(
+    [
+      Type.Object({
+        stage: Type.Union([Type.Literal('connect'), Type.Literal('mail'), Type.Literal('rcpt')], { description: 'The SMTP stage that was refused.' }),
+        reply: Type.String({ description: 'The SMTP reply the client got, e.g. `550 5.7.1 Relaying denied`.' }),
+        count: Type.Integer({ description: 'Refused transactions this entry stands for: more than 1 when the scanner aggregated a flood from one address.' }),
+        firstAt: Timestamp('The first refusal it stands for.'),
+        lastAt: Timestamp('The last refusal it stands for.'),
+      }),
+      Type.Null(),
+    ],
+    { description: 'Set when the entry is a transaction refused at connect, MAIL FROM or RCPT TO (status `refused`, action `reject`); null for a received message.' },
   ),
 });
 
