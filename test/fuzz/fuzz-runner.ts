@@ -105,6 +105,31 @@ export interface FuzzReport {
 const mib = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
 
 export async function fuzz<T>(target: FuzzTarget<T>): Promise<FuzzReport> {
+  // An exception nobody caught (an event handler that throws, a promise nobody awaits) would
+  // crash a real process: the case running at that moment is saved and the run fails.
+  let current: { input: T } | undefined;
+  let escaped: unknown;
+  const onEscape = (err: unknown) => {
+    escaped ??= err;
+    if (current) saveCorpusCase(target.name, current.input, `escaped as an uncaught exception or unhandled rejection: ${String((err as Error)?.stack ?? err).slice(0, 400)}`, `found-uncaught-${Date.now()}`);
+  };
+  process.on('uncaughtException', onEscape);
+  process.on('unhandledRejection', onEscape);
+  try {
+    return await run({ ...target, property: async (input: T) => {
+      current = { input };
+      await target.property(input);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      current = undefined;
+      if (escaped) throw new Error(`uncaught: ${String((escaped as Error)?.stack ?? escaped)}`);
+    } });
+  } finally {
+    process.off('uncaughtException', onEscape);
+    process.off('unhandledRejection', onEscape);
+  }
+}
+
+async function run<T>(target: FuzzTarget<T>): Promise<FuzzReport> {
   const corpus = readCorpus<T>(target.name);
   for (const c of corpus) {
     try {
