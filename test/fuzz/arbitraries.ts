@@ -75,6 +75,15 @@ function validFor(s: Schema, depth: number): fc.Arbitrary<unknown> {
 }
 
 function stringFor(s: Schema): fc.Arbitrary<string> {
+  if (typeof s.pattern === 'string') {
+    let matching: fc.Arbitrary<string> | undefined;
+    try {
+      matching = fc.stringMatching(new RegExp(s.pattern));
+    } catch {
+      matching = undefined; // a pattern fast-check cannot generate from
+    }
+    if (matching) return fc.oneof({ weight: 4, arbitrary: matching }, { weight: 1, arbitrary: nastyString });
+  }
   const minLength = typeof s.minLength === 'number' ? s.minLength : 0;
   const maxLength = Math.min(typeof s.maxLength === 'number' ? s.maxLength : 30, 60);
   const plain = fc.string({ minLength: Math.min(minLength, maxLength), maxLength: Math.max(minLength, maxLength) });
