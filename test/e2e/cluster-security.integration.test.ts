@@ -107,5 +107,5 @@ test('plain HTTP to /cluster is a 426 in the API error shape, not an empty 404 (
   const res = await fetch(`${master.url}/cluster`);
   assert.equal(res.status, 426);
   assert.equal(res.headers.get('upgrade'), 'websocket');
-  assert.equal((await res.json()).code, 'MOAT_ERR_UPGRADE_REQUIRED');
+  assert.equal(((await res.json()) as { code: string }).code, 'MOAT_ERR_UPGRADE_REQUIRED');
 });

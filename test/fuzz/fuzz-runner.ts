@@ -13,7 +13,7 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 
@@ -144,6 +144,9 @@ async function run<T>(target: FuzzTarget<T>): Promise<FuzzReport> {
   for (const input of warm) await target.property(input);
   await target.settle?.();
   const before = settledHeap();
+  // MOAT_FUZZ_HEAP_SNAPSHOTS=<dir>: heap snapshots before and after the run, to find what grew.
+  const snapshots = process.env.MOAT_FUZZ_HEAP_SNAPSHOTS;
+  if (snapshots) writeHeapSnapshot(join(snapshots, `${target.name}-before.heapsnapshot`));
 
   const started = performance.now();
   const details = await fc.check(fc.asyncProperty(target.arbitrary, async (input) => { await target.property(input); }), { numRuns: runs, seed, endOnFailure: false });
@@ -154,6 +157,7 @@ async function run<T>(target: FuzzTarget<T>): Promise<FuzzReport> {
   }
   await target.settle?.();
   const after = settledHeap();
+  if (snapshots) writeHeapSnapshot(join(snapshots, `${target.name}-after.heapsnapshot`));
   const report: FuzzReport = {
     target: target.name,
     corpusCases: corpus.length,

@@ -168,7 +168,7 @@ test('fuzz smtp: well-formed replies to anything, the scanner stays up and deliv
   let sessions = 0;
   await fuzz({
     name: 'smtp',
-    defaultRuns: 150,
+    defaultRuns: 60,
     warmup: 20,
     // smtp-server holds every greeting 100 ms (its early-talker guard), so one connection at a
     // time measures that timer: a case is a burst of 1–16 connections at once.

@@ -221,9 +221,9 @@ test('refusals from below the routes keep the { error, code } shape (found by fu
   // Broken %-encoding in the path: fastify's router refuses it before any hook.
   const badUrl = await fetch(`${base}/api/v1/users/%E0%80%AF`, { headers: h.bearer.admin });
   assert.equal(badUrl.status, 400);
-  assert.equal((await badUrl.json()).code, 'MOAT_ERR_BAD_REQUEST');
+  assert.equal(((await badUrl.json()) as { code: string }).code, 'MOAT_ERR_BAD_REQUEST');
   // Headers over Node's limit: refused by the HTTP parser, before fastify.
   const huge = await fetch(`${base}/api/v1/nodes?q=${'x'.repeat(70_000)}`, { headers: h.bearer.admin });
   assert.equal(huge.status, 431);
-  assert.equal((await huge.json()).code, 'MOAT_ERR_HEADERS_TOO_LARGE');
+  assert.equal(((await huge.json()) as { code: string }).code, 'MOAT_ERR_HEADERS_TOO_LARGE');
 });

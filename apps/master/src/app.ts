@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -50,7 +50,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     clientErrorHandler,
     frameworkErrors: (err, request, reply) => {
       const answer = toErrorReply(err, String(request.id));
-      reply.code(answer.status).headers(answer.headers).send(answer.body);
+      void (reply as FastifyReply).code(answer.status).headers(answer.headers).send(answer.body);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
