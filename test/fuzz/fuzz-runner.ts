@@ -39,10 +39,16 @@ export function settledHeap(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-/** Cases per target: MOAT_FUZZ_RUNS, else the target's CI default. */
-export function fuzzRuns(defaultRuns: number): number {
-  const env = Number(process.env.MOAT_FUZZ_RUNS);
-  return Number.isInteger(env) && env > 0 ? env : defaultRuns;
+/**
+ * Cases for a target: MOAT_FUZZ_RUNS_<TARGET> (e.g. MOAT_FUZZ_RUNS_PROTOCOL_LINK), else
+ * MOAT_FUZZ_RUNS, else the target's CI default.
+ */
+export function fuzzRuns(defaultRuns: number, target = ''): number {
+  for (const name of [`MOAT_FUZZ_RUNS_${target.toUpperCase().replace(/\W/g, '_')}`, 'MOAT_FUZZ_RUNS']) {
+    const env = Number(process.env[name]);
+    if (Number.isInteger(env) && env > 0) return env;
+  }
+  return defaultRuns;
 }
 
 export interface CorpusCase<T> {
@@ -138,7 +144,7 @@ async function run<T>(target: FuzzTarget<T>): Promise<FuzzReport> {
       throw new Error(`corpus case ${target.name}/${c.file} (${c.note}) fails: ${(err as Error).stack ?? String(err)}`);
     }
   }
-  const runs = fuzzRuns(target.defaultRuns);
+  const runs = fuzzRuns(target.defaultRuns, target.name);
   const seed = Number(process.env.MOAT_FUZZ_SEED) || Date.now() ^ (Math.random() * 0x100000000);
   const warm = fc.sample(target.arbitrary, { numRuns: target.warmup ?? Math.min(200, runs), seed: seed + 1 });
   for (const input of warm) await target.property(input);
