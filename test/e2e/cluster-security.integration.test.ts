@@ -102,3 +102,10 @@ test('a scanner with a wrong join secret does not join and does not accept mail'
   const api = await apiClient(master.url);
   assert.ok(!(await api.get('/api/v1/nodes')).json.items.some((n: { name: string }) => n.name === 'wrong-secret'));
 });
+
+test('plain HTTP to /cluster is a 426 in the API error shape, not an empty 404 (found by fuzzing)', async () => {
+  const res = await fetch(`${master.url}/cluster`);
+  assert.equal(res.status, 426);
+  assert.equal(res.headers.get('upgrade'), 'websocket');
+  assert.equal(((await res.json()) as { code: string }).code, 'MOAT_ERR_UPGRADE_REQUIRED');
+});

@@ -211,3 +211,19 @@ test('on a real socket: health, sign in with the cookie, and a WebSocket route b
   });
   assert.equal(greeting, 'hello');
 });
+
+test('refusals from below the routes keep the { error, code } shape (found by fuzzing)', async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  await h.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = h.app.server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
+  // Broken %-encoding in the path: fastify's router refuses it before any hook.
+  const badUrl = await fetch(`${base}/api/v1/users/%E0%80%AF`, { headers: h.bearer.admin });
+  assert.equal(badUrl.status, 400);
+  assert.equal(((await badUrl.json()) as { code: string }).code, 'MOAT_ERR_BAD_REQUEST');
+  // Headers over Node's limit: refused by the HTTP parser, before fastify.
+  const huge = await fetch(`${base}/api/v1/nodes?q=${'x'.repeat(70_000)}`, { headers: h.bearer.admin });
+  assert.equal(huge.status, 431);
+  assert.equal(((await huge.json()) as { code: string }).code, 'MOAT_ERR_HEADERS_TOO_LARGE');
+});

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -12,6 +12,8 @@ import errorsPlugin from './plugins/errors.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import routeTablePlugin from './plugins/route-table.ts';
+import { toErrorReply } from './http/error-reply.ts';
+import { clientErrorHandler } from './http/client-error.ts';
 import servicesPlugin from './plugins/services.ts';
 import { apiV1Routes } from './routes/api-v1.ts';
 import { systemRoutes } from './routes/system/system-routes.ts';
@@ -42,6 +44,14 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
     ...(http.tls && { https: { cert: readFileSync(http.tls.cert), key: readFileSync(http.tls.key) } }),
     // Unknown keys are errors (not silently dropped), and every problem is reported at once.
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    // Errors the router raises before any hook (a path with broken %-encoding: FST_ERR_BAD_URL)
+    // get the same `{ error, code }` answer as everything else instead of fastify's own shape,
+    // which echoed the URL. Found by fuzzing (test/fuzz/api.test.ts).
+    clientErrorHandler,
+    frameworkErrors: (err, request, reply) => {
+      const answer = toErrorReply(err, String(request.id));
+      void (reply as FastifyReply).code(answer.status).headers(answer.headers).send(answer.body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(routeTablePlugin);

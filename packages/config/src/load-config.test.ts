@@ -43,3 +43,12 @@ test('YAML syntax errors name the line', () => {
   assert.throws(() => parseYaml('a: 1\nb: [\n', 'x.yaml'), (err: unknown) => err instanceof ConfigError && /line/.test(err.message));
   assert.throws(() => parseYaml('a: 1\na: 2\n', 'x.yaml'), ConfigError);
 });
+
+test('an alias to a missing anchor or an alias bomb is a ConfigError, not a ReferenceError (found by fuzzing)', () => {
+  for (const text of ['a: *nowhere\n', `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [${Array(10).fill('*a').join(', ')}]\nc: &c [${Array(10).fill('*b').join(', ')}]\nd: [${Array(10).fill('*c').join(', ')}]\n`]) {
+    assert.throws(
+      () => parseYaml(text, 'aliases.yaml'),
+      (err: unknown) => err instanceof ConfigError && err.source === 'aliases.yaml' && err.errors[0]?.key === '(root)' && /alias/i.test(err.errors[0].message),
+    );
+  }
+});

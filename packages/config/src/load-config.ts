@@ -26,7 +26,13 @@ export function parseYaml(text: string, source: string): unknown {
       doc.errors.map((e) => ({ key: `line ${e.linePos?.[0]?.line ?? '?'}`, message: e.message.split('\n')[0] ?? e.code })),
     );
   }
-  return doc.toJS() ?? {};
+  try {
+    return doc.toJS() ?? {};
+  } catch (err) {
+    // Parsing succeeded but building the value did not: an alias to an anchor that does not
+    // exist (`a: *nowhere`) or an alias bomb past yaml's maxAliasCount. Found by fuzzing.
+    throw new ConfigError(source, [{ key: '(root)', message: (err as Error).message.split('\n')[0] ?? 'cannot build the document' }]);
+  }
 }
 
 /**

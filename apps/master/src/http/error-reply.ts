@@ -43,10 +43,12 @@ interface FastifyLikeError {
 /** Client errors fastify itself raises, by status (bad JSON, body too large, wrong content type…). */
 const FASTIFY_CLIENT_CODES: Readonly<Record<number, string>> = {
   400: 'MOAT_ERR_BAD_REQUEST',
+  403: 'MOAT_ERR_FORBIDDEN', // @fastify/static refusing a path with a NUL byte under /api/v1/docs/static (found by fuzzing)
   404: 'MOAT_ERR_NOT_FOUND',
   405: 'MOAT_ERR_METHOD_NOT_ALLOWED',
   406: 'MOAT_ERR_NOT_ACCEPTABLE',
   413: 'MOAT_ERR_PAYLOAD_TOO_LARGE',
+  414: 'MOAT_ERR_URI_TOO_LONG',
   415: 'MOAT_ERR_UNSUPPORTED_MEDIA_TYPE',
 };
 

@@ -41,3 +41,9 @@ test('a read error is passed on as it is (a local error, not a verdict)', async 
   const source = new Readable({ read() { this.destroy(Object.assign(new Error('EIO: disk gone'), { code: 'EIO' })); } });
   await assert.rejects(analyzeStream(source), (e: unknown) => !(e instanceof UnanalysableMessage) && (e as { code?: string }).code === 'EIO');
 });
+
+test('an attachment with an empty Content-Type is an octet-stream, not a TypeError (found by fuzzing)', async () => {
+  const raw = 'From: a@b.test\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: ; ;;\r\nContent-Disposition: attachment\r\n\r\nx\r\n--b--\r\n';
+  const facts = await analyzeStream(Readable.from([Buffer.from(raw)]), { ...DEFAULT_ANALYZE_LIMITS, timeoutMs: 5000 });
+  assert.deepEqual(facts.attachments, [{ filename: '', contentType: 'application/octet-stream', sizeBytes: 1, archiveEntries: undefined }]);
+});

@@ -88,7 +88,12 @@ export async function analyzeStream(source: Readable, limits: AnalyzeLimits = DE
       facts.bodyText = (facts.bodyText + text).slice(0, limits.maxBodyChars);
       return;
     }
-    pending.push(inspectAttachment(part).then((fact) => void facts.attachments.push(fact)));
+    const inspected = inspectAttachment(part).then((fact) => void facts.attachments.push(fact));
+    // Handled here so that a failure is never an unhandled rejection (which ends the process)
+    // when the pipeline fails first and nobody reaches Promise.all(pending); otherwise it
+    // still rejects the analysis through Promise.all below.
+    inspected.catch(() => undefined);
+    pending.push(inspected);
   });
 
   const work = (async () => {
@@ -118,8 +123,10 @@ export async function analyzeStream(source: Readable, limits: AnalyzeLimits = DE
 }
 
 async function inspectAttachment(part: AttachmentStream): Promise<AttachmentFact> {
-  const contentType = (part.contentType ?? 'application/octet-stream').toLowerCase();
-  const filename = part.filename ?? '';
+  // mailparser is lenient and so are its types: an empty `Content-Type: ;` gives
+  // `contentType: false` (found by fuzzing, test/fuzz/mime.test.ts), so check, not trust.
+  const contentType = typeof part.contentType === 'string' && part.contentType !== '' ? part.contentType.toLowerCase() : 'application/octet-stream';
+  const filename = typeof part.filename === 'string' ? part.filename : '';
   let sizeBytes = 0;
   const zip = isZip(filename, contentType) ? new ZipNameCollector() : undefined;
   const counter = new Writable({
