@@ -4,6 +4,7 @@ import { DATA_MIGRATION } from './migration-002-data.ts';
 import { CLUSTER_MIGRATION } from './migration-003-cluster.ts';
 import { DIGESTS_MIGRATION } from './migration-005-digests.ts';
 import { GREYLIST_MIGRATION } from './migration-006-greylist.ts';
+import { REPLICATION_MIGRATION } from './migration-007-replication.ts';
 
 /** The master's schema, one migration per area; add new ones, never edit a shipped one. */
-export const MASTER_MIGRATIONS: readonly Migration[] = [AUTH_MIGRATION, DATA_MIGRATION, CLUSTER_MIGRATION, DIGESTS_MIGRATION, GREYLIST_MIGRATION];
+export const MASTER_MIGRATIONS: readonly Migration[] = [AUTH_MIGRATION, DATA_MIGRATION, CLUSTER_MIGRATION, DIGESTS_MIGRATION, GREYLIST_MIGRATION, REPLICATION_MIGRATION];

@@ -1,0 +1,143 @@
+import type { Db } from '@moat/storage';
+import type { Change, LogPoint } from './change-log.ts';
+import { FTS_MIRRORS, quoteIdent as q, replicatedTables, type ReplicatedTable } from './change-capture.ts';
+
+/** The standby's side of the log: applies the active master's changes and snapshots, in order, idempotently. */
+export class ReplicationGapError extends Error {
+  override readonly name = 'ReplicationGapError';
+}
+
+type Row = Record<string, unknown>;
+
+interface TableOps {
+  readonly t: ReplicatedTable;
+  upsert(row: Row): void;
+  remove(key: Row): void;
+  clear(): void;
+}
+
+function tableOps(db: Db, t: ReplicatedTable): TableOps {
+  const nonKey = t.columns.filter((c) => !t.key.includes(c));
+  const conflict = nonKey.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${nonKey.map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}`;
+  // An upsert, never INSERT OR REPLACE: a replace deletes first, which would cascade to children.
+  const upsert = db.prepare(`INSERT INTO ${q(t.name)} (${t.columns.map(q).join(', ')}) VALUES (${t.columns.map(() => '?').join(', ')}) ON CONFLICT (${t.key.map(q).join(', ')}) ${conflict}`);
+  const where = t.key.map((c) => `${q(c)} = ?`).join(' AND ');
+  const remove = db.prepare(`DELETE FROM ${q(t.name)} WHERE ${where}`);
+  const clear = db.prepare(`DELETE FROM ${q(t.name)}`);
+  const fts = FTS_MIRRORS[t.name];
+  const subjectOf = fts ? db.prepare<[unknown], { subject: string }>(`SELECT subject FROM ${q(t.name)} WHERE rid = ?`) : undefined;
+  const ftsDelete = fts ? db.prepare(`DELETE FROM ${q(fts)} WHERE rowid = ?`) : undefined;
+  const ftsInsert = fts ? db.prepare(`INSERT INTO ${q(fts)} (rowid, subject) VALUES (?, ?)`) : undefined;
+  const ftsClear = fts ? db.prepare(`INSERT INTO ${q(fts)} (${q(fts)}) VALUES ('delete-all')`) : undefined;
+  const dropFts = (rid: unknown) => {
+    if (subjectOf?.get(rid)) ftsDelete!.run(rid);
+  };
+  return {
+    t,
+    upsert(row) {
+      for (const c of Object.keys(row)) if (!t.columns.includes(c)) throw new Error(`replication: ${t.name}.${c} is not a column here (schema versions differ)`);
+      if (fts) dropFts(row['rid']);
+      upsert.run(...t.columns.map((c) => (row[c] === undefined ? null : row[c])));
+      if (fts) ftsInsert!.run(row['rid'], row['subject']);
+    },
+    remove(key) {
+      if (fts) dropFts(key['rid']);
+      remove.run(...t.key.map((c) => key[c]));
+    },
+    clear() {
+      clear.run();
+      ftsClear?.run();
+    },
+  };
+}
+
+export function createApplier(db: Db) {
+  const ops = new Map(replicatedTables(db).map((t) => [t.name, tableOps(db, t)]));
+  const position = db.prepare<[], { applied_seq: number }>('SELECT applied_seq FROM repl_state WHERE id = 1');
+  const setPosition = db.prepare<[number, number, number]>('UPDATE repl_state SET applied_seq = ?, applied_epoch = ?, applied_at = ? WHERE id = 1');
+  const copy = db.prepare<[number, number, number, string, string, string | null, string | null]>('INSERT OR REPLACE INTO repl_changes (seq, epoch, at, tbl, op, key, row) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const clearLog = db.prepare('DELETE FROM repl_changes');
+  const table = (name: string): TableOps => {
+    const o = ops.get(name);
+    if (!o) throw new Error(`replication: table ${name} does not exist here (schema versions differ)`);
+    return o;
+  };
+  /** Run `fn` in one transaction (capture is off on a standby: the copied log rows are the record). */
+  const applying = <T>(fn: () => T): T => db.transaction(fn)();
+
+  return {
+    /**
+     * Apply a run of changes in one transaction, with the position: a crash keeps either all
+     * of it or none. Changes at or below the position are skipped (a resend); a gap throws.
+     */
+    apply(changes: readonly Change[]): number {
+      return applying(() => {
+        let at = position.get()!.applied_seq;
+        let applied = 0;
+        for (const c of changes) {
+          if (c.seq <= at) continue;
+          if (c.seq !== at + 1) throw new ReplicationGapError(`replication: expected change ${at + 1}, got ${c.seq}`);
+          if (c.op === 'upsert') {
+            const o = table(c.tbl);
+            const row = JSON.parse(c.row ?? '{}') as Row;
+            if (c.key) {
+              const old = JSON.parse(c.key) as Row;
+              if (o.t.key.some((k) => old[k] !== row[k])) o.remove(old);
+            }
+            o.upsert(row);
+          } else if (c.op === 'delete') table(c.tbl).remove(JSON.parse(c.key ?? '{}') as Row);
+          copy.run(c.seq, c.epoch, c.at, c.tbl, c.op, c.key, c.row);
+          setPosition.run(c.seq, c.epoch, c.at);
+          at = c.seq;
+          applied++;
+        }
+        return applied;
+      });
+    },
+    /** A snapshot starts: forget everything replicated (position 0, so a restart asks again). */
+    beginSnapshot(): void {
+      applying(() => {
+        for (const o of ops.values()) o.clear();
+        clearLog.run();
+        setPosition.run(0, 0, 0);
+      });
+    },
+    snapshotRows(tbl: string, rows: readonly Row[]): void {
+      applying(() => {
+        const o = table(tbl);
+        for (const r of rows) o.upsert(r);
+      });
+    },
+    /** The snapshot is complete at `point`: the log continues after it (a `mark` entry holds its place). */
+    endSnapshot(point: LogPoint): void {
+      applying(() => {
+        copy.run(point.seq, point.epoch, point.at, '', 'mark', null, null);
+        setPosition.run(point.seq, point.epoch, point.at);
+      });
+    },
+    tables(): string[] {
+      return [...ops.keys()];
+    },
+  };
+}
+export type Applier = ReturnType<typeof createApplier>;
+
+/** Every row of every replicated table, in pages, read in one transaction together with the log head. */
+export function readSnapshot(db: Db, head: () => LogPoint, page: number, emit: (tbl: string, rows: Row[]) => void): LogPoint {
+  return db.transaction(() => {
+    const point = head();
+    for (const t of replicatedTables(db)) {
+      const stmt = db.prepare<[], Row>(`SELECT ${t.columns.map(q).join(', ')} FROM ${q(t.name)}`);
+      let rows: Row[] = [];
+      for (const r of stmt.iterate()) {
+        rows.push(r);
+        if (rows.length >= page) {
+          emit(t.name, rows);
+          rows = [];
+        }
+      }
+      if (rows.length > 0) emit(t.name, rows);
+    }
+    return point;
+  })();
+}

@@ -1,0 +1,41 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { ApiError } from '../http/api-error.ts';
+import type { Failover } from './failover.ts';
+
+/**
+ * `/cluster/replication`: the WebSocket a standby master dials (it proves itself inside the
+ * link, like a scanner on `/cluster`), and `GET /api/v1/cluster/masters`: this master's role,
+ * epoch, election state and each standby's lag (auditor role).
+ */
+export function failoverRoutes(failover: Failover): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/cluster/replication', { websocket: true, config: { public: true }, schema: { hide: true } }, (socket, request) => {
+      failover.acceptStandby(socket, request.ip);
+    });
+    app.get('/api/v1/cluster/masters', { schema: { tags: ['cluster'], summary: 'The masters: role, epoch, election, standbys and their replication lag' } }, async () => failover.status());
+  };
+}
+
+/** Paths a standby still serves: probes, metrics, the links (which refuse by themselves) and the console's files. */
+const STANDBY_OPEN = /^\/(healthz|metrics|cluster(\/replication)?)(\?|$)/;
+
+/** On a standby every API and end-user request is answered 503 before auth runs (nothing may be written there). */
+export function standbyGate(failover: Failover): (request: FastifyRequest) => void {
+  return (request) => {
+    if (failover.isActive() || STANDBY_OPEN.test(request.url)) return;
+    if (request.url.startsWith('/api/') || request.url.startsWith('/user/')) {
+      throw new ApiError(503, 'MOAT_ERR_STANDBY', 'this master is a standby: use the active master', { role: 'standby', epoch: failover.epoch() }, { 'retry-after': '5' });
+    }
+  };
+}
+
+/**
+ * A change (any method but GET/HEAD) is answered only once a standby holds it, so "saved" in
+ * the console means it survives a failover (a rule saved and acknowledged is in force after it).
+ */
+export function replicatedBeforeReply(failover: Failover): (request: FastifyRequest) => Promise<void> {
+  return async (request) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return;
+    await failover.replicated();
+  };
+}

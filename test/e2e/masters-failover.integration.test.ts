@@ -1,0 +1,190 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLogger } from '@moat/scanner';
+import { startDownstream } from '../helpers/downstream.ts';
+import { startTestMaster, startClusterScanner, apiClient, JOIN_SECRET } from '../helpers/cluster-harness.ts';
+import { BASE_RULES } from '../helpers/scanner-harness.ts';
+import { validateRules } from '@moat/rules';
+import { sendMail, message } from '../helpers/smtp-client.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+import { waitUntil } from '../helpers/wait.ts';
+import { freePort } from '../helpers/ports.ts';
+import { startWitness } from '../../apps/master/src/failover/witness.ts';
+
+const env = { from: 'a@origin.test', to: ['user@example.test'] };
+const ELECTION_KEY = 'election-key-0123456789';
+const count = (db: { prepare(sql: string): { get(): unknown } }, sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+const replUrl = (m: { port: number }) => `ws://127.0.0.1:${m.port}/cluster/replication`;
+
+/** Two UDP ports for an election pair; `partitioned` points each at a port nobody listens on. */
+async function electionPair(partitioned = false) {
+  const [a, b, deadA, deadB] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const el = (self: number, peer: number, priority: number) => ({ bind: { host: '127.0.0.1', port: self }, peers: [{ host: '127.0.0.1', port: peer }], priority, advertIntervalMs: 100, key: ELECTION_KEY });
+  return { a: el(a, partitioned ? deadA : b, 200), b: el(b, partitioned ? deadB : a, 100) };
+}
+
+test('a standby follows the active master, and a restarted standby resumes from its persisted position', async () => {
+  const active = await startTestMaster({ name: 'master-a', failover: { role: 'active' } });
+  const standbyDir = tempDir('standby').path;
+  const startStandby = () => startTestMaster({ name: 'master-b', dataDir: standbyDir, failover: { role: 'standby', peers: [replUrl(active)] } });
+  let standby = await startStandby();
+  try {
+    const api = await apiClient(active.url);
+    assert.equal((await api.put('/api/v1/rules', { ...BASE_RULES, limits: { maxMessageBytes: 123_456, maxRecipients: 5 } })).status, 200);
+    assert.equal((await api.post('/api/v1/users', { username: 'auditor1', password: 'auditor-password-1', role: 'auditor' })).status, 201);
+    const head = () => count(active.db, 'SELECT max(seq) n FROM repl_changes');
+    await waitUntil(() => standby.failover!.status().replication?.appliedSeq === head(), 'the standby caught up');
+    assert.equal(count(standby.db, "SELECT count(*) n FROM users WHERE username = 'auditor1'"), 1, 'users replicate');
+    assert.equal(count(standby.db, 'SELECT max(version) n FROM rules_versions'), count(active.db, 'SELECT max(version) n FROM rules_versions'), 'rules versions replicate');
+    assert.equal(count(standby.db, 'SELECT count(*) n FROM audit'), count(active.db, 'SELECT count(*) n FROM audit'), 'the audit log replicates');
+    // The standby serves no API (nothing may be written there), but its /metrics shows its lag.
+    assert.equal((await fetch(`${standby.url}/api/v1/rules`)).status, 503);
+    // The session made on the active master replicated: the same login reads the standby's metrics.
+    const metrics = await (await fetch(`${standby.url}/metrics`, { headers: { cookie: api.cookie } })).text();
+    assert.match(metrics, /moat_replication_lag_events 0/);
+    const masters = await api.get('/api/v1/cluster/masters');
+    assert.equal((masters.json as { role: string }).role, 'active');
+    assert.equal((masters.json as { standbys: { name: string }[] }).standbys[0]?.name, 'master-b');
+
+    // Restart the standby while changes go on: it resumes from its position (no snapshot, which would clear its log).
+    const position = standby.failover!.status().replication!.appliedSeq;
+    const logBefore = count(standby.db, `SELECT count(*) n FROM repl_changes WHERE seq <= ${position}`);
+    await standby.close();
+    for (let i = 0; i < 3; i++) assert.equal((await api.post('/api/v1/users', { username: `user${i}`, password: 'user-password-123', role: 'auditor' })).status, 201);
+    standby = await startStandby();
+    await waitUntil(() => standby.failover!.status().replication?.appliedSeq === head(), 'the restarted standby caught up');
+    assert.equal(count(standby.db, `SELECT count(*) n FROM repl_changes WHERE seq <= ${position}`), logBefore, 'its log before the restart is intact: it resumed, not re-copied');
+    assert.equal(count(standby.db, "SELECT count(*) n FROM users WHERE username LIKE 'user%'"), 3);
+  } finally {
+    await standby.close();
+    await active.close();
+  }
+});
+
+test('the active master fails under steady mail: the standby takes over, the scanner follows, every event is stored exactly once; the old master returns as standby', async () => {
+  const downstream = await startDownstream();
+  const el = await electionPair();
+  const [portA, portB] = await Promise.all([freePort(), freePort()]);
+  const urlA = `ws://127.0.0.1:${portA}`;
+  const urlB = `ws://127.0.0.1:${portB}`;
+  const dirA = tempDir('master-a').path;
+  const startA = () => startTestMaster({ name: 'master-a', dataDir: dirA, port: portA, failover: { peers: [`${urlB}/cluster/replication`], election: el.a } });
+  let a = await startA();
+  await waitUntil(() => a.failover!.isActive(), 'master-a active');
+  const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`${urlA}/cluster/replication`], election: el.b } });
+  const scanner = await startClusterScanner('s1', [`${urlA}/cluster`, `${urlB}/cluster`], downstream.port);
+  let sent = 0;
+  let sending = true;
+  const flow = (async () => {
+    while (sending) {
+      const r = await sendMail(scanner.smtpPort, env, message({ subject: `m${sent}` }));
+      assert.ok(r.ok, 'mail is accepted throughout');
+      sent++;
+    }
+  })();
+  try {
+    await waitUntil(() => sent >= 20 && b.failover!.status().replication?.connected, 'mail flowing, standby following');
+    const epochA = a.failover!.epoch();
+    await a.close({ abrupt: true });
+    await waitUntil(() => b.failover!.isActive(), 'master-b took over', 15_000);
+    assert.ok(b.failover!.epoch() > epochA, 'a new, higher epoch');
+    await waitUntil(() => sent >= 60, 'mail kept flowing');
+    sending = false;
+    await flow;
+    await waitUntil(() => count(b.db, 'SELECT count(*) n FROM messages') === sent, `all ${sent} messages on master-b`, 15_000);
+    assert.equal(count(b.db, 'SELECT count(*) n FROM (SELECT id FROM messages GROUP BY id, node_id HAVING count(*) > 1)'), 0, 'none twice');
+    await waitUntil(() => count(scanner.db, 'SELECT count(*) n FROM outbox') === 0, 'the outbox drained');
+    assert.equal(count(b.db, 'SELECT count(*) n FROM messages'), sent, 'still exactly once after the outbox drained');
+    // The console works on the new master with the same login.
+    const api = await apiClient(`http://127.0.0.1:${portB}`);
+    assert.equal((await api.get('/api/v1/messages?limit=1')).status, 200);
+    // The old master comes back: it stays standby (preemption off) and catches up.
+    a = await startA();
+    await waitUntil(() => a.failover!.status().replication?.connected && a.failover!.status().replication?.lagEvents === 0, 'old master caught up as standby', 15_000);
+    assert.equal(a.failover!.isActive(), false);
+    assert.equal(count(a.db, 'SELECT count(*) n FROM messages'), sent);
+  } finally {
+    sending = false;
+    await flow.catch(() => undefined);
+    await scanner.close();
+    await a.close();
+    await b.close();
+    await downstream.close();
+  }
+});
+
+test('a master below the epoch a scanner has seen cannot push its rules: the scanner refuses it and the master steps down', async () => {
+  const downstream = await startDownstream();
+  const dirA = tempDir('master-a').path;
+  const dirB = tempDir('master-b').path;
+  const [portA, portB] = await Promise.all([freePort(), freePort()]);
+  const replA = `ws://127.0.0.1:${portA}/cluster/replication`;
+  const replB = `ws://127.0.0.1:${portB}/cluster/replication`;
+  let a = await startTestMaster({ name: 'master-a', dataDir: dirA, port: portA, failover: { role: 'active', peers: [replB] } });
+  let b = await startTestMaster({ name: 'master-b', dataDir: dirB, port: portB, failover: { role: 'standby', peers: [replA] } });
+  let scanner = await startClusterScanner('s1', a.wsUrl, downstream.port);
+  const rulesFile = join(scanner.dataDirPath, 'rules.json');
+  try {
+    await waitUntil(() => b.failover!.status().replication?.lagEvents === 0 && count(b.db, 'SELECT count(*) n FROM nodes') === 1, 'master-b has the node registry');
+    // master-a is cut off; master-b is made active (and has had more terms since: epoch 5).
+    await scanner.close();
+    await a.close();
+    await b.close();
+    b = await startTestMaster({ name: 'master-b', dataDir: dirB, port: portB, failover: { role: 'active', peers: [replA] } });
+    b.db.prepare('UPDATE repl_state SET epoch = 5').run();
+    scanner = await startClusterScanner('s1', [b.wsUrl], downstream.port, { dataDir: scanner.dataDirPath });
+    await waitUntil(() => b.hub.onlineNodeIds().size === 1, 'the scanner follows master-b');
+    await scanner.close();
+    const rulesBefore = readFileSync(rulesFile, 'utf8');
+    // master-a comes back believing it is active, with other rules to push, at a lower epoch.
+    a = await startTestMaster({ name: 'master-a', dataDir: dirA, port: portA, failover: { role: 'active', peers: [replB] }, seed: validateRules({ ...BASE_RULES, limits: { maxMessageBytes: 4096, maxRecipients: 5 } }) });
+    assert.ok(a.failover!.epoch() < 5);
+    const api = await apiClient(a.url);
+    assert.equal((await api.put('/api/v1/rules', { ...BASE_RULES, limits: { maxMessageBytes: 4096, maxRecipients: 5 } })).status, 200);
+    scanner = await startClusterScanner('s1', [a.wsUrl], downstream.port, { dataDir: scanner.dataDirPath });
+    await waitUntil(() => !a.failover!.isActive(), 'the stale master stepped down');
+    assert.equal(a.failover!.epoch(), 5, 'it learned the higher epoch from the scanner');
+    assert.equal(readFileSync(rulesFile, 'utf8'), rulesBefore, 'its rules were never applied');
+    await waitUntil(() => a.failover!.status().replication?.connected, 'it follows master-b now');
+  } finally {
+    await scanner.close();
+    await a.close();
+    await b.close();
+    await downstream.close();
+  }
+});
+
+test('a partition between two masters: without a witness both become active; with one, only one does', async () => {
+  const witnessDir = tempDir('witness').path;
+  const witness = await startWitness({ host: '127.0.0.1', port: 0, key: 'witness-key-0123456789', leaseMs: 1000, stateFile: `${witnessDir}/witness.json`, log: createLogger('silent', { role: 'witness' }) });
+  const run = async (withWitness: boolean) => {
+    const el = await electionPair(true);
+    const extra = withWitness ? { witness: { url: witness.url, key: 'witness-key-0123456789' } } : {};
+    const a = await startTestMaster({ name: 'master-a', failover: { election: el.a, ...extra } });
+    const b = await startTestMaster({ name: 'master-b', failover: { election: el.b, ...extra } });
+    try {
+      // Each one's adverts go nowhere: both win their own election.
+      await waitUntil(() => a.failover!.status().election?.state !== 'backup' || b.failover!.status().election?.state !== 'backup', 'an election ran');
+      await waitUntil(() => a.failover!.isActive() || b.failover!.isActive(), 'one is active');
+      // Give the other one many master-down intervals to (wrongly) become active too.
+      let both = false;
+      const until = Date.now() + 2000;
+      while (Date.now() < until) {
+        if (a.failover!.isActive() && b.failover!.isActive()) both = true;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return both;
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  };
+  try {
+    assert.equal(await run(false), true, 'a two-master pair without a witness cannot tell a partition from a failure');
+    assert.equal(await run(true), false, 'with the witness, never two active masters');
+  } finally {
+    await witness.close();
+  }
+});
