@@ -33,8 +33,11 @@ export interface BuildAppOptions {
    * before anything, even a token's last-used time, is written).
    */
   readonly gate?: (request: FastifyRequest) => void;
-  /** Awaited before every reply is sent (management failover: a change is answered once a standby has it). */
-  readonly beforeReply?: (request: FastifyRequest) => Promise<void>;
+  /**
+   * Awaited before every reply is sent (management failover: a change is answered once a
+   * standby has it); an answer returned replaces the reply.
+   */
+  readonly beforeReply?: (request: FastifyRequest) => Promise<{ readonly statusCode: number; readonly body: unknown } | undefined>;
 }
 
 /**
@@ -61,9 +64,11 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   if (gate) app.addHook('onRequest', async (request) => gate(request));
   const beforeReply = options.beforeReply;
   if (beforeReply) {
-    app.addHook('onSend', async (request, _reply, payload) => {
-      await beforeReply(request);
-      return payload;
+    app.addHook('onSend', async (request, reply, payload) => {
+      const replaced = await beforeReply(request);
+      if (!replaced) return payload;
+      reply.code(replaced.statusCode).type('application/json; charset=utf-8');
+      return JSON.stringify(replaced.body);
     });
   }
   await app.register(authPlugin);

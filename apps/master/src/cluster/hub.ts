@@ -234,7 +234,9 @@ export class ClusterHub implements ClusterControl {
         for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
         const ack = () => this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
         // management failover: acknowledged only once a standby has the batch too (nothing acked is lost in a failover).
-        if (this.settings.failover) void this.settings.failover.replicated().then(ack);
+        // A master that stepped down meanwhile does not acknowledge: the scanner sends the batch to the active one.
+        const failover = this.settings.failover;
+        if (failover) void failover.replicated().then(() => failover.isActive() && ack());
         else ack();
         return;
       }

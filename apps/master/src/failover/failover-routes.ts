@@ -33,9 +33,14 @@ export function standbyGate(failover: Failover): (request: FastifyRequest) => vo
  * A change (any method but GET/HEAD) is answered only once a standby holds it, so "saved" in
  * the console means it survives a failover (a rule saved and acknowledged is in force after it).
  */
-export function replicatedBeforeReply(failover: Failover): (request: FastifyRequest) => Promise<void> {
+export function replicatedBeforeReply(failover: Failover): (request: FastifyRequest) => Promise<{ statusCode: number; body: unknown } | undefined> {
   return async (request) => {
-    if (request.method === 'GET' || request.method === 'HEAD') return;
+    if (request.method === 'GET' || request.method === 'HEAD' || !failover.isActive()) return undefined;
     await failover.replicated();
+    if (failover.isActive()) return undefined;
+    return {
+      statusCode: 503,
+      body: { error: 'this master stepped down before the change reached a standby: it is not saved; retry on the active master', code: 'MOAT_ERR_STANDBY', details: { role: 'standby', epoch: failover.epoch() } },
+    };
   };
 }

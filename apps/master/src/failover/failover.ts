@@ -198,9 +198,10 @@ export class Failover {
     clearInterval(this.leaseTimer);
     this.role = 'standby';
     setCapture(this.deps.db, false);
-    this.source.closeAll('no longer the active master');
     this.deps.log.warn({ event: 'FAILOVER_STEPPED_DOWN', epoch: this.epoch(), reason }, 'this master stepped down');
+    // Scanners first: nothing written here since the last standby ack may be acknowledged to them now.
     await this.deps.hooks.deactivate(reason);
+    this.source.closeAll('no longer the active master');
     this.follow(reason);
   }
 

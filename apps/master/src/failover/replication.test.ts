@@ -1,0 +1,111 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openDatabase, type Db } from '@moat/storage';
+import { MASTER_MIGRATIONS } from '../db/migrations.ts';
+import { createIngest } from '../data/ingest.ts';
+import { addNode, event, logged, quarantined } from '../data/test-fixtures.ts';
+import { installChangeCapture, replicatedTables, setCapture } from './change-capture.ts';
+import { canContinue, createChangeLog } from './change-log.ts';
+import { createApplier, readSnapshot, ReplicationGapError } from './change-apply.ts';
+
+function masterDb(): Db {
+  return openDatabase(':memory:', MASTER_MIGRATIONS);
+}
+
+function activeDb(): Db {
+  const db = masterDb();
+  installChangeCapture(db);
+  setCapture(db, true);
+  db.prepare('UPDATE repl_state SET epoch = 1').run();
+  return db;
+}
+
+/** Every replicated table's rows, sorted, as text: two databases with the same state give the same dump. */
+function dump(db: Db): string {
+  return replicatedTables(db).map((t) => `${t.name}:${JSON.stringify(db.prepare(`SELECT * FROM "${t.name}" ORDER BY ${t.key.map((k) => `"${k}"`).join(', ')}`).all())}`).join('\n');
+}
+
+function write(db: Db): void {
+  addNode(db, 'n1', 'scanner-1');
+  const ingest = createIngest(db);
+  ingest.ingestBatch('n1', [
+    event(1, 'message.logged', logged(1)),
+    event(2, 'message.logged', logged(2, { action: 'quarantine', subject: 'QUARANTINE-ME please' })),
+    event(3, 'quarantine.added', quarantined(2, { subject: 'QUARANTINE-ME please' })),
+  ]);
+  db.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES ('ann', 'h', 'admin', 1)").run();
+  db.prepare("UPDATE users SET role = 'auditor' WHERE username = 'ann'").run();
+  db.prepare("DELETE FROM messages WHERE id = ?").run(logged(1).id);
+}
+
+test('every change on the active master reaches the standby through the log: same rows, FTS rebuilt, position kept', () => {
+  const a = activeDb();
+  const b = masterDb();
+  write(a);
+  const log = createChangeLog(a);
+  const applied = createApplier(b).apply(log.since(0, 10_000));
+  assert.ok(applied > 5);
+  assert.equal(dump(b), dump(a));
+  assert.equal(createChangeLog(b).state().appliedSeq, log.head().seq);
+  // The subject index was rebuilt beside the rows (FTS5 tables take no triggers).
+  const hit = b.prepare("SELECT rowid FROM quarantine_fts WHERE subject MATCH '\"QUARANTINE\"'").all();
+  assert.equal(hit.length, 1);
+  const search = (db: Db, term: string) => db.prepare(`SELECT rowid FROM messages_fts WHERE subject MATCH '"${term}"' ORDER BY rowid`).all();
+  assert.deepEqual(search(b, 'please'), search(a, 'please'));
+  assert.deepEqual(search(b, 'number'), [], 'the deleted message left the index too');
+});
+
+test('applying is idempotent and in order: a resend is skipped, a gap is refused and changes nothing', () => {
+  const a = activeDb();
+  const b = masterDb();
+  write(a);
+  const changes = createChangeLog(a).since(0, 10_000);
+  const applier = createApplier(b);
+  applier.apply(changes.slice(0, 4));
+  assert.equal(applier.apply(changes.slice(0, 4)), 0, 'a resend applies nothing');
+  const before = dump(b);
+  assert.throws(() => applier.apply(changes.slice(6)), ReplicationGapError);
+  assert.equal(dump(b), before, 'the refused run left nothing behind');
+  applier.apply(changes);
+  assert.equal(dump(b), dump(a));
+});
+
+test('a snapshot copies everything, and the log continues after it', () => {
+  const a = activeDb();
+  write(a);
+  const log = createChangeLog(a);
+  const b = masterDb();
+  b.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES ('stray', 'h', 'admin', 1)").run();
+  const applier = createApplier(b);
+  applier.beginSnapshot();
+  const point = readSnapshot(a, () => log.head(), 2, (t, rows) => applier.snapshotRows(t, rows));
+  applier.endSnapshot(point);
+  assert.equal(dump(b), dump(a), 'the stray local row is gone, everything else copied');
+  a.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES ('bob', 'h', 'auditor', 2)").run();
+  applier.apply(log.since(point.seq, 100));
+  assert.equal(dump(b), dump(a));
+  const s = createChangeLog(b).state();
+  assert.ok(canContinue(log, { seq: s.appliedSeq, epoch: s.appliedEpoch, at: s.appliedAt }), 'its position matches the active log');
+});
+
+test('log matching: a position continues only where the log holds the same entry', () => {
+  const a = activeDb();
+  write(a);
+  const log = createChangeLog(a);
+  const head = log.head();
+  assert.equal(canContinue(log, head), true);
+  assert.equal(canContinue(log, { ...head, epoch: head.epoch + 1 }), false, 'another term at that seq: diverged');
+  assert.equal(canContinue(log, { ...head, at: head.at + 1 }), false, 'same epoch, another writer: diverged');
+  assert.equal(canContinue(log, { seq: head.seq + 5, epoch: 1, at: 0 }), false, 'ahead of this log');
+  assert.equal(canContinue(log, { seq: 0, epoch: 0, at: 0 }), false, 'a new standby gets a snapshot');
+  log.pruneBelow(head.seq);
+  assert.equal(canContinue(log, { seq: 1, epoch: 1, at: 0 }), false, 'pruned: a snapshot');
+});
+
+test('a standby writes nothing to the log; capture off means no entries', () => {
+  const a = masterDb();
+  installChangeCapture(a);
+  setCapture(a, false);
+  a.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES ('x', 'h', 'admin', 1)").run();
+  assert.equal(createChangeLog(a).head().seq, 0);
+});
