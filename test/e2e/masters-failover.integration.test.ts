@@ -7,6 +7,7 @@ import { startDownstream } from '../helpers/downstream.ts';
 import { startTestMaster, startClusterScanner, apiClient, JOIN_SECRET } from '../helpers/cluster-harness.ts';
 import { BASE_RULES } from '../helpers/scanner-harness.ts';
 import { validateRules } from '@moat/rules';
+import { startLocalCluster } from '@moat/cli';
 import { sendMail, message } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -186,5 +187,23 @@ test('a partition between two masters: without a witness both become active; wit
     assert.equal(await run(true), false, 'with the witness, never two active masters');
   } finally {
     await witness.close();
+  }
+});
+
+test('the local cluster with a standby master (pnpm start:standby): one master active, the other following, scanners on the active one', async () => {
+  const tmp = tempDir('local-standby');
+  const [m1, m2, s1, s2, virtual, e1, e2, me1, me2] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+  const cluster = await startLocalCluster({ varDir: tmp.path, masterPort: m1, standbyPort: m2, sinkPort: 0, scannerPorts: [s1!, s2!], virtualPort: virtual, electionPorts: [e1!, e2!], masterElectionPorts: [me1!, me2!], standby: true, logLevel: 'silent' });
+  try {
+    const [first, second] = cluster.masters;
+    assert.ok(first && second);
+    assert.equal(first.failover!.isActive(), true, 'the higher priority master is active');
+    await waitUntil(() => second.failover!.status().replication?.connected && second.failover!.status().replication?.lagEvents === 0, 'the standby follows');
+    await waitUntil(() => first.hub.onlineNodeIds().size === 2, 'both scanners on the active master');
+    assert.match(cluster.adminPassword, /\S{8,}/);
+    const api = await apiClient(first.url, 'admin', cluster.adminPassword);
+    assert.equal((await api.get('/api/v1/cluster/masters')).status, 200);
+  } finally {
+    await cluster.close();
   }
 });

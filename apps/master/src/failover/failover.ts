@@ -140,9 +140,10 @@ export class Failover {
       // Every term starts with a mark in the log: its epoch is then in the log at once.
       db.prepare("INSERT INTO repl_changes (epoch, at, tbl, op) VALUES (?, ?, '', 'mark')").run(epoch, now());
     })();
+    // Active (scanners and the API let in) once the first admin, the registry and the jobs are ready.
+    await this.deps.hooks.activate(epoch);
     this.role = 'active';
     log.warn({ event: 'FAILOVER_ACTIVE', epoch, reason }, `this master is now active (epoch ${epoch})`);
-    await this.deps.hooks.activate(epoch);
   }
 
   /** Renew the witness's lease; a master that cannot renew stops acting before the lease runs out. */
