@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
 import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { createLogger } from '@moat/scanner';
@@ -281,3 +283,29 @@ function writeRulesFile(dir: string): string {
   writeFileSync(file, stringify(BASE_RULES));
   return file;
 }
+
+const CHROMIUM = '/usr/bin/chromium';
+const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
+const noBrowser = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
+
+test('the console dashboard shows the masters: the active one, its epoch, and each standby with its lag', { skip: noBrowser, timeout: 60_000 }, async () => {
+  const active = await startTestMaster({ name: 'master-a', failover: { role: 'active' } });
+  const standby = await startTestMaster({ name: 'master-b', failover: { role: 'standby', peers: [replUrl(active)] } });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    await waitUntil(() => standby.failover!.status().replication?.connected, 'the standby follows');
+    const page = await browser.newPage();
+    await page.goto(active.url);
+    await page.fill('input[name=username]', 'admin');
+    await page.fill('input[name=password]', ADMIN_PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[data-testid=masters] tr[data-master=master-b]');
+    const lag = await page.textContent('[data-testid=masters] tr[data-master=master-b] [data-testid=standby-lag]');
+    assert.match(lag ?? '', /^\d+ events, \d+\.\d s$/);
+    assert.match(await page.textContent('[data-testid=masters] tr[data-master=master-a]') ?? '', /active/);
+  } finally {
+    await browser.close();
+    await standby.close();
+    await active.close();
+  }
+});

@@ -205,6 +205,13 @@ export class ClusterLink {
         if (ws !== this.ws || ws?.readyState !== WebSocket.OPEN) return;
         if (this.linkEpoch === undefined && (this.deps.epochs?.load() ?? 0) > 0) {
           this.pendingReady = () => this.ready(ws, frame);
+          // A master without failover never says its epoch: after a while, the next one in the list.
+          const timer = setTimeout(() => {
+            if (ws !== this.ws || this.linkEpoch !== undefined) return;
+            log.warn({ event: 'LINK_NO_EPOCH', url: this.url }, 'the master did not say its epoch; this node has seen failover epochs: trying the next master');
+            ws.close(1008, 'no epoch');
+          }, Math.max(1000, 2 * frame.heartbeatMs));
+          timer.unref();
           return;
         }
         this.ready(ws, frame);
