@@ -41,7 +41,7 @@ export const MasterConfigSchema = Type.Object(
           election: Type.Optional(
             Type.Object(
               {
-                bind: Type.Object({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false, description: 'UDP address of this master\'s election adverts (its IP is the tie-break on equal priority).' }),
+                bind: Type.Object({ host: Type.String({ minLength: 1, description: 'This master\'s own address (IPv4).' }), port: Type.Integer({ minimum: 1, maximum: 65535, description: 'UDP port of the election.' }) }, { additionalProperties: false, description: 'UDP address of this master\'s election adverts (its IP is the tie-break on equal priority).' }),
                 peers: Type.Array(Type.Object({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false }), { minItems: 1, description: 'The other masters\' election UDP addresses.' }),
                 priority: Type.Integer({ minimum: 1, maximum: 254, default: 100, description: 'Higher wins the election.' }),
                 preempt: Type.Boolean({ default: false, description: 'A higher-priority standby takes over from a healthy active master (off: a failover happens only when the active master fails; each one moves the whole cluster).' }),

@@ -27,6 +27,7 @@ import { enduserRoutes } from './enduser/enduser-routes.ts';
 import { Failover } from './failover/failover.ts';
 import { failoverRoutes, replicatedBeforeReply, standbyGate } from './failover/failover-routes.ts';
 import { removeChangeCapture } from './failover/change-capture.ts';
+import { checkFailoverConfig } from './failover/failover-config.ts';
 
 /** How often the master checks whether a digest round is due (the schedule's resolution). */
 const DIGEST_TICK_MS = 30_000;
@@ -59,6 +60,7 @@ export interface MasterOptions {
 export async function startMaster(config: MasterConfig, options: MasterOptions = {}): Promise<Master> {
   const log = options.log ?? pino({ level: config.log.level, base: { role: 'master', node: config.node.name }, timestamp: pino.stdTimeFunctions.isoTime });
   const now = options.now ?? Date.now;
+  checkFailoverConfig(config);
   await ensureDirs(config.dataDir);
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
   const seedIfEmpty = () => {

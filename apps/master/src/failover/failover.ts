@@ -116,6 +116,8 @@ export class Failover {
     const { db, log, config, now, name } = this.deps;
     let epoch = this.epoch() + 1;
     if (config.witness) {
+      // The lease is counted from before the request: the witness's runs from when it got it.
+      const asked = now();
       let vote = await requestVote(config.witness.url, config.witness.key, name, epoch, config.witness.timeoutMs);
       if (vote && !vote.granted && vote.epoch >= epoch && vote.holder !== name) {
         // Someone else holds the vote: its epoch is now the highest we know of.
@@ -130,7 +132,7 @@ export class Failover {
         this.fence();
         return;
       }
-      this.leaseUntil = now() + vote.leaseMs * 0.8;
+      this.leaseUntil = asked + vote.leaseMs * 0.8;
       this.startLease(epoch, vote.leaseMs);
     }
     await this.follower.stop();
