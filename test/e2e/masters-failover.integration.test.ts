@@ -167,8 +167,10 @@ test('a partition between two masters: without a witness both become active; wit
   const run = async (withWitness: boolean) => {
     const el = await electionPair(true);
     const extra = withWitness ? { witness: { url: witness.url, key: 'witness-key-0123456789' } } : {};
-    const a = await startTestMaster({ name: 'master-a', failover: { election: el.a, ...extra } });
-    const b = await startTestMaster({ name: 'master-b', failover: { election: el.b, ...extra } });
+    // The partition cuts the replication links too: each one's peer is a port nobody listens on.
+    const nowhere = [`ws://127.0.0.1:${await freePort()}/cluster/replication`];
+    const a = await startTestMaster({ name: 'master-a', failover: { election: el.a, peers: nowhere, ...extra } });
+    const b = await startTestMaster({ name: 'master-b', failover: { election: el.b, peers: nowhere, ...extra } });
     try {
       // Each one's adverts go nowhere: both win their own election.
       await waitUntil(() => a.failover!.status().election?.state !== 'backup' || b.failover!.status().election?.state !== 'backup', 'an election ran');

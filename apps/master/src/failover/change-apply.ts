@@ -122,19 +122,27 @@ export function createApplier(db: Db) {
 }
 export type Applier = ReturnType<typeof createApplier>;
 
-/** Every row of every replicated table, in pages, read in one transaction together with the log head. */
-export function readSnapshot(db: Db, head: () => LogPoint, page: number, emit: (tbl: string, rows: Row[]) => void): LogPoint {
+/**
+ * Every row of every replicated table, in pages of at most `page` rows and about `pageBytes`
+ * of JSON (a frame has a hard size cap; a rules version can be large), read in one
+ * transaction together with the log head.
+ */
+export function readSnapshot(db: Db, head: () => LogPoint, page: number, emit: (tbl: string, rows: Row[]) => void, pageBytes = 1024 * 1024): LogPoint {
   return db.transaction(() => {
     const point = head();
     for (const t of replicatedTables(db)) {
       const stmt = db.prepare<[], Row>(`SELECT ${t.columns.map(q).join(', ')} FROM ${q(t.name)}`);
       let rows: Row[] = [];
+      let bytes = 0;
       for (const r of stmt.iterate()) {
-        rows.push(r);
-        if (rows.length >= page) {
+        const size = JSON.stringify(r).length;
+        if (rows.length > 0 && (rows.length >= page || bytes + size > pageBytes)) {
           emit(t.name, rows);
           rows = [];
+          bytes = 0;
         }
+        rows.push(r);
+        bytes += size;
       }
       if (rows.length > 0) emit(t.name, rows);
     }

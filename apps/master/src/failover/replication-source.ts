@@ -20,6 +20,8 @@ export interface StandbyStatus {
   readonly ackedSeq: number;
   readonly lagEvents: number;
   readonly lagSeconds: number;
+  /** Caught up at least once since it connected: acknowledgements wait for it. */
+  readonly synced: boolean;
 }
 
 interface Session {
@@ -32,6 +34,12 @@ interface Session {
   ackedAt: number;
   lastSeen: number;
   ready: boolean;
+  /**
+   * Caught up once (acked the position it started from, or the snapshot): only then do
+   * acknowledgements wait for it; a standby still copying would stall them for the whole copy.
+   */
+  synced: boolean;
+  syncedAt: number;
 }
 
 const PUMP_MS = 50;
@@ -77,6 +85,7 @@ export class ReplicationSource {
       name: s.name, address: s.address, connectedAt: s.connectedAt, ackedSeq: s.acked,
       lagEvents: Math.max(0, head.seq - s.acked),
       lagSeconds: s.acked >= head.seq ? 0 : Math.max(0, (head.at - s.ackedAt) / 1000),
+      synced: s.synced,
     }));
   }
 
@@ -97,13 +106,13 @@ export class ReplicationSource {
   }
 
   private following(): boolean {
-    for (const s of this.sessions) if (s.ready) return true;
+    for (const s of this.sessions) if (s.ready && s.synced) return true;
     return false;
   }
 
   private bestAck(): number {
     let best = 0;
-    for (const s of this.sessions) if (s.ready && s.acked > best) best = s.acked;
+    for (const s of this.sessions) if (s.ready && s.synced && s.acked > best) best = s.acked;
     return best;
   }
 
@@ -141,6 +150,10 @@ export class ReplicationSource {
       if (frame.type === 'repl.ack') {
         if (frame.seq > session.acked) {
           session.acked = frame.seq;
+          if (!session.synced && frame.seq >= session.syncedAt) {
+            session.synced = true;
+            this.deps.log.info({ event: 'REPL_STANDBY_SYNCED', standby: session.name, seq: frame.seq }, 'standby caught up: changes are now acknowledged once it has them');
+          }
           session.ackedAt = this.deps.changes.entry(frame.seq)?.at ?? session.ackedAt;
           this.settleWaiters();
         }
@@ -174,7 +187,7 @@ export class ReplicationSource {
     }
     const head = changes.head();
     const snapshot = !canContinue(changes, { seq: h.seq, epoch: h.seqEpoch, at: h.seqAt });
-    const session: Session = { ws, name: h.name, address, connectedAt: now(), cursor: h.seq, acked: snapshot ? 0 : h.seq, ackedAt: 0, lastSeen: now(), ready: false };
+    const session: Session = { ws, name: h.name, address, connectedAt: now(), cursor: h.seq, acked: snapshot ? 0 : h.seq, ackedAt: 0, lastSeen: now(), ready: false, synced: !snapshot && h.seq >= head.seq, syncedAt: snapshot ? 0 : head.seq };
     this.send(ws, { type: 'repl.welcome', name: settings.name, epoch: this.deps.epoch(), head, snapshot, heartbeatMs: settings.heartbeatMs });
     if (snapshot) {
       let rows = 0;
@@ -184,6 +197,7 @@ export class ReplicationSource {
       });
       this.send(ws, { type: 'repl.snapshot.end', point });
       session.cursor = point.seq;
+      session.syncedAt = point.seq;
       log.info({ event: 'REPL_SNAPSHOT_SENT', standby: h.name, rows, seq: point.seq, from: { seq: h.seq, epoch: h.seqEpoch } }, 'standby needs a full copy; snapshot sent');
     }
     session.ready = true;

@@ -109,3 +109,14 @@ test('a standby writes nothing to the log; capture off means no entries', () => 
   a.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES ('x', 'h', 'admin', 1)").run();
   assert.equal(createChangeLog(a).head().seq, 0);
 });
+
+test('a snapshot page stays within its byte budget (a frame has a hard cap), one row at least per page', () => {
+  const a = activeDb();
+  for (let i = 0; i < 40; i++) a.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, 'auditor', 1)").run(`u${i}`, 'x'.repeat(200));
+  const pages: number[] = [];
+  readSnapshot(a, () => createChangeLog(a).head(), 1000, (t, rows) => {
+    if (t === 'users') pages.push(JSON.stringify(rows).length);
+  }, 2000);
+  assert.ok(pages.length >= 4, `split into ${pages.length} pages`);
+  for (const p of pages) assert.ok(p <= 2000 + 300, `a page of ${p} bytes`);
+});
