@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { chromium } from 'playwright-core';
 import { stringify } from 'yaml';
 import { join } from 'node:path';
@@ -309,5 +310,48 @@ test('the console dashboard shows the masters: the active one, its epoch, and ea
     await browser.close();
     await standby.close();
     await active.close();
+  }
+});
+
+test('the active master cut off from the witness steps down before its lease runs out; the other one takes over, never both at once', async () => {
+  const witnessDir = tempDir('witness-lease').path;
+  const key = 'witness-key-0123456789';
+  const witness = await startWitness({ host: '127.0.0.1', port: 0, key, leaseMs: 1000, stateFile: `${witnessDir}/witness.json`, log: createLogger('silent', { role: 'witness' }) });
+  // master-a reaches the witness through a relay the test can cut.
+  const witnessPort = Number(new URL(witness.url).port);
+  const relayed = new Set<Socket>();
+  let cut = false;
+  const relay = createNetServer((client) => {
+    if (cut) return client.destroy();
+    const upstream = connect(witnessPort, '127.0.0.1');
+    relayed.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    const drop = () => (client.destroy(), upstream.destroy());
+    client.on('error', drop);
+    upstream.on('error', drop);
+  });
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  const relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  const el = await electionPair();
+  const [portA, portB] = await Promise.all([freePort(), freePort()]);
+  const a = await startTestMaster({ name: 'master-a', port: portA, failover: { peers: [`ws://127.0.0.1:${portB}/cluster/replication`], election: el.a, witness: { url: relayUrl, key } } });
+  await waitUntil(() => a.failover!.isActive(), 'master-a active with the witness lease');
+  const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`ws://127.0.0.1:${portA}/cluster/replication`], election: el.b, witness: { url: witness.url, key } } });
+  let both = false;
+  const watch = setInterval(() => (both ||= a.failover!.isActive() && b.failover!.isActive()), 5);
+  try {
+    await waitUntil(() => b.failover!.status().replication?.connected, 'master-b follows');
+    cut = true;
+    for (const s of relayed) s.destroy();
+    await waitUntil(() => b.failover!.isActive(), 'master-b took over', 15_000);
+    assert.equal(a.failover!.isActive(), false, 'master-a stepped down');
+    assert.equal(witness.state().holder, 'master-b');
+    assert.equal(both, false, 'never two active masters');
+  } finally {
+    clearInterval(watch);
+    await a.close();
+    await b.close();
+    await new Promise<void>((r) => relay.close(() => r()));
+    await witness.close();
   }
 });
