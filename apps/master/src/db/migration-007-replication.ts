@@ -12,7 +12,8 @@ import type { Migration } from '@moat/storage';
  * - `repl_state` (one row): the highest epoch this master has seen (persisted before it is
  *   acted on), whether changes are captured (only while active: a standby copies the active
  *   master's log rows verbatim instead), and the position applied so far (seq, its epoch,
- *   the active master's time of that change).
+ *   the active master's time of that change), and whether a snapshot is half applied (such a
+ *   master holds part of the state and must not become active).
  */
 export const REPLICATION_MIGRATION: Migration = {
   version: 7,
@@ -33,7 +34,8 @@ export const REPLICATION_MIGRATION: Migration = {
       capture INTEGER NOT NULL DEFAULT 0,
       applied_seq INTEGER NOT NULL DEFAULT 0,
       applied_epoch INTEGER NOT NULL DEFAULT 0,
-      applied_at INTEGER NOT NULL DEFAULT 0
+      applied_at INTEGER NOT NULL DEFAULT 0,
+      copying INTEGER NOT NULL DEFAULT 0
     );
     INSERT INTO repl_state (id) VALUES (1);
   `,

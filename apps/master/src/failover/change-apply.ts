@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import type { Db } from '@moat/storage';
 import type { Change, LogPoint } from './change-log.ts';
 import { FTS_MIRRORS, quoteIdent as q, replicatedTables, type ReplicatedTable } from './change-capture.ts';
@@ -57,6 +58,7 @@ export function createApplier(db: Db) {
   const setPosition = db.prepare<[number, number, number]>('UPDATE repl_state SET applied_seq = ?, applied_epoch = ?, applied_at = ? WHERE id = 1');
   const copy = db.prepare<[number, number, number, string, string, string | null, string | null]>('INSERT OR REPLACE INTO repl_changes (seq, epoch, at, tbl, op, key, row) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const clearLog = db.prepare('DELETE FROM repl_changes');
+  const setCopying = db.prepare<[number]>('UPDATE repl_state SET copying = ? WHERE id = 1');
   const table = (name: string): TableOps => {
     const o = ops.get(name);
     if (!o) throw new Error(`replication: table ${name} does not exist here (schema versions differ)`);
@@ -100,6 +102,7 @@ export function createApplier(db: Db) {
         for (const o of ops.values()) o.clear();
         clearLog.run();
         setPosition.run(0, 0, 0);
+        setCopying.run(1);
       });
     },
     snapshotRows(tbl: string, rows: readonly Row[]): void {
@@ -113,6 +116,7 @@ export function createApplier(db: Db) {
       applying(() => {
         copy.run(point.seq, point.epoch, point.at, '', 'mark', null, null);
         setPosition.run(point.seq, point.epoch, point.at);
+        setCopying.run(0);
       });
     },
     tables(): string[] {
@@ -148,4 +152,47 @@ export function readSnapshot(db: Db, head: () => LogPoint, page: number, emit: (
     }
     return point;
   })();
+}
+
+/**
+ * readSnapshot without holding the copy in memory: a second, read-only connection keeps one
+ * read transaction (WAL: a consistent view while the master goes on writing) across event-loop
+ * turns, and `emit` may wait (for the socket to drain) between pages. `onPoint` learns the log
+ * head the copy matches as soon as it is fixed. An in-memory database (tests) is read at once.
+ */
+export async function streamSnapshot(db: Db, page: number, pageBytes: number, onPoint: (p: LogPoint) => void, emit: (tbl: string, rows: Row[]) => Promise<void>): Promise<LogPoint> {
+  const headSql = 'SELECT seq, epoch, at FROM repl_changes ORDER BY seq DESC LIMIT 1';
+  if (db.memory) {
+    const pages: [string, Row[]][] = [];
+    const point = readSnapshot(db, () => db.prepare<[], LogPoint>(headSql).get() ?? { seq: 0, epoch: 0, at: 0 }, page, (t, rows) => void pages.push([t, rows]), pageBytes);
+    onPoint(point);
+    for (const [t, rows] of pages) await emit(t, rows);
+    return point;
+  }
+  const ro = new Database(db.name, { readonly: true, fileMustExist: true });
+  try {
+    ro.pragma('busy_timeout = 5000');
+    ro.exec('BEGIN');
+    const point = ro.prepare<[], LogPoint>(headSql).get() ?? { seq: 0, epoch: 0, at: 0 }; // fixes the read snapshot
+    onPoint(point);
+    for (const t of replicatedTables(ro)) {
+      let rows: Row[] = [];
+      let bytes = 0;
+      for (const r of ro.prepare<[], Row>(`SELECT ${t.columns.map(q).join(', ')} FROM ${q(t.name)}`).iterate()) {
+        const size = JSON.stringify(r).length;
+        if (rows.length > 0 && (rows.length >= page || bytes + size > pageBytes)) {
+          await emit(t.name, rows);
+          rows = [];
+          bytes = 0;
+        }
+        rows.push(r);
+        bytes += size;
+      }
+      if (rows.length > 0) await emit(t.name, rows);
+    }
+    ro.exec('COMMIT');
+    return point;
+  } finally {
+    ro.close();
+  }
 }

@@ -17,6 +17,8 @@ export interface ReplState {
   readonly appliedSeq: number;
   readonly appliedEpoch: number;
   readonly appliedAt: number;
+  /** A snapshot is half applied: this master holds only part of the state. */
+  readonly copying: boolean;
 }
 
 export interface LogPoint {
@@ -27,7 +29,7 @@ export interface LogPoint {
 
 /** Reads and small writes on the replication log and `repl_state` (see migration 7). */
 export function createChangeLog(db: Db) {
-  const state = db.prepare<[], { epoch: number; applied_seq: number; applied_epoch: number; applied_at: number }>('SELECT epoch, applied_seq, applied_epoch, applied_at FROM repl_state WHERE id = 1');
+  const state = db.prepare<[], { epoch: number; applied_seq: number; applied_epoch: number; applied_at: number; copying: number }>('SELECT epoch, applied_seq, applied_epoch, applied_at, copying FROM repl_state WHERE id = 1');
   const raise = db.prepare<[number, number]>('UPDATE repl_state SET epoch = ? WHERE id = 1 AND epoch < ?');
   const head = db.prepare<[], LogPoint>('SELECT seq, epoch, at FROM repl_changes ORDER BY seq DESC LIMIT 1');
   const oldest = db.prepare<[], { seq: number }>('SELECT seq FROM repl_changes ORDER BY seq LIMIT 1');
@@ -37,7 +39,7 @@ export function createChangeLog(db: Db) {
   return {
     state(): ReplState {
       const s = state.get()!;
-      return { epoch: s.epoch, appliedSeq: s.applied_seq, appliedEpoch: s.applied_epoch, appliedAt: s.applied_at };
+      return { epoch: s.epoch, appliedSeq: s.applied_seq, appliedEpoch: s.applied_epoch, appliedAt: s.applied_at, copying: s.copying === 1 };
     },
     /** Persist `epoch` if it is above the stored one; true when it was raised. */
     raiseEpoch(epoch: number): boolean {

@@ -87,7 +87,7 @@ export class Failover {
     const { config, log } = this.deps;
     if (!config.election) {
       if (config.role === 'active') await this.claim('configured active');
-      else this.follow('configured standby');
+      if (!this.isActive()) this.follow(config.role === 'active' ? 'configured active, but cannot be: see FAILOVER_INCOMPLETE' : 'configured standby');
       return;
     }
     this.follow('startup');
@@ -114,6 +114,12 @@ export class Failover {
   private async claim(reason: string): Promise<void> {
     if (this.closed || this.role === 'active') return;
     const { db, log, config, now, name } = this.deps;
+    if (this.changes.state().copying) {
+      // Part of a snapshot is all this master has: becoming active would lose the rest.
+      log.error({ event: 'FAILOVER_INCOMPLETE', reason }, 'won the election but holds only part of a full copy: staying standby');
+      this.fence();
+      return;
+    }
     let epoch = this.epoch() + 1;
     if (config.witness) {
       // The lease is counted from before the request: the witness's runs from when it got it.

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import { decodeToActive, encodeReplFrame, newNonce, proofMatches, standbyProof, FrameError, type ToActive, type ToStandby, type ReplPoint } from '@moat/protocol';
 import { canContinue, type ChangeLog } from './change-log.ts';
-import { readSnapshot } from './change-apply.ts';
+import { streamSnapshot } from './change-apply.ts';
 
 export interface SourceSettings {
   readonly joinSecret: string | undefined;
@@ -40,6 +40,8 @@ interface Session {
    */
   synced: boolean;
   syncedAt: number;
+  /** While its snapshot streams: the log entries after this point must not be pruned. */
+  pinned: number | undefined;
 }
 
 const PUMP_MS = 50;
@@ -187,23 +189,34 @@ export class ReplicationSource {
     }
     const head = changes.head();
     const snapshot = !canContinue(changes, { seq: h.seq, epoch: h.seqEpoch, at: h.seqAt });
-    const session: Session = { ws, name: h.name, address, connectedAt: now(), cursor: h.seq, acked: snapshot ? 0 : h.seq, ackedAt: 0, lastSeen: now(), ready: false, synced: !snapshot && h.seq >= head.seq, syncedAt: snapshot ? 0 : head.seq };
+    const session: Session = { ws, name: h.name, address, connectedAt: now(), cursor: h.seq, acked: snapshot ? 0 : h.seq, ackedAt: 0, lastSeen: now(), ready: false, synced: !snapshot && h.seq >= head.seq, syncedAt: snapshot ? Number.MAX_SAFE_INTEGER : head.seq, pinned: snapshot ? 0 : undefined };
     this.send(ws, { type: 'repl.welcome', name: settings.name, epoch: this.deps.epoch(), head, snapshot, heartbeatMs: settings.heartbeatMs });
-    if (snapshot) {
-      let rows = 0;
-      const point = readSnapshot(this.deps.db, () => changes.head(), PAGE, (table, page) => {
-        rows += page.length;
-        this.send(ws, { type: 'repl.snapshot', table, rows: page });
-      });
-      this.send(ws, { type: 'repl.snapshot.end', point });
-      session.cursor = point.seq;
-      session.syncedAt = point.seq;
-      log.info({ event: 'REPL_SNAPSHOT_SENT', standby: h.name, rows, seq: point.seq, from: { seq: h.seq, epoch: h.seqEpoch } }, 'standby needs a full copy; snapshot sent');
-    }
-    session.ready = true;
     this.sessions.add(session);
+    if (snapshot) {
+      void this.sendSnapshot(session, { seq: h.seq, epoch: h.seqEpoch }).catch((err: unknown) => {
+        log.warn({ event: 'REPL_SNAPSHOT_FAILED', standby: h.name, error: (err as Error).message }, 'snapshot not completed; the standby will ask again');
+        ws.close(1011, 'snapshot failed');
+      });
+    } else session.ready = true;
     log.info({ event: 'REPL_STANDBY_UP', standby: h.name, address, fromSeq: session.cursor, headSeq: head.seq, snapshot }, 'standby following');
     return session;
+  }
+
+  /** A full copy, page by page as the socket drains; the session follows the log from its point after it. */
+  private async sendSnapshot(s: Session, from: { seq: number; epoch: number }): Promise<void> {
+    let rows = 0;
+    const point = await streamSnapshot(this.deps.db, PAGE, FRAME_BUDGET, (p) => (s.pinned = p.seq), async (table, page) => {
+      if (s.ws.readyState !== s.ws.OPEN) throw new Error('the standby went away');
+      rows += page.length;
+      this.send(s.ws, { type: 'repl.snapshot', table, rows: page });
+      while (s.ws.bufferedAmount > MAX_BUFFERED && s.ws.readyState === s.ws.OPEN) await new Promise((r) => setTimeout(r, 10));
+    });
+    this.send(s.ws, { type: 'repl.snapshot.end', point });
+    s.cursor = point.seq;
+    s.syncedAt = point.seq;
+    s.pinned = undefined;
+    s.ready = true;
+    this.deps.log.info({ event: 'REPL_SNAPSHOT_SENT', standby: s.name, rows, seq: point.seq, from }, 'standby needed a full copy; snapshot sent');
   }
 
   private refuse(ws: WebSocket, address: string, code: string, message: string): void {
@@ -225,6 +238,7 @@ export class ReplicationSource {
         this.settleWaiters();
         continue;
       }
+      if (!s.ready) continue;
       while (s.cursor < head.seq && s.ws.bufferedAmount < MAX_BUFFERED) {
         const page = changes.since(s.cursor, PAGE);
         if (page.length === 0) break;
@@ -239,7 +253,9 @@ export class ReplicationSource {
     this.heartbeat(head);
     if (now() - this.lastPrune >= 60_000) {
       this.lastPrune = now();
-      const below = head.seq - settings.retainChanges;
+      let below = head.seq - settings.retainChanges;
+      // Never below a snapshot still streaming: its standby continues from its point.
+      for (const s of this.sessions) if (s.pinned !== undefined) below = Math.min(below, s.pinned);
       if (below > 0) {
         const removed = changes.pruneBelow(below);
         if (removed > 0) this.deps.log.debug({ event: 'REPL_PRUNED', removed, below }, 'old replication log entries dropped');

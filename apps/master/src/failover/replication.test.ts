@@ -6,7 +6,10 @@ import { createIngest } from '../data/ingest.ts';
 import { addNode, event, logged, quarantined } from '../data/test-fixtures.ts';
 import { installChangeCapture, replicatedTables, setCapture } from './change-capture.ts';
 import { canContinue, createChangeLog } from './change-log.ts';
-import { createApplier, readSnapshot, ReplicationGapError } from './change-apply.ts';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createApplier, readSnapshot, streamSnapshot, ReplicationGapError } from './change-apply.ts';
 
 function masterDb(): Db {
   return openDatabase(':memory:', MASTER_MIGRATIONS);
@@ -119,4 +122,29 @@ test('a snapshot page stays within its byte budget (a frame has a hard cap), one
   }, 2000);
   assert.ok(pages.length >= 4, `split into ${pages.length} pages`);
   for (const p of pages) assert.ok(p <= 2000 + 300, `a page of ${p} bytes`);
+});
+
+test('a streamed snapshot is one consistent view while the master goes on writing; the log brings the rest', async () => {
+  const a = openDatabase(join(mkdtempSync(join(tmpdir(), 'moat-snap-')), 'master.sqlite'), MASTER_MIGRATIONS);
+  installChangeCapture(a);
+  setCapture(a, true);
+  write(a);
+  const b = masterDb();
+  const applier = createApplier(b);
+  applier.beginSnapshot();
+  assert.equal(createChangeLog(b).state().copying, true, 'a half-applied copy is marked');
+  let pages = 0;
+  const point = await streamSnapshot(a, 1, 1 << 20, () => undefined, async (t, rows) => {
+    // Writes between pages, on the master's own connection: not in this copy, but in the log after its point.
+    a.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES (?, 'h', 'auditor', 3)").run(`during${pages++}`);
+    await new Promise((r) => setImmediate(r));
+    applier.snapshotRows(t, rows);
+  });
+  assert.equal((b.prepare("SELECT count(*) n FROM users WHERE username LIKE 'during%'").get() as { n: number }).n, 0, 'the copy is the view at its point');
+  assert.ok(pages > 5, 'the master wrote between pages');
+  applier.endSnapshot(point);
+  assert.equal(createChangeLog(b).state().copying, false);
+  applier.apply(createChangeLog(a).since(point.seq, 10_000));
+  assert.equal(dump(b), dump(a));
+  a.close();
 });
