@@ -200,11 +200,16 @@ export class ClusterHub implements ClusterControl {
     this.registry.connected(node.id, now, address, hello.smtpAddress, hello.software, hello.rulesVersion);
     const session: Session = { ws, node, protocol: negotiated.version, pending: new PendingRequests(), streams: new Map(), lastSeen: now };
     this.sessions.set(node.id, session);
-    this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
-    if (this.settings.failover) this.send(ws, { type: 'master.epoch', epoch: this.settings.failover.epoch() });
-    this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
-    session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
-    this.pushRulesIfBehind(session, hello.rulesVersion);
+    const greet = () => {
+      this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
+      if (this.settings.failover) this.send(ws, { type: 'master.epoch', epoch: this.settings.failover.epoch() });
+      this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
+      session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
+      this.pushRulesIfBehind(session, hello.rulesVersion);
+    };
+    // management failover: a new credential is handed out only once a standby has it too.
+    if (issued && this.settings.failover) void this.settings.failover.replicated().then(greet);
+    else greet();
     return session;
   }
 
@@ -337,6 +342,12 @@ export class ClusterHub implements ClusterControl {
   }
 
   rulesChanged(): void {
+    // management failover: pushed once a standby has the version, so no scanner runs rules a failover would take back.
+    if (this.settings.failover) void this.settings.failover.replicated().then(() => this.settings.failover!.isActive() && this.pushCurrentRules());
+    else this.pushCurrentRules();
+  }
+
+  private pushCurrentRules(): void {
     const current = currentRules(this.db);
     if (!current) return;
     for (const s of this.sessions.values()) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
