@@ -50,6 +50,7 @@ export class Failover {
   private election: ElectionNode | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseUntil = 0;
+  private claiming = false;
   private transition: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly deps;
@@ -74,8 +75,9 @@ export class Failover {
     this.metrics(deps.registry);
   }
 
+  /** Checked at every use (links, acks, pushes, API): with a witness, only within the lease, even before the timer notices. */
   isActive(): boolean {
-    return this.role === 'active';
+    return this.role === 'active' && (!this.deps.config.witness || this.deps.now() < this.leaseUntil);
   }
 
   /** The highest epoch seen (this master's own term's while it is active). */
@@ -124,21 +126,16 @@ export class Failover {
     if (config.witness) {
       // The lease is counted from before the request: the witness's runs from when it got it.
       const asked = now();
-      let vote = await requestVote(config.witness.url, config.witness.key, name, epoch, config.witness.timeoutMs);
-      if (vote && !vote.granted && vote.epoch >= epoch && vote.holder !== name) {
-        // Someone else holds the vote: its epoch is now the highest we know of.
-        this.changes.raiseEpoch(vote.epoch);
-      }
-      if (vote && !vote.granted && vote.holder === null && vote.epoch >= epoch) {
-        epoch = vote.epoch + 1;
-        vote = await requestVote(config.witness.url, config.witness.key, name, epoch, config.witness.timeoutMs);
-      }
+      const vote = await requestVote(config.witness.url, config.witness.key, name, epoch, config.witness.timeoutMs);
+      // Refused: the witness's epoch is now the highest we know of; the next attempt goes above it.
+      if (vote && !vote.granted) this.changes.raiseEpoch(vote.epoch);
       if (!vote?.granted) {
         log.warn({ event: 'FAILOVER_WITNESS_REFUSED', epoch, holder: vote?.holder ?? null, heldEpoch: vote?.epoch ?? null, reachable: vote !== undefined }, 'the witness did not grant its vote: staying standby');
         this.fence();
         return;
       }
       this.leaseUntil = asked + vote.leaseMs * 0.8;
+      this.claiming = true;
       this.startLease(epoch, vote.leaseMs);
     }
     await this.follower.stop();
@@ -149,7 +146,11 @@ export class Failover {
       db.prepare("INSERT INTO repl_changes (epoch, at, tbl, op) VALUES (?, ?, '', 'mark')").run(epoch, now());
     })();
     // Active (scanners and the API let in) once the first admin, the registry and the jobs are ready.
-    await this.deps.hooks.activate(epoch);
+    try {
+      await this.deps.hooks.activate(epoch);
+    } finally {
+      this.claiming = false;
+    }
     this.role = 'active';
     log.warn({ event: 'FAILOVER_ACTIVE', epoch, reason }, `this master is now active (epoch ${epoch})`);
   }
@@ -160,7 +161,8 @@ export class Failover {
     const { config, name, now, log } = this.deps;
     const w = config.witness!;
     this.leaseTimer = setInterval(() => {
-      if (this.role !== 'active') return;
+      // Renewed from the grant on, also while the activation (first admin, jobs) runs.
+      if (this.role !== 'active' && !this.claiming) return;
       if (now() >= this.leaseUntil) {
         log.warn({ event: 'FAILOVER_LEASE_LOST', epoch }, 'the witness lease ran out unrenewed: stepping down');
         void this.queue(() => this.stepDown('witness lease lost'));
