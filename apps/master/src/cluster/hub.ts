@@ -214,7 +214,8 @@ export class ClusterHub implements ClusterControl {
   }
 
   private refuse(ws: WebSocket, address: string, code: string, message: string): void {
-    this.log.warn({ event: 'LINK_REFUSED', address, code }, message);
+    // management failover: a scanner trying its list of masters meets the standby as a matter of course.
+    this.log[code === 'MOAT_ERR_NOT_ACTIVE' ? 'info' : 'warn']({ event: 'LINK_REFUSED', address, code }, message);
     this.metrics.linkRefusals.inc({ code });
     this.send(ws, { type: 'error', code, message });
     ws.close(1008, code);

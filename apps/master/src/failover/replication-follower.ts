@@ -197,7 +197,7 @@ export class ReplicationFollower {
         if (frame.head && frame.head.seq >= this.head.seq) this.head = frame.head;
         return;
       case 'error':
-        log.warn({ event: 'REPL_REFUSED', url, code: frame.code, error: frame.message }, 'the master refused the replication link');
+        log[frame.code === 'MOAT_ERR_NOT_ACTIVE' ? 'debug' : 'warn']({ event: 'REPL_REFUSED', url, code: frame.code, error: frame.message }, 'the master refused the replication link');
         return;
     }
   }

@@ -220,7 +220,8 @@ export class ReplicationSource {
   }
 
   private refuse(ws: WebSocket, address: string, code: string, message: string): void {
-    this.deps.log.warn({ event: 'REPL_REFUSED', address, code }, message);
+    // Two standbys probing each other while no master is active is expected: not a warning.
+    this.deps.log[code === 'MOAT_ERR_NOT_ACTIVE' ? 'debug' : 'warn']({ event: 'REPL_REFUSED', address, code }, message);
     this.send(ws, { type: 'error', code, message });
     ws.close(1008, code);
   }

@@ -224,7 +224,8 @@ export class ClusterLink {
         return;
       case 'error':
         if (frame.id !== undefined && this.requests.settle(frame.id, { ok: false, error: new LinkUnavailableError(`the master refused the request: ${frame.code} ${frame.message}`) })) return;
-        log.error({ event: 'LINK_REFUSED', code: frame.code, error: frame.message, url: this.url }, 'the master refused the link');
+        // A standby master saying so is expected with a list of masters: the next one is tried.
+        log[frame.code === 'MOAT_ERR_NOT_ACTIVE' ? 'info' : 'error']({ event: 'LINK_REFUSED', code: frame.code, error: frame.message, url: this.url }, 'the master refused the link');
         return;
       case 'rules.push': {
         await this.epochSaved;
