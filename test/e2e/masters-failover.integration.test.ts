@@ -79,7 +79,10 @@ test('the active master fails under steady mail: the standby takes over, the sca
   const startA = () => startTestMaster({ name: 'master-a', dataDir: dirA, port: portA, failover: { peers: [`${urlB}/cluster/replication`], election: el.a } });
   let a = await startA();
   await waitUntil(() => a.failover!.isActive(), 'master-a active');
-  const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`${urlA}/cluster/replication`], election: el.b } });
+  // master-b's hooks would move the management address; here they write down what they were told.
+  const hookLog = join(tempDir('hooks').path, 'hooks.log');
+  const hooks = { active: `echo "$MOAT_HA_STATE $MOAT_HA_VIP" >> ${hookLog}`, standby: `echo "$MOAT_HA_STATE $MOAT_HA_VIP" >> ${hookLog}` };
+  const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`${urlA}/cluster/replication`], election: { ...el.b, address: '127.0.0.9', hooks } } });
   const scanner = await startClusterScanner('s1', [`${urlA}/cluster`, `${urlB}/cluster`], downstream.port);
   let sent = 0;
   let sending = true;
@@ -96,6 +99,7 @@ test('the active master fails under steady mail: the standby takes over, the sca
     await a.close({ abrupt: true });
     await waitUntil(() => b.failover!.isActive(), 'master-b took over', 15_000);
     assert.ok(b.failover!.epoch() > epochA, 'a new, higher epoch');
+    assert.deepEqual(readFileSync(hookLog, 'utf8').trim().split('\n'), ['standby 127.0.0.9', 'active 127.0.0.9'], 'the standby hook at start, the active hook on taking over');
     await waitUntil(() => sent >= 60, 'mail kept flowing');
     sending = false;
     await flow;

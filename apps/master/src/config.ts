@@ -48,6 +48,15 @@ export const MasterConfigSchema = Type.Object(
                 advertIntervalMs: Type.Integer({ minimum: 10, maximum: 40_950, default: 1000, description: 'Time between the active master\'s adverts; the master-down interval is about 3 of them.' }),
                 vrid: Type.Integer({ minimum: 1, maximum: 255, default: 50, description: 'Election group id; the same on every master, different from the balancer\'s.' }),
                 key: Type.String({ minLength: 16, description: 'Shared secret of the adverts (HMAC-SHA256).' }),
+                address: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'The management virtual address the hooks move (given to them as MOAT_HA_VIP), e.g. `10.0.0.10`; scanners then list just `wss://10.0.0.10:8080/cluster`.' })),
+                hooks: Type.Object(
+                  {
+                    active: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run when this master became active, before it lets scanners and the API in (production: `ip addr add $MOAT_HA_VIP/24 dev eth0 && arping -U -c 3 -I eth0 $MOAT_HA_VIP`).' })),
+                    standby: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run when this master stops being active, and at start (it clears an address left by a crash), e.g. `ip addr del $MOAT_HA_VIP/24 dev eth0 || true`.' })),
+                    timeoutMs: Type.Integer({ minimum: 100, default: 10_000, description: 'A hook still running after this long is killed (with its process group) and logged as failed.' }),
+                  },
+                  { additionalProperties: false, default: {}, description: 'Commands run by /bin/sh on role changes, one at a time (the balancer\'s hook runner); env: MOAT_HA_STATE (`active`/`standby`), MOAT_HA_PREVIOUS_STATE, MOAT_HA_REASON (with the epoch), MOAT_HA_VIP, MOAT_HA_PRIORITY, MOAT_HA_VRID, MOAT_HA_NODE_ID.' },
+                ),
               },
               { additionalProperties: false, description: 'VRRP-style election of the active master (packages/balancer\'s election over signed UDP).' },
             ),

@@ -2,7 +2,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { Db } from '@moat/storage';
-import { startElection, type ElectionConfig, type ElectionNode } from '@moat/balancer';
+import { runHookCommand, startElection, type ElectionConfig, type ElectionNode } from '@moat/balancer';
 import type { MasterConfig } from '../config.ts';
 import { installChangeCapture, setCapture } from './change-capture.ts';
 import { createChangeLog, type ChangeLog } from './change-log.ts';
@@ -94,6 +94,8 @@ export class Failover {
     }
     this.follow('startup');
     const e = config.election;
+    // As the balancer does: at start the standby hook clears a management address a crash left here.
+    await this.roleHook('standby', 'init', 'startup');
     const cfg: ElectionConfig = {
       nodeId: this.deps.name, vrid: e.vrid, priority: e.priority, preempt: e.preempt, preemptDelayMs: 0, advertIntervalMs: e.advertIntervalMs,
       bind: e.bind, peers: e.peers, key: e.key, replayWindowMs: 30_000, hooks: { timeoutMs: 10_000 },
@@ -145,9 +147,11 @@ export class Failover {
       // Every term starts with a mark in the log: its epoch is then in the log at once.
       db.prepare("INSERT INTO repl_changes (epoch, at, tbl, op) VALUES (?, ?, '', 'mark')").run(epoch, now());
     })();
-    // Active (scanners and the API let in) once the first admin, the registry and the jobs are ready.
+    // Active (scanners and the API let in) once the first admin, the registry, the jobs and the
+    // management address (the `active` hook) are ready.
     try {
       await this.deps.hooks.activate(epoch);
+      await this.roleHook('active', 'standby', `${reason} (epoch ${epoch})`);
     } finally {
       this.claiming = false;
     }
@@ -182,6 +186,14 @@ export class Failover {
     this.leaseTimer.unref();
   }
 
+  /** `failover.election.hooks`: move the management virtual address (never throws; logged as ha.hook_*). */
+  private async roleHook(to: 'active' | 'standby', from: string, reason: string): Promise<void> {
+    const e = this.deps.config.election;
+    const command = e?.hooks[to];
+    if (!e || !command) return;
+    await runHookCommand(command, { state: to, previousState: from, reason, vip: e.address ?? '', vipPort: 0, priority: e.priority, vrid: e.vrid, nodeId: this.deps.name }, e.hooks.timeoutMs, this.deps.log);
+  }
+
   /** Make the election resign now and stay out for a while (a failed fence tracker = FAULT). */
   private fence(): void {
     const e = this.election;
@@ -213,6 +225,7 @@ export class Failover {
     // Scanners first: nothing written here since the last standby ack may be acknowledged to them now.
     await this.deps.hooks.deactivate(reason);
     this.source.closeAll('no longer the active master');
+    await this.roleHook('standby', 'active', reason);
     this.follow(reason);
   }
 
