@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -7,6 +9,8 @@ import { chromium } from 'playwright-core';
 import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { createLogger } from '@moat/scanner';
+import { MasterConfigSchema, startMaster } from '@moat/master';
+import { validateDocument } from '@moat/config';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestMaster, startClusterScanner, apiClient, JOIN_SECRET, ADMIN_PASSWORD } from '../helpers/cluster-harness.ts';
 import { spawnMoat } from '../helpers/scanner-process.ts';
@@ -357,5 +361,46 @@ test('the active master cut off from the witness steps down before its lease run
     await b.close();
     await new Promise<void>((r) => relay.close(() => r()));
     await witness.close();
+  }
+});
+
+test('replication over wss with the active master\'s certificate pinned; a wrong pin never follows, a wrong join secret is refused', async () => {
+  const tmp = tempDir('masters-tls');
+  const key = join(tmp.path, 'key.pem');
+  const cert = join(tmp.path, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=moat-master'], { stdio: 'ignore' });
+  const fingerprint = new X509Certificate(readFileSync(cert)).fingerprint256;
+  const active = await startTestMaster({ name: 'master-a', tls: { cert, key }, failover: { role: 'active' } });
+  const peers = [`wss://127.0.0.1:${active.port}/cluster/replication`];
+  const wrongPin = fingerprint.replace(/^../, fingerprint.startsWith('AA') ? 'BB' : 'AA');
+  const impostor = await startTestMaster({ name: 'master-x', failover: { role: 'standby', peers, fingerprint: wrongPin } });
+  const good = await startTestMaster({ name: 'master-b', failover: { role: 'standby', peers, fingerprint } });
+  try {
+    await waitUntil(() => good.failover!.status().replication?.connected && good.failover!.status().replication?.lagEvents === 0, 'the pinned standby follows over wss');
+    assert.equal(count(good.db, "SELECT count(*) n FROM users WHERE username = 'admin'"), 1, 'it has the active master\'s users');
+    assert.equal(impostor.failover!.status().replication?.connected, false, 'a pin mismatch never follows');
+    assert.equal(count(impostor.db, 'SELECT count(*) n FROM repl_changes'), 0, 'and got nothing');
+    assert.deepEqual(active.failover!.status().standbys.map((s) => s.name), ['master-b']);
+  } finally {
+    await impostor.close();
+    await good.close();
+    await active.close();
+    tmp.cleanup();
+  }
+  // A standby without the right join secret is refused by the active master.
+  const plain = await startTestMaster({ name: 'master-a', failover: { role: 'active' } });
+  const dir = tempDir('wrong-secret').path;
+  const config = validateDocument(MasterConfigSchema, {
+    dataDir: dir, node: { name: 'master-w' }, http: { host: '127.0.0.1', port: 0 }, cluster: { joinSecret: 'not-the-cluster-secret-000' },
+    failover: { role: 'standby', peers: [replUrl(plain)] }, log: { level: 'silent' },
+  }, 'test');
+  const wrong = await startMaster(config, { log: createLogger('silent', { role: 'master' }) });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(wrong.failover!.status().replication?.connected, false);
+    assert.deepEqual(plain.failover!.status().standbys, []);
+  } finally {
+    await wrong.close();
+    await plain.close();
   }
 });
