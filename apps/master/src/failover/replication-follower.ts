@@ -105,7 +105,7 @@ export class ReplicationFollower {
         const cert: PeerCertificate = (res.socket as TLSSocket).getPeerCertificate();
         const pin = settings.fingerprint?.toUpperCase();
         if (!pin || cert.fingerprint256?.toUpperCase() !== pin) {
-          log.error({ event: 'REPL_PIN_MISMATCH', url }, 'refusing the master: certificate pin mismatch (masters.fingerprint)');
+          log.error({ event: 'REPL_PIN_MISMATCH', url }, 'refusing the master: certificate pin mismatch (failover.fingerprint)');
           ws.terminate();
         }
       });
