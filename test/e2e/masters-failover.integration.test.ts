@@ -54,6 +54,10 @@ test('a standby follows the active master, and a restarted standby resumes from 
     // The session made on the active master replicated: the same login reads the standby's metrics.
     const metrics = await (await fetch(`${standby.url}/metrics`, { headers: { cookie: api.cookie } })).text();
     assert.match(metrics, /moat_replication_lag_events 0/);
+    assert.equal((await fetch(`${active.url}/api/v1/cluster/masters`)).status, 401, 'the masters route needs a login');
+    const onStandby = await fetch(`${standby.url}/api/v1/cluster/masters`, { headers: { cookie: api.cookie } });
+    assert.equal(onStandby.status, 503);
+    assert.equal(((await onStandby.json()) as { code: string }).code, 'MOAT_ERR_STANDBY');
     const masters = await api.get('/api/v1/cluster/masters');
     assert.equal((masters.json as { role: string }).role, 'active');
     assert.equal((masters.json as { standbys: { name: string }[] }).standbys[0]?.name, 'master-b');

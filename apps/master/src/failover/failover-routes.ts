@@ -1,5 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type, type TSchema } from 'typebox';
 import { ApiError } from '../http/api-error.ts';
+import { errorResponses } from '../http/schemas.ts';
 import type { Failover } from './failover.ts';
 
 /**
@@ -12,9 +14,27 @@ export function failoverRoutes(failover: Failover): FastifyPluginAsync {
     app.get('/cluster/replication', { websocket: true, config: { public: true }, schema: { hide: true } }, (socket, request) => {
       failover.acceptStandby(socket, request.ip);
     });
-    app.get('/api/v1/cluster/masters', { schema: { tags: ['cluster'], summary: 'The masters: role, epoch, election, standbys and their replication lag' } }, async () => failover.status());
+    app.get('/api/v1/cluster/masters', { schema: { tags: ['cluster'], summary: 'The masters: role, epoch, election, standbys and their replication lag', response: { 200: MastersSchema, ...errorResponses() } } }, async () => failover.status());
   };
 }
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const MastersSchema = Type.Object({
+  name: Type.String({ description: 'This master (node.name).' }),
+  role: Type.Union([Type.Literal('active'), Type.Literal('standby')]),
+  epoch: Type.Integer({ description: 'The highest epoch this master has seen: its own term\'s while active.' }),
+  election: Nullable(Type.Object({ state: Type.String({ description: 'init, backup, master or fault' }), priority: Type.Integer(), master: Nullable(Type.String({ description: 'The election master\'s address as seen here.' })) })),
+  witness: Nullable(Type.String({ description: 'The witness URL, when configured.' })),
+  standbys: Type.Array(Type.Object({
+    name: Type.String(), address: Type.String(), connectedAt: Type.Integer({ description: 'ms since the epoch' }), ackedSeq: Type.Integer({ description: 'The last log entry it committed.' }),
+    lagEvents: Type.Integer({ description: 'Log entries it has not committed yet.' }), lagSeconds: Type.Number({ description: 'How far behind it is, in this master\'s time.' }),
+    synced: Type.Boolean({ description: 'Caught up since it connected: acknowledgements wait for it.' }),
+  }), { description: 'Active master: the standbys following it now.' }),
+  replication: Nullable(Type.Object({
+    following: Nullable(Type.String()), activeName: Nullable(Type.String()), appliedSeq: Type.Integer(), headSeq: Type.Integer(),
+    lagEvents: Type.Integer(), lagSeconds: Type.Number(), connected: Type.Boolean(),
+  }, { description: 'Standby: its replication (a standby answers 503 to the API: this shows only on an active master that just stepped down).' })),
+});
 
 /** Paths a standby still serves: probes, metrics, the links (which refuse by themselves) and the console's files. */
 const STANDBY_OPEN = /^\/(healthz|metrics|cluster(\/replication)?)(\?|$)/;
