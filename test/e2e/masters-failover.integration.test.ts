@@ -104,6 +104,7 @@ test('the active master fails under steady mail: the standby takes over, the sca
   try {
     await waitUntil(() => sent >= 20 && b.failover!.status().replication?.connected, 'mail flowing, standby following');
     const epochA = a.failover!.epoch();
+    const firstSeqA = count(a.db, 'SELECT min(seq) n FROM repl_changes');
     await a.close({ abrupt: true });
     await waitUntil(() => b.failover!.isActive(), 'master-b took over', 15_000);
     assert.ok(b.failover!.epoch() > epochA, 'a new, higher epoch');
@@ -123,6 +124,7 @@ test('the active master fails under steady mail: the standby takes over, the sca
     await waitUntil(() => a.failover!.status().replication?.connected && a.failover!.status().replication?.lagEvents === 0, 'old master caught up as standby', 15_000);
     assert.equal(a.failover!.isActive(), false);
     assert.equal(count(a.db, 'SELECT count(*) n FROM messages'), sent);
+    assert.equal(count(a.db, 'SELECT min(seq) n FROM repl_changes'), firstSeqA, 'it caught up from its own log (undoing what master-b never got), not by a full copy');
   } finally {
     sending = false;
     await flow.catch(() => undefined);
@@ -147,6 +149,7 @@ test('a master below the epoch a scanner has seen cannot push its rules: the sca
   try {
     await waitUntil(() => b.failover!.status().replication?.lagEvents === 0 && count(b.db, 'SELECT count(*) n FROM nodes') === 1, 'master-b has the node registry');
     // master-a is cut off; master-b is made active (and has had more terms since: epoch 5).
+    const firstSeqA = count(a.db, 'SELECT min(seq) n FROM repl_changes');
     await scanner.close();
     await a.close();
     await b.close();
@@ -165,7 +168,11 @@ test('a master below the epoch a scanner has seen cannot push its rules: the sca
     await waitUntil(() => !a.failover!.isActive(), 'the stale master stepped down');
     assert.equal(a.failover!.epoch(), 5, 'it learned the higher epoch from the scanner');
     assert.equal(readFileSync(rulesFile, 'utf8'), rulesBefore, 'its rules were never applied');
-    await waitUntil(() => a.failover!.status().replication?.connected, 'it follows master-b now');
+    await waitUntil(() => a.failover!.status().replication?.connected && a.failover!.status().replication?.lagEvents === 0, 'it follows master-b now');
+    // What it saved while stale (a rules version nobody else has) is undone, from its own log, not by a full copy.
+    const maxVersion = (db: typeof a.db) => count(db, 'SELECT max(version) n FROM rules_versions');
+    assert.equal(maxVersion(a.db), maxVersion(b.db), 'the stale rules version is gone');
+    assert.equal(count(a.db, 'SELECT min(seq) n FROM repl_changes'), firstSeqA, 'rolled back, not re-copied');
   } finally {
     await scanner.close();
     await a.close();
@@ -242,7 +249,7 @@ test('kill -9 of the active master process under mail and admin changes: the sta
     failover: { peers: [`ws://127.0.0.1:${portB}/cluster/replication`], election: el.a },
     log: { level: 'info' },
   }));
-  const a = await spawnMoat(['master', '--config', configA], 'FAILOVER_ACTIVE');
+  let a = await spawnMoat(['master', '--config', configA], 'FAILOVER_ACTIVE');
   const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`ws://127.0.0.1:${portA}/cluster/replication`], election: el.b } });
   const scanner = await startClusterScanner('s1', [`ws://127.0.0.1:${portA}/cluster`, `ws://127.0.0.1:${portB}/cluster`], downstream.port);
   let sent = 0;
@@ -282,6 +289,13 @@ test('kill -9 of the active master process under mail and admin changes: the sta
     // The console works on master-b with the same login as on master-a.
     const apiB = await apiClient(`http://127.0.0.1:${portB}`);
     assert.equal((await apiB.get('/api/v1/users')).status, 200);
+    // master-a restarted after its kill -9: a standby that catches up from its own log (undoing
+    // the writes master-b never got, if any), not by a full copy.
+    a = await spawnMoat(['master', '--config', configA], 'REPL_UP');
+    assert.equal(a.ready.snapshot, false, 'no full copy');
+    assert.ok(!a.logs.some((l) => l.event === 'FAILOVER_ACTIVE'), 'it stays standby');
+    const undone = a.logs.find((l) => l.event === 'REPL_ROLLED_BACK');
+    if (undone) assert.ok(Number(undone.undone) >= 1);
   } finally {
     sending = false;
     adminOn = false;

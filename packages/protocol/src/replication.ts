@@ -25,6 +25,7 @@ export const ReplHelloFrame = Type.Object(
     seq: Type.Integer({ minimum: 0, description: 'Last change applied.' }),
     seqEpoch: Type.Integer({ minimum: 0, description: 'The epoch of that change (log matching).' }),
     seqAt: Type.Integer({ minimum: 0, description: 'The active master\'s time of that change: two masters that took the same epoch in a partition still differ here.' }),
+    recent: Type.Array(Point, { maxItems: 1024, description: 'The places of the standby\'s last log entries, newest first: when its position does not match, the newest that does is where it rolls back to (instead of a full copy).' }),
   },
   { additionalProperties: false },
 );
@@ -40,6 +41,8 @@ export const ReplWelcomeFrame = Type.Object(
     epoch: Epoch,
     head: Point,
     snapshot: Type.Boolean({ description: 'A full copy follows (repl.snapshot … repl.snapshot.end) before the changes.' }),
+    /** The standby undoes its log entries after this place (changes made on it that the active master never got); the changes follow from there. */
+    rollbackTo: Type.Optional(Point),
     heartbeatMs: Type.Integer({ minimum: 100 }),
   },
   { additionalProperties: false },
@@ -56,7 +59,7 @@ export const ChangeSchema = Type.Object(
     at: Type.Integer({ minimum: 0 }),
     tbl: Type.String({ maxLength: 128 }),
     op: Type.Union([Type.Literal('upsert'), Type.Literal('delete'), Type.Literal('mark')]),
-    key: Type.Union([Type.String(), Type.Null()]),
+    old: Type.Union([Type.String(), Type.Null()], { description: 'The whole old row (updates, deletes), JSON.' }),
     row: Type.Union([Type.String(), Type.Null()]),
   },
   { additionalProperties: false },

@@ -7,8 +7,9 @@ import type { Migration } from '@moat/storage';
  *   (failover/change-capture.ts) in the same transaction as the change, so the log can never
  *   miss a committed change nor hold one that rolled back. `seq` is the log position, `epoch`
  *   the term of the active master that wrote it (log matching: the same seq with the same
- *   epoch means the same history up to there). `row` is the new row (JSON), `key` the old
- *   primary key for updates and deletes.
+ *   epoch means the same history up to there). `row` is the new row (JSON), `old` the whole
+ *   old row for updates and deletes: what a master that wrote changes nobody else got needs
+ *   to undo them (failover/change-apply.ts rollback) instead of taking a full copy.
  * - `repl_state` (one row): the highest epoch this master has seen (persisted before it is
  *   acted on), whether changes are captured (only while active: a standby copies the active
  *   master's log rows verbatim instead), and the position applied so far (seq, its epoch,
@@ -25,7 +26,7 @@ export const REPLICATION_MIGRATION: Migration = {
       at INTEGER NOT NULL,
       tbl TEXT NOT NULL,
       op TEXT NOT NULL,
-      key TEXT,
+      old TEXT,
       row TEXT
     );
     CREATE TABLE repl_state (

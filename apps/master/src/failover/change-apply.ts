@@ -56,7 +56,9 @@ export function createApplier(db: Db) {
   const ops = new Map(replicatedTables(db).map((t) => [t.name, tableOps(db, t)]));
   const position = db.prepare<[], { applied_seq: number }>('SELECT applied_seq FROM repl_state WHERE id = 1');
   const setPosition = db.prepare<[number, number, number]>('UPDATE repl_state SET applied_seq = ?, applied_epoch = ?, applied_at = ? WHERE id = 1');
-  const copy = db.prepare<[number, number, number, string, string, string | null, string | null]>('INSERT OR REPLACE INTO repl_changes (seq, epoch, at, tbl, op, key, row) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const copy = db.prepare<[number, number, number, string, string, string | null, string | null]>('INSERT OR REPLACE INTO repl_changes (seq, epoch, at, tbl, op, old, row) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const after = db.prepare<[number], Change>('SELECT seq, epoch, at, tbl, op, old, row FROM repl_changes WHERE seq > ? ORDER BY seq DESC');
+  const dropAfter = db.prepare<[number]>('DELETE FROM repl_changes WHERE seq > ?');
   const clearLog = db.prepare('DELETE FROM repl_changes');
   const setCopying = db.prepare<[number]>('UPDATE repl_state SET copying = ? WHERE id = 1');
   const table = (name: string): TableOps => {
@@ -82,18 +84,44 @@ export function createApplier(db: Db) {
           if (c.op === 'upsert') {
             const o = table(c.tbl);
             const row = JSON.parse(c.row ?? '{}') as Row;
-            if (c.key) {
-              const old = JSON.parse(c.key) as Row;
+            if (c.old) {
+              const old = JSON.parse(c.old) as Row;
               if (o.t.key.some((k) => old[k] !== row[k])) o.remove(old);
             }
             o.upsert(row);
-          } else if (c.op === 'delete') table(c.tbl).remove(JSON.parse(c.key ?? '{}') as Row);
-          copy.run(c.seq, c.epoch, c.at, c.tbl, c.op, c.key, c.row);
+          } else if (c.op === 'delete') table(c.tbl).remove(JSON.parse(c.old ?? '{}') as Row);
+          copy.run(c.seq, c.epoch, c.at, c.tbl, c.op, c.old, c.row);
           setPosition.run(c.seq, c.epoch, c.at);
           at = c.seq;
           applied++;
         }
         return applied;
+      });
+    },
+    /**
+     * Undo this master's log entries after `point`, newest first, with the old rows they keep,
+     * and drop them: its state is then the active master's at `point`, and the changes
+     * continue from there. One transaction: a crash keeps all of it or none. Returns the
+     * number undone.
+     */
+    rollbackTo(point: LogPoint): number {
+      return applying(() => {
+        const undo = after.all(point.seq);
+        for (const c of undo) {
+          if (c.op === 'mark') continue;
+          const o = table(c.tbl);
+          const row = c.row ? (JSON.parse(c.row) as Row) : undefined;
+          const old = c.old ? (JSON.parse(c.old) as Row) : undefined;
+          if (old && o.t.columns.some((col) => !(col in old))) throw new Error(`replication: entry ${c.seq} does not hold the whole old row; cannot undo it`);
+          if (c.op === 'upsert' && !old) o.remove(row!); // an insert: remove the row
+          else if (c.op === 'upsert') {
+            if (o.t.key.some((k) => old![k] !== row![k])) o.remove(row!);
+            o.upsert(old!); // an update: the old row back
+          } else o.upsert(old!); // a delete: the row back
+        }
+        dropAfter.run(point.seq);
+        setPosition.run(point.seq, point.epoch, point.at);
+        return undo.length;
       });
     },
     /** A snapshot starts: forget everything replicated (position 0, so a restart asks again). */

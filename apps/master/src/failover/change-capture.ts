@@ -41,12 +41,12 @@ function jsonOf(alias: 'NEW' | 'OLD', columns: readonly string[]): string {
 
 function triggerSql(t: ReplicatedTable): string[] {
   const when = 'WHEN (SELECT capture FROM repl_state WHERE id = 1) = 1';
-  const insert = (op: string, key: string, row: string) =>
-    `INSERT INTO repl_changes (epoch, at, tbl, op, key, row) VALUES ((SELECT epoch FROM repl_state WHERE id = 1), CAST(unixepoch('subsec') * 1000 AS INTEGER), ${lit(t.name)}, '${op}', ${key}, ${row});`;
+  const insert = (op: string, old: string, row: string) =>
+    `INSERT INTO repl_changes (epoch, at, tbl, op, old, row) VALUES ((SELECT epoch FROM repl_state WHERE id = 1), CAST(unixepoch('subsec') * 1000 AS INTEGER), ${lit(t.name)}, '${op}', ${old}, ${row});`;
   return [
     `CREATE TRIGGER ${q(`repl_${t.name}_ins`)} AFTER INSERT ON ${q(t.name)} ${when} BEGIN ${insert('upsert', 'NULL', jsonOf('NEW', t.columns))} END`,
-    `CREATE TRIGGER ${q(`repl_${t.name}_upd`)} AFTER UPDATE ON ${q(t.name)} ${when} BEGIN ${insert('upsert', jsonOf('OLD', t.key), jsonOf('NEW', t.columns))} END`,
-    `CREATE TRIGGER ${q(`repl_${t.name}_del`)} AFTER DELETE ON ${q(t.name)} ${when} BEGIN ${insert('delete', jsonOf('OLD', t.key), 'NULL')} END`,
+    `CREATE TRIGGER ${q(`repl_${t.name}_upd`)} AFTER UPDATE ON ${q(t.name)} ${when} BEGIN ${insert('upsert', jsonOf('OLD', t.columns), jsonOf('NEW', t.columns))} END`,
+    `CREATE TRIGGER ${q(`repl_${t.name}_del`)} AFTER DELETE ON ${q(t.name)} ${when} BEGIN ${insert('delete', jsonOf('OLD', t.columns), 'NULL')} END`,
   ];
 }
 

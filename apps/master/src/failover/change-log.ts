@@ -7,7 +7,8 @@ export interface Change {
   readonly at: number;
   readonly tbl: string;
   readonly op: 'upsert' | 'delete' | 'mark';
-  readonly key: string | null;
+  /** The whole old row (updates, deletes). */
+  readonly old: string | null;
   readonly row: string | null;
 }
 
@@ -34,8 +35,9 @@ export function createChangeLog(db: Db) {
   const head = db.prepare<[], LogPoint>('SELECT seq, epoch, at FROM repl_changes ORDER BY seq DESC LIMIT 1');
   const oldest = db.prepare<[], { seq: number }>('SELECT seq FROM repl_changes ORDER BY seq LIMIT 1');
   const at = db.prepare<[number], LogPoint>('SELECT seq, epoch, at FROM repl_changes WHERE seq = ?');
-  const since = db.prepare<[number, number], Change>('SELECT seq, epoch, at, tbl, op, key, row FROM repl_changes WHERE seq > ? ORDER BY seq LIMIT ?');
+  const since = db.prepare<[number, number], Change>('SELECT seq, epoch, at, tbl, op, old, row FROM repl_changes WHERE seq > ? ORDER BY seq LIMIT ?');
   const prune = db.prepare<[number]>('DELETE FROM repl_changes WHERE seq < ?');
+  const recent = db.prepare<[number], LogPoint>('SELECT seq, epoch, at FROM repl_changes ORDER BY seq DESC LIMIT ?');
   return {
     state(): ReplState {
       const s = state.get()!;
@@ -48,6 +50,10 @@ export function createChangeLog(db: Db) {
     /** The last entry of the log (seq 0 when empty). */
     head(): LogPoint {
       return head.get() ?? { seq: 0, epoch: 0, at: 0 };
+    },
+    /** The last `limit` entries' places, newest first: where a master that diverged may still match. */
+    recent(limit: number): LogPoint[] {
+      return recent.all(limit);
     },
     oldestSeq(): number {
       return oldest.get()?.seq ?? 0;

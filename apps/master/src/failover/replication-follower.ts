@@ -5,6 +5,9 @@ import { decodeToStandby, encodeReplFrame, standbyProof, FrameError, MAX_FRAME_B
 import type { ChangeLog } from './change-log.ts';
 import type { Applier } from './change-apply.ts';
 
+/** Log places a standby offers when its position does not match (a master that crashed while active has a short unreplicated tail). */
+const RECENT_POSITIONS = 512;
+
 export interface FollowerSettings {
   /** The other masters' replication links (`ws[s]://host:port/cluster/replication`), tried in order. */
   readonly urls: readonly string[];
@@ -157,7 +160,12 @@ export class ReplicationFollower {
           return;
         }
         const s = changes.state();
-        this.send(ws, { type: 'repl.hello', protocol: frame.protocol, name: settings.name, proof: standbyProof(settings.joinSecret, settings.name, frame.nonce), epoch: this.deps.epoch(), seq: s.appliedSeq, seqEpoch: s.appliedEpoch, seqAt: s.appliedAt });
+        this.send(ws, {
+          type: 'repl.hello', protocol: frame.protocol, name: settings.name, proof: standbyProof(settings.joinSecret, settings.name, frame.nonce),
+          epoch: this.deps.epoch(), seq: s.appliedSeq, seqEpoch: s.appliedEpoch, seqAt: s.appliedAt,
+          // Where else it may match, if its position does not (it was active and wrote what nobody got).
+          recent: s.copying ? [] : changes.recent(RECENT_POSITIONS),
+        });
         return;
       }
       case 'repl.welcome':
@@ -173,6 +181,18 @@ export class ReplicationFollower {
         this.connected = true;
         this.heartbeatMs = frame.heartbeatMs;
         this.startHeartbeat(ws);
+        if (frame.rollbackTo) {
+          try {
+            const undone = applier.rollbackTo(frame.rollbackTo);
+            log.warn({ event: 'REPL_ROLLED_BACK', active: frame.name, undone, to: frame.rollbackTo.seq }, 'changes made here that the active master never got were undone');
+          } catch (err) {
+            // Cannot undo: start over from a full copy (position 0: the next hello asks for one).
+            log.error({ event: 'REPL_APPLY_FAILED', url, error: (err as Error).message }, 'could not undo the changes the active master never got; a full copy follows');
+            applier.beginSnapshot();
+            ws.close(1011, 'rollback failed');
+            return;
+          }
+        }
         if (frame.snapshot) {
           const s = changes.state();
           if (s.appliedSeq > 0) log.warn({ event: 'REPL_DIVERGED', active: frame.name, appliedSeq: s.appliedSeq, appliedEpoch: s.appliedEpoch }, 'this master\'s state is not a prefix of the active master\'s (pruned, or changed here while cut off): replaced by a full copy');

@@ -172,7 +172,8 @@ export class ReplicationSource {
     this.send(ws, { type: 'challenge', protocol: 1, nonce });
   }
 
-  private hello(ws: WebSocket, address: string, nonce: string, h: Extract<ToActive, { type: 'repl.hello' }>): Session | undefined {
+  private hello(ws: WebSocket, address: string, nonce: string, hello: Extract<ToActive, { type: 'repl.hello' }>): Session | undefined {
+    let h = hello;
     const { settings, changes, log, now } = this.deps;
     if (!settings.joinSecret || !proofMatches(standbyProof(settings.joinSecret, h.name, nonce), h.proof)) {
       this.refuse(ws, address, 'MOAT_ERR_JOIN_REFUSED', `standby ${h.name} refused: wrong join secret`);
@@ -188,9 +189,12 @@ export class ReplicationSource {
       return undefined;
     }
     const head = changes.head();
-    const snapshot = !canContinue(changes, { seq: h.seq, epoch: h.seqEpoch, at: h.seqAt });
+    // Its position, else the newest of its recent places this log holds (it undoes what came after), else a full copy.
+    const rollbackTo = canContinue(changes, { seq: h.seq, epoch: h.seqEpoch, at: h.seqAt }) ? undefined : h.recent.find((p) => canContinue(changes, p));
+    const snapshot = !canContinue(changes, { seq: h.seq, epoch: h.seqEpoch, at: h.seqAt }) && rollbackTo === undefined;
+    if (rollbackTo) h = { ...h, seq: rollbackTo.seq, seqEpoch: rollbackTo.epoch, seqAt: rollbackTo.at };
     const session: Session = { ws, name: h.name, address, connectedAt: now(), cursor: h.seq, acked: snapshot ? 0 : h.seq, ackedAt: 0, lastSeen: now(), ready: false, synced: !snapshot && h.seq >= head.seq, syncedAt: snapshot ? Number.MAX_SAFE_INTEGER : head.seq, pinned: snapshot ? 0 : undefined };
-    this.send(ws, { type: 'repl.welcome', name: settings.name, epoch: this.deps.epoch(), head, snapshot, heartbeatMs: settings.heartbeatMs });
+    this.send(ws, { type: 'repl.welcome', name: settings.name, epoch: this.deps.epoch(), head, snapshot, heartbeatMs: settings.heartbeatMs, ...(rollbackTo ? { rollbackTo } : {}) });
     this.sessions.add(session);
     if (snapshot) {
       void this.sendSnapshot(session, { seq: h.seq, epoch: h.seqEpoch }).catch((err: unknown) => {
@@ -198,7 +202,7 @@ export class ReplicationSource {
         ws.close(1011, 'snapshot failed');
       });
     } else session.ready = true;
-    log.info({ event: 'REPL_STANDBY_UP', standby: h.name, address, fromSeq: session.cursor, headSeq: head.seq, snapshot }, 'standby following');
+    log.info({ event: 'REPL_STANDBY_UP', standby: h.name, address, fromSeq: session.cursor, headSeq: head.seq, snapshot, rolledBackTo: rollbackTo?.seq }, 'standby following');
     return session;
   }
 

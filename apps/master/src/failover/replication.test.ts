@@ -148,3 +148,36 @@ test('a streamed snapshot is one consistent view while the master goes on writin
   assert.equal(dump(b), dump(a));
   a.close();
 });
+
+test('a master that wrote changes nobody got undoes them (old rows kept in its log) and continues from the new active master, without a full copy', () => {
+  const a = activeDb();
+  const b = masterDb();
+  write(a);
+  const bApplier = createApplier(b);
+  bApplier.apply(createChangeLog(a).since(0, 10_000));
+  // master-a goes on alone: an insert, an update, a delete, none of which reach master-b.
+  a.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES ('lost', 'h', 'admin', 5)").run();
+  a.prepare("UPDATE users SET role = 'admin', password_hash = 'changed' WHERE username = 'ann'").run();
+  a.prepare("DELETE FROM quarantine").run();
+  // master-b takes over (epoch 2) and writes its own.
+  installChangeCapture(b);
+  b.prepare('UPDATE repl_state SET epoch = 2').run();
+  setCapture(b, true);
+  b.prepare("INSERT INTO repl_changes (epoch, at, tbl, op) VALUES (2, 99, '', 'mark')").run();
+  b.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES ('kept', 'h', 'auditor', 6)").run();
+  b.prepare("UPDATE users SET role = 'admin' WHERE username = 'ann'").run();
+  // master-a rejoins as standby: its position is not in master-b's log; its recent places are.
+  setCapture(a, false);
+  const aLog = createChangeLog(a);
+  const bLog = createChangeLog(b);
+  const head = aLog.head();
+  assert.equal(canContinue(bLog, head), false);
+  const point = aLog.recent(100).find((p) => canContinue(bLog, p));
+  assert.ok(point, 'a common place exists');
+  const aApplier = createApplier(a);
+  assert.equal(aApplier.rollbackTo(point), 3, 'its three lone changes undone');
+  aApplier.apply(bLog.since(point.seq, 10_000));
+  assert.equal(dump(a), dump(b), 'the same state as the new active master');
+  const quarantineHit = a.prepare("SELECT rowid FROM quarantine_fts WHERE subject MATCH '\"QUARANTINE\"'").all();
+  assert.equal(quarantineHit.length, 1, 'the deleted row is back in the subject index too');
+});
