@@ -12,6 +12,13 @@ import { startSink, type Sink } from '@moat/sink';
 export const LOCAL_DEFAULTS = {
   varDir: 'var',
   master: { host: '127.0.0.1', port: 8080 },
+  /** `pnpm start:standby`: a second master, following the first and elected in its place when it fails. */
+  standby: { port: 8081 },
+  /** The masters' election (UDP), by master: its own address is the tie-break, so each has one. */
+  masterElection: [
+    { name: 'master', host: '127.0.0.1', port: 2521, priority: 150 },
+    { name: 'master-2', host: '127.0.0.2', port: 2522, priority: 100 },
+  ],
   sink: { host: '127.0.0.1', port: 2600 },
   scanners: [
     { name: 'scanner-1', port: 2525, electionHost: '127.0.0.1', electionPort: 2511, priority: 150 },
@@ -26,7 +33,10 @@ export const LOCAL_DEFAULTS = {
 } as const;
 
 export interface LocalCluster {
+  /** The master on 8080 (with `standby`, whichever of the two is active may differ: see `masters`). */
   readonly master: Master;
+  /** Every master: one, or two with `standby`. */
+  readonly masters: readonly Master[];
   readonly sink: Sink;
   readonly scanners: readonly Scanner[];
   /** The admin password: generated on first start and kept under var/. */
@@ -43,6 +53,10 @@ export interface LocalClusterOptions {
   readonly virtualPort?: number;
   readonly electionPorts?: readonly number[];
   readonly logLevel?: 'info' | 'warn' | 'silent';
+  /** Run a standby master too (`pnpm start:standby`): docs/masters.md. */
+  readonly standby?: boolean;
+  readonly standbyPort?: number;
+  readonly masterElectionPorts?: readonly number[];
 }
 
 /**
@@ -57,6 +71,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
 
   let sink: Sink;
   let master: Master;
+  const masters: Master[] = [];
   let adminPassword: string;
   const scanners: Scanner[] = [];
   // Whatever started is stopped again if a later part fails, so a failed start leaves nothing behind.
@@ -64,27 +79,47 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   try {
     sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered') });
     started.push(sink);
-    const masterConfig = validateDocument(
-      MasterConfigSchema,
-      {
-        node: { name: 'master' },
-        dataDir: join(root, 'master'),
-        http: { host: LOCAL_DEFAULTS.master.host, port: options.masterPort ?? LOCAL_DEFAULTS.master.port },
-        cluster: { joinSecret },
-        admin: { username: LOCAL_DEFAULTS.adminUser },
-        log: { level },
-      },
-      'local cluster (master)',
-    );
-    master = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', node: 'master' }), seedRules: demoRules() });
-    started.push(master);
-    adminPassword = master.firstAdmin.generatedPassword ?? readPassword(join(masterConfig.dataDir, 'admin-password.txt'));
+    const masterPorts = [options.masterPort ?? LOCAL_DEFAULTS.master.port, options.standbyPort ?? LOCAL_DEFAULTS.standby.port];
+    const electionPorts = LOCAL_DEFAULTS.masterElection.map((m, i) => options.masterElectionPorts?.[i] ?? m.port);
+    const masterCount = options.standby ? 2 : 1;
+    for (let i = 0; i < masterCount; i++) {
+      const me = LOCAL_DEFAULTS.masterElection[i]!;
+      const other = LOCAL_DEFAULTS.masterElection[1 - i]!;
+      const masterConfig = validateDocument(
+        MasterConfigSchema,
+        {
+          node: { name: me.name },
+          dataDir: join(root, me.name),
+          http: { host: LOCAL_DEFAULTS.master.host, port: masterPorts[i] },
+          cluster: { joinSecret },
+          admin: { username: LOCAL_DEFAULTS.adminUser },
+          log: { level },
+          ...(options.standby ? {
+            failover: {
+              peers: [`ws://${LOCAL_DEFAULTS.master.host}:${masterPorts[1 - i]}/cluster/replication`],
+              election: { bind: { host: me.host, port: electionPorts[i] }, peers: [{ host: other.host, port: electionPorts[1 - i] }], priority: me.priority, advertIntervalMs: 500, key: joinSecret },
+            },
+          } : {}),
+        },
+        `local cluster (${me.name})`,
+      );
+      const m = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', node: me.name }), seedRules: demoRules() });
+      masters.push(m);
+      started.push(m);
+    }
+    master = masters[0]!;
+    // With a standby the election picks the active master (about three adverts after start).
+    const deadline = Date.now() + 10_000;
+    while (options.standby && !masters.some((m) => m.failover?.isActive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    adminPassword = masters.map((m) => m.firstAdmin.generatedPassword).find(Boolean)
+      ?? LOCAL_DEFAULTS.masterElection.slice(0, masterCount).map((m) => join(root, m.name, 'admin-password.txt')).filter((f) => existsSync(f)).map(readPassword)[0]
+      ?? readPassword(join(root, 'master', 'admin-password.txt'));
 
     const smtpPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.scannerPorts?.[i] ?? s.port);
-    const electionPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.electionPorts?.[i] ?? s.electionPort);
+    const scannerElectionPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.electionPorts?.[i] ?? s.electionPort);
     const upstreams = LOCAL_DEFAULTS.scanners.map((s, i) => ({ name: s.name, host: '127.0.0.1', port: smtpPorts[i]!, failTimeoutMs: 5000 }));
     for (const [i, s] of LOCAL_DEFAULTS.scanners.entries()) {
-      const peers = LOCAL_DEFAULTS.scanners.flatMap((p, j) => (j === i ? [] : [{ host: p.electionHost, port: electionPorts[j]! }]));
+      const peers = LOCAL_DEFAULTS.scanners.flatMap((p, j) => (j === i ? [] : [{ host: p.electionHost, port: scannerElectionPorts[j]! }]));
       const config = validateDocument(
         ScannerConfigSchema,
         {
@@ -92,14 +127,15 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
           dataDir: join(root, s.name),
           smtp: { listen: { host: '127.0.0.1', port: smtpPorts[i] }, hostname: `${s.name}.moat.localhost`, trustedProxies: [LOCAL_DEFAULTS.balancerSource] },
           relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
-          master: { url: `ws://${LOCAL_DEFAULTS.master.host}:${master.port}/cluster`, joinSecret },
+          // With a standby: both masters, tried in order until the active one welcomes the scanner.
+          master: { url: masters.map((m) => `ws://${LOCAL_DEFAULTS.master.host}:${m.port}/cluster`), joinSecret },
           // Active-active: both scanners behind the virtual address, the election picks who holds it.
           balancer: {
             listen: { host: LOCAL_DEFAULTS.virtual.host, port: options.virtualPort ?? LOCAL_DEFAULTS.virtual.port },
             sourceAddress: LOCAL_DEFAULTS.balancerSource,
             upstreams,
             healthCheck: { type: 'smtp', intervalMs: 2000, rise: 2, fall: 2 },
-            election: { nodeId: s.name, priority: s.priority, advertIntervalMs: 500, bind: { host: s.electionHost, port: electionPorts[i] }, peers, key: joinSecret },
+            election: { nodeId: s.name, priority: s.priority, advertIntervalMs: 500, bind: { host: s.electionHost, port: scannerElectionPorts[i] }, peers, key: joinSecret },
           },
           log: { level },
         },
@@ -115,12 +151,13 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   }
   return {
     master,
+    masters,
     sink,
     scanners,
     adminPassword,
     async close() {
       for (const s of scanners) await s.close();
-      await master.close();
+      for (const m of masters) await m.close();
       await sink.close();
     },
   };

@@ -15,7 +15,8 @@ const USAGE = `usage:
   moat scanner --config FILE [--print-config]   run a scanner node
   moat balancer --config FILE                   run a stand-alone balancer (virtual SMTP address + election)
   moat sink [--host H] [--port P] [--dir D]     run a downstream sink that writes mail to files
-  moat local [--var DIR]                         run the local cluster (what 'pnpm start' runs)
+  moat witness [--host H] [--port P] [--dir D] [--lease-ms N]   run the masters' witness vote (key: MOAT_WITNESS_KEY)
+  moat local [--var DIR] [--standby]             run the local cluster (what 'pnpm start' runs; --standby: a second master on 8081)
   moat healthcheck [--file FILE]                 probe the role running here (exit 0 healthy, 1 not)
   moat backup master|scanner --config FILE --out DIR   online backup of a node's database (+ a scanner's quarantine)
 
@@ -39,7 +40,9 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       if (options['print-config']) {
-        process.stdout.write(stringify({ ...config, cluster: { ...config.cluster, joinSecret: config.cluster.joinSecret ? '[redacted]' : undefined }, admin: { ...config.admin, password: config.admin.password ? '[redacted]' : undefined } }));
+        const f = config.failover;
+        const failover = f && { ...f, ...(f.election ? { election: { ...f.election, key: '[redacted]' } } : {}), ...(f.witness ? { witness: { ...f.witness, key: '[redacted]' } } : {}) };
+        process.stdout.write(stringify({ ...config, cluster: { ...config.cluster, joinSecret: config.cluster.joinSecret ? '[redacted]' : undefined }, admin: { ...config.admin, password: config.admin.password ? '[redacted]' : undefined }, ...(failover ? { failover } : {}) }));
         return 0;
       }
       const master = await startMaster(config);
@@ -82,13 +85,28 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`sink listening on port ${sink.port}\n`);
       return runUntilSignal(sink);
     }
+    case 'witness': {
+      // The masters' third vote (docs/masters.md): small, no database; its one state file is written durably.
+      const key = process.env.MOAT_WITNESS_KEY;
+      if (!key || key.length < 16) return usage('witness needs MOAT_WITNESS_KEY (at least 16 characters), the key in the masters\' failover.witness.key');
+      const leaseMs = typeof options['lease-ms'] === 'string' ? Number(options['lease-ms']) : 3000;
+      if (!Number.isInteger(leaseMs) || leaseMs < 100) return usage('--lease-ms must be an integer of at least 100');
+      const port = typeof options.port === 'string' ? Number(options.port) : 8090;
+      if (!Number.isInteger(port) || port < 0 || port > 65535) return usage('--port must be a TCP port');
+      const [{ startWitness }, { createLogger }, { ensureDirs }] = await Promise.all([import('@moat/master/witness'), import('@moat/scanner/logger'), import('@moat/storage')]);
+      const dir = resolve(typeof options.dir === 'string' ? options.dir : 'var/witness');
+      await ensureDirs(dir);
+      const witness = await startWitness({ host: typeof options.host === 'string' ? options.host : '127.0.0.1', port, key, leaseMs, stateFile: resolve(dir, 'witness.json'), log: createLogger('info', { role: 'witness' }) });
+      return runUntilSignal(witness);
+    }
     case 'local': {
       const { startLocalCluster, LOCAL_DEFAULTS } = await import('./local-cluster.ts');
-      const cluster = await startLocalCluster(typeof options.var === 'string' ? { varDir: options.var } : {});
+      const cluster = await startLocalCluster({ ...(typeof options.var === 'string' ? { varDir: options.var } : {}), ...(options.standby ? { standby: true } : {}) });
       const lines = [
         '',
         'Moat local cluster is up:',
         `  console and API     ${cluster.master.url}/   (API under /api/v1/, docs at /api/v1/docs)`,
+        ...(cluster.masters.length > 1 ? [`  standby master      ${cluster.masters[1]!.url}/   (elected in place of the active one when it fails; docs/masters.md)`] : []),
         `  admin login         user ${LOCAL_DEFAULTS.adminUser}, password ${cluster.adminPassword}`,
         `  virtual SMTP        ${LOCAL_DEFAULTS.virtual.host}:${LOCAL_DEFAULTS.virtual.port} (held by the elected scanner, spread over both)`,
         ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}`),

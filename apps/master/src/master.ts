@@ -24,6 +24,10 @@ import { digestRoutes } from './digests/digest-routes.ts';
 import { DigestRunner } from './digests/digest-runner.ts';
 import { createDigestStore } from './digests/settings-repository.ts';
 import { enduserRoutes } from './enduser/enduser-routes.ts';
+import { Failover } from './failover/failover.ts';
+import { failoverRoutes, replicatedBeforeReply, standbyGate } from './failover/failover-routes.ts';
+import { removeChangeCapture } from './failover/change-capture.ts';
+import { checkFailoverConfig } from './failover/failover-config.ts';
 
 /** How often the master checks whether a digest round is due (the schedule's resolution). */
 const DIGEST_TICK_MS = 30_000;
@@ -37,7 +41,10 @@ export interface Master {
   readonly firstAdmin: FirstAdmin;
   /** Quarantine digests: rounds on the schedule, or `runRound()` now. */
   readonly digests: DigestRunner;
-  close(): Promise<void>;
+  /** Management failover, when `failover` is configured (docs/masters.md). */
+  readonly failover: Failover | undefined;
+  /** `abrupt`: stop as a crash would for the election (no resign advert; tests). */
+  close(opts?: { abrupt?: boolean }): Promise<void>;
 }
 
 export interface MasterOptions {
@@ -53,12 +60,20 @@ export interface MasterOptions {
 export async function startMaster(config: MasterConfig, options: MasterOptions = {}): Promise<Master> {
   const log = options.log ?? pino({ level: config.log.level, base: { role: 'master', node: config.node.name }, timestamp: pino.stdTimeFunctions.isoTime });
   const now = options.now ?? Date.now;
+  checkFailoverConfig(config);
   await ensureDirs(config.dataDir);
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
-  if (!currentRules(db)) {
+  const seedIfEmpty = () => {
+    if (currentRules(db)) return;
     const seed = options.seedRules ?? (config.rules.seedFile ? readSeedRules(config.rules.seedFile) : undefined);
     if (seed) seedRules(db, seed, 'system', now());
+  };
+  // With failover, nothing is written before this master knows it is the active one.
+  if (!config.failover) {
+    removeChangeCapture(db);
+    seedIfEmpty();
   }
+  let failover: Failover | undefined;
 
   // One registry for the HTTP app and the hub, served at /metrics.
   const registry = new Registry();
@@ -73,6 +88,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       offlineAfterMissed: config.cluster.offlineAfterMissed,
       requestTimeoutMs: config.cluster.requestTimeoutSeconds * 1000,
       protocolVersion: options.protocolVersion ?? PROTOCOL_VERSION,
+      ...(config.failover ? { failover: { isActive: () => failover?.isActive() ?? false, epoch: () => failover?.epoch() ?? 0, observedEpoch: (e: number, from: string) => failover?.observedEpoch(e, from), replicated: () => failover?.replicated() ?? Promise.resolve() } } : {}),
     },
   });
   const deps = { config, db, log, now, cluster: hub };
@@ -81,9 +97,30 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const digestRepo = createDigestRepository(db);
   const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name });
   const auditLog = createAuditLog(db, now);
+  let firstAdmin: FirstAdmin = { created: false };
+  if (config.failover) {
+    failover = new Failover({
+      db, log, now, name: config.node.name, joinSecret: config.cluster.joinSecret ?? process.env.MOAT_JOIN_SECRET, heartbeatMs: config.cluster.heartbeatSeconds * 1000,
+      config: config.failover, registry,
+      hooks: {
+        activate: async () => {
+          seedIfEmpty();
+          firstAdmin = await ensureFirstAdmin(deps);
+          hub.resetRegistry();
+          digests.start(DIGEST_TICK_MS);
+        },
+        deactivate: async (reason) => {
+          await digests.stop();
+          hub.closeAllLinks(`no longer the active master: ${reason}`);
+        },
+      },
+    });
+  }
   const app = await buildApp(deps, {
     metricsRegistry: registry,
+    ...(failover ? { gate: standbyGate(failover), beforeReply: replicatedBeforeReply(failover) } : {}),
     extraPlugins: [
+      ...(failover ? [failoverRoutes(failover)] : []),
       clusterLinkRoute(hub),
       async (api) => {
         await api.register(dataRoutes, { prefix: '/api/v1', deps });
@@ -93,11 +130,12 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       enduserRoutes({ store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: config.auth.secureCookie }),
     ],
   });
-  const firstAdmin = await ensureFirstAdmin(deps);
+  if (!failover) firstAdmin = await ensureFirstAdmin(deps);
   await app.listen({ host: config.http.host, port: config.http.port });
   const port = (app.server.address() as AddressInfo).port;
   url = `${config.http.tls ? 'https' : 'http'}://${config.http.host}:${port}`;
-  digests.start(DIGEST_TICK_MS);
+  if (failover) await failover.start();
+  else digests.start(DIGEST_TICK_MS);
   log.info({ event: 'MASTER_STARTED', url, rulesVersion: currentRules(db)?.version ?? 0 }, 'master started');
 
   let closed = false;
@@ -107,11 +145,15 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
     app,
     hub,
     db,
-    firstAdmin,
+    get firstAdmin() {
+      return firstAdmin;
+    },
     digests,
-    async close() {
+    failover,
+    async close(opts = {}) {
       if (closed) return;
       closed = true;
+      await failover?.close(opts);
       await digests.stop();
       await hub.close();
       await app.close();

@@ -117,7 +117,10 @@ const RulesSource = Type.Object(
 
 const Master = Type.Object(
   {
-    url: Type.String({ pattern: '^wss?://', description: 'The master\'s cluster link, e.g. `wss://master.example.com:8080/cluster` (`ws://` only on loopback).' }),
+    url: Type.Union([
+      Type.String({ pattern: '^wss?://' }),
+      Type.Array(Type.String({ pattern: '^wss?://' }), { minItems: 1, maxItems: 16 }),
+    ], { description: 'The master\'s cluster link, e.g. `wss://master.example.com:8080/cluster` (`ws://` only on loopback); with management failover a list of the masters\' links, tried in order until the active one welcomes the scanner (or one management virtual address).' }),
     joinSecret: Type.Optional(Type.String({ minLength: 16, description: 'The cluster join secret, needed once to join (or set MOAT_JOIN_SECRET); afterwards the node credential stored under dataDir is used.' })),
     fingerprint: Type.Optional(Type.String({ pattern: '^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$', description: 'SHA-256 fingerprint of the master\'s TLS certificate, pinned (required with wss://).' })),
     reconnectBaseSeconds: Type.Number({ minimum: 0.05, default: 0.5, description: 'First reconnect delay; doubles per failed attempt, with jitter.' }),

@@ -24,6 +24,7 @@ import { ClusterLink } from './link/cluster-link.ts';
 import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moat/balancer';
 import { applyNodeSettings, balancerReport, withLocalUpstream } from './balancer-bridge.ts';
 import type { CompiledRules } from '@moat/rules';
+import { epochStore } from './link/epoch-store.ts';
 import { credentialStore } from './link/credential-store.ts';
 import { createRequestHandlers } from './link/request-handlers.ts';
 import { createLogger } from './logger.ts';
@@ -112,7 +113,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     });
     link = new ClusterLink({
       settings: {
-        url: config.master.url,
+        urls: typeof config.master.url === 'string' ? [config.master.url] : config.master.url,
         joinSecret: config.master.joinSecret ?? process.env.MOAT_JOIN_SECRET,
         fingerprint: config.master.fingerprint,
         nodeName: config.node.name,
@@ -123,6 +124,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         batchSize: config.master.batchSize,
       },
       credentials: credentialStore(config.dataDir),
+      epochs: epochStore(config.dataDir),
       rules: pushed,
       outbox,
       handlers,

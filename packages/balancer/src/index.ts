@@ -11,3 +11,4 @@ export { masterDownMs, skewMs } from './timers.ts';
 export type { Log } from './log.ts';
 export type { UpstreamChange } from './pool.ts';
 export { probe, type ProbeOptions } from './health-probe.ts';
+export { runHookCommand, type HookContext } from './hook-command.ts';

@@ -13,7 +13,7 @@ export class FrameError extends Error {
   }
 }
 
-function decoder<S extends TSchema>(schema: S) {
+export function decoder<S extends TSchema>(schema: S) {
   const check = Compile(schema);
   return (raw: Buffer | string): Static<S> => {
     const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;

@@ -4,3 +4,5 @@ export { FrameError, decodeToMaster, decodeToScanner, encodeFrame, validator } f
 export { newNonce, newCredential, helloProof, proofMatches } from './auth.ts';
 export { PendingRequests } from './pending-requests.ts';
 export { acceptProtocol, offerProtocol, OLDEST_PROTOCOL_VERSION, type Negotiation } from './version.ts';
+// ── management failover: the master ⇄ master replication link ──
+export * from './replication.ts';

@@ -5,6 +5,7 @@ import type { Me } from '../app.tsx';
 import { ago, when } from '../lib/format.ts';
 import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
+import { MastersPanel } from '../components/masters-panel.tsx';
 
 interface NodeView {
   id: string;
@@ -89,6 +90,8 @@ export function Dashboard({ me }: { me: Me }) {
           </tbody>
         </table>
       </div>
+      {/* management failover: the masters and each standby's lag (absent without failover) */}
+      <MastersPanel refreshMs={REFRESH_MS} />
       <h2>Traffic, last 24 hours</h2>
       {traffic.error && <p class="error" role="alert">{traffic.error}</p>}
       {traffic.data && <TrafficChart rows={traffic.data.rows} label="Messages per hour over the last 24 hours, by verdict" />}

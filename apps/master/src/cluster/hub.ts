@@ -23,6 +23,20 @@ export interface HubSettings {
   readonly requestTimeoutMs: number;
   /** The protocol version this master speaks (PROTOCOL_VERSION; tests set it one ahead to play a newer master). */
   readonly protocolVersion: number;
+  /** Management failover (docs/masters.md): absent for a master without a standby. */
+  readonly failover?: HubFailover;
+}
+
+// ── management failover: what the hub asks of failover/failover.ts ──
+export interface HubFailover {
+  /** Scanners are served only by the active master. */
+  isActive(): boolean;
+  /** This term's epoch, sent to every scanner right after `welcome` (`master.epoch`). */
+  epoch(): number;
+  /** A scanner told us it has seen a higher epoch: we are stale. */
+  observedEpoch(epoch: number, from: string): void;
+  /** Resolves once what is written so far is on a standby too (events are acknowledged only then). */
+  replicated(): Promise<void>;
 }
 
 interface Session {
@@ -70,7 +84,7 @@ export class ClusterHub implements ClusterControl {
     this.settings = deps.settings;
     this.registry = createNodeRegistry(deps.db, (err) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'node heartbeats could not be written; retried with the next ones'));
     this.ingest = createIngest(deps.db);
-    this.registry.resetOnline();
+    if (!deps.settings.failover) this.registry.resetOnline();
     this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0, () =>
       this.registry.list().flatMap((n) => {
         const b = this.balancers.get(n.id);
@@ -151,6 +165,7 @@ export class ClusterHub implements ClusterControl {
       try {
         if (!session) {
           clearTimeout(helloTimer);
+          if (this.settings.failover && !this.settings.failover.isActive()) return this.refuse(ws, remoteAddress, 'MOAT_ERR_NOT_ACTIVE', 'this master is a standby');
           if (frame.type !== 'hello') return this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_EXPECTED', `expected hello, got ${frame.type}`);
           session = this.authenticate(ws, remoteAddress, nonce, frame);
           return;
@@ -201,15 +216,22 @@ export class ClusterHub implements ClusterControl {
     this.registry.connected(node.id, now, address, hello.smtpAddress, hello.software, hello.rulesVersion);
     const session: Session = { ws, node, protocol: negotiated.version, pending: new PendingRequests(), streams: new Map(), lastSeen: now };
     this.sessions.set(node.id, session);
-    this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
-    this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
-    session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
-    this.pushRulesIfBehind(session, hello.rulesVersion);
+    const greet = () => {
+      this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
+      if (this.settings.failover) this.send(ws, { type: 'master.epoch', epoch: this.settings.failover.epoch() });
+      this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
+      session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
+      this.pushRulesIfBehind(session, hello.rulesVersion);
+    };
+    // management failover: a new credential is handed out only once a standby has it too.
+    if (issued && this.settings.failover) void this.settings.failover.replicated().then(greet);
+    else greet();
     return session;
   }
 
   private refuse(ws: WebSocket, address: string, code: string, message: string): void {
-    this.log.warn({ event: 'LINK_REFUSED', address, code }, message);
+    // management failover: a scanner trying its list of masters meets the standby as a matter of course.
+    this.log[code === 'MOAT_ERR_NOT_ACTIVE' ? 'info' : 'warn']({ event: 'LINK_REFUSED', address, code }, message);
     this.metrics.linkRefusals.inc({ code });
     this.send(ws, { type: 'error', code, message });
     ws.close(1008, code);
@@ -232,7 +254,12 @@ export class ClusterHub implements ClusterControl {
         this.metrics.eventsIngested.inc({ node: s.node.name, result: 'duplicate' }, outcome.duplicates);
         this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rejected' }, outcome.rejected.length);
         for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
-        this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
+        const ack = () => this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
+        // management failover: acknowledged only once a standby has the batch too (nothing acked is lost in a failover).
+        // A master that stepped down meanwhile does not acknowledge: the scanner sends the batch to the active one.
+        const failover = this.settings.failover;
+        if (failover) void failover.replicated().then(() => failover.isActive() && ack());
+        else ack();
         return;
       }
       case 'quarantine.chunk': {
@@ -257,6 +284,10 @@ export class ClusterHub implements ClusterControl {
         return;
       case 'error':
         this.log.warn({ event: 'LINK_NODE_ERROR', node: s.node.name, code: frame.code, error: frame.message }, 'scanner reported an error');
+        return;
+      case 'master.epoch':
+        // management failover: the scanner has seen a later term than ours (it closes the link).
+        this.settings.failover?.observedEpoch(frame.epoch, `scanner ${s.node.name}`);
         return;
       case 'hello':
         this.send(s.ws, { type: 'error', code: 'MOAT_ERR_PROTOCOL', message: 'hello after the handshake' });
@@ -306,12 +337,27 @@ export class ClusterHub implements ClusterControl {
   }
 
   private sweepGreylist(): void {
+    if (this.settings.failover && !this.settings.failover.isActive()) return;
     try {
       const removed = this.greylist.sweep(this.now());
       if (removed > 0) this.log.debug({ event: 'GREYLIST_SWEEP', removed }, 'expired greylist triplets removed');
     } catch (err) {
       this.log.error({ event: 'GREYLIST_ERROR', err }, 'greylist sweep failed');
     }
+  }
+
+  // ── management failover: a master that stops being active lets every scanner go ──
+  /** Close every scanner link (they reconnect to the next master in their list). */
+  closeAllLinks(reason: string): void {
+    for (const s of [...this.sessions.values()]) {
+      s.ws.close(1012, reason.slice(0, 100));
+      this.disconnected(s);
+    }
+  }
+
+  /** A master becoming active: nobody is connected to it yet, whatever the replicated registry says. */
+  resetRegistry(): void {
+    this.registry.resetOnline();
   }
 
   /** Missed heartbeats: the node is gone even if its TCP connection has not noticed. */
@@ -332,6 +378,12 @@ export class ClusterHub implements ClusterControl {
   }
 
   rulesChanged(): void {
+    // management failover: pushed once a standby has the version, so no scanner runs rules a failover would take back.
+    if (this.settings.failover) void this.settings.failover.replicated().then(() => this.settings.failover!.isActive() && this.pushCurrentRules());
+    else this.pushCurrentRules();
+  }
+
+  private pushCurrentRules(): void {
     const current = currentRules(this.db);
     if (!current) return;
     for (const s of this.sessions.values()) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });

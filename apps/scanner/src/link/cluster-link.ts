@@ -10,7 +10,8 @@ import type { NodeCredential } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
 
 export interface LinkSettings {
-  readonly url: string;
+  /** The masters' cluster links, tried in order (management failover: the active one welcomes us). */
+  readonly urls: readonly string[];
   readonly joinSecret: string | undefined;
   /** SHA-256 fingerprint of the master's certificate (`AB:CD:…`); required for wss. */
   readonly fingerprint: string | undefined;
@@ -34,6 +35,8 @@ export interface LinkDeps {
   readonly balancerReport?: () => BalancerReport | undefined;
   readonly log: Logger;
   readonly now: () => number;
+  /** The highest master epoch seen (management failover fencing); absent: no fencing. */
+  readonly epochs?: { load(): number; save(epoch: number): Promise<void> };
 }
 
 type State = 'idle' | 'handshake' | 'ready';
@@ -58,6 +61,14 @@ export class ClusterLink {
   private batchInFlight: { id: string; sentAt: number } | undefined;
   /** This node's own requests of the master (greylisting), by id, each with its time-out. */
   private readonly requests = new PendingRequests();
+  // ── management failover: which master, and its epoch on this link ──
+  private urlIndex = 0;
+  private url = '';
+  /** The epoch this link's master announced (accepted: at or above the highest seen). */
+  private linkEpoch: number | undefined;
+  private epochSaved: Promise<void> = Promise.resolve();
+  /** A welcome waiting for the master's epoch (a scanner that has seen epochs trusts no master without one). */
+  private pendingReady: (() => void) | undefined;
 
   constructor(deps: LinkDeps) {
     this.deps = deps;
@@ -107,8 +118,11 @@ export class ClusterLink {
 
   private connect(): void {
     const { settings, log } = this.deps;
-    const secure = settings.url.startsWith('wss:');
-    const ws = new WebSocket(settings.url, {
+    this.url = settings.urls[this.urlIndex % settings.urls.length]!;
+    this.linkEpoch = undefined;
+    this.pendingReady = undefined;
+    const secure = this.url.startsWith('wss:');
+    const ws = new WebSocket(this.url, {
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 10_000,
       // A pinned fingerprint instead of a CA (the master's certificate is usually self-signed):
@@ -189,28 +203,39 @@ export class ClusterLink {
         }
         // The link may have dropped while the credential was being written.
         if (ws !== this.ws || ws?.readyState !== WebSocket.OPEN) return;
-        this.state = 'ready';
-        this.attempts = 0;
-        this.heartbeatMs = frame.heartbeatMs;
-        this.batchInFlight = undefined;
-        log.info({ event: 'LINK_UP', nodeId: frame.nodeId, protocol: frame.protocol }, 'connected to the master');
-        this.startHeartbeat();
-        this.drain();
+        if (this.linkEpoch === undefined && (this.deps.epochs?.load() ?? 0) > 0) {
+          this.pendingReady = () => this.ready(ws, frame);
+          // A master without failover never says its epoch: after a while, the next one in the list.
+          const timer = setTimeout(() => {
+            if (ws !== this.ws || this.linkEpoch !== undefined) return;
+            log.warn({ event: 'LINK_NO_EPOCH', url: this.url }, 'the master did not say its epoch; this node has seen failover epochs: trying the next master');
+            ws.close(1008, 'no epoch');
+          }, Math.max(1000, 2 * frame.heartbeatMs));
+          timer.unref();
+          return;
+        }
+        this.ready(ws, frame);
         return;
       }
+      case 'master.epoch':
+        this.checkEpoch(frame.epoch);
+        return;
       case 'heartbeat':
         return;
       case 'error':
         if (frame.id !== undefined && this.requests.settle(frame.id, { ok: false, error: new LinkUnavailableError(`the master refused the request: ${frame.code} ${frame.message}`) })) return;
-        log.error({ event: 'LINK_REFUSED', code: frame.code, error: frame.message }, 'the master refused the link');
+        // A standby master saying so is expected with a list of masters: the next one is tried.
+        log[frame.code === 'MOAT_ERR_NOT_ACTIVE' ? 'info' : 'error']({ event: 'LINK_REFUSED', code: frame.code, error: frame.message, url: this.url }, 'the master refused the link');
         return;
       case 'rules.push': {
+        await this.epochSaved;
+        if (!this.fenced()) return;
         const outcome = await this.deps.rules.apply(frame.version, frame.rules);
         this.send({ type: 'rules.ack', version: frame.version, ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error }) });
         return;
       }
       case 'events.ack': {
-        if (this.batchInFlight?.id !== frame.id) return;
+        if (this.batchInFlight?.id !== frame.id || !this.fenced()) return;
         this.deps.outbox.acknowledge(frame.upToSeq);
         this.batchInFlight = undefined;
         this.drain();
@@ -223,6 +248,45 @@ export class ClusterLink {
         if (this.state !== 'ready') return;
         await this.deps.handlers.handle(frame, (f) => this.send(f));
     }
+  }
+
+  // ── management failover: epoch fencing (docs/masters.md) ──
+  /** May this link's master be obeyed? Yes once its epoch was accepted, or when no epoch was ever seen. */
+  private fenced(): boolean {
+    return this.linkEpoch !== undefined || (this.deps.epochs?.load() ?? 0) === 0;
+  }
+
+  /** The master's epoch: below the highest seen → refuse it and try the next master; else persist it. */
+  private checkEpoch(epoch: number): void {
+    const { log } = this.deps;
+    const seen = this.deps.epochs?.load() ?? 0;
+    if (epoch < seen) {
+      log.warn({ event: 'LINK_STALE_MASTER', url: this.url, epoch, seen }, `refusing a master at epoch ${epoch}: epoch ${seen} was seen`);
+      this.send({ type: 'master.epoch', epoch: seen });
+      this.send({ type: 'error', code: 'MOAT_ERR_STALE_EPOCH', message: `master epoch ${epoch} is below ${seen}, the highest this node has seen` });
+      this.ws?.close(1008, 'stale epoch');
+      return;
+    }
+    this.linkEpoch = epoch;
+    // Persisted before anything from this master is acted on (rules.push waits for it).
+    this.epochSaved = (this.deps.epochs?.save(epoch) ?? Promise.resolve()).then(() => {
+      if (epoch > seen) log.info({ event: 'LINK_EPOCH', url: this.url, epoch, was: seen }, `master epoch ${epoch}`);
+      const p = this.pendingReady;
+      this.pendingReady = undefined;
+      p?.();
+    });
+  }
+
+  private ready(ws: WebSocket, frame: { nodeId: string; protocol: number; heartbeatMs: number }): void {
+    const { log } = this.deps;
+    if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
+    this.state = 'ready';
+    this.attempts = 0;
+    this.heartbeatMs = frame.heartbeatMs;
+    this.batchInFlight = undefined;
+    log.info({ event: 'LINK_UP', nodeId: frame.nodeId, protocol: frame.protocol, url: this.url, epoch: this.linkEpoch }, 'connected to the master');
+    this.startHeartbeat();
+    this.drain();
   }
 
   private startHeartbeat(): void {
@@ -260,6 +324,8 @@ export class ClusterLink {
   private onClose(ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.ws) return;
     const wasReady = this.state === 'ready';
+    // A master that never welcomed us (down, a standby, stale): the next one in the list.
+    if (!wasReady) this.urlIndex++;
     this.state = 'idle';
     this.batchInFlight = undefined;
     clearInterval(this.heartbeatTimer);
@@ -267,7 +333,7 @@ export class ClusterLink {
     this.requests.failAll(() => new LinkUnavailableError('the cluster link closed'));
     if (this.stopped) return;
     const delay = reconnectDelay(this.attempts++, this.deps.settings.reconnectBaseMs, this.deps.settings.reconnectMaxMs);
-    this.deps.log[wasReady ? 'warn' : 'info']({ event: 'LINK_DOWN', code, reason: reason.slice(0, 200), retryInMs: delay }, 'cluster link closed; reconnecting');
+    this.deps.log[wasReady ? 'warn' : 'info']({ event: 'LINK_DOWN', code, reason: reason.slice(0, 200), retryInMs: delay, url: this.url }, 'cluster link closed; reconnecting');
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
     this.reconnectTimer.unref();
   }
