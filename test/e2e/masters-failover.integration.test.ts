@@ -274,6 +274,12 @@ test('kill -9 of the active master process under mail and admin changes: the sta
   })();
   try {
     await waitUntil(() => sent >= 30 && acked.length >= 5 && b.failover!.status().replication?.connected, 'mail and admin changes flowing, the standby following');
+    // A rule saved and acknowledged just before the failure: in force after it.
+    const current = (await apiA.get('/api/v1/rules')).json;
+    const { version: _v, ...doc } = current.document;
+    const saved = await apiA.put('/api/v1/rules', { ...doc, lists: { ...doc.lists, senderBlock: [...doc.lists.senderBlock, '*@saved-before-failover.example'] } });
+    assert.equal(saved.status, 200);
+    const savedVersion: number = saved.json.version;
     await a.kill9();
     await waitUntil(() => b.failover!.isActive(), 'master-b took over', 15_000);
     adminOn = false;
@@ -289,6 +295,11 @@ test('kill -9 of the active master process under mail and admin changes: the sta
     // The console works on master-b with the same login as on master-a.
     const apiB = await apiClient(`http://127.0.0.1:${portB}`);
     assert.equal((await apiB.get('/api/v1/users')).status, 200);
+    const onB = (await apiB.get('/api/v1/rules')).json;
+    assert.ok(onB.version >= savedVersion, `the acknowledged rules version ${savedVersion} survived (master-b has ${onB.version})`);
+    assert.ok(onB.document.lists.senderBlock.includes('*@saved-before-failover.example'), 'the rule saved before the failure is in force on master-b');
+    await waitUntil(() => scanner.rules.current().rules.lists.senderBlock.includes('*@saved-before-failover.example'), 'and on the scanner');
+    assert.equal((await sendMail(scanner.smtpPort, { from: 'x@saved-before-failover.example', to: ['user@example.test'] }, message())).code, 550);
     // master-a restarted after its kill -9: a standby that catches up from its own log (undoing
     // the writes master-b never got, if any), not by a full copy.
     a = await spawnMoat(['master', '--config', configA], 'REPL_UP');

@@ -158,7 +158,13 @@ test('fuzz api: every route, random params/query/body: no 5xx, clear 4xx, refusa
         // browser stops after 20 hops): an upstream quirk, counted and listed in docs/fuzzing.md.
         if (new URL(location, master.url).toString() === new URL(`${path}?${r.query}`, master.url).toString()) selfRedirects++;
       }
-      if (res.status >= 400) {
+      if (res.status >= 400 && path.startsWith('/user/') && /^text\/html/.test(res.headers.get('content-type') ?? '')) {
+        // The end users' pages (docs/digests.md) answer people, not programs: an HTML page whose
+        // heading says what is wrong, under the page's strict CSP.
+        assert.match(text, /<h1>[^<]{3,}<\/h1>/, `an end-user error page without a heading: ${what}`);
+        assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/, `an end-user page without its CSP: ${what}`);
+        codes.set(`html ${res.status}`, (codes.get(`html ${res.status}`) ?? 0) + 1);
+      } else if (res.status >= 400) {
         let json: { error?: unknown; code?: unknown; details?: unknown };
         try {
           json = JSON.parse(text);
