@@ -1,22 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { helloProof, PROTOCOL_VERSION } from '@moat/protocol';
 import { openDatabase } from '@moat/storage';
 import { startTestMaster, JOIN_SECRET } from '../helpers/cluster-harness.ts';
 import { waitUntil } from '../helpers/wait.ts';
-
-/** A raw link client: every frame it receives, and the close code. */
-async function rawLink(url: string) {
-  const ws = new WebSocket(url);
-  const frames: Record<string, unknown>[] = [];
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  ws.on('message', (d: Buffer) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
-  ws.on('error', () => undefined);
-  await waitUntil(() => frames.length > 0, 'the challenge');
-  return { ws, frames, closed, nonce: (frames[0] as { nonce: string }).nonce };
-}
+import { rawLink } from '../helpers/raw-link.ts';
 
 const hello = (nonce: string, key: string, nodeId?: string) => JSON.stringify({
   type: 'hello', protocol: PROTOCOL_VERSION, nodeName: 'locked-test', ...(nodeId ? { nodeId } : {}), proof: helloProof(key, 'locked-test', nonce), software: 'test', rulesVersion: 0, smtpAddress: '127.0.0.1:1',

@@ -5,6 +5,7 @@ import { helloProof, PROTOCOL_VERSION } from '@moat/protocol';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { startTestMaster, startClusterScanner, apiClient, expectNeverReady, JOIN_SECRET } from '../helpers/cluster-harness.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { rawLink } from '../helpers/raw-link.ts';
 
 type TestMaster = Awaited<ReturnType<typeof startTestMaster>>;
 let master: TestMaster;
@@ -18,20 +19,6 @@ after(async () => {
   await master.close();
   await downstream.close();
 });
-
-/** A raw link client: collects frames, resolves on close with the close code. */
-async function rawLink(url: string) {
-  const ws = new WebSocket(url);
-  const frames: Record<string, unknown>[] = [];
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  ws.on('message', (d: Buffer) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
-  ws.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  await waitUntil(() => frames.length > 0, 'the challenge');
-  const challenge = frames[0] as { type: string; nonce: string };
-  assert.equal(challenge.type, 'challenge');
-  return { ws, frames, closed, nonce: challenge.nonce };
-}
 
 const hello = (nodeName: string, key: string, nonce: string, nodeId?: string) => JSON.stringify({
   type: 'hello', protocol: PROTOCOL_VERSION, nodeName, ...(nodeId ? { nodeId } : {}), proof: helloProof(key, nodeName, nonce), software: 'test', rulesVersion: 0, smtpAddress: '127.0.0.1:1',

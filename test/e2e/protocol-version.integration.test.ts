@@ -1,26 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { helloProof, PROTOCOL_VERSION } from '@moat/protocol';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestMaster, startClusterScanner, apiClient, expectNeverReady, JOIN_SECRET } from '../helpers/cluster-harness.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { rawLink } from '../helpers/raw-link.ts';
 
 // Rolling upgrades: the master and a scanner may differ by one protocol version (docs/operator-guide.md).
-
-/** A raw link client over a real WebSocket: collects frames, resolves `closed` with the close code. */
-async function rawLink(url: string) {
-  const ws = new WebSocket(url);
-  const frames: Record<string, unknown>[] = [];
-  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  ws.on('message', (d: Buffer) => frames.push(JSON.parse(d.toString()) as Record<string, unknown>));
-  ws.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  await waitUntil(() => frames.length > 0, 'the challenge');
-  const challenge = frames[0] as { type: string; nonce: string; protocol: number };
-  assert.equal(challenge.type, 'challenge');
-  return { ws, frames, closed, challenge };
-}
 
 const hello = (protocol: number, nodeName: string, nonce: string) => JSON.stringify({
   type: 'hello', protocol, nodeName, proof: helloProof(JOIN_SECRET, nodeName, nonce), software: 'test', rulesVersion: 0, smtpAddress: '127.0.0.1:1',
