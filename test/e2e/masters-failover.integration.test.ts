@@ -1,7 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -19,6 +17,7 @@ import { validateRules } from '@moat/rules';
 import { startLocalCluster } from '@moat/cli';
 import { sendMail, message } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { selfSignedCert } from '../helpers/tls-cert.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startWitness } from '../../apps/master/src/failover/witness.ts';
@@ -394,14 +393,9 @@ test('the active master cut off from the witness steps down before its lease run
 });
 
 test('replication over wss with the active master\'s certificate pinned; a wrong pin never follows, a wrong join secret is refused', async () => {
-  const tmp = tempDir('masters-tls');
-  const key = join(tmp.path, 'key.pem');
-  const cert = join(tmp.path, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=moat-master'], { stdio: 'ignore' });
-  const fingerprint = new X509Certificate(readFileSync(cert)).fingerprint256;
+  const { key, cert, fingerprint, wrongPin, cleanup } = selfSignedCert('moat-master');
   const active = await startTestMaster({ name: 'master-a', tls: { cert, key }, failover: { role: 'active' } });
   const peers = [`wss://127.0.0.1:${active.port}/cluster/replication`];
-  const wrongPin = fingerprint.replace(/^../, fingerprint.startsWith('AA') ? 'BB' : 'AA');
   const impostor = await startTestMaster({ name: 'master-x', failover: { role: 'standby', peers, fingerprint: wrongPin } });
   const good = await startTestMaster({ name: 'master-b', failover: { role: 'standby', peers, fingerprint } });
   try {
@@ -414,7 +408,7 @@ test('replication over wss with the active master\'s certificate pinned; a wrong
     await impostor.close();
     await good.close();
     await active.close();
-    tmp.cleanup();
+    cleanup();
   }
   // A standby without the right join secret is refused by the active master.
   const plain = await startTestMaster({ name: 'master-a', failover: { role: 'active' } });

@@ -7,14 +7,12 @@ import { startDownstream } from '../helpers/downstream.ts';
 import { startTestScanner } from '../helpers/scanner-harness.ts';
 import { RawSmtp, message } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { selfSignedCert } from '../helpers/tls-cert.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
 test('STARTTLS with the configured certificate; mail over TLS is delivered', async () => {
-  const tmp = tempDir('tls');
-  const key = join(tmp.path, 'key.pem');
-  const cert = join(tmp.path, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=scanner.test'], { stdio: 'ignore' });
+  const { key, cert, cleanup } = selfSignedCert('scanner.test');
   const downstream = await startDownstream();
   const node = await startTestScanner(downstream.port, { overrides: { smtp: { listen: { host: '127.0.0.1', port: 0 }, hostname: 'scanner.test', tls: { cert, key } } } });
   try {
@@ -27,7 +25,7 @@ test('STARTTLS with the configured certificate; mail over TLS is delivered', asy
   } finally {
     await node.close();
     await downstream.close();
-    tmp.cleanup();
+    cleanup();
   }
 });
 
