@@ -43,3 +43,17 @@ test('config: loadBalancerConfigFile reads YAML and names the file in errors', (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('config: election peers share bind.host\'s family; multicast needs IPv4', () => {
+  const u = { name: 'a', host: '127.0.0.1', port: 2525 };
+  const e = { nodeId: 'n', key: '0123456789abcdef', bind: { host: '::1', port: 5798 } };
+  assert.equal(validateBalancerConfig({ upstreams: [u], election: { ...e, peers: [{ host: '::1', port: 5799 }] } }).election?.startupDelayMs, 0);
+  assert.throws(
+    () => validateBalancerConfig({ upstreams: [u], election: { ...e, peers: [{ host: '127.0.0.2', port: 5798 }] } }),
+    (err: unknown) => err instanceof ConfigError && /election\.peers\.0\.host/.test(err.message) && /IPv4 peer but bind.host ::1 is IPv6/.test(err.message),
+  );
+  assert.throws(
+    () => validateBalancerConfig({ upstreams: [u], election: { ...e, multicast: { group: '239.1.1.1', port: 5798 } } }),
+    (err: unknown) => err instanceof ConfigError && /election\.multicast/.test(err.message),
+  );
+});

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { ConfigError, parseYaml, validateDocument } from '@moat/config';
 
 /**
@@ -93,6 +94,7 @@ export const ElectionSchema = Type.Object(
     priority: Type.Integer({ minimum: 1, maximum: 255, default: 100, description: '1..254; 255 means the address owner, which becomes master at once (RFC 5798).' }),
     preempt: Type.Boolean({ default: true, description: 'A higher-priority backup takes the address from a lower-priority master (RFC 5798 Preempt_Mode).' }),
     preemptDelayMs: Type.Integer({ minimum: 0, default: 0, description: 'After start, accept lower-priority masters for this long before preempting (keepalived preempt_delay).' }),
+    startupDelayMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 0, description: 'After start, stay backup and listen to adverts for at least this long before becoming master, even as the owner (255), so a restarting node hears the current holder before it may take the address (keepalived vrrp_startup_delay).' }),
     advertIntervalMs: Type.Integer({ minimum: 10, maximum: 40_950, default: 1000, description: 'Time between the master\'s adverts; same on every node. Carried in centiseconds.' }),
     bind: Type.Object(
       { host: Host('This node\'s own address (its primary address in VRRP terms).'), port: Port('UDP port of the election.') },
@@ -198,6 +200,14 @@ function crossChecks(config: BalancerConfig, names: ReadonlySet<string>): Array<
   const e = config.election;
   if (e) {
     if (e.peers.length === 0 && !e.multicast) errors.push({ key: 'election.peers', message: 'give peers, multicast, or both' });
+    // One UDP socket sends everything, so the peers are of bind.host's family; multicast is IPv4 only.
+    const family = isIP(e.bind.host);
+    e.peers.forEach((p, i) => {
+      if (family !== 0 && isIP(p.host) !== 0 && isIP(p.host) !== family) {
+        errors.push({ key: `election.peers.${i}.host`, message: `IPv${isIP(p.host)} peer but bind.host ${e.bind.host} is IPv${family}: use one family` });
+      }
+    });
+    if (e.multicast && family === 6) errors.push({ key: 'election.multicast', message: 'multicast adverts are IPv4 only: use unicast peers with an IPv6 bind.host' });
     const trackNames = new Set<string>();
     e.track.forEach((t, i) => {
       const key = `election.track.${i}`;

@@ -172,7 +172,7 @@ test('election: a partition makes two holders; healing leaves exactly one', asyn
   relayA.on('message', (m) => healed && relayB.send(m, pb!, HOSTS[1]));
   relayB.on('message', (m) => healed && relayA.send(m, pa!, HOSTS[0]));
   const cfg = (i: number, priority: number, bindPort: number, peer: { host: string; port: number }): ElectionConfig => ({
-    nodeId: `p${i}`, vrid: 9, priority, preempt: true, preemptDelayMs: 0, advertIntervalMs: INTERVAL, key: KEY,
+    nodeId: `p${i}`, vrid: 9, priority, preempt: true, preemptDelayMs: 0, startupDelayMs: 0, advertIntervalMs: INTERVAL, key: KEY,
     replayWindowMs: 30_000, bind: { host: HOSTS[i]!, port: bindPort }, peers: [peer], track: [], hooks: { timeoutMs: 10_000 },
   });
   const hooks = { onMaster() {}, onBackup() {} };

@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { checkReplay, configHash, decodeAdvert, encodeAdvert, MAX_ADVERT_BYTES, nextStamp } from './advert.ts';
 import { trackName, type ElectionConfig } from './config.ts';
 import {
@@ -64,11 +65,11 @@ export interface ElectionNode {
 
 export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, log: Log, now: () => number = Date.now): Promise<ElectionNode> {
   let params: ElectionParams = {
-    priority: cfg.priority, preempt: cfg.preempt, preemptDelayMs: cfg.preemptDelayMs,
-    advertIntervalMs: toCentiseconds(cfg.advertIntervalMs) * 10, self: cfg.bind.host,
+    priority: cfg.priority, preempt: cfg.preempt, preemptDelayMs: cfg.preemptDelayMs, startupDelayMs: cfg.startupDelayMs,
+    advertIntervalMs: toCentiseconds(cfg.advertIntervalMs) * 10, self: canonicalHost(cfg.bind.host),
   };
   const hash = configHash(cfg.vrid, params.advertIntervalMs);
-  const peers = new Set(cfg.peers.map((p) => `${p.host}:${p.port}`));
+  const peers = new Set(cfg.peers.map((p) => `${canonicalHost(p.host)}:${p.port}`));
   const inFlight = new Set<Promise<void>>();
   const counters: ElectionCounters = { sent: 0, received: 0, dropped: {}, transitions: 0, configMismatch: 0 };
   let election: Election = initialElection;
@@ -220,8 +221,14 @@ export async function startElection(cfg: ElectionConfig, hooks: ElectionHooks, l
   };
 }
 
+/** IPv6 addresses in their canonical text (as rinfo.address gives them): 0:0:0:0:0:0:0:1 → ::1. */
+export function canonicalHost(host: string): string {
+  return net.isIPv6(host) ? new net.SocketAddress({ address: host, family: 'ipv6' }).address : host;
+}
+
+/** An IPv6 bind address gets a udp6 socket (unicast peers over IPv6); anything else udp4. */
 function bindUdp(port: number, host: string, reuseAddr: boolean): Promise<dgram.Socket> {
-  const s = dgram.createSocket({ type: 'udp4', reuseAddr });
+  const s = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4', reuseAddr, ipv6Only: net.isIPv6(host) });
   return new Promise((resolve, reject) => {
     s.once('error', reject);
     s.bind(port, host, () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { compareAddress, fireTimers, nextDeadline, receive, shutdown, startup, type Election, type ElectionParams } from './election.ts';
+import { compareAddress, fireTimers, ipv6ToBigInt, nextDeadline, receive, shutdown, startup, type Election, type ElectionParams } from './election.ts';
 import { masterDownMs, skewMs } from './timers.ts';
 
 // One test per RFC 5798 §6.4 transition, on a fake clock (plain numbers).
@@ -131,4 +131,53 @@ test('compareAddress orders IPv4 numerically', () => {
   assert.ok(compareAddress('127.0.0.10', '127.0.0.9') > 0);
   assert.ok(compareAddress('::ffff:10.0.0.1', '9.255.255.255') > 0);
   assert.equal(compareAddress('127.0.0.1', '127.0.0.1'), 0);
+});
+
+test('compareAddress orders IPv6 numerically, whatever the spelling', () => {
+  assert.ok(compareAddress('fd00::10', 'fd00::9') > 0);
+  assert.ok(compareAddress('fd00::1:0', 'fd00::ffff') > 0, 'numeric, not text');
+  assert.equal(compareAddress('0:0:0:0:0:0:0:1', '::1'), 0);
+  assert.ok(compareAddress('::ffff:10.0.0.2', '::ffff:a00:1') > 0, 'a dotted tail is parsed');
+  assert.equal(ipv6ToBigInt('fd00::2'), (0xfd00n << 112n) | 2n);
+  for (const bad of ['1::2::3', '1:2:3:4:5:6:7:8:9', 'fe80::1%lo', 'g::1']) assert.equal(ipv6ToBigInt(bad), null, bad);
+});
+
+test('startup delay: a node stays backup until the delay is over, even when its master-down timer ran out', () => {
+  const params = p({ startupDelayMs: 8000 });
+  const s = startup(params, T0);
+  assert.equal(s.election.state, 'backup');
+  assert.equal(s.election.holdUntil, T0 + 8000);
+  assert.equal(nextDeadline(s.election), T0 + 8000, 'the later of master-down (3.6 s) and the delay');
+  assert.equal(fireTimers(s.election, params, T0 + masterDownMs(100, 1000)).election.state, 'backup');
+  assert.equal(fireTimers(s.election, params, T0 + 8000).election.state, 'master');
+});
+
+test('startup delay: a holder heard during the delay is followed, so the restarting node never takes over', () => {
+  const params = p({ startupDelayMs: 8000, preempt: false });
+  let e = startup(params, T0).election;
+  for (let t = T0 + 1000; t <= T0 + 20_000; t += 1000) {
+    assert.equal(fireTimers(e, params, t).election.state, 'backup', `at +${t - T0} ms`);
+    e = receive(e, params, { priority: 50, intervalMs: 1000, from: '127.0.0.9' }, t).election;
+  }
+  assert.equal(e.master, '127.0.0.9');
+});
+
+test('startup delay: a resigning master (priority 0) is taken over only after the delay', () => {
+  const params = p({ startupDelayMs: 8000 });
+  const e = receive(startup(params, T0).election, params, { priority: 0, intervalMs: 1000, from: '127.0.0.9' }, T0 + 100).election;
+  assert.equal(nextDeadline(e), T0 + 8000);
+  assert.equal(fireTimers(e, params, T0 + 8000).actions.at(-1)?.type, 'transition');
+});
+
+test('startup delay: the owner (255) also waits, then becomes master and preempts a lower holder', () => {
+  const params = p({ priority: 255, startupDelayMs: 3000 });
+  const s = startup(params, T0);
+  assert.equal(s.election.state, 'backup');
+  assert.ok(!s.actions.some((a) => a.type === 'send'), 'no advert while holding');
+  const heard = receive(s.election, params, { priority: 100, intervalMs: 1000, from: '127.0.0.9' }, T0 + 500);
+  assert.equal(heard.actions[0]?.type, 'discard', 'preempt: the weaker holder is discarded');
+  const t = fireTimers(heard.election, params, T0 + 3000);
+  assert.equal(t.election.state, 'master');
+  assert.deepEqual(t.actions[1], { type: 'transition', from: 'backup', to: 'master', reason: 'owner' });
+  assert.equal(startup(p({ priority: 255 }), T0).election.state, 'master', 'without a delay: master at once');
 });

@@ -14,6 +14,8 @@ export interface ElectionParams {
   readonly priority: number;
   readonly preempt: boolean;
   readonly preemptDelayMs: number;
+  /** After start, stay backup (listening for adverts) at least this long before becoming master. */
+  readonly startupDelayMs?: number;
   readonly advertIntervalMs: number;
   /** Our own primary address: the tie-break on equal priority (higher address wins). */
   readonly self: string;
@@ -30,6 +32,8 @@ export interface Election {
   readonly startedAt: number;
   /** The master resigned (priority 0): the master-down timer now runs only for Skew_Time. */
   readonly resigned: boolean;
+  /** End of the start-up delay: a backup does not become master before it (0: no delay). */
+  readonly holdUntil: number;
 }
 
 /** A verified advert from another node. */
@@ -50,7 +54,7 @@ export interface ElectionStep {
 }
 
 export const initialElection: Election = {
-  state: 'init', masterAdverIntervalMs: 0, masterDownAt: null, adverAt: null, master: null, masterPriority: null, startedAt: 0, resigned: false,
+  state: 'init', masterAdverIntervalMs: 0, masterDownAt: null, adverAt: null, master: null, masterPriority: null, startedAt: 0, resigned: false, holdUntil: 0,
 };
 
 function ipv4ToNumber(a: string): number | null {
@@ -59,11 +63,39 @@ function ipv4ToNumber(a: string): number | null {
   return m.slice(1).reduce((n, x) => n * 256 + Number(x), 0);
 }
 
-/** Positive when address a sorts above b (IPv4 numerically, anything else as text). */
+/** An IPv6 address (with '::', optionally a dotted IPv4 tail) as a 128-bit number; null if not one. */
+export function ipv6ToBigInt(a: string): bigint | null {
+  if (!a.includes(':') || a.includes('%')) return null;
+  let text = a.toLowerCase();
+  const tail = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (tail) {
+    const v4 = tail.slice(1).map(Number);
+    if (v4.some((n) => n > 255)) return null;
+    text = `${text.slice(0, tail.index)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const rest = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  const missing = 8 - head.length - rest.length;
+  if ((halves.length === 2 && missing < 1) || (halves.length === 1 && missing !== 0)) return null;
+  const groups = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest];
+  let n = 0n;
+  for (const g of groups) {
+    if (!/^[0-9a-f]{1,4}$/.test(g)) return null;
+    n = (n << 16n) | BigInt(parseInt(g, 16));
+  }
+  return n;
+}
+
+/** Positive when address a sorts above b (IPv4 and IPv6 numerically, anything else as text). */
 export function compareAddress(a: string, b: string): number {
   const x = ipv4ToNumber(a);
   const y = ipv4ToNumber(b);
   if (x !== null && y !== null) return x - y;
+  const x6 = ipv6ToBigInt(a);
+  const y6 = ipv6ToBigInt(b);
+  if (x6 !== null && y6 !== null) return x6 > y6 ? 1 : x6 < y6 ? -1 : 0;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -85,13 +117,20 @@ function followMaster(e: Election, p: ElectionParams, adv: Advert, now: number):
   };
 }
 
-/** §6.4.1 Startup: the owner (255) becomes master at once; any other node waits as backup. */
+/**
+ * §6.4.1 Startup: the owner (255) becomes master at once; any other node waits as backup.
+ * With a start-up delay (keepalived's vrrp_startup_delay, as a hold rather than a late start)
+ * every node, the owner too, starts as backup and listens to adverts; it may become master
+ * only once the delay is over, so a restarting node hears the current holder first.
+ */
 export function startup(p: ElectionParams, now: number): ElectionStep {
-  const e: Election = { ...initialElection, startedAt: now, masterAdverIntervalMs: p.advertIntervalMs };
-  if (p.priority === 255) return toMaster(e, p, now, 'owner');
+  const delay = p.startupDelayMs ?? 0;
+  const e: Election = { ...initialElection, startedAt: now, masterAdverIntervalMs: p.advertIntervalMs, holdUntil: delay > 0 ? now + delay : 0 };
+  if (p.priority === 255 && delay <= 0) return toMaster(e, p, now, 'owner');
+  const masterDownAt = p.priority === 255 ? now + delay : now + masterDownMs(p.priority, p.advertIntervalMs);
   return {
-    election: { ...e, state: 'backup', masterDownAt: now + masterDownMs(p.priority, p.advertIntervalMs) },
-    actions: [{ type: 'transition', from: 'init', to: 'backup', reason: 'startup' }],
+    election: { ...e, state: 'backup', masterDownAt },
+    actions: [{ type: 'transition', from: 'init', to: 'backup', reason: delay > 0 ? `startup (delay ${delay} ms)` : 'startup' }],
   };
 }
 
@@ -156,8 +195,9 @@ export function shutdown(e: Election, _p: ElectionParams, _now: number): Electio
 
 /** Fire every timer that is due at `now`. */
 export function fireTimers(e: Election, p: ElectionParams, now: number): ElectionStep {
-  if (e.state === 'backup' && e.masterDownAt !== null && now >= e.masterDownAt) {
-    return toMaster(e, p, now, e.resigned ? 'master resigned' : 'master-down timer'); // 370–410
+  if (e.state === 'backup' && e.masterDownAt !== null && now >= e.masterDownAt && now >= e.holdUntil) {
+    const reason = e.resigned ? 'master resigned' : p.priority === 255 && e.master === null ? 'owner' : 'master-down timer';
+    return toMaster(e, p, now, reason); // 370–410
   }
   if (e.state === 'master' && e.adverAt !== null && now >= e.adverAt) {
     return { election: { ...e, adverAt: now + p.advertIntervalMs }, actions: [{ type: 'send', priority: p.priority }] }; // 685–690
@@ -166,7 +206,7 @@ export function fireTimers(e: Election, p: ElectionParams, now: number): Electio
 }
 
 export function nextDeadline(e: Election): number | null {
-  if (e.state === 'backup') return e.masterDownAt;
+  if (e.state === 'backup') return e.masterDownAt === null ? null : Math.max(e.masterDownAt, e.holdUntil);
   if (e.state === 'master') return e.adverAt;
   return null;
 }

@@ -152,7 +152,7 @@ export function memoryLog(): MemoryLog {
 /** A free TCP or UDP port on `host` (bound, read, released). */
 export async function freePort(host: string, udp: boolean): Promise<number> {
   if (udp) {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     await new Promise<void>((r) => s.bind(0, host, () => r()));
     const port = s.address().port;
     await new Promise<void>((r) => s.close(() => r()));

@@ -97,7 +97,7 @@ export class Failover {
     // As the balancer does: at start the standby hook clears a management address a crash left here.
     await this.roleHook('standby', 'init', 'startup');
     const cfg: ElectionConfig = {
-      nodeId: this.deps.name, vrid: e.vrid, priority: e.priority, preempt: e.preempt, preemptDelayMs: 0, advertIntervalMs: e.advertIntervalMs,
+      nodeId: this.deps.name, vrid: e.vrid, priority: e.priority, preempt: e.preempt, preemptDelayMs: 0, startupDelayMs: 0, advertIntervalMs: e.advertIntervalMs,
       bind: e.bind, peers: e.peers, key: e.key, replayWindowMs: 30_000, hooks: { timeoutMs: 10_000 },
       // Not a health check: the fence tracker is failed by this class when it must not be active
       // (the witness refused, a higher epoch exists), so the election resigns at once.
