@@ -46,6 +46,7 @@ const args = (() => {
         'no-write': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
         'max-minutes': { type: 'string', default: '10' },
+        'moat-relay': { type: 'string', default: 'auto' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -70,6 +71,7 @@ if (args.help) {
   --no-write              print only
   --keep                  keep temp folders (configs, logs) for debugging
   --max-minutes N         hard limit for the whole run (default 10)
+  --moat-relay auto|stream  the balancer's relay setting (default auto: libuv handles; stream: net.Socket streams, for A/B runs)
 `);
   process.exit(0);
 }
@@ -82,6 +84,12 @@ const newSessions = intOption('new-sessions', args['new-sessions'], 1);
 const reuseSessions = intOption('reuse-sessions', args['reuse-sessions'], 1);
 const maxMinutes = intOption('max-minutes', args['max-minutes'], 1);
 const keep = args.keep ?? false;
+const moatRelay = ((): 'auto' | 'stream' => {
+  const v = args['moat-relay'];
+  if (v === 'auto' || v === 'stream') return v;
+  process.stderr.write(`balancer-bench: --moat-relay must be auto or stream, not ${v}\n`);
+  process.exit(2);
+})();
 
 const { from, to, helo } = LOAD_ENVELOPE;
 
@@ -108,7 +116,7 @@ const sendTimeoutMs = (n: number): number => 30_000 + n * 20;
 const deliverTimeoutMs = (n: number): number => 30_000 + n * 10;
 
 async function measure(kind: ProxyKind, column: string, mode: BalancerModeSpec): Promise<ProxyMeasurement> {
-  const target = await withTimeout(startProxy(kind, keep), 60_000, `starting ${column}`);
+  const target = await withTimeout(startProxy(kind, keep, moatRelay), 60_000, `starting ${column}`);
   try {
     const received = target.sink.received;
     const base = { port: target.port, sessions: mode.sessions, reuse: mode.reuse, size, from, to, helo };

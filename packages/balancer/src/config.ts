@@ -133,6 +133,10 @@ export const BalancerConfigSchema = Type.Object(
     sourceAddress: Type.Optional(Type.String({ minLength: 1, description: 'Local address to connect to the scanners from, so they can trust PROXY lines from exactly this address (their smtp.trustedProxies) while other clients on the same host connect directly.' })),
     connectTimeoutMs: Type.Integer({ minimum: 1, default: 4000, description: 'Limit on the TCP connect to one upstream; then the next one is tried.' }),
     greetingTimeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Limit on the upstream\'s 220 greeting; then the next one is tried.' }),
+    relay: Type.Union([Type.Literal('auto'), Type.Literal('stream')], {
+      default: 'auto',
+      description: 'How bytes are relayed after the greeting. auto: on the libuv TCP handles (Node internals, checked at start; cheaper per connection), falling back to stream when they are not in the expected shape; stream: always on net.Socket streams (public API).',
+    }),
     idleTimeoutMs: Type.Integer({ minimum: 1, default: 600_000, description: 'An idle relayed session is cut after this long (RFC 5321: at least 10 minutes).' }),
     upstreams: Type.Array(UpstreamSchema, { minItems: 1, description: 'The scanners behind the virtual address.' }),
     healthCheck: HealthCheck,

@@ -5,6 +5,8 @@ import { fail, pick, release, succeed, type Pool } from './pool.ts';
 import { proxyV1 } from './proxy-header.ts';
 import { createIdleSweeper } from './idle-sweeper.ts';
 import { splice } from './splice.ts';
+import { handleRelayApi, relayHandles, relayOnHandles, type HandleRelayApi, type HandleSession, type TcpHandle } from './handle-relay.ts';
+import { connectUpstreamHandle } from './handle-connect.ts';
 import { connectUpstream } from './upstream-connect.ts';
 
 /** The only reply a client can see from the balancer itself (RFC 3463 4.3.2: system not accepting messages). */
@@ -18,6 +20,8 @@ export interface PoolBox {
 export interface ProxyCounters {
   accepted: number;
   relayed: number;
+  /** Of the relayed: how many on the libuv handles (the rest on streams). */
+  relayedOnHandles: number;
   retries: number;
   rejected: number;
   failures: Record<string, number>;
@@ -36,9 +40,86 @@ export interface Proxy {
 
 export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now: () => number): Proxy {
   const sockets = new Set<net.Socket>();
-  const counters: ProxyCounters = { accepted: 0, relayed: 0, retries: 0, rejected: 0, failures: {} };
+  const counters: ProxyCounters = { accepted: 0, relayed: 0, relayedOnHandles: 0, retries: 0, rejected: 0, failures: {} };
   let server: net.Server | null = null;
   const idle = createIdleSweeper(config.idleTimeoutMs);
+  const handleSessions = new Set<HandleSession>();
+  const api = relayApi(config, log);
+  // Clients accepted on bare handles and still in the greeting gate (closed by close()).
+  const gating = new Set<{ handle: TcpHandle; closed: boolean }>();
+  const onHandles = api !== null && acceptableOnHandles(config);
+  log.info({ event: 'lb.relay', path: onHandles ? 'handles' : api ? 'streams, then handles' : 'streams' }, 'relay path chosen');
+  const connectOptions = (peer: { host: string; port: number }, preface: string | null) => ({
+    host: peer.host, port: peer.port, preface,
+    connectTimeoutMs: config.connectTimeoutMs, greetingTimeoutMs: config.greetingTimeoutMs, localAddress: config.sourceAddress,
+  });
+
+  /** The whole connection on bare libuv handles: no net.Socket at all (see handle-relay.ts). */
+  function onHandleConnection(a: HandleRelayApi, err: number, ch: TcpHandle | undefined): void {
+    if (err !== 0 || !ch) {
+      log.debug({ event: 'lb.accept_error', err }, 'accept failed');
+      return;
+    }
+    counters.accepted++;
+    ch.setNoDelay(true);
+    let preface: string | null = null;
+    let remote = '';
+    if (config.proxyProtocol === 'v1') {
+      const peer: { address?: string; port?: number } = {};
+      const local: { address?: string; port?: number } = {};
+      ch.getpeername(peer);
+      ch.getsockname(local);
+      remote = peer.address ?? '';
+      preface = proxyV1(remote, local.address ?? '', peer.port ?? 0, local.port ?? 0);
+    }
+    const entry = { handle: ch, closed: false };
+    gating.add(entry);
+    const tried = new Set<string>();
+    const next = (): void => {
+      const chosen = pick(box.pool, tried, now());
+      box.pool = chosen.pool;
+      const peer = chosen.peer;
+      if (peer === null) {
+        gating.delete(entry);
+        counters.rejected++;
+        if (!remote) {
+          const p: { address?: string } = {};
+          ch.getpeername(p);
+          remote = p.address ?? '';
+        }
+        log.warn({ event: 'lb.all_down', client: remote, tried: [...tried] }, 'no usable upstream; 421 to the client');
+        rejectOnHandle(a, ch);
+        return;
+      }
+      tried.add(peer.name);
+      connectUpstreamHandle(a, connectOptions(peer, preface), (r) => {
+        if (!r.ok) {
+          box.pool = release(fail(box.pool, peer.name, now()), peer.name);
+          counters.retries++;
+          counters.failures[r.reason] = (counters.failures[r.reason] ?? 0) + 1;
+          log.warn({ event: 'lb.upstream_failed', upstream: peer.name, reason: r.reason, detail: r.detail }, 'upstream failed; trying the next');
+          if (entry.closed) return;
+          next();
+          return;
+        }
+        gating.delete(entry);
+        if (entry.closed) {
+          r.handle.close();
+          box.pool = release(box.pool, peer.name);
+          return;
+        }
+        box.pool = succeed(box.pool, peer.name);
+        counters.relayed++;
+        counters.relayedOnHandles++;
+        const session: HandleSession = relayHandles(a, ch, r.handle, r.greeting, idle, () => {
+          handleSessions.delete(session);
+          box.pool = release(box.pool, peer.name);
+        });
+        handleSessions.add(session);
+      });
+    };
+    next();
+  }
 
   async function handle(client: net.Socket): Promise<void> {
     const tried = new Set<string>();
@@ -57,10 +138,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
         return;
       }
       tried.add(peer.name);
-      const r = await connectUpstream({
-        host: peer.host, port: peer.port, preface,
-        connectTimeoutMs: config.connectTimeoutMs, greetingTimeoutMs: config.greetingTimeoutMs, localAddress: config.sourceAddress,
-      });
+      const r = await connectUpstream(connectOptions(peer, preface));
       if (!r.ok) {
         box.pool = release(fail(box.pool, peer.name, now()), peer.name);
         counters.retries++;
@@ -70,6 +148,17 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
       }
       box.pool = succeed(box.pool, peer.name);
       counters.relayed++;
+      if (api) {
+        const session: HandleSession | null = relayOnHandles(api, client, r.socket, r.greeting, idle, () => {
+          handleSessions.delete(session!);
+          box.pool = release(box.pool, peer.name);
+        });
+        if (session) {
+          counters.relayedOnHandles++;
+          handleSessions.add(session);
+          return;
+        }
+      }
       sockets.add(r.socket);
       splice(client, r.socket, r.greeting, idle, () => {
         sockets.delete(r.socket);
@@ -100,6 +189,14 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
           s.removeListener('error', reject);
           s.on('error', (err) => log.error({ event: 'lb.listener_error', err: err.message }, 'listener error'));
           server = s;
+          // Take the accepts over from net.Server (it keeps listen/close/address): each new
+          // connection arrives as a bare handle. Checked here, so a different shape keeps streams.
+          const lh = (s as unknown as { _handle?: { onconnection?: unknown } | null })._handle;
+          if (onHandles && api && lh && typeof lh.onconnection === 'function') {
+            lh.onconnection = (err: number, ch?: TcpHandle) => onHandleConnection(api, err, ch);
+          } else if (onHandles) {
+            log.warn({ event: 'lb.relay_fallback', reason: 'the listener has no onconnection' }, 'accepting on net.Socket streams');
+          }
           const addr = s.address() as net.AddressInfo;
           log.info({ event: 'lb.listening', host: addr.address, port: addr.port }, 'accepting on the virtual address');
           resolve(addr);
@@ -118,8 +215,56 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
     async close() {
       const done = this.unlisten();
       for (const s of sockets) s.destroy();
+      for (const h of handleSessions) h.kill();
+      for (const g of gating) {
+        g.closed = true;
+        g.handle.close();
+      }
+      gating.clear();
       idle.close();
       await done;
     },
   };
+}
+
+/** The handle relay's API when `relay: auto` finds it; null means streams (a fallback is logged once). */
+function relayApi(config: BalancerConfig, log: Log): HandleRelayApi | null {
+  if (config.relay === 'stream') return null;
+  const found = handleRelayApi();
+  if (found.api) return found.api;
+  log.warn({ event: 'lb.relay_fallback', reason: found.reason }, 'relaying on net.Socket streams: the libuv handle API is not in the expected shape');
+  return null;
+}
+
+/** Bare-handle connects need IP addresses (no DNS on that path): every upstream and the source address. */
+function acceptableOnHandles(config: BalancerConfig): boolean {
+  return config.upstreams.every((u) => net.isIP(u.host) !== 0) && (config.sourceAddress === undefined || net.isIP(config.sourceAddress) !== 0);
+}
+
+/**
+ * All upstreams unusable: the 421 reply, then our FIN. The client's bytes are read and dropped
+ * until it closes, or for 5 s at most (as the stream path's end() + 5 s destroy).
+ */
+function rejectOnHandle(api: HandleRelayApi, ch: TcpHandle): void {
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(timer);
+    ch.close();
+  };
+  const timer = setTimeout(close, 5000);
+  const data = Buffer.from(ALL_DOWN_REPLY, 'latin1');
+  const w = new api.WriteWrap();
+  w.handle = ch;
+  w.oncomplete = () => {};
+  w.async = false;
+  w.buffer = data;
+  const s = new api.ShutdownWrap();
+  s.handle = ch;
+  s.oncomplete = () => {};
+  ch.onread = () => {
+    if (api.state[api.kReadBytesOrError]! < 0) close();
+  };
+  if (ch.writeBuffer(w, data) !== 0 || ch.shutdown(s) !== 0 || ch.readStart() !== 0) close();
 }

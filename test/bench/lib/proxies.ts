@@ -89,7 +89,8 @@ async function daemon(label: string, file: string, args: string[], cwd: string, 
   return proc;
 }
 
-export function startProxy(kind: ProxyKind, keep: boolean): Promise<ProxyTarget> {
+/** `moatRelay`: the balancer's `relay` setting (auto: libuv handles; stream: net.Socket streams). */
+export function startProxy(kind: ProxyKind, keep: boolean, moatRelay: 'auto' | 'stream' = 'auto'): Promise<ProxyTarget> {
   return withSink(keep, async (sink) => {
     if (kind === 'direct') return { port: sink.port, pid: undefined, async stop() {} };
     const port = await freePort();
@@ -105,6 +106,7 @@ export function startProxy(kind: ProxyKind, keep: boolean): Promise<ProxyTarget>
           [
             `listen: { host: 127.0.0.1, port: ${port} }`,
             'proxyProtocol: "off"',
+            `relay: ${moatRelay}`,
             'connectTimeoutMs: 4000',
             'idleTimeoutMs: 600000',
             `upstreams: [{ name: sink, host: 127.0.0.1, port: ${sink.port} }]`,
