@@ -26,6 +26,8 @@ export interface TcpHandle {
   shutdown(req: ShutdownReq): number;
   close(cb?: () => void): void;
   setNoDelay(on: boolean): number;
+  /** Read into this buffer (from its start) instead of a new ArrayBuffer per read. */
+  useUserBuffer(buf: Uint8Array): void;
   getpeername(out: Record<string, unknown>): number;
   getsockname(out: Record<string, unknown>): number;
   bind(host: string, port: number): number;
@@ -66,7 +68,7 @@ export interface HandleRelayApi {
 }
 
 const HANDLE_METHODS = [
-  'readStart', 'readStop', 'writeBuffer', 'shutdown', 'close', 'setNoDelay', 'getpeername', 'getsockname', 'bind', 'bind6', 'connect', 'connect6',
+  'readStart', 'readStop', 'writeBuffer', 'shutdown', 'close', 'setNoDelay', 'useUserBuffer', 'getpeername', 'getsockname', 'bind', 'bind6', 'connect', 'connect6',
 ] as const;
 
 export type Binding = (name: string) => Record<string, unknown>;
@@ -149,14 +151,45 @@ export function relayOnHandles(
   return relayHandles(api, ch, uh, greeting, idle, onDone);
 }
 
-/** The relay itself, on two connected handles (the client's, the upstream's); the greeting goes first. */
-export function relayHandles(api: HandleRelayApi, ch: TcpHandle, uh: TcpHandle, greeting: Uint8Array, idle: IdleSweeper, onDone: () => void): HandleSession {
-  const { WriteWrap, ShutdownWrap, state, kReadBytesOrError, kArrayBufferOffset, kLastWriteWasAsync, eof } = api;
+/**
+ * Read buffers: one per direction per session, as nginx's proxy_buffer_size (16 KiB), reused
+ * from a free list, instead of a fresh 64 KiB ArrayBuffer for every read. A direction never
+ * reads while a write of its buffer is still queued (the backpressure rule below), so the
+ * buffer is never overwritten under a pending write.
+ */
+export const READ_BUFFER_BYTES = 16 * 1024;
+const MAX_FREE_BUFFERS = 1024;
+const freeBuffers: Buffer[] = [];
+export const takeBuffer = (): Buffer => freeBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+export const giveBuffer = (b: Buffer): void => {
+  if (freeBuffers.length < MAX_FREE_BUFFERS) freeBuffers.push(b);
+};
+
+let spare: WriteReq | null = null;
+function newWriteReq(W: new () => WriteReq): WriteReq {
+  const req = new W();
+  req.async = false;
+  req.buffer = null;
+  return req;
+}
+
+/**
+ * The relay itself, on two connected handles (the client's, the upstream's); the greeting goes
+ * first. `upstreamBuffer`: the upstream handle already reads into this buffer (from
+ * takeBuffer; the greeting may lie in it), which the relay then owns.
+ */
+export function relayHandles(
+  api: HandleRelayApi, ch: TcpHandle, uh: TcpHandle, greeting: Uint8Array, idle: IdleSweeper, onDone: () => void, upstreamBuffer?: Buffer,
+): HandleSession {
+  const { WriteWrap, ShutdownWrap, state, kReadBytesOrError, kLastWriteWasAsync, eof } = api;
 
   let dead = false;
   let closedHandles = 0;
   const afterClose = () => {
     if (++closedHandles === 2) {
+      // Both handles closed: no read or write can touch the buffers any more.
+      giveBuffer(up.buf);
+      giveBuffer(down.buf);
       idle.remove(session);
       onDone();
     }
@@ -170,7 +203,9 @@ export function relayHandles(api: HandleRelayApi, ch: TcpHandle, uh: TcpHandle, 
   const session = idle.add(kill);
 
   /** One direction: reads from `from`, writes to `to`. */
-  const direction = (from: TcpHandle, to: TcpHandle) => {
+  const direction = (from: TcpHandle, to: TcpHandle, given?: Buffer) => {
+    const buf = given ?? takeBuffer();
+    if (!given) from.useUserBuffer(buf);
     let pending = 0;
     const d = { ended: false, shutDown: false };
     const onWritten = (status: number) => {
@@ -179,25 +214,27 @@ export function relayHandles(api: HandleRelayApi, ch: TcpHandle, uh: TcpHandle, 
       return undefined;
     };
     const write = (data: Uint8Array): void => {
-      const req = new WriteWrap();
+      // A write the kernel takes at once never binds its request object, so one spare serves
+      // every such write; only a queued write keeps it (and a new spare is made).
+      const req = spare ?? newWriteReq(WriteWrap);
+      spare = req;
       req.handle = to;
       req.oncomplete = onWritten;
-      req.async = false;
-      req.buffer = null;
       const err = to.writeBuffer(req, data);
       if (err !== 0) return kill();
       if (state[kLastWriteWasAsync] !== 0) {
         // The kernel did not take it all: keep the bytes alive and stop reading until written.
         req.buffer = data;
+        spare = newWriteReq(WriteWrap);
         if (pending++ === 0) from.readStop();
       }
       return undefined;
     };
-    from.onread = (arrayBuffer) => {
+    from.onread = () => {
       const n = state[kReadBytesOrError]!;
       if (n > 0) {
         session.active = true;
-        write(new Uint8Array(arrayBuffer!, state[kArrayBufferOffset]!, n));
+        write(new Uint8Array(buf.buffer, buf.byteOffset, n));
         return;
       }
       if (n === 0) return;
@@ -211,16 +248,18 @@ export function relayHandles(api: HandleRelayApi, ch: TcpHandle, uh: TcpHandle, 
       };
       if (to.shutdown(req) !== 0) kill();
     };
-    return { write, d };
+    return { write, d, buf, pendingWrites: () => pending };
   };
   const up = direction(ch, uh);
-  const down = direction(uh, ch);
+  const down = direction(uh, ch, upstreamBuffer);
   const bothDone = () => up.d.shutDown && down.d.shutDown;
 
   down.write(greeting);
   if (!dead) {
     ch.readStart();
-    uh.readStart();
+    // A given buffer means the upstream handle is still reading (handle-connect.ts); a queued
+    // greeting write has stopped it, and its completion starts it again.
+    if (!upstreamBuffer && down.pendingWrites() === 0) uh.readStart();
   }
   return { kill };
 }

@@ -5,7 +5,7 @@ import { fail, pick, release, succeed, type Pool } from './pool.ts';
 import { proxyV1 } from './proxy-header.ts';
 import { createIdleSweeper } from './idle-sweeper.ts';
 import { splice } from './splice.ts';
-import { handleRelayApi, relayHandles, relayOnHandles, type HandleRelayApi, type HandleSession, type TcpHandle } from './handle-relay.ts';
+import { giveBuffer, handleRelayApi, relayHandles, relayOnHandles, type HandleRelayApi, type HandleSession, type TcpHandle } from './handle-relay.ts';
 import { connectUpstreamHandle } from './handle-connect.ts';
 import { connectUpstream } from './upstream-connect.ts';
 
@@ -104,7 +104,8 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
         }
         gating.delete(entry);
         if (entry.closed) {
-          r.handle.close();
+          const rb = r.buffer;
+          r.handle.close(() => giveBuffer(rb));
           box.pool = release(box.pool, peer.name);
           return;
         }
@@ -114,7 +115,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
         const session: HandleSession = relayHandles(a, ch, r.handle, r.greeting, idle, () => {
           handleSessions.delete(session);
           box.pool = release(box.pool, peer.name);
-        });
+        }, r.buffer);
         handleSessions.add(session);
       });
     };
