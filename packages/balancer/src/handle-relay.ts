@@ -79,7 +79,7 @@ export type Binding = (name: string) => Record<string, unknown>;
  * (the proxy then logs that once and relays on streams).
  */
 export function handleRelayApi(
-  binding: Binding | undefined = (process as unknown as { binding?: Binding }).binding?.bind(process),
+  binding: Binding | null = (process as unknown as { binding?: Binding }).binding?.bind(process) ?? null,
 ): { readonly api: HandleRelayApi } | { readonly api: null; readonly reason: string } {
   try {
     if (typeof binding !== 'function') return { api: null, reason: 'process.binding is not available' };
