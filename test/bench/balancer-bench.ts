@@ -225,6 +225,7 @@ async function main(): Promise<number> {
     latencyMessages,
     size,
     command: `node test/bench/balancer-bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    moatRelay,
     durationS: (Date.now() - started) / 1000,
     tickMs: clockTickMs(),
     sourceArgs: Object.fromEntries(

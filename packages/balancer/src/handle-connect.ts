@@ -1,4 +1,3 @@
-import { isIPv6 } from 'node:net';
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { giveBuffer, takeBuffer, type HandleRelayApi, type TcpHandle } from './handle-relay.ts';
@@ -36,7 +35,7 @@ export function connectUpstreamHandle(api: HandleRelayApi, o: ConnectOptions, do
     });
     done({ ok: false, reason, detail });
   };
-  const v6 = isIPv6(o.host);
+  const v6 = o.host.includes(':'); // an IP literal here (see acceptableOnHandles)
   if (o.localAddress) {
     const err = v6 ? h.bind6(o.localAddress, 0, 0) : h.bind(o.localAddress, 0);
     if (err !== 0) return failWith('error', `bind ${o.localAddress}: ${err}`);

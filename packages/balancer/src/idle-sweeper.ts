@@ -17,6 +17,8 @@ export interface IdleSweeper {
   add(kill: () => void): IdleSession;
   remove(s: IdleSession): void;
   size(): number;
+  /** Run every session's kill (the proxy closing). */
+  killAll(): void;
   close(): void;
 }
 
@@ -58,6 +60,9 @@ export function createIdleSweeper(idleTimeoutMs: number): IdleSweeper {
       sessions.delete(s);
     },
     size: () => sessions.size,
+    killAll() {
+      for (const s of [...sessions]) s.kill();
+    },
     close() {
       if (timer) clearInterval(timer);
       timer = null;

@@ -5,7 +5,7 @@ import { fail, pick, release, succeed, type Pool } from './pool.ts';
 import { proxyV1 } from './proxy-header.ts';
 import { createIdleSweeper } from './idle-sweeper.ts';
 import { splice } from './splice.ts';
-import { giveBuffer, handleRelayApi, relayHandles, relayOnHandles, type HandleRelayApi, type HandleSession, type TcpHandle } from './handle-relay.ts';
+import { giveBuffer, handleRelayApi, relayHandles, relayOnHandles, type HandleRelayApi, type TcpHandle } from './handle-relay.ts';
 import { connectUpstreamHandle } from './handle-connect.ts';
 import { connectUpstream } from './upstream-connect.ts';
 
@@ -43,7 +43,6 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
   const counters: ProxyCounters = { accepted: 0, relayed: 0, relayedOnHandles: 0, retries: 0, rejected: 0, failures: {} };
   let server: net.Server | null = null;
   const idle = createIdleSweeper(config.idleTimeoutMs);
-  const handleSessions = new Set<HandleSession>();
   const api = relayApi(config, log);
   // Clients accepted on bare handles and still in the greeting gate (closed by close()).
   const gating = new Set<{ handle: TcpHandle; closed: boolean }>();
@@ -74,9 +73,10 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
     }
     const entry = { handle: ch, closed: false };
     gating.add(entry);
-    const tried = new Set<string>();
+    // Most clients get the first upstream: the set of tried ones is made on the first failure.
+    let tried: Set<string> | null = null;
     const next = (): void => {
-      const chosen = pick(box.pool, tried, now());
+      const chosen = pick(box.pool, tried ?? NONE_TRIED, now());
       box.pool = chosen.pool;
       const peer = chosen.peer;
       if (peer === null) {
@@ -87,13 +87,13 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
           ch.getpeername(p);
           remote = p.address ?? '';
         }
-        log.warn({ event: 'lb.all_down', client: remote, tried: [...tried] }, 'no usable upstream; 421 to the client');
+        log.warn({ event: 'lb.all_down', client: remote, tried: [...(tried ?? NONE_TRIED)] }, 'no usable upstream; 421 to the client');
         rejectOnHandle(a, ch);
         return;
       }
-      tried.add(peer.name);
       connectUpstreamHandle(a, connectOptions(peer, preface), (r) => {
         if (!r.ok) {
+          (tried ??= new Set()).add(peer.name);
           box.pool = release(fail(box.pool, peer.name, now()), peer.name);
           counters.retries++;
           counters.failures[r.reason] = (counters.failures[r.reason] ?? 0) + 1;
@@ -112,11 +112,9 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
         box.pool = succeed(box.pool, peer.name);
         counters.relayed++;
         counters.relayedOnHandles++;
-        const session: HandleSession = relayHandles(a, ch, r.handle, r.greeting, idle, () => {
-          handleSessions.delete(session);
+        relayHandles(a, ch, r.handle, r.greeting, idle, () => {
           box.pool = release(box.pool, peer.name);
         }, r.buffer);
-        handleSessions.add(session);
       });
     };
     next();
@@ -150,13 +148,11 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
       box.pool = succeed(box.pool, peer.name);
       counters.relayed++;
       if (api) {
-        const session: HandleSession | null = relayOnHandles(api, client, r.socket, r.greeting, idle, () => {
-          handleSessions.delete(session!);
+        const session = relayOnHandles(api, client, r.socket, r.greeting, idle, () => {
           box.pool = release(box.pool, peer.name);
         });
         if (session) {
           counters.relayedOnHandles++;
-          handleSessions.add(session);
           return;
         }
       }
@@ -216,7 +212,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
     async close() {
       const done = this.unlisten();
       for (const s of sockets) s.destroy();
-      for (const h of handleSessions) h.kill();
+      idle.killAll(); // every relayed session, on handles or streams
       for (const g of gating) {
         g.closed = true;
         g.handle.close();
@@ -236,6 +232,8 @@ function relayApi(config: BalancerConfig, log: Log): HandleRelayApi | null {
   log.warn({ event: 'lb.relay_fallback', reason: found.reason }, 'relaying on net.Socket streams: the libuv handle API is not in the expected shape');
   return null;
 }
+
+const NONE_TRIED: ReadonlySet<string> = new Set();
 
 /** Bare-handle connects need IP addresses (no DNS on that path): every upstream and the source address. */
 function acceptableOnHandles(config: BalancerConfig): boolean {

@@ -43,6 +43,8 @@ export interface BalancerRunInfo {
   size: number;
   command: string;
   durationS: number;
+  /** The balancer's `relay` setting in this run. */
+  moatRelay: 'auto' | 'stream';
   tickMs: number;
   sourceArgs: Record<string, string>;
 }
@@ -188,6 +190,7 @@ export function renderBalancerReport(
     '- Every target is a fresh process in front of a fresh Postfix `smtp-sink` on 127.0.0.1; *direct* sends to the sink itself. ' +
       'No PROXY protocol anywhere (`proxyProtocol: off`), no health checks, one upstream, connect time-out 4 s, idle time-out 600 s.',
     '- Moat: `moat balancer --config FILE` in its own Node process (log level info; it logs nothing per connection). It holds the client until the upstream\'s 220 (greeting gate), then relays it. ' +
+      `Relay: \`${info.moatRelay}\`${info.moatRelay === 'auto' ? ' (the whole connection on bare libuv TCP handles, see docs/balancer.md "Relay paths")' : ' (net.Socket streams)'}. ` +
       'nginx: stream module, `worker_processes 1` (CPU = master + worker). HAProxy: `mode tcp`, `nbthread 1`, `-db`. One core each, so CPU per connection is compared like for like.',
     `- Proxy CPU: utime + stime of the proxy's process tree (all threads) from \`/proc/PID/stat\`, read just before smtp-source starts and once the sink has every message; clock tick ${info.tickMs} ms. ` +
       'Per connection: ÷ connections smtp-source opened (one per message in new-connection mode); per message: ÷ messages.',
