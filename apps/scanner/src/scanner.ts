@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ConfigError } from '@moat/config';
-import { DirSyncer, ensureDirs, openDatabase, removeDurably, sweepTemporaryFiles, type Db } from '@moat/storage';
+import { DirSyncer, ensureDirs, fsyncDir, openDatabase, removeDurably, sweepTemporaryFiles, walSync, type Db } from '@moat/storage';
 import type { ScannerConfig } from './config.ts';
 import { SCANNER_MIGRATIONS } from './store/migrations.ts';
 import { createMessageStore } from './store/message-store.ts';
@@ -69,12 +69,17 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   await ensureDirs(config.dataDir, dirs.spool, dirs.queue, dirs.quarantine, dirs.retained);
 
   const dirSync = { queue: new DirSyncer(dirs.queue), quarantine: new DirSyncer(dirs.quarantine), retained: new DirSyncer(dirs.retained) };
-  const db = openDatabase(join(config.dataDir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
+  // Commits write the WAL without waiting for the disk; walSync makes them durable in the thread
+  // pool before any client or the master hears of them (docs/scanner.md, "Durability").
+  const dbPath = join(config.dataDir, 'scanner.sqlite');
+  const db = openDatabase(dbPath, SCANNER_MIGRATIONS, { synchronous: 'normal' });
+  const dbSync = walSync(dbPath);
+  await fsyncDir(config.dataDir); // the WAL file's own name, created by the open
   let link: ClusterLink | undefined;
   let boundPort: number | undefined;
   let balancer: BalancerHandle | undefined;
   const retention = createRetentionStore(db, dirs);
-  const messages = createMessageStore(db, () => link?.notifyOutbox(), retention);
+  const messages = createMessageStore(db, { onOutbox: () => link?.notifyOutbox(), retention, sync: () => dbSync.sync() });
   const queue = createQueueStore(db);
   const quarantine = createQuarantineStore(db, dirs);
   const outbox = createOutboxStore(db);
@@ -109,7 +114,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     rules = pushed;
     const handlers = createRequestHandlers({
       db, quarantine, queue, retention, rules: () => rules.current(), queueDir: dirs.queue, wakeRelay: () => relay.wake(), hostname: config.smtp.hostname, nodeName: config.node.name, now,
-      log,
+      log, sync: () => dbSync.sync(),
     });
     link = new ClusterLink({
       settings: {

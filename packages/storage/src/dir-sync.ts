@@ -1,25 +1,25 @@
 import { fsyncDir } from './durable-file.ts';
 
 /**
- * Coalesces directory fsyncs: callers that renamed into a directory while a sync of it was
- * running wait for the next sync (which covers all of them), so N concurrent renames cost
- * about two fsyncs instead of N.
+ * Coalesces fsyncs of one file or directory: callers that wrote while a sync was running wait
+ * for the next sync (which covers all of them), so N concurrent writers cost about two fsyncs
+ * instead of N. A failed sync rejects every caller that was waiting on it.
  */
-export class DirSyncer {
-  private readonly dir: string;
+export class CoalescedSync {
+  private readonly syncOnce: () => Promise<void>;
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
 
-  constructor(dir: string) {
-    this.dir = dir;
+  constructor(syncOnce: () => Promise<void>) {
+    this.syncOnce = syncOnce;
   }
 
   sync(): Promise<void> {
     if (!this.running) {
-      this.running = fsyncDir(this.dir).finally(() => (this.running = undefined));
+      this.running = this.syncOnce().finally(() => (this.running = undefined));
       return this.running;
     }
-    // A sync is in flight and may have started before our rename: wait for a fresh one.
+    // A sync is in flight and may have started before our write: wait for a fresh one.
     this.next ??= this.running.then(
       () => this.startNext(),
       () => this.startNext(),
@@ -30,5 +30,12 @@ export class DirSyncer {
   private startNext(): Promise<void> {
     this.next = undefined;
     return this.sync();
+  }
+}
+
+/** Coalesced fsyncs of a directory, after renames or unlinks inside it. */
+export class DirSyncer extends CoalescedSync {
+  constructor(dir: string) {
+    super(() => fsyncDir(dir));
   }
 }
