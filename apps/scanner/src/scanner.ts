@@ -74,6 +74,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const dbPath = join(config.dataDir, 'scanner.sqlite');
   const db = openDatabase(dbPath, SCANNER_MIGRATIONS, { synchronous: 'normal' });
   const dbSync = walSync(dbPath);
+  const closeSyncs = () => [dbSync, dirSync.queue, dirSync.quarantine, dirSync.retained].forEach((s) => s.close());
   await fsyncDir(config.dataDir); // the WAL file's own name, created by the open
   let link: ClusterLink | undefined;
   let boundPort: number | undefined;
@@ -148,6 +149,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         await link.stop();
         await relay.stop();
         db.close();
+        closeSyncs();
         throw err;
       }
     }
@@ -247,6 +249,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       await relay.stop();
       await retentionJob.stop();
       db.close();
+      closeSyncs();
       log.info({ event: 'SCANNER_STOPPED' }, 'scanner stopped');
     },
   };

@@ -27,25 +27,6 @@ export async function fsyncFile(path: string): Promise<void> {
   }
 }
 
-/**
- * fdatasync a file by path (its data and the size needed to read it back). A file that does not
- * exist is nothing to sync when `missingOk` (SQLite deletes its WAL once checkpointed at close).
- */
-export async function fdatasyncFile(path: string, options: { missingOk?: boolean } = {}): Promise<void> {
-  let handle;
-  try {
-    handle = await open(path, 'r');
-  } catch (err) {
-    if (options.missingOk && (err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  try {
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** Move an already fsync'd file into place and make the move itself durable. */
 export async function moveDurably(from: string, to: string): Promise<void> {
   await rename(from, to);

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readlinkSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, walSync } from './sqlite.ts';
 import { GroupCommitter } from './group-commit.ts';
-import { CoalescedSync, DirSyncer } from './dir-sync.ts';
+import { CoalescedSync, DirSyncer, PathSync } from './dir-sync.ts';
 
 test('jobs of one turn share a transaction and each gets its own result', async () => {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'moat-gc-')), 'db'), [{ version: 1, description: 't', sql: 'CREATE TABLE t (a INTEGER UNIQUE)' }]);
@@ -115,4 +115,30 @@ test('walSync fdatasyncs the live WAL file, and a WAL removed at close is nothin
   const full = openDatabase(path, []);
   assert.equal(full.pragma('synchronous', { simple: true }), 2, 'FULL by default');
   full.close();
+});
+
+/** The paths this process holds open (from /proc/self/fd). */
+const openPaths = () => readdirSync('/proc/self/fd').map((fd) => {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return '';
+  }
+});
+
+test('a PathSync keeps one descriptor between syncs and follows the path to a new file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-ps-'));
+  const path = join(dir, 'f');
+  writeFileSync(path, 'one');
+  const syncer = new PathSync(path, { data: true, missingOk: true });
+  await syncer.sync();
+  await syncer.sync();
+  assert.equal(openPaths().filter((p) => p === path).length, 1, 'one descriptor, kept');
+  writeFileSync(`${path}.new`, 'two');
+  renameSync(`${path}.new`, path); // another file under the same name
+  await syncer.sync();
+  assert.deepEqual(openPaths().filter((p) => p.startsWith(path)), [path], 'the old file let go, the new one held');
+  syncer.close();
+  assert.equal(openPaths().filter((p) => p.startsWith(path)).length, 0);
+  await assert.rejects(new PathSync(join(dir, 'missing')).sync(), { code: 'ENOENT' });
 });

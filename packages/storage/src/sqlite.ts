@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { CoalescedSync } from './dir-sync.ts';
-import { fdatasyncFile } from './durable-file.ts';
+import { PathSync } from './dir-sync.ts';
 
 export type Db = Database.Database;
 
@@ -53,11 +52,10 @@ export function migrate(db: Db, migrations: readonly Migration[]): void {
  * Durability for a database opened with `synchronous: 'normal'`: `sync()` fdatasyncs its WAL
  * file in libuv's thread pool, so every transaction committed before the call is on disk when
  * the promise resolves — what `synchronous = FULL` gives, without the event loop waiting for
- * the disk. Calls made while a sync runs share the next one. The file is opened by name at
+ * the disk. Calls made while a sync runs share the next one. The file is looked up by name at
  * each sync: SQLite may delete the WAL (at close, after checkpointing it into the database,
  * which it syncs) and create a new one, and an old descriptor would sync the wrong file.
  */
-export function walSync(dbPath: string): CoalescedSync {
-  const wal = `${dbPath}-wal`;
-  return new CoalescedSync(() => fdatasyncFile(wal, { missingOk: true }));
+export function walSync(dbPath: string): PathSync {
+  return new PathSync(`${dbPath}-wal`, { data: true, missingOk: true });
 }

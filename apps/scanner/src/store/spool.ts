@@ -1,4 +1,4 @@
-import { close, fdatasync, openSync, write, writevSync } from 'node:fs';
+import { closeSync, fdatasync, open, write, writevSync } from 'node:fs';
 import { Writable, type Readable } from 'node:stream';
 import { noteStreamedBytes, SMALL_FILE_BYTES } from '../memory/buffer-garbage.ts';
 import { pipeInto } from '../streams/pipe-into.ts';
@@ -18,14 +18,15 @@ export async function receiveToSpool(data: Readable, path: string): Promise<{ si
 }
 
 /**
- * The spool file as a Writable. Up to SMALL_FILE_BYTES are held (a file stream buffers that
- * much too) and, when the message ends within them, written with synchronous calls into the
- * page cache (create, one writev) and fdatasync'd in the thread pool: one pool round trip
- * for a typical message instead of one per step (open, each chunk, fsync, close), each of
- * which wakes a pool thread and costs the event loop a context switch. A larger message is
- * streamed chunk by chunk with asynchronous writes once past the threshold. `finish` comes
- * after the fdatasync, so the caller never answers before the bytes are on disk. The file is
- * created exclusively (`wx`, 0600): a spool name is never reused.
+ * The spool file as a Writable. It is created (exclusively, `wx`, 0600: a spool name is never
+ * reused) in the thread pool as DATA begins, since creating a file may wait for the
+ * filesystem's journal. Up to SMALL_FILE_BYTES are then held (a file stream buffers that much
+ * too) and, when the message ends within them, written with one synchronous writev into the
+ * page cache and fdatasync'd in the pool: two pool round trips for a typical message instead
+ * of one per step (open, each chunk, fsync, close), each of which wakes a pool thread and
+ * costs the event loop a context switch. A larger message is written chunk by chunk
+ * asynchronously once past the threshold. `finish` comes after the fdatasync, so the caller
+ * never answers before the bytes are on disk.
  */
 class SpoolFile extends Writable {
   private readonly path: string;
@@ -38,23 +39,32 @@ class SpoolFile extends Writable {
     this.path = path;
   }
 
+  override _construct(done: (err?: Error | null) => void): void {
+    open(this.path, 'wx', 0o600, (err, fd) => {
+      if (err) return done(err);
+      this.fd = fd;
+      done();
+    });
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
-    if (this.fd === undefined && this.heldBytes + chunk.length <= SMALL_FILE_BYTES) {
+    if (this.heldBytes + chunk.length <= SMALL_FILE_BYTES) {
       this.held.push(chunk);
       this.heldBytes += chunk.length;
       return done();
     }
     try {
-      this.openWithHeld();
+      this.writeHeld();
     } catch (err) {
       return done(err as Error);
     }
+    this.heldBytes = Infinity; // from now on every chunk goes straight to the file
     writeAll(this.fd!, chunk, done);
   }
 
   override _final(done: (err?: Error | null) => void): void {
     try {
-      this.openWithHeld();
+      this.writeHeld();
     } catch (err) {
       return done(err as Error);
     }
@@ -66,18 +76,20 @@ class SpoolFile extends Writable {
     this.fd = undefined;
     this.held = [];
     if (fd === undefined) return done(err);
-    close(fd, (closeErr) => done(err ?? closeErr));
+    try {
+      closeSync(fd);
+    } catch (closeErr) {
+      return done(err ?? (closeErr as Error));
+    }
+    done(err);
   }
 
-  /** Create the file and write what is held (nothing after the first call). */
-  private openWithHeld(): void {
-    if (this.fd !== undefined) return;
-    this.fd = openSync(this.path, 'wx', 0o600);
+  /** Write what is held (a short write goes on with the rest). */
+  private writeHeld(): void {
     let pending = this.held;
     this.held = [];
     while (pending.length > 0) {
-      let n = writevSync(this.fd, pending);
-      // A short write: drop what was written and go on with the rest.
+      let n = writevSync(this.fd!, pending);
       while (pending.length > 0 && n >= pending[0]!.length) n -= pending.shift()!.length;
       if (n > 0) pending = [pending[0]!.subarray(n), ...pending.slice(1)];
     }
