@@ -188,7 +188,9 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const server = createIngress({
     config,
     rules,
-    spoolDir: dirs.spool,
+    // DATA is written straight into the queue folder: a delivered message is never renamed
+    // (a quarantined one moves once); a file there without a queue row is swept at start.
+    spoolDir: dirs.queue,
     log,
     now,
     greylist,
@@ -257,7 +259,8 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
 
 /**
  * After a crash: every spool file is an unanswered transaction (the client never got 250 and
- * will retry); a queue file without a row was moved but never committed; a quarantine file
+ * will retry; spool/ only holds files of an older version, which received into it); a queue file
+ * without a row was being received, or never committed; a quarantine file
  * that is no longer held was released or deleted just before the crash; a retained file
  * without a row was linked but never committed, or expired and its unlink was lost.
  */

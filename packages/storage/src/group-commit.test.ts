@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readlinkSync, readdirSync, renameSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, walSync } from './sqlite.ts';
-import { GroupCommitter } from './group-commit.ts';
+import { GroupCommitter, SyncFailedError } from './group-commit.ts';
 import { CoalescedSync, DirSyncer, PathSync } from './dir-sync.ts';
 
 test('jobs of one turn share a transaction and each gets its own result', async () => {
@@ -80,6 +80,7 @@ test('a failed sync fails every caller of its batch, and a job that failed alone
   held.pending[0]!.reject(new Error('EIO'));
   const [a, b] = await outcomes;
   assert.equal(a.status, 'rejected');
+  assert.ok((a as PromiseRejectedResult).reason instanceof SyncFailedError);
   assert.match(String((a as PromiseRejectedResult).reason), /EIO/);
   assert.equal(b.status, 'rejected');
   assert.match(String((b as PromiseRejectedResult).reason), /UNIQUE/);

@@ -1,5 +1,17 @@
 import type { Db } from './sqlite.ts';
 
+/**
+ * The batch committed but the sync after it failed: its rows are in the database and may or
+ * may not be on disk. A caller must neither tell anyone it succeeded nor undo what the rows
+ * refer to (a file they name, say): a restart finds the rows if they survived.
+ */
+export class SyncFailedError extends Error {
+  constructor(cause: unknown) {
+    super(`committed, but the sync to disk failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = 'SyncFailedError';
+  }
+}
+
 interface Job {
   work: () => unknown;
   resolve(value: unknown): void;
@@ -64,7 +76,8 @@ export class GroupCommitter {
         for (const s of settled) s.done();
       },
       (err: unknown) => {
-        for (const s of settled) s.fail(err);
+        const failed = new SyncFailedError(err);
+        for (const s of settled) s.fail(failed);
       },
     );
   }
