@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -76,32 +76,21 @@ export function readMessageFile(path: string, options?: { highWaterMark?: number
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
-    const { size } = fstatSync(fd);
-    if (size > SMALL_FILE_BYTES) return metered(createReadStream(path, { ...options, fd }));
-    const bytes = readWhole(fd, size);
+    // One read into a scratch buffer one byte larger than a small file: a regular file's read
+    // returns less only at its end, so a short read is the whole file (no fstat, no second read).
+    const n = readSync(fd, scratch, 0, scratch.length, 0);
+    if (n === scratch.length) return metered(createReadStream(path, { ...options, fd, start: 0 }));
     closeSync(fd);
-    noteStreamedBytes(bytes.length);
-    return oneChunk(bytes);
+    noteStreamedBytes(n);
+    return oneChunk(Buffer.from(scratch.subarray(0, n)));
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     return failing(err as Error);
   }
 }
 
-function readWhole(fd: number, size: number): Buffer {
-  let buf = Buffer.allocUnsafe(size + 1);
-  let length = 0;
-  for (;;) {
-    if (length === buf.length) {
-      const bigger = Buffer.allocUnsafe(buf.length * 2); // the file grew since fstat
-      buf.copy(bigger);
-      buf = bigger;
-    }
-    const n = readSync(fd, buf, length, buf.length - length, null);
-    if (n === 0) return buf.subarray(0, length);
-    length += n;
-  }
-}
+/** Reused by every small read (they are synchronous, so never two at once). */
+const scratch = Buffer.allocUnsafe(SMALL_FILE_BYTES + 1);
 
 function oneChunk(bytes: Buffer): Readable {
   return new Readable({

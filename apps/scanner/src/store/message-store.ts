@@ -96,7 +96,7 @@ export function createMessageStore(db: Db, options: MessageStoreOptions = {}): M
    * Run a transaction through the group committer (concurrent messages share one fsync),
    * then tell the outbox reader that new events are committed.
    */
-  const committer = new GroupCommitter(db, sync ? { sync, windowMs: 0 } : {});
+  const committer = new GroupCommitter(db, { sync });
   const notifying = <A extends unknown[], R>(tx: (...args: A) => R) => async (...args: A): Promise<R> => {
     const result = await committer.run(() => tx(...args));
     onOutbox();
