@@ -4,8 +4,8 @@ import { noteStreamedBytes, SMALL_FILE_BYTES } from '../memory/buffer-garbage.ts
 import { pipeInto } from '../streams/pipe-into.ts';
 
 /**
- * Stream DATA into a spool file and fsync it before resolving: the message is never held whole
- * in memory, and once this returns the bytes are on disk.
+ * Stream DATA into a spool file and fdatasync it before resolving: at most 64 KiB of a message
+ * is held in memory at once, and once this returns the bytes are on disk.
  */
 export async function receiveToSpool(data: Readable, path: string): Promise<{ size: number }> {
   let size = 0;
