@@ -32,7 +32,7 @@ const args = (() => {
         'latency-messages': { type: 'string', default: '2000' },
         warmup: { type: 'string', default: '200' },
         size: { type: 'string', default: '10240' },
-        targets: { type: 'string', default: 'sink,postfix,scanner' },
+        targets: { type: 'string', default: 'sink,postfix,postfix-relay,scanner' },
         modes: { type: 'string', default: 'new,reuse' },
         'new-sessions': { type: 'string', default: '200' },
         'reuse-sessions': { type: 'string', default: '20' },
@@ -61,8 +61,10 @@ if (args.help) {
   --latency-messages N    messages per latency run (default 2000; 0 skips latency)
   --warmup N              warm-up messages before timing (default 200)
   --size BYTES            smtp-source payload size (default 10240)
-  --targets LIST          scanner,no-retention,clamav,rspamd,auth,dnsbl,uribl,analyzers,sink,postfix
-                          (default: scanner,sink,postfix). clamav … uribl: the scanner with
+  --targets LIST          scanner,no-retention,clamav,rspamd,auth,dnsbl,uribl,analyzers,sink,postfix,
+                          postfix-relay (default: scanner,sink,postfix,postfix-relay).
+                          postfix: Postfix discarding after its disk queue; postfix-relay:
+                          Postfix relaying to an smtp-sink, as the scanner does. clamav … uribl: the scanner with
                           that one analyzer on; analyzers: with every one on (clamd, dnsmasq
                           and, when installed, rspamd started on loopback). With any of them
                           and scanner, an "analyzer cost" table gives each one's msg/s as a
@@ -139,6 +141,13 @@ const allTargets: (TargetSpec & { start: () => Promise<Target>; analyzer?: true 
     column: 'Postfix (disk queue)',
     short: 'Postfix',
     start: () => startPostfix({ keep, processLimit: Math.max(100, newSessions, reuseSessions) }),
+  },
+  {
+    // The same job as the scanner's: queue on disk, then relay over SMTP to the same kind of sink.
+    key: 'postfix-relay',
+    column: 'Postfix (disk queue, relay)',
+    short: 'Postfix relay',
+    start: () => startPostfix({ keep, processLimit: Math.max(100, newSessions, reuseSessions), relay: true }),
   },
 ];
 

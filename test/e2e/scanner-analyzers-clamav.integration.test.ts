@@ -65,7 +65,7 @@ describe('ClamAV over INSTREAM with a real clamd', { skip: CLAMD_SKIP }, () => {
       const r = node.scanner.db.prepare("SELECT status, reasons FROM messages WHERE subject = 'zipped'").get() as { status: string; reasons: string };
       assert.equal(r.status, 'rejected');
       assert.match(r.reasons, /Moat\.Test\.EICAR/);
-      assert.deepEqual(readdirSync(join(node.dir, 'data', 'spool')), []);
+      assert.deepEqual(readdirSync(join(node.dir, 'data', 'queue')), [], 'the rejected message left no file');
     } finally {
       await node.close();
     }
@@ -97,7 +97,7 @@ describe('ClamAV over INSTREAM with a real clamd', { skip: CLAMD_SKIP }, () => {
 });
 
 describe('ClamAV unavailable', { skip: CLAMD_SKIP }, () => {
-  test('clamd stopped: 451 4.3.0 by default and the spool is emptied; with `onUnavailable: pass` delivered with X-Moat-Virus-Scan: unavailable', async () => {
+  test('clamd stopped: 451 4.3.0 by default and the received file is removed; with `onUnavailable: pass` delivered with X-Moat-Virus-Scan: unavailable', async () => {
     const clamd = await startClamd();
     const port = clamd.port;
     const downstream = await startDownstream();
@@ -109,7 +109,8 @@ describe('ClamAV unavailable', { skip: CLAMD_SKIP }, () => {
       const down = await sendMail(strict.port, envelope, message({ subject: 'while down' }));
       assert.equal(down.code, 451);
       assert.match(down.response, /^451 4\.3\.0 .*clamav unavailable/);
-      assert.deepEqual(readdirSync(join(strict.dir, 'data', 'spool')), []);
+      const queued = new Set((strict.scanner.db.prepare('SELECT file FROM queue').all() as { file: string }[]).map((r) => r.file));
+      assert.deepEqual(readdirSync(join(strict.dir, 'data', 'queue')).filter((f) => !queued.has(f)), [], 'the temp-failed message left no file');
       assert.equal((strict.scanner.db.prepare("SELECT count(*) AS n FROM messages WHERE subject = 'while down'").get() as { n: number }).n, 0, 'a temp-failed message is not logged as accepted');
 
       const passed = await sendMail(lenient.port, envelope, message({ subject: 'passed unscanned' }));

@@ -290,8 +290,8 @@ test('time-outs: an idle client and a client dribbling DATA are cut off with 421
       }
       // Each byte resets the 1 s idle timer, so it is the DATA time-out that fired.
       assert.match(await s.reply(), /^421 4\.4\.2 DATA not completed within 2 s/);
-      const spool = join(slow.scanner.dataDir, 'spool');
-      await waitUntil(() => readdirSync(spool).length === 0, 'the spool to be empty');
+      const received = join(slow.scanner.dataDir, 'queue'); // DATA is received into the queue folder
+      await waitUntil(() => readdirSync(received).length === 0, 'the partial message file to be removed');
       assert.equal(count('queue'), 0, 'nothing queued');
       assert.equal(count('messages'), 0, 'nothing logged as a message');
     });

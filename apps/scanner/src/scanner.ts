@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ConfigError } from '@moat/config';
-import { DirSyncer, ensureDirs, openDatabase, removeDurably, sweepTemporaryFiles, type Db } from '@moat/storage';
+import { DirSyncer, ensureDirs, fsyncDir, openDatabase, removeDurably, sweepTemporaryFiles, walSync, type Db } from '@moat/storage';
 import type { ScannerConfig } from './config.ts';
 import { SCANNER_MIGRATIONS } from './store/migrations.ts';
 import { createMessageStore } from './store/message-store.ts';
@@ -69,12 +69,18 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   await ensureDirs(config.dataDir, dirs.spool, dirs.queue, dirs.quarantine, dirs.retained);
 
   const dirSync = { queue: new DirSyncer(dirs.queue), quarantine: new DirSyncer(dirs.quarantine), retained: new DirSyncer(dirs.retained) };
-  const db = openDatabase(join(config.dataDir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
+  // Commits write the WAL without waiting for the disk; walSync makes them durable in the thread
+  // pool before any client or the master hears of them (docs/scanner.md, "Durability").
+  const dbPath = join(config.dataDir, 'scanner.sqlite');
+  const db = openDatabase(dbPath, SCANNER_MIGRATIONS, { synchronous: 'normal' });
+  const dbSync = walSync(dbPath);
+  const closeSyncs = () => [dbSync, dirSync.queue, dirSync.quarantine, dirSync.retained].forEach((s) => s.close());
+  await fsyncDir(config.dataDir); // the WAL file's own name, created by the open
   let link: ClusterLink | undefined;
   let boundPort: number | undefined;
   let balancer: BalancerHandle | undefined;
   const retention = createRetentionStore(db, dirs);
-  const messages = createMessageStore(db, () => link?.notifyOutbox(), retention);
+  const messages = createMessageStore(db, { onOutbox: () => link?.notifyOutbox(), retention, sync: () => dbSync.sync() });
   const queue = createQueueStore(db);
   const quarantine = createQuarantineStore(db, dirs);
   const outbox = createOutboxStore(db);
@@ -109,7 +115,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     rules = pushed;
     const handlers = createRequestHandlers({
       db, quarantine, queue, retention, rules: () => rules.current(), queueDir: dirs.queue, wakeRelay: () => relay.wake(), hostname: config.smtp.hostname, nodeName: config.node.name, now,
-      log,
+      log, sync: () => dbSync.sync(),
     });
     link = new ClusterLink({
       settings: {
@@ -143,6 +149,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         await link.stop();
         await relay.stop();
         db.close();
+        closeSyncs();
         throw err;
       }
     }
@@ -181,7 +188,9 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const server = createIngress({
     config,
     rules,
-    spoolDir: dirs.spool,
+    // DATA is written straight into the queue folder: a delivered message is never renamed
+    // (a quarantined one moves once); a file there without a queue row is swept at start.
+    spoolDir: dirs.queue,
     log,
     now,
     greylist,
@@ -242,6 +251,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       await relay.stop();
       await retentionJob.stop();
       db.close();
+      closeSyncs();
       log.info({ event: 'SCANNER_STOPPED' }, 'scanner stopped');
     },
   };
@@ -249,7 +259,8 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
 
 /**
  * After a crash: every spool file is an unanswered transaction (the client never got 250 and
- * will retry); a queue file without a row was moved but never committed; a quarantine file
+ * will retry; spool/ only holds files of an older version, which received into it); a queue file
+ * without a row was being received, or never committed; a quarantine file
  * that is no longer held was released or deleted just before the crash; a retained file
  * without a row was linked but never committed, or expired and its unlink was lost.
  */

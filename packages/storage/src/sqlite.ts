@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { PathSync } from './dir-sync.ts';
 
 export type Db = Database.Database;
 
@@ -9,15 +10,26 @@ export interface Migration {
   readonly sql: string;
 }
 
+export interface OpenOptions {
+  /**
+   * `full` (the default): a committed transaction is on disk when `commit` returns (SQLite
+   * fsyncs the WAL inside the commit, blocking the event loop meanwhile).
+   * `normal`: a commit only writes the WAL into the page cache (safe from a process crash,
+   * not yet from a power loss); the caller makes it durable with a {@link walSync} of the same
+   * database before it tells anyone, off the event loop. Checkpoints still sync as in `full`.
+   */
+  readonly synchronous?: 'full' | 'normal';
+}
+
 /**
- * Open a SQLite database in WAL mode with `synchronous = FULL`: a committed transaction is
- * on disk when `commit` returns, which the "250 means on disk" promise relies on.
+ * Open a SQLite database in WAL mode, `synchronous = FULL` unless told otherwise (see
+ * {@link OpenOptions}): the "250 means on disk" promise relies on it.
  * Migrations are applied in order and recorded in `user_version`.
  */
-export function openDatabase(path: string, migrations: readonly Migration[]): Db {
+export function openDatabase(path: string, migrations: readonly Migration[], options: OpenOptions = {}): Db {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma(options.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
@@ -34,4 +46,16 @@ export function migrate(db: Db, migrations: readonly Migration[]): void {
       db.pragma(`user_version = ${m.version}`);
     })();
   }
+}
+
+/**
+ * Durability for a database opened with `synchronous: 'normal'`: `sync()` fdatasyncs its WAL
+ * file in libuv's thread pool, so every transaction committed before the call is on disk when
+ * the promise resolves — what `synchronous = FULL` gives, without the event loop waiting for
+ * the disk. Calls made while a sync runs share the next one. The file is looked up by name at
+ * each sync: SQLite may delete the WAL (at close, after checkpointing it into the database,
+ * which it syncs) and create a new one, and an old descriptor would sync the wrong file.
+ */
+export function walSync(dbPath: string): PathSync {
+  return new PathSync(`${dbPath}-wal`, { data: true, missingOk: true });
 }

@@ -3,8 +3,10 @@
  * a temp folder; the machine's /etc/postfix is only read for Postfix's own file lists). It
  * listens on a loopback port, accepts mail for example.test from 127.0.0.0/8, writes every
  * message to its on-disk queue (Postfix's cleanup fsyncs a queue file before smtpd answers
- * 250) and delivers it to the `discard` transport. Delivered = "status=sent" lines in its
- * log file (postlogd writes `maillog_file`; there is no syslog here).
+ * 250) and delivers it to the `discard` transport — or, with `relay`, relays it over SMTP to a
+ * Postfix `smtp-sink` started beside it, the same downstream and the same job as the Moat
+ * scanner's (receive, queue on disk, relay). Delivered = "status=sent" lines in its log file
+ * (postlogd writes `maillog_file`; there is no syslog here).
  *
  * Needs root (the master runs as root and drops to the `postfix` user for its daemons).
  */
@@ -16,11 +18,14 @@ import { freePort, isAlive, killQuietly, makeTempDir, pidsWithCwdUnder, requireE
 import { RssMonitor } from './rss.ts';
 import { treeCpuWithReapedMs } from './proc-cpu.ts';
 import { DeliveryCounter, type Target } from './target.ts';
+import { startSmtpSink } from './smtp-sink.ts';
 
 export interface PostfixOptions {
   /** default_process_limit: at least the number of parallel sessions, so each gets an smtpd. */
   processLimit: number;
   keep: boolean;
+  /** Relay to an smtp-sink (started and stopped with the instance) instead of discarding. */
+  relay?: boolean;
 }
 
 function postfixUid(): number {
@@ -63,7 +68,12 @@ postlog    unix-dgram n  -       n       -       1       postlogd
 `;
 }
 
-function mainCf(dir: string, processLimit: number): string {
+function mainCf(dir: string, processLimit: number, relayPort: number | undefined): string {
+  // Relaying: to the sink by address (brackets: no MX look-up), over Postfix's smtp client,
+  // which reuses its connections when mail queues up (smtp_connection_cache_on_demand).
+  const transports = relayPort === undefined
+    ? 'default_transport = discard\nrelay_transport = discard\nlocal_transport = discard'
+    : `default_transport = smtp\nrelay_transport = smtp\nlocal_transport = discard\nrelayhost = [127.0.0.1]:${relayPort}\nsmtp_tls_security_level = none`;
   return `# Private benchmark instance (written by test/bench/lib/postfix-instance.ts)
 compatibility_level = 3.6
 queue_directory = ${dir}/queue
@@ -79,9 +89,7 @@ mydomain = localhost
 mydestination =
 relay_domains = example.test
 mynetworks = 127.0.0.0/8
-default_transport = discard
-relay_transport = discard
-local_transport = discard
+${transports}
 alias_maps =
 alias_database =
 biff = no
@@ -96,6 +104,7 @@ export async function startPostfix(o: PostfixOptions): Promise<Target> {
   if (process.getuid?.() !== 0) throw new Error('the private Postfix instance needs root (its master runs as root)');
   const uid = postfixUid();
   const port = await freePort();
+  const sink = o.relay ? await startSmtpSink(o.keep) : undefined;
   const tmp = makeTempDir('postfix', o.keep);
   const dir = tmp.path;
   const etc = join(dir, 'etc');
@@ -103,7 +112,7 @@ export async function startPostfix(o: PostfixOptions): Promise<Target> {
   mkdirSync(join(dir, 'queue'));
   mkdirSync(join(dir, 'data'));
   chownSync(join(dir, 'data'), uid, -1);
-  writeFileSync(join(etc, 'main.cf'), mainCf(dir, o.processLimit));
+  writeFileSync(join(etc, 'main.cf'), mainCf(dir, o.processLimit, sink?.port));
   writeFileSync(join(etc, 'master.cf'), masterCf(port));
   const logFile = join(dir, 'maillog');
 
@@ -134,6 +143,7 @@ export async function startPostfix(o: PostfixOptions): Promise<Target> {
     forceStop();
     unregister();
     tmp.remove();
+    await sink?.stop();
     throw err;
   }
   const monitor = new RssMonitor(masterPid);
@@ -171,10 +181,12 @@ export async function startPostfix(o: PostfixOptions): Promise<Target> {
   };
 
   return {
-    name: 'Postfix (disk queue)',
+    name: sink ? 'Postfix (disk queue, relay)' : 'Postfix (disk queue)',
     port,
     delivered: new DeliveryCounter(readLog, 50),
-    deliveredHow: '"status=sent" (discard transport) lines in its maillog_file, polled every 50 ms',
+    deliveredHow: sink
+      ? '"status=sent" lines (relayed to an smtp-sink, which acknowledged the message) in its maillog_file, polled every 50 ms'
+      : '"status=sent" (discard transport) lines in its maillog_file, polled every 50 ms',
     rss: () => monitor.finish(),
     cpuMs: () => treeCpuWithReapedMs(masterPid),
     async stop() {
@@ -186,6 +198,7 @@ export async function startPostfix(o: PostfixOptions): Promise<Target> {
       kill();
       unregister();
       tmp.remove();
+      await sink?.stop();
     },
   };
 }

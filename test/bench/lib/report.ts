@@ -164,7 +164,9 @@ export function renderReport(
     '- **Ratios** are the scanner\'s figure ÷ the baseline\'s: for msg/s higher is better, for latency and memory lower is better.',
     '- Each target and mode gets a fresh instance. Baselines: the **bare smtp-server sink** (drains DATA, no disk, no relay) is ' +
       'the ceiling for a Node smtp-server stack; **Postfix** (private instance, queue on disk with fsync, `discard` transport, ' +
-      '`default_process_limit` ≥ sessions, otherwise stock settings) is the durable reference. The machine is shared and noisy: ' +
+      '`default_process_limit` ≥ sessions, otherwise stock settings) is the durable reference; **Postfix, relay** is the same ' +
+      'instance doing the scanner\'s whole job: its `smtp` client relays every message to an smtp-sink (`relayhost = ' +
+      '[127.0.0.1]:port`), as the scanner relays to its own. The machine is shared and noisy: ' +
       'compare figures within one run, not across runs.',
   );
   out.push('');

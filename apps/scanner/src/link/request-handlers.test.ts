@@ -14,19 +14,19 @@ import { createRequestHandlers } from './request-handlers.ts';
 import { createRetentionStore } from '../retention/retention-store.ts';
 import { compileRules, demoRules } from '@moat/rules';
 
-function setup() {
+function setup(sync: () => Promise<void> = () => Promise.resolve()) {
   const dir = mkdtempSync(join(tmpdir(), 'moat-handlers-'));
   const dirs = { queue: join(dir, 'queue'), quarantine: join(dir, 'quarantine'), retained: join(dir, 'retained') };
   mkdirSync(dirs.queue);
   mkdirSync(dirs.quarantine);
   mkdirSync(dirs.retained);
-  const db = openDatabase(join(dir, 'scanner.sqlite'), SCANNER_MIGRATIONS);
+  const db = openDatabase(join(dir, 'scanner.sqlite'), SCANNER_MIGRATIONS, { synchronous: 'normal' });
   const queue = createQueueStore(db);
   let woken = 0;
   const handlers = createRequestHandlers({
     db, queue, quarantine: createQuarantineStore(db, dirs), queueDir: dirs.queue, wakeRelay: () => woken++, hostname: 'scanner.test', nodeName: 'scanner-a',
     now: () => 1_700_000_000_000, log: pino({ level: 'silent' }),
-    retention: createRetentionStore(db, dirs), rules: () => compileRules(demoRules()),
+    retention: createRetentionStore(db, dirs), rules: () => compileRules(demoRules()), sync,
   });
   const ask = async (frame: Extract<ToScanner, { id: string }>): Promise<ToMaster[]> => {
     const sent: ToMaster[] = [];
@@ -98,4 +98,28 @@ test('quarantine.release-rcpt queues a copy for those recipients only; the messa
   assert.equal(readFileSync(join(s.dirs.quarantine, `${id}.eml`), 'utf8'), raw, 'still in quarantine');
   assert.equal((s.db.prepare('SELECT status FROM quarantine WHERE id = ?').get(id) as { status: string }).status, 'held');
   assert.equal(s.woken(), 1);
+});
+
+test('a change is acknowledged only once it is on disk; a failed sync answers an error instead of success', async (t) => {
+  let release!: () => void;
+  let failNext = false;
+  const s = setup(() => (failNext ? Promise.reject(new Error('EIO: i/o error')) : new Promise<void>((r) => (release = r))));
+  t.after(s.close);
+  const raw = Buffer.from('Subject: x\r\n\r\nbody\r\n');
+  const sent: ToMaster[] = [];
+  const asked = (async () => sent.push(...(await s.ask(inject(raw)))))();
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(s.queue.stats().n, 1, 'committed');
+  assert.equal(sent.length, 0, 'but not acknowledged before the sync');
+  release();
+  await asked;
+  assert.equal(sent[0]?.type === 'result' && sent[0].ok, true);
+  // A read-only request does not wait for a sync.
+  failNext = true;
+  const [listed] = await s.ask({ type: 'queue.list', id: 'r3', limit: 10 });
+  assert.equal(listed?.type === 'result' && listed.ok, true);
+  const [failed] = await s.ask(inject(raw));
+  assert.equal(failed?.type === 'result' && failed.ok, false);
+  assert.equal((failed as { code: string }).code, 'MOAT_ERR_INTERNAL');
+  assert.match((failed as { message: string }).message, /could not write the change to disk/);
 });

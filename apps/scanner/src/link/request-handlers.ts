@@ -25,9 +25,14 @@ export interface HandlerDeps {
   readonly nodeName: string;
   readonly now: () => number;
   readonly log: Logger;
+  /** Makes committed writes durable (the database's WAL sync): awaited before a change is acknowledged. */
+  readonly sync: () => Promise<void>;
 }
 
 type Request = Extract<ToScanner, { id: string }>;
+
+/** Requests that change the node's database: answered only once the change is on disk. */
+const CHANGES: ReadonlySet<Request['type']> = new Set(['quarantine.release', 'quarantine.release-rcpt', 'quarantine.delete', 'queue.retry', 'queue.delete', 'queue.inject', 'retained.redeliver']);
 
 /**
  * The master's requests of this node. Every answer echoes the request id; ids were validated
@@ -70,6 +75,19 @@ export function createRequestHandlers(deps: HandlerDeps) {
   }
 
   async function handle(frame: Request, send: (f: ToMaster) => void): Promise<void> {
+    if (!CHANGES.has(frame.type)) return dispatch(frame, send);
+    const answers: ToMaster[] = [];
+    await dispatch(frame, (f) => answers.push(f));
+    try {
+      await deps.sync();
+    } catch (err) {
+      deps.log.error({ event: 'DB_SYNC_FAILED', err }, 'a change could not be made durable; the master is told it failed');
+      return send(result(frame.id, false, { code: 'MOAT_ERR_INTERNAL', message: `node ${deps.nodeName} could not write the change to disk` }));
+    }
+    for (const a of answers) send(a);
+  }
+
+  async function dispatch(frame: Request, send: (f: ToMaster) => void): Promise<void> {
     switch (frame.type) {
       case 'quarantine.fetch': {
         const q = deps.quarantine.get(frame.messageId);

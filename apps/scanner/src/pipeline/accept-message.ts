@@ -151,13 +151,13 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
 }
 
 /**
- * Move the spool file into its folder and, when a copy is kept, hard-link it into retained/
+ * Move the spool file into its folder (unless it was received there) and, when a copy is kept, hard-link it into retained/
  * (the same bytes: what arrived, before any header is added) in the same step; then fsync both
  * folders (concurrently, each coalesced across messages) before the transaction commits.
  */
 async function placeDurably(deps: AcceptDeps, spoolFile: string, folder: 'queue' | 'quarantine', file: string, keep: boolean, log: Logger): Promise<boolean> {
   const target = join(deps.dirs[folder], file);
-  await rename(spoolFile, target);
+  if (target !== spoolFile) await rename(spoolFile, target);
   if (keep) {
     try {
       await link(target, join(deps.dirs.retained, file));

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -130,10 +131,21 @@ export class RelayWorker {
     const { downstream, queueDir, now, retry, messages } = this.deps;
     const path = join(queueDir, entry.file);
     // A DSN is ours from top to bottom: only received messages are guarded.
-    const rewriter = new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix, entry.kind === 'message' ? (this.deps.authservIds ?? []) : []);
-    const raw = readMessageFile(path).pipe(rewriter);
-    const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw, entry.id);
-    if (rewriter.renamedAuthResults > 0) {
+    const authservIds = entry.kind === 'message' ? (this.deps.authservIds ?? []) : [];
+    let rewriter: HeaderRewriter | undefined;
+    let file: Readable | undefined;
+    const openMessage = () => {
+      file?.destroy();
+      const out = new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix, authservIds);
+      const source = readMessageFile(path);
+      source.on('error', (err) => out.destroy(err)); // a file that cannot be read fails the attempt
+      rewriter = out;
+      file = source;
+      return source.pipe(out);
+    };
+    const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, openMessage, entry.id);
+    file?.destroy(); // a file not read to the end (the attempt failed mid-DATA) lets go of its descriptor
+    if (rewriter && rewriter.renamedAuthResults > 0) {
       this.deps.log.info({ event: 'AUTH_RESULTS_RENAMED', queueId: entry.messageId, count: rewriter.renamedAuthResults }, 'received Authentication-Results claiming our authserv-id renamed');
     }
     const at = now();

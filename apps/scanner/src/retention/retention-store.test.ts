@@ -27,7 +27,7 @@ async function setup(t: { after(fn: () => void): void }) {
     rmSync(root, { recursive: true, force: true });
   });
   const retention = createRetentionStore(db, dirs);
-  const messages = createMessageStore(db, () => undefined, retention);
+  const messages = createMessageStore(db, { retention });
   let n = 0;
   /** Accept one message of `size` bytes at `at`, its copy kept under `maxBytes`. */
   async function accept(size: number, at: number, maxBytes = 1_000_000) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
-import { removeDurably } from '@moat/storage';
+import { removeDurably, SyncFailedError } from '@moat/storage';
 import { checkClient, checkRecipient, checkSender, greylistText, greylistTriplet, type CompiledRules, type EnvelopeDecision } from '@moat/rules';
 import type { Greylister } from '../greylist/greylister.ts';
 import type { ScannerConfig } from '../config.ts';
@@ -204,7 +204,9 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       msgLog.info({ event: 'SMTP_RECEIVED', size, from: env.mailFrom, rcpt: env.rcptTo.length }, 'message received');
       return await deps.accept(env, rules, msgLog);
     } catch (err) {
-      await removeDurably(spoolFile).catch(() => undefined);
+      // Committed but perhaps not on disk: the row names this file, which must stay (the
+      // client gets a 4xx and may send again: a duplicate at worst, never a loss).
+      if (!(err instanceof SyncFailedError)) await removeDurably(spoolFile).catch(() => undefined);
       throw err;
     } finally {
       clearTimeout(dataTimer);

@@ -57,7 +57,16 @@ export interface MessageStore {
  * Every write about a message's fate, each in one transaction together with its outbox
  * event, so the master learns exactly what happened here and nothing else.
  */
-export function createMessageStore(db: Db, onOutbox: () => void = () => undefined, retention?: RetentionStore): MessageStore {
+export interface MessageStoreOptions {
+  /** Told after each commit that carried outbox events (the link sends them). */
+  readonly onOutbox?: () => void;
+  readonly retention?: RetentionStore;
+  /** Makes commits durable off the event loop (a `walSync` of a `synchronous: 'normal'` database); without it the database must be `full`. */
+  readonly sync?: () => Promise<void>;
+}
+
+export function createMessageStore(db: Db, options: MessageStoreOptions = {}): MessageStore {
+  const { onOutbox = () => undefined, retention, sync } = options;
   const insertMessage = db.prepare(`INSERT INTO messages
     (id, received_at, client_ip, helo, mail_from, rcpt_to, subject, message_id, size, action, score, reasons, rules_version, status)
     VALUES (@id, @receivedAt, @clientIp, @helo, @mailFrom, @rcptTo, @subject, @messageId, @size, @action, @score, @reasons, @rulesVersion, @status)`);
@@ -87,7 +96,7 @@ export function createMessageStore(db: Db, onOutbox: () => void = () => undefine
    * Run a transaction through the group committer (concurrent messages share one fsync),
    * then tell the outbox reader that new events are committed.
    */
-  const committer = new GroupCommitter(db);
+  const committer = new GroupCommitter(db, { sync });
   const notifying = <A extends unknown[], R>(tx: (...args: A) => R) => async (...args: A): Promise<R> => {
     const result = await committer.run(() => tx(...args));
     onOutbox();
