@@ -36,6 +36,7 @@ const args = (() => {
       options: {
         messages: { type: 'string', default: '5000' },
         'latency-messages': { type: 'string', default: '2000' },
+        'latency-sessions': { type: 'string', default: '' },
         warmup: { type: 'string', default: '200' },
         size: { type: 'string', default: '10240' },
         targets: { type: 'string', default: 'direct,moat,nginx,haproxy' },
@@ -61,6 +62,9 @@ if (args.help) {
   process.stdout.write(`Usage: pnpm bench:balancer [options]   (or: node test/bench/balancer-bench.ts [options])
   --messages N            messages per throughput run (default 5000)
   --latency-messages N    messages per latency run (default 2000; 0 skips latency)
+  --latency-sessions N    sessions of the latency run (default: the mode's sessions, i.e. under the
+                          same saturating load as the throughput run; a small N measures what the
+                          proxy adds to a message when the machine is not saturated)
   --warmup N              warm-up messages before timing (default 200)
   --size BYTES            smtp-source payload size (default 10240)
   --targets LIST          direct,moat,nginx,haproxy (default: all; the order is the run order)
@@ -78,6 +82,7 @@ if (args.help) {
 
 const messages = intOption('messages', args.messages, 1);
 const latencyMessages = intOption('latency-messages', args['latency-messages'], 0);
+const latencySessions = args['latency-sessions'] ? intOption('latency-sessions', args['latency-sessions'], 1) : undefined;
 const warmup = intOption('warmup', args.warmup, 0);
 const size = intOption('size', args.size, 1);
 const newSessions = intOption('new-sessions', args['new-sessions'], 1);
@@ -150,7 +155,7 @@ async function measure(kind: ProxyKind, column: string, mode: BalancerModeSpec):
       (cpuMs === undefined ? '' : `, proxy CPU ${cpuMs.toFixed(0)} ms = ${cpuPerConnUs(partial)?.toFixed(0)} µs/connection, ${cpuPerMsgUs(partial)?.toFixed(0)} µs/message`));
 
     if (latencyMessages > 0) {
-      const lat = await runLatencyClient({ ...base, messages: latencyMessages, replyTimeoutMs: 30_000, timeoutMs: sendTimeoutMs(latencyMessages) * 2 });
+      const lat = await runLatencyClient({ ...base, sessions: latencySessions ?? base.sessions, messages: latencyMessages, replyTimeoutMs: 30_000, timeoutMs: sendTimeoutMs(latencyMessages) * 2 });
       const sorted = [...lat.samples].sort((a, b) => a - b);
       partial.latency = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), samples: sorted.length, failures: lat.failures, firstError: lat.firstError };
       expected += lat.samples.length;
@@ -223,6 +228,7 @@ async function main(): Promise<number> {
     messages,
     warmup,
     latencyMessages,
+    latencySessions,
     size,
     command: `node test/bench/balancer-bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
     moatRelay,

@@ -40,6 +40,8 @@ export interface BalancerRunInfo {
   messages: number;
   warmup: number;
   latencyMessages: number;
+  /** Sessions of the latency runs; undefined: each mode's own (the throughput run's load). */
+  latencySessions?: number;
   size: number;
   command: string;
   durationS: number;
@@ -142,7 +144,8 @@ export function renderBalancerReport(
   L.push(
     `${info.date} · ${info.cores} cores (${info.cpuModel}) · Linux ${info.kernel} · Node ${info.node} · Postfix ${info.postfix} (smtp-source, smtp-sink) · nginx ${info.nginx} · HAProxy ${info.haproxy}`,
     '',
-    `${fmt(info.messages)} messages of ${fmt(info.size)} bytes per throughput run (after ${fmt(info.warmup)} warm-up), ${fmt(info.latencyMessages)} per latency run. ` +
+    `${fmt(info.messages)} messages of ${fmt(info.size)} bytes per throughput run (after ${fmt(info.warmup)} warm-up), ${fmt(info.latencyMessages)} per latency run` +
+      (info.latencySessions ? ` (${info.latencySessions} sessions, below saturation)` : ' (at the mode\'s own concurrency)') + '. ' +
       `Run took ${info.durationS.toFixed(0)} s. Command: \`${info.command}\``,
     '',
   );
