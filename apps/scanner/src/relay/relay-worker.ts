@@ -1,12 +1,13 @@
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import { writeFileDurably } from '@moat/storage';
 import type { MessageStore, QueueEntry } from '../store/message-store.ts';
 import type { QueueStore } from './queue-store.ts';
 import type { Downstream } from './downstream.ts';
 import { HeaderRewriter } from './header-rewrite.ts';
-import { planOutcome, type RetryPolicy, type AttemptOutcome } from './outcome.ts';
+import { planOutcome, type AttemptResult, type RetryPolicy, type AttemptOutcome } from './outcome.ts';
 import { buildDsn } from './dsn.ts';
 import { newMessageId } from '../store/ids.ts';
 import { readMessageFile } from '../memory/buffer-garbage.ts';
@@ -131,8 +132,19 @@ export class RelayWorker {
     const path = join(queueDir, entry.file);
     // A DSN is ours from top to bottom: only received messages are guarded.
     const rewriter = new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix, entry.kind === 'message' ? (this.deps.authservIds ?? []) : []);
-    const raw = readMessageFile(path).pipe(rewriter);
-    const result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw, entry.id);
+    const file = readMessageFile(path);
+    // pipeline, not pipe: a read error fails the attempt (with pipe it was an uncaught
+    // exception), and when the send gives up before reading the body (an envelope refused,
+    // no connection) and destroys `raw`, the file is closed too. With pipe it was only
+    // unpiped: every retry of a deferred message kept one descriptor open for good (found by
+    // the SMTP fuzzer: 5,500 descriptors after 10 minutes).
+    const raw = pipeline(file, rewriter, () => undefined); // errors reach the send through `raw`
+    let result: AttemptResult;
+    try {
+      result = await downstream.send({ from: entry.mailFrom, to: entry.rcptTo }, raw, entry.id);
+    } finally {
+      file.destroy();
+    }
     if (rewriter.renamedAuthResults > 0) {
       this.deps.log.info({ event: 'AUTH_RESULTS_RENAMED', queueId: entry.messageId, count: rewriter.renamedAuthResults }, 'received Authentication-Results claiming our authserv-id renamed');
     }
