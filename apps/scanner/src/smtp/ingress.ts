@@ -128,7 +128,15 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       callback();
     },
 
-    onRcptTo(address: SMTPServerAddress, session, callback) {
+    onRcptTo(address: SMTPServerAddress, session, done) {
+      // Always answered asynchronously (a microtask): smtp-server 3.21.6 loses the rest of a
+      // pipelined session when a whole next transaction (MAIL, RCPT, DATA and its `.`) runs
+      // synchronously inside its parser's continue() after our late DATA reply: continue()
+      // clears the continuation only after calling it, erasing the one the next `.` just set,
+      // so what followed (`QUIT`) was never read and the session hung (found by the SMTP
+      // fuzzer; test in scanner-transport.integration.test.ts). A transaction needs a RCPT, so
+      // an asynchronous RCPT reply breaks that chain.
+      const callback = (err?: Error | null) => queueMicrotask(() => done(err));
       const state = sessions.get(session.id);
       const rules = state?.rules;
       if (!state || !rules) return callback(smtpError(503, '5.5.1', 'Need MAIL command first'));
