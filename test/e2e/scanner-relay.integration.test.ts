@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestScanner } from '../helpers/scanner-harness.ts';
-import { sendMail, message } from '../helpers/smtp-client.ts';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { RawSmtp, sendMail, message } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 
@@ -106,5 +107,56 @@ test('past the maximum queue age a message bounces with 4.4.7', async () => {
   } finally {
     await node.close();
     await sink.close();
+  }
+});
+
+test('retries of a deferred message keep no descriptor of its file open', async () => {
+  // Before the fix, each attempt refused at RCPT left the queue file's read stream open (the
+  // failed send destroyed only the header rewriter piped from it): one descriptor per retry.
+  const downstream = await startDownstream({ rcpt: () => ({ code: 451, text: '4.2.1 Try again later' }) });
+  const node = await startTestScanner(downstream.port, {
+    overrides: { relay: { host: '127.0.0.1', port: downstream.port, retryBaseSeconds: 0.05, retryMaxSeconds: 0.1, timeoutSeconds: 5 } },
+  });
+  try {
+    // Larger than a read stream's buffer, so an unread file would stay paused, not drain and close.
+    const r = await sendMail(node.port, { from: 'alice@origin.test', to: ['user@example.test'] }, message({ body: 'x'.repeat(200_000) }));
+    assert.equal(r.ok, true, r.response);
+    const attempts = () => (node.scanner.db.prepare('SELECT attempts FROM queue').get() as { attempts: number } | undefined)?.attempts ?? 0;
+    await waitUntil(() => attempts() >= 20, '20 attempts', 20_000);
+    const file = (node.scanner.db.prepare('SELECT file FROM queue').get() as { file: string }).file;
+    const open = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).endsWith(`/queue/${file}`);
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+    assert.ok(open.length <= 1, `${open.length} descriptors of the queue file open after ${attempts()} attempts (at most the one in flight)`);
+  } finally {
+    await node.close();
+    await downstream.close();
+  }
+});
+
+test('an envelope address that is not a mailbox is refused at MAIL FROM / RCPT TO, not queued', async () => {
+  // `(?:@example.test` was answered 250, queued, and could never be relayed (found by the SMTP fuzzer).
+  const downstream = await startDownstream();
+  const node = await startTestScanner(downstream.port);
+  try {
+    const c = await RawSmtp.open(node.port);
+    assert.match(await c.reply(), /^220 /);
+    assert.match(await c.command('EHLO client.test'), /^250/);
+    assert.match(await c.command('MAIL FROM:<a b@origin.test>'), /^501 5\.1\.7 /);
+    assert.match(await c.command('MAIL FROM:<alice@origin.test>'), /^250 /);
+    assert.match(await c.command('RCPT TO:<(?:@example.test>'), /^501 5\.1\.3 /);
+    assert.match(await c.command('RCPT TO:<user@@example.test>'), /^501 5\.1\.3 /);
+    assert.match(await c.command('RCPT TO:<"q,u"@example.test>'), /^250 /);
+    // Postmaster is syntax (RFC 5321 §4.5.1); whether it is a local recipient is the rules' call.
+    assert.doesNotMatch(await c.command('RCPT TO:<Postmaster>'), /^501 /);
+    c.close();
+    assert.equal((node.scanner.db.prepare('SELECT count(*) n FROM queue').get() as { n: number }).n, 0);
+  } finally {
+    await node.close();
+    await downstream.close();
   }
 });

@@ -87,3 +87,25 @@ test('a bad config file exits non-zero and names the bad key', () => {
 function require_write(file: string, text: string): void {
   execFileSync('tee', [file], { input: text, stdio: ['pipe', 'ignore', 'ignore'] });
 }
+
+test('two transactions pipelined in one write, QUIT included, are both answered and the session ends', async () => {
+  // smtp-server's parser lost the continuation after the second `.` when our DATA reply came
+  // late (it always does: analysis, fsync), so QUIT was never read and the session hung.
+  const downstream = await startDownstream();
+  const node = await startTestScanner(downstream.port);
+  try {
+    const c = await RawSmtp.open(node.port);
+    assert.match(await c.reply(), /^220 /);
+    const tx = (subject: string) => `MAIL FROM:<a@origin.test>\r\nRCPT TO:<user@example.test>\r\nDATA\r\nSubject: ${subject}\r\n\r\nbody\r\n.\r\n`;
+    c.write(`EHLO client.test\r\n${tx('first')}${tx('second')}${tx('third')}QUIT\r\n`);
+    const replies: string[] = [];
+    for (let i = 0; i < 1 + 3 * 4 + 1; i++) replies.push(await c.reply(10_000));
+    assert.deepEqual(replies.filter((r) => /^250 2\.0\.0 /.test(r)).length, 3, replies.join(' | '));
+    assert.match(replies.at(-1)!, /^221 /);
+    await downstream.waitFor(3);
+    c.close();
+  } finally {
+    await node.close();
+    await downstream.close();
+  }
+});

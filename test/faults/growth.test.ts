@@ -18,5 +18,17 @@ test('growth: flat, linear and one spike', () => {
   assert.equal(spike.growth, 0);
   assert.equal(spike.max, 500);
 
+  assert.deepEqual(spike.quarterMedians, [100, 100, 100, 100]);
+
+  assert.deepEqual(linear.quarterMedians, [2, 7, 12, 17]);
+  assert.ok(Math.abs(linear.secondHalfSlopePerMinute - 12) < 1e-9);
+
+  // A heap that settles: climbs for the first half, then a plateau. The whole run's slope says
+  // "growing", the second half's says flat.
+  const settling = growthOf(Array.from({ length: 20 }, (_, i) => ({ t: i * 5, value: Math.min(i, 10) })));
+  assert.ok(settling.slopePerMinute > 5);
+  assert.equal(settling.secondHalfSlopePerMinute, 0);
+  assert.deepEqual(settling.quarterMedians, [2, 7, 10, 10]);
+
   assert.throws(() => growthOf([{ t: 0, value: 1 }]), /at least 4 samples/);
 });

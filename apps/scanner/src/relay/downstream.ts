@@ -26,6 +26,9 @@ export interface Downstream {
 }
 
 interface SmtpFailure extends Error {
+  code?: string;
+  /** The SMTP command that failed, or `API` for nodemailer's own checks before any command. */
+  command?: string;
   responseCode?: number;
   response?: string;
   rejectedErrors?: SmtpFailure[];
@@ -85,6 +88,12 @@ export function createDownstream(s: DownstreamSettings): Downstream {
           }
           const failure = err as SmtpFailure;
           if (failure.rejectedErrors?.length) return resolve({ accepted: [], refused: failure.rejectedErrors.map(toRefusal) });
+          if (failure.code === 'EENVELOPE' && failure.command === 'API' && failure.responseCode === undefined) {
+            // nodemailer refused the envelope itself, before talking to anyone (an address it
+            // cannot use): every retry would fail alike, so it is permanent.
+            const status = /sender/i.test(failure.message) ? '5.1.7' : '5.1.3';
+            return resolve({ accepted: [], refused: envelope.to.map((address) => ({ address, code: 553, text: `${status} Address not usable by the relay's SMTP client: ${failure.message}` })) });
+          }
           const text = failure.response ?? failure.message;
           resolve({ accepted: [], refused: envelope.to.map((address) => ({ address, code: failure.responseCode, text })) });
         });

@@ -8,6 +8,7 @@ import { checkClient, checkRecipient, checkSender, greylistText, greylistTriplet
 import type { Greylister } from '../greylist/greylister.ts';
 import type { ScannerConfig } from '../config.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';
+import { isEnvelopeAddress } from './address-syntax.ts';
 import { normalizeClientIp } from './client-address.ts';
 import type { StorageGuard } from '../store/storage-guard.ts';
 import { smtpError, useOwnEnhancedCodes } from './reply.ts';
@@ -120,16 +121,26 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       const state = sessions.get(session.id);
       if (!state) return callback(smtpError(421, '4.3.0', 'Session state lost, try again'));
       reportRefusedRcpts(state, session); // a new transaction: the last one has ended
+      if (!isEnvelopeAddress(address.address, 'sender')) return callback(smtpError(501, '5.1.7', 'Bad sender address syntax'));
       state.rules = deps.rules.current();
       const decision = checkSender(state.rules, state.ip, address.address);
       if (!decision.ok) return refuse(state, session, decision, 'mail', address.address, callback);
       callback();
     },
 
-    onRcptTo(address: SMTPServerAddress, session, callback) {
+    onRcptTo(address: SMTPServerAddress, session, done) {
+      // Always answered asynchronously (a microtask): smtp-server 3.21.6 loses the rest of a
+      // pipelined session when a whole next transaction (MAIL, RCPT, DATA and its `.`) runs
+      // synchronously inside its parser's continue() after our late DATA reply: continue()
+      // clears the continuation only after calling it, erasing the one the next `.` just set,
+      // so what followed (`QUIT`) was never read and the session hung (found by the SMTP
+      // fuzzer; test in scanner-transport.integration.test.ts). A transaction needs a RCPT, so
+      // an asynchronous RCPT reply breaks that chain.
+      const callback = (err?: Error | null) => queueMicrotask(() => done(err));
       const state = sessions.get(session.id);
       const rules = state?.rules;
       if (!state || !rules) return callback(smtpError(503, '5.5.1', 'Need MAIL command first'));
+      if (!isEnvelopeAddress(address.address, 'recipient')) return callback(smtpError(501, '5.1.3', 'Bad recipient address syntax'));
       if (session.envelope.rcptTo.length >= rules.rules.limits.maxRecipients) {
         return callback(smtpError(452, '4.5.3', `Too many recipients, at most ${rules.rules.limits.maxRecipients} per message`));
       }
