@@ -56,3 +56,25 @@ test('a whole-message refusal at DATA refuses every recipient with its code', as
   assert.equal(result.refused[0]?.code, 452);
   assert.match(result.refused[0]!.text, /Insufficient storage/);
 });
+
+test('an envelope the SMTP client itself refuses is a permanent failure (553), nothing sent', async (t) => {
+  const server = await startDownstream();
+  const relay = createDownstream(settings(server.port));
+  t.after(async () => {
+    relay.close();
+    await server.close();
+  });
+  let opened = 0;
+  const open = () => {
+    opened++;
+    return Readable.from([Buffer.from('Subject: x\r\n\r\nx\r\n')]);
+  };
+  const badRcpt = await relay.send({ from: 'a@example.test', to: ['bad<rcpt@example.test'] }, open, 'QUEUEIDBADRCPT');
+  assert.equal(badRcpt.refused[0]?.code, 553);
+  assert.match(badRcpt.refused[0]!.text, /^5\.1\.3 /);
+  const badFrom = await relay.send({ from: 'bad>from@example.test', to: ['bob@example.test'] }, open, 'QUEUEIDBADFROM');
+  assert.equal(badFrom.refused[0]?.code, 553);
+  assert.match(badFrom.refused[0]!.text, /^5\.1\.7 /);
+  assert.equal(opened, 2, 'opened once per message, when a connection took it');
+  assert.equal(server.received.length, 0);
+});

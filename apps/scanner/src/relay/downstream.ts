@@ -17,9 +17,10 @@ export interface DownstreamSettings {
 /** Sends one message to the downstream server and reports per recipient; never throws. */
 export interface Downstream {
   /**
-   * `open` gives the message's bytes as they go out; it is called when a connection is ready
-   * for DATA (not at all if none is), and again if the pool has to send it over another
-   * connection. `queueId` names the attempt in nodemailer's own log lines.
+   * `open` gives the message's bytes as they go out; it is called when a pooled connection
+   * takes the message (not at all if none can be made), and again if the pool has to send it
+   * over another connection; the caller closes what it opened once the promise settles.
+   * `queueId` names the attempt in nodemailer's own log lines.
    */
   send(envelope: { from: string; to: readonly string[] }, open: () => Readable, queueId: string): Promise<AttemptResult>;
   close(): void;
