@@ -151,9 +151,10 @@ export async function acceptMessage(deps: AcceptDeps, env: Envelope, rules: Comp
 }
 
 /**
- * Move the spool file into its folder (unless it was received there) and, when a copy is kept, hard-link it into retained/
- * (the same bytes: what arrived, before any header is added) in the same step; then fsync both
- * folders (concurrently, each coalesced across messages) before the transaction commits.
+ * Move the spool file into its folder (unless it was received there) and, when a copy is kept,
+ * hard-link it into retained/ (the same bytes: what arrived, before any header is added) in the
+ * same step; then fsync both folders (concurrently, each coalesced across messages) before the
+ * transaction commits.
  */
 async function placeDurably(deps: AcceptDeps, spoolFile: string, folder: 'queue' | 'quarantine', file: string, keep: boolean, log: Logger): Promise<boolean> {
   const target = join(deps.dirs[folder], file);
