@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'yaml';
 import { startSink } from '@moat/sink';
-import { startDownstream, type Downstream, type ReceivedMail } from '../helpers/downstream.ts';
-import { startTestScanner, testScannerConfig, BASE_RULES, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
+import { type ReceivedMail } from '../helpers/downstream.ts';
+import { sharedScanner, startTestScanner, testScannerConfig, BASE_RULES, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
 import { spawnScanner, writeScannerConfig } from '../helpers/scanner-process.ts';
 import { sendMail, message, RawSmtp } from '../helpers/smtp-client.ts';
 import { bigAttachmentMessage, hugeHeaderMessage, invalidUtf8Messages, malformedMimeMessages, nestedMultipart } from '../helpers/hostile-mail.ts';
@@ -21,17 +21,7 @@ import { orTimeout, waitUntil } from '../helpers/wait.ts';
  * delivered downstream).
  */
 
-let downstream: Downstream;
-let node: ScannerUnderTest;
-
-before(async () => {
-  downstream = await startDownstream();
-  node = await startTestScanner(downstream.port);
-});
-after(async () => {
-  await node.close();
-  await downstream.close();
-});
+const shared = sharedScanner();
 
 const ENV = { from: 'alice@origin.test', to: ['user@example.test'] };
 
@@ -40,7 +30,7 @@ const PROPER_REPLY = /^([245])\d\d \1\.\d{1,3}\.\d{1,3} \S/;
 
 let aliveCount = 0;
 /** The scanner still takes a normal message on a new connection and delivers it. */
-async function assertStillServes(scanner: ScannerUnderTest = node): Promise<void> {
+async function assertStillServes(scanner: ScannerUnderTest = shared.node): Promise<void> {
   const subject = `still-alive-${++aliveCount}`;
   const r = await sendMail(scanner.port, ENV, message({ subject }));
   assert.match(r.response, /^250 2\.0\.0 Ok: queued as /, `the next message after a hostile one: ${r.response}`);
@@ -50,7 +40,7 @@ async function assertStillServes(scanner: ScannerUnderTest = node): Promise<void
 /** Polls the downstream for a message matching `match`. */
 async function arrivedDownstream(match: (m: ReceivedMail) => boolean, what: string): Promise<ReceivedMail> {
   let found: ReceivedMail | undefined;
-  await waitUntil(() => (found = downstream.received.find(match)), `${what} to arrive downstream`, 15_000);
+  await waitUntil(() => (found = shared.downstream.received.find(match)), `${what} to arrive downstream`, 15_000);
   return found!;
 }
 
@@ -78,7 +68,7 @@ const queueIdOf = (response: string): string => {
 
 test('malformed MIME (no boundary, unterminated, garbage parameters, broken base64, header without colon) is accepted and delivered unchanged', async (t) => {
   for (const [name, raw] of Object.entries(malformedMimeMessages())) {
-    const r = await sendMail(node.port, ENV, raw);
+    const r = await sendMail(shared.node.port, ENV, raw);
     t.diagnostic(`${name}: ${r.response}`);
     assert.match(r.response, /^250 2\.0\.0 /, `${name}: ${r.response}`);
     await assertDeliveredIntact(raw, name);
@@ -94,7 +84,7 @@ test('a single 1,000,000-character header line gets a proper answer (250 and del
   // So: either accepted and delivered byte for byte, or refused for good (a 4xx would only
   // make the sender try the same message again and again).
   const raw = hugeHeaderMessage(1_000_000, 'huge-header');
-  const r = await sendMail(node.port, ENV, raw);
+  const r = await sendMail(shared.node.port, ENV, raw);
   t.diagnostic(`1 MB header: ${r.response.slice(0, 120)}`);
   assert.match(r.response, PROPER_REPLY);
   if (r.code === 250) await assertDeliveredIntact(raw, 'the 1 MB header message');
@@ -107,21 +97,21 @@ test('a single 1,000,000-character header line gets a proper answer (250 and del
 test('1,000 nested multiparts: answered 250 and quarantined as unanalysable (analysis-limit), nothing delivered', { timeout: 30_000 }, async (t) => {
   // mailsplit refuses more than 1000 MIME nodes; the scanner holds such a message for an admin
   // (see UnanalysableMessage in pipeline/analyze.ts) instead of a 451 the sender would repeat.
-  const r = await sendMail(node.port, ENV, nestedMultipart(1000, 'nested-1000'));
+  const r = await sendMail(shared.node.port, ENV, nestedMultipart(1000, 'nested-1000'));
   t.diagnostic(`1000 deep: ${r.response}`);
   assert.match(r.response, /^250 2\.0\.0 /);
   const id = queueIdOf(r.response);
-  const row = node.scanner.db.prepare('SELECT subject, reasons FROM quarantine WHERE id = ?').get(id) as { subject: string; reasons: string } | undefined;
+  const row = shared.node.scanner.db.prepare('SELECT subject, reasons FROM quarantine WHERE id = ?').get(id) as { subject: string; reasons: string } | undefined;
   assert.ok(row, 'a quarantine row');
   assert.match(row.reasons, /analysis-limit/);
   assert.equal(row.subject, 'nested-1000', 'the top-level headers were read before the limit hit');
   await assertStillServes();
-  assert.ok(!downstream.received.some((m) => m.raw.includes('Subject: nested-1000')), 'the unanalysable message is not delivered');
+  assert.ok(!shared.downstream.received.some((m) => m.raw.includes('Subject: nested-1000')), 'the unanalysable message is not delivered');
 });
 
 test('900 nested multiparts are analysed normally and delivered', { timeout: 30_000 }, async () => {
   const raw = nestedMultipart(900, 'nested-900');
-  const r = await sendMail(node.port, ENV, raw);
+  const r = await sendMail(shared.node.port, ENV, raw);
   assert.match(r.response, /^250 2\.0\.0 /);
   await assertDeliveredIntact(raw, 'the 900-deep message');
   await assertStillServes();
@@ -131,7 +121,7 @@ test('900 nested multiparts are analysed normally and delivered', { timeout: 30_
 
 test('invalid UTF-8 (0xff 0xfe, overlong and surrogate sequences) and undeclared 8-bit data are accepted and delivered byte for byte', async (t) => {
   for (const [name, raw] of Object.entries(invalidUtf8Messages())) {
-    const r = await sendMail(node.port, ENV, raw);
+    const r = await sendMail(shared.node.port, ENV, raw);
     t.diagnostic(`${name}: ${r.response}`);
     assert.match(r.response, /^250 2\.0\.0 /, `${name}: ${r.response}`);
     await assertDeliveredIntact(raw, name);
@@ -141,9 +131,9 @@ test('invalid UTF-8 (0xff 0xfe, overlong and surrogate sequences) and undeclared
 
 test('a content rule still matches a subject full of invalid UTF-8, and the quarantine index stores it', async () => {
   const raw = Buffer.concat([Buffer.from('From: a@origin.test\r\nTo: user@example.test\r\nSubject: QUARANTINE-ME '), Buffer.from([0xff, 0xfe, 0xc0, 0xaf]), Buffer.from('\r\n\r\nbody\r\n')]);
-  const r = await sendMail(node.port, ENV, raw);
+  const r = await sendMail(shared.node.port, ENV, raw);
   assert.match(r.response, /^250 2\.0\.0 /);
-  const row = node.scanner.db.prepare('SELECT subject, reasons FROM quarantine WHERE id = ?').get(queueIdOf(r.response)) as { subject: string; reasons: string };
+  const row = shared.node.scanner.db.prepare('SELECT subject, reasons FROM quarantine WHERE id = ?').get(queueIdOf(r.response)) as { subject: string; reasons: string };
   assert.match(row.subject, /^QUARANTINE-ME /);
   assert.match(row.reasons, /quarantine-me/);
   await assertStillServes();
@@ -159,7 +149,7 @@ test('a bare-LF message is accepted as received and delivered line for line (nor
   // bare LFs, as RFC 5321 section 2.3.8 requires on the wire (Postfix does the same).
   const content = ['From: sender@origin.test', 'To: user@example.test', 'Subject: bare-lf', '', 'line one', '.', 'MAIL FROM:<smuggled@origin.test>', '.leading dot', 'last line'].join('\n');
   const wire = content.replace('\n.leading', '\n..leading');
-  const s = await RawSmtp.open(node.port);
+  const s = await RawSmtp.open(shared.node.port);
   try {
     assert.match(await s.reply(), /^220 /);
     assert.match(await s.command('EHLO client.test'), /^250[ -]/);
@@ -170,7 +160,7 @@ test('a bare-LF message is accepted as received and delivered line for line (nor
     const reply = await s.reply();
     assert.match(reply, /^250 2\.0\.0 Ok: queued as /);
     const received = `${content}\r\n`; // the CRLF before the final dot ends the last line
-    const size = (node.scanner.db.prepare('SELECT size FROM messages WHERE id = ?').get(queueIdOf(reply)) as { size: number }).size;
+    const size = (shared.node.scanner.db.prepare('SELECT size FROM messages WHERE id = ?').get(queueIdOf(reply)) as { size: number }).size;
     assert.equal(size, Buffer.byteLength(received), 'stored as received: bare LFs and all');
     assert.match(await s.command('QUIT'), /^221 /);
     const got = await arrivedDownstream((m) => m.raw.includes('Subject: bare-lf\r\n'), 'the bare-LF message');
@@ -189,7 +179,7 @@ test('a bare-LF message is accepted as received and delivered line for line (nor
  * HELO/EHLO (RFC 2034 section 3 exempts those). Returns the open session.
  */
 async function converse(steps: readonly (readonly [string | Buffer, RegExp])[], ehlo = true): Promise<RawSmtp> {
-  const s = await RawSmtp.open(node.port);
+  const s = await RawSmtp.open(shared.node.port);
   try {
     assert.match(await s.reply(), /^220 /);
     if (ehlo) assert.match(await s.command('EHLO client.test'), /^250[ -]/);
@@ -263,7 +253,7 @@ test('unknown commands get 500 5.5.2; the tenth gets 421 and the server closes t
 // 7. Slow clients
 
 test('time-outs: an idle client and a client dribbling DATA are cut off with 421, nothing is queued', { timeout: 40_000 }, async (t) => {
-  const slow = await startTestScanner(downstream.port, {
+  const slow = await startTestScanner(shared.downstream.port, {
     overrides: { smtp: { listen: { host: '127.0.0.1', port: 0 }, hostname: 'scanner.test', socketTimeoutSeconds: 1, dataTimeoutSeconds: 2 } },
   });
   const count = (table: string) => (slow.scanner.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;

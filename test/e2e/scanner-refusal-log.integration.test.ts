@@ -1,36 +1,25 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startDownstream, type Downstream } from '../helpers/downstream.ts';
-import { startTestScanner, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
+import { sharedScanner } from '../helpers/scanner-harness.ts';
 import { message, RawSmtp } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 // What a standalone scanner writes to its outbox for refused transactions: one entry per
 // transaction, written when it ends (next MAIL FROM, DATA, close), with every refused recipient.
 
-let downstream: Downstream;
-let node: ScannerUnderTest;
-
-before(async () => {
-  downstream = await startDownstream();
-  node = await startTestScanner(downstream.port);
-});
-after(async () => {
-  await node?.close();
-  await downstream?.close();
-});
+const shared = sharedScanner();
 
 interface Entry { id: string; mailFrom: string; rcptTo: string[]; status: string; reasons: { rule: string }[]; refusal?: { stage: string; reply: string; count: number } }
 
 function entriesSince(seq: number): (Entry & { seq: number })[] {
-  const rows = node.scanner.db.prepare("SELECT seq, payload FROM outbox WHERE type = 'message.logged' AND seq > ? ORDER BY seq").all(seq) as { seq: number; payload: string }[];
+  const rows = shared.node.scanner.db.prepare("SELECT seq, payload FROM outbox WHERE type = 'message.logged' AND seq > ? ORDER BY seq").all(seq) as { seq: number; payload: string }[];
   return rows.map((r) => ({ seq: r.seq, ...(JSON.parse(r.payload) as Entry) }));
 }
-const lastSeq = () => (node.scanner.db.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck().get() as number);
+const lastSeq = () => (shared.node.scanner.db.prepare('SELECT coalesce(max(seq), 0) FROM outbox').pluck().get() as number);
 
 test('refused recipients of a transaction that goes on to DATA: one refusal entry with both, and the message for the accepted one', async () => {
   const since = lastSeq();
-  const c = await RawSmtp.open(node.port);
+  const c = await RawSmtp.open(shared.node.port);
   try {
     assert.match(await c.reply(), /^220 /);
     assert.match(await c.command('EHLO client.test'), /^250/);
@@ -57,7 +46,7 @@ test('refused recipients of a transaction that goes on to DATA: one refusal entr
 
 test('RSET ends a transaction: two transactions with a refused recipient each are two entries, each with its own sender', async () => {
   const since = lastSeq();
-  const c = await RawSmtp.open(node.port);
+  const c = await RawSmtp.open(shared.node.port);
   try {
     await c.reply();
     await c.command('EHLO client.test');
@@ -77,7 +66,7 @@ test('RSET ends a transaction: two transactions with a refused recipient each ar
 
 test('a sender refused at MAIL FROM: its entry is committed before the client gets the 550', async () => {
   const since = lastSeq();
-  const c = await RawSmtp.open(node.port);
+  const c = await RawSmtp.open(shared.node.port);
   try {
     await c.reply();
     await c.command('EHLO client.test');

@@ -1,33 +1,22 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDownstream, type Downstream } from '../helpers/downstream.ts';
-import { startTestScanner, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
+import { sharedScanner } from '../helpers/scanner-harness.ts';
 import { sendMail, message } from '../helpers/smtp-client.ts';
 
-let downstream: Downstream;
-let node: ScannerUnderTest;
-
-before(async () => {
-  downstream = await startDownstream();
-  node = await startTestScanner(downstream.port);
-});
-after(async () => {
-  await node.close();
-  await downstream.close();
-});
+const shared = sharedScanner();
 
 const env = (to = 'user@example.test', from = 'alice@origin.test') => ({ from, to: [to] });
 
 test('a clean message arrives downstream byte-identical after our headers', async () => {
   const raw = message({ subject: 'clean one', body: 'line one\r\n..leading dot\r\n\xe9t\xe9 bytes' });
-  const before = downstream.received.length;
-  const r = await sendMail(node.port, env(), Buffer.from(raw, 'latin1'));
+  const before = shared.downstream.received.length;
+  const r = await sendMail(shared.node.port, env(), Buffer.from(raw, 'latin1'));
   assert.equal(r.ok, true, r.response);
   assert.match(r.response, /^250 2\.0\.0 Ok: queued as [0-9A-Z]{20}$/);
-  await downstream.waitFor(before + 1);
-  const got = downstream.received[before]!;
+  await shared.downstream.waitFor(before + 1);
+  const got = shared.downstream.received[before]!;
   assert.deepEqual(got.to, ['user@example.test']);
   assert.equal(got.from, 'alice@origin.test');
   const text = got.raw.toString('latin1');
@@ -38,43 +27,43 @@ test('a clean message arrives downstream byte-identical after our headers', asyn
 });
 
 test('a blocked sender is refused at MAIL FROM with 550 5.7.1', async () => {
-  const r = await sendMail(node.port, env('user@example.test', 'spammer@blocked.example'), message());
+  const r = await sendMail(shared.node.port, env('user@example.test', 'spammer@blocked.example'), message());
   assert.equal(r.ok, false);
   assert.equal(r.code, 550);
   assert.match(r.response, /^550 5\.7\.1 /);
 });
 
 test('a recipient outside the accepted domains is relaying denied, 550 5.7.1', async () => {
-  const r = await sendMail(node.port, env('someone@elsewhere.test'), message());
+  const r = await sendMail(shared.node.port, env('someone@elsewhere.test'), message());
   assert.equal(r.code, 550);
   assert.match(r.response, /^550 5\.7\.1 .*[Rr]elay/);
 });
 
 test('a matching content rule quarantines: file and index row exist, nothing goes downstream', async () => {
-  const before = downstream.received.length;
-  const r = await sendMail(node.port, env(), message({ subject: 'please QUARANTINE-ME now' }));
+  const before = shared.downstream.received.length;
+  const r = await sendMail(shared.node.port, env(), message({ subject: 'please QUARANTINE-ME now' }));
   assert.equal(r.ok, true, r.response);
   const id = /queued as ([0-9A-Z]{20})/.exec(r.response)?.[1];
   assert.ok(id);
-  const row = node.scanner.db.prepare('SELECT file, subject, reasons FROM quarantine WHERE id = ?').get(id) as { file: string; subject: string; reasons: string };
+  const row = shared.node.scanner.db.prepare('SELECT file, subject, reasons FROM quarantine WHERE id = ?').get(id) as { file: string; subject: string; reasons: string };
   assert.equal(row.subject, 'please QUARANTINE-ME now');
   assert.match(row.reasons, /quarantine-me/);
-  assert.ok(existsSync(join(node.scanner.dataDir, 'quarantine', row.file)));
-  assert.match(readFileSync(join(node.scanner.dataDir, 'quarantine', row.file), 'utf8'), /QUARANTINE-ME/);
-  const queued = node.scanner.db.prepare('SELECT count(*) AS n FROM queue WHERE message_id = ?').get(id) as { n: number };
+  assert.ok(existsSync(join(shared.node.scanner.dataDir, 'quarantine', row.file)));
+  assert.match(readFileSync(join(shared.node.scanner.dataDir, 'quarantine', row.file), 'utf8'), /QUARANTINE-ME/);
+  const queued = shared.node.scanner.db.prepare('SELECT count(*) AS n FROM queue WHERE message_id = ?').get(id) as { n: number };
   assert.equal(queued.n, 0);
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(downstream.received.length, before);
-  const outbox = node.scanner.db.prepare("SELECT type FROM outbox WHERE payload LIKE ?").all(`%${id}%`) as { type: string }[];
+  assert.equal(shared.downstream.received.length, before);
+  const outbox = shared.node.scanner.db.prepare("SELECT type FROM outbox WHERE payload LIKE ?").all(`%${id}%`) as { type: string }[];
   assert.deepEqual(outbox.map((o) => o.type).sort(), ['message.logged', 'quarantine.added']);
 });
 
 test('a tag rule adds headers and a subject prefix, then delivers', async () => {
-  const before = downstream.received.length;
-  const r = await sendMail(node.port, env(), message({ subject: 'TAG-ME please' }));
+  const before = shared.downstream.received.length;
+  const r = await sendMail(shared.node.port, env(), message({ subject: 'TAG-ME please' }));
   assert.equal(r.ok, true, r.response);
-  await downstream.waitFor(before + 1);
-  const text = downstream.received[before]!.raw.toString();
+  await shared.downstream.waitFor(before + 1);
+  const text = shared.downstream.received[before]!.raw.toString();
   assert.match(text, /X-Moat-Verdict: tag/);
   assert.match(text, /X-Moat-Reasons: content:tag-me/);
   assert.match(text, /\r\nSubject: \[SPAM\] TAG-ME please\r\n/);

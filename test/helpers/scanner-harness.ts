@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { validateDocument } from '@moat/config';
 import { ScannerConfigSchema, startScanner, createLogger, type Scanner } from '@moat/scanner';
+import { after, before } from 'node:test';
 import { tempDir } from './temp-dir.ts';
+import { startDownstream, type Downstream } from './downstream.ts';
 
 export const BASE_RULES = {
   version: 1,
@@ -62,4 +64,21 @@ export async function startTestScanner(downstreamPort: number, options: { rules?
       tmp.cleanup();
     },
   };
+}
+
+/**
+ * One downstream and one scanner relaying to it, shared by every test of a file: started before
+ * the file's first test, closed after its last. Read `.node` and `.downstream` inside the tests.
+ */
+export function sharedScanner(): { readonly node: ScannerUnderTest; readonly downstream: Downstream } {
+  const shared = {} as { node: ScannerUnderTest; downstream: Downstream };
+  before(async () => {
+    shared.downstream = await startDownstream();
+    shared.node = await startTestScanner(shared.downstream.port);
+  });
+  after(async () => {
+    await shared.node?.close();
+    await shared.downstream?.close();
+  });
+  return shared;
 }
