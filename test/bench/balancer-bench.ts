@@ -1,7 +1,8 @@
 /**
  * Balancer benchmark: `pnpm bench:balancer [-- --messages N ...]` (issue 5). The same
- * smtp-source load direct to a Postfix smtp-sink, through `moat balancer`, through nginx's
- * stream proxy and through HAProxy, in the same run; prints the proxies' CPU per connection
+ * smtp-source load direct to a Postfix smtp-sink (or, with `--upstream scanner`, to a Moat
+ * scanner relaying to one), through `moat balancer`, through nginx's stream proxy and through
+ * HAProxy, in the same run; prints the proxies' CPU per connection
  * and per message, latency p50/p99 and the ratios, and writes test/bench/results/balancer.md.
  * See test/bench/README.md.
  */
@@ -15,7 +16,7 @@ import { cleanupNow } from './lib/cleanup.ts';
 import { requireExecutable, runCommand, sleep, withTimeout } from './lib/proc.ts';
 import { runSmtpSource, smtpSourceArgs } from './lib/smtp-source.ts';
 import { runLatencyClient, percentile } from './lib/latency-client.ts';
-import { checkProxyPrerequisites, proxyVersions, startProxy, type ProxyKind } from './lib/proxies.ts';
+import { checkProxyPrerequisites, proxyVersions, startProxy, type MoatRelay, type ProxyKind, type UpstreamKind } from './lib/proxies.ts';
 import { clockTickMs, treeCpuMs, treePeakRssKb } from './lib/proc-cpu.ts';
 import {
   renderBalancerReport,
@@ -24,6 +25,7 @@ import {
   type BalancerModeSpec,
   type BalancerRunInfo,
   type BalancerTargetSpec,
+  medianMeasurement,
   type ProxyMeasurement,
   type ProxyOutcome,
 } from './lib/balancer-report.ts';
@@ -43,11 +45,13 @@ const args = (() => {
         modes: { type: 'string', default: 'new,reuse' },
         'new-sessions': { type: 'string', default: '100' },
         'reuse-sessions': { type: 'string', default: '20' },
-        out: { type: 'string', default: join(here, 'results', 'balancer.md') },
+        out: { type: 'string', default: '' },
         'no-write': { type: 'boolean', default: false },
         keep: { type: 'boolean', default: false },
         'max-minutes': { type: 'string', default: '10' },
         'moat-relay': { type: 'string', default: 'auto' },
+        upstream: { type: 'string', default: 'sink' },
+        rounds: { type: 'string', default: '3' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -71,11 +75,17 @@ if (args.help) {
   --modes LIST            new,reuse (default: both)
   --new-sessions N        sessions in new-connection mode (default 100)
   --reuse-sessions N      sessions in reused-connection mode (default 20)
-  --out FILE              report file (default test/bench/results/balancer.md)
+  --out FILE              report file (default test/bench/results/balancer.md, balancer-scanner.md with --upstream scanner)
   --no-write              print only
   --keep                  keep temp folders (configs, logs) for debugging
   --max-minutes N         hard limit for the whole run (default 10)
-  --moat-relay auto|stream  the balancer's relay setting (default auto: libuv handles; stream: net.Socket streams, for A/B runs)
+  --moat-relay auto|handles|stream  the balancer's relay setting, for A/B runs (default auto: libuv handles and
+                          the native relay; handles: the bytes relayed in JavaScript; stream: net.Socket streams)
+  --rounds N              measure every target N times, the run order rotated each round, and
+                          report each figure's median (default 3)
+  --upstream sink|scanner what every target forwards to (default sink: Postfix's smtp-sink, the proxy's
+                          own cost; scanner: a Moat scanner relaying to a sink, the latency a client
+                          sees in production with and without the balancer in front)
 `);
   process.exit(0);
 }
@@ -88,13 +98,23 @@ const size = intOption('size', args.size, 1);
 const newSessions = intOption('new-sessions', args['new-sessions'], 1);
 const reuseSessions = intOption('reuse-sessions', args['reuse-sessions'], 1);
 const maxMinutes = intOption('max-minutes', args['max-minutes'], 1);
+const rounds = intOption('rounds', args.rounds, 1);
 const keep = args.keep ?? false;
-const moatRelay = ((): 'auto' | 'stream' => {
+const moatRelay = ((): MoatRelay => {
   const v = args['moat-relay'];
-  if (v === 'auto' || v === 'stream') return v;
-  process.stderr.write(`balancer-bench: --moat-relay must be auto or stream, not ${v}\n`);
+  if (v === 'auto' || v === 'handles' || v === 'stream') return v;
+  process.stderr.write(`balancer-bench: --moat-relay must be auto, handles or stream, not ${v}\n`);
   process.exit(2);
 })();
+
+const upstream = ((): UpstreamKind => {
+  const v = args.upstream;
+  if (v === 'sink' || v === 'scanner') return v;
+  process.stderr.write(`balancer-bench: --upstream must be sink or scanner, not ${v}\n`);
+  process.exit(2);
+})();
+
+const outFile = args.out || join(here, 'results', upstream === 'scanner' ? 'balancer-scanner.md' : 'balancer.md');
 
 const { from, to, helo } = LOAD_ENVELOPE;
 
@@ -121,7 +141,7 @@ const sendTimeoutMs = (n: number): number => 30_000 + n * 20;
 const deliverTimeoutMs = (n: number): number => 30_000 + n * 10;
 
 async function measure(kind: ProxyKind, column: string, mode: BalancerModeSpec): Promise<ProxyMeasurement> {
-  const target = await withTimeout(startProxy(kind, keep, moatRelay), 60_000, `starting ${column}`);
+  const target = await withTimeout(startProxy(kind, keep, moatRelay, upstream), 60_000, `starting ${column}`);
   try {
     const received = target.sink.received;
     const base = { port: target.port, sessions: mode.sessions, reuse: mode.reuse, size, from, to, helo };
@@ -200,18 +220,31 @@ async function main(): Promise<number> {
   let failed = false;
 
   for (const mode of modes) {
+    const byRound = new Map<string, ProxyMeasurement[]>();
+    const errors = new Map<string, string>();
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the run order each round, so no target always runs first (or after the same one).
+      const order = runOrder.map((_, i) => runOrder[(i + round) % runOrder.length]!);
+      for (const t of order) {
+        if (errors.has(t.key)) continue;
+        log(`${t.column} — ${mode.title}${rounds > 1 ? ` (round ${round + 1} of ${rounds})` : ''}`);
+        try {
+          const m = await measure(t.key, t.column, mode);
+          byRound.set(t.key, [...(byRound.get(t.key) ?? []), m]);
+        } catch (err) {
+          failed = true;
+          const msg = (err as Error).message;
+          log(`  FAILED: ${msg}`);
+          errors.set(t.key, msg);
+        }
+      }
+    }
     const byTarget = new Map<string, ProxyOutcome>();
     results.set(mode.key, byTarget);
     for (const t of runOrder) {
-      log(`${t.column} — ${mode.title}`);
-      try {
-        byTarget.set(t.key, { ok: true, m: await measure(t.key, t.column, mode) });
-      } catch (err) {
-        failed = true;
-        const msg = (err as Error).message;
-        log(`  FAILED: ${msg}`);
-        byTarget.set(t.key, { ok: false, error: msg });
-      }
+      const error = errors.get(t.key);
+      const ms = byRound.get(t.key);
+      byTarget.set(t.key, error !== undefined || !ms ? { ok: false, error: error ?? 'not measured' } : { ok: true, m: medianMeasurement(ms) });
     }
   }
 
@@ -232,6 +265,8 @@ async function main(): Promise<number> {
     size,
     command: `node test/bench/balancer-bench.ts ${process.argv.slice(2).join(' ')}`.trim(),
     moatRelay,
+    upstream,
+    rounds,
     durationS: (Date.now() - started) / 1000,
     tickMs: clockTickMs(),
     sourceArgs: Object.fromEntries(
@@ -246,9 +281,9 @@ async function main(): Promise<number> {
   const report = renderBalancerReport(info, modes, targets, results);
   process.stdout.write(`\n${report}`);
   if (!args['no-write']) {
-    mkdirSync(dirname(args.out as string), { recursive: true });
-    writeFileSync(args.out as string, report);
-    log(`written to ${relative(process.cwd(), args.out as string) || args.out}`);
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, report);
+    log(`written to ${relative(process.cwd(), outFile) || outFile}`);
   }
   return failed ? 1 : 0;
 }

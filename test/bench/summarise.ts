@@ -34,6 +34,9 @@ export const PICKS: readonly Pick[] = [
     { area: 'balancer', file: 'balancer.md', figure: `${mode}: latency p99 (ms)`, section: new RegExp(`^${mode}`), row: /^latency p99/, ...BALANCER, higherIsBetter: false },
     { area: 'balancer', file: 'balancer.md', figure: `${mode}: peak RSS (MiB)`, section: new RegExp(`^${mode}`), row: /^peak RSS/, ...BALANCER, higherIsBetter: false },
   ]),
+  ...(['New connection per message', 'Reused connections'] as const).map((mode) => (
+    { area: 'balancer', file: 'balancer-scanner.md', figure: `in front of a scanner, ${mode}: latency p99 (ms)`, section: new RegExp(`^${mode}`), row: /^latency p99/, ...BALANCER, higherIsBetter: false }
+  )),
   ...CONSOLE_PAGES.map((page) => ({ area: 'console', file: 'console.md', figure: `${page}: page shows its data (ms)`, section: /.*/, row: new RegExp(`^${page}`), moat: /^to data/, baselines: [/^API alone/], higherIsBetter: false })),
 ];
 
@@ -45,7 +48,7 @@ export function summarise(dir: string): { markdown: string; missing: string[] } 
   const markdown = [
     '# Benchmarks: one table',
     '',
-    'Written by `pnpm bench` (every benchmark, then `node test/bench/summarise.ts`) from the results files in this folder; each figure sits next to the baseline(s) measured in the same run of its benchmark (the *run* column is that run\'s date: benchmarks run one after another, so a partial run leaves older figures of the others). Ratio = Moat ÷ baseline; *better* says whether a higher (↑) or lower (↓) value is better. Details, commands and how each figure is measured: [scanner](scanner.md), [master link](master-link.md), [master data](master-data.md), [balancer](balancer.md), [console](console.md); machine and trade-offs in [docs/performance.md](../../../docs/performance.md).',
+    'Written by `pnpm bench` (every benchmark, then `node test/bench/summarise.ts`) from the results files in this folder; each figure sits next to the baseline(s) measured in the same run of its benchmark (the *run* column is that run\'s date: benchmarks run one after another, so a partial run leaves older figures of the others). Ratio = Moat ÷ baseline; *better* says whether a higher (↑) or lower (↓) value is better. Details, commands and how each figure is measured: [scanner](scanner.md), [master link](master-link.md), [master data](master-data.md), [balancer](balancer.md) (and [in front of a scanner](balancer-scanner.md)), [console](console.md); machine and trade-offs in [docs/performance.md](../../../docs/performance.md).',
     '',
     formatSummary(rows),
     '',

@@ -133,9 +133,9 @@ export const BalancerConfigSchema = Type.Object(
     sourceAddress: Type.Optional(Type.String({ minLength: 1, description: 'Local address to connect to the scanners from, so they can trust PROXY lines from exactly this address (their smtp.trustedProxies) while other clients on the same host connect directly.' })),
     connectTimeoutMs: Type.Integer({ minimum: 1, default: 4000, description: 'Limit on the TCP connect to one upstream; then the next one is tried.' }),
     greetingTimeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Limit on the upstream\'s 220 greeting; then the next one is tried.' }),
-    relay: Type.Union([Type.Literal('auto'), Type.Literal('stream')], {
+    relay: Type.Union([Type.Literal('auto'), Type.Literal('handles'), Type.Literal('stream')], {
       default: 'auto',
-      description: 'How connections are relayed (docs/balancer.md, "Relay paths"). auto: on bare libuv TCP handles (Node internals, checked at start; about a third less CPU per connection): the whole connection when every upstream is given by IP address, else the greeting gate on streams and the relay on handles; streams when the internals are not in the expected shape (logged once). stream: net.Socket streams throughout (public API only).',
+      description: 'How connections are relayed (docs/balancer.md, "Relay paths"). auto: accept, connect and greeting gate on bare libuv TCP handles (Node internals, checked at start) and the bytes moved by the native relay (a C thread, built by `pnpm run build` when a C compiler is there) when every upstream is given by IP address; without the native relay, the bytes on the handles in JavaScript; with an upstream given by name, the greeting gate on streams and the relay on handles; streams when the internals are not in the expected shape (each fallback logged once with its reason). handles: as auto, without the native relay. stream: net.Socket streams throughout (public API only).',
     }),
     idleTimeoutMs: Type.Integer({ minimum: 1, default: 600_000, description: 'An idle relayed session is cut after this long (RFC 5321: at least 10 minutes).' }),
     upstreams: Type.Array(UpstreamSchema, { minItems: 1, description: 'The scanners behind the virtual address.' }),

@@ -19,6 +19,8 @@ import type { IdleSweeper } from './idle-sweeper.ts';
 
 /** The parts of a libuv TCP handle (TCPWrap) that the relay uses. */
 export interface TcpHandle {
+  /** The socket's descriptor (-1 before it has one). */
+  readonly fd: number;
   onread: (arrayBuffer: ArrayBuffer | undefined) => void;
   readStart(): number;
   readStop(): number;

@@ -7,6 +7,7 @@ import { createIdleSweeper } from './idle-sweeper.ts';
 import { splice } from './splice.ts';
 import { giveBuffer, handleRelayApi, relayHandles, relayOnHandles, type HandleRelayApi, type TcpHandle } from './handle-relay.ts';
 import { connectUpstreamHandle } from './handle-connect.ts';
+import { nativeRelay, type NativeRelay } from './native-relay.ts';
 import { connectUpstream } from './upstream-connect.ts';
 
 /** The only reply a client can see from the balancer itself (RFC 3463 4.3.2: system not accepting messages). */
@@ -22,6 +23,8 @@ export interface ProxyCounters {
   relayed: number;
   /** Of the relayed: how many on the libuv handles (the rest on streams). */
   relayedOnHandles: number;
+  /** Of those on handles: how many had their bytes moved by the native relay. */
+  relayedNative: number;
   retries: number;
   rejected: number;
   failures: Record<string, number>;
@@ -40,14 +43,22 @@ export interface Proxy {
 
 export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now: () => number): Proxy {
   const sockets = new Set<net.Socket>();
-  const counters: ProxyCounters = { accepted: 0, relayed: 0, relayedOnHandles: 0, retries: 0, rejected: 0, failures: {} };
+  const counters: ProxyCounters = { accepted: 0, relayed: 0, relayedOnHandles: 0, relayedNative: 0, retries: 0, rejected: 0, failures: {} };
   let server: net.Server | null = null;
   const idle = createIdleSweeper(config.idleTimeoutMs);
   const api = relayApi(config, log);
   // Clients accepted on bare handles and still in the greeting gate (closed by close()).
   const gating = new Set<{ handle: TcpHandle; closed: boolean }>();
   const onHandles = api !== null && acceptableOnHandles(config);
-  log.info({ event: 'lb.relay', path: onHandles ? 'handles' : api ? 'streams, then handles' : 'streams' }, 'relay path chosen');
+  const native = onHandles && config.relay === 'auto' ? nativeRelay() : null;
+  const nativeApi: NativeRelay | null = native?.api ?? null;
+  // Sessions of this proxy in the native relay (close() cuts them).
+  const nativeSessions = new Set<number>();
+  log.info({
+    event: 'lb.relay',
+    path: nativeApi ? 'native' : onHandles ? 'handles' : api ? 'streams, then handles' : 'streams',
+    ...(native && !native.api ? { native: native.reason } : {}),
+  }, 'relay path chosen');
   const connectOptions = (peer: { host: string; port: number }, preface: string | null) => ({
     host: peer.host, port: peer.port, preface,
     connectTimeoutMs: config.connectTimeoutMs, greetingTimeoutMs: config.greetingTimeoutMs, localAddress: config.sourceAddress,
@@ -112,6 +123,22 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
         box.pool = succeed(box.pool, peer.name);
         counters.relayed++;
         counters.relayedOnHandles++;
+        if (nativeApi) {
+          let id: number | null = null;
+          id = nativeApi.relay(ch.fd, r.handle.fd, r.greeting, config.idleTimeoutMs, () => {
+            if (id !== null) nativeSessions.delete(id);
+            box.pool = release(box.pool, peer.name);
+          });
+          if (id !== null) {
+            // The relay thread has its own descriptors and has copied the greeting.
+            nativeSessions.add(id);
+            counters.relayedNative++;
+            ch.close();
+            r.handle.close();
+            giveBuffer(r.buffer);
+            return;
+          }
+        }
         relayHandles(a, ch, r.handle, r.greeting, idle, () => {
           box.pool = release(box.pool, peer.name);
         }, r.buffer);
@@ -213,6 +240,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
       const done = this.unlisten();
       for (const s of sockets) s.destroy();
       idle.killAll(); // every relayed session, on handles or streams
+      for (const id of nativeSessions) nativeApi?.kill(id);
       for (const g of gating) {
         g.closed = true;
         g.handle.close();
@@ -220,6 +248,8 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
       gating.clear();
       idle.close();
       await done;
+      // The native relay reports each cut session through the event loop; wait for them (bounded).
+      for (const until = Date.now() + 2000; nativeSessions.size > 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
     },
   };
 }

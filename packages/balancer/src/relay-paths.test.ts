@@ -5,13 +5,16 @@ import { after, test } from 'node:test';
 import { startBalancer, type BalancerHandle } from './balancer.ts';
 import { validateBalancerConfig } from './config.ts';
 import { handleRelayApi } from './handle-relay.ts';
+import { nativeRelay } from './native-relay.ts';
 import { ALL_DOWN_REPLY } from './proxy.ts';
 import { bounded, fakeUpstream, memoryLog, smtpSession, waitFor, type FakeUpstream } from './test-helpers.ts';
 
 /**
  * The same behaviours on each relay path (docs/balancer.md, "Relay paths"):
- * - handles: `relay: auto` with upstreams given by address: accept, connect, greeting gate and
- *   relay on bare libuv handles;
+ * - native: `relay: auto` with upstreams given by address and the native relay built: accept,
+ *   connect and greeting gate on bare libuv handles, the bytes moved by the C relay thread;
+ * - handles: `relay: handles` (or auto without the native relay): the same, the bytes moved on
+ *   the handles in JavaScript;
  * - streams, then handles: `relay: auto` with an upstream given by name (DNS needs net.Socket):
  *   the gate on streams, the relay on the handles taken from them;
  * - streams: `relay: stream`, the public net.Socket path (also the fallback when the internal
@@ -19,7 +22,8 @@ import { bounded, fakeUpstream, memoryLog, smtpSession, waitFor, type FakeUpstre
  */
 const VIP = '127.0.0.100';
 const PATHS = [
-  { name: 'handles', relay: 'auto', host: '127.0.0.1', onHandles: true, event: 'handles' },
+  { name: 'native', relay: 'auto', host: '127.0.0.1', onHandles: true, event: 'native' },
+  { name: 'handles', relay: 'handles', host: '127.0.0.1', onHandles: true, event: 'handles' },
   { name: 'streams, then handles', relay: 'auto', host: 'localhost', onHandles: true, event: 'streams, then handles' },
   { name: 'streams', relay: 'stream', host: '127.0.0.1', onHandles: false, event: 'streams' },
 ] as const;
@@ -71,7 +75,19 @@ async function balancer(path: Path, ups: Array<{ name: string; port: number; ext
 function expectPath(path: Path, b: BalancerHandle) {
   const c = b.status().counters;
   assert.equal(c.relayedOnHandles, path.onHandles ? c.relayed : 0, JSON.stringify(c));
+  assert.equal(c.relayedNative, path.name === 'native' ? c.relayed : 0, JSON.stringify(c));
 }
+
+/**
+ * The native relay must be there wherever it can be built: CI sets MOAT_REQUIRE_NATIVE=1 (its
+ * set-up builds it), so a build that silently failed fails here instead of skipping a path.
+ */
+const native = nativeRelay();
+const skipNative = native.api ? false : `the native relay is not built: ${native.reason}`;
+const skipFor = (path: Path): string | false => (path.name === 'native' && process.env.MOAT_REQUIRE_NATIVE !== '1' ? skipNative : false);
+test('the native relay is built and loads (required when MOAT_REQUIRE_NATIVE=1)', { skip: process.env.MOAT_REQUIRE_NATIVE === '1' ? false : skipNative }, () => {
+  assert.ok(native.api, 'reason' in native ? native.reason : '');
+});
 
 test('the pinned Node 24 has the internal handle API in the expected shape', () => {
   const found = handleRelayApi();
@@ -94,7 +110,7 @@ test('detection: a missing or different internal API is refused with a reason (t
 });
 
 for (const path of PATHS) {
-  test(`${path.name}: greeting gate skips refused, silent and 554 upstreams; the client never sees them`, async () => {
+  test(`${path.name}: greeting gate skips refused, silent and 554 upstreams; the client never sees them`, { skip: skipFor(path) }, async () => {
     const [dead, silent, reject, good] = await Promise.all([upstream('dead'), upstream('silent', 'silent'), upstream('reject', 'reject'), upstream('good')]);
     await dead.kill();
     const { b, port } = await balancer(path, [dead, silent, reject, good].map((u) => ({ name: u.name, port: u.port, extra: { failTimeoutMs: 60_000 } })));
@@ -106,7 +122,7 @@ for (const path of PATHS) {
     assert.ok(await waitFor(() => b.status().upstreams.every((u) => u.activeConns === 0)), 'connections released');
   });
 
-  test(`${path.name}: all upstreams dead → 421 4.3.2 and a close`, async () => {
+  test(`${path.name}: all upstreams dead → 421 4.3.2 and a close`, { skip: skipFor(path) }, async () => {
     const a = await upstream('a');
     await a.kill();
     const { b, port } = await balancer(path, [a]);
@@ -116,7 +132,7 @@ for (const path of PATHS) {
     assert.equal(b.status().counters.rejected, 1);
   });
 
-  test(`${path.name}: PROXY v1 carries the real client address`, async () => {
+  test(`${path.name}: PROXY v1 carries the real client address`, { skip: skipFor(path) }, async () => {
     const a = await upstream('a');
     const { b, port } = await balancer(path, [a]);
     const r = await smtpSession(port, VIP, '127.0.0.5');
@@ -125,7 +141,7 @@ for (const path of PATHS) {
     expectPath(path, b);
   });
 
-  test(`${path.name}: 4 MiB each way through a slow reader arrive intact (backpressure), then half-close both ways`, async () => {
+  test(`${path.name}: 4 MiB each way through a slow reader arrive intact (backpressure), then half-close both ways`, { skip: skipFor(path) }, async () => {
     const echo = await echoUpstream();
     const { b, port } = await balancer(path, [{ name: 'echo', port: echo }], { proxyProtocol: 'off' });
     const payload = randomBytes(4 * 1024 * 1024);
@@ -156,7 +172,43 @@ for (const path of PATHS) {
     assert.ok(await waitFor(() => b.status().upstreams[0]?.activeConns === 0), 'released after both sides closed');
   });
 
-  test(`${path.name}: a client reset (RST) closes the upstream side and releases the connection`, async () => {
+  test(`${path.name}: the upstream's FIN first (as after 221): the client still sends 1 MiB, the upstream reads it all, both see their FIN`, { skip: skipFor(path) }, async () => {
+    // The upstream greets and half-closes at once, then hashes everything it reads.
+    let digest: Promise<{ hash: string; bytes: number }> = Promise.reject(new Error('no connection'));
+    digest.catch(() => {});
+    const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => s.destroy());
+      s.end('220 closing\r\n');
+      const h = createHash('sha256');
+      let bytes = 0;
+      digest = new Promise((resolve) => {
+        s.on('data', (d: Buffer) => {
+          h.update(d);
+          bytes += d.length;
+        });
+        s.on('end', () => resolve({ hash: h.digest('hex'), bytes }));
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    servers.push({ close: () => new Promise<void>((r) => srv.close(() => r())) });
+    const { b, port } = await balancer(path, [{ name: 'closing', port: (srv.address() as net.AddressInfo).port }], { proxyProtocol: 'off' });
+    const s = net.connect({ port, host: VIP, allowHalfOpen: true });
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    await new Promise<void>((r) => s.once('end', () => r())); // the upstream's FIN, passed on
+    assert.equal(Buffer.concat(got).toString(), '220 closing\r\n');
+    const payload = randomBytes(1024 * 1024);
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    s.end(payload);
+    const seen = await digest;
+    assert.equal(seen.bytes, payload.length);
+    assert.equal(seen.hash, createHash('sha256').update(payload).digest('hex'));
+    await closed;
+    expectPath(path, b);
+    assert.ok(await waitFor(() => b.status().upstreams[0]?.activeConns === 0), 'released after both FINs');
+  });
+
+  test(`${path.name}: a client reset (RST) closes the upstream side and releases the connection`, { skip: skipFor(path) }, async () => {
     const a = await upstream('a');
     const { b, port } = await balancer(path, [a]);
     const s = net.connect({ port, host: VIP });
@@ -167,7 +219,7 @@ for (const path of PATHS) {
     expectPath(path, b);
   });
 
-  test(`${path.name}: idle time-out and close() cut relayed sessions`, async () => {
+  test(`${path.name}: idle time-out and close() cut relayed sessions`, { skip: skipFor(path) }, async () => {
     const a = await upstream('a');
     const { b, port } = await balancer(path, [a], { idleTimeoutMs: 200 });
     const session = () => {

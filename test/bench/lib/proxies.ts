@@ -1,6 +1,8 @@
 /**
  * The TCP proxies the balancer benchmark compares, each started on a free loopback port in its
- * own temp folder and stopped by pid, all in front of one Postfix `smtp-sink`:
+ * own temp folder and stopped by pid, all in front of one upstream: a Postfix `smtp-sink`
+ * (`upstream: sink`, the proxy's own cost against the cheapest peer there is) or a Moat scanner
+ * relaying to one (`upstream: scanner`, what the balancer fronts in production):
  * - direct: no proxy, the load goes to the sink itself (the latency baseline);
  * - Moat balancer: `moat balancer --config FILE` in its own Node process, `proxyProtocol: off`;
  * - nginx: Debian's nginx with the stream module, `worker_processes 1`, `proxy_pass`;
@@ -12,7 +14,7 @@ import { closeSync, existsSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, makeTempDir, requireExecutable, runCommand, spawnManaged, tailFile, waitForPort, type Managed } from './proc.ts';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
-import { repoRoot, scannerEntry } from './scanner-instance.ts';
+import { repoRoot, scannerEntry, startScanner } from './scanner-instance.ts';
 
 export interface ProxyTarget {
   /** Port the load generators connect to. */
@@ -24,6 +26,8 @@ export interface ProxyTarget {
 }
 
 export type ProxyKind = 'direct' | 'moat' | 'nginx' | 'haproxy';
+/** What the proxies forward to: a bare smtp-sink, or a Moat scanner (durable queue, relay to a sink). */
+export type UpstreamKind = 'sink' | 'scanner';
 
 const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 const INSTALL = 'DEBIAN_FRONTEND=noninteractive apt-get install -y nginx libnginx-mod-stream haproxy';
@@ -50,8 +54,15 @@ export async function proxyVersions(): Promise<{ nginx: string; haproxy: string 
   return { nginx: await v('nginx', ['-v'], /nginx\/(\S+)/), haproxy: await v('haproxy', ['-v'], /version (\S+)/) };
 }
 
-async function withSink(keep: boolean, start: (sink: SmtpSink) => Promise<Omit<ProxyTarget, 'sink'>>): Promise<ProxyTarget> {
-  const sink = await startSmtpSink(keep);
+/** The upstream as the proxies see it: its port, and the count of messages that reached the end. */
+async function startUpstream(kind: UpstreamKind, keep: boolean): Promise<SmtpSink> {
+  if (kind === 'sink') return startSmtpSink(keep);
+  const scanner = await startScanner({ keep, relayConnections: 20, nodeArgs: [], logLevel: 'warn' });
+  return { port: scanner.port, received: scanner.delivered, stop: () => scanner.stop() };
+}
+
+async function withSink(keep: boolean, upstream: UpstreamKind, start: (sink: SmtpSink) => Promise<Omit<ProxyTarget, 'sink'>>): Promise<ProxyTarget> {
+  const sink = await startUpstream(upstream, keep);
   try {
     const t = await start(sink);
     return {
@@ -89,9 +100,12 @@ async function daemon(label: string, file: string, args: string[], cwd: string, 
   return proc;
 }
 
-/** `moatRelay`: the balancer's `relay` setting (auto: libuv handles; stream: net.Socket streams). */
-export function startProxy(kind: ProxyKind, keep: boolean, moatRelay: 'auto' | 'stream' = 'auto'): Promise<ProxyTarget> {
-  return withSink(keep, async (sink) => {
+/** The balancer's `relay` setting (docs/balancer.md, "Relay paths"). */
+export type MoatRelay = 'auto' | 'handles' | 'stream';
+
+/** `moatRelay`: the balancer's `relay` setting. */
+export function startProxy(kind: ProxyKind, keep: boolean, moatRelay: MoatRelay = 'auto', upstream: UpstreamKind = 'sink'): Promise<ProxyTarget> {
+  return withSink(keep, upstream, async (sink) => {
     if (kind === 'direct') return { port: sink.port, pid: undefined, async stop() {} };
     const port = await freePort();
     const tmp = makeTempDir(kind, keep);
