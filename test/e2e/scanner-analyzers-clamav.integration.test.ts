@@ -7,6 +7,7 @@ import { BASE_RULES, startTestScanner, type ScannerUnderTest } from '../helpers/
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { CLAMD_SKIP, EICAR, startClamd, type Clamd } from '../helpers/clamd.ts';
 import { storedZip, withAttachment } from '../helpers/zip.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const RULES = { ...BASE_RULES, limits: { maxMessageBytes: 8 * 1024 * 1024, maxRecipients: 5 } };
 const envelope = { from: 'sender@origin.test', to: ['user@example.test'] };
@@ -105,12 +106,17 @@ describe('ClamAV unavailable', { skip: CLAMD_SKIP }, () => {
     const lenient = await startTestScanner(downstream.port, { rules: RULES, ...analyzers({ port, timeoutSeconds: 2, onUnavailable: 'pass' }) });
     try {
       assert.match((await sendMail(strict.port, envelope, message({ subject: 'while up' }))).response, /^250 /);
+      // Let that message leave the queue first: its delivery deletes its row, then its file, so
+      // a look in between would see its file without a row and blame the temp-failed message.
+      await downstream.waitFor(1);
+      const queueDir = join(strict.dir, 'data', 'queue');
+      await waitUntil(() => readdirSync(queueDir).length === 0, 'the delivered message\'s file removed');
       await clamd.stop();
       const down = await sendMail(strict.port, envelope, message({ subject: 'while down' }));
       assert.equal(down.code, 451);
       assert.match(down.response, /^451 4\.3\.0 .*clamav unavailable/);
       const queued = new Set((strict.scanner.db.prepare('SELECT file FROM queue').all() as { file: string }[]).map((r) => r.file));
-      assert.deepEqual(readdirSync(join(strict.dir, 'data', 'queue')).filter((f) => !queued.has(f)), [], 'the temp-failed message left no file');
+      assert.deepEqual(readdirSync(queueDir).filter((f) => !queued.has(f)), [], 'the temp-failed message left no file');
       assert.equal((strict.scanner.db.prepare("SELECT count(*) AS n FROM messages WHERE subject = 'while down'").get() as { n: number }).n, 0, 'a temp-failed message is not logged as accepted');
 
       const passed = await sendMail(lenient.port, envelope, message({ subject: 'passed unscanned' }));

@@ -68,7 +68,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static session *incoming = NULL; /* under lock */
 static uint32_t *kills = NULL;   /* under lock */
 static size_t kills_len = 0, kills_cap = 0;
-static int64_t min_idle_ms = 1000; /* under lock: the shortest idle time-out seen */
+static int64_t min_idle_ms = INT64_MAX; /* under lock: the shortest idle time-out seen */
 
 static int epfd = -1, evfd = -1;
 static napi_threadsafe_function tsfn = NULL;
@@ -299,8 +299,11 @@ static void *relay_thread(void *arg) {
     pthread_mutex_unlock(&lock);
     if (every < 5) every = 5;
     if (every > 1000) every = 1000;
-    /* Never an endless wait: a session that stays silent from the start must still time out. */
-    int n = epoll_wait(epfd, events, MAX_EVENTS, (int)every);
+    /*
+     * With sessions, wake at least every quarter of the shortest idle time-out (at most every
+     * second) to sweep them. Without, sleep until relay() hands one over (it wakes us).
+     */
+    int n = epoll_wait(epfd, events, MAX_EVENTS, active_count > 0 ? (int)every : -1);
     if (n < 0 && errno != EINTR) break;
     /* Reset the wake-up counter before taking the list: a relay() after this wakes us again. */
     for (int j = 0; j < n; j++) {
