@@ -153,15 +153,20 @@ static uint32_t wanted_mask(session *s, int i) {
 }
 
 /* Close both sockets, report the end, free the session. Callers must not touch s afterwards. */
-static void close_session(session *s) {
+static void end_session(session *s) {
   close(s->sides[0].fd);
   close(s->sides[1].fd);
-  slots[s->slot] = NULL;
-  free_slots[nfree++] = s->slot;
-  active_count--;
   napi_call_threadsafe_function(tsfn, (void *)(uintptr_t)s->id, napi_tsfn_nonblocking);
   free(s->dirs[0].buf);
   free(s);
+}
+
+/* end_session for a session in the table. */
+static void close_session(session *s) {
+  slots[s->slot] = NULL;
+  free_slots[nfree++] = s->slot;
+  active_count--;
+  end_session(s);
 }
 
 /* Write the pending bytes of direction d to its sink. Returns -1 on a write error. */
@@ -263,12 +268,7 @@ static void take_over_new_and_kills(void) {
   while (n) {
     session *next = n->next_new;
     if (place(n) < 0) {
-      /* No room to track it: end it at once (its end is reported like any other). */
-      close(n->sides[0].fd);
-      close(n->sides[1].fd);
-      napi_call_threadsafe_function(tsfn, (void *)(uintptr_t)n->id, napi_tsfn_nonblocking);
-      free(n->dirs[0].buf);
-      free(n);
+      end_session(n); /* no room to track it: ended at once, reported like any other */
     } else {
       if (update_masks(n) < 0) close_session(n);
     }

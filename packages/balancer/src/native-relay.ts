@@ -18,8 +18,6 @@ export interface NativeRelay {
   relay(clientFd: number, upstreamFd: number, greeting: Buffer, idleTimeoutMs: number, onDone: () => void): number | null;
   /** Close a session now; its onDone still runs. */
   kill(id: number): void;
-  /** Sessions handed over and not yet ended. */
-  active(): number;
 }
 
 interface Addon {
@@ -51,14 +49,18 @@ export function nativeRelay(): { readonly api: NativeRelay } | { readonly api: n
     loaded = {
       api: {
         relay(clientFd, upstreamFd, greeting, idleTimeoutMs, onDone) {
-          const id = addon.relay(clientFd, upstreamFd, greeting, idleTimeoutMs);
+          let id: number;
+          try {
+            id = addon.relay(clientFd, upstreamFd, greeting, idleTimeoutMs);
+          } catch {
+            return null; // refused arguments (a handle without a descriptor): relay it in JavaScript
+          }
           if (id === 0) return null;
           // Ends are reported from the relay thread through the event loop, so never before this.
           pending.set(id, onDone);
           return id;
         },
         kill: (id) => addon.kill(id),
-        active: () => pending.size,
       },
     };
   } catch (err) {

@@ -124,8 +124,7 @@ export function createProxy(config: BalancerConfig, box: PoolBox, log: Log, now:
         counters.relayed++;
         counters.relayedOnHandles++;
         if (nativeApi) {
-          let id: number | null = null;
-          id = nativeApi.relay(ch.fd, r.handle.fd, r.greeting, config.idleTimeoutMs, () => {
+          const id = nativeApi.relay(ch.fd, r.handle.fd, r.greeting, config.idleTimeoutMs, () => {
             if (id !== null) nativeSessions.delete(id);
             box.pool = release(box.pool, peer.name);
           });
