@@ -81,7 +81,8 @@ fi
 # A C compiler for the balancer's native relay (pnpm run build compiles it; without one the
 # balancer relays in JavaScript, about 25% more CPU per connection).
 if $system && ! command -v cc >/dev/null 2>&1; then
-  system_run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev
+  { system_run apt-get update -qq && system_run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev; } \
+    || echo "  gcc could not be installed: the balancer will relay in JavaScript" >&2
 fi
 if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$PNPM_VERSION" ]; then
   system_run npm install --global --no-fund --no-audit "pnpm@$PNPM_VERSION"
