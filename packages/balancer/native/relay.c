@@ -87,6 +87,8 @@ static uint32_t nslots = 0, slots_cap = 0;
 static uint32_t *free_slots = NULL;
 static uint32_t nfree = 0;
 static size_t active_count = 0;
+/* How often to sweep for idle sessions: a quarter of the shortest idle time-out seen, 5 ms to 1 s. */
+static int64_t sweep_every_ms = 1000;
 #define EVFD_TAG UINT64_MAX
 
 static uint64_t event_tag(session *s, int i) {
@@ -264,7 +266,9 @@ static void take_over_new_and_kills(void) {
   size_t klen = kills_len;
   kills = NULL;
   kills_len = kills_cap = 0;
+  int64_t every = min_idle_ms / 4;
   pthread_mutex_unlock(&lock);
+  sweep_every_ms = every < 5 ? 5 : every > 1000 ? 1000 : every;
   while (n) {
     session *next = n->next_new;
     if (place(n) < 0) {
@@ -294,16 +298,11 @@ static void *relay_thread(void *arg) {
   struct epoll_event events[MAX_EVENTS];
   int64_t last_sweep = now_ms();
   for (;;) {
-    pthread_mutex_lock(&lock);
-    int64_t every = min_idle_ms / 4;
-    pthread_mutex_unlock(&lock);
-    if (every < 5) every = 5;
-    if (every > 1000) every = 1000;
     /*
      * With sessions, wake at least every quarter of the shortest idle time-out (at most every
      * second) to sweep them. Without, sleep until relay() hands one over (it wakes us).
      */
-    int n = epoll_wait(epfd, events, MAX_EVENTS, active_count > 0 ? (int)every : -1);
+    int n = epoll_wait(epfd, events, MAX_EVENTS, active_count > 0 ? (int)sweep_every_ms : -1);
     if (n < 0 && errno != EINTR) break;
     /* Reset the wake-up counter before taking the list: a relay() after this wakes us again. */
     for (int j = 0; j < n; j++) {
@@ -318,7 +317,7 @@ static void *relay_thread(void *arg) {
       if (events[j].data.u64 != EVFD_TAG) on_event(events[j].data.u64, events[j].events);
     }
     int64_t now = now_ms();
-    if (now - last_sweep >= every) {
+    if (now - last_sweep >= sweep_every_ms) {
       sweep_idle(now);
       last_sweep = now;
     }
