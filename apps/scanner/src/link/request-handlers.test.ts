@@ -102,13 +102,20 @@ test('quarantine.release-rcpt queues a copy for those recipients only; the messa
 
 test('a change is acknowledged only once it is on disk; a failed sync answers an error instead of success', async (t) => {
   let release!: () => void;
+  let syncAsked!: () => void;
+  const syncStarted = new Promise<void>((r) => (syncAsked = r));
   let failNext = false;
-  const s = setup(() => (failNext ? Promise.reject(new Error('EIO: i/o error')) : new Promise<void>((r) => (release = r))));
+  const s = setup(() => {
+    if (failNext) return Promise.reject(new Error('EIO: i/o error'));
+    syncAsked();
+    return new Promise<void>((r) => (release = r));
+  });
   t.after(s.close);
   const raw = Buffer.from('Subject: x\r\n\r\nbody\r\n');
   const sent: ToMaster[] = [];
   const asked = (async () => sent.push(...(await s.ask(inject(raw)))))();
-  await new Promise((r) => setTimeout(r, 30));
+  // The handler asks for the sync after its commit; no timed wait (a loaded CI machine once needed more than 30 ms).
+  await syncStarted;
   assert.equal(s.queue.stats().n, 1, 'committed');
   assert.equal(sent.length, 0, 'but not acknowledged before the sync');
   release();
