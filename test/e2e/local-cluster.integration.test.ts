@@ -2,17 +2,37 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalCluster } from '@moat/cli';
-import { sendMail, message } from '../helpers/smtp-client.ts';
+import { startLocalCluster, type LocalCluster } from '@moat/cli';
+import { sendMail, message, type SendResult } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { waitUntil } from '../helpers/wait.ts';
+import { orTimeout, waitUntil } from '../helpers/wait.ts';
 import { freePort } from '../helpers/ports.ts';
+import { apiClient, type ApiClient } from '../helpers/cluster-harness.ts';
+import { demoRules } from '@moat/rules';
+
+async function startOnFreePorts(varDir: string, extra: { restartDelayMs?: number } = {}) {
+  const [s1, s2, virtual, e1, e2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const cluster = await startLocalCluster({ varDir, masterPort: 0, sinkPort: 0, scannerPorts: [s1, s2], virtualPort: virtual, electionPorts: [e1, e2], logLevel: 'silent', say: () => undefined, ...extra });
+  return { cluster, virtual: virtual! };
+}
+
+type NodeRow = { name: string; online: boolean; balancer?: { holder: boolean } };
+const nodes = async (api: ApiClient) => ((await api.get('/api/v1/nodes')).json as { items: NodeRow[] }).items;
+
+/** The scanner holding the virtual address, by the master's view of the heartbeats. */
+async function holderOf(cluster: LocalCluster, api: ApiClient, notThis?: string) {
+  let holders: NodeRow[] = [];
+  await waitUntil(async () => {
+    holders = (await nodes(api)).filter((n) => n.online && n.balancer?.holder && n.name !== notThis);
+    return holders.length === 1;
+  }, 'exactly one holder of the virtual address', 30_000, 200);
+  return cluster.scanners.find((s) => s.name === holders[0]!.name)!;
+}
 
 
 test('the local cluster: demo rules give every verdict, delivered mail lands in var/delivered', async () => {
   const tmp = tempDir('local');
-  const [s1, s2, virtual, e1, e2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-  const cluster = await startLocalCluster({ varDir: tmp.path, masterPort: 0, sinkPort: 0, scannerPorts: [s1, s2], virtualPort: virtual, electionPorts: [e1, e2], logLevel: 'silent' });
+  const { cluster, virtual } = await startOnFreePorts(tmp.path);
   try {
     const port = cluster.scanners[0]!.smtpPort;
     const env = { from: 'a@origin.test', to: ['user@example.test'] };
@@ -23,7 +43,7 @@ test('the local cluster: demo rules give every verdict, delivered mail lands in 
     assert.equal(blocked.code, 550);
 
     // The virtual address: one scanner holds it (the election), mail through it lands too.
-    await waitUntil(() => cluster.scanners.filter((s) => s.balancer?.status().holder).length === 1, 'one holder of the virtual address');
+    await holderOf(cluster, await apiClient(cluster.master.url, 'admin', cluster.adminPassword));
     const viaVirtual = await sendMail(virtual, env, message({ subject: 'via the virtual address' }));
     assert.equal(viaVirtual.ok, true, viaVirtual.response);
 
@@ -41,6 +61,92 @@ test('the local cluster: demo rules give every verdict, delivered mail lands in 
     assert.equal(login.status, 200);
   } finally {
     await cluster.close();
+    tmp.cleanup();
+  }
+});
+
+/** What a sending MTA does: a refused or dropped connection is tried again; an SMTP reply is final. */
+async function sendLikeAnMta(port: number, subject: string, deadlineMs = 30_000): Promise<SendResult> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const r = await sendMail(port, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject }));
+    if (r.ok || r.code !== undefined || Date.now() > deadline) return r;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('the local cluster: kill -9 the scanner holding the virtual address, mail through it still gets 250, the killed scanner is started again and rejoins', async () => {
+  const tmp = tempDir('local-kill');
+  const { cluster, virtual } = await startOnFreePorts(tmp.path, { restartDelayMs: 500 });
+  try {
+    const api = await apiClient(cluster.master.url, 'admin', cluster.adminPassword);
+    const holder = await holderOf(cluster, api);
+    const before = await sendLikeAnMta(virtual, 'before the kill');
+    assert.equal(before.ok, true, before.response);
+    const [oldPid, starts] = [holder.pid()!, holder.starts()];
+    assert.equal(existsSync(join(holder.dataDir, 'scanner.pid')), true);
+    assert.equal(readFileSync(join(holder.dataDir, 'scanner.pid'), 'utf8').trim(), String(oldPid));
+    process.kill(oldPid, 'SIGKILL');
+
+    // The other scanner takes the address; a client that retries its connection, as MTAs do, is served.
+    const after = await sendLikeAnMta(virtual, 'after the kill');
+    assert.equal(after.ok, true, after.response);
+    const delivered = join(tmp.path, 'delivered');
+    await waitUntil(() => existsSync(delivered) && readdirSync(delivered).filter((f) => f.endsWith('.eml')).some((f) => /Subject: after the kill/.test(readFileSync(join(delivered, f), 'utf8'))), 'the message sent after the kill, delivered');
+
+    // The supervisor starts the killed scanner again; the master sees both scanners online.
+    assert.notEqual(await orTimeout(holder.started(starts), 30_000), 'timed-out', 'the killed scanner is started again');
+    assert.notEqual(holder.pid(), oldPid);
+    await waitUntil(async () => (await nodes(api)).filter((n) => n.online).length === 2, 'both scanners online again', 30_000, 200);
+    const again = await sendLikeAnMta(virtual, 'after the restart');
+    assert.equal(again.ok, true, again.response);
+  } finally {
+    await cluster.close();
+    tmp.cleanup();
+  }
+});
+
+test('a scanner started by the local cluster stops when the cluster process is killed (no orphan keeps the ports)', async () => {
+  const tmp = tempDir('local-orphan');
+  try {
+    // A stand-in for 'moat local': a process that starts one scanner the same way, then is killed -9.
+    const { spawn } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const port = await freePort();
+    const config = join(tmp.path, 'scanner.yaml');
+    writeFileSync(join(tmp.path, 'rules.json'), JSON.stringify(demoRules()));
+    writeFileSync(config, [
+      'node: { name: orphan-test }',
+      `dataDir: ${JSON.stringify(join(tmp.path, 'data'))}`,
+      `smtp: { listen: { host: 127.0.0.1, port: ${port} } }`,
+      'relay: { host: 127.0.0.1, port: 9 }',
+      `rules: { file: ${JSON.stringify(join(tmp.path, 'rules.json'))} }`,
+      'log: { level: silent }',
+      '',
+    ].join('\n'));
+    const moat = new URL('../../apps/cli/src/moat.ts', import.meta.url).pathname;
+    const parentScript = `
+      const { spawn } = require('node:child_process');
+      const child = spawn(process.execPath, [${JSON.stringify(moat)}, 'scanner', '--config', ${JSON.stringify(config)}], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      child.on('message', (m) => { if (m && m.moat === 'ready') process.stdout.write(child.pid + '\\n'); });
+      setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    let scannerPid: number | undefined;
+    parent.stdout.on('data', (d: Buffer) => (out += d));
+    // Gone, or a zombie waiting for whoever adopted it to reap it: either way it has stopped.
+    const alive = (pid: number) => { try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; } };
+    try {
+      await waitUntil(() => /^\d+\n/.test(out), 'the scanner to start', 30_000);
+      scannerPid = Number(out.trim());
+      assert.equal(alive(scannerPid), true);
+      parent.kill('SIGKILL');
+      await waitUntil(() => !alive(scannerPid!), 'the scanner to stop after its parent was killed', 30_000, 50);
+    } finally {
+      parent.kill('SIGKILL');
+      if (scannerPid !== undefined && alive(scannerPid)) process.kill(scannerPid, 'SIGKILL');
+    }
+  } finally {
     tmp.cleanup();
   }
 });

@@ -4,9 +4,10 @@ import { join, resolve } from 'node:path';
 import { ensureDirs, writeFileDurably } from '@moat/storage';
 import { validateDocument } from '@moat/config';
 import { demoRules } from '@moat/rules';
-import { ScannerConfigSchema, startScanner, createLogger, type Scanner } from '@moat/scanner';
+import { ScannerConfigSchema, createLogger } from '@moat/scanner';
 import { MasterConfigSchema, startMaster, type Master } from '@moat/master';
 import { startSink, type Sink } from '@moat/sink';
+import { startSupervisedScanner, type SupervisedScanner } from './supervised-scanner.ts';
 
 /** The defaults of `pnpm start`; part of the contract (see docs/local-cluster.md). */
 export const LOCAL_DEFAULTS = {
@@ -38,7 +39,8 @@ export interface LocalCluster {
   /** Every master: one, or two with `standby`. */
   readonly masters: readonly Master[];
   readonly sink: Sink;
-  readonly scanners: readonly Scanner[];
+  /** Each scanner in a process of its own, started again when it dies (docs/local-cluster.md). */
+  readonly scanners: readonly SupervisedScanner[];
   /** The admin password: generated on first start and kept under var/. */
   readonly adminPassword: string;
   close(): Promise<void>;
@@ -57,11 +59,16 @@ export interface LocalClusterOptions {
   readonly standby?: boolean;
   readonly standbyPort?: number;
   readonly masterElectionPorts?: readonly number[];
+  /** How long a scanner that died waits before it is started again (default 5 s). */
+  readonly restartDelayMs?: number;
+  /** Where the scanners' supervisor reports a death or a restart (default: standard error). */
+  readonly say?: (line: string) => void;
 }
 
 /**
- * The whole cluster on loopback: master (console, API, link), two scanners that join it with a
- * generated join secret, and a sink for delivered mail. State under `var/`, kept across restarts.
+ * The whole cluster on loopback: master (console, API, link) and sink in this process, two
+ * scanners, each in a process of its own, that join the master with a generated join secret.
+ * State under `var/`, kept across restarts.
  */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const root = resolve(options.varDir ?? LOCAL_DEFAULTS.varDir);
@@ -73,7 +80,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   let master: Master;
   const masters: Master[] = [];
   let adminPassword: string;
-  const scanners: Scanner[] = [];
+  const scanners: SupervisedScanner[] = [];
   // Whatever started is stopped again if a later part fails, so a failed start leaves nothing behind.
   const started: { close(): Promise<void> }[] = [];
   try {
@@ -118,33 +125,36 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const smtpPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.scannerPorts?.[i] ?? s.port);
     const scannerElectionPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.electionPorts?.[i] ?? s.electionPort);
     const upstreams = LOCAL_DEFAULTS.scanners.map((s, i) => ({ name: s.name, host: '127.0.0.1', port: smtpPorts[i]!, failTimeoutMs: 5000 }));
-    for (const [i, s] of LOCAL_DEFAULTS.scanners.entries()) {
+    const say = options.say ?? ((line: string) => process.stderr.write(`moat local: ${line}\n`));
+    // Both scanners start at once, each in its own process (`moat scanner --config var/scanner-N/scanner.yaml`).
+    const launches = LOCAL_DEFAULTS.scanners.map(async (s, i) => {
       const peers = LOCAL_DEFAULTS.scanners.flatMap((p, j) => (j === i ? [] : [{ host: p.electionHost, port: scannerElectionPorts[j]! }]));
-      const config = validateDocument(
-        ScannerConfigSchema,
-        {
-          node: { name: s.name },
-          dataDir: join(root, s.name),
-          smtp: { listen: { host: '127.0.0.1', port: smtpPorts[i] }, hostname: `${s.name}.moat.localhost`, trustedProxies: [LOCAL_DEFAULTS.balancerSource] },
-          relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
-          // With a standby: both masters, tried in order until the active one welcomes the scanner.
-          master: { url: masters.map((m) => `ws://${LOCAL_DEFAULTS.master.host}:${m.port}/cluster`), joinSecret },
-          // Active-active: both scanners behind the virtual address, the election picks who holds it.
-          balancer: {
-            listen: { host: LOCAL_DEFAULTS.virtual.host, port: options.virtualPort ?? LOCAL_DEFAULTS.virtual.port },
-            sourceAddress: LOCAL_DEFAULTS.balancerSource,
-            upstreams,
-            healthCheck: { type: 'smtp', intervalMs: 2000, rise: 2, fall: 2 },
-            election: { nodeId: s.name, priority: s.priority, advertIntervalMs: 500, bind: { host: s.electionHost, port: scannerElectionPorts[i] }, peers, key: joinSecret },
-          },
-          log: { level },
+      const dataDir = join(root, s.name);
+      const document = {
+        node: { name: s.name },
+        dataDir,
+        smtp: { listen: { host: '127.0.0.1', port: smtpPorts[i] }, hostname: `${s.name}.moat.localhost`, trustedProxies: [LOCAL_DEFAULTS.balancerSource] },
+        relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
+        // With a standby: both masters, tried in order until the active one welcomes the scanner.
+        master: { url: masters.map((m) => `ws://${LOCAL_DEFAULTS.master.host}:${m.port}/cluster`), joinSecret },
+        // Active-active: both scanners behind the virtual address, the election picks who holds it.
+        balancer: {
+          listen: { host: LOCAL_DEFAULTS.virtual.host, port: options.virtualPort ?? LOCAL_DEFAULTS.virtual.port },
+          sourceAddress: LOCAL_DEFAULTS.balancerSource,
+          upstreams,
+          healthCheck: { type: 'smtp', intervalMs: 2000, rise: 2, fall: 2 },
+          election: { nodeId: s.name, priority: s.priority, advertIntervalMs: 500, bind: { host: s.electionHost, port: scannerElectionPorts[i] }, peers, key: joinSecret },
         },
-        `local cluster (${s.name})`,
-      );
-      const scanner = await startScanner(config, { log: createLogger(level, { role: 'scanner', node: s.name }) });
-      scanners.push(scanner);
-      started.push(scanner);
-    }
+        log: { level },
+      };
+      validateDocument(ScannerConfigSchema, document, `local cluster (${s.name})`); // a mistake here is named before any process starts
+      await ensureDirs(dataDir);
+      return startSupervisedScanner({ name: s.name, dataDir, smtpPort: smtpPorts[i]!, config: document, say, ...(options.restartDelayMs !== undefined ? { restartDelayMs: options.restartDelayMs } : {}) });
+    });
+    const outcomes = await Promise.allSettled(launches);
+    for (const o of outcomes) if (o.status === 'fulfilled') (scanners.push(o.value), started.push(o.value));
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
   } catch (err) {
     for (const part of started.reverse()) await part.close().catch(() => undefined);
     throw err;
@@ -156,7 +166,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     scanners,
     adminPassword,
     async close() {
-      for (const s of scanners) await s.close();
+      await Promise.all(scanners.map((s) => s.close()));
       for (const m of masters) await m.close();
       await sink.close();
     },

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError } from '@moat/config';
 import { parseArgs } from './args.ts';
@@ -65,6 +65,8 @@ async function main(argv: readonly string[]): Promise<number> {
       // A scanner that trusts PROXY lines from the probe's own address waits for one before its greeting.
       const sendProxy = config.smtp.trustedProxies.some((p: string) => p === host || p === '*' || p === `::ffff:${host}`);
       const unpublish = await publishHealth({ role: 'scanner', pid: process.pid, probe: { kind: 'smtp', host, port: scanner.smtpPort, sendProxy } });
+      // Started by 'moat local' (an IPC channel): tell it the scanner is up.
+      process.send?.({ moat: 'ready', smtpPort: scanner.smtpPort });
       return runUntilSignal(scanner, unpublish);
     }
     case 'balancer': {
@@ -101,7 +103,13 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'local': {
       const { startLocalCluster, LOCAL_DEFAULTS } = await import('./local-cluster.ts');
-      const cluster = await startLocalCluster({ ...(typeof options.var === 'string' ? { varDir: options.var } : {}), ...(options.standby ? { standby: true } : {}) });
+      const varDir = resolve(typeof options.var === 'string' ? options.var : LOCAL_DEFAULTS.varDir);
+      const cluster = await startLocalCluster({ varDir, ...(options.standby ? { standby: true } : {}) });
+      // Paths as the user would type them here: relative below the current folder, absolute elsewhere.
+      const shown = (path: string) => {
+        const below = relative(process.cwd(), path);
+        return below.startsWith('..') ? path : below;
+      };
       const lines = [
         '',
         'Moat local cluster is up:',
@@ -109,10 +117,12 @@ async function main(argv: readonly string[]): Promise<number> {
         ...(cluster.masters.length > 1 ? [`  standby master      ${cluster.masters[1]!.url}/   (elected in place of the active one when it fails; docs/masters.md)`] : []),
         `  admin login         user ${LOCAL_DEFAULTS.adminUser}, password ${cluster.adminPassword}`,
         `  virtual SMTP        ${LOCAL_DEFAULTS.virtual.host}:${LOCAL_DEFAULTS.virtual.port} (held by the elected scanner, spread over both)`,
-        ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}`),
-        `  downstream sink     127.0.0.1:${cluster.sink.port} (delivered mail in var/delivered/)`,
+        ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}   pid ${s.pid()} (also in ${shown(s.dataDir)}/scanner.pid)`),
+        `  downstream sink     127.0.0.1:${cluster.sink.port} (delivered mail in ${shown(join(varDir, 'delivered'))}/)`,
         `  accepted domain     ${LOCAL_DEFAULTS.domain}   rules: edit them on the master (PUT /api/v1/rules)`,
         `  try: swaks --server 127.0.0.1:${LOCAL_DEFAULTS.virtual.port} --to user@${LOCAL_DEFAULTS.domain} --header 'Subject: TAG-ME'`,
+        `  failover: kill -9 $(cat ${shown(cluster.scanners[0]!.dataDir)}/scanner.pid); the other scanner takes the virtual address within about 2 s,`,
+        `            and the killed one is started again after 5 s (docs/local-cluster.md)`,
         '',
       ];
       process.stderr.write(lines.join('\n'));
@@ -171,7 +181,10 @@ function urlHost(host: string): string {
 /** Serve until SIGTERM/SIGINT, then close cleanly (mail in flight finishes). */
 function runUntilSignal(service: Closable, beforeClose: () => Promise<void> = async () => undefined): Promise<number> {
   return new Promise((resolveExit) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
       process.stderr.write(`moat: ${signal}, shutting down\n`);
       beforeClose().then(() => service.close()).then(() => resolveExit(0), (err: unknown) => {
         process.stderr.write(`moat: error while shutting down: ${String(err)}\n`);
@@ -180,6 +193,8 @@ function runUntilSignal(service: Closable, beforeClose: () => Promise<void> = as
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // A role started by 'moat local' stops when its parent goes away (even a kill -9 of it).
+    if (process.connected) process.once('disconnect', () => stop('the local cluster process ended'));
   });
 }
 

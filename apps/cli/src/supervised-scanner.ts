@@ -1,0 +1,121 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+/**
+ * One scanner of the local cluster in a process of its own (`moat scanner --config FILE`), so a
+ * newcomer can `kill -9` it and watch the other scanner take the virtual address and the mail.
+ * A scanner that ends without being asked to (kill -9, a crash, a plain kill) is started again
+ * after `restartDelayMs`. The child shuts itself down when this process goes away (its IPC
+ * channel closes), so a killed `moat local` leaves no scanner behind.
+ */
+export interface SupervisedScanner {
+  readonly name: string;
+  readonly smtpPort: number;
+  readonly dataDir: string;
+  /** The running process's id; undefined between a death and its restart. */
+  pid(): number | undefined;
+  /** How many times it has been started (1 after the first start). */
+  starts(): number;
+  /** Resolves once the scanner is started again after it ended (the next start after `after`). */
+  started(after: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SupervisedScannerOptions {
+  readonly name: string;
+  readonly dataDir: string;
+  readonly smtpPort: number;
+  /** The scanner's config document (written to `dataDir/scanner.yaml`, mode 0600: it holds the join secret). */
+  readonly config: Record<string, unknown>;
+  readonly restartDelayMs?: number;
+  /** Where the supervisor says what it does (a death, a restart). */
+  readonly say: (line: string) => void;
+}
+
+const MOAT_CLI = fileURLToPath(new URL('./moat.ts', import.meta.url));
+const READY_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 20_000;
+
+export async function startSupervisedScanner(options: SupervisedScannerOptions): Promise<SupervisedScanner> {
+  const configFile = join(options.dataDir, 'scanner.yaml');
+  const pidFile = join(options.dataDir, 'scanner.pid');
+  writeFileSync(configFile, `# Written by 'moat local' at every start; edits are overwritten.\n${stringify(options.config)}`, { mode: 0o600 });
+  const restartDelayMs = options.restartDelayMs ?? 5000;
+  let child: ChildProcess | undefined;
+  let closing = false;
+  let count = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const waiters: { after: number; resolve(): void }[] = [];
+
+  /** Spawns the scanner and resolves when it reports itself started; rejects if it ends first. */
+  const launch = () =>
+    new Promise<void>((resolve, reject) => {
+      const env = { ...process.env };
+      delete env.MOAT_HEALTH_FILE; // the parent's, if any: each role publishes its own
+      const proc = spawn(process.execPath, [MOAT_CLI, 'scanner', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+      child = proc;
+      let ready = false;
+      const timer = setTimeout(() => proc.kill('SIGKILL'), READY_TIMEOUT_MS);
+      proc.on('message', (m: unknown) => {
+        if (ready || (m as { moat?: string } | null)?.moat !== 'ready') return;
+        ready = true;
+        clearTimeout(timer);
+        count++;
+        writeFileSync(pidFile, `${proc.pid}\n`);
+        for (const w of waiters.splice(0)) (count > w.after ? w.resolve() : waiters.push(w));
+        resolve();
+      });
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (child === proc) child = undefined;
+        rmSync(pidFile, { force: true });
+        const how = signal ? `by ${signal}` : `with status ${code}`;
+        if (!ready) {
+          reject(new Error(`${options.name} ended ${how} before it started (its config: ${configFile})`));
+          return;
+        }
+        if (closing) return;
+        options.say(`${options.name} (pid ${proc.pid}) ended ${how}; starting it again in ${Math.round(restartDelayMs / 1000)} s`);
+        scheduleRestart();
+      });
+    });
+
+  const scheduleRestart = () => {
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (closing) return;
+      launch().then(
+        () => options.say(`${options.name} started again (pid ${child?.pid})`),
+        (err: unknown) => {
+          if (closing) return;
+          options.say(`${String((err as Error).message)}; trying again in ${Math.round(restartDelayMs / 1000)} s`);
+          scheduleRestart();
+        },
+      );
+    }, restartDelayMs);
+  };
+
+  await launch();
+  return {
+    name: options.name,
+    smtpPort: options.smtpPort,
+    dataDir: options.dataDir,
+    pid: () => child?.pid,
+    starts: () => count,
+    started: (after) => new Promise<void>((resolve) => (count > after ? resolve() : waiters.push({ after, resolve }))),
+    async close() {
+      closing = true;
+      clearTimeout(restartTimer);
+      const proc = child;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill('SIGTERM');
+      const forced = setTimeout(() => proc.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(forced);
+    },
+  };
+}
