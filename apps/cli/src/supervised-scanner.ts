@@ -74,7 +74,7 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
         rmSync(pidFile, { force: true });
         const how = signal ? `by ${signal}` : `with status ${code}`;
         if (!ready) {
-          reject(new Error(`${options.name} ended ${how} before it started (its config: ${configFile})`));
+          reject(new Error(`${options.name} ended ${how} before it started; its own error is above (its config: ${configFile})`));
           return;
         }
         if (closing) return;
