@@ -23,6 +23,38 @@ import { freePort } from '../helpers/ports.ts';
 import { startWitness } from '../../apps/master/src/failover/witness.ts';
 
 const env = { from: 'a@origin.test', to: ['user@example.test'] };
+
+/**
+ * Messages sent one after another until stopped, each expected to get 250. A refusal is kept,
+ * and `check()` throws it, so a wait on `sent` fails with the refusal instead of a time-out.
+ */
+function steadyMail(port: number, prefix: string) {
+  let sent = 0;
+  let sending = true;
+  let failure: Error | undefined;
+  const flow = (async () => {
+    while (sending && !failure) {
+      const r = await sendMail(port, env, message({ subject: `${prefix}${sent}` }));
+      if (r.ok) sent++;
+      else failure = new Error(`message ${prefix}${sent} was not accepted: ${r.response}`);
+    }
+  })();
+  return {
+    sent: () => sent,
+    /** Throws the first refusal, if any; for use inside wait conditions. */
+    check(): true {
+      if (failure) throw failure;
+      return true;
+    },
+    /** Stops sending; resolves with the count once the last message is answered, or throws the refusal. */
+    async stop(): Promise<number> {
+      sending = false;
+      await flow;
+      if (failure) throw failure;
+      return sent;
+    },
+  };
+}
 const ELECTION_KEY = 'election-key-0123456789';
 const count = (db: { prepare(sql: string): { get(): unknown } }, sql: string): number => (db.prepare(sql).get() as { n: number }).n;
 const replUrl = (m: { port: number }) => `ws://127.0.0.1:${m.port}/cluster/replication`;
@@ -91,26 +123,19 @@ test('the active master fails under steady mail: the standby takes over, the sca
   const hooks = { active: `echo "$MOAT_HA_STATE $MOAT_HA_VIP" >> ${hookLog}`, standby: `echo "$MOAT_HA_STATE $MOAT_HA_VIP" >> ${hookLog}` };
   const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`${urlA}/cluster/replication`], election: { ...el.b, address: '127.0.0.9', hooks } } });
   const scanner = await startClusterScanner('s1', [`${urlA}/cluster`, `${urlB}/cluster`], downstream.port);
-  let sent = 0;
-  let sending = true;
-  const flow = (async () => {
-    while (sending) {
-      const r = await sendMail(scanner.smtpPort, env, message({ subject: `m${sent}` }));
-      assert.ok(r.ok, 'mail is accepted throughout');
-      sent++;
-    }
-  })();
+  const mail = steadyMail(scanner.smtpPort, 'm');
   try {
-    await waitUntil(() => sent >= 20 && b.failover!.status().replication?.connected, 'mail flowing, standby following');
+    // A steady state, not a time limit (as in the kill -9 test below): 20 sequential messages,
+    // each behind smtp-server's 100 ms greeting pause, took over 10 s on a loaded CI run once.
+    await waitUntil(() => mail.check() && mail.sent() >= 20 && b.failover!.status().replication?.connected, 'mail flowing, standby following', 45_000);
     const epochA = a.failover!.epoch();
     const firstSeqA = count(a.db, 'SELECT min(seq) n FROM repl_changes');
     await a.close({ abrupt: true });
     await waitUntil(() => b.failover!.isActive(), 'master-b took over', 15_000);
     assert.ok(b.failover!.epoch() > epochA, 'a new, higher epoch');
     assert.deepEqual(readFileSync(hookLog, 'utf8').trim().split('\n'), ['standby 127.0.0.9', 'active 127.0.0.9'], 'the standby hook at start, the active hook on taking over');
-    await waitUntil(() => sent >= 60, 'mail kept flowing');
-    sending = false;
-    await flow;
+    await waitUntil(() => mail.check() && mail.sent() >= 60, 'mail kept flowing');
+    const sent = await mail.stop();
     await waitUntil(() => count(b.db, 'SELECT count(*) n FROM messages') === sent, `all ${sent} messages on master-b`, 15_000);
     assert.equal(count(b.db, 'SELECT count(*) n FROM (SELECT id FROM messages GROUP BY id, node_id HAVING count(*) > 1)'), 0, 'none twice');
     await waitUntil(() => count(scanner.db, 'SELECT count(*) n FROM outbox') === 0, 'the outbox drained');
@@ -125,8 +150,7 @@ test('the active master fails under steady mail: the standby takes over, the sca
     assert.equal(count(a.db, 'SELECT count(*) n FROM messages'), sent);
     assert.equal(count(a.db, 'SELECT min(seq) n FROM repl_changes'), firstSeqA, 'it caught up from its own log (undoing what master-b never got), not by a full copy');
   } finally {
-    sending = false;
-    await flow.catch(() => undefined);
+    await mail.stop().catch(() => undefined);
     await scanner.close();
     await a.close();
     await b.close();
@@ -251,15 +275,7 @@ test('kill -9 of the active master process under mail and admin changes: the sta
   let a = await spawnMoat(['master', '--config', configA], 'FAILOVER_ACTIVE');
   const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`ws://127.0.0.1:${portA}/cluster/replication`], election: el.b } });
   const scanner = await startClusterScanner('s1', [`ws://127.0.0.1:${portA}/cluster`, `ws://127.0.0.1:${portB}/cluster`], downstream.port);
-  let sent = 0;
-  let sending = true;
-  const mail = (async () => {
-    while (sending) {
-      const r = await sendMail(scanner.smtpPort, env, message({ subject: `k${sent}` }));
-      assert.ok(r.ok, 'mail is accepted throughout');
-      sent++;
-    }
-  })();
+  const mail = steadyMail(scanner.smtpPort, 'k');
   // Admin changes on master-a until it dies: every one it acknowledged must survive.
   const acked: string[] = [];
   let adminOn = true;
@@ -274,7 +290,7 @@ test('kill -9 of the active master process under mail and admin changes: the sta
   try {
     // A steady state, not a time limit: 30 sequential messages (each waits for smtp-server's
     // 100 ms greeting) and 5 password-hashed users took over 10 s on a loaded CI machine once.
-    await waitUntil(() => sent >= 30 && acked.length >= 5 && b.failover!.status().replication?.connected, 'mail and admin changes flowing, the standby following', 45_000);
+    await waitUntil(() => mail.check() && mail.sent() >= 30 && acked.length >= 5 && b.failover!.status().replication?.connected, 'mail and admin changes flowing, the standby following', 45_000);
     // A rule saved and acknowledged just before the failure: in force after it.
     const current = (await apiA.get('/api/v1/rules')).json;
     const { version: _v, ...doc } = current.document;
@@ -285,9 +301,8 @@ test('kill -9 of the active master process under mail and admin changes: the sta
     await waitUntil(() => b.failover!.isActive(), 'master-b took over', 15_000);
     adminOn = false;
     await admin;
-    await waitUntil(() => sent >= 80, 'mail kept flowing');
-    sending = false;
-    await mail;
+    await waitUntil(() => mail.check() && mail.sent() >= 80, 'mail kept flowing');
+    const sent = await mail.stop();
     await waitUntil(() => count(scanner.db, 'SELECT count(*) n FROM outbox') === 0 && count(b.db, 'SELECT count(*) n FROM messages') === sent, `all ${sent} messages on master-b`, 15_000);
     assert.equal(count(b.db, 'SELECT count(*) n FROM (SELECT id FROM messages GROUP BY id, node_id HAVING count(*) > 1)'), 0, 'none twice');
     assert.equal(count(b.db, 'SELECT count(*) n FROM events'), count(b.db, 'SELECT count(DISTINCT node_id || seq) n FROM events'));
@@ -309,9 +324,8 @@ test('kill -9 of the active master process under mail and admin changes: the sta
     const undone = a.logs.find((l) => l.event === 'REPL_ROLLED_BACK');
     if (undone) assert.ok(Number(undone.undone) >= 1);
   } finally {
-    sending = false;
     adminOn = false;
-    await Promise.allSettled([mail, admin]);
+    await Promise.allSettled([mail.stop(), admin]);
     await a.kill9().catch(() => undefined);
     await scanner.close();
     await b.close();
