@@ -5,20 +5,23 @@ import { startTestScanner } from '../helpers/scanner-harness.ts';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { RawSmtp, sendMail, message } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { freePortOutsideEphemeralRange } from '../helpers/ports.ts';
 
 
 test('downstream down: mail queues, is retried, and arrives when downstream returns', async () => {
-  // Reserve a port, then close it: the scanner's first attempts hit a refused connection.
-  const probe = await startDownstream();
-  const port = probe.port;
-  await probe.close();
+  // A port nothing listens on (outside the ephemeral range, so nothing else is given it while it
+  // is closed): the scanner's first attempts hit a refused connection.
+  const port = await freePortOutsideEphemeralRange();
   const node = await startTestScanner(port);
   try {
     const r = await sendMail(node.port, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'while down' }));
     assert.equal(r.ok, true, r.response);
     const id = /queued as (\w+)/.exec(r.response)![1]!;
     const attempts = () => (node.scanner.db.prepare('SELECT attempts FROM queue WHERE id = ?').get(id) as { attempts: number } | undefined)?.attempts ?? -1;
-    await waitUntil(() => attempts() >= 2, 'two failed attempts', 15_000);
+    const state = () => JSON.stringify(node.scanner.db.prepare('SELECT attempts, last_error, next_attempt_at FROM queue WHERE id = ?').get(id) ?? 'the message left the queue');
+    await waitUntil(() => attempts() >= 2, 'two failed attempts', 15_000).catch((err: Error) => {
+      throw new Error(`${err.message}; its queue row: ${state()}`);
+    });
     const row = node.scanner.db.prepare('SELECT last_error FROM queue WHERE id = ?').get(id) as { last_error: string };
     assert.match(row.last_error, /ECONNREFUSED|connect/i);
 

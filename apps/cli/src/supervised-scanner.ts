@@ -68,6 +68,11 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
         for (const w of waiters.splice(0)) (count > w.after ? w.resolve() : waiters.push(w));
         resolve();
       });
+      // A spawn that fails (no such executable, no memory) may emit only 'error', never 'exit'.
+      proc.once('error', (err) => {
+        clearTimeout(timer);
+        if (!ready) reject(new Error(`${options.name} could not be started: ${err.message}`));
+      });
       proc.once('exit', (code, signal) => {
         clearTimeout(timer);
         if (child === proc) child = undefined;
