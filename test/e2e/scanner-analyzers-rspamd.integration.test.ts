@@ -4,7 +4,7 @@ import { GTUBE } from '@moat/rules';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { BASE_RULES, startTestScanner, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePortOutsideEphemeralRange } from '../helpers/ports.ts';
 import { RSPAMD_SKIP, startRspamd, type Rspamd } from '../helpers/rspamd.ts';
 
 const envelope = { from: 'sender@origin.test', to: ['user@example.test'] };
@@ -70,7 +70,7 @@ describe('Rspamd /checkv2 with a real rspamd', { skip: RSPAMD_SKIP, timeout: 120
 describe('Rspamd unreachable (nothing listens on its port; no rspamd needed)', () => {
   test('delivered with X-Moat-Spam-Scan: unavailable by default, 451 4.3.0 with temp-fail', async () => {
     const downstream = await startDownstream();
-    const url = `http://127.0.0.1:${await freePort()}`;
+    const url = `http://127.0.0.1:${await freePortOutsideEphemeralRange()}`; // not handed to another bind(0) while the test runs
     const lenient = await startTestScanner(downstream.port, { overrides: { analyzers: { rspamd: { url, timeoutSeconds: 2 } } } });
     const strict = await startTestScanner(downstream.port, { overrides: { analyzers: { rspamd: { url, timeoutSeconds: 2, onUnavailable: 'temp-fail' } } } });
     try {

@@ -94,9 +94,7 @@ test('a bounce of a message from the null sender makes no DSN', async () => {
 });
 
 test('past the maximum queue age a message bounces with 4.4.7', async () => {
-  const probe = await startDownstream();
-  const port = probe.port;
-  await probe.close();
+  const port = await freePortOutsideEphemeralRange(); // down for the whole test (see the first test)
   const sink = await startDownstream();
   const node = await startTestScanner(port, {
     overrides: { relay: { host: '127.0.0.1', port, retryBaseSeconds: 0.2, retryMaxSeconds: 0.5, maxQueueAgeSeconds: 1, timeoutSeconds: 2 } },
