@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from '@moat/cli';
 import { sendMail, message, type SendResult } from '../helpers/smtp-client.ts';
@@ -20,10 +21,10 @@ type NodeRow = { name: string; online: boolean; balancer?: { holder: boolean } }
 const nodes = async (api: ApiClient) => ((await api.get('/api/v1/nodes')).json as { items: NodeRow[] }).items;
 
 /** The scanner holding the virtual address, by the master's view of the heartbeats. */
-async function holderOf(cluster: LocalCluster, api: ApiClient, notThis?: string) {
+async function holderOf(cluster: LocalCluster, api: ApiClient) {
   let holders: NodeRow[] = [];
   await waitUntil(async () => {
-    holders = (await nodes(api)).filter((n) => n.online && n.balancer?.holder && n.name !== notThis);
+    holders = (await nodes(api)).filter((n) => n.online && n.balancer?.holder);
     return holders.length === 1;
   }, 'exactly one holder of the virtual address', 30_000, 200);
   return cluster.scanners.find((s) => s.name === holders[0]!.name)!;
@@ -123,8 +124,6 @@ test('a scanner started by the local cluster stops when the cluster process is k
   const tmp = tempDir('local-orphan');
   try {
     // A stand-in for 'moat local': a process that starts one scanner the same way, then is killed -9.
-    const { spawn } = await import('node:child_process');
-    const { writeFileSync } = await import('node:fs');
     const port = await freePort();
     const config = join(tmp.path, 'scanner.yaml');
     writeFileSync(join(tmp.path, 'rules.json'), JSON.stringify(demoRules()));
