@@ -7,7 +7,7 @@ import { BASE_RULES } from '../helpers/scanner-harness.ts';
 import { sendMail, message, type SendResult } from '../helpers/smtp-client.ts';
 import { sleep, waitUntil } from '../helpers/wait.ts';
 
-const DELAY_SECONDS = 2;
+const DELAY_SECONDS = 3;
 
 const RULES = validateRules({
   ...BASE_RULES,
@@ -15,7 +15,12 @@ const RULES = validateRules({
   greylisting: { enabled: true, delaySeconds: DELAY_SECONDS, expirySeconds: 120, passSeconds: 600, lookupTimeoutMs: 2000 },
 });
 
-/** Greylisting is about time: wait until the configured delay since `since` has passed (not a guess). */
+/**
+ * Greylisting is about time: wait until the configured delay since `since` has passed (not a
+ * guess). `since` is taken when the first attempt was answered: the triplet was first seen before
+ * that, so the delay has surely run out (a time taken before sending is too early: on a loaded
+ * machine the first attempt reached the greylist check about a second after it).
+ */
 async function delayServed(since: number): Promise<void> {
   const left = since + DELAY_SECONDS * 1000 + 50 - Date.now();
   if (left > 0) await sleep(left);
@@ -37,8 +42,9 @@ test('greylisting is shared through the master: deferred on one scanner, accepte
     const send = (port: number, from: string) => sendMail(port, { from, to: ['user@example.test'] }, message({ from }));
 
     // First attempt on A, and a retry on A before the delay: both 451 4.7.1.
+    const first = await send(a.smtpPort, 'first@origin.test');
     const t0 = Date.now();
-    assertGreylisted(await send(a.smtpPort, 'first@origin.test'), 'first attempt');
+    assertGreylisted(first, 'first attempt');
     assertGreylisted(await send(a.smtpPort, 'first@origin.test'), 'retry before the delay');
     assert.equal(downstream.received.length, 0);
 
@@ -57,8 +63,9 @@ test('greylisting is shared through the master: deferred on one scanner, accepte
     // The master goes down: each scanner falls back to its own table.
     await master.close();
     await waitUntil(() => !a.link?.isConnected && !b.link?.isConnected, 'both links down');
+    const firstOnA = await send(a.smtpPort, 'second@origin.test');
     const t1 = Date.now();
-    assertGreylisted(await send(a.smtpPort, 'second@origin.test'), 'master down, first attempt on A');
+    assertGreylisted(firstOnA, 'master down, first attempt on A');
     await delayServed(t1);
     assertGreylisted(await send(b.smtpPort, 'second@origin.test'), 'master down, the retry on B: B never saw it');
     const retryOnA = await send(a.smtpPort, 'second@origin.test');
