@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from '@moat/cli';
 import { sendMail, message, type SendResult } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { orTimeout, waitUntil } from '../helpers/wait.ts';
+import { orTimeout, sleep, waitUntil } from '../helpers/wait.ts';
 import { freePort } from '../helpers/ports.ts';
 import { apiClient, type ApiClient } from '../helpers/cluster-harness.ts';
 import { demoRules } from '@moat/rules';
@@ -72,7 +72,7 @@ async function sendLikeAnMta(port: number, subject: string, deadlineMs = 30_000)
   for (;;) {
     const r = await sendMail(port, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject }));
     if (r.ok || r.code !== undefined || Date.now() > deadline) return r;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
 

@@ -1,17 +1,23 @@
 import { createServer } from 'node:net';
 
-/** A free TCP port on 127.0.0.1 (bind port 0, read it, close): for a server that must come back on the same port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Binds 127.0.0.1:`port` (0: any free port), closes it again and resolves the port bound, or null when the bind failed. */
+function bindAndRelease(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.once('error', () => resolve(null));
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      if (!addr || typeof addr === 'string') return reject(new Error('no port'));
-      srv.close(() => resolve(addr.port));
+      srv.close(() => resolve(addr && typeof addr !== 'string' ? addr.port : null));
     });
   });
+}
+
+/** A free TCP port on 127.0.0.1 (bind port 0, read it, close): for a server that must come back on the same port. */
+export async function freePort(): Promise<number> {
+  const port = await bindAndRelease(0);
+  if (port === null) throw new Error('no free port on 127.0.0.1');
+  return port;
 }
 
 /**
@@ -22,14 +28,8 @@ export function freePort(): Promise<number> {
  */
 export async function freePortOutsideEphemeralRange(): Promise<number> {
   for (let tries = 0; tries < 200; tries++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.unref();
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    if (free) return port;
+    const port = await bindAndRelease(20_000 + Math.floor(Math.random() * 12_000));
+    if (port !== null) return port;
   }
   throw new Error('no free port in 20000–31999 after 200 tries');
 }

@@ -149,7 +149,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       };
       validateDocument(ScannerConfigSchema, document, `local cluster (${s.name})`); // a mistake here is named before any process starts
       await ensureDirs(dataDir);
-      return startSupervisedScanner({ name: s.name, dataDir, smtpPort: smtpPorts[i]!, config: document, say, ...(options.restartDelayMs !== undefined ? { restartDelayMs: options.restartDelayMs } : {}) });
+      return startSupervisedScanner({ name: s.name, dataDir, config: document, say, ...(options.restartDelayMs !== undefined ? { restartDelayMs: options.restartDelayMs } : {}) });
     });
     const outcomes = await Promise.allSettled(launches);
     for (const o of outcomes) if (o.status === 'fulfilled') (scanners.push(o.value), started.push(o.value));

@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
  */
 export interface SupervisedScanner {
   readonly name: string;
+  /** The SMTP port the scanner reported when it was up (its config's `smtp.listen.port`). */
   readonly smtpPort: number;
   readonly dataDir: string;
   /** The running process's id; undefined between a death and its restart. */
@@ -27,7 +28,6 @@ export interface SupervisedScanner {
 export interface SupervisedScannerOptions {
   readonly name: string;
   readonly dataDir: string;
-  readonly smtpPort: number;
   /** The scanner's config document (written to `dataDir/scanner.yaml`, mode 0600: it holds the join secret). */
   readonly config: Record<string, unknown>;
   readonly restartDelayMs?: number;
@@ -47,6 +47,7 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
   let child: ChildProcess | undefined;
   let closing = false;
   let count = 0;
+  let smtpPort = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   const waiters: { after: number; resolve(): void }[] = [];
 
@@ -60,8 +61,10 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
       let ready = false;
       const timer = setTimeout(() => proc.kill('SIGKILL'), READY_TIMEOUT_MS);
       proc.on('message', (m: unknown) => {
-        if (ready || (m as { moat?: string } | null)?.moat !== 'ready') return;
+        const said = m as { moat?: string; smtpPort?: number } | null;
+        if (ready || said?.moat !== 'ready') return;
         ready = true;
+        smtpPort = said.smtpPort ?? smtpPort;
         clearTimeout(timer);
         count++;
         writeFileSync(pidFile, `${proc.pid}\n`);
@@ -106,7 +109,7 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
   await launch();
   return {
     name: options.name,
-    smtpPort: options.smtpPort,
+    smtpPort,
     dataDir: options.dataDir,
     pid: () => child?.pid,
     starts: () => count,
