@@ -1,4 +1,5 @@
 /** The markdown report of the balancer benchmark (stdout and results/balancer.md). */
+import type { MoatRelay, UpstreamKind } from './proxies.ts';
 
 export interface ProxyMeasurement {
   messages: number;
@@ -80,9 +81,9 @@ export interface BalancerRunInfo {
   command: string;
   durationS: number;
   /** The balancer's `relay` setting in this run. */
-  moatRelay: 'auto' | 'handles' | 'stream';
+  moatRelay: MoatRelay;
   /** What the targets forward to: Postfix's smtp-sink, or a Moat scanner relaying to one. */
-  upstream: 'sink' | 'scanner';
+  upstream: UpstreamKind;
   /** Measurements per target; each figure in the report is their median. */
   rounds: number;
   tickMs: number;
@@ -147,7 +148,7 @@ export interface Verdict {
 }
 
 /** The issue's two targets, per mode where they apply. */
-export function verdicts(modes: BalancerModeSpec[], results: Map<string, Map<string, ProxyOutcome>>, upstream: 'sink' | 'scanner' = 'sink'): Verdict[] {
+export function verdicts(modes: BalancerModeSpec[], results: Map<string, Map<string, ProxyOutcome>>, upstream: UpstreamKind = 'sink'): Verdict[] {
   const directTo = upstream === 'scanner' ? 'direct to the scanner' : 'direct to the sink';
   const out: Verdict[] = [];
   const get = (mode: string, key: string): ProxyMeasurement | undefined => {
