@@ -190,8 +190,9 @@ async function run<T>(target: FuzzTarget<T>): Promise<FuzzReport> {
     const failed = await runPooled(target, warmup, seed + 1, concurrency);
     if (failed) await replayAndFail(target, failed, seed, concurrency);
   } else {
-    const warm = fc.sample(target.arbitrary, { numRuns: warmup, seed: seed + 1 });
-    for (const input of warm) await target.property(input);
+    // The warm-up's cases are random too: one that fails is shrunk, saved and reported like any other.
+    const details = await checkOneAtATime(target, warmup, seed + 1);
+    if (details.failed) failWith(target.name, details, `in the warm-up, run seed ${seed} (MOAT_FUZZ_SEED)`);
   }
   await target.settle?.();
   const before = settledHeap();
@@ -204,7 +205,7 @@ async function run<T>(target: FuzzTarget<T>): Promise<FuzzReport> {
     const failed = await runPooled(target, runs, seed, concurrency);
     if (failed) await replayAndFail(target, failed, seed, concurrency);
   } else {
-    const details = await fc.check(fc.asyncProperty(target.arbitrary, async (input) => { await target.property(input); }), { numRuns: runs, seed, endOnFailure: false });
+    const details = await checkOneAtATime(target, runs, seed);
     if (details.failed) failWith(target.name, details);
   }
   const seconds = (performance.now() - started) / 1000;
@@ -228,6 +229,11 @@ async function run<T>(target: FuzzTarget<T>): Promise<FuzzReport> {
   if (process.env.MOAT_FUZZ_REPORT) appendFileSync(process.env.MOAT_FUZZ_REPORT, `${line}\n`);
   if (after - before > MEMORY_BOUND_BYTES) throw new Error(`${target.name}: heap grew by ${mib(after - before)} MiB over ${runs} cases (bound ${mib(MEMORY_BOUND_BYTES)} MiB): a leak`);
   return report;
+}
+
+/** `runs` cases of the target one after another under fast-check, which shrinks a failing one. */
+function checkOneAtATime<T>(target: FuzzTarget<T>, runs: number, seed: number): Promise<fc.RunDetails<[T]>> {
+  return fc.check(fc.asyncProperty(target.arbitrary, async (input) => { await target.property(input); }), { numRuns: runs, seed, endOnFailure: false });
 }
 
 function failWith<T>(name: string, details: fc.RunDetails<[T]>, context = ''): never {

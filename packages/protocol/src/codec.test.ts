@@ -31,6 +31,24 @@ test('bad JSON, wrong type, extra fields, oversize and direction are refused wit
   assert.equal(codeOf(() => decodeToScanner(JSON.stringify({ type: 'quarantine.fetch', id: 'r1', messageId: '../../etc/passwd00', window: 4 }))), 'MOAT_ERR_FRAME_SCHEMA', 'a path is never a message id');
 });
 
+test('a type that is not a string is named by its kind, whatever its keys', () => {
+  const messageOf = (raw: string) => {
+    try {
+      decodeToMaster(raw);
+    } catch (err) {
+      assert.ok(err instanceof FrameError, `a FrameError, not ${(err as Error).name}`);
+      assert.equal(err.code, 'MOAT_ERR_FRAME_SCHEMA');
+      return err.message;
+    }
+    assert.fail('decoded');
+  };
+  assert.match(messageOf('{"type":{"toString":1,"valueOf":{}}}'), /^invalid frame of type \(an object\):/);
+  assert.match(messageOf('{"type":[1]}'), /^invalid frame of type \(an array\):/);
+  assert.match(messageOf('{"type":null}'), /^invalid frame of type \(null\):/);
+  assert.match(messageOf('{"type":7}'), /^invalid frame of type \(a number\):/);
+  assert.match(messageOf('{"type":"launch"}'), /^invalid frame of type launch:/);
+});
+
 test('hello proofs bind key, node name and nonce', () => {
   const nonce = newNonce();
   const proof = helloProof('k'.repeat(64), 'scanner-1', nonce);

@@ -25,12 +25,23 @@ export function decoder<S extends TSchema>(schema: S) {
       throw new FrameError('MOAT_ERR_FRAME_JSON', 'frame is not valid JSON');
     }
     if (!check.Check(value)) {
-      const type = typeof value === 'object' && value !== null && 'type' in value ? String((value as { type: unknown }).type).slice(0, 40) : '(none)';
+      const type = typeof value === 'object' && value !== null && 'type' in value ? describeType((value as { type: unknown }).type) : '(none)';
       const first = collectErrors(schema, value).slice(0, 3).map((e) => `${e.key}: ${e.message}`).join('; ');
       throw new FrameError('MOAT_ERR_FRAME_SCHEMA', `invalid frame of type ${type}: ${first}`.slice(0, 900));
     }
     return value as Static<S>;
   };
+}
+
+/**
+ * The `type` of a rejected frame, for its error message. Only a string is quoted as it is: any
+ * JSON value may sit there, and `String()` of an object such as `{"toString":1}` throws.
+ */
+function describeType(type: unknown): string {
+  if (typeof type === 'string') return type.slice(0, 40);
+  if (type === null) return '(null)';
+  if (Array.isArray(type)) return '(an array)';
+  return typeof type === 'object' ? '(an object)' : `(a ${typeof type})`;
 }
 
 /** Master side: parse and validate what a scanner sent. */
