@@ -9,6 +9,7 @@ import { startDownstream } from '../helpers/downstream.ts';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { freePortOutsideEphemeralRange } from '../helpers/ports.ts';
 
 /**
  * The admin console in a real headless Chromium (Debian's `chromium` package, driven by
@@ -73,8 +74,11 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
   const probeUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
   const downstream = await startDownstream();
   const master = await startTestMaster();
-  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const scanner2 = await startClusterScanner('scanner-2', master.wsUrl, downstream.port);
+  // Fixed SMTP ports: a scanner on port 0 reports '127.0.0.1:0' (its hello goes before its
+  // listener is bound), and the dashboard screenshot should show what an operator's would.
+  const smtpPorts = { 'scanner-1': await freePortOutsideEphemeralRange(), 'scanner-2': await freePortOutsideEphemeralRange() };
+  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port, { port: smtpPorts['scanner-1'] });
+  const scanner2 = await startClusterScanner('scanner-2', master.wsUrl, downstream.port, { port: smtpPorts['scanner-2'] });
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -112,10 +116,11 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
 
   await t.test('dashboard: both nodes are online with the current rules version', async () => {
     await admin.goto(`${master.url}/#/dashboard`);
-    for (const name of ['scanner-1', 'scanner-2']) {
+    for (const name of ['scanner-1', 'scanner-2'] as const) {
       const row = admin.locator(`tr[data-node="${name}"]`);
       await row.locator('.pill.ok').waitFor();
       assert.equal((await row.locator('[data-testid=rules-version]').textContent())?.trim(), 'v1');
+      assert.match(await row.textContent() ?? '', new RegExp(`127\\.0\\.0\\.1:${smtpPorts[name]}(?!\\d)`), 'the SMTP listener the node reported');
     }
     await admin.locator('figure.chart svg').waitFor();
     await shot(admin, 'dashboard');
