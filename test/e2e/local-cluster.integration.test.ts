@@ -142,7 +142,8 @@ test('a scanner started by the local cluster stops when the cluster process is k
       const child = spawn(process.execPath, [${JSON.stringify(moat)}, 'scanner', '--config', ${JSON.stringify(config)}], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       child.on('message', (m) => { if (m && m.moat === 'ready') process.stdout.write(child.pid + '\\n'); });
       setInterval(() => {}, 1000);`;
-    const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const pidFile = join(tmp.path, 'scanner.pid');
+    const parent = spawn(process.execPath, ['-e', parentScript], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, MOAT_PID_FILE: pidFile } });
     let out = '';
     let scannerPid: number | undefined;
     parent.stdout.on('data', (d: Buffer) => (out += d));
@@ -152,8 +153,10 @@ test('a scanner started by the local cluster stops when the cluster process is k
       await waitUntil(() => /^\d+\n/.test(out), 'the scanner to start', 30_000);
       scannerPid = Number(out.trim());
       assert.equal(alive(scannerPid), true);
+      assert.equal(readFileSync(pidFile, 'utf8'), `${scannerPid}\n`, 'MOAT_PID_FILE holds the scanner\'s id while it runs');
       parent.kill('SIGKILL');
       await waitUntil(() => !alive(scannerPid!), 'the scanner to stop after its parent was killed', 30_000, 50);
+      assert.equal(existsSync(pidFile), false, 'the scanner removed its pid file as it stopped');
     } finally {
       parent.kill('SIGKILL');
       if (scannerPid !== undefined && alive(scannerPid)) process.kill(scannerPid, 'SIGKILL');

@@ -4,7 +4,8 @@ import { stringify } from 'yaml';
 import { ConfigError } from '@moat/config';
 import { parseArgs } from './args.ts';
 import { loadBalancerRoleConfig, loadRoleConfig } from './role-config.ts';
-import { checkHealth, probeHost, publishHealth } from './health.ts';
+import { checkHealth, probeHost, publishHealth, type HealthDescriptor } from './health.ts';
+import { publishPid } from './pid-file.ts';
 
 // Each role imports only its own modules (dynamic import per subcommand): a stand-alone
 // balancer must not load the master (Fastify, SQLite) or the scanner pipeline.
@@ -22,7 +23,8 @@ const USAGE = `usage:
 
   master, scanner, balancer and backup take any number of --set KEY=VALUE: a config key
   overridden for this run (e.g. --set smtp.listen.port=2525 --set dataDir=/srv/moat).
-  MOAT_HEALTH_FILE=FILE: a running role writes there what 'moat healthcheck' probes.`;
+  MOAT_HEALTH_FILE=FILE: a running role writes there what 'moat healthcheck' probes.
+  MOAT_PID_FILE=FILE: a running role writes its process id there (removed when it stops).`;
 
 type Closable = { close(): Promise<void> };
 
@@ -49,7 +51,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (master.firstAdmin.generatedPassword) {
         process.stderr.write(`\nFirst start: admin user '${master.firstAdmin.username}' created; password: ${master.firstAdmin.generatedPassword}\n(also in ${master.firstAdmin.passwordFile}; change it after signing in)\n\n`);
       }
-      const unpublish = await publishHealth({ role: 'master', pid: process.pid, probe: { kind: 'http', url: `${config.http.tls ? 'https' : 'http'}://${urlHost(probeHost(config.http.host))}:${master.port}` } });
+      const unpublish = await publishRunning({ role: 'master', pid: process.pid, probe: { kind: 'http', url: `${config.http.tls ? 'https' : 'http'}://${urlHost(probeHost(config.http.host))}:${master.port}` } });
       return runUntilSignal(master, unpublish);
     }
     case 'scanner': {
@@ -64,7 +66,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const host = probeHost(config.smtp.listen.host);
       // A scanner that trusts PROXY lines from the probe's own address waits for one before its greeting.
       const sendProxy = config.smtp.trustedProxies.some((p: string) => p === host || p === '*' || p === `::ffff:${host}`);
-      const unpublish = await publishHealth({ role: 'scanner', pid: process.pid, probe: { kind: 'smtp', host, port: scanner.smtpPort, sendProxy } });
+      const unpublish = await publishRunning({ role: 'scanner', pid: process.pid, probe: { kind: 'smtp', host, port: scanner.smtpPort, sendProxy } });
       // Started by 'moat local' (an IPC channel): tell it the scanner is up.
       process.send?.({ moat: 'ready', smtpPort: scanner.smtpPort });
       return runUntilSignal(scanner, unpublish);
@@ -74,7 +76,7 @@ async function main(argv: readonly string[]): Promise<number> {
       const [{ startBalancer }, { createLogger }] = await Promise.all([import('@moat/balancer'), import('@moat/scanner/logger')]);
       const config = loadBalancerRoleConfig(options.config, sets);
       const balancer = await startBalancer(config, { log: createLogger('info', { role: 'balancer' }) });
-      const unpublish = await publishHealth({ role: 'balancer', pid: process.pid, probe: { kind: 'process' } });
+      const unpublish = await publishRunning({ role: 'balancer', pid: process.pid, probe: { kind: 'process' } });
       return runUntilSignal(balancer, unpublish);
     }
     case 'sink': {
@@ -176,6 +178,14 @@ function usage(problem: string): number {
 /** An IPv6 literal goes in brackets inside a URL. */
 function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A role is up: publish what MOAT_HEALTH_FILE and MOAT_PID_FILE ask for; resolves one remover for its shutdown. */
+async function publishRunning(descriptor: HealthDescriptor): Promise<() => Promise<void>> {
+  const removers = [await publishHealth(descriptor), await publishPid(process.env.MOAT_PID_FILE, descriptor.pid)];
+  return async () => {
+    for (const remove of removers) await remove();
+  };
 }
 
 /** Serve until SIGTERM/SIGINT, then close cleanly (mail in flight finishes). */

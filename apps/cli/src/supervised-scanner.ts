@@ -3,6 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { readPid } from './pid-file.ts';
 
 /**
  * One scanner of the local cluster in a process of its own (`moat scanner --config FILE`), so a
@@ -56,6 +57,9 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
     new Promise<void>((resolve, reject) => {
       const env = { ...process.env };
       delete env.MOAT_HEALTH_FILE; // the parent's, if any: each role publishes its own
+      // The scanner writes its pid there once it is up and removes it when it stops, even when it
+      // stops because this process was killed -9; its own kill -9 is cleaned up below.
+      env.MOAT_PID_FILE = pidFile;
       const proc = spawn(process.execPath, [MOAT_CLI, 'scanner', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
       child = proc;
       let ready = false;
@@ -67,7 +71,6 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
         smtpPort = said.smtpPort ?? smtpPort;
         clearTimeout(timer);
         count++;
-        writeFileSync(pidFile, `${proc.pid}\n`);
         for (const w of waiters.splice(0)) (count > w.after ? w.resolve() : waiters.push(w));
         resolve();
       });
@@ -79,7 +82,7 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
       proc.once('exit', (code, signal) => {
         clearTimeout(timer);
         if (child === proc) child = undefined;
-        rmSync(pidFile, { force: true });
+        if (readPid(pidFile) === proc.pid) rmSync(pidFile, { force: true });
         const how = signal ? `by ${signal}` : `with status ${code}`;
         if (!ready) {
           reject(new Error(`${options.name} ended ${how} before it started; its own error is above (its config: ${configFile})`));
