@@ -237,8 +237,9 @@ function checkOneAtATime<T>(target: FuzzTarget<T>, runs: number, seed: number): 
 }
 
 function failWith<T>(name: string, details: fc.RunDetails<[T]>, context = ''): never {
-  const file = details.counterexample ? saveCorpusCase(name, details.counterexample[0], `found by fast-check (seed ${details.seed}, path ${details.counterexamplePath})${context ? `, ${context}` : ''}; error: ${String((details.errorInstance as Error | undefined)?.message ?? '').slice(0, 300)}`) : '(none)';
-  throw new Error(`${name}: counterexample saved as corpus/${name}/${file}${context ? ` (${context})` : ''}\n${fc.defaultReportMessage(details)}`);
+  const error = String((details.errorInstance as Error | undefined)?.message ?? '').slice(0, 2000);
+  const file = details.counterexample ? saveCorpusCase(name, details.counterexample[0], `found by fast-check (seed ${details.seed}, path ${details.counterexamplePath})${context ? `, ${context}` : ''}; error: ${error}`) : '(none)';
+  throw new Error(`${name}: counterexample saved as corpus/${name}/${file}${context ? ` (${context})` : ''}\n${fc.defaultReportMessage(details)}\nIts error: ${error}`);
 }
 
 /** Cases per `fc.sample` call of a pooled run: few in memory at once, the bias of fast-check's first 100 runs in each. */

@@ -9,6 +9,7 @@ import type { AppDeps } from './app-deps.ts';
 import authPlugin from './plugins/auth.ts';
 import { consoleRoutes } from './plugins/console.ts';
 import errorsPlugin from './plugins/errors.ts';
+import finiteNumbersPlugin from './plugins/finite-numbers.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import routeTablePlugin from './plugins/route-table.ts';
@@ -69,6 +70,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
   await app.register(servicesPlugin, { deps });
   await app.register(errorsPlugin);
+  await app.register(finiteNumbersPlugin);
   await app.register(metricsPlugin, options.metricsRegistry ? { registry: options.metricsRegistry } : {});
   const gate = options.gate;
   if (gate) app.addHook('onRequest', async (request) => gate(request));
