@@ -15,7 +15,8 @@ import { benchLog, intOption, LOAD_ENVELOPE, pickByKeys } from './lib/bench-opti
 import { cleanupNow } from './lib/cleanup.ts';
 import { requireExecutable, runCommand, sleep, withTimeout } from './lib/proc.ts';
 import { runSmtpSource, smtpSourceArgs } from './lib/smtp-source.ts';
-import { runLatencyClient, percentile } from './lib/latency-client.ts';
+import { runLatencyClient } from './lib/latency-client.ts';
+import { percentile } from './lib/stats.ts';
 import { checkProxyPrerequisites, proxyVersions, startProxy, type MoatRelay, type ProxyKind, type UpstreamKind } from './lib/proxies.ts';
 import { clockTickMs, treeCpuMs, treePeakRssKb } from './lib/proc-cpu.ts';
 import {

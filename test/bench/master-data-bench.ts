@@ -25,6 +25,7 @@ import { searchQuarantine } from '../../apps/master/src/data/quarantine-reposito
 import { quarantineSize, top, traffic } from '../../apps/master/src/data/reports.ts';
 import { topFromLog, trafficFromLog } from '../../apps/master/src/data/reports-from-log.ts';
 import { DAY_MS } from '../../apps/master/src/data/time-buckets.ts';
+import { upperMedian } from './lib/stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const started = Date.now();
@@ -93,7 +94,6 @@ const ms = (f: () => void): number => {
   f();
   return since(t);
 };
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const dir = mkdtempSync(join(args.dir ?? tmpdir(), 'moat-master-bench-'));
 const file = join(dir, 'master.sqlite');
@@ -165,7 +165,7 @@ try {
       scanMs = ms(() => { scanned = scan(); });
       same = JSON.stringify(scanned) === JSON.stringify(result);
     }
-    reportTimings.push({ name, rollupMs: median(runs), scanMs, same });
+    reportTimings.push({ name, rollupMs: upperMedian(runs), scanMs, same });
   };
   report(`traffic, ${opts.days} days by day`, () => traffic(db!, { ...days, bucket: 'day' }), () => trafficFromLog(db!, { ...days, bucket: 'day' }));
   report(`top 10 senders, ${opts.days} days`, () => top(db!, { kind: 'sender', ...days, limit: 10 }), () => topFromLog(db!, { kind: 'sender', ...days, limit: 10 }));

@@ -7,6 +7,7 @@
 import type { OutboxEvent } from '@moat/protocol';
 import type { Ingest } from '../../apps/master/src/data/ingest.ts';
 import { benchId, mailMaker, rng } from './master-data-generate.ts';
+import { percentile } from './lib/stats.ts';
 
 export interface IngestFigures {
   readonly events: number;
@@ -33,7 +34,6 @@ export interface IngestSpec {
   readonly seed: number;
 }
 
-export const percentile = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 function outboxes(spec: IngestSpec): { perNode: Map<string, OutboxEvent[]>; byType: Record<string, number> } {
   const make = mailMaker(spec.seed);

@@ -1,6 +1,6 @@
 /** Turns the master data benchmark's measurements into the markdown report. */
 import type { IngestFigures } from './master-data-ingest.ts';
-import { percentile } from './master-data-ingest.ts';
+import { percentile } from './lib/stats.ts';
 
 export interface QueryTiming {
   readonly kind: string;

@@ -18,7 +18,8 @@ import { ADMIN_PASSWORD, JOIN_SECRET, apiClient, type ApiClient } from '../helpe
 import { cleanupNow } from './lib/cleanup.ts';
 import { makeTempDir, sleep } from './lib/proc.ts';
 import { spawnRpcChild, type RpcChild } from './lib/ipc-rpc.ts';
-import { epochMs, percentile } from './lib/sim-events.ts';
+import { epochMs } from './lib/sim-events.ts';
+import { percentile } from './lib/stats.ts';
 import type { BaselineResult, BaselineSpec } from './lib/link-ingest-baseline.ts';
 import { renderLinkReport, type IngestSide, type LinkReport, type RulesPhase } from './lib/link-report.ts';
 

@@ -14,7 +14,8 @@ import { benchLog, intOption, LOAD_ENVELOPE, pickByKeys } from './lib/bench-opti
 import { cleanupNow } from './lib/cleanup.ts';
 import { requireExecutable, runCommand, sleep, withTimeout } from './lib/proc.ts';
 import { runSmtpSource, smtpSourceArgs } from './lib/smtp-source.ts';
-import { runLatencyClient, percentile } from './lib/latency-client.ts';
+import { runLatencyClient } from './lib/latency-client.ts';
+import { percentile } from './lib/stats.ts';
 import { startBareSink } from './lib/bare-sink.ts';
 import { startPostfix } from './lib/postfix-instance.ts';
 import { startScanner, repoRoot } from './lib/scanner-instance.ts';

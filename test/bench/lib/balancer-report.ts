@@ -1,5 +1,6 @@
 /** The markdown report of the balancer benchmark (stdout and results/balancer.md). */
 import type { MoatRelay, UpstreamKind } from './proxies.ts';
+import { median } from './stats.ts';
 
 export interface ProxyMeasurement {
   messages: number;
@@ -15,12 +16,6 @@ export interface ProxyMeasurement {
   processes: number;
 }
 
-const median = (xs: number[]): number => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /**
  * One measurement from several rounds of the same target: each figure's own median (so a

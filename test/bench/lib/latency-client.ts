@@ -149,12 +149,6 @@ export function payload(size: number): Buffer {
   return Buffer.from(parts.join(''), 'latin1');
 }
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
-}
-
 export async function runLatencyClient(o: LatencyOptions): Promise<LatencyResult> {
   const body = payload(o.size);
   const end = Buffer.from('.\r\n', 'latin1');

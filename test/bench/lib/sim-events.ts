@@ -67,9 +67,5 @@ export function nodeBatches(node: number, fromSeq: number, batches: number, batc
   return Array.from({ length: batches }, (_, i) => outboxEvents(node, fromSeq + i * batch, batch));
 }
 
-/** Nearest-rank percentile of an ascending list. */
-export const percentile = (sorted: readonly number[], p: number): number =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-
 /** Wall-clock epoch milliseconds with sub-millisecond resolution, comparable across processes. */
 export const epochMs = (): number => performance.timeOrigin + performance.now();
