@@ -7,7 +7,7 @@ import { applyOverrides, parseYaml, validateDocument } from '@moat/config';
 import { MasterConfigSchema } from '@moat/master';
 import { ScannerConfigSchema } from '@moat/scanner';
 import { validateRules } from '@moat/rules';
-import { findBinary } from '../helpers/daemon.ts';
+import { findBinary } from '@moat/engines';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestMaster } from '../helpers/cluster-harness.ts';
 import { freePort } from '../helpers/ports.ts';

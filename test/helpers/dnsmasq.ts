@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { join } from 'node:path';
-import { findBinary, startDaemon, type Daemon } from './daemon.ts';
+import { findBinary, startDaemon, type Daemon } from '@moat/engines';
 import { freePort } from './ports.ts';
 import { tempDir } from './temp-dir.ts';
 import { sleep } from './wait.ts';

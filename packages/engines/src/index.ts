@@ -1,0 +1,4 @@
+export { findBinary, startDaemon, type Daemon } from './daemon.ts';
+export { freePort, workDir, type WorkDir } from './workdir.ts';
+export { startClamd, EICAR, systemSignaturesPresent, type Clamd, type ClamdOptions } from './clamd.ts';
+export { startRspamd, type Rspamd, type RspamdOptions } from './rspamd.ts';
