@@ -2,3 +2,4 @@ export { findBinary, startDaemon, type Daemon } from './daemon.ts';
 export { freePort, workDir, type WorkDir } from './workdir.ts';
 export { startClamd, EICAR, systemSignaturesPresent, type Clamd, type ClamdOptions } from './clamd.ts';
 export { startRspamd, type Rspamd, type RspamdOptions } from './rspamd.ts';
+export { startSpamd, type Spamd, type SpamdOptions } from './spamd.ts';
