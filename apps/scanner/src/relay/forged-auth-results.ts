@@ -1,10 +1,12 @@
+import { UNTRUSTED_PREFIX } from './forged-verdicts.ts';
+
 /**
  * RFC 8601 section 5: a border MTA must not pass on Authentication-Results that claim, by their
  * authserv-id, to come from inside its trust boundary: downstream trusts that id. Such header
  * fields in the received message are renamed (not deleted: an admin can still see what was
  * forged); ours are prepended at relay time and never pass through here.
  */
-export const RENAMED_AUTH_RESULTS = 'X-Moat-Untrusted-Authentication-Results';
+export const RENAMED_AUTH_RESULTS = `${UNTRUSTED_PREFIX}Authentication-Results`;
 
 /**
  * The header block with every `Authentication-Results` field whose authserv-id is one of `ids`

@@ -28,3 +28,47 @@ test('adds a subject when there is none, bare LF messages too', async () => {
 test('a message that is only headers', async () => {
   assert.equal(await rewrite('Subject: x\r\n', [], '[T]'), 'Subject: [T] x\r\n');
 });
+
+async function guarded(input: string, prepend: string[], authservIds: string[] = [], chunk = 5): Promise<{ out: string; rewriter: HeaderRewriter }> {
+  const bytes = Buffer.from(input, 'latin1');
+  const parts: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += chunk) parts.push(bytes.subarray(i, i + chunk));
+  const rewriter = new HeaderRewriter(prepend, '', { authservIds });
+  const out = (await buffer(Readable.from(parts).pipe(rewriter))).toString('latin1');
+  return { out, rewriter };
+}
+
+test('a received message: its verdict fields and forged Authentication-Results are renamed, ours prepended intact, the body untouched', async () => {
+  const msg = [
+    'X-Spam-Flag: NO',
+    'X-Moat-Verdict: deliver',
+    'Authentication-Results: gw.test; dmarc=pass',
+    'Subject: hi',
+    '',
+    'X-Spam-Flag: NO in the body stays',
+    '',
+  ].join('\r\n');
+  const { out, rewriter } = await guarded(msg, ['X-Moat-Verdict: tag', 'X-Spam-Flag: YES', 'Authentication-Results: gw.test; spf=fail'], ['gw.test']);
+  assert.equal(out, [
+    'X-Moat-Verdict: tag',
+    'X-Spam-Flag: YES',
+    'Authentication-Results: gw.test; spf=fail',
+    'X-Moat-Untrusted-Spam-Flag: NO',
+    'X-Moat-Untrusted-Moat-Verdict: deliver',
+    'X-Moat-Untrusted-Authentication-Results: gw.test; dmarc=pass',
+    'Subject: hi',
+    '',
+    'X-Spam-Flag: NO in the body stays',
+    '',
+  ].join('\r\n'));
+  assert.equal(rewriter.renamedVerdicts, 2);
+  assert.equal(rewriter.renamedAuthResults, 1);
+});
+
+test('without a guard (a DSN, a digest we composed) nothing is renamed', async () => {
+  const msg = 'X-Moat-Queue-ID: abc\r\nX-Spam-Flag: NO\r\n\r\nbody\r\n';
+  const rewriter = new HeaderRewriter(['X-A: 1'], '');
+  const out = (await buffer(Readable.from([Buffer.from(msg)]).pipe(rewriter))).toString('latin1');
+  assert.equal(out, `X-A: 1\r\n${msg}`);
+  assert.equal(rewriter.renamedVerdicts, 0);
+});

@@ -1,14 +1,23 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { renameForgedAuthResults } from './forged-auth-results.ts';
+import { renameForgedVerdicts } from './forged-verdicts.ts';
 
 /** How far into a message we look for the end of its header block before giving up on the subject. */
 const MAX_HEADER_SCAN = 2 * 1024 * 1024;
 
+/** A received message is guarded: what a sender wrote may not pass for what we concluded. */
+export interface ReceivedGuard {
+  /** Received Authentication-Results claiming one of these ids are renamed. */
+  readonly authservIds: readonly string[];
+}
+
 /**
- * Prepends header lines to a message and, optionally, a prefix to its Subject, and renames the
- * received Authentication-Results fields that claim one of our authserv-ids
- * (`forged-auth-results.ts`). Everything else passes through byte for byte: only the header
- * block is ever buffered, and only up to a bound.
+ * Prepends header lines to a message and, optionally, a prefix to its Subject. With a guard (a
+ * received message, not a DSN or a digest we composed), it also renames the received verdict
+ * fields (`X-Spam-*`, `X-Moat-*`: `forged-verdicts.ts`) and the Authentication-Results that claim
+ * one of our authserv-ids (`forged-auth-results.ts`); the prepended lines are ours and are never
+ * renamed. Everything else passes through byte for byte: only the header block is ever
+ * buffered, and only up to a bound.
  */
 export class HeaderRewriter extends Transform {
   private readonly prepend: string;
@@ -16,16 +25,18 @@ export class HeaderRewriter extends Transform {
   private buffered: Buffer[] = [];
   private bufferedBytes = 0;
   private passThrough = false;
-  private readonly authservIds: readonly string[];
+  private readonly guard: ReceivedGuard | undefined;
   /** How many received Authentication-Results fields were renamed (known once the stream ends). */
   renamedAuthResults = 0;
+  /** How many received verdict fields were renamed (known once the stream ends). */
+  renamedVerdicts = 0;
 
-  constructor(prependLines: readonly string[], subjectPrefix: string, authservIds: readonly string[] = []) {
+  constructor(prependLines: readonly string[], subjectPrefix: string, guard?: ReceivedGuard) {
     super();
     this.prepend = prependLines.map((line) => `${line}\r\n`).join('');
     this.subjectPrefix = subjectPrefix;
-    this.authservIds = authservIds;
-    if (!subjectPrefix && authservIds.length === 0) this.passThrough = true;
+    this.guard = guard;
+    if (!subjectPrefix && !guard) this.passThrough = true;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -61,9 +72,14 @@ export class HeaderRewriter extends Transform {
 
   private flushHead(head: Buffer, end: number): void {
     const headers = head.subarray(0, end).toString('latin1');
-    const guarded = renameForgedAuthResults(headers, this.authservIds);
-    this.renamedAuthResults = guarded.renamed;
-    let rewritten = guarded.block;
+    let rewritten = headers;
+    if (this.guard) {
+      const verdicts = renameForgedVerdicts(rewritten);
+      const auth = renameForgedAuthResults(verdicts.block, this.guard.authservIds);
+      this.renamedVerdicts = verdicts.renamed;
+      this.renamedAuthResults = auth.renamed;
+      rewritten = auth.block;
+    }
     let subjectLine = '';
     if (this.subjectPrefix) {
       const prefixed = rewritten.replace(/^(subject:[ \t]*)/im, `$1${this.subjectPrefix} `);

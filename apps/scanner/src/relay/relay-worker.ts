@@ -130,13 +130,13 @@ export class RelayWorker {
   private async attempt(entry: QueueEntry): Promise<void> {
     const { downstream, queueDir, now, retry, messages } = this.deps;
     const path = join(queueDir, entry.file);
-    // A DSN is ours from top to bottom: only received messages are guarded.
-    const authservIds = entry.kind === 'message' ? (this.deps.authservIds ?? []) : [];
+    // A DSN or a digest is ours from top to bottom: only received messages are guarded.
+    const guard = entry.kind === 'message' ? { authservIds: this.deps.authservIds ?? [] } : undefined;
     let rewriter: HeaderRewriter | undefined;
     let file: Readable | undefined;
     const openMessage = () => {
       file?.destroy();
-      const out = new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix, authservIds);
+      const out = new HeaderRewriter(entry.prependHeaders, entry.subjectPrefix, guard);
       const source = readMessageFile(path);
       source.on('error', (err) => out.destroy(err)); // a file that cannot be read fails the attempt
       rewriter = out;
@@ -150,6 +150,9 @@ export class RelayWorker {
     file?.destroy();
     if (rewriter && rewriter.renamedAuthResults > 0) {
       this.deps.log.info({ event: 'AUTH_RESULTS_RENAMED', queueId: entry.messageId, count: rewriter.renamedAuthResults }, 'received Authentication-Results claiming our authserv-id renamed');
+    }
+    if (rewriter && rewriter.renamedVerdicts > 0) {
+      this.deps.log.info({ event: 'VERDICT_HEADERS_RENAMED', queueId: entry.messageId, count: rewriter.renamedVerdicts }, 'received X-Spam-* and X-Moat-* header fields renamed');
     }
     const at = now();
     const outcome = planOutcome(result, entry, retry, at);
