@@ -1,8 +1,10 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { ConfigError } from '@moat/config';
-import { parseArgs } from './args.ts';
+import { commandHelp, parseCommandLine, rootHelp, UsageError, type Invocation } from './args.ts';
+import { COMMANDS, ROOT_NOTES } from './commands.ts';
 import { loadBalancerRoleConfig, loadRoleConfig } from './role-config.ts';
 import { checkHealth, probeHost, publishHealth, type HealthDescriptor } from './health.ts';
 import { publishPid } from './pid-file.ts';
@@ -10,37 +12,38 @@ import { publishPid } from './pid-file.ts';
 // Each role imports only its own modules (dynamic import per subcommand): a stand-alone
 // balancer must not load the master (Fastify, SQLite) or the scanner pipeline.
 
-const USAGE = `usage:
-  moat master --config FILE [--print-config]    run the master node
-  moat master reset-password --config FILE [--user NAME]   set a new generated password (default user: admin)
-  moat scanner --config FILE [--print-config]   run a scanner node
-  moat balancer --config FILE                   run a stand-alone balancer (virtual SMTP address + election)
-  moat sink [--host H] [--port P] [--dir D]     run a downstream sink that writes mail to files
-  moat witness [--host H] [--port P] [--dir D] [--lease-ms N]   run the masters' witness vote (key: MOAT_WITNESS_KEY)
-  moat local [--var DIR] [--standby]             run the local cluster (what 'pnpm start' runs; --standby: a second master on 8081)
-  moat healthcheck [--file FILE]                 probe the role running here (exit 0 healthy, 1 not)
-  moat backup master|scanner --config FILE --out DIR   online backup of a node's database (+ a scanner's quarantine)
-
-  master, scanner, balancer and backup take any number of --set KEY=VALUE: a config key
-  overridden for this run (e.g. --set smtp.listen.port=2525 --set dataDir=/srv/moat).
-  MOAT_HEALTH_FILE=FILE: a running role writes there what 'moat healthcheck' probes.
-  MOAT_PID_FILE=FILE: a running role writes its process id there (removed when it stops).`;
-
 type Closable = { close(): Promise<void> };
 
 async function main(argv: readonly string[]): Promise<number> {
-  const { command, options, rest, sets } = parseArgs(argv);
-  switch (command) {
+  const line = parseCommandLine(argv, COMMANDS, ROOT_NOTES);
+  if (line.kind === 'help') {
+    process.stdout.write(`${line.text}\n`);
+    return 0;
+  }
+  if (line.kind === 'version') {
+    process.stdout.write(`moat ${version()}\n`);
+    return 0;
+  }
+  return run(line.command);
+}
+
+/** One command's body, with its options already parsed and checked against its entry in commands.ts. */
+async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
+  const usage = (problem: string) => usageError(problem, command.name);
+  switch (command.name) {
+    case 'master reset-password': {
+      const options = command.values;
+      const { MasterConfigSchema, resetPassword } = await import('@moat/master');
+      const config = loadRoleConfig(MasterConfigSchema, options.config, options.set);
+      const user = options.user ?? config.admin.username;
+      const password = await resetPassword(config, user);
+      process.stdout.write(`new password for ${user}: ${password}\n`);
+      return 0;
+    }
     case 'master': {
-      if (typeof options.config !== 'string') return usage('master needs --config FILE');
-      const { MasterConfigSchema, startMaster, resetPassword } = await import('@moat/master');
-      const config = loadRoleConfig(MasterConfigSchema, options.config, sets);
-      if (rest[0] === 'reset-password') {
-        const user = typeof options.user === 'string' ? options.user : config.admin.username;
-        const password = await resetPassword(config, user);
-        process.stdout.write(`new password for ${user}: ${password}\n`);
-        return 0;
-      }
+      const options = command.values;
+      const { MasterConfigSchema, startMaster } = await import('@moat/master');
+      const config = loadRoleConfig(MasterConfigSchema, options.config, options.set);
       if (options['print-config']) {
         const f = config.failover;
         const failover = f && { ...f, ...(f.election ? { election: { ...f.election, key: '[redacted]' } } : {}), ...(f.witness ? { witness: { ...f.witness, key: '[redacted]' } } : {}) };
@@ -55,9 +58,9 @@ async function main(argv: readonly string[]): Promise<number> {
       return runUntilSignal(master, unpublish);
     }
     case 'scanner': {
-      if (typeof options.config !== 'string') return usage('scanner needs --config FILE');
+      const options = command.values;
       const { ScannerConfigSchema, startScanner } = await import('@moat/scanner');
-      const config = loadRoleConfig(ScannerConfigSchema, options.config, sets);
+      const config = loadRoleConfig(ScannerConfigSchema, options.config, options.set);
       if (options['print-config']) {
         process.stdout.write(stringify(redactScannerConfig(config)));
         return 0;
@@ -72,40 +75,44 @@ async function main(argv: readonly string[]): Promise<number> {
       return runUntilSignal(scanner, unpublish);
     }
     case 'balancer': {
-      if (typeof options.config !== 'string') return usage('balancer needs --config FILE');
+      const options = command.values;
       const [{ startBalancer }, { createLogger }] = await Promise.all([import('@moat/balancer'), import('@moat/scanner/logger')]);
-      const config = loadBalancerRoleConfig(options.config, sets);
+      const config = loadBalancerRoleConfig(options.config, options.set);
       const balancer = await startBalancer(config, { log: createLogger('info', { role: 'balancer' }) });
       const unpublish = await publishRunning({ role: 'balancer', pid: process.pid, probe: { kind: 'process' } });
       return runUntilSignal(balancer, unpublish);
     }
     case 'sink': {
+      const options = command.values;
+      if (options.port !== undefined && !isPort(Number(options.port))) return usage('--port must be a TCP port');
       const [{ startSink }, { LOCAL_DEFAULTS }] = await Promise.all([import('@moat/sink'), import('./local-cluster.ts')]);
       const sink = await startSink({
-        host: typeof options.host === 'string' ? options.host : LOCAL_DEFAULTS.sink.host,
-        port: typeof options.port === 'string' ? Number(options.port) : LOCAL_DEFAULTS.sink.port,
-        dir: resolve(typeof options.dir === 'string' ? options.dir : 'var/delivered'),
+        host: options.host ?? LOCAL_DEFAULTS.sink.host,
+        port: options.port !== undefined ? Number(options.port) : LOCAL_DEFAULTS.sink.port,
+        dir: resolve(options.dir ?? 'var/delivered'),
       });
       process.stdout.write(`sink listening on port ${sink.port}\n`);
       return runUntilSignal(sink);
     }
     case 'witness': {
+      const options = command.values;
       // The masters' third vote (docs/masters.md): small, no database; its one state file is written durably.
       const key = process.env.MOAT_WITNESS_KEY;
       if (!key || key.length < 16) return usage('witness needs MOAT_WITNESS_KEY (at least 16 characters), the key in the masters\' failover.witness.key');
-      const leaseMs = typeof options['lease-ms'] === 'string' ? Number(options['lease-ms']) : 3000;
+      const leaseMs = options['lease-ms'] !== undefined ? Number(options['lease-ms']) : 3000;
       if (!Number.isInteger(leaseMs) || leaseMs < 100) return usage('--lease-ms must be an integer of at least 100');
-      const port = typeof options.port === 'string' ? Number(options.port) : 8090;
-      if (!Number.isInteger(port) || port < 0 || port > 65535) return usage('--port must be a TCP port');
+      const port = options.port !== undefined ? Number(options.port) : 8090;
+      if (!isPort(port)) return usage('--port must be a TCP port');
       const [{ startWitness }, { createLogger }, { ensureDirs }] = await Promise.all([import('@moat/master/witness'), import('@moat/scanner/logger'), import('@moat/storage')]);
-      const dir = resolve(typeof options.dir === 'string' ? options.dir : 'var/witness');
+      const dir = resolve(options.dir ?? 'var/witness');
       await ensureDirs(dir);
-      const witness = await startWitness({ host: typeof options.host === 'string' ? options.host : '127.0.0.1', port, key, leaseMs, stateFile: resolve(dir, 'witness.json'), log: createLogger('info', { role: 'witness' }) });
+      const witness = await startWitness({ host: options.host ?? '127.0.0.1', port, key, leaseMs, stateFile: resolve(dir, 'witness.json'), log: createLogger('info', { role: 'witness' }) });
       return runUntilSignal(witness);
     }
     case 'local': {
+      const options = command.values;
       const { startLocalCluster, LOCAL_DEFAULTS } = await import('./local-cluster.ts');
-      const varDir = resolve(typeof options.var === 'string' ? options.var : LOCAL_DEFAULTS.varDir);
+      const varDir = resolve(options.var ?? LOCAL_DEFAULTS.varDir);
       const cluster = await startLocalCluster({ varDir, ...(options.standby ? { standby: true } : {}) });
       // Paths as the user would type them here: relative below the current folder, absolute elsewhere.
       const shown = (path: string) => {
@@ -131,35 +138,39 @@ async function main(argv: readonly string[]): Promise<number> {
       return runUntilSignal(cluster);
     }
     case 'healthcheck': {
-      const file = typeof options.file === 'string' ? options.file : process.env.MOAT_HEALTH_FILE;
+      const file = command.values.file ?? process.env.MOAT_HEALTH_FILE;
       if (!file) return usage('healthcheck needs --file FILE or MOAT_HEALTH_FILE');
       const problem = await checkHealth(file);
       process.stdout.write(problem === null ? 'healthy\n' : `unhealthy: ${problem}\n`);
       return problem === null ? 0 : 1;
     }
     case 'backup': {
-      const role = rest[0];
-      if (role !== 'master' && role !== 'scanner') return usage('backup needs a role: master or scanner');
-      if (typeof options.config !== 'string' || typeof options.out !== 'string') return usage('backup needs --config FILE and --out DIR');
+      const options = command.values;
+      const role = command.operands[0] === 'master' ? 'master' : 'scanner';
       const schema = role === 'master' ? (await import('@moat/master')).MasterConfigSchema : (await import('@moat/scanner')).ScannerConfigSchema;
-      const { dataDir } = loadRoleConfig(schema, options.config, sets) as { dataDir: string };
+      const { dataDir } = loadRoleConfig(schema, options.config, options.set) as { dataDir: string };
       const { backupMaster, backupScanner } = await import('./backup.ts');
       const report = role === 'master' ? await backupMaster(dataDir, resolve(options.out)) : await backupScanner(dataDir, resolve(options.out));
       process.stdout.write(`${JSON.stringify({ event: 'BACKUP_DONE', role, ...report })}\n`);
       return 0;
     }
     default:
-      return usage(command ? `unknown command '${command}'` : 'missing command');
+      // A command in the table without a case here is a type error (`command` is `never`).
+      return unhandled(command);
   }
 }
 
+function unhandled(command: never): number {
+  throw new Error(`no body for the command '${(command as { name: string }).name}' (apps/cli/src/moat.ts)`);
+}
+
 /** Secrets never reach the terminal: the join secret, the election key, the status token. */
-function redactScannerConfig<T extends { master?: { joinSecret?: string | undefined } | undefined; balancer?: { election?: { key: string } | undefined; status?: { token?: string | undefined } | undefined } | undefined }>(config: T): T {
+function redactScannerConfig<T extends { master?: { joinToken?: string | undefined } | undefined; balancer?: { election?: { key: string } | undefined; status?: { token?: string | undefined } | undefined } | undefined }>(config: T): T {
   const hide = (v: string | undefined) => (v === undefined ? undefined : '[redacted]');
   const b = config.balancer;
   return {
     ...config,
-    ...(config.master ? { master: { ...config.master, joinSecret: hide(config.master.joinSecret) } } : {}),
+    ...(config.master ? { master: { ...config.master, joinToken: hide(config.master.joinToken) } } : {}),
     ...(b ? {
       balancer: {
         ...b,
@@ -170,9 +181,25 @@ function redactScannerConfig<T extends { master?: { joinSecret?: string | undefi
   };
 }
 
-function usage(problem: string): number {
-  process.stderr.write(`moat: ${problem}\n${USAGE}\n`);
+/** A problem only the command's body can see (an environment variable, a number's range): its usage on stderr, exit 2. */
+function usageError(problem: string, commandName: string): number {
+  const spec = COMMANDS.find((c) => c.name === commandName);
+  process.stderr.write(`moat: ${problem}\n${spec ? commandHelp(spec, COMMANDS) : rootHelp(COMMANDS, ROOT_NOTES)}\n`);
   return 2;
+}
+
+/** The root package.json's version: one number for the whole tree, as a release is cut from it. */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    // A tree without its root package.json (a partial copy) still runs; it just cannot say its version.
+    return 'unknown';
+  }
+}
+
+function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 65535;
 }
 
 /** An IPv6 literal goes in brackets inside a URL. */
@@ -216,6 +243,10 @@ setInterval(() => undefined, 1 << 30);
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`moat: ${err.message}\n${err.help}\n`);
+      process.exit(2);
+    }
     if (err instanceof ConfigError) {
       process.stderr.write(`moat: configuration error in ${err.source}:\n${err.errors.map((e) => `  ${e.key}: ${e.message}`).join('\n')}\n`);
       process.exit(2);

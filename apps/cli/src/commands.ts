@@ -1,0 +1,92 @@
+import type { CommandSpec, OptionSpec } from './args.ts';
+
+/**
+ * Every `moat` command and its options: parsed and documented (`moat --help`, `moat COMMAND
+ * --help`) from this one table. Each command's body is its `case` in moat.ts.
+ */
+
+const CONFIG = { type: 'string', value: 'FILE', required: true, description: "the role's YAML config file" } as const satisfies OptionSpec;
+const SET = {
+  type: 'string',
+  value: 'KEY=VALUE',
+  multiple: true,
+  description: 'override a config key for this run, e.g. --set smtp.listen.port=2525 --set dataDir=/srv/moat',
+} as const satisfies OptionSpec;
+const PRINT_CONFIG = { type: 'boolean', description: 'print the resolved config (secrets redacted) and exit' } as const satisfies OptionSpec;
+const ROLE_NOTES = [
+  "MOAT_HEALTH_FILE=FILE: the running role writes there what 'moat healthcheck' probes.",
+  'MOAT_PID_FILE=FILE: the running role writes its process id there (removed when it stops).',
+];
+
+export const COMMANDS = [
+  {
+    name: 'master',
+    summary: 'run the master node (console, API, cluster link)',
+    options: { config: CONFIG, set: SET, 'print-config': PRINT_CONFIG },
+    notes: ROLE_NOTES,
+  },
+  {
+    name: 'master reset-password',
+    summary: 'set a new generated password for a console user and print it',
+    options: { config: CONFIG, set: SET, user: { type: 'string', value: 'NAME', description: 'the user (default: the config\'s admin.username, "admin")' } },
+  },
+  {
+    name: 'scanner',
+    summary: 'run a scanner node',
+    options: { config: CONFIG, set: SET, 'print-config': PRINT_CONFIG },
+    notes: ROLE_NOTES,
+  },
+  {
+    name: 'balancer',
+    summary: 'run a stand-alone balancer (virtual SMTP address + election)',
+    options: { config: CONFIG, set: SET },
+    notes: ROLE_NOTES,
+  },
+  {
+    name: 'sink',
+    summary: 'run a downstream sink that writes mail to files',
+    options: {
+      host: { type: 'string', value: 'HOST', description: 'address to listen on (default 127.0.0.1)' },
+      port: { type: 'string', value: 'PORT', description: 'port to listen on (default 2600)' },
+      dir: { type: 'string', value: 'DIR', description: 'folder for delivered mail (default var/delivered)' },
+    },
+  },
+  {
+    name: 'witness',
+    summary: "run the masters' witness vote (docs/masters.md)",
+    options: {
+      host: { type: 'string', value: 'HOST', description: 'address to listen on (default 127.0.0.1)' },
+      port: { type: 'string', value: 'PORT', description: 'port to listen on (default 8090)' },
+      dir: { type: 'string', value: 'DIR', description: 'folder for its state file (default var/witness)' },
+      'lease-ms': { type: 'string', value: 'N', description: 'lease length in milliseconds, at least 100 (default 3000)' },
+    },
+    notes: ["MOAT_WITNESS_KEY (required, at least 16 characters): the key in the masters' failover.witness.key."],
+  },
+  {
+    name: 'local',
+    summary: "run the local cluster on loopback (what 'pnpm start' runs; docs/local-cluster.md)",
+    options: {
+      var: { type: 'string', value: 'DIR', description: 'folder for its state (default var)' },
+      standby: { type: 'boolean', description: 'also run a standby master on port 8081' },
+    },
+  },
+  {
+    name: 'healthcheck',
+    summary: 'probe the role running here (exit 0 healthy, 1 not)',
+    options: { file: { type: 'string', value: 'FILE', description: 'the health file the role writes (default: MOAT_HEALTH_FILE)' } },
+  },
+  {
+    name: 'backup',
+    summary: "online backup of a node's database (+ a scanner's quarantine)",
+    operands: [{ name: 'ROLE', description: 'the role whose config is given', choices: ['master', 'scanner'] }],
+    options: { config: CONFIG, set: SET, out: { type: 'string', value: 'DIR', required: true, description: 'folder to write the backup to' } },
+  },
+] as const satisfies readonly CommandSpec[];
+
+/** Shown at the end of `moat --help`. */
+export const ROOT_NOTES = [
+  'master, scanner, balancer and backup take any number of --set KEY=VALUE: a config key',
+  'overridden for this run (e.g. --set smtp.listen.port=2525 --set dataDir=/srv/moat).',
+  "MOAT_HEALTH_FILE=FILE: a running role writes there what 'moat healthcheck' probes.",
+  'MOAT_PID_FILE=FILE: a running role writes its process id there (removed when it stops).',
+];

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+/** The `moat` command as an operator runs it: a real process, its output and exit status. */
+const ROOT = join(import.meta.dirname, '..', '..');
+const MOAT = join(ROOT, 'apps/cli/src/moat.ts');
+
+function moat(args: string[], cwd = ROOT) {
+  // A command that started a role instead of answering would never exit: the time-out fails it.
+  const run = spawnSync(process.execPath, [MOAT, ...args], { cwd, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(run.error, undefined, `moat ${args.join(' ')}: ${String(run.error)}`);
+  return run;
+}
+
+test('moat local --help prints its usage and exits 0 without starting the cluster', (t) => {
+  const dir = tempDir('cli-help');
+  t.after(dir.cleanup);
+  const run = moat(['local', '--help'], dir.path);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^usage: moat local \[--var DIR\] \[--standby\]/);
+  assert.match(run.stdout, /--standby\s+also run a standby master/);
+  assert.equal(run.stderr, '');
+  assert.deepEqual(readdirSync(dir.path), [], 'nothing written: no var/ folder, no scanner config');
+});
+
+test('moat --help, moat help and moat help COMMAND print usage on stdout and exit 0', () => {
+  for (const args of [['--help'], ['-h'], ['help']]) {
+    const run = moat(args);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^usage: moat COMMAND/);
+    for (const command of ['master', 'master reset-password', 'scanner', 'balancer', 'sink', 'witness', 'local', 'healthcheck', 'backup']) {
+      assert.match(run.stdout, new RegExp(`\\n  ${command} +\\S`), `${args.join(' ')} lists ${command}`);
+    }
+  }
+  const backup = moat(['help', 'backup']);
+  assert.equal(backup.status, 0);
+  assert.match(backup.stdout, /^usage: moat backup master\|scanner --config FILE \[--set KEY=VALUE\]\.\.\. --out DIR/);
+  const reset = moat(['master', 'reset-password', '--help']);
+  assert.equal(reset.status, 0);
+  assert.match(reset.stdout, /--user NAME/);
+});
+
+test('moat --version prints the root package.json version', () => {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  const run = moat(['--version']);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout, `moat ${version}\n`);
+});
+
+test('an unknown command, an unknown option or a missing value exits 2 naming it, usage on stderr', () => {
+  const cases: [string[], RegExp, RegExp][] = [
+    [['frobnicate'], /^moat: unknown command 'frobnicate'\n/, /usage: moat COMMAND/],
+    [[], /^moat: missing command\n/, /usage: moat COMMAND/],
+    [['local', '--no-such-flag'], /^moat: unknown option '--no-such-flag' for 'local'\n/, /usage: moat local /],
+    [['scanner'], /^moat: scanner needs --config FILE\n/, /usage: moat scanner /],
+    [['scanner', '--config'], /^moat: option '--config' needs a value\n/, /usage: moat scanner /],
+    [['backup', 'balancer', '--config', 'x', '--out', 'y'], /^moat: backup: unknown ROLE 'balancer' \(expected master or scanner\)\n/, /usage: moat backup /],
+    [['sink', '--port', 'many'], /^moat: --port must be a TCP port\n/, /usage: moat sink /],
+  ];
+  for (const [args, problem, usage] of cases) {
+    const run = moat(args);
+    assert.equal(run.status, 2, `moat ${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, problem);
+    assert.match(run.stderr, usage);
+    assert.equal(run.stdout, '');
+  }
+});
