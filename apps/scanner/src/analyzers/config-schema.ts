@@ -128,7 +128,26 @@ const Rspamd = Type.Object(
   { additionalProperties: false, description: 'Optional: spam scoring by Rspamd\'s HTTP scanning API (`/checkv2`). GTUBE is rejected with or without it (built into the rules).' },
 );
 
+const Spamassassin = Type.Object(
+  {
+    host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'spamd\'s TCP address (`--listen`).' }),
+    port: Type.Integer({ minimum: 1, maximum: 65535, default: 783, description: 'spamd\'s TCP port.' }),
+    socket: Type.Optional(Type.String({ minLength: 1, description: 'spamd\'s unix socket (`--socketpath`, or `--listen` of a path); when set, used instead of host and port.' })),
+    timeoutSeconds: Type.Number({ minimum: 0.05, default: 15, description: 'Most time one check may take, connect and upload included; then the `onUnavailable` policy applies.' }),
+    onUnavailable: Type.Union([Type.Literal('pass'), Type.Literal('temp-fail')], {
+      default: 'pass',
+      description: 'spamd unreachable, erroring or timing out: `pass` delivers with `X-Moat-Spam-Scan: unavailable` (reason `spamassassin.unavailable`, score 0); `temp-fail` answers 451 4.3.0.',
+    }),
+    scoreWeight: Type.Number({ minimum: 0, maximum: 100, default: 1, description: 'SpamAssassin\'s score times this is the extra score `spamassassin` added to the rules\' score (0: recorded only).' }),
+    maxBytes: Type.Integer({ minimum: 1, default: 512_000, description: 'A bigger message is not sent (spamc\'s own limit is 500 KB); it gets reason `spamassassin.skipped`, score 0.' }),
+  },
+  {
+    additionalProperties: false,
+    description: 'Optional: spam scoring by SpamAssassin\'s spamd (SPAMC/1.5 `REPORT`), sent with our Received line so it sees the real client. Its spam/ham call is only a score: the rules decide.',
+  },
+);
+
 export const AnalyzersConfigSchema = Type.Object(
-  { dns: Dns, clamav: Type.Optional(Clamav), auth: Type.Optional(Auth), dnsbl: Type.Optional(Dnsbl), uribl: Type.Optional(Uribl), rspamd: Type.Optional(Rspamd) },
+  { dns: Dns, clamav: Type.Optional(Clamav), auth: Type.Optional(Auth), dnsbl: Type.Optional(Dnsbl), uribl: Type.Optional(Uribl), rspamd: Type.Optional(Rspamd), spamassassin: Type.Optional(Spamassassin) },
   { additionalProperties: false, default: {}, description: 'Analyzers run after DATA beside the content analysis; none configured: the bare pipeline.' },
 );

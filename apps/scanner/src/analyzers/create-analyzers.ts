@@ -6,6 +6,7 @@ import { createDnsResolver } from './dns-resolver.ts';
 import { dnsblAnalyzer } from './dnsbl/dnsbl-analyzer.ts';
 import { uriblAnalyzer } from './uribl/uribl-analyzer.ts';
 import { rspamdAnalyzer } from './rspamd/rspamd-analyzer.ts';
+import { spamassassinAnalyzer } from './spamassassin/spamassassin-analyzer.ts';
 
 /** The analyzers the config turns on, in a fixed order, sharing one DNS resolver. */
 export function createAnalyzers(config: ScannerConfig): Analyzer[] {
@@ -27,6 +28,19 @@ export function createAnalyzers(config: ScannerConfig): Analyzer[] {
   if (a.rspamd) {
     const r = a.rspamd;
     analyzers.push(rspamdAnalyzer({ url: r.url, timeoutMs: r.timeoutSeconds * 1000, onUnavailable: r.onUnavailable, scoreWeight: r.scoreWeight, actions: r.actions, password: r.password, maxBytes: r.maxBytes }));
+  }
+  if (a.spamassassin) {
+    const s = a.spamassassin;
+    analyzers.push(
+      spamassassinAnalyzer({
+        address: s.socket ? { socket: s.socket } : { host: s.host, port: s.port },
+        timeoutMs: s.timeoutSeconds * 1000,
+        onUnavailable: s.onUnavailable,
+        scoreWeight: s.scoreWeight,
+        maxBytes: s.maxBytes,
+        hostname: config.smtp.hostname,
+      }),
+    );
   }
   if (!a.auth && !a.dnsbl && !a.uribl) return analyzers;
   const resolve = createDnsResolver(a.dns);
