@@ -2,6 +2,20 @@ import { Type } from 'typebox';
 
 /** The `analyzers:` section of the scanner config. Each analyzer is off unless its key is present. */
 
+const HeuristicAction = (what: string) =>
+  Type.Union([Type.Literal('off'), Type.Literal('tag'), Type.Literal('quarantine'), Type.Literal('reject')], {
+    default: 'off',
+    description: `${what}: \`off\` delivers as if clean (the finding is still recorded, score 0), else that action (not a virus; an allow-listed sender skips it).`,
+  });
+
+const ClamavHeuristics = Type.Object(
+  {
+    macros: HeuristicAction('An Office document with VBA macros (`Heuristics.OLE2.ContainsMacros*`, reason `clamav.macros`; clamd needs `AlertOLE2Macros yes`)'),
+    encrypted: HeuristicAction('An encrypted archive or document that cannot be scanned (`Heuristics.Encrypted.*`, reason `clamav.encrypted`; clamd needs `AlertEncrypted yes`)'),
+  },
+  { additionalProperties: false, default: {}, description: 'clamd\'s heuristic findings as policy, not as viruses. clamd reports them only with the matching `Alert*` option on, and a real virus in the same message still wins (clamd\'s default `HeuristicScanPrecedence no`).' },
+);
+
 const Clamav = Type.Object(
   {
     host: Type.String({ minLength: 1, default: '127.0.0.1', description: 'clamd\'s TCP address (`TCPAddr`).' }),
@@ -22,6 +36,7 @@ const Clamav = Type.Object(
       default: 'quarantine',
       description: 'A message past clamd\'s `StreamMaxLength` cannot be scanned: hold it in quarantine, or pass it with `X-Moat-Virus-Scan: not scanned (too large)`.',
     }),
+    heuristics: ClamavHeuristics,
   },
   { additionalProperties: false, description: 'Optional: virus scanning with ClamAV\'s daemon over INSTREAM.' },
 );

@@ -22,6 +22,7 @@ export function createAnalyzers(config: ScannerConfig): Analyzer[] {
         onUnavailable: c.onUnavailable,
         streamMaxBytes: c.streamMaxBytes,
         onTooLarge: c.onTooLarge,
+        heuristics: c.heuristics,
       }),
     );
   }

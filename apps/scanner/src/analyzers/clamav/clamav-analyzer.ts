@@ -1,6 +1,7 @@
 import type { Analyzer, Findings } from '../analyzer.ts';
 import { ClamdError, scanStream, type ClamdAddress } from './clamd-client.ts';
 import { readMessageFile } from '../../memory/buffer-garbage.ts';
+import { heuristicFindings, type HeuristicsPolicy } from './heuristics.ts';
 
 export interface ClamavSettings {
   readonly address: ClamdAddress;
@@ -13,6 +14,8 @@ export interface ClamavSettings {
   readonly streamMaxBytes: number;
   /** Past clamd's StreamMaxLength the message cannot be scanned: hold it (default) or pass it with a header. */
   readonly onTooLarge: 'quarantine' | 'pass';
+  /** clamd's macro and encryption heuristics as policy: a `Heuristics.*` name of theirs is not a virus. */
+  readonly heuristics: HeuristicsPolicy;
 }
 
 /** The virus scan: the spooled file streamed to clamd with INSTREAM. */
@@ -28,7 +31,7 @@ export function clamavAnalyzer(settings: ClamavSettings): Analyzer {
         if (input.size > settings.streamMaxBytes) throw new ClamdError('too-large', `message of ${input.size} bytes is over streamMaxBytes ${settings.streamMaxBytes}`);
         const result = await scanStream(settings.address, readMessageFile(input.spoolFile, { highWaterMark: 64 * 1024 }), { signal });
         if (!result.infected) return { headers: ['X-Moat-Virus-Scan: clean'] };
-        return { virus: { name: result.name, action: settings.action } };
+        return heuristicFindings(result.name, settings.heuristics) ?? { virus: { name: result.name, action: settings.action } };
       } catch (err) {
         if (!(err instanceof ClamdError) || err.code !== 'too-large') throw err;
         const headers = ['X-Moat-Virus-Scan: not scanned (too large)'];
