@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -68,4 +68,28 @@ test('an unknown command, an unknown option or a missing value exits 2 naming it
     assert.match(run.stderr, usage);
     assert.equal(run.stdout, '');
   }
+});
+
+test('moat scanner --config bad.yaml: a YAML syntax error and a schema error each name their line and column', (t) => {
+  const dir = tempDir('cli-yaml');
+  t.after(dir.cleanup);
+  const syntax = join(dir.path, 'syntax.yaml');
+  writeFileSync(syntax, 'dataDir: /tmp/x\nsmtp:\n  listen: [127.0.0.1\n  trustedProxies: []\n');
+  const bad = moat(['scanner', '--config', syntax]);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, new RegExp(`^moat: configuration error in ${syntax.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\n  YAML syntax \\(line \\d+, column \\d+\\): `));
+  assert.doesNotMatch(bad.stderr, /line \?/);
+
+  const schema = join(dir.path, 'schema.yaml');
+  writeFileSync(schema, 'dataDir: /tmp/x\nsmtp:\n  listen:\n    port: seventy\n  bogusKey: 1\n');
+  const wrong = moat(['scanner', '--config', schema]);
+  assert.equal(wrong.status, 2, wrong.stderr);
+  assert.match(wrong.stderr, /\n  smtp\.listen\.port \(line 4, column 5\): /);
+  assert.match(wrong.stderr, /\n  smtp\.bogusKey \(line 5, column 3\): unknown key\n/);
+
+  // A key set on the command line is not where the file says: it is named without a position.
+  const overridden = moat(['scanner', '--config', schema, '--set', 'smtp.listen.port=many']);
+  assert.equal(overridden.status, 2, overridden.stderr);
+  assert.match(overridden.stderr, /\n  smtp\.listen\.port: /);
+  assert.match(overridden.stderr, /\n  smtp\.bogusKey \(line 5, column 3\): unknown key\n/);
 });

@@ -67,10 +67,10 @@ test('a bad config file exits non-zero and names the bad key', () => {
   const tmp = tempDir('badconfig');
   const file = join(tmp.path, 'scanner.yaml');
   const cases: [string, RegExp][] = [
-    ['node: { name: a }\ndataDir: /tmp/x\nrules: { file: r.yaml }\nsmtp: { listen: { prot: 25 } }\n', /smtp\.listen\.prot: unknown key/],
-    ['node: { name: a }\ndataDir: /tmp/x\nrules: { file: r.yaml }\nsmtp: { listen: { port: "x" } }\n', /smtp\.listen\.port: /],
+    ['node: { name: a }\ndataDir: /tmp/x\nrules: { file: r.yaml }\nsmtp: { listen: { prot: 25 } }\n', /smtp\.listen\.prot \(line 4, column 19\): unknown key/],
+    ['node: { name: a }\ndataDir: /tmp/x\nrules: { file: r.yaml }\nsmtp: { listen: { port: "x" } }\n', /smtp\.listen\.port \(line 4, column 19\): /],
     ['node: { name: a }\nrules: { file: r.yaml }\n', /dataDir: required key is missing/],
-    ['node: { name: a\n', /line/],
+    ['node: { name: a\n', /YAML syntax \(line \d+, column \d+\): /],
   ];
   try {
     for (const [yaml, expected] of cases) {

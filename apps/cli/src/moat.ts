@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
-import { ConfigError } from '@moat/config';
+import { ConfigError, formatFieldError } from '@moat/config';
 import { commandHelp, parseCommandLine, rootHelp, UsageError, type Invocation } from './args.ts';
 import { COMMANDS, ROOT_NOTES } from './commands.ts';
 import { loadBalancerRoleConfig, loadRoleConfig } from './role-config.ts';
@@ -248,7 +248,7 @@ main(process.argv.slice(2)).then(
       process.exit(2);
     }
     if (err instanceof ConfigError) {
-      process.stderr.write(`moat: configuration error in ${err.source}:\n${err.errors.map((e) => `  ${e.key}: ${e.message}`).join('\n')}\n`);
+      process.stderr.write(`moat: configuration error in ${err.source}:\n${err.errors.map((e) => `  ${formatFieldError(e)}`).join('\n')}\n`);
       process.exit(2);
     }
     process.stderr.write(`moat: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Type } from 'typebox';
-import { ConfigError, parseYaml, validateDocument } from './load-config.ts';
+import { ConfigError, locateErrors, parseYaml, parseYamlDocument, validateDocument } from './load-config.ts';
+import { formatFieldError } from './yaml-positions.ts';
 
 const Schema = Type.Object(
   {
@@ -39,9 +40,54 @@ test('each bad key is named', () => {
   assert.match(errorsOf({ name: 'a', smtp: { port: 70000 } })[0]!, /^smtp\.port: /);
 });
 
-test('YAML syntax errors name the line', () => {
-  assert.throws(() => parseYaml('a: 1\nb: [\n', 'x.yaml'), (err: unknown) => err instanceof ConfigError && /line/.test(err.message));
-  assert.throws(() => parseYaml('a: 1\na: 2\n', 'x.yaml'), ConfigError);
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err;
+  }
+  return assert.fail('expected a ConfigError');
+}
+
+test('YAML syntax errors name their line and column', () => {
+  const cases: [string, number, number, RegExp][] = [
+    ['a: 1\nb: [\n', 3, 1, /flow sequence/i],
+    ['a: 1\na: 2\n', 2, 1, /unique/i],
+    ['name: x\nsmtp:\n  port: 1\n   host: y\n', 3, 9, /nested mappings/i],
+    ['a: "unterminated\n', 2, 1, /quote/i],
+    ['a:\n\tb: 1\n', 2, 1, /tabs/i],
+  ];
+  for (const [text, line, column, message] of cases) {
+    const err = configError(() => parseYaml(text, 'x.yaml'));
+    const first = err.errors[0]!;
+    assert.deepEqual([first.key, first.line, first.column], ['YAML syntax', line, column], JSON.stringify(text));
+    assert.match(first.message, message);
+    assert.match(err.message, new RegExp(`^x\\.yaml: YAML syntax \\(line ${line}, column ${column}\\): `));
+  }
+});
+
+test("schema errors name the key's line and column where the file writes the key", () => {
+  const text = 'name: ""\nsmtp:\n  host: h\n  port: seventy\n  prot: 1\n';
+  const { value, positionOf } = parseYamlDocument(text, 'pos.yaml');
+  const err = configError(() => locateErrors(positionOf, () => validateDocument(Schema, value, 'pos.yaml')));
+  const shown = err.errors.map(formatFieldError).sort();
+  assert.equal(shown.length, 3, shown.join('\n'));
+  assert.match(shown[0]!, /^name \(line 1, column 1\): /);
+  assert.match(shown[1]!, /^smtp\.port \(line 4, column 3\): /);
+  assert.equal(shown[2], 'smtp.prot (line 5, column 3): unknown key');
+  // A key the file does not have (a missing required one) has no position.
+  const missing = parseYamlDocument('smtp: {}\n', 'm.yaml');
+  const none = configError(() => locateErrors(missing.positionOf, () => validateDocument(Schema, missing.value, 'm.yaml')));
+  assert.equal(formatFieldError(none.errors[0]!), 'name: required key is missing');
+});
+
+test('positions follow list indexes and keys that hold dots', () => {
+  const { positionOf } = parseYamlDocument('domains:\n  example.com:\n    hosts:\n      - a\n      - b\n', 'd.yaml');
+  assert.deepEqual(positionOf('domains.example.com.hosts.1'), { line: 5, column: 9 });
+  assert.deepEqual(positionOf('domains.example.com'), { line: 2, column: 3 });
+  assert.equal(positionOf('domains.example.org'), undefined);
+  assert.equal(positionOf('domains.example.com.hosts.7'), undefined);
 });
 
 test('an alias to a missing anchor or an alias bomb is a ConfigError, not a ReferenceError (found by fuzzing)', () => {

@@ -5,6 +5,9 @@ import { Value } from 'typebox/value';
 export interface FieldError {
   readonly key: string;
   readonly message: string;
+  /** Where the file writes the key (1-based), when the document came from a file that has it. */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /** `/smtp/listen/port` → `smtp.listen.port`; the root is `(root)`. */
