@@ -30,9 +30,26 @@ describe('attachment policy', () => {
     ['blocked name inside an archive', { filename: 'docs.zip', archiveEntries: ['readme.txt', 'sub/run.vbs'] }, 'attachments.scanArchives'],
     ['double extension inside an archive', { filename: 'docs.zip', archiveEntries: ['invoice.pdf.exe'] }, 'attachments.scanArchives'],
     ['harmless archive', { filename: 'docs.zip', archiveEntries: ['a.pdf', 'b.docx'] }, undefined],
+    // What the first bytes show.
+    ['an executable disguised as a PDF', { filename: 'invoice.pdf', contentType: 'application/pdf', detectedType: 'application/x-msdownload', detectedExtension: 'exe' }, 'attachments.detectedType'],
+    ['a blocked detected type alone', { filename: 'a.dat', detectedType: 'application/java-archive' }, 'attachments.detectedType'],
+    ['a detected extension alone', { filename: 'a.dat', detectedType: 'application/x-ms-shortcut', detectedExtension: 'LNK' }, 'attachments.detectedType'],
+    ['a PDF that is a PDF', { filename: 'invoice.pdf', contentType: 'application/pdf', detectedType: 'application/pdf', detectedExtension: 'pdf' }, undefined],
+    ['a detected type that is not blocked', { filename: 'a.bin', detectedType: 'application/x-elf', detectedExtension: 'elf' }, undefined],
+    ['nothing detected', { filename: 'notes.txt', contentType: 'text/plain' }, undefined],
+    ['the name rule comes first', { filename: 'setup.exe', detectedType: 'application/x-msdownload', detectedExtension: 'exe' }, 'attachments.blockedExtensions'],
+    ['the declared type comes first', { filename: 'a', contentType: 'application/x-msdownload', detectedType: 'application/x-msdownload', detectedExtension: 'exe' }, 'attachments.blockedMimeTypes'],
   ];
   for (const [name, attachment, expected] of cases) it(`${name} → ${expected ?? 'passes'}`, () => assert.equal(rule(attachment), expected));
 
+  it('a detected type reason names the declared and the detected type', () => {
+    const [reason] = attachmentReasons(policy, [{ filename: 'invoice.pdf', contentType: 'application/pdf; name=invoice.pdf', sizeBytes: 9, detectedType: 'application/x-msdownload', detectedExtension: 'exe' }]);
+    assert.deepEqual(reason, { kind: 'attachment', action: 'reject', rule: 'attachments.detectedType', match: 'invoice.pdf: declared application/pdf, detected application/x-msdownload (.exe)' });
+  });
+  it('the detected extension follows blockedExtensions', () => {
+    const p = compiled({ attachments: { blockedExtensions: ['scr'], blockedMimeTypes: [] } }).attachments;
+    assert.equal(rule({ filename: 'a.pdf', detectedType: 'application/x-msdownload', detectedExtension: 'exe' }, p), undefined);
+  });
   it('archive entries are ignored when scanArchives is off', () => {
     const p = compiled({ attachments: { scanArchives: false } }).attachments;
     assert.equal(rule({ filename: 'docs.zip', archiveEntries: ['run.exe'] }, p), undefined);

@@ -26,11 +26,26 @@ function attachmentReason(policy: CompiledAttachmentPolicy, attachment: Attachme
   if (byName !== undefined) return { rule: byName, match: clip(attachment.filename) };
   const mime = attachment.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (policy.blockedMimeTypes.has(mime)) return { rule: 'attachments.blockedMimeTypes', match: clip(`${attachment.filename} (${mime})`) };
+  const detected = detectedTypeReason(policy, attachment, mime);
+  if (detected !== undefined) return detected;
   if (!policy.scanArchives) return undefined;
   for (const entry of attachment.archiveEntries ?? []) {
     if (nameRule(policy, entry) !== undefined) return { rule: 'attachments.scanArchives', match: clip(`${attachment.filename}: ${entry}`) };
   }
   return undefined;
+}
+
+/**
+ * What the content shows beats what the sender declared: an executable named `invoice.pdf` and
+ * sent as `application/pdf` is blocked when its detected type is a blocked type or its detected
+ * type's usual extension a blocked extension.
+ */
+function detectedTypeReason(policy: CompiledAttachmentPolicy, attachment: AttachmentFact, declared: string): { rule: string; match: string } | undefined {
+  const type = typeof attachment.detectedType === 'string' ? attachment.detectedType.toLowerCase() : '';
+  const ext = typeof attachment.detectedExtension === 'string' ? attachment.detectedExtension.toLowerCase() : '';
+  if (!policy.blockedMimeTypes.has(type) && !policy.blockedExtensions.has(ext)) return undefined;
+  const name = attachment.filename || '(no name)';
+  return { rule: 'attachments.detectedType', match: clip(`${name}: declared ${declared || 'no type'}, detected ${type || ext}${ext ? ` (.${ext})` : ''}`) };
 }
 
 /** Which name rule a file name breaks, if any. */

@@ -44,6 +44,10 @@ export interface AttachmentFact {
   readonly sizeBytes: number;
   /** File names inside an archive, when the analyzer looked inside one. */
   readonly archiveEntries?: readonly string[] | undefined;
+  /** The type its first bytes show (`application/x-msdownload` for an MZ executable), lower-case; absent when not recognised. */
+  readonly detectedType?: string | undefined;
+  /** The usual extension of `detectedType` (`exe`), lower-case, no dot. */
+  readonly detectedExtension?: string | undefined;
 }
 
 /** Why a verdict was reached: which rule or list, and what matched. */

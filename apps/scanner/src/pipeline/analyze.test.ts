@@ -47,3 +47,16 @@ test('an attachment with an empty Content-Type is an octet-stream, not a TypeErr
   const facts = await analyzeStream(Readable.from([Buffer.from(raw)]), { ...DEFAULT_ANALYZE_LIMITS, timeoutMs: 5000 });
   assert.deepEqual(facts.attachments, [{ filename: '', contentType: 'application/octet-stream', sizeBytes: 1, archiveEntries: undefined }]);
 });
+
+test('an attachment\'s type is told from its first bytes: an executable sent as invoice.pdf, a real PDF, text', async () => {
+  const exe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(300_000, 0x41)]).toString('base64').replace(/.{76}/g, '$&\r\n');
+  const part = (name: string, type: string, body: string, encoding = '7bit') => `--b\r\nContent-Type: ${type}; name="${name}"\r\nContent-Disposition: attachment; filename="${name}"\r\nContent-Transfer-Encoding: ${encoding}\r\n\r\n${body}\r\n`;
+  const raw = `From: a@b.test\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n${part('invoice.pdf', 'application/pdf', exe, 'base64')}${part('real.pdf', 'application/pdf', '%PDF-1.4\r\n1 0 obj')}${part('notes.txt', 'text/plain', 'just words')}--b--\r\n`;
+  const facts = await analyzeStream(Readable.from([Buffer.from(raw)]), { ...DEFAULT_ANALYZE_LIMITS, timeoutMs: 5000 });
+  const byName = new Map(facts.attachments.map((a) => [a.filename, a]));
+  assert.equal(byName.get('invoice.pdf')!.detectedType, 'application/x-msdownload');
+  assert.equal(byName.get('invoice.pdf')!.detectedExtension, 'exe');
+  assert.equal(byName.get('invoice.pdf')!.sizeBytes, 300_002, 'the whole part was counted, only its start kept');
+  assert.equal(byName.get('real.pdf')!.detectedType, 'application/pdf');
+  assert.equal(byName.get('notes.txt')!.detectedType, undefined);
+});

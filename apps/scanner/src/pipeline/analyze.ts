@@ -3,6 +3,7 @@ import { MailParser, type AttachmentStream, type MessageText, type HeaderLines }
 import libmime from 'libmime';
 import type { AttachmentFact } from '@moat/rules';
 import { ZipNameCollector } from './zip-names.ts';
+import { HeadBytes, sniffType } from './sniff-type.ts';
 import { readMessageFile } from '../memory/buffer-garbage.ts';
 import { pipeInto } from '../streams/pipe-into.ts';
 
@@ -129,9 +130,11 @@ async function inspectAttachment(part: AttachmentStream): Promise<AttachmentFact
   const filename = typeof part.filename === 'string' ? part.filename : '';
   let sizeBytes = 0;
   const zip = isZip(filename, contentType) ? new ZipNameCollector() : undefined;
+  const head = new HeadBytes();
   const counter = new Writable({
     write(chunk: Buffer, _enc, done) {
       sizeBytes += chunk.length;
+      head.push(chunk);
       if (zip) zip.write(chunk, done);
       else done();
     },
@@ -141,7 +144,8 @@ async function inspectAttachment(part: AttachmentStream): Promise<AttachmentFact
   } finally {
     part.release();
   }
-  return { filename, contentType, sizeBytes, archiveEntries: zip ? zip.names : undefined };
+  const detected = await sniffType(head.bytes);
+  return { filename, contentType, sizeBytes, archiveEntries: zip ? zip.names : undefined, ...(detected ? { detectedType: detected.type, detectedExtension: detected.extension } : {}) };
 }
 
 function isZip(filename: string, contentType: string): boolean {
