@@ -169,7 +169,7 @@ export function bulkLoadMessages(db: Db, spec: LoadSpec): number {
   });
   // Sorted by the target's key, so the B-tree is appended to rather than inserted into at random.
   db.prepare('INSERT OR IGNORE INTO message_rcpts (rcpt, received_at, rid) SELECT j.value, m.received_at, m.rid FROM messages m, json_each(m.rcpt_to) j WHERE m.rid > ? ORDER BY 1, 2, 3').run(baseRid);
-  db.prepare("INSERT INTO events (node_id, seq, type, created_at, stored_at) SELECT node_id, rid, 'message.logged', received_at, received_at FROM messages WHERE rid > ? ORDER BY 1, 2").run(baseRid);
+  db.prepare("INSERT INTO events (node_id, epoch, seq, digest, type, created_at, stored_at) SELECT node_id, '', rid, '', 'message.logged', received_at, received_at FROM messages WHERE rid > ? ORDER BY 1, 2").run(baseRid);
   db.prepare('INSERT INTO messages_fts (rowid, subject) SELECT rid, subject FROM messages WHERE rid > ?').run(baseRid);
   return baseRid + spec.count;
 }

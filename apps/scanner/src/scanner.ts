@@ -79,11 +79,13 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   let link: ClusterLink | undefined;
   let boundPort: number | undefined;
   let balancer: BalancerHandle | undefined;
+  // First: this run's outbox epoch is recorded before anything of it writes an event.
+  const outbox = createOutboxStore(db);
+  log.info({ event: 'OUTBOX_EPOCH', epoch: outbox.epoch }, 'outbox epoch of this run');
   const retention = createRetentionStore(db, dirs);
   const messages = createMessageStore(db, { onOutbox: () => link?.notifyOutbox(), retention, sync: () => dbSync.sync() });
   const queue = createQueueStore(db);
   const quarantine = createQuarantineStore(db, dirs);
-  const outbox = createOutboxStore(db);
   await recoverAfterCrash(dirs, queue.files(), quarantine.heldFiles(), retention.files(), log);
 
   const relay = new RelayWorker({

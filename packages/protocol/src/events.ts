@@ -110,8 +110,18 @@ export const EVENT_SCHEMAS = {
 export type EventType = keyof typeof EVENT_SCHEMAS;
 export const EVENT_TYPES = Object.keys(EVENT_SCHEMAS) as EventType[];
 
+/** A scanner process run: 16 random hex digits drawn at every start (see OutboxEventSchema). */
+export const OUTBOX_EPOCH_PATTERN = '^[0-9a-f]{16}$';
+
 export const OutboxEventSchema = Type.Object({
-  seq: Type.Integer({ minimum: 1, description: 'The scanner\'s outbox sequence number: monotonic per node.' }),
+  /**
+   * Which run of the scanner wrote the event (protocol 2). A data folder restored from a backup,
+   * or a disk snapshot, numbers its outbox again from where the copy stood; a new epoch at every
+   * process start keeps (epoch, seq) unique anyway, so the master never takes a new event for a
+   * re-sent one. Absent: written before the scanner spoke protocol 2 (or sent on a protocol 1 link).
+   */
+  epoch: Type.Optional(Type.String({ pattern: OUTBOX_EPOCH_PATTERN, description: 'The scanner run that wrote the event (random per process start).' })),
+  seq: Type.Integer({ minimum: 1, description: 'The scanner\'s outbox sequence number: increasing within an epoch.' }),
   type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
   payload: Type.Unknown({ description: 'Validated against EVENT_SCHEMAS[type].' }),
   createdAt: Type.Integer({ minimum: 0 }),

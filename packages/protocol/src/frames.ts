@@ -11,7 +11,11 @@ import { OutboxEventSchema } from './events.ts';
  * fails the HMAC. The master answers `welcome` (with a newly issued credential after a join)
  * or `error` and closes.
  */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The link's version. 1: the first. 2: outbox events carry the scanner run's `epoch` (the master
+ * keys events on node, epoch, seq and content; absent on events written before).
+ */
+export const PROTOCOL_VERSION = 2;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Content chunks of a streamed message. */

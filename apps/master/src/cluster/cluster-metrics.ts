@@ -53,7 +53,7 @@ export function createClusterMetrics(registry: Registry, nodes: () => readonly N
   });
   // ---- end balancers ----
   return {
-    eventsIngested: new Counter({ name: 'moat_events_ingested_total', help: 'Scanner events stored (result=stored), skipped as already stored (duplicate) or refused (rejected).', labelNames: ['node', 'result'], registers: [registry] }),
+    eventsIngested: new Counter({ name: 'moat_events_ingested_total', help: 'Scanner events stored (result=stored), skipped as already stored (duplicate) or refused (rejected); rewound: stored events whose (epoch, seq) the node had already used for another event (its sequence went backwards within a run).', labelNames: ['node', 'result'], registers: [registry] }),
     rulesPushes: new Counter({ name: 'moat_rules_pushes_total', help: 'Rules versions pushed to online scanners.', registers: [registry] }),
     linkRefusals: new Counter({ name: 'moat_link_refusals_total', help: 'Cluster link connections refused, by error code.', labelNames: ['code'], registers: [registry] }),
   };

@@ -11,7 +11,7 @@ import { createNodeRegistry, type NodeRecord } from './node-registry.ts';
 import { PendingRequests } from '@moat/protocol';
 import { MessageStream } from './message-stream.ts';
 import { currentRules } from '../rules/rules-repository.ts';
-import { createIngest } from '../data/ingest.ts';
+import { createIngest, type EventWarnings } from '../data/ingest.ts';
 import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
@@ -111,6 +111,11 @@ export class ClusterHub implements ClusterControl {
     this.balancers.delete(nodeId);
     this.log.info({ event: 'NODE_REMOVED', nodeId }, 'node removed from the cluster');
     return 'removed';
+  }
+
+  /** Nodes whose event sequence went backwards within a run (see ingest.ts), by node id. */
+  eventWarnings(): Map<string, EventWarnings> {
+    return this.ingest.warnings();
   }
 
   /** The latest balancer status a node reported in its heartbeat, and when; undefined if it runs none. */
@@ -254,6 +259,12 @@ export class ClusterHub implements ClusterControl {
         this.metrics.eventsIngested.inc({ node: s.node.name, result: 'duplicate' }, outcome.duplicates);
         this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rejected' }, outcome.rejected.length);
         for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
+        if (outcome.rewound.length > 0) {
+          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rewound' }, outcome.rewound.length);
+          const first = outcome.rewound[0]!;
+          this.log.warn({ event: 'EVENT_SEQ_REWOUND', node: s.node.name, epoch: first.epoch, seq: first.seq, count: outcome.rewound.length },
+            'the node sent new events under sequence numbers it had used in the same run (its disk went back in time under a live process?): stored, not dropped');
+        }
         const ack = () => this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
         // management failover: acknowledged only once a standby has the batch too (nothing acked is lost in a failover).
         // A master that stepped down meanwhile does not acknowledge: the scanner sends the batch to the active one.

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OutboxEvent } from '@moat/protocol';
+import { migrate, openDatabase } from '@moat/storage';
+import { DATA_MIGRATION } from '../db/migration-002-data.ts';
+import { CLUSTER_MIGRATION } from '../db/migration-003-cluster.ts';
+import { RETENTION_MIGRATION } from '../db/migration-004-retention.ts';
+import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
+import { EVENT_EPOCHS_MIGRATION } from '../db/migration-012-event-epochs.ts';
 import { createIngest } from './ingest.ts';
 import { getMessage } from './messages-repository.ts';
 import { addNode, count, delivery, event, logged, msgId, openTestDb, quarantined, T0 } from './test-fixtures.ts';
@@ -18,8 +24,8 @@ test('the same batch twice is stored once', () => {
   const db = openTestDb();
   const { ingestBatch } = createIngest(db);
   const batch = messageEvents(1, 20);
-  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 20, stored: 20, duplicates: 0, rejected: [] });
-  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 20, stored: 0, duplicates: 20, rejected: [] });
+  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 20, stored: 20, duplicates: 0, rejected: [], rewound: [] });
+  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 20, stored: 0, duplicates: 20, rejected: [], rewound: [] });
   assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 20);
   assert.equal(count(db, 'SELECT COUNT(*) FROM events'), 20);
   assert.equal(count(db, 'SELECT SUM(count) FROM traffic_hourly'), 20);
@@ -31,7 +37,7 @@ test('overlapping batches store each event once; seqs are per node', () => {
   const db = openTestDb();
   const { ingestBatch } = createIngest(db);
   assert.equal(ingestBatch(NODE, messageEvents(1, 10)).stored, 10);
-  assert.deepEqual(ingestBatch(NODE, messageEvents(6, 15)), { upToSeq: 15, stored: 5, duplicates: 5, rejected: [] });
+  assert.deepEqual(ingestBatch(NODE, messageEvents(6, 15)), { upToSeq: 15, stored: 5, duplicates: 5, rejected: [], rewound: [] });
   // The same seqs from another node are other events (and other messages: ids are per node).
   assert.equal(ingestBatch('fedcba9876543210', messageEvents(1, 15)).stored, 15);
   assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 30);
@@ -74,7 +80,7 @@ test('an invalid payload is rejected and recorded; the rest of the batch is stor
   assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 2);
   assert.equal(count(db, 'SELECT COUNT(*) FROM events WHERE rejected IS NOT NULL'), 2);
   // Re-sent (the ack was lost): everything, the rejected ones included, is a duplicate now.
-  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 4, stored: 0, duplicates: 4, rejected: [] });
+  assert.deepEqual(ingestBatch(NODE, batch), { upToSeq: 4, stored: 0, duplicates: 4, rejected: [], rewound: [] });
 });
 
 test('a batch is one transaction: a failure stores none of it', () => {
@@ -95,7 +101,7 @@ test('upToSeq moves the node\'s last acked seq forward only, when the node is re
   ingestBatch(NODE, messageEvents(1, 9));
   ingestBatch(NODE, messageEvents(3, 4));
   assert.equal(db.prepare('SELECT last_acked_seq FROM nodes WHERE id = ?').pluck().get(NODE), 9);
-  assert.deepEqual(ingestBatch(NODE, []), { upToSeq: 0, stored: 0, duplicates: 0, rejected: [] });
+  assert.deepEqual(ingestBatch(NODE, []), { upToSeq: 0, stored: 0, duplicates: 0, rejected: [], rewound: [] });
 });
 
 test('a second log entry for the same message id does not count twice', () => {
@@ -154,4 +160,48 @@ test('a refused transaction (message.logged with a refusal) is stored with it, a
   const bad = ingestBatch(NODE, [event(3, 'message.logged', { ...logged(3), refusal: { ...refusal, stage: 'data' } })]);
   assert.equal(bad.rejected.length, 1, 'a refusal that does not fit the schema is refused');
   assert.match(bad.rejected[0]!.reason, /refusal/);
+});
+
+// ── epochs: a scanner restored from a backup or a snapshot numbers its outbox again ──
+const RUN_A = 'aaaaaaaaaaaaaaaa';
+const RUN_B = 'bbbbbbbbbbbbbbbb';
+const inRun = (epoch: string, events: OutboxEvent[]): OutboxEvent[] => events.map((e) => ({ ...e, epoch }));
+
+test('a restored scanner reuses seqs in a new run: its new events are stored, not taken for re-sends', () => {
+  const db = openTestDb();
+  const { ingestBatch } = createIngest(db);
+  assert.equal(ingestBatch(NODE, inRun(RUN_A, messageEvents(1, 10))).stored, 10);
+  // Restored from a backup taken at seq 5: seqs 6.. again, in a new run, for other messages.
+  const after = inRun(RUN_B, [6, 7, 8].map((s) => event(s, 'message.logged', logged(100 + s))));
+  assert.deepEqual(ingestBatch(NODE, after), { upToSeq: 8, stored: 3, duplicates: 0, rejected: [], rewound: [] });
+  // Its re-send after a lost ack, and a re-send of the old run's events, are skipped.
+  assert.equal(ingestBatch(NODE, after).duplicates, 3);
+  assert.equal(ingestBatch(NODE, inRun(RUN_A, messageEvents(4, 10))).duplicates, 7);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 13);
+});
+
+test('a sequence that goes backwards within one run is stored, counted and reported', () => {
+  const db = openTestDb();
+  const ingest = createIngest(db);
+  addNode(db, NODE, 'scanner-1');
+  ingest.ingestBatch(NODE, inRun(RUN_A, messageEvents(1, 5)));
+  // A live process whose disk went back (a VM snapshot with memory): same run, seqs 4.. again.
+  const r = ingest.ingestBatch(NODE, inRun(RUN_A, [4, 5, 6].map((s) => event(s, 'message.logged', logged(200 + s)))));
+  assert.equal(r.stored, 3);
+  assert.deepEqual(r.rewound, [{ epoch: RUN_A, seq: 4 }, { epoch: RUN_A, seq: 5 }]);
+  assert.equal(count(db, 'SELECT COUNT(*) FROM messages'), 8);
+  const w = ingest.warnings().get(NODE);
+  assert.deepEqual(w && { rewound: w.rewound, lastEpoch: w.lastEpoch, lastSeq: w.lastSeq }, { rewound: 2, lastEpoch: RUN_A, lastSeq: 5 });
+  // Re-sent, they are duplicates now (and no new warning).
+  assert.equal(ingest.ingestBatch(NODE, inRun(RUN_A, [4, 5, 6].map((s) => event(s, 'message.logged', logged(200 + s))))).duplicates, 3);
+  assert.equal(ingest.warnings().get(NODE)?.rewound, 2);
+});
+
+test('events stored before migration 012 (no epoch, no digest) still match their re-sends', () => {
+  const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION]);
+  db.prepare("INSERT INTO events (node_id, seq, type, created_at, stored_at) VALUES (?, 1, 'message.logged', 0, 0)").run(NODE);
+  migrate(db, [EVENT_EPOCHS_MIGRATION]);
+  assert.deepEqual(db.prepare('SELECT node_id, epoch, seq, digest FROM events').all(), [{ node_id: NODE, epoch: '', seq: 1, digest: '' }]);
+  const r = createIngest(db).ingestBatch(NODE, [event(1, 'message.logged', logged(1)), event(2, 'message.logged', logged(2))]);
+  assert.deepEqual({ stored: r.stored, duplicates: r.duplicates }, { stored: 1, duplicates: 1 });
 });

@@ -33,9 +33,9 @@ export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingCh
     WHERE rid = ?`);
   const updateDsn = db.prepare('UPDATE messages SET dsn_status = ? WHERE rid = ?');
 
-  function delivery(nodeId: string, seq: number, ev: DeliveryStatus): void {
+  function delivery(nodeId: string, ord: number, ev: DeliveryStatus): void {
     const row = selectState.get(ev.id, nodeId);
-    if (!row) return pending.hold(nodeId, ev.id, seq, 'delivery.status', ev);
+    if (!row) return pending.hold(nodeId, ev.id, ord, 'delivery.status', ev);
     if (ev.kind === 'dsn') {
       updateDsn.run(dsnStatus(ev), row.rid);
       return;

@@ -17,8 +17,9 @@ export function createPendingChanges(db: Db) {
     refresh(): void {
       maybeAny = any.get() === 1;
     },
-    hold(nodeId: string, targetId: string, seq: number, type: string, payload: unknown): void {
-      insert.run(nodeId, targetId, seq, type, JSON.stringify(payload));
+    /** `ord`: the order the master stored the change's event in (events.ord), the order it is applied in. */
+    hold(nodeId: string, targetId: string, ord: number, type: string, payload: unknown): void {
+      insert.run(nodeId, targetId, ord, type, JSON.stringify(payload));
       maybeAny = true;
     },
     /** The held changes of one type to a row that now exists, oldest first; they are removed. */

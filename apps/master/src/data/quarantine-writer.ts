@@ -30,8 +30,8 @@ export function createQuarantineWriter(db: Db, pending: PendingChanges) {
   const exists = db.prepare<[string, string], { rid: number }>('SELECT rid FROM quarantine WHERE id = ? AND node_id = ?');
   const setStatus = db.prepare(SET_STATUS_SQL);
 
-  function changed(nodeId: string, seq: number, ev: QuarantineChanged): void {
-    if (!exists.get(ev.id, nodeId)) return pending.hold(nodeId, ev.id, seq, 'quarantine.changed', ev);
+  function changed(nodeId: string, ord: number, ev: QuarantineChanged): void {
+    if (!exists.get(ev.id, nodeId)) return pending.hold(nodeId, ev.id, ord, 'quarantine.changed', ev);
     setStatus.run(ev.status, ev.at, ev.id, nodeId, RANK[ev.status]);
   }
 

@@ -12,10 +12,10 @@ export function createRetainedWriter(db: Db, pending: PendingChanges) {
     WHERE id = ? AND node_id = ? AND retained_bytes IS NOT NULL AND retained_gone_at IS NULL`);
   const exists = db.prepare<[string, string], { rid: number }>('SELECT rid FROM messages WHERE id = ? AND node_id = ?');
 
-  function expired(nodeId: string, seq: number, ev: RetainedExpired): void {
+  function expired(nodeId: string, ord: number, ev: RetainedExpired): void {
     for (const id of ev.ids) {
       if (markGone.run(ev.at, ev.reason, id, nodeId).changes > 0) continue;
-      if (!exists.get(id, nodeId)) pending.hold(nodeId, id, seq, 'retained.expired', { ids: [id], reason: ev.reason, at: ev.at });
+      if (!exists.get(id, nodeId)) pending.hold(nodeId, id, ord, 'retained.expired', { ids: [id], reason: ev.reason, at: ev.at });
     }
   }
 

@@ -4,12 +4,13 @@ import { DATA_MIGRATION } from '../db/migration-002-data.ts';
 import { CLUSTER_MIGRATION } from '../db/migration-003-cluster.ts';
 import { RETENTION_MIGRATION } from '../db/migration-004-retention.ts';
 import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
+import { EVENT_EPOCHS_MIGRATION } from '../db/migration-012-event-epochs.ts';
 
 /** Test helpers for the data layer (not a test file itself). */
 
 /** A fresh in-memory master database with the data and node tables (no auth tables needed). */
 export function openTestDb(): Db {
-  return openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION]);
+  return openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION]);
 }
 
 export function addNode(db: Db, id: string, name: string): void {

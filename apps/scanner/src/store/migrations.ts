@@ -96,4 +96,16 @@ export const SCANNER_MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 3,
+    description: 'outbox epochs: the process run that wrote each outbox event',
+    // One row per scanner start: events from seq `from_seq` on were written by the run `epoch`
+    // (see store/outbox-store.ts). Rows older than the oldest pending event are pruned at start.
+    sql: `
+      CREATE TABLE outbox_epochs (
+        from_seq INTEGER PRIMARY KEY,
+        epoch TEXT NOT NULL
+      );
+    `,
+  },
 ];

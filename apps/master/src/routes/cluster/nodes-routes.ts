@@ -19,6 +19,17 @@ const NodeSchema = Type.Object({
   rulesCurrent: Type.Boolean({ description: 'Whether that is the current version.' }),
   queueDepth: Type.Integer({ description: 'Messages in its relay queue (from its last heartbeat).' }),
   outboxBacklog: Type.Integer({ description: 'Events it has not yet delivered to the master.' }),
+  eventsRewound: Type.Optional(
+    Type.Object(
+      {
+        count: Type.Integer({ description: 'Events that came under an (epoch, seq) the node had already used for another event.' }),
+        lastAt: Type.String({ format: 'date-time' }),
+        lastEpoch: Type.String(),
+        lastSeq: Type.Integer(),
+      },
+      { description: 'A warning: the node\'s event sequence went backwards within one run (its disk went back in time under a live process, e.g. a VM snapshot restored with its memory). The events were stored, not dropped; check the node. Absent when it never happened.' },
+    ),
+  ),
   balancer: Type.Optional(
     Type.Object(
       { ...BalancerReportSchema.properties, reportedAt: Type.String({ format: 'date-time', description: 'When the heartbeat carrying it arrived (memory only: absent after a master restart until the next heartbeat).' }) },
@@ -35,12 +46,15 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
     { schema: { summary: 'Every scanner that joined, with its live state', tags: ['cluster'], response: { 200: Type.Object({ items: Type.Array(NodeSchema) }), ...errorResponses() } } },
     async () => {
       const current = currentVersion();
+      const warnings = hub.eventWarnings();
       return {
         items: hub.nodes().map((n) => {
           const lb = hub.balancerStatus(n.id);
+          const w = warnings.get(n.id);
           return {
           id: n.id, name: n.name, online: n.online, lastSeen: isoOrNull(n.lastSeen || null), joinedAt: iso(n.joinedAt), address: n.address, smtpAddress: n.smtpAddress,
           software: n.software, rulesVersion: n.rulesVersion, rulesCurrent: n.rulesVersion === current, queueDepth: n.queueDepth, outboxBacklog: n.outboxBacklog,
+          ...(w ? { eventsRewound: { count: w.rewound, lastAt: iso(w.lastAt), lastEpoch: w.lastEpoch, lastSeq: w.lastSeq } } : {}),
           ...(lb ? { balancer: { ...lb.report, reportedAt: iso(lb.at) } } : {}),
           };
         }),
