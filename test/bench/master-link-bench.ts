@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ADMIN_PASSWORD, JOIN_SECRET, apiClient, type ApiClient } from '../helpers/cluster-harness.ts';
+import { ADMIN_PASSWORD, apiClient, type ApiClient } from '../helpers/cluster-harness.ts';
 import { cleanupNow } from './lib/cleanup.ts';
 import { makeTempDir, sleep } from './lib/proc.ts';
 import { spawnRpcChild, type RpcChild } from './lib/ipc-rpc.ts';
@@ -177,8 +177,10 @@ const byOwner = (names: string[], sims: Sims): Map<RpcChild, string[]> => {
   return by;
 };
 
-async function connectNodes(names: string[], sims: Sims, wsUrl: string): Promise<void> {
-  await Promise.all([...spread(names, sims)].map(([p, list]) => p.call('connect', { url: wsUrl, names: list, joinSecret: JOIN_SECRET, timeoutMs: 20_000 }, 30_000)));
+async function connectNodes(names: string[], sims: Sims, wsUrl: string, master: RpcChild): Promise<void> {
+  // Each simulated node joins with a one-time token the master makes for its name.
+  const tokens = await master.call<Record<string, string>>('joinTokens', { names }, 30_000);
+  await Promise.all([...spread(names, sims)].map(([p, list]) => p.call('connect', { url: wsUrl, names: list, tokens, timeoutMs: 20_000 }, 30_000)));
 }
 
 async function disconnectNodes(names: string[], sims: Sims): Promise<void> {
@@ -348,7 +350,7 @@ async function main(): Promise<void> {
   const masterData = join(tmp.path, 'master');
   const { port, url } = await master.call<{ port: number; url: string }>(
     'start',
-    { dataDir: masterData, heartbeatSeconds: opts.heartbeat, joinSecret: JOIN_SECRET, adminPassword: ADMIN_PASSWORD, seedRules: SEED_RULES },
+    { dataDir: masterData, heartbeatSeconds: opts.heartbeat, adminPassword: ADMIN_PASSWORD, seedRules: SEED_RULES },
     60_000,
   );
   const wsUrl = `ws://127.0.0.1:${port}/cluster`;
@@ -363,7 +365,7 @@ async function main(): Promise<void> {
   if (direct && decoded) {
     const names = Array.from({ length: opts.ingestNodes }, (_, i) => `ingest-${pad2(i)}`);
     log(`link: ${names.length} simulated scanners join`);
-    await connectNodes(names, sims, wsUrl);
+    await connectNodes(names, sims, wsUrl, master);
     const groups = [...byOwner(names, sims)];
     const nodesOf = (list: string[]) => list.map((name) => ({ name, index: names.indexOf(name) }));
     const prep = async (key: string, fromSeq: number, batches: number) =>
@@ -427,7 +429,7 @@ async function main(): Promise<void> {
     ] as const) {
       const list = [...names];
       log(`rules: ${label} join`);
-      await connectNodes(list, sims, wsUrl);
+      await connectNodes(list, sims, wsUrl, master);
       // On joining, each node gets the current version pushed (its hello said 0) and acks it.
       const latest = (await api.get('/api/v1/rules')).json.version as number;
       await waitNodesAt(api, list, latest, 50, 20_000);

@@ -5,7 +5,7 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startDownstream } from '../helpers/downstream.ts';
-import { startTestMaster, startClusterScanner, apiClient, JOIN_SECRET } from '../helpers/cluster-harness.ts';
+import { startTestMaster, startClusterScanner, apiClient } from '../helpers/cluster-harness.ts';
 import { freePort } from '../helpers/ports.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -46,7 +46,7 @@ test('online backups of the master and a scanner restore a working cluster: the 
     const sReport = backup('scanner', scannerYaml, join(dirs.path, 'scanner-backup'));
     assert.equal(sReport.quarantineFiles, 1);
     assert.equal(sReport.droppedRows, 0);
-    assert.deepEqual(sReport.extraFiles, ['cluster-credential.json', 'rules.json']);
+    assert.deepEqual(sReport.extraFiles, ['node-key.pem', 'cluster-credential.json', 'rules.json']);
     const copied = readdirSync(join(dirs.path, 'scanner-backup', 'quarantine'));
     assert.deepEqual(readFileSync(join(dirs.path, 'scanner-backup', 'quarantine', copied[0]!)), original, 'the quarantined file byte for byte');
 
@@ -63,12 +63,11 @@ test('online backups of the master and a scanner restore a working cluster: the 
     master = await startTestMaster({ port, dataDir: masterData });
     const scannerData = join(dirs.path, 'scanner-restored');
     cpSync(join(dirs.path, 'scanner-backup'), scannerData, { recursive: true });
-    // No join secret: the restored node must come back with its own restored credential.
-    scanner = await startClusterScanner('bk-1', master.wsUrl, downstream.port, { dataDir: scannerData, joinSecret: 'not-the-join-secret-0000' });
-    assert.notEqual(JOIN_SECRET, 'not-the-join-secret-0000');
+    // No join token: the restored node must come back with its own restored key.
+    scanner = await startClusterScanner('bk-1', master.wsUrl, downstream.port, { dataDir: scannerData, joinToken: null });
 
     const restoredApi = await apiClient(master.url);
-    await waitUntil(async () => (await restoredApi.get('/api/v1/nodes')).json.items.some((n: { name: string; online: boolean }) => n.name === 'bk-1' && n.online), 'the restored scanner online with its own credential');
+    await waitUntil(async () => (await restoredApi.get('/api/v1/nodes')).json.items.some((n: { name: string; online: boolean }) => n.name === 'bk-1' && n.online), 'the restored scanner online with its own key');
     assert.equal((await restoredApi.get(`/api/v1/quarantine/${heldId}`)).status, 200, 'the master\'s index survived');
     const released = await restoredApi.post(`/api/v1/quarantine/${heldId}/release`);
     assert.equal(released.status, 200, released.text);

@@ -1,15 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { helloProof, PROTOCOL_VERSION } from '@moat/protocol';
 import { openDatabase } from '@moat/storage';
-import { startTestMaster, JOIN_SECRET } from '../helpers/cluster-harness.ts';
+import { startTestMaster, joinTokenFor } from '../helpers/cluster-harness.ts';
+import { nodeHello, nodeKey } from '../helpers/node-hello.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { rawLink } from '../helpers/raw-link.ts';
 
-const hello = (nonce: string, key: string, nodeId?: string) => JSON.stringify({
-  type: 'hello', protocol: PROTOCOL_VERSION, nodeName: 'locked-test', ...(nodeId ? { nodeId } : {}), proof: helloProof(key, 'locked-test', nonce), software: 'test', rulesVersion: 0, smtpAddress: '127.0.0.1:1',
-});
+const key = nodeKey();
+const hello = (nonce: string, join: { nodeId?: string; joinToken?: string }) => nodeHello({ nodeName: 'locked-test', nonce, key, ...join });
 const batch = JSON.stringify({ type: 'events.batch', id: 'b1', events: [{ seq: 1, type: 'message.logged', payload: { not: 'a message' }, createdAt: 1 }] });
 
 // Found by test/faults (docs/faults.md): a write that failed inside the link's frame handling
@@ -23,9 +22,9 @@ test("an events batch that meets a locked database closes the link with MOAT_ERR
   const locker = openDatabase(join(master.dataDir, 'master.sqlite'), []);
   try {
     const first = await rawLink(master.wsUrl);
-    first.ws.send(hello(first.nonce, JOIN_SECRET));
+    first.ws.send(hello(first.nonce, { joinToken: joinTokenFor(master, 'locked-test') }));
     await waitUntil(() => first.frames.some((f) => f.type === 'welcome'), 'the welcome');
-    const { nodeId, credential } = first.frames.find((f) => f.type === 'welcome') as { nodeId: string; credential: string };
+    const { nodeId } = first.frames.find((f) => f.type === 'welcome') as { nodeId: string };
 
     locker.exec('BEGIN EXCLUSIVE');
     first.ws.send(batch);
@@ -38,7 +37,7 @@ test("an events batch that meets a locked database closes the link with MOAT_ERR
 
     assert.equal((await fetch(`${master.url}/healthz`)).status, 200, 'the master is alive');
     const again = await rawLink(master.wsUrl);
-    again.ws.send(hello(again.nonce, credential, nodeId));
+    again.ws.send(hello(again.nonce, { nodeId }));
     await waitUntil(() => again.frames.some((f) => f.type === 'welcome'), 'the welcome again');
     again.ws.send(batch);
     await waitUntil(() => again.frames.some((f) => f.type === 'events.ack'), 'the ack of the resend');

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startDownstream } from '../helpers/downstream.ts';
-import { startTestMaster, startClusterScanner, apiClient, JOIN_SECRET } from '../helpers/cluster-harness.ts';
+import { startTestMaster, startClusterScanner, apiClient, joinTokenFor } from '../helpers/cluster-harness.ts';
 import { BASE_RULES } from '../helpers/scanner-harness.ts';
 import { spawnScanner, writeScannerConfig } from '../helpers/scanner-process.ts';
 import { sendMail, message } from '../helpers/smtp-client.ts';
@@ -68,7 +68,7 @@ test('a scanner killed with kill -9 mid-flush loses and duplicates nothing; kill
     dataDir: join(dir, 'data'),
     smtp: { listen: { host: '127.0.0.1', port: 0 }, hostname: 'killed.test' },
     relay: { host: '127.0.0.1', port: downstream.port, retryBaseSeconds: 0.2, retryMaxSeconds: 1 },
-    master: { url: master.wsUrl, joinSecret: JOIN_SECRET, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.3, batchSize: 20 },
+    master: { url: master.wsUrl, joinToken: joinTokenFor(master, 'killed'), reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.3, batchSize: 20 },
   });
   let scanner = await spawnScanner(configFile);
   try {

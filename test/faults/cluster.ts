@@ -2,8 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { validateDocument } from '@moat/config';
+import { MasterConfigSchema, mintJoinTokenOffline } from '@moat/master';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
-import { ADMIN_PASSWORD, JOIN_SECRET } from '../helpers/cluster-harness.ts';
+import { ADMIN_PASSWORD } from '../helpers/cluster-harness.ts';
 import { freePort } from '../helpers/ports.ts';
 import { BASE_RULES } from '../helpers/scanner-harness.ts';
 import { spawnMoat, spawnScanner, type MoatProcess } from '../helpers/scanner-process.ts';
@@ -77,14 +79,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   mkdirSync(masterDir);
   writeFileSync(join(dir, 'rules.yaml'), stringify(BASE_RULES));
   const masterConfig = join(dir, 'master.yaml');
-  writeFileSync(masterConfig, stringify({
+  const masterDocument = {
     dataDir: masterDir,
     http: { host: '127.0.0.1', port: masterPort },
-    cluster: { joinSecret: JOIN_SECRET, heartbeatSeconds: 0.5, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
+    cluster: { heartbeatSeconds: 0.5, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
     rules: { seedFile: join(dir, 'rules.yaml') },
     admin: { username: 'admin', password: ADMIN_PASSWORD },
     log: { level: 'info' },
-  }));
+  };
+  writeFileSync(masterConfig, stringify(masterDocument));
+  // Each scanner's one-time join token, made in the master's database before it starts (as `moat master join-token` does).
+  const masterSettings = validateDocument(MasterConfigSchema, masterDocument, 'faults master');
+  const joinToken = (name: string) => mintJoinTokenOffline(masterSettings, name, { ttlSeconds: 3600, replace: false }).token;
 
   const upstreams = smtpPorts.map((port, i) => ({ name: `s${i + 1}`, host: '127.0.0.1', port }));
   let tmpfs: string | undefined;
@@ -108,7 +114,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         connectionRate: { count: 1_000_000, windowSeconds: 60 },
       },
       relay: { host: '127.0.0.1', port: downstream.port, retryBaseSeconds: 0.2, retryMaxSeconds: 1, timeoutSeconds: 5 },
-      master: { url: `ws://127.0.0.1:${masterPort}/cluster`, joinSecret: JOIN_SECRET, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5 },
+      master: { url: `ws://127.0.0.1:${masterPort}/cluster`, joinToken: joinToken(name), reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5 },
       balancer: {
         listen: { host: VIP, port: vipPort },
         sourceAddress: LB_SOURCE,

@@ -12,9 +12,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import fc from 'fast-check';
-import { decodeToMaster, decodeToScanner, FrameError, helloProof, PROTOCOL_VERSION, ToMasterFrame, ToScannerFrame } from '@moat/protocol';
+import { decodeToMaster, decodeToScanner, FrameError, ToMasterFrame, ToScannerFrame } from '@moat/protocol';
+import { nodeHello, nodeKey } from '../helpers/node-hello.ts';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
-import { startTestMaster, startClusterScanner, apiClient, JOIN_SECRET } from '../helpers/cluster-harness.ts';
+import { startTestMaster, startClusterScanner, apiClient, joinTokenFor } from '../helpers/cluster-harness.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { anyJson, fromSchema, mutationsOf } from './arbitraries.ts';
 import { fuzz } from './fuzz-runner.ts';
@@ -78,7 +79,8 @@ test('fuzz protocol codec: a frame or a FrameError with a code', async () => {
 type TestMaster = Awaited<ReturnType<typeof startTestMaster>>;
 let master: TestMaster;
 let downstream: Downstream;
-let node: { id: string; credential: string };
+let node: { id: string };
+const key = nodeKey();
 const NODE = 'fuzz-node';
 
 interface Link { ws: WebSocket; frames: Record<string, unknown>[]; closed: Promise<number>; nonce: string }
@@ -98,9 +100,7 @@ async function openLink(): Promise<Link> {
   assert.equal(challenge.type, 'challenge');
   return { ws, frames, closed, nonce: challenge.nonce };
 }
-const hello = (key: string, nonce: string, nodeId?: string) => JSON.stringify({
-  type: 'hello', protocol: PROTOCOL_VERSION, nodeName: NODE, ...(nodeId ? { nodeId } : {}), proof: helloProof(key, NODE, nonce), software: 'fuzz', rulesVersion: 1, smtpAddress: '127.0.0.1:1',
-});
+const hello = (nonce: string, join: { nodeId?: string; joinToken?: string }) => nodeHello({ nodeName: NODE, nonce, key, ...join, software: 'fuzz', rulesVersion: 1 });
 const nextFrame = async (link: Link) => {
   await waitUntil(() => link.frames.length > 0 || link.ws.readyState !== WebSocket.OPEN, 'a frame');
   return link.frames.shift();
@@ -110,10 +110,10 @@ before(async () => {
   downstream = await startDownstream();
   master = await startTestMaster();
   const link = await openLink();
-  link.ws.send(hello(JOIN_SECRET, link.nonce));
-  const welcome = (await nextFrame(link)) as { type: string; nodeId: string; credential: string };
+  link.ws.send(hello(link.nonce, { joinToken: joinTokenFor(master, NODE) }));
+  const welcome = (await nextFrame(link)) as { type: string; nodeId: string };
   assert.equal(welcome.type, 'welcome');
-  node = { id: welcome.nodeId, credential: welcome.credential };
+  node = { id: welcome.nodeId };
   link.ws.close();
   await link.closed;
 });
@@ -134,7 +134,7 @@ test('fuzz protocol link: invalid frames get an error frame and a close; the mas
       const link = await openLink();
       try {
         if (afterHandshake) {
-          link.ws.send(hello(node.credential, link.nonce, node.id));
+          link.ws.send(hello(link.nonce, { nodeId: node.id }));
           const welcome = await nextFrame(link);
           assert.equal(welcome?.type, 'welcome', `handshake: ${JSON.stringify(welcome)}`);
           link.frames.length = 0; // a rules push may follow the welcome

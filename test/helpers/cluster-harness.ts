@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateDocument } from '@moat/config';
 import { MasterConfigSchema, startMaster, type Master } from '@moat/master';
@@ -6,6 +7,7 @@ import { validateRules, type Rules } from '@moat/rules';
 import { tempDir } from './temp-dir.ts';
 import { BASE_RULES } from './scanner-harness.ts';
 
+/** The masters' shared secret (a standby master proves itself with it); scanners join with tokens. */
 export const JOIN_SECRET = 'test-join-secret-0123456789';
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
 
@@ -24,19 +26,56 @@ export async function startTestMaster(options: { dataDir?: string; port?: number
     log: { level: level() },
   }, 'test master');
   const master = await startMaster(config, { log: createLogger(level(), { role: 'master' }), seedRules: options.seed ?? validateRules(BASE_RULES), ...(options.protocolVersion ? { protocolVersion: options.protocolVersion } : {}) });
-  return Object.assign(master, { dataDir, wsUrl: `${options.tls ? 'wss' : 'ws'}://127.0.0.1:${master.port}/cluster` });
+  const wsUrl = `${options.tls ? 'wss' : 'ws'}://127.0.0.1:${master.port}/cluster`;
+  registerTestMaster(wsUrl, master);
+  return Object.assign(master, { dataDir, wsUrl });
+}
+
+// Scanners join with one-time tokens: startClusterScanner makes one on the master behind its
+// link URL (the active one of a list), so a test needs no token unless it is about tokens.
+const mastersByUrl = new Map<string, Master>();
+
+/** Let startClusterScanner make join tokens on a master a test started itself; forgotten when it closes. */
+export function registerTestMaster(wsUrl: string, master: Master): void {
+  mastersByUrl.set(wsUrl, master);
+  const close = master.close.bind(master);
+  master.close = async (opts) => {
+    mastersByUrl.delete(wsUrl);
+    await close(opts);
+  };
+}
+
+/** A one-time join token for `name` made on this master (replace: the name may be known already). */
+export function joinTokenFor(master: Master, name: string, options: { ttlSeconds?: number; replace?: boolean } = {}): string {
+  const made = master.hub.joinTokens.mint(name, { ttlSeconds: options.ttlSeconds ?? 600, replace: options.replace ?? true, createdBy: 'test', now: Date.now() });
+  if (!made.ok) throw new Error(made.message);
+  return made.minted.token;
+}
+
+/** Has the scanner with this data folder joined (a node id stored)? Then it needs no token. */
+function hasJoined(dataDir: string): boolean {
+  const file = join(dataDir, 'cluster-credential.json');
+  return existsSync(file) && !('credential' in (JSON.parse(readFileSync(file, 'utf8')) as object));
+}
+
+function tokenFromRegisteredMaster(urls: string | string[], name: string): string | undefined {
+  const masters = (typeof urls === 'string' ? [urls] : urls).flatMap((u) => mastersByUrl.get(u) ?? []);
+  const active = masters.find((m) => m.failover?.isActive() ?? true);
+  return active ? joinTokenFor(active, name) : undefined;
 }
 
 /** A scanner that takes its rules from the master. */
-export async function startClusterScanner(name: string, wsUrl: string | string[], downstreamPort: number, options: { dataDir?: string; joinSecret?: string; port?: number; fingerprint?: string; signal?: AbortSignal; trustedProxies?: string[]; balancer?: Record<string, unknown>; smtp?: Record<string, unknown> } = {}): Promise<Scanner & { dataDirPath: string }> {
+export async function startClusterScanner(name: string, wsUrl: string | string[], downstreamPort: number, options: { dataDir?: string; /** A given token, or null for none; by default one is made if the node has not joined. */ joinToken?: string | null; port?: number; fingerprint?: string; signal?: AbortSignal; trustedProxies?: string[]; balancer?: Record<string, unknown>; smtp?: Record<string, unknown>; analyzers?: Record<string, unknown> } = {}): Promise<Scanner & { dataDirPath: string }> {
   const dataDir = options.dataDir ?? join(tempDir(`scanner-${name}`).path, 'data');
+  const joinToken = options.joinToken === undefined ? (hasJoined(dataDir) ? undefined : tokenFromRegisteredMaster(wsUrl, name)) : options.joinToken ?? undefined;
   const config = validateDocument(ScannerConfigSchema, {
     node: { name },
     dataDir,
     smtp: { listen: { host: '127.0.0.1', port: options.port ?? 0 }, hostname: `${name}.test`, ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}), ...options.smtp },
     relay: { host: '127.0.0.1', port: downstreamPort, retryBaseSeconds: 0.2, retryMaxSeconds: 1, timeoutSeconds: 5 },
-    master: { url: wsUrl, joinSecret: options.joinSecret ?? JOIN_SECRET, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5, ...(options.fingerprint ? { fingerprint: options.fingerprint } : {}) },
+    master: { url: wsUrl, ...(joinToken ? { joinToken } : {}), reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5, ...(options.fingerprint ? { fingerprint: options.fingerprint } : {}) },
     ...(options.balancer ? { balancer: options.balancer } : {}),
+    ...(options.analyzers ? { analyzers: options.analyzers } : {}),
     log: { level: level() },
   }, `scanner ${name}`);
   const scanner = await startScanner(config, { log: createLogger(level(), { role: 'scanner', node: name }), ...(options.signal ? { signal: options.signal } : {}) });
@@ -89,7 +128,7 @@ export async function apiClient(baseUrl: string, username = 'admin', password = 
 }
 
 /**
- * Start a scanner that is expected never to get rules (wrong secret, wrong pin): resolves
+ * Start a scanner that is expected never to get rules (a bad join token, a wrong pin): resolves
  * 'waiting' if it is still waiting after `ms`, then aborts the start so nothing is left running.
  */
 export async function expectNeverReady(start: (signal: AbortSignal) => Promise<Scanner>, ms = 1500): Promise<'waiting' | 'started'> {

@@ -7,9 +7,9 @@ import { backupDatabase, fsyncDir, fsyncFile } from '@moat/storage';
 /**
  * `moat backup master|scanner --config FILE --out DIR`, while the node runs.
  * master: `DIR/master.sqlite` (rules and their history, users, audit, the message log, the
- * quarantine index and the node credentials: the cluster's secret store).
+ * quarantine index, the nodes' public keys and the hashes of join tokens: no node's secret).
  * scanner: `DIR/scanner.sqlite`, `DIR/quarantine/` with the files its index names, and the
- * node's credential and last pushed rules (`cluster-credential.json`, `rules.json`), so a
+ * node's key, id and last pushed rules (`node-key.pem`, `cluster-credential.json`, `rules.json`), so a
  * restored node comes back as itself and filters before it reaches the master. The
  * database is copied first; a quarantined file released or deleted before its copy is dropped
  * from the copied index, so the backup never names a file it lacks.
@@ -24,7 +24,7 @@ export interface BackupReport {
 }
 
 /** Small files beside a scanner's database that make it the same node after a restore. */
-const SCANNER_FILES = ['cluster-credential.json', 'rules.json'];
+const SCANNER_FILES = ['node-key.pem', 'cluster-credential.json', 'rules.json'];
 
 export async function backupMaster(dataDir: string, out: string): Promise<BackupReport> {
   await prepareOut(out);

@@ -31,6 +31,17 @@ export const COMMANDS = [
     options: { config: CONFIG, set: SET, user: { type: 'string', value: 'NAME', description: 'the user (default: the config\'s admin.username, "admin")' } },
   },
   {
+    name: 'master join-token',
+    summary: 'make a one-time join token for a scanner and print it (docs/operator-guide.md, "Join a scanner")',
+    options: {
+      config: CONFIG,
+      set: SET,
+      node: { type: 'string', value: 'NAME', required: true, description: "the scanner's node.name: the token admits only that name" },
+      ttl: { type: 'string', value: 'TIME', description: 'how long the token is valid: seconds, or 90m, 2h, 7d (default 1h, a minute to a week)' },
+      replace: { type: 'boolean', description: 'the name is in the cluster now: give it a new key (the old one is refused from then on)' },
+    },
+  },
+  {
     name: 'scanner',
     summary: 'run a scanner node',
     options: { config: CONFIG, set: SET, 'print-config': PRINT_CONFIG },

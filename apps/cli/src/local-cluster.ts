@@ -67,14 +67,18 @@ export interface LocalClusterOptions {
 
 /**
  * The whole cluster on loopback: master (console, API, link) and sink in this process, two
- * scanners, each in a process of its own, that join the master with a generated join secret.
+ * scanners, each in a process of its own, that join the master with join tokens it makes for them.
  * State under `var/`, kept across restarts.
  */
 export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const root = resolve(options.varDir ?? LOCAL_DEFAULTS.varDir);
   const level = options.logLevel ?? 'info';
   await ensureDirs(root);
+  // The masters' shared secret (a standby proves itself with it); scanners join with tokens instead.
   const joinSecret = await persistentSecret(join(root, 'cluster-join-secret'));
+  // Each election has a key of its own: the masters' and the scanners' balancers'.
+  const mastersElectionKey = await persistentSecret(join(root, 'masters-election-key'));
+  const balancerElectionKey = await persistentSecret(join(root, 'balancer-election-key'));
 
   let sink: Sink;
   let master: Master;
@@ -104,7 +108,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
           ...(options.standby ? {
             failover: {
               peers: [`ws://${LOCAL_DEFAULTS.master.host}:${masterPorts[1 - i]}/cluster/replication`],
-              election: { bind: { host: me.host, port: electionPorts[i] }, peers: [{ host: other.host, port: electionPorts[1 - i] }], priority: me.priority, advertIntervalMs: 500, key: joinSecret },
+              election: { bind: { host: me.host, port: electionPorts[i] }, peers: [{ host: other.host, port: electionPorts[1 - i] }], priority: me.priority, advertIntervalMs: 500, key: mastersElectionKey },
             },
           } : {}),
         },
@@ -127,7 +131,12 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const upstreams = LOCAL_DEFAULTS.scanners.map((s, i) => ({ name: s.name, host: '127.0.0.1', port: smtpPorts[i]!, failTimeoutMs: 5000 }));
     const say = options.say ?? ((line: string) => process.stderr.write(`moat local: ${line}\n`));
     // Both scanners start at once, each in its own process (`moat scanner --config var/scanner-N/scanner.yaml`).
+    const active = masters.find((m) => m.failover?.isActive() ?? true) ?? master;
     const launches = LOCAL_DEFAULTS.scanners.map(async (s, i) => {
+      // A one-time token for each start (replace: this is the admin's own machine, and a wiped
+      // scanner folder must be able to come back); a scanner that has joined keeps its key and ignores it.
+      const minted = active.hub.mintJoinToken(s.name, { ttlSeconds: 3600, replace: true, createdBy: 'moat local' });
+      if (!minted.ok) throw new Error(minted.message);
       const peers = LOCAL_DEFAULTS.scanners.flatMap((p, j) => (j === i ? [] : [{ host: p.electionHost, port: scannerElectionPorts[j]! }]));
       const dataDir = join(root, s.name);
       const document = {
@@ -136,14 +145,14 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
         smtp: { listen: { host: '127.0.0.1', port: smtpPorts[i] }, hostname: `${s.name}.moat.localhost`, trustedProxies: [LOCAL_DEFAULTS.balancerSource] },
         relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
         // With a standby: both masters, tried in order until the active one welcomes the scanner.
-        master: { url: masters.map((m) => `ws://${LOCAL_DEFAULTS.master.host}:${m.port}/cluster`), joinSecret },
+        master: { url: masters.map((m) => `ws://${LOCAL_DEFAULTS.master.host}:${m.port}/cluster`), joinToken: minted.minted.token },
         // Active-active: both scanners behind the virtual address, the election picks who holds it.
         balancer: {
           listen: { host: LOCAL_DEFAULTS.virtual.host, port: options.virtualPort ?? LOCAL_DEFAULTS.virtual.port },
           sourceAddress: LOCAL_DEFAULTS.balancerSource,
           upstreams,
           healthCheck: { type: 'smtp', intervalMs: 2000, rise: 2, fall: 2 },
-          election: { nodeId: s.name, priority: s.priority, advertIntervalMs: 500, bind: { host: s.electionHost, port: scannerElectionPorts[i] }, peers, key: joinSecret },
+          election: { nodeId: s.name, priority: s.priority, advertIntervalMs: 500, bind: { host: s.electionHost, port: scannerElectionPorts[i] }, peers, key: balancerElectionKey },
         },
         log: { level },
       };

@@ -40,6 +40,19 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       process.stdout.write(`new password for ${user}: ${password}\n`);
       return 0;
     }
+    case 'master join-token': {
+      const options = command.values;
+      const { parseTtl } = await import('./join-token.ts');
+      const ttlSeconds = parseTtl(options.ttl);
+      if (ttlSeconds === undefined) return usageError('--ttl must be seconds or a number with s, m, h or d, between a minute and a week', command.name);
+      const { MasterConfigSchema, mintJoinTokenOffline } = await import('@moat/master');
+      const config = loadRoleConfig(MasterConfigSchema, options.config, options.set);
+      const minted = mintJoinTokenOffline(config, options.node, { ttlSeconds, replace: options.replace });
+      // The token is printed on stdout once, for the admin to hand to the node; the master keeps only its hash.
+      process.stdout.write(`${minted.token}\n`);
+      process.stderr.write(`join token for ${minted.nodeName}${minted.replace ? ' (replaces its key)' : ''}, valid until ${new Date(minted.expiresAt).toISOString()}, usable once: set master.joinToken (or MOAT_JOIN_TOKEN) on that scanner\n`);
+      return 0;
+    }
     case 'master': {
       const options = command.values;
       const { MasterConfigSchema, startMaster } = await import('@moat/master');

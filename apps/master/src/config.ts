@@ -24,7 +24,7 @@ export const MasterConfigSchema = Type.Object(
     ),
     cluster: Type.Object(
       {
-        joinSecret: Type.Optional(Type.String({ minLength: 16, description: 'Shared secret a new scanner presents once to join; or set MOAT_JOIN_SECRET.' })),
+        joinSecret: Type.Optional(Type.String({ minLength: 16, description: 'The masters\' shared secret: a standby master proves itself with it (failover only); or set MOAT_JOIN_SECRET. Scanners no longer use it: they join with one-time join tokens (`moat master join-token`).' })),
         heartbeatSeconds: Type.Number({ minimum: 0.1, default: 5, description: 'Heartbeat interval both ways.' }),
         offlineAfterMissed: Type.Integer({ minimum: 1, default: 3, description: 'Missed heartbeats before a node is marked offline.' }),
         requestTimeoutSeconds: Type.Number({ minimum: 0.1, default: 15, description: 'Time-out of a request to a scanner (fetch, release, delete).' }),

@@ -83,7 +83,6 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
     log,
     now,
     settings: {
-      joinSecret: config.cluster.joinSecret ?? process.env.MOAT_JOIN_SECRET,
       heartbeatMs: config.cluster.heartbeatSeconds * 1000,
       offlineAfterMissed: config.cluster.offlineAfterMissed,
       requestTimeoutMs: config.cluster.requestTimeoutSeconds * 1000,

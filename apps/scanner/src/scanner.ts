@@ -25,7 +25,7 @@ import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moa
 import { applyNodeSettings, balancerReport, withLocalUpstream } from './balancer-bridge.ts';
 import type { CompiledRules } from '@moat/rules';
 import { epochStore } from './link/epoch-store.ts';
-import { credentialStore } from './link/credential-store.ts';
+import { credentialStore, loadOrCreateNodeKey } from './link/credential-store.ts';
 import { createRequestHandlers } from './link/request-handlers.ts';
 import { createLogger } from './logger.ts';
 import { Greylister } from './greylist/greylister.ts';
@@ -122,7 +122,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     link = new ClusterLink({
       settings: {
         urls: typeof config.master.url === 'string' ? [config.master.url] : config.master.url,
-        joinSecret: config.master.joinSecret ?? process.env.MOAT_JOIN_SECRET,
+        joinToken: config.master.joinToken ?? (process.env.MOAT_JOIN_TOKEN || undefined),
         fingerprint: config.master.fingerprint,
         nodeName: config.node.name,
         software: SOFTWARE_VERSION,
@@ -132,6 +132,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         batchSize: config.master.batchSize,
       },
       credentials: credentialStore(config.dataDir),
+      key: await loadOrCreateNodeKey(config.dataDir),
       epochs: epochStore(config.dataDir),
       rules: pushed,
       outbox,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeToMaster, decodeToScanner, encodeFrame, FrameError } from './codec.ts';
 import { MAX_FRAME_BYTES } from './frames.ts';
-import { helloProof, newNonce, proofMatches } from './auth.ts';
+import { helloSignature, helloVerifies, newNodeKeyPair, newNonce, publicKeyText } from './auth.ts';
 
 const codeOf = (fn: () => unknown) => {
   try {
@@ -49,14 +49,17 @@ test('a type that is not a string is named by its kind, whatever its keys', () =
   assert.match(messageOf('{"type":"launch"}'), /^invalid frame of type launch:/);
 });
 
-test('hello proofs bind key, node name and nonce', () => {
+test('hello signatures bind the node key, node name and nonce', () => {
   const nonce = newNonce();
-  const proof = helloProof('k'.repeat(64), 'scanner-1', nonce);
-  assert.ok(proofMatches(proof, helloProof('k'.repeat(64), 'scanner-1', nonce)));
-  assert.ok(!proofMatches(proof, helloProof('k'.repeat(64), 'scanner-1', newNonce())), 'a replay under a new nonce fails');
-  assert.ok(!proofMatches(proof, helloProof('j'.repeat(64), 'scanner-1', nonce)));
-  assert.ok(!proofMatches(proof, helloProof('k'.repeat(64), 'scanner-2', nonce)));
-  assert.ok(!proofMatches(proof, 'zz'));
+  const key = newNodeKeyPair();
+  assert.equal(publicKeyText(key.privateKeyPem), key.publicKey);
+  const proof = helloSignature(key.privateKeyPem, 'scanner-1', nonce);
+  assert.ok(helloVerifies(key.publicKey, 'scanner-1', nonce, proof));
+  assert.ok(!helloVerifies(key.publicKey, 'scanner-1', newNonce(), proof), 'a replay under a new nonce fails');
+  assert.ok(!helloVerifies(newNodeKeyPair().publicKey, 'scanner-1', nonce, proof), 'another key');
+  assert.ok(!helloVerifies(key.publicKey, 'scanner-2', nonce, proof), 'another name');
+  assert.ok(!helloVerifies(key.publicKey, 'scanner-1', nonce, 'zz'));
+  assert.ok(!helloVerifies('A'.repeat(43), 'scanner-1', nonce, proof), 'a key that is not a curve point');
 });
 
 test('retention frames: ids and recipients are checked by the schema', () => {

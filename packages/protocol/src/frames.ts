@@ -6,14 +6,16 @@ import { OutboxEventSchema } from './events.ts';
  * `type` on every frame and an `id` on every request, echoed by its reply (`result`, chunks).
  *
  * Handshake: on open the master sends `challenge` (a fresh nonce); the scanner answers `hello`
- * with an HMAC-SHA256 of the nonce under its node credential, or under the cluster join secret
- * when it has no credential yet. A replayed hello carries an old nonce and fails; a forged one
- * fails the HMAC. The master answers `welcome` (with a newly issued credential after a join)
- * or `error` and closes.
+ * signed with its own Ed25519 key (the master keeps only the public key). A first join also
+ * carries the node's public key and a one-time join token an admin made for that node name. A
+ * replayed hello carries an old nonce and fails; a forged one fails the signature. The master
+ * answers `welcome` or `error` and closes.
  */
 /**
  * The link's version. 1: the first. 2: outbox events carry the scanner run's `epoch` (the master
- * keys events on node, epoch, seq and content; absent on events written before).
+ * keys events on node, epoch, seq and content; absent on events written before); node key pairs
+ * and one-time join tokens instead of the shared join secret and the HMAC credentials the master
+ * kept (docs/security.md): version 1 is refused (OLDEST_PROTOCOL_VERSION).
  */
 export const PROTOCOL_VERSION = 2;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
@@ -33,9 +35,14 @@ export const HelloFrame = Type.Object(
     type: Type.Literal('hello'),
     protocol: Type.Integer({ minimum: 1 }),
     nodeName: NodeName,
-    /** Present once the node has joined; absent for a join with the cluster secret. */
+    /** Present once the node has joined; absent for a join with a join token. */
     nodeId: Type.Optional(Type.String({ pattern: '^[0-9a-f]{16}$' })),
-    proof: Hex(32),
+    /** The Ed25519 signature of the challenge (hex, 64 bytes); 32-byte version-1 HMACs still parse, to be refused by version. */
+    proof: Type.String({ pattern: '^([0-9a-f]{64}|[0-9a-f]{128})$' }),
+    /** A first join only: the one-time token an admin made for this node name. */
+    joinToken: Type.Optional(Type.String({ pattern: '^moat-join-[0-9a-f]{64}$' })),
+    /** A first join only: the node's Ed25519 public key (base64url, 32 bytes), which the master keeps. */
+    publicKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
     software: Type.String({ maxLength: 64 }),
     rulesVersion: Type.Integer({ minimum: 0 }),
     smtpAddress: Type.String({ maxLength: 128 }),
@@ -47,8 +54,6 @@ export const WelcomeFrame = Type.Object(
     type: Type.Literal('welcome'),
     protocol: Type.Integer(),
     nodeId: Type.String({ pattern: '^[0-9a-f]{16}$' }),
-    /** Only after a join: the node's own credential, to be stored and used from now on. */
-    credential: Type.Optional(Hex(32)),
     heartbeatMs: Type.Integer({ minimum: 100 }),
   },
   { additionalProperties: false },

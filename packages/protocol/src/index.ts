@@ -1,7 +1,7 @@
 export * from './frames.ts';
 export * from './events.ts';
 export { FrameError, decodeToMaster, decodeToScanner, encodeFrame, validator } from './codec.ts';
-export { newNonce, newCredential, helloProof, proofMatches } from './auth.ts';
+export { newNonce, newNodeKeyPair, publicKeyText, helloSignature, helloVerifies, newJoinToken, joinTokenHash, JOIN_TOKEN_PATTERN, proofMatches } from './auth.ts';
 export { PendingRequests } from './pending-requests.ts';
 export { acceptProtocol, offerProtocol, OLDEST_PROTOCOL_VERSION, type Negotiation } from './version.ts';
 // ── management failover: the master ⇄ master replication link ──

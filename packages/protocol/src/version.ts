@@ -8,8 +8,12 @@ import { PROTOCOL_VERSION } from './frames.ts';
  * is only sent to a peer whose session speaks N or later.
  */
 
-/** The first protocol version there ever was: nothing older exists to be compatible with. */
-export const OLDEST_PROTOCOL_VERSION = 1;
+/**
+ * The oldest version still spoken. Version 2 changed the handshake (node key pairs and join
+ * tokens instead of a shared join secret): a version-1 node cannot prove itself to a version-2
+ * master at all, so it is refused by version, with a message that says to upgrade it.
+ */
+export const OLDEST_PROTOCOL_VERSION = 2;
 
 export type Negotiation =
   | { readonly ok: true; readonly version: number }

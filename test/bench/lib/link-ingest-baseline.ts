@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { cpuUsage } from 'node:process';
 import { openDatabase } from '@moat/storage';
 import { MASTER_MIGRATIONS } from '@moat/master';
-import { decodeToMaster, encodeFrame, type EventsBatch, type OutboxEvent } from '@moat/protocol';
+import { decodeToMaster, encodeFrame, newNodeKeyPair, type EventsBatch, type OutboxEvent } from '@moat/protocol';
 import { createIngest } from '../../../apps/master/src/data/ingest.ts';
 import { createNodeRegistry } from '../../../apps/master/src/cluster/node-registry.ts';
 import { serveRpc } from './ipc-rpc.ts';
@@ -53,7 +53,7 @@ function run(spec: BaselineSpec): BaselineResult {
   const db = openDatabase(join(spec.dir, 'master.sqlite'), MASTER_MIGRATIONS);
   try {
     const registry = createNodeRegistry(db);
-    const ids = Array.from({ length: spec.nodes }, (_, i) => registry.join(`ingest-${String(i).padStart(2, '0')}`, Date.now()).id);
+    const ids = Array.from({ length: spec.nodes }, (_, i) => registry.join(`ingest-${String(i).padStart(2, '0')}`, newNodeKeyPair().publicKey, Date.now()).id);
     const ingest = createIngest(db);
     let frameNo = 0;
     // Encoded frames (Buffers, off the JS heap), built before the clock runs: the process holds

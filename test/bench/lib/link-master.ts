@@ -1,7 +1,7 @@
 /**
  * A real Moat master in its own process for the master link benchmark: startMaster() with the
  * master's own logger (JSON lines on stdout at info, which the benchmark sends to a file and
- * reads the RULES_ACKED times from), a join secret and an admin password. Started with an IPC
+ * reads the RULES_ACKED times from) and an admin password; `joinTokens` makes the simulated nodes' join tokens. Started with an IPC
  * channel (lib/ipc-rpc.ts): `start`, `cpu`, `verify` (read-only counts in its database), `stop`.
  */
 import { cpuUsage } from 'node:process';
@@ -13,13 +13,13 @@ import { serveRpc } from './ipc-rpc.ts';
 let master: Master | undefined;
 
 serveRpc({
-  async start(a: { dataDir: string; heartbeatSeconds: number; joinSecret: string; adminPassword: string; seedRules: unknown }) {
+  async start(a: { dataDir: string; heartbeatSeconds: number; adminPassword: string; seedRules: unknown }) {
     const config = validateDocument(
       MasterConfigSchema,
       {
         dataDir: a.dataDir,
         http: { host: '127.0.0.1', port: 0 },
-        cluster: { joinSecret: a.joinSecret, heartbeatSeconds: a.heartbeatSeconds },
+        cluster: { heartbeatSeconds: a.heartbeatSeconds },
         admin: { username: 'admin', password: a.adminPassword },
         log: { level: 'info' },
       },
@@ -27,6 +27,17 @@ serveRpc({
     );
     master = await startMaster(config, { seedRules: validateRules(a.seedRules) });
     return { port: master.port, url: master.url, pid: process.pid };
+  },
+
+  /** One-time join tokens for the simulated nodes (replace: a name may join again after a disconnect). */
+  joinTokens(a: { names: string[] }) {
+    if (!master) throw new Error('master not started');
+    const hub = master.hub;
+    return Object.fromEntries(a.names.map((name) => {
+      const made = hub.joinTokens.mint(name, { ttlSeconds: 3600, replace: true, createdBy: 'bench', now: Date.now() });
+      if (!made.ok) throw new Error(made.message);
+      return [name, made.minted.token];
+    }));
   },
 
   cpu: () => {

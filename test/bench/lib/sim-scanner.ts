@@ -11,7 +11,7 @@
  */
 import { cpuUsage } from 'node:process';
 import WebSocket from 'ws';
-import { decodeToScanner, encodeFrame, helloProof, MAX_FRAME_BYTES, PROTOCOL_VERSION, type ToMaster, type ToScanner } from '@moat/protocol';
+import { decodeToScanner, encodeFrame, helloSignature, newNodeKeyPair, MAX_FRAME_BYTES, PROTOCOL_VERSION, type ToMaster, type ToScanner } from '@moat/protocol';
 import { serveRpc } from './ipc-rpc.ts';
 import { epochMs, nodeBatches } from './sim-events.ts';
 
@@ -51,7 +51,10 @@ class SimNode {
     this.name = name;
   }
 
-  connect(url: string, joinSecret: string, timeoutMs: number): Promise<void> {
+  /** Its own node key, as a real scanner has (the master keeps the public half). */
+  private readonly key = newNodeKeyPair();
+
+  connect(url: string, joinToken: string, timeoutMs: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new Error(`${this.name}: no welcome within ${timeoutMs} ms`));
@@ -70,7 +73,7 @@ class SimNode {
         }
         if (frame.type === 'challenge') {
           this.send({
-            type: 'hello', protocol: PROTOCOL_VERSION, nodeName: this.name, proof: helloProof(joinSecret, this.name, frame.nonce),
+            type: 'hello', protocol: PROTOCOL_VERSION, nodeName: this.name, joinToken, publicKey: this.key.publicKey, proof: helloSignature(this.key.privateKeyPem, this.name, frame.nonce),
             software: 'moat-sim-scanner/1', rulesVersion: this.rulesVersion, smtpAddress: '127.0.0.1:25',
           });
         } else if (frame.type === 'welcome') {
@@ -230,14 +233,14 @@ const node = (name: string): SimNode => {
 };
 
 serveRpc({
-  async connect(a: { url: string; names: string[]; joinSecret: string; timeoutMs: number }) {
+  async connect(a: { url: string; names: string[]; tokens: Record<string, string>; timeoutMs: number }) {
     const list = a.names.map((name) => {
       if (nodes.has(name)) throw new Error(`node ${name} exists already`);
       const n = new SimNode(name);
       nodes.set(name, n);
       return n;
     });
-    await Promise.all(list.map((n) => n.connect(a.url, a.joinSecret, a.timeoutMs)));
+    await Promise.all(list.map((n) => n.connect(a.url, a.tokens[n.name]!, a.timeoutMs)));
     return list.map((n) => ({ name: n.name, nodeId: n.nodeId }));
   },
 

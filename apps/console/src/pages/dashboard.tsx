@@ -47,9 +47,9 @@ export function Dashboard({ me }: { me: Me }) {
     return api<{ rows: TrafficRow[] }>('GET', `/reports/traffic?bucket=hour&from=${encodeURIComponent(from)}`);
   }, [], REFRESH_MS);
 
-  /** An offline node an admin decommissioned: out of the list, its credential erased (the API refuses a connected one). */
+  /** An offline node an admin decommissioned: out of the list, its public key erased (the API refuses a connected one). */
   const remove = async (n: NodeView) => {
-    if (!confirm(`Remove ${n.name} from the cluster? Its credential is erased: it can only come back by joining again with the join secret. Mail still in its quarantine or queue stays on its disk.`)) return;
+    if (!confirm(`Remove ${n.name} from the cluster? Its key is erased: it can only come back with a new join token. Mail still in its quarantine or queue stays on its disk.`)) return;
     try {
       await api('DELETE', `/nodes/${n.id}`);
       setNotice(`${n.name} removed from the cluster.`);
@@ -58,10 +58,32 @@ export function Dashboard({ me }: { me: Me }) {
       setNotice(describe(err));
     }
   };
+  /** A one-time join token for a node name (shown once); for a name in the cluster, only as an explicit key replacement. */
+  const [joinToken, setJoinToken] = useState<{ node: string; token: string; expiresAt: string } | null>(null);
+  const makeJoinToken = async () => {
+    const node = prompt('Node name of the scanner to join (its node.name):')?.trim();
+    if (!node) return;
+    const replace = nodes.data?.items.some((n) => n.name === node) ?? false;
+    if (replace && !confirm(`${node} is in the cluster. A token for it gives its name a new key: its current key is refused once the new one joins. Continue?`)) return;
+    try {
+      const made = await api<{ node: string; token: string; expiresAt: string }>('POST', '/nodes/join-tokens', { node, replace });
+      setJoinToken(made);
+      setNotice('');
+    } catch (err) {
+      setNotice(describe(err));
+    }
+  };
   return (
     <section>
       <h1>Dashboard</h1>
       <h2>Nodes {rules.data && <small>current rules version {rules.data.version}</small>}</h2>
+      {admin && <p><button type="button" class="small" data-testid="join-token" onClick={() => void makeJoinToken()}>Join token…</button></p>}
+      {joinToken && (
+        <p class="notice" role="status" data-testid="join-token-value">
+          Join token for <strong>{joinToken.node}</strong>, usable once until {when(joinToken.expiresAt)} (shown only now; set it as <code>MOAT_JOIN_TOKEN</code> on that scanner):{' '}
+          <code>{joinToken.token}</code>
+        </p>
+      )}
       {nodes.error && <p class="error" role="alert">{nodes.error}</p>}
       {notice && <p class="notice" role="status" data-testid="notice">{notice}</p>}
       <div class="table-wrap">

@@ -3,11 +3,12 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import {
-  decodeToMaster, encodeFrame, FrameError, newNonce, helloProof, proofMatches, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
+  decodeToMaster, encodeFrame, FrameError, newNonce, helloVerifies, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
 } from '@moat/protocol';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
 import { createNodeRegistry, type NodeRecord } from './node-registry.ts';
+import { createJoinTokens, type JoinTokens } from './join-tokens.ts';
 import { PendingRequests } from '@moat/protocol';
 import { MessageStream } from './message-stream.ts';
 import { currentRules } from '../rules/rules-repository.ts';
@@ -17,7 +18,6 @@ import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts'
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
 
 export interface HubSettings {
-  readonly joinSecret: string | undefined;
   readonly heartbeatMs: number;
   readonly offlineAfterMissed: number;
   readonly requestTimeoutMs: number;
@@ -63,6 +63,8 @@ const FETCH_WINDOW = 8;
 export class ClusterHub implements ClusterControl {
   private readonly sessions = new Map<string, Session>();
   private readonly registry;
+  /** One-time join tokens (docs/cluster.md, "Joining"); minted by the API, the CLI and `moat local`. */
+  readonly joinTokens: JoinTokens;
   private readonly ingest;
   private readonly db: Db;
   private readonly log: Logger;
@@ -83,6 +85,7 @@ export class ClusterHub implements ClusterControl {
     this.now = deps.now;
     this.settings = deps.settings;
     this.registry = createNodeRegistry(deps.db, (err) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'node heartbeats could not be written; retried with the next ones'));
+    this.joinTokens = createJoinTokens(deps.db);
     this.ingest = createIngest(deps.db);
     if (!deps.settings.failover) this.registry.resetOnline();
     this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0, () =>
@@ -95,6 +98,11 @@ export class ClusterHub implements ClusterControl {
     this.greylist = createGreylistStore(deps.db);
     this.greylistSweepTimer = setInterval(() => this.sweepGreylist(), GREYLIST_SWEEP_MS);
     this.greylistSweepTimer.unref();
+  }
+
+  /** A one-time join token for a node name, on the hub's clock (API, `moat local`). */
+  mintJoinToken(nodeName: string, opts: { ttlSeconds: number; replace: boolean; createdBy: string }) {
+    return this.joinTokens.mint(nodeName, { ...opts, now: this.now() });
   }
 
   nodes(): NodeRecord[] {
@@ -198,23 +206,36 @@ export class ClusterHub implements ClusterControl {
     }
     const now = this.now();
     let node: NodeRecord | undefined;
-    let issued: string | undefined;
+    let joined = false;
     if (hello.nodeId) {
       node = this.registry.get(hello.nodeId);
-      if (!node || node.removedAt !== null || node.name !== hello.nodeName || !proofMatches(helloProof(node.credential, hello.nodeName, nonce), hello.proof)) {
-        this.refuse(ws, address, 'MOAT_ERR_NODE_AUTH', `node credential refused for ${hello.nodeName}`);
+      if (!node || node.removedAt !== null || node.name !== hello.nodeName || !node.publicKey || !helloVerifies(node.publicKey, hello.nodeName, nonce, hello.proof)) {
+        this.refuse(ws, address, 'MOAT_ERR_NODE_AUTH', `node key refused for ${hello.nodeName}`);
         return undefined;
       }
     } else {
-      const secret = this.settings.joinSecret;
-      if (!secret || !proofMatches(helloProof(secret, hello.nodeName, nonce), hello.proof)) {
-        this.refuse(ws, address, 'MOAT_ERR_JOIN_REFUSED', `join refused for ${hello.nodeName}: wrong join secret`);
+      // A first join: a one-time token an admin made for this name, and proof of the key it registers.
+      const { joinToken, publicKey } = hello;
+      if (!joinToken || !publicKey) {
+        this.refuse(ws, address, 'MOAT_ERR_JOIN_REFUSED', `join refused for ${hello.nodeName}: a first join needs a join token and the node's public key`);
         return undefined;
       }
-      const joined = this.registry.join(hello.nodeName, now);
-      issued = joined.credential;
-      node = this.registry.get(joined.id)!;
-      this.log.info({ event: 'NODE_JOINED', node: hello.nodeName, nodeId: joined.id, rejoined: joined.rejoined, address }, 'a scanner joined the cluster');
+      if (!helloVerifies(publicKey, hello.nodeName, nonce, hello.proof)) {
+        this.refuse(ws, address, 'MOAT_ERR_JOIN_REFUSED', `join refused for ${hello.nodeName}: the hello is not signed by the key it presents`);
+        return undefined;
+      }
+      // The token is used and the key stored in one transaction: both or neither.
+      const outcome = this.db.transaction(() => {
+        const redeemed = this.joinTokens.redeem(joinToken, hello.nodeName, now);
+        return redeemed.ok ? { ...redeemed, ...this.registry.join(hello.nodeName, publicKey, now) } : redeemed;
+      })();
+      if (!outcome.ok) {
+        this.refuse(ws, address, 'MOAT_ERR_JOIN_REFUSED', `join refused for ${hello.nodeName}: ${outcome.reason}`);
+        return undefined;
+      }
+      joined = true;
+      node = this.registry.get(outcome.id)!;
+      this.log.info({ event: 'NODE_JOINED', node: hello.nodeName, nodeId: outcome.id, rejoined: outcome.rejoined, replacedKey: outcome.replace && outcome.rejoined, address }, 'a scanner joined the cluster with a join token');
     }
     const previous = this.sessions.get(node.id);
     if (previous) previous.ws.close(1000, 'replaced by a newer connection');
@@ -222,14 +243,14 @@ export class ClusterHub implements ClusterControl {
     const session: Session = { ws, node, protocol: negotiated.version, pending: new PendingRequests(), streams: new Map(), lastSeen: now };
     this.sessions.set(node.id, session);
     const greet = () => {
-      this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs, ...(issued ? { credential: issued } : {}) });
+      this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs });
       if (this.settings.failover) this.send(ws, { type: 'master.epoch', epoch: this.settings.failover.epoch() });
       this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
       session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
       this.pushRulesIfBehind(session, hello.rulesVersion);
     };
-    // management failover: a new credential is handed out only once a standby has it too.
-    if (issued && this.settings.failover) void this.settings.failover.replicated().then(greet);
+    // management failover: a join is welcomed only once a standby has the node's key too.
+    if (joined && this.settings.failover) void this.settings.failover.replicated().then(greet);
     else greet();
     return session;
   }

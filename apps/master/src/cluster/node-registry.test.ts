@@ -19,7 +19,7 @@ test('a heartbeat flush that fails (database locked) is reported, not thrown, an
   const registry = createNodeRegistry(db, (err) => errors.push(err));
   const other = openDatabase(file, MASTER_MIGRATIONS);
   try {
-    const { id } = registry.join('s1', 1000);
+    const { id } = registry.join('s1', 'A'.repeat(43), 1000);
     other.exec('BEGIN EXCLUSIVE');
     registry.heartbeat(id, 2000, 7, 3, 1);
     await sleep(100); // the 25 ms flush timer fires while the lock is held

@@ -4,7 +4,8 @@ import type { Db } from '@moat/storage';
 export interface NodeRecord {
   readonly id: string;
   readonly name: string;
-  readonly credential: string;
+  /** The node's Ed25519 public key (base64url); '' once removed (or before it re-joined after the upgrade to keys). */
+  readonly publicKey: string;
   readonly joinedAt: number;
   readonly address: string;
   readonly smtpAddress: string;
@@ -21,7 +22,7 @@ export interface NodeRecord {
 interface Row {
   id: string;
   name: string;
-  credential_hash: string;
+  public_key: string;
   joined_at: number;
   address: string;
   smtp_address: string;
@@ -35,23 +36,23 @@ interface Row {
 }
 
 const fromRow = (r: Row): NodeRecord => ({
-  id: r.id, name: r.name, credential: r.credential_hash, joinedAt: r.joined_at, address: r.address, smtpAddress: r.smtp_address,
+  id: r.id, name: r.name, publicKey: r.public_key, joinedAt: r.joined_at, address: r.address, smtpAddress: r.smtp_address,
   software: r.software, rulesVersion: r.rules_version, lastSeen: r.last_seen, online: r.online === 1, queueDepth: r.queue_depth, outboxBacklog: r.outbox_backlog,
   removedAt: r.removed_at,
 });
 
 /**
- * Every scanner that ever joined. The credential column holds the node's HMAC key itself: a
- * challenge-response proof can only be checked by a party that holds the key, and the master's
- * database is the cluster's secret store (mode 0600, never logged).
+ * Every scanner that ever joined, with its public key: a node signs the master's challenge with
+ * its private key, which never leaves it, so nothing here lets anyone pass for a node
+ * (`credential_hash` is an empty legacy column).
  */
 export function createNodeRegistry(db: Db, onFlushError: (err: unknown) => void = () => undefined) {
   const byId = db.prepare<[string], Row>('SELECT * FROM nodes WHERE id = ?');
   const byName = db.prepare<[string], Row>('SELECT * FROM nodes WHERE name = ?');
   const all = db.prepare<[], Row>('SELECT * FROM nodes WHERE removed_at IS NULL ORDER BY name');
-  const insert = db.prepare('INSERT INTO nodes (id, name, credential_hash, joined_at) VALUES (?, ?, ?, ?)');
-  const rekey = db.prepare('UPDATE nodes SET credential_hash = ?, removed_at = NULL WHERE id = ?');
-  const remove = db.prepare("UPDATE nodes SET removed_at = ?, credential_hash = '', online = 0 WHERE id = ? AND removed_at IS NULL");
+  const insert = db.prepare("INSERT INTO nodes (id, name, credential_hash, public_key, joined_at) VALUES (?, ?, '', ?, ?)");
+  const rekey = db.prepare('UPDATE nodes SET public_key = ?, removed_at = NULL WHERE id = ?');
+  const remove = db.prepare("UPDATE nodes SET removed_at = ?, public_key = '', online = 0 WHERE id = ? AND removed_at IS NULL");
   const connected = db.prepare('UPDATE nodes SET online = 1, last_seen = ?, address = ?, smtp_address = ?, software = ?, rules_version = ? WHERE id = ?');
   const heartbeat = db.prepare('UPDATE nodes SET last_seen = ?, queue_depth = coalesce(?, queue_depth), outbox_backlog = coalesce(?, outbox_backlog), rules_version = coalesce(?, rules_version) WHERE id = ?');
   const offline = db.prepare('UPDATE nodes SET online = 0 WHERE id = ?');
@@ -104,17 +105,19 @@ export function createNodeRegistry(db: Db, onFlushError: (err: unknown) => void 
       return r ? fromRow(r) : undefined;
     },
     list: (): NodeRecord[] => flushed(() => all.all().map(fromRow)),
-    /** A join: a new node, or a known name that lost its credential (re-keyed). */
-    join(name: string, now: number): { id: string; credential: string; rejoined: boolean } {
-      const credential = randomBytes(32).toString('hex');
+    /**
+     * A join with a redeemed token: a new node, or a known name (removed, or re-keyed by an
+     * admin's replace token) that keeps its id and takes the new public key.
+     */
+    join(name: string, publicKey: string, now: number): { id: string; rejoined: boolean } {
       const existing = byName.get(name);
       if (existing) {
-        rekey.run(credential, existing.id);
-        return { id: existing.id, credential, rejoined: true };
+        rekey.run(publicKey, existing.id);
+        return { id: existing.id, rejoined: true };
       }
       const id = randomBytes(8).toString('hex');
-      insert.run(id, name, credential, now);
-      return { id, credential, rejoined: false };
+      insert.run(id, name, publicKey, now);
+      return { id, rejoined: false };
     },
     connected: (id: string, now: number, address: string, smtpAddress: string, software: string, rulesVersion: number) =>
       void connected.run(now, address, smtpAddress, software, rulesVersion, id),
@@ -125,8 +128,8 @@ export function createNodeRegistry(db: Db, onFlushError: (err: unknown) => void 
       offline.run(id);
     },
     /**
-     * Take a node out of the cluster: it leaves the node list, its credential is erased (a hello
-     * with it is refused), its name stays on the log entries it wrote. False: unknown or already removed.
+     * Take a node out of the cluster: it leaves the node list, its public key is erased (a hello
+     * signed with its key is refused; only a new join token brings the name back), its name stays on the log entries it wrote. False: unknown or already removed.
      */
     remove: (id: string, now: number): boolean => {
       if (pending.size > 0) flush();

@@ -8,7 +8,8 @@ import { GREYLIST_MIGRATION } from './migration-006-greylist.ts';
 import { NODE_REMOVAL_MIGRATION } from './migration-007-node-removal.ts';
 import { REFUSALS_MIGRATION } from './migration-008-refusals.ts';
 import { REPLICATION_MIGRATION } from './migration-009-replication.ts';
+import { NODE_KEYS_MIGRATION } from './migration-010-node-keys.ts';
 import { EVENT_EPOCHS_MIGRATION } from './migration-012-event-epochs.ts';
 
 /** The master's schema, one migration per area; add new ones, never edit a shipped one. */
-export const MASTER_MIGRATIONS: readonly Migration[] = [AUTH_MIGRATION, DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, DIGESTS_MIGRATION, GREYLIST_MIGRATION, NODE_REMOVAL_MIGRATION, REFUSALS_MIGRATION, REPLICATION_MIGRATION, EVENT_EPOCHS_MIGRATION];
+export const MASTER_MIGRATIONS: readonly Migration[] = [AUTH_MIGRATION, DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, DIGESTS_MIGRATION, GREYLIST_MIGRATION, NODE_REMOVAL_MIGRATION, REFUSALS_MIGRATION, REPLICATION_MIGRATION, NODE_KEYS_MIGRATION, EVENT_EPOCHS_MIGRATION];

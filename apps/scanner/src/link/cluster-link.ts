@@ -2,17 +2,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
 import type { Logger } from 'pino';
-import { decodeToScanner, encodeFrame, helloProof, FrameError, MAX_FRAME_BYTES, PendingRequests, offerProtocol, type BalancerReport, type ToMaster, type ToScanner } from '@moat/protocol';
+import { decodeToScanner, encodeFrame, helloSignature, FrameError, MAX_FRAME_BYTES, PendingRequests, offerProtocol, type BalancerReport, type ToMaster, type ToScanner } from '@moat/protocol';
 import type { OutboxStore } from '../store/outbox-store.ts';
 import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
-import type { NodeCredential } from './credential-store.ts';
+import type { NodeCredential, NodeKey } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
 
 export interface LinkSettings {
   /** The masters' cluster links, tried in order (management failover: the active one welcomes us). */
   readonly urls: readonly string[];
-  readonly joinSecret: string | undefined;
+  /** A one-time join token for the first join (`master.joinToken` or MOAT_JOIN_TOKEN). */
+  readonly joinToken: string | undefined;
   /** SHA-256 fingerprint of the master's certificate (`AB:CD:…`); required for wss. */
   readonly fingerprint: string | undefined;
   readonly nodeName: string;
@@ -29,6 +30,8 @@ export interface LinkDeps {
   readonly credentials: { load(): NodeCredential | undefined; save(c: NodeCredential): Promise<void> };
   readonly rules: PushedRulesSource;
   readonly outbox: OutboxStore;
+  /** This node's own key pair: every hello is signed with it. */
+  readonly key: NodeKey;
   readonly handlers: RequestHandlers;
   readonly queueDepth: () => number;
   /** The embedded balancer's status for the heartbeat, when this scanner runs one. */
@@ -73,6 +76,10 @@ export class ClusterLink {
   constructor(deps: LinkDeps) {
     this.deps = deps;
   }
+  /** The hello on this link was a join (with the token), so the welcome's node id is ours to keep. */
+  private joining = false;
+  /** The master refused our node id (removed, or re-keyed by an admin): join with the token next time. */
+  private joinNext = false;
 
   get isConnected(): boolean {
     return this.state === 'ready';
@@ -175,10 +182,10 @@ export class ClusterLink {
     const { log, settings } = this.deps;
     switch (frame.type) {
       case 'challenge': {
-        const cred = this.deps.credentials.load();
-        const key = cred?.credential ?? settings.joinSecret;
-        if (!key) {
-          log.error({ event: 'LINK_NO_CREDENTIAL' }, 'no node credential and no join secret: cannot join the cluster');
+        const cred = this.joinNext ? undefined : this.deps.credentials.load();
+        const token = settings.joinToken;
+        if (!cred && !token) {
+          log.error({ event: 'LINK_NO_CREDENTIAL' }, 'this node has not joined and has no join token (master.joinToken or MOAT_JOIN_TOKEN): cannot join the cluster');
           this.ws?.close(1000, 'no credential');
           return;
         }
@@ -186,9 +193,10 @@ export class ClusterLink {
           type: 'hello',
           // The master's own version when it is one behind (a rolling upgrade), else ours.
           protocol: offerProtocol(frame.protocol),
+        this.joining = !cred;
           nodeName: settings.nodeName,
-          ...(cred ? { nodeId: cred.nodeId } : {}),
-          proof: helloProof(key, settings.nodeName, frame.nonce),
+          ...(cred ? { nodeId: cred.nodeId } : { joinToken: token, publicKey: this.deps.key.publicKey }),
+          proof: helloSignature(this.deps.key.privateKeyPem, settings.nodeName, frame.nonce),
           software: settings.software,
           rulesVersion: this.deps.rules.version(),
           smtpAddress: settings.smtpAddress(),
@@ -197,9 +205,11 @@ export class ClusterLink {
       }
       case 'welcome': {
         const ws = this.ws;
-        if (frame.credential) {
-          await this.deps.credentials.save({ nodeId: frame.nodeId, credential: frame.credential });
-          log.info({ event: 'LINK_JOINED', nodeId: frame.nodeId }, 'joined the cluster; node credential stored');
+        if (this.joining) {
+          await this.deps.credentials.save({ nodeId: frame.nodeId });
+          this.joining = false;
+          this.joinNext = false;
+          log.info({ event: 'LINK_JOINED', nodeId: frame.nodeId }, 'joined the cluster with the join token; node id stored (the node proves itself with its key from now on)');
         }
         // The link may have dropped while the credential was being written.
         if (ws !== this.ws || ws?.readyState !== WebSocket.OPEN) return;
@@ -228,6 +238,8 @@ export class ClusterLink {
         log[frame.code === 'MOAT_ERR_NOT_ACTIVE' ? 'info' : 'error']({ event: 'LINK_REFUSED', code: frame.code, error: frame.message, url: this.url }, 'the master refused the link');
         return;
       case 'rules.push': {
+        // Our node id was refused (an admin removed the node or gave its name a new key): a configured token may bring it back.
+        if (frame.code === 'MOAT_ERR_NODE_AUTH' && settings.joinToken) this.joinNext = true;
         await this.epochSaved;
         if (!this.fenced()) return;
         const outcome = await this.deps.rules.apply(frame.version, frame.rules);

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { BalancerReportSchema } from '@moat/protocol';
 import type { ClusterHub } from '../../cluster/hub.ts';
+import { JOIN_TOKEN_DEFAULT_TTL_SECONDS, JOIN_TOKEN_MAX_TTL_SECONDS } from '../../cluster/join-tokens.ts';
 import { ApiError, notFound } from '../../http/api-error.ts';
 import { errorResponses, iso, isoOrNull } from '../../http/schemas.ts';
 import { MessageIdSchema } from '../data/data-schemas.ts';
@@ -37,6 +38,20 @@ const NodeSchema = Type.Object({
     ),
   ),
 });
+const JoinTokenRequestSchema = Type.Object(
+  {
+    node: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'The node name the token admits (the scanner\'s `node.name`).' }),
+    ttlSeconds: Type.Integer({ minimum: 60, maximum: JOIN_TOKEN_MAX_TTL_SECONDS, default: JOIN_TOKEN_DEFAULT_TTL_SECONDS, description: 'How long the token is valid (default an hour, at most a week). It is used up by the first join.' }),
+    replace: Type.Boolean({ default: false, description: 'For a node that is in the cluster now: the token gives its name a new key (the old one is refused from then on, and its live link is closed when the new node joins). Without it such a token is refused with 409.' }),
+  },
+  { additionalProperties: false },
+);
+const JoinTokenSchema = Type.Object({
+  token: Type.String({ description: 'The one-time join token: shown once, the master keeps only its SHA-256. Give it to the node as `master.joinToken` (or MOAT_JOIN_TOKEN).' }),
+  node: Type.String(),
+  expiresAt: Type.String({ format: 'date-time' }),
+  replace: Type.Boolean(),
+});
 const NodeIdParams = Type.Object({ nodeId: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'Node id.' }) });
 
 /** The node registry and each node's relay queue (fetched live over the link). */
@@ -62,14 +77,36 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
     },
   );
 
+  app.post(
+    '/nodes/join-tokens',
+    {
+      schema: {
+        summary: 'Make a one-time join token for a node name',
+        description: 'A new scanner joins with it once (`master.joinToken`), registering its own public key; the token expires after `ttlSeconds` and is used up by the join. '
+          + 'A token for a name that is in the cluster now is refused with 409 MOAT_ERR_NODE_EXISTS unless `replace` is set: a node\'s key changes only by this explicit action. Audited (`node.join-token`, without the token).',
+        tags: ['cluster'],
+        body: JoinTokenRequestSchema,
+        response: { 201: JoinTokenSchema, ...errorResponses(400, 409) },
+      },
+      config: { role: 'admin' },
+    },
+    async (request, reply) => {
+      const { node, ttlSeconds, replace } = request.body;
+      const made = hub.mintJoinToken(node, { ttlSeconds, replace, createdBy: request.principal?.username ?? 'unknown' });
+      if (!made.ok) throw new ApiError(409, made.code, made.message);
+      request.audit('node.join-token', `node:${node}`, { ttlSeconds, replace, expiresAt: iso(made.minted.expiresAt) });
+      return reply.code(201).send({ token: made.minted.token, node, expiresAt: iso(made.minted.expiresAt), replace });
+    },
+  );
+
   app.delete(
     '/nodes/:nodeId',
     {
       schema: {
         summary: 'Remove a stopped node from the cluster',
-        description: 'For a decommissioned scanner: it leaves the node list and its credential is erased, so it cannot connect with it again; the message log keeps its entries and name. '
+        description: 'For a decommissioned scanner: it leaves the node list and its public key is erased, so it cannot connect with its key again; the message log keeps its entries and name. '
           + 'Refused with 409 MOAT_ERR_NODE_ONLINE while it is connected: stop it first (drain it with `nodes.<name>.maintenance` before, so no session is cut). '
-          + 'Messages still in its quarantine or queue stay on its disk only. To bring it back, wipe its data folder\'s credential and let it join again with the join secret.',
+          + 'Messages still in its quarantine or queue stay on its disk only. To bring it back, make it a new join token (`POST /nodes/join-tokens`).',
         tags: ['cluster'],
         params: NodeIdParams,
         response: { 200: Type.Object({ ok: Type.Boolean() }), ...errorResponses(404, 409) },

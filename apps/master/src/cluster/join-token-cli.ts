@@ -1,0 +1,23 @@
+import { join } from 'node:path';
+import { openDatabase } from '@moat/storage';
+import type { MasterConfig } from '../config.ts';
+import { MASTER_MIGRATIONS } from '../db/migrations.ts';
+import { createAuditLog } from '../audit/audit-log.ts';
+import { createJoinTokens, type MintedJoinToken } from './join-tokens.ts';
+
+/**
+ * `moat master join-token`: make a one-time join token on the master's machine (it needs the
+ * database file; the master may be running: SQLite serialises the write). Audited as the
+ * system via the CLI. Throws with the reason when the name is taken and `replace` was not given.
+ */
+export function mintJoinTokenOffline(config: MasterConfig, nodeName: string, opts: { ttlSeconds: number; replace: boolean }, now: () => number = Date.now): MintedJoinToken {
+  const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
+  try {
+    const made = createJoinTokens(db).mint(nodeName, { ...opts, createdBy: 'system (cli)', now: now() });
+    if (!made.ok) throw new Error(made.message);
+    createAuditLog(db, now).audit({ username: 'system', via: 'cli' }, '', 'node.join-token', `node:${nodeName}`, { ttlSeconds: opts.ttlSeconds, replace: opts.replace, expiresAt: new Date(made.minted.expiresAt).toISOString() });
+    return made.minted;
+  } finally {
+    db.close();
+  }
+}
