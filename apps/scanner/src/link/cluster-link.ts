@@ -28,10 +28,10 @@ export interface LinkSettings {
 export interface LinkDeps {
   readonly settings: LinkSettings;
   readonly credentials: { load(): NodeCredential | undefined; save(c: NodeCredential): Promise<void> };
-  readonly rules: PushedRulesSource;
-  readonly outbox: OutboxStore;
   /** This node's own key pair: every hello is signed with it. */
   readonly key: NodeKey;
+  readonly rules: PushedRulesSource;
+  readonly outbox: OutboxStore;
   readonly handlers: RequestHandlers;
   readonly queueDepth: () => number;
   /** The embedded balancer's status for the heartbeat, when this scanner runs one. */
@@ -72,14 +72,14 @@ export class ClusterLink {
   private epochSaved: Promise<void> = Promise.resolve();
   /** A welcome waiting for the master's epoch (a scanner that has seen epochs trusts no master without one). */
   private pendingReady: (() => void) | undefined;
-
-  constructor(deps: LinkDeps) {
-    this.deps = deps;
-  }
   /** The hello on this link was a join (with the token), so the welcome's node id is ours to keep. */
   private joining = false;
   /** The master refused our node id (removed, or re-keyed by an admin): join with the token next time. */
   private joinNext = false;
+
+  constructor(deps: LinkDeps) {
+    this.deps = deps;
+  }
 
   get isConnected(): boolean {
     return this.state === 'ready';
@@ -189,11 +189,11 @@ export class ClusterLink {
           this.ws?.close(1000, 'no credential');
           return;
         }
+        this.joining = !cred;
         this.send({
           type: 'hello',
           // The master's own version when it is one behind (a rolling upgrade), else ours.
           protocol: offerProtocol(frame.protocol),
-        this.joining = !cred;
           nodeName: settings.nodeName,
           ...(cred ? { nodeId: cred.nodeId } : { joinToken: token, publicKey: this.deps.key.publicKey }),
           proof: helloSignature(this.deps.key.privateKeyPem, settings.nodeName, frame.nonce),
@@ -234,12 +234,12 @@ export class ClusterLink {
         return;
       case 'error':
         if (frame.id !== undefined && this.requests.settle(frame.id, { ok: false, error: new LinkUnavailableError(`the master refused the request: ${frame.code} ${frame.message}`) })) return;
+        // Our node id was refused (an admin removed the node or gave its name a new key): a configured token may bring it back.
+        if (frame.code === 'MOAT_ERR_NODE_AUTH' && settings.joinToken) this.joinNext = true;
         // A standby master saying so is expected with a list of masters: the next one is tried.
         log[frame.code === 'MOAT_ERR_NOT_ACTIVE' ? 'info' : 'error']({ event: 'LINK_REFUSED', code: frame.code, error: frame.message, url: this.url }, 'the master refused the link');
         return;
       case 'rules.push': {
-        // Our node id was refused (an admin removed the node or gave its name a new key): a configured token may bring it back.
-        if (frame.code === 'MOAT_ERR_NODE_AUTH' && settings.joinToken) this.joinNext = true;
         await this.epochSaved;
         if (!this.fenced()) return;
         const outcome = await this.deps.rules.apply(frame.version, frame.rules);
