@@ -20,7 +20,11 @@ export interface RspamdOptions {
   readonly dir?: string;
   /** Redis (`host:port`) for Bayes; without it Rspamd does not learn. */
   readonly redis?: string;
-  /** A DNS server for its RBL/SURBL checks (default `127.0.0.1:1`: nothing listens, every query fails at once). */
+  /**
+   * A DNS server for its RBL/SURBL checks, `host:port`: `startDnsStub().address` answers NXDOMAIN
+   * to every name at once. Default `127.0.0.1:1`: nothing listens, every query fails (as a DNS
+   * error, which Rspamd may retry, where NXDOMAIN is a plain "not listed").
+   */
   readonly dnsServer?: string;
   readonly startTimeoutMs?: number;
 }

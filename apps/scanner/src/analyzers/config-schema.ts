@@ -122,7 +122,7 @@ const Rspamd = Type.Object(
       default: 'pass',
       description: 'Rspamd unreachable, erroring or timing out: `pass` delivers with `X-Moat-Spam-Scan: unavailable` (reason `rspamd.unavailable`, score 0); `temp-fail` answers 451 4.3.0.',
     }),
-    scoreWeight: Type.Number({ minimum: 0, maximum: 100, default: 1, description: 'Rspamd\'s score times this is the extra score `rspamd` added to the rules\' score (0: recorded only).' }),
+    scoreWeight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'When set, each Rspamd signal\'s points (`rspamd`, `rspamd.bayes`, `rspamd.fuzzy`) times this is its extra score (0: recorded only), instead of the detection model\'s calibrated weights (docs/detection.md). Leave unset unless you re-calibrate.' })),
     actions: Type.Object(
       {
         reject: Type.Optional(SpamAction),
@@ -133,8 +133,8 @@ const Rspamd = Type.Object(
       },
       {
         additionalProperties: false,
-        default: { reject: 'reject' },
-        description: 'What an Rspamd action asks of the verdict (`tag`, `quarantine` or `reject`; the strongest action of all reasons wins). Actions not named only add their score.',
+        default: {},
+        description: 'What an Rspamd action asks of the verdict (`tag`, `quarantine` or `reject`; the strongest action of all reasons wins). None by default: Moat decides on its own score scale, and an engine\'s action overrides it only where you map it here.',
       },
     ),
     password: Type.Optional(Type.String({ minLength: 1, description: 'Sent as the `Password` header, when the worker requires one.' })),
@@ -153,7 +153,7 @@ const Spamassassin = Type.Object(
       default: 'pass',
       description: 'spamd unreachable, erroring or timing out: `pass` delivers with `X-Moat-Spam-Scan: unavailable` (reason `spamassassin.unavailable`, score 0); `temp-fail` answers 451 4.3.0.',
     }),
-    scoreWeight: Type.Number({ minimum: 0, maximum: 100, default: 1, description: 'SpamAssassin\'s score times this is the extra score `spamassassin` added to the rules\' score (0: recorded only).' }),
+    scoreWeight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'When set, each SpamAssassin signal\'s points (`spamassassin`, `spamassassin.bayes`) times this is its extra score (0: recorded only), instead of the detection model\'s calibrated weights (docs/detection.md). Leave unset unless you re-calibrate.' })),
     maxBytes: Type.Integer({ minimum: 1, default: 512_000, description: 'A bigger message is not sent (spamc\'s own limit is 500 KB); it gets reason `spamassassin.skipped`, score 0.' }),
   },
   {

@@ -1,0 +1,72 @@
+import { connect } from 'node:net';
+import { findBinary, startDaemon } from './daemon.ts';
+import { freePort, waitReady, workDir } from './workdir.ts';
+
+export interface Redis {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  /** `host:port`, as Rspamd's `servers` takes it. */
+  readonly address: string;
+  readonly dir: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export interface RedisOptions {
+  /** Keep the data here, across restarts (default: a temp folder removed on stop). */
+  readonly dir?: string;
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * A private redis-server on 127.0.0.1, for Rspamd's Bayes. Its data is an append-only file in
+ * `dir` (fsync every second, no RDB snapshots): what was learned survives a restart of
+ * `pnpm start` or a kill -9 of redis, with at most a second lost. No config file, every setting
+ * on the command line. Ready when it answers PING; stopped by its pid (SIGTERM: redis flushes
+ * the file before it exits).
+ */
+export async function startRedis(options: RedisOptions = {}): Promise<Redis> {
+  const binary = findBinary('redis-server');
+  if (!binary) throw new Error('redis-server is not installed (Debian package redis-server)');
+  const tmp = workDir('redis', options.dir);
+  const port = await freePort();
+  const daemon = startDaemon(binary, [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', tmp.path,
+    '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
+    '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning',
+  ]);
+  try {
+    await waitReady('redis-server', () => ping(port), () => daemon.child.exitCode === null, daemon.output, options.startTimeoutMs ?? 20_000, 20);
+  } catch (err) {
+    await daemon.stop();
+    tmp.cleanup();
+    throw err;
+  }
+  return {
+    host: '127.0.0.1',
+    port,
+    address: `127.0.0.1:${port}`,
+    dir: tmp.path,
+    pid: daemon.child.pid!,
+    async stop() {
+      await daemon.stop();
+      tmp.cleanup();
+    },
+  };
+}
+
+/** True when redis answers an inline PING with +PONG (a redis still loading its file answers -LOADING). */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    let reply = '';
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => {
+      reply += d.toString();
+      if (reply.includes('\r\n')) s.end();
+    });
+    s.on('close', () => resolve(reply.startsWith('+PONG')));
+    s.on('error', () => resolve(false));
+    s.setTimeout(1000, () => s.destroy());
+  });
+}
