@@ -48,6 +48,14 @@ describe('SPAMC/1.5 client with a real spamd', { skip: SPAMD_SKIP, timeout: 120_
     assert.ok(Math.abs(sum - r.score) <= 0.05 * r.rules.length + 0.05, `${r.score} vs ${JSON.stringify(r.rules)}`);
   });
 
+  test('a message many times the socket buffers is streamed with back-pressure and checked whole', async () => {
+    const line = 'The quarterly figures are attached below, as discussed at the meeting on Tuesday.\r\n';
+    const text = mail('big', line.repeat(Math.ceil(1_500_000 / line.length)));
+    const r = await check(tcp, message(text), { signal: signal() });
+    assert.equal(typeof r.score, 'number');
+    assert.equal(r.required, 5);
+  });
+
   test('TELL learns a message as spam once, then unlearns it', async () => {
     const text = mail('learn me', 'Cheap watches and pills, best prices, click now.');
     assert.deepEqual(await tell(tcp, message(text), { messageClass: 'spam', action: 'set' }, { signal: signal() }), { didSet: ['local'], didRemove: [] });
@@ -65,6 +73,24 @@ describe('TELL to a spamd without --allow-tell', { skip: SPAMD_SKIP, timeout: 12
         tell({ host: spamd.host, port: spamd.port }, message(mail('no tell', 'hello')), { messageClass: 'ham', action: 'set' }, { signal: signal() }),
         (err: unknown) => err instanceof SpamdError && err.code === 'refused' && /^spamd answered 69: Service Unavailable: TELL commands are not enabled/.test(err.message),
       );
+    } finally {
+      await spamd.stop();
+    }
+  });
+});
+
+describe('startSpamd', { skip: SPAMD_SKIP, timeout: 120_000 }, () => {
+  test('refuses options that are not what they say, naming them', async () => {
+    await assert.rejects(startSpamd({ trustedNetworks: ['10.0.0.0/8\nuse_bayes 0'] }), /trustedNetworks entry "10\.0\.0\.0\/8\\nuse_bayes 0" is not an IP address or CIDR block/);
+    await assert.rejects(startSpamd({ trustedNetworks: ['192.0.2.0/33'] }), /trustedNetworks entry "192\.0\.2\.0\/33"/);
+    await assert.rejects(startSpamd({ children: 0 }), /children must be a whole number of at least 1, got 0/);
+  });
+
+  test('trustedNetworks are trusted: a relay there makes the mail ALL_TRUSTED', async () => {
+    const spamd = await startSpamd({ trustedNetworks: ['203.0.113.0/24', '2001:db8::/32'] });
+    try {
+      const r = await check({ host: spamd.host, port: spamd.port }, message(mail('trusted relay', 'hello')), { signal: signal() });
+      assert.ok(r.rules.some((h) => h.name === 'ALL_TRUSTED'), JSON.stringify(r.rules));
     } finally {
       await spamd.stop();
     }

@@ -1,9 +1,10 @@
 import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { isIP } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { findBinary, startDaemon } from './daemon.ts';
+import { tcpPing } from './tcp-ping.ts';
 import { freePort, waitReady, workDir } from './workdir.ts';
 
 /** Where Debian keeps the site config; its `*.pre` files load SpamAssassin's plugins. */
@@ -41,6 +42,16 @@ export interface SpamdOptions {
  * owns the folder. Ready when `PING` answers `PONG`; stopped by its pid.
  */
 export async function startSpamd(options: SpamdOptions = {}): Promise<Spamd> {
+  const children = options.children ?? 2;
+  if (!Number.isInteger(children) || children < 1) throw new RangeError(`startSpamd: children must be a whole number of at least 1, got ${children}`);
+  for (const n of options.trustedNetworks ?? []) {
+    // They go into local.cf: an address or a CIDR block, nothing that could start another line.
+    const [addr, bits, extra] = n.split('/');
+    const family = isIP(addr ?? '');
+    if (!family || extra !== undefined || (bits !== undefined && !(/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)))) {
+      throw new RangeError(`startSpamd: trustedNetworks entry ${JSON.stringify(n)} is not an IP address or CIDR block`);
+    }
+  }
   const binary = findBinary('spamd');
   if (!binary) throw new Error('spamd is not installed (Debian package spamd)');
   const tmp = workDir('spamd', options.dir);
@@ -68,7 +79,7 @@ export async function startSpamd(options: SpamdOptions = {}): Promise<Spamd> {
   const args = [
     '--local', '--nouser-config', `--siteconfigpath=${site}`, '--syslog=stderr',
     `--listen=127.0.0.1:${port}`, `--listen=${socket}`, '--allowed-ips=127.0.0.1',
-    `--max-children=${options.children ?? 2}`, `--pidfile=${join(tmp.path, 'spamd.pid')}`, `--helper-home-dir=${tmp.path}`,
+    `--max-children=${children}`, `--pidfile=${join(tmp.path, 'spamd.pid')}`, `--helper-home-dir=${tmp.path}`,
   ];
   if (options.allowTell) args.push('--allow-tell');
   if (userInfo().uid === 0) {
@@ -101,13 +112,5 @@ export async function startSpamd(options: SpamdOptions = {}): Promise<Spamd> {
 }
 
 function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let reply = '';
-    s.on('connect', () => s.write('PING SPAMC/1.5\r\n\r\n'));
-    s.on('data', (d) => (reply += d.toString()));
-    s.on('close', () => resolve(/^SPAMD\/[\d.]+ 0 PONG\r\n/.test(reply)));
-    s.on('error', () => resolve(false));
-    s.setTimeout(1000, () => s.destroy());
-  });
+  return tcpPing(port, 'PING SPAMC/1.5\r\n\r\n', (reply) => /^SPAMD\/[\d.]+ 0 PONG\r\n/.test(reply));
 }

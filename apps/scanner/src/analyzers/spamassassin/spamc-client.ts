@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
@@ -114,10 +115,13 @@ function exchange(address: SpamdAddress, head: string, message: SpamdMessage | u
     const chunks: Buffer[] = [];
     let received = 0;
     let settled = false;
+    // Ends a send still waiting for 'drain' once the exchange is over, however it ended.
+    const sending = new AbortController();
     const finish = (err: Error | undefined) => {
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
+      sending.abort();
       socket.destroy();
       message?.body.destroy();
       if (err) reject(err);
@@ -141,36 +145,29 @@ function exchange(address: SpamdAddress, head: string, message: SpamdMessage | u
       else finish(undefined);
     });
     socket.once('connect', () => {
-      send(socket, head, message, () => received > 0).catch((err: Error) => {
+      send(socket, head, message, () => received > 0, sending.signal).catch((err: Error) => {
         if (received === 0) finish(new SpamdError('unreachable', `reading or sending the message: ${err.message}`));
       });
     });
   });
 }
 
-async function send(socket: Socket, head: string, message: SpamdMessage | undefined, replied: () => boolean): Promise<void> {
-  await write(socket, Buffer.from(head, 'latin1'));
+async function send(socket: Socket, head: string, message: SpamdMessage | undefined, replied: () => boolean, signal: AbortSignal): Promise<void> {
+  const write = async (data: Buffer) => {
+    if (!socket.write(data)) await once(socket, 'drain', { signal });
+  };
+  await write(Buffer.from(head, 'latin1'));
   if (!message) return;
-  if (message.prefix) await write(socket, message.prefix);
+  if (message.prefix) await write(message.prefix);
   let sent = 0;
   for await (const data of message.body as AsyncIterable<Buffer>) {
     if (replied() || socket.destroyed) return;
     sent += data.length;
     // Content-length was promised: more bytes would be read as garbage, fewer would leave spamd waiting.
     if (sent > message.bodyBytes) throw new Error(`the message is longer than its ${message.bodyBytes} bytes`);
-    await write(socket, data);
+    await write(data);
   }
   if (sent !== message.bodyBytes) throw new Error(`the message has ${sent} bytes, not ${message.bodyBytes}`);
-}
-
-function write(socket: Socket, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (socket.write(data)) return resolve();
-    const onDrain = () => { socket.off('close', onClose); resolve(); };
-    const onClose = () => { socket.off('drain', onDrain); reject(new Error('connection closed while sending')); };
-    socket.once('drain', onDrain);
-    socket.once('close', onClose);
-  });
 }
 
 /** A spamd reply: its status (`SPAMD/1.1 0 EX_OK`), headers by lower-case name, and body. */
