@@ -66,7 +66,7 @@ describe('SpamAssassin with a real spamd', { skip: SPAMD_SKIP, timeout: 120_000 
     assert.ok(row.reasons.some((x) => x.rule === 'gtube'));
     const sa = saReason(row.reasons)!;
     assert.ok(sa.score! >= 1000, JSON.stringify(sa));
-    assert.match(sa.match!, /^score 10\d\d(\.\d)?\/5: GTUBE\(1000\)/);
+    assert.match(sa.match!, /^score 10\d\d(\.\d)?\/5\b[^:]*: GTUBE\(1000\)/);
   });
 
   test('a plain message is delivered with X-Moat-Spam-Scan: spamassassin score=… and the spamassassin reason', async () => {
