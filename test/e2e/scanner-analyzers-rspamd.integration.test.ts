@@ -60,7 +60,7 @@ describe('Rspamd /checkv2 with a real rspamd', { skip: RSPAMD_SKIP, timeout: 120
       assert.equal(gtube.code, 550, 'the built-in check still rejects');
       const r = row(node, "subject = 'rspamd gtube'")!;
       assert.match(r.reasons, /"rule":"gtube"/);
-      assert.match(r.reasons, /"rule":"rspamd","match":"reject, score 15\/15: GTUBE\(0\)","score":7\.5,"action":"quarantine"/);
+      assert.match(r.reasons, /"rule":"rspamd","match":"reject, score 15\/15 ×0\.5 \(model [^)]+\): GTUBE\(0\)","score":7\.5,"action":"quarantine"/);
     } finally {
       await node.close();
     }

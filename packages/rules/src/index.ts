@@ -34,3 +34,4 @@ export { evaluateMessage } from './evaluate.ts';
 export { GTUBE } from './gtube.ts';
 export { demoRules } from './demo.ts';
 export { decideGreylist, greylistKey, greylistText, greylistTriplet, type GreylistDecision, type GreylistEntry, type GreylistTimes, type GreylistTriplet } from './greylist.ts';
+export { DETECTION_MODEL, SIGNAL_IDS, engineSignals, strongestHits, weighSignal, type DetectionModel, type Engine, type EngineHit, type EngineSignal, type SignalId } from './detection-model.ts';

@@ -1,3 +1,4 @@
+import { DETECTION_MODEL } from '@moat/rules';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -45,7 +46,7 @@ const answer = (o: unknown) => () => ({ status: 200, body: JSON.stringify(o) });
 
 describe('rspamdAnalyzer against a stand-in /checkv2 server', () => {
   it('streams the message with the envelope as headers; the weighted score and the strongest symbols become extra score `rspamd`', async () => {
-    reply = answer({ score: 6.5, required_score: 15, action: 'add header', symbols: { A: { name: 'A', score: 0.5 }, B: { name: 'B', score: 6 }, Z: { name: 'Z', score: 0 } } });
+    reply = answer({ score: 9.5, required_score: 15, action: 'add header', symbols: { A: { name: 'A', score: 0.5 }, B: { name: 'B', score: 6 }, Z: { name: 'Z', score: 0 }, BAYES_SPAM: { name: 'BAYES_SPAM', score: 3 } } });
     const f = await rspamdAnalyzer(settings({ scoreWeight: 2 })).run(input, new AbortController().signal);
     const s = seen.at(-1)!;
     assert.equal(s.path, '/checkv2');
@@ -54,14 +55,18 @@ describe('rspamdAnalyzer against a stand-in /checkv2 server', () => {
     assert.equal(s.headers['helo'], 'mx.origin.test');
     assert.equal(s.headers['from'], 'a@origin.test');
     assert.equal(s.headers['rcpt'], 'u@example.test, v@example.test'); // node joins repeated headers
-    assert.deepEqual(f.extraScores, [{ id: 'rspamd', score: 13, detail: 'add header, score 6.5/15: B(6) A(0.5)', action: undefined }]);
-    assert.deepEqual(f.headers, ['X-Moat-Spam-Scan: rspamd score=6.5 required=15 action=add header']);
+    // Its Bayes vote is a signal of its own (the detection model weighs it apart); the admin's scoreWeight applies to both.
+    assert.deepEqual(f.extraScores, [
+      { id: 'rspamd', score: 13, detail: `add header, score 9.5/15 ×2 (model ${DETECTION_MODEL.version}): B(6) A(0.5)`, action: undefined },
+      { id: 'rspamd.bayes', score: 6, detail: '3 points ×2: BAYES_SPAM(3)' },
+    ]);
+    assert.deepEqual(f.headers, ['X-Moat-Spam-Scan: rspamd score=9.5 required=15 action=add header']);
   });
 
   it('maps Rspamd\'s action by `actions` (GTUBE: reject with only a zero-score symbol)', async () => {
     reply = answer({ is_skipped: true, score: 15, required_score: 15, action: 'reject', symbols: { GTUBE: { name: 'GTUBE', score: 0 } } });
     const f = await rspamdAnalyzer(settings({ actions: { reject: 'quarantine' } })).run(input, new AbortController().signal);
-    assert.deepEqual(f.extraScores, [{ id: 'rspamd', score: 15, detail: 'reject, score 15/15: GTUBE(0)', action: 'quarantine' }]);
+    assert.deepEqual(f.extraScores, [{ id: 'rspamd', score: 15 * DETECTION_MODEL.weights.rspamd, detail: `reject, score 15/15 ×${DETECTION_MODEL.weights.rspamd} (model ${DETECTION_MODEL.version}): GTUBE(0)`, action: 'quarantine' }]);
     const unmapped = await rspamdAnalyzer(settings({ actions: {} })).run(input, new AbortController().signal);
     assert.equal(unmapped.extraScores![0]!.action, undefined);
   });

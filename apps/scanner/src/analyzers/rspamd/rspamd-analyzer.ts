@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pipeline } from 'node:stream/promises';
-import type { Action } from '@moat/rules';
+import { DETECTION_MODEL, engineSignals, strongestHits, weighSignal, type Action, type EngineHit } from '@moat/rules';
 import type { Analyzer, Findings } from '../analyzer.ts';
 import { readMessageFile } from '../../memory/buffer-garbage.ts';
 
@@ -14,8 +14,8 @@ export interface RspamdSettings {
   readonly timeoutMs: number;
   /** Rspamd down, erroring or timing out: deliver with `X-Moat-Spam-Scan: unavailable` (default) or 451. */
   readonly onUnavailable: 'pass' | 'temp-fail';
-  /** Rspamd's score times this is the extra score `rspamd` the rules add up (0: record only). */
-  readonly scoreWeight: number;
+  /** When set, every Rspamd signal's points times this (0: record only) instead of the detection model's weights. */
+  readonly scoreWeight?: number | undefined;
   /** What an Rspamd action asks of the verdict (e.g. `reject: quarantine`); unmapped actions only score. */
   readonly actions: Readonly<Partial<Record<RspamdAction, Exclude<Action, 'deliver'>>>>;
   /** Sent as `Password` (the worker's `password`), when set. */
@@ -31,15 +31,20 @@ export interface RspamdResult {
   readonly action: string;
   /** The symbols that weigh most, strongest first, as `NAME(score)`. */
   readonly symbols: readonly string[];
+  /** Every symbol with its score (for the detection model's signals). */
+  readonly hits: readonly EngineHit[];
 }
 
 const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Spam scoring by Rspamd's HTTP scanning API: the spooled file is streamed to `/checkv2` with
- * the envelope as headers (IP, Helo, From, Rcpt). Rspamd's score, times `scoreWeight`, is an
- * extra score `rspamd` with the action and the strongest symbols as its detail; its action can
- * ask for a verdict action through `actions`. The rules decide, as for every analyzer.
+ * the envelope as headers (IP, Helo, From, Rcpt). Rspamd's answer is cut into the detection
+ * model's signals (its Bayes and fuzzy votes apart from its other symbols: @moat/rules
+ * detection-model.ts), each weighed into an extra score (`rspamd`, `rspamd.bayes`,
+ * `rspamd.fuzzy`) whose detail names the points, the weight and the symbols. Its action asks
+ * for a verdict action only when the admin maps it in `actions` (none by default). The rules
+ * decide, as for every analyzer.
  */
 export function rspamdAnalyzer(settings: RspamdSettings): Analyzer {
   const endpoint = new URL('checkv2', settings.url.endsWith('/') ? settings.url : `${settings.url}/`);
@@ -61,9 +66,16 @@ export function rspamdAnalyzer(settings: RspamdSettings): Analyzer {
       if (settings.password) headers['Password'] = settings.password;
       const r = await check(endpoint, headers, input.spoolFile, signal);
       const action = Object.hasOwn(settings.actions, r.action) ? settings.actions[r.action as RspamdAction] : undefined;
-      const detail = `${r.action}, score ${r.score}/${r.requiredScore}${r.symbols.length ? `: ${r.symbols.join(' ')}` : ''}`;
+      const extraScores = engineSignals('rspamd', r.score, r.hits).map((sig, i) => {
+        const weight = settings.scoreWeight ?? DETECTION_MODEL.weights[sig.id];
+        const symbols = strongestHits(sig.hits, 8);
+        // The first signal carries Rspamd's whole answer (action, score/required) and the mapped action, if any.
+        const what = i === 0 ? `${r.action}, score ${r.score}/${r.requiredScore} ×${weight} (model ${DETECTION_MODEL.version})` : `${sig.raw} points ×${weight}`;
+        const detail = `${what}${symbols.length ? `: ${symbols.join(' ')}` : ''}`;
+        return { id: sig.id, score: weighSignal(DETECTION_MODEL, sig, settings.scoreWeight), detail, ...(i === 0 ? { action } : {}) };
+      });
       return {
-        extraScores: [{ id: 'rspamd', score: r.score * settings.scoreWeight, detail, action }],
+        extraScores,
         headers: [`X-Moat-Spam-Scan: rspamd score=${r.score} required=${r.requiredScore} action=${r.action}`.replace(/[\r\n]/g, ' ')],
       };
     },
@@ -106,10 +118,11 @@ export function parseCheckV2(body: string): RspamdResult {
   if (typeof o !== 'object' || o === null || typeof o.score !== 'number' || !Number.isFinite(o.score) || typeof o.action !== 'string') {
     throw new Error('rspamd reply has no score or action');
   }
-  // The symbols that weigh most, or (GTUBE, a pre-filter) the first ones when none weighs.
   const all = typeof o.symbols === 'object' && o.symbols !== null ? Object.values(o.symbols as Record<string, { name?: unknown; score?: unknown }>) : [];
-  const named = all.filter((s) => typeof s?.name === 'string' && typeof s.score === 'number' && Number.isFinite(s.score)) as { name: string; score: number }[];
-  const weighing = named.filter((s) => s.score !== 0).sort((a, b) => Math.abs(b.score) - Math.abs(a.score));
-  const symbols = (weighing.length > 0 ? weighing : named).slice(0, 8).map((s) => `${s.name.slice(0, 64)}(${s.score})`);
-  return { score: o.score, requiredScore: typeof o.required_score === 'number' ? o.required_score : 0, action: o.action.slice(0, 32), symbols };
+  const hits = all
+    .filter((s) => typeof s?.name === 'string' && typeof s.score === 'number' && Number.isFinite(s.score))
+    .map((s) => ({ name: (s.name as string).slice(0, 64), score: s.score as number }));
+  const symbols = strongestHits(hits, 8);
+  return { score: o.score, requiredScore: typeof o.required_score === 'number' ? o.required_score : 0, action: o.action.slice(0, 32), symbols, hits };
 }
+

@@ -1,3 +1,4 @@
+import { DETECTION_MODEL } from '@moat/rules';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,10 +44,13 @@ after(() => {
 });
 
 describe('spamassassinAnalyzer', () => {
-  it('sends our Received line naming the client, then the message; scores SA\'s score times the weight', async () => {
+  it('sends our Received line naming the client, then the message; its Bayes vote and its other rules are two signals, each times the weight', async () => {
     const f = await spamassassinAnalyzer(settings()).run(input, AbortSignal.timeout(2000));
     assert.deepEqual(f, {
-      extraScores: [{ id: 'spamassassin', score: 3.65, detail: 'score 7.3/5: MISSING_DATE(2.7) BAYES_00(-1.9) MISSING_MID(0.6)' }],
+      extraScores: [
+        { id: 'spamassassin', score: 4.6, detail: `score 7.3/5 ×0.5 (model ${DETECTION_MODEL.version}): MISSING_DATE(2.7) MISSING_MID(0.6)` },
+        { id: 'spamassassin.bayes', score: -0.95, detail: '-1.9 points ×0.5: BAYES_00(-1.9)' },
+      ],
       headers: ['X-Moat-Spam-Scan: spamassassin score=7.3 required=5'],
     });
     const sent = requests.at(-1)!;
