@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { decoyHash, hashPassword, verifyPassword } from '../../auth/passwords.ts';
 import { SESSION_COOKIE, sessionCookieOptions } from '../../auth/session-cookie.ts';
+import type { AttemptTicket } from '../../auth/login-limiter.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { errorResponses, iso } from '../../http/schemas.ts';
 import { LoginBody, LoginResult, MeResult, PasswordChangeBody } from './auth-schemas.ts';
@@ -12,9 +13,10 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { users, sessions, loginLimiter, auditLog } = app.services;
   const { config } = app.deps;
 
-  function throttle(ip: string, username: string): void {
-    const verdict = loginLimiter.check(ip, username);
-    if (verdict.allowed) return;
+  /** Count the attempt before the password is checked (parallel attempts see each other); 429 past a limit. */
+  function throttle(ip: string, username: string): AttemptTicket {
+    const verdict = loginLimiter.attempt(ip, username);
+    if (verdict.allowed) return verdict.ticket;
     app.log.warn({ event: 'AUTH_THROTTLED', ip, username }, 'login refused: too many failed attempts');
     throw new ApiError(
       429,
@@ -31,7 +33,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { public: true },
       schema: {
         summary: 'Sign in: sets the `moat_session` cookie',
-        description: `Failed attempts are limited per client address and per user name (config auth.loginAttemptsPerMinute); beyond that 429 with Retry-After. Failures are audited without the password.`,
+        description: `Attempts are counted before the password is checked, and given back when it was right: at most auth.loginAttemptsPerMinute per client address (an IPv6 /64), as many per user name and address, and ten times that per user name from addresses that never signed in to it; beyond that 429 with Retry-After. Failures are audited without the password.`,
         tags: ['auth'],
         security: [],
         body: LoginBody,
@@ -40,18 +42,18 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      throttle(request.ip, username);
+      const ticket = throttle(request.ip, username);
       const user = users.findByUsername(username);
       const hash = user === undefined ? undefined : users.passwordHashOf(user.id);
       // Verify even for an unknown name, so timing does not tell which names exist.
       const matches = await verifyPassword(password, hash ?? (await decoyHash()));
       if (user === undefined || !matches || user.disabled) {
-        loginLimiter.fail(request.ip, username);
         const reason = user === undefined ? 'unknown user' : !matches ? 'wrong password' : 'user disabled';
         auditLog.audit({ username, via: 'password' }, request.ip, 'auth.login_failed', `user:${username}`, { reason });
         request.log.warn({ event: 'AUTH_LOGIN_FAILED', ip: request.ip, username, reason }, 'login failed');
         throw badCredentials();
       }
+      loginLimiter.succeeded(ticket);
       sessions.sweep();
       const session = sessions.create(user.id, request.ip, request.headers['user-agent'] ?? '');
       reply.setCookie(SESSION_COOKIE, session.token, sessionCookieOptions(config.auth.secureCookie, session.expiresAt));
@@ -102,13 +104,13 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const p = request.principal!;
-      throttle(request.ip, p.username);
+      const ticket = throttle(request.ip, p.username);
       const hash = users.passwordHashOf(p.userId);
       if (hash === undefined || !(await verifyPassword(request.body.currentPassword, hash))) {
-        loginLimiter.fail(request.ip, p.username);
         request.audit('auth.password_change_failed', `user:${p.userId}`, { reason: 'wrong current password' });
         throw new ApiError(403, 'MOAT_ERR_BAD_CREDENTIALS', 'the current password is wrong');
       }
+      loginLimiter.succeeded(ticket);
       users.update(p.userId, { passwordHash: await hashPassword(request.body.newPassword) });
       const ended = sessions.revokeAllForUser(p.userId, p.via === 'session' ? request.cookies[SESSION_COOKIE] : undefined);
       request.audit('auth.password_change', `user:${p.userId}`, { sessionsEnded: ended });
