@@ -121,12 +121,13 @@ else
   secret="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   umask 077
   {
-    echo "# Secrets for Moat (read by the systemd unit). Same MOAT_JOIN_SECRET on the master and every scanner."
+    echo "# Secrets for Moat (read by the systemd unit)."
     if [ "$role" = master ]; then
+      echo "# The masters' shared secret (a standby master proves itself with it)."
       echo "MOAT_JOIN_SECRET=$secret"
       echo "# MOAT_ADMIN_PASSWORD=   (unset: generated on first start, printed in the journal, kept in the data folder)"
     else
-      echo "# MOAT_JOIN_SECRET=   (copy it from the master's /etc/moat/moat.env; needed for the first join only)"
+      echo "# MOAT_JOIN_TOKEN=   (a one-time token: 'moat master join-token --config /etc/moat/master.yaml --node NAME' on the master; first join only)"
     fi
   } > "$ETC/moat.env"
   chmod 0640 "$ETC/moat.env"
