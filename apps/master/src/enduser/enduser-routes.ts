@@ -58,8 +58,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
 
     app.addHook('onRequest', async (request, reply) => {
       reply.headers(SECURITY_HEADERS);
-      const allowed = requests.check(request.ip, request.ip);
-      requests.fail(request.ip, request.ip); // every request counts
+      const allowed = requests.attempt(request.ip, request.ip); // every request counts
       if (!allowed.allowed) {
         return reply.code(429).header('retry-after', String(allowed.retryAfterSeconds)).type('text/html').send(errorPage('Too many requests', 'Please wait a minute and try again.'));
       }
@@ -76,14 +75,17 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
 
     /** Check a link token; on failure the page says why (and repeated failures slow the client down). */
     function checkToken(request: FastifyRequest, reply: FastifyReply, token: unknown) {
-      const limited = badLinks.check(request.ip, request.ip);
+      // Counted before the check and given back when the link is good, so parallel guesses see each other.
+      const limited = badLinks.attempt(request.ip, request.ip);
       if (!limited.allowed) {
         html(reply.header('retry-after', String(limited.retryAfterSeconds)), 429, errorPage('Too many invalid links', 'Please wait a minute and try again.'));
         return undefined;
       }
       const checked = verifyLink(deps.store.secret(), typeof token === 'string' ? token : '', deps.now());
-      if (checked.ok) return checked.link;
-      badLinks.fail(request.ip, request.ip);
+      if (checked.ok) {
+        badLinks.succeeded(limited.ticket);
+        return checked.link;
+      }
       deps.log.info({ event: 'ENDUSER_LINK_REFUSED', reason: checked.reason }, 'digest link refused');
       if (checked.reason === 'expired') html(reply, 410, errorPage('This link has expired', 'Links in a quarantine digest work for a limited time. The next digest has fresh ones.'));
       else html(reply, 403, errorPage('This link is not valid', 'The link is incomplete or has been changed. Open it again from your quarantine digest.'));
