@@ -126,6 +126,7 @@ const Master = Type.Object(
     reconnectBaseSeconds: Type.Number({ minimum: 0.05, default: 0.5, description: 'First reconnect delay; doubles per failed attempt, with jitter.' }),
     reconnectMaxSeconds: Type.Number({ minimum: 0.1, default: 30, description: 'Largest reconnect delay.' }),
     batchSize: Type.Integer({ minimum: 1, maximum: 1000, default: 500, description: 'Outbox events per batch sent to the master.' }),
+    allowInsecure: Type.Boolean({ default: false, description: 'Allow a plain `ws://` link to a master that is not on loopback (refused at start otherwise, naming `master.url`): its traffic is then readable and forgeable on the way. Logged as a warning (`LINK_INSECURE`) at every start.' }),
   },
   { additionalProperties: false, description: 'Optional: join a cluster. Rules are then pushed by the master and persisted locally.' },
 );

@@ -25,6 +25,7 @@ import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moa
 import { applyNodeSettings, balancerReport, withLocalUpstream } from './balancer-bridge.ts';
 import type { CompiledRules } from '@moat/rules';
 import { epochStore } from './link/epoch-store.ts';
+import { checkPlaintextLinks } from './link/plaintext-link.ts';
 import { credentialStore, loadOrCreateNodeKey } from './link/credential-store.ts';
 import { createRequestHandlers } from './link/request-handlers.ts';
 import { createLogger } from './logger.ts';
@@ -62,7 +63,12 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   if (!config.rules === !config.master) {
     throw new ConfigError('scanner config', [{ key: config.rules ? 'master' : 'rules', message: 'exactly one of `rules` (a local rules file) and `master` (rules pushed by the master) is required' }]);
   }
+  const plaintext = config.master ? checkPlaintextLinks(config.master) : { errors: [], insecure: [] };
+  if (plaintext.errors.length > 0) throw new ConfigError('scanner config', plaintext.errors);
   const log = options.log ?? createLogger(config.log.level, { role: 'scanner', node: config.node.name });
+  for (const url of plaintext.insecure) {
+    log.warn({ event: 'LINK_INSECURE', url }, 'master.allowInsecure: the cluster link to a master off loopback is plain ws://; its traffic (rules, the message log, quarantined messages) is readable and forgeable on the way');
+  }
   const now = options.now ?? Date.now;
   // retained/ holds hard links to queue and quarantine files: it must stay on their filesystem (all under dataDir).
   const dirs = { spool: join(config.dataDir, 'spool'), queue: join(config.dataDir, 'queue'), quarantine: join(config.dataDir, 'quarantine'), retained: join(config.dataDir, 'retained') };
