@@ -25,6 +25,9 @@ import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moa
 import { applyNodeSettings, balancerReport, withLocalUpstream } from './balancer-bridge.ts';
 import type { CompiledRules } from '@moat/rules';
 import { epochStore } from './link/epoch-store.ts';
+import { LearnFollower } from './learn/learn-follower.ts';
+import { learnStateStore } from './learn/learn-state.ts';
+import { createLearner, engineLearners } from './learn/learner.ts';
 import { checkPlaintextLinks } from './link/plaintext-link.ts';
 import { credentialStore, loadOrCreateNodeKey } from './link/credential-store.ts';
 import { createRequestHandlers } from './link/request-handlers.ts';
@@ -140,6 +143,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       credentials: credentialStore(config.dataDir),
       key: await loadOrCreateNodeKey(config.dataDir),
       epochs: epochStore(config.dataDir),
+      learn: new LearnFollower({ state: learnStateStore(config.dataDir), apply: createLearner(engineLearners(config.analyzers), log), log, now }),
       rules: pushed,
       outbox,
       handlers,

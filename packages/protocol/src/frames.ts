@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { OutboxEventSchema } from './events.ts';
+import { LearnAckFrame, LearnEventFrame } from './learn.ts';
 
 /**
  * Every frame of the master ⇄ scanner link. One JSON object per WebSocket text message, with a
@@ -15,7 +16,8 @@ import { OutboxEventSchema } from './events.ts';
  * The link's version. 1: the first. 2: outbox events carry the scanner run's `epoch` (the master
  * keys events on node, epoch, seq and content; absent on events written before); node key pairs
  * and one-time join tokens instead of the shared join secret and the HMAC credentials the master
- * kept (docs/security.md): version 1 is refused (OLDEST_PROTOCOL_VERSION).
+ * kept (docs/security.md): version 1 is refused (OLDEST_PROTOCOL_VERSION); `learn.event` /
+ * `learn.ack`, cluster-wide learning (learn.ts).
  */
 export const PROTOCOL_VERSION = 2;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
@@ -268,11 +270,13 @@ export const ToScannerFrame = Type.Union([
   QuarantineReleaseRcptFrame,
   RetainedFetchFrame, RetainedRedeliverFrame,
   MasterEpochFrame,
+  LearnEventFrame,
 ]);
 export const ToMasterFrame = Type.Union([
   HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame,
   GreylistCheckFrame,
   MasterEpochFrame,
+  LearnAckFrame,
 ]);
 
 export type ToScanner = Static<typeof ToScannerFrame>;

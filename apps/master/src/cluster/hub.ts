@@ -16,6 +16,9 @@ import { createIngest, type EventWarnings } from '../data/ingest.ts';
 import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
+import { LEARN_PROTOCOL_VERSION } from '@moat/protocol';
+import { LearnDispatcher } from '../learn/learn-dispatcher.ts';
+import { createLearnStore, type LearnStore } from '../learn/learn-store.ts';
 
 export interface HubSettings {
   readonly heartbeatMs: number;
@@ -78,6 +81,9 @@ export class ClusterHub implements ClusterControl {
   private readonly metrics: ClusterMetrics;
   private readonly greylist: GreylistStore;
   private readonly greylistSweepTimer: NodeJS.Timeout;
+  /** Cluster-wide learning: the learn log, and its delivery to every online scanner (learn/). */
+  readonly learnStore: LearnStore;
+  readonly learning: LearnDispatcher;
 
   constructor(deps: { db: Db; log: Logger; now: () => number; settings: HubSettings; registry: Registry }) {
     this.db = deps.db;
@@ -98,6 +104,8 @@ export class ClusterHub implements ClusterControl {
     this.greylist = createGreylistStore(deps.db);
     this.greylistSweepTimer = setInterval(() => this.sweepGreylist(), GREYLIST_SWEEP_MS);
     this.greylistSweepTimer.unref();
+    this.learnStore = createLearnStore(deps.db);
+    this.learning = new LearnDispatcher({ store: this.learnStore, log: deps.log, now: deps.now });
   }
 
   /** A one-time join token for a node name, on the hub's clock (API, `moat local`). */
@@ -140,6 +148,7 @@ export class ClusterHub implements ClusterControl {
     this.closing = true;
     clearInterval(this.livenessTimer);
     clearInterval(this.greylistSweepTimer);
+    this.learning.close();
     const sockets = [...this.sessions.values()].map((s) => s.ws);
     await Promise.all(
       sockets.map(
@@ -248,6 +257,8 @@ export class ClusterHub implements ClusterControl {
       this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
       session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
       this.pushRulesIfBehind(session, hello.rulesVersion);
+      // The node answers with the learn sequence it has applied; the rest of the log follows.
+      if (negotiated.version >= LEARN_PROTOCOL_VERSION) this.learning.attach(node.id, node.name, (f) => this.send(ws, f));
     };
     // management failover: a join is welcomed only once a standby has the node's key too.
     if (joined && this.settings.failover) void this.settings.failover.replicated().then(greet);
@@ -311,6 +322,9 @@ export class ClusterHub implements ClusterControl {
         s.pending.settle(frame.id, frame.ok ? { ok: true, value: frame.data } : { ok: false, error: new NodeRequestError(s.node.name, frame.code ?? 'MOAT_ERR_NODE', frame.message ?? 'request failed') });
         return;
       }
+      case 'learn.ack':
+        this.learning.acked(s.node.id, frame.seq, frame.error);
+        return;
       case 'greylist.check':
         this.answerGreylist(s, frame);
         return;
@@ -343,6 +357,7 @@ export class ClusterHub implements ClusterControl {
   private disconnected(s: Session): void {
     if (this.sessions.get(s.node.id) !== s) return;
     this.sessions.delete(s.node.id);
+    this.learning.detach(s.node.id);
     // While the master stops, the registry is reset at the next start instead.
     if (!this.closing) {
       try {
@@ -407,6 +422,13 @@ export class ClusterHub implements ClusterControl {
   private pushRulesIfBehind(s: Session, nodeVersion: number): void {
     const current = currentRules(this.db);
     if (current && current.version !== nodeVersion) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
+  }
+
+  /** A learn event was recorded: sent to the online scanners (with failover, once a standby has it too). */
+  learnRecorded(): void {
+    const failover = this.settings.failover;
+    if (failover) void failover.replicated().then(() => failover.isActive() && this.learning.published());
+    else this.learning.published();
   }
 
   rulesChanged(): void {

@@ -139,6 +139,9 @@ const Rspamd = Type.Object(
     ),
     password: Type.Optional(Type.String({ minLength: 1, description: 'Sent as the `Password` header, when the worker requires one.' })),
     maxBytes: Type.Integer({ minimum: 1, default: 20_971_520, description: 'A bigger message is not sent (Rspamd\'s `max_message`, 50 MB by default); it gets reason `rspamd.skipped`, score 0.' }),
+    controllerUrl: Type.Optional(Type.String({ minLength: 1, pattern: '^https?://', description: 'Base URL of Rspamd\'s controller worker (`/learnspam`, `/learnham`, `/fuzzyadd`, `/fuzzydel`): learn events from the master teach this Rspamd\'s Bayes (and fuzzy storage). Absent: this node\'s Rspamd is not taught.' })),
+    controllerPassword: Type.Optional(Type.String({ minLength: 1, description: 'The controller\'s `password`, sent as the `Password` header (not needed from an address in its `secure_ip`).' })),
+    fuzzy: Type.Boolean({ default: false, description: 'Also teach Rspamd\'s fuzzy storage: spam is added (`/fuzzyadd`, flag 1), a reversal to ham deletes it (`/fuzzydel`). Needs a `fuzzy_check` rule that may write to this node\'s own fuzzy storage worker.' }),
   },
   { additionalProperties: false, description: 'Optional: spam scoring by Rspamd\'s HTTP scanning API (`/checkv2`). GTUBE is rejected with or without it (built into the rules).' },
 );

@@ -8,6 +8,8 @@ import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
 import type { NodeCredential, NodeKey } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
+import { LEARN_PROTOCOL_VERSION } from '@moat/protocol';
+import type { LearnFollower } from '../learn/learn-follower.ts';
 
 export interface LinkSettings {
   /** The masters' cluster links, tried in order (management failover: the active one welcomes us). */
@@ -40,6 +42,8 @@ export interface LinkDeps {
   readonly now: () => number;
   /** The highest master epoch seen (management failover fencing); absent: no fencing. */
   readonly epochs?: { load(): number; save(epoch: number): Promise<void> };
+  /** Cluster-wide learning: applies the master's learn log to this node's engines (learn/). */
+  readonly learn?: LearnFollower;
 }
 
 type State = 'idle' | 'handshake' | 'ready';
@@ -253,6 +257,11 @@ export class ClusterLink {
         this.drain();
         return;
       }
+      case 'learn.event':
+        await this.epochSaved;
+        if (!this.fenced()) return;
+        this.deps.learn?.receive(frame);
+        return;
       case 'greylist.result':
         this.requests.settle(frame.id, { ok: true, value: frame });
         return;
@@ -299,6 +308,7 @@ export class ClusterLink {
     log.info({ event: 'LINK_UP', nodeId: frame.nodeId, protocol: frame.protocol, url: this.url, epoch: this.linkEpoch }, 'connected to the master');
     this.startHeartbeat();
     this.drain();
+    if (frame.protocol >= LEARN_PROTOCOL_VERSION) this.deps.learn?.attach((f) => this.send(f));
   }
 
   private startHeartbeat(): void {
@@ -342,6 +352,7 @@ export class ClusterLink {
     this.batchInFlight = undefined;
     clearInterval(this.heartbeatTimer);
     this.deps.handlers.cancelAll();
+    this.deps.learn?.detach();
     this.requests.failAll(() => new LinkUnavailableError('the cluster link closed'));
     if (this.stopped) return;
     const delay = reconnectDelay(this.attempts++, this.deps.settings.reconnectBaseMs, this.deps.settings.reconnectMaxMs);

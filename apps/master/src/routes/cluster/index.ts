@@ -6,6 +6,7 @@ import type { TypedApp } from '../data/typed-app.ts';
 import { registerNodeRoutes } from './nodes-routes.ts';
 import { registerQuarantineActionRoutes } from './quarantine-actions-routes.ts';
 import { registerRetainedRoutes } from './retained-routes.ts';
+import { registerLearnRoutes } from './learn-routes.ts';
 
 /** Routes that go through the cluster link; registered under /api/v1. */
 export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsync {
@@ -14,5 +15,6 @@ export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsyn
     registerNodeRoutes(typed, hub, () => currentRules(deps.db)?.version ?? 0);
     registerQuarantineActionRoutes(typed, hub, deps);
     registerRetainedRoutes(typed, hub, deps);
+    registerLearnRoutes(typed, hub, deps);
   };
 }

@@ -6,6 +6,9 @@ import { ApiError, notFound } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/schemas.ts';
 import { MessageIdSchema } from '../data/data-schemas.ts';
 import type { TypedApp } from '../data/typed-app.ts';
+import type { Principal } from '../../app-deps.ts';
+import { readLearnMessage, teach } from '../../learn/learn-service.ts';
+import type { LearnMessage } from '../../learn/learn-store.ts';
 
 const Params = Type.Object({ id: MessageIdSchema });
 
@@ -52,15 +55,31 @@ export function registerQuarantineActionRoutes(app: TypedApp, hub: ClusterHub, d
         response: { 200: Type.Object({ ok: Type.Boolean(), status: Type.String() }), ...errorResponses(404, 409), 503: Type.Unknown({ description: 'The holding node is offline.' }) },
       },
     };
-    const handler = async (request: { params: { id: string }; audit(action: string, target: string, details?: Record<string, unknown>): void }) => {
+    const handler = async (request: { params: { id: string }; principal: Principal | null; audit(action: string, target: string, details?: Record<string, unknown>): void }) => {
       const q = held(request.params.id);
+      // An admin's release says "not spam": the message is read before it leaves the quarantine.
+      const lesson = action === 'release' && request.principal?.role === 'admin' ? await contentForLearning(q.nodeId, q.id) : undefined;
       await hub.quarantineAction(q.nodeId, q.id, action);
       const status = action === 'release' ? 'released' : 'deleted';
       markQuarantine(deps.db, q.nodeId, q.id, status, deps.now());
       request.audit(`quarantine.${action}`, `${q.nodeName ?? q.nodeId}/${q.id}`, { subject: q.subject.slice(0, 200), from: q.mailFrom });
+      if (lesson) {
+        const t = await teach(hub, { message: lesson, class: 'ham', source: 'admin', actor: request.principal!.username, origin: { nodeId: q.nodeId, messageId: q.id } }, deps.now(), 0, deps.log);
+        request.audit('learn.ham', `${q.nodeName ?? q.nodeId}/${q.id}`, { seq: t.event.seq, digest: t.event.digest, created: t.created, ...(t.event.unlearn ? { unlearn: t.event.unlearn } : {}), by: 'release' });
+      }
       return { ok: true, status };
     };
     if (action === 'release') app.post('/quarantine/:id/release', opts, handler);
     else app.delete('/quarantine/:id', opts, handler);
+  }
+
+  /** The held message, for a "not spam" lesson; a release never fails for want of it (logged). */
+  async function contentForLearning(nodeId: string, id: string): Promise<LearnMessage | undefined> {
+    try {
+      return await readLearnMessage(await hub.fetchQuarantined(nodeId, id));
+    } catch (err) {
+      deps.log.warn({ event: 'LEARN_SOURCE_FAILED', nodeId, queueId: id, error: (err as Error).message }, 'the released message could not be read to learn from; released without a lesson');
+      return undefined;
+    }
   }
 }
