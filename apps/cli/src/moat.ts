@@ -64,9 +64,8 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
         return 0;
       }
       const master = await startMaster(config);
-      if (master.firstAdmin.generatedPassword) {
-        process.stderr.write(`\nFirst start: admin user '${master.firstAdmin.username}' created; password: ${master.firstAdmin.generatedPassword}\n(also in ${master.firstAdmin.passwordFile}; change it after signing in)\n\n`);
-      }
+      const notice = (await import('./first-admin.ts')).firstAdminNotice(master.firstAdmin, process.stderr.isTTY === true);
+      if (notice) process.stderr.write(notice);
       const unpublish = await publishRunning({ role: 'master', pid: process.pid, probe: { kind: 'http', url: `${config.http.tls ? 'https' : 'http'}://${urlHost(probeHost(config.http.host))}:${master.port}` } });
       return runUntilSignal(master, unpublish);
     }

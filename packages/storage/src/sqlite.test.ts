@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from './sqlite.ts';
@@ -36,4 +36,25 @@ test('a failing migration leaves the schema at the previous version', () => {
   assert.equal(db.pragma('user_version', { simple: true }), 1);
   assert.deepEqual(db.prepare("SELECT name FROM sqlite_master WHERE name = 'u'").all(), []);
   db.close();
+});
+
+// Security review (issue 18): the databases were created 0644 under the usual umask 022.
+test('a database and its -wal and -shm files are readable by their owner only; an old 0644 file is tightened', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-sqlite-mode-'));
+  const previous = process.umask(0o022);
+  try {
+    const file = join(dir, 'new.sqlite');
+    const db = openDatabase(file, [{ version: 1, description: 't', sql: 'CREATE TABLE t (x)' }]);
+    db.prepare('INSERT INTO t VALUES (1)').run();
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) assert.equal(statSync(f).mode & 0o777, 0o600, f);
+    db.close();
+
+    const old = join(dir, 'old.sqlite');
+    writeFileSync(old, '');
+    chmodSync(old, 0o644);
+    openDatabase(old, []).close();
+    assert.equal(statSync(old).mode & 0o777, 0o600);
+  } finally {
+    process.umask(previous);
+  }
 });

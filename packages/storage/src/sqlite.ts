@@ -1,3 +1,4 @@
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { PathSync } from './dir-sync.ts';
 
@@ -27,6 +28,7 @@ export interface OpenOptions {
  * Migrations are applied in order and recorded in `user_version`.
  */
 export function openDatabase(path: string, migrations: readonly Migration[], options: OpenOptions = {}): Db {
+  privateFiles(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma(options.synchronous === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
@@ -34,6 +36,17 @@ export function openDatabase(path: string, migrations: readonly Migration[], opt
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
   return db;
+}
+
+/**
+ * The databases hold password, session and token hashes, node public keys and mail metadata:
+ * readable by their owner only. A new database file is created 0600 (SQLite gives its -wal and
+ * -shm files the database file's mode), and one created 0644 by an older version is tightened.
+ */
+function privateFiles(path: string): void {
+  if (path === ':memory:' || path === '' || path.startsWith('file:')) return;
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
 }
 
 export function migrate(db: Db, migrations: readonly Migration[]): void {

@@ -6,6 +6,7 @@ import { MASTER_MIGRATIONS } from '../db/migrations.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { hashPassword } from './passwords.ts';
 import { createSessionStore } from './sessions.ts';
+import { createTokenStore } from './tokens.ts';
 import { createUsersRepository } from './users-repository.ts';
 
 /**
@@ -22,6 +23,7 @@ export async function resetPassword(config: MasterConfig, username: string, now:
     const password = randomBytes(18).toString('base64url');
     users.update(user.id, { passwordHash: await hashPassword(password), disabled: false });
     createSessionStore(db, now, config.auth.sessionHours).revokeAllForUser(user.id);
+    createTokenStore(db, now).revokeAllForUser(user.id);
     createAuditLog(db, now).audit({ username: 'system', via: 'cli' }, '', 'user.password.reset', `user:${user.id}`, { username, reason: 'moat master reset-password' });
     return password;
   } finally {

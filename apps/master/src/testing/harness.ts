@@ -73,7 +73,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const bearer = {} as Record<Role, { authorization: string }>;
   for (const role of ['auditor', 'operator', 'admin'] as const) {
     const user = app.services.users.create(role, fixtureHash, role);
-    bearer[role] = { authorization: `Bearer ${app.services.tokens.create(user.id, `${role} fixture`).token}` };
+    bearer[role] = { authorization: `Bearer ${app.services.tokens.create(user.id, `${role} fixture`, { role, expiresAt: clock.t + 365 * 86_400_000 }).token}` };
   }
   return {
     app,

@@ -131,5 +131,6 @@ test('changing your own password needs the current one and ends your other sessi
   assert.equal((await h.app.inject(loginAs('auditor', PASSWORD))).statusCode, 401);
   assert.equal((await h.app.inject(loginAs('auditor', 'a brand new one'))).statusCode, 200);
   const entry = h.app.services.auditLog.list({ action: 'auth.password_change', limit: 1 })[0];
-  assert.deepEqual(entry?.details, { sessionsEnded: 1 });
+  assert.deepEqual(entry?.details, { sessionsEnded: 1, tokensRevoked: 1 }, "the auditor fixture's API token ends too");
+  assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: h.bearer.auditor })).statusCode, 401);
 });

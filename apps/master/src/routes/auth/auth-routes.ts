@@ -113,7 +113,9 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       loginLimiter.succeeded(ticket);
       users.update(p.userId, { passwordHash: await hashPassword(request.body.newPassword) });
       const ended = sessions.revokeAllForUser(p.userId, p.via === 'session' ? request.cookies[SESSION_COOKIE] : undefined);
-      request.audit('auth.password_change', `user:${p.userId}`, { sessionsEnded: ended });
+      // A new password also ends the user's API tokens (made with the old one's trust).
+      const tokensRevoked = app.services.tokens.revokeAllForUser(p.userId);
+      request.audit('auth.password_change', `user:${p.userId}`, { sessionsEnded: ended, tokensRevoked });
       return reply.code(204).send(null);
     },
   );

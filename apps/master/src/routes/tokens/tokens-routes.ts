@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Principal } from '../../app-deps.ts';
-import type { ApiToken } from '../../auth/tokens.ts';
+import { ROLE_RANK, type Principal } from '../../app-deps.ts';
+import { TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS, type ApiToken } from '../../auth/tokens.ts';
 import { ApiError, notFound } from '../../http/api-error.ts';
 import { errorResponses, iso, isoOrNull } from '../../http/schemas.ts';
 import { CreateTokenBody, CreatedTokenSchema, TokenParams, TokenSchema } from './tokens-schemas.ts';
@@ -47,8 +47,17 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (userId !== p.userId && !isAdmin(p)) throw new ApiError(403, 'MOAT_ERR_FORBIDDEN', 'only an admin creates tokens for other users', { required: 'admin' });
       const owner = users.findById(userId);
       if (owner === undefined) throw notFound('user');
-      const { token, record } = tokens.create(owner.id, request.body.name);
-      request.audit('token.create', `token:${record.id}`, { name: record.name, forUser: owner.username });
+      // A token never does more than the one who made it: its role is at most the creator's.
+      const role = request.body.role ?? (ROLE_RANK[owner.role] < ROLE_RANK[p.role] ? owner.role : p.role);
+      if (ROLE_RANK[role] > ROLE_RANK[p.role]) throw new ApiError(403, 'MOAT_ERR_FORBIDDEN', `role: a token's role is at most yours (${p.role})`, { field: 'role', required: role, role: p.role });
+      const days = request.body.expiresInDays ?? Math.min(TOKEN_DEFAULT_DAYS, TOKEN_MAX_DAYS[role]);
+      if (days > TOKEN_MAX_DAYS[role]) throw new ApiError(400, 'MOAT_ERR_VALIDATION', `expiresInDays: at most ${TOKEN_MAX_DAYS[role]} for a token with the ${role} role`, { field: 'expiresInDays' });
+      let expiresAt = app.deps.now() + days * 86_400_000;
+      // Made with a token: it dies with that token (revocation cascades) and never outlives it.
+      const parent = p.via.startsWith('token:') ? tokens.findById(p.via.slice('token:'.length)) : undefined;
+      if (parent) expiresAt = Math.min(expiresAt, parent.expiresAt);
+      const { token, record } = tokens.create(owner.id, request.body.name, { role, expiresAt, parentId: parent?.id });
+      request.audit('token.create', `token:${record.id}`, { name: record.name, forUser: owner.username, role, expiresAt: iso(expiresAt), ...(parent ? { madeWithToken: parent.id } : {}) });
       return reply.code(201).send({ ...view(record), token });
     },
   );
@@ -82,6 +91,9 @@ function view(t: ApiToken) {
     name: t.name,
     userId: t.userId,
     username: t.username,
+    role: t.role,
+    expiresAt: iso(t.expiresAt),
+    parentId: t.parentId,
     createdAt: iso(t.createdAt),
     lastUsedAt: isoOrNull(t.lastUsedAt),
     revokedAt: isoOrNull(t.revokedAt),

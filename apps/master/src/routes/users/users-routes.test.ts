@@ -33,7 +33,7 @@ test('an admin creates, changes and deletes users; each change is audited', asyn
   const actions = h.app.services.auditLog.list({ username: 'admin', limit: 10 }).map((e) => [e.action, e.target, e.details]);
   assert.deepEqual(actions, [
     ['user.delete', 'user:4', { username: 'carol', role: 'auditor' }],
-    ['user.update', 'user:4', { username: 'carol', role: { from: 'operator', to: 'auditor' }, passwordReset: true, sessionsEnded: 1 }],
+    ['user.update', 'user:4', { username: 'carol', role: { from: 'operator', to: 'auditor' }, passwordReset: true, sessionsEnded: 1, tokensRevoked: 0 }],
     ['user.create', 'user:4', { username: 'carol', role: 'operator' }],
   ]);
 });
@@ -91,8 +91,11 @@ test('you cannot delete yourself, nor remove the last enabled admin', async (t) 
   assert.equal((await h.app.inject({ method: 'PATCH', url: '/api/v1/users/3', headers: h.bearer.admin, payload: { role: 'auditor' } })).statusCode, 200);
   // The admin fixture's token now acts as an auditor: roles are read on every request.
   assert.equal((await h.app.inject({ method: 'DELETE', url: '/api/v1/users/2', headers: h.bearer.admin })).statusCode, 403);
-  const selfDelete = await h.app.inject({ method: 'DELETE', url: '/api/v1/users/2', headers: h.bearer.operator });
+  // A token keeps the role it was made with: promoting its user does not raise it (issue 18).
+  assert.equal((await h.app.inject({ method: 'DELETE', url: '/api/v1/users/3', headers: h.bearer.operator })).statusCode, 403);
+  const promoted = await login(h.app, 'operator');
+  const selfDelete = await h.app.inject({ method: 'DELETE', url: '/api/v1/users/2', headers: promoted });
   assert.equal(selfDelete.statusCode, 409);
   assert.equal(selfDelete.json().code, 'MOAT_ERR_SELF_DELETE');
-  assert.equal((await h.app.inject({ method: 'DELETE', url: '/api/v1/users/3', headers: h.bearer.operator })).statusCode, 204);
+  assert.equal((await h.app.inject({ method: 'DELETE', url: '/api/v1/users/3', headers: promoted })).statusCode, 204);
 });

@@ -69,12 +69,15 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const updated = users.update(id, { ...(role && { role }), ...(disabled !== undefined && { disabled }), ...(passwordHash && { passwordHash }) });
       const endSessions = password !== undefined || disabled === true;
       const sessionsEnded = endSessions ? sessions.revokeAllForUser(id) : 0;
+      // Its API tokens go with a new password or a disabled account, like its sessions.
+      const tokensRevoked = endSessions ? app.services.tokens.revokeAllForUser(id) : 0;
       request.audit('user.update', `user:${id}`, {
         username: user.username,
         ...(role !== undefined && { role: { from: user.role, to: role } }),
         ...(disabled !== undefined && { disabled: { from: user.disabled, to: disabled } }),
         ...(password !== undefined && { passwordReset: true }),
         sessionsEnded,
+        tokensRevoked,
       });
       return view(updated ?? throwNotFound());
     },
