@@ -4,11 +4,16 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { startRedis, startRspamd, startSpamd, freePort, type Redis, type Rspamd, type Spamd } from '@moat/engines';
 import { apiClient, startClusterScanner, startTestMaster, ADMIN_PASSWORD } from '../helpers/cluster-harness.ts';
 import { startDownstream } from '../helpers/downstream.ts';
 import { engineSkip } from '../helpers/engines.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const execFileAsync = promisify(execFile);
 const skip = engineSkip('spamd', 'spamd') || engineSkip('rspamd', 'rspamd') || engineSkip('redis-server', 'redis-server');
@@ -186,6 +191,19 @@ test('learn events reach every scanner\'s own engines exactly once, in order, id
     assert.equal(done.json.complete, true);
     assert.equal(done.json.items.find((n: { name: string }) => n.name === 'scanner-1').lastError, null);
     assert.deepEqual(await saCounts(e1), { spam: 1, ham: 2 });
+  });
+
+  await t.test('moat learn teaches an mbox and a folder of messages, with an API token, and returns once every online scanner applied them', async () => {
+    const dir = tempDir('learn-corpus').path;
+    mkdirSync(join(dir, 'ham'));
+    const mbox = [10, 11, 12].map((n) => `From sender${n}@example.org Mon Jun  2 10:00:00 2025\n${message(n, 'Prize').toString('latin1').replace(/\r\n/g, '\n')}`).join('\n');
+    writeFileSync(join(dir, 'spam.mbox'), mbox);
+    for (const n of [20, 21]) writeFileSync(join(dir, 'ham', `${n}.eml`), message(n, 'Agenda'));
+    const token = (await api.post('/api/v1/tokens', { name: 'learn' })).json.token as string;
+    const before = await rspamdCounts(e2);
+    const run = await execFileAsync(process.execPath, [join(ROOT, 'apps/cli/src/moat.ts'), 'learn', '--master', master.url, '--spam', join(dir, 'spam.mbox'), '--ham', join(dir, 'ham')], { env: { ...process.env, MOAT_TOKEN: token }, encoding: 'utf8' });
+    assert.match(run.stderr, /learned 3 spam and 2 ham \(5 new, 0 already known\); applied on every online scanner \(scanner-1, scanner-2\)/);
+    assert.deepEqual(await rspamdCounts(e2), { spam: before.spam + 3, ham: before.ham + 2 });
   });
 
   await t.test('learning needs the admin role and a message; a bad class is a 400 naming the field', async () => {

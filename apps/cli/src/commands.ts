@@ -82,6 +82,18 @@ export const COMMANDS = [
     },
   },
   {
+    name: 'learn',
+    summary: 'teach the cluster spam and not-spam mail (docs/detection.md, "Learning")',
+    options: {
+      spam: { type: 'string', value: 'PATH', multiple: true, description: 'spam: an mbox, a Maildir, a message file or a folder of them (repeatable)' },
+      ham: { type: 'string', value: 'PATH', multiple: true, description: 'not spam, likewise' },
+      master: { type: 'string', value: 'URL', description: "another cluster's master (with an admin's API token in MOAT_TOKEN); default: the local cluster of 'pnpm start'" },
+      var: { type: 'string', value: 'DIR', description: "the local cluster's state folder, for its admin password (default var)" },
+      wait: { type: 'string', value: 'SECONDS', description: 'most time to wait for every online scanner to apply it all (default 3600)' },
+    },
+    notes: ['Returns when every online scanner has applied every message; exit 1 if any failed or is still pending.'],
+  },
+  {
     name: 'healthcheck',
     summary: 'probe the role running here (exit 0 healthy, 1 not)',
     options: { file: { type: 'string', value: 'FILE', description: 'the health file the role writes (default: MOAT_HEALTH_FILE)' } },

@@ -149,6 +149,14 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       process.stderr.write(lines.join('\n'));
       return runUntilSignal(cluster);
     }
+    case 'learn': {
+      const { spam, ham, master, wait } = command.values;
+      if (spam.length + ham.length === 0) return usage('learn needs --spam PATH and/or --ham PATH');
+      const waitSeconds = wait === undefined ? 3600 : Number(wait);
+      if (!Number.isFinite(waitSeconds) || waitSeconds < 0) return usage('--wait must be a number of seconds');
+      const { runLearn } = await import('./learn-command.ts');
+      return runLearn({ spam, ham, ...(master ? { master } : {}), ...(command.values.var ? { var: command.values.var } : {}), waitSeconds, out: process.stderr });
+    }
     case 'healthcheck': {
       const file = command.values.file ?? process.env.MOAT_HEALTH_FILE;
       if (!file) return usage('healthcheck needs --file FILE or MOAT_HEALTH_FILE');
