@@ -47,6 +47,9 @@ test('two scanners join, get rules, report events exactly once; quarantine is fe
     await waitUntil(async () => (await api.get('/api/v1/quarantine')).json.items.some((q: { id: string }) => q.id === heldId), 'the quarantine index');
     const raw = await fetch(`${master.url}/api/v1/quarantine/${heldId}/raw`, { headers: { cookie: api.cookie } });
     assert.equal(raw.status, 200);
+    // An .eml is never sniffed into a page of the master's origin, nor kept in a cache (issue 18).
+    assert.equal(raw.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(raw.headers.get('cache-control'), 'no-store');
     const fetched = Buffer.from(await raw.arrayBuffer());
     const onDisk = (s2.db.prepare('SELECT file FROM quarantine WHERE id = ?').get(heldId) as { file: string }).file;
     const { readFileSync } = await import('node:fs');

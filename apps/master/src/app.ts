@@ -13,6 +13,7 @@ import finiteNumbersPlugin from './plugins/finite-numbers.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import routeTablePlugin from './plugins/route-table.ts';
+import { responseHeadersPlugin } from './plugins/response-headers.ts';
 import { toErrorReply } from './http/error-reply.ts';
 import { clientErrorHandler } from './http/client-error.ts';
 import servicesPlugin from './plugins/services.ts';
@@ -66,6 +67,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(routeTablePlugin);
+  await app.register(responseHeadersPlugin);
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });
   await app.register(servicesPlugin, { deps });

@@ -92,7 +92,7 @@ export const MasterConfigSchema = Type.Object(
       {
         sessionHours: Type.Number({ minimum: 0.01, default: 12, description: 'A console session expires after this long.' }),
         loginAttemptsPerMinute: Type.Integer({ minimum: 1, default: 10, description: 'Login attempts allowed per minute per client address (IPv6: per /64) and per user name and address; ten times as many per user name from addresses that never signed in to it. A right password gives its attempt back.' }),
-        secureCookie: Type.Boolean({ default: false, description: 'Mark the session cookie Secure (set when serving HTTPS).' }),
+        secureCookie: Type.Optional(Type.Boolean({ description: 'Mark the session cookies Secure. Always on when the master serves TLS (`http.tls`); set true behind a reverse proxy that terminates TLS. Unset without TLS: off, so a loopback console over plain HTTP can sign in.' })),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -18,6 +18,7 @@ import { clusterRoutes } from './routes/cluster/index.ts';
 import { dataRoutes } from './routes/data/index.ts';
 import { currentRules, seedRules } from './rules/rules-repository.ts';
 import { ensureFirstAdmin, type FirstAdmin } from './auth/bootstrap-admin.ts';
+import { cookieIsSecure } from './auth/session-cookie.ts';
 import { createAuditLog } from './audit/audit-log.ts';
 import { createDigestRepository } from './digests/digest-repository.ts';
 import { digestRoutes } from './digests/digest-routes.ts';
@@ -126,7 +127,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
         await api.register(clusterRoutes(hub, deps), { prefix: '/api/v1' });
         await api.register(digestRoutes(digestStore, digests), { prefix: '/api/v1' });
       },
-      enduserRoutes({ store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: config.auth.secureCookie }),
+      enduserRoutes({ store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: cookieIsSecure(config) }),
     ],
   });
   if (!failover) firstAdmin = await ensureFirstAdmin(deps);

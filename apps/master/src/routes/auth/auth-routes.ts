@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { decoyHash, hashPassword, verifyPassword } from '../../auth/passwords.ts';
-import { SESSION_COOKIE, sessionCookieOptions } from '../../auth/session-cookie.ts';
+import { cookieIsSecure, SESSION_COOKIE, sessionCookieOptions } from '../../auth/session-cookie.ts';
 import type { AttemptTicket } from '../../auth/login-limiter.ts';
 import { ApiError } from '../../http/api-error.ts';
 import { errorResponses, iso } from '../../http/schemas.ts';
@@ -56,7 +56,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       loginLimiter.succeeded(ticket);
       sessions.sweep();
       const session = sessions.create(user.id, request.ip, request.headers['user-agent'] ?? '');
-      reply.setCookie(SESSION_COOKIE, session.token, sessionCookieOptions(config.auth.secureCookie, session.expiresAt));
+      reply.setCookie(SESSION_COOKIE, session.token, sessionCookieOptions(cookieIsSecure(config), session.expiresAt));
       auditLog.audit({ username: user.username, via: 'password' }, request.ip, 'auth.login', `user:${user.id}`);
       request.log.info({ event: 'AUTH_LOGIN', ip: request.ip, username: user.username }, 'signed in');
       return { username: user.username, role: user.role, expiresAt: iso(session.expiresAt) };
@@ -72,7 +72,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const token = request.cookies[SESSION_COOKIE];
       if (token !== undefined && request.principal?.via === 'session') sessions.revoke(token);
-      reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(config.auth.secureCookie));
+      reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(cookieIsSecure(config)));
       request.audit('auth.logout', `user:${request.principal?.userId}`);
       return reply.code(204).send(null);
     },
