@@ -8,6 +8,7 @@ import { lineDiff, withContext } from '../lib/line-diff.ts';
 import type { Me } from '../app.tsx';
 import { RulesForm } from './rules-form.tsx';
 import type { Doc } from '../lib/rules-form-model.ts';
+import { describeStaleRules, isStaleRules } from '../lib/stale-rules.ts';
 
 interface Stored {
   version: number;
@@ -38,9 +39,12 @@ export function RulesPage({ me }: { me: Me }) {
   const [comment, setComment] = useState('');
   const [problems, setProblems] = useState<Problem[]>([]);
   const [notice, setNotice] = useState('');
+  /** A save refused because the rules changed since this page loaded them (409 MOAT_ERR_STALE_RULES). */
+  const [stale, setStale] = useState<{ headline: string; lines: string[] } | undefined>(undefined);
 
   useEffect(() => {
     if (!current.data) return;
+    setStale(undefined);
     const { version: _v, ...doc } = current.data.document;
     setDraft(doc);
     if (mode !== 'form') setText(toText(doc, mode));
@@ -68,17 +72,22 @@ export function RulesPage({ me }: { me: Me }) {
   const save = async (e: Event) => {
     e.preventDefault();
     setNotice('');
+    setStale(undefined);
     const now = edited();
     if ('error' in now) return setProblems([{ field: '(text)', message: now.error, line: undefined }]);
     const lineOf = mode === 'form' ? () => undefined : parseText(text).lineOf;
     try {
-      const saved = await api<VersionInfo>('PUT', `/rules${query({ comment })}`, now.doc);
+      // The version this edit started from: the master keeps end users' list changes made since,
+      // and refuses (409) a save over another admin's change instead of undoing it.
+      const saved = await api<VersionInfo>('PUT', `/rules${query({ comment, baseVersion: current.data?.version })}`, now.doc);
       setProblems([]);
       setComment('');
       setNotice(`Saved as version ${saved.version}; pushed to the nodes.`);
       reload();
     } catch (err) {
-      if (err instanceof ApiError && err.fieldProblems.length > 0) {
+      if (err instanceof ApiError && isStaleRules(err.code, err.details)) {
+        setStale(describeStaleRules(err.details));
+      } else if (err instanceof ApiError && err.fieldProblems.length > 0) {
         setProblems(err.fieldProblems.map((p) => ({ ...p, line: lineOf(p.field) })));
         setNotice('Nothing was saved: fix the fields marked in red.');
       } else setProblems([{ field: '', message: describe(err), line: undefined }]);
@@ -102,6 +111,13 @@ export function RulesPage({ me }: { me: Me }) {
       {current.data && <p class="hint">Stored {when(current.data.createdAt)} by {current.data.createdBy}{current.data.comment ? `: ${current.data.comment}` : ''}</p>}
       {current.error && <p class="error" role="alert">{current.error}</p>}
       {notice && <p class="notice" role="status" data-testid="notice">{notice}</p>}
+      {stale && (
+        <div class="error" role="alert" data-testid="stale-rules">
+          <p>{stale.headline}</p>
+          <ul>{stale.lines.map((l) => <li>{l}</li>)}</ul>
+          <button type="button" onClick={reload}>Load the current version</button>
+        </div>
+      )}
       <form class="rules-editor" onSubmit={save}>
         <div class="row">
           <label>Editor

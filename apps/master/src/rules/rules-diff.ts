@@ -34,7 +34,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** JSON with object keys sorted, so key order in the submitted document is not a "change". */
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))

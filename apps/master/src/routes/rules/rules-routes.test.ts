@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { currentRules } from '../../rules/rules-repository.ts';
+import { changeRecipientList } from '../../rules/recipient-lists.ts';
 import { startHarness } from '../../testing/harness.ts';
 
 const valid = {
@@ -135,4 +136,61 @@ test('a rollback stores the old document as a new version, audited and pushed', 
   assert.equal(entry?.details['rolledBackTo'], 1);
   assert.deepEqual(entry?.details['content'], { added: ['demo-tag'], removed: [], changed: [] });
   assert.equal((await h.app.inject({ method: 'POST', url: '/api/v1/rules/versions/9/rollback', headers: h.bearer.admin })).statusCode, 404);
+});
+
+// ── issue 18: an admin's save no longer undoes end users' list changes made since it started ──
+test('a save from an older version keeps the end users\' list changes made since; a save over another admin\'s change is 409 MOAT_ERR_STALE_RULES naming what changed', async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const publishDeps = { db: h.deps.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster, auditLog: h.app.services.auditLog };
+  const loaded = (await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin })).json();
+  // While the admin edits version 1, an end user allows a sender from their quarantine page.
+  changeRecipientList(publishDeps, 'alice@example.test', { op: 'add', list: 'allow', pattern: 'friend@partner.test' }, '192.0.2.1');
+  assert.equal(currentRules(h.deps.db)?.version, 2);
+  const edited = { ...loaded.document, content: [...loaded.document.content, { id: 'new-rule', target: 'subject', contains: 'NEW', action: 'tag' }] };
+  const put = await h.app.inject({ method: 'PUT', url: `/api/v1/rules?baseVersion=${loaded.version}`, headers: h.bearer.admin, payload: edited });
+  assert.equal(put.statusCode, 200, put.body);
+  assert.equal(put.json().version, 3);
+  assert.deepEqual(put.json().document.recipientLists, { 'alice@example.test': { allow: ['friend@partner.test'], block: [] } }, 'the end user\'s entry survived the save');
+  assert.ok(put.json().document.content.some((r: { id: string }) => r.id === 'new-rule'));
+
+  // A second admin's save from version 1 (before the first admin's): refused, nothing stored.
+  const stale = await h.app.inject({ method: 'PUT', url: `/api/v1/rules?baseVersion=${loaded.version}`, headers: h.bearer.admin, payload: { ...loaded.document, lists: { senderBlock: ['*@other.example'] } } });
+  assert.equal(stale.statusCode, 409, stale.body);
+  const body = stale.json();
+  assert.equal(body.code, 'MOAT_ERR_STALE_RULES');
+  assert.equal(body.details.baseVersion, 1);
+  assert.equal(body.details.currentVersion, 3);
+  assert.deepEqual(body.details.changedKeys, ['content']);
+  assert.deepEqual(body.details.content.added, ['new-rule']);
+  assert.deepEqual(body.details.versions.map((v: { version: number }) => v.version), [3, 2]);
+  assert.match(body.error, /changed since version 1/);
+  assert.equal(currentRules(h.deps.db)?.version, 3);
+
+  // Both the admin and the end user changed alice's lists since the base: a conflict on her.
+  changeRecipientList(publishDeps, 'alice@example.test', { op: 'add', list: 'block', pattern: 'spam@partner.test' }, '192.0.2.1');
+  const mine = (await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin })).json();
+  assert.equal(mine.version, 4);
+  changeRecipientList(publishDeps, 'alice@example.test', { op: 'remove', list: 'allow', pattern: 'friend@partner.test' }, '192.0.2.1');
+  const conflict = await h.app.inject({
+    method: 'PUT', url: `/api/v1/rules?baseVersion=4`, headers: h.bearer.admin,
+    payload: { ...mine.document, recipientLists: { 'alice@example.test': { allow: ['friend@partner.test', 'boss@partner.test'], block: ['spam@partner.test'] } } },
+  });
+  assert.equal(conflict.statusCode, 409);
+  assert.deepEqual(conflict.json().details.recipients, ['alice@example.test']);
+  // A base version that was never stored is stale too.
+  assert.equal((await h.app.inject({ method: 'PUT', url: '/api/v1/rules?baseVersion=99', headers: h.bearer.admin, payload: mine.document })).json().code, 'MOAT_ERR_STALE_RULES');
+});
+
+test('a save without a base version that leaves recipientLists out keeps them; a rollback keeps them too', async (t) => {
+  const h = await startHarness();
+  t.after(() => h.close());
+  const publishDeps = { db: h.deps.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster, auditLog: h.app.services.auditLog };
+  changeRecipientList(publishDeps, 'bob@example.test', { op: 'add', list: 'block', pattern: 'pest@spam.test' }, '192.0.2.1');
+  const put = await h.app.inject({ method: 'PUT', url: '/api/v1/rules', headers: h.bearer.admin, payload: valid });
+  assert.equal(put.statusCode, 200);
+  assert.deepEqual(put.json().document.recipientLists, { 'bob@example.test': { allow: [], block: ['pest@spam.test'] } });
+  const back = await h.app.inject({ method: 'POST', url: '/api/v1/rules/versions/1/rollback', headers: h.bearer.admin });
+  assert.equal(back.statusCode, 200);
+  assert.deepEqual(back.json().document.recipientLists, { 'bob@example.test': { allow: [], block: ['pest@spam.test'] } });
 });

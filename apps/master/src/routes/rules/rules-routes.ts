@@ -6,7 +6,8 @@ import { handlerValidatedBody } from '../../http/handler-validated-body.ts';
 import { CommentQuery, errorResponses, iso } from '../../http/schemas.ts';
 import { publishRules, type PublishDeps, type PublishRequest } from '../../rules/publish-rules.ts';
 import { currentRules, listRulesVersions, rulesVersion, type RulesVersionInfo, type StoredRules } from '../../rules/rules-repository.ts';
-import { CommentHeaders, RulesInputSchema, RulesVersionInfoSchema, StoredRulesSchema, VersionParams, VersionsQuery } from './rules-schemas.ts';
+import { rebaseRulesEdit } from '../../rules/rebase-rules.ts';
+import { CommentHeaders, RulesInputSchema, RulesPutQuery, RulesVersionInfoSchema, StoredRulesSchema, VersionParams, VersionsQuery } from './rules-schemas.ts';
 
 /** A rules document is at most a few MB even with thousands of content rules. */
 const RULES_BODY_LIMIT = 8 * 1024 * 1024;
@@ -48,19 +49,41 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Store a new rules version and push it to every scanner',
         description:
-          'The body is a complete rules document. The master assigns `version` = current + 1 whatever the body says. Invalid: 400 MOAT_ERR_RULES_INVALID with `details` listing every problem as `{ field, message }`, the field being the key in the document (`content.0.regex`); nothing is stored. A reason may be given as `?comment=` or the `X-Moat-Comment` header.',
+          'The body is a complete rules document. The master assigns `version` = current + 1 whatever the body says. Invalid: 400 MOAT_ERR_RULES_INVALID with `details` listing every problem as `{ field, message }`, the field being the key in the document (`content.0.regex`); nothing is stored. A reason may be given as `?comment=` or the `X-Moat-Comment` header. '
+          + 'Send `?baseVersion=` (the version the edit started from): end users\' list changes made since (`recipientLists`, edited from their quarantine pages) are kept, not undone, unless this edit changed the same recipient\'s lists too; if the admin\'s part of the rules changed since (another admin, a rollback), or both changed one recipient\'s lists, nothing is stored: 409 MOAT_ERR_STALE_RULES with `details` naming the versions saved since, the changed keys, content rule ids and recipients. Without `baseVersion` the save is unconditional, except that a document without `recipientLists` keeps the current ones.',
         tags: ['rules'],
         body: RulesInputSchema,
-        querystring: CommentQuery,
+        querystring: RulesPutQuery,
         headers: CommentHeaders,
-        response: { 200: StoredRulesSchema, ...errorResponses(400) },
+        response: { 200: StoredRulesSchema, ...errorResponses(400, 409) },
       },
     },
     async (request) => {
       const comment = request.query.comment ?? request.headers['x-moat-comment'] ?? '';
-      return view(publish({ input: request.body, by: request.principal!, ip: request.ip, comment, action: 'rules.update' }));
+      // Read, rebase and store without an await in between: no other save can come between them.
+      const input = rebased(request.body, request.query.baseVersion);
+      return view(publish({ input, by: request.principal!, ip: request.ip, comment, action: 'rules.update' }));
     },
   );
+
+  /** The edit on top of the current rules (rebase-rules.ts); a stale one is a 409 saying what changed since its base. */
+  function rebased(body: unknown, baseVersion: number | undefined): unknown {
+    const current = currentRules(db);
+    if (!current || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
+    const base = baseVersion === undefined ? undefined : rulesVersion(db, baseVersion);
+    if (baseVersion !== undefined && base === undefined) {
+      throw new ApiError(409, 'MOAT_ERR_STALE_RULES', `version ${baseVersion} is not a stored rules version (the current one is ${current.version}): reload the rules and edit again`, { baseVersion, currentVersion: current.version });
+    }
+    const outcome = rebaseRulesEdit(body as Record<string, unknown>, base?.document, current.document);
+    if (outcome.ok) return outcome.input;
+    const since = listRulesVersions(db, 20).filter((v) => v.version > baseVersion!).map(infoView);
+    throw new ApiError(
+      409,
+      'MOAT_ERR_STALE_RULES',
+      `the rules changed since version ${baseVersion} (now ${current.version}): ${outcome.changes.changedKeys.join(', ')}; nothing was stored: reload, redo the edit and save again`,
+      { baseVersion, currentVersion: current.version, ...outcome.changes, versions: since },
+    );
+  }
 
   app.get(
     '/rules/versions',
@@ -102,7 +125,7 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { role: 'admin' },
       schema: {
         summary: 'Roll back: store an old version\'s document as a new version and push it',
-        description: 'History is never rewritten: rolling back to 3 when 5 is current stores version 6 with the document of 3.',
+        description: 'History is never rewritten: rolling back to 3 when 5 is current stores version 6 with the document of 3, except `recipientLists` (the end users\' own lists), which stay as they are now.',
         tags: ['rules'],
         params: VersionParams,
         querystring: CommentQuery,
@@ -113,8 +136,10 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const target = rulesVersion(db, request.params.version) ?? throwNotFound('rules version');
       const reason = request.query.comment;
       const comment = `rollback to version ${target.version}${reason ? `: ${reason}` : ''}`;
+      // The end users' own lists are theirs, not the admin's rules: a rollback keeps them as they are now.
+      const input = { ...target.document, recipientLists: currentRules(db)?.document.recipientLists ?? {} };
       return view(
-        publish({ input: target.document, by: request.principal!, ip: request.ip, comment, action: 'rules.rollback', extra: { rolledBackTo: target.version } }),
+        publish({ input, by: request.principal!, ip: request.ip, comment, action: 'rules.rollback', extra: { rolledBackTo: target.version } }),
       );
     },
   );

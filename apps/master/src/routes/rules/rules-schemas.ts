@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { RulesSchema } from '@moat/rules';
-import { PageLimit, Timestamp } from '../../http/schemas.ts';
+import { CommentQuery, PageLimit, Timestamp } from '../../http/schemas.ts';
 
 const versionInfo = {
   version: Type.Integer({ minimum: 1, description: 'Rules version, assigned by the master: 1, 2, 3…' }),
@@ -20,6 +20,15 @@ export const RulesInputSchema = Type.Object(
     version: Type.Optional(Type.Integer({ minimum: 0, description: 'Ignored: the master stores the document as the current version + 1.' })),
   },
   { additionalProperties: false, description: 'A complete rules document (see docs/configuration.md for every key).' },
+);
+
+/** PUT /rules: the reason, and the version the edit started from. */
+export const RulesPutQuery = Type.Object(
+  {
+    ...CommentQuery.properties,
+    baseVersion: Type.Optional(Type.Integer({ minimum: 1, description: 'The version this edit started from (as GET /rules returned it): end users\' list changes since are kept, and a save over another admin\'s change is refused with 409 MOAT_ERR_STALE_RULES.' })),
+  },
+  { additionalProperties: false },
 );
 
 export const VersionParams = Type.Object(
