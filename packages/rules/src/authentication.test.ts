@@ -66,12 +66,47 @@ describe('evaluateMessage: sender authentication', () => {
     assert.equal(chainBroken.action, 'quarantine');
     assert.equal(chainBroken.score, 4);
   });
-  it('an allow-listed client skips the authentication stage', () => {
+  it('an allow-listed client skips the authentication stage, but not a DMARC failure (issue 18)', () => {
     const v = evaluateMessage(c, facts({ clientIp: '192.0.2.10', auth: { ...pass, dmarc: { result: 'fail', domain: 'x.example', policy: 'reject' } } }));
-    assert.equal(v.action, 'deliver');
-    assert.deepEqual(v.reasons.map((r) => r.kind), ['ip-list']);
+    assert.equal(v.action, 'quarantine');
+    assert.deepEqual(v.reasons.map((r) => r.rule), ['ipAllow', 'auth.dmarc.allowListed']);
+    const fine = evaluateMessage(c, facts({ clientIp: '192.0.2.10', auth: { ...pass, spf: { result: 'fail', domain: 'x.example' } } }));
+    assert.equal(fine.action, 'deliver');
+    assert.deepEqual(fine.reasons.map((r) => r.kind), ['ip-list'], 'the rest of the stage is skipped');
   });
   it('no auth facts, no auth reasons', () => {
     assert.deepEqual(evaluateMessage(c, facts()).reasons, []);
+  });
+});
+
+// Security review (issue 18): an allow entry (an admin's or an end user's own list) let a message
+// whose From fails DMARC through unmarked, so a forged From passed on the recipient's own list.
+describe('evaluateMessage: an allow-list hit never lets a DMARC failure through unmarked', () => {
+  const lists = compiled({
+    lists: { senderAllow: ['friend@sender.example'], recipientAllow: ['vip@example.test'], ipAllow: ['192.0.2.10'] },
+    recipientLists: { 'user@example.test': { allow: ['boss@sender.example'], block: [] } },
+    authentication: { arcTrustedSealers: ['forwarder.example'] },
+  });
+  const failing = (policy: 'reject' | 'quarantine' | 'none' | '') => ({ ...pass, dmarc: { result: 'fail' as const, domain: 'sender.example', policy } });
+  const rows: [name: string, over: Parameters<typeof facts>[0], action: string][] = [
+    ["the admin's senderAllow, p=reject: quarantined", { mailFrom: 'friend@sender.example', auth: failing('reject') }, 'quarantine'],
+    ["an end user's own allow list, p=reject: quarantined", { mailFrom: 'boss@sender.example', rcptTo: ['user@example.test'], auth: failing('reject') }, 'quarantine'],
+    ["an end user's own allow list, p=quarantine: tagged", { mailFrom: 'boss@sender.example', rcptTo: ['user@example.test'], auth: failing('quarantine') }, 'tag'],
+    ['recipientAllow, p=none: tagged', { rcptTo: ['vip@example.test'], auth: failing('none') }, 'tag'],
+    ['ipAllow, no policy published: tagged', { clientIp: '192.0.2.10', auth: failing('') }, 'tag'],
+    ['allow-listed and DMARC passes: delivered', { mailFrom: 'friend@sender.example', auth: pass }, 'deliver'],
+    ['allow-listed, DMARC broken by a trusted ARC sealer: delivered', { mailFrom: 'friend@sender.example', auth: { ...failing('reject'), arc: { result: 'pass', sealer: 'forwarder.example' } } }, 'deliver'],
+  ];
+  for (const [name, over, action] of rows) {
+    it(name, () => {
+      const v = evaluateMessage(lists, facts(over));
+      assert.equal(v.allowed, true, 'still allow-listed (content checks skipped)');
+      assert.equal(v.action, action);
+      assert.equal(v.reasons.some((r) => r.rule === 'auth.dmarc.allowListed'), action !== 'deliver');
+    });
+  }
+  it('a configured dmarcReject: reject is capped at quarantine for allow-listed mail (a wanted message can be released)', () => {
+    const strict = compiled({ lists: { senderAllow: ['friend@sender.example'] }, authentication: { dmarcReject: 'reject' } });
+    assert.equal(evaluateMessage(strict, facts({ mailFrom: 'friend@sender.example', auth: failing('reject') })).action, 'quarantine');
   });
 });

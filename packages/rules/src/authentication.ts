@@ -29,6 +29,25 @@ export function authenticationReasons(policy: Rules['authentication'], facts: Me
   return reasons;
 }
 
+/**
+ * An allow-list hit skips the authentication stage, but an allow entry names a sender, a
+ * recipient or a client, and a From that fails DMARC may be forged: it must not pass unmarked
+ * on the strength of the name it forged (issue 18). So allow-listed mail whose DMARC fails (and
+ * no trusted ARC sealer vouches for it) is still acted on by the From domain's policy: p=reject
+ * and p=quarantine get the configured action (`dmarcReject`, `dmarcQuarantine`), at least a tag
+ * and at most quarantine (the recipient can release a wanted message); p=none, or no policy, a tag.
+ */
+export function dmarcOnAllowListed(policy: Rules['authentication'], facts: MessageFacts): Reason[] {
+  const auth = facts.auth;
+  if (auth === undefined || auth.dmarc.result !== 'fail') return [];
+  const sealer = auth.arc.sealer ?? '';
+  if (auth.arc.result === 'pass' && sealer !== '' && trustedSealer(policy.arcTrustedSealers, sealer)) return [];
+  const configured = auth.dmarc.policy === 'reject' ? policy.dmarcReject : auth.dmarc.policy === 'quarantine' ? policy.dmarcQuarantine : 'tag';
+  const action = configured === 'deliver' ? 'tag' : configured === 'reject' ? 'quarantine' : configured;
+  const p = auth.dmarc.policy === '' ? 'no policy' : `p=${auth.dmarc.policy}`;
+  return [{ kind: 'analyzer', rule: 'auth.dmarc.allowListed', match: clip(`fail ${auth.dmarc.domain} ${p}: an allow entry does not vouch for a From that fails DMARC`), action }];
+}
+
 function reason(rule: string, result: string, domain: string, score: number | undefined): Reason {
   const match = clip(domain ? `${result} ${domain}` : result);
   return score === undefined || score === 0 ? { kind: 'analyzer', rule, match } : { kind: 'analyzer', rule, match, score };

@@ -1,7 +1,7 @@
 import { strongestAction } from './action.ts';
 import { allowReasons } from './allow.ts';
 import { attachmentReasons } from './attachments.ts';
-import { authenticationReasons } from './authentication.ts';
+import { authenticationReasons, dmarcOnAllowListed } from './authentication.ts';
 import type { CompiledRules } from './compile.ts';
 import { contentReasons } from './content.ts';
 import { gtubeReasons } from './gtube.ts';
@@ -28,7 +28,11 @@ interface Stage {
 const PRECEDENCE: readonly Stage[] = [
   { row: 'a. virus', skippedWhenAllowed: false, allows: false, run: (_c, facts) => virusReasons(facts) },
   { row: 'b. attachment policy', skippedWhenAllowed: false, allows: false, run: (c, facts) => attachmentReasons(c.attachments, facts.attachments) },
-  { row: 'c. allow-lists', skippedWhenAllowed: false, allows: true, run: (c, facts) => allowReasons(c, facts) },
+  // An allow hit never lets a From that fails DMARC through unmarked (authentication.ts, dmarcOnAllowListed).
+  { row: 'c. allow-lists', skippedWhenAllowed: false, allows: true, run: (c, facts) => {
+    const allowed = allowReasons(c, facts);
+    return allowed.length === 0 ? allowed : [...allowed, ...dmarcOnAllowListed(c.rules.authentication, facts)];
+  } },
   { row: 'd. size', skippedWhenAllowed: true, allows: false, run: (c, facts) => sizeReasons(c, facts) },
   { row: 'e. GTUBE', skippedWhenAllowed: true, allows: false, run: (_c, facts) => gtubeReasons(facts) },
   { row: 'e. content rules', skippedWhenAllowed: true, allows: false, run: (c, facts) => contentReasons(c.content, facts) },
