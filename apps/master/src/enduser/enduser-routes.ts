@@ -9,7 +9,7 @@ import { currentRules } from '../rules/rules-repository.ts';
 import { changeRecipientList, recipientLists, type ListName } from '../rules/recipient-lists.ts';
 import { mayAct, performAction, type ActionOutcome, type EnduserActionDeps } from './enduser-actions.ts';
 import { createEnduserSessions, ENDUSER_COOKIE } from './enduser-sessions.ts';
-import { confirmPage, errorPage, portalPage, resultPage, STYLE, type MessageAction } from './pages.ts';
+import { confirmPage, continuePage, errorPage, portalPage, resultPage, STYLE, type MessageAction } from './pages.ts';
 
 /**
  * Strict: nothing but this server's stylesheet and forms posting back to it; no script, no
@@ -103,7 +103,8 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
       const link = checkToken(request, reply, (request.query as Form).t);
       if (!link) return reply;
       openSession(reply, link.recipient);
-      if (link.action === 'open') return reply.redirect('/user/', 303);
+      // Not a redirect: see continuePage (a link from webmail is a cross-site navigation).
+      if (link.action === 'open') return html(reply, 200, continuePage());
       const m = deps.repo.get(link.nodeId, link.messageId);
       const refused = mayAct(settings(), m, link.recipient);
       if (refused || !m) return outcomePage(reply, refused ?? { kind: 'refused', status: 404, text: 'Not found.' });

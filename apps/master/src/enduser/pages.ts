@@ -14,10 +14,10 @@ h1{font-size:1.4rem}table{border-collapse:collapse;width:100%}td,th{padding:.4re
 form.inline{display:inline}button{margin:.1rem;padding:.3rem .7rem;cursor:pointer}.note{color:#555}.bad{color:#a00}.good{color:#060}
 input[type=text]{padding:.3rem;width:18rem}`;
 
-export function layout(title: string, body: string): string {
+export function layout(title: string, body: string, head = ''): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${h(title)}</title><link rel="stylesheet" href="/user/style.css"></head>
+<meta name="referrer" content="no-referrer">${head}<title>${h(title)}</title><link rel="stylesheet" href="/user/style.css"></head>
 <body><h1>${h(title)}</h1>
 ${body}
 </body></html>`;
@@ -39,6 +39,17 @@ export function messageSummary(m: HeldForRecipient): string {
 export function confirmPage(action: MessageAction, m: HeldForRecipient, token: string): string {
   return layout(`${ACTION_LABEL[action]}?`, `${messageSummary(m)}
 <p>${button('/user/link', { t: token }, ACTION_LABEL[action])} <a href="/user/">Your quarantine</a></p>`);
+}
+
+/**
+ * The digest's "your quarantine" link was followed, and the session cookie set: now step to
+ * the page from here. The link is usually clicked in webmail, another site, and a redirect
+ * would stay part of that cross-site navigation, so the browser would leave the SameSite=Strict
+ * cookie out and the page would say there is no session. A refresh (and the link, should the
+ * browser not follow it) is a navigation this page starts on its own site: the cookie goes.
+ */
+export function continuePage(): string {
+  return layout('Your quarantine', '<p>Opening your quarantine… <a href="/user/">Continue</a></p>', '<meta http-equiv="refresh" content="0;url=/user/">');
 }
 
 export function resultPage(title: string, text: string, good: boolean): string {
