@@ -8,6 +8,9 @@ import { ScannerConfigSchema, createLogger } from '@moat/scanner';
 import { MasterConfigSchema, startMaster, type Master } from '@moat/master';
 import { startSink, type Sink } from '@moat/sink';
 import { startSupervisedScanner, type SupervisedScanner } from './supervised-scanner.ts';
+import { startLocalEngines, type EngineStatus, type LocalEngines } from './local-engines.ts';
+
+export { engineBannerLines, type EngineStatus } from './local-engines.ts';
 
 /** The defaults of `pnpm start`; part of the contract (see docs/local-cluster.md). */
 export const LOCAL_DEFAULTS = {
@@ -43,6 +46,8 @@ export interface LocalCluster {
   readonly scanners: readonly SupervisedScanner[];
   /** The admin password: generated on first start and kept under var/. */
   readonly adminPassword: string;
+  /** The spam and virus engines, each on, missing, failed or unused (empty with `engines: false`). */
+  readonly engines: readonly EngineStatus[];
   close(): Promise<void>;
 }
 
@@ -61,8 +66,14 @@ export interface LocalClusterOptions {
   readonly masterElectionPorts?: readonly number[];
   /** How long a scanner that died waits before it is started again (default 5 s). */
   readonly restartDelayMs?: number;
-  /** Where the scanners' supervisor reports a death or a restart (default: standard error). */
+  /** Where the scanners' supervisor reports a death or a restart, and an engine a failed start (default: standard error). */
   readonly say?: (line: string) => void;
+  /**
+   * Start the spam and virus engines installed here (rspamd with redis, spamd, clamd) under
+   * `var/engines/` and give the scanners their `analyzers` keys (default true). Tests that do
+   * not scan with them pass false and start faster.
+   */
+  readonly engines?: boolean;
 }
 
 /**
@@ -85,8 +96,13 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const masters: Master[] = [];
   let adminPassword: string;
   const scanners: SupervisedScanner[] = [];
+  let engines: LocalEngines | undefined;
   // Whatever started is stopped again if a later part fails, so a failed start leaves nothing behind.
   const started: { close(): Promise<void> }[] = [];
+  const say = options.say ?? ((line: string) => process.stderr.write(`moat local: ${line}\n`));
+  // The engines start first, beside the sink and the masters (Rspamd's first start takes ~11 s):
+  // the scanners' configs need their addresses. A failed engine is a warning, never a throw.
+  const enginesStarting = options.engines === false ? undefined : startLocalEngines({ dir: join(root, 'engines'), say });
   try {
     sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered') });
     started.push(sink);
@@ -129,7 +145,10 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const smtpPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.scannerPorts?.[i] ?? s.port);
     const scannerElectionPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.electionPorts?.[i] ?? s.electionPort);
     const upstreams = LOCAL_DEFAULTS.scanners.map((s, i) => ({ name: s.name, host: '127.0.0.1', port: smtpPorts[i]!, failTimeoutMs: 5000 }));
-    const say = options.say ?? ((line: string) => process.stderr.write(`moat local: ${line}\n`));
+    if (enginesStarting) {
+      engines = await enginesStarting;
+      started.push(engines);
+    }
     // Both scanners start at once, each in its own process (`moat scanner --config var/scanner-N/scanner.yaml`).
     const active = masters.find((m) => m.failover?.isActive() ?? true) ?? master;
     const launches = LOCAL_DEFAULTS.scanners.map(async (s, i) => {
@@ -155,6 +174,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
           election: { nodeId: s.name, priority: s.priority, advertIntervalMs: 500, bind: { host: s.electionHost, port: scannerElectionPorts[i] }, peers, key: balancerElectionKey },
         },
         log: { level },
+        // Both scanners share this machine's engine instances (in production each scanner runs its own).
+        ...(engines && Object.keys(engines.analyzers).length > 0 ? { analyzers: engines.analyzers } : {}),
       };
       validateDocument(ScannerConfigSchema, document, `local cluster (${s.name})`); // a mistake here is named before any process starts
       await ensureDirs(dataDir);
@@ -166,16 +187,20 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     if (failed) throw failed.reason;
   } catch (err) {
     for (const part of started.reverse()) await part.close().catch(() => undefined);
+    if (enginesStarting && !engines) await enginesStarting.then((e) => e.close()).catch(() => undefined);
     throw err;
   }
+  const openEngines = engines;
   return {
     master,
     masters,
     sink,
     scanners,
     adminPassword,
+    engines: openEngines?.status ?? [],
     async close() {
       await Promise.all(scanners.map((s) => s.close()));
+      await openEngines?.close();
       for (const m of masters) await m.close();
       await sink.close();
     },

@@ -123,7 +123,7 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
     }
     case 'local': {
       const options = command.values;
-      const { startLocalCluster, LOCAL_DEFAULTS } = await import('./local-cluster.ts');
+      const { startLocalCluster, LOCAL_DEFAULTS, engineBannerLines } = await import('./local-cluster.ts');
       const varDir = resolve(options.var ?? LOCAL_DEFAULTS.varDir);
       const cluster = await startLocalCluster({ varDir, ...(options.standby ? { standby: true } : {}) });
       // Paths as the user would type them here: relative below the current folder, absolute elsewhere.
@@ -140,6 +140,7 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
         `  virtual SMTP        ${LOCAL_DEFAULTS.virtual.host}:${LOCAL_DEFAULTS.virtual.port} (held by the elected scanner, spread over both)`,
         ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}   pid ${s.pid()} (also in ${shown(s.dataDir)}/scanner.pid)`),
         `  downstream sink     127.0.0.1:${cluster.sink.port} (delivered mail in ${shown(join(varDir, 'delivered'))}/)`,
+        ...engineBannerLines(cluster.engines),
         `  accepted domain     ${LOCAL_DEFAULTS.domain}   rules: edit them on the master (PUT /api/v1/rules)`,
         `  try: swaks --server 127.0.0.1:${LOCAL_DEFAULTS.virtual.port} --to user@${LOCAL_DEFAULTS.domain} --header 'Subject: TAG-ME'`,
         `  failover: kill -9 $(cat ${shown(cluster.scanners[0]!.dataDir)}/scanner.pid); the other scanner takes the virtual address within about 2 s,`,
