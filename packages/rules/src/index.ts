@@ -35,3 +35,4 @@ export { GTUBE } from './gtube.ts';
 export { demoRules } from './demo.ts';
 export { decideGreylist, greylistKey, greylistText, greylistTriplet, type GreylistDecision, type GreylistEntry, type GreylistTimes, type GreylistTriplet } from './greylist.ts';
 export { DETECTION_MODEL, SIGNAL_IDS, engineSignals, strongestHits, weighSignal, type DetectionModel, type Engine, type EngineHit, type EngineSignal, type SignalId } from './detection-model.ts';
+export { RECIPIENT_LIST_DOMAIN, RECIPIENT_LIST_ENTRY_PATTERN } from './schema.ts';

@@ -40,10 +40,19 @@ export type Lists = Static<typeof ListsSchema>;
 /** Most entries one recipient's own allow or block list may hold. */
 export const MAX_RECIPIENT_LIST_ENTRIES = 200;
 
+/** A domain in a recipient's own list: letters, digits and hyphens in dot-separated labels, no wildcard. */
+export const RECIPIENT_LIST_DOMAIN = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+';
+/**
+ * An entry of a recipient's own list: one address, or `*@domain` for a whole domain. Nothing
+ * else: a pattern like `*e*` on an allow list would switch that person's filtering off (issue 18).
+ */
+export const RECIPIENT_LIST_ENTRY_PATTERN = `^(?:\\*|[^\\s@*?]{1,64})@${RECIPIENT_LIST_DOMAIN}$`;
+const RecipientListEntry = Type.String({ maxLength: 320, pattern: RECIPIENT_LIST_ENTRY_PATTERN, description: 'An address (`name@example.com`) or a whole domain (`*@example.com`); no other wildcards.' });
+
 export const RecipientListSchema = Type.Object(
   {
-    allow: Type.Array(Pattern, { default: [], maxItems: MAX_RECIPIENT_LIST_ENTRIES, description: 'Senders this recipient always accepts (skips content rules and scoring for mail to this recipient only; see the precedence table).' }),
-    block: Type.Array(Pattern, { default: [], maxItems: MAX_RECIPIENT_LIST_ENTRIES, description: 'Senders this recipient refuses: 550 5.7.1 at RCPT TO for this recipient only.' }),
+    allow: Type.Array(RecipientListEntry, { default: [], maxItems: MAX_RECIPIENT_LIST_ENTRIES, description: 'Senders this recipient always accepts (skips content rules and scoring for mail to this recipient only; see the precedence table).' }),
+    block: Type.Array(RecipientListEntry, { default: [], maxItems: MAX_RECIPIENT_LIST_ENTRIES, description: 'Senders this recipient refuses: 550 5.7.1 at RCPT TO for this recipient only.' }),
   },
   { additionalProperties: false },
 );

@@ -131,3 +131,56 @@ test('a link\'s token never reaches the log (fastify\'s request lines are off fo
   assert.ok(lines.some((l) => l.includes('/user/style.css')), 'request lines are logged elsewhere');
   assert.equal(lines.filter((l) => l.includes(token.split('.')[1]!)).length, 0);
 });
+
+// Security review (issue 18): an end user could put `*e*` on their allow list (filtering off for
+// them), and every click stored a rules version that was never pruned.
+async function signedIn(h: Harness, recipient: string) {
+  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, recipient)}` });
+  const cookie = `moat_enduser=${res.cookies.find((c) => c.name === 'moat_enduser')!.value}`;
+  const page = await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie } });
+  return { cookie, csrf: /name="csrf" value="([^"]+)"/.exec(page.body)![1]! };
+}
+
+test("an end user's list takes only an address or a whole domain: *e* is a 400 naming the field; a bare domain means *@domain", async (t) => {
+  const h = await start();
+  t.after(() => h.close());
+  const { cookie, csrf } = await signedIn(h, 'bob@example.test');
+  const before = currentRules(h.deps.db)!.version;
+  for (const pattern of ['*e*', '*', '*@*.example', 'a*@b.example', '*.example', 'b.example*']) {
+    const res = await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern }, cookie) });
+    assert.equal(res.statusCode, 400, pattern);
+    assert.match(res.body, /pattern: only an address/, pattern);
+  }
+  assert.equal(currentRules(h.deps.db)!.version, before, 'nothing stored');
+  assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'Partner.Example' }, cookie) })).statusCode, 200);
+  assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf, pattern: '*@spam.example' }, cookie) })).statusCode, 200);
+  assert.deepEqual(currentRules(h.deps.db)!.document.recipientLists['bob@example.test'], { allow: ['*@partner.example'], block: ['*@spam.example'] });
+  // The same rule holds for an admin's document: the schema refuses it, naming the key.
+  const admin = await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin });
+  const doc = { ...admin.json().document, recipientLists: { 'carol@example.test': { allow: ['*e*'], block: [] } } };
+  const put = await h.app.inject({ method: 'PUT', url: '/api/v1/rules', headers: h.bearer.admin, payload: doc });
+  assert.equal(put.statusCode, 400);
+  assert.match(put.body, /recipientLists\.carol@example\.test\.allow\.0/);
+});
+
+test("end users' clicks do not keep a rules version each forever; admin versions, recent ones and the audit entries stay", async (t) => {
+  const h = await start();
+  t.after(() => h.close());
+  const { cookie, csrf } = await signedIn(h, 'bob@example.test');
+  const first = currentRules(h.deps.db)!.version;
+  for (let i = 0; i < 60; i++) {
+    const res = await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: `s${i}@b.example` }, cookie) });
+    assert.equal(res.statusCode, 200, res.body);
+  }
+  const count = () => (h.deps.db.prepare("SELECT count(*) AS n FROM rules_versions WHERE created_by LIKE 'enduser:%'").get() as { n: number }).n;
+  assert.equal(count(), 60, 'a day has not passed: all kept');
+  h.clock.t += 25 * 3600_000;
+  const fresh = await signedIn(h, 'bob@example.test');
+  assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf: fresh.csrf, pattern: 'late@b.example' }, fresh.cookie) })).statusCode, 200);
+  const current = currentRules(h.deps.db)!;
+  assert.equal(current.version, first + 61);
+  assert.ok(count() <= 50, `the newest versions only (${count()})`);
+  assert.ok(h.deps.db.prepare('SELECT 1 FROM rules_versions WHERE version = ?').get(first), 'the admin-made version stays (a rollback target)');
+  assert.deepEqual(current.document.recipientLists['bob@example.test']!.allow.length, 60, 'the lists themselves are whole');
+  assert.equal(h.app.services.auditLog.list({ action: 'rules.recipient-lists', limit: 100 }).length, 61, 'every change is still in the audit log, with its pattern');
+});

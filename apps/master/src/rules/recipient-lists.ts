@@ -1,9 +1,12 @@
-import { MAX_RECIPIENT_LIST_ENTRIES, type RecipientList, type Rules } from '@moat/rules';
-import { currentRules } from './rules-repository.ts';
+import { MAX_RECIPIENT_LIST_ENTRIES, RECIPIENT_LIST_DOMAIN, RECIPIENT_LIST_ENTRY_PATTERN, type RecipientList, type Rules } from '@moat/rules';
+import { currentRules, pruneEndUserVersions } from './rules-repository.ts';
 import { publishRules, type PublishDeps } from './publish-rules.ts';
 import type { StoredRules } from './rules-repository.ts';
 
 export type ListName = 'allow' | 'block';
+
+const DOMAIN = new RegExp(`^${RECIPIENT_LIST_DOMAIN}$`);
+const RECIPIENT_LIST_ENTRY = new RegExp(RECIPIENT_LIST_ENTRY_PATTERN);
 
 /** A recipient's own lists in the current rules (empty lists when it has none). */
 export function recipientLists(rules: Rules | undefined, recipient: string): RecipientList {
@@ -21,9 +24,11 @@ export type ListChange = { readonly op: 'add' | 'remove'; readonly list: ListNam
 export function changeRecipientList(deps: PublishDeps, recipient: string, change: ListChange, ip: string): StoredRules | undefined {
   const current = currentRules(deps.db);
   if (!current) throw new Error('no rules to change');
-  const pattern = change.pattern.trim().toLowerCase();
-  // Only wildcards would switch the filtering off (allow) or all mail off (block) for this person.
-  if (change.op === 'add' && /^[*?.@]+$/.test(pattern)) throw new RangeError('an entry must name a sender or a domain, not only wildcards');
+  const typed = change.pattern.trim().toLowerCase();
+  // A bare domain means the whole domain.
+  const pattern = !typed.includes('@') && DOMAIN.test(typed) ? `*@${typed}` : typed;
+  // A pattern such as `*e*` would switch the filtering off (allow) or most mail off (block) for this person.
+  if (change.op === 'add' && !RECIPIENT_LIST_ENTRY.test(pattern)) throw new RangeError('pattern: only an address (name@example.com) or a whole domain (*@example.com or example.com), no other wildcards');
   const before = recipientLists(current.document, recipient);
   const other: ListName = change.list === 'allow' ? 'block' : 'allow';
   const next: RecipientList = { allow: [...before.allow], block: [...before.block] };
@@ -39,7 +44,7 @@ export function changeRecipientList(deps: PublishDeps, recipient: string, change
   const lists = { ...current.document.recipientLists };
   if (next.allow.length === 0 && next.block.length === 0) delete lists[recipient];
   else lists[recipient] = next;
-  return publishRules(deps, {
+  const stored = publishRules(deps, {
     input: { ...current.document, recipientLists: lists },
     by: { username: `enduser:${recipient}`, via: 'enduser' },
     ip,
@@ -47,4 +52,6 @@ export function changeRecipientList(deps: PublishDeps, recipient: string, change
     action: 'rules.recipient-lists',
     extra: { recipient, list: change.list, op: change.op, pattern },
   });
+  pruneEndUserVersions(deps.db, deps.now());
+  return stored;
 }

@@ -67,6 +67,27 @@ export function nextRulesVersion(db: Db): number {
   return (row?.v ?? 0) + 1;
 }
 
+/** How long an end user's list change stays a stored rules version, and how many recent versions always stay. */
+export const ENDUSER_VERSIONS_KEPT_MS = 24 * 3600_000;
+export const RECENT_VERSIONS_KEPT = 50;
+
+/**
+ * Every click on an end user's page stores a whole rules version; kept forever they would grow
+ * the database without bound (issue 18). Pruned: versions an end user made (`enduser:…`) that
+ * are older than a day, below the newest RECENT_VERSIONS_KEPT and not the current one. Kept:
+ * every admin version (rollback targets), recent ones (the base of an admin's edit in progress,
+ * PUT /rules?baseVersion=), and the audit log, whose `rules.recipient-lists` entries name the
+ * recipient, list, operation and pattern of each change on their own. Returns how many went.
+ */
+export function pruneEndUserVersions(db: Db, now: number): number {
+  return db
+    .prepare(
+      `DELETE FROM rules_versions WHERE created_by LIKE 'enduser:%' AND created_at < ?
+         AND version < (SELECT min(version) FROM (SELECT version FROM rules_versions ORDER BY version DESC LIMIT ?))`,
+    )
+    .run(now - ENDUSER_VERSIONS_KEPT_MS, RECENT_VERSIONS_KEPT).changes;
+}
+
 /** At first start: store `document` as version 1 if there are no rules yet. Returns the current rules. */
 export function seedRules(db: Db, document: Rules, by: string, at: number = Date.now()): StoredRules {
   return db.transaction(() => currentRules(db) ?? insertRulesVersion(db, document, by, 'initial rules', at))();
