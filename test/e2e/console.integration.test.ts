@@ -10,6 +10,7 @@ import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from 
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { freePortOutsideEphemeralRange } from '../helpers/ports.ts';
+import { unreadableText } from '../helpers/readable-text.ts';
 
 /**
  * The admin console in a real headless Chromium (Debian's `chromium` package, driven by
@@ -63,7 +64,11 @@ async function signIn(page: Page, url: string, username: string, password: strin
   await page.waitForSelector('[data-testid=who]');
 }
 
-const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+/** Every page state the test shows is screenshotted, after checking that all its visible text can be read (WCAG AA contrast). */
+async function shot(page: Page, name: string): Promise<void> {
+  assert.deepEqual(await unreadableText(page), [], `${name}: visible text without enough contrast against its background`);
+  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+}
 
 test('the admin console, end to end in headless Chromium', { skip, timeout: 120_000 }, async (t) => {
   mkdirSync(SHOTS, { recursive: true });
@@ -272,6 +277,11 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await admin.selectOption('select[name=node]', 'scanner-2');
     await waitUntil(async () => /node=scanner-2/.test(await admin.getAttribute('[data-testid=traffic-csv]', 'href') ?? ''), 'the CSV link follows the node');
     await admin.locator('figure.chart svg[aria-label*="node scanner-2"]').waitFor();
+    // The top tables follow the node too: scanner-2 has carried nothing, scanner-1 everything.
+    await admin.locator('[data-testid=top-sender][data-node=scanner-2] td', { hasText: 'None in this range.' }).waitFor();
+    await admin.selectOption('select[name=node]', 'scanner-1');
+    await admin.locator('[data-testid=top-sender][data-node=scanner-1] td', { hasText: 'a@origin.test' }).waitFor();
+    assert.match(await admin.getAttribute('[data-testid=top-sender] a', 'href') ?? '', /node=scanner-1/, 'the CSV follows the node');
     // A custom range: backwards is refused with what to fix; a proper one sends from and to.
     await admin.selectOption('select[name=days]', 'custom');
     await admin.fill('input[name=from]', '2026-01-02T00:00');

@@ -85,16 +85,18 @@ export function ReportsPage() {
           </tbody>
         </table>
       </div>
-      {!('error' in range) && <div class="tops">{TOPS.map(([kind, title, empty]) => <TopTable kind={kind} title={title} empty={empty} range={range} />)}</div>}
+      {!('error' in range) && <div class="tops">{TOPS.map(([kind, title, empty]) => <TopTable kind={kind} title={title} empty={empty} range={range} node={choice.node} />)}</div>}
     </section>
   );
 }
 
-function TopTable({ kind, title, empty, range }: { kind: string; title: string; empty: string; range: { from: string; to?: string } }) {
-  const top = useData(() => api<{ rows: Array<{ value: string; count: number }> }>('GET', `/reports/top/${kind}${query({ ...range, limit: 10 })}`), [kind, range.from, range.to]);
+/** One top list over the range, for the cluster or the node the filter names (like the chart). */
+function TopTable({ kind, title, empty, range, node }: { kind: string; title: string; empty: string; range: { from: string; to?: string }; node: string }) {
+  const params = { ...range, node: node || undefined };
+  const top = useData(() => api<{ rows: Array<{ value: string; count: number }> }>('GET', `/reports/top/${kind}${query({ ...params, limit: 10 })}`), [kind, range.from, range.to, node]);
   return (
-    <div class="top" data-testid={`top-${kind}`}>
-      <h2>{title} <a class="small" href={`/api/v1/reports/top/${kind}${query({ ...range, format: 'csv' })}`} download>CSV</a></h2>
+    <div class="top-card" data-testid={`top-${kind}`} data-node={node}>
+      <h2>{title} <a class="small" href={`/api/v1/reports/top/${kind}${query({ ...params, format: 'csv' })}`} download>CSV</a></h2>
       {top.error && <p class="error">{top.error}</p>}
       <table>
         <tbody>

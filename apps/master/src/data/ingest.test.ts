@@ -7,8 +7,10 @@ import { CLUSTER_MIGRATION } from '../db/migration-003-cluster.ts';
 import { RETENTION_MIGRATION } from '../db/migration-004-retention.ts';
 import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
 import { EVENT_EPOCHS_MIGRATION } from '../db/migration-012-event-epochs.ts';
+import { TOP_BY_NODE_MIGRATION } from '../db/migration-015-top-by-node.ts';
 import { createIngest } from './ingest.ts';
 import { getMessage } from './messages-repository.ts';
+import { top } from './reports.ts';
 import { addNode, count, delivery, event, logged, msgId, openTestDb, quarantined, T0 } from './test-fixtures.ts';
 
 
@@ -200,8 +202,19 @@ test('a sequence that goes backwards within one run is stored, counted and repor
 test('events stored before migration 012 (no epoch, no digest) still match their re-sends', () => {
   const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION]);
   db.prepare("INSERT INTO events (node_id, seq, type, created_at, stored_at) VALUES (?, 1, 'message.logged', 0, 0)").run(NODE);
-  migrate(db, [EVENT_EPOCHS_MIGRATION]);
+  migrate(db, [EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION]);
   assert.deepEqual(db.prepare('SELECT node_id, epoch, seq, digest FROM events').all(), [{ node_id: NODE, epoch: '', seq: 1, digest: '' }]);
   const r = createIngest(db).ingestBatch(NODE, [event(1, 'message.logged', logged(1)), event(2, 'message.logged', logged(2))]);
   assert.deepEqual({ stored: r.stored, duplicates: r.duplicates }, { stored: 1, duplicates: 1 });
+});
+
+test('top-list counts from before migration 015 stay in the cluster\'s lists and in no node\'s; new ones carry their node', () => {
+  const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION]);
+  db.prepare("INSERT INTO top_senders_daily (kind, day, value, count) VALUES ('sender', ?, 'old@origin.test', 5)").run(T0);
+  migrate(db, [TOP_BY_NODE_MIGRATION]);
+  addNode(db, NODE, 'scanner-1');
+  createIngest(db).ingestBatch(NODE, [event(1, 'message.logged', logged(1, { mailFrom: 'new@origin.test' }))]);
+  const range = { kind: 'sender' as const, from: T0, to: T0 + 1, limit: 10 };
+  assert.deepEqual(top(db, range).map((r) => r.value), ['old@origin.test', 'new@origin.test']);
+  assert.deepEqual(top(db, { ...range, node: 'scanner-1' }).map((r) => r.value), ['new@origin.test']);
 });

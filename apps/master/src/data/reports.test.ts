@@ -102,7 +102,7 @@ test('traffic from the roll-ups equals a direct count of the log', () => {
 test('top lists from the roll-ups equal a direct count of the log', () => {
   const db = loaded();
   for (const kind of TOP_KINDS) {
-    for (const q of [{ kind, from: T0, to: T0 + 3 * DAY_MS, limit: 100 }, { kind, from: T0 + DAY_MS, to: T0 + 2 * DAY_MS, limit: 3 }]) {
+    for (const q of [{ kind, from: T0, to: T0 + 3 * DAY_MS, limit: 100 }, { kind, from: T0 + DAY_MS, to: T0 + 2 * DAY_MS, limit: 3 }, { kind, from: T0, to: T0 + 3 * DAY_MS, limit: 100, node: 'scanner-a' }, { kind, from: T0, to: T0 + 3 * DAY_MS, limit: 100, node: B }]) {
       const rows = top(db, q);
       assert.deepEqual(rows, topFromLog(db, q), JSON.stringify(q));
       assert.ok(rows.length > 0, JSON.stringify(q));

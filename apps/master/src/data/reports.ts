@@ -46,6 +46,8 @@ export interface TopQuery {
   /** Epoch ms, exclusive; rounded up to the day. */
   readonly to: number;
   readonly limit: number;
+  /** Only this node (name or id). */
+  readonly node?: string;
 }
 
 export interface TopRow {
@@ -53,11 +55,17 @@ export interface TopRow {
   readonly count: number;
 }
 
-/** The busiest senders, sender domains, recipients, or blocked senders over whole days. */
+/** The busiest senders, sender domains, recipients, or blocked senders over whole days (optionally on one node). */
 export function top(db: Db, q: TopQuery): TopRow[] {
-  return db.prepare<[string, number, number, number], TopRow>(`SELECT value, SUM(count) AS count FROM top_senders_daily
-    WHERE kind = ? AND day >= ? AND day < ? GROUP BY value ORDER BY count DESC, value LIMIT ?`)
-    .all(q.kind, floorTo(q.from, DAY_MS), ceilTo(q.to, DAY_MS), q.limit);
+  const params: unknown[] = [q.kind, floorTo(q.from, DAY_MS), ceilTo(q.to, DAY_MS)];
+  let nodeFilter = '';
+  if (q.node !== undefined) {
+    nodeFilter = 'AND node_id IN (SELECT id FROM nodes WHERE name = ? UNION ALL SELECT ?)';
+    params.push(q.node, q.node);
+  }
+  return db.prepare<unknown[], TopRow>(`SELECT value, SUM(count) AS count FROM top_senders_daily
+    WHERE kind = ? AND day >= ? AND day < ? ${nodeFilter} GROUP BY value ORDER BY count DESC, value LIMIT ?`)
+    .all(...params, q.limit);
 }
 
 export interface QuarantineSizeRow {

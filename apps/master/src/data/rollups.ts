@@ -9,8 +9,8 @@ import { REASON_TOP_KINDS, reasonTopEntries, type ReasonLike, type ReasonTopKind
  */
 export const TRAFFIC_UPSERT_SQL = `INSERT INTO traffic_hourly (hour, node_id, action, count, bytes) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (hour, node_id, action) DO UPDATE SET count = count + excluded.count, bytes = bytes + excluded.bytes`;
-export const TOP_UPSERT_SQL = `INSERT INTO top_senders_daily (kind, day, value, count) VALUES (?, ?, ?, ?)
-  ON CONFLICT (kind, day, value) DO UPDATE SET count = count + excluded.count`;
+export const TOP_UPSERT_SQL = `INSERT INTO top_senders_daily (kind, day, node_id, value, count) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (kind, day, node_id, value) DO UPDATE SET count = count + excluded.count`;
 
 /** Address lists, and (from the reasons) virus names and domains failing SPF, DKIM, DMARC. */
 export type TopKind = 'sender' | 'sender_domain' | 'recipient' | 'blocked_sender' | ReasonTopKind;
@@ -48,7 +48,7 @@ export function createRollups(db: Db) {
   const trafficStmt = db.prepare(TRAFFIC_UPSERT_SQL);
   const topStmt = db.prepare(TOP_UPSERT_SQL);
   const traffic = new Map<string, [hour: number, nodeId: string, action: string, count: number, bytes: number]>();
-  const top = new Map<string, [kind: TopKind, day: number, value: string, count: number]>();
+  const top = new Map<string, [kind: TopKind, day: number, nodeId: string, value: string, count: number]>();
   return {
     add(m: RollupMessage): void {
       const n = m.count ?? 1;
@@ -61,10 +61,10 @@ export function createRollups(db: Db) {
       } else traffic.set(tk, [hour, m.nodeId, m.action, n, m.size * n]);
       const day = floorTo(m.receivedAt, DAY_MS);
       for (const [kind, value] of topEntries(m)) {
-        const k = `${kind}\0${day}\0${value}`;
+        const k = `${kind}\0${day}\0${m.nodeId}\0${value}`;
         const e = top.get(k);
-        if (e) e[3] += n;
-        else top.set(k, [kind, day, value, n]);
+        if (e) e[4] += n;
+        else top.set(k, [kind, day, m.nodeId, value, n]);
       }
     },
     flush(): void {

@@ -5,12 +5,13 @@ import { CLUSTER_MIGRATION } from '../db/migration-003-cluster.ts';
 import { RETENTION_MIGRATION } from '../db/migration-004-retention.ts';
 import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
 import { EVENT_EPOCHS_MIGRATION } from '../db/migration-012-event-epochs.ts';
+import { TOP_BY_NODE_MIGRATION } from '../db/migration-015-top-by-node.ts';
 
 /** Test helpers for the data layer (not a test file itself). */
 
 /** A fresh in-memory master database with the data and node tables (no auth tables needed). */
 export function openTestDb(): Db {
-  return openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION]);
+  return openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION]);
 }
 
 export function addNode(db: Db, id: string, name: string): void {

@@ -163,6 +163,12 @@ test('GET /reports/top/:kind: JSON, CSV with formulas neutralised, 400 for an un
   assert.match(String(csv.headers['content-disposition']), /^attachment; filename="moat-top-blocked_sender-[0-9TZ]+-[0-9TZ]+\.csv"$/);
   assert.equal(csv.body, 'value,count\r\n"\'=hyperlink(""http://evil.test"")@evil.test",1\r\n');
   assert.equal((await get(`/reports/top/recipient?from=${T0}&limit=2`)).json().rows.length, 2);
+  // ?node= narrows a top list to one node, as it narrows the traffic: the nodes' lists add up to the cluster's.
+  const total = async (q: string) => (await get(`/reports/top/sender?from=${T0}${q}`)).json().rows.reduce((n: number, r: { count: number }) => n + r.count, 0);
+  const [all, onA, onB] = [await total(''), await total(`&node=${A}`), await total(`&node=${B}`)];
+  assert.ok(onA > 0 && onB > 0, 'both nodes carried mail');
+  assert.equal(onA + onB, all);
+  assert.ok(fieldsOf((await get(`/reports/top/sender?node=${encodeURIComponent('../x y')}`)).json()).includes('query.node'));
   const bad = await get('/reports/top/everything');
   assert.equal(bad.statusCode, 400);
   assert.ok(fieldsOf(bad.json()).includes('params.kind'));

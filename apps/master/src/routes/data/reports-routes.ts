@@ -92,7 +92,11 @@ export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
         tags: ['reports'],
         params: Type.Object({ kind: TopKindSchema }),
         querystring: Type.Object(
-          { ...rangeFields, limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'How many, at most 1000.' })) },
+          {
+            ...rangeFields,
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 20, description: 'How many, at most 1000.' })),
+            node: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'Only this node (name or id). Counts from before version 15 of the database belong to no node.' })),
+          },
           { additionalProperties: false },
         ),
         response: {
@@ -113,7 +117,7 @@ export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
       const { kind } = request.params;
       const q = request.query;
       const range = reportRange(q, deps.now(), DEFAULT_DAYS);
-      const rows = top(deps.db, { kind, ...range, limit: q.limit ?? 20 });
+      const rows = top(deps.db, { kind, ...range, limit: q.limit ?? 20, ...(q.node === undefined ? {} : { node: q.node }) });
       const from = floorTo(range.from, DAY_MS);
       const to = ceilTo(range.to, DAY_MS);
       if (q.format === 'csv') return sendCsv(reply, toCsv(rows, ['value', 'count']), `moat-top-${kind}-${fileStamp(from)}-${fileStamp(to)}.csv`);
