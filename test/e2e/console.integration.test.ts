@@ -547,6 +547,37 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.equal(await admin.locator('tr[data-node="scanner-1"] button:has-text("Remove")').count(), 0, 'an online node offers no removal');
   });
 
+  await t.test('an attachment name with a right-to-left override is shown with it escaped (issue 18)', async () => {
+    // "invoice<U+202E>fdp.txt" reads as "invoicetxt.pdf" when the override is obeyed.
+    const raw = [
+      'From: a@origin.test', 'To: user@example.test', 'Subject: QUARANTINE-ME spoofed name', 'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="m1"', '', '--m1', 'Content-Type: text/plain; charset=utf-8', '', 'see attached', '--m1',
+      'Content-Type: text/plain; charset=utf-8', 'Content-Disposition: attachment; filename="invoice\u202Efdp.txt"', '', 'not a pdf', '--m1--', '',
+    ].join('\r\n');
+    const sent = await sendMail(scanner.smtpPort, { from: 'a@origin.test', to: ['user@example.test'] }, raw);
+    const id = queueId(sent.response);
+    const api = await apiClient(master.url);
+    await waitUntil(async () => (await api.get(`/api/v1/quarantine/${id}`)).status === 200, 'the message is indexed');
+    await admin.goto(`${master.url}/#/quarantine/${id}`);
+    const item = admin.locator('[data-testid=attachment]');
+    await item.waitFor();
+    const shown = (await item.textContent()) ?? '';
+    assert.match(shown, /^invoice⟨U\+202E⟩fdp\.txt — /);
+    assert.ok(!shown.includes('\u202E'), 'the override itself is not in the page');
+  });
+
+  await t.test('dashboard: an admin makes a one-time join token for a new scanner, shown once (issue 18)', async () => {
+    await admin.goto(`${master.url}/#/dashboard`);
+    admin.once('dialog', (d) => d.accept('scanner-9'));
+    await admin.click('[data-testid=join-token]');
+    const shown = admin.locator('[data-testid=join-token-value]');
+    await shown.waitFor();
+    assert.match((await shown.textContent()) ?? '', /Join token for scanner-9, usable once until .* moat-join-[0-9a-f]{64}$/);
+    const api = await apiClient(master.url);
+    const audit = await api.get('/api/v1/audit?action=node.join-token');
+    assert.ok(audit.json.entries.some((e: { target: string }) => e.target === 'node:scanner-9'), 'audited');
+  });
+
   await t.test('CSRF: a change with the session cookie but without X-Moat-Request or a same Origin is refused', async () => {
     const cookie = (await admin.context().cookies()).find((c) => c.name === 'moat_session');
     assert.ok(cookie);

@@ -1,6 +1,7 @@
 import { bytes } from '../lib/format.ts';
 import type { ParsedMessage } from '../lib/mime.ts';
 import { sanitizeHtml } from '../lib/sanitize.ts';
+import { visibleText } from '../lib/visible-text.ts';
 
 /** Headers worth a first look; the rest are behind "all headers". */
 const SHOWN = ['from', 'to', 'cc', 'subject', 'date', 'message-id', 'reply-to'];
@@ -21,7 +22,7 @@ export function MessageView({ msg }: { msg: ParsedMessage }) {
       {msg.attachments.length > 0 && (
         <>
           <h2>Attachments</h2>
-          <ul>{msg.attachments.map((a) => <li>{a.filename ?? '(unnamed)'} — {a.type}, {bytes(a.size)}</li>)}</ul>
+          <ul>{msg.attachments.map((a) => <li data-testid="attachment">{a.filename === undefined ? '(unnamed)' : visibleText(a.filename)} — {visibleText(a.type)}, {bytes(a.size)}</li>)}</ul>
         </>
       )}
       {msg.text !== undefined && (

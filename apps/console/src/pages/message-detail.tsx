@@ -4,6 +4,7 @@ import { useData } from '../lib/use-data.ts';
 import { can } from '../lib/roles.ts';
 import { RetainedCopy, type Retained } from '../components/retained-copy.tsx';
 import type { Me } from '../app.tsx';
+import { visibleText } from '../lib/visible-text.ts';
 
 interface Detail {
   id: string;
@@ -72,7 +73,7 @@ export function MessageDetail({ nodeId, id, me }: { nodeId: string; id: string; 
             <div class="table-wrap">
               <table data-testid="reasons">
                 <thead><tr><th>Filter</th><th>Rule</th><th>Matched</th><th>Asked for</th><th>Score</th></tr></thead>
-                <tbody>{d.reasons.map((r) => <tr><td>{r.kind}</td><td>{r.rule}</td><td>{r.match}</td><td>{r.action ?? '—'}</td><td>{r.score ?? ''}</td></tr>)}</tbody>
+                <tbody>{d.reasons.map((r) => <tr><td>{r.kind}</td><td>{visibleText(r.rule)}</td><td>{visibleText(r.match)}</td><td>{r.action ?? '—'}</td><td>{r.score ?? ''}</td></tr>)}</tbody>
               </table>
             </div>
           )}

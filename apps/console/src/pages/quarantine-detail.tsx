@@ -8,6 +8,7 @@ import { go } from '../lib/router.ts';
 import { useData } from '../lib/use-data.ts';
 import type { Me } from '../app.tsx';
 import type { QuarantineEntry } from './quarantine-list.tsx';
+import { visibleText } from '../lib/visible-text.ts';
 
 interface Detail extends QuarantineEntry {
   rcptTo: string[];
@@ -57,7 +58,7 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
             <dt>Size</dt><dd>{bytes(d.size)}</dd>
             <dt>Score</dt><dd>{d.score}</dd>
             <dt>Reasons</dt>
-            <dd><ul>{d.reasons.map((r) => <li>{r.kind}: {r.rule} — {r.match}{r.score ? ` (+${r.score})` : ''}</li>)}</ul></dd>
+            <dd><ul>{d.reasons.map((r) => <li>{r.kind}: {visibleText(r.rule)} — {visibleText(r.match)}{r.score ? ` (+${r.score})` : ''}</li>)}</ul></dd>
           </dl>
           {held && offline && (
             <p class="error" role="alert" data-testid="node-offline">
