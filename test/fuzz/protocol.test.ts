@@ -5,7 +5,7 @@
  *    never another exception.
  *  - link: a real WebSocket to a real master's /cluster, random frames before the handshake and
  *    after it (as a joined node). An invalid frame is answered by an `error` frame and a 1008
- *    (1009 when oversized) close; a valid one leaves the link open (a ping still gets its pong);
+ *    (1009 when oversized, or over 4 KiB before the hello) close; a valid one leaves the link open (a ping still gets its pong);
  *    the master stays up and a real scanner still joins afterwards.
  */
 import { test, before, after } from 'node:test';
@@ -18,6 +18,7 @@ import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { startTestMaster, startClusterScanner, apiClient, joinTokenFor } from '../helpers/cluster-harness.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { anyJson, fromSchema, mutationsOf } from './arbitraries.ts';
+import { PRE_HELLO_MAX_BYTES } from '../../apps/master/src/cluster/link-admission.ts';
 import { fuzz } from './fuzz-runner.ts';
 
 const QID = 'A1b2C3d4E5f6G7h8I9j0';
@@ -141,15 +142,21 @@ test('fuzz protocol link: invalid frames get an error frame and a close; the mas
         }
         // What the master must do, by the codec's own verdict on each frame, in order.
         let expectClose = false;
+        let expectTooBig = false;
         for (const f of frames) {
           const raw = bytesOf(f);
           const verdict = decodeOrError(decodeToMaster, raw);
           link.ws.send(raw, { binary: f.binary });
+          // Before the hello a frame over 4 KiB is cut off by the socket itself, unread (link-admission.ts).
+          if (!afterHandshake && raw.length > PRE_HELLO_MAX_BYTES) { expectTooBig = true; break; }
           if (verdict !== 'ok') { expectClose = true; break; }
           const type = JSON.parse(raw.toString('utf8')).type as string;
           if (!afterHandshake || type === 'hello') { expectClose = true; break; } // hello first, and only once
         }
-        if (expectClose) {
+        if (expectTooBig) {
+          assert.equal(await link.closed, 1009, `close code for ${JSON.stringify(frames).slice(0, 200)}`);
+          refused++;
+        } else if (expectClose) {
           const code = await link.closed;
           assert.equal(code, 1008, `close code for ${JSON.stringify(frames)}`);
           const error = link.frames.find((f) => f.type === 'error') as { code?: string; message?: string } | undefined;

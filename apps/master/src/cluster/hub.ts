@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
 import {
-  decodeToMaster, encodeFrame, FrameError, newNonce, helloVerifies, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
+  decodeToMaster, encodeFrame, FrameError, newNonce, MAX_FRAME_BYTES, helloVerifies, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
 } from '@moat/protocol';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
@@ -15,6 +15,7 @@ import { currentRules } from '../rules/rules-repository.ts';
 import { createIngest, type EventWarnings } from '../data/ingest.ts';
 import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
+import { createLinkAdmission, limitFrameSize, PRE_HELLO_MAX_BYTES, type LinkAdmission } from './link-admission.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
 import { LEARN_PROTOCOL_VERSION } from '@moat/protocol';
 import { LearnDispatcher } from '../learn/learn-dispatcher.ts';
@@ -79,6 +80,7 @@ export class ClusterHub implements ClusterControl {
   private readonly balancers = new Map<string, { readonly report: BalancerReport; readonly at: number }>();
 
   private readonly metrics: ClusterMetrics;
+  private readonly admission: LinkAdmission = createLinkAdmission();
   private readonly greylist: GreylistStore;
   private readonly greylistSweepTimer: NodeJS.Timeout;
   /** Cluster-wide learning: the learn log, and its delivery to every online scanner (learn/). */
@@ -169,10 +171,23 @@ export class ClusterHub implements ClusterControl {
 
   /** A new WebSocket on /cluster: challenge it, then serve it once it proves who it is. */
   accept(ws: WebSocket, remoteAddress: string): void {
+    // Until its hello a socket is anyone's: a capped number of them, with small frames (link-admission.ts).
+    const admitted = this.admission.admit(remoteAddress);
+    if (!admitted.ok) {
+      ws.on('error', (err) => this.log.debug({ event: 'LINK_ERROR', address: remoteAddress, error: err.message }, 'refused cluster link socket error'));
+      return this.refuse(ws, remoteAddress, 'MOAT_ERR_LINK_BUSY', admitted.message);
+    }
+    limitFrameSize(ws, PRE_HELLO_MAX_BYTES);
     const nonce = newNonce();
     let session: Session | undefined;
     const helloTimer = setTimeout(() => this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_TIMEOUT', 'no hello in time'), HELLO_TIMEOUT_MS);
     ws.on('message', (data: Buffer) => {
+      if (!session && data.length > PRE_HELLO_MAX_BYTES) {
+        // Only reached if ws's own limit could not be lowered (limitFrameSize).
+        this.log.warn({ event: 'LINK_BAD_FRAME', address: remoteAddress, code: 'MOAT_ERR_FRAME_TOO_LARGE', error: `a frame of ${data.length} bytes before the hello` }, 'invalid frame; closing the link');
+        ws.close(1009, 'frame too large before hello');
+        return;
+      }
       let frame: ToMaster;
       try {
         frame = decodeToMaster(data);
@@ -189,7 +204,9 @@ export class ClusterHub implements ClusterControl {
           clearTimeout(helloTimer);
           if (this.settings.failover && !this.settings.failover.isActive()) return this.refuse(ws, remoteAddress, 'MOAT_ERR_NOT_ACTIVE', 'this master is a standby');
           if (frame.type !== 'hello') return this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_EXPECTED', `expected hello, got ${frame.type}`);
+          admitted.release();
           session = this.authenticate(ws, remoteAddress, nonce, frame);
+          if (session) limitFrameSize(ws, MAX_FRAME_BYTES);
           return;
         }
         session.lastSeen = this.now();
@@ -200,6 +217,7 @@ export class ClusterHub implements ClusterControl {
     });
     ws.on('close', () => {
       clearTimeout(helloTimer);
+      admitted.release();
       if (session) this.disconnected(session);
     });
     ws.on('error', (err) => this.log.warn({ event: 'LINK_ERROR', address: remoteAddress, error: err.message }, 'cluster link socket error'));
