@@ -12,27 +12,31 @@
  *
  * Phases (one fresh set of engines, in order):
  *   untrained  nothing learned
- *   trained    after the calibration half is learned (as `moat learn --spam --ham` would)
- *   online     continuing from there, each wrong verdict is corrected (learned) right after
+ *   trained    after the calibration half is learned with the real `moat learn --spam --ham`
+ *   online     continuing from there, each wrong verdict is corrected through the learn route (POST /api/v1/learn) right after
  *              it is given, as users correct mistakes; every message is judged before its
  *              own correction
- * and, with `--calibrate FILE`, the calibration half judged twice in two folds (learn one
- * quarter, judge the other, on fresh engines), each message's signals written as JSON lines
+ * and, with `--calibrate FILE`, the calibration half judged in five folds (learn four fifths,
+ * judge the fifth, on fresh engines), each message's signals written as JSON lines
  * for test/bench/calibrate-detection.ts. The evaluation half plays no part in calibration.
  *
  * Prints a markdown table and writes it to test/bench/results/detection.md.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { demoRules } from '@moat/rules';
+import { demoRules, validateRules } from '@moat/rules';
+import type { Master } from '@moat/master';
+import type { Scanner } from '@moat/scanner';
 import { startDnsStub, startRedis, startRspamd, startSpamd, type DnsStub, type Redis, type Rspamd, type Spamd } from '@moat/engines';
-import { check, tell } from '../../apps/scanner/src/analyzers/spamassassin/spamc-client.ts';
+import { check } from '../../apps/scanner/src/analyzers/spamassassin/spamc-client.ts';
+import { apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
-import { startTestScanner, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { sendMail } from '../helpers/smtp-client.ts';
 import { benchLog } from './lib/bench-options.ts';
 import { ensureCorpus, loadCorpus, shuffled, type CorpusMessage } from './lib/spam-corpus.ts';
@@ -66,24 +70,35 @@ interface Stack {
   readonly spamd: Spamd;
   readonly rspamd: Rspamd;
   readonly downstream: Downstream;
-  readonly node: ScannerUnderTest;
+  readonly master: Master & { wsUrl: string };
+  readonly scanner: Scanner;
+  /** An admin's API token on the master (for `moat learn` and the learn route). */
+  readonly token: string;
   close(): Promise<void>;
 }
 
+/**
+ * The engines (private spamd with TELL allowed; Rspamd with its Bayes in a private Redis and a
+ * DNS stub that answers NXDOMAIN at once), a master with `pnpm start`'s demo rules (a message
+ * size limit fit for the corpus) and a scanner joined to it that uses both engines and applies
+ * the master's learn events to them.
+ */
 async function startStack(): Promise<Stack> {
   const dns = await startDnsStub();
   const redis = await startRedis();
   const [spamd, rspamd] = await Promise.all([startSpamd({ allowTell: true }), startRspamd({ redis: redis.address, dnsServer: dns.address })]);
   const downstream = await startDownstream();
-  const rules = { ...demoRules(), limits: { maxMessageBytes: 10 * 1024 * 1024, maxRecipients: 50 } };
-  const node = await startTestScanner(downstream.port, {
-    rules,
-    overrides: { analyzers: { spamassassin: { host: spamd.host, port: spamd.port }, rspamd: { url: rspamd.url } } },
+  const master = await startTestMaster({ seed: validateRules({ ...demoRules(), limits: { maxMessageBytes: 10 * 1024 * 1024, maxRecipients: 50 } }) });
+  const scanner = await startClusterScanner('bench-scanner', master.wsUrl, downstream.port, {
+    analyzers: { spamassassin: { host: spamd.host, port: spamd.port }, rspamd: { url: rspamd.url, controllerUrl: rspamd.controllerUrl } },
   });
+  const api = await apiClient(master.url);
+  const token = (await api.post('/api/v1/tokens', { name: 'detection-bench' })).json.token as string;
   return {
-    dns, redis, spamd, rspamd, downstream, node,
+    dns, redis, spamd, rspamd, downstream, master, scanner, token,
     async close() {
-      await node.close();
+      await scanner.close();
+      await master.close();
       await downstream.close();
       await Promise.all([spamd.stop(), rspamd.stop()]);
       await redis.stop();
@@ -97,15 +112,23 @@ async function replay(stack: Stack, messages: readonly CorpusMessage[], label: s
   const outcomes: Outcome[] = [];
   let next = 0;
   const started = performance.now();
-  const db = stack.node.scanner.db;
+  const db = stack.scanner.db;
   const byId = db.prepare('SELECT action, score, reasons FROM messages WHERE id = ?');
-  const rejected = db.prepare("SELECT action, score, reasons FROM messages WHERE status = 'rejected' AND mail_from = ? ORDER BY received_at DESC LIMIT 1");
+  // A refused message has no queue id in its reply: its row is the newest refused one from that sender not read yet.
+  const claimed = new Set<string>();
+  const rejectedRows = db.prepare("SELECT id, mail_from, action, score, reasons FROM messages WHERE status = 'rejected' ORDER BY received_at DESC LIMIT 50");
+  const rejected = (from: string) => {
+    const rows = rejectedRows.all() as { id: string; mail_from: string; action: string; score: number; reasons: string }[];
+    const row = rows.find((r) => !claimed.has(r.id) && r.mail_from.toLowerCase() === from.toLowerCase()) ?? rows.find((r) => !claimed.has(r.id));
+    if (row) claimed.add(row.id);
+    return row;
+  };
   const session = async () => {
     while (next < messages.length) {
       const m = messages[next++]!;
-      const r = await sendMail(stack.node.port, { from: m.mailFrom, to: ['user@example.test'] }, m.raw);
+      const r = await sendMail(stack.scanner.smtpPort, { from: m.mailFrom, to: ['user@example.test'] }, m.raw);
       const id = /queued as (\S+)/.exec(r.response)?.[1];
-      const row = (id ? byId.get(id) : r.code === 550 ? rejected.get(m.mailFrom) : undefined) as { action: string; score: number; reasons: string } | undefined;
+      const row = (id ? byId.get(id) : r.code === 550 ? rejected(m.mailFrom) : undefined) as { action: string; score: number; reasons: string } | undefined;
       if (!row) throw new Error(`${m.id}: no verdict (${r.code} ${r.response})`);
       const o = readOutcome(m.id, m.spam, row);
       outcomes.push(o);
@@ -117,29 +140,41 @@ async function replay(stack: Stack, messages: readonly CorpusMessage[], label: s
   return { outcomes, seconds: (performance.now() - started) / 1000 };
 }
 
-/** Teach one message to the scanner's own engines, as a learn event applies it on a scanner. */
+/** Correct one verdict through the master's learn route (`POST /api/v1/learn`): it answers once the scanner has applied it to its engines. */
 async function learn(stack: Stack, m: CorpusMessage, asSpam: boolean): Promise<void> {
-  const signal = AbortSignal.timeout(60_000);
-  await tell({ host: stack.spamd.host, port: stack.spamd.port }, { body: Readable.from([m.raw]), bodyBytes: m.raw.length }, { messageClass: asSpam ? 'spam' : 'ham', action: 'set' }, { signal });
-  const res = await fetch(`${stack.rspamd.controllerUrl}/${asSpam ? 'learnspam' : 'learnham'}`, { method: 'POST', body: m.raw, signal });
-  // 208: already learned; anything else but 200 is a failure to report.
-  if (res.status !== 200 && res.status !== 208) throw new Error(`rspamd learn ${m.id}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
-  await res.arrayBuffer().catch(() => undefined);
+  const res = await fetch(`${stack.master.url}/api/v1/learn?as=${asSpam ? 'spam' : 'ham'}&source=admin`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.token}`, 'content-type': 'message/rfc822' },
+    body: m.raw,
+    signal: AbortSignal.timeout(120_000),
+  });
+  const body = await res.text();
+  if (res.status !== 200) throw new Error(`learn ${m.id}: HTTP ${res.status} ${body.slice(0, 300)}`);
 }
 
-async function learnAll(stack: Stack, messages: readonly CorpusMessage[], label: string): Promise<number> {
-  const started = performance.now();
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    while (next < messages.length) {
-      const m = messages[next++]!;
-      await learn(stack, m, m.spam);
-      if (++done % 250 === 0) benchLog(`${label}: learned ${done}/${messages.length}`);
-    }
-  };
-  await Promise.all(Array.from({ length: SESSIONS }, worker));
-  return (performance.now() - started) / 1000;
+const ROOT = join(HERE, '..', '..');
+
+/** `moat learn --spam DIR --ham DIR` as an admin runs it (a real process, an API token), timed until every scanner applied it. */
+async function moatLearn(stack: Stack, messages: readonly CorpusMessage[]): Promise<number> {
+  const dir = tempDir('detection-learn');
+  try {
+    for (const kind of ['spam', 'ham']) mkdirSync(join(dir.path, kind));
+    for (const m of messages) writeFileSync(join(dir.path, m.spam ? 'spam' : 'ham', `${m.id.replace('/', '-')}.eml`), m.raw);
+    const started = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile(process.execPath, [join(ROOT, 'apps/cli/src/moat.ts'), 'learn', '--master', stack.master.url, '--spam', join(dir.path, 'spam'), '--ham', join(dir.path, 'ham')], { env: { ...process.env, MOAT_TOKEN: stack.token }, maxBuffer: 16 * 1024 * 1024 }, (err, _out, stderr) => {
+        if (err) reject(new Error(`moat learn failed: ${err.message}\n${stderr.slice(-2000)}`));
+        else {
+          benchLog(`moat learn: ${stderr.trim().split('\n').at(-1)}`);
+          resolve();
+        }
+      });
+      child.stdin?.end();
+    });
+    return (performance.now() - started) / 1000;
+  } finally {
+    dir.cleanup();
+  }
 }
 
 /** SpamAssassin alone, straight to spamd with spamc's protocol, `SESSIONS` at a time: its msg/s. */
@@ -182,17 +217,19 @@ async function main(): Promise<void> {
   benchLog(`corpus: calibration half ${count(calibration)}, evaluation half ${count(evaluation)}`);
 
   if (opts.calibrate) {
+    // Five folds: each teaches four fifths of the calibration half (about 213 spam: both engines'
+    // Bayes vote only after 200 of each class) and judges the fifth, before and after.
     writeFileSync(opts.calibrate, '');
     const order = shuffled(calibration, SEED);
-    const even = order.filter((_, i) => i % 2 === 0);
-    const odd = order.filter((_, i) => i % 2 === 1);
-    const folds: [CorpusMessage[], CorpusMessage[]][] = [[even, odd], [odd, even]];
-    for (const [k, [teach, judge]] of folds.entries()) {
+    const FOLDS = 5;
+    for (let k = 0; k < FOLDS; k++) {
+      const judge = order.filter((_, i) => i % FOLDS === k);
+      const teach = order.filter((_, i) => i % FOLDS !== k);
       const stack = await startStack();
       try {
-        const untrained = await replay(stack, judge, `calibrate fold ${k + 1} untrained`);
-        await learnAll(stack, teach, `calibrate fold ${k + 1}`);
-        const trained = await replay(stack, judge, `calibrate fold ${k + 1} trained`);
+        const untrained = await replay(stack, judge, `calibrate fold ${k + 1}/${FOLDS} untrained`);
+        await moatLearn(stack, teach);
+        const trained = await replay(stack, judge, `calibrate fold ${k + 1}/${FOLDS} trained`);
         for (const [state, run] of [['untrained', untrained], ['trained', trained]] as const) {
           for (const o of run.outcomes) appendFileSync(opts.calibrate, `${JSON.stringify({ fold: k + 1, state, ...o })}\n`);
         }
@@ -210,7 +247,7 @@ async function main(): Promise<void> {
   try {
     const untrained = await replay(stack, evaluation, 'untrained');
     rows.push(...rowsOf('before learning', untrained.outcomes, untrained.outcomes.length / untrained.seconds));
-    learnSeconds = await learnAll(stack, calibration, 'moat learn (calibration half)');
+    learnSeconds = await moatLearn(stack, calibration);
     const trained = await replay(stack, evaluation, 'trained');
     rows.push(...rowsOf('after learning the calibration half', trained.outcomes, trained.outcomes.length / trained.seconds));
     const sample = evaluation.filter((_, i) => i % 4 === 0);
