@@ -6,7 +6,7 @@ import { validateDocument } from '@moat/config';
 import { demoRules } from '@moat/rules';
 import { ScannerConfigSchema, createLogger } from '@moat/scanner';
 import { MasterConfigSchema, startMaster, type Master } from '@moat/master';
-import { startSink, type Sink } from '@moat/sink';
+import { LOCAL_MAILBOXES, startSink, type Sink } from '@moat/sink';
 import { startSupervisedScanner, type SupervisedScanner } from './supervised-scanner.ts';
 import { startLocalEngines, type EngineStatus, type LocalEngines } from './local-engines.ts';
 
@@ -104,7 +104,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   // the scanners' configs need their addresses. A failed engine is a warning, never a throw.
   const enginesStarting = options.engines === false ? undefined : startLocalEngines({ dir: join(root, 'engines'), say });
   try {
-    sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered') });
+    sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered'), mailboxes: LOCAL_MAILBOXES });
     started.push(sink);
     const masterPorts = [options.masterPort ?? LOCAL_DEFAULTS.master.port, options.standbyPort ?? LOCAL_DEFAULTS.standby.port];
     const electionPorts = LOCAL_DEFAULTS.masterElection.map((m, i) => options.masterElectionPorts?.[i] ?? m.port);

@@ -37,6 +37,10 @@ import type { GreylistResult } from '@moat/protocol';
 import { createRetentionStore, type RetentionStore } from './retention/retention-store.ts';
 import { RetentionJob } from './retention/retention-job.ts';
 import { createStorageGuard } from './store/storage-guard.ts';
+import { VERIFY_PROTOCOL_VERSION, type CalloutCached } from '@moat/protocol';
+import { VerificationStore } from './verify/verification-store.ts';
+import { CalloutCache } from './verify/callout-cache.ts';
+import { RecipientVerifier } from './verify/verifier.ts';
 
 export const SOFTWARE_VERSION = 'moat-scanner/0.1.0';
 
@@ -120,6 +124,10 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   });
   relay.start();
 
+  // Recipient verification: the master's store (static lists, directories) as last received.
+  const verificationStore = new VerificationStore(config.dataDir, log);
+  await verificationStore.load();
+  let verifier: RecipientVerifier | undefined;
   let rules: RulesSource;
   if (config.master) {
     const pushed = createPushedRulesSource(config.dataDir, log);
@@ -149,6 +157,13 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       handlers,
       queueDepth: () => queue.stats().n,
       balancerReport: () => (balancer ? balancerReport(balancer.status()) : undefined),
+      verification: {
+        sources: (frame) => verificationStore.replace(frame),
+        test: async (address) => {
+          if (!verifier) throw new Error('this node is starting');
+          return verifier.test(rules.current(), address);
+        },
+      },
       log,
       now,
     });
@@ -190,6 +205,26 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         }
       : undefined,
   });
+  const linkForVerify = link;
+  verifier = new RecipientVerifier({
+    store: verificationStore,
+    cache: new CalloutCache({
+      now,
+      link: linkForVerify
+        ? {
+            get: async (address, timeoutMs) => {
+              if (!linkForVerify.speaks(VERIFY_PROTOCOL_VERSION)) return {};
+              const r = await linkForVerify.request<CalloutCached>((id) => ({ type: 'callout.get', id, address }), timeoutMs);
+              return { result: r.result, expiresAt: r.expiresAt };
+            },
+            put: (address, result, expiresAt) => linkForVerify.tell({ type: 'callout.put', address, result, expiresAt }, VERIFY_PROTOCOL_VERSION),
+          }
+        : undefined,
+    }),
+    downstream: { host: config.relay.host, port: config.relay.port },
+    helo: config.smtp.hostname,
+    log: log.child({ component: 'verify' }),
+  });
   const storage = createStorageGuard({ dir: config.dataDir, minFreeBytes: config.storage.minFreeMegabytes * 1024 * 1024, intervalMs: config.storage.checkIntervalSeconds * 1000, log });
   const refusalSettings = config.smtp.refusalLog;
   const refusals = new RefusalLog({
@@ -209,6 +244,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     greylist,
     storage,
     refusals,
+    verifier,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
         { messages, dirs, dirSync, retention, log, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: (entry) => relay.enqueued(entry), analyzers, analyzeLimits },

@@ -1,1 +1,1 @@
-export { startSink, type Sink, type SinkOptions } from './sink.ts';
+export { LOCAL_MAILBOXES, startSink, type Sink, type SinkOptions } from './sink.ts';

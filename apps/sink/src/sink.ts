@@ -11,7 +11,16 @@ export interface SinkOptions {
   readonly port: number;
   readonly dir: string;
   readonly hostname?: string;
+  /**
+   * The mailboxes it knows (`user@example.test`, lower-case): any other recipient is refused at
+   * RCPT TO with 550 5.1.1, as the organisation's mail server would (what the scanners' call-outs
+   * find). Absent: every recipient is accepted.
+   */
+  readonly mailboxes?: readonly string[];
 }
+
+/** The local cluster's organisation: the mailboxes `pnpm start`'s sink knows at example.test. */
+export const LOCAL_MAILBOXES: readonly string[] = ['postmaster', 'user', 'alice', 'bob', 'carol'].map((u) => `${u}@example.test`);
 
 export interface Sink {
   readonly port: number;
@@ -24,6 +33,7 @@ export interface Sink {
  */
 export async function startSink(options: SinkOptions): Promise<Sink> {
   await ensureDirs(options.dir);
+  const mailboxes = options.mailboxes ? new Set(options.mailboxes.map((m) => m.toLowerCase())) : undefined;
   const server = new SMTPServer({
     name: options.hostname ?? 'sink.localhost',
     banner: 'Moat downstream sink',
@@ -31,6 +41,10 @@ export async function startSink(options: SinkOptions): Promise<Sink> {
     disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (!mailboxes || mailboxes.has(address.address.toLowerCase())) return callback();
+      callback(Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown in local recipient table`), { responseCode: 550 }));
+    },
     onData(stream, session, callback) {
       const name = `${Date.now()}-${randomBytes(4).toString('hex')}`;
       const tmp = join(options.dir, `${name}.eml.tmp-${process.pid}`);

@@ -5,3 +5,4 @@ export { startRspamd, type Rspamd, type RspamdOptions } from './rspamd.ts';
 export { startSpamd, type Spamd, type SpamdOptions } from './spamd.ts';
 export { startRedis, type Redis, type RedisOptions } from './redis.ts';
 export { startDnsStub, stubAnswer, type DnsStub } from './dns-stub.ts';
+export { startSlapd, type Slapd, type SlapdOptions } from './slapd.ts';

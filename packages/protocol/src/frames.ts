@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { OutboxEventSchema } from './events.ts';
 import { LearnAckFrame, LearnEventFrame } from './learn.ts';
+import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFrame, VerifyTestFrame } from './verify.ts';
 
 /**
  * Every frame of the master ⇄ scanner link. One JSON object per WebSocket text message, with a
@@ -17,9 +18,10 @@ import { LearnAckFrame, LearnEventFrame } from './learn.ts';
  * keys events on node, epoch, seq and content; absent on events written before); node key pairs
  * and one-time join tokens instead of the shared join secret and the HMAC credentials the master
  * kept (docs/security.md): version 1 is refused (OLDEST_PROTOCOL_VERSION); `learn.event` /
- * `learn.ack`, cluster-wide learning (learn.ts).
+ * `learn.ack`, cluster-wide learning (learn.ts). 3: recipient verification (verify.ts):
+ * `verify.sources`, `verify.test`, `callout.get` / `callout.cached` / `callout.put`.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Content chunks of a streamed message. */
@@ -271,12 +273,14 @@ export const ToScannerFrame = Type.Union([
   RetainedFetchFrame, RetainedRedeliverFrame,
   MasterEpochFrame,
   LearnEventFrame,
+  VerifySourcesFrame, VerifyTestFrame, CalloutCachedFrame,
 ]);
 export const ToMasterFrame = Type.Union([
   HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame,
   GreylistCheckFrame,
   MasterEpochFrame,
   LearnAckFrame,
+  CalloutGetFrame, CalloutPutFrame,
 ]);
 
 export type ToScanner = Static<typeof ToScannerFrame>;

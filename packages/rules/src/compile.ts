@@ -1,6 +1,6 @@
 import { compileAddressList, compileDomainList, splitAddress, type AddressMatcher } from './address-match.ts';
 import { compileIpList, type IpMatcher } from './ip-match.ts';
-import type { Action, ContentRule, Rules } from './schema.ts';
+import type { Action, ContentRule, Rules, VerifiedDomain } from './schema.ts';
 
 /**
  * A rules document turned into matchers once, when a version is swapped in, so that the
@@ -23,6 +23,8 @@ export interface CompiledRules {
   readonly attachments: CompiledAttachmentPolicy;
   /** One recipient's own sender lists (`recipientLists`), by recipient address as given; undefined when it has none. */
   readonly ownLists: (rcpt: string) => OwnLists | undefined;
+  /** The recipient verification entry of a bare domain (`recipientVerification.domains`), the first that matches. */
+  readonly verifiedDomain: (domain: string) => VerifiedDomain | undefined;
 }
 
 /** A recipient's own lists; each matcher takes the envelope sender. */
@@ -57,6 +59,8 @@ export function compileRules(rules: Rules): CompiledRules {
   for (const [recipient, l] of Object.entries(rules.recipientLists ?? {})) {
     own.set(addressKey(recipient), Object.freeze({ allow: compileAddressList(l.allow), block: compileAddressList(l.block) }));
   }
+  const verified = rules.recipientVerification?.domains ?? [];
+  const verifiedMatch = compileDomainList(verified.map((d) => d.domain));
   return Object.freeze({
     rules,
     version: rules.version,
@@ -76,6 +80,11 @@ export function compileRules(rules: Rules): CompiledRules {
       action: attachments.action,
     }),
     ownLists: (rcpt: string) => (own.size === 0 ? undefined : own.get(addressKey(rcpt))),
+    verifiedDomain: (domain: string) => {
+      if (verified.length === 0) return undefined;
+      const pattern = verifiedMatch(domain);
+      return pattern === undefined ? undefined : verified.find((d) => d.domain === pattern);
+    },
   });
 }
 

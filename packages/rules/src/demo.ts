@@ -16,6 +16,9 @@ export function demoRules(): Rules {
         { id: 'demo-quarantine', target: 'subject', contains: 'QUARANTINE-ME', action: 'quarantine' },
         { id: 'demo-tag', target: 'subject', contains: 'TAG-ME', action: 'tag' },
       ],
+      // The sink plays the organisation's mail server and knows a few mailboxes: every other
+      // recipient at example.test gets 550 5.1.1 at RCPT, found by a call-out to it.
+      recipientVerification: { domains: [{ domain: 'example.test', source: 'callout' }] },
       // Spelled out although it is the default: every accepted message can be viewed and re-delivered from the console.
       retention: { enabled: true, verdicts: ['deliver', 'tag', 'quarantine'], days: 7 },
     },

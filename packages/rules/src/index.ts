@@ -9,6 +9,8 @@ export {
   ListsSchema,
   NodeSettingsSchema,
   RecipientListSchema,
+  RecipientVerificationSchema,
+  VerifiedDomainSchema,
   MAX_RECIPIENT_LIST_ENTRIES,
   RetentionSchema,
   DEFAULT_RETENTION_BYTES,
@@ -22,6 +24,8 @@ export {
   type Greylisting,
   type Lists,
   type RecipientList,
+  type RecipientVerification,
+  type VerifiedDomain,
   type Retention,
   type Rules,
 } from './schema.ts';
@@ -35,4 +39,6 @@ export { GTUBE } from './gtube.ts';
 export { demoRules } from './demo.ts';
 export { decideGreylist, greylistKey, greylistText, greylistTriplet, type GreylistDecision, type GreylistEntry, type GreylistTimes, type GreylistTriplet } from './greylist.ts';
 export { DETECTION_MODEL, SIGNAL_IDS, engineSignals, strongestHits, weighSignal, type DetectionModel, type Engine, type EngineHit, type EngineSignal, type SignalId } from './detection-model.ts';
+export { ALWAYS_ACCEPTED, HarvestCounter, checkLocalPartRouting, compileStaticList, postmasterAddress, stripTag, unknownRecipient, verificationTarget, verificationUnavailable, type VerificationTarget } from './recipient-verify.ts';
 export { RECIPIENT_LIST_DOMAIN, RECIPIENT_LIST_ENTRY_PATTERN } from './schema.ts';
+export { patternProblem } from './address-match.ts';

@@ -158,6 +158,55 @@ export const GreylistingSchema = Type.Object(
 );
 export type Greylisting = Static<typeof GreylistingSchema>;
 
+// ── recipient verification (docs/scanner.md, "Recipient verification") ──────
+export const VerifiedDomainSchema = Type.Object(
+  {
+    domain: Type.String({ minLength: 1, maxLength: 253, description: 'An accepted domain (exactly as in `acceptedDomains`, `*.example.com` for its subdomains) whose recipients are checked at RCPT TO.' }),
+    source: Type.Union([Type.Literal('static'), Type.Literal('ldap'), Type.Literal('callout')], {
+      description: '`static`: a list of addresses and `*@domain` patterns; `ldap`: an LDAP or Active Directory search; `callout`: a RCPT probe at the domain\'s own mail server. The list and the directory (with its credentials) are entries of the master\'s verification store, not part of the rules.',
+    }),
+    store: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9._-]*$', description: '`static` and `ldap`: the verification store entry to use (default: the domain itself, lower-case, without `*.`).' })),
+    callout: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'The mail server to probe (default: the scanner\'s own downstream, `relay.host`).' })),
+          port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535, description: 'Its SMTP port (default: the downstream\'s, `relay.port`, when `host` is absent; else 25).' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type VerifiedDomain = Static<typeof VerifiedDomainSchema>;
+
+export const RecipientVerificationSchema = Type.Object(
+  {
+    domains: Type.Array(VerifiedDomainSchema, { default: [], maxItems: 1000, description: 'Which accepted domains verify their recipients, and by which source. A recipient of a domain not listed is accepted as before.' }),
+    tagSeparators: Type.String({ maxLength: 8, pattern: '^[^\\s@"<>]*$', default: '+', description: 'Characters that start an address tag (`user+news@`): the tag is cut before the lookup, at the first of them. Empty: addresses are looked up as they are.' }),
+    allowLocalPartRouting: Type.Boolean({ default: false, description: 'Accept local parts with `%` or `!` source routing (`user%other.example@`, `other.example!user@`); refused with 501 5.1.3 by default, since a downstream that honours them relays to the outside (for every domain, verified or not).' }),
+    lookupTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000, description: 'Longest wait for one lookup (the directory, the probed server); past it the recipient gets `onUnavailable`.' }),
+    onUnavailable: Type.Union([Type.Literal('defer'), Type.Literal('accept')], { default: 'defer', description: 'A source that does not answer (down, time-out, a 4xx): `defer` answers 451 4.4.3 (the sender retries); `accept` takes the recipient unverified. Never a hard reject.' }),
+    callout: Type.Object(
+      {
+        positiveTtlSeconds: Type.Integer({ minimum: 60, maximum: 90 * 86_400, default: 7 * 86_400, description: 'How long a probe that found the mailbox (or an accept-all server) is trusted, cluster-wide.' }),
+        negativeTtlSeconds: Type.Integer({ minimum: 10, maximum: 30 * 86_400, default: 3600, description: 'How long a probe that found no such mailbox is trusted (short: a mailbox created now works soon).' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    harvest: Type.Object(
+      {
+        maxUnknown: Type.Integer({ minimum: 0, maximum: 100_000, default: 20, description: 'Unknown recipients one client address may try within `windowSeconds` (directory harvesting) before `action`; 0 turns the cap off.' }),
+        windowSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 600 }),
+        action: Type.Union([Type.Literal('disconnect'), Type.Literal('refuse')], { default: 'disconnect', description: '`disconnect`: 421 4.7.0 and the session is closed; `refuse`: every further RCPT TO from that address gets 450 4.7.1 until the window has passed.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, default: {}, description: 'Recipient verification at RCPT TO: an unknown user of a verified domain gets 550 5.1.1 (never a 250 and a bounce later). `postmaster` and `abuse` are always accepted.' },
+);
+export type RecipientVerification = Static<typeof RecipientVerificationSchema>;
+
 export const TaggingSchema = Type.Object(
   {
     subjectPrefix: Type.String({ maxLength: 64, default: '[SPAM]', description: 'Prepended to the subject of tagged mail; empty for none.' }),
@@ -215,6 +264,7 @@ export const RulesSchema = Type.Object(
     authentication: AuthenticationSchema,
     tagging: TaggingSchema,
     greylisting: GreylistingSchema,
+    recipientVerification: RecipientVerificationSchema,
     retention: RetentionSchema,
     nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
     recipientLists: Type.Record(Type.String({ minLength: 3, maxLength: 320 }), RecipientListSchema, {

@@ -27,6 +27,10 @@ const DEFAULTS: Omit<Rules, 'version' | 'acceptedDomains'> = {
   authentication: { spfFail: 3, spfSoftfail: 1, spfPermerror: 0.5, dkimFail: 1, dmarcFail: 2, dmarcReject: 'quarantine', dmarcQuarantine: 'tag', arcFail: 1, arcTrustedSealers: [] },
   tagging: { subjectPrefix: '[SPAM]' },
   greylisting: { enabled: false, delaySeconds: 300, expirySeconds: 172_800, passSeconds: 3_110_400, ipv4Prefix: 24, ipv6Prefix: 64, lookupTimeoutMs: 1500 },
+  recipientVerification: {
+    domains: [], tagSeparators: '+', allowLocalPartRouting: false, lookupTimeoutMs: 5000, onUnavailable: 'defer',
+    callout: { positiveTtlSeconds: 604_800, negativeTtlSeconds: 3600 }, harvest: { maxUnknown: 20, windowSeconds: 600, action: 'disconnect' },
+  },
   retention: { enabled: true, verdicts: ['deliver', 'tag', 'quarantine'], days: 7, maxBytes: 10 * 1024 * 1024 * 1024 },
   nodes: {},
   recipientLists: {},
@@ -48,6 +52,7 @@ export function rulesDoc(overrides: Overrides = {}): Rules {
     authentication: { ...DEFAULTS.authentication, ...o.authentication },
     tagging: { ...DEFAULTS.tagging, ...o.tagging },
     retention: { ...DEFAULTS.retention, ...o.retention },
+    recipientVerification: { ...DEFAULTS.recipientVerification, ...o.recipientVerification },
     content: ((o.content ?? []) as Overrides[]).map((rule) => ({ enabled: true, caseInsensitive: true, ...rule })),
   } as unknown as Rules;
 }

@@ -13,7 +13,7 @@ import { checkContentRules } from './validate-content.ts';
  */
 export function validateRules(input: unknown, source = 'rules'): Rules {
   const rules = validateDocument(RulesSchema, withNodeDefaults(input), source);
-  const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring), ...checkGreylisting(rules.greylisting)];
+  const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring), ...checkGreylisting(rules.greylisting), ...checkVerification(rules)];
   if (errors.length > 0) throw new ConfigError(source, errors);
   return rules;
 }
@@ -89,4 +89,20 @@ function checkScoring(scoring: Rules['scoring']): FieldError[] {
 
 function checkGreylisting(g: Rules['greylisting']): FieldError[] {
   return g.expirySeconds > g.delaySeconds ? [] : [{ key: 'greylisting.expirySeconds', message: `must be more than greylisting.delaySeconds (${g.delaySeconds}): a retry must be able to pass` }];
+}
+
+/** A verified domain must be an accepted one (else its recipients never reach the check), once, with its source's settings. */
+function checkVerification(rules: Rules): FieldError[] {
+  const errors: FieldError[] = [];
+  const accepted = new Set(rules.acceptedDomains.map((d) => d.toLowerCase().replace(/\.$/, '')));
+  const seen = new Set<string>();
+  rules.recipientVerification.domains.forEach((d, i) => {
+    const domain = d.domain.toLowerCase().replace(/\.$/, '');
+    if (!accepted.has(domain)) errors.push({ key: `recipientVerification.domains.${i}.domain`, message: `must be one of acceptedDomains (${domain} is not)` });
+    if (seen.has(domain)) errors.push({ key: `recipientVerification.domains.${i}.domain`, message: `${domain} is listed twice` });
+    seen.add(domain);
+    if (d.callout && d.source !== 'callout') errors.push({ key: `recipientVerification.domains.${i}.callout`, message: 'only for source callout' });
+    if (d.store !== undefined && d.source === 'callout') errors.push({ key: `recipientVerification.domains.${i}.store`, message: 'only for sources static and ldap' });
+  });
+  return errors;
 }

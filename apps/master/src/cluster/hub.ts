@@ -5,7 +5,9 @@ import type { Db } from '@moat/storage';
 import {
   decodeToMaster, encodeFrame, FrameError, newNonce, MAX_FRAME_BYTES, helloVerifies, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
+  VERIFY_PROTOCOL_VERSION, VerifyTestAnswerSchema, type VerifyTestAnswer,
 } from '@moat/protocol';
+import { createCalloutCacheStore, createVerificationStore, type CalloutCacheStore, type VerificationStore } from '../verification/verification-store.ts';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
 import { createNodeRegistry, type NodeRecord } from './node-registry.ts';
 import { createJoinTokens, type JoinTokens } from './join-tokens.ts';
@@ -57,6 +59,7 @@ const HELLO_TIMEOUT_MS = 10_000;
 /** How often expired greylist triplets are deleted. */
 const GREYLIST_SWEEP_MS = 60_000;
 const validInject = validator(QueueInjectFrame);
+const validTestAnswer = validator(VerifyTestAnswerSchema);
 const FETCH_WINDOW = 8;
 
 /**
@@ -86,6 +89,9 @@ export class ClusterHub implements ClusterControl {
   /** Cluster-wide learning: the learn log, and its delivery to every online scanner (learn/). */
   readonly learnStore: LearnStore;
   readonly learning: LearnDispatcher;
+  /** Recipient verification: the store sent to every scanner, and the cluster's call-out cache. */
+  readonly verification: VerificationStore;
+  private readonly calloutCache: CalloutCacheStore;
 
   constructor(deps: { db: Db; log: Logger; now: () => number; settings: HubSettings; registry: Registry }) {
     this.db = deps.db;
@@ -106,6 +112,8 @@ export class ClusterHub implements ClusterControl {
     this.greylist = createGreylistStore(deps.db);
     this.greylistSweepTimer = setInterval(() => this.sweepGreylist(), GREYLIST_SWEEP_MS);
     this.greylistSweepTimer.unref();
+    this.verification = createVerificationStore(deps.db);
+    this.calloutCache = createCalloutCacheStore(deps.db);
     this.learnStore = createLearnStore(deps.db);
     this.learning = new LearnDispatcher({ store: this.learnStore, log: deps.log, now: deps.now });
   }
@@ -275,6 +283,7 @@ export class ClusterHub implements ClusterControl {
       this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
       session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
       this.pushRulesIfBehind(session, hello.rulesVersion);
+      if (negotiated.version >= VERIFY_PROTOCOL_VERSION) this.pushVerification(session);
       // The node answers with the learn sequence it has applied; the rest of the log follows.
       if (negotiated.version >= LEARN_PROTOCOL_VERSION) this.learning.attach(node.id, node.name, (f) => this.send(ws, f));
     };
@@ -346,6 +355,14 @@ export class ClusterHub implements ClusterControl {
       case 'greylist.check':
         this.answerGreylist(s, frame);
         return;
+      case 'callout.get': {
+        const hit = this.calloutCache.get(frame.address.toLowerCase(), this.now());
+        this.send(s.ws, { type: 'callout.cached', id: frame.id, ...(hit ? { result: hit.result, expiresAt: hit.expiresAt } : {}) });
+        return;
+      }
+      case 'callout.put':
+        this.calloutCache.put(frame.address.toLowerCase(), frame.result, frame.expiresAt);
+        return;
       case 'error':
         this.log.warn({ event: 'LINK_NODE_ERROR', node: s.node.name, code: frame.code, error: frame.message }, 'scanner reported an error');
         return;
@@ -404,6 +421,7 @@ export class ClusterHub implements ClusterControl {
   private sweepGreylist(): void {
     if (this.settings.failover && !this.settings.failover.isActive()) return;
     try {
+      this.calloutCache.sweep(this.now());
       const removed = this.greylist.sweep(this.now());
       if (removed > 0) this.log.debug({ event: 'GREYLIST_SWEEP', removed }, 'expired greylist triplets removed');
     } catch (err) {
@@ -447,6 +465,30 @@ export class ClusterHub implements ClusterControl {
     const failover = this.settings.failover;
     if (failover) void failover.replicated().then(() => failover.isActive() && this.learning.published());
     else this.learning.published();
+  }
+
+  // ── recipient verification: the store goes to every scanner that speaks version 3 ──
+  private pushVerification(s: Session): void {
+    this.send(s.ws, { type: 'verify.sources', ...this.verification.frame() });
+  }
+
+  /** The verification store changed: sent to the online scanners (with failover, once a standby has it). */
+  verificationChanged(): void {
+    const push = () => {
+      for (const s of this.sessions.values()) if (s.protocol >= VERIFY_PROTOCOL_VERSION) this.pushVerification(s);
+    };
+    const failover = this.settings.failover;
+    if (failover) void failover.replicated().then(() => failover.isActive() && push());
+    else push();
+  }
+
+  /** Run a recipient lookup on a scanner ("test this address"): what RCPT TO would answer there now. */
+  async testRecipient(nodeId: string, address: string): Promise<VerifyTestAnswer> {
+    const s = this.session(nodeId);
+    if (s.protocol < VERIFY_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to test recipients there`);
+    const data = await this.request<unknown>(nodeId, (id) => ({ type: 'verify.test', id, address }));
+    if (!validTestAnswer(data)) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE', 'the node answered verify.test without a valid answer');
+    return data;
   }
 
   rulesChanged(): void {

@@ -8,7 +8,7 @@ import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
 import type { NodeCredential, NodeKey } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
-import { LEARN_PROTOCOL_VERSION } from '@moat/protocol';
+import { LEARN_PROTOCOL_VERSION, type VerifySources, type VerifyTestAnswer } from '@moat/protocol';
 import type { LearnFollower } from '../learn/learn-follower.ts';
 
 export interface LinkSettings {
@@ -44,6 +44,8 @@ export interface LinkDeps {
   readonly epochs?: { load(): number; save(epoch: number): Promise<void> };
   /** Cluster-wide learning: applies the master's learn log to this node's engines (learn/). */
   readonly learn?: LearnFollower;
+  /** Recipient verification (issue 19): the master's verification store, and its "test this address". */
+  readonly verification?: { sources(frame: VerifySources): Promise<void>; test(address: string): Promise<VerifyTestAnswer> };
 }
 
 type State = 'idle' | 'handshake' | 'ready';
@@ -80,6 +82,8 @@ export class ClusterLink {
   private joining = false;
   /** The master refused our node id (removed, or re-keyed by an admin): join with the token next time. */
   private joinNext = false;
+  /** The protocol version the master welcomed this link with. */
+  private linkProtocol = 0;
 
   constructor(deps: LinkDeps) {
     this.deps = deps;
@@ -87,6 +91,16 @@ export class ClusterLink {
 
   get isConnected(): boolean {
     return this.state === 'ready';
+  }
+
+  /** The link is up and speaks at least `version` (a frame added in it may be sent). */
+  speaks(version: number): boolean {
+    return this.state === 'ready' && this.linkProtocol >= version;
+  }
+
+  /** Send a frame that needs no answer; dropped when the link is down or older than `version`. */
+  tell(frame: ToMaster, version: number): void {
+    if (this.speaks(version)) this.send(frame);
   }
 
   start(): void {
@@ -263,8 +277,22 @@ export class ClusterLink {
         this.deps.learn?.receive(frame);
         return;
       case 'greylist.result':
+      case 'callout.cached':
         this.requests.settle(frame.id, { ok: true, value: frame });
         return;
+      case 'verify.sources':
+        await this.epochSaved;
+        if (!this.fenced()) return;
+        await this.deps.verification?.sources(frame);
+        return;
+      case 'verify.test': {
+        if (this.state !== 'ready') return;
+        const answer = this.deps.verification
+          ? await this.deps.verification.test(frame.address).then((data) => ({ ok: true, data }), (err: Error) => ({ ok: false, code: 'MOAT_ERR_VERIFY', message: err.message.slice(0, 900) }))
+          : { ok: false, code: 'MOAT_ERR_VERIFY', message: 'this node does not verify recipients' };
+        this.send({ type: 'result', id: frame.id, ...answer });
+        return;
+      }
       default:
         if (this.state !== 'ready') return;
         await this.deps.handlers.handle(frame, (f) => this.send(f));
@@ -304,6 +332,7 @@ export class ClusterLink {
     this.state = 'ready';
     this.attempts = 0;
     this.heartbeatMs = frame.heartbeatMs;
+    this.linkProtocol = frame.protocol;
     this.batchInFlight = undefined;
     log.info({ event: 'LINK_UP', nodeId: frame.nodeId, protocol: frame.protocol, url: this.url, epoch: this.linkEpoch }, 'connected to the master');
     this.startHeartbeat();

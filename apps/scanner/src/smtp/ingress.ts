@@ -4,7 +4,8 @@ import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import { removeDurably, SyncFailedError } from '@moat/storage';
-import { checkClient, checkRecipient, checkSender, greylistText, greylistTriplet, type CompiledRules, type EnvelopeDecision } from '@moat/rules';
+import { checkClient, checkLocalPartRouting, checkRecipient, checkSender, greylistText, greylistTriplet, HarvestCounter, postmasterAddress, type CompiledRules, type EnvelopeDecision } from '@moat/rules';
+import type { RecipientVerifier } from '../verify/verifier.ts';
 import type { Greylister } from '../greylist/greylister.ts';
 import type { ScannerConfig } from '../config.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';
@@ -32,6 +33,8 @@ export interface IngressDeps {
   readonly storage?: StorageGuard;
   /** Where refused transactions go (the master's message log); none: they are only logged here. */
   readonly refusals?: RefusalLog;
+  /** Recipient verification at RCPT TO (`recipientVerification` in the rules); absent: none. */
+  readonly verifier?: RecipientVerifier;
 }
 
 /** Refused recipients kept per transaction (a dictionary attack sends thousands); the wire entry keeps 1,000. */
@@ -70,6 +73,8 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     deps.now,
   );
   const sessions = new Map<string, SessionState>();
+  /** Unknown recipients per client address (directory harvesting, `recipientVerification.harvest`). */
+  const harvest = new HarvestCounter();
 
   const server = new SMTPServer({
     name: smtp.hostname,
@@ -145,20 +150,51 @@ export function createIngress(deps: IngressDeps): SMTPServer {
         return callback(smtpError(452, '4.5.3', `Too many recipients, at most ${rules.rules.limits.maxRecipients} per message`));
       }
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+      // RFC 5321 §4.1.1.3: `RCPT TO:<Postmaster>` without a domain must be accepted; it stands for
+      // postmaster at our first accepted domain (rewritten: smtp-server keeps this object as the recipient).
+      if (address.address.toLowerCase() === 'postmaster') address.address = postmasterAddress(rules) ?? address.address;
+      const v = rules.rules.recipientVerification;
+      const windowMs = v.harvest.windowSeconds * 1000;
+      if (v.harvest.maxUnknown > 0 && v.harvest.action === 'refuse' && harvest.count(state.ip, deps.now(), windowMs) >= v.harvest.maxUnknown) {
+        const reason = { kind: 'limit', rule: 'recipientVerification.harvest', match: state.ip };
+        rememberRefusedRcpt(state, { mailFrom, rcpt: address.address, reason, reply: '450 4.7.1 Too many unknown recipients from your address, try again later' });
+        return callback(smtpError(450, '4.7.1', 'Too many unknown recipients from your address, try again later'));
+      }
       const decision = checkRecipient(rules, state.ip, mailFrom, address.address);
       if (!decision.ok) return refuse(state, session, decision, 'rcpt', mailFrom, callback, address.address);
-      if (decision.allowed || !rules.rules.greylisting.enabled || !deps.greylist) return callback();
-      greylist(deps.greylist, state, rules, mailFrom, address.address).then(
-        (deferral) => {
+      const routing = checkLocalPartRouting(v, address.address);
+      if (!routing.ok) return refuse(state, session, routing, 'rcpt', mailFrom, callback, address.address);
+      verify(state, rules, address.address).then(
+        async (refusal) => {
+          if (refusal) return refusal();
+          if (decision.allowed || !rules.rules.greylisting.enabled || !deps.greylist) return callback();
+          const deferral = await greylist(deps.greylist, state, rules, mailFrom, address.address);
           if (!deferral) return callback();
           rememberRefusedRcpt(state, { mailFrom, rcpt: address.address, reason: deferral.reason, reply: `451 4.7.1 ${deferral.text}` });
           callback(smtpError(451, '4.7.1', deferral.text));
         },
-        (err: unknown) => {
-          state.log.error({ event: 'GREYLIST_ERROR', err }, 'greylist check failed');
-          callback(smtpError(451, '4.3.0', 'Local error, try again later'));
-        },
-      );
+      ).catch((err: unknown) => {
+        state.log.error({ event: 'RCPT_CHECK_ERROR', err }, 'recipient check failed');
+        callback(smtpError(451, '4.3.0', 'Local error, try again later'));
+      });
+
+      /** Undefined: go on; else a function that sends the refusal. */
+      async function verify(st: SessionState, r: CompiledRules, rcpt: string): Promise<(() => void) | undefined> {
+        if (!deps.verifier) return undefined;
+        const { decision: refusal, lookup } = await deps.verifier.check(r, rcpt);
+        if (!refusal) return undefined;
+        if (refusal.code !== 550) return () => refuse(st, session, refusal, 'rcpt', mailFrom, callback, rcpt);
+        const unknown = harvest.record(st.ip, deps.now(), windowMs);
+        st.log.info({ event: 'RCPT_UNKNOWN', rule: refusal.reason.rule, cached: lookup?.cached, unknownFromIp: unknown }, 'unknown recipient');
+        if (v.harvest.maxUnknown > 0 && unknown > v.harvest.maxUnknown && v.harvest.action === 'disconnect') {
+          st.log.warn({ event: 'RCPT_HARVEST', unknown, windowSeconds: v.harvest.windowSeconds }, 'too many unknown recipients from this address: closing the session');
+          const reason = { kind: 'limit', rule: 'recipientVerification.harvest', match: st.ip };
+          rememberRefusedRcpt(st, { mailFrom, rcpt, reason, reply: '421 4.7.0 Too many unknown recipients, closing connection' });
+          return () => callback(smtpError(421, '4.7.0', 'Too many unknown recipients, closing connection'));
+        }
+        if (v.harvest.maxUnknown > 0 && unknown === v.harvest.maxUnknown) st.log.warn({ event: 'RCPT_HARVEST', unknown, windowSeconds: v.harvest.windowSeconds }, 'unknown-recipient cap reached for this address');
+        return () => refuse(st, session, refusal, 'rcpt', mailFrom, callback, rcpt);
+      }
     },
 
     onData(stream: Readable, session, callback) {

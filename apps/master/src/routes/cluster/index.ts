@@ -7,6 +7,7 @@ import { registerNodeRoutes } from './nodes-routes.ts';
 import { registerQuarantineActionRoutes } from './quarantine-actions-routes.ts';
 import { registerRetainedRoutes } from './retained-routes.ts';
 import { registerLearnRoutes } from './learn-routes.ts';
+import { registerVerificationRoutes } from './verification-routes.ts';
 
 /** Routes that go through the cluster link; registered under /api/v1. */
 export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsync {
@@ -16,5 +17,6 @@ export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsyn
     registerQuarantineActionRoutes(typed, hub, deps);
     registerRetainedRoutes(typed, hub, deps);
     registerLearnRoutes(typed, hub, deps);
+    registerVerificationRoutes(typed, hub, deps);
   };
 }
