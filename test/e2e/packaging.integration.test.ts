@@ -31,7 +31,9 @@ const compose = parse(interpolate(composeText, SECRETS), { merge: true }) as {
   volumes: Record<string, unknown>;
 };
 const DOCKER_DIR = join(ROOT, 'docker');
-const moatServices = Object.entries(compose.services).filter(([, s]) => s.build);
+const moatServices = Object.entries(compose.services).filter(([, s]) => s.build?.dockerfile === 'docker/Dockerfile');
+/** The engines' services: one Debian image of their own (docker/engines/Dockerfile), one daemon each. */
+const engineServices = Object.entries(compose.services).filter(([, s]) => s.build && s.build.dockerfile !== 'docker/Dockerfile');
 
 /** In-container path → host path for one service: its bind mounts, and /opt/moat (the image's WORKDIR) is `app` (the checkout, or a runtime tree). */
 function mountsOf(service: { volumes?: string[] }, app = ROOT): Record<string, string> {
@@ -67,7 +69,8 @@ test('the Dockerfile copies only what exists, runs the CLI from its WORKDIR, and
 });
 
 test('compose.yaml parses and references only files, services, volumes and addresses that exist and agree', () => {
-  assert.deepEqual(Object.keys(compose.services).sort(), ['mailpit', 'master', 'scanner-1', 'scanner-2']);
+  assert.deepEqual(Object.keys(compose.services).sort(), ['clamd', 'mailpit', 'master', 'redis', 'rspamd', 'scanner-1', 'scanner-2', 'spamd']);
+  assert.deepEqual(engineServices.map(([n]) => n).sort(), ['clamd', 'redis', 'rspamd', 'spamd']);
   assert.match(compose.services.mailpit!.image!, /^axllent\/mailpit:/);
   const subnet = compose.networks.moat!.ipam.config[0]!.subnet;
   const prefix = subnet.replace(/\.0\/24$/, '.');
@@ -101,6 +104,42 @@ test('compose.yaml parses and references only files, services, volumes and addre
     assert.ok(new URL(doc.master.url).hostname in compose.services, 'master.url names a compose service');
     assert.ok(s.ports!.some((p) => p.endsWith(`:${doc.balancer.listen.port}`)), `${name} publishes the virtual port`);
   }
+});
+
+test('compose engines: the scanners\' analyzers name the engine services on the ports their configs listen on, and the engines trust exactly the scanners', () => {
+  const engines = resolve(DOCKER_DIR, engineServices[0]![1].build!.context);
+  const image = readText('docker/engines/Dockerfile');
+  for (const [name, s] of engineServices) assert.equal(resolve(DOCKER_DIR, s.build!.context), engines, `${name} runs the engines image`);
+  // Every COPY source of the engines image is in its build context.
+  for (const [, src] of image.matchAll(/^COPY (\S+) /gm)) assert.ok(existsSync(join(engines, src!)), `engines image: COPY ${src} exists`);
+  assert.match(image, /apt-get install -y --no-install-recommends rspamd redis-server spamassassin spamd spamc/);
+
+  const scanners = moatServices.filter(([, s]) => s.command![0] === 'scanner');
+  const scannerAddresses = scanners.map(([n]) => compose.services[n]!.networks.moat!.ipv4_address).sort();
+  assert.equal(scannerAddresses.length, 2);
+  const rspamdPort = Number(/bind_socket = "\*:(\d+)"/.exec(readFileSync(join(engines, 'rspamd/worker-normal.inc'), 'utf8'))![1]);
+  const controller = readFileSync(join(engines, 'rspamd/worker-controller.inc'), 'utf8');
+  const spamd = compose.services.spamd!.command!;
+  const spamdPort = Number(/^--listen=0\.0\.0\.0:(\d+)$/.exec(spamd.find((a) => a.startsWith('--listen='))!)![1]);
+  const clamdConf = readFileSync(join(engines, 'clamd.conf'), 'utf8');
+  const clamdPort = Number(/^TCPSocket (\d+)$/m.exec(clamdConf)![1]);
+  for (const [name, s] of scanners) {
+    const doc = parse(readFileSync(hostPath(argAfter(s.command!, '--config'), mountsOf(s)), 'utf8'));
+    const rspamd = new URL(doc.analyzers.rspamd.url);
+    assert.deepEqual([rspamd.hostname, Number(rspamd.port)], ['rspamd', rspamdPort], `${name}: analyzers.rspamd.url`);
+    assert.deepEqual([doc.analyzers.spamassassin.host, doc.analyzers.spamassassin.port], ['spamd', spamdPort], `${name}: analyzers.spamassassin`);
+    assert.deepEqual([doc.analyzers.clamav.host, doc.analyzers.clamav.port], ['clamd', clamdPort], `${name}: analyzers.clamav`);
+    // clamd resets a stream past its StreamMaxLength: the scanner must not send more.
+    assert.match(clamdConf, /^StreamMaxLength 25M$/m);
+    assert.equal(doc.analyzers.clamav.streamMaxBytes, 25 * 1024 * 1024, `${name}: streamMaxBytes = clamd's StreamMaxLength`);
+    for (const engine of ['rspamd', 'spamd', 'clamd']) assert.ok(engine in (s.depends_on ?? {}), `${name} starts after ${engine}`);
+  }
+  // Rspamd's Bayes lives in the redis service; the trust lists name the scanners, not the subnet (published mail comes from its gateway).
+  assert.match(readFileSync(join(engines, 'rspamd/redis.conf'), 'utf8'), /^servers = "redis:6379";$/m);
+  assert.deepEqual([...controller.matchAll(/"(172\.28\.[\d.]+)"/g)].map((m) => m[1]).sort(), scannerAddresses);
+  assert.deepEqual(spamd.find((a) => a.startsWith('--allowed-ips='))!.split('=')[1]!.split(',').filter((a) => a !== '127.0.0.1').sort(), scannerAddresses);
+  const sa = readFileSync(join(engines, 'spamassassin-local.cf'), 'utf8');
+  for (const key of ['trusted_networks', 'internal_networks']) assert.deepEqual(new RegExp(`^${key} (.+)$`, 'm').exec(sa)![1]!.split(' ').sort(), scannerAddresses, key);
 });
 
 test('every config under docker/ (with compose\'s own --set) and deploy/ validates with the real loaders', () => {
@@ -172,6 +211,8 @@ test('the image\'s command lines run on this host as the image runs them: master
       'relay.host=127.0.0.1', `relay.port=${downstream.port}`,
       `master.url=ws://127.0.0.1:${masterPort}/cluster`,
       'balancer.listen.host=127.0.0.1', `balancer.listen.port=${virtualPort}`, 'balancer.sourceAddress=127.0.0.3',
+      // The engines' services are not run here (their Debian daemons are tested by the local cluster and engine tests).
+      'analyzers={}',
       ...cfg.balancer.upstreams.flatMap((u: { host: string }, j: number) => [`balancer.upstreams.${j}.host=127.0.0.1`, `balancer.upstreams.${j}.port=${local.get(u.host)!.smtpPort}`]),
       `balancer.election.bind.host=${me.electionHost}`, `balancer.election.bind.port=${me.electionPort}`,
       ...cfg.balancer.election.peers.flatMap((p: { host: string }, j: number) => [`balancer.election.peers.${j}.host=${local.get(p.host)!.electionHost}`, `balancer.election.peers.${j}.port=${local.get(p.host)!.electionPort}`]),
