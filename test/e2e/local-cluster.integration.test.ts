@@ -42,6 +42,10 @@ test('the local cluster: demo rules give every verdict, delivered mail lands in 
     assert.equal((await sendMail(port, env, message({ subject: 'QUARANTINE-ME' }))).ok, true);
     const blocked = await sendMail(port, { from: 'x@blocked.example', to: ['user@example.test'] }, message());
     assert.equal(blocked.code, 550);
+    // Recipient verification by call-out to the sink (it knows postmaster, user, alice, bob, carol): refused at RCPT.
+    const unknown = await sendMail(port, { from: 'a@origin.test', to: ['nobody@example.test'] }, message());
+    assert.equal(unknown.code, 550, unknown.response);
+    assert.match(unknown.response, /5\.1\.1 <nobody@example\.test>: Recipient address rejected: User unknown/);
 
     // The virtual address: one scanner holds it (the election), mail through it lands too.
     await holderOf(cluster, await apiClient(cluster.master.url, 'admin', cluster.adminPassword));
