@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startLocalCluster, type LocalCluster } from '@moat/cli';
 import { sendMail, message, type SendResult } from '../helpers/smtp-client.ts';
@@ -10,8 +10,10 @@ import { orTimeout, sleep, waitUntil } from '../helpers/wait.ts';
 import { freePort } from '../helpers/ports.ts';
 import { apiClient, type ApiClient } from '../helpers/cluster-harness.ts';
 import { demoRules } from '@moat/rules';
+import { EICAR, findBinary } from '@moat/engines';
+import { parse } from 'yaml';
 
-async function startOnFreePorts(varDir: string, extra: { restartDelayMs?: number } = {}) {
+async function startOnFreePorts(varDir: string, extra: { restartDelayMs?: number; engines?: boolean } = {}) {
   const [s1, s2, virtual, e1, e2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const cluster = await startLocalCluster({ varDir, masterPort: 0, sinkPort: 0, scannerPorts: [s1, s2], virtualPort: virtual, electionPorts: [e1, e2], logLevel: 'silent', say: () => undefined, ...extra });
   return { cluster, virtual: virtual! };
@@ -33,6 +35,8 @@ async function holderOf(cluster: LocalCluster, api: ApiClient) {
 
 test('the local cluster: demo rules give every verdict, delivered mail lands in var/delivered', async () => {
   const tmp = tempDir('local');
+  // Run as root (CI), spamd reads its config as nobody, who must be able to enter var/ (mkdtemp makes it 0700).
+  chmodSync(tmp.path, 0o755);
   const { cluster, virtual } = await startOnFreePorts(tmp.path);
   try {
     const port = cluster.scanners[0]!.smtpPort;
@@ -61,6 +65,34 @@ test('the local cluster: demo rules give every verdict, delivered mail lands in 
     assert.ok(emls.some((m) => /Subject: plain/.test(m)));
     assert.equal(readdirSync(join(tmp.path, 'scanner-1', 'quarantine')).length, 1);
     assert.equal(cluster.scanners.length, 2);
+
+    // Every engine installed here is on, and both scanners' configs point at it (CI: all of them).
+    const required = (binary: string) => process.env['MOAT_REQUIRE_ENGINES'] === '1' || findBinary(binary) !== undefined;
+    const state = (name: string) => cluster.engines.find((e) => e.name === name)!;
+    const configs = cluster.scanners.map((s) => parse(readFileSync(join(s.dataDir, 'scanner.yaml'), 'utf8')) as { analyzers?: Record<string, { url?: string; host?: string; port?: number }> });
+    const plain = emls.find((m) => /Subject: plain/.test(m))!;
+    for (const [engine, binary, key, header] of [['rspamd', 'rspamd', 'rspamd', /^X-Moat-Spam-Scan: rspamd score=/m], ['spamd', 'spamd', 'spamassassin', /^X-Moat-Spam-Scan: spamassassin score=/m], ['clamd', 'clamd', 'clamav', /^X-Moat-Virus-Scan: clean/m]] as const) {
+      const e = state(engine);
+      if (!required(binary)) {
+        assert.equal(e.state, 'missing', `${engine} is not installed here`);
+        for (const c of configs) assert.equal(c.analyzers?.[key], undefined);
+        continue;
+      }
+      assert.equal(e.state, 'on', `${engine}: ${JSON.stringify(e)}`);
+      const address = e.state === 'on' ? e.address : '';
+      for (const c of configs) {
+        const a = c.analyzers?.[key];
+        assert.equal(a?.url ? new URL(a.url).host : `${a?.host}:${a?.port}`, address, `${key} in the scanner config points at the running ${engine}`);
+      }
+      assert.match(plain, header, `the delivered message was scanned by ${engine}`);
+    }
+    if (required('rspamd')) assert.equal(state('redis').state, required('redis-server') ? 'on' : 'missing');
+    if (state('clamd').state === 'on') {
+      // A virus through the cluster: clamd finds it, the scanner holds it in quarantine.
+      const virus = await sendMail(cluster.scanners[1]!.smtpPort, env, message({ subject: 'a virus', body: EICAR }));
+      assert.equal(virus.ok, true, virus.response);
+      assert.equal(readdirSync(join(tmp.path, 'scanner-2', 'quarantine')).length, 1, 'the EICAR message is in scanner-2\'s quarantine');
+    }
     assert.ok(cluster.adminPassword.length >= 16, 'an admin password was generated');
     const login = await fetch(`${cluster.master.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: cluster.adminPassword }) });
     assert.equal(login.status, 200);
@@ -82,7 +114,7 @@ async function sendLikeAnMta(port: number, subject: string, deadlineMs = 30_000)
 
 test('the local cluster: kill -9 either scanner, mail through the virtual address still gets 250, the killed scanner is started again and rejoins', async () => {
   const tmp = tempDir('local-kill');
-  const { cluster, virtual } = await startOnFreePorts(tmp.path, { restartDelayMs: 500 });
+  const { cluster, virtual } = await startOnFreePorts(tmp.path, { restartDelayMs: 500, engines: false });
   try {
     const api = await apiClient(cluster.master.url, 'admin', cluster.adminPassword);
     const holder = await holderOf(cluster, api);

@@ -4,10 +4,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { chromium } from 'playwright-core';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { join } from 'node:path';
 import { createLogger } from '@moat/scanner';
-import { MasterConfigSchema, startMaster } from '@moat/master';
+import { MasterConfigSchema, mintJoinTokenOffline, startMaster } from '@moat/master';
 import { validateDocument } from '@moat/config';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestMaster, startClusterScanner, apiClient, JOIN_SECRET, ADMIN_PASSWORD } from '../helpers/cluster-harness.ts';
@@ -243,7 +243,7 @@ test('a partition between two masters: without a witness both become active; wit
 test('the local cluster with a standby master (pnpm start:standby): one master active, the other following, scanners on the active one', async () => {
   const tmp = tempDir('local-standby');
   const [m1, m2, s1, s2, virtual, e1, e2, me1, me2] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
-  const cluster = await startLocalCluster({ varDir: tmp.path, masterPort: m1, standbyPort: m2, sinkPort: 0, scannerPorts: [s1!, s2!], virtualPort: virtual, electionPorts: [e1!, e2!], masterElectionPorts: [me1!, me2!], standby: true, logLevel: 'silent' });
+  const cluster = await startLocalCluster({ varDir: tmp.path, masterPort: m1, standbyPort: m2, sinkPort: 0, scannerPorts: [s1!, s2!], virtualPort: virtual, electionPorts: [e1!, e2!], masterElectionPorts: [me1!, me2!], standby: true, logLevel: 'silent', engines: false });
   try {
     const [first, second] = cluster.masters;
     assert.ok(first && second);
@@ -275,7 +275,9 @@ test('kill -9 of the active master process under mail and admin changes: the sta
   }));
   let a = await spawnMoat(['master', '--config', configA], 'FAILOVER_ACTIVE');
   const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`ws://127.0.0.1:${portA}/cluster/replication`], election: el.b } });
-  const scanner = await startClusterScanner('s1', [`ws://127.0.0.1:${portA}/cluster`, `ws://127.0.0.1:${portB}/cluster`], downstream.port);
+  // The scanner's join token, made in master-a's database as `moat master join-token` would (a runs in its own process).
+  const joinToken = mintJoinTokenOffline(validateDocument(MasterConfigSchema, parse(readFileSync(configA, 'utf8')), configA), 's1', { ttlSeconds: 600, replace: false }).token;
+  const scanner = await startClusterScanner('s1', [`ws://127.0.0.1:${portA}/cluster`, `ws://127.0.0.1:${portB}/cluster`], downstream.port, { joinToken });
   const mail = steadyMail(scanner.smtpPort, 'k');
   // Admin changes on master-a until it dies: every one it acknowledged must survive.
   const acked: string[] = [];

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { findBinary, startClamd, startDnsStub, startRedis, startRspamd, startSpamd, type DnsStub } from '@moat/engines';
 
 /**
@@ -102,9 +102,14 @@ export async function startLocalEngines(options: LocalEnginesOptions): Promise<L
   };
 
   const spamassassin = async () => {
-    const spamd = await attempt('spamd', () => startSpamd({ dir: dirOf('spamd'), allowTell: true }));
+    const spamd = await attempt('spamd', async () => {
+      const blocked = process.getuid?.() === 0 ? unreachableByOthers(dirOf('spamd')) : undefined;
+      // Started by root, spamd becomes `nobody` before it reads its config (its own error then is a cryptic "no loaded plugin").
+      if (blocked) throw new Error(`spamd runs as nobody when started by root, and nobody cannot enter ${blocked} (chmod o+x it, or run pnpm start as a normal user)`);
+      return startSpamd({ dir: dirOf('spamd'), allowTell: true });
+    });
     if (!spamd) return;
-    status.set('spamd', { name: 'spamd', state: 'on', address: `${spamd.host}:${spamd.port}`, note: 'SpamAssassin, learning allowed (TELL)' });
+    status.set('spamd', { name: 'spamd', state: 'on', address: `${spamd.host}:${spamd.port}`, note: 'SpamAssassin, learning allowed' });
     analyzers.spamassassin = { host: spamd.host, port: spamd.port };
   };
 
@@ -153,6 +158,14 @@ async function stopStale(dir: string): Promise<void> {
     if (waited === 5000) process.kill(pid, 'SIGKILL');
     if (waited === 10_000) throw new Error(`the engine left running in ${dir} (pid ${pid}) does not stop`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The first folder on the way to `dir` (which may not exist yet) that others cannot enter, if any. */
+function unreachableByOthers(dir: string): string | undefined {
+  for (let d = dirname(resolve(dir)); ; d = dirname(d)) {
+    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) return d;
+    if (d === dirname(d)) return undefined;
   }
 }
 
