@@ -10,6 +10,10 @@ export interface Rspamd {
   readonly url: string;
   /** The controller's base URL (`/learnspam`, `/learnham`, `/fuzzyadd`…). */
   readonly controllerUrl: string;
+  /** The fuzzy storage worker (`host:port`, UDP). */
+  readonly fuzzyAddress: string;
+  /** Whether the fuzzy storage is on (`fuzzy: true` with `redis`): `/fuzzyadd` writes it, `/checkv2` reports `LOCAL_FUZZY_*`. */
+  readonly fuzzy: boolean;
   readonly dir: string;
   readonly pid: number;
   stop(): Promise<void>;
@@ -20,6 +24,15 @@ export interface RspamdOptions {
   readonly dir?: string;
   /** Redis (`host:port`) for Bayes; without it Rspamd does not learn. */
   readonly redis?: string;
+  /**
+   * Fuzzy storage (needs `redis`): the fuzzy worker keeps its hashes in that Redis, and one
+   * writable `fuzzy_check` rule, `local`, reads and writes it (the stock rule, which asks
+   * rspamd.com's public storage, is replaced: there is no network here, and Moat's fuzzy hashes
+   * are the cluster's own). Flag 1 (what Moat's learner adds for spam) is `LOCAL_FUZZY_DENIED`;
+   * flag 2 `LOCAL_FUZZY_PROB`, flag 3 `LOCAL_FUZZY_WHITE`. Hashes shingles of text parts of at
+   * least 64 words (shorter ones by their whole hash) in messages of at least 1 KiB.
+   */
+  readonly fuzzy?: boolean;
   /**
    * A DNS server for its RBL/SURBL checks, `host:port`: `startDnsStub().address` answers NXDOMAIN
    * to every name at once. Default `127.0.0.1:1`: nothing listens, every query fails (as a DNS
@@ -34,12 +47,14 @@ export interface RspamdOptions {
  * `LOCAL_CONFDIR` that binds the three workers to free loopback ports, logs to the console and
  * sends its DNS queries to a loopback server (its RBL/SURBL checks fail at once, none leaves
  * the machine). No map is downloaded; GTUBE and the local symbols work. With `redis`, Bayes
- * lives there (Rspamd 3.4 keeps it only in Redis), auto-learning off. The
+ * lives there (Rspamd 3.4 keeps it only in Redis), auto-learning off; with `fuzzy` too, its
+ * fuzzy storage (hashes in that Redis, one writable `fuzzy_check` rule: `LOCAL_FUZZY_*`). The
  * first start builds its symbol cache (~11 s here). Ready when `/ping` answers; stopped by its pid.
  */
 export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> {
   const binary = findBinary('rspamd');
   if (!binary) throw new Error('rspamd is not installed (Debian package rspamd)');
+  if (options.fuzzy && !options.redis) throw new Error('startRspamd: fuzzy needs redis (its fuzzy storage lives there)');
   const tmp = workDir('rspamd', options.dir);
   const [normal, controller, proxy, fuzzy] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const local = join(tmp.path, 'local.d');
@@ -55,6 +70,11 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     writeFileSync(join(local, 'redis.conf'), `servers = "${options.redis}";\n`);
     // Moat teaches every node the same mail (learn events); an engine that teaches itself would make nodes diverge.
     writeFileSync(join(local, 'classifier-bayes.conf'), 'autolearn = false;\nmin_learns = 200;\n');
+  }
+  if (options.fuzzy && options.redis) {
+    writeFileSync(join(local, 'worker-fuzzy.inc'), fuzzyWorker(fuzzy, options.redis));
+    writeFileSync(join(override, 'fuzzy_check.conf'), fuzzyCheck(fuzzy));
+    writeFileSync(join(local, 'fuzzy_group.conf'), FUZZY_GROUP);
   }
   const user = userInfo().username;
   const group = spawnSync('id', ['-gn'], { encoding: 'utf8' }).stdout.trim();
@@ -73,6 +93,8 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
   return {
     url,
     controllerUrl: `http://127.0.0.1:${controller}`,
+    fuzzyAddress: `127.0.0.1:${fuzzy}`,
+    fuzzy: options.fuzzy === true,
     dir: tmp.path,
     pid: daemon.child.pid!,
     async stop() {
@@ -90,3 +112,56 @@ async function ping(url: string): Promise<boolean> {
     return false;
   }
 }
+
+/** The fuzzy storage worker: hashes in Redis, kept 90 days, written only from loopback (the controller's `/fuzzyadd`), within 0.2 s. */
+function fuzzyWorker(port: number, redis: string): string {
+  return [
+    `bind_socket = "127.0.0.1:${port}";`,
+    'count = 1;',
+    'backend = "redis";',
+    `servers = "${redis}";`,
+    'expire = 90d;',
+    // Added and deleted hashes are queued and written to Redis every `sync` (60 s by default): a lesson should count at once.
+    'sync = 0.2s;',
+    'allow_update = ["127.0.0.1", "::1"];',
+    '',
+  ].join('\n');
+}
+
+/**
+ * `fuzzy_check` with Moat's one rule (override.d: the stock rspamd.com rule is dropped). Not
+ * encrypted: worker and rule talk over loopback only. `max_score` 20: a hash added once with
+ * weight 10 (Moat's learner) scores about 0.88 of the symbol's weight, more as nodes or
+ * reports add weight.
+ */
+function fuzzyCheck(port: number): string {
+  return `min_bytes = 1k;
+timeout = 1s;
+retransmits = 1;
+rule "local" {
+  algorithm = "mumhash";
+  servers = "127.0.0.1:${port}";
+  symbol = "LOCAL_FUZZY_UNKNOWN";
+  mime_types = ["*"];
+  max_score = 20.0;
+  read_only = false;
+  skip_unknown = true;
+  short_text_direct_hash = true;
+  min_length = 64;
+  fuzzy_map = {
+    LOCAL_FUZZY_DENIED { max_score = 20.0; flag = 1; }
+    LOCAL_FUZZY_PROB { max_score = 10.0; flag = 2; }
+    LOCAL_FUZZY_WHITE { max_score = 2.0; flag = 3; }
+  }
+}
+`;
+}
+
+/** The local symbols' weights, as the stock ones for rspamd.com's storage. */
+const FUZZY_GROUP = `symbols = {
+  "LOCAL_FUZZY_UNKNOWN" { weight = 5.0; description = "Generic fuzzy hash match, this node's fuzzy storage"; }
+  "LOCAL_FUZZY_DENIED" { weight = 12.0; description = "Denied fuzzy hash (taught as spam), this node's fuzzy storage"; }
+  "LOCAL_FUZZY_PROB" { weight = 5.0; description = "Probable fuzzy hash, this node's fuzzy storage"; }
+  "LOCAL_FUZZY_WHITE" { weight = -2.1; description = "Whitelisted fuzzy hash, this node's fuzzy storage"; }
+}
+`;
