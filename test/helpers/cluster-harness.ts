@@ -58,16 +58,24 @@ function hasJoined(dataDir: string): boolean {
   return existsSync(file) && !('credential' in (JSON.parse(readFileSync(file, 'utf8')) as object));
 }
 
-function tokenFromRegisteredMaster(urls: string | string[], name: string): string | undefined {
+/** A token from the active one of the registered masters behind these URLs (waiting for an election to pick one). */
+async function tokenFromRegisteredMaster(urls: string | string[], name: string): Promise<string | undefined> {
   const masters = (typeof urls === 'string' ? [urls] : urls).flatMap((u) => mastersByUrl.get(u) ?? []);
-  const active = masters.find((m) => m.failover?.isActive() ?? true);
-  return active ? joinTokenFor(active, name) : undefined;
+  if (masters.length === 0) return undefined;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const active = masters.find((m) => m.failover?.isActive() ?? true);
+    if (active) return joinTokenFor(active, name);
+    // A registered standby whose active master this test runs elsewhere (another process): no token here.
+    if (Date.now() > deadline) return undefined;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** A scanner that takes its rules from the master. */
 export async function startClusterScanner(name: string, wsUrl: string | string[], downstreamPort: number, options: { dataDir?: string; /** A given token, or null for none; by default one is made if the node has not joined. */ joinToken?: string | null; port?: number; fingerprint?: string; signal?: AbortSignal; trustedProxies?: string[]; balancer?: Record<string, unknown>; smtp?: Record<string, unknown>; analyzers?: Record<string, unknown> } = {}): Promise<Scanner & { dataDirPath: string }> {
   const dataDir = options.dataDir ?? join(tempDir(`scanner-${name}`).path, 'data');
-  const joinToken = options.joinToken === undefined ? (hasJoined(dataDir) ? undefined : tokenFromRegisteredMaster(wsUrl, name)) : options.joinToken ?? undefined;
+  const joinToken = options.joinToken === undefined ? (hasJoined(dataDir) ? undefined : await tokenFromRegisteredMaster(wsUrl, name)) : options.joinToken ?? undefined;
   const config = validateDocument(ScannerConfigSchema, {
     node: { name },
     dataDir,
