@@ -227,15 +227,19 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       closeConnection(server, session.id, `4.4.2 DATA not completed within ${smtp.dataTimeoutSeconds} s, closing connection`);
     }, smtp.dataTimeoutSeconds * 1000);
     try {
-      const { size } = await receiveToSpool(stream, spoolFile);
+      // The transaction's limit (its rules snapshot), or the one smtp-server enforces now if a
+      // rules change lowered it since MAIL FROM: past it nothing more is written (store/spool.ts).
+      const maxBytes = Math.min(rules.rules.limits.maxMessageBytes, Number((server.options as { size?: number }).size) || Infinity);
+      const { size, oversized } = await receiveToSpool(stream, spoolFile, { maxBytes });
       // The time-out bounds the transfer only: the client has sent everything, and closing
       // the connection while we decide would lose the reply to a message we may queue.
       clearTimeout(dataTimer);
-      if (stream.sizeExceeded) {
-        await removeDurably(spoolFile);
-        msgLog.info({ event: 'SMTP_OVERSIZE', size }, 'message over the size limit');
-        // smtp-server answers 552 5.3.4 itself (rejectOversized); this error is not sent.
-        return { ok: false, code: 552, enhanced: '5.3.4', text: 'Message size exceeds the limit' };
+      if (oversized || stream.sizeExceeded) {
+        if (!oversized) await removeDurably(spoolFile);
+        msgLog.info({ event: 'SMTP_OVERSIZE', size, maxBytes }, 'message over the size limit: not stored');
+        // Past smtp-server's own limit it answers 552 5.3.4 itself (rejectOversized) and this
+        // error is not sent; past only the snapshot's, this is the reply.
+        return { ok: false, code: 552, enhanced: '5.3.4', text: `Message size exceeds the limit of ${maxBytes} bytes` };
       }
       const env: Envelope = {
         id,

@@ -54,3 +54,37 @@ test('a client that breaks off mid-DATA rejects, small or past the threshold', a
     assert.equal(existsSync(path), true);
   }
 });
+
+test('past maxBytes nothing more is written: the file is removed at once and the rest is read and counted', async () => {
+  for (const [limit, chunk] of [[1000, 100], [SMALL_FILE_BYTES - 10, 4096], [SMALL_FILE_BYTES * 4, 65_536]] as const) {
+    const total = limit * 3 + 17;
+    const path = join(dir, `over-${limit}.eml`);
+    const data = new PassThrough();
+    let largest = 0;
+    let gone = false;
+    const receiving = receiveToSpool(data, path, { maxBytes: limit });
+    for (let sent = 0; sent < total; sent += chunk) {
+      const part = message(Math.min(chunk, total - sent));
+      if (!data.write(part)) await new Promise((r) => data.once('drain', r));
+      await new Promise((r) => setImmediate(r));
+      if (existsSync(path)) largest = Math.max(largest, statSync(path).size);
+      else if (sent > limit) gone = true;
+    }
+    data.end();
+    const { size, oversized } = await receiving;
+    assert.equal(size, total, `limit ${limit}: every byte read`);
+    assert.equal(oversized, true);
+    assert.equal(existsSync(path), false);
+    assert.equal(gone, true, `limit ${limit}: removed while the data still came`);
+    assert.ok(largest <= limit, `limit ${limit}: at most the limit on disk (saw ${largest})`);
+  }
+});
+
+test('a message of exactly maxBytes is kept', async () => {
+  const bytes = message(5000);
+  const path = join(dir, 'exact.eml');
+  const { size, oversized } = await receiveToSpool(chunked(bytes, 700), path, { maxBytes: 5000 });
+  assert.equal(size, 5000);
+  assert.equal(oversized, false);
+  assert.ok(readFileSync(path).equals(bytes));
+});

@@ -1,20 +1,33 @@
-import { closeSync, fdatasync, open, write, writevSync } from 'node:fs';
+import { closeSync, fdatasync, open, unlink, write, writevSync } from 'node:fs';
 import { Writable, type Readable } from 'node:stream';
 import { noteStreamedBytes, SMALL_FILE_BYTES } from '../memory/buffer-garbage.ts';
 import { pipeInto } from '../streams/pipe-into.ts';
 
+export interface SpoolResult {
+  /** Bytes the client sent (all of them, also past the limit). */
+  readonly size: number;
+  /** The message passed `maxBytes`: the file was removed and the rest only counted. */
+  readonly oversized: boolean;
+}
+
 /**
  * Stream DATA into a spool file and fdatasync it before resolving: at most 64 KiB of a message
  * is held in memory at once, and once this returns the bytes are on disk.
+ *
+ * With `maxBytes`, the chunk that would take the file past the limit is not written: the file
+ * is closed and unlinked at once and the rest of the DATA is read to its end and dropped (the
+ * client gets its 552 after the final dot; the DATA time-out bounds how long that may take).
+ * So a sender can never put more than the limit on disk, whatever it sends.
  */
-export async function receiveToSpool(data: Readable, path: string): Promise<{ size: number }> {
+export async function receiveToSpool(data: Readable, path: string, opts: { maxBytes?: number } = {}): Promise<SpoolResult> {
   let size = 0;
   data.on('data', (chunk: Buffer) => {
     size += chunk.length;
     noteStreamedBytes(chunk.length);
   });
-  await pipeInto(data, new SpoolFile(path));
-  return { size };
+  const file = new SpoolFile(path, opts.maxBytes ?? Infinity);
+  await pipeInto(data, file);
+  return { size, oversized: file.oversized };
 }
 
 /**
@@ -30,13 +43,19 @@ export async function receiveToSpool(data: Readable, path: string): Promise<{ si
  */
 class SpoolFile extends Writable {
   private readonly path: string;
+  private readonly maxBytes: number;
   private held: Buffer[] = [];
   private heldBytes = 0;
   private fd: number | undefined;
+  /** Bytes taken so far (written or held). */
+  private taken = 0;
+  /** Past the limit: nothing more is written and the file is gone. */
+  oversized = false;
 
-  constructor(path: string) {
+  constructor(path: string, maxBytes: number) {
     super({ decodeStrings: true });
     this.path = path;
+    this.maxBytes = maxBytes;
   }
 
   override _construct(done: (err?: Error | null) => void): void {
@@ -48,6 +67,9 @@ class SpoolFile extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (err?: Error | null) => void): void {
+    if (this.oversized) return done();
+    this.taken += chunk.length;
+    if (this.taken > this.maxBytes) return this.discard(done);
     if (this.heldBytes + chunk.length <= SMALL_FILE_BYTES) {
       this.held.push(chunk);
       this.heldBytes += chunk.length;
@@ -63,6 +85,7 @@ class SpoolFile extends Writable {
   }
 
   override _final(done: (err?: Error | null) => void): void {
+    if (this.oversized) return done();
     try {
       this.writeHeld();
     } catch (err) {
@@ -82,6 +105,24 @@ class SpoolFile extends Writable {
       return done(err ?? (closeErr as Error));
     }
     done(err);
+  }
+
+  /**
+   * The limit is passed: drop what is held, close the file and unlink it (not durably: a file
+   * left by a crash has no row and the start-up sweep removes it), then take the rest unwritten.
+   */
+  private discard(done: (err?: Error | null) => void): void {
+    this.oversized = true;
+    this.held = [];
+    this.heldBytes = 0;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      if (fd !== undefined) closeSync(fd);
+    } catch (err) {
+      return done(err as Error);
+    }
+    unlink(this.path, (err) => done(err));
   }
 
   /** Write what is held (a short write goes on with the rest). */
