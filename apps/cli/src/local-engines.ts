@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { findBinary, startClamd, startDnsStub, startRedis, startRspamd, startSpamd, type DnsStub } from '@moat/engines';
 
@@ -61,6 +61,17 @@ export async function startLocalEngines(options: LocalEnginesOptions): Promise<L
   const running: Stoppable[] = [];
   let dns: DnsStub | undefined;
   const dirOf = (name: EngineName) => join(options.dir, name);
+  const root = process.getuid?.() === 0;
+  // Engine state (Bayes tokens come from mail) is private: each folder 0700. Run as root, spamd
+  // reads its config as nobody, so var/ and var/engines/ become enterable, not listable, by
+  // others (0711); every other entry of var/ keeps its own 0600/0700.
+  let unusable: unknown;
+  try {
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    if (root && installed('spamd')) for (const d of [dirname(resolve(options.dir)), resolve(options.dir)]) chmodSync(d, (statSync(d).mode & 0o777) | 0o011);
+  } catch (err) {
+    unusable = err; // each engine then fails with it
+  }
 
   /** Runs one start; a throw becomes a `failed` line and a warning, never a failed cluster. */
   const attempt = async <T extends Stoppable>(name: EngineName, start: () => Promise<T>): Promise<T | undefined> => {
@@ -69,6 +80,9 @@ export async function startLocalEngines(options: LocalEnginesOptions): Promise<L
       return undefined;
     }
     try {
+      if (unusable) throw unusable;
+      mkdirSync(dirOf(name), { recursive: true });
+      chmodSync(dirOf(name), 0o700);
       await stopStale(dirOf(name));
       const engine = await start();
       running.push(engine);
@@ -103,7 +117,7 @@ export async function startLocalEngines(options: LocalEnginesOptions): Promise<L
 
   const spamassassin = async () => {
     const spamd = await attempt('spamd', async () => {
-      const blocked = process.getuid?.() === 0 ? unreachableByOthers(dirOf('spamd')) : undefined;
+      const blocked = root ? unreachableByOthers(dirOf('spamd')) : undefined;
       // Started by root, spamd becomes `nobody` before it reads its config (its own error then is a cryptic "no loaded plugin").
       if (blocked) throw new Error(`spamd runs as nobody when started by root, and nobody cannot enter ${blocked} (chmod o+x it, or run pnpm start as a normal user)`);
       return startSpamd({ dir: dirOf('spamd'), allowTell: true });
