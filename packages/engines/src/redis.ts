@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
 import { findBinary, startDaemon } from './daemon.ts';
+import { tcpPing } from './tcp-ping.ts';
 import { freePort, waitReady, workDir } from './workdir.ts';
 
 export interface Redis {
@@ -55,18 +55,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<Redis> {
   };
 }
 
-/** True when redis answers an inline PING with +PONG (a redis still loading its file answers -LOADING). */
+/** True when redis answers an inline PING with +PONG (a redis still loading its file answers -LOADING); QUIT makes it close. */
 function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let reply = '';
-    s.on('connect', () => s.write('PING\r\n'));
-    s.on('data', (d) => {
-      reply += d.toString();
-      if (reply.includes('\r\n')) s.end();
-    });
-    s.on('close', () => resolve(reply.startsWith('+PONG')));
-    s.on('error', () => resolve(false));
-    s.setTimeout(1000, () => s.destroy());
-  });
+  return tcpPing(port, 'PING\r\nQUIT\r\n', (reply) => reply.startsWith('+PONG'));
 }
