@@ -1,4 +1,5 @@
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -23,6 +24,8 @@ await build({
   outdir: `${dist}/assets`,
   logLevel: 'warning',
 });
-copyFileSync(`${root}src/styles.css`, `${dist}/assets/app.css`);
+// One stylesheet: the chart library's, then ours (which may refine it).
+const uplotCss = readFileSync(createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), 'utf8');
+writeFileSync(`${dist}/assets/app.css`, `${uplotCss}\n${readFileSync(`${root}src/styles.css`, 'utf8')}`);
 copyFileSync(`${root}src/index.html`, `${dist}/index.html`);
 console.log(`console: built into ${dist}`);

@@ -64,6 +64,21 @@ async function signIn(page: Page, url: string, username: string, password: strin
   await page.waitForSelector('[data-testid=who]');
 }
 
+/** How many pixels of each verdict's colour the chart's canvas holds (uPlot draws on a canvas, so this is what a person sees). */
+function chartColours(page: Page): Promise<Record<string, number>> {
+  return page.evaluate((colours) => {
+    const doc = (globalThis as unknown as { document: { querySelector(s: string): { width: number; height: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } } | null } }).document;
+    const canvas = doc.querySelector('figure.chart canvas')!;
+    const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const out: Record<string, number> = Object.fromEntries(colours.map((c) => [c, 0]));
+    const rgb = colours.map((c) => [c, Number.parseInt(c.slice(1, 3), 16), Number.parseInt(c.slice(3, 5), 16), Number.parseInt(c.slice(5, 7), 16)] as const);
+    for (let i = 0; i < px.length; i += 4) {
+      for (const [c, r, g, b] of rgb) if (px[i + 3] === 255 && Math.abs(px[i]! - r) < 3 && Math.abs(px[i + 1]! - g) < 3 && Math.abs(px[i + 2]! - b) < 3) out[c]!++;
+    }
+    return out;
+  }, ['#2e90fa', '#f79009', '#7a5af8', '#d92d20']);
+}
+
 /** Every page state the test shows is screenshotted, after checking that all its visible text can be read (WCAG AA contrast). */
 async function shot(page: Page, name: string): Promise<void> {
   assert.deepEqual(await unreadableText(page), [], `${name}: visible text without enough contrast against its background`);
@@ -127,7 +142,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
       assert.equal((await row.locator('[data-testid=rules-version]').textContent())?.trim(), 'v1');
       assert.match(await row.textContent() ?? '', new RegExp(`127\\.0\\.0\\.1:${smtpPorts[name]}(?!\\d)`), 'the SMTP listener the node reported');
     }
-    await admin.locator('figure.chart svg').waitFor();
+    await admin.locator('figure.chart canvas').waitFor();
     await shot(admin, 'dashboard');
   });
 
@@ -258,7 +273,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await admin.locator('[data-testid=messages] td', { hasText: 'QUARANTINE-ME please' }).first().waitFor();
     await shot(admin, 'messages');
     await admin.goto(`${master.url}/#/reports`);
-    await admin.locator('figure.chart svg').waitFor();
+    await admin.locator('figure.chart canvas').waitFor();
     await admin.locator('[data-testid=per-node] tr[data-node]').first().waitFor();
     // Once shown, the page asks for nothing more (its range is fixed when chosen, not at each render).
     const reportCalls = () => requests.filter((u) => u.includes('/api/v1/reports/')).length;
@@ -267,6 +282,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.equal(reportCalls(), settled, 'no request loop');
     await shot(admin, 'reports');
     const href = await admin.getAttribute('[data-testid=traffic-csv]', 'href');
+    assert.match(href ?? '', /bucket=day/, '7 days: daily buckets');
     const csv = await admin.evaluate(async (url) => (await fetch(url!)).text(), href);
     assert.match(csv, /^start,deliver,tag,quarantine,reject,total,bytes/);
     // Per node: scanner-1 quarantined the two messages so far and refused one sender at MAIL FROM
@@ -276,12 +292,40 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.deepEqual((await perNode.locator('td').allTextContents()).slice(3), ['2', '1', '3']);
     await admin.selectOption('select[name=node]', 'scanner-2');
     await waitUntil(async () => /node=scanner-2/.test(await admin.getAttribute('[data-testid=traffic-csv]', 'href') ?? ''), 'the CSV link follows the node');
-    await admin.locator('figure.chart svg[aria-label*="node scanner-2"]').waitFor();
+    await admin.locator('figure.chart[aria-label*="node scanner-2"] canvas').waitFor();
     // The top tables follow the node too: scanner-2 has carried nothing, scanner-1 everything.
     await admin.locator('[data-testid=top-sender][data-node=scanner-2] td', { hasText: 'None in this range.' }).waitFor();
     await admin.selectOption('select[name=node]', 'scanner-1');
     await admin.locator('[data-testid=top-sender][data-node=scanner-1] td', { hasText: 'a@origin.test' }).waitFor();
     assert.match(await admin.getAttribute('[data-testid=top-sender] a', 'href') ?? '', /node=scanner-1/, 'the CSV follows the node');
+    // The chart: a legend entry per verdict, bars drawn in the colours of what scanner-1 carried.
+    await admin.selectOption('select[name=node]', '');
+    await admin.locator('figure.chart:not([aria-label*="node"]) canvas').waitFor();
+    const legend = admin.locator('figure.chart figcaption button.legend');
+    await waitUntil(async () => (await legend.allTextContents()).map((t) => t.trim()).join('|') === 'accepted 0|tagged 0|quarantined 2|rejected 1', 'a legend entry per verdict with its total');
+    const painted = await chartColours(admin);
+    assert.ok(painted['#7a5af8']! > 50 && painted['#d92d20']! > 50, `quarantined and rejected bars are drawn: ${JSON.stringify(painted)}`);
+    assert.equal(painted['#2e90fa'], 0, 'no accepted bar: nothing was accepted yet');
+    // Hover: the tooltip names the day and the counts.
+    const plot = (await admin.locator('figure.chart .u-over').boundingBox())!;
+    await admin.mouse.move(plot.x + plot.width - 5, plot.y + plot.height / 2);
+    await waitUntil(async () => /quarantined: 2[\s\S]*rejected: 1[\s\S]*total: 3/.test(await admin.locator('.chart-tip').innerText()), 'the tooltip shows the bucket');
+    assert.match(await admin.locator('.chart-tip strong').innerText(), /^\d{4}-\d{2}-\d{2}$/);
+    // Split by node: one series per node that carried mail (scanner-2 has carried none).
+    await admin.click('figure.chart button.toggle:has-text("By node")');
+    await waitUntil(async () => (await admin.locator('figure.chart[data-split=node] button.legend').allTextContents()).map((t) => t.trim()).join('|') === 'scanner-1 3', 'a legend entry per node');
+    await admin.click('figure.chart button.toggle:has-text("By verdict")');
+    // Dragging across the chart reports on that time range.
+    await admin.mouse.move(plot.x + plot.width * 0.6, plot.y + plot.height / 2);
+    await admin.mouse.down();
+    await admin.mouse.move(plot.x + plot.width - 2, plot.y + plot.height / 2, { steps: 5 });
+    await admin.mouse.up();
+    await admin.locator('input[name=from]').waitFor();
+    assert.equal(await admin.locator('select[name=days]').inputValue(), 'custom');
+    const zoomed = decodeURIComponent(await admin.getAttribute('[data-testid=traffic-csv]', 'href') ?? '');
+    const [, zf, zt] = /from=([^&]+)&to=([^&]+)/.exec(zoomed) ?? [];
+    assert.ok(zf && zt && Date.parse(zt) - Date.parse(zf) < 4 * 86_400_000, `a narrower range: ${zoomed}`);
+    await admin.locator('figure.chart canvas').waitFor();
     // A custom range: backwards is refused with what to fix; a proper one sends from and to.
     await admin.selectOption('select[name=days]', 'custom');
     await admin.fill('input[name=from]', '2026-01-02T00:00');
@@ -492,14 +536,16 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.deepEqual(statuses, ['released', 'released', 'released', 'deleted']);
   });
 
-  await t.test('dashboard: after mail has flowed the traffic chart has bars', async () => {
+  await t.test('dashboard: after mail has flowed the traffic chart has bars of each verdict that flowed', async () => {
     for (let i = 1; i <= 3; i++) assert.equal((await sendMail(scanner.smtpPort, { from: 'friend@origin.test', to: ['user@example.test'] }, message({ subject: `hello ${i}` }))).code, 250);
     const api = await apiClient(master.url);
     await waitUntil(async () => (await api.get('/api/v1/messages?action=deliver')).json.items.length >= 3, 'the delivered messages are logged');
     await admin.goto(`${master.url}/#/dashboard`);
     await admin.locator('tr[data-node="scanner-1"] .pill.ok').waitFor();
-    await admin.locator('figure.chart svg rect.bar-deliver').first().waitFor();
-    await admin.locator('figure.chart svg rect.bar-quarantine').first().waitFor();
+    await admin.locator('figure.chart canvas').waitFor();
+    await waitUntil(async () => /^accepted [1-9]/.test((await admin.locator('figure.chart button.legend[data-series=accepted]').innerText()).trim()), 'the delivered messages are counted');
+    const painted = await chartColours(admin);
+    assert.ok(painted['#2e90fa']! > 20 && painted['#7a5af8']! > 20, `accepted and quarantined bars are drawn: ${JSON.stringify(painted)}`);
     await shot(admin, 'dashboard');
   });
 
@@ -507,7 +553,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     await signIn(page, master.url, 'admin', ADMIN_PASSWORD);
-    for (const [path, ready] of [['dashboard', 'tr[data-node="scanner-1"]'], ['quarantine', 'table'], ['messages', '[data-testid=messages]'], ['rules', '[data-testid=rules-form]'], ['reports', 'figure.chart svg'], ['users', 'tr[data-user=admin]'], ['audit', '[data-testid=audit]']] as const) {
+    for (const [path, ready] of [['dashboard', 'tr[data-node="scanner-1"]'], ['quarantine', 'table'], ['messages', '[data-testid=messages]'], ['rules', '[data-testid=rules-form]'], ['reports', 'figure.chart canvas'], ['users', 'tr[data-user=admin]'], ['audit', '[data-testid=audit]']] as const) {
       await page.goto(`${master.url}/#/${path}`);
       await page.locator(ready).first().waitFor();
       const overflow = await page.evaluate(() => {

@@ -116,7 +116,7 @@ export function Dashboard({ me }: { me: Me }) {
       <MastersPanel refreshMs={REFRESH_MS} />
       <h2>Traffic, last 24 hours</h2>
       {traffic.error && <p class="error" role="alert">{traffic.error}</p>}
-      {traffic.data && <TrafficChart rows={traffic.data.rows} label="Messages per hour over the last 24 hours, by verdict" />}
+      {traffic.data && <TrafficChart rows={traffic.data.rows} bucket="hour" label="Messages per hour over the last 24 hours, by verdict" />}
       <p class="hint">Refreshed every {REFRESH_MS / 1000} s.</p>
     </section>
   );

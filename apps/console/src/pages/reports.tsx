@@ -2,7 +2,7 @@ import { useMemo, useState } from 'preact/hooks';
 import { api, query } from '../lib/api.ts';
 import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
-import { reportRange, type RangeChoice } from '../lib/report-range.ts';
+import { bucketFor, localInput, reportRange, type RangeChoice } from '../lib/report-range.ts';
 
 /** Kind, title, and how an empty value reads (the null sender; a failure that named no domain). */
 const TOPS = [
@@ -24,18 +24,25 @@ type NodeRow = TrafficRow & { nodeId: string };
  * per-node breakdown, and the top tables; each with its CSV from the same API.
  */
 export function ReportsPage() {
-  const [choice, setChoice] = useState<RangeChoice>({ preset: '7', from: '', to: '', bucket: 'day', node: '' });
+  const [choice, setChoice] = useState<RangeChoice>({ preset: '7', from: '', to: '', bucket: 'auto', node: '' });
   const nodes = useData(() => api<{ items: Array<{ id: string; name: string }> }>('GET', '/nodes'), []);
   // "Now" is taken when the choice changes, not on every render: the range (and the requests) stay put.
-  const range = useMemo(() => reportRange(choice, Date.now()), [choice]);
-  const key = JSON.stringify([range, choice.bucket, choice.node]);
-  const traffic = useData(() => ('error' in range ? Promise.resolve(undefined) : api<{ rows: TrafficRow[] }>('GET', `/reports/traffic${query({ bucket: choice.bucket, ...range, node: choice.node || undefined })}`)), [key]);
-  const byNode = useData(() => ('error' in range ? Promise.resolve(undefined) : api<{ rows: NodeRow[] }>('GET', `/reports/traffic${query({ bucket: 'day', ...range, byNode: true })}`)), [key]);
+  const [range, bucket] = useMemo(() => {
+    const now = Date.now();
+    const r = reportRange(choice, now);
+    return [r, 'error' in r ? 'day' : bucketFor(choice, r, now)] as const;
+  }, [choice]);
+  const key = JSON.stringify([range, bucket, choice.node]);
+  const traffic = useData(() => ('error' in range ? Promise.resolve(undefined) : api<{ rows: TrafficRow[] }>('GET', `/reports/traffic${query({ bucket, ...range, node: choice.node || undefined })}`)), [key]);
+  // The whole cluster per node and bucket: the per-node table and the chart's per-node split.
+  const byNode = useData(() => ('error' in range ? Promise.resolve(undefined) : api<{ rows: NodeRow[] }>('GET', `/reports/traffic${query({ bucket, ...range, byNode: true })}`)), [key]);
   const change = (e: Event) => {
     const f = new FormData((e.currentTarget as HTMLElement).closest('form')!);
-    setChoice({ preset: String(f.get('days')), from: String(f.get('from') ?? ''), to: String(f.get('to') ?? ''), bucket: String(f.get('bucket')) as 'hour' | 'day', node: String(f.get('node') ?? '') });
+    setChoice({ preset: String(f.get('days')), from: String(f.get('from') ?? ''), to: String(f.get('to') ?? ''), bucket: String(f.get('bucket')) as RangeChoice['bucket'], node: String(f.get('node') ?? '') });
   };
-  const nodeName = (id: string) => nodes.data?.items.find((n) => n.id === id)?.name ?? id;
+  /** A range dragged across the chart becomes the custom range (to the minute, widened to take in the last one). */
+  const zoom = (from: number, to: number) => setChoice((c) => ({ ...c, preset: 'custom', from: localInput(from), to: localInput(to + 59_999) }));
+  const nodeName = useMemo(() => (id: string) => nodes.data?.items.find((n) => n.id === id)?.name ?? id, [nodes.data]);
   const totals = new Map<string, Record<string, number>>();
   for (const r of byNode.data?.rows ?? []) {
     const t = totals.get(r.nodeId) ?? { deliver: 0, tag: 0, quarantine: 0, reject: 0, total: 0 };
@@ -59,7 +66,7 @@ export function ReportsPage() {
           </>
         )}
         <label>Buckets
-          <select name="bucket" value={choice.bucket} onChange={change}><option value="hour">hour</option><option value="day">day</option></select>
+          <select name="bucket" value={choice.bucket} onChange={change}><option value="auto">automatic</option><option value="hour">hour</option><option value="day">day</option></select>
         </label>
         <label>Node
           <select name="node" value={choice.node} onChange={change}>
@@ -67,12 +74,21 @@ export function ReportsPage() {
             {nodes.data?.items.map((n) => <option value={n.name}>{n.name}</option>)}
           </select>
         </label>
-        <a class="button" data-testid="traffic-csv" href={`/api/v1/reports/traffic${query({ bucket: choice.bucket, ...csvRange, node: choice.node || undefined, format: 'csv' })}`} download>Traffic CSV</a>
+        <a class="button" data-testid="traffic-csv" href={`/api/v1/reports/traffic${query({ bucket, ...csvRange, node: choice.node || undefined, format: 'csv' })}`} download>Traffic CSV</a>
       </form>
       {'error' in range && <p class="error" role="alert" data-testid="range-error">{range.error}</p>}
       {traffic.error && <p class="error" role="alert">{traffic.error}</p>}
-      {traffic.data && <TrafficChart rows={traffic.data.rows} label={`Messages per ${choice.bucket}, by verdict${choice.node ? `, node ${choice.node}` : ''}`} />}
-      <h2>Per node <a class="small" href={`/api/v1/reports/traffic${query({ bucket: 'day', ...csvRange, byNode: true, format: 'csv' })}`} download>CSV</a></h2>
+      {traffic.data && (
+        <TrafficChart
+          rows={traffic.data.rows}
+          nodeRows={choice.node ? undefined : byNode.data?.rows}
+          nameOf={nodeName}
+          bucket={bucket}
+          onRange={zoom}
+          label={`Messages per ${bucket}${choice.node ? `, node ${choice.node}` : ''}`}
+        />
+      )}
+      <h2>Per node <a class="small" href={`/api/v1/reports/traffic${query({ bucket, ...csvRange, byNode: true, format: 'csv' })}`} download>CSV</a></h2>
       {byNode.error && <p class="error">{byNode.error}</p>}
       <div class="table-wrap">
         <table data-testid="per-node">
