@@ -85,7 +85,16 @@ test('the local cluster: demo rules give every verdict, delivered mail lands in 
       }
       assert.match(plain, header, `the delivered message was scanned by ${engine}`);
     }
-    if (required('rspamd')) assert.equal(state('redis').state, required('redis-server') ? 'on' : 'missing');
+    if (required('rspamd')) {
+      assert.equal(state('redis').state, required('redis-server') ? 'on' : 'missing');
+      // Learn events teach Rspamd through its controller: Bayes, and the fuzzy storage when redis runs.
+      const controller = cluster.engines.find((e) => e.name === 'rspamd' && e.state === 'on' && e.note.includes('controller'));
+      for (const c of configs) {
+        const rspamd = c.analyzers?.rspamd as { controllerUrl?: string; fuzzy?: boolean };
+        assert.ok(rspamd.controllerUrl && controller?.state === 'on' && controller.note.includes(rspamd.controllerUrl), 'analyzers.rspamd.controllerUrl is the running controller');
+        assert.equal(rspamd.fuzzy, state('redis').state === 'on');
+      }
+    }
     if (state('clamd').state === 'on') {
       // A virus through the cluster: clamd finds it, the scanner holds it in quarantine.
       const virus = await sendMail(cluster.scanners[1]!.smtpPort, env, message({ subject: 'a virus', body: EICAR }));

@@ -127,6 +127,8 @@ test('compose engines: the scanners\' analyzers name the engine services on the 
     const doc = parse(readFileSync(hostPath(argAfter(s.command!, '--config'), mountsOf(s)), 'utf8'));
     const rspamd = new URL(doc.analyzers.rspamd.url);
     assert.deepEqual([rspamd.hostname, Number(rspamd.port)], ['rspamd', rspamdPort], `${name}: analyzers.rspamd.url`);
+    const learn = new URL(doc.analyzers.rspamd.controllerUrl);
+    assert.deepEqual([learn.hostname, Number(learn.port)], ['rspamd', Number(/bind_socket = "\*:(\d+)"/.exec(controller)![1])], `${name}: analyzers.rspamd.controllerUrl`);
     assert.deepEqual([doc.analyzers.spamassassin.host, doc.analyzers.spamassassin.port], ['spamd', spamdPort], `${name}: analyzers.spamassassin`);
     assert.deepEqual([doc.analyzers.clamav.host, doc.analyzers.clamav.port], ['clamd', clamdPort], `${name}: analyzers.clamav`);
     // clamd resets a stream past its StreamMaxLength: the scanner must not send more.

@@ -108,11 +108,12 @@ export async function startLocalEngines(options: LocalEnginesOptions): Promise<L
     ]);
     dns = stub;
     if (redis) status.set('redis', { name: 'redis', state: 'on', address: redis.address, note: 'Rspamd\'s Bayes store' });
-    const rspamd = await attempt('rspamd', () => startRspamd({ dir: dirOf('rspamd'), ...(redis ? { redis: redis.address } : {}), ...(stub ? { dnsServer: stub.address } : {}) }));
+    // With redis: Bayes and the fuzzy storage, both taught by Moat's learn events through the controller.
+    const rspamd = await attempt('rspamd', () => startRspamd({ dir: dirOf('rspamd'), ...(redis ? { redis: redis.address, fuzzy: true } : {}), ...(stub ? { dnsServer: stub.address } : {}) }));
     if (!rspamd) return;
-    const notes = [redis ? 'Bayes in redis' : 'no Bayes (redis is not running)', stub ? 'offline: DNS checks answered at once by a stub' : 'DNS checks time out offline'];
+    const notes = [redis ? 'Bayes and fuzzy hashes in redis' : 'no Bayes (redis is not running)', stub ? 'offline: DNS checks answered at once by a stub' : 'DNS checks time out offline'];
     status.set('rspamd', { name: 'rspamd', state: 'on', address: rspamd.url.replace(/^http:\/\//, ''), note: `${notes.join('; ')}; controller ${rspamd.controllerUrl}` });
-    analyzers.rspamd = { url: rspamd.url };
+    analyzers.rspamd = { url: rspamd.url, controllerUrl: rspamd.controllerUrl, fuzzy: rspamd.fuzzy };
   };
 
   const spamassassin = async () => {
