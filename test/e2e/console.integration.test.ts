@@ -593,6 +593,28 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     assert.equal(await admin.locator('tr[data-node="scanner-1"] button:has-text("Remove")').count(), 0, 'an online node offers no removal');
   });
 
+  await t.test('quarantine: encoded words and RFC 2231 names are shown decoded in From, Subject and the attachment list', async () => {
+    const raw = [
+      'From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <juergen@origin.test>', 'To: user@example.test',
+      'Subject: QUARANTINE-ME =?utf-8?q?=C3=9Cberweisung_f=C3=BCr_Sie?=', 'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="m2"', '', '--m2', 'Content-Type: text/plain; charset=iso-8859-1', 'Content-Transfer-Encoding: quoted-printable', '',
+      'Gr=FC=DFe aus M=FCnchen', '--m2', "Content-Type: application/pdf; name*=utf-8''%C3%9Cberweisung.pdf",
+      "Content-Disposition: attachment; filename*=utf-8''%C3%9Cberweisung.pdf", 'Content-Transfer-Encoding: base64', '', 'JVBERi0xLjQK', '--m2--', '',
+    ].join('\r\n');
+    const sent = await sendMail(scanner.smtpPort, { from: 'juergen@origin.test', to: ['user@example.test'] }, raw);
+    const id = queueId(sent.response);
+    const api = await apiClient(master.url);
+    await waitUntil(async () => (await api.get(`/api/v1/quarantine/${id}`)).status === 200, 'the message is indexed');
+    await admin.goto(`${master.url}/#/quarantine/${id}`);
+    await admin.locator('[data-testid=text-part]', { hasText: 'Grüße aus München' }).waitFor();
+    const headers = Object.fromEntries(await admin.locator('.message dl.facts dt').evaluateAll((dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])));
+    assert.equal(headers.From, 'Jürgen Müller <juergen@origin.test>');
+    assert.equal(headers.Subject, 'QUARANTINE-ME Überweisung für Sie');
+    assert.match(await admin.locator('[data-testid=attachment]').innerText(), /^Überweisung\.pdf — application\/pdf, 9 B$/);
+    assert.doesNotMatch(await admin.locator('.message').innerText(), /=\?utf-8\?|utf-8''/i, 'nothing is left encoded');
+    await shot(admin, 'quarantine-encoded');
+  });
+
   await t.test('an attachment name with a right-to-left override is shown with it escaped (issue 18)', async () => {
     // "invoice<U+202E>fdp.txt" reads as "invoicetxt.pdf" when the override is obeyed.
     const raw = [

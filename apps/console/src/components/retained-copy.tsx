@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, apiText, ApiError, describe } from '../lib/api.ts';
 import { bytes, when } from '../lib/format.ts';
-import { parseMessage } from '../lib/mime.ts';
+import { useParsedMessage } from '../lib/mime.ts';
 import { splitRecipients } from '../lib/recipients.ts';
 import { useData } from '../lib/use-data.ts';
 import { MessageView } from './message-view.tsx';
@@ -49,7 +49,7 @@ function KeptCopy({ path, nodeName, size }: { path: string; nodeName: string; si
     }
   };
   const typed = splitRecipients(others);
-  const msg = typeof raw.data === 'string' ? parseMessage(raw.data) : undefined;
+  const msg = useParsedMessage(typeof raw.data === 'string' ? raw.data : undefined);
   return (
     <div data-testid="retained-copy">
       <p class="hint">A copy ({bytes(size)}, as it arrived) is kept on {nodeName}.</p>

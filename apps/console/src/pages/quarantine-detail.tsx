@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, apiText, describe } from '../lib/api.ts';
 import { bytes, when } from '../lib/format.ts';
-import { parseMessage } from '../lib/mime.ts';
+import { useParsedMessage } from '../lib/mime.ts';
 import { MessageView } from '../components/message-view.tsx';
 import { can } from '../lib/roles.ts';
 import { go } from '../lib/router.ts';
@@ -40,7 +40,7 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
     }
   };
   const d = detail.data;
-  const msg = typeof raw.data === 'string' ? parseMessage(raw.data) : undefined;
+  const msg = useParsedMessage(typeof raw.data === 'string' ? raw.data : undefined);
   return (
     <section>
       <p><a href="#/quarantine">← Quarantine</a></p>
