@@ -1,4 +1,5 @@
-import { api } from '../lib/api.ts';
+import { useState } from 'preact/hooks';
+import { api, ApiError } from '../lib/api.ts';
 import { useData } from '../lib/use-data.ts';
 
 /** GET /api/v1/cluster/masters (management failover, docs/masters.md). */
@@ -13,10 +14,18 @@ interface MastersView {
 
 /**
  * The masters: this (active) one, its epoch and each standby's replication lag. Shown only
- * when the master runs with failover (the route does not exist otherwise).
+ * when the master runs with failover: the route does not exist otherwise, so it is asked once,
+ * and polled only once it has answered (a 404 every refresh would fill the master's log).
  */
 export function MastersPanel({ refreshMs }: { refreshMs: number }) {
-  const masters = useData(() => api<MastersView>('GET', '/cluster/masters'), [], refreshMs);
+  const [absent, setAbsent] = useState(false);
+  const masters = useData(() => {
+    if (absent) return Promise.resolve(undefined);
+    return api<MastersView>('GET', '/cluster/masters').catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 404) setAbsent(true);
+      throw err;
+    });
+  }, [absent], absent ? undefined : refreshMs);
   const m = masters.data;
   if (!m) return null;
   return (
