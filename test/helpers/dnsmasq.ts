@@ -14,6 +14,8 @@ export interface DnsRecords {
   readonly txt?: Record<string, string>;
   /** name → IPv4 address. */
   readonly a?: Record<string, string>;
+  /** name → its MX records. */
+  readonly mx?: Record<string, readonly { readonly exchange: string; readonly priority: number }[]>;
   /** TTL of every record served (dnsmasq's `local-ttl`; its own default, 0, would make answers uncacheable). Default 300. */
   readonly ttl?: number;
 }
@@ -52,6 +54,7 @@ export async function startDnsmasq(records: DnsRecords): Promise<Dnsmasq> {
       'txt-record=ready.moat.test,"yes"',
       ...Object.entries(records.txt ?? {}).map(([name, value]) => `txt-record=${name},${quote(value)}`),
       ...Object.entries(records.a ?? {}).map(([name, ip]) => `host-record=${name},${ip}`),
+      ...Object.entries(records.mx ?? {}).flatMap(([name, list]) => list.map((r) => `mx-host=${name},${r.exchange},${r.priority}`)),
       '',
     ].join('\n'),
   );

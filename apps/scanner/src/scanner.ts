@@ -12,6 +12,8 @@ import { createQuarantineStore } from './store/quarantine-store.ts';
 import { createQueueStore } from './relay/queue-store.ts';
 import { createDownstream } from './relay/downstream.ts';
 import { RelayWorker } from './relay/relay-worker.ts';
+import { Router } from './relay/router.ts';
+import { routeDns, selfIdentity } from './relay/route-dns.ts';
 import { createIngress } from './smtp/ingress.ts';
 import { RefusalLog } from './smtp/refusal-log.ts';
 import { acceptMessage } from './pipeline/accept-message.ts';
@@ -101,10 +103,10 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const quarantine = createQuarantineStore(db, dirs);
   await recoverAfterCrash(dirs, queue.files(), quarantine.heldFiles(), retention.files(), log);
 
-  const relay = new RelayWorker({
-    queue,
-    messages,
-    downstream: createDownstream({
+  // Per-domain routing (`routing` in the rules); a domain without a route goes to `relay`, as before.
+  const router = new Router({
+    rules: () => rules.current(),
+    relay: createDownstream({
       host: config.relay.host,
       port: config.relay.port,
       secure: config.relay.secure,
@@ -114,6 +116,19 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       timeoutMs: config.relay.timeoutSeconds * 1000,
       hostname: config.smtp.hostname,
     }),
+    makeDownstream: createDownstream,
+    hostname: config.smtp.hostname,
+    timeoutMs: config.relay.timeoutSeconds * 1000,
+    ...routeDns(config),
+    self: () => selfIdentity(config, boundPort),
+    now,
+    holdMs: config.relay.retryBaseSeconds * 1000,
+    log,
+  });
+  const relay = new RelayWorker({
+    queue,
+    messages,
+    downstream: router,
     queueDir: dirs.queue,
     log,
     now,
@@ -122,7 +137,6 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     hostname: config.smtp.hostname,
     authservIds: [config.smtp.authservId ?? config.smtp.hostname],
   });
-  relay.start();
 
   // Recipient verification: the master's store (static lists, directories) as last received.
   const verificationStore = new VerificationStore(config.dataDir, log);
@@ -157,6 +171,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       handlers,
       queueDepth: () => queue.stats().n,
       balancerReport: () => (balancer ? balancerReport(balancer.status()) : undefined),
+      routeHealth: () => router.routeHealth(),
       verification: {
         sources: (frame) => verificationStore.replace(frame),
         test: async (address) => {
@@ -184,6 +199,8 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   } else {
     rules = createFileRulesSource(config.rules!.file, log);
   }
+  // Started once there are rules: the router reads each recipient's route from them.
+  relay.start();
 
   const retentionJob = new RetentionJob({ store: retention, settings: () => rules.current().rules.retention, log, now });
   retentionJob.start();

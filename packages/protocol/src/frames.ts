@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { OutboxEventSchema } from './events.ts';
 import { LearnAckFrame, LearnEventFrame } from './learn.ts';
+import { MAX_REPORTED_ROUTES, RouteHealthSchema } from './routes.ts';
 import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFrame, VerifyTestFrame } from './verify.ts';
 
 /**
@@ -19,9 +20,10 @@ import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFram
  * and one-time join tokens instead of the shared join secret and the HMAC credentials the master
  * kept (docs/security.md): version 1 is refused (OLDEST_PROTOCOL_VERSION); `learn.event` /
  * `learn.ack`, cluster-wide learning (learn.ts). 3: recipient verification (verify.ts):
- * `verify.sources`, `verify.test`, `callout.get` / `callout.cached` / `callout.put`.
+ * `verify.sources`, `verify.test`, `callout.get` / `callout.cached` / `callout.put`. 4: per-domain routing: the heartbeat's
+ * `routes` (routes.ts), each route's health on the scanner.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Content chunks of a streamed message. */
@@ -112,6 +114,7 @@ export const HeartbeatFrame = Type.Object(
     outboxBacklog: Type.Optional(Type.Integer({ minimum: 0 })),
     rulesVersion: Type.Optional(Type.Integer({ minimum: 0 })),
     balancer: Type.Optional(BalancerReportSchema),
+    routes: Type.Optional(Type.Array(RouteHealthSchema, { maxItems: MAX_REPORTED_ROUTES, description: 'Each route\'s last outcome on this scanner (protocol 4).' })),
   },
   { additionalProperties: false },
 );

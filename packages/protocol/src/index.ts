@@ -8,3 +8,4 @@ export { PendingRequests } from './pending-requests.ts';
 export { acceptProtocol, offerProtocol, OLDEST_PROTOCOL_VERSION, type Negotiation } from './version.ts';
 // ── management failover: the master ⇄ master replication link ──
 export * from './replication.ts';
+export { MAX_REPORTED_ROUTES, ROUTES_PROTOCOL_VERSION, RouteHealthSchema, type RouteHealth } from './routes.ts';

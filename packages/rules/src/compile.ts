@@ -1,6 +1,7 @@
 import { compileAddressList, compileDomainList, splitAddress, type AddressMatcher } from './address-match.ts';
 import { compileIpList, type IpMatcher } from './ip-match.ts';
-import type { Action, ContentRule, Rules, VerifiedDomain } from './schema.ts';
+import type { Action, ContentRule, Route, Rules, VerifiedDomain } from './schema.ts';
+import { compileRouting } from './routing.ts';
 
 /**
  * A rules document turned into matchers once, when a version is swapped in, so that the
@@ -25,6 +26,8 @@ export interface CompiledRules {
   readonly ownLists: (rcpt: string) => OwnLists | undefined;
   /** The recipient verification entry of a bare domain (`recipientVerification.domains`), the first that matches. */
   readonly verifiedDomain: (domain: string) => VerifiedDomain | undefined;
+  /** The route of a bare domain (`routing.domains`), the first that matches; undefined: the scanner's own `relay`. */
+  readonly route: (domain: string) => Route | undefined;
 }
 
 /** A recipient's own lists; each matcher takes the envelope sender. */
@@ -80,6 +83,7 @@ export function compileRules(rules: Rules): CompiledRules {
       action: attachments.action,
     }),
     ownLists: (rcpt: string) => (own.size === 0 ? undefined : own.get(addressKey(rcpt))),
+    route: compileRouting(rules.routing ?? { domains: [] }),
     verifiedDomain: (domain: string) => {
       if (verified.length === 0) return undefined;
       const pattern = verifiedMatch(domain);

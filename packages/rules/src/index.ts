@@ -11,6 +11,8 @@ export {
   RecipientListSchema,
   RecipientVerificationSchema,
   VerifiedDomainSchema,
+  RouteSchema,
+  RoutingSchema,
   MAX_RECIPIENT_LIST_ENTRIES,
   RetentionSchema,
   DEFAULT_RETENTION_BYTES,
@@ -26,6 +28,9 @@ export {
   type RecipientList,
   type RecipientVerification,
   type VerifiedDomain,
+  type Route,
+  type RouteHost,
+  type Routing,
   type Retention,
   type Rules,
 } from './schema.ts';
@@ -42,3 +47,4 @@ export { DETECTION_MODEL, SIGNAL_IDS, engineSignals, strongestHits, weighSignal,
 export { ALWAYS_ACCEPTED, HarvestCounter, checkLocalPartRouting, compileStaticList, postmasterAddress, stripTag, unknownRecipient, verificationTarget, verificationUnavailable, type VerificationTarget } from './recipient-verify.ts';
 export { RECIPIENT_LIST_DOMAIN, RECIPIENT_LIST_ENTRY_PATTERN } from './schema.ts';
 export { patternProblem } from './address-match.ts';
+export { compileRouting, isLoop, normalizeIp, orderTargets, type RouteTarget, type SelfIdentity } from './routing.ts';

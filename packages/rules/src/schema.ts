@@ -207,6 +207,42 @@ export const RecipientVerificationSchema = Type.Object(
 );
 export type RecipientVerification = Static<typeof RecipientVerificationSchema>;
 
+// ── per-domain routing (docs/scanner.md, "Routing") ─────────────────────────
+export const RouteHostSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: 253, description: 'A downstream mail server: a host name or an IP address.' }),
+    priority: Type.Integer({ minimum: 0, maximum: 65_535, default: 10, description: 'Lower is tried first; hosts of equal priority share the mail (the order is drawn per attempt); the next priority only when every host before it failed to take the message.' }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535, description: 'Its SMTP port, when it differs from the route\'s `port`.' })),
+  },
+  { additionalProperties: false },
+);
+export type RouteHost = Static<typeof RouteHostSchema>;
+
+export const RouteSchema = Type.Object(
+  {
+    domain: Type.String({ minLength: 1, maxLength: 253, description: 'An accepted domain (exactly as in `acceptedDomains`, `*.example.com` for its subdomains) whose mail takes this route.' }),
+    hosts: Type.Optional(Type.Array(RouteHostSchema, { minItems: 1, maxItems: 32, description: 'The downstream servers of the domain, with priorities. Exactly one of `hosts` and `mx`.' })),
+    mx: Type.Optional(Type.Boolean({ description: '`true`: the domain\'s MX records name its servers (the domain itself when it has none, RFC 5321 5.1). A server that is this gateway (its addresses or host name on its SMTP port) is a loop and is never used.' })),
+    port: Type.Integer({ minimum: 1, maximum: 65_535, default: 25, description: 'The SMTP port of the route\'s servers.' }),
+    tls: Type.Union([Type.Literal('none'), Type.Literal('opportunistic'), Type.Literal('required')], {
+      default: 'opportunistic',
+      description: '`none`: never STARTTLS; `opportunistic`: STARTTLS when offered, certificate not checked (RFC 7435); `required`: STARTTLS or no delivery, and the certificate must verify for the host name (against `ca` when given, else the system\'s CAs).',
+    }),
+    ca: Type.Optional(Type.String({ minLength: 1, maxLength: 65_536, pattern: '-----BEGIN CERTIFICATE-----', description: 'PEM certificate(s) of the CA that signed the servers\' certificates (`tls: required` only).' })),
+    maxConnections: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Most connections at once to this route\'s servers, from each scanner.' }),
+  },
+  { additionalProperties: false },
+);
+export type Route = Static<typeof RouteSchema>;
+
+export const RoutingSchema = Type.Object(
+  {
+    domains: Type.Array(RouteSchema, { default: [], maxItems: 1000, description: 'Where each accepted domain\'s mail goes. A domain without a route goes to the scanner\'s `relay` (its config file), as before.' }),
+  },
+  { additionalProperties: false, default: {}, description: 'Per-domain routing of delivered mail: downstream hosts with priorities and fail-over, or MX lookup; TLS policy; connections.' },
+);
+export type Routing = Static<typeof RoutingSchema>;
+
 export const TaggingSchema = Type.Object(
   {
     subjectPrefix: Type.String({ maxLength: 64, default: '[SPAM]', description: 'Prepended to the subject of tagged mail; empty for none.' }),
@@ -265,6 +301,7 @@ export const RulesSchema = Type.Object(
     tagging: TaggingSchema,
     greylisting: GreylistingSchema,
     recipientVerification: RecipientVerificationSchema,
+    routing: RoutingSchema,
     retention: RetentionSchema,
     nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
     recipientLists: Type.Record(Type.String({ minLength: 3, maxLength: 320 }), RecipientListSchema, {

@@ -31,6 +31,7 @@ const DEFAULTS: Omit<Rules, 'version' | 'acceptedDomains'> = {
     domains: [], tagSeparators: '+', allowLocalPartRouting: false, lookupTimeoutMs: 5000, onUnavailable: 'defer',
     callout: { positiveTtlSeconds: 604_800, negativeTtlSeconds: 3600 }, harvest: { maxUnknown: 20, windowSeconds: 600, action: 'disconnect' },
   },
+  routing: { domains: [] },
   retention: { enabled: true, verdicts: ['deliver', 'tag', 'quarantine'], days: 7, maxBytes: 10 * 1024 * 1024 * 1024 },
   nodes: {},
   recipientLists: {},

@@ -13,7 +13,7 @@ import { checkContentRules } from './validate-content.ts';
  */
 export function validateRules(input: unknown, source = 'rules'): Rules {
   const rules = validateDocument(RulesSchema, withNodeDefaults(input), source);
-  const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring), ...checkGreylisting(rules.greylisting), ...checkVerification(rules)];
+  const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring), ...checkGreylisting(rules.greylisting), ...checkVerification(rules), ...checkRouting(rules)];
   if (errors.length > 0) throw new ConfigError(source, errors);
   return rules;
 }
@@ -103,6 +103,25 @@ function checkVerification(rules: Rules): FieldError[] {
     seen.add(domain);
     if (d.callout && d.source !== 'callout') errors.push({ key: `recipientVerification.domains.${i}.callout`, message: 'only for source callout' });
     if (d.store !== undefined && d.source === 'callout') errors.push({ key: `recipientVerification.domains.${i}.store`, message: 'only for sources static and ldap' });
+  });
+  return errors;
+}
+
+/** A route is for an accepted domain, once, by hosts or by MX (not both), with a CA only when TLS is required. */
+function checkRouting(rules: Rules): FieldError[] {
+  const errors: FieldError[] = [];
+  const accepted = new Set(rules.acceptedDomains.map((d) => d.toLowerCase().replace(/\.$/, '')));
+  const seen = new Set<string>();
+  rules.routing.domains.forEach((r, i) => {
+    const key = `routing.domains.${i}`;
+    const domain = r.domain.toLowerCase().replace(/\.$/, '');
+    if (!accepted.has(domain)) errors.push({ key: `${key}.domain`, message: `must be one of acceptedDomains (${domain} is not)` });
+    if (seen.has(domain)) errors.push({ key: `${key}.domain`, message: `${domain} has two routes` });
+    seen.add(domain);
+    if (r.mx === true && r.hosts) errors.push({ key: `${key}.hosts`, message: 'give either hosts or mx: true, not both' });
+    if (r.mx !== true && !r.hosts) errors.push({ key: `${key}.hosts`, message: 'required unless mx: true (the domain\'s MX records)' });
+    if (r.mx === true && domain.startsWith('*.')) errors.push({ key: `${key}.mx`, message: 'a wildcard domain has no MX records of its own: give hosts' });
+    if (r.ca !== undefined && r.tls !== 'required') errors.push({ key: `${key}.ca`, message: 'only with tls: required (opportunistic TLS checks no certificate)' });
   });
   return errors;
 }

@@ -19,7 +19,7 @@ import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
 import { createLinkAdmission, limitFrameSize, PRE_HELLO_MAX_BYTES, type LinkAdmission } from './link-admission.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
-import { LEARN_PROTOCOL_VERSION } from '@moat/protocol';
+import { LEARN_PROTOCOL_VERSION, type RouteHealth } from '@moat/protocol';
 import { LearnDispatcher } from '../learn/learn-dispatcher.ts';
 import { createLearnStore, type LearnStore } from '../learn/learn-store.ts';
 
@@ -81,6 +81,8 @@ export class ClusterHub implements ClusterControl {
   private closing = false;
   /** Each node's latest balancer report (memory only: it is live state, resent every heartbeat). */
   private readonly balancers = new Map<string, { readonly report: BalancerReport; readonly at: number }>();
+  /** Each node's latest route health (memory only, like the balancer's: resent every heartbeat). */
+  private readonly routes = new Map<string, { routes: readonly RouteHealth[]; at: number }>();
 
   private readonly metrics: ClusterMetrics;
   private readonly admission: LinkAdmission = createLinkAdmission();
@@ -135,6 +137,7 @@ export class ClusterHub implements ClusterControl {
     if (this.sessions.has(nodeId)) return 'online';
     if (!this.registry.remove(nodeId, this.now())) return 'unknown';
     this.balancers.delete(nodeId);
+    this.routes.delete(nodeId);
     this.log.info({ event: 'NODE_REMOVED', nodeId }, 'node removed from the cluster');
     return 'removed';
   }
@@ -142,6 +145,11 @@ export class ClusterHub implements ClusterControl {
   /** Nodes whose event sequence went backwards within a run (see ingest.ts), by node id. */
   eventWarnings(): Map<string, EventWarnings> {
     return this.ingest.warnings();
+  }
+
+  /** Each route's last outcome as a node reported it in its heartbeat (protocol 4), and when; undefined before its first. */
+  routeHealth(nodeId: string): { readonly routes: readonly RouteHealth[]; readonly at: number } | undefined {
+    return this.routes.get(nodeId);
   }
 
   /** The latest balancer status a node reported in its heartbeat, and when; undefined if it runs none. */
@@ -306,6 +314,7 @@ export class ClusterHub implements ClusterControl {
       case 'heartbeat':
         this.registry.heartbeat(s.node.id, this.now(), frame.queueDepth, frame.outboxBacklog, frame.rulesVersion);
         if (frame.balancer) this.balancers.set(s.node.id, { report: frame.balancer, at: this.now() });
+        if (frame.routes) this.routes.set(s.node.id, { routes: frame.routes, at: this.now() });
         this.send(s.ws, { type: 'heartbeat', at: this.now() });
         return;
       case 'rules.ack':

@@ -8,7 +8,7 @@ import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
 import type { NodeCredential, NodeKey } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
-import { LEARN_PROTOCOL_VERSION, type VerifySources, type VerifyTestAnswer } from '@moat/protocol';
+import { LEARN_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type RouteHealth, type VerifySources, type VerifyTestAnswer } from '@moat/protocol';
 import type { LearnFollower } from '../learn/learn-follower.ts';
 
 export interface LinkSettings {
@@ -38,6 +38,8 @@ export interface LinkDeps {
   readonly queueDepth: () => number;
   /** The embedded balancer's status for the heartbeat, when this scanner runs one. */
   readonly balancerReport?: () => BalancerReport | undefined;
+  /** Each route's last outcome for the heartbeat (protocol 4). */
+  readonly routeHealth?: () => RouteHealth[];
   readonly log: Logger;
   readonly now: () => number;
   /** The highest master epoch seen (management failover fencing); absent: no fencing. */
@@ -356,7 +358,8 @@ export class ClusterLink {
         return;
       }
       const balancer = this.deps.balancerReport?.();
-      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version(), ...(balancer ? { balancer } : {}) });
+      const routes = this.linkProtocol >= ROUTES_PROTOCOL_VERSION ? this.deps.routeHealth?.() : undefined;
+      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version(), ...(balancer ? { balancer } : {}), ...(routes?.length ? { routes } : {}) });
       this.drain();
     }, this.heartbeatMs);
     this.heartbeatTimer.unref();

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import SMTPPool from 'nodemailer/lib/smtp-pool';
 import type { AttemptResult } from './outcome.ts';
@@ -8,6 +9,12 @@ export interface DownstreamSettings {
   readonly secure: boolean;
   readonly requireTls: boolean;
   readonly rejectUnauthorized: boolean;
+  /** Never STARTTLS (a route's `tls: none`). */
+  readonly ignoreTls?: boolean;
+  /** PEM of the CA the server's certificate must chain to (a route's `ca`). */
+  readonly ca?: string;
+  /** The server's name for TLS (SNI, certificate check) when `host` is an address we resolved; default `host`. */
+  readonly servername?: string;
   readonly maxConnections: number;
   readonly timeoutMs: number;
   /** Our name in EHLO. */
@@ -60,7 +67,8 @@ export function createDownstream(s: DownstreamSettings): Downstream {
     port: s.port,
     secure: s.secure,
     requireTLS: s.requireTls,
-    tls: { rejectUnauthorized: s.rejectUnauthorized },
+    ignoreTLS: s.ignoreTls ?? false,
+    tls: { rejectUnauthorized: s.rejectUnauthorized, ...(s.ca ? { ca: s.ca } : {}), ...(s.servername ? { servername: s.servername } : isIP(s.host) ? {} : { servername: s.host }) },
     maxConnections: s.maxConnections,
     maxMessages: 1000,
     connectionTimeout: s.timeoutMs,
@@ -96,6 +104,11 @@ export function createDownstream(s: DownstreamSettings): Downstream {
             return resolve({ accepted: [], refused: envelope.to.map((address) => ({ address, code: 553, text: `${status} Address not usable by the relay's SMTP client: ${failure.message}` })) });
           }
           const text = failure.response ?? failure.message;
+          if (failure.code === 'ETLS' || failure.command === 'STARTTLS' || (failure.command === 'CONN' && /TLS|certificate/i.test(failure.message))) {
+            // TLS that is required and fails (not offered, refused, a certificate that does not
+            // verify) is the server's or our setting's fault, never the recipient's: wait, do not bounce.
+            return resolve({ accepted: [], refused: envelope.to.map((address) => ({ address, text: `4.7.5 TLS required but failed with ${s.host}:${s.port}: ${text}` })) });
+          }
           resolve({ accepted: [], refused: envelope.to.map((address) => ({ address, code: failure.responseCode, text })) });
         });
       });

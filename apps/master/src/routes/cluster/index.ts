@@ -8,6 +8,7 @@ import { registerQuarantineActionRoutes } from './quarantine-actions-routes.ts';
 import { registerRetainedRoutes } from './retained-routes.ts';
 import { registerLearnRoutes } from './learn-routes.ts';
 import { registerVerificationRoutes } from './verification-routes.ts';
+import { registerRoutesRoutes } from './routes-routes.ts';
 
 /** Routes that go through the cluster link; registered under /api/v1. */
 export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsync {
@@ -18,5 +19,6 @@ export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsyn
     registerRetainedRoutes(typed, hub, deps);
     registerLearnRoutes(typed, hub, deps);
     registerVerificationRoutes(typed, hub, deps);
+    registerRoutesRoutes(typed, hub, () => currentRules(deps.db)?.document);
   };
 }
