@@ -63,10 +63,19 @@ describe('rspamdAnalyzer against a stand-in /checkv2 server', () => {
     assert.deepEqual(f.headers, ['X-Moat-Spam-Scan: rspamd score=9.5 required=15 action=add header']);
   });
 
+  it('without the admin\'s scoreWeight each signal takes the detection model\'s weight', async () => {
+    reply = answer({ score: 9.5, required_score: 15, action: 'add header', symbols: { B: { name: 'B', score: 6.5 }, BAYES_SPAM: { name: 'BAYES_SPAM', score: 3 } } });
+    const f = await rspamdAnalyzer(settings({ scoreWeight: undefined })).run(input, new AbortController().signal);
+    assert.deepEqual(f.extraScores!.map((e) => [e.id, e.score]), [
+      ['rspamd', Math.round(6.5 * DETECTION_MODEL.weights.rspamd * 1000) / 1000],
+      ['rspamd.bayes', Math.round(3 * DETECTION_MODEL.weights['rspamd.bayes'] * 1000) / 1000],
+    ]);
+  });
+
   it('maps Rspamd\'s action by `actions` (GTUBE: reject with only a zero-score symbol)', async () => {
     reply = answer({ is_skipped: true, score: 15, required_score: 15, action: 'reject', symbols: { GTUBE: { name: 'GTUBE', score: 0 } } });
     const f = await rspamdAnalyzer(settings({ actions: { reject: 'quarantine' } })).run(input, new AbortController().signal);
-    assert.deepEqual(f.extraScores, [{ id: 'rspamd', score: 15 * DETECTION_MODEL.weights.rspamd, detail: `reject, score 15/15 ×${DETECTION_MODEL.weights.rspamd} (model ${DETECTION_MODEL.version}): GTUBE(0)`, action: 'quarantine' }]);
+    assert.deepEqual(f.extraScores, [{ id: 'rspamd', score: 15, detail: `reject, score 15/15 ×1 (model ${DETECTION_MODEL.version}): GTUBE(0)`, action: 'quarantine' }]);
     const unmapped = await rspamdAnalyzer(settings({ actions: {} })).run(input, new AbortController().signal);
     assert.equal(unmapped.extraScores![0]!.action, undefined);
   });
