@@ -13,6 +13,7 @@ import { createQueueStore } from './relay/queue-store.ts';
 import { createDownstream } from './relay/downstream.ts';
 import { RelayWorker } from './relay/relay-worker.ts';
 import { Router } from './relay/router.ts';
+import { QuarantineExpiry } from './quarantine/quarantine-expiry.ts';
 import { routeDns, selfIdentity } from './relay/route-dns.ts';
 import { createIngress } from './smtp/ingress.ts';
 import { RefusalLog } from './smtp/refusal-log.ts';
@@ -57,6 +58,8 @@ export interface Scanner {
   readonly dataDir: string;
   /** Retained copies of accepted messages and their expiry job (`retention.run(at)` runs a round now). */
   readonly retention: { readonly store: RetentionStore; readonly job: RetentionJob };
+  /** The quarantine lifetime (`quarantine` in the rules): `quarantineExpiry.run(at)` runs a purge round now. */
+  readonly quarantineExpiry: QuarantineExpiry;
   close(): Promise<void>;
 }
 
@@ -205,6 +208,9 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const retentionJob = new RetentionJob({ store: retention, settings: () => rules.current().rules.retention, log, now });
   retentionJob.start();
   rules.onChange(() => retentionJob.nudge());
+  const quarantineExpiry = new QuarantineExpiry({ db, dir: dirs.quarantine, settings: () => rules.current().rules.quarantine, log, now });
+  quarantineExpiry.start();
+  rules.onChange(() => quarantineExpiry.nudge());
 
   const analyzers = createAnalyzers(config);
   const analyzeLimits = analyzeLimitsFrom(config.analysis);
@@ -305,6 +311,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     balancer,
     dataDir: config.dataDir,
     retention: { store: retention, job: retentionJob },
+    quarantineExpiry,
     async close() {
       if (closed) return;
       closed = true;
@@ -316,6 +323,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       await link?.stop();
       await relay.stop();
       await retentionJob.stop();
+      await quarantineExpiry.stop();
       db.close();
       closeSyncs();
       log.info({ event: 'SCANNER_STOPPED' }, 'scanner stopped');

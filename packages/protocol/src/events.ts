@@ -86,6 +86,9 @@ export const QuarantineChangedSchema = Type.Object({
   id: Id,
   status: Type.Union([Type.Literal('released'), Type.Literal('deleted')]),
   at: Type.Integer({ minimum: 0 }),
+  // A purge by the quarantine lifetime is `deleted` with this: a master that knows it records
+  // `expired`, an older one (which allows the extra key) `deleted`, so a newer scanner may report it.
+  expired: Type.Optional(Type.Union([Type.Literal('age'), Type.Literal('budget')], { description: 'Purged by the quarantine lifetime: past its kind\'s days (`age`) or the oldest over the disk budget (`budget`).' })),
 });
 export type QuarantineChanged = Static<typeof QuarantineChangedSchema>;
 

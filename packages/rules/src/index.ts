@@ -13,6 +13,9 @@ export {
   VerifiedDomainSchema,
   RouteSchema,
   RoutingSchema,
+  QuarantineLifetimeSchema,
+  DEFAULT_QUARANTINE_BYTES,
+  DEFAULT_QUARANTINE_DAYS,
   MAX_RECIPIENT_LIST_ENTRIES,
   RetentionSchema,
   DEFAULT_RETENTION_BYTES,
@@ -31,6 +34,7 @@ export {
   type Route,
   type RouteHost,
   type Routing,
+  type QuarantineLifetime,
   type Retention,
   type Rules,
 } from './schema.ts';
@@ -48,3 +52,4 @@ export { ALWAYS_ACCEPTED, HarvestCounter, checkLocalPartRouting, compileStaticLi
 export { RECIPIENT_LIST_DOMAIN, RECIPIENT_LIST_ENTRY_PATTERN } from './schema.ts';
 export { patternProblem } from './address-match.ts';
 export { compileRouting, isLoop, normalizeIp, orderTargets, type RouteTarget, type SelfIdentity } from './routing.ts';
+export { quarantineExpiresAt, quarantineKind, type QuarantineKind } from './quarantine-lifetime.ts';

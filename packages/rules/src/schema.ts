@@ -276,6 +276,28 @@ export const RetentionSchema = Type.Object(
 );
 export type Retention = Static<typeof RetentionSchema>;
 
+// ── quarantine lifetime (docs/quarantine-lifetime.md) ──────────────────────────
+export const DEFAULT_QUARANTINE_DAYS = 30;
+export const DEFAULT_QUARANTINE_BYTES = 20 * 1024 * 1024 * 1024;
+const QuarantineDays = (kind: string) =>
+  Type.Integer({ minimum: 1, maximum: 3650, default: DEFAULT_QUARANTINE_DAYS, description: `Days a message held as ${kind} is kept before it is purged (status \`expired\`).` });
+export const QuarantineLifetimeSchema = Type.Object(
+  {
+    days: Type.Object(
+      { spam: QuarantineDays('spam'), virus: QuarantineDays('a virus'), policy: QuarantineDays('policy (attachment, content rule, list, size, an analyzer\'s policy)') },
+      { additionalProperties: false, default: {} },
+    ),
+    maxBytes: Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      default: DEFAULT_QUARANTINE_BYTES,
+      description: 'Disk budget of the held messages on each node, in bytes: past it the oldest are purged first, before their days (status `expired`).',
+    }),
+  },
+  { additionalProperties: false, default: {}, description: 'How long held mail is kept on the scanner that holds it, by kind, and its disk budget (cluster-wide settings; each node purges its own).' },
+);
+export type QuarantineLifetime = Static<typeof QuarantineLifetimeSchema>;
+
 export const NodeSettingsSchema = Type.Object(
   {
     weight: Type.Integer({ minimum: 0, maximum: 1000, default: 1 }),
@@ -303,6 +325,7 @@ export const RulesSchema = Type.Object(
     recipientVerification: RecipientVerificationSchema,
     routing: RoutingSchema,
     retention: RetentionSchema,
+    quarantine: QuarantineLifetimeSchema,
     nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
     recipientLists: Type.Record(Type.String({ minLength: 3, maxLength: 320 }), RecipientListSchema, {
       default: {},

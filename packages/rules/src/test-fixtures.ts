@@ -32,6 +32,7 @@ const DEFAULTS: Omit<Rules, 'version' | 'acceptedDomains'> = {
     callout: { positiveTtlSeconds: 604_800, negativeTtlSeconds: 3600 }, harvest: { maxUnknown: 20, windowSeconds: 600, action: 'disconnect' },
   },
   routing: { domains: [] },
+  quarantine: { days: { spam: 30, virus: 30, policy: 30 }, maxBytes: 20 * 1024 * 1024 * 1024 },
   retention: { enabled: true, verdicts: ['deliver', 'tag', 'quarantine'], days: 7, maxBytes: 10 * 1024 * 1024 * 1024 },
   nodes: {},
   recipientLists: {},

@@ -3,8 +3,9 @@ import type { QuarantineAdded, QuarantineChanged } from '@moat/protocol';
 import { domainOf, normalizeAddress, uniqueRecipients } from './addresses.ts';
 import type { PendingChanges } from './pending-changes.ts';
 
-export type QuarantineStatus = 'held' | 'released' | 'deleted';
-const RANK: Readonly<Record<QuarantineStatus, number>> = { held: 0, released: 1, deleted: 2 };
+export type QuarantineStatus = 'held' | 'released' | 'deleted' | 'expired';
+/** `expired`: purged by the quarantine lifetime on its node (a held message only): final, like `deleted`. */
+const RANK: Readonly<Record<QuarantineStatus, number>> = { held: 0, released: 1, deleted: 2, expired: 2 };
 
 /**
  * A quarantined message only moves forward: held → released → deleted (a released message may
@@ -32,7 +33,8 @@ export function createQuarantineWriter(db: Db, pending: PendingChanges) {
 
   function changed(nodeId: string, ord: number, ev: QuarantineChanged): void {
     if (!exists.get(ev.id, nodeId)) return pending.hold(nodeId, ev.id, ord, 'quarantine.changed', ev);
-    setStatus.run(ev.status, ev.at, ev.id, nodeId, RANK[ev.status]);
+    const status: QuarantineStatus = ev.expired ? 'expired' : ev.status;
+    setStatus.run(status, ev.at, ev.id, nodeId, RANK[status]);
   }
 
   return {

@@ -43,12 +43,12 @@ export const MessagesQuery = Type.Object(
 );
 export type MessagesQueryT = Static<typeof MessagesQuery>;
 
-export const QuarantineStatusSchema = Type.Union([Type.Literal('held'), Type.Literal('released'), Type.Literal('deleted')], { description: 'held, released or deleted.' });
+export const QuarantineStatusSchema = Type.Union([Type.Literal('held'), Type.Literal('released'), Type.Literal('deleted'), Type.Literal('expired')], { description: 'held, released, deleted, or expired (purged by the quarantine lifetime on its node).' });
 
 export const QuarantineQuery = Type.Object(
   {
     ...searchFilters,
-    status: Type.Optional(Type.Union([Type.Literal('held'), Type.Literal('released'), Type.Literal('deleted'), Type.Literal('all')], {
+    status: Type.Optional(Type.Union([Type.Literal('held'), Type.Literal('released'), Type.Literal('deleted'), Type.Literal('expired'), Type.Literal('all')], {
       default: 'held', description: 'held (default), released, deleted or all.',
     })),
   },

@@ -1,0 +1,78 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateRules } from '@moat/rules';
+import { startDownstream, type Downstream } from '../helpers/downstream.ts';
+import { apiClient, startClusterScanner, startTestMaster, type ApiClient } from '../helpers/cluster-harness.ts';
+import { BASE_RULES } from '../helpers/scanner-harness.ts';
+import { message, sendMail } from '../helpers/smtp-client.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+/**
+ * Quarantine lifetime (issue 19, item 3) with an injected clock: held mail past its kind's days
+ * is purged on the scanner that holds it (file and row) and shows `expired` on the master; a
+ * smaller disk budget purges the oldest held mail first.
+ */
+
+const DAY = 86_400_000;
+let downstream: Downstream;
+let master: Awaited<ReturnType<typeof startTestMaster>>;
+let scanner: Awaited<ReturnType<typeof startClusterScanner>>;
+let api: ApiClient;
+
+before(async () => {
+  downstream = await startDownstream();
+  master = await startTestMaster({ seed: validateRules({ ...BASE_RULES, quarantine: { days: { policy: 2, spam: 30, virus: 30 } } }) });
+  scanner = await startClusterScanner('holder', master.wsUrl, downstream.port);
+  await waitUntil(() => scanner.link?.isConnected, 'scanner linked');
+  api = await apiClient(master.url);
+});
+
+after(async () => {
+  await scanner?.close();
+  await master?.close();
+  await downstream?.close();
+});
+
+async function hold(subject: string): Promise<string> {
+  const r = await sendMail(scanner.smtpPort, { from: 'sender@origin.test', to: ['user@example.test'] }, message({ subject: `QUARANTINE-ME ${subject}` }));
+  assert.equal(r.code, 250, r.response);
+  const id = /queued as (\w+)/.exec(r.response)![1]!;
+  await waitUntil(async () => (await api.get(`/api/v1/quarantine?status=all&subject=${encodeURIComponent(subject)}`)).json?.items?.length === 1, `${subject} indexed on the master`);
+  return id;
+}
+
+const row = (id: string) => scanner.db.prepare('SELECT file, status FROM quarantine WHERE id = ?').get(id) as { file: string; status: string };
+const onMaster = async (subject: string) => (await api.get(`/api/v1/quarantine?status=all&subject=${encodeURIComponent(subject)}`)).json.items[0];
+
+test('held mail past its kind\'s days is purged on its scanner and shows expired on the master', async () => {
+  const id = await hold('lifetime-one');
+  const file = join(scanner.dataDirPath, 'quarantine', row(id).file);
+  assert.ok(existsSync(file));
+  // Policy mail (a content rule held it) lives 2 days here: a day later it is still held.
+  assert.deepEqual(await scanner.quarantineExpiry.run(Date.now() + DAY), []);
+  assert.equal(row(id).status, 'held');
+  const purged = await scanner.quarantineExpiry.run(Date.now() + 2 * DAY + 60_000);
+  assert.deepEqual(purged.map((p) => [p.id, p.kind, p.reason]), [[id, 'policy', 'age']]);
+  assert.equal(row(id).status, 'expired');
+  assert.equal(existsSync(file), false, 'the file is gone');
+  assert.equal((scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string }).status, 'expired');
+  await waitUntil(async () => (await onMaster('lifetime-one'))?.status === 'expired', 'expired on the master');
+  assert.equal((await api.get('/api/v1/quarantine?status=expired')).json.items.length, 1);
+  assert.equal((await api.get('/api/v1/quarantine')).json.items.some((q: { id: string }) => q.id === id), false, 'no longer in the held list');
+});
+
+test('over the disk budget the oldest held mail is purged first', async () => {
+  const older = await hold('budget-older');
+  const newer = await hold('budget-newer');
+  const size = (scanner.db.prepare('SELECT size FROM quarantine WHERE id = ?').get(newer) as { size: number }).size;
+  const current = (await api.get('/api/v1/rules')).json;
+  const put = await api.put(`/api/v1/rules?baseVersion=${current.version}`, { ...current.document, quarantine: { days: { policy: 2, spam: 30, virus: 30 }, maxBytes: size + 10 } });
+  assert.equal(put.status, 200, put.text);
+  // The rules change runs a round at once (the nudge): the older one goes, the newer fits.
+  await waitUntil(() => row(older).status === 'expired', 'the older held message purged by budget');
+  assert.equal(row(newer).status, 'held');
+  await waitUntil(async () => (await onMaster('budget-older'))?.status === 'expired', 'expired on the master');
+  assert.equal((await onMaster('budget-newer')).status, 'held');
+});
