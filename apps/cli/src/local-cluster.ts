@@ -130,7 +130,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
         },
         `local cluster (${me.name})`,
       );
-      const m = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', node: me.name }), seedRules: demoRules() });
+      const m = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', master: me.name }), seedRules: demoRules() });
       masters.push(m);
       started.push(m);
     }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -14,6 +14,7 @@ import metricsPlugin from './plugins/metrics.ts';
 import openapiPlugin from './plugins/openapi.ts';
 import routeTablePlugin from './plugins/route-table.ts';
 import { responseHeadersPlugin } from './plugins/response-headers.ts';
+import { requestLogPlugin } from './plugins/request-log.ts';
 import { toErrorReply } from './http/error-reply.ts';
 import { clientErrorHandler } from './http/client-error.ts';
 import servicesPlugin from './plugins/services.ts';
@@ -52,6 +53,8 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   const { http } = deps.config;
   const app = Fastify({
     loggerInstance: deps.log,
+    // plugins/request-log.ts logs one line per request, reads that succeed at debug.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: http.trustProxy,
     ...(http.tls && { https: { cert: readFileSync(http.tls.cert), key: readFileSync(http.tls.key) } }),
     // Unknown keys are errors (not silently dropped), and every problem is reported at once.
@@ -67,6 +70,7 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(routeTablePlugin);
+  await app.register(requestLogPlugin);
   await app.register(responseHeadersPlugin);
   await app.register(cookie);
   await app.register(websocket, { options: { maxPayload: MAX_FRAME_BYTES } });

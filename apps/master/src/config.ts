@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { LogFormatSchema } from '@moat/config/logger';
 
 /** The master's own server configuration (its YAML file). Rules live in its database. */
 export const MasterConfigSchema = Type.Object(
@@ -97,7 +98,10 @@ export const MasterConfigSchema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     log: Type.Object(
-      { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'JSON log lines on stdout at this level and above.' }) },
+      {
+        level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'Log lines on stdout at this level and above.' }),
+        format: LogFormatSchema,
+      },
       { additionalProperties: false, default: {} },
     ),
   },

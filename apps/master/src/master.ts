@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import pino from 'pino';
+import { createLogger } from '@moat/config/logger';
 import { Registry } from 'prom-client';
 import { ensureDirs, openDatabase, type Db } from '@moat/storage';
 import { validateRules, type Rules } from '@moat/rules';
@@ -59,7 +59,8 @@ export interface MasterOptions {
 
 /** The master's composition root: database, cluster hub, HTTP app (API, link, metrics), first admin. */
 export async function startMaster(config: MasterConfig, options: MasterOptions = {}): Promise<Master> {
-  const log = options.log ?? pino({ level: config.log.level, base: { role: 'master', node: config.node.name }, timestamp: pino.stdTimeFunctions.isoTime });
+  // `master`, not `node`: the master's lines about a scanner name it under `node`.
+  const log = options.log ?? createLogger(config.log.level, { role: 'master', master: config.node.name }, { format: config.log.format });
   const now = options.now ?? Date.now;
   checkFailoverConfig(config);
   await ensureDirs(config.dataDir);

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { LogFormatSchema } from '@moat/config/logger';
 import { BalancerConfigSchema } from '@moat/balancer';
 import { AnalyzersConfigSchema } from './analyzers/config-schema.ts';
 
@@ -153,7 +154,10 @@ export const ScannerConfigSchema = Type.Object(
     analysis: Analysis,
     analyzers: AnalyzersConfigSchema,
     log: Type.Object(
-      { level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'JSON log lines on stdout at this level and above.' }) },
+      {
+        level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'Log lines on stdout at this level and above.' }),
+        format: LogFormatSchema,
+      },
       { additionalProperties: false, default: {} },
     ),
   },

@@ -1,14 +1,2 @@
-import pino, { type Logger, type LevelWithSilent } from 'pino';
-
-/**
- * JSON lines on stdout. Secrets never reach a log line: known secret keys are redacted
- * wherever they appear, and untrusted data is only ever logged under fixed keys.
- */
-export function createLogger(level: LevelWithSilent, base: Record<string, unknown>): Logger {
-  return pino({
-    level,
-    base,
-    redact: { paths: ['password', '*.password', 'secret', '*.secret', 'credential', '*.credential', 'token', '*.token'], censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
-}
+/** The logger every Moat process uses (`@moat/config/logger`), kept here for the scanner's callers. */
+export { createLogger, resolveLogFormat, type LogFormat, type LoggerOptions } from '@moat/config/logger';

@@ -77,7 +77,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   }
   const plaintext = config.master ? checkPlaintextLinks(config.master) : { errors: [], insecure: [] };
   if (plaintext.errors.length > 0) throw new ConfigError('scanner config', plaintext.errors);
-  const log = options.log ?? createLogger(config.log.level, { role: 'scanner', node: config.node.name });
+  const log = options.log ?? createLogger(config.log.level, { role: 'scanner', node: config.node.name }, { format: config.log.format });
   for (const url of plaintext.insecure) {
     log.warn({ event: 'LINK_INSECURE', url }, 'master.allowInsecure: the cluster link to a master off loopback is plain ws://; its traffic (rules, the message log, quarantined messages) is readable and forgeable on the way');
   }
