@@ -96,7 +96,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   let url = '';
   const digestStore = createDigestStore(db);
   const digestRepo = createDigestRepository(db);
-  const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name });
+  const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: () => currentRules(db)?.document.quarantine });
   const auditLog = createAuditLog(db, now);
   let firstAdmin: FirstAdmin = { created: false };
   if (config.failover) {

@@ -8,6 +8,7 @@ import { RETENTION_MIGRATION } from '../db/migration-004-retention.ts';
 import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
 import { DIGESTS_MIGRATION } from '../db/migration-005-digests.ts';
 import { EVENT_EPOCHS_MIGRATION } from '../db/migration-012-event-epochs.ts';
+import { TOP_BY_NODE_MIGRATION } from '../db/migration-015-top-by-node.ts';
 import { createIngest } from '../data/ingest.ts';
 import { addNode, event, quarantined, T0 } from '../data/test-fixtures.ts';
 import { markQuarantine } from '../data/quarantine-repository.ts';
@@ -22,7 +23,7 @@ import { verifyLink } from './links.ts';
  * and can be switched to fail or to have no node online.
  */
 function setup() {
-  const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, DIGESTS_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION]);
+  const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, DIGESTS_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION]);
   addNode(db, 'aaaaaaaaaaaaaaaa', 'scanner-a');
   addNode(db, 'bbbbbbbbbbbbbbbb', 'scanner-b');
   const clock = { t: T0 + 3_600_000 };

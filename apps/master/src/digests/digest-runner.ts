@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { DEFAULT_QUARANTINE_BYTES, DEFAULT_QUARANTINE_DAYS, quarantineExpiresAt, type QuarantineLifetime } from '@moat/rules';
 import { describeReasons } from './categories.ts';
 import { composeDigest } from './compose.ts';
 import type { DigestRepository, HeldForRecipient } from './digest-repository.ts';
@@ -16,6 +17,8 @@ export interface DigestRelay {
   injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }>;
 }
 
+const DEFAULT_LIFETIME: QuarantineLifetime = { days: { spam: DEFAULT_QUARANTINE_DAYS, virus: DEFAULT_QUARANTINE_DAYS, policy: DEFAULT_QUARANTINE_DAYS }, maxBytes: DEFAULT_QUARANTINE_BYTES };
+
 export interface DigestRunnerDeps {
   readonly store: DigestStore;
   readonly repo: DigestRepository;
@@ -26,6 +29,8 @@ export interface DigestRunnerDeps {
   readonly ownUrl: () => string;
   /** Right-hand side of the digests' Message-IDs (the master's node name). */
   readonly hostname: string;
+  /** The rules' quarantine lifetime, for each message's expiry date (default: 30 days for every kind). */
+  readonly quarantineLifetime?: () => QuarantineLifetime | undefined;
 }
 
 export interface RoundOutcome {
@@ -140,6 +145,7 @@ export class DigestRunner {
         subject: item.subject || '(no subject)',
         time: formatTime(item.createdAt),
         reason: describeReasons(item.reasons),
+        expires: formatTime(quarantineExpiresAt(this.deps.quarantineLifetime?.() ?? DEFAULT_LIFETIME, item.createdAt, item.reasons)),
         releaseUrl: link('release', item),
         allowUrl: link('allow', item),
         deleteUrl: link('delete', item),

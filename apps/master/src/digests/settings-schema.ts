@@ -18,6 +18,7 @@ From:    {{sender}}
 Subject: {{subject}}
 Time:    {{time}}
 Why:     {{reason}}
+Expires: {{expires}} (then it is deleted)
   Release:                    {{releaseUrl}}
   Release and allow sender:   {{allowUrl}}
   Delete:                     {{deleteUrl}}
@@ -28,8 +29,8 @@ export const DEFAULT_HTML = `<!doctype html>
 <html><body style="font-family:sans-serif">
 <p>{{count}} message(s) addressed to <b>{{recipient}}</b> were held in quarantine. Each link works for {{linkHours}} hours.</p>
 <table cellpadding="6" style="border-collapse:collapse">
-<tr><th align="left">From</th><th align="left">Subject</th><th align="left">Time</th><th align="left">Why</th><th></th></tr>
-{{#messages}}<tr style="border-top:1px solid #ccc"><td>{{sender}}</td><td>{{subject}}</td><td>{{time}}</td><td>{{reason}}</td>
+<tr><th align="left">From</th><th align="left">Subject</th><th align="left">Time</th><th align="left">Why</th><th align="left">Expires</th><th></th></tr>
+{{#messages}}<tr style="border-top:1px solid #ccc"><td>{{sender}}</td><td>{{subject}}</td><td>{{time}}</td><td>{{reason}}</td><td>{{expires}}</td>
 <td><a href="{{releaseUrl}}">Release</a> · <a href="{{allowUrl}}">Release and allow sender</a> · <a href="{{deleteUrl}}">Delete</a></td></tr>
 {{/messages}}</table>
 <p><a href="{{portalUrl}}">Your quarantine and your allow and block lists</a></p>
@@ -75,7 +76,7 @@ export const DigestSettingsSchema = Type.Object(
         text: Type.String({ minLength: 1, maxLength: 20_000, default: DEFAULT_TEXT }),
         html: Type.String({ maxLength: 50_000, default: DEFAULT_HTML, description: 'Empty: text only.' }),
       },
-      { additionalProperties: false, default: {}, description: 'Placeholders: {{recipient}} {{count}} {{portalUrl}} {{linkHours}} {{date}}; inside {{#messages}}…{{/messages}} also {{sender}} {{subject}} {{time}} {{reason}} {{releaseUrl}} {{allowUrl}} {{deleteUrl}}. Values are escaped.' },
+      { additionalProperties: false, default: {}, description: 'Placeholders: {{recipient}} {{count}} {{portalUrl}} {{linkHours}} {{date}}; inside {{#messages}}…{{/messages}} also {{sender}} {{subject}} {{time}} {{reason}} {{expires}} (when the quarantine lifetime deletes it) {{releaseUrl}} {{allowUrl}} {{deleteUrl}}. Values are escaped.' },
     ),
   },
   { additionalProperties: false },

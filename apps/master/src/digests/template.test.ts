@@ -5,8 +5,8 @@ import { escapeHtml, plainText, renderTemplate, templateProblem } from './templa
 const values = {
   digest: { recipient: 'bob@example.test', count: '2', portalUrl: 'https://q.example/user/link?t=a&b', linkHours: '72', date: 'today' },
   messages: [
-    { sender: 'a@x.example', subject: '<script>alert(1)</script>', time: 't1', reason: 'r1', releaseUrl: 'https://q/1?t=x&y', allowUrl: 'u2', deleteUrl: 'u3' },
-    { sender: 'b@y.example', subject: 'Second\r\nBcc: evil@x', time: 't2', reason: 'r2', releaseUrl: 'u4', allowUrl: 'u5', deleteUrl: 'u6' },
+    { sender: 'a@x.example', subject: '<script>alert(1)</script>', time: 't1', reason: 'r1', expires: 'e1', releaseUrl: 'https://q/1?t=x&y', allowUrl: 'u2', deleteUrl: 'u3' },
+    { sender: 'b@y.example', subject: 'Second\r\nBcc: evil@x', time: 't2', reason: 'r2', expires: 'e2', releaseUrl: 'u4', allowUrl: 'u5', deleteUrl: 'u6' },
   ],
 };
 

@@ -6,7 +6,7 @@
  */
 
 export const DIGEST_FIELDS = ['recipient', 'count', 'portalUrl', 'linkHours', 'date'] as const;
-export const MESSAGE_FIELDS = ['sender', 'subject', 'time', 'reason', 'releaseUrl', 'allowUrl', 'deleteUrl'] as const;
+export const MESSAGE_FIELDS = ['sender', 'subject', 'time', 'reason', 'expires', 'releaseUrl', 'allowUrl', 'deleteUrl'] as const;
 export type DigestField = (typeof DIGEST_FIELDS)[number];
 export type MessageField = (typeof MESSAGE_FIELDS)[number];
 
