@@ -73,6 +73,9 @@ test('released messages, excluded categories and old messages are not listed', a
   s.store.save(validateDigestSettings({ categories: ['spam', 'virus'] }), 'admin', s.clock.t);
   assert.deepEqual(await s.runner.runRound(), { queued: 1, messages: 1, waiting: 0 });
   assert.match(s.sent[0]!.raw, /virus found/);
+  // When the quarantine lifetime deletes it: its arrival plus the virus days (default 30).
+  const expires = new Date(quarantined(2).createdAt + 30 * 86_400_000).toISOString().slice(0, 16).replace('T', ' ');
+  assert.match(s.sent[0]!.raw, new RegExp(`Expires: ${expires} UTC`));
 });
 
 test('no node online or a failed injection: nothing is marked, the next round sends it', async () => {
