@@ -68,7 +68,9 @@ test('a wrong password or unknown user is 401, audited and logged without the pa
   assert.doesNotMatch(lines.join(''), /not the password|whatever!/);
 });
 
-test('failed logins are limited per address and per user name: 429 with Retry-After, even for the right password', async (t) => {
+test('logins are limited per address, per user name and address, and per user name from everywhere (a known address exempt): 429 with Retry-After, even for the right password', async (t) => {
+  // The rule of 13ed5b7: limit per client address and per name and address, limit × 10 per
+  // name from addresses that never signed in to it.
   const h = await startHarness({ config: { auth: { loginAttemptsPerMinute: 3 } } });
   t.after(() => h.close());
   for (let i = 0; i < 3; i++) assert.equal((await h.app.inject(loginAs('admin', 'wrong password', '192.0.2.7'))).statusCode, 401);
@@ -76,12 +78,20 @@ test('failed logins are limited per address and per user name: 429 with Retry-Af
   assert.equal(limited.statusCode, 429);
   assert.equal(limited.json().code, 'MOAT_ERR_RATE_LIMITED');
   assert.equal(limited.headers['retry-after'], '60');
-  // The same name from elsewhere is limited too (per user name)…
-  assert.equal((await h.app.inject(loginAs('admin', PASSWORD, '198.51.100.1'))).statusCode, 429);
-  // …while another user from another address is not.
-  assert.equal((await h.app.inject(loginAs('auditor', PASSWORD, '198.51.100.1'))).statusCode, 200);
+  // That address is limited for every name (per client address)…
+  assert.equal((await h.app.inject(loginAs('auditor', PASSWORD, '192.0.2.7'))).statusCode, 429);
+  // …while the name still signs in from elsewhere: a few failures do not lock its owner out.
+  assert.equal((await h.app.inject(loginAs('admin', PASSWORD, '198.51.100.1'))).statusCode, 200);
+  // Many addresses guessing one name: after 3 × 10 failures it is limited from a new address,
+  // but not from one that signed in to it before.
+  for (let n = 1; n <= 9; n++) {
+    for (let i = 0; i < 3; i++) assert.equal((await h.app.inject(loginAs('admin', 'wrong password', `203.0.113.${n}`))).statusCode, 401);
+  }
+  assert.equal((await h.app.inject(loginAs('admin', PASSWORD, '203.0.113.50'))).statusCode, 429);
+  assert.equal((await h.app.inject(loginAs('admin', PASSWORD, '198.51.100.1'))).statusCode, 200);
   h.clock.t += 60_000;
   assert.equal((await h.app.inject(loginAs('admin', PASSWORD, '192.0.2.7'))).statusCode, 200);
+  assert.equal((await h.app.inject(loginAs('admin', PASSWORD, '203.0.113.50'))).statusCode, 200);
 });
 
 test('a disabled user cannot sign in, and its sessions and tokens stop working', async (t) => {
