@@ -37,6 +37,9 @@ const PAGES: ReadonlyArray<readonly [string, string, ((role: Role) => boolean)?]
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
   const route = useRoute();
+  // Narrow screens: the navigation folds behind a Menu button, and closes on every page change.
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [route.join('/')]);
 
   useEffect(() => {
     api<Me>('GET', '/auth/me').then(setMe, () => setMe(null));
@@ -56,7 +59,8 @@ export function App() {
     <div class="shell">
       <header class="top">
         <span class="brand">Moat</span>
-        <nav aria-label="Pages">
+        <button type="button" class="menu-toggle" aria-expanded={menuOpen} aria-controls="pages-nav" onClick={() => setMenuOpen(!menuOpen)}>Menu</button>
+        <nav id="pages-nav" aria-label="Pages" class={menuOpen ? 'open' : undefined}>
           {PAGES.filter(([, , show]) => show === undefined || show(me.role)).map(([path, label]) => (
             <a href={`#/${path}`} aria-current={page === path ? 'page' : undefined}>{label}</a>
           ))}

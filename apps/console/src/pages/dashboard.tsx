@@ -89,22 +89,22 @@ export function Dashboard({ me }: { me: Me }) {
       <div class="table-wrap">
         <table data-testid="nodes">
           <thead>
-            <tr><th>Node</th><th>State</th><th>Last seen</th><th>Rules</th><th>Queue</th><th>Outbox</th><th>Software</th><th>SMTP</th><th>Virtual address</th>{admin && <th />}</tr>
+            <tr><th>Node</th><th>State</th><th class="wide">Last seen</th><th>Rules</th><th>Queue</th><th class="wide">Outbox</th><th class="wide">Software</th><th class="wide">SMTP</th><th class="wide">Virtual address</th>{admin && <th />}</tr>
           </thead>
           <tbody>
             {nodes.data?.items.map((n) => (
               <tr data-node={n.name}>
                 <td>{n.name}</td>
                 <td><span class={n.online ? 'pill ok' : 'pill bad'}>{n.online ? 'online' : 'offline'}</span></td>
-                <td title={when(n.lastSeen)}>{ago(n.lastSeen)}</td>
+                <td class="wide" title={when(n.lastSeen)}>{ago(n.lastSeen)}</td>
                 <td class={n.rulesCurrent ? '' : 'behind'} data-testid="rules-version">
                   v{n.rulesVersion}{n.rulesCurrent ? '' : ' (behind)'}
                 </td>
                 <td>{n.queueDepth}</td>
-                <td>{n.outboxBacklog}</td>
-                <td>{n.software}</td>
-                <td>{n.smtpAddress}</td>
-                <td>{virtualAddress(n)}</td>
+                <td class="wide">{n.outboxBacklog}</td>
+                <td class="wide">{n.software}</td>
+                <td class="wide">{n.smtpAddress}</td>
+                <td class="wide">{virtualAddress(n)}</td>
                 {admin && <td>{!n.online && <button type="button" class="small danger" onClick={() => remove(n)}>Remove…</button>}</td>}
               </tr>
             ))}

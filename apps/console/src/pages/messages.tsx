@@ -49,12 +49,12 @@ export function MessagesPage() {
       {list.error && <p class="error" role="alert">{list.error}</p>}
       <div class="table-wrap">
         <table data-testid="messages">
-          <thead><tr><th>Received</th><th>From</th><th>To</th><th>Subject</th><th>Node</th><th>Verdict</th><th>Status</th><th>Size</th></tr></thead>
+          <thead><tr><th class="wide">Received</th><th>From</th><th class="wide">To</th><th>Subject</th><th class="wide">Node</th><th>Verdict</th><th class="wide">Status</th><th class="wide">Size</th></tr></thead>
           <tbody>
             {list.data?.items.map((m) => (
               <tr data-id={m.id}>
-                <td>{when(m.receivedAt)}</td><td>{m.mailFrom || '<>'}</td><td>{m.firstRcpt}{m.rcptCount > 1 ? ` +${m.rcptCount - 1}` : ''}</td>
-                <td><a href={`#/messages/${encodeURIComponent(m.nodeId)}/${encodeURIComponent(m.id)}`}>{m.subject || (m.status === 'refused' ? '(refused before DATA)' : '(no subject)')}</a></td><td>{m.nodeName ?? m.nodeId}</td><td><span class={`pill v-${m.action}`}>{m.action}</span> {m.score}</td><td>{m.status}</td><td>{bytes(m.size)}</td>
+                <td class="wide">{when(m.receivedAt)}</td><td>{m.mailFrom || '<>'}</td><td class="wide">{m.firstRcpt}{m.rcptCount > 1 ? ` +${m.rcptCount - 1}` : ''}</td>
+                <td><a href={`#/messages/${encodeURIComponent(m.nodeId)}/${encodeURIComponent(m.id)}`}>{m.subject || (m.status === 'refused' ? '(refused before DATA)' : '(no subject)')}</a></td><td class="wide">{m.nodeName ?? m.nodeId}</td><td><span class={`pill v-${m.action}`}>{m.action}</span> {m.score}</td><td class="wide">{m.status}</td><td class="wide">{bytes(m.size)}</td>
               </tr>
             ))}
             {list.data?.items.length === 0 && <tr><td colSpan={8}>Nothing matches.</td></tr>}

@@ -104,18 +104,18 @@ export function QuarantineList({ me }: { me: Me }) {
         <table data-testid="quarantine">
           <thead><tr>
             {operator && <th><input type="checkbox" aria-label="Select every held message shown" checked={allSelected} disabled={selectable.length === 0} onChange={(e) => setSelected(new Set((e.currentTarget as HTMLInputElement).checked ? selectable.map((q) => q.id) : []))} /></th>}
-            <th>Quarantined</th><th>From</th><th>To</th><th>Subject</th><th>Node</th><th>Score</th><th>Size</th><th>Status</th></tr></thead>
+            <th class="wide">Quarantined</th><th>From</th><th class="wide">To</th><th>Subject</th><th class="wide">Node</th><th class="wide">Score</th><th class="wide">Size</th><th>Status</th></tr></thead>
           <tbody>
             {list.data?.items.map((q) => (
               <tr data-id={q.id}>
                 {operator && <td>{q.status === 'held' && <input type="checkbox" aria-label={`Select ${q.subject || q.id}`} checked={selected.has(q.id)} onChange={(e) => toggle(q.id, (e.currentTarget as HTMLInputElement).checked)} />}</td>}
-                <td>{when(q.createdAt)}</td>
+                <td class="wide">{when(q.createdAt)}</td>
                 <td>{q.mailFrom || '<>'}</td>
-                <td>{q.firstRcpt}{q.rcptCount > 1 ? ` +${q.rcptCount - 1}` : ''}</td>
+                <td class="wide">{q.firstRcpt}{q.rcptCount > 1 ? ` +${q.rcptCount - 1}` : ''}</td>
                 <td><a href={`#/quarantine/${q.id}`}>{q.subject || '(no subject)'}</a></td>
-                <td>{q.nodeName ?? q.nodeId}</td>
-                <td>{q.score}</td>
-                <td>{bytes(q.size)}</td>
+                <td class="wide">{q.nodeName ?? q.nodeId}</td>
+                <td class="wide">{q.score}</td>
+                <td class="wide">{bytes(q.size)}</td>
                 <td>{q.status}</td>
               </tr>
             ))}
