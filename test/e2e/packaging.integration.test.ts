@@ -173,8 +173,10 @@ test('the image\'s command lines run on this host as the image runs them: master
     await downstream.close();
     tmp.cleanup();
   });
-  const image = (service: string) => {
-    const s = compose.services[service]!;
+  /** The compose file as `docker compose` reads it with these docker/.env values besides the secrets. */
+  const composeWith = (vars: Record<string, string>): typeof compose => parse(interpolate(composeText, { ...SECRETS, ...vars }), { merge: true }) as typeof compose;
+  const image = (service: string, dotEnv: Record<string, string> = {}) => {
+    const s = composeWith(dotEnv).services[service]!;
     const mounts = { ...mountsOf(s, app), '/run/moat': join(tmp.path, service, 'run') };
     mkdirSync(mounts['/run/moat'], { recursive: true });
     const healthFile = hostPath(dockerfile.env.MOAT_HEALTH_FILE!, mounts);
@@ -189,7 +191,19 @@ test('the image\'s command lines run on this host as the image runs them: master
   // Only addresses, ports and data folders are overridden (--set), everything else is the shipped config.
   const master = image('master');
   const masterPort = await freePort();
-  const masterProc = spawnRole([...master.argv, '--set', `dataDir=${join(tmp.path, 'master', 'data')}`, '--set', 'http.host=127.0.0.1', '--set', `http.port=${masterPort}`, '--set', `rules.seedFile=${hostPath(master.configDoc.rules.seedFile, master.mounts)}`], master.env);
+  const masterSets = ['--set', `dataDir=${join(tmp.path, 'master', 'data')}`, '--set', 'http.host=127.0.0.1', '--set', `http.port=${masterPort}`, '--set', `rules.seedFile=${hostPath(master.configDoc.rules.seedFile, master.mounts)}`];
+  // The scanners' one-time join tokens, made as docs/containers.md makes them before the first
+  // `up` (`docker compose run --rm master master join-token --config /etc/moat/master.yaml
+  // --node scanner-N`, into docker/.env as MOAT_JOIN_TOKEN_SCANNER_N).
+  const tokens: Record<string, string> = {};
+  for (const n of [1, 2]) {
+    const argv = [...dockerfile.entrypoint, 'master', 'join-token', '--config', '/etc/moat/master.yaml', '--node', `scanner-${n}`].map((a, i) => (i === 0 ? process.execPath : hostPath(a, master.mounts)));
+    const minted = runSync([...argv, ...masterSets], master.env);
+    assert.equal(minted.status, 0, minted.stdout + minted.stderr);
+    tokens[`MOAT_JOIN_TOKEN_SCANNER_${n}`] = minted.stdout.trim();
+  }
+  phase('join tokens made');
+  const masterProc = spawnRole([...master.argv, ...masterSets], master.env);
   procs.push(masterProc);
   await waitForHealthFile(masterProc, master.healthFile, 'the master');
   const mh = master.healthcheck();
@@ -204,7 +218,7 @@ test('the image\'s command lines run on this host as the image runs them: master
   }
   const virtualPort = await freePort();
   const scanners = names.map((name) => {
-    const img = image(name);
+    const img = image(name, tokens);
     const me = [...local.values()].find((l) => l.name === name)!;
     const cfg = img.configDoc;
     const sets = [

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '@moat/storage';
 import type { MasterConfig } from '../config.ts';
@@ -9,8 +10,11 @@ import { createJoinTokens, type MintedJoinToken } from './join-tokens.ts';
  * `moat master join-token`: make a one-time join token on the master's machine (it needs the
  * database file; the master may be running: SQLite serialises the write). Audited as the
  * system via the CLI. Throws with the reason when the name is taken and `replace` was not given.
+ * The scanners' first tokens are made before the master's first start (docs/containers.md: on a
+ * fresh volume), so the data folder is made here as the master makes it (0700).
  */
 export function mintJoinTokenOffline(config: MasterConfig, nodeName: string, opts: { ttlSeconds: number; replace: boolean }, now: () => number = Date.now): MintedJoinToken {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
   try {
     const made = createJoinTokens(db).mint(nodeName, { ...opts, createdBy: 'system (cli)', now: now() });
