@@ -16,6 +16,8 @@ export interface Rspamd {
   readonly fuzzy: boolean;
   readonly dir: string;
   readonly pid: number;
+  /** The last of what it wrote (errors only: its log level is `error`), for a test's failure message. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -97,6 +99,7 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     fuzzy: options.fuzzy === true,
     dir: tmp.path,
     pid: daemon.child.pid!,
+    output: () => daemon.output(),
     async stop() {
       await daemon.stop();
       tmp.cleanup();
