@@ -17,6 +17,8 @@ const TABLE = [
     },
   },
   { name: 'scan again', summary: 'scan twice', options: { config: { type: 'string', value: 'FILE', required: true, description: 'the config' } } },
+  { name: 'pool add', summary: 'add to the pool', operands: [{ name: 'NAME', description: 'what' }], options: {} },
+  { name: 'pool drop', summary: 'drop from the pool', operands: [{ name: 'NAME', description: 'what' }], options: {} },
   { name: 'copy', summary: 'copy a role', operands: [{ name: 'ROLE', description: 'which', choices: ['a', 'b'] }], options: {} },
 ] as const satisfies readonly CommandSpec[];
 
@@ -52,6 +54,17 @@ test('a subcommand is its own entry; operands are checked against their choices'
   usageError(['copy', 'c'], /unknown ROLE 'c' \(expected a or b\)/);
   usageError(['copy', 'a', 'b'], /unexpected argument 'b'/);
   usageError(['scan', '--config', 'c', 'again'], /'again' goes right after 'scan'/);
+});
+
+test('a word that only groups subcommands: its help lists them, alone it is a usage error naming them', () => {
+  assert.deepEqual(run(['pool', 'add', 'x']), { name: 'pool add', values: {}, operands: ['x'] });
+  for (const argv of [['pool', '--help'], ['pool', '-h'], ['help', 'pool']]) {
+    const line = parseCommandLine(argv, TABLE);
+    assert.ok(line.kind === 'help' && line.text.startsWith('usage: moat pool add NAME\n       moat pool drop NAME\n'), argv.join(' '));
+  }
+  usageError(['pool'], /^pool needs a subcommand: add, drop$/);
+  const err = usageError(['pool', 'fill'], /^pool: unknown subcommand 'fill' \(expected add, drop\)$/);
+  assert.match(err.help, /pool drop +drop from the pool/);
 });
 
 test('help and version are answers, not runs', () => {

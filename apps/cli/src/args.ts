@@ -73,15 +73,25 @@ export function parseCommandLine<const T extends readonly CommandSpec[]>(argv: r
   if (first === '--help' || first === '-h' || first === 'help') {
     if (first !== 'help' || second === undefined) return { kind: 'help', text: root };
     const named = table.find((c) => c.name === argv.slice(1).join(' ')) ?? table.find((c) => c.name === second);
-    if (!named) throw new UsageError(`unknown command '${second}'`, root);
-    return { kind: 'help', text: commandHelp(named, table) };
+    if (named) return { kind: 'help', text: commandHelp(named, table) };
+    const group = table.filter((c) => c.name.startsWith(`${second} `));
+    if (group.length === 0) throw new UsageError(`unknown command '${second}'`, root);
+    return { kind: 'help', text: groupHelp(second, group) };
   }
   if (first === '--version') return { kind: 'version' };
   if (first.startsWith('-')) throw new UsageError(`unknown option '${first}' (options follow the command)`, root);
 
   const sub = second === undefined ? undefined : table.find((c) => c.name === `${first} ${second}`);
   const spec = sub ?? table.find((c) => c.name === first);
-  if (!spec) throw new UsageError(`unknown command '${first}'`, root);
+  if (!spec) {
+    // A word that only groups subcommands (`moat node drain|undrain|remove`): its own help lists them.
+    const group = table.filter((c) => c.name.startsWith(`${first} `));
+    if (group.length === 0) throw new UsageError(`unknown command '${first}'`, root);
+    const help = groupHelp(first, group);
+    if (second === '--help' || second === '-h') return { kind: 'help', text: help };
+    const words = group.map((c) => c.name.slice(first.length + 1));
+    throw new UsageError(second === undefined ? `${first} needs a subcommand: ${words.join(', ')}` : `${first}: unknown subcommand '${second}' (expected ${words.join(', ')})`, help);
+  }
   const help = commandHelp(spec, table);
   const options: Record<string, ParseArgsOptionDescriptor> = { help: { type: 'boolean', short: 'h' } };
   for (const [name, o] of Object.entries(spec.options)) options[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}) };
@@ -159,6 +169,18 @@ export function rootHelp(table: readonly CommandSpec[], notes: readonly string[]
       ['moat --version', 'print the version'],
     ]),
     ...(notes.length > 0 ? ['', ...notes] : []),
+  ].join('\n');
+}
+
+/** `moat node --help`: the subcommands of a word that is not a command itself. */
+export function groupHelp(word: string, group: readonly CommandSpec[]): string {
+  return [
+    ...group.map((c, i) => `${i === 0 ? 'usage: ' : '       '}${synopsis(c)}`),
+    '',
+    'subcommands:',
+    ...columns(group.map((c) => [c.name, c.summary])),
+    '',
+    `moat ${word} SUBCOMMAND --help: its options`,
   ].join('\n');
 }
 

@@ -13,6 +13,17 @@ const SET = {
   description: 'override a config key for this run, e.g. --set smtp.listen.port=2525 --set dataDir=/srv/moat',
 } as const satisfies OptionSpec;
 const PRINT_CONFIG = { type: 'boolean', description: 'print the resolved config (secrets redacted) and exit' } as const satisfies OptionSpec;
+/** Where an operator's command finds the master: another cluster's with a token, or the local one. */
+const MASTER = { type: 'string', value: 'URL', description: "another cluster's master (with an API token in MOAT_TOKEN); default: the local cluster of 'pnpm start'" } as const satisfies OptionSpec;
+const VAR = { type: 'string', value: 'DIR', description: "the local cluster's state folder, for its admin password (default var)" } as const satisfies OptionSpec;
+const JSON_OUT = { type: 'boolean', description: 'print JSON (for scripts) instead of a table' } as const satisfies OptionSpec;
+const API_NOTES = [
+  'MOAT_TOKEN=TOKEN: an API token (POST /api/v1/tokens, or the console\'s Tokens page); with --master it is required.',
+  "Without --master: the local cluster of 'pnpm start' (MOAT_TOKEN if set, else its admin password in var/master/).",
+  'Exit status: 0 done, 1 the master refused or could not do it (its reason on stderr), 2 a usage error.',
+];
+const NODE_NAME = [{ name: 'NAME', description: "the scanner's node name (as 'moat status' lists it)" }] as const;
+
 const ROLE_NOTES = [
   "MOAT_HEALTH_FILE=FILE: the running role writes there what 'moat healthcheck' probes.",
   'MOAT_PID_FILE=FILE: the running role writes its process id there (removed when it stops).',
@@ -87,11 +98,65 @@ export const COMMANDS = [
     options: {
       spam: { type: 'string', value: 'PATH', multiple: true, description: 'spam: an mbox, a Maildir, a message file or a folder of them (repeatable)' },
       ham: { type: 'string', value: 'PATH', multiple: true, description: 'not spam, likewise' },
-      master: { type: 'string', value: 'URL', description: "another cluster's master (with an admin's API token in MOAT_TOKEN); default: the local cluster of 'pnpm start'" },
-      var: { type: 'string', value: 'DIR', description: "the local cluster's state folder, for its admin password (default var)" },
+      master: MASTER,
+      var: VAR,
       wait: { type: 'string', value: 'SECONDS', description: 'most time to wait for every online scanner to apply it all (default 3600)' },
     },
     notes: ['Returns when every online scanner has applied every message; exit 1 if any failed or is still pending.'],
+  },
+  {
+    name: 'status',
+    summary: 'the cluster now: masters, and every node\'s state, rules version, queue, outbox, who holds the virtual address',
+    options: { master: MASTER, var: VAR, json: JSON_OUT },
+    notes: [...API_NOTES, 'Any role may run it (an auditor token is enough).'],
+  },
+  {
+    name: 'node drain',
+    summary: 'take a scanner out of the balancers\' rotation: no new sessions, those open finish (the rules\' nodes.NAME.maintenance)',
+    operands: NODE_NAME,
+    options: { master: MASTER, var: VAR },
+    notes: [...API_NOTES, 'Stores a new rules version (an admin\'s token).'],
+  },
+  {
+    name: 'node undrain',
+    summary: 'put a drained scanner back into rotation',
+    operands: NODE_NAME,
+    options: { master: MASTER, var: VAR },
+    notes: [...API_NOTES, 'Stores a new rules version (an admin\'s token).'],
+  },
+  {
+    name: 'node remove',
+    summary: 'remove a stopped scanner from the cluster (its key is erased)',
+    operands: NODE_NAME,
+    options: { master: MASTER, var: VAR },
+    notes: [...API_NOTES, 'Refused while the node is connected: drain it, stop it, then remove it. An admin\'s token.'],
+  },
+  {
+    name: 'quarantine list',
+    summary: 'search the quarantine of every node (held messages, newest first)',
+    options: {
+      sender: { type: 'string', value: 'TEXT', description: 'the sender\'s address contains TEXT' },
+      recipient: { type: 'string', value: 'TEXT', description: 'a recipient\'s address contains TEXT' },
+      subject: { type: 'string', value: 'TEXT', description: 'the subject contains TEXT (any case)' },
+      node: { type: 'string', value: 'NAME', description: 'only messages held on this node' },
+      status: { type: 'string', value: 'STATUS', description: 'held (default), released, deleted, expired or all' },
+      limit: { type: 'string', value: 'N', description: 'at most N messages, 1 to 500 (default 50)' },
+      master: MASTER,
+      var: VAR,
+      json: JSON_OUT,
+    },
+    notes: API_NOTES,
+  },
+  {
+    name: 'quarantine release',
+    summary: 'release a held message: its node relays it to its recipients',
+    operands: [{ name: 'ID', description: "the message's id (as 'moat quarantine list' shows it)" }],
+    options: {
+      node: { type: 'string', value: 'NAME', description: 'the node that holds it: refused if the message is elsewhere' },
+      master: MASTER,
+      var: VAR,
+    },
+    notes: [...API_NOTES, 'An operator\'s or admin\'s token; an admin\'s release also teaches the message as not spam.'],
   },
   {
     name: 'healthcheck',

@@ -1,11 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { connectMaster, type MasterClient } from './master-client.ts';
 import { messagesUnder } from './mail-sources.ts';
 
 export interface LearnOptions {
   readonly spam: readonly string[];
   readonly ham: readonly string[];
-  /** Another cluster's master (with MOAT_TOKEN); absent: the local cluster of `pnpm start`. */
+  /** Another cluster's master (with MOAT_TOKEN); absent: the local cluster of `pnpm start` (master-client.ts). */
   readonly master?: string;
   readonly var?: string;
   /** Most seconds to wait at the end for every online scanner to apply everything. */
@@ -13,34 +12,7 @@ export interface LearnOptions {
   readonly out: NodeJS.WriteStream;
 }
 
-/** The local cluster's master, as `pnpm start` runs it (docs/local-cluster.md). */
-export const LOCAL_MASTER = 'http://127.0.0.1:8080';
 const PARALLEL = 4;
-
-interface Client {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-}
-
-/** Sign in: an API token for `--master`, else the local admin's password file. */
-async function connectMaster(options: LearnOptions): Promise<Client> {
-  if (options.master) {
-    const token = process.env.MOAT_TOKEN;
-    if (!token) throw new Error('--master needs an API token in MOAT_TOKEN (POST /api/v1/tokens on that master, by an admin)');
-    return { url: options.master.replace(/\/+$/, ''), headers: { authorization: `Bearer ${token}` } };
-  }
-  if (process.env.MOAT_TOKEN) return { url: LOCAL_MASTER, headers: { authorization: `Bearer ${process.env.MOAT_TOKEN}` } };
-  const root = resolve(options.var ?? 'var');
-  const file = [join(root, 'master', 'admin-password.txt'), join(root, 'master-1', 'admin-password.txt')].find((f) => existsSync(f));
-  if (!file) throw new Error(`no local cluster's admin password under ${root} (start it with 'pnpm start', or give --master URL with MOAT_TOKEN)`);
-  const password = readFileSync(file, 'utf8').trim();
-  const res = await fetch(`${LOCAL_MASTER}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) }).catch((err: Error) => {
-    throw new Error(`the local master at ${LOCAL_MASTER} does not answer (${err.message}): is 'pnpm start' running?`);
-  });
-  if (res.status !== 200) throw new Error(`signing in to ${LOCAL_MASTER} as admin failed: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
-  const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
-  return { url: LOCAL_MASTER, headers: { cookie, 'x-moat-request': '1' } };
-}
 
 /**
  * `moat learn --spam DIR --ham DIR`: teach every message to the cluster (POST /api/v1/learn,
@@ -85,7 +57,7 @@ export async function runLearn(options: LearnOptions): Promise<number> {
   return counts.failed === 0 && applied.complete ? 0 : 1;
 }
 
-async function waitApplied(client: Client, seq: number, waitSeconds: number, progress: Progress): Promise<{ complete: boolean; text: string }> {
+async function waitApplied(client: MasterClient, seq: number, waitSeconds: number, progress: Progress): Promise<{ complete: boolean; text: string }> {
   if (seq === 0) return { complete: true, text: 'nothing new to apply' };
   const deadline = Date.now() + waitSeconds * 1000;
   for (;;) {

@@ -158,6 +158,36 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       const { runLearn } = await import('./learn-command.ts');
       return runLearn({ spam, ham, ...(master ? { master } : {}), ...(command.values.var ? { var: command.values.var } : {}), waitSeconds, out: process.stderr });
     }
+    case 'status': {
+      const { json, ...target } = command.values;
+      const [{ operatorCommand }, { runStatus }] = await Promise.all([import('./operator-command.ts'), import('./status-command.ts')]);
+      return operatorCommand(target, (client) => runStatus(client, json, process.stdout));
+    }
+    case 'node drain':
+    case 'node undrain': {
+      const drain = command.name === 'node drain';
+      const [{ operatorCommand }, { runDrain }] = await Promise.all([import('./operator-command.ts'), import('./node-command.ts')]);
+      return operatorCommand(command.values, (client) => runDrain(client, command.operands[0]!, drain, process.stdout));
+    }
+    case 'node remove': {
+      const [{ operatorCommand }, { runRemove }] = await Promise.all([import('./operator-command.ts'), import('./node-command.ts')]);
+      return operatorCommand(command.values, (client) => runRemove(client, command.operands[0]!, process.stdout));
+    }
+    case 'quarantine list': {
+      const { master, var: varDir, limit, ...filters } = command.values;
+      const max = limit === undefined ? 50 : Number(limit);
+      if (!Number.isInteger(max) || max < 1 || max > 500) return usage('--limit must be a whole number from 1 to 500');
+      if (filters.status !== undefined && !['held', 'released', 'deleted', 'expired', 'all'].includes(filters.status)) return usage('--status must be held, released, deleted, expired or all');
+      const [{ operatorCommand }, { runQuarantineList }] = await Promise.all([import('./operator-command.ts'), import('./quarantine-command.ts')]);
+      return operatorCommand({ master, var: varDir }, (client) => runQuarantineList(client, { ...filters, limit: max }, process.stdout));
+    }
+    case 'quarantine release': {
+      const id = command.operands[0]!;
+      if (!/^[0-9A-Za-z]{20}$/.test(id)) return usage(`'${id}' is not a message id (20 letters and digits, as 'moat quarantine list' shows)`);
+      const { node, ...target } = command.values;
+      const [{ operatorCommand }, { runQuarantineRelease }] = await Promise.all([import('./operator-command.ts'), import('./quarantine-command.ts')]);
+      return operatorCommand(target, (client) => runQuarantineRelease(client, id, node, process.stdout));
+    }
     case 'healthcheck': {
       const file = command.values.file ?? process.env.MOAT_HEALTH_FILE;
       if (!file) return usage('healthcheck needs --file FILE or MOAT_HEALTH_FILE');

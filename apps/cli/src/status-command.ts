@@ -1,0 +1,108 @@
+import { callMaster, MasterApiError, type MasterClient } from './master-client.ts';
+import { ago, formatTable } from './table.ts';
+
+/** A node as GET /api/v1/nodes answers it (the fields this command shows). */
+interface NodeView {
+  id: string;
+  name: string;
+  online: boolean;
+  lastSeen: string | null;
+  rulesVersion: number;
+  rulesCurrent: boolean;
+  queueDepth: number;
+  outboxBacklog: number;
+  software: string;
+  balancer?: { holder: boolean; election: { state: string; priority: number } | null };
+}
+
+/** GET /api/v1/cluster/masters: present only on a master with failover (docs/masters.md). */
+interface MastersView {
+  name: string;
+  role: string;
+  epoch: number;
+  standbys: { name: string; address: string; lagEvents: number; lagSeconds: number }[];
+}
+
+/** What `moat status --json` prints: one object, stable keys. */
+export interface ClusterStatus {
+  master: { url: string; rulesVersion: number };
+  masters: MastersView | null;
+  nodes: {
+    name: string;
+    id: string;
+    /** online, draining (online, in maintenance: takes no new sessions), offline. */
+    state: 'online' | 'draining' | 'offline';
+    maintenance: boolean;
+    lastSeen: string | null;
+    rulesVersion: number;
+    rulesCurrent: boolean;
+    queueDepth: number;
+    outboxBacklog: number;
+    /** Holds the virtual SMTP address now (its last heartbeat said so); null: it runs no balancer. */
+    holdsAddress: boolean | null;
+    election: string | null;
+    software: string;
+  }[];
+}
+
+export async function clusterStatus(client: MasterClient): Promise<ClusterStatus> {
+  const [nodes, rules, masters] = await Promise.all([
+    callMaster<{ items: NodeView[] }>(client, 'GET', '/nodes'),
+    callMaster<{ version: number; document: { nodes?: Record<string, { maintenance?: boolean }> } }>(client, 'GET', '/rules'),
+    // Without failover the route does not exist: one master, no standby.
+    callMaster<MastersView>(client, 'GET', '/cluster/masters').catch((err: unknown) => {
+      if (err instanceof MasterApiError && err.status === 404) return null;
+      throw err;
+    }),
+  ]);
+  const settings = rules.document.nodes ?? {};
+  return {
+    master: { url: client.url, rulesVersion: rules.version },
+    masters,
+    nodes: nodes.items.map((n) => {
+      const maintenance = settings[n.name]?.maintenance === true;
+      return {
+        name: n.name,
+        id: n.id,
+        state: !n.online ? 'offline' : maintenance ? 'draining' : 'online',
+        maintenance,
+        lastSeen: n.lastSeen,
+        rulesVersion: n.rulesVersion,
+        rulesCurrent: n.rulesCurrent,
+        queueDepth: n.queueDepth,
+        outboxBacklog: n.outboxBacklog,
+        holdsAddress: n.balancer ? n.balancer.holder : null,
+        election: n.balancer?.election ? `${n.balancer.election.state} (prio ${n.balancer.election.priority})` : null,
+        software: n.software,
+      };
+    }),
+  };
+}
+
+/** `moat status`: the masters, then one line per node, like `pmgcm status`. */
+export function formatStatus(s: ClusterStatus, now = Date.now()): string {
+  const masters = s.masters
+    ? formatTable(['MASTER', 'ROLE', 'REPLICATION LAG', 'ADDRESS'], [
+      [s.masters.name, `${s.masters.role} (epoch ${s.masters.epoch})`, '-', s.master.url],
+      ...s.masters.standbys.map((b) => [b.name, 'standby', `${b.lagEvents} events, ${b.lagSeconds.toFixed(1)} s`, b.address]),
+    ])
+    : formatTable(['MASTER', 'ROLE', 'REPLICATION LAG', 'ADDRESS'], [['master', 'active (no standby)', '-', s.master.url]]);
+  const nodes = s.nodes.length === 0
+    ? 'no scanner has joined (docs/cluster.md, "Joining")'
+    : formatTable(['NODE', 'STATE', 'RULES', 'QUEUE', 'OUTBOX', 'VIRTUAL ADDRESS', 'LAST SEEN'], s.nodes.map((n) => [
+      n.name,
+      n.state,
+      n.rulesCurrent ? String(n.rulesVersion) : `${n.rulesVersion} (behind)`,
+      String(n.queueDepth),
+      String(n.outboxBacklog),
+      n.holdsAddress === null ? '-' : n.holdsAddress ? 'holds it' : (n.election ?? 'standby'),
+      n.state === 'offline' ? ago(n.lastSeen, now) : 'now',
+    ]));
+  return `${masters}\n\nrules version ${s.master.rulesVersion}\n\n${nodes}\n`;
+}
+
+export async function runStatus(client: MasterClient, json: boolean, out: NodeJS.WritableStream): Promise<number> {
+  const status = await clusterStatus(client);
+  out.write(json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
+  return 0;
+}
