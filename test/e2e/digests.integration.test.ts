@@ -60,7 +60,7 @@ test('digests: one per recipient across scanners, signed links release, allow an
     type Route = { readonly method: string; readonly url: string; readonly public: boolean; readonly role?: string | undefined };
     const routes = (master.app as unknown as { routeTable: readonly Route[] }).routeTable;
     const publicUser = routes.filter((r) => r.public && r.url.startsWith('/user')).map((r) => `${r.method} ${r.url}`).sort();
-    assert.deepEqual(publicUser, ['GET /user/', 'GET /user/link', 'GET /user/style.css', 'HEAD /user/', 'HEAD /user/link', 'HEAD /user/style.css', 'POST /user/link', 'POST /user/lists/:list/:op', 'POST /user/logout', 'POST /user/messages/:node/:id/:action']);
+    assert.deepEqual(publicUser, ['GET /user/', 'GET /user/link', 'GET /user/style.css', 'HEAD /user/', 'HEAD /user/link', 'HEAD /user/style.css', 'POST /user/delivered/:node/:id/report', 'POST /user/link', 'POST /user/lists/:list/:op', 'POST /user/logout', 'POST /user/messages/:node/:id/:action']);
     assert.ok(routes.filter((r) => r.url.startsWith('/api/v1/digests')).every((r) => !r.public && r.role === 'admin'));
     assert.equal((await fetch(`${master.url}/api/v1/digests/settings`)).status, 401);
     await waitUntil(async () => (await api.get('/api/v1/nodes')).json.items.filter((n: { online: boolean }) => n.online).length === 2, 'both nodes online');

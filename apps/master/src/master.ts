@@ -25,6 +25,7 @@ import { digestRoutes } from './digests/digest-routes.ts';
 import { DigestRunner } from './digests/digest-runner.ts';
 import { createDigestStore } from './digests/settings-repository.ts';
 import { enduserRoutes } from './enduser/enduser-routes.ts';
+import { createEnduserLearning } from './enduser/enduser-learning.ts';
 import { Failover } from './failover/failover.ts';
 import { failoverRoutes, replicatedBeforeReply, standbyGate } from './failover/failover-routes.ts';
 import { removeChangeCapture } from './failover/change-capture.ts';
@@ -128,7 +129,10 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
         await api.register(clusterRoutes(hub, deps), { prefix: '/api/v1' });
         await api.register(digestRoutes(digestStore, digests), { prefix: '/api/v1' });
       },
-      enduserRoutes({ store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: cookieIsSecure(config) }),
+      enduserRoutes({
+        store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: cookieIsSecure(config),
+        learning: createEnduserLearning({ db, cluster: hub, learn: hub, auditLog, log, now }),
+      }),
     ],
   });
   if (!failover) firstAdmin = await ensureFirstAdmin(deps);

@@ -12,6 +12,8 @@ export const can = {
   editRules: (role: Role) => atLeast(role, 'admin'),
   /** Create, change, disable users; see and revoke everyone's tokens. */
   manageUsers: (role: Role) => atLeast(role, 'admin'),
+  /** Teach every scanner that a message is spam or not spam (docs/detection.md, "Learning"). */
+  learn: (role: Role) => atLeast(role, 'admin'),
   /** Remove a stopped node from the cluster. */
   manageNodes: (role: Role) => atLeast(role, 'admin'),
 };

@@ -6,6 +6,7 @@ import { ago, when } from '../lib/format.ts';
 import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
 import { MastersPanel } from '../components/masters-panel.tsx';
+import { LearningPanel } from '../components/learning-panel.tsx';
 
 interface NodeView {
   id: string;
@@ -114,6 +115,7 @@ export function Dashboard({ me }: { me: Me }) {
       </div>
       {/* management failover: the masters and each standby's lag (absent without failover) */}
       <MastersPanel refreshMs={REFRESH_MS} />
+      <LearningPanel refreshMs={REFRESH_MS} />
       <h2>Traffic, last 24 hours</h2>
       {traffic.error && <p class="error" role="alert">{traffic.error}</p>}
       {traffic.data && <TrafficChart rows={traffic.data.rows} bucket="hour" label="Messages per hour over the last 24 hours, by verdict" />}

@@ -3,6 +3,7 @@ import { bytes, when } from '../lib/format.ts';
 import { useData } from '../lib/use-data.ts';
 import { can } from '../lib/roles.ts';
 import { RetainedCopy, type Retained } from '../components/retained-copy.tsx';
+import { LearnButtons } from '../components/learn-buttons.tsx';
 import type { Me } from '../app.tsx';
 import { visibleText } from '../lib/visible-text.ts';
 
@@ -68,6 +69,14 @@ export function MessageDetail({ nodeId, id, me }: { nodeId: string; id: string; 
               </>
             )}
           </dl>
+          {!d.refusal && can.learn(me.role) && (
+            <>
+              <h2>Teach the filter</h2>
+              {d.retained?.status === 'kept' || d.quarantine?.status === 'held'
+                ? <LearnButtons nodeId={d.nodeId} id={d.id} />
+                : <p class="hint" data-testid="learn-unavailable">No copy of this message is kept (not retained, not held in quarantine): there is nothing to learn from.</p>}
+            </>
+          )}
           <h2>Reasons</h2>
           {d.reasons.length === 0 ? <p class="hint">No filter matched.</p> : (
             <div class="table-wrap">

@@ -3,6 +3,7 @@ import { api, apiText, describe } from '../lib/api.ts';
 import { bytes, when } from '../lib/format.ts';
 import { useParsedMessage } from '../lib/mime.ts';
 import { MessageView } from '../components/message-view.tsx';
+import { LearnButtons } from '../components/learn-buttons.tsx';
 import { can } from '../lib/roles.ts';
 import { go } from '../lib/router.ts';
 import { useData } from '../lib/use-data.ts';
@@ -31,7 +32,7 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
     setBusy(true);
     try {
       await api(action === 'release' ? 'POST' : 'DELETE', action === 'release' ? `/quarantine/${id}/release` : `/quarantine/${id}`);
-      setNotice(action === 'release' ? 'Released: the node is delivering it.' : 'Deleted.');
+      setNotice(action === 'release' ? `Released: the node is delivering it${can.learn(me.role) ? ', and every scanner learns that it is not spam' : ''}.` : 'Deleted.');
       detail.reload();
     } catch (err) {
       setNotice(describe(err));
@@ -74,6 +75,7 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
               <button type="button" class="link" onClick={() => go('quarantine')}>Back to the list</button>
             </div>
           )}
+          {can.learn(me.role) && held && !offline && <LearnButtons nodeId={d.nodeId} id={d.id} />}
         </>
       )}
       {raw.error && <p class="error" role="alert" data-testid="raw-error">{raw.error}</p>}

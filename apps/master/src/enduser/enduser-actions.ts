@@ -8,6 +8,7 @@ import type { DigestSettings } from '../digests/settings-schema.ts';
 import { changeRecipientList } from '../rules/recipient-lists.ts';
 import type { PublishDeps } from '../rules/publish-rules.ts';
 import type { MessageAction } from './pages.ts';
+import type { EnduserLearning } from './enduser-learning.ts';
 
 export interface EnduserActionDeps {
   readonly repo: DigestRepository;
@@ -18,7 +19,12 @@ export interface EnduserActionDeps {
   readonly publish: PublishDeps;
   readonly log: Logger;
   readonly now: () => number;
+  /** A release also teaches every scanner "not spam" (absent: it does not). */
+  readonly learning?: EnduserLearning | undefined;
 }
+
+/** What the recipient is told a release also does. */
+const NOT_SPAM = ' It was marked as not spam, so the filter learns from it.';
 
 export type ActionOutcome =
   | { readonly kind: 'done'; readonly text: string }
@@ -61,6 +67,8 @@ export async function performAction(deps: EnduserActionDeps, settings: DigestSet
   }
   // Held for several recipients: this one's copy only; the message stays held for the others.
   if (m.rcptTo.length > 1) return actOnCopy(deps, m, recipient, actor, ip, action, allowSender);
+  // Released means "not spam": the message is read before it leaves the quarantine.
+  const lesson = action !== 'delete' ? await deps.learning?.beforeRelease(nodeId, messageId) : undefined;
   try {
     await deps.cluster.quarantineAction(nodeId, messageId, action === 'delete' ? 'delete' : 'release');
   } catch (err) {
@@ -77,7 +85,8 @@ export async function performAction(deps: EnduserActionDeps, settings: DigestSet
   markQuarantine(deps.publish.db, nodeId, messageId, want, deps.now());
   deps.auditLog.audit(actor, ip, `quarantine.${action === 'delete' ? 'delete' : 'release'}`, target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient' });
   deps.log.info({ event: 'ENDUSER_QUARANTINE_ACTION', queueId: messageId, nodeId, action }, `quarantined message ${want} by its recipient`);
-  return { kind: 'done', text: action === 'delete' ? 'The message was deleted.' : `The message was released and is on its way to your mailbox.${allowSender()}` };
+  await learnReleased(deps, recipient, ip, nodeId, messageId, lesson);
+  return { kind: 'done', text: action === 'delete' ? 'The message was deleted.' : `The message was released and is on its way to your mailbox.${lesson ? NOT_SPAM : ''}${allowSender()}` };
 }
 
 /**
@@ -94,6 +103,7 @@ async function actOnCopy(
     deps.auditLog.audit(actor, ip, 'quarantine.delete', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient });
     return { kind: 'done', text: 'The message was removed from your quarantine.' };
   }
+  const lesson = await deps.learning?.beforeRelease(m.nodeId, m.id);
   let queueId: string;
   try {
     ({ queueId } = await deps.releaseCopy(m.nodeId, m.id, [recipient]));
@@ -106,5 +116,16 @@ async function actOnCopy(
   deps.repo.recordCopy(m.rid, recipient, 'release', deps.now(), queueId);
   deps.auditLog.audit(actor, ip, 'quarantine.release', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient, copyQueueId: queueId });
   deps.log.info({ event: 'ENDUSER_QUARANTINE_ACTION', queueId: m.id, nodeId: m.nodeId, action, copy: queueId }, 'a copy of a quarantined message released to one of its recipients');
-  return { kind: 'done', text: `The message was released and is on its way to your mailbox.${allowSender()}` };
+  await learnReleased(deps, recipient, ip, m.nodeId, m.id, lesson);
+  return { kind: 'done', text: `The message was released and is on its way to your mailbox.${lesson ? NOT_SPAM : ''}${allowSender()}` };
+}
+
+/** The "not spam" lesson of a release; the release is done whatever becomes of it (logged). */
+async function learnReleased(deps: EnduserActionDeps, recipient: string, ip: string, nodeId: string, messageId: string, lesson: Parameters<EnduserLearning['released']>[4]): Promise<void> {
+  if (!deps.learning || !lesson) return;
+  try {
+    await deps.learning.released(recipient, ip, nodeId, messageId, lesson);
+  } catch (err) {
+    deps.log.warn({ event: 'LEARN_SOURCE_FAILED', nodeId, queueId: messageId, error: (err as Error).message }, 'a released message could not be recorded as not spam');
+  }
 }

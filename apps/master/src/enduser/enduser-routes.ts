@@ -123,7 +123,8 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
       if (!s) return html(reply, 401, errorPage('Please use your digest', 'Open the link in your latest quarantine digest to see your quarantine.'));
       const st = settings();
       const held = deps.repo.heldFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, st.categories, 200);
-      return html(reply, 200, portalPage(s.recipient, s.csrf, held, recipientLists(currentRules(deps.publish.db)?.document, s.recipient)));
+      const delivered = deps.learning?.enabled ? deps.learning.deliveredFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, 100) : undefined;
+      return html(reply, 200, portalPage(s.recipient, s.csrf, held, recipientLists(currentRules(deps.publish.db)?.document, s.recipient), undefined, delivered));
     });
 
     /** A form post from the page: the session and its CSRF value, or a refusal page. */
@@ -146,6 +147,16 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
       const s = formSession(request, reply);
       if (!s) return reply;
       return outcomePage(reply, await performAction(deps, settings(), s.recipient, 'enduser-session', request.ip, node, id, action as MessageAction));
+    });
+
+    // "Report spam" on a message delivered to this recipient whose copy is kept: every scanner learns it (docs/detection.md).
+    app.post('/user/delivered/:node/:id/report', { config }, async (request, reply) => {
+      const { node, id } = request.params as { node: string; id: string };
+      if (!NODE_ID.test(node) || !MESSAGE_ID.test(id) || !deps.learning?.enabled) return html(reply, 404, errorPage('Not found', 'No such message.'));
+      const s = formSession(request, reply);
+      if (!s) return reply;
+      const r = await deps.learning.report(s.recipient, request.ip, node, id);
+      return r.status === 200 ? html(reply, 200, resultPage(r.title, r.text, true)) : html(reply, r.status, errorPage(r.title, r.text));
     });
 
     app.post('/user/lists/:list/:op', { config }, async (request, reply) => {

@@ -3,6 +3,7 @@ import { formatTime } from '../digests/digest-runner.ts';
 import type { HeldForRecipient } from '../digests/digest-repository.ts';
 import { describeReasons } from '../digests/categories.ts';
 import type { RecipientList } from '@moat/rules';
+import type { DeliveredForRecipient } from './enduser-learning.ts';
 
 /**
  * The end users' pages: plain server-rendered HTML, no script at all (the CSP forbids it), one
@@ -60,7 +61,18 @@ export function errorPage(title: string, text: string): string {
   return layout(title, `<p class="bad">${h(text)}</p>`);
 }
 
-export function portalPage(recipient: string, csrf: string, held: readonly HeldForRecipient[], lists: RecipientList, notice?: string): string {
+/** The recipient's delivered mail with a kept copy, each with "Report spam" (or "Reported"). */
+function deliveredSection(csrf: string, delivered: readonly DeliveredForRecipient[]): string {
+  const rows = delivered.map((m) => {
+    const action = m.reported ? '<span class="note">Reported as spam</span>' : button(`/user/delivered/${m.nodeId}/${m.id}/report`, { csrf }, 'Report spam');
+    return `<tr><td>${h(m.mailFrom || '<>')}</td><td>${h(m.subject || '(no subject)')}</td><td>${h(formatTime(m.receivedAt))}</td><td>${action}</td></tr>`;
+  });
+  return `<h2>Delivered to you</h2><p class="note">Spam that reached your mailbox: report it, and the filter learns to catch mail like it, for everyone.</p>
+${delivered.length === 0 ? '<p class="note">No recent message of yours can be reported.</p>' : `<table><tr><th>From</th><th>Subject</th><th>Received</th><th></th></tr>${rows.join('\n')}</table>`}`;
+}
+
+/** `delivered`: given when end users' actions teach the filter (a release is then "not spam" too). */
+export function portalPage(recipient: string, csrf: string, held: readonly HeldForRecipient[], lists: RecipientList, notice?: string, delivered?: readonly DeliveredForRecipient[]): string {
   const rows = held.map((m) => {
     const path = `/user/messages/${m.nodeId}/${m.id}`;
     const actions = (['release', 'allow', 'delete'] as const).map((a) => button(`${path}/${a}`, { csrf }, ACTION_LABEL[a])).join('');
@@ -70,8 +82,9 @@ export function portalPage(recipient: string, csrf: string, held: readonly HeldF
 <ul>${lists[name].map((p) => `<li>${h(p)} ${button(`/user/lists/${name}/remove`, { csrf, pattern: p }, 'Remove')}</li>`).join('') || '<li class="note">(empty)</li>'}</ul>
 <form method="post" action="/user/lists/${name}/add">${hidden('csrf', csrf)}<input type="text" name="pattern" maxlength="320" placeholder="sender@example.com or example.com" required> <button type="submit">Add</button></form>`;
   return layout(`Quarantine of ${recipient}`, `${notice ? `<p class="good">${h(notice)}</p>` : ''}
-<p class="note">Messages held for you. Released mail is delivered to your mailbox.</p>
+<p class="note">Messages held for you. Released mail is delivered to your mailbox${delivered ? ', and the filter learns that it is not spam' : ''}.</p>
 ${held.length === 0 ? '<p>Nothing is held for you.</p>' : `<table><tr><th>From</th><th>Subject</th><th>Received</th><th>Why</th><th></th></tr>${rows.join('\n')}</table>`}
+${delivered ? deliveredSection(csrf, delivered) : ''}
 ${listSection('allow', 'Senders you always accept', 'Mail from these senders to you skips the spam checks (virus and attachment checks still apply).')}
 ${listSection('block', 'Senders you refuse', 'Mail from these senders to you is refused.')}
 <p>${button('/user/logout', { csrf }, 'Sign out')}</p>`);
