@@ -13,6 +13,7 @@ import { TokensPage } from './pages/tokens.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { MessageDetail } from './pages/message-detail.tsx';
 import { DigestsPage } from './pages/digests.tsx';
+import { DomainsPage } from './pages/domains.tsx';
 import { can } from './lib/roles.ts';
 
 export interface Me {
@@ -26,6 +27,7 @@ const PAGES: ReadonlyArray<readonly [string, string, ((role: Role) => boolean)?]
   ['quarantine', 'Quarantine'],
   ['messages', 'Messages'],
   ['rules', 'Rules'],
+  ['domains', 'Domains'],
   ['reports', 'Reports'],
   ['users', 'Users', can.manageUsers],
   ['tokens', 'Tokens'],
@@ -85,6 +87,8 @@ function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) 
       return arg === undefined ? <MessagesPage /> : <MessageDetail key={arg} nodeId={arg} id={rest[0] ?? ''} me={me} />;
     case 'rules':
       return <RulesPage me={me} />;
+    case 'domains':
+      return <DomainsPage me={me} />;
     case 'reports':
       return <ReportsPage />;
     case 'users':
