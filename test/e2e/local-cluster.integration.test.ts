@@ -7,14 +7,16 @@ import { startLocalCluster, type LocalCluster } from '@moat/cli';
 import { sendMail, message, type SendResult } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { orTimeout, sleep, waitUntil } from '../helpers/wait.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, freeUdpPortsOutsideEphemeralRange } from '../helpers/ports.ts';
 import { apiClient, type ApiClient } from '../helpers/cluster-harness.ts';
 import { demoRules } from '@moat/rules';
 import { EICAR, findBinary } from '@moat/engines';
 import { parse } from 'yaml';
 
 async function startOnFreePorts(varDir: string, extra: { restartDelayMs?: number; engines?: boolean } = {}) {
-  const [s1, s2, virtual, e1, e2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  // The elections' UDP ports are bound only once the engines run: none from the ephemeral range (an engine's DNS socket could take it).
+  const [s1, s2, virtual] = [await freePort(), await freePort(), await freePort()];
+  const [e1, e2] = await freeUdpPortsOutsideEphemeralRange(2);
   const cluster = await startLocalCluster({ varDir, masterPort: 0, sinkPort: 0, scannerPorts: [s1, s2], virtualPort: virtual, electionPorts: [e1, e2], logLevel: 'silent', say: () => undefined, ...extra });
   return { cluster, virtual: virtual! };
 }

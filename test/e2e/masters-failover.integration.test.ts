@@ -19,7 +19,7 @@ import { sendMail, message } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { selfSignedCert } from '../helpers/tls-cert.ts';
 import { waitUntil } from '../helpers/wait.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, freeUdpPortsOutsideEphemeralRange } from '../helpers/ports.ts';
 import { startWitness } from '../../apps/master/src/failover/witness.ts';
 
 const env = { from: 'a@origin.test', to: ['user@example.test'] };
@@ -242,7 +242,9 @@ test('a partition between two masters: without a witness both become active; wit
 
 test('the local cluster with a standby master (pnpm start:standby): one master active, the other following, scanners on the active one', async () => {
   const tmp = tempDir('local-standby');
-  const [m1, m2, s1, s2, virtual, e1, e2, me1, me2] = await Promise.all(Array.from({ length: 9 }, () => freePort()));
+  const [m1, m2, s1, s2, virtual] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
+  // The elections' UDP ports: none from the ephemeral range, which any UDP client socket may be given before the elections bind.
+  const [e1, e2, me1, me2] = await freeUdpPortsOutsideEphemeralRange(4);
   const cluster = await startLocalCluster({ varDir: tmp.path, masterPort: m1, standbyPort: m2, sinkPort: 0, scannerPorts: [s1!, s2!], virtualPort: virtual, electionPorts: [e1!, e2!], masterElectionPorts: [me1!, me2!], standby: true, logLevel: 'silent', engines: false });
   try {
     const [first, second] = cluster.masters;

@@ -10,7 +10,7 @@ import { validateRules } from '@moat/rules';
 import { findBinary } from '@moat/engines';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestMaster } from '../helpers/cluster-harness.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, freeUdpPortsOutsideEphemeralRange } from '../helpers/ports.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { waitUntil } from '../helpers/wait.ts';
@@ -213,8 +213,10 @@ test('the image\'s command lines run on this host as the image runs them: master
   // Compose addresses → loopback: each scanner's SMTP port and election address on this host.
   const names = ['scanner-1', 'scanner-2'];
   const local = new Map<string, { name: string; smtpPort: number; electionHost: string; electionPort: number }>();
+  // The elections' UDP ports: none from the ephemeral range, which any UDP client socket may be given before the scanners bind.
+  const electionPorts = await freeUdpPortsOutsideEphemeralRange(names.length);
   for (const [i, name] of names.entries()) {
-    local.set(compose.services[name]!.networks.moat!.ipv4_address, { name, smtpPort: await freePort(), electionHost: `127.0.0.${i + 1}`, electionPort: await freePort() });
+    local.set(compose.services[name]!.networks.moat!.ipv4_address, { name, smtpPort: await freePort(), electionHost: `127.0.0.${i + 1}`, electionPort: electionPorts[i]! });
   }
   const virtualPort = await freePort();
   const scanners = names.map((name) => {

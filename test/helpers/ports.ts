@@ -1,3 +1,4 @@
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 
 /** Binds 127.0.0.1:`port` (0: any free port), closes it again and resolves the port bound, or null when the bind failed. */
@@ -32,4 +33,30 @@ export async function freePortOutsideEphemeralRange(): Promise<number> {
     if (port !== null) return port;
   }
   throw new Error('no free port in 20000–31999 after 200 tries');
+}
+
+/** Binds UDP 0.0.0.0:`port` (every loopback address), closes it again and resolves whether the bind worked. */
+function bindUdpAndRelease(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.unref();
+    socket.once('error', () => resolve(false));
+    socket.bind(port, '0.0.0.0', () => socket.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Distinct free UDP ports below Linux's ephemeral range, for elections' UDP addresses that a process
+ * binds seconds later. A port from bind(0) is ephemeral: meanwhile any UDP client socket (a DNS
+ * lookup by an engine, a resolver) can be given it, and the election's bind then fails with
+ * EADDRINUSE.
+ */
+export async function freeUdpPortsOutsideEphemeralRange(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  for (let tries = 0; tries < 200 * count && ports.size < count; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!ports.has(port) && (await bindUdpAndRelease(port))) ports.add(port);
+  }
+  if (ports.size < count) throw new Error(`no ${count} free UDP ports in 20000–31999 after ${200 * count} tries`);
+  return [...ports];
 }
