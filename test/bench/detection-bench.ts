@@ -40,7 +40,8 @@ import { tempDir } from '../helpers/temp-dir.ts';
 import { sendMail } from '../helpers/smtp-client.ts';
 import { benchLog } from './lib/bench-options.ts';
 import { ensureCorpus, loadCorpus, shuffled, type CorpusMessage } from './lib/spam-corpus.ts';
-import { moatFlags, rates, readOutcome, rspamdFlags, saFlags, type Outcome, type Rates } from './lib/detection-outcome.ts';
+import { moatFlags, rates, readOutcome, rspamdFlags, saFlags, type Outcome } from './lib/detection-outcome.ts';
+import { renderDetectionReport, type PhaseResult } from './lib/detection-report.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: opts } = parseArgs({
@@ -191,22 +192,9 @@ async function spamassassinAlone(stack: Stack, messages: readonly CorpusMessage[
   return messages.length / ((performance.now() - started) / 1000);
 }
 
-interface Row {
-  readonly phase: string;
-  readonly system: string;
-  readonly rates: Rates;
-  readonly msgPerSec?: number;
+function phase(name: string, outcomes: readonly Outcome[]): PhaseResult {
+  return { phase: name, moat: rates(outcomes, moatFlags), spamassassin: rates(outcomes, saFlags), rspamd: rates(outcomes, rspamdFlags) };
 }
-
-function rowsOf(phase: string, outcomes: readonly Outcome[], msgPerSec?: number): Row[] {
-  return [
-    { phase, system: 'SpamAssassin alone (its score ≥ its required 5)', rates: rates(outcomes, saFlags) },
-    { phase, system: 'Rspamd alone (its own actions)', rates: rates(outcomes, rspamdFlags) },
-    { phase, system: 'Moat (one verdict from both)', rates: rates(outcomes, moatFlags), ...(msgPerSec !== undefined ? { msgPerSec } : {}) },
-  ];
-}
-
-const pct = (n: number) => `${n.toFixed(1)}%`;
 
 async function main(): Promise<void> {
   const data = ensureCorpus(opts.cache!, benchLog);
@@ -240,20 +228,22 @@ async function main(): Promise<void> {
     benchLog(`calibration signals written to ${opts.calibrate}`);
   }
 
-  const rows: Row[] = [];
+  const phases: PhaseResult[] = [];
   let learnSeconds = 0;
   let saAlonePerSec = 0;
+  let moatPerSec = 0;
+  let corrected = 0;
   const stack = await startStack();
   try {
     const untrained = await replay(stack, evaluation, 'untrained');
-    rows.push(...rowsOf('before learning', untrained.outcomes, untrained.outcomes.length / untrained.seconds));
+    phases.push(phase('Before learning', untrained.outcomes));
     learnSeconds = await moatLearn(stack, calibration);
     const trained = await replay(stack, evaluation, 'trained');
-    rows.push(...rowsOf('after learning the calibration half', trained.outcomes, trained.outcomes.length / trained.seconds));
+    phases.push(phase('After moat learn', trained.outcomes));
+    moatPerSec = trained.outcomes.length / trained.seconds;
     const sample = evaluation.filter((_, i) => i % 4 === 0);
     saAlonePerSec = await spamassassinAlone(stack, sample);
     if (!skip.has('online')) {
-      let corrected = 0;
       const online = await replay(stack, shuffled(evaluation, SEED), 'online', async (m, o) => {
         if (moatFlags(o) !== m.spam) {
           corrected++;
@@ -261,28 +251,23 @@ async function main(): Promise<void> {
         }
       });
       benchLog(`online: ${corrected} verdicts corrected`);
-      rows.push(...rowsOf('online, each wrong verdict corrected', online.outcomes, online.outcomes.length / online.seconds));
+      phases.push(phase('Online, each wrong verdict corrected', online.outcomes));
     }
   } finally {
     await stack.close();
   }
 
-  const table = [
-    '| phase | system | spam caught | ham flagged | msg/s (4 sessions) |',
-    '| --- | --- | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.phase} | ${r.system} | ${pct(r.rates.caught)} | ${pct(r.rates.falsePositive)} | ${r.msgPerSec !== undefined ? r.msgPerSec.toFixed(1) : ''} |`),
-    `| after learning the calibration half | SpamAssassin alone, spamc protocol straight to spamd (every 4th message) | | | ${saAlonePerSec.toFixed(1)} |`,
-  ];
-  const report = [
-    '# Detection benchmark',
-    '',
-    `Run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores with \`pnpm bench:detection${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\`.`,
-    `Corpus: the SpamAssassin public corpus, groups \`spam\` and \`easy_ham\` only; evaluation half ${count(evaluation)} (never trained or tuned on), calibration half ${count(calibration)} (learned in the second phase; learning took ${learnSeconds.toFixed(0)} s).`,
-    'Network tests off for every engine (no DNS to the Internet). "Flagged" is anything but delivery as it came: Moat tags, quarantines or rejects; SpamAssassin scores at least its required score; Rspamd asks for any action but `no action` and `greylist`.',
-    '',
-    ...table,
-    '',
-  ].join('\n');
+  const report = renderDetectionReport({
+    date: new Date(),
+    cores: cpus().length,
+    command: `pnpm bench:detection${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}`,
+    corpus: `Corpus: the SpamAssassin public corpus, groups \`spam\` and \`easy_ham\` only. Every figure is on the evaluation half, ${count(evaluation)}, never trained or tuned on; the calibration half, ${count(calibration)}, is what \`moat learn\` teaches (${learnSeconds.toFixed(0)} s, until the scanner had applied it) and what the detection model was calibrated on.`,
+    phases,
+    throughput: { moat: moatPerSec, spamassassin: saAlonePerSec, sessions: SESSIONS },
+    notes: [
+      `Throughput: Moat is the full pipeline (SMTP, both engines side by side, the verdict, the queue on disk, delivery) after learning, over every evaluation message; SpamAssassin alone is spamc's protocol straight to the same spamd, every 4th evaluation message, ${SESSIONS} at a time. Online: ${corrected} wrong verdicts were corrected through the learn route (POST /api/v1/learn), each answered once the scanner had applied it.`,
+    ],
+  });
   process.stdout.write(report);
   mkdirSync(join(HERE, 'results'), { recursive: true });
   writeFileSync(opts.out!, report);

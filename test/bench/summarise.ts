@@ -37,6 +37,11 @@ export const PICKS: readonly Pick[] = [
   ...(['New connection per message', 'Reused connections'] as const).map((mode) => (
     { area: 'balancer', file: 'balancer-scanner.md', figure: `in front of a scanner, ${mode}: latency p99 (ms)`, section: new RegExp(`^${mode}`), row: /^latency p99/, ...BALANCER, higherIsBetter: false }
   )),
+  ...(['After moat learn', 'Before learning', 'Online, each wrong verdict corrected'] as const).flatMap((phase) => [
+    { area: 'detection', file: 'detection.md', figure: `${phase}: spam caught (%)`, section: new RegExp(`^${phase}`), row: /^spam caught$/, moat: /^Moat$/, baselines: [/^SpamAssassin alone$/, /^Rspamd alone$/], higherIsBetter: true },
+    { area: 'detection', file: 'detection.md', figure: `${phase}: ham flagged (%)`, section: new RegExp(`^${phase}`), row: /^ham flagged$/, moat: /^Moat$/, baselines: [/^SpamAssassin alone$/, /^Rspamd alone$/], higherIsBetter: false },
+  ]),
+  { area: 'detection', file: 'detection.md', figure: 'full pipeline msg/s, 4 sessions', section: /^Throughput/, row: /^msg\/s/, moat: /^Moat$/, baselines: [/^SpamAssassin alone$/], higherIsBetter: true },
   ...CONSOLE_PAGES.map((page) => ({ area: 'console', file: 'console.md', figure: `${page}: page shows its data (ms)`, section: /.*/, row: new RegExp(`^${page}`), moat: /^to data/, baselines: [/^API alone/], higherIsBetter: false })),
 ];
 
@@ -48,7 +53,7 @@ export function summarise(dir: string): { markdown: string; missing: string[] } 
   const markdown = [
     '# Benchmarks: one table',
     '',
-    'Written by `pnpm bench` (every benchmark, then `node test/bench/summarise.ts`) from the results files in this folder; each figure sits next to the baseline(s) measured in the same run of its benchmark (the *run* column is that run\'s date: benchmarks run one after another, so a partial run leaves older figures of the others). Ratio = Moat ÷ baseline; *better* says whether a higher (↑) or lower (↓) value is better. Details, commands and how each figure is measured: [scanner](scanner.md), [master link](master-link.md), [master data](master-data.md), [balancer](balancer.md) (and [in front of a scanner](balancer-scanner.md)), [console](console.md); machine and trade-offs in [docs/performance.md](../../../docs/performance.md).',
+    'Written by `pnpm bench` (every benchmark, then `node test/bench/summarise.ts`) from the results files in this folder; each figure sits next to the baseline(s) measured in the same run of its benchmark (the *run* column is that run\'s date: benchmarks run one after another, so a partial run leaves older figures of the others). Ratio = Moat ÷ baseline; *better* says whether a higher (↑) or lower (↓) value is better. Details, commands and how each figure is measured: [scanner](scanner.md), [master link](master-link.md), [master data](master-data.md), [balancer](balancer.md) (and [in front of a scanner](balancer-scanner.md)), [console](console.md), [detection](detection.md); machine and trade-offs in [docs/performance.md](../../../docs/performance.md).',
     '',
     formatSummary(rows),
     '',

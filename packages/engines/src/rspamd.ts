@@ -72,6 +72,9 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     writeFileSync(join(local, 'redis.conf'), `servers = "${options.redis}";\n`);
     // Moat teaches every node the same mail (learn events); an engine that teaches itself would make nodes diverge.
     writeFileSync(join(local, 'classifier-bayes.conf'), 'autolearn = false;\nmin_learns = 200;\n');
+    // Rspamd greylists by itself once it has Redis: Moat greylists cluster-wide (its rules'
+    // greylisting) and decides on its own score scale, so Rspamd only scores.
+    writeFileSync(join(local, 'greylist.conf'), 'enabled = false;\n');
   }
   if (options.fuzzy && options.redis) {
     writeFileSync(join(local, 'worker-fuzzy.inc'), fuzzyWorker(fuzzy, options.redis));
