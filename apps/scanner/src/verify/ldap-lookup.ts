@@ -10,8 +10,8 @@ export type LdapOutcome =
 /**
  * One LDAP (or Active Directory) lookup: connect (LDAPS, or StartTLS when asked), bind, search
  * the subtree for the filter with the address in it, unbind. A fresh connection per lookup keeps
- * it simple and survives a domain controller's restart; the RCPT-time cost is measured in the
- * scanner benchmark. Every step is bounded by `timeoutMs`; any failure is `unavailable` (a
+ * it simple and survives a domain controller's restart; the RCPT-time cost is measured by
+ * `pnpm bench:rcpt` (test/bench/results/rcpt.md). Every step is bounded by `timeoutMs`; any failure is `unavailable` (a
  * 451 4.4.3 by default), never "not found". The bind password never reaches an error text.
  */
 export async function ldapLookup(source: LdapSource, address: string, timeoutMs: number): Promise<LdapOutcome> {
