@@ -2,6 +2,9 @@
  * `pnpm bench:detection`: how much spam Moat catches and how much good mail it flags, on real
  * mail, beside the engines it runs, measured in one run.
  *
+ * As `pnpm start` runs them: Rspamd keeps Bayes and fuzzy hashes in its Redis, and learn events
+ * teach both (spam's fuzzy hashes are added).
+ *
  * The corpus is the SpamAssassin public corpus, groups `spam` and `easy_ham` only (see
  * lib/spam-corpus.ts), split by a hash of each message's id into a calibration half and an
  * evaluation half. Every figure is on the evaluation half, which is never trained or tuned on.
@@ -87,11 +90,11 @@ interface Stack {
 async function startStack(): Promise<Stack> {
   const dns = await startDnsStub();
   const redis = await startRedis();
-  const [spamd, rspamd] = await Promise.all([startSpamd({ allowTell: true }), startRspamd({ redis: redis.address, dnsServer: dns.address })]);
+  const [spamd, rspamd] = await Promise.all([startSpamd({ allowTell: true }), startRspamd({ redis: redis.address, dnsServer: dns.address, fuzzy: true })]);
   const downstream = await startDownstream();
   const master = await startTestMaster({ seed: validateRules({ ...demoRules(), limits: { maxMessageBytes: 10 * 1024 * 1024, maxRecipients: 50 } }) });
   const scanner = await startClusterScanner('bench-scanner', master.wsUrl, downstream.port, {
-    analyzers: { spamassassin: { host: spamd.host, port: spamd.port }, rspamd: { url: rspamd.url, controllerUrl: rspamd.controllerUrl } },
+    analyzers: { spamassassin: { host: spamd.host, port: spamd.port }, rspamd: { url: rspamd.url, controllerUrl: rspamd.controllerUrl, fuzzy: true } },
   });
   const api = await apiClient(master.url);
   const token = (await api.post('/api/v1/tokens', { name: 'detection-bench' })).json.token as string;
