@@ -60,8 +60,8 @@ test('moat status, node drain|undrain|remove and quarantine list|release over th
     const table = await moat(['status', ...on], auditor);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^MASTER +ROLE +REPLICATION LAG +ADDRESS\nmaster +active \(no standby\)/);
-    assert.match(table.stdout, /\nNODE +STATE +RULES +QUEUE +OUTBOX +VIRTUAL ADDRESS +LAST SEEN\n/);
-    assert.match(table.stdout, new RegExp(`\\nscanner-a +online +${rulesVersion} +\\d+ +\\d+ +- +now\\n`));
+    assert.match(table.stdout, /\nNODE +STATE +RULES +QUEUE +OUTBOX +VIRTUAL ADDRESS +LAST SEEN +ENGINES\n/);
+    assert.match(table.stdout, new RegExp(`\\nscanner-a +online +${rulesVersion} +\\d+ +\\d+ +- +now +-\\n`), 'no analyzers: no engines reported');
   });
 
   await t.test('without a token, or with a wrong one, it says why and exits 1', async () => {
@@ -153,7 +153,7 @@ test('moat status, node drain|undrain|remove and quarantine list|release over th
     scannerBStopped = true;
     await waitUntil(async () => JSON.parse((await moat(['status', ...on, '--json'], auditor)).stdout).nodes.some((n: { name: string; state: string }) => n.name === 'scanner-b' && n.state === 'offline'), 'moat status shows scanner-b offline', 20_000, 200);
     const table = await moat(['status', ...on], auditor);
-    assert.match(table.stdout, /\nscanner-b +offline +\d+ +\d+ +\d+ +- +\d+s ago\n/);
+    assert.match(table.stdout, /\nscanner-b +offline +\d+ +\d+ +\d+ +- +\d+s ago +-\n/);
     const removed = await moat(['node', 'remove', 'scanner-b', ...on], admin);
     assert.equal(removed.code, 0, removed.stderr);
     assert.match(removed.stdout, /^scanner-b removed: its key is erased/);

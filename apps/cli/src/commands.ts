@@ -106,7 +106,7 @@ export const COMMANDS = [
   },
   {
     name: 'status',
-    summary: 'the cluster now: masters, and every node\'s state, rules version, queue, outbox, who holds the virtual address',
+    summary: 'the cluster now: masters, and every node\'s state, rules version, queue, outbox, engines, who holds the virtual address',
     options: { master: MASTER, var: VAR, json: JSON_OUT },
     notes: [...API_NOTES, 'Any role may run it (an auditor token is enough).'],
   },

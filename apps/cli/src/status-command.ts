@@ -13,6 +13,20 @@ interface NodeView {
   outboxBacklog: number;
   software: string;
   balancer?: { holder: boolean; election: { state: string; priority: number } | null };
+  engines?: { reportedAt: string; items: EngineView[] };
+}
+
+/** One analyzer's engine on a node (GET /api/v1/nodes `engines.items`; scanners of protocol 5). */
+export interface EngineView {
+  engine: string;
+  state: 'up' | 'down' | 'unknown';
+  checkedAt?: string;
+  samples: number;
+  windowSeconds: number;
+  p50Ms?: number;
+  p95Ms?: number;
+  errors: number;
+  lastError?: { message: string; at: string };
 }
 
 /** GET /api/v1/cluster/masters: present only on a master with failover (docs/masters.md). */
@@ -42,6 +56,8 @@ export interface ClusterStatus {
     holdsAddress: boolean | null;
     election: string | null;
     software: string;
+    /** Each analyzer's engine (its last heartbeat's); null: the node has not reported them (older scanner, or no heartbeat since the master started). */
+    engines: EngineView[] | null;
   }[];
 }
 
@@ -74,6 +90,7 @@ export async function clusterStatus(client: MasterClient): Promise<ClusterStatus
         holdsAddress: n.balancer ? n.balancer.holder : null,
         election: n.balancer?.election ? `${n.balancer.election.state} (prio ${n.balancer.election.priority})` : null,
         software: n.software,
+        engines: n.engines?.items ?? null,
       };
     }),
   };
@@ -89,7 +106,7 @@ export function formatStatus(s: ClusterStatus, now = Date.now()): string {
     : formatTable(['MASTER', 'ROLE', 'REPLICATION LAG', 'ADDRESS'], [['master', 'active (no standby)', '-', s.master.url]]);
   const nodes = s.nodes.length === 0
     ? 'no scanner has joined (docs/cluster.md, "Joining")'
-    : formatTable(['NODE', 'STATE', 'RULES', 'QUEUE', 'OUTBOX', 'VIRTUAL ADDRESS', 'LAST SEEN'], s.nodes.map((n) => [
+    : formatTable(['NODE', 'STATE', 'RULES', 'QUEUE', 'OUTBOX', 'VIRTUAL ADDRESS', 'LAST SEEN', 'ENGINES'], s.nodes.map((n) => [
       n.name,
       n.state,
       n.rulesCurrent ? String(n.rulesVersion) : `${n.rulesVersion} (behind)`,
@@ -97,8 +114,17 @@ export function formatStatus(s: ClusterStatus, now = Date.now()): string {
       String(n.outboxBacklog),
       n.holdsAddress === null ? '-' : n.holdsAddress ? 'holds it' : (n.election ?? 'standby'),
       n.state === 'offline' ? ago(n.lastSeen, now) : 'now',
+      n.engines === null ? '-' : n.engines.length === 0 ? 'none' : n.engines.map(engineCell).join(', '),
     ]));
-  return `${masters}\n\nrules version ${s.master.rulesVersion}\n\n${nodes}\n`;
+  const errors = s.nodes.flatMap((n) => (n.engines ?? []).filter((e) => e.state === 'down' && e.lastError).map((e) => `  ${n.name} ${e.engine}: ${e.lastError!.message} (${ago(e.lastError!.at, now)})`));
+  return `${masters}\n\nrules version ${s.master.rulesVersion}\n\n${nodes}\n${errors.length ? `\nengines down:\n${errors.join('\n')}\n` : ''}`;
+}
+
+/** `spamassassin up 41ms`, `clamav DOWN`, `auth ?` (not yet seen). */
+function engineCell(e: EngineView): string {
+  if (e.state === 'down') return `${e.engine} DOWN`;
+  if (e.state === 'unknown') return `${e.engine} ?`;
+  return `${e.engine} up${e.p95Ms !== undefined ? ` ${Math.round(e.p95Ms)}ms` : ''}`;
 }
 
 export async function runStatus(client: MasterClient, json: boolean, out: NodeJS.WritableStream): Promise<number> {

@@ -20,6 +20,8 @@ import { RefusalLog } from './smtp/refusal-log.ts';
 import { acceptMessage } from './pipeline/accept-message.ts';
 import { analyzeLimitsFrom } from './pipeline/analyze.ts';
 import { createAnalyzers } from './analyzers/create-analyzers.ts';
+import { EngineHealthTracker } from './analyzers/engine-health.ts';
+import { monitorAnalyzers, startEngineProbes } from './analyzers/engine-monitor.ts';
 import { createFileRulesSource } from './rules-source/file-rules-source.ts';
 import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
 import type { RulesSource } from './rules-source/rules-source.ts';
@@ -95,6 +97,8 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const closeSyncs = () => [dbSync, dirSync.queue, dirSync.quarantine, dirSync.retained].forEach((s) => s.close());
   await fsyncDir(config.dataDir); // the WAL file's own name, created by the open
   let link: ClusterLink | undefined;
+  // Each analyzer's engine, as scans and probes find it: the heartbeat's `engines` (protocol 5).
+  const engineHealth = new EngineHealthTracker([], now);
   let boundPort: number | undefined;
   let balancer: BalancerHandle | undefined;
   // First: this run's outbox epoch is recorded before anything of it writes an event.
@@ -175,6 +179,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       queueDepth: () => queue.stats().n,
       balancerReport: () => (balancer ? balancerReport(balancer.status()) : undefined),
       routeHealth: () => router.routeHealth(),
+      engineHealth: () => engineHealth.report(),
       verification: {
         sources: (frame) => verificationStore.replace(frame),
         test: async (address) => {
@@ -212,7 +217,8 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   quarantineExpiry.start();
   rules.onChange(() => quarantineExpiry.nudge());
 
-  const analyzers = createAnalyzers(config);
+  const analyzers = monitorAnalyzers(createAnalyzers(config), engineHealth, log);
+  const engineProbes = startEngineProbes(analyzers, engineHealth, config.analyzers.probeSeconds * 1000, log);
   const analyzeLimits = analyzeLimitsFrom(config.analysis);
   const linkForGreylist = link;
   const greylist = new Greylister({
@@ -315,6 +321,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     async close() {
       if (closed) return;
       closed = true;
+      engineProbes.stop();
       await balancer?.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await refusals.close(); // pending aggregates into the outbox before the database closes

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { OutboxEventSchema } from './events.ts';
 import { LearnAckFrame, LearnEventFrame } from './learn.ts';
+import { EngineHealthSchema, MAX_REPORTED_ENGINES } from './engines.ts';
 import { MAX_REPORTED_ROUTES, RouteHealthSchema } from './routes.ts';
 import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFrame, VerifyTestFrame } from './verify.ts';
 
@@ -21,9 +22,10 @@ import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFram
  * kept (docs/security.md): version 1 is refused (OLDEST_PROTOCOL_VERSION); `learn.event` /
  * `learn.ack`, cluster-wide learning (learn.ts). 3: recipient verification (verify.ts):
  * `verify.sources`, `verify.test`, `callout.get` / `callout.cached` / `callout.put`. 4: per-domain routing: the heartbeat's
- * `routes` (routes.ts), each route's health on the scanner.
+ * `routes` (routes.ts), each route's health on the scanner. 5: the heartbeat's `engines` (engines.ts), each
+ * analyzer's engine up or down, its latency and last error.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Content chunks of a streamed message. */
@@ -115,6 +117,7 @@ export const HeartbeatFrame = Type.Object(
     rulesVersion: Type.Optional(Type.Integer({ minimum: 0 })),
     balancer: Type.Optional(BalancerReportSchema),
     routes: Type.Optional(Type.Array(RouteHealthSchema, { maxItems: MAX_REPORTED_ROUTES, description: 'Each route\'s last outcome on this scanner (protocol 4).' })),
+    engines: Type.Optional(Type.Array(EngineHealthSchema, { maxItems: MAX_REPORTED_ENGINES, description: 'Each analyzer\'s engine: up or down, latency, last error (protocol 5).' })),
   },
   { additionalProperties: false },
 );

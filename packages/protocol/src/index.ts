@@ -9,3 +9,4 @@ export { acceptProtocol, offerProtocol, OLDEST_PROTOCOL_VERSION, type Negotiatio
 // ── management failover: the master ⇄ master replication link ──
 export * from './replication.ts';
 export { MAX_REPORTED_ROUTES, ROUTES_PROTOCOL_VERSION, RouteHealthSchema, type RouteHealth } from './routes.ts';
+export { ENGINES_PROTOCOL_VERSION, EngineHealthSchema, MAX_REPORTED_ENGINES, type EngineHealth } from './engines.ts';

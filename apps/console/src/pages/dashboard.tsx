@@ -6,6 +6,7 @@ import { ago, when } from '../lib/format.ts';
 import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
 import { MastersPanel } from '../components/masters-panel.tsx';
+import { EnginesPanel } from '../components/engines-panel.tsx';
 import { LearningPanel } from '../components/learning-panel.tsx';
 
 interface NodeView {
@@ -113,6 +114,7 @@ export function Dashboard({ me }: { me: Me }) {
           </tbody>
         </table>
       </div>
+      <EnginesPanel refreshMs={REFRESH_MS} />
       {/* management failover: the masters and each standby's lag (absent without failover) */}
       <MastersPanel refreshMs={REFRESH_MS} />
       <LearningPanel refreshMs={REFRESH_MS} />

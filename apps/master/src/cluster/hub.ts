@@ -19,7 +19,7 @@ import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
 import { createLinkAdmission, limitFrameSize, PRE_HELLO_MAX_BYTES, type LinkAdmission } from './link-admission.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
-import { LEARN_PROTOCOL_VERSION, type RouteHealth } from '@moat/protocol';
+import { LEARN_PROTOCOL_VERSION, type EngineHealth, type RouteHealth } from '@moat/protocol';
 import { LearnDispatcher } from '../learn/learn-dispatcher.ts';
 import { createLearnStore, type LearnStore } from '../learn/learn-store.ts';
 
@@ -83,6 +83,7 @@ export class ClusterHub implements ClusterControl {
   private readonly balancers = new Map<string, { readonly report: BalancerReport; readonly at: number }>();
   /** Each node's latest route health (memory only, like the balancer's: resent every heartbeat). */
   private readonly routes = new Map<string, { routes: readonly RouteHealth[]; at: number }>();
+  private readonly engines = new Map<string, { engines: readonly EngineHealth[]; at: number }>();
 
   private readonly metrics: ClusterMetrics;
   private readonly admission: LinkAdmission = createLinkAdmission();
@@ -138,6 +139,7 @@ export class ClusterHub implements ClusterControl {
     if (!this.registry.remove(nodeId, this.now())) return 'unknown';
     this.balancers.delete(nodeId);
     this.routes.delete(nodeId);
+    this.engines.delete(nodeId);
     this.log.info({ event: 'NODE_REMOVED', nodeId }, 'node removed from the cluster');
     return 'removed';
   }
@@ -150,6 +152,11 @@ export class ClusterHub implements ClusterControl {
   /** Each route's last outcome as a node reported it in its heartbeat (protocol 4), and when; undefined before its first. */
   routeHealth(nodeId: string): { readonly routes: readonly RouteHealth[]; readonly at: number } | undefined {
     return this.routes.get(nodeId);
+  }
+
+  /** Each analyzer's engine as a node reported it in its last heartbeat (protocol 5), and when; undefined before its first (memory only). */
+  engineHealth(nodeId: string): { readonly engines: readonly EngineHealth[]; readonly at: number } | undefined {
+    return this.engines.get(nodeId);
   }
 
   /** The latest balancer status a node reported in its heartbeat, and when; undefined if it runs none. */
@@ -315,6 +322,7 @@ export class ClusterHub implements ClusterControl {
         this.registry.heartbeat(s.node.id, this.now(), frame.queueDepth, frame.outboxBacklog, frame.rulesVersion);
         if (frame.balancer) this.balancers.set(s.node.id, { report: frame.balancer, at: this.now() });
         if (frame.routes) this.routes.set(s.node.id, { routes: frame.routes, at: this.now() });
+        if (frame.engines) this.engines.set(s.node.id, { engines: frame.engines, at: this.now() });
         this.send(s.ws, { type: 'heartbeat', at: this.now() });
         return;
       case 'rules.ack':

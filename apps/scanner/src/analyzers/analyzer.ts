@@ -41,4 +41,10 @@ export interface Analyzer {
   readonly fallback: Fallback;
   /** Rejects when the engine is unavailable; must stop its I/O when `signal` aborts. */
   run(input: AnalyzerInput, signal: AbortSignal): Promise<Findings>;
+  /**
+   * A cheap question to the engine (PING), asked every `analyzers.probeSeconds` so its health
+   * is known between messages (engine-monitor.ts); rejects when it is down. Absent for the
+   * DNS-based analyzers: their health is what their scans meet.
+   */
+  probe?(signal: AbortSignal): Promise<void>;
 }

@@ -166,6 +166,8 @@ const Spamassassin = Type.Object(
 );
 
 export const AnalyzersConfigSchema = Type.Object(
-  { dns: Dns, clamav: Type.Optional(Clamav), auth: Type.Optional(Auth), dnsbl: Type.Optional(Dnsbl), uribl: Type.Optional(Uribl), rspamd: Type.Optional(Rspamd), spamassassin: Type.Optional(Spamassassin) },
+  {
+    probeSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 10, description: 'How often clamd, spamd and Rspamd are asked whether they are up (PING), so engine health (the heartbeat, the dashboard, `moat status`) is known between messages; 0: only scans tell.' }),
+    dns: Dns, clamav: Type.Optional(Clamav), auth: Type.Optional(Auth), dnsbl: Type.Optional(Dnsbl), uribl: Type.Optional(Uribl), rspamd: Type.Optional(Rspamd), spamassassin: Type.Optional(Spamassassin) },
   { additionalProperties: false, default: {}, description: 'Analyzers run after DATA beside the content analysis; none configured: the bare pipeline.' },
 );

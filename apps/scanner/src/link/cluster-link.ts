@@ -8,7 +8,7 @@ import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
 import type { NodeCredential, NodeKey } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
-import { LEARN_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type RouteHealth, type VerifySources, type VerifyTestAnswer } from '@moat/protocol';
+import { ENGINES_PROTOCOL_VERSION, LEARN_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type EngineHealth, type RouteHealth, type VerifySources, type VerifyTestAnswer } from '@moat/protocol';
 import type { LearnFollower } from '../learn/learn-follower.ts';
 
 export interface LinkSettings {
@@ -40,6 +40,8 @@ export interface LinkDeps {
   readonly balancerReport?: () => BalancerReport | undefined;
   /** Each route's last outcome for the heartbeat (protocol 4). */
   readonly routeHealth?: () => RouteHealth[];
+  /** Each analyzer's engine for the heartbeat (protocol 5). */
+  readonly engineHealth?: () => EngineHealth[];
   readonly log: Logger;
   readonly now: () => number;
   /** The highest master epoch seen (management failover fencing); absent: no fencing. */
@@ -359,7 +361,9 @@ export class ClusterLink {
       }
       const balancer = this.deps.balancerReport?.();
       const routes = this.linkProtocol >= ROUTES_PROTOCOL_VERSION ? this.deps.routeHealth?.() : undefined;
-      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version(), ...(balancer ? { balancer } : {}), ...(routes?.length ? { routes } : {}) });
+      // A master that speaks 4 would refuse the heartbeat with a key it does not know.
+      const engines = this.linkProtocol >= ENGINES_PROTOCOL_VERSION ? this.deps.engineHealth?.() : undefined;
+      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version(), ...(balancer ? { balancer } : {}), ...(routes?.length ? { routes } : {}), ...(engines?.length ? { engines } : {}) });
       this.drain();
     }, this.heartbeatMs);
     this.heartbeatTimer.unref();

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { BalancerReportSchema } from '@moat/protocol';
+import { BalancerReportSchema, EngineHealthSchema } from '@moat/protocol';
 import type { ClusterHub } from '../../cluster/hub.ts';
 import { JOIN_TOKEN_DEFAULT_TTL_SECONDS, JOIN_TOKEN_MAX_TTL_SECONDS } from '../../cluster/join-tokens.ts';
 import { ApiError, notFound } from '../../http/api-error.ts';
@@ -29,6 +29,19 @@ const NodeSchema = Type.Object({
         lastSeq: Type.Integer(),
       },
       { description: 'A warning: the node\'s event sequence went backwards within one run (its disk went back in time under a live process, e.g. a VM snapshot restored with its memory). The events were stored, not dropped; check the node. Absent when it never happened.' },
+    ),
+  ),
+  engines: Type.Optional(
+    Type.Object(
+      {
+        reportedAt: Type.String({ format: 'date-time', description: 'When the heartbeat carrying it arrived (memory only: absent after a master restart until the next heartbeat).' }),
+        items: Type.Array(Type.Object({
+          ...EngineHealthSchema.properties,
+          checkedAt: Type.Optional(Type.String({ format: 'date-time', description: 'When its state was last learned, by a scan or a probe.' })),
+          lastError: Type.Optional(Type.Object({ message: Type.String(), at: Type.String({ format: 'date-time' }) }, { description: 'The last failure since the scanner started (kept after the engine is up again).' })),
+        })),
+      },
+      { description: "Each analyzer's engine on the node (from its last heartbeat; scanners of protocol 5): up or down, scan latency p50/p95 over the last minutes, errors, the last error and when. A stale `reportedAt` on an offline node is its last word. Absent before its first such heartbeat." },
     ),
   ),
   balancer: Type.Optional(
@@ -66,10 +79,12 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
         items: hub.nodes().map((n) => {
           const lb = hub.balancerStatus(n.id);
           const w = warnings.get(n.id);
+          const eng = hub.engineHealth(n.id);
           return {
           id: n.id, name: n.name, online: n.online, lastSeen: isoOrNull(n.lastSeen || null), joinedAt: iso(n.joinedAt), address: n.address, smtpAddress: n.smtpAddress,
           software: n.software, rulesVersion: n.rulesVersion, rulesCurrent: n.rulesVersion === current, queueDepth: n.queueDepth, outboxBacklog: n.outboxBacklog,
           ...(w ? { eventsRewound: { count: w.rewound, lastAt: iso(w.lastAt), lastEpoch: w.lastEpoch, lastSeq: w.lastSeq } } : {}),
+          ...(eng ? { engines: { reportedAt: iso(eng.at), items: eng.engines.map(({ checkedAt, lastError, ...e }) => ({ ...e, ...(checkedAt !== undefined ? { checkedAt: iso(checkedAt) } : {}), ...(lastError ? { lastError: { message: lastError.message, at: iso(lastError.at) } } : {}) })) } } : {}),
           ...(lb ? { balancer: { ...lb.report, reportedAt: iso(lb.at) } } : {}),
           };
         }),

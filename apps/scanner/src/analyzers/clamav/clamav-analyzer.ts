@@ -1,5 +1,5 @@
 import type { Analyzer, Findings } from '../analyzer.ts';
-import { ClamdError, scanStream, type ClamdAddress } from './clamd-client.ts';
+import { ClamdError, ping, scanStream, type ClamdAddress } from './clamd-client.ts';
 import { readMessageFile } from '../../memory/buffer-garbage.ts';
 import { heuristicFindings, type HeuristicsPolicy } from './heuristics.ts';
 
@@ -22,6 +22,7 @@ export interface ClamavSettings {
 export function clamavAnalyzer(settings: ClamavSettings): Analyzer {
   return {
     name: 'clamav',
+    probe: (signal) => ping(settings.address, { signal }),
     timeoutMs: settings.timeoutMs,
     fallback: { policy: settings.onUnavailable, headers: ['X-Moat-Virus-Scan: unavailable'] },
     async run(input, signal): Promise<Findings> {

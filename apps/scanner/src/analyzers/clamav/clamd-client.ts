@@ -110,3 +110,29 @@ export function parseReply(line: string): [Error | undefined, ScanResult?] {
   if (/ ERROR$/.test(text)) return [new ClamdError('error', `clamd: ${text.slice(0, 200)}`)];
   return [new ClamdError('protocol', `clamd: unexpected reply ${JSON.stringify(text.slice(0, 200))}`)];
 }
+
+/** `PING` (clamd(8)): resolves when clamd answers `PONG`; the engine monitor's probe. */
+export function ping(address: ClamdAddress, opts: { signal: AbortSignal }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const socket: Socket = 'socket' in address ? connect(address.socket) : connect(address.port, address.host);
+    let reply = '';
+    const finish = (err?: Error) => {
+      opts.signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const onAbort = () => finish(new ClamdError('timeout', 'clamd did not answer PING in time'));
+    if (opts.signal.aborted) return onAbort();
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(new ClamdError('unreachable', `clamd: ${err.code ?? err.message}`)));
+    socket.on('connect', () => socket.write('zPING\0'));
+    socket.on('data', (data: Buffer) => {
+      reply += data.toString('latin1');
+      const end = reply.indexOf('\0');
+      if (end >= 0) finish(reply.slice(0, end) === 'PONG' ? undefined : new ClamdError('protocol', `clamd answered PING with ${JSON.stringify(reply.slice(0, end).slice(0, 100))}`));
+      else if (reply.length > 100) finish(new ClamdError('protocol', 'clamd answered PING with no end'));
+    });
+    socket.on('end', () => finish(new ClamdError('protocol', 'clamd closed the connection without answering PING')));
+  });
+}

@@ -51,6 +51,12 @@ export function rspamdAnalyzer(settings: RspamdSettings): Analyzer {
   return {
     name: 'rspamd',
     timeoutMs: settings.timeoutMs,
+    async probe(signal) {
+      // Rspamd's normal worker answers `pong` on /ping (no password needed).
+      const res = await fetch(new URL('ping', endpoint), { signal });
+      const body = (await res.text()).trim();
+      if (res.status !== 200 || body !== 'pong') throw new Error(`rspamd answered /ping with HTTP ${res.status} ${JSON.stringify(body.slice(0, 100))}`);
+    },
     fallback: { policy: settings.onUnavailable, headers: ['X-Moat-Spam-Scan: unavailable'] },
     async run(input, signal): Promise<Findings> {
       if (input.size > settings.maxBytes) {

@@ -2,7 +2,7 @@ import { DETECTION_MODEL, engineSignals, strongestHits, weighSignal } from '@moa
 import type { Analyzer, Findings } from '../analyzer.ts';
 import { receivedHeader } from '../../pipeline/delivery-headers.ts';
 import { readMessageFile } from '../../memory/buffer-garbage.ts';
-import { check, type SpamdAddress } from './spamc-client.ts';
+import { check, ping, type SpamdAddress } from './spamc-client.ts';
 
 export interface SpamassassinSettings {
   readonly address: SpamdAddress;
@@ -30,6 +30,7 @@ export function spamassassinAnalyzer(settings: SpamassassinSettings): Analyzer {
   return {
     name: 'spamassassin',
     timeoutMs: settings.timeoutMs,
+    probe: (signal) => ping(settings.address, { signal }),
     fallback: { policy: settings.onUnavailable, headers: ['X-Moat-Spam-Scan: unavailable'] },
     async run(input, signal): Promise<Findings> {
       if (input.size > settings.maxBytes) {
