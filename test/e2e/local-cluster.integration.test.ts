@@ -17,7 +17,7 @@ async function startOnFreePorts(varDir: string, extra: { restartDelayMs?: number
   // The elections' UDP ports are bound only once the engines run: none from the ephemeral range (an engine's DNS socket could take it).
   const [s1, s2, virtual] = [await freePort(), await freePort(), await freePort()];
   const [e1, e2] = await freeUdpPortsOutsideEphemeralRange(2);
-  const cluster = await startLocalCluster({ varDir, masterPort: 0, sinkPort: 0, scannerPorts: [s1, s2], virtualPort: virtual, electionPorts: [e1, e2], logLevel: 'silent', say: () => undefined, ...extra });
+  const cluster = await startLocalCluster({ varDir, masterPort: 0, sinkPort: 0, scannerPorts: [s1, s2], virtualPort: virtual, electionPorts: [e1!, e2!], logLevel: 'silent', say: () => undefined, ...extra });
   return { cluster, virtual: virtual! };
 }
 
