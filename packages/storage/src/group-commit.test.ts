@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readlinkSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import fs, { existsSync, mkdtempSync, readlinkSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, walSync } from './sqlite.ts';
@@ -27,10 +28,34 @@ test('a failing job fails alone; the others of its batch commit', async () => {
   db.close();
 });
 
+/**
+ * Count the real fsync(2) calls on `path` made while `body` runs: node:fs's fsync is wrapped and
+ * the wrapper pushed into every ESM import of it (dir-sync.ts's included), then put back.
+ */
+async function countFsyncs(path: string, body: () => Promise<void>): Promise<number> {
+  const real = fs.fsync;
+  let count = 0;
+  fs.fsync = ((fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => {
+    if (readlinkSync(`/proc/self/fd/${fd}`) === path) count++;
+    real(fd, callback);
+  }) as typeof fs.fsync;
+  syncBuiltinESMExports();
+  try {
+    await body();
+  } finally {
+    fs.fsync = real;
+    syncBuiltinESMExports();
+  }
+  return count;
+}
+
 test('concurrent directory syncs coalesce and all resolve', async () => {
-  const syncer = new DirSyncer(mkdtempSync(join(tmpdir(), 'moat-ds-')));
-  await Promise.all(Array.from({ length: 20 }, () => syncer.sync()));
-  await syncer.sync();
+  const dir = mkdtempSync(join(tmpdir(), 'moat-ds-'));
+  const syncer = new DirSyncer(dir);
+  // 20 callers at once: the first starts an fsync, the 19 that came while it ran share one more.
+  assert.equal(await countFsyncs(dir, () => Promise.all(Array.from({ length: 20 }, () => syncer.sync())).then(() => undefined)), 2, '20 concurrent syncs, 2 fsyncs');
+  assert.equal(await countFsyncs(dir, () => syncer.sync()), 1, 'a sync with none running is one fsync of its own');
+  syncer.close();
 });
 
 /** A sync whose completion the test decides. */
@@ -49,12 +74,22 @@ function heldSync() {
   };
 }
 
+/** Whether `p` has settled once every callback already due has run (one turn of the event loop). */
 const settledYet = async (p: Promise<unknown>) => {
   let settled = false;
   p.then(() => (settled = true), () => (settled = true));
-  await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setImmediate(r));
   return settled;
 };
+
+/** Wait until the held sync has been asked for `n` times: the batch before it has committed. */
+async function syncRequested(held: { readonly calls: number }, n: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (held.calls < n) {
+    assert.ok(Date.now() < deadline, `the sync was asked for ${held.calls} times, waiting for ${n}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
 
 test('with a sync, callers are answered only once the sync after their commit resolves', async () => {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), 'moat-gc-')), 'db'), [{ version: 1, description: 't', sql: 'CREATE TABLE t (a INTEGER UNIQUE)' }], { synchronous: 'normal' });
@@ -62,6 +97,7 @@ test('with a sync, callers are answered only once the sync after their commit re
   const gc = new GroupCommitter(db, { sync: held.sync });
   const insert = db.prepare('INSERT INTO t (a) VALUES (?)');
   const batch = Promise.all([1, 2].map((a) => gc.run(() => insert.run(a).changes)));
+  await syncRequested(held, 1);
   assert.equal(await settledYet(batch), false, 'no answer before the sync');
   assert.equal((db.prepare('SELECT count(*) n FROM t').get() as { n: number }).n, 2, 'committed already');
   assert.equal(held.calls, 1, 'one sync for the batch');
@@ -76,7 +112,7 @@ test('a failed sync fails every caller of its batch, and a job that failed alone
   const gc = new GroupCommitter(db, { sync: held.sync });
   const insert = db.prepare('INSERT INTO t (a) VALUES (?)');
   const outcomes = Promise.allSettled([gc.run(() => insert.run(1)), gc.run(() => insert.run(1))]);
-  await new Promise((r) => setTimeout(r, 20));
+  await syncRequested(held, 1);
   held.pending[0]!.reject(new Error('EIO'));
   const [a, b] = await outcomes;
   assert.equal(a.status, 'rejected');

@@ -4,9 +4,16 @@ import pino from 'pino';
 import { MessageLoggedSchema, validator, type MessageLogged } from '@moat/protocol';
 import { RefusalLog, type RefusedTransaction } from './refusal-log.ts';
 
-const log = pino({ level: 'silent' });
+const silent = pino({ level: 'silent' });
 
-function setup(settings: { perIpBurst?: number; windowMs?: number; maxTrackedIps?: number } = {}, write?: (e: MessageLogged) => Promise<void>) {
+/** A logger whose lines land, parsed, in `lines` (pino writes to it synchronously). */
+function memoryLogger() {
+  const lines: Array<Record<string, unknown> & { level: number; event?: string; msg: string }> = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { log, lines };
+}
+
+function setup(settings: { perIpBurst?: number; windowMs?: number; maxTrackedIps?: number } = {}, write?: (e: MessageLogged) => Promise<void>, log: pino.Logger = silent) {
   let clock = Date.UTC(2026, 0, 1);
   const written: MessageLogged[] = [];
   const refusals = new RefusalLog({
@@ -98,7 +105,7 @@ test('the aggregate is written by its timer when no further refusal comes', asyn
       wrote();
     },
     now: Date.now,
-    log,
+    log: silent,
   });
   await refusals.refused(refusal('192.0.2.1'));
   await refusals.refused(refusal('192.0.2.1'));
@@ -121,11 +128,22 @@ test('past maxTrackedIps, new addresses share one aggregate (memory stays bounde
 });
 
 test('a failed write is logged, never thrown at the SMTP session; close still completes', async () => {
-  const { refusals } = setup({}, async () => {
+  const { log, lines } = memoryLogger();
+  const attempted: string[] = [];
+  const { refusals } = setup({ perIpBurst: 1 }, async (e) => {
+    attempted.push(e.id);
     throw new Error('disk full');
-  });
+  }, log);
+  // The first is written on its own (its promise is what the SMTP session awaits), the second joins
+  // an aggregate that close() writes: both writes fail.
+  await refusals.refused(refusal('192.0.2.1'));
   await refusals.refused(refusal('192.0.2.1'));
   await refusals.close();
+  assert.equal(attempted.length, 2, 'the entry and the aggregate were both tried');
+  const errors = lines.filter((l) => l.event === 'SMTP_REFUSAL_LOG_ERROR');
+  assert.deepEqual(errors.map((l) => ({ level: l.level, queueId: l['queueId'], err: (l['err'] as { message?: string } | undefined)?.message, msg: l.msg })),
+    attempted.map((id) => ({ level: 50, queueId: id, err: 'disk full', msg: 'a refusal could not be logged' })),
+    'one error line per failed write, naming its entry and the cause');
 });
 
 test('entries fit the wire schema limits (long fields are clipped)', async () => {
