@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
@@ -12,6 +12,7 @@ import { BASE_RULES } from '../helpers/scanner-harness.ts';
 import { RawSmtp, message, sendMail } from '../helpers/smtp-client.ts';
 import { engineSkip } from '../helpers/engines.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { selfSignedCert } from '../helpers/tls-cert.ts';
 
 /**
  * Recipient verification at RCPT TO (issue 19), end to end over real sockets: a master, two
@@ -21,8 +22,8 @@ import { waitUntil } from '../helpers/wait.ts';
 
 const MAILBOXES = new Set(['user@example.test', 'alice@example.test']);
 
-/** The domain's "own mail server" for call-outs: knows MAILBOXES, accepts everything at all.test, counts MAIL FROM:<> sessions. */
-async function startMailServer(): Promise<{ port: number; probes: () => number; close(): Promise<void> }> {
+/** The domain's "own mail server" for call-outs: knows `mailboxes`, accepts everything at all.test, counts MAIL FROM:<> sessions. */
+async function startMailServer(mailboxes: ReadonlySet<string> = MAILBOXES): Promise<{ port: number; probes: () => number; close(): Promise<void> }> {
   let probes = 0;
   const server = new SMTPServer({
     authOptional: true, disabledCommands: ['AUTH', 'STARTTLS'], disableReverseLookup: true, logger: false,
@@ -32,7 +33,7 @@ async function startMailServer(): Promise<{ port: number; probes: () => number; 
     },
     onRcptTo(address, _s, cb) {
       const a = address.address.toLowerCase();
-      if (MAILBOXES.has(a) || a.endsWith('@all.test')) return cb();
+      if (mailboxes.has(a) || a.endsWith('@all.test')) return cb();
       cb(Object.assign(new Error('5.1.1 User unknown'), { responseCode: 550 }));
     },
   });
@@ -62,14 +63,26 @@ let a: Awaited<ReturnType<typeof startClusterScanner>>;
 let b: Awaited<ReturnType<typeof startClusterScanner>>;
 let api: ApiClient;
 let deadPort: number;
+/** The own servers of one.test and two.test, each routed there (routing.domains), probed without a call-out target. */
+let oneServer: Awaited<ReturnType<typeof startMailServer>>;
+let twoServer: Awaited<ReturnType<typeof startMailServer>>;
 
 before(async () => {
   mailServer = await startMailServer();
+  oneServer = await startMailServer(new Set(['user@one.test', 'user@pinned.test']));
+  twoServer = await startMailServer(new Set(['user@two.test']));
   downstream = await startDownstream();
   deadPort = await freePort(); // nothing listens there
   const rules = validateRules({
     ...BASE_RULES,
-    acceptedDomains: ['static.test', 'example.test', 'all.test', 'ldap.test', 'down.test', 'dead.test', 'plain.test'],
+    acceptedDomains: ['static.test', 'example.test', 'all.test', 'ldap.test', 'down.test', 'dead.test', 'plain.test', 'one.test', 'two.test', 'pinned.test', 'ldaps.test', 'starttls.test', 'wrongca.test', 'wrongca-starttls.test'],
+    routing: {
+      domains: [
+        { domain: 'one.test', hosts: [{ host: '127.0.0.1', priority: 10, port: oneServer.port }, { host: '127.0.0.1', priority: 20, port: twoServer.port }], tls: 'none' },
+        { domain: 'two.test', hosts: [{ host: '127.0.0.1', priority: 5 }], port: twoServer.port, tls: 'none' },
+        { domain: 'pinned.test', hosts: [{ host: '127.0.0.1', priority: 10 }], port: twoServer.port, tls: 'none' },
+      ],
+    },
     recipientVerification: {
       domains: [
         { domain: 'static.test', source: 'static' },
@@ -77,7 +90,15 @@ before(async () => {
         { domain: 'all.test', source: 'callout', callout: { host: '127.0.0.1', port: mailServer.port } },
         { domain: 'ldap.test', source: 'ldap', store: 'corp' },
         { domain: 'down.test', source: 'ldap', store: 'down' },
+        { domain: 'ldaps.test', source: 'ldap', store: 'tls-ldaps' },
+        { domain: 'starttls.test', source: 'ldap', store: 'tls-starttls' },
+        { domain: 'wrongca.test', source: 'ldap', store: 'tls-wrongca' },
+        { domain: 'wrongca-starttls.test', source: 'ldap', store: 'tls-wrongca-starttls' },
         { domain: 'dead.test', source: 'callout', callout: { host: '127.0.0.1', port: deadPort } },
+        { domain: 'one.test', source: 'callout' },
+        { domain: 'two.test', source: 'callout' },
+        // An explicit target wins over the route: pinned.test's mail goes to twoServer, its probes to oneServer.
+        { domain: 'pinned.test', source: 'callout', callout: { host: '127.0.0.1', port: oneServer.port } },
       ],
       lookupTimeoutMs: 3000,
       harvest: { maxUnknown: 3, windowSeconds: 600, action: 'disconnect' },
@@ -102,6 +123,8 @@ after(async () => {
   await master?.close();
   await downstream?.close();
   await mailServer?.close();
+  await oneServer?.close();
+  await twoServer?.close();
 });
 
 test('static list: known addresses, patterns and +tags pass; an unknown user gets 550 5.1.1 at RCPT; the store is kept 0600', async () => {
@@ -150,6 +173,24 @@ test('call-out: MAIL FROM:<> probe, cached cluster-wide through the master (one 
   assert.match(await rcpt(a.smtpPort, 'user@dead.test', '127.0.0.15'), /^451 4\.4\.3 /);
 });
 
+test('call-out without a target probes the domain\'s own route: its first server by priority, each domain its own; an explicit target still wins', async () => {
+  const ip = '127.0.0.20';
+  const [one, two, relay] = [oneServer.probes(), twoServer.probes(), mailServer.probes()];
+  assert.match(await rcpt(a.smtpPort, 'user@one.test', ip), /^250/);
+  assert.match(await rcpt(a.smtpPort, 'nobody@one.test', ip), /^550 5\.1\.1 /);
+  assert.equal(oneServer.probes(), one + 2, 'one.test is probed at its priority-10 server');
+  assert.equal(twoServer.probes(), two, 'not at its priority-20 server');
+  assert.match(await rcpt(a.smtpPort, 'user@two.test', ip), /^250/);
+  assert.match(await rcpt(a.smtpPort, 'user@one.test', ip), /^250/, 'cached');
+  assert.match(await rcpt(a.smtpPort, 'nobody@two.test', ip), /^550 5\.1\.1 /, 'two.test\'s server knows no nobody');
+  assert.equal(twoServer.probes(), two + 2, 'two.test is probed at its own server (the route\'s port)');
+  assert.equal(oneServer.probes(), one + 2);
+  assert.match(await rcpt(a.smtpPort, 'user@pinned.test', ip), /^250/, 'user@pinned.test is known to the pinned target only');
+  assert.equal(oneServer.probes(), one + 3, 'the explicit call-out target, not the route');
+  assert.equal(twoServer.probes(), two + 2);
+  assert.equal(mailServer.probes(), relay, 'nor example.test\'s server');
+});
+
 test('a directory that is down: 451 4.4.3, never 250 or 550; its password is in no API answer and no audit entry', async () => {
   assert.match(await rcpt(a.smtpPort, 'alice@down.test', '127.0.0.16'), /^451 4\.4\.3 /);
   const list = await api.get('/api/v1/verification/sources');
@@ -186,6 +227,46 @@ test('LDAP / Active Directory against a real slapd: mail and proxyAddresses (any
     assert.match(await rcpt(a.smtpPort, 'x*)(mail=*@ldap.test', ip), /^(550 5\.1\.1|501)/, 'filter characters are escaped, not injected');
   } finally {
     await slapd.stop();
+  }
+});
+
+test('LDAP over TLS against a real slapd: LDAPS and StartTLS verified against the given CA; a certificate of another CA is refused with 451 4.4.3, never accepted', { skip: engineSkip('slapd', 'slapd') }, async () => {
+  const server = selfSignedCert('127.0.0.1', { altNames: ['IP:127.0.0.1'] });
+  const other = selfSignedCert('127.0.0.1', { altNames: ['IP:127.0.0.1'] });
+  const slapd: Slapd = await startSlapd({ tls: { certFile: server.cert, keyFile: server.key } });
+  try {
+    await slapd.add([
+      `dn: uid=carol,${slapd.suffix}`, 'objectClass: inetOrgPerson', 'uid: carol', 'cn: Carol', 'sn: Carol',
+      'mail: carol@ldaps.test', 'mail: carol@starttls.test', 'mail: carol@wrongca.test', 'mail: carol@wrongca-starttls.test', '',
+    ].join('\n'));
+    const ca = readFileSync(server.cert, 'utf8');
+    const wrongCa = readFileSync(other.cert, 'utf8');
+    const base = { kind: 'ldap', baseDn: slapd.suffix, bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, rejectUnauthorized: true };
+    for (const [name, source] of Object.entries({
+      'tls-ldaps': { ...base, url: slapd.ldapsUrl, startTls: false, ca },
+      'tls-starttls': { ...base, url: slapd.url, startTls: true, ca },
+      'tls-wrongca': { ...base, url: slapd.ldapsUrl, startTls: false, ca: wrongCa },
+      'tls-wrongca-starttls': { ...base, url: slapd.url, startTls: true, ca: wrongCa },
+    })) {
+      const put = await api.put(`/api/v1/verification/sources/${name}`, source);
+      assert.equal(put.status, 200, put.text);
+    }
+    const ip = '127.0.0.21';
+    await waitUntil(async () => (await rcpt(a.smtpPort, 'carol@ldaps.test', ip)).startsWith('250'), 'LDAPS with the right CA finds carol');
+    assert.match(await rcpt(a.smtpPort, 'nobody@ldaps.test', ip), /^550 5\.1\.1 /, 'and answers for an unknown user over LDAPS');
+    assert.match(await rcpt(a.smtpPort, 'carol@starttls.test', ip), /^250/, 'StartTLS with the right CA');
+    assert.match(await rcpt(a.smtpPort, 'nobody@starttls.test', ip), /^550 5\.1\.1 /);
+    assert.match(await rcpt(a.smtpPort, 'carol@wrongca.test', ip), /^451 4\.4\.3 /, 'LDAPS: a certificate the CA did not sign is refused');
+    assert.match(await rcpt(a.smtpPort, 'carol@wrongca-starttls.test', ip), /^451 4\.4\.3 /, 'StartTLS: the same');
+    const tested = await api.post('/api/v1/verification/test', { address: 'carol@wrongca.test' });
+    assert.equal(tested.status, 200, tested.text);
+    assert.equal(tested.json.outcome, 'unavailable');
+    assert.match(tested.json.detail, /certificate/i, 'the reason names the certificate');
+    assert.doesNotMatch(tested.json.detail, new RegExp(slapd.rootPassword));
+  } finally {
+    await slapd.stop();
+    server.cleanup();
+    other.cleanup();
   }
 });
 

@@ -123,6 +123,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       timeoutMs: config.relay.timeoutSeconds * 1000,
       hostname: config.smtp.hostname,
     }),
+    relayServer: { host: config.relay.host, port: config.relay.port },
     makeDownstream: createDownstream,
     hostname: config.smtp.hostname,
     timeoutMs: config.relay.timeoutSeconds * 1000,
@@ -250,7 +251,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
           }
         : undefined,
     }),
-    downstream: { host: config.relay.host, port: config.relay.port },
+    calloutTarget: (domain) => router.calloutTarget(domain),
     helo: config.smtp.hostname,
     log: log.child({ component: 'verify' }),
   });

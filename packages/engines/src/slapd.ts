@@ -13,6 +13,8 @@ export interface Slapd {
   readonly rootDn: string;
   readonly rootPassword: string;
   readonly pid: number;
+  /** `ldaps://127.0.0.1:PORT` when started with `tls` (StartTLS is offered on `url` then too). */
+  readonly ldapsUrl?: string;
   /** Add entries (LDIF) with ldapadd, bound as the root DN. */
   add(ldif: string): Promise<void>;
   stop(): Promise<void>;
@@ -23,6 +25,12 @@ export interface SlapdOptions {
   readonly suffix?: string;
   readonly rootPassword?: string;
   readonly startTimeoutMs?: number;
+  /**
+   * PEM files of the server's certificate and key: slapd then listens for LDAPS on a second
+   * port (`ldapsUrl`) and offers StartTLS on `url`. The certificate must name 127.0.0.1 (an
+   * `IP:` subjectAltName) for a client that verifies it.
+   */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
 }
 
 /**
@@ -42,6 +50,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   const rootPassword = options.rootPassword ?? 'moat-test-root';
   const tmp = workDir('slapd');
   const port = await freePort();
+  const ldapsPort = options.tls ? await freePort() : undefined;
   const conf = join(tmp.path, 'slapd.conf');
   writeFileSync(conf, [
     'include /etc/ldap/schema/core.schema',
@@ -51,6 +60,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     "attributetype ( 1.2.840.113556.1.2.210 NAME 'proxyAddresses' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 )",
     "objectclass ( 1.3.6.1.4.1.99999.19.1 NAME 'moatMailbox' SUP top AUXILIARY MAY proxyAddresses )",
     `pidfile ${join(tmp.path, 'slapd.pid')}`,
+    ...(options.tls ? [`TLSCertificateFile ${options.tls.certFile}`, `TLSCertificateKeyFile ${options.tls.keyFile}`] : []),
     'modulepath /usr/lib/ldap',
     'moduleload back_mdb',
     'database mdb',
@@ -61,9 +71,10 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     'maxsize 10485760',
     '',
   ].join('\n'));
-  const daemon = startDaemon(binary, ['-f', conf, '-h', `ldap://127.0.0.1:${port}/`, '-d', '0']);
+  const urls = [`ldap://127.0.0.1:${port}/`, ...(ldapsPort ? [`ldaps://127.0.0.1:${ldapsPort}/`] : [])];
+  const daemon = startDaemon(binary, ['-f', conf, '-h', urls.join(' '), '-d', '0']);
   try {
-    await waitReady('slapd', () => listening(port), () => daemon.child.exitCode === null, daemon.output, options.startTimeoutMs ?? 20_000, 20);
+    await waitReady('slapd', async () => (await listening(port)) && (ldapsPort === undefined || (await listening(ldapsPort))), () => daemon.child.exitCode === null, daemon.output, options.startTimeoutMs ?? 20_000, 20);
   } catch (err) {
     await daemon.stop();
     tmp.cleanup();
@@ -81,6 +92,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   await add(`dn: ${suffix}\nobjectClass: dcObject\nobjectClass: organization\no: Moat test\ndc: ${suffix.split(',')[0]!.split('=')[1]}\n`);
   return {
     url, port, suffix, rootDn, rootPassword, pid: daemon.child.pid!, add,
+    ...(ldapsPort ? { ldapsUrl: `ldaps://127.0.0.1:${ldapsPort}` } : {}),
     async stop() {
       await daemon.stop();
       tmp.cleanup();

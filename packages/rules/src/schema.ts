@@ -169,8 +169,8 @@ export const VerifiedDomainSchema = Type.Object(
     callout: Type.Optional(
       Type.Object(
         {
-          host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'The mail server to probe (default: the scanner\'s own downstream, `relay.host`).' })),
-          port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535, description: 'Its SMTP port (default: the downstream\'s, `relay.port`, when `host` is absent; else 25).' })),
+          host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'The mail server to probe (default: the domain\'s route, its first server by priority or its first MX; for a domain without a route the scanner\'s `relay.host`).' })),
+          port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65_535, description: 'Its SMTP port (default: 25 with `host`; without it, the route\'s port, or `relay.port` for a domain without a route).' })),
         },
         { additionalProperties: false },
       ),

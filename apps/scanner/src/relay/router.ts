@@ -13,6 +13,8 @@ export interface RouterDeps {
   readonly rules: () => CompiledRules;
   /** The scanner's `relay` downstream. */
   readonly relay: Downstream;
+  /** Where the relay goes (`relay.host`/`port`): a call-out's target for a domain without a route. */
+  readonly relayServer: { readonly host: string; readonly port: number };
   readonly makeDownstream: (s: DownstreamSettings) => Downstream;
   /** Our name in EHLO and the relay time-out, for the routes' connections. */
   readonly hostname: string;
@@ -93,6 +95,29 @@ export class Router implements Downstream {
       refused.push(...result.refused);
     }
     return { accepted, refused };
+  }
+
+  /**
+   * The server a call-out for a domain probes (recipient verification without an explicit
+   * `callout.host`): the first server its mail would go to now, by priority (or its first MX),
+   * never this gateway; a domain without a route goes to the scanner's relay. `unavailable`,
+   * with the reason, when the route has no usable server (its MX lookup failed, or it loops back).
+   */
+  async calloutTarget(domain: string): Promise<{ host: string; port: number } | { unavailable: string }> {
+    const route = this.deps.rules().route(domain);
+    if (!route) return { ...this.deps.relayServer };
+    let targets: RouteTarget[];
+    try {
+      targets = await this.targets(route);
+    } catch (err) {
+      return { unavailable: `MX lookup for ${route.domain} failed: ${(err as Error).message}` };
+    }
+    const self = this.deps.self();
+    for (const t of targets) {
+      const addresses = isIP(t.host) ? [t.host] : await this.deps.resolveAddresses(t.host).catch(() => []);
+      if (!isLoop(t, addresses, self)) return { host: addresses[0] ?? t.host, port: t.port };
+    }
+    return { unavailable: `route ${route.domain} has no server but this gateway (a loop)` };
   }
 
   /** Each route's last outcome (the routes of the current rules, and the relay once used). */

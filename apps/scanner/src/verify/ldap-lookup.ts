@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { Client, SizeLimitExceededError } from 'ldapts';
 import type { LdapSource } from '@moat/protocol';
 
@@ -29,7 +31,7 @@ export async function ldapLookup(source: LdapSource, address: string, timeoutMs:
   });
   try {
     return await Promise.race([deadline, (async (): Promise<LdapOutcome> => {
-      if (source.startTls) await client.startTLS(tlsOptions);
+      if (source.startTls) await client.startTLS(startTlsOptions(source.url, tlsOptions));
       if (source.bindDn !== '') await client.bind(source.bindDn, source.bindPassword);
       try {
         const { searchEntries } = await client.search(source.baseDn, { scope: 'sub', filter, attributes: ['1.1'], sizeLimit: 1 });
@@ -45,6 +47,17 @@ export async function ldapLookup(source: LdapSource, address: string, timeoutMs:
   } finally {
     void client.unbind().catch(() => undefined);
   }
+}
+
+/**
+ * StartTLS upgrades the open socket, and Node's tls.connect checks the certificate against
+ * `servername`, else `host`, else "localhost": ldapts passes neither, so a directory's
+ * certificate would be checked for localhost, not for its own name. The URL's host is the
+ * name to check (and the SNI, unless it is an address, which SNI never carries).
+ */
+function startTlsOptions(url: string, tlsOptions: { rejectUnauthorized: boolean; ca?: string }): ConnectionOptions {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+  return { ...tlsOptions, host, ...(isIP(host) ? {} : { servername: host }) };
 }
 
 /** RFC 4515 §3: `*`, `(`, `)`, `\` and NUL are escaped as `\XX` inside an assertion value. */

@@ -12,8 +12,11 @@ import type { VerificationStore } from './verification-store.ts';
 export interface VerifierDeps {
   readonly store: VerificationStore;
   readonly cache: CalloutCache;
-  /** The scanner's downstream: the default call-out target. */
-  readonly downstream: { readonly host: string; readonly port: number };
+  /**
+   * The default call-out target of a domain: its route's first server (by priority, or its
+   * first MX), or the scanner's relay for a domain without a route (the Router's calloutTarget).
+   */
+  readonly calloutTarget: (domain: string) => Promise<{ host: string; port: number } | { unavailable: string }>;
   readonly helo: string;
   readonly log: Logger;
 }
@@ -86,8 +89,14 @@ export class RecipientVerifier {
           const hit = await this.deps.cache.lookup(t.address, Math.min(settings.lookupTimeoutMs, 1500));
           if (hit) return { outcome: hit.result === 'unknown' ? 'unknown' : 'accepted', detail: `call-out cache (${hit.from}): ${hit.result}`, cached: true };
         }
-        const host = t.entry.callout?.host ?? this.deps.downstream.host;
-        const port = t.entry.callout?.port ?? (t.entry.callout?.host ? 25 : this.deps.downstream.port);
+        const explicit = t.entry.callout?.host;
+        const server = explicit ? { host: explicit, port: t.entry.callout?.port ?? 25 } : await this.deps.calloutTarget(t.address.slice(t.address.lastIndexOf('@') + 1));
+        if ('unavailable' in server) {
+          this.deps.log.warn({ event: 'VERIFY_UNAVAILABLE', source: 'callout', error: server.unavailable }, 'no server to probe');
+          return { outcome: 'unavailable', detail: server.unavailable, cached: false };
+        }
+        const { host } = server;
+        const port = explicit ? server.port : (t.entry.callout?.port ?? server.port);
         const probe = await probeRecipient({ host, port, helo: this.deps.helo, timeoutMs: settings.lookupTimeoutMs }, t.address);
         this.deps.log.info({ event: 'VERIFY_CALLOUT', server: `${host}:${port}`, result: probe.result }, 'call-out probe');
         if (probe.result === 'unavailable') return { outcome: 'unavailable', detail: probe.reply, cached: false };
