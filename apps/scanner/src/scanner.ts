@@ -144,6 +144,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     concurrency: config.relay.maxConnections * 4,
     hostname: config.smtp.hostname,
     authservIds: [config.smtp.authservId ?? config.smtp.hostname],
+    wasQuarantined: (id) => quarantine.wasQuarantined(id),
   });
 
   // Recipient verification: the master's store (static lists, directories) as last received.

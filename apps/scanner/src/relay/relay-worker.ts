@@ -24,6 +24,11 @@ export interface RelayWorkerDeps {
   readonly hostname: string;
   /** Received Authentication-Results claiming one of these ids are renamed on the way out. */
   readonly authservIds?: readonly string[];
+  /**
+   * Whether a message was held in the quarantine (and released since): its permanent failure is
+   * never bounced. Its sender is a spam's, usually forged: a DSN would be backscatter.
+   */
+  readonly wasQuarantined?: (messageId: string) => boolean;
 }
 
 /** Longest sleep between queue scans, so a clock jump never strands a message. */
@@ -156,7 +161,12 @@ export class RelayWorker {
     }
     const at = now();
     const outcome = planOutcome(result, entry, retry, at);
-    const dsn = outcome.bounced.length > 0 && entry.mailFrom !== '' && entry.kind === 'message' ? await this.writeDsn(entry, outcome, at) : undefined;
+    let dsn: QueueEntry | undefined;
+    if (outcome.bounced.length > 0 && entry.mailFrom !== '' && entry.kind === 'message') {
+      if (this.deps.wasQuarantined?.(entry.messageId)) {
+        this.deps.log.warn({ event: 'RELAY_NO_DSN', queueId: entry.messageId, rcpt: outcome.bounced.length }, 'a message released from the quarantine failed permanently: no bounce to its sender (backscatter); the failure is in the message log');
+      } else dsn = await this.writeDsn(entry, outcome, at);
+    }
     await messages.recordAttempt(entry, outcome, at, dsn);
     this.logOutcome(entry, outcome);
     // No fsync needed: if the unlink is lost in a crash, the file has no row and is swept at start.

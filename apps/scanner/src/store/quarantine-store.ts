@@ -30,6 +30,8 @@ export interface QuarantineStore {
   remove(id: string, now: number): Promise<'deleted' | 'not-found'>;
   /** Files that must stay: the held ones. */
   heldFiles(): Set<string>;
+  /** Whether the message was ever held here (held, released, deleted or expired). */
+  wasQuarantined(id: string): boolean;
 }
 
 export function createQuarantineStore(db: Db, dirs: { quarantine: string; queue: string }): QuarantineStore {
@@ -44,6 +46,7 @@ export function createQuarantineStore(db: Db, dirs: { quarantine: string; queue:
     VALUES (@id, @messageId, @file, @mailFrom, @rcptTo, @prependHeaders, '', @createdAt, @createdAt, 0, NULL, 'message')`);
   const insertOutbox = db.prepare('INSERT INTO outbox (type, payload, created_at) VALUES (?, ?, ?)');
   const heldStmt = db.prepare<[], { file: string }>("SELECT file FROM quarantine WHERE status = 'held'");
+  const existsStmt = db.prepare<[string], { one: number }>('SELECT 1 AS one FROM quarantine WHERE id = ?');
 
   const changed = (id: string, status: 'released' | 'deleted', now: number) =>
     insertOutbox.run('quarantine.changed', JSON.stringify({ id, status, at: now }), now);
@@ -69,6 +72,7 @@ export function createQuarantineStore(db: Db, dirs: { quarantine: string; queue:
     get,
     path: (q) => join(dirs.quarantine, q.file),
     heldFiles: () => new Set(heldStmt.all().map((r) => r.file)),
+    wasQuarantined: (id) => existsStmt.get(id) !== undefined,
 
     /**
      * Hard-link the file into the queue, commit, then drop the quarantine name: a crash at any
