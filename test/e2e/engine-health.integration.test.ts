@@ -81,6 +81,11 @@ test('engine health: a real spamd up, stopped (down, with its error), started ag
     assert.match(status.stdout, /scanner-1 .* spamassassin up \d+ms\n/);
     const json = JSON.parse((await moat(['status', ...on, '--json'], token)).stdout);
     assert.equal(json.nodes[0].engines[0].engine, 'spamassassin');
+    // The same as Prometheus metrics on the master (scanners dial out: the master serves them, per node).
+    const metrics = (await api.get('/metrics')).text;
+    assert.match(metrics, /^moat_engine_up\{node="scanner-1",engine="spamassassin"\} 1$/m);
+    assert.match(metrics, /^moat_engine_scan_p50_seconds\{node="scanner-1",engine="spamassassin"\} [\d.e-]+$/m);
+    assert.match(metrics, /^moat_engine_scan_errors\{node="scanner-1",engine="spamassassin"\} 0$/m);
   });
 
   await t.test('spamd stopped: down with the error and when, in the API and moat status', async () => {
@@ -97,6 +102,9 @@ test('engine health: a real spamd up, stopped (down, with its error), started ag
     const status = await moat(['status', ...on], token);
     assert.match(status.stdout, /scanner-1 .* spamassassin DOWN\n/);
     assert.match(status.stdout, /\nengines down:\n {2}scanner-1 spamassassin: .+ \(\d+s ago\)\n/);
+    const metrics = (await api.get('/metrics')).text;
+    assert.match(metrics, /^moat_engine_up\{node="scanner-1",engine="spamassassin"\} 0$/m);
+    assert.match(metrics, /^moat_engine_scan_errors\{node="scanner-1",engine="spamassassin"\} [1-9]\d*$/m);
   });
 
   await t.test('spamd started again: up again, the last error kept', async () => {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { BalancerReport } from '@moat/protocol';
+import type { BalancerReport, EngineHealth } from '@moat/protocol';
 import type { NodeRecord } from './node-registry.ts';
 
 /** The cluster's health as Prometheus sees it (collected on scrape from the registry). */
@@ -11,8 +11,10 @@ export interface ClusterMetrics {
 
 /** A node's name and its embedded balancer's last report (heartbeat). */
 export type BalancerReports = () => ReadonlyArray<readonly [string, BalancerReport]>;
+/** A node's name and its engines' health from its last heartbeat (protocol 5). */
+export type EngineReports = () => ReadonlyArray<readonly [string, readonly EngineHealth[]]>;
 
-export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number, balancers: BalancerReports = () => []): ClusterMetrics {
+export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number, balancers: BalancerReports = () => [], engines: EngineReports = () => []): ClusterMetrics {
   const per = (name: string, help: string, value: (n: NodeRecord) => number) =>
     new Gauge({
       name,
@@ -52,6 +54,24 @@ export function createClusterMetrics(registry: Registry, nodes: () => readonly N
     for (const u of r.upstreams) g.set({ node, upstream: u.name }, u.activeConns);
   });
   // ---- end balancers ----
+  // ---- each scanner's engines (clamd, spamd, Rspamd, auth, DNS lists), from its last heartbeat ----
+  const perEngine = (name: string, help: string, value: (e: EngineHealth) => number | undefined) =>
+    new Gauge({
+      name, help, labelNames: ['node', 'engine'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const [node, list] of engines()) for (const e of list) {
+          const v = value(e);
+          if (v !== undefined) this.set({ node, engine: e.engine }, v);
+        }
+      },
+    });
+  perEngine('moat_engine_up', '1 when the engine\'s last scan or probe on the node answered, 0 when it failed (absent before either ran).', (e) => (e.state === 'unknown' ? undefined : e.state === 'up' ? 1 : 0));
+  perEngine('moat_engine_scan_p50_seconds', 'Median scan time of the engine on the node over its recent window.', (e) => (e.p50Ms === undefined ? undefined : e.p50Ms / 1000));
+  perEngine('moat_engine_scan_p95_seconds', '95th percentile scan time of the engine on the node over its recent window.', (e) => (e.p95Ms === undefined ? undefined : e.p95Ms / 1000));
+  perEngine('moat_engine_scans', 'Scans that answered within the engine\'s recent window on the node.', (e) => e.samples);
+  perEngine('moat_engine_scan_errors', 'Scans that failed within the engine\'s recent window on the node (each a message that went without it).', (e) => e.errors);
+  // ---- end engines ----
   return {
     eventsIngested: new Counter({ name: 'moat_events_ingested_total', help: 'Scanner events stored (result=stored), skipped as already stored (duplicate) or refused (rejected); rewound: stored events whose (epoch, seq) the node had already used for another event (its sequence went backwards within a run).', labelNames: ['node', 'result'], registers: [registry] }),
     rulesPushes: new Counter({ name: 'moat_rules_pushes_total', help: 'Rules versions pushed to online scanners.', registers: [registry] }),

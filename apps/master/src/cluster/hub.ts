@@ -109,6 +109,10 @@ export class ClusterHub implements ClusterControl {
       this.registry.list().flatMap((n) => {
         const b = this.balancers.get(n.id);
         return b ? [[n.name, b.report] as const] : [];
+      }), () =>
+      this.registry.list().flatMap((n) => {
+        const e = this.engines.get(n.id);
+        return e ? [[n.name, e.engines] as const] : [];
       }));
     this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
     this.livenessTimer.unref();
