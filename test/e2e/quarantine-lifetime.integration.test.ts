@@ -69,6 +69,10 @@ test('held mail past its kind\'s days is purged on its scanner and shows expired
   assert.equal((scanner.db.prepare('SELECT status FROM messages WHERE id = ?').get(id) as { status: string }).status, 'expired');
   await waitUntil(async () => (await onMaster('lifetime-one'))?.status === 'expired', 'expired on the master');
   assert.equal((await api.get('/api/v1/quarantine?status=expired')).json.items.length, 1);
+  // The master's metrics: nothing held on the node any more, one purged.
+  const metrics = (await api.get('/metrics')).text;
+  assert.match(metrics, /^moat_quarantine_expired_messages\{node="holder"\} 1$/m);
+  assert.doesNotMatch(metrics, /^moat_quarantine_held_messages\{node="holder"\} [1-9]/m);
   assert.equal((await api.get('/api/v1/quarantine')).json.items.some((q: { id: string }) => q.id === id), false, 'no longer in the held list');
 });
 
@@ -84,6 +88,10 @@ test('over the disk budget the oldest held mail is purged first', async () => {
   assert.equal(row(newer).status, 'held');
   await waitUntil(async () => (await onMaster('budget-older'))?.status === 'expired', 'expired on the master');
   assert.equal((await onMaster('budget-newer')).status, 'held');
+  const metrics = (await api.get('/metrics')).text;
+  assert.match(metrics, /^moat_quarantine_held_messages\{node="holder"\} 1$/m);
+  assert.match(metrics, new RegExp(`^moat_quarantine_held_bytes\\{node="holder"\\} ${size}$`, 'm'));
+  assert.match(metrics, /^moat_quarantine_expired_messages\{node="holder"\} 2$/m);
 });
 
 test('no bounce for quarantined or rejected mail: an expired message, one refused at DATA, one released and refused downstream; delivered mail that is refused after the 250 does bounce', async () => {

@@ -11,10 +11,12 @@ export interface ClusterMetrics {
 
 /** A node's name and its embedded balancer's last report (heartbeat). */
 export type BalancerReports = () => ReadonlyArray<readonly [string, BalancerReport]>;
+/** The quarantine index per node: held and expired messages and their bytes. */
+export type QuarantineTotals = () => ReadonlyArray<{ readonly node: string; readonly status: 'held' | 'expired'; readonly messages: number; readonly bytes: number }>;
 /** A node's name and its engines' health from its last heartbeat (protocol 5). */
 export type EngineReports = () => ReadonlyArray<readonly [string, readonly EngineHealth[]]>;
 
-export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number, balancers: BalancerReports = () => [], engines: EngineReports = () => []): ClusterMetrics {
+export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number, balancers: BalancerReports = () => [], engines: EngineReports = () => [], quarantine: QuarantineTotals = () => []): ClusterMetrics {
   const per = (name: string, help: string, value: (n: NodeRecord) => number) =>
     new Gauge({
       name,
@@ -72,6 +74,19 @@ export function createClusterMetrics(registry: Registry, nodes: () => readonly N
   perEngine('moat_engine_scans', 'Scans that answered within the engine\'s recent window on the node.', (e) => e.samples);
   perEngine('moat_engine_scan_errors', 'Scans that failed within the engine\'s recent window on the node (each a message that went without it).', (e) => e.errors);
   // ---- end engines ----
+  // ---- each scanner's quarantine, from the master's index (every held message is reported by the node that holds it) ----
+  const perQuarantine = (name: string, help: string, status: 'held' | 'expired', value: (t: { messages: number; bytes: number }) => number) =>
+    new Gauge({
+      name, help, labelNames: ['node'], registers: [registry],
+      collect() {
+        this.reset();
+        for (const t of quarantine()) if (t.status === status) this.set({ node: t.node }, value(t));
+      },
+    });
+  perQuarantine('moat_quarantine_held_messages', 'Messages held in the node\'s quarantine.', 'held', (t) => t.messages);
+  perQuarantine('moat_quarantine_held_bytes', 'Bytes of the messages held in the node\'s quarantine (weigh against quarantine.maxBytes).', 'held', (t) => t.bytes);
+  perQuarantine('moat_quarantine_expired_messages', 'Messages the node purged from its quarantine by their lifetime or its disk budget (quarantine.days, quarantine.maxBytes), as the index records them.', 'expired', (t) => t.messages);
+  // ---- end quarantine ----
   return {
     eventsIngested: new Counter({ name: 'moat_events_ingested_total', help: 'Scanner events stored (result=stored), skipped as already stored (duplicate) or refused (rejected); rewound: stored events whose (epoch, seq) the node had already used for another event (its sequence went backwards within a run).', labelNames: ['node', 'result'], registers: [registry] }),
     rulesPushes: new Counter({ name: 'moat_rules_pushes_total', help: 'Rules versions pushed to online scanners.', registers: [registry] }),

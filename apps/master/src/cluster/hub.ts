@@ -105,6 +105,10 @@ export class ClusterHub implements ClusterControl {
     this.joinTokens = createJoinTokens(deps.db);
     this.ingest = createIngest(deps.db);
     if (!deps.settings.failover) this.registry.resetOnline();
+    // The quarantine index per node and status (quarantine_status covers the status test), read on scrape.
+    const quarantineTotals = deps.db.prepare<[], { node_id: string; status: string; messages: number; bytes: number }>(
+      "SELECT node_id, status, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM quarantine WHERE status IN ('held', 'expired') GROUP BY node_id, status",
+    );
     this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0, () =>
       this.registry.list().flatMap((n) => {
         const b = this.balancers.get(n.id);
@@ -113,7 +117,10 @@ export class ClusterHub implements ClusterControl {
       this.registry.list().flatMap((n) => {
         const e = this.engines.get(n.id);
         return e ? [[n.name, e.engines] as const] : [];
-      }));
+      }), () => {
+      const names = new Map(this.registry.list().map((n) => [n.id, n.name]));
+      return quarantineTotals.all().map((t) => ({ node: names.get(t.node_id) ?? t.node_id, status: t.status as 'held' | 'expired', messages: t.messages, bytes: t.bytes }));
+    });
     this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
     this.livenessTimer.unref();
     this.greylist = createGreylistStore(deps.db);
