@@ -134,7 +134,11 @@ test('console domains page: add a routed, verified domain, test addresses, see t
   assert.equal(sent.code, 250, sent.response);
   await waitUntil(() => shop.received.some((m) => m.to.includes('alice@shop.test')), 'delivered to the shop.test server');
   assert.equal(relay.received.length, 0);
-  await waitUntil(async () => (await api.get('/api/v1/routes')).json.items.find((i: { route: string }) => i.route === 'shop.test')?.nodes[0]?.last?.state === 'up', 'the heartbeat carried the route\'s health');
+  // Waiting for the delivery itself: a route is reported 'up' from its first attempt on, before that attempt ends (router.ts healthOf).
+  await waitUntil(async () => {
+    const last = (await api.get('/api/v1/routes')).json.items.find((i: { route: string }) => i.route === 'shop.test')?.nodes[0]?.last;
+    return last?.state === 'up' && last.delivered === 1;
+  }, 'the heartbeat carried the route\'s health');
   await page.reload();
   const health = row('shop.test').locator('[data-testid=health]');
   await health.locator('li[data-node=scanner-1]', { hasText: 'up' }).waitFor();

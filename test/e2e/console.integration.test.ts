@@ -137,7 +137,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
   await t.test('dashboard: both nodes are online with the current rules version', async () => {
     await admin.goto(`${master.url}/#/dashboard`);
     for (const name of ['scanner-1', 'scanner-2'] as const) {
-      const row = admin.locator(`tr[data-node="${name}"]`);
+      const row = admin.locator(`[data-testid=nodes] tr[data-node="${name}"]`);
       await row.locator('.pill.ok').waitFor();
       assert.equal((await row.locator('[data-testid=rules-version]').textContent())?.trim(), 'v1');
       assert.match(await row.textContent() ?? '', new RegExp(`127\\.0\\.0\\.1:${smtpPorts[name]}(?!\\d)`), 'the SMTP listener the node reported');
@@ -541,7 +541,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     const api = await apiClient(master.url);
     await waitUntil(async () => (await api.get('/api/v1/messages?action=deliver')).json.items.length >= 3, 'the delivered messages are logged');
     await admin.goto(`${master.url}/#/dashboard`);
-    await admin.locator('tr[data-node="scanner-1"] .pill.ok').waitFor();
+    await admin.locator('[data-testid=nodes] tr[data-node="scanner-1"] .pill.ok').waitFor();
     await admin.locator('figure.chart canvas').waitFor();
     await waitUntil(async () => /^accepted [1-9]/.test((await admin.locator('figure.chart button.legend[data-series=accepted]').innerText()).trim()), 'the delivered messages are counted');
     const painted = await chartColours(admin);
@@ -618,8 +618,8 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await waitUntil(async () => (await api.get(`/api/v1/quarantine/${id}`)).status === 200, 'the message is indexed');
     await scanner2.close();
     await admin.goto(`${master.url}/#/dashboard`);
-    await admin.locator('tr[data-node="scanner-2"] .pill.bad', { hasText: 'offline' }).waitFor({ timeout: 15_000 });
-    await admin.locator('tr[data-node="scanner-1"] .pill.ok').waitFor();
+    await admin.locator('[data-testid=nodes] tr[data-node="scanner-2"] .pill.bad', { hasText: 'offline' }).waitFor({ timeout: 15_000 });
+    await admin.locator('[data-testid=nodes] tr[data-node="scanner-1"] .pill.ok').waitFor();
     await shot(admin, 'dashboard-node-offline');
     await admin.goto(`${master.url}/#/quarantine/${id}`);
     await admin.locator('[data-testid=node-offline]', { hasText: 'held on node scanner-2, which is offline' }).waitFor();
@@ -631,10 +631,10 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     // Decommissioned: the admin removes the stopped node from the dashboard.
     await admin.goto(`${master.url}/#/dashboard`);
     admin.once('dialog', (d) => d.accept());
-    await admin.click('tr[data-node="scanner-2"] button:has-text("Remove")');
+    await admin.click('[data-testid=nodes] tr[data-node="scanner-2"] button:has-text("Remove")');
     await admin.locator('[data-testid=notice]', { hasText: 'scanner-2 removed from the cluster' }).waitFor();
-    await admin.locator('tr[data-node="scanner-2"]').waitFor({ state: 'detached' });
-    assert.equal(await admin.locator('tr[data-node="scanner-1"] button:has-text("Remove")').count(), 0, 'an online node offers no removal');
+    await admin.locator('[data-testid=nodes] tr[data-node="scanner-2"]').waitFor({ state: 'detached' });
+    assert.equal(await admin.locator('[data-testid=nodes] tr[data-node="scanner-1"] button:has-text("Remove")').count(), 0, 'an online node offers no removal');
   });
 
   await t.test('quarantine: encoded words and RFC 2231 names are shown decoded in From, Subject and the attachment list', async () => {
