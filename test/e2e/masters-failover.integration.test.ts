@@ -19,6 +19,7 @@ import { sendMail, message } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { selfSignedCert } from '../helpers/tls-cert.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { captureLog } from '../helpers/log-capture.ts';
 import { freePort, freeUdpPortsOutsideEphemeralRange } from '../helpers/ports.ts';
 import { startWitness } from '../../apps/master/src/failover/witness.ts';
 
@@ -207,34 +208,45 @@ test('a master below the epoch a scanner has seen cannot push its rules: the sca
 
 test('a partition between two masters: without a witness both become active; with one, only one does', async () => {
   const witnessDir = tempDir('witness').path;
-  const witness = await startWitness({ host: '127.0.0.1', port: 0, key: 'witness-key-0123456789', leaseMs: 1000, stateFile: `${witnessDir}/witness.json`, log: createLogger('silent', { role: 'witness' }) });
-  const run = async (withWitness: boolean) => {
+  const witnessLog = captureLog({ role: 'witness' }, 'info');
+  const witness = await startWitness({ host: '127.0.0.1', port: 0, key: 'witness-key-0123456789', leaseMs: 1000, stateFile: `${witnessDir}/witness.json`, log: witnessLog.log });
+  const pair = async (withWitness: boolean) => {
     const el = await electionPair(true);
     const extra = withWitness ? { witness: { url: witness.url, key: 'witness-key-0123456789' } } : {};
     // The partition cuts the replication links too: each one's peer is a port nobody listens on.
     const nowhere = [`ws://127.0.0.1:${await freePort()}/cluster/replication`];
     const a = await startTestMaster({ name: 'master-a', failover: { election: el.a, peers: nowhere, ...extra } });
     const b = await startTestMaster({ name: 'master-b', failover: { election: el.b, peers: nowhere, ...extra } });
-    try {
-      // Each one's adverts go nowhere: both win their own election.
-      await waitUntil(() => a.failover!.status().election?.state !== 'backup' || b.failover!.status().election?.state !== 'backup', 'an election ran');
-      await waitUntil(() => a.failover!.isActive() || b.failover!.isActive(), 'one is active');
-      // Give the other one many master-down intervals to (wrongly) become active too.
-      let both = false;
-      const until = Date.now() + 2000;
-      while (Date.now() < until) {
-        if (a.failover!.isActive() && b.failover!.isActive()) both = true;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return both;
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    return { a, b, close: async () => { await a.close(); await b.close(); } };
   };
   try {
-    assert.equal(await run(false), true, 'a two-master pair without a witness cannot tell a partition from a failure');
-    assert.equal(await run(true), false, 'with the witness, never two active masters');
+    // Each one's adverts go nowhere: both win their own election, and with nobody to ask both act.
+    const alone = await pair(false);
+    try {
+      await waitUntil(() => alone.a.failover!.isActive() && alone.b.failover!.isActive(), 'both active: a two-master pair without a witness cannot tell a partition from a failure');
+    } finally {
+      await alone.close();
+    }
+
+    const { a, b, close } = await pair(true);
+    let both = false;
+    const watch = setInterval(() => (both ||= a.failover!.isActive() && b.failover!.isActive()), 5);
+    try {
+      await waitUntil(() => a.failover!.isActive() || b.failover!.isActive(), 'one is active');
+      const [winner, loser] = a.failover!.isActive() ? [a, b] : [b, a];
+      const [winnerName, loserName] = [winner.failover!.status().name, loser.failover!.status().name];
+      // The other one keeps winning its own election (it hears no adverts) and asking the
+      // witness for a term; each refusal is counted on the witness. A master acts only in a term
+      // the witness granted, so three refusals and no grant to it are its whole history.
+      await waitUntil(() => witnessLog.events('WITNESS_REFUSED', { candidate: loserName }).length >= 3, `the witness refusing ${loserName} three times`, 20_000);
+      assert.deepEqual([...new Set(witnessLog.events('WITNESS_GRANTED').map((l) => l['candidate']))], [winnerName], 'the witness granted terms to one master only');
+      assert.equal(loser.failover!.status().role, 'standby');
+      assert.equal(winner.failover!.isActive(), true, 'the one it granted is still active (its lease renewed)');
+      assert.equal(both, false, 'never two active masters (checked every 5 ms as well)');
+    } finally {
+      clearInterval(watch);
+      await close();
+    }
   } finally {
     await witness.close();
   }
@@ -439,9 +451,13 @@ test('replication over wss with the active master\'s certificate pinned; a wrong
     dataDir: dir, node: { name: 'master-w' }, http: { host: '127.0.0.1', port: 0 }, cluster: { joinSecret: 'not-the-cluster-secret-000' },
     failover: { role: 'standby', peers: [replUrl(plain)] }, log: { level: 'silent' },
   }, 'test');
-  const wrong = await startMaster(config, { log: createLogger('silent', { role: 'master' }) });
+  const wrongLog = captureLog({ role: 'master' }, 'info');
+  const wrong = await startMaster(config, { log: wrongLog.log });
   try {
-    await new Promise((r) => setTimeout(r, 500));
+    // Refused, retried, refused again (or, wrongly, let in): the standby's own record of the active master's answer.
+    const refused = () => wrongLog.events('REPL_REFUSED', { code: 'MOAT_ERR_JOIN_REFUSED' }).length;
+    await waitUntil(() => refused() >= 2 || wrongLog.events('REPL_UP').length > 0, 'the active master answering the wrong join secret twice');
+    assert.equal(wrongLog.events('REPL_UP').length, 0, 'never followed');
     assert.equal(wrong.failover!.status().replication?.connected, false);
     assert.deepEqual(plain.failover!.status().standbys, []);
   } finally {

@@ -4,15 +4,19 @@ import nodemailer from 'nodemailer';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { startTestScanner, BASE_RULES, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
 import { sendMail, message, RawSmtp } from '../helpers/smtp-client.ts';
+import { captureLog } from '../helpers/log-capture.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 let downstream: Downstream;
 let node: ScannerUnderTest;
+const logged = captureLog({ role: 'scanner' }, 'info');
 
 before(async () => {
   downstream = await startDownstream();
   node = await startTestScanner(downstream.port, {
     rules: { ...BASE_RULES, lists: { ...BASE_RULES.lists, ipBlock: ['127.0.0.66/32', '2001:db8::/32'] } },
     overrides: { smtp: { listen: { host: '127.0.0.1', port: 0 }, hostname: 'scanner.test', maxConnectionsPerIp: 3, connectionRate: { count: 1000, windowSeconds: 60 } } },
+    log: logged.log,
   });
 });
 after(async () => {
@@ -110,7 +114,12 @@ test('per-address concurrency limit answers 421 4.7.0', async () => {
 
 test('a rules file with an error is refused naming the field; the old rules stay in force', async () => {
   node.writeRules({ ...BASE_RULES, version: 2, content: [{ id: 'bad', target: 'subject', regex: '(unclosed', action: 'reject' }] });
-  await new Promise((r) => setTimeout(r, 1500));
+  // The file is polled: its refusal is the log line that says so, naming the bad field.
+  await waitUntil(() => logged.events('RULES_REFUSED').length === 1, 'the bad rules file refused (RULES_REFUSED)');
+  const [refused] = logged.events('RULES_REFUSED');
+  assert.equal(refused!['keptVersion'], 1);
+  assert.deepEqual((refused!['errors'] as { key: string }[]).map((e) => e.key), ['content.0.regex']);
+  assert.equal(logged.events('RULES_LOADED', { version: 2 }).length, 0, 'version 2 never loaded');
   assert.equal(node.scanner.rules.current().version, 1);
   const r = await sendMail(node.port, { from: 'a@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME' }));
   assert.equal(r.ok, true);
@@ -119,9 +128,7 @@ test('a rules file with an error is refused naming the field; the old rules stay
   const s = await RawSmtp.open(node.port);
   await s.reply();
   node.writeRules({ ...BASE_RULES, version: 3, lists: { ...BASE_RULES.lists, senderBlock: ['*@newly-blocked.example'] } });
-  const deadline = Date.now() + 5000;
-  while (node.scanner.rules.current().version !== 3 && Date.now() < deadline) await new Promise((r2) => setTimeout(r2, 100));
-  assert.equal(node.scanner.rules.current().version, 3);
+  await waitUntil(() => node.scanner.rules.current().version === 3, 'version 3 in force', 5000);
   assert.match(await s.command('EHLO client.test'), /^250[ -]/);
   assert.match(await s.command('MAIL FROM:<x@newly-blocked.example>'), /^550 5\.7\.1 /);
   s.close();

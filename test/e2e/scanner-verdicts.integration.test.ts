@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sharedScanner } from '../helpers/scanner-harness.ts';
 import { sendMail, message } from '../helpers/smtp-client.ts';
+import { waitUntil } from '../helpers/wait.ts';
 
 const shared = sharedScanner();
 
@@ -52,8 +53,14 @@ test('a matching content rule quarantines: file and index row exist, nothing goe
   assert.match(readFileSync(join(shared.node.scanner.dataDir, 'quarantine', row.file), 'utf8'), /QUARANTINE-ME/);
   const queued = shared.node.scanner.db.prepare('SELECT count(*) AS n FROM queue WHERE message_id = ?').get(id) as { n: number };
   assert.equal(queued.n, 0);
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(shared.downstream.received.length, before);
+  // A clean message sent after it goes through the same relay: once it is downstream and the
+  // relay queue is empty (a row stays until the downstream's 250), everything queued before it
+  // has been delivered too, so the quarantined one would be downstream now if it were going.
+  const marker = await sendMail(shared.node.port, env(), message({ subject: 'after the quarantined one' }));
+  assert.equal(marker.ok, true, marker.response);
+  await shared.downstream.waitFor(before + 1);
+  await waitUntil(() => (shared.node.scanner.db.prepare('SELECT count(*) AS n FROM queue').get() as { n: number }).n === 0, 'the relay queue empty');
+  assert.deepEqual(shared.downstream.received.slice(before).map((m) => /^Subject: (.*)$/m.exec(m.raw.toString())?.[1]?.trim()), ['after the quarantined one'], 'only the clean message went downstream');
   const outbox = shared.node.scanner.db.prepare("SELECT type FROM outbox WHERE payload LIKE ?").all(`%${id}%`) as { type: string }[];
   assert.deepEqual(outbox.map((o) => o.type).sort(), ['message.logged', 'quarantine.added']);
 });

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { validateDocument } from '@moat/config';
+import type { Logger } from 'pino';
 import { ScannerConfigSchema, startScanner, createLogger, type Scanner } from '@moat/scanner';
 import { after, before } from 'node:test';
 import { tempDir } from './temp-dir.ts';
@@ -41,8 +42,8 @@ export function testScannerConfig(dir: string, downstreamPort: number, overrides
   };
 }
 
-/** Start a scanner in this process with the given rules and a downstream port. */
-export async function startTestScanner(downstreamPort: number, options: { rules?: unknown; overrides?: Record<string, unknown> } = {}): Promise<ScannerUnderTest> {
+/** Start a scanner in this process with the given rules and a downstream port (and a logger of the test's, e.g. captureLog's). */
+export async function startTestScanner(downstreamPort: number, options: { rules?: unknown; overrides?: Record<string, unknown>; log?: Logger } = {}): Promise<ScannerUnderTest> {
   const tmp = tempDir('scanner');
   const rulesFile = join(tmp.path, 'rules.yaml');
   const writeRules = (rules: unknown) => writeFileSync(rulesFile, stringify(rules));
@@ -51,7 +52,7 @@ export async function startTestScanner(downstreamPort: number, options: { rules?
   const configFile = join(tmp.path, 'scanner.yaml');
   writeFileSync(configFile, stringify(raw));
   const config = validateDocument(ScannerConfigSchema, raw, configFile);
-  const scanner = await startScanner(config, { log: createLogger(config.log.level, { role: 'scanner' }) });
+  const scanner = await startScanner(config, { log: options.log ?? createLogger(config.log.level, { role: 'scanner' }) });
   return {
     scanner,
     port: scanner.smtpPort,
