@@ -1,8 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { findBinary, startDaemon } from './daemon.ts';
-import { freePort, waitReady, workDir } from './workdir.ts';
+import { tcpPing } from './tcp-ping.ts';
+import { freePort, readyOrStop, workDir } from './workdir.ts';
 
 /** The EICAR test file (68 bytes), built from pieces so this source file is not itself a "virus". */
 export const EICAR = ['X5O!P%@AP[4\\PZX54(P^)7CC)7}', '$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!', '$H+H*'].join('');
@@ -68,34 +68,17 @@ export async function startClamd(options: ClamdOptions = {}): Promise<Clamd> {
     ].join('\n'),
   );
   const daemon = startDaemon(binary, ['--config-file', conf]);
-  try {
-    await waitReady('clamd', () => ping(port), () => daemon.child.exitCode === null, daemon.output, system ? 120_000 : 20_000, 20);
-  } catch (err) {
-    await daemon.stop();
-    tmp.cleanup();
-    throw err;
-  }
+  const stop = await readyOrStop('clamd', daemon, tmp, () => ping(port), system ? 120_000 : 20_000, 20);
   return {
     port,
     socket: join(tmp.path, 'clamd.sock'),
     dir: tmp.path,
     signatures: system ? 'system' : 'test',
     pid: daemon.child.pid!,
-    async stop() {
-      await daemon.stop();
-      tmp.cleanup();
-    },
+    stop,
   };
 }
 
 function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    let reply = '';
-    s.on('connect', () => s.write('zPING\0'));
-    s.on('data', (d) => (reply += d.toString()));
-    s.on('close', () => resolve(reply.startsWith('PONG')));
-    s.on('error', () => resolve(false));
-    s.setTimeout(1000, () => s.destroy());
-  });
+  return tcpPing(port, 'zPING\0', (reply) => reply.startsWith('PONG'));
 }

@@ -1,6 +1,6 @@
 import { findBinary, startDaemon } from './daemon.ts';
 import { tcpPing } from './tcp-ping.ts';
-import { freePort, waitReady, workDir } from './workdir.ts';
+import { freePort, readyOrStop, workDir } from './workdir.ts';
 
 export interface Redis {
   readonly host: '127.0.0.1';
@@ -35,23 +35,14 @@ export async function startRedis(options: RedisOptions = {}): Promise<Redis> {
     '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec',
     '--daemonize', 'no', '--logfile', '', '--loglevel', 'warning',
   ]);
-  try {
-    await waitReady('redis-server', () => ping(port), () => daemon.child.exitCode === null, daemon.output, options.startTimeoutMs ?? 20_000, 20);
-  } catch (err) {
-    await daemon.stop();
-    tmp.cleanup();
-    throw err;
-  }
+  const stop = await readyOrStop('redis-server', daemon, tmp, () => ping(port), options.startTimeoutMs ?? 20_000, 20);
   return {
     host: '127.0.0.1',
     port,
     address: `127.0.0.1:${port}`,
     dir: tmp.path,
     pid: daemon.child.pid!,
-    async stop() {
-      await daemon.stop();
-      tmp.cleanup();
-    },
+    stop,
   };
 }
 

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { findBinary, startDaemon } from './daemon.ts';
-import { freePort, waitReady, workDir } from './workdir.ts';
+import { freePort, readyOrStop, workDir } from './workdir.ts';
 
 export interface Rspamd {
   /** The normal worker's base URL (`/checkv2`). */
@@ -88,13 +88,7 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     `--var=LOCAL_CONFDIR=${tmp.path}`, `--var=DBDIR=${join(tmp.path, 'db')}`, `--var=RUNDIR=${join(tmp.path, 'run')}`, `--var=LOGDIR=${join(tmp.path, 'log')}`,
   ]);
   const url = `http://127.0.0.1:${normal}`;
-  try {
-    await waitReady('rspamd', () => ping(url), () => daemon.child.exitCode === null, daemon.output, options.startTimeoutMs ?? 90_000, 100);
-  } catch (err) {
-    await daemon.stop();
-    tmp.cleanup();
-    throw err;
-  }
+  const stop = await readyOrStop('rspamd', daemon, tmp, () => ping(url), options.startTimeoutMs ?? 90_000, 100);
   return {
     url,
     controllerUrl: `http://127.0.0.1:${controller}`,
@@ -103,10 +97,7 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     dir: tmp.path,
     pid: daemon.child.pid!,
     output: () => daemon.output(),
-    async stop() {
-      await daemon.stop();
-      tmp.cleanup();
-    },
+    stop,
   };
 }
 

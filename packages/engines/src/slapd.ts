@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { findBinary, startDaemon } from './daemon.ts';
-import { freePort, waitReady, workDir } from './workdir.ts';
+import { freePort, readyOrStop, workDir } from './workdir.ts';
 
 export interface Slapd {
   /** `ldap://127.0.0.1:PORT` */
@@ -73,13 +73,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   ].join('\n'));
   const urls = [`ldap://127.0.0.1:${port}/`, ...(ldapsPort ? [`ldaps://127.0.0.1:${ldapsPort}/`] : [])];
   const daemon = startDaemon(binary, ['-f', conf, '-h', urls.join(' '), '-d', '0']);
-  try {
-    await waitReady('slapd', async () => (await listening(port)) && (ldapsPort === undefined || (await listening(ldapsPort))), () => daemon.child.exitCode === null, daemon.output, options.startTimeoutMs ?? 20_000, 20);
-  } catch (err) {
-    await daemon.stop();
-    tmp.cleanup();
-    throw err;
-  }
+  const stop = await readyOrStop('slapd', daemon, tmp, async () => (await listening(port)) && (ldapsPort === undefined || (await listening(ldapsPort))), options.startTimeoutMs ?? 20_000, 20);
   const url = `ldap://127.0.0.1:${port}`;
   const add = (ldif: string): Promise<void> => new Promise((resolve, reject) => {
     const child = spawn(ldapadd, ['-x', '-H', url, '-D', rootDn, '-w', rootPassword], { stdio: ['pipe', 'ignore', 'pipe'] });
@@ -93,10 +87,7 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
   return {
     url, port, suffix, rootDn, rootPassword, pid: daemon.child.pid!, add,
     ...(ldapsPort ? { ldapsUrl: `ldaps://127.0.0.1:${ldapsPort}` } : {}),
-    async stop() {
-      await daemon.stop();
-      tmp.cleanup();
-    },
+    stop,
   };
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { findBinary, startDaemon } from './daemon.ts';
 import { tcpPing } from './tcp-ping.ts';
-import { freePort, waitReady, workDir } from './workdir.ts';
+import { freePort, readyOrStop, workDir } from './workdir.ts';
 
 /** Where Debian keeps the site config; its `*.pre` files load SpamAssassin's plugins. */
 const SYSTEM_SITE_CONFIG = '/etc/spamassassin';
@@ -91,23 +91,14 @@ export async function startSpamd(options: SpamdOptions = {}): Promise<Spamd> {
     args.push('--username=nobody');
   }
   const daemon = startDaemon(binary, args);
-  try {
-    await waitReady('spamd', () => ping(port), () => daemon.child.exitCode === null, daemon.output, options.startTimeoutMs ?? 60_000, 100);
-  } catch (err) {
-    await daemon.stop();
-    tmp.cleanup();
-    throw err;
-  }
+  const stop = await readyOrStop('spamd', daemon, tmp, () => ping(port), options.startTimeoutMs ?? 60_000, 100);
   return {
     host: '127.0.0.1',
     port,
     socket,
     dir: tmp.path,
     pid: daemon.child.pid!,
-    async stop() {
-      await daemon.stop();
-      tmp.cleanup();
-    },
+    stop,
   };
 }
 

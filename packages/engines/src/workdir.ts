@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
+import type { Daemon } from './daemon.ts';
 
 /**
  * Where an engine keeps its private config and state: a folder the caller names (kept across
@@ -45,4 +46,23 @@ export async function waitReady(what: string, ready: () => Promise<boolean>, ali
     if (Date.now() > deadline) throw new Error(`${what} was not ready after ${timeoutMs} ms: ${output().slice(-2000)}`);
     await sleep(intervalMs);
   }
+}
+
+/**
+ * Waits until a daemon just started is `ready`; when it exits first or `timeoutMs` passes, stops
+ * it, removes its temp folder and throws with its output. Resolves the handle's `stop`: the
+ * daemon stopped by its pid, then the temp folder removed.
+ */
+export async function readyOrStop(what: string, daemon: Daemon, dir: WorkDir, ready: () => Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<() => Promise<void>> {
+  const stop = async () => {
+    await daemon.stop();
+    dir.cleanup();
+  };
+  try {
+    await waitReady(what, ready, () => daemon.child.exitCode === null, daemon.output, timeoutMs, intervalMs);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return stop;
 }
