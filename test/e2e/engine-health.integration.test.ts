@@ -140,8 +140,9 @@ test('engine health: a real spamd up, stopped (down, with its error), started ag
   });
 
   await t.test('a master that speaks protocol 4 gets heartbeats without engines (the field is version-gated)', async () => {
+    // The scanner offers 5 (a master may be one version behind its scanners): the link speaks 4.
     const old = await startTestMaster({ protocolVersion: 4 });
-    const oldScanner = await startClusterScanner('scanner-old', old.wsUrl, downstream.port, { analyzers });
+    const oldScanner = await startClusterScanner('scanner-old', old.wsUrl, downstream.port, { analyzers, protocolVersion: 5 });
     try {
       const oldApi = await apiClient(old.url);
       const seen: string[] = [];

@@ -73,7 +73,7 @@ async function tokenFromRegisteredMaster(urls: string | string[], name: string):
 }
 
 /** A scanner that takes its rules from the master. */
-export async function startClusterScanner(name: string, wsUrl: string | string[], downstreamPort: number, options: { dataDir?: string; /** A given token, or null for none; by default one is made if the node has not joined. */ joinToken?: string | null; port?: number; fingerprint?: string; signal?: AbortSignal; trustedProxies?: string[]; balancer?: Record<string, unknown>; smtp?: Record<string, unknown>; analyzers?: Record<string, unknown> } = {}): Promise<Scanner & { dataDirPath: string }> {
+export async function startClusterScanner(name: string, wsUrl: string | string[], downstreamPort: number, options: { dataDir?: string; /** A given token, or null for none; by default one is made if the node has not joined. */ joinToken?: string | null; port?: number; fingerprint?: string; signal?: AbortSignal; trustedProxies?: string[]; balancer?: Record<string, unknown>; smtp?: Record<string, unknown>; analyzers?: Record<string, unknown>; /** The protocol version the scanner offers (to play an older scanner). */ protocolVersion?: number } = {}): Promise<Scanner & { dataDirPath: string }> {
   const dataDir = options.dataDir ?? join(tempDir(`scanner-${name}`).path, 'data');
   const joinToken = options.joinToken === undefined ? (hasJoined(dataDir) ? undefined : await tokenFromRegisteredMaster(wsUrl, name)) : options.joinToken ?? undefined;
   const config = validateDocument(ScannerConfigSchema, {
@@ -86,7 +86,7 @@ export async function startClusterScanner(name: string, wsUrl: string | string[]
     ...(options.analyzers ? { analyzers: options.analyzers } : {}),
     log: { level: level() },
   }, `scanner ${name}`);
-  const scanner = await startScanner(config, { log: createLogger(level(), { role: 'scanner', node: name }), ...(options.signal ? { signal: options.signal } : {}) });
+  const scanner = await startScanner(config, { log: createLogger(level(), { role: 'scanner', node: name }), ...(options.signal ? { signal: options.signal } : {}), ...(options.protocolVersion ? { protocolVersion: options.protocolVersion } : {}) });
   return Object.assign(scanner, { dataDirPath: dataDir });
 }
 

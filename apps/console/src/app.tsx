@@ -14,6 +14,7 @@ import { AuditPage } from './pages/audit.tsx';
 import { MessageDetail } from './pages/message-detail.tsx';
 import { DigestsPage } from './pages/digests.tsx';
 import { DomainsPage } from './pages/domains.tsx';
+import { QueuePage } from './pages/queue.tsx';
 import { can } from './lib/roles.ts';
 
 export interface Me {
@@ -26,6 +27,7 @@ const PAGES: ReadonlyArray<readonly [string, string, ((role: Role) => boolean)?]
   ['dashboard', 'Dashboard'],
   ['quarantine', 'Quarantine'],
   ['messages', 'Messages'],
+  ['queue', 'Queue'],
   ['rules', 'Rules'],
   ['domains', 'Domains'],
   ['reports', 'Reports'],
@@ -85,6 +87,8 @@ function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) 
       return arg === undefined ? <QuarantineList me={me} /> : <QuarantineDetail key={arg} id={arg} me={me} />;
     case 'messages':
       return arg === undefined ? <MessagesPage /> : <MessageDetail key={arg} nodeId={arg} id={rest[0] ?? ''} me={me} />;
+    case 'queue':
+      return <QueuePage me={me} nodeId={arg} />;
     case 'rules':
       return <RulesPage me={me} />;
     case 'domains':

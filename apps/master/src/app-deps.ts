@@ -65,5 +65,5 @@ export interface ClusterControl {
   /** Queue a retained copy for delivery again on its node, to its original or the given recipients. */
   redeliverRetained(nodeId: string, messageId: string, rcptTo: readonly string[] | undefined): Promise<{ queueId: string; rcptTo: string[] }>;
   queueList(nodeId: string, limit: number): Promise<unknown>;
-  queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete'): Promise<void>;
+  queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete' | 'bounce'): Promise<void>;
 }

@@ -70,6 +70,8 @@ export interface ScannerOptions {
   readonly now?: () => number;
   /** Gives up a start that is still waiting for its first rules from the master. */
   readonly signal?: AbortSignal;
+  /** The cluster protocol version to offer; PROTOCOL_VERSION unless a test plays an older scanner. */
+  readonly protocolVersion?: number;
 }
 
 /** The scanner's composition root: storage, rules, relay worker, cluster link and SMTP ingress, wired once. */
@@ -156,7 +158,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     const pushed = createPushedRulesSource(config.dataDir, log);
     rules = pushed;
     const handlers = createRequestHandlers({
-      db, quarantine, queue, retention, rules: () => rules.current(), queueDir: dirs.queue, wakeRelay: () => relay.wake(), hostname: config.smtp.hostname, nodeName: config.node.name, now,
+      db, quarantine, queue, retention, rules: () => rules.current(), queueDir: dirs.queue, wakeRelay: () => relay.wake(), bounceQueued: (id) => relay.bounce(id), hostname: config.smtp.hostname, nodeName: config.node.name, now,
       log, sync: () => dbSync.sync(),
     });
     link = new ClusterLink({
@@ -170,6 +172,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
         reconnectBaseMs: config.master.reconnectBaseSeconds * 1000,
         reconnectMaxMs: config.master.reconnectMaxSeconds * 1000,
         batchSize: config.master.batchSize,
+        ...(options.protocolVersion !== undefined ? { protocolVersion: options.protocolVersion } : {}),
       },
       credentials: credentialStore(config.dataDir),
       key: await loadOrCreateNodeKey(config.dataDir),

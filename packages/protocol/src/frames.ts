@@ -23,9 +23,12 @@ import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFram
  * `learn.ack`, cluster-wide learning (learn.ts). 3: recipient verification (verify.ts):
  * `verify.sources`, `verify.test`, `callout.get` / `callout.cached` / `callout.put`. 4: per-domain routing: the heartbeat's
  * `routes` (routes.ts), each route's health on the scanner. 5: the heartbeat's `engines` (engines.ts), each
- * analyzer's engine up or down, its latency and last error.
+ * analyzer's engine up or down, its latency and last error. 6: `queue.bounce`, an administrator
+ * bounces a queued message (QUEUE_BOUNCE_PROTOCOL_VERSION).
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
+/** The version that added `queue.bounce`: sent only on links that speak it. */
+export const QUEUE_BOUNCE_PROTOCOL_VERSION = 6;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Content chunks of a streamed message. */
@@ -144,7 +147,7 @@ export const QuarantineActionFrame = Type.Object(
 );
 export const QueueListFrame = Type.Object({ type: Type.Literal('queue.list'), id: RequestId, limit: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false });
 export const QueueActionFrame = Type.Object(
-  { type: Type.Union([Type.Literal('queue.retry'), Type.Literal('queue.delete')]), id: RequestId, queueId: MessageId },
+  { type: Type.Union([Type.Literal('queue.retry'), Type.Literal('queue.delete'), Type.Literal('queue.bounce')]), id: RequestId, queueId: MessageId },
   { additionalProperties: false },
 );
 

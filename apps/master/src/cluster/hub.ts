@@ -19,7 +19,7 @@ import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
 import { createLinkAdmission, limitFrameSize, PRE_HELLO_MAX_BYTES, type LinkAdmission } from './link-admission.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
-import { LEARN_PROTOCOL_VERSION, type EngineHealth, type RouteHealth } from '@moat/protocol';
+import { LEARN_PROTOCOL_VERSION, QUEUE_BOUNCE_PROTOCOL_VERSION, type EngineHealth, type RouteHealth } from '@moat/protocol';
 import { LearnDispatcher } from '../learn/learn-dispatcher.ts';
 import { createLearnStore, type LearnStore } from '../learn/learn-store.ts';
 
@@ -603,8 +603,12 @@ export class ClusterHub implements ClusterControl {
     return this.request(nodeId, (id) => ({ type: 'queue.list', id, limit }));
   }
 
-  async queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete'): Promise<void> {
-    await this.request(nodeId, (id) => ({ type: action === 'retry' ? 'queue.retry' : 'queue.delete', id, queueId }));
+  async queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete' | 'bounce'): Promise<void> {
+    if (action === 'bounce') {
+      const s = this.session(nodeId);
+      if (s.protocol < QUEUE_BOUNCE_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to bounce from its queue`);
+    }
+    await this.request(nodeId, (id) => ({ type: `queue.${action}`, id, queueId }));
   }
 
   // ── queue.inject: mail the master composed (digests), relayed through a scanner's queue ──

@@ -25,6 +25,8 @@ export interface LinkSettings {
   readonly reconnectBaseMs: number;
   readonly reconnectMaxMs: number;
   readonly batchSize: number;
+  /** The protocol version to offer (PROTOCOL_VERSION; tests set it one behind to play an older scanner). */
+  readonly protocolVersion?: number;
 }
 
 export interface LinkDeps {
@@ -215,7 +217,7 @@ export class ClusterLink {
         this.send({
           type: 'hello',
           // The master's own version when it is one behind (a rolling upgrade), else ours.
-          protocol: offerProtocol(frame.protocol),
+          protocol: offerProtocol(frame.protocol, settings.protocolVersion),
           nodeName: settings.nodeName,
           ...(cred ? { nodeId: cred.nodeId } : { joinToken: token, publicKey: this.deps.key.publicKey }),
           proof: helloSignature(this.deps.key.privateKeyPem, settings.nodeName, frame.nonce),

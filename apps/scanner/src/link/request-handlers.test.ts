@@ -23,8 +23,10 @@ function setup(sync: () => Promise<void> = () => Promise.resolve()) {
   const db = openDatabase(join(dir, 'scanner.sqlite'), SCANNER_MIGRATIONS, { synchronous: 'normal' });
   const queue = createQueueStore(db);
   let woken = 0;
+  // What the relay worker answers to a bounce, by queue id (its own behaviour is tested end to end: console-admin).
+  const bounces = new Map<string, 'bounced' | 'busy'>();
   const handlers = createRequestHandlers({
-    db, queue, quarantine: createQuarantineStore(db, dirs), queueDir: dirs.queue, wakeRelay: () => woken++, hostname: 'scanner.test', nodeName: 'scanner-a',
+    db, queue, quarantine: createQuarantineStore(db, dirs), queueDir: dirs.queue, wakeRelay: () => woken++, bounceQueued: async (id) => bounces.get(id) ?? 'not-found', hostname: 'scanner.test', nodeName: 'scanner-a',
     now: () => 1_700_000_000_000, log: pino({ level: 'silent' }),
     retention: createRetentionStore(db, dirs), rules: () => compileRules(demoRules()), sync,
   });
@@ -33,7 +35,7 @@ function setup(sync: () => Promise<void> = () => Promise.resolve()) {
     await handlers.handle(frame, (f) => sent.push(f));
     return sent;
   };
-  return { db, dirs, queue, ask, woken: () => woken, close: () => { db.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return { db, dirs, queue, ask, bounces, woken: () => woken, close: () => { db.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 const inject = (data: Buffer, extra: Partial<{ mailFrom: string; rcptTo: string[] }> = {}) =>
@@ -76,6 +78,19 @@ test('a queue.delete of injected mail reports nothing to the master', async (t) 
   const [deleted] = await s.ask({ type: 'queue.delete', id: 'r2', queueId });
   assert.equal(deleted?.type === 'result' && deleted.ok, true);
   assert.equal((s.db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n, 0);
+});
+
+test('queue.bounce answers the relay worker\'s outcome: done, not found, or a conflict while the entry is being delivered', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  s.bounces.set('BOUNCEME000000000001', 'bounced').set('DELIVERING0000000001', 'busy');
+  const [done] = await s.ask({ type: 'queue.bounce', id: 'r1', queueId: 'BOUNCEME000000000001' });
+  assert.equal(done?.type === 'result' && done.ok, true);
+  const [missing] = await s.ask({ type: 'queue.bounce', id: 'r2', queueId: 'NOSUCHENTRY000000001' });
+  assert.equal((missing as { code: string }).code, 'MOAT_ERR_NOT_FOUND');
+  const [busy] = await s.ask({ type: 'queue.bounce', id: 'r3', queueId: 'DELIVERING0000000001' });
+  assert.equal((busy as { code: string }).code, 'MOAT_ERR_CONFLICT');
+  assert.match((busy as { message: string }).message, /being delivered right now/);
 });
 
 test('quarantine.release-rcpt queues a copy for those recipients only; the message stays held for the others', async (t) => {

@@ -21,6 +21,8 @@ export interface HandlerDeps {
   readonly rules: () => CompiledRules;
   readonly queueDir: string;
   readonly wakeRelay: () => void;
+  /** Bounce a queued message now (the relay worker's `bounce`). */
+  readonly bounceQueued: (queueId: string) => Promise<'bounced' | 'not-found' | 'busy'>;
   readonly hostname: string;
   readonly nodeName: string;
   readonly now: () => number;
@@ -32,7 +34,7 @@ export interface HandlerDeps {
 type Request = Extract<ToScanner, { id: string }>;
 
 /** Requests that change the node's database: answered only once the change is on disk. */
-const CHANGES: ReadonlySet<Request['type']> = new Set(['quarantine.release', 'quarantine.release-rcpt', 'quarantine.delete', 'queue.retry', 'queue.delete', 'queue.inject', 'retained.redeliver']);
+const CHANGES: ReadonlySet<Request['type']> = new Set(['quarantine.release', 'quarantine.release-rcpt', 'quarantine.delete', 'queue.retry', 'queue.delete', 'queue.bounce', 'queue.inject', 'retained.redeliver']);
 
 /**
  * The master's requests of this node. Every answer echoes the request id; ids were validated
@@ -143,6 +145,12 @@ export function createRequestHandlers(deps: HandlerDeps) {
         deps.queue.remove(entry, deps.now());
         await removeDurably(join(deps.queueDir, entry.file));
         deps.log.info({ event: 'QUEUE_DELETED', queueId: entry.messageId }, 'removed from the queue by the master');
+        return send(result(frame.id, true));
+      }
+      case 'queue.bounce': {
+        const outcome = await deps.bounceQueued(frame.queueId);
+        if (outcome === 'not-found') return send(notFound(frame.id, `queued message ${frame.queueId}`));
+        if (outcome === 'busy') return send(result(frame.id, false, { code: 'MOAT_ERR_CONFLICT', message: `queued message ${frame.queueId} is being delivered right now: look again in a moment` }));
         return send(result(frame.id, true));
       }
       case 'queue.inject': {

@@ -133,7 +133,7 @@ export class RelayWorker {
   }
 
   private async attempt(entry: QueueEntry): Promise<void> {
-    const { downstream, queueDir, now, retry, messages } = this.deps;
+    const { downstream, queueDir, now, retry } = this.deps;
     const path = join(queueDir, entry.file);
     // A DSN or a digest is ours from top to bottom: only received messages are guarded.
     const guard = entry.kind === 'message' ? { authservIds: this.deps.authservIds ?? [] } : undefined;
@@ -160,17 +160,49 @@ export class RelayWorker {
       this.deps.log.info({ event: 'VERDICT_HEADERS_RENAMED', queueId: entry.messageId, count: rewriter.renamedVerdicts }, 'received X-Spam-* and X-Moat-* header fields renamed');
     }
     const at = now();
-    const outcome = planOutcome(result, entry, retry, at);
+    await this.settle(entry, planOutcome(result, entry, retry, at), at);
+  }
+
+  /**
+   * An administrator gives up on a queued message: every recipient still waiting bounces now
+   * (5.0.0 with the last error), with a bounce to the sender as for any permanent failure (none
+   * for a DSN, the master's own mail, or a message released from the quarantine). An entry
+   * being delivered at this moment is left alone ('busy'): its attempt decides first.
+   */
+  async bounce(id: string): Promise<'bounced' | 'not-found' | 'busy'> {
+    const entry = this.deps.queue.get(id);
+    if (!entry) return 'not-found';
+    if (this.inFlight.has(id)) return 'busy';
+    const at = this.deps.now();
+    const diagnostic = `Returned by the gateway's administrator after ${entry.attempts} attempt${entry.attempts === 1 ? '' : 's'}${entry.lastError ? `; last error: ${entry.lastError}` : ''}`.slice(0, 900);
+    const outcome: AttemptOutcome = {
+      delivered: [], deferred: [], nextAttemptAt: at, error: 'bounced by an administrator',
+      bounced: entry.rcptTo.map((address) => ({ address, status: '5.0.0', diagnostic })),
+    };
+    // In flight while it settles, so a queue scan cannot start an attempt on it meanwhile.
+    const run = this.settle(entry, outcome, at);
+    this.inFlight.set(id, run);
+    try {
+      await run;
+    } finally {
+      this.inFlight.delete(id);
+    }
+    this.deps.log.info({ event: 'QUEUE_BOUNCED', queueId: entry.messageId, kind: entry.kind, rcpt: entry.rcptTo.length }, 'bounced from the queue by the master');
+    return 'bounced';
+  }
+
+  /** Commit an attempt's outcome with its outbox event (and a DSN for what bounced), then tidy the file. */
+  private async settle(entry: QueueEntry, outcome: AttemptOutcome, at: number): Promise<void> {
     let dsn: QueueEntry | undefined;
     if (outcome.bounced.length > 0 && entry.mailFrom !== '' && entry.kind === 'message') {
       if (this.deps.wasQuarantined?.(entry.messageId)) {
         this.deps.log.warn({ event: 'RELAY_NO_DSN', queueId: entry.messageId, rcpt: outcome.bounced.length }, 'a message released from the quarantine failed permanently: no bounce to its sender (backscatter); the failure is in the message log');
       } else dsn = await this.writeDsn(entry, outcome, at);
     }
-    await messages.recordAttempt(entry, outcome, at, dsn);
+    await this.deps.messages.recordAttempt(entry, outcome, at, dsn);
     this.logOutcome(entry, outcome);
     // No fsync needed: if the unlink is lost in a crash, the file has no row and is swept at start.
-    if (outcome.deferred.length === 0) await unlink(path).catch(ignoreMissing);
+    if (outcome.deferred.length === 0) await unlink(join(this.deps.queueDir, entry.file)).catch(ignoreMissing);
     if (dsn) this.wake();
     else if (outcome.deferred.length > 0) this.scheduleNext(); // its retry may be due before the timer
   }

@@ -155,7 +155,12 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
     },
   );
 
-  for (const action of ['retry', 'delete'] as const) {
+  const SUMMARY = {
+    retry: 'Retry a queued message now',
+    delete: "Remove a message from a node's relay queue (no bounce: the sender is not told)",
+    bounce: 'Bounce a queued message now: its recipients fail (5.0.0, with the last error) and its sender gets a bounce, as for any permanent failure (none for a message released from the quarantine, a bounce, or the master\'s own mail). 409 while it is being delivered at that moment; 502 MOAT_ERR_NODE_TOO_OLD from a scanner older than protocol 6',
+  } as const;
+  for (const action of ['retry', 'delete', 'bounce'] as const) {
     const handler = async (request: { params: { nodeId: string; queueId: string }; audit(action: string, target: string, details?: Record<string, unknown>): void }) => {
       known(hub, request.params.nodeId);
       await hub.queueAction(request.params.nodeId, request.params.queueId, action);
@@ -163,13 +168,13 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
       return { ok: true };
     };
     const schema = {
-      summary: action === 'retry' ? 'Retry a queued message now' : 'Remove a message from a node\'s relay queue',
+      summary: SUMMARY[action],
       tags: ['cluster'],
       params: Type.Object({ nodeId: NodeIdParams.properties.nodeId, queueId: MessageIdSchema }),
-      response: { 200: Type.Object({ ok: Type.Boolean() }), ...errorResponses(404) },
+      response: { 200: Type.Object({ ok: Type.Boolean() }), ...errorResponses(404, 409) },
     };
-    if (action === 'retry') app.post('/nodes/:nodeId/queue/:queueId/retry', { schema, config: { role: 'operator' } }, handler);
-    else app.delete('/nodes/:nodeId/queue/:queueId', { schema, config: { role: 'operator' } }, handler);
+    if (action === 'delete') app.delete('/nodes/:nodeId/queue/:queueId', { schema, config: { role: 'operator' } }, handler);
+    else app.post(`/nodes/:nodeId/queue/:queueId/${action}`, { schema, config: { role: 'operator' } }, handler);
   }
 }
 

@@ -1,0 +1,120 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
+import { startDownstream } from '../helpers/downstream.ts';
+import { message, sendMail } from '../helpers/smtp-client.ts';
+import { unreadableText } from '../helpers/readable-text.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
+const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
+
+async function shot(page: Page, name: string): Promise<void> {
+  assert.deepEqual(await unreadableText(page), [], `${name}: visible text without enough contrast against its background`);
+  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+}
+
+/**
+ * What administrators use daily (issue 20), in a real browser against a real master and scanner:
+ * the relay queue per node (deferred mail, why, attempts, next attempt; retry now, bounce with
+ * the bounce reaching the sender, delete).
+ */
+test('console admin pages: the relay queue of a node, retry, bounce, delete', { skip, timeout: 120_000 }, async (t) => {
+  mkdirSync(SHOTS, { recursive: true });
+  // The downstream defers every slow-* recipient, as a mail server that is busy does; the rest it takes.
+  const downstream = await startDownstream({ rcpt: (a) => (a.startsWith('slow') ? { code: 451, text: '4.3.2 mailbox busy, try later' } : undefined) });
+  const master = await startTestMaster();
+  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  t.after(async () => {
+    await browser.close();
+    await scanner.close();
+    await master.close();
+    await downstream.close();
+  });
+  const api = await apiClient(master.url);
+  await waitUntil(() => scanner.link?.isConnected, 'the scanner linked');
+  const nodeId = (await api.get('/api/v1/nodes')).json.items[0].id as string;
+
+  for (const who of ['slow-retry', 'slow-bounce', 'slow-delete']) {
+    const from = `${who.replace('slow-', '')}-sender@example.test`;
+    await sendMail(scanner.smtpPort, { from, to: [`${who}@example.test`] }, message({ from, to: `${who}@example.test`, subject: `for ${who}` }));
+  }
+  await waitUntil(async () => {
+    const q = (await api.get(`/api/v1/nodes/${nodeId}/queue`)).json;
+    return q.entries?.length === 3 && q.entries.every((e: { attempts: number }) => e.attempts >= 1);
+  }, 'three deferred messages in the queue', 15_000, 100);
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(master.url);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', ADMIN_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=who]');
+  await page.click('nav >> text=Queue');
+  const row = (rcpt: string) => page.locator('[data-testid=queue] tr[data-queue-id]', { hasText: `${rcpt}@example.test` });
+  await row('slow-bounce').waitFor();
+  assert.equal(await page.locator('[data-testid=queue] tr[data-queue-id]').count(), 3);
+  const cells = await row('slow-bounce').locator('td').allTextContents();
+  assert.match(cells[1]!, /bounce-sender@example\.test/);
+  assert.match(cells[3]!, /451 4\.3\.2 mailbox busy/, 'why it waits: the downstream\'s reply');
+  assert.match(cells[4]!, /^[1-9]\d*$/, 'attempts');
+  assert.match(cells[5]!, /due now|in \d+ s/, 'the next attempt');
+  assert.match((await page.locator('[data-testid=queue-summary]').textContent()) ?? '', /3 messages queued on scanner-1/);
+  assert.match((await page.locator('button[data-node=scanner-1]').textContent()) ?? '', /scanner-1/);
+  await shot(page, 'queue');
+
+  page.on('dialog', (d) => void d.accept());
+  const notice = page.locator('[data-testid=notice]');
+  /** Click an action; one that met the entry mid-attempt (409, the scanner retries every second here) is clicked again. */
+  async function act(rcpt: string, label: string, done: RegExp): Promise<void> {
+    await waitUntil(async () => {
+      await row(rcpt).getByRole('button', { name: new RegExp(`^${label}`) }).click();
+      await waitUntil(async () => /Retrying|Bounced|Deleted|being delivered/.test((await notice.textContent().catch(() => '')) ?? ''), `the ${label} answer`);
+      const text = (await notice.textContent()) ?? '';
+      if (/being delivered/.test(text)) return false;
+      assert.match(text, done);
+      return true;
+    }, `${label} for ${rcpt}`, 15_000, 50);
+  }
+
+  await act('slow-retry', 'Retry now', /Retrying the message to slow-retry@example\.test now/);
+  await act('slow-bounce', 'Bounce', /Bounced the message to slow-bounce@example\.test/);
+  await row('slow-bounce').waitFor({ state: 'detached' });
+  // The sender is told: a DSN from the null sender, naming the recipient, 5.0.0 and the last error.
+  await waitUntil(() => downstream.received.some((m) => m.to.includes('bounce-sender@example.test')), 'the bounce reached the sender');
+  const dsn = downstream.received.find((m) => m.to.includes('bounce-sender@example.test'))!;
+  assert.equal(dsn.from, '');
+  const dsnText = dsn.raw.toString('utf8');
+  assert.match(dsnText, /Final-Recipient: rfc822; ?slow-bounce@example\.test/i);
+  assert.match(dsnText, /Status: 5\.0\.0/);
+  assert.match(dsnText, /Returned by the gateway's administrator after \d+ attempts?; last error: .*451/);
+
+  await act('slow-delete', 'Delete', /Deleted the message to slow-delete@example\.test/);
+  await row('slow-delete').waitFor({ state: 'detached' });
+  assert.equal(downstream.received.some((m) => m.to.includes('delete-sender@example.test')), false, 'a delete tells no one');
+
+  // The message log says what became of each; the audit log names who did it.
+  await waitUntil(async () => {
+    const items = (await api.get('/api/v1/messages?recipient=slow-bounce@example.test')).json.items ?? [];
+    return items[0]?.status === 'bounced';
+  }, 'the bounce in the message log', 10_000, 100);
+  const audit = (await api.get('/api/v1/audit?limit=20')).json.entries.map((e: { action: string }) => e.action);
+  for (const a of ['queue.retry', 'queue.bounce', 'queue.delete']) assert.ok(audit.includes(a), `${a} audited: ${audit.join(', ')}`);
+
+  // An auditor sees the queue without its actions; the API refuses them anyway.
+  const auditor = await api.post('/api/v1/users', { username: 'watcher', password: 'watcher-password-1', role: 'auditor' });
+  assert.equal(auditor.status, 201);
+  const viewer = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await viewer.goto(`${master.url}/#/queue`);
+  await viewer.fill('input[name=username]', 'watcher');
+  await viewer.fill('input[name=password]', 'watcher-password-1');
+  await viewer.click('button[type=submit]');
+  await viewer.locator('[data-testid=queue] tr[data-queue-id]').first().waitFor();
+  assert.equal(await viewer.locator('[data-testid=queue] button').count(), 0);
+});
