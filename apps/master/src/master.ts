@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger } from '@moat/config/logger';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { ensureDirs, openDatabase, type Db } from '@moat/storage';
 import { validateRules, type Rules } from '@moat/rules';
 import { loadConfigFile } from '@moat/config';
@@ -118,6 +118,9 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       },
     });
   }
+  // Without failover this master is the only one, always active: the gauge the alert rules
+  // (deploy/prometheus) read is there either way.
+  else new Gauge({ name: 'moat_master_active', help: '1 while this master is the active one (0: standby).', registers: [registry], collect() { this.set(1); } });
   const app = await buildApp(deps, {
     metricsRegistry: registry,
     ...(failover ? { gate: standbyGate(failover), beforeReply: replicatedBeforeReply(failover) } : {}),

@@ -46,6 +46,7 @@ import { VERIFY_PROTOCOL_VERSION, type CalloutCached } from '@moat/protocol';
 import { VerificationStore } from './verify/verification-store.ts';
 import { CalloutCache } from './verify/callout-cache.ts';
 import { RecipientVerifier } from './verify/verifier.ts';
+import { countingMessageStore, NodeCounters, readGauges } from './metrics/node-counters.ts';
 
 export const SOFTWARE_VERSION = 'moat-scanner/0.1.0';
 
@@ -107,9 +108,12 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const outbox = createOutboxStore(db);
   log.info({ event: 'OUTBOX_EPOCH', epoch: outbox.epoch }, 'outbox epoch of this run');
   const retention = createRetentionStore(db, dirs);
-  const messages = createMessageStore(db, { onOutbox: () => link?.notifyOutbox(), retention, sync: () => dbSync.sync() });
+  // This run's counters (verdicts, SMTP refusals, relay outcomes): the heartbeat's `metrics` (protocol 6).
+  const counters = new NodeCounters(now());
+  const messages = countingMessageStore(createMessageStore(db, { onOutbox: () => link?.notifyOutbox(), retention, sync: () => dbSync.sync() }), counters);
   const queue = createQueueStore(db);
   const quarantine = createQuarantineStore(db, dirs);
+  const heldBytes = db.prepare<[], { bytes: number }>("SELECT coalesce(sum(size), 0) AS bytes FROM quarantine WHERE status = 'held'");
   await recoverAfterCrash(dirs, queue.files(), quarantine.heldFiles(), retention.files(), log);
 
   // Per-domain routing (`routing` in the rules); a domain without a route goes to `relay`, as before.
@@ -185,6 +189,17 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       balancerReport: () => (balancer ? balancerReport(balancer.status()) : undefined),
       routeHealth: () => router.routeHealth(),
       engineHealth: () => engineHealth.report(),
+      nodeMetrics: () => counters.report(readGauges({
+        queueOldest: () => queue.stats().oldest,
+        quarantineBytes: () => heldBytes.get()!.bytes,
+        retainedBytes: () => retention.usage().bytes,
+        budgets: () => {
+          if (!pushed.hasRules()) return undefined;
+          const r = pushed.current().rules;
+          return { quarantineMaxBytes: r.quarantine.maxBytes, ...(r.retention.enabled ? { retainedMaxBytes: r.retention.maxBytes } : {}) };
+        },
+        now,
+      })),
       verification: {
         sources: (frame) => verificationStore.replace(frame),
         test: async (address) => {
@@ -279,6 +294,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     storage,
     refusals,
     verifier,
+    counters,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
         { messages, dirs, dirSync, retention, log, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: (entry) => relay.enqueued(entry), analyzers, analyzeLimits },

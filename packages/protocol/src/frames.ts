@@ -3,6 +3,7 @@ import { OutboxEventSchema } from './events.ts';
 import { LearnAckFrame, LearnEventFrame } from './learn.ts';
 import { EngineHealthSchema, MAX_REPORTED_ENGINES } from './engines.ts';
 import { MAX_REPORTED_ROUTES, RouteHealthSchema } from './routes.ts';
+import { NodeMetricsSchema } from './node-metrics.ts';
 import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFrame, VerifyTestFrame } from './verify.ts';
 
 /**
@@ -23,8 +24,10 @@ import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFram
  * `learn.ack`, cluster-wide learning (learn.ts). 3: recipient verification (verify.ts):
  * `verify.sources`, `verify.test`, `callout.get` / `callout.cached` / `callout.put`. 4: per-domain routing: the heartbeat's
  * `routes` (routes.ts), each route's health on the scanner. 5: the heartbeat's `engines` (engines.ts), each
- * analyzer's engine up or down, its latency and last error. 6: `queue.bounce`, an administrator
- * bounces a queued message (QUEUE_BOUNCE_PROTOCOL_VERSION).
+ * analyzer's engine up or down, its latency and last error. 6: the heartbeat's `metrics`
+ * (node-metrics.ts), the scanner's counters (verdicts, SMTP refusals, relay outcomes) and
+ * queue and disk gauges, which the master serves on its /metrics per node; `queue.bounce`, an
+ * administrator bounces a queued message (QUEUE_BOUNCE_PROTOCOL_VERSION).
  */
 export const PROTOCOL_VERSION = 6;
 /** The version that added `queue.bounce`: sent only on links that speak it. */
@@ -121,6 +124,7 @@ export const HeartbeatFrame = Type.Object(
     balancer: Type.Optional(BalancerReportSchema),
     routes: Type.Optional(Type.Array(RouteHealthSchema, { maxItems: MAX_REPORTED_ROUTES, description: 'Each route\'s last outcome on this scanner (protocol 4).' })),
     engines: Type.Optional(Type.Array(EngineHealthSchema, { maxItems: MAX_REPORTED_ENGINES, description: 'Each analyzer\'s engine: up or down, latency, last error (protocol 5).' })),
+    metrics: Type.Optional(NodeMetricsSchema),
   },
   { additionalProperties: false },
 );

@@ -10,3 +10,4 @@ export { acceptProtocol, offerProtocol, OLDEST_PROTOCOL_VERSION, type Negotiatio
 export * from './replication.ts';
 export { MAX_REPORTED_ROUTES, ROUTES_PROTOCOL_VERSION, RouteHealthSchema, type RouteHealth } from './routes.ts';
 export { ENGINES_PROTOCOL_VERSION, EngineHealthSchema, MAX_REPORTED_ENGINES, type EngineHealth } from './engines.ts';
+export { MAX_REPORTED_REASON_KINDS, MAX_REPORTED_REFUSAL_CODES, METRICS_PROTOCOL_VERSION, NodeMetricsSchema, type NodeMetrics } from './node-metrics.ts';

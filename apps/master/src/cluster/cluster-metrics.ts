@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BalancerReport, EngineHealth } from '@moat/protocol';
 import type { NodeRecord } from './node-registry.ts';
+import { registerScannerMetrics, type ScannerMetricsSource } from './scanner-metrics.ts';
 
 /** The cluster's health as Prometheus sees it (collected on scrape from the registry). */
 export interface ClusterMetrics {
@@ -16,7 +17,7 @@ export type QuarantineTotals = () => ReadonlyArray<{ readonly node: string; read
 /** A node's name and its engines' health from its last heartbeat (protocol 5). */
 export type EngineReports = () => ReadonlyArray<readonly [string, readonly EngineHealth[]]>;
 
-export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number, balancers: BalancerReports = () => [], engines: EngineReports = () => [], quarantine: QuarantineTotals = () => []): ClusterMetrics {
+export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number, balancers: BalancerReports = () => [], engines: EngineReports = () => [], quarantine: QuarantineTotals = () => [], scanners: ScannerMetricsSource = { nodes: () => [], clusterMessages: () => [] }): ClusterMetrics {
   const per = (name: string, help: string, value: (n: NodeRecord) => number) =>
     new Gauge({
       name,
@@ -87,6 +88,7 @@ export function createClusterMetrics(registry: Registry, nodes: () => readonly N
   perQuarantine('moat_quarantine_held_bytes', 'Bytes of the messages held in the node\'s quarantine (weigh against quarantine.maxBytes).', 'held', (t) => t.bytes);
   perQuarantine('moat_quarantine_expired_messages', 'Messages the node purged from its quarantine by their lifetime or its disk budget (quarantine.days, quarantine.maxBytes), as the index records them.', 'expired', (t) => t.messages);
   // ---- end quarantine ----
+  registerScannerMetrics(registry, scanners);
   return {
     eventsIngested: new Counter({ name: 'moat_events_ingested_total', help: 'Scanner events stored (result=stored), skipped as already stored (duplicate) or refused (rejected); rewound: stored events whose (epoch, seq) the node had already used for another event (its sequence went backwards within a run).', labelNames: ['node', 'result'], registers: [registry] }),
     rulesPushes: new Counter({ name: 'moat_rules_pushes_total', help: 'Rules versions pushed to online scanners.', registers: [registry] }),

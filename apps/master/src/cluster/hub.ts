@@ -17,6 +17,7 @@ import { currentRules } from '../rules/rules-repository.ts';
 import { createIngest, type EventWarnings } from '../data/ingest.ts';
 import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
+import { NodeMetricsBook } from './node-metrics-book.ts';
 import { createLinkAdmission, limitFrameSize, PRE_HELLO_MAX_BYTES, type LinkAdmission } from './link-admission.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
 import { LEARN_PROTOCOL_VERSION, QUEUE_BOUNCE_PROTOCOL_VERSION, type EngineHealth, type RouteHealth } from '@moat/protocol';
@@ -84,6 +85,8 @@ export class ClusterHub implements ClusterControl {
   /** Each node's latest route health (memory only, like the balancer's: resent every heartbeat). */
   private readonly routes = new Map<string, { routes: readonly RouteHealth[]; at: number }>();
   private readonly engines = new Map<string, { engines: readonly EngineHealth[]; at: number }>();
+  /** Each node's last counters (protocol 6) and the cluster's verdict counts, for /metrics (memory only). */
+  private readonly nodeMetrics: NodeMetricsBook;
 
   private readonly metrics: ClusterMetrics;
   private readonly admission: LinkAdmission = createLinkAdmission();
@@ -109,6 +112,7 @@ export class ClusterHub implements ClusterControl {
     const quarantineTotals = deps.db.prepare<[], { node_id: string; status: string; messages: number; bytes: number }>(
       "SELECT node_id, status, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM quarantine WHERE status IN ('held', 'expired') GROUP BY node_id, status",
     );
+    this.nodeMetrics = new NodeMetricsBook(this.now());
     this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0, () =>
       this.registry.list().flatMap((n) => {
         const b = this.balancers.get(n.id);
@@ -120,6 +124,12 @@ export class ClusterHub implements ClusterControl {
       }), () => {
       const names = new Map(this.registry.list().map((n) => [n.id, n.name]));
       return quarantineTotals.all().map((t) => ({ node: names.get(t.node_id) ?? t.node_id, status: t.status as 'held' | 'expired', messages: t.messages, bytes: t.bytes }));
+    }, {
+      nodes: () => this.registry.list().flatMap((n) => {
+        const m = this.nodeMetrics.get(n.id);
+        return m ? [[n.name, m.metrics] as const] : [];
+      }),
+      clusterMessages: () => this.nodeMetrics.clusterMessages(),
     });
     this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
     this.livenessTimer.unref();
@@ -151,6 +161,7 @@ export class ClusterHub implements ClusterControl {
     this.balancers.delete(nodeId);
     this.routes.delete(nodeId);
     this.engines.delete(nodeId);
+    this.nodeMetrics.forget(nodeId);
     this.log.info({ event: 'NODE_REMOVED', nodeId }, 'node removed from the cluster');
     return 'removed';
   }
@@ -334,6 +345,7 @@ export class ClusterHub implements ClusterControl {
         if (frame.balancer) this.balancers.set(s.node.id, { report: frame.balancer, at: this.now() });
         if (frame.routes) this.routes.set(s.node.id, { routes: frame.routes, at: this.now() });
         if (frame.engines) this.engines.set(s.node.id, { engines: frame.engines, at: this.now() });
+        if (frame.metrics) this.nodeMetrics.record(s.node.id, frame.metrics, this.now());
         this.send(s.ws, { type: 'heartbeat', at: this.now() });
         return;
       case 'rules.ack':

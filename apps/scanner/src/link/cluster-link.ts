@@ -8,7 +8,7 @@ import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
 import type { NodeCredential, NodeKey } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
-import { ENGINES_PROTOCOL_VERSION, LEARN_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type EngineHealth, type RouteHealth, type VerifySources, type VerifyTestAnswer } from '@moat/protocol';
+import { ENGINES_PROTOCOL_VERSION, LEARN_PROTOCOL_VERSION, METRICS_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type EngineHealth, type NodeMetrics, type RouteHealth, type VerifySources, type VerifyTestAnswer } from '@moat/protocol';
 import type { LearnFollower } from '../learn/learn-follower.ts';
 
 export interface LinkSettings {
@@ -44,6 +44,8 @@ export interface LinkDeps {
   readonly routeHealth?: () => RouteHealth[];
   /** Each analyzer's engine for the heartbeat (protocol 5). */
   readonly engineHealth?: () => EngineHealth[];
+  /** This run's counters and the queue and disk gauges for the heartbeat (protocol 6). */
+  readonly nodeMetrics?: () => NodeMetrics;
   readonly log: Logger;
   readonly now: () => number;
   /** The highest master epoch seen (management failover fencing); absent: no fencing. */
@@ -365,7 +367,8 @@ export class ClusterLink {
       const routes = this.linkProtocol >= ROUTES_PROTOCOL_VERSION ? this.deps.routeHealth?.() : undefined;
       // A master that speaks 4 would refuse the heartbeat with a key it does not know.
       const engines = this.linkProtocol >= ENGINES_PROTOCOL_VERSION ? this.deps.engineHealth?.() : undefined;
-      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version(), ...(balancer ? { balancer } : {}), ...(routes?.length ? { routes } : {}), ...(engines?.length ? { engines } : {}) });
+      const metrics = this.linkProtocol >= METRICS_PROTOCOL_VERSION ? this.deps.nodeMetrics?.() : undefined;
+      this.send({ type: 'heartbeat', at: now, queueDepth: this.deps.queueDepth(), outboxBacklog: this.deps.outbox.backlog(), rulesVersion: this.deps.rules.version(), ...(balancer ? { balancer } : {}), ...(routes?.length ? { routes } : {}), ...(engines?.length ? { engines } : {}), ...(metrics ? { metrics } : {}) });
       this.drain();
     }, this.heartbeatMs);
     this.heartbeatTimer.unref();

@@ -18,6 +18,7 @@ import { receiveToSpool } from '../store/spool.ts';
 import type { Envelope, Reply } from '../pipeline/accept-message.ts';
 import type { RulesSource } from '../rules-source/rules-source.ts';
 import type { RefusalLog, RefusedTransaction } from './refusal-log.ts';
+import type { NodeCounters } from '../metrics/node-counters.ts';
 
 export interface IngressDeps {
   readonly config: ScannerConfig;
@@ -35,6 +36,8 @@ export interface IngressDeps {
   readonly refusals?: RefusalLog;
   /** Recipient verification at RCPT TO (`recipientVerification` in the rules); absent: none. */
   readonly verifier?: RecipientVerifier;
+  /** Counts sessions and every 4xx/5xx reply handed to smtp-server (the heartbeat's `metrics`). */
+  readonly counters?: Pick<NodeCounters, 'session' | 'refusal'>;
 }
 
 /** Refused recipients kept per transaction (a dictionary attack sends thousands); the wire entry keeps 1,000. */
@@ -66,6 +69,13 @@ interface SessionState {
  */
 export function createIngress(deps: IngressDeps): SMTPServer {
   useOwnEnhancedCodes();
+  /** The callback, counting the refusal it carries: every reply of ours goes through one of these. */
+  const counted = <A extends unknown[]>(stage: Parameters<NodeCounters['refusal']>[0], callback: (err?: Error | null, ...rest: A) => void) =>
+    (err?: Error | null, ...rest: A): void => {
+      const code = (err as { responseCode?: unknown } | null | undefined)?.responseCode;
+      if (typeof code === 'number') deps.counters?.refusal(stage, code);
+      callback(err, ...rest);
+    };
   const { config, log } = deps;
   const smtp = config.smtp;
   const limiter = new ConnectionLimiter(
@@ -92,7 +102,9 @@ export function createIngress(deps: IngressDeps): SMTPServer {
     closeTimeout: 30_000,
     logger: false,
 
-    onConnect(session, callback) {
+    onConnect(session, connected) {
+      deps.counters?.session();
+      const callback = counted('connect', connected);
       const ip = normalizeClientIp(session.remoteAddress);
       const state: SessionState = { ip, log: log.child({ sid: session.id, ip }), admitted: false, refusedRcpts: [] };
       sessions.set(session.id, state);
@@ -122,7 +134,8 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       if (state?.admitted) limiter.release(state.ip);
     },
 
-    onMailFrom(address: SMTPServerAddress, session, callback) {
+    onMailFrom(address: SMTPServerAddress, session, answer) {
+      const callback = counted('mail', answer);
       const state = sessions.get(session.id);
       if (!state) return callback(smtpError(421, '4.3.0', 'Session state lost, try again'));
       reportRefusedRcpts(state, session); // a new transaction: the last one has ended
@@ -141,7 +154,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       // so what followed (`QUIT`) was never read and the session hung (found by the SMTP
       // fuzzer; test in scanner-transport.integration.test.ts). A transaction needs a RCPT, so
       // an asynchronous RCPT reply breaks that chain.
-      const callback = (err?: Error | null) => queueMicrotask(() => done(err));
+      const callback = counted('rcpt', (err?: Error | null) => queueMicrotask(() => done(err)));
       const state = sessions.get(session.id);
       const rules = state?.rules;
       if (!state || !rules) return callback(smtpError(503, '5.5.1', 'Need MAIL command first'));
@@ -197,7 +210,8 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       }
     },
 
-    onData(stream: Readable, session, callback) {
+    onData(stream: Readable, session, answer) {
+      const callback = counted('data', answer);
       const state = sessions.get(session.id);
       const rules = state?.rules;
       if (!state || !rules) {
