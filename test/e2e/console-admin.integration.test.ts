@@ -22,7 +22,8 @@ async function shot(page: Page, name: string): Promise<void> {
 /**
  * What administrators use daily (issue 20), in a real browser against a real master and scanner:
  * the relay queue per node (deferred mail, why, attempts, next attempt; retry now, bounce with
- * the bounce reaching the sender, delete).
+ * the bounce reaching the sender, delete); "release and allow sender" and "block sender" on a
+ * quarantined message; your own password change.
  */
 test('console admin pages: the relay queue of a node, retry, bounce, delete', { skip, timeout: 120_000 }, async (t) => {
   mkdirSync(SHOTS, { recursive: true });
@@ -117,4 +118,109 @@ test('console admin pages: the relay queue of a node, retry, bounce, delete', { 
   await viewer.click('button[type=submit]');
   await viewer.locator('[data-testid=queue] tr[data-queue-id]').first().waitFor();
   assert.equal(await viewer.locator('[data-testid=queue] button').count(), 0);
+});
+
+test('console admin: release and allow sender, block sender, from a quarantined message', { skip, timeout: 120_000 }, async (t) => {
+  const downstream = await startDownstream();
+  const master = await startTestMaster();
+  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  t.after(async () => {
+    await browser.close();
+    await scanner.close();
+    await master.close();
+    await downstream.close();
+  });
+  const api = await apiClient(master.url);
+  await waitUntil(() => scanner.link?.isConnected, 'the scanner linked');
+  const held: Record<string, string> = {};
+  for (const who of ['Friend@Partner.test', 'spammer@junk.test']) {
+    const sent = await sendMail(scanner.smtpPort, { from: who, to: ['user@example.test'] }, message({ from: who, subject: `QUARANTINE-ME from ${who}` }));
+    held[who] = /queued as (\w+)/.exec(sent.response)![1]!;
+  }
+  await waitUntil(async () => (await api.get('/api/v1/quarantine')).json.items.length === 2, 'both held messages indexed');
+  const before = (await api.get('/api/v1/rules')).json.version as number;
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(`${master.url}/#/quarantine/${held['Friend@Partner.test']}`);
+  await page.fill('input[name=username]', 'admin');
+  await page.fill('input[name=password]', ADMIN_PASSWORD);
+  await page.click('button[type=submit]');
+  await page.locator('[data-testid=text-part]').waitFor();
+  await shot(page, 'quarantine-admin-actions');
+  await page.locator('button', { hasText: 'Release and allow sender' }).click();
+  const notice = page.locator('[data-testid=notice]');
+  await notice.waitFor();
+  assert.match((await notice.textContent()) ?? '', new RegExp(`^Released, and friend@partner\\.test is allowed from rules version ${before + 1} on\\.`));
+  assert.equal(await page.textContent('[data-testid=status]'), 'released');
+  await waitUntil(() => downstream.received.some((m) => m.raw.toString().includes('QUARANTINE-ME from Friend@Partner.test')), 'the released message delivered');
+  let rules = (await api.get('/api/v1/rules')).json;
+  assert.deepEqual(rules.document.lists.senderAllow, ['friend@partner.test']);
+
+  await page.goto(`${master.url}/#/quarantine/${held['spammer@junk.test']}`);
+  await page.locator('button', { hasText: 'Block sender' }).click();
+  await page.locator('[data-testid=notice]', { hasText: 'blocked' }).waitFor();
+  assert.match((await notice.textContent()) ?? '', new RegExp(`^spammer@junk\\.test is blocked from rules version ${before + 2} on\\. The message stays held`));
+  assert.equal(await page.textContent('[data-testid=status]'), 'held');
+  rules = (await api.get('/api/v1/rules')).json;
+  assert.deepEqual(rules.document.lists.senderBlock.filter((e: string) => e === 'spammer@junk.test'), ['spammer@junk.test']);
+  const audit = (await api.get('/api/v1/audit?action=rules.update')).json.entries.map((e: { details: { comment?: string } }) => e.details.comment);
+  assert.ok(audit.some((c: string | undefined) => /blocked sender spammer@junk\.test/.test(c ?? '')), `the rules change names why: ${audit.join(' | ')}`);
+  // Once the scanner runs that version, the sender is refused at MAIL FROM.
+  await waitUntil(async () => (await api.get('/api/v1/nodes')).json.items[0].rulesVersion === before + 2, 'the scanner applied the block');
+  const again = await sendMail(scanner.smtpPort, { from: 'spammer@junk.test', to: ['user@example.test'] }, message({ subject: 'again' }));
+  assert.equal(again.code, 550, again.response);
+});
+
+test('console admin: your own password change ends your other sessions and tokens, not this one', { skip, timeout: 120_000 }, async (t) => {
+  const master = await startTestMaster();
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  t.after(async () => {
+    await browser.close();
+    await master.close();
+  });
+  const admin = await apiClient(master.url);
+  assert.equal((await admin.post('/api/v1/users', { username: 'olga', password: 'olga-old-password', role: 'operator' })).status, 201);
+  const elsewhere = await apiClient(master.url, 'olga', 'olga-old-password');
+  const token = (await elsewhere.post('/api/v1/tokens', { name: 'laptop' })).json.token as string;
+  const byToken = () => fetch(`${master.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+  assert.equal(await byToken(), 200);
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(master.url);
+  await page.fill('input[name=username]', 'olga');
+  await page.fill('input[name=password]', 'olga-old-password');
+  await page.click('button[type=submit]');
+  await page.click('[data-testid=who]');
+  const form = page.locator('[data-testid=password-form]');
+  const fill = async (current: string, next: string, repeat: string) => {
+    await form.locator('input[name=currentPassword]').fill(current);
+    await form.locator('input[name=newPassword]').fill(next);
+    await form.locator('input[name=repeat]').fill(repeat);
+    await form.locator('button[type=submit]').click();
+  };
+  const fieldError = (name: string) => form.locator(`[data-field-error=${name}]`);
+  // A wrong current password, a new one too short, a repeat that differs: each beside its field, nothing changed.
+  await fill('not-my-password', 'olga-new-password', 'olga-new-password');
+  assert.match((await fieldError('currentPassword').textContent()) ?? '', /not your current password/);
+  await fill('olga-old-password', 'short', 'short');
+  assert.match((await fieldError('newPassword').textContent()) ?? '', /8/);
+  await fill('olga-old-password', 'olga-new-password', 'olga-new-passwort');
+  assert.match((await fieldError('repeat').textContent()) ?? '', /does not match/);
+  assert.equal((await elsewhere.get('/api/v1/auth/me')).status, 200, 'nothing changed yet');
+  await shot(page, 'account-invalid');
+
+  await fill('olga-old-password', 'olga-new-password', 'olga-new-password');
+  await page.locator('[data-testid=notice]', { hasText: 'Password changed' }).waitFor();
+  assert.equal(await form.locator('[aria-invalid=true]').count(), 0);
+  await shot(page, 'account');
+  // The other session and the token are gone; this one stays; the new password signs in.
+  assert.equal((await elsewhere.get('/api/v1/auth/me')).status, 401);
+  assert.equal(await byToken(), 401);
+  await page.reload();
+  await page.locator('[data-testid=who]', { hasText: 'olga' }).waitFor();
+  await apiClient(master.url, 'olga', 'olga-new-password');
+  const entry = (await admin.get('/api/v1/audit?action=auth.password_change')).json.entries[0];
+  assert.deepEqual({ user: entry.username, ...entry.details }, { user: 'olga', sessionsEnded: 1, tokensRevoked: 1 });
 });

@@ -243,7 +243,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await admin.click(`tr[data-id="${id}"] a`);
     await admin.locator('[data-testid=text-part]', { hasText: 'the held body' }).waitFor();
     const before = downstream.received.length;
-    await admin.click('button:has-text("Release")');
+    await admin.click('button:text-is("Release")');
     await admin.locator('[data-testid=notice]', { hasText: 'Released' }).waitFor();
     assert.equal(await admin.textContent('[data-testid=status]'), 'released');
     await downstream.waitFor(before + 1);

@@ -15,6 +15,7 @@ import { MessageDetail } from './pages/message-detail.tsx';
 import { DigestsPage } from './pages/digests.tsx';
 import { DomainsPage } from './pages/domains.tsx';
 import { QueuePage } from './pages/queue.tsx';
+import { AccountPage } from './pages/account.tsx';
 import { can } from './lib/roles.ts';
 
 export interface Me {
@@ -69,9 +70,9 @@ export function App() {
             <a href={`#/${path}`} aria-current={page === path ? 'page' : undefined}>{label}</a>
           ))}
         </nav>
-        <span class="who" data-testid="who">
+        <a class="who" data-testid="who" href="#/account" title="Your account: change your password" aria-current={page === 'account' ? 'page' : undefined}>
           {me.username} <span class={`role role-${me.role}`}>{me.role}</span>
-        </span>
+        </a>
         <button type="button" class="link" onClick={signOut}>Sign out</button>
       </header>
       <main>{pageFor(page, route[1], route.slice(2), me)}</main>
@@ -101,6 +102,8 @@ function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) 
       return <TokensPage me={me} />;
     case 'audit':
       return <AuditPage />;
+    case 'account':
+      return <AccountPage me={me} />;
     case 'digests':
       return <DigestsPage />;
     default:

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api, apiText, describe } from '../lib/api.ts';
+import { api, apiText, describe, query } from '../lib/api.ts';
+import { putSender, type SenderList } from '../lib/sender-lists.ts';
 import { bytes, when } from '../lib/format.ts';
 import { useParsedMessage } from '../lib/mime.ts';
 import { MessageView } from '../components/message-view.tsx';
@@ -40,6 +41,34 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
       setBusy(false);
     }
   };
+  /**
+   * An admin's "Release and allow sender" / "Block sender": the address goes into the rules'
+   * sender list as a new version from the one just read (a change saved meanwhile is a 409,
+   * told plainly); then the release, if asked.
+   */
+  const listSender = async (list: SenderList, release: boolean) => {
+    const sender = detail.data?.mailFrom ?? '';
+    if (list === 'senderBlock' && !confirm(`Block ${sender} for all mail? Its messages will be refused at MAIL FROM (550 5.7.1) on every node.`)) return;
+    setBusy(true);
+    setNotice('');
+    try {
+      const rules = await api<{ version: number; document: Record<string, unknown> }>('GET', '/rules');
+      const change = putSender(rules.document, list, sender);
+      const which = list === 'senderAllow' ? 'allowed' : 'blocked';
+      let said = `${change.entry} was already ${which}.`;
+      if (change.changed) {
+        const saved = await api<{ version: number }>('PUT', `/rules${query({ baseVersion: rules.version, comment: `quarantine ${id}: ${which} sender ${change.entry}` })}`, change.doc);
+        said = `${change.entry} is ${which} from rules version ${saved.version} on.`;
+      }
+      if (release) await api('POST', `/quarantine/${id}/release`);
+      setNotice(release ? `Released, and ${said}` : `${said} The message stays held: delete it if you like.`);
+      detail.reload();
+    } catch (err) {
+      setNotice(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
   const d = detail.data;
   const msg = useParsedMessage(typeof raw.data === 'string' ? raw.data : undefined);
   return (
@@ -70,6 +99,12 @@ export function QuarantineDetail({ id, me }: { id: string; me: Me }) {
           {operator && held && !offline && (
             <div class="actions">
               <button type="button" disabled={busy} onClick={() => act('release')}>Release</button>
+              {can.editRules(me.role) && d.mailFrom !== '' && (
+                <>
+                  <button type="button" disabled={busy} onClick={() => void listSender('senderAllow', true)}>Release and allow sender</button>
+                  <button type="button" class="secondary" disabled={busy} onClick={() => void listSender('senderBlock', false)}>Block sender…</button>
+                </>
+              )}
               <button type="button" class="danger" disabled={busy} onClick={() => act('delete')}>Delete</button>
               <a class="button" href={`/api/v1/quarantine/${id}/raw`} download={`${id}.eml`}>Download .eml</a>
               <button type="button" class="link" onClick={() => go('quarantine')}>Back to the list</button>
