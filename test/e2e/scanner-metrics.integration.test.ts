@@ -120,8 +120,9 @@ test('scanner metrics: served by the master per node, the cluster total kept acr
   });
 
   await t.test('a master that speaks protocol 5 gets heartbeats without metrics and keeps the link', async () => {
+    // The scanner offers 6 (a master may be one version behind its scanners): the link speaks 5.
     const old = await startTestMaster({ protocolVersion: 5 });
-    const oldScanner = await startClusterScanner('scanner-old', old.wsUrl, downstream.port);
+    const oldScanner = await startClusterScanner('scanner-old', old.wsUrl, downstream.port, { protocolVersion: 6 });
     try {
       const oldApi = await apiClient(old.url);
       const seen: string[] = [];

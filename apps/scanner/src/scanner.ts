@@ -19,6 +19,8 @@ import { createIngress } from './smtp/ingress.ts';
 import { RefusalLog } from './smtp/refusal-log.ts';
 import { acceptMessage } from './pipeline/accept-message.ts';
 import { analyzeLimitsFrom } from './pipeline/analyze.ts';
+import { testMessage } from './pipeline/test-message.ts';
+import type { MessageTest, MessageTestAnswer } from '@moat/protocol';
 import { createAnalyzers } from './analyzers/create-analyzers.ts';
 import { EngineHealthTracker } from './analyzers/engine-health.ts';
 import { monitorAnalyzers, startEngineProbes } from './analyzers/engine-monitor.ts';
@@ -157,6 +159,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const verificationStore = new VerificationStore(config.dataDir, log);
   await verificationStore.load();
   let verifier: RecipientVerifier | undefined;
+  let messageTester: ((frame: MessageTest) => Promise<MessageTestAnswer>) | undefined;
   let rules: RulesSource;
   if (config.master) {
     const pushed = createPushedRulesSource(config.dataDir, log);
@@ -207,6 +210,10 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
           return verifier.test(rules.current(), address);
         },
       },
+      messageTest: async (frame) => {
+        if (!messageTester) throw new Error('this node is starting');
+        return messageTester(frame);
+      },
       log,
       now,
     });
@@ -240,6 +247,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const analyzers = monitorAnalyzers(createAnalyzers(config), engineHealth, log);
   const engineProbes = startEngineProbes(analyzers, engineHealth, config.analyzers.probeSeconds * 1000, log);
   const analyzeLimits = analyzeLimitsFrom(config.analysis);
+  messageTester = (frame) => testMessage({ rules: () => rules.current(), analyzers, analyzeLimits, scratchDir: dirs.spool, log }, frame);
   const linkForGreylist = link;
   const greylist = new Greylister({
     log,

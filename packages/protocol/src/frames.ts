@@ -4,6 +4,7 @@ import { LearnAckFrame, LearnEventFrame } from './learn.ts';
 import { EngineHealthSchema, MAX_REPORTED_ENGINES } from './engines.ts';
 import { MAX_REPORTED_ROUTES, RouteHealthSchema } from './routes.ts';
 import { NodeMetricsSchema } from './node-metrics.ts';
+import { MessageTestFrame } from './message-test.ts';
 import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFrame, VerifyTestFrame } from './verify.ts';
 
 /**
@@ -27,9 +28,10 @@ import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFram
  * analyzer's engine up or down, its latency and last error. 6: the heartbeat's `metrics`
  * (node-metrics.ts), the scanner's counters (verdicts, SMTP refusals, relay outcomes) and
  * queue and disk gauges, which the master serves on its /metrics per node; `queue.bounce`, an
- * administrator bounces a queued message (QUEUE_BOUNCE_PROTOCOL_VERSION).
+ * administrator bounces a queued message (QUEUE_BOUNCE_PROTOCOL_VERSION). 7: `message.test`
+ * (message-test.ts), "what would happen to this message?" run on a scanner as a dry run.
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 /** The version that added `queue.bounce`: sent only on links that speak it. */
 export const QUEUE_BOUNCE_PROTOCOL_VERSION = 6;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
@@ -287,6 +289,7 @@ export const ToScannerFrame = Type.Union([
   MasterEpochFrame,
   LearnEventFrame,
   VerifySourcesFrame, VerifyTestFrame, CalloutCachedFrame,
+  MessageTestFrame,
 ]);
 export const ToMasterFrame = Type.Union([
   HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame,

@@ -2,6 +2,7 @@ export * from './frames.ts';
 export * from './events.ts';
 export * from './learn.ts';
 export * from './verify.ts';
+export * from './message-test.ts';
 export { FrameError, decodeToMaster, decodeToScanner, encodeFrame, validator } from './codec.ts';
 export { newNonce, newNodeKeyPair, publicKeyText, helloSignature, helloVerifies, newJoinToken, joinTokenHash, JOIN_TOKEN_PATTERN, proofMatches } from './auth.ts';
 export { PendingRequests } from './pending-requests.ts';

@@ -20,6 +20,7 @@ import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts'
 import { NodeMetricsBook } from './node-metrics-book.ts';
 import { createLinkAdmission, limitFrameSize, PRE_HELLO_MAX_BYTES, type LinkAdmission } from './link-admission.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
+import { MESSAGE_TEST_PROTOCOL_VERSION, MessageTestAnswerSchema, type MessageTestAnswer, type TestEnvelope } from '@moat/protocol';
 import { LEARN_PROTOCOL_VERSION, QUEUE_BOUNCE_PROTOCOL_VERSION, type EngineHealth, type RouteHealth } from '@moat/protocol';
 import { LearnDispatcher } from '../learn/learn-dispatcher.ts';
 import { createLearnStore, type LearnStore } from '../learn/learn-store.ts';
@@ -61,6 +62,7 @@ const HELLO_TIMEOUT_MS = 10_000;
 const GREYLIST_SWEEP_MS = 60_000;
 const validInject = validator(QueueInjectFrame);
 const validTestAnswer = validator(VerifyTestAnswerSchema);
+const validMessageTestAnswer = validator(MessageTestAnswerSchema);
 const FETCH_WINDOW = 8;
 
 /**
@@ -528,6 +530,19 @@ export class ClusterHub implements ClusterControl {
     if (s.protocol < VERIFY_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to test recipients there`);
     const data = await this.request<unknown>(nodeId, (id) => ({ type: 'verify.test', id, address }));
     if (!validTestAnswer(data)) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE', 'the node answered verify.test without a valid answer');
+    return data;
+  }
+
+  /**
+   * "What would happen to this message?": a dry run of the pipeline on a scanner (protocol 7),
+   * under the rules in force there or a draft. Nothing is stored or relayed on the node.
+   */
+  async testMessage(nodeId: string, input: { envelope: TestEnvelope; message: Buffer; rules?: unknown }): Promise<MessageTestAnswer> {
+    const s = this.session(nodeId);
+    if (s.protocol < MESSAGE_TEST_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to test messages there`);
+    const frame = (id: string): ToScanner => ({ type: 'message.test', id, envelope: input.envelope, data: input.message.toString('base64'), ...(input.rules !== undefined ? { rules: input.rules } : {}) });
+    const data = await this.request<unknown>(nodeId, frame);
+    if (!validMessageTestAnswer(data)) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE', 'the node answered message.test without a valid answer');
     return data;
   }
 

@@ -8,7 +8,7 @@ import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
 import type { RequestHandlers } from './request-handlers.ts';
 import type { NodeCredential, NodeKey } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
-import { ENGINES_PROTOCOL_VERSION, LEARN_PROTOCOL_VERSION, METRICS_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type EngineHealth, type NodeMetrics, type RouteHealth, type VerifySources, type VerifyTestAnswer } from '@moat/protocol';
+import { ENGINES_PROTOCOL_VERSION, LEARN_PROTOCOL_VERSION, METRICS_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type EngineHealth, type NodeMetrics, type RouteHealth, type VerifySources, type VerifyTestAnswer, type MessageTest, type MessageTestAnswer } from '@moat/protocol';
 import type { LearnFollower } from '../learn/learn-follower.ts';
 
 export interface LinkSettings {
@@ -54,6 +54,8 @@ export interface LinkDeps {
   readonly learn?: LearnFollower;
   /** Recipient verification (issue 19): the master's verification store, and its "test this address". */
   readonly verification?: { sources(frame: VerifySources): Promise<void>; test(address: string): Promise<VerifyTestAnswer> };
+  /** "What would happen to this message?" (protocol 7): a dry run of the pipeline (pipeline/test-message.ts). */
+  readonly messageTest?: (frame: MessageTest) => Promise<MessageTestAnswer>;
 }
 
 type State = 'idle' | 'handshake' | 'ready';
@@ -298,6 +300,14 @@ export class ClusterLink {
         const answer = this.deps.verification
           ? await this.deps.verification.test(frame.address).then((data) => ({ ok: true, data }), (err: Error) => ({ ok: false, code: 'MOAT_ERR_VERIFY', message: err.message.slice(0, 900) }))
           : { ok: false, code: 'MOAT_ERR_VERIFY', message: 'this node does not verify recipients' };
+        this.send({ type: 'result', id: frame.id, ...answer });
+        return;
+      }
+      case 'message.test': {
+        if (this.state !== 'ready') return;
+        const answer = this.deps.messageTest
+          ? await this.deps.messageTest(frame).then((data) => ({ ok: true, data }), (err: Error) => ({ ok: false, code: err.name === 'MessageTestRefused' ? 'MOAT_ERR_VALIDATION' : 'MOAT_ERR_NODE', message: err.message.slice(0, 900) }))
+          : { ok: false, code: 'MOAT_ERR_NODE', message: 'this node cannot test messages yet' };
         this.send({ type: 'result', id: frame.id, ...answer });
         return;
       }

@@ -187,7 +187,7 @@ function dropEvicted(deps: AcceptDeps, removed: Removed | undefined): void {
  * scanned (past clamd's stream limit): at least quarantine, so that an admin decides; a reject
  * found in what was analysed still rejects.
  */
-function hold(v: Verdict, why: { rule: string; detail: string }): Verdict {
+export function hold(v: Verdict, why: { rule: string; detail: string }): Verdict {
   const action = strongerAction(v.action, 'quarantine');
   return {
     ...v,

@@ -9,6 +9,7 @@ import { registerRetainedRoutes } from './retained-routes.ts';
 import { registerLearnRoutes } from './learn-routes.ts';
 import { registerVerificationRoutes } from './verification-routes.ts';
 import { registerRoutesRoutes } from './routes-routes.ts';
+import { registerMessageTestRoutes } from './message-test-routes.ts';
 
 /** Routes that go through the cluster link; registered under /api/v1. */
 export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsync {
@@ -20,5 +21,6 @@ export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsyn
     registerLearnRoutes(typed, hub, deps);
     registerVerificationRoutes(typed, hub, deps);
     registerRoutesRoutes(typed, hub, () => currentRules(deps.db)?.document);
+    registerMessageTestRoutes(typed, hub, deps);
   };
 }
