@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, describe, query } from '../lib/api.ts';
 import { can } from '../lib/roles.ts';
 import { bytes, when } from '../lib/format.ts';
@@ -23,9 +23,28 @@ interface Filters {
   sender?: string;
   recipient?: string;
   subject?: string;
+  node?: string;
   status?: string;
   cursor?: string;
 }
+
+/** A bulk job on the master (`GET /api/v1/quarantine/bulk/{id}`). */
+interface BulkJob {
+  id: string;
+  action: 'release' | 'delete' | 'spam';
+  state: 'running' | 'done';
+  total: number;
+  done: number;
+  ok: number;
+  failed: number;
+  failures: Array<{ id: string; node: string; subject: string; error: string }>;
+}
+
+const JOB_WORDS = {
+  release: { running: 'Releasing', done: 'Released', button: 'Release all matching' },
+  delete: { running: 'Deleting', done: 'Deleted', button: 'Delete all matching' },
+  spam: { running: 'Marking as spam', done: 'Marked as spam', button: 'Mark all matching as spam' },
+} as const;
 
 interface Bulk {
   action: 'release' | 'delete';
@@ -40,12 +59,38 @@ export function QuarantineList({ me }: { me: Me }) {
   const list = useData(() => api<{ items: QuarantineEntry[]; next: string | null }>('GET', `/quarantine${query({ ...filters, match: filters.sender || filters.recipient ? 'contains' : undefined })}`), [filters]);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [bulk, setBulk] = useState<Bulk | null>(null);
+  const [job, setJob] = useState<BulkJob | null>(null);
+  const [jobError, setJobError] = useState('');
   const operator = can.handleQuarantine(me.role);
   const search = (e: Event) => {
     e.preventDefault();
     const f = new FormData(e.currentTarget as HTMLFormElement);
     setSelected(new Set());
-    setFilters({ sender: String(f.get('sender')), recipient: String(f.get('recipient')), subject: String(f.get('subject')), status: String(f.get('status')) });
+    setFilters({ sender: String(f.get('sender')), recipient: String(f.get('recipient')), subject: String(f.get('subject')), node: String(f.get('node')), status: String(f.get('status')) });
+  };
+  // A running job is followed until it ends; then the list shows what it left.
+  useEffect(() => {
+    if (!job || job.state !== 'running') return;
+    const timer = setTimeout(() => {
+      api<BulkJob>('GET', `/quarantine/bulk/${encodeURIComponent(job.id)}`).then((j) => {
+        setJob(j);
+        if (j.state === 'done') list.reload();
+      }, (err) => setJobError(describe(err)));
+    }, 250);
+    return () => clearTimeout(timer);
+  }, [job]);
+  /** Every held message matching the search shown (not only this page): a job on the master. */
+  const runAll = async (action: BulkJob['action']) => {
+    const search = Object.fromEntries(Object.entries({ sender: filters.sender, recipient: filters.recipient, subject: filters.subject, node: filters.node }).filter(([, v]) => v !== undefined && v !== ''));
+    const described = Object.keys(search).length === 0 ? 'every held message' : 'every held message matching this search';
+    const verb = action === 'spam' ? 'Mark as spam' : action === 'release' ? 'Release' : 'Delete for good';
+    if (!confirm(`${verb}: ${described}?`)) return;
+    setJobError('');
+    try {
+      setJob(await api<BulkJob>('POST', '/quarantine/bulk', { action, search: { ...search, ...(search.sender || search.recipient ? { match: 'contains' } : {}) } }));
+    } catch (err) {
+      setJobError(describe(err));
+    }
   };
   const selectable = (list.data?.items ?? []).filter((q) => q.status === 'held');
   const toggle = (id: string, on: boolean) => {
@@ -85,6 +130,7 @@ export function QuarantineList({ me }: { me: Me }) {
         <label>Sender <input name="sender" /></label>
         <label>Recipient <input name="recipient" /></label>
         <label>Subject <input name="subject" /></label>
+        <label>Node <input name="node" /></label>
         <label>Status
           <select name="status">
             <option value="held">held</option><option value="released">released</option><option value="deleted">deleted</option><option value="all">all</option>
@@ -99,6 +145,16 @@ export function QuarantineList({ me }: { me: Me }) {
           <button type="button" class="danger" disabled={chosen.length === 0 || bulk?.running} onClick={() => run('delete')}>Delete selected ({chosen.length})</button>
         </div>
       )}
+      {operator && (
+        <div class="actions" data-testid="bulk-all" role="group" aria-labelledby="bulk-all-label">
+          <span id="bulk-all-label" class="hint">Every held message matching the search, on every page:</span>
+          {(['release', 'delete', ...(can.learn(me.role) ? ['spam' as const] : [])] as const).map((a) => (
+            <button type="button" class={a === 'delete' ? 'danger' : undefined} data-action={a} disabled={job?.state === 'running' || (filters.status ?? 'held') !== 'held'} onClick={() => runAll(a)}>{JOB_WORDS[a].button}</button>
+          ))}
+        </div>
+      )}
+      {jobError && <p class="error" role="alert" data-testid="bulk-job-error">{jobError}</p>}
+      {job && <JobProgress job={job} />}
       {bulk && <BulkProgress bulk={bulk} />}
       <div class="table-wrap">
         <table data-testid="quarantine">
@@ -141,6 +197,27 @@ function BulkProgress({ bulk }: { bulk: Bulk }) {
       {bulk.failed.length > 0 && (
         <ul class="problems" data-testid="bulk-errors">
           {bulk.failed.map((f) => <li data-id={f.id}><a href={`#/quarantine/${encodeURIComponent(f.id)}`}>{f.subject || f.id}</a>: {f.error}</li>)}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** A job on the master: its bar fills as the master works through the matching messages. */
+function JobProgress({ job }: { job: BulkJob }) {
+  const words = JOB_WORDS[job.action];
+  return (
+    <div class="bulk" data-testid="bulk-job" data-state={job.state}>
+      <label for="bulk-job-bar">
+        {job.state === 'running'
+          ? `${words.running} ${job.done} of ${job.total}…`
+          : `${words.done} ${job.ok} of ${job.total}${job.failed > 0 ? `; ${job.failed} failed` : ''}.`}
+      </label>
+      <progress id="bulk-job-bar" max={Math.max(job.total, 1)} value={job.total === 0 ? 1 : job.done} data-testid="bulk-job-bar" />
+      <p role="status" class="visually-hidden">{job.state === 'running' ? '' : `Done: ${job.ok} of ${job.total}`}</p>
+      {job.failures.length > 0 && (
+        <ul class="problems" data-testid="bulk-job-errors">
+          {job.failures.map((f) => <li data-id={f.id}><a href={`#/quarantine/${encodeURIComponent(f.id)}`}>{f.subject || f.id}</a> ({f.node}): {f.error}</li>)}
         </ul>
       )}
     </div>

@@ -5,6 +5,7 @@ import { currentRules } from '../../rules/rules-repository.ts';
 import type { TypedApp } from '../data/typed-app.ts';
 import { registerNodeRoutes } from './nodes-routes.ts';
 import { registerQuarantineActionRoutes } from './quarantine-actions-routes.ts';
+import { registerQuarantineBulkRoutes } from './quarantine-bulk-routes.ts';
 import { registerRetainedRoutes } from './retained-routes.ts';
 import { registerLearnRoutes } from './learn-routes.ts';
 import { registerVerificationRoutes } from './verification-routes.ts';
@@ -17,6 +18,7 @@ export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsyn
     const typed = app as unknown as TypedApp;
     registerNodeRoutes(typed, hub, () => currentRules(deps.db)?.version ?? 0);
     registerQuarantineActionRoutes(typed, hub, deps);
+    registerQuarantineBulkRoutes(typed, hub, deps);
     registerRetainedRoutes(typed, hub, deps);
     registerLearnRoutes(typed, hub, deps);
     registerVerificationRoutes(typed, hub, deps);
