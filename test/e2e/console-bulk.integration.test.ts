@@ -207,6 +207,18 @@ test('console: release every held message matching a search, as a job on the mas
   assert.equal(empty.status, 202);
   assert.deepEqual({ state: empty.json.state, total: empty.json.total }, { state: 'done', total: 0 });
 
+  // An admin's "mark as spam" over a search: one lesson per message, audited with the job; the message stays held.
+  const spam = await admin.post('/api/v1/quarantine/bulk', { action: 'spam', search: { sender: 'boss@keep.test' } });
+  assert.equal(spam.status, 202);
+  assert.equal(spam.json.total, 1);
+  let spamJob = spam.json;
+  await waitUntil(async () => (spamJob = (await admin.get(`/api/v1/quarantine/bulk/${spam.json.id}`)).json).state === 'done', 'the spam job ended');
+  assert.deepEqual({ ok: spamJob.ok, failed: spamJob.failed, failures: spamJob.failures }, { ok: 1, failed: 0, failures: [] });
+  const lesson = (await admin.get('/api/v1/audit?action=learn.spam')).json.entries[0];
+  assert.equal(lesson.target, `scanner-1/${kept.id}`);
+  assert.equal(lesson.details.bulk, spam.json.id);
+  assert.equal((await admin.get(`/api/v1/quarantine/${kept.id}`)).json.status, 'held');
+
   // The node holding a message is offline: the job ends, counts it failed and says why; the message stays held.
   await scanner.close();
   await waitUntil(async () => (await admin.get('/api/v1/nodes')).json.items[0].online === false, 'the scanner offline', 15_000, 50);
