@@ -180,7 +180,7 @@ test('console: release every held message matching a search, as a job on the mas
   assert.equal(await job.locator('label').textContent(), `Released ${PROMO} of ${PROMO}.`);
   const bar = job.locator('progress');
   assert.equal(await bar.getAttribute('max'), String(PROMO));
-  assert.equal(await bar.evaluate((p: HTMLProgressElement) => p.value), PROMO, 'the progress reached the total');
+  assert.equal(await bar.evaluate((p) => (p as unknown as { value: number }).value), PROMO, 'the progress reached the total');
   await waitUntil(async () => (await rows.count()) === 0, 'the list shows nothing held left for the search');
   await shot(page, 'quarantine-bulk-job');
 
