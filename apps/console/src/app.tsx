@@ -16,6 +16,7 @@ import { DigestsPage } from './pages/digests.tsx';
 import { DomainsPage } from './pages/domains.tsx';
 import { QueuePage } from './pages/queue.tsx';
 import { AccountPage } from './pages/account.tsx';
+import { MessageTestPage } from './pages/message-test.tsx';
 import { can } from './lib/roles.ts';
 
 export interface Me {
@@ -30,6 +31,7 @@ const PAGES: ReadonlyArray<readonly [string, string, ((role: Role) => boolean)?]
   ['messages', 'Messages'],
   ['queue', 'Queue'],
   ['rules', 'Rules'],
+  ['test', 'Test a message', can.testMessages],
   ['domains', 'Domains'],
   ['reports', 'Reports'],
   ['users', 'Users', can.manageUsers],
@@ -92,6 +94,9 @@ function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) 
       return <QueuePage me={me} nodeId={arg} />;
     case 'rules':
       return <RulesPage me={me} />;
+    case 'test':
+      if (!can.testMessages(me.role)) return <p class="error" role="alert">Testing a message needs the operator or admin role.</p>;
+      return <MessageTestPage key={`${arg}/${rest[0]}`} logRef={arg !== undefined && rest[0] !== undefined ? { nodeId: arg, id: rest[0] } : undefined} />;
     case 'domains':
       return <DomainsPage me={me} />;
     case 'reports':

@@ -14,6 +14,8 @@ export const can = {
   manageUsers: (role: Role) => atLeast(role, 'admin'),
   /** Teach every scanner that a message is spam or not spam (docs/detection.md, "Learning"). */
   learn: (role: Role) => atLeast(role, 'admin'),
+  /** Run "what would happen to this message?" on a scanner (it reads the rules and, from the log, a message's content). */
+  testMessages: (role: Role) => atLeast(role, 'operator'),
   /** Remove a stopped node from the cluster. */
   manageNodes: (role: Role) => atLeast(role, 'admin'),
 };

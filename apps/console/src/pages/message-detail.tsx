@@ -69,6 +69,9 @@ export function MessageDetail({ nodeId, id, me }: { nodeId: string; id: string; 
               </>
             )}
           </dl>
+          {!d.refusal && can.testMessages(me.role) && (d.retained?.status === 'kept' || d.quarantine?.status === 'held') && (
+            <p><a href={`#/test/${encodeURIComponent(d.nodeId)}/${encodeURIComponent(d.id)}`} data-testid="test-this">What would happen to it now?</a> Test its kept copy against the current rules or a draft.</p>
+          )}
           {!d.refusal && can.learn(me.role) && (
             <>
               <h2>Teach the filter</h2>

@@ -9,6 +9,7 @@ import type { Me } from '../app.tsx';
 import { RulesForm } from './rules-form.tsx';
 import type { Doc } from '../lib/rules-form-model.ts';
 import { describeStaleRules, isStaleRules } from '../lib/stale-rules.ts';
+import { keepRulesDraft, sameDocument } from '../lib/message-test.ts';
 
 interface Stored {
   version: number;
@@ -60,6 +61,17 @@ export function RulesPage({ me }: { me: Me }) {
     if (parsed.value === null || typeof parsed.value !== 'object' || Array.isArray(parsed.value)) return { error: 'the rules document must be a mapping of keys' };
     return { doc: parsed.value as Doc };
   };
+
+  // The unsaved edit, kept in this tab for "Test a message" (its "draft in the rules editor").
+  const [unsaved, setUnsaved] = useState(false);
+  useEffect(() => {
+    if (!current.data || !admin) return;
+    const now = edited();
+    if ('error' in now) return;
+    const differs = !sameDocument(now.doc, current.data.document);
+    keepRulesDraft(sessionStorage, differs ? now.doc : undefined, current.data.version);
+    setUnsaved(differs);
+  }, [draft, text, mode, current.data]);
 
   const switchTo = (next: Mode) => {
     const now = edited();
@@ -142,7 +154,12 @@ export function RulesPage({ me }: { me: Me }) {
         {mode === 'form' && problems.some((p) => p.field === '(text)' || p.field === '') && (
           <ul class="problems">{problems.filter((p) => p.field === '(text)' || p.field === '').map((p) => <li>{p.message}</li>)}</ul>
         )}
-        {admin ? <button type="submit">Save new version</button> : <p class="hint">Only an admin can change the rules.</p>}
+        {admin ? (
+          <div class="actions">
+            <button type="submit">Save new version</button>
+            {unsaved && <a class="button secondary" href="#/test" data-testid="test-draft">Test a message with this draft</a>}
+          </div>
+        ) : <p class="hint">Only an admin can change the rules.</p>}
       </form>
       <h2>History</h2>
       <div class="table-wrap">
