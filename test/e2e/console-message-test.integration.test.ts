@@ -31,6 +31,11 @@ async function runTest(page: Page, text: string, rcptTo = 'user@example.test'): 
   await page.locator('[data-testid=run-test]:not([disabled])').waitFor();
 }
 
+/** Wait until the result shows this verdict (a new answer replaces the last one). */
+async function verdictIs(page: Page, action: string): Promise<void> {
+  await page.locator('[data-testid=test-verdict]').filter({ hasText: new RegExp(`^\\s*${action}\\s*$`) }).waitFor();
+}
+
 /**
  * "Test a message" (issue 20) in a real browser against a real master and scanner: GTUBE is
  * rejected with reason gtube, a plain message delivers, a draft edited in the rules editor (not
@@ -75,7 +80,7 @@ test('console: test a message under the current rules and under the rules editor
   assert.match(await page.textContent('[data-testid=test-rules]') ?? '', new RegExp(`version ${live.version}`));
 
   await runTest(page, plain);
-  await page.waitForFunction(() => document.querySelector('[data-testid=test-verdict]')?.textContent?.trim() === 'deliver');
+  await verdictIs(page, 'deliver');
   assert.equal(await page.locator('[data-testid=no-reasons]').count(), 1);
   assert.match(await page.textContent('[data-testid=test-envelope]') ?? '', /RCPT TO.*user@example\.test.*accepted.*250/s);
 
@@ -91,7 +96,7 @@ test('console: test a message under the current rules and under the rules editor
   assert.equal(await editorChoice.isDisabled(), false, 'the editor\'s draft is offered');
   await editorChoice.check();
   await runTest(page, plain);
-  await page.waitForFunction(() => document.querySelector('[data-testid=test-verdict]')?.textContent?.trim() === 'quarantine');
+  await verdictIs(page, 'quarantine');
   assert.equal((await page.textContent('[data-testid=test-rules]'))?.trim(), 'the draft (not saved)');
   assert.equal(await page.locator('[data-testid=test-reasons] tr[data-rule=hold-lunch]').count(), 1);
   const bar = await page.locator('[data-testid=test-reasons] tr[data-rule=noon-score] [data-testid=score-fill]').boundingBox();
@@ -105,7 +110,7 @@ test('console: test a message under the current rules and under the rules editor
   assert.equal((await api.get('/api/v1/rules')).json.version, live.version);
   await page.locator('label.choice', { hasText: 'The current rules' }).locator('input').check();
   await page.click('[data-testid=run-test]');
-  await page.waitForFunction(() => document.querySelector('[data-testid=test-verdict]')?.textContent?.trim() === 'deliver');
+  await verdictIs(page, 'deliver');
 
   // A pasted draft that does not validate: the API's problem beside the rules, by its key.
   await page.locator('label.choice', { hasText: 'A draft pasted here' }).locator('input').check();
@@ -128,6 +133,6 @@ test('console: test a message under the current rules and under the rules editor
   await page.click('[data-testid=test-this]');
   await page.waitForSelector('input[name=fromLog]');
   await page.click('[data-testid=run-test]');
-  await page.waitForFunction(() => document.querySelector('[data-testid=test-verdict]')?.textContent?.trim() === 'deliver');
+  await verdictIs(page, 'deliver');
   assert.match(await page.textContent('[data-testid=test-envelope]') ?? '', /last@origin\.test/);
 });
