@@ -120,6 +120,24 @@ test('console: test a message under the current rules and under the rules editor
   assert.match(await page.textContent('[data-field-error=rules]') ?? '', /scoring\.quarantine/);
   await shot(page, 'message-test-invalid');
 
+  // An uploaded .eml with an 8-bit byte goes as base64: GTUBE in it still rejects.
+  await page.locator('label.choice', { hasText: 'The current rules' }).locator('input').check();
+  await page.setInputFiles('input[name=upload]', { name: 'gtube.eml', mimeType: 'message/rfc822', buffer: Buffer.concat([Buffer.from('Subject: caf'), Buffer.from([0xe9]), Buffer.from(`\r\n\r\n${GTUBE}\r\n`)]) });
+  await page.locator('[data-testid=upload]').filter({ hasText: 'gtube.eml' }).waitFor();
+  await page.click('[data-testid=run-test]');
+  await verdictIs(page, 'reject');
+  assert.equal(await page.locator('[data-testid=test-reasons] tr[data-rule=gtube]').count(), 1);
+
+  // A 390 px screen: the page and its answer fit (the tables scroll inside their frames).
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => {
+    const root = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+    return root.scrollWidth - root.clientWidth;
+  });
+  assert.ok(overflow <= 0, `the page overflows a 390 px screen by ${overflow} px`);
+  assert.deepEqual(await unreadableText(page), []);
+  await page.setViewportSize({ width: 1280, height: 900 });
+
   // Nothing was logged or relayed: one real message after the tests is the log's only entry.
   assert.equal((await sendMail(scanner.smtpPort, { from: 'last@origin.test', to: ['user@example.test'] }, message({ subject: 'Real' }))).code, 250);
   await downstream.waitFor(1);

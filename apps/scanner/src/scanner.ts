@@ -244,10 +244,12 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   quarantineExpiry.start();
   rules.onChange(() => quarantineExpiry.nudge());
 
-  const analyzers = monitorAnalyzers(createAnalyzers(config), engineHealth, log);
+  const engines = createAnalyzers(config);
+  const analyzers = monitorAnalyzers(engines, engineHealth, log);
   const engineProbes = startEngineProbes(analyzers, engineHealth, config.analyzers.probeSeconds * 1000, log);
   const analyzeLimits = analyzeLimitsFrom(config.analysis);
-  messageTester = (frame) => testMessage({ rules: () => rules.current(), analyzers, analyzeLimits, scratchDir: dirs.spool, log }, frame);
+  // The unmonitored analyzers: a test's scans stay out of the engines' health figures.
+  messageTester = (frame) => testMessage({ rules: () => rules.current(), analyzers: engines, analyzeLimits, scratchDir: dirs.spool, log }, frame);
   const linkForGreylist = link;
   const greylist = new Greylister({
     log,
