@@ -112,6 +112,10 @@ test('message test: the verdict and its reasons from a scanner, as a dry run', {
     assert.equal(res.json.verdict.action, 'tag');
     assert.equal(res.json.message.subject, 'Real mail');
     assert.equal(res.json.envelope.find((s: { stage: string }) => s.stage === 'mail').subject, 'friend@origin.test');
+    const audited = (await api.get('/api/v1/audit?action=message.test')).json.entries;
+    assert.equal(audited.length, 1, 'testing a logged message is audited (a pasted one is not)');
+    assert.equal(audited[0].target, `scanner-1/${item!.id}`);
+    assert.equal(audited[0].details.action, 'tag');
     const missing = await api.post('/api/v1/messages/test', { fromLog: { nodeId: item!.nodeId, id: 'A'.repeat(20) } });
     assert.equal(missing.status, 404);
   });

@@ -36,7 +36,8 @@ const BODY_LIMIT = 4 * MAX_TEST_MESSAGE_BYTES + 4 * 1024 * 1024;
  * "What would happen to this message?" (issue 20): the master runs no engines, so a scanner runs
  * the message through its pipeline as a dry run (`message.test` over the link) and answers every
  * envelope check, reason and score, and the verdict. Admin or operator: it reads the rules and
- * (with `fromLog`) a logged message's content. Not audited as a change: nothing changes.
+ * (with `fromLog`) a logged message's content: that use of a logged message is audited
+ * (`message.test`), a pasted message is not (it is nobody's mail on the gateway).
  */
 export function registerMessageTestRoutes(app: TypedApp, hub: ClusterHub, deps: AppDeps): void {
   app.post('/messages/test', {
@@ -71,6 +72,8 @@ export function registerMessageTestRoutes(app: TypedApp, hub: ClusterHub, deps: 
     const envelope = envelopeOf(body.envelope, logged);
     const nodeId = pickNode(hub, body.node, logged?.nodeId);
     const answer = await hub.testMessage(nodeId, { envelope, message, ...(body.rules !== undefined ? { rules } : {}) });
+    // A logged message's content was read on its node (as `message.view` records a fetch); a pasted one is nobody's mail.
+    if (logged) request.audit('message.test', `${logged.nodeName ?? logged.nodeId}/${logged.id}`, { action: answer.verdict.action, draft: body.rules !== undefined, node: nodeId });
     deps.log.info({ event: 'MESSAGE_TESTED', node: nodeId, action: answer.verdict.action, draft: body.rules !== undefined, fromLog: body.fromLog ? `${body.fromLog.nodeId}/${body.fromLog.id}` : undefined }, 'message tested on a scanner (dry run)');
     return { node: hub.nodes().find((n) => n.id === nodeId)?.name ?? nodeId, ...answer };
   });
