@@ -94,6 +94,12 @@ test('message test: the verdict and its reasons from a scanner, as a dry run', {
     const big = await api.post('/api/v1/messages/test', { envelope, message: message({ body: 'x'.repeat(2000) }), rules: small });
     assert.equal(big.status, 413);
     assert.equal(big.json.details[0].field, 'body.message');
+    // A message and a draft that together pass the link's frame cap: 413 naming the draft, and the link stays up.
+    const bulky = { ...BASE_RULES, limits: { maxMessageBytes: 2 * 1024 * 1024, maxRecipients: 5 }, lists: { ...BASE_RULES.lists, senderBlock: Array.from({ length: 50_000 }, (_, i) => `blocked-sender-number-${i}@spam.example`) } };
+    const huge = await api.post('/api/v1/messages/test', { envelope, message: message({ body: 'y'.repeat(1_800_000) }), rules: bulky });
+    assert.equal(huge.status, 413, huge.text);
+    assert.equal(huge.json.details[0].field, 'body.rules');
+    assert.equal((await api.post('/api/v1/messages/test', { envelope, message: plain })).json.verdict.action, 'deliver', 'the link is still up');
     const unknown = await api.post('/api/v1/messages/test', { envelope, message: plain, node: 'nosuch' });
     assert.equal(unknown.status, 404);
     assert.equal((await api.post('/api/v1/users', { username: 'watcher', password: 'watcher-password-1', role: 'auditor' })).status, 201);

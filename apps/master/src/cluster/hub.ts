@@ -541,6 +541,8 @@ export class ClusterHub implements ClusterControl {
     const s = this.session(nodeId);
     if (s.protocol < MESSAGE_TEST_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to test messages there`);
     const frame = (id: string): ToScanner => ({ type: 'message.test', id, envelope: input.envelope, data: input.message.toString('base64'), ...(input.rules !== undefined ? { rules: input.rules } : {}) });
+    // Never send a frame past the link's cap: the scanner would close the link (the route checks first and answers 413).
+    if (Buffer.byteLength(encodeFrame(frame('x'.repeat(64)))) > MAX_FRAME_BYTES) throw new NodeRequestError(s.node.name, 'MOAT_ERR_TOO_LARGE', 'the message and the draft rules do not fit one frame of the cluster link');
     const data = await this.request<unknown>(nodeId, frame);
     if (!validMessageTestAnswer(data)) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE', 'the node answered message.test without a valid answer');
     return data;

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import { ConfigError } from '@moat/config';
 import { validateRules } from '@moat/rules';
-import { MAX_TEST_MESSAGE_BYTES, MessageTestAnswerSchema, TestEnvelopeSchema, type TestEnvelope } from '@moat/protocol';
+import { MAX_FRAME_BYTES, MAX_TEST_MESSAGE_BYTES, MessageTestAnswerSchema, TestEnvelopeSchema, type TestEnvelope } from '@moat/protocol';
 import type { AppDeps } from '../../app-deps.ts';
 import type { ClusterHub } from '../../cluster/hub.ts';
 import { getMessage } from '../../data/messages-repository.ts';
@@ -31,6 +31,8 @@ const Body = Type.Object(
 const Answer = Type.Object({ node: Type.String({ description: 'The scanner that ran it.' }), ...MessageTestAnswerSchema.properties });
 /** A message at the link's cap, as JSON text (escapes) or base64, plus a rules document. */
 const BODY_LIMIT = 4 * MAX_TEST_MESSAGE_BYTES + 4 * 1024 * 1024;
+/** The frame's type, id and envelope (at most 100 recipients of 320 characters) around the message and the draft. */
+const FRAME_OVERHEAD = 64 * 1024;
 
 /**
  * "What would happen to this message?" (issue 20): the master runs no engines, so a scanner runs
@@ -69,6 +71,11 @@ export function registerMessageTestRoutes(app: TypedApp, hub: ClusterHub, deps: 
     if (message.length === 0) throw invalid(field, 'is empty');
     if (message.length > limit) throw new ApiError(413, 'MOAT_ERR_TOO_LARGE', `the message is ${message.length} bytes; a test takes at most ${limit}`, [{ field, message: `at most ${limit} bytes (${limit === MAX_TEST_MESSAGE_BYTES ? 'what one cluster frame carries' : 'the rules\' limits.maxMessageBytes'})` }]);
 
+    // The message (base64) and the draft travel in one frame: one past the link's cap would close the link.
+    const frameBytes = Math.ceil(message.length / 3) * 4 + (body.rules !== undefined ? Buffer.byteLength(JSON.stringify(rules)) : 0) + FRAME_OVERHEAD;
+    if (frameBytes > MAX_FRAME_BYTES) {
+      throw new ApiError(413, 'MOAT_ERR_TOO_LARGE', `the message and the draft rules take ${frameBytes} bytes on the cluster link; at most ${MAX_FRAME_BYTES} fit one frame`, [{ field: body.rules !== undefined ? 'body.rules' : field, message: 'too large to send with this message: test a smaller message or a smaller draft' }]);
+    }
     const envelope = envelopeOf(body.envelope, logged);
     const nodeId = pickNode(hub, body.node, logged?.nodeId);
     const answer = await hub.testMessage(nodeId, { envelope, message, ...(body.rules !== undefined ? { rules } : {}) });
