@@ -1,23 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { startDownstream } from '../helpers/downstream.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
-import { unreadableText } from '../helpers/readable-text.ts';
 import { waitUntil } from '../helpers/wait.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
-
-async function shot(page: Page, name: string): Promise<void> {
-  assert.deepEqual(await unreadableText(page), [], `${name}: visible text without enough contrast against its background`);
-  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
-}
+import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
 
 /**
  * What administrators use daily (issue 20), in a real browser against a real master and scanner:
@@ -31,7 +20,7 @@ test('console admin pages: the relay queue of a node, retry, bounce, delete', { 
   const downstream = await startDownstream({ rcpt: (a) => (a.startsWith('slow') ? { code: 451, text: '4.3.2 mailbox busy, try later' } : undefined) });
   const master = await startTestMaster();
   const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser: Browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await scanner.close();
@@ -124,7 +113,7 @@ test('console admin: release and allow sender, block sender, from a quarantined 
   const downstream = await startDownstream();
   const master = await startTestMaster();
   const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser: Browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await scanner.close();
@@ -175,7 +164,7 @@ test('console admin: release and allow sender, block sender, from a quarantined 
 
 test('console admin: your own password change ends your other sessions and tokens, not this one', { skip, timeout: 120_000 }, async (t) => {
   const master = await startTestMaster();
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser: Browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await master.close();

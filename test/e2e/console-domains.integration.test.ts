@@ -1,26 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { validateRules } from '@moat/rules';
 import { freePort } from '@moat/engines';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { BASE_RULES } from '../helpers/scanner-harness.ts';
 import { startDownstream } from '../helpers/downstream.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
-import { unreadableText } from '../helpers/readable-text.ts';
 import { waitUntil } from '../helpers/wait.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
-
-async function shot(page: Page, name: string): Promise<void> {
-  assert.deepEqual(await unreadableText(page), [], `${name}: visible text without enough contrast against its background`);
-  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
-}
+import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
 
 /**
  * The Domains page (issue 19, item 4), in a real browser against a real master and scanner: an
@@ -41,7 +30,7 @@ test('console domains page: add a routed, verified domain, test addresses, see t
     }),
   });
   const scanner = await startClusterScanner('scanner-1', master.wsUrl, relay.port);
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser: Browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await scanner.close();

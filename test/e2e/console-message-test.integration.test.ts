@@ -1,24 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { GTUBE } from '@moat/rules';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { startDownstream } from '../helpers/downstream.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { unreadableText } from '../helpers/readable-text.ts';
 import { waitUntil } from '../helpers/wait.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
-const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
-
-async function shot(page: Page, name: string): Promise<void> {
-  assert.deepEqual(await unreadableText(page), [], `${name}: visible text without enough contrast against its background`);
-  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
-}
+import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
 
 const plain = message({ from: 'sender@origin.test', to: 'user@example.test', subject: 'Lunch on Friday', body: 'Shall we meet at noon?' }).replace(/\r\n/g, '\n');
 
@@ -47,7 +37,7 @@ test('console: test a message under the current rules and under the rules editor
   const downstream = await startDownstream();
   const master = await startTestMaster();
   const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser: Browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await scanner.close();
