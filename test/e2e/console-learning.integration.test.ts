@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { createDigestStore } from '../../apps/master/src/digests/settings-repository.ts';
 import { signLink } from '../../apps/master/src/digests/links.ts';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { startDownstream } from '../helpers/downstream.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { consoleSkip as skip, launchChromium } from '../helpers/console-browser.ts';
 
 // The learning buttons in a real browser: the console's "Mark as spam" / "Not spam" on a logged
 // and on a quarantined message, the dashboard's learning panel, and the end user's page ("Report
@@ -16,9 +15,6 @@ import { waitUntil } from '../helpers/wait.ts';
 // checked, and what the API then reports. The scanner runs no engine: an event is applied at once
 // (the engines themselves: learning.integration.test.ts, learning-fuzzy-cluster.integration.test.ts).
 
-const CHROMIUM = '/usr/bin/chromium';
-const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm --filter @moat/console build' : false;
 
 const queueId = (response: string) => /queued as (\S+)/.exec(response)?.[1] ?? assert.fail(`no queue id in ${response}`);
 const text = async (page: Page, selector: string) => (await page.textContent(selector)) ?? '';
@@ -30,7 +26,7 @@ test('in a browser: Mark as spam / Not spam on a logged and a quarantined messag
   t.after(() => master.close());
   const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
   t.after(() => scanner.close());
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+  const browser = await launchChromium();
   t.after(() => browser.close());
   const api = await apiClient(master.url);
   await waitUntil(async () => (await api.get('/api/v1/learn/nodes')).json.items.some((n: { online: boolean }) => n.online), 'the scanner online');

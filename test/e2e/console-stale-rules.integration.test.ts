@@ -1,13 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { ADMIN_PASSWORD, apiClient, startTestMaster } from '../helpers/cluster-harness.ts';
+import { consoleSkip as skip, launchChromium } from '../helpers/console-browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
 
 /**
  * Issue 18: an admin's rules save silently undid the changes saved since the page was
@@ -16,7 +12,7 @@ const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install ch
  */
 test('console rules page: a save over a change made since the page loaded is refused and the page says what changed', { skip, timeout: 90_000 }, async (t) => {
   const master = await startTestMaster();
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  const browser: Browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await master.close();

@@ -1,10 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startDownstream } from '../helpers/downstream.ts';
 import { apiClient, ADMIN_PASSWORD, startClusterScanner, startTestMaster, type ApiClient } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
@@ -12,11 +10,9 @@ import { startSpamd, SPAMD_SKIP, type Spamd } from '../helpers/spamd.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { unreadableText } from '../helpers/readable-text.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { consoleSkip, launchChromium, SHOTS } from '../helpers/console-browser.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
-const browserSkip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)` : !existsSync(join(ROOT, 'apps/console/dist/index.html')) ? 'the console is not built: pnpm build' : false;
 
 interface Engine { engine: string; state: string; samples: number; p50Ms?: number; p95Ms?: number; errors: number; lastError?: { message: string; at: string } }
 
@@ -114,8 +110,8 @@ test('engine health: a real spamd up, stopped (down, with its error), started ag
     assert.ok((await engine(api, 'scanner-1', 'spamassassin'))!.lastError);
   });
 
-  await t.test('the dashboard\'s Engines panel in Chromium: up, down with the error, readable', { skip: browserSkip }, async () => {
-    const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  await t.test('the dashboard\'s Engines panel in Chromium: up, down with the error, readable', { skip: consoleSkip }, async () => {
+    const browser: Browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       await page.goto(master.url);

@@ -5,9 +5,10 @@ import { findBinary, startDaemon, type Daemon } from '@moat/engines';
 import { freePort } from './ports.ts';
 import { tempDir } from './temp-dir.ts';
 import { sleep } from './wait.ts';
+import { engineSkip } from './engines.ts';
 
 export const DNSMASQ = findBinary('dnsmasq');
-export const DNSMASQ_SKIP = DNSMASQ ? false : 'dnsmasq is not installed (Debian package dnsmasq; CI installs it)';
+export const DNSMASQ_SKIP = engineSkip('dnsmasq', 'dnsmasq');
 
 export interface DnsRecords {
   /** name → TXT strings (a long value is split into 255-byte strings). */
