@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { fsyncDir, type Db } from '@moat/storage';
 import { quarantineExpiresAt, quarantineKind, type QuarantineKind, type QuarantineLifetime, type Reason } from '@moat/rules';
+import { RoundTimer } from '../store/round-timer.ts';
 
 /** How often the purge runs by itself; also at start and on every rules change. */
 export const QUARANTINE_EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
@@ -38,7 +39,7 @@ export class QuarantineExpiry {
   private readonly settings: () => QuarantineLifetime;
   private readonly log: Logger;
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly rounds = new RoundTimer(() => this.run(), QUARANTINE_EXPIRY_INTERVAL_MS, (err: unknown) => this.log.error({ event: 'QUARANTINE_EXPIRY_ERROR', err }, 'quarantine expiry failed'));
   private running: Promise<PurgedMessage[]> | undefined;
   private readonly heldStmt;
   private readonly commit;
@@ -63,18 +64,17 @@ export class QuarantineExpiry {
   }
 
   start(): void {
-    this.schedule(0);
+    this.rounds.start();
   }
 
   stop(): Promise<unknown> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.rounds.stop();
     return this.running ?? Promise.resolve();
   }
 
   /** Rules changed (shorter days, a smaller budget): a round soon. */
   nudge(): void {
-    if (this.timer) this.schedule(0);
+    this.rounds.nudge();
   }
 
   /** One round now; tests pass `at`, an instant days ahead, instead of waiting for it. */
@@ -128,15 +128,4 @@ export class QuarantineExpiry {
     return purge.map(({ id, size, kind, reason }) => ({ id, size, kind, reason }));
   }
 
-  private schedule(delay: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.run()
-        .catch((err: unknown) => this.log.error({ event: 'QUARANTINE_EXPIRY_ERROR', err }, 'quarantine expiry failed'))
-        .finally(() => {
-          if (this.timer) this.schedule(QUARANTINE_EXPIRY_INTERVAL_MS);
-        });
-    }, delay);
-    this.timer.unref();
-  }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Retention } from '@moat/rules';
 import type { Removed, RetentionStore } from './retention-store.ts';
+import { RoundTimer } from '../store/round-timer.ts';
 
 /** How often the expiry job runs by itself; it also runs at start and on every rules change. */
 export const EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
@@ -19,7 +20,7 @@ export class RetentionJob {
   private readonly settings: () => Retention;
   private readonly log: Logger;
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly rounds = new RoundTimer(() => this.run(), EXPIRY_INTERVAL_MS, (err: unknown) => this.log.error({ event: 'RETENTION_ERROR', err }, 'retention expiry failed'));
   private running: Promise<Removed[]> | undefined;
 
   constructor(deps: { store: RetentionStore; settings: () => Retention; log: Logger; now: () => number }) {
@@ -30,12 +31,11 @@ export class RetentionJob {
   }
 
   start(): void {
-    this.schedule(0);
+    this.rounds.start();
   }
 
   stop(): Promise<unknown> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.rounds.stop();
     return this.running ?? Promise.resolve();
   }
 
@@ -63,20 +63,8 @@ export class RetentionJob {
     return removed;
   }
 
-  private schedule(delay: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.run()
-        .catch((err: unknown) => this.log.error({ event: 'RETENTION_ERROR', err }, 'retention expiry failed'))
-        .finally(() => {
-          if (this.timer) this.schedule(EXPIRY_INTERVAL_MS);
-        });
-    }, delay);
-    this.timer.unref();
-  }
-
   /** Rules changed (days or budget may be smaller now): a round soon. */
   nudge(): void {
-    if (this.timer) this.schedule(0);
+    this.rounds.nudge();
   }
 }
