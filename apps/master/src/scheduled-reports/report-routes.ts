@@ -1,0 +1,125 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ConfigError } from '@moat/config';
+import { ApiError, notFound } from '../http/api-error.ts';
+import { handlerValidatedBody } from '../http/handler-validated-body.ts';
+import { errorResponses, iso, isoOrNull } from '../http/schemas.ts';
+import type { ReportRunner } from './report-runner.ts';
+import type { ScheduleRepository, StoredSchedule } from './schedule-repository.ts';
+import { ReportScheduleSchema, validateReportSchedule } from './schedule-schema.ts';
+
+const Time = Type.String({ format: 'date-time' });
+const PeriodSchema = Type.Object({ start: Type.String({ format: 'date-time', description: 'First day (UTC midnight).' }), end: Type.String({ format: 'date-time', description: 'Midnight after the last day (exclusive).' }) });
+const RoundSchema = Type.Object({
+  period: PeriodSchema,
+  status: Type.Union([Type.Literal('sending'), Type.Literal('sent'), Type.Literal('failed')], { description: '`sending`: handed to a scanner, or interrupted by a restart (tried again); `failed`: retried after a back-off.' }),
+  attempts: Type.Integer(),
+  lastAttemptAt: Time,
+  sentAt: Type.Union([Time, Type.Null()], { description: 'When a scanner took it into its relay queue.' }),
+  nodeId: Type.Union([Type.String(), Type.Null()], { description: 'The scanner that relays it.' }),
+  queueId: Type.Union([Type.String(), Type.Null()], { description: 'Its id in that scanner\'s queue (the queue page and message log show it).' }),
+  recipients: Type.Array(Type.String()),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'Why the last attempt failed.' }),
+});
+const ScheduleView = Type.Object({
+  id: Type.String(),
+  schedule: ReportScheduleSchema,
+  createdAt: Time,
+  updatedAt: Time,
+  updatedBy: Type.String(),
+  nextRunAt: Type.Union([Time, Type.Null()], { description: 'When the next scheduled round is due (in the past: due now, or waiting to be retried); null while disabled.' }),
+  rounds: Type.Array(RoundSchema, { description: 'The latest scheduled rounds, newest first (at most 10).' }),
+});
+const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'The schedule\'s id.' }) });
+const TAGS = ['scheduled reports'];
+const INVALID = 'Invalid: 400 MOAT_ERR_REPORT_SCHEDULE_INVALID with `details` as `{ field, message }` naming each key of the schedule (`recipients.0`); nothing is stored.';
+
+/** Parse a schedule body, or a 400 naming each bad key. */
+function parse(body: unknown) {
+  try {
+    return validateReportSchedule(body);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ApiError(400, 'MOAT_ERR_REPORT_SCHEDULE_INVALID', 'the report schedule is invalid; nothing was stored', err.errors.map((e) => ({ field: e.key, message: e.message })));
+    throw err;
+  }
+}
+
+/**
+ * Scheduled reports by mail (registered under /api/v1): the schedules, and *send now*. Admin
+ * only, since a schedule mails the cluster's figures to any address; every change is audited.
+ */
+export function reportScheduleRoutes(repo: ScheduleRepository, runner: ReportRunner, now: () => number): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    const view = (s: StoredSchedule) => ({
+      id: s.id, schedule: s.schedule, createdAt: iso(s.createdAt), updatedAt: iso(s.updatedAt), updatedBy: s.updatedBy, nextRunAt: isoOrNull(runner.nextDueAt(s)),
+      rounds: repo.recentRounds(s.id, 10).map((r) => ({
+        period: { start: iso(r.period.start), end: iso(r.period.end) }, status: r.status, attempts: r.attempts, lastAttemptAt: iso(r.lastAttemptAt),
+        sentAt: isoOrNull(r.sentAt), nodeId: r.nodeId, queueId: r.queueId, recipients: [...r.recipients], error: r.error,
+      })),
+    });
+    const existing = (id: string) => repo.get(id) ?? (() => { throw notFound('report schedule'); })();
+
+    app.get('/reports/schedules', {
+      config: { role: 'admin' },
+      schema: { summary: 'Scheduled reports', tags: TAGS, response: { 200: Type.Object({ items: Type.Array(ScheduleView) }), ...errorResponses() } },
+    }, async () => ({ items: repo.list().map(view) }));
+
+    app.post('/reports/schedules', {
+      config: { role: 'admin' },
+      validatorCompiler: handlerValidatedBody,
+      schema: { summary: 'Add a scheduled report', description: `Keys left out take their defaults. ${INVALID}`, tags: TAGS, body: ReportScheduleSchema, response: { 201: ScheduleView, ...errorResponses(400) } },
+    }, async (request, reply) => {
+      const created = repo.create(parse(request.body), request.principal!.username, now());
+      request.audit('reports.schedule.create', `report-schedule:${created.id}`, { name: created.schedule.name, period: created.schedule.period, recipients: created.schedule.recipients.length });
+      return reply.code(201).send(view(created));
+    });
+
+    app.get('/reports/schedules/:id', {
+      config: { role: 'admin' },
+      schema: { summary: 'One scheduled report with its latest rounds', tags: TAGS, params: IdParams, response: { 200: ScheduleView, ...errorResponses(400, 404) } },
+    }, async (request) => view(existing(request.params.id)));
+
+    app.put('/reports/schedules/:id', {
+      config: { role: 'admin' },
+      validatorCompiler: handlerValidatedBody,
+      schema: { summary: 'Replace a scheduled report', description: `The whole schedule; keys left out take their defaults. Rounds already sent stay sent. ${INVALID}`, tags: TAGS, params: IdParams, body: ReportScheduleSchema, response: { 200: ScheduleView, ...errorResponses(400, 404) } },
+    }, async (request) => {
+      const before = existing(request.params.id);
+      const schedule = parse(request.body);
+      repo.update(before.id, schedule, request.principal!.username, now());
+      const changed = Object.keys(schedule).filter((k) => JSON.stringify(schedule[k as keyof typeof schedule]) !== JSON.stringify(before.schedule[k as keyof typeof schedule]));
+      request.audit('reports.schedule.update', `report-schedule:${before.id}`, { name: schedule.name, changed, enabled: schedule.enabled });
+      return view(existing(before.id));
+    });
+
+    app.delete('/reports/schedules/:id', {
+      config: { role: 'admin' },
+      schema: { summary: 'Delete a scheduled report and the record of its rounds', tags: TAGS, params: IdParams, response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses(400, 404) } },
+    }, async (request, reply) => {
+      const s = existing(request.params.id);
+      repo.delete(s.id);
+      request.audit('reports.schedule.delete', `report-schedule:${s.id}`, { name: s.schedule.name });
+      return reply.code(204).send(null);
+    });
+
+    app.post('/reports/schedules/:id/send', {
+      config: { role: 'admin' },
+      schema: {
+        summary: 'Send the report now (to test it)',
+        description: 'The last whole day (daily) or seven days (weekly) that have ended, to the schedule\'s recipients, enabled or not. It is not a scheduled round: that one is still sent when due. 503 MOAT_ERR_NODE_OFFLINE when no scanner is online to relay it.',
+        tags: TAGS,
+        params: IdParams,
+        response: {
+          200: Type.Object({ period: PeriodSchema, nodeId: Type.String({ description: 'The scanner relaying it.' }), queueId: Type.String({ description: 'Its id in that scanner\'s queue.' }), recipients: Type.Array(Type.String()) }),
+          ...errorResponses(400, 404),
+          503: Type.Unknown({ description: 'No scanner online to relay it (MOAT_ERR_NODE_OFFLINE).' }),
+        },
+      },
+    }, async (request) => {
+      const s = existing(request.params.id);
+      const sent = await runner.sendNow(s);
+      request.audit('reports.send', `report-schedule:${s.id}`, { name: s.schedule.name, periodStart: iso(sent.period.start), nodeId: sent.nodeId, queueId: sent.queueId, recipients: sent.recipients.length });
+      return { period: { start: iso(sent.period.start), end: iso(sent.period.end) }, nodeId: sent.nodeId, queueId: sent.queueId, recipients: [...sent.recipients] };
+    });
+  };
+}

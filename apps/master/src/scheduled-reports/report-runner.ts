@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import type { Db } from '@moat/storage';
+import { ApiError } from '../http/api-error.ts';
+import { composeReport } from './compose.ts';
+import { dueRound, lastCompletePeriod, nextRound, retryAt, type ReportPeriod } from './period.ts';
+import { gatherReport } from './report-data.ts';
+import { renderReport } from './render.ts';
+import type { ScheduleRepository, StoredSchedule } from './schedule-repository.ts';
+
+/** What a report needs of the cluster: who is online, and a scanner's queue (hub.ts), as digests. */
+export interface ReportRelay {
+  onlineNodeIds(): ReadonlySet<string>;
+  injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }>;
+}
+
+export interface ReportRunnerDeps {
+  readonly db: Db;
+  readonly repo: ScheduleRepository;
+  readonly relay: ReportRelay;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** Right-hand side of the reports' Message-IDs (the master's node name). */
+  readonly hostname: string;
+}
+
+/** A report handed to a scanner. */
+export interface SentReport {
+  readonly period: ReportPeriod;
+  readonly nodeId: string;
+  readonly queueId: string;
+  readonly recipients: readonly string[];
+}
+
+/** What one scheduled check did: reports queued, and rounds that failed (retried later). */
+export interface TickOutcome {
+  readonly sent: number;
+  readonly failed: number;
+}
+
+/**
+ * Scheduled reports: every check, each enabled schedule whose latest round is due and not yet
+ * sent gets its report built from the roll-ups and handed to an online scanner's durable relay
+ * queue (`queue.inject`, as digests are), which delivers it through its relay. The round is
+ * claimed in the database before the hand-off and marked sent with the scanner's queue id
+ * after it, so a period is sent once whatever restarts; a failure is retried with a back-off.
+ */
+export class ReportRunner {
+  private readonly deps: ReportRunnerDeps;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<TickOutcome> | undefined;
+  private nextNode = 0;
+
+  constructor(deps: ReportRunnerDeps) {
+    this.deps = deps;
+  }
+
+  /** Check every `tickMs` whether a round is due. */
+  start(tickMs: number): void {
+    clearInterval(this.timer);
+    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.deps.log.error({ event: 'REPORT_TICK_ERROR', err }, 'scheduled report check failed')), tickMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  /** When this schedule's next round is due (null while it is disabled). */
+  nextDueAt(s: StoredSchedule): number | null {
+    if (!s.schedule.enabled) return null;
+    const now = this.deps.now();
+    const due = dueRound(s.schedule, s.createdAt, now);
+    if (due && this.deps.repo.round(s.id, due.period)?.status !== 'sent') return Math.max(due.dueAt, this.retryTime(s, due.period) ?? 0);
+    return nextRound(s.schedule, now).dueAt;
+  }
+
+  private retryTime(s: StoredSchedule, period: ReportPeriod): number | undefined {
+    const round = this.deps.repo.round(s.id, period);
+    return round ? retryAt(round.attempts, round.lastAttemptAt) : undefined;
+  }
+
+  /** One check of every schedule at `now` (the clock's time by default); concurrent calls share one check. */
+  tick(now = this.deps.now()): Promise<TickOutcome> {
+    this.running ??= this.check(now).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async check(now: number): Promise<TickOutcome> {
+    let sent = 0;
+    let failed = 0;
+    for (const s of this.deps.repo.list()) {
+      if (!s.schedule.enabled) continue;
+      const due = dueRound(s.schedule, s.createdAt, now);
+      if (!due) continue;
+      const round = this.deps.repo.round(s.id, due.period);
+      if (round?.status === 'sent') continue;
+      if (round && now < retryAt(round.attempts, round.lastAttemptAt)) continue;
+      if (!this.deps.repo.claim(s.id, due.period, s.schedule.recipients, now)) continue;
+      try {
+        const out = await this.send(s, due.period, now, `<report.${s.id}.${due.period.start.toString(36)}.${due.period.end.toString(36)}@${this.deps.hostname}>`);
+        this.deps.repo.sent(s.id, due.period, this.deps.now(), out.nodeId, out.queueId);
+        this.deps.log.info({ event: 'REPORT_SENT', schedule: s.id, periodStart: due.period.start, nodeId: out.nodeId, queueId: out.queueId, recipients: out.recipients.length }, 'scheduled report queued for relay');
+        sent++;
+      } catch (err) {
+        const nodeId = err instanceof ReportSendError ? err.nodeId : null;
+        this.deps.repo.failed(s.id, due.period, nodeId, (err as Error).message);
+        this.deps.log.warn({ event: 'REPORT_SEND_FAILED', schedule: s.id, periodStart: due.period.start, nodeId, code: (err as { code?: string }).code, error: (err as Error).message }, 'scheduled report not queued; retrying later');
+        failed++;
+      }
+    }
+    return { sent, failed };
+  }
+
+  /** *Send now*: the last whole period that has ended, to the schedule's recipients, whether or not it is enabled. Not a round: the schedule's own round still goes out. */
+  async sendNow(s: StoredSchedule): Promise<SentReport> {
+    const at = this.deps.now();
+    try {
+      return await this.send(s, lastCompletePeriod(s.schedule, at), at, `<report.${s.id}.now.${at.toString(36)}@${this.deps.hostname}>`);
+    } catch (err) {
+      if (err instanceof ReportSendError && err.nodeId === null) throw new ApiError(503, 'MOAT_ERR_NODE_OFFLINE', err.message);
+      throw err instanceof ReportSendError ? err.cause : err;
+    }
+  }
+
+  private async send(s: StoredSchedule, period: ReportPeriod, at: number, messageId: string): Promise<SentReport> {
+    const online = [...this.deps.relay.onlineNodeIds()].sort();
+    if (online.length === 0) throw new ReportSendError(null, 'no scanner is online to relay the report');
+    const nodeId = online[this.nextNode++ % online.length]!;
+    const report = renderReport(gatherReport(this.deps.db, s.schedule, period, at));
+    const mail = await composeReport(s.schedule, report, messageId, new Date(at));
+    try {
+      const { queueId } = await this.deps.relay.injectMessage(nodeId, { mailFrom: mail.mailFrom, rcptTo: s.schedule.recipients, raw: mail.raw });
+      return { period, nodeId, queueId, recipients: s.schedule.recipients };
+    } catch (err) {
+      throw new ReportSendError(nodeId, (err as Error).message, err);
+    }
+  }
+}
+
+/** The hand-off to a scanner failed (`nodeId` null: none was online). */
+class ReportSendError extends Error {
+  readonly nodeId: string | null;
+  readonly code: string | undefined;
+  constructor(nodeId: string | null, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.nodeId = nodeId;
+    this.code = (cause as { code?: string } | undefined)?.code ?? (nodeId === null ? 'MOAT_ERR_NODE_OFFLINE' : undefined);
+  }
+}
