@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
+import type { MasterDatabase } from './db/database.ts';
 import type { MasterConfig } from './config.ts';
 
 /**
@@ -10,6 +11,8 @@ import type { MasterConfig } from './config.ts';
 export interface AppDeps {
   readonly config: MasterConfig;
   readonly db: Db;
+  /** The same database through the common query layer (SQLite or PostgreSQL): repositories moved there take `database.db`. */
+  readonly database: MasterDatabase;
   readonly log: Logger;
   readonly now: () => number;
   readonly cluster: ClusterControl;

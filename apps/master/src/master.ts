@@ -10,6 +10,7 @@ import { loadConfigFile } from '@moat/config';
 import { Type } from 'typebox';
 import { PROTOCOL_VERSION } from '@moat/protocol';
 import type { MasterConfig } from './config.ts';
+import { sqliteDatabase } from './db/database.ts';
 import { MASTER_MIGRATIONS } from './db/migrations.ts';
 import { buildApp } from './app.ts';
 import { ClusterHub } from './cluster/hub.ts';
@@ -93,7 +94,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       ...(config.failover ? { failover: { isActive: () => failover?.isActive() ?? false, epoch: () => failover?.epoch() ?? 0, observedEpoch: (e: number, from: string) => failover?.observedEpoch(e, from), replicated: () => failover?.replicated() ?? Promise.resolve() } } : {}),
     },
   });
-  const deps = { config, db, log, now, cluster: hub };
+  const deps = { config, db, database: sqliteDatabase(db), log, now, cluster: hub };
   let url = '';
   const digestStore = createDigestStore(db);
   const digestRepo = createDigestRepository(db);

@@ -6,3 +6,4 @@ export { startSpamd, type Spamd, type SpamdOptions } from './spamd.ts';
 export { startRedis, type Redis, type RedisOptions } from './redis.ts';
 export { startDnsStub, stubAnswer, type DnsStub } from './dns-stub.ts';
 export { startSlapd, type Slapd, type SlapdOptions } from './slapd.ts';
+export { startPostgres, postgresBinDir, type Postgres, type PostgresOptions } from './postgres.ts';

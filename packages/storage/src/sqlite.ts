@@ -9,6 +9,11 @@ export interface Migration {
   readonly version: number;
   readonly description: string;
   readonly sql: string;
+  /**
+   * The same step for PostgreSQL (the master's other engine): omitted when `sql` runs there
+   * as it is; null when the step has nothing to do there (SQLite-only machinery).
+   */
+  readonly postgres?: string | null;
 }
 
 export interface OpenOptions {

@@ -26,18 +26,20 @@ export interface FirstAdmin {
  * default password. Once any user exists this does nothing, so deleting the file is safe.
  */
 export async function ensureFirstAdmin(
-  deps: Pick<AppDeps, 'config' | 'db' | 'log' | 'now'>,
+  deps: Pick<AppDeps, 'config' | 'db' | 'database' | 'log' | 'now'>,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<FirstAdmin> {
-  const { config, db, log, now } = deps;
-  const users = createUsersRepository(db, now);
-  if (users.count() > 0) return { created: false };
+  const { config, db, database, log, now } = deps;
+  if ((await createUsersRepository(database.db, now).count()) > 0) return { created: false };
   const username = config.admin.username;
   const given = config.admin.password ?? nonEmpty(env['MOAT_ADMIN_PASSWORD']);
   const password = given ?? randomBytes(18).toString('base64url');
   const hash = await hashPassword(password);
   // Check again after the (slow) hash: another process may have created users meanwhile.
-  const created = db.transaction(() => (users.count() > 0 ? undefined : users.create(username, hash, 'admin')))();
+  const created = await database.db.transaction().execute(async (trx) => {
+    const users = createUsersRepository(trx, now);
+    return (await users.count()) > 0 ? undefined : users.create(username, hash, 'admin');
+  });
   if (created === undefined) return { created: false };
   createAuditLog(db, now).audit({ username: 'system', via: 'system' }, '', 'user.create', `user:${created.id}`, {
     username,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { openDatabase } from '@moat/storage';
 import type { MasterConfig } from '../config.ts';
+import { sqliteDatabase } from '../db/database.ts';
 import { MASTER_MIGRATIONS } from '../db/migrations.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { hashPassword } from './passwords.ts';
@@ -17,13 +18,14 @@ import { createUsersRepository } from './users-repository.ts';
 export async function resetPassword(config: MasterConfig, username: string, now: () => number = Date.now): Promise<string> {
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
   try {
-    const users = createUsersRepository(db, now);
-    const user = users.findByUsername(username);
+    const { db: q } = sqliteDatabase(db);
+    const users = createUsersRepository(q, now);
+    const user = await users.findByUsername(username);
     if (!user) throw new Error(`no user named ${username}`);
     const password = randomBytes(18).toString('base64url');
-    users.update(user.id, { passwordHash: await hashPassword(password), disabled: false });
-    createSessionStore(db, now, config.auth.sessionHours).revokeAllForUser(user.id);
-    createTokenStore(db, now).revokeAllForUser(user.id);
+    await users.update(user.id, { passwordHash: await hashPassword(password), disabled: false });
+    await createSessionStore(q, now, config.auth.sessionHours).revokeAllForUser(user.id);
+    await createTokenStore(q, now).revokeAllForUser(user.id);
     createAuditLog(db, now).audit({ username: 'system', via: 'cli' }, '', 'user.password.reset', `user:${user.id}`, { username, reason: 'moat master reset-password' });
     return password;
   } finally {

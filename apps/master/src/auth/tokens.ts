@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from '@moat/storage';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { ApiTokensTable, MasterSchema } from '../db/schema.ts';
 import { newSecret, sameDigest, sha256Hex } from './secret-tokens.ts';
 import { ROLE_RANK, type Role } from '../app-deps.ts';
 import type { User } from './users-repository.ts';
@@ -32,99 +33,84 @@ export interface ApiToken {
 
 export interface TokenStore {
   /** Returns the record and the token itself, which is never available again. */
-  create(userId: number, name: string, scope: { role: Role; expiresAt: number; parentId?: string | undefined }): { token: string; record: ApiToken };
+  create(userId: number, name: string, scope: { role: Role; expiresAt: number; parentId?: string | undefined }): Promise<{ token: string; record: ApiToken }>;
   /** The enabled user behind a valid, unrevoked token; records the use. */
-  verify(token: string): { tokenId: string; user: User } | undefined;
-  list(userId?: number): ApiToken[];
-  findById(id: string): ApiToken | undefined;
+  verify(token: string): Promise<{ tokenId: string; user: User } | undefined>;
+  list(userId?: number): Promise<ApiToken[]>;
+  findById(id: string): Promise<ApiToken | undefined>;
   /** Marks the token revoked, and every token made with it; false if it does not exist. Revoking twice is harmless. */
-  revoke(id: string): boolean;
+  revoke(id: string): Promise<boolean>;
   /** A password change or a disabled user: every token of the user, and what they made, revoked. Returns how many. */
-  revokeAllForUser(userId: number): number;
+  revokeAllForUser(userId: number): Promise<number>;
 }
 
 const TOKEN_FORMAT = /^moat_([a-f0-9]{16})_([A-Za-z0-9_-]{43})$/;
 /** Writing last_used_at on every request would turn reads into writes; once a minute is plenty. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-interface TokenRow {
-  id: string;
-  user_id: number;
-  username: string;
-  name: string;
-  role: Role;
-  created_at: number;
-  expires_at: number;
-  parent_id: string | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
+const COLUMNS = ['t.id', 't.user_id', 'u.username', 't.name', 't.role', 't.created_at', 't.expires_at', 't.parent_id', 't.last_used_at', 't.revoked_at'] as const;
 
-interface VerifyRow extends TokenRow {
-  token_hash: string;
-  user_role: User['role'];
-  disabled: number;
-  user_created_at: number;
-}
-
-const SELECT = `SELECT t.id, t.user_id, u.username, t.name, t.role, t.created_at, t.expires_at, t.parent_id, t.last_used_at, t.revoked_at
-                  FROM api_tokens t JOIN users u ON u.id = t.user_id`;
-
-export function createTokenStore(db: Db, now: () => number): TokenStore {
-  const insert = db.prepare<[string, number, string, string, string, number, number, string | null]>(
-    'INSERT INTO api_tokens (id, user_id, name, token_hash, role, created_at, expires_at, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-  );
-  const forVerify = db.prepare<[string], VerifyRow>(
-    `SELECT t.*, u.username, u.role AS user_role, u.disabled, u.created_at AS user_created_at
-       FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?`,
-  );
-  const touch = db.prepare<[number, string]>('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
-  const byId = db.prepare<[string], TokenRow>(`${SELECT} WHERE t.id = ?`);
-  const all = db.prepare<[], TokenRow>(`${SELECT} ORDER BY t.created_at DESC, t.id`);
-  const ofUser = db.prepare<[number], TokenRow>(`${SELECT} WHERE t.user_id = ? ORDER BY t.created_at DESC, t.id`);
+/** API tokens on either engine (`db` may be a transaction). */
+export function createTokenStore(db: Kysely<MasterSchema>, now: () => number): TokenStore {
+  const select = () => db.selectFrom('api_tokens as t').innerJoin('users as u', 'u.id', 't.user_id').select(COLUMNS);
   // A token and everything made with it, however deep (a revoked token cannot leave children behind).
-  const revokeTree = db.prepare<[string, number]>(
-    `WITH RECURSIVE tree(id) AS (SELECT ? UNION SELECT t.id FROM api_tokens t JOIN tree ON t.parent_id = tree.id)
-     UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id IN (SELECT id FROM tree)`,
-  );
-  const exists = db.prepare<[string], { id: string }>('SELECT id FROM api_tokens WHERE id = ?');
-  const idsOfUser = db.prepare<[number], { id: string }>('SELECT id FROM api_tokens WHERE user_id = ? AND revoked_at IS NULL');
-
+  const revokeTree = async (q: Kysely<MasterSchema>, id: string, at: number) =>
+    Number(
+      (
+        await sql<never>`WITH RECURSIVE tree(id) AS (SELECT ${id} UNION SELECT t.id FROM api_tokens t JOIN tree ON t.parent_id = tree.id)
+          UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ${at}) WHERE id IN (SELECT id FROM tree)`.execute(q)
+      ).numAffectedRows ?? 0n,
+    );
   return {
-    create(userId, name, scope) {
+    async create(userId, name, scope) {
       const id = randomBytes(8).toString('hex');
       const token = `moat_${id}_${newSecret()}`;
-      insert.run(id, userId, name, sha256Hex(token), scope.role, now(), scope.expiresAt, scope.parentId ?? null);
-      return { token, record: toToken(byId.get(id) as TokenRow) };
+      await db
+        .insertInto('api_tokens')
+        .values({ id, user_id: userId, name, token_hash: sha256Hex(token), role: scope.role, created_at: now(), expires_at: scope.expiresAt, parent_id: scope.parentId ?? null })
+        .execute();
+      return { token, record: toToken(await select().where('t.id', '=', id).executeTakeFirstOrThrow()) };
     },
-    verify(token) {
+    async verify(token) {
       const m = TOKEN_FORMAT.exec(token);
       if (!m) return undefined;
-      const row = forVerify.get(m[1] ?? '');
+      const row = await db
+        .selectFrom('api_tokens as t')
+        .innerJoin('users as u', 'u.id', 't.user_id')
+        .select([...COLUMNS, 't.token_hash', 'u.role as user_role', 'u.disabled', 'u.created_at as user_created_at'])
+        .where('t.id', '=', m[1] ?? '')
+        .executeTakeFirst();
       if (!row || !sameDigest(sha256Hex(token), row.token_hash)) return undefined;
       const at = now();
       if (row.revoked_at !== null || row.disabled === 1 || row.expires_at <= at) return undefined;
-      if (row.last_used_at === null || at - row.last_used_at >= LAST_USED_RESOLUTION_MS) touch.run(at, row.id);
+      if (row.last_used_at === null || at - row.last_used_at >= LAST_USED_RESOLUTION_MS) await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', row.id).execute();
       const role = ROLE_RANK[row.role] < ROLE_RANK[row.user_role] ? row.role : row.user_role;
       return { tokenId: row.id, user: { id: row.user_id, username: row.username, role, disabled: false, createdAt: row.user_created_at } };
     },
-    list: (userId) => (userId === undefined ? all.all() : ofUser.all(userId)).map(toToken),
-    findById(id) {
-      const row = byId.get(id);
+    async list(userId) {
+      let q = select();
+      if (userId !== undefined) q = q.where('t.user_id', '=', userId);
+      return (await q.orderBy('t.created_at', 'desc').orderBy('t.id').execute()).map(toToken);
+    },
+    async findById(id) {
+      const row = await select().where('t.id', '=', id).executeTakeFirst();
       return row === undefined ? undefined : toToken(row);
     },
-    revoke: (id) => {
-      if (!exists.get(id)) return false;
-      revokeTree.run(id, now());
+    async revoke(id) {
+      if (!(await db.selectFrom('api_tokens').select('id').where('id', '=', id).executeTakeFirst())) return false;
+      await revokeTree(db, id, now());
       return true;
     },
-    revokeAllForUser: db.transaction((userId: number) => {
-      let n = 0;
-      for (const { id } of idsOfUser.all(userId)) n += revokeTree.run(id, now()).changes;
-      return n;
-    }),
+    revokeAllForUser: (userId) =>
+      db.transaction().execute(async (trx) => {
+        let n = 0;
+        for (const { id } of await trx.selectFrom('api_tokens').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute()) n += await revokeTree(trx, id, now());
+        return n;
+      }),
   };
 }
+
+type TokenRow = Pick<Selectable<ApiTokensTable>, 'id' | 'user_id' | 'name' | 'role' | 'created_at' | 'expires_at' | 'parent_id' | 'last_used_at' | 'revoked_at'> & { username: string };
 
 function toToken(row: TokenRow): ApiToken {
   return {

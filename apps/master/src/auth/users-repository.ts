@@ -1,4 +1,5 @@
-import type { Db } from '@moat/storage';
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
+import type { MasterSchema, UsersTable } from '../db/schema.ts';
 import type { Role } from '../app-deps.ts';
 
 /** A user as the rest of the app sees it: never the password hash, except through `passwordHashOf`. */
@@ -17,75 +18,60 @@ export interface UserChanges {
 }
 
 export interface UsersRepository {
-  list(): User[];
-  findById(id: number): User | undefined;
+  list(): Promise<User[]>;
+  findById(id: number): Promise<User | undefined>;
   /** User names are case-insensitive. */
-  findByUsername(username: string): User | undefined;
-  passwordHashOf(id: number): string | undefined;
-  create(username: string, passwordHash: string, role: Role): User;
-  update(id: number, changes: UserChanges): User | undefined;
-  remove(id: number): boolean;
-  count(): number;
+  findByUsername(username: string): Promise<User | undefined>;
+  passwordHashOf(id: number): Promise<string | undefined>;
+  create(username: string, passwordHash: string, role: Role): Promise<User>;
+  update(id: number, changes: UserChanges): Promise<User | undefined>;
+  remove(id: number): Promise<boolean>;
+  count(): Promise<number>;
   /** Admins who can still sign in. */
-  activeAdminCount(): number;
+  activeAdminCount(): Promise<number>;
 }
 
-interface UserRow {
-  id: number;
-  username: string;
-  role: Role;
-  disabled: number;
-  created_at: number;
-}
+type UserRow = Pick<Selectable<UsersTable>, 'id' | 'username' | 'role' | 'disabled' | 'created_at'>;
 
-const COLUMNS = 'id, username, role, disabled, created_at';
+const COLUMNS = ['id', 'username', 'role', 'disabled', 'created_at'] as const;
 
-export function createUsersRepository(db: Db, now: () => number): UsersRepository {
-  const byId = db.prepare<[number], UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ?`);
-  const byName = db.prepare<[string], UserRow>(`SELECT ${COLUMNS} FROM users WHERE username = ?`);
-  const all = db.prepare<[], UserRow>(`SELECT ${COLUMNS} FROM users ORDER BY username`);
-  const hashOf = db.prepare<[number], { password_hash: string }>('SELECT password_hash FROM users WHERE id = ?');
-  const insert = db.prepare<[string, string, Role, number]>('INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)');
-  const del = db.prepare<[number]>('DELETE FROM users WHERE id = ?');
-  const countAll = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users');
-  const countAdmins = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM users WHERE role = 'admin' AND disabled = 0");
-
+/** Users on either engine (`db` may be a transaction). Names compare case-insensitively on both: SQLite's column is NOCASE, PostgreSQL's unique index is on lower(username). */
+export function createUsersRepository(db: Kysely<MasterSchema>, now: () => number): UsersRepository {
+  const byId = (id: number) => db.selectFrom('users').select(COLUMNS).where('id', '=', id).executeTakeFirst();
+  const countWhere = async (adminsOnly: boolean) => {
+    let q = db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n'));
+    if (adminsOnly) q = q.where('role', '=', 'admin').where('disabled', '=', 0);
+    return Number((await q.executeTakeFirst())?.n ?? 0);
+  };
   return {
-    list: () => all.all().map(toUser),
-    findById: (id) => mapRow(byId.get(id)),
-    findByUsername: (username) => mapRow(byName.get(username)),
-    passwordHashOf: (id) => hashOf.get(id)?.password_hash,
-    create(username, passwordHash, role) {
-      const result = insert.run(username, passwordHash, role, now());
-      return toUser(byId.get(Number(result.lastInsertRowid)) as UserRow);
+    list: async () => (await db.selectFrom('users').select(COLUMNS).orderBy('username').execute()).map(toUser),
+    findById: async (id) => mapRow(await byId(id)),
+    findByUsername: async (username) =>
+      mapRow(await db.selectFrom('users').select(COLUMNS).where(sql<string>`lower(username)`, '=', username.toLowerCase()).executeTakeFirst()),
+    passwordHashOf: async (id) => (await db.selectFrom('users').select('password_hash').where('id', '=', id).executeTakeFirst())?.password_hash,
+    async create(username, passwordHash, role) {
+      const row = await db.insertInto('users').values({ username, password_hash: passwordHash, role, created_at: now() }).returning(COLUMNS).executeTakeFirstOrThrow();
+      return toUser(row);
     },
-    update(id, changes) {
-      const sets: string[] = [];
-      const values: (string | number)[] = [];
-      if (changes.role !== undefined) {
-        sets.push('role = ?');
-        values.push(changes.role);
-      }
-      if (changes.disabled !== undefined) {
-        sets.push('disabled = ?');
-        values.push(changes.disabled ? 1 : 0);
-      }
-      if (changes.passwordHash !== undefined) {
-        sets.push('password_hash = ?');
-        values.push(changes.passwordHash);
-      }
-      if (sets.length > 0) db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
-      return mapRow(byId.get(id));
+    async update(id, changes) {
+      const set: Updateable<UsersTable> = {
+        ...(changes.role !== undefined && { role: changes.role }),
+        ...(changes.disabled !== undefined && { disabled: changes.disabled ? 1 : 0 }),
+        ...(changes.passwordHash !== undefined && { password_hash: changes.passwordHash }),
+      };
+      if (Object.keys(set).length > 0) await db.updateTable('users').set(set).where('id', '=', id).execute();
+      return mapRow(await byId(id));
     },
-    remove: (id) => del.run(id).changes > 0,
-    count: () => countAll.get()?.n ?? 0,
-    activeAdminCount: () => countAdmins.get()?.n ?? 0,
+    remove: async (id) => Number((await db.deleteFrom('users').where('id', '=', id).executeTakeFirst()).numDeletedRows) > 0,
+    count: () => countWhere(false),
+    activeAdminCount: () => countWhere(true),
   };
 }
 
-/** SQLite's unique-constraint error, for "that user name is taken". */
+/** A unique-constraint error on either engine, for "that user name is taken". */
 export function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  const code = (err as { code?: string } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
 }
 
 function mapRow(row: UserRow | undefined): User | undefined {

@@ -15,4 +15,9 @@ export const RETENTION_MIGRATION: Migration = {
     ALTER TABLE messages ADD COLUMN retained_gone_at INTEGER;
     ALTER TABLE messages ADD COLUMN retained_gone_reason TEXT;
   `,
+  postgres: `
+    ALTER TABLE messages ADD COLUMN retained_bytes BIGINT;
+    ALTER TABLE messages ADD COLUMN retained_gone_at BIGINT;
+    ALTER TABLE messages ADD COLUMN retained_gone_reason TEXT;
+  `,
 };

@@ -53,4 +53,42 @@ export const DIGESTS_MIGRATION: Migration = {
     );
     CREATE INDEX enduser_sessions_expiry ON enduser_sessions (expires_at);
   `,
+  postgres: `
+    CREATE TABLE digest_settings (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      document TEXT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      updated_by TEXT NOT NULL
+    );
+    CREATE TABLE digest_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      secret TEXT NOT NULL,
+      last_run_at BIGINT
+    );
+    CREATE TABLE digest_sent (
+      rid BIGINT NOT NULL,
+      rcpt TEXT NOT NULL,
+      sent_at BIGINT NOT NULL,
+      node_id TEXT NOT NULL,
+      queue_id TEXT NOT NULL,
+      PRIMARY KEY (rid, rcpt)
+    );
+    CREATE INDEX digest_sent_at ON digest_sent (sent_at);
+    CREATE TABLE enduser_copies (
+      rid BIGINT NOT NULL,
+      rcpt TEXT NOT NULL,
+      action TEXT NOT NULL CHECK (action IN ('release', 'delete')),
+      at BIGINT NOT NULL,
+      queue_id TEXT,
+      PRIMARY KEY (rid, rcpt)
+    );
+    CREATE TABLE enduser_sessions (
+      id TEXT PRIMARY KEY,
+      recipient TEXT NOT NULL,
+      csrf TEXT NOT NULL,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX enduser_sessions_expiry ON enduser_sessions (expires_at);
+  `,
 };

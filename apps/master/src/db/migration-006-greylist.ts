@@ -19,4 +19,16 @@ export const GREYLIST_MIGRATION: Migration = {
     ) WITHOUT ROWID;
     CREATE INDEX greylist_expires ON greylist (expires_at);
   `,
+  postgres: `
+    CREATE TABLE greylist (
+      network TEXT NOT NULL,
+      sender TEXT NOT NULL,
+      recipient TEXT NOT NULL,
+      first_seen BIGINT NOT NULL,
+      passed_at BIGINT,
+      expires_at BIGINT NOT NULL,
+      PRIMARY KEY (network, sender, recipient)
+    );
+    CREATE INDEX greylist_expires ON greylist (expires_at);
+  `,
 };

@@ -9,4 +9,5 @@ export const NODE_REMOVAL_MIGRATION: Migration = {
   version: 7,
   description: 'node removal',
   sql: `ALTER TABLE nodes ADD COLUMN removed_at INTEGER;`,
+  postgres: `ALTER TABLE nodes ADD COLUMN removed_at BIGINT;`,
 };

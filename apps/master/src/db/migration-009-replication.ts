@@ -40,4 +40,6 @@ export const REPLICATION_MIGRATION: Migration = {
     );
     INSERT INTO repl_state (id) VALUES (1);
   `,
+  // Trigger replication is SQLite's alone; on PostgreSQL, HA is the engine's own (docs/database.md).
+  postgres: null,
 };

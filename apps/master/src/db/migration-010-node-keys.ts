@@ -28,4 +28,19 @@ export const NODE_KEYS_MIGRATION: Migration = {
     );
     CREATE INDEX join_tokens_expiry ON join_tokens (expires_at);
   `,
+  postgres: `
+    ALTER TABLE nodes ADD COLUMN public_key TEXT NOT NULL DEFAULT '';
+    UPDATE nodes SET credential_hash = '';
+    CREATE TABLE join_tokens (
+      token_hash TEXT PRIMARY KEY,
+      node_name TEXT NOT NULL,
+      replace_key INTEGER NOT NULL DEFAULT 0,
+      created_at BIGINT NOT NULL,
+      expires_at BIGINT NOT NULL,
+      created_by TEXT NOT NULL,
+      used_at BIGINT,
+      used_by_node TEXT
+    );
+    CREATE INDEX join_tokens_expiry ON join_tokens (expires_at);
+  `,
 };

@@ -18,4 +18,12 @@ export const TOKEN_SCOPE_MIGRATION: Migration = {
                           expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 90 * 86400000;
     CREATE INDEX api_tokens_parent ON api_tokens (parent_id);
   `,
+  postgres: `
+    ALTER TABLE api_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'auditor';
+    ALTER TABLE api_tokens ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE api_tokens ADD COLUMN parent_id TEXT;
+    UPDATE api_tokens SET role = (SELECT role FROM users WHERE users.id = api_tokens.user_id),
+                          expires_at = CAST(extract(epoch FROM now()) AS BIGINT) * 1000 + 90 * 86400000::BIGINT;
+    CREATE INDEX api_tokens_parent ON api_tokens (parent_id);
+  `,
 };

@@ -21,4 +21,18 @@ export const TOP_BY_NODE_MIGRATION: Migration = {
     DROP TABLE top_senders_daily;
     ALTER TABLE top_senders_daily_by_node RENAME TO top_senders_daily;
   `,
+  postgres: `
+    CREATE TABLE top_senders_daily_by_node (
+      kind TEXT NOT NULL,
+      day BIGINT NOT NULL,
+      node_id TEXT NOT NULL,
+      value TEXT NOT NULL,
+      count BIGINT NOT NULL,
+      PRIMARY KEY (kind, day, node_id, value)
+    );
+    INSERT INTO top_senders_daily_by_node (kind, day, node_id, value, count) SELECT kind, day, '', value, count FROM top_senders_daily;
+    DROP TABLE top_senders_daily;
+    ALTER TABLE top_senders_daily_by_node RENAME TO top_senders_daily;
+    ALTER INDEX top_senders_daily_by_node_pkey RENAME TO top_senders_daily_pkey;
+  `,
 };

@@ -25,4 +25,19 @@ export const VERIFICATION_MIGRATION: Migration = {
     ) WITHOUT ROWID;
     CREATE INDEX callout_cache_expires ON callout_cache (expires_at);
   `,
+  postgres: `
+    CREATE TABLE verification_sources (
+      name TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      settings TEXT NOT NULL,
+      updated_at BIGINT NOT NULL,
+      updated_by TEXT NOT NULL
+    );
+    CREATE TABLE callout_cache (
+      address TEXT PRIMARY KEY,
+      result TEXT NOT NULL,
+      expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX callout_cache_expires ON callout_cache (expires_at);
+  `,
 };

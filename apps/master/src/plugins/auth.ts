@@ -16,23 +16,23 @@ import '../http/fastify-types.ts';
 async function auth(app: FastifyInstance): Promise<void> {
   const { sessions, tokens } = app.services;
 
-  function authenticate(request: FastifyRequest): Principal | undefined {
+  async function authenticate(request: FastifyRequest): Promise<Principal | undefined> {
     const header = request.headers.authorization;
     if (header !== undefined) {
       // A present but bad Authorization header fails; it never falls back to the cookie.
       const m = /^Bearer +(\S+)$/i.exec(header);
-      const found = m?.[1] === undefined ? undefined : tokens.verify(m[1]);
+      const found = m?.[1] === undefined ? undefined : await tokens.verify(m[1]);
       return found && principalOf(found.user, `token:${found.tokenId}`);
     }
     const cookie = request.cookies[SESSION_COOKIE];
-    const found = cookie === undefined ? undefined : sessions.lookup(cookie);
+    const found = cookie === undefined ? undefined : await sessions.lookup(cookie);
     return found && principalOf(found.user, 'session');
   }
 
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
     if (config.public === true && !request.is404) return;
-    const principal = authenticate(request);
+    const principal = await authenticate(request);
     if (principal === undefined) {
       throw new ApiError(401, 'MOAT_ERR_UNAUTHENTICATED', 'sign in, or send an API token as Authorization: Bearer', undefined, {
         'www-authenticate': 'Bearer realm="moat"',

@@ -18,11 +18,11 @@ export interface Services {
 }
 
 export function createServices(deps: AppDeps): Services {
-  const { db, now, config } = deps;
+  const { db, database, now, config } = deps;
   return {
-    users: createUsersRepository(db, now),
-    sessions: createSessionStore(db, now, config.auth.sessionHours),
-    tokens: createTokenStore(db, now),
+    users: createUsersRepository(database.db, now),
+    sessions: createSessionStore(database.db, now, config.auth.sessionHours),
+    tokens: createTokenStore(database.db, now),
     auditLog: createAuditLog(db, now),
     loginLimiter: createLoginLimiter({ limit: config.auth.loginAttemptsPerMinute, now }),
   };

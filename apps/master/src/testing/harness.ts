@@ -11,6 +11,7 @@ import type { AppDeps, ClusterControl, Role } from '../app-deps.ts';
 import { buildApp, type BuildAppOptions } from '../app.ts';
 import { hashPassword } from '../auth/passwords.ts';
 import { MasterConfigSchema } from '../config.ts';
+import { sqliteDatabase } from '../db/database.ts';
 import { MASTER_MIGRATIONS } from '../db/migrations.ts';
 import { seedRules } from '../rules/rules-repository.ts';
 
@@ -65,15 +66,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config = validateDocument(MasterConfigSchema, { dataDir: dir, log: { level: 'silent' }, ...options.config }, 'test config');
   const db = openDatabase(join(dir, 'master.sqlite'), MASTER_MIGRATIONS);
   const cluster = fakeCluster();
-  const deps: AppDeps = { config, db, log: options.log ?? pino({ level: 'silent' }), now: () => clock.t, cluster };
+  const deps: AppDeps = { config, db, database: sqliteDatabase(db), log: options.log ?? pino({ level: 'silent' }), now: () => clock.t, cluster };
   seedRules(db, demoRules(), 'system', clock.t);
   const app = await buildApp(deps, options);
   // Cheap hashes for the fixtures (ln=10); routes hash with the real cost.
   const fixtureHash = await hashPassword(PASSWORD, { ln: 10, r: 8, p: 1 });
   const bearer = {} as Record<Role, { authorization: string }>;
   for (const role of ['auditor', 'operator', 'admin'] as const) {
-    const user = app.services.users.create(role, fixtureHash, role);
-    bearer[role] = { authorization: `Bearer ${app.services.tokens.create(user.id, `${role} fixture`, { role, expiresAt: clock.t + 365 * 86_400_000 }).token}` };
+    const user = await app.services.users.create(role, fixtureHash, role);
+    bearer[role] = { authorization: `Bearer ${(await app.services.tokens.create(user.id, `${role} fixture`, { role, expiresAt: clock.t + 365 * 86_400_000 })).token}` };
   }
   return {
     app,

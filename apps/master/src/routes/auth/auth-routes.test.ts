@@ -98,7 +98,7 @@ test('a disabled user cannot sign in, and its sessions and tokens stop working',
   const h = await startHarness();
   t.after(() => h.close());
   const session = await login(h.app, 'operator');
-  h.app.services.users.update(2, { disabled: true });
+  await h.app.services.users.update(2, { disabled: true });
   assert.equal((await h.app.inject(loginAs('operator', PASSWORD))).statusCode, 401);
   assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: session })).statusCode, 401);
   assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: h.bearer.operator })).statusCode, 401);

@@ -43,8 +43,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { username, password } = request.body;
       const ticket = throttle(request.ip, username);
-      const user = users.findByUsername(username);
-      const hash = user === undefined ? undefined : users.passwordHashOf(user.id);
+      const user = await users.findByUsername(username);
+      const hash = user === undefined ? undefined : await users.passwordHashOf(user.id);
       // Verify even for an unknown name, so timing does not tell which names exist.
       const matches = await verifyPassword(password, hash ?? (await decoyHash()));
       if (user === undefined || !matches || user.disabled) {
@@ -54,8 +54,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw badCredentials();
       }
       loginLimiter.succeeded(ticket);
-      sessions.sweep();
-      const session = sessions.create(user.id, request.ip, request.headers['user-agent'] ?? '');
+      await sessions.sweep();
+      const session = await sessions.create(user.id, request.ip, request.headers['user-agent'] ?? '');
       reply.setCookie(SESSION_COOKIE, session.token, sessionCookieOptions(cookieIsSecure(config), session.expiresAt));
       auditLog.audit({ username: user.username, via: 'password' }, request.ip, 'auth.login', `user:${user.id}`);
       request.log.info({ event: 'AUTH_LOGIN', ip: request.ip, username: user.username }, 'signed in');
@@ -71,7 +71,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const token = request.cookies[SESSION_COOKIE];
-      if (token !== undefined && request.principal?.via === 'session') sessions.revoke(token);
+      if (token !== undefined && request.principal?.via === 'session') await sessions.revoke(token);
       reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(cookieIsSecure(config)));
       request.audit('auth.logout', `user:${request.principal?.userId}`);
       return reply.code(204).send(null);
@@ -105,16 +105,16 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const p = request.principal!;
       const ticket = throttle(request.ip, p.username);
-      const hash = users.passwordHashOf(p.userId);
+      const hash = await users.passwordHashOf(p.userId);
       if (hash === undefined || !(await verifyPassword(request.body.currentPassword, hash))) {
         request.audit('auth.password_change_failed', `user:${p.userId}`, { reason: 'wrong current password' });
         throw new ApiError(403, 'MOAT_ERR_BAD_CREDENTIALS', 'the current password is wrong');
       }
       loginLimiter.succeeded(ticket);
-      users.update(p.userId, { passwordHash: await hashPassword(request.body.newPassword) });
-      const ended = sessions.revokeAllForUser(p.userId, p.via === 'session' ? request.cookies[SESSION_COOKIE] : undefined);
+      await users.update(p.userId, { passwordHash: await hashPassword(request.body.newPassword) });
+      const ended = await sessions.revokeAllForUser(p.userId, p.via === 'session' ? request.cookies[SESSION_COOKIE] : undefined);
       // A new password also ends the user's API tokens (made with the old one's trust).
-      const tokensRevoked = app.services.tokens.revokeAllForUser(p.userId);
+      const tokensRevoked = await app.services.tokens.revokeAllForUser(p.userId);
       request.audit('auth.password_change', `user:${p.userId}`, { sessionsEnded: ended, tokensRevoked });
       return reply.code(204).send(null);
     },

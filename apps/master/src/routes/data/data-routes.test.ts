@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import pino from 'pino';
 import { validateDocument } from '@moat/config';
 import type { AppDeps, ClusterControl } from '../../app-deps.ts';
+import { sqliteDatabase } from '../../db/database.ts';
 import { MasterConfigSchema } from '../../config.ts';
 import { createIngest } from '../../data/ingest.ts';
 import { addNode, event, logged, msgId, openTestDb, quarantined, T0 } from '../../data/test-fixtures.ts';
@@ -17,6 +18,7 @@ const NOW = T0 + 2 * 86_400_000;
 
 const noCluster: ClusterControl = {
   rulesChanged: () => {},
+  recipientListsChanged: () => {},
   onlineNodeIds: () => new Set(),
   fetchQuarantined: () => Promise.reject(new Error('no cluster')),
   quarantineAction: () => Promise.reject(new Error('no cluster')),
@@ -39,7 +41,7 @@ async function start(t: TestContext) {
   ]);
   ingestBatch(B, [event(1, 'message.logged', logged(4)), event(2, 'message.logged', logged(5, { action: 'quarantine' })), event(3, 'quarantine.added', quarantined(5))]);
   const config = validateDocument(MasterConfigSchema, { dataDir: '/nonexistent' }, 'test config');
-  const deps: AppDeps = { config, db, log: pino({ level: 'silent' }), now: () => NOW, cluster: noCluster };
+  const deps: AppDeps = { config, db, database: sqliteDatabase(db), log: pino({ level: 'silent' }), now: () => NOW, cluster: noCluster };
   const app = Fastify({ ajv: { customOptions: { removeAdditional: false, allErrors: true } } }).withTypeProvider<TypeBoxTypeProvider>();
   await app.register(errorsPlugin);
   await app.register(dataRoutes, { prefix: '/api/v1', deps });

@@ -26,7 +26,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const p = request.principal!;
-      return { tokens: tokens.list(isAdmin(p) ? undefined : p.userId).map(view) };
+      return { tokens: (await tokens.list(isAdmin(p) ? undefined : p.userId)).map(view) };
     },
   );
 
@@ -45,7 +45,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const p = request.principal!;
       const userId = request.body.userId ?? p.userId;
       if (userId !== p.userId && !isAdmin(p)) throw new ApiError(403, 'MOAT_ERR_FORBIDDEN', 'only an admin creates tokens for other users', { required: 'admin' });
-      const owner = users.findById(userId);
+      const owner = await users.findById(userId);
       if (owner === undefined) throw notFound('user');
       // A token never does more than the one who made it: its role is at most the creator's.
       const role = request.body.role ?? (ROLE_RANK[owner.role] < ROLE_RANK[p.role] ? owner.role : p.role);
@@ -54,9 +54,9 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (days > TOKEN_MAX_DAYS[role]) throw new ApiError(400, 'MOAT_ERR_VALIDATION', `expiresInDays: at most ${TOKEN_MAX_DAYS[role]} for a token with the ${role} role`, { field: 'expiresInDays' });
       let expiresAt = app.deps.now() + days * 86_400_000;
       // Made with a token: it dies with that token (revocation cascades) and never outlives it.
-      const parent = p.via.startsWith('token:') ? tokens.findById(p.via.slice('token:'.length)) : undefined;
+      const parent = p.via.startsWith('token:') ? await tokens.findById(p.via.slice('token:'.length)) : undefined;
       if (parent) expiresAt = Math.min(expiresAt, parent.expiresAt);
-      const { token, record } = tokens.create(owner.id, request.body.name, { role, expiresAt, parentId: parent?.id });
+      const { token, record } = await tokens.create(owner.id, request.body.name, { role, expiresAt, parentId: parent?.id });
       request.audit('token.create', `token:${record.id}`, { name: record.name, forUser: owner.username, role, expiresAt: iso(expiresAt), ...(parent ? { madeWithToken: parent.id } : {}) });
       return reply.code(201).send({ ...view(record), token });
     },
@@ -75,10 +75,10 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const p = request.principal!;
-      const record = tokens.findById(request.params.id);
+      const record = await tokens.findById(request.params.id);
       // Someone else's token is "not found" to a non-admin: ids are not a way to probe.
       if (record === undefined || (record.userId !== p.userId && !isAdmin(p))) throw notFound('token');
-      tokens.revoke(record.id);
+      await tokens.revoke(record.id);
       request.audit('token.revoke', `token:${record.id}`, { name: record.name, owner: record.username });
       return reply.code(204).send(null);
     },

@@ -52,7 +52,7 @@ test('an operator (or auditor) cannot manage users', async (t) => {
       assert.equal(res.json().code, 'MOAT_ERR_FORBIDDEN');
     }
   }
-  assert.equal(h.app.services.users.count(), 3);
+  assert.equal(await h.app.services.users.count(), 3);
 });
 
 test('user input is validated: names, passwords, roles, empty changes, duplicates', async (t) => {

@@ -19,7 +19,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { role: 'auditor' },
       schema: { summary: 'List users', tags: ['users'], response: { 200: Type.Object({ users: Type.Array(UserSchema) }), ...errorResponses() } },
     },
-    async () => ({ users: users.list().map(view) }),
+    async () => ({ users: (await users.list()).map(view) }),
   );
 
   app.post(
@@ -37,7 +37,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { username, password, role } = request.body;
       let user: User;
       try {
-        user = users.create(username, await hashPassword(password), role);
+        user = await users.create(username, await hashPassword(password), role);
       } catch (err) {
         if (isUniqueViolation(err)) throw new ApiError(409, 'MOAT_ERR_USERNAME_TAKEN', `user name ${username} is taken`);
         throw err;
@@ -62,15 +62,15 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { id } = request.params;
       const { role, disabled, password } = request.body;
-      const user = users.findById(id) ?? throwNotFound();
+      const user = (await users.findById(id)) ?? throwNotFound();
       const staysAdmin = (role ?? user.role) === 'admin' && !(disabled ?? user.disabled);
-      if (user.role === 'admin' && !user.disabled && !staysAdmin && users.activeAdminCount() <= 1) throw lastAdmin();
+      if (user.role === 'admin' && !user.disabled && !staysAdmin && (await users.activeAdminCount()) <= 1) throw lastAdmin();
       const passwordHash = password === undefined ? undefined : await hashPassword(password);
-      const updated = users.update(id, { ...(role && { role }), ...(disabled !== undefined && { disabled }), ...(passwordHash && { passwordHash }) });
+      const updated = await users.update(id, { ...(role && { role }), ...(disabled !== undefined && { disabled }), ...(passwordHash && { passwordHash }) });
       const endSessions = password !== undefined || disabled === true;
-      const sessionsEnded = endSessions ? sessions.revokeAllForUser(id) : 0;
+      const sessionsEnded = endSessions ? await sessions.revokeAllForUser(id) : 0;
       // Its API tokens go with a new password or a disabled account, like its sessions.
-      const tokensRevoked = endSessions ? app.services.tokens.revokeAllForUser(id) : 0;
+      const tokensRevoked = endSessions ? await app.services.tokens.revokeAllForUser(id) : 0;
       request.audit('user.update', `user:${id}`, {
         username: user.username,
         ...(role !== undefined && { role: { from: user.role, to: role } }),
@@ -97,10 +97,10 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { id } = request.params;
-      const user = users.findById(id) ?? throwNotFound();
+      const user = (await users.findById(id)) ?? throwNotFound();
       if (user.id === request.principal?.userId) throw new ApiError(409, 'MOAT_ERR_SELF_DELETE', 'you cannot delete your own user');
-      if (user.role === 'admin' && !user.disabled && users.activeAdminCount() <= 1) throw lastAdmin();
-      users.remove(id);
+      if (user.role === 'admin' && !user.disabled && (await users.activeAdminCount()) <= 1) throw lastAdmin();
+      await users.remove(id);
       request.audit('user.delete', `user:${id}`, { username: user.username, role: user.role });
       return reply.code(204).send(null);
     },

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { openDatabase } from '@moat/storage';
+import { openMasterDatabase } from './database.ts';
+import { MASTER_MIGRATIONS } from './migrations.ts';
+import { engineSkip, freshPostgresUrl } from '../testing/databases.ts';
+
+const skip = engineSkip('postgres');
+
+/** Every table and column SQLite gets from the migrations, with NOT NULL, leaving out SQLite's own machinery (full-text shadow tables, trigger replication). */
+function sqliteColumns(): string[] {
+  const db = openDatabase(':memory:', MASTER_MIGRATIONS);
+  const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'").all() as { name: string }[])
+    .map((r) => r.name)
+    .filter((n) => !n.startsWith('sqlite_') && !n.includes('_fts') && !n.startsWith('repl_'));
+  const out: string[] = [];
+  for (const t of tables) {
+    for (const c of db.prepare(`PRAGMA table_info(${t})`).all() as { name: string; notnull: number; pk: number }[]) out.push(`${t}.${c.name}${c.notnull || c.pk ? ' not null' : ''}`);
+  }
+  db.close();
+  return out.sort();
+}
+
+test('PostgreSQL gets the same tables and columns (names, NOT NULL) from the same migrations as SQLite', { skip }, async () => {
+  const url = await freshPostgresUrl();
+  const database = await openMasterDatabase({ engine: 'postgres', url }, MASTER_MIGRATIONS);
+  await database.close();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const rows = (await client.query<{ table_name: string; column_name: string; is_nullable: string }>(
+    "SELECT table_name, column_name, is_nullable FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'schema_version'",
+  )).rows;
+  const version = (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows[0]?.version;
+  await client.end();
+  assert.deepEqual(rows.map((r) => `${r.table_name}.${r.column_name}${r.is_nullable === 'NO' ? ' not null' : ''}`).sort(), sqliteColumns());
+  assert.equal(Number(version), MASTER_MIGRATIONS.at(-1)!.version);
+});
+
+test('PostgreSQL: masters starting at once migrate the database once, and a restart migrates nothing', { skip }, async () => {
+  const url = await freshPostgresUrl();
+  const opened = await Promise.all([1, 2, 3].map(() => openMasterDatabase({ engine: 'postgres', url }, MASTER_MIGRATIONS)));
+  await Promise.all(opened.map((d) => d.close()));
+  const again = await openMasterDatabase({ engine: 'postgres', url }, MASTER_MIGRATIONS);
+  // BIGINT columns (epoch milliseconds) come back as numbers, as on SQLite.
+  await again.db.insertInto('users').values({ username: 'a', password_hash: 'h', role: 'admin', created_at: 1_764_000_000_000 }).execute();
+  const row = await again.db.selectFrom('users').select(['id', 'created_at']).executeTakeFirstOrThrow();
+  assert.equal(row.created_at, 1_764_000_000_000);
+  assert.equal(typeof row.id, 'number');
+  await again.close();
+});
+
+test('PostgreSQL: a migration that fails leaves the database as it was and names the step', { skip }, async () => {
+  const url = await freshPostgresUrl();
+  const broken = [...MASTER_MIGRATIONS, { version: 999, description: 'broken on purpose', sql: 'CREATE TABLE x (', postgres: 'CREATE TABLE x (' }];
+  await assert.rejects(openMasterDatabase({ engine: 'postgres', url }, broken), /PostgreSQL migration 999 \(broken on purpose\) failed/);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const tables = (await client.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")).rows[0] as { n: number };
+  await client.end();
+  assert.equal(tables.n, 0);
+});

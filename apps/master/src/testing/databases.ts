@@ -1,0 +1,46 @@
+import { after, type TestContext } from 'node:test';
+import pg from 'pg';
+import { postgresBinDir, startPostgres, type Postgres } from '@moat/engines';
+import { openMasterDatabase, type Engine, type MasterDatabase } from '../db/database.ts';
+import { MASTER_MIGRATIONS } from '../db/migrations.ts';
+
+/**
+ * The master's tests on both engines: each test that takes an engine runs once on SQLite (a
+ * fresh in-memory database) and once on PostgreSQL (a fresh database on one private server
+ * per test file, started on first use). PostgreSQL's tests skip where it is not installed,
+ * except under MOAT_REQUIRE_ENGINES=1 (CI), where they fail.
+ */
+export const ENGINES: readonly Engine[] = ['sqlite', 'postgres'];
+
+export function engineSkip(engine: Engine): string | false {
+  if (engine === 'sqlite' || postgresBinDir() || process.env['MOAT_REQUIRE_ENGINES'] === '1') return false;
+  return 'PostgreSQL is not installed (Debian package postgresql; .ci/run installs it and sets MOAT_REQUIRE_ENGINES=1)';
+}
+
+let server: Promise<Postgres> | undefined;
+let made = 0;
+after(async () => {
+  if (server) await (await server).stop();
+});
+
+/** A fresh, migrated master database on `engine`, closed when the test ends. */
+export async function openTestDatabase(engine: Engine, t: TestContext): Promise<MasterDatabase> {
+  const database = engine === 'sqlite' ? await openMasterDatabase({ engine: 'sqlite', path: ':memory:' }, MASTER_MIGRATIONS) : await openMasterDatabase({ engine: 'postgres', url: await freshPostgresUrl() }, MASTER_MIGRATIONS);
+  t.after(() => database.close());
+  return database;
+}
+
+/** The URL of a new, empty database on this file's private PostgreSQL server. */
+export async function freshPostgresUrl(): Promise<string> {
+  server ??= startPostgres();
+  const pgServer = await server;
+  const name = `t${process.pid}_${++made}`;
+  const admin = new pg.Client({ connectionString: pgServer.url.replace(/\/moat$/, '/postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return pgServer.url.replace(/\/moat$/, `/${name}`);
+}
