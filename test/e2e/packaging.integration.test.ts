@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { applyOverrides, parseYaml, validateDocument } from '@moat/config';
 import { MasterConfigSchema } from '@moat/master';
 import { ScannerConfigSchema } from '@moat/scanner';
 import { validateRules } from '@moat/rules';
-import { findBinary } from '@moat/engines';
 import { startDownstream } from '../helpers/downstream.ts';
 import { startTestMaster } from '../helpers/cluster-harness.ts';
 import { freePort, freeUdpPortsOutsideEphemeralRange } from '../helpers/ports.ts';
@@ -270,7 +269,8 @@ test('the image\'s command lines run on this host as the image runs them: master
 const UNITS = ['master', 'scanner', 'balancer'];
 
 test('systemd units: sandboxed, ExecStart names files this checkout installs, and the command line parses the deploy configs', () => {
-  const installed = { '/opt/moat': ROOT, '/etc/moat': join(ROOT, 'deploy/config') };
+  // /opt/moat/current is the release install.sh unpacks: this checkout's files, bin/moat included.
+  const installed = { '/opt/moat/current': ROOT, '/etc/moat': join(ROOT, 'deploy/config') };
   for (const role of UNITS) {
     const unit = parseUnit(readText(`deploy/systemd/moat-${role}.service`));
     const one = (k: string) => unit.get(`Service.${k}`)?.at(-1);
@@ -283,89 +283,20 @@ test('systemd units: sandboxed, ExecStart names files this checkout installs, an
     const caps = one('CapabilityBoundingSet')!.split(' ');
     assert.deepEqual(caps, role === 'master' ? ['CAP_NET_BIND_SERVICE'] : ['CAP_NET_BIND_SERVICE', 'CAP_NET_ADMIN']);
     assert.equal(one('RestartPreventExitStatus'), '2', 'a config error is not restarted in a loop');
+    assert.equal(one('Environment'), `MOAT_HEALTH_FILE=/var/lib/moat/${role}.health.json`, 'the health file moat upgrade waits on');
     const exec = one('ExecStart')!.split(' ');
-    assert.deepEqual(exec.slice(1, 5).map((a) => a.replace(/^\/etc\/moat\/.*/, 'CONFIG')), ['/opt/moat/apps/cli/src/moat.ts', role, '--config', 'CONFIG']);
-    for (const path of [exec[0]!, exec[1]!, exec[4]!]) assert.ok(existsSync(hostPath(path, installed)), `${role}: ${path} is installed from ${hostPath(path, installed)}`);
-    validateByName(hostPath(exec[4]!, installed));
+    assert.deepEqual(exec.map((a) => a.replace(/^\/etc\/moat\/.*/, 'CONFIG')), ['/opt/moat/current/bin/moat', role, '--config', 'CONFIG']);
+    for (const path of [exec[0]!, exec[3]!]) assert.ok(existsSync(hostPath(path, installed)), `${role}: ${path} is installed from ${hostPath(path, installed)}`);
+    validateByName(hostPath(exec[3]!, installed));
     if (role !== 'balancer') {
-      const printed = runSync([...exec.map((a, i) => (i === 0 ? process.execPath : hostPath(a, installed))), '--print-config']);
+      const printed = runSync([...exec.map((a) => hostPath(a, installed)), '--print-config']);
       assert.equal(printed.status, 0, printed.stderr);
       assert.match(printed.stdout, new RegExp(`dataDir: /var/lib/moat/${role}`));
     }
   }
 });
 
-test('systemd-analyze verify accepts every unit as scripts/install.sh stages it', { skip: findBinary('systemd-analyze') ? false : 'systemd-analyze is not installed (Debian package systemd)' }, () => {
-  const root = tempDir('units');
-  try {
-    for (const role of UNITS) {
-      const r = runSync(['bash', 'scripts/install.sh', role, '--prefix', root.path, '--no-deps']);
-      assert.equal(r.status, 0, r.stderr);
-    }
-    // What verify looks for besides the units: the targets they name and an executable ExecStart.
-    mkdirSync(join(root.path, 'usr/lib/systemd/system'), { recursive: true });
-    for (const f of readdirSync('/usr/lib/systemd/system').filter((f) => f.endsWith('.target'))) copyFileSync(join('/usr/lib/systemd/system', f), join(root.path, 'usr/lib/systemd/system', f));
-    mkdirSync(join(root.path, 'opt/moat/node_modules/.bin'), { recursive: true });
-    writeFileSync(join(root.path, 'opt/moat/node_modules/.bin/node'), '#!/bin/sh\n', { mode: 0o755 });
-    for (const role of UNITS) {
-      const r = runSync(['systemd-analyze', 'verify', `--root=${root.path}`, `moat-${role}.service`]);
-      assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stderr.trim(), '', `moat-${role}.service: no warning (an unknown key or bad value is only a warning)`);
-    }
-  } finally {
-    root.cleanup();
-  }
-});
-
-test('install.sh: arguments are checked, --dry-run changes nothing, --prefix stages the app, config and unit', () => {
-  const bad: [string[], RegExp][] = [
-    [[], /which role\?/],
-    [['postfix'], /unknown argument 'postfix'/],
-    [['master', 'scanner'], /one role at a time/],
-    [['scanner', '--prefix'], /--prefix needs a directory/],
-    [['scanner', '--prefix', '--dry-run'], /--prefix needs a directory/],
-    [['scanner', '--prefix', '/tmp/x', '--start'], /--start needs a real install/],
-  ];
-  for (const [args, expected] of bad) {
-    const r = runSync(['bash', 'scripts/install.sh', ...args]);
-    assert.equal(r.status, 2, `${args.join(' ')}: exit 2`);
-    assert.match(r.stderr, expected);
-  }
-  const help = runSync(['bash', 'scripts/install.sh', '--help']);
-  assert.equal(help.status, 0);
-  assert.match(help.stderr, /--dry-run/);
-
-  const dry = tempDir('install-dry');
-  const stage = tempDir('install-stage');
-  try {
-    const r = runSync(['bash', 'scripts/install.sh', 'scanner', '--dry-run', '--prefix', dry.path]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(readdirSync(dry.path), [], 'a dry run creates nothing');
-    assert.match(r.stdout, /would copy .* to .*\/opt\/moat/);
-    assert.match(r.stdout, /skipped \(staging tree\): useradd/);
-    assert.match(r.stdout, /moat-scanner\.service/);
-
-    const s = runSync(['bash', 'scripts/install.sh', 'master', '--prefix', stage.path]);
-    assert.equal(s.status, 0, s.stderr);
-    assert.equal(readFileSync(join(stage.path, 'etc/systemd/system/moat-master.service'), 'utf8'), readText('deploy/systemd/moat-master.service'));
-    assert.equal(readFileSync(join(stage.path, 'etc/moat/master.yaml'), 'utf8'), readText('deploy/config/master.yaml'));
-    assert.ok(existsSync(join(stage.path, 'opt/moat/apps/cli/src/moat.ts')));
-    assert.ok(!existsSync(join(stage.path, 'opt/moat/node_modules')), 'local dependencies are not copied');
-    const env = join(stage.path, 'etc/moat/moat.env');
-    assert.equal(statSync(env).mode & 0o777, 0o640);
-    const secret = /^MOAT_JOIN_SECRET=([0-9a-f]{48})$/m.exec(readFileSync(env, 'utf8'))?.[1];
-    assert.ok(secret, 'a master gets a random join secret');
-    writeFileSync(join(stage.path, 'etc/moat/master.yaml'), '# edited by the admin\n');
-    const again = runSync(['bash', 'scripts/install.sh', 'master', '--prefix', stage.path]);
-    assert.equal(again.status, 0);
-    assert.match(again.stdout, /kept existing .*master\.yaml/);
-    assert.equal(readFileSync(join(stage.path, 'etc/moat/master.yaml'), 'utf8'), '# edited by the admin\n', 'an edited config is never overwritten');
-    assert.ok(readFileSync(env, 'utf8').includes(secret), 'nor the secrets');
-  } finally {
-    dry.cleanup();
-    stage.cleanup();
-  }
-});
+// install.sh, the installed units under systemd-analyze and `moat upgrade`: release.integration.test.ts (they need a built release).
 
 test('a scanner that cannot join (no credential, no join secret) keeps running, says why, and is unhealthy', async (t) => {
   const tmp = tempDir('nojoin');
@@ -392,8 +323,8 @@ test('a scanner that cannot join (no credential, no join secret) keeps running, 
 test('the balancer unit\'s command line runs here with the deploy config (addresses overridden): it takes the address, answers, and its health check follows it', async (t) => {
   const tmp = tempDir('lb-unit');
   const unit = parseUnit(readText('deploy/systemd/moat-balancer.service'));
-  const installed = { '/opt/moat': ROOT, '/etc/moat': join(ROOT, 'deploy/config') };
-  const argv = unit.get('Service.ExecStart')!.at(-1)!.split(' ').map((a, i) => (i === 0 ? process.execPath : hostPath(a, installed)));
+  const installed = { '/opt/moat/current': ROOT, '/etc/moat': join(ROOT, 'deploy/config') };
+  const argv = unit.get('Service.ExecStart')!.at(-1)!.split(' ').map((a) => hostPath(a, installed));
   const [listen, up1, up2, bind, peer] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const sets = [
     'listen.host=127.0.0.1', `listen.port=${listen}`, 'sourceAddress=127.0.0.1',

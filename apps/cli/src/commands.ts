@@ -164,6 +164,24 @@ export const COMMANDS = [
     options: { file: { type: 'string', value: 'FILE', description: 'the health file the role writes (default: MOAT_HEALTH_FILE)' } },
   },
   {
+    name: 'upgrade',
+    summary: 'install a release artifact beside the running one, switch to it, restart, and roll back if it is not healthy',
+    operands: [{ name: 'ARTIFACT', description: "a release artifact (moat-VERSION-PLATFORM.tar.gz, from 'pnpm release')" }],
+    options: {
+      checksum: { type: 'string', value: 'FILE', description: 'its sha256 file (default: ARTIFACT.sha256); a mismatch refuses the upgrade' },
+      prefix: { type: 'string', value: 'DIR', description: 'the installation: DIR/releases/VERSION and DIR/current (default: the one this moat runs from)' },
+      service: { type: 'string', value: 'UNIT', multiple: true, description: 'a systemd unit to restart (default: every moat-*.service in /etc/systemd/system)' },
+      'restart-command': { type: 'string', value: 'CMD', description: 'restart with this shell command instead of systemctl (another supervisor)' },
+      'health-file': { type: 'string', value: 'FILE', multiple: true, description: "a restarted role's MOAT_HEALTH_FILE (default: the one each unit sets)" },
+      timeout: { type: 'string', value: 'SECONDS', description: 'how long each role has to come back healthy on the new release (default 120)' },
+    },
+    notes: [
+      'Exit status: 0 upgraded (or already on that release); 1 refused with nothing changed (checksum, unpack,',
+      'another platform, a release that does not run), or rolled back to the previous release; 2 a usage error.',
+      'Rolling upgrade of a cluster: docs/operator-guide.md, "Upgrading".',
+    ],
+  },
+  {
     name: 'backup',
     summary: "online backup of a node's database (+ a scanner's quarantine)",
     operands: [{ name: 'ROLE', description: 'the role whose config is given', choices: ['master', 'scanner'] }],

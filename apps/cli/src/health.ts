@@ -21,6 +21,8 @@ export interface HealthDescriptor {
   readonly role: 'master' | 'scanner' | 'balancer';
   readonly pid: number;
   readonly probe: HealthProbe;
+  /** The release running (the root package.json's version): `moat upgrade` waits for the new one. */
+  readonly version?: string;
 }
 
 /** A wildcard listen address is probed on loopback; a specific one as it is. */

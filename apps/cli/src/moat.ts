@@ -195,6 +195,13 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       process.stdout.write(problem === null ? 'healthy\n' : `unhealthy: ${problem}\n`);
       return problem === null ? 0 : 1;
     }
+    case 'upgrade': {
+      const { upgradeCommand } = await import('./release/upgrade-command.ts');
+      const plan = upgradeCommand(command.operands[0]!, command.values);
+      if (typeof plan === 'string') return usage(plan);
+      const { runUpgrade } = await import('./release/upgrade.ts');
+      return runUpgrade({ ...plan, out: (line) => process.stdout.write(`${line}\n`) });
+    }
     case 'backup': {
       const options = command.values;
       const role = command.operands[0] === 'master' ? 'master' : 'scanner';
@@ -260,7 +267,7 @@ function urlHost(host: string): string {
 
 /** A role is up: publish what MOAT_HEALTH_FILE and MOAT_PID_FILE ask for; resolves one remover for its shutdown. */
 async function publishRunning(descriptor: HealthDescriptor): Promise<() => Promise<void>> {
-  const removers = [await publishHealth(descriptor), await publishPid(process.env.MOAT_PID_FILE, descriptor.pid)];
+  const removers = [await publishHealth({ ...descriptor, version: version() }), await publishPid(process.env.MOAT_PID_FILE, descriptor.pid)];
   return async () => {
     for (const remove of removers) await remove();
   };
