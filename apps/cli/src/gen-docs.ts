@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describeSchema, keyTable } from '@moat/config';
 import { ScannerConfigSchema } from '@moat/scanner';
-import { DigestSettingsSchema, MasterConfigSchema } from '@moat/master';
+import { DigestSettingsSchema, MasterConfigSchema, ReportScheduleSchema } from '@moat/master';
 import { BalancerConfigSchema } from '@moat/balancer';
 import { RulesSchema, ContentRuleSchema, RecipientListSchema } from '@moat/rules';
 
@@ -18,6 +18,7 @@ export const GENERATED: Record<string, string> = {
   'content-rule': keyTable(describeSchema(ContentRuleSchema)),
   'recipient-list': keyTable(describeSchema(RecipientListSchema)),
   'digest-settings': keyTable(describeSchema(DigestSettingsSchema)),
+  'report-schedule': keyTable(describeSchema(ReportScheduleSchema)),
 };
 
 /** Replace the text between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`. */

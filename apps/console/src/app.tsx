@@ -13,6 +13,7 @@ import { TokensPage } from './pages/tokens.tsx';
 import { AuditPage } from './pages/audit.tsx';
 import { MessageDetail } from './pages/message-detail.tsx';
 import { DigestsPage } from './pages/digests.tsx';
+import { ScheduledReportsPage } from './pages/scheduled-reports.tsx';
 import { DomainsPage } from './pages/domains.tsx';
 import { QueuePage } from './pages/queue.tsx';
 import { AccountPage } from './pages/account.tsx';
@@ -37,6 +38,7 @@ const PAGES: ReadonlyArray<readonly [string, string, ((role: Role) => boolean)?]
   ['users', 'Users', can.manageUsers],
   ['tokens', 'Tokens'],
   ['digests', 'Digests', can.editRules],
+  ['scheduled-reports', 'Scheduled reports', can.editRules],
   ['audit', 'Audit log'],
 ];
 
@@ -111,6 +113,9 @@ function pageFor(page: string, arg: string | undefined, rest: string[], me: Me) 
       return <AccountPage me={me} />;
     case 'digests':
       return <DigestsPage />;
+    case 'scheduled-reports':
+      if (!can.editRules(me.role)) return <p class="error" role="alert">Scheduled reports need the admin role.</p>;
+      return <ScheduledReportsPage />;
     default:
       return <p>No such page. <a href="#/dashboard">Dashboard</a></p>;
   }

@@ -15,5 +15,6 @@ export {
 export { startMaster, type Master, type MasterOptions } from './master.ts';
 export { resetPassword } from './auth/reset-password.ts';
 export { DigestSettingsSchema, type DigestSettings } from './digests/settings-schema.ts';
+export { ReportScheduleSchema, type ReportSchedule } from './scheduled-reports/schedule-schema.ts';
 export { mintJoinTokenOffline } from './cluster/join-token-cli.ts';
 export { JOIN_TOKEN_DEFAULT_TTL_SECONDS, JOIN_TOKEN_MAX_TTL_SECONDS } from './cluster/join-tokens.ts';

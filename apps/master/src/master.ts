@@ -25,6 +25,9 @@ import { createDigestRepository } from './digests/digest-repository.ts';
 import { digestRoutes } from './digests/digest-routes.ts';
 import { DigestRunner } from './digests/digest-runner.ts';
 import { createDigestStore } from './digests/settings-repository.ts';
+import { ReportRunner } from './scheduled-reports/report-runner.ts';
+import { reportScheduleRoutes } from './scheduled-reports/report-routes.ts';
+import { createScheduleRepository } from './scheduled-reports/schedule-repository.ts';
 import { enduserRoutes } from './enduser/enduser-routes.ts';
 import { createEnduserLearning } from './enduser/enduser-learning.ts';
 import { Failover } from './failover/failover.ts';
@@ -34,6 +37,8 @@ import { checkFailoverConfig } from './failover/failover-config.ts';
 
 /** How often the master checks whether a digest round is due (the schedule's resolution). */
 const DIGEST_TICK_MS = 30_000;
+/** How often the master checks whether a scheduled report is due. */
+const REPORT_TICK_MS = 30_000;
 
 export interface Master {
   readonly port: number;
@@ -44,6 +49,8 @@ export interface Master {
   readonly firstAdmin: FirstAdmin;
   /** Quarantine digests: rounds on the schedule, or `runRound()` now. */
   readonly digests: DigestRunner;
+  /** Scheduled reports by mail: rounds on their schedules (`tick(at)` checks now). */
+  readonly reports: ReportRunner;
   /** Management failover, when `failover` is configured (docs/masters.md). */
   readonly failover: Failover | undefined;
   /** `abrupt`: stop as a crash would for the election (no resign advert; tests). */
@@ -99,6 +106,8 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const digestStore = createDigestStore(db);
   const digestRepo = createDigestRepository(db);
   const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: () => currentRules(db)?.document.quarantine });
+  const reportSchedules = createScheduleRepository(db);
+  const reports = new ReportRunner({ db, repo: reportSchedules, relay: hub, log, now, hostname: config.node.name });
   const auditLog = createAuditLog(db, now);
   let firstAdmin: FirstAdmin = { created: false };
   if (config.failover) {
@@ -111,9 +120,11 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
           firstAdmin = await ensureFirstAdmin(deps);
           hub.resetRegistry();
           digests.start(DIGEST_TICK_MS);
+          reports.start(REPORT_TICK_MS);
         },
         deactivate: async (reason) => {
           await digests.stop();
+          await reports.stop();
           hub.closeAllLinks(`no longer the active master: ${reason}`);
         },
       },
@@ -132,6 +143,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
         await api.register(dataRoutes, { prefix: '/api/v1', deps });
         await api.register(clusterRoutes(hub, deps), { prefix: '/api/v1' });
         await api.register(digestRoutes(digestStore, digests), { prefix: '/api/v1' });
+        await api.register(reportScheduleRoutes(reportSchedules, reports, now), { prefix: '/api/v1' });
       },
       enduserRoutes({
         store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: cookieIsSecure(config),
@@ -144,7 +156,10 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const port = (app.server.address() as AddressInfo).port;
   url = `${config.http.tls ? 'https' : 'http'}://${config.http.host}:${port}`;
   if (failover) await failover.start();
-  else digests.start(DIGEST_TICK_MS);
+  else {
+    digests.start(DIGEST_TICK_MS);
+    reports.start(REPORT_TICK_MS);
+  }
   log.info({ event: 'MASTER_STARTED', url, rulesVersion: currentRules(db)?.version ?? 0 }, 'master started');
 
   let closed = false;
@@ -158,12 +173,14 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       return firstAdmin;
     },
     digests,
+    reports,
     failover,
     async close(opts = {}) {
       if (closed) return;
       closed = true;
       await failover?.close(opts);
       await digests.stop();
+      await reports.stop();
       await hub.close();
       await app.close();
       db.close();
