@@ -1,26 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startDownstream } from '../helpers/downstream.ts';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { freePortOutsideEphemeralRange } from '../helpers/ports.ts';
-import { unreadableText } from '../helpers/readable-text.ts';
+import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
 
 /**
  * The admin console in a real headless Chromium (Debian's `chromium` package, driven by
  * playwright-core) against a real master and a real scanner, all on loopback. Saves a
- * screenshot of each page into docs/console/.
+ * screenshot of each page into docs/console/, each after the checks of `shot`: readable text,
+ * no blank data region, no text over text.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
-const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
-const skip = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
 
 const queueId = (response: string) => /queued as (\w+)/.exec(response)![1]!;
 
@@ -64,11 +60,11 @@ async function signIn(page: Page, url: string, username: string, password: strin
   await page.waitForSelector('[data-testid=who]');
 }
 
-/** How many pixels of each verdict's colour the chart's canvas holds (uPlot draws on a canvas, so this is what a person sees). */
-function chartColours(page: Page): Promise<Record<string, number>> {
-  return page.evaluate((colours) => {
+/** How many pixels of each colour a chart's canvas holds (uPlot draws on a canvas, so this is what a person sees). */
+function chartColours(page: Page, colours = ['#2e90fa', '#f79009', '#7a5af8', '#d92d20'], canvasSelector = 'figure.chart canvas'): Promise<Record<string, number>> {
+  return page.evaluate(([colours, selector]) => {
     const doc = (globalThis as unknown as { document: { querySelector(s: string): { width: number; height: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } } | null } }).document;
-    const canvas = doc.querySelector('figure.chart canvas')!;
+    const canvas = doc.querySelector(selector)!;
     const px = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     const out: Record<string, number> = Object.fromEntries(colours.map((c) => [c, 0]));
     const rgb = colours.map((c) => [c, Number.parseInt(c.slice(1, 3), 16), Number.parseInt(c.slice(3, 5), 16), Number.parseInt(c.slice(5, 7), 16)] as const);
@@ -76,13 +72,7 @@ function chartColours(page: Page): Promise<Record<string, number>> {
       for (const [c, r, g, b] of rgb) if (px[i + 3] === 255 && Math.abs(px[i]! - r) < 3 && Math.abs(px[i + 1]! - g) < 3 && Math.abs(px[i + 2]! - b) < 3) out[c]!++;
     }
     return out;
-  }, ['#2e90fa', '#f79009', '#7a5af8', '#d92d20']);
-}
-
-/** Every page state the test shows is screenshotted, after checking that all its visible text can be read (WCAG AA contrast). */
-async function shot(page: Page, name: string): Promise<void> {
-  assert.deepEqual(await unreadableText(page), [], `${name}: visible text without enough contrast against its background`);
-  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true });
+  }, [colours, canvasSelector] as const);
 }
 
 test('the admin console, end to end in headless Chromium', { skip, timeout: 120_000 }, async (t) => {
@@ -99,10 +89,7 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
   const smtpPorts = { 'scanner-1': await freePortOutsideEphemeralRange(), 'scanner-2': await freePortOutsideEphemeralRange() };
   const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port, { port: smtpPorts['scanner-1'] });
   const scanner2 = await startClusterScanner('scanner-2', master.wsUrl, downstream.port, { port: smtpPorts['scanner-2'] });
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser: Browser = await launchChromium();
   t.after(async () => {
     await browser.close();
     await scanner2.close();
