@@ -125,6 +125,19 @@ test('learned on the master, applied on every scanner: a message marked as spam 
     await waitUntil(async () => (logged = (await api.get(`/api/v1/messages/${nodeIds.get(node)}/${id}`)).json as Logged).action !== undefined, `message ${id} in the log`, 20_000);
     return { ...logged!, id };
   };
+  /** Send a message that is to be flagged: tagged or quarantined (its entry in the master's log), or refused (550, no queue id: its row in the scanner's own log). */
+  const flaggedThrough = async (scanner: typeof scannerB, node: string, raw: Buffer, from: string): Promise<Logged> => {
+    const sent = await sendMail(scanner.smtpPort, { from, to: ['user@example.test'] }, raw);
+    if (sent.code !== 550) {
+      assert.equal(sent.ok, true, sent.response);
+      const id = queueId(sent.response);
+      let logged: Logged | undefined;
+      await waitUntil(async () => (logged = (await api.get(`/api/v1/messages/${nodeIds.get(node)}/${id}`)).json as Logged).action !== undefined, `message ${id} in the log`, 20_000);
+      return logged!;
+    }
+    const row = scanner.db.prepare("SELECT action, score, reasons FROM messages WHERE status = 'rejected' AND mail_from = ? ORDER BY received_at DESC LIMIT 1").get(from) as { action: string; score: number; reasons: string };
+    return { action: row.action, score: row.score, reasons: JSON.parse(row.reasons) as Logged['reasons'], retained: null };
+  };
   const reasonIds = (m: Logged) => m.reasons.filter((r) => (r.score ?? 0) !== 0).map((r) => `${r.rule}(${r.score})`).join(' ');
 
   await t.test('moat learn teaches 200 spam and 200 ham to both scanners, and both engines\' Bayes then vote on new mail', async () => {
@@ -147,6 +160,11 @@ test('learned on the master, applied on every scanner: a message marked as spam 
     const newHam = await through(scannerB, 'scanner-b', ham(900), 'dev1@lists1.example.org');
     assert.equal(newHam.action, 'deliver', reasonIds(newHam));
     assert.ok(newHam.reasons.some((r) => r.rule === 'rspamd.bayes' && (r.score ?? 0) < 0), `Rspamd's Bayes votes ham: ${reasonIds(newHam)}`);
+    // Rspamd, asked first, is sure of this good mail: spamd is not asked (skipWhenRspamdSure, on by default); the spam above it was.
+    const skipped = newHam.reasons.find((r) => r.rule === 'spamassassin.skipped');
+    assert.match(skipped?.match ?? '', /^settled by Rspamd: its Bayes -[\d.]+ ≤ -?[\d.]+ and its rules -?[\d.]+ ≤ [\d.]+, SpamAssassin not asked$/, JSON.stringify(newHam.reasons));
+    assert.ok(!newHam.reasons.some((r) => r.rule === 'spamassassin'), 'no SpamAssassin answer');
+    assert.ok(!newSpam.reasons.some((r) => r.rule === 'spamassassin.skipped'), 'spam is not settled by Rspamd');
   });
 
   // A newsletter of words Bayes was never taught: 212 words, over 1 KiB, as fuzzy hashing needs.
@@ -179,7 +197,7 @@ test('learned on the master, applied on every scanner: a message marked as spam 
       const res = await fetch(`${b.rspamd.url}/checkv2`, { method: 'POST', body: copy, headers: { IP: '127.0.0.1' } });
       return Object.keys(((await res.json()) as { symbols: Record<string, unknown> }).symbols).includes('LOCAL_FUZZY_DENIED');
     }, 'scanner B\'s Rspamd to match the fuzzy hash', 5000);
-    const after = await through(scannerB, 'scanner-b', copy, 'news@village.example.net');
+    const after = await flaggedThrough(scannerB, 'scanner-b', copy, 'news@village.example.net');
     assert.notEqual(after.action, 'deliver', reasonIds(after));
     const fuzzy = after.reasons.find((r) => r.rule === 'rspamd.fuzzy');
     assert.ok(fuzzy && (fuzzy.score ?? 0) >= 5, `an rspamd.fuzzy reason: ${reasonIds(after)}`);

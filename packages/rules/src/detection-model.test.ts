@@ -18,6 +18,10 @@ describe('engineSignals', () => {
       { id: 'rspamd.bayes', raw: 4, hits: [{ name: 'BAYES_SPAM', score: 4 }] },
       { id: 'rspamd.fuzzy', raw: 5, hits: [{ name: 'LOCAL_FUZZY_DENIED', score: 5 }] },
     ]],
+    ['SpamAssassin\'s BAYES_50 (cannot tell) counts nothing, in neither signal', ['spamassassin', 5.4, [{ name: 'BAYES_50', score: 2 }, { name: 'X', score: 3.4 }]], [
+      { id: 'spamassassin', raw: 3.4, hits: [{ name: 'X', score: 3.4 }] },
+      { id: 'spamassassin.bayes', raw: 0, hits: [{ name: 'BAYES_50', score: 2 }] },
+    ]],
     ['a name that only looks alike is not a learned vote', ['rspamd', 2, [{ name: 'BAYES_SPAMMY', score: 2 }]], [{ id: 'rspamd', raw: 2, hits: [{ name: 'BAYES_SPAMMY', score: 2 }] }]],
   ];
   for (const [name, args, expected] of cases) it(name, () => assert.deepEqual(engineSignals(...args), expected));
@@ -25,7 +29,7 @@ describe('engineSignals', () => {
 
 describe('weighSignal', () => {
   it('points times the model\'s weight for the signal, or the admin\'s override', () => {
-    const model = { version: 't', weights: { spamassassin: 0.5, 'spamassassin.bayes': 2, rspamd: 1, 'rspamd.bayes': 1, 'rspamd.fuzzy': 1 } };
+    const model = { version: 't', weights: { spamassassin: 0.5, 'spamassassin.bayes': 2, rspamd: 1, 'rspamd.bayes': 1, 'rspamd.fuzzy': 1 }, settledByRspamd: { bayesAtMost: -2, rulesAtMost: 6 } };
     assert.equal(weighSignal(model, { id: 'spamassassin.bayes', raw: 3.5, hits: [] }), 7);
     assert.equal(weighSignal(model, { id: 'spamassassin', raw: 3.3, hits: [] }), 1.65);
     assert.equal(weighSignal(model, { id: 'spamassassin', raw: 3.3, hits: [] }, 0), 0);

@@ -23,6 +23,8 @@ export interface Outcome {
   readonly rspamd?: { readonly score: number; readonly action: string };
   /** Each reason's contribution to Moat's score, by rule id (for calibration and the report). */
   readonly contributions: Readonly<Record<string, number>>;
+  /** SpamAssassin was not asked (`spamassassin.skipped`: settled by Rspamd, or over its size limit). */
+  readonly saSkipped?: boolean;
 }
 
 /** Moat flags a message when it does anything but deliver it. */
@@ -43,7 +45,8 @@ export function readOutcome(id: string, spam: boolean, row: { action: string; sc
     if (r.rule === 'spamassassin' && engine) sa = { score: Number(engine[1]), required: Number(engine[2]) };
     if (r.rule === 'rspamd' && engine) rspamd = { score: Number(engine[1]), action: /^([a-z ]+),/.exec(r.match)?.[1] ?? 'unknown' };
   }
-  return { id, spam, action: row.action, score: row.score, ...(sa ? { sa } : {}), ...(rspamd ? { rspamd } : {}), contributions };
+  const saSkipped = reasons.some((r) => r.rule === 'spamassassin.skipped');
+  return { id, spam, action: row.action, score: row.score, ...(sa ? { sa } : {}), ...(rspamd ? { rspamd } : {}), contributions, ...(saSkipped ? { saSkipped } : {}) };
 }
 
 export interface Rates {

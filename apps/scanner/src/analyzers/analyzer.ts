@@ -1,4 +1,4 @@
-import type { MessageFacts } from '@moat/rules';
+import type { EngineSignal, MessageFacts } from '@moat/rules';
 
 /** What every analyzer sees: the envelope and the spooled file (read it as a stream, never whole). */
 export interface AnalyzerInput {
@@ -22,6 +22,8 @@ export interface Findings {
    * clamd's StreamMaxLength): it is held like unanalysable mail, at least quarantined.
    */
   readonly hold?: { readonly rule: string; readonly detail: string };
+  /** A spam engine's answer cut into the detection model's signals, raw points (for an analyzer that runs `after` it). */
+  readonly signals?: readonly EngineSignal[];
 }
 
 /**
@@ -47,4 +49,10 @@ export interface Analyzer {
    * DNS-based analyzers: their health is what their scans meet.
    */
   probe?(signal: AbortSignal): Promise<void>;
+  /**
+   * Run only once the named analyzer has answered, and not at all when `skipWhen` finds its
+   * findings settle the message (the answer is the reason, recorded as `<name>.skipped`, score
+   * 0). When the named analyzer fails or is not configured, this one runs as usual.
+   */
+  readonly after?: { readonly analyzer: string; skipWhen(earlier: Findings): string | undefined };
 }

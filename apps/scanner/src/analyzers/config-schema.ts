@@ -158,6 +158,7 @@ const Spamassassin = Type.Object(
     }),
     scoreWeight: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'When set, each SpamAssassin signal\'s points (`spamassassin`, `spamassassin.bayes`) times this is its extra score (0: recorded only), instead of the detection model\'s calibrated weights (docs/detection.md). Leave unset unless you re-calibrate.' })),
     maxBytes: Type.Integer({ minimum: 1, default: 512_000, description: 'A bigger message is not sent (spamc\'s own limit is 500 KB); it gets reason `spamassassin.skipped`, score 0.' }),
+    skipWhenRspamdSure: Type.Boolean({ default: true, description: 'With `rspamd` configured too: ask Rspamd first and leave spamd out when Rspamd alone settles the message as good mail (its trained Bayes votes ham at least as surely as the detection model\'s limit, its other symbols stay under the model\'s limit, no fuzzy match of reported spam); reason `spamassassin.skipped`, score 0. The limits were measured on the calibration corpus with no verdict changed (docs/detection.md). false: both engines are always asked, side by side.' }),
   },
   {
     additionalProperties: false,

@@ -1,5 +1,5 @@
+import { DETECTION_MODEL } from '@moat/rules';
 import type { ScannerConfig } from '../config.ts';
-import type { Analyzer } from './analyzer.ts';
 import { authAnalyzer } from './auth/auth-analyzer.ts';
 import { clamavAnalyzer } from './clamav/clamav-analyzer.ts';
 import { createDnsResolver } from './dns-resolver.ts';
@@ -7,6 +7,8 @@ import { dnsblAnalyzer } from './dnsbl/dnsbl-analyzer.ts';
 import { uriblAnalyzer } from './uribl/uribl-analyzer.ts';
 import { rspamdAnalyzer } from './rspamd/rspamd-analyzer.ts';
 import { spamassassinAnalyzer } from './spamassassin/spamassassin-analyzer.ts';
+import { rspamdPoints, settledByRspamd } from './spamassassin/settled-by-rspamd.ts';
+import type { Analyzer, Findings } from './analyzer.ts';
 
 /** The analyzers the config turns on, in a fixed order, sharing one DNS resolver. */
 export function createAnalyzers(config: ScannerConfig): Analyzer[] {
@@ -32,16 +34,16 @@ export function createAnalyzers(config: ScannerConfig): Analyzer[] {
   }
   if (a.spamassassin) {
     const s = a.spamassassin;
-    analyzers.push(
-      spamassassinAnalyzer({
-        address: s.socket ? { socket: s.socket } : { host: s.host, port: s.port },
-        timeoutMs: s.timeoutSeconds * 1000,
-        onUnavailable: s.onUnavailable,
-        scoreWeight: s.scoreWeight,
-        maxBytes: s.maxBytes,
-        hostname: config.smtp.hostname,
-      }),
-    );
+    const spamassassin = spamassassinAnalyzer({
+      address: s.socket ? { socket: s.socket } : { host: s.host, port: s.port },
+      timeoutMs: s.timeoutSeconds * 1000,
+      onUnavailable: s.onUnavailable,
+      scoreWeight: s.scoreWeight,
+      maxBytes: s.maxBytes,
+      hostname: config.smtp.hostname,
+    });
+    // Rspamd answers first; spamd, the costly engine, is not asked when Rspamd is sure of good mail.
+    analyzers.push(a.rspamd && s.skipWhenRspamdSure ? { ...spamassassin, after: { analyzer: 'rspamd', skipWhen: skipWhenRspamdSure } } : spamassassin);
   }
   if (!a.auth && !a.dnsbl && !a.uribl) return analyzers;
   const resolve = createDnsResolver(a.dns);
@@ -52,4 +54,10 @@ export function createAnalyzers(config: ScannerConfig): Analyzer[] {
     analyzers.push(uriblAnalyzer({ zones: u.zones, timeoutMs: u.timeoutSeconds * 1000, maxDomains: u.maxDomains, maxTextChars: u.maxTextChars, skipDomains: u.skipDomains }, resolve));
   }
   return analyzers;
+}
+
+/** The detection model's rule for leaving SpamAssassin out: Rspamd's answer alone settles good mail. */
+function skipWhenRspamdSure(rspamd: Findings): string | undefined {
+  const points = rspamd.signals && rspamdPoints(rspamd.signals);
+  return points && settledByRspamd(points, DETECTION_MODEL.settledByRspamd);
 }

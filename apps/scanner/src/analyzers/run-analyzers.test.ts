@@ -42,4 +42,47 @@ describe('runAnalyzers', () => {
     assert.ok(aborted, 'its signal was aborted');
     assert.deepEqual(out.tempFail, { analyzer: 't', detail: 'no answer within 50 ms' });
   });
+  describe('an analyzer that runs after another', () => {
+    const later = (ran: string[], skipWhen: (earlier: Findings) => string | undefined): Analyzer => ({
+      ...analyzer('late', 'pass', async () => {
+        ran.push('late');
+        return { extraScores: [{ id: 'late', score: 1, detail: 'ran' }] };
+      }),
+      after: { analyzer: 'early', skipWhen },
+    });
+    const early = (ran: string[], findings: () => Promise<Findings>) => analyzer('early', 'pass', async () => {
+      const f = await findings();
+      ran.push('early');
+      return f;
+    });
+
+    it('starts once the earlier one answered, and runs when its answer settles nothing', async () => {
+      const ran: string[] = [];
+      let seen: Findings | undefined;
+      const out = await runAnalyzers([early(ran, async () => ({ signals: [{ id: 'rspamd', raw: 2, hits: [] }] })), later(ran, (f) => ((seen = f), undefined))], input, log);
+      assert.deepEqual(ran, ['early', 'late']);
+      assert.deepEqual(seen, { signals: [{ id: 'rspamd', raw: 2, hits: [] }] });
+      assert.deepEqual(out.extraScores, [{ id: 'late', score: 1, detail: 'ran' }]);
+    });
+    it('is skipped when the earlier answer settles the message: a `<name>.skipped` reason with why, no headers', async () => {
+      const ran: string[] = [];
+      const out = await runAnalyzers([early(ran, async () => ({})), later(ran, () => 'settled by early')], input, log);
+      assert.deepEqual(ran, ['early']);
+      assert.deepEqual(out.extraScores, [{ id: 'late.skipped', score: 0, detail: 'settled by early' }]);
+      assert.deepEqual(out.headers, []);
+      assert.equal(out.tempFail, undefined);
+    });
+    it('runs when the earlier one failed, when it is not configured, or when the rule throws', async () => {
+      for (const list of [
+        (ran: string[]) => [early(ran, async () => { throw new Error('down'); }), later(ran, () => 'settled')],
+        (ran: string[]) => [later(ran, () => 'settled')],
+        (ran: string[]) => [early(ran, async () => ({})), later(ran, () => { throw new Error('cannot read'); })],
+      ]) {
+        const ran: string[] = [];
+        const out = await runAnalyzers(list(ran), input, log);
+        assert.ok(ran.includes('late'), 'the later analyzer ran');
+        assert.ok(out.extraScores.some((s) => s.id === 'late'));
+      }
+    });
+  });
 });

@@ -14,12 +14,16 @@ export interface AnalyzerOutcome {
 
 /**
  * Run the analyzers side by side, each bounded by its own time-out (its signal aborts and its
- * answer is no longer waited for). A failure or time-out applies the analyzer's stated
+ * answer is no longer waited for). One with `after` starts when the analyzer it names has
+ * answered, and is skipped when that answer settles the message (its `skipWhen`): the reason
+ * `<name>.skipped` (score 0) says why. A failure or time-out applies the analyzer's stated
  * fallback and is logged as ANALYZER_UNAVAILABLE; with `pass` it is also recorded as a reason
  * (`<name>.unavailable`, score 0) so the message log shows what was not checked.
  */
 export async function runAnalyzers(analyzers: readonly Analyzer[], input: AnalyzerInput, log: Logger): Promise<AnalyzerOutcome> {
-  const results = await Promise.all(analyzers.map((a) => runOne(a, input)));
+  const started = new Map<string, Promise<RunResult>>();
+  for (const a of analyzers) if (!a.after) started.set(a.name, runOne(a, input));
+  const results = await Promise.all(analyzers.map((a) => started.get(a.name) ?? runAfter(a, started.get(a.after!.analyzer), input)));
   const extraScores: { id: string; score: number; detail: string }[] = [];
   const headers: string[] = [];
   const holds: { rule: string; detail: string }[] = [];
@@ -28,6 +32,10 @@ export async function runAnalyzers(analyzers: readonly Analyzer[], input: Analyz
   let tempFail: AnalyzerOutcome['tempFail'];
   analyzers.forEach((analyzer, i) => {
     const r = results[i]!;
+    if ('skipped' in r) {
+      extraScores.push({ id: `${analyzer.name}.skipped`, score: 0, detail: r.skipped });
+      return;
+    }
     if ('failed' in r) {
       log.warn({ event: 'ANALYZER_UNAVAILABLE', analyzer: analyzer.name, timedOut: r.timedOut, fallback: analyzer.fallback.policy, detail: r.failed }, `${analyzer.name} unavailable`);
       if (analyzer.fallback.policy === 'temp-fail') tempFail ??= { analyzer: analyzer.name, detail: r.failed };
@@ -48,7 +56,19 @@ export async function runAnalyzers(analyzers: readonly Analyzer[], input: Analyz
   return { virus, auth, extraScores, headers, holds, tempFail };
 }
 
-type RunResult = { findings: Findings } | { failed: string; timedOut: boolean };
+type RunResult = { findings: Findings } | { failed: string; timedOut: boolean } | { skipped: string };
+
+/** Wait for the earlier analyzer's answer (none configured: at once); skip when it settles the message, else run. */
+async function runAfter(analyzer: Analyzer, earlier: Promise<RunResult> | undefined, input: AnalyzerInput): Promise<RunResult> {
+  const first = await earlier;
+  let settled: string | undefined;
+  try {
+    settled = first && 'findings' in first ? analyzer.after!.skipWhen(first.findings) : undefined;
+  } catch {
+    settled = undefined; // a rule that cannot read the answer settles nothing
+  }
+  return settled === undefined ? runOne(analyzer, input) : { skipped: settled };
+}
 
 async function runOne(analyzer: Analyzer, input: AnalyzerInput): Promise<RunResult> {
   const controller = new AbortController();

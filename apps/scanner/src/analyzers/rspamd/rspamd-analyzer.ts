@@ -72,7 +72,8 @@ export function rspamdAnalyzer(settings: RspamdSettings): Analyzer {
       if (settings.password) headers['Password'] = settings.password;
       const r = await check(endpoint, headers, input.spoolFile, signal);
       const action = Object.hasOwn(settings.actions, r.action) ? settings.actions[r.action as RspamdAction] : undefined;
-      const extraScores = engineSignals('rspamd', r.score, r.hits).map((sig, i) => {
+      const signals = engineSignals('rspamd', r.score, r.hits);
+      const extraScores = signals.map((sig, i) => {
         const weight = settings.scoreWeight ?? DETECTION_MODEL.weights[sig.id];
         const symbols = strongestHits(sig.hits, 8);
         // The first signal carries Rspamd's whole answer (action, score/required) and the mapped action, if any.
@@ -82,6 +83,7 @@ export function rspamdAnalyzer(settings: RspamdSettings): Analyzer {
       });
       return {
         extraScores,
+        signals,
         headers: [`X-Moat-Spam-Scan: rspamd score=${r.score} required=${r.requiredScore} action=${r.action}`.replace(/[\r\n]/g, ' ')],
       };
     },
