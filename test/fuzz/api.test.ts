@@ -3,7 +3,8 @@ import '../../apps/master/src/http/fastify-types.ts';
  * Fuzz target `api`: a real master (HTTP on loopback, logged in as admin with a session cookie
  * and the console's CSRF header). For every route in its route table, with the schemas of the
  * OpenAPI document it serves: random path parameters, query strings and JSON bodies (mostly
- * schema-shaped, some wrong in one place, some garbage, some not JSON at all). Never a 5xx;
+ * schema-shaped, some wrong in one place, some garbage, some not JSON at all). Never a 5xx (but
+ * the documented 503 of a route that needs a scanner, none being online here);
  * every 4xx answers JSON `{ error, code }` and, for MOAT_ERR_VALIDATION, `details` naming the
  * field; a refused change changes nothing (rules version, users, tokens); the master logs no
  * error and still serves afterwards.
@@ -172,7 +173,9 @@ test('fuzz api: every route, random params/query/body: no 5xx, clear 4xx, refusa
         requests++;
         statuses.set(String(res.status), (statuses.get(String(res.status)) ?? 0) + 1);
         what = `${r.method} ${path}?${r.query.slice(0, 200)} → ${res.status} ${text.slice(0, 300)}`;
-        assert.ok(res.status < 500, `a 5xx: ${what}`);
+        // The one 5xx with a place here: a route that needs a scanner answers 503 MOAT_ERR_NODE_OFFLINE
+        // while none is online (this master has no scanner), as its OpenAPI entry documents.
+        assert.ok(res.status < 500 || (res.status === 503 && /"code":"MOAT_ERR_NODE_OFFLINE"/.test(text)), `a 5xx: ${what}`);
         if (res.status >= 300 && res.status < 400) {
           const location = res.headers.get('location');
           assert.ok(location, `a redirect without a Location: ${what}`);
