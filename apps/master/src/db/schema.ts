@@ -1,44 +1,15 @@
-import type { Generated } from 'kysely';
+import type { AdminTables } from './tables/admin.ts';
+import type { AuthTables } from './tables/auth.ts';
+import type { ClusterTables } from './tables/cluster.ts';
+import type { DataTables } from './tables/data.ts';
+
+export type { UsersTable, SessionsTable, ApiTokensTable } from './tables/auth.ts';
 
 /**
- * The master's tables as the common query layer (Kysely) sees them, one interface per table,
- * added as each repository moves onto that layer (docs/database.md). Column types are what
- * both engines give back: epoch milliseconds and counters as numbers (PostgreSQL's BIGINT is
- * parsed to a number in db/database.ts), booleans as 0/1 integers.
+ * The master's tables as the common query layer (Kysely) sees them: one interface per area in
+ * `tables/`, one per table inside, added as each repository moves onto that layer
+ * (docs/database.md). Column types are what both engines give back: epoch milliseconds and
+ * counters as numbers (PostgreSQL's BIGINT is parsed to a number in db/database.ts), booleans
+ * as 0/1 integers.
  */
-export interface MasterSchema {
-  users: UsersTable;
-  sessions: SessionsTable;
-  api_tokens: ApiTokensTable;
-}
-
-export interface UsersTable {
-  id: Generated<number>;
-  username: string;
-  password_hash: string;
-  role: 'auditor' | 'operator' | 'admin';
-  created_at: number;
-  disabled: Generated<number>;
-}
-
-export interface SessionsTable {
-  id: string;
-  user_id: number;
-  created_at: number;
-  expires_at: number;
-  ip: string;
-  user_agent: string;
-}
-
-export interface ApiTokensTable {
-  id: string;
-  user_id: number;
-  name: string;
-  token_hash: string;
-  created_at: number;
-  last_used_at: number | null;
-  revoked_at: number | null;
-  role: 'auditor' | 'operator' | 'admin';
-  expires_at: number;
-  parent_id: string | null;
-}
+export interface MasterSchema extends AuthTables, DataTables, ClusterTables, AdminTables {}
