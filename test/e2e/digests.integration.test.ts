@@ -132,15 +132,16 @@ test('digests: one per recipient across scanners, signed links release, allow an
     assert.equal(audit.json.entries[0].username, 'enduser:bob@example.test', audit.text);
     assert.equal(audit.json.entries[0].via, 'digest-link');
 
-    // "Release and allow the sender": released, and the sender is on bob's own allow list (a new rules version).
+    // "Release and allow the sender": released, and the sender is on bob's own allow list (an end-user lists version, not a rules version).
     const two = entries.find((e) => e.subject === 'QUARANTINE-ME two')!;
     const versionBefore = s1.rules.current().version;
     const allowed = await follow(two.allow);
     assert.equal(allowed.post!.status, 200, allowed.postText);
     assert.match(allowed.postText!, /deals@market\.example/);
     await downstream.waitFor(4);
-    await waitUntil(() => scanners.every((s) => s.rules.current().version > versionBefore), 'the new rules on both scanners');
-    const lists = (await api.get('/api/v1/rules')).json.document.recipientLists;
+    await waitUntil(() => scanners.every((s) => s.rules.current().ownLists('bob@example.test')?.allow('deals@market.example') !== undefined), 'bob\'s allow list on both scanners');
+    assert.equal(s1.rules.current().version, versionBefore, 'no rules version');
+    const lists = (await api.get('/api/v1/recipient-lists')).json.lists;
     assert.deepEqual(lists['bob@example.test'], { allow: ['deals@market.example'], block: [] });
     const rulesAudit = await api.get('/api/v1/audit?action=rules.recipient-lists');
     assert.match(rulesAudit.text, /enduser:bob@example\.test/);
@@ -166,7 +167,7 @@ test('digests: one per recipient across scanners, signed links release, allow an
     assert.equal((await postForm(`${master.url}/user/lists/allow/add`, { csrf, pattern: '*' }, allowed.cookie)).status, 400);
     const blocked = await postForm(`${master.url}/user/lists/block/add`, { csrf, pattern: 'pest@annoying.example' }, allowed.cookie);
     assert.equal(blocked.status, 200, await blocked.text());
-    await waitUntil(() => scanners.every((s) => s.rules.current().rules.recipientLists['bob@example.test']?.block.length === 1), 'the block list on both scanners');
+    await waitUntil(() => scanners.every((s) => s.rules.current().ownLists('bob@example.test')?.block('pest@annoying.example') !== undefined), 'the block list on both scanners');
     const refused = await sendMail(s1.smtpPort, { from: 'pest@annoying.example', to: ['bob@example.test'] }, message());
     assert.equal(refused.code, 550);
     assert.match(refused.response, /5\.7\.1/);

@@ -58,6 +58,8 @@ export class NodeRequestError extends Error {
 export interface ClusterControl {
   /** Push the current rules version to every online scanner. */
   rulesChanged(): void;
+  /** Push the current end-user lists version to every online scanner (recipient-lists/). */
+  recipientListsChanged(): void;
   /** Ids of the nodes connected right now. */
   onlineNodeIds(): ReadonlySet<string>;
   /** Stream a quarantined message from the node that holds it (throws NodeOfflineError). */

@@ -26,6 +26,8 @@ import { EngineHealthTracker } from './analyzers/engine-health.ts';
 import { monitorAnalyzers, startEngineProbes } from './analyzers/engine-monitor.ts';
 import { createFileRulesSource } from './rules-source/file-rules-source.ts';
 import { createPushedRulesSource } from './rules-source/pushed-rules-source.ts';
+import { createPushedRecipientLists, type PushedRecipientLists } from './rules-source/pushed-recipient-lists.ts';
+import { withRecipientLists } from './rules-source/with-recipient-lists.ts';
 import type { RulesSource } from './rules-source/rules-source.ts';
 import { ClusterLink } from './link/cluster-link.ts';
 import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moat/balancer';
@@ -161,9 +163,13 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   let verifier: RecipientVerifier | undefined;
   let messageTester: ((frame: MessageTest) => Promise<MessageTestAnswer>) | undefined;
   let rules: RulesSource;
+  let endUserLists: PushedRecipientLists | undefined;
   if (config.master) {
     const pushed = createPushedRulesSource(config.dataDir, log);
-    rules = pushed;
+    // The end users' own lists come apart from the rules (protocol 8); the list checks read both.
+    const lists = createPushedRecipientLists(config.dataDir, log);
+    endUserLists = lists;
+    rules = withRecipientLists(pushed, lists);
     const handlers = createRequestHandlers({
       db, quarantine, queue, retention, rules: () => rules.current(), queueDir: dirs.queue, wakeRelay: () => relay.wake(), bounceQueued: (id) => relay.bounce(id), hostname: config.smtp.hostname, nodeName: config.node.name, now,
       log, sync: () => dbSync.sync(),
@@ -186,6 +192,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       epochs: epochStore(config.dataDir),
       learn: new LearnFollower({ state: learnStateStore(config.dataDir), apply: createLearner(engineLearners(config.analyzers), log), log, now }),
       rules: pushed,
+      recipientLists: lists,
       outbox,
       handlers,
       queueDepth: () => queue.stats().n,
@@ -249,7 +256,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   const engineProbes = startEngineProbes(analyzers, engineHealth, config.analyzers.probeSeconds * 1000, log);
   const analyzeLimits = analyzeLimitsFrom(config.analysis);
   // The unmonitored analyzers: a test's scans stay out of the engines' health figures.
-  messageTester = (frame) => testMessage({ rules: () => rules.current(), analyzers: engines, analyzeLimits, scratchDir: dirs.spool, log }, frame);
+  messageTester = (frame) => testMessage({ rules: () => rules.current(), ...(endUserLists ? { endUserLists: endUserLists.lookup } : {}), analyzers: engines, analyzeLimits, scratchDir: dirs.spool, log }, frame);
   const linkForGreylist = link;
   const greylist = new Greylister({
     log,

@@ -5,6 +5,7 @@ import { EngineHealthSchema, MAX_REPORTED_ENGINES } from './engines.ts';
 import { MAX_REPORTED_ROUTES, RouteHealthSchema } from './routes.ts';
 import { NodeMetricsSchema } from './node-metrics.ts';
 import { MessageTestFrame } from './message-test.ts';
+import { RecipientListsAckFrame, RecipientListsPushFrame } from './recipient-lists.ts';
 import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFrame, VerifyTestFrame } from './verify.ts';
 
 /**
@@ -29,9 +30,12 @@ import { CalloutCachedFrame, CalloutGetFrame, CalloutPutFrame, VerifySourcesFram
  * (node-metrics.ts), the scanner's counters (verdicts, SMTP refusals, relay outcomes) and
  * queue and disk gauges, which the master serves on its /metrics per node; `queue.bounce`, an
  * administrator bounces a queued message (QUEUE_BOUNCE_PROTOCOL_VERSION). 7: `message.test`
- * (message-test.ts), "what would happen to this message?" run on a scanner as a dry run.
+ * (message-test.ts), "what would happen to this message?" run on a scanner as a dry run. 8: the
+ * end users' own lists apart from the rules (recipient-lists.ts): `recipient-lists.push` /
+ * `recipient-lists.ack`, and the hello's `recipientListsVersion`; a link speaking 7 gets them
+ * inside the rules pushed, as before.
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 /** The version that added `queue.bounce`: sent only on links that speak it. */
 export const QUEUE_BOUNCE_PROTOCOL_VERSION = 6;
 /** Hard cap on one frame; the largest legitimate frame is an events batch or a rules push. */
@@ -61,6 +65,8 @@ export const HelloFrame = Type.Object(
     publicKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })),
     software: Type.String({ maxLength: 64 }),
     rulesVersion: Type.Integer({ minimum: 0 }),
+    /** Protocol 8: the end-user lists version the node runs; absent counts as 0 (and in a hello offering 7, which a master speaking 7 would refuse with it). */
+    recipientListsVersion: Type.Optional(Type.Integer({ minimum: 0 })),
     smtpAddress: Type.String({ maxLength: 128 }),
   },
   { additionalProperties: false },
@@ -290,6 +296,7 @@ export const ToScannerFrame = Type.Union([
   LearnEventFrame,
   VerifySourcesFrame, VerifyTestFrame, CalloutCachedFrame,
   MessageTestFrame,
+  RecipientListsPushFrame,
 ]);
 export const ToMasterFrame = Type.Union([
   HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame,
@@ -297,6 +304,7 @@ export const ToMasterFrame = Type.Union([
   MasterEpochFrame,
   LearnAckFrame,
   CalloutGetFrame, CalloutPutFrame,
+  RecipientListsAckFrame,
 ]);
 
 export type ToScanner = Static<typeof ToScannerFrame>;

@@ -3,6 +3,7 @@ export * from './events.ts';
 export * from './learn.ts';
 export * from './verify.ts';
 export * from './message-test.ts';
+export * from './recipient-lists.ts';
 export { FrameError, decodeToMaster, decodeToScanner, encodeFrame, validator } from './codec.ts';
 export { newNonce, newNodeKeyPair, publicKeyText, helloSignature, helloVerifies, newJoinToken, joinTokenHash, JOIN_TOKEN_PATTERN, proofMatches } from './auth.ts';
 export { PendingRequests } from './pending-requests.ts';

@@ -1,6 +1,6 @@
 import { compileAddressList, compileDomainList, splitAddress, type AddressMatcher } from './address-match.ts';
 import { compileIpList, type IpMatcher } from './ip-match.ts';
-import type { Action, ContentRule, Route, Rules, VerifiedDomain } from './schema.ts';
+import type { Action, ContentRule, RecipientLists, Route, Rules, VerifiedDomain } from './schema.ts';
 import { compileRouting } from './routing.ts';
 
 /**
@@ -22,8 +22,12 @@ export interface CompiledRules {
   /** Enabled rules only, in document order. */
   readonly content: readonly CompiledContentRule[];
   readonly attachments: CompiledAttachmentPolicy;
-  /** One recipient's own sender lists (`recipientLists`), by recipient address as given; undefined when it has none. */
-  readonly ownLists: (rcpt: string) => OwnLists | undefined;
+  /**
+   * One recipient's own sender lists, by recipient address as given; undefined when it has none.
+   * From the rules' `recipientLists` (an admin's); a scanner adds the end users' lists with
+   * {@link withOwnLists}.
+   */
+  readonly ownLists: OwnListsLookup;
   /** The recipient verification entry of a bare domain (`recipientVerification.domains`), the first that matches. */
   readonly verifiedDomain: (domain: string) => VerifiedDomain | undefined;
   /** The route of a bare domain (`routing.domains`), the first that matches; undefined: the scanner's own `relay`. */
@@ -34,6 +38,33 @@ export interface CompiledRules {
 export interface OwnLists {
   readonly allow: AddressMatcher;
   readonly block: AddressMatcher;
+}
+
+export type OwnListsLookup = (rcpt: string) => OwnLists | undefined;
+
+/** Sender lists per recipient turned into matchers, looked up by recipient (case-insensitive). */
+export function compileOwnLists(lists: RecipientLists): OwnListsLookup {
+  const own = new Map<string, OwnLists>();
+  for (const [recipient, l] of Object.entries(lists)) {
+    own.set(addressKey(recipient), Object.freeze({ allow: compileAddressList(l.allow), block: compileAddressList(l.block) }));
+  }
+  return (rcpt) => (own.size === 0 ? undefined : own.get(addressKey(rcpt)));
+}
+
+/**
+ * The rules with a second source of recipients' own lists beside the rules' `recipientLists`:
+ * the end users' lists, which the master versions and pushes apart from the rules. A sender on
+ * either block list is refused for that recipient, one on either allow list is allowed (a
+ * block still wins at RCPT TO, as within one list set).
+ */
+export function withOwnLists(c: CompiledRules, extra: OwnListsLookup): CompiledRules {
+  const lookup: OwnListsLookup = (rcpt) => {
+    const a = c.ownLists(rcpt);
+    const b = extra(rcpt);
+    if (a === undefined || b === undefined) return a ?? b;
+    return { allow: (sender) => a.allow(sender) ?? b.allow(sender), block: (sender) => a.block(sender) ?? b.block(sender) };
+  };
+  return Object.freeze({ ...c, ownLists: lookup });
 }
 
 export interface CompiledContentRule {
@@ -58,10 +89,6 @@ export interface CompiledAttachmentPolicy {
 /** Expects a document that passed validateRules; an invalid one may throw. */
 export function compileRules(rules: Rules): CompiledRules {
   const { lists, attachments } = rules;
-  const own = new Map<string, OwnLists>();
-  for (const [recipient, l] of Object.entries(rules.recipientLists ?? {})) {
-    own.set(addressKey(recipient), Object.freeze({ allow: compileAddressList(l.allow), block: compileAddressList(l.block) }));
-  }
   const verified = rules.recipientVerification?.domains ?? [];
   const verifiedMatch = compileDomainList(verified.map((d) => d.domain));
   return Object.freeze({
@@ -82,7 +109,7 @@ export function compileRules(rules: Rules): CompiledRules {
       scanArchives: attachments.scanArchives,
       action: attachments.action,
     }),
-    ownLists: (rcpt: string) => (own.size === 0 ? undefined : own.get(addressKey(rcpt))),
+    ownLists: compileOwnLists(rules.recipientLists ?? {}),
     route: compileRouting(rules.routing ?? { domains: [] }),
     verifiedDomain: (domain: string) => {
       if (verified.length === 0) return undefined;

@@ -9,6 +9,8 @@ export {
   ListsSchema,
   NodeSettingsSchema,
   RecipientListSchema,
+  RecipientListsSchema,
+  MAX_LIST_RECIPIENTS,
   RecipientVerificationSchema,
   VerifiedDomainSchema,
   RouteSchema,
@@ -29,6 +31,7 @@ export {
   type Greylisting,
   type Lists,
   type RecipientList,
+  type RecipientLists,
   type RecipientVerification,
   type VerifiedDomain,
   type Route,
@@ -40,8 +43,8 @@ export {
 } from './schema.ts';
 export type { AttachmentFact, AuthFacts, AuthResult, EnvelopeDecision, MessageFacts, Reason, Verdict } from './facts.ts';
 export { ACTION_STRENGTH, isAction, strongerAction, strongestAction } from './action.ts';
-export { validateRules } from './validate.ts';
-export { compileRules, type CompiledRules } from './compile.ts';
+export { validateRecipientLists, validateRules } from './validate.ts';
+export { compileOwnLists, compileRules, withOwnLists, type CompiledRules, type OwnLists, type OwnListsLookup } from './compile.ts';
 export { checkClient, checkRecipient, checkSender } from './envelope.ts';
 export { evaluateMessage } from './evaluate.ts';
 export { GTUBE } from './gtube.ts';

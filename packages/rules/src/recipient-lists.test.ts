@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { checkRecipient } from './envelope.ts';
 import { evaluateMessage } from './evaluate.ts';
 import { compiled, facts } from './test-fixtures.ts';
+import { compileOwnLists, withOwnLists } from './compile.ts';
+import { validateRecipientLists } from './validate.ts';
 
 /** Each recipient's own lists (`recipientLists`): scoped to that recipient, never to the others. */
 const c = compiled({
@@ -60,5 +62,31 @@ describe('recipientLists block (at RCPT TO)', () => {
     if (d.ok) return;
     assert.match(d.text, /does not accept mail from this sender/);
     assert.deepEqual(d.reason, { kind: 'recipient-list', rule: 'recipientLists.block', match: 'bob@example.test: pest@annoying.example', action: 'reject' });
+  });
+});
+
+/** The end users' lists come from their own source (the master's store, not the rules) and apply beside the rules' own. */
+describe('end users\' lists beside the rules (withOwnLists)', () => {
+  const endUsers = compileOwnLists(validateRecipientLists({
+    'bob@example.test': { block: ['*@spam.example'] },
+    'erin@example.test': { allow: ['news@shop.example'], block: [] },
+  }));
+  const both = withOwnLists(c, endUsers);
+  it('an end user\'s block refuses at RCPT TO; the rules\' own block still does', () => {
+    assert.equal(checkRecipient(both, '203.0.113.1', 'x@spam.example', 'bob@example.test').ok, false);
+    assert.equal(checkRecipient(both, '203.0.113.1', 'pest@annoying.example', 'bob@example.test').ok, false);
+    assert.equal(checkRecipient(c, '203.0.113.1', 'x@spam.example', 'bob@example.test').ok, true, 'the rules alone do not block it');
+    assert.equal(checkRecipient(both, '203.0.113.1', 'x@spam.example', 'carol@example.test').ok, true, 'only for bob');
+  });
+  it('an end user\'s allow counts like one in the rules; the rules\' version stays the rules\'', () => {
+    assert.equal(evaluateMessage(both, facts({ ...spam, rcptTo: ['erin@example.test'] })).action, 'deliver');
+    assert.equal(evaluateMessage(both, facts({ ...spam, rcptTo: ['bob@example.test'] })).action, 'deliver', 'the rules\' allow still holds');
+    assert.equal(both.version, c.version);
+  });
+  it('entries are an address or *@domain, keys one lower-case address, each problem named by its key', () => {
+    assert.throws(() => validateRecipientLists({ 'bob@example.test': { allow: ['*e*'] } }), /bob@example\.test\.allow\.0/);
+    assert.throws(() => validateRecipientLists({ 'Bob@example.test': {} }), /Bob@example\.test: must be one lower-case/);
+    assert.throws(() => validateRecipientLists({ 'bob@example.test': { allow: [], other: [] } }), /bob@example\.test/);
+    assert.deepEqual(validateRecipientLists({ 'bob@example.test': { allow: ['a@b.example'] } }), { 'bob@example.test': { allow: ['a@b.example'], block: [] } });
   });
 });

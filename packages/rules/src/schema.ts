@@ -58,6 +58,20 @@ export const RecipientListSchema = Type.Object(
 );
 export type RecipientList = Static<typeof RecipientListSchema>;
 
+/** Most recipients with lists of their own, in the rules or in the end users' lists. */
+export const MAX_LIST_RECIPIENTS = 20_000;
+/**
+ * Sender lists per recipient, keyed by the lower-case recipient address: the rules' own
+ * `recipientLists` (an admin's), and the end users' lists, which the master keeps apart from the
+ * rules with a version stream of their own and pushes as `recipient-lists.push` (issue 18).
+ */
+export const RecipientListsSchema = Type.Record(Type.String({ minLength: 3, maxLength: 320 }), RecipientListSchema, {
+  default: {},
+  maxProperties: MAX_LIST_RECIPIENTS,
+  description: 'Sender allow and block lists per recipient, keyed by the lower-case recipient address.',
+});
+export type RecipientLists = Static<typeof RecipientListsSchema>;
+
 export const ContentTargetSchema = Type.Union(
   [Type.Literal('subject'), Type.Literal('headers'), Type.Literal('header'), Type.Literal('body'), Type.Literal('any')],
   { description: '`subject`; `header` (the one named by `header`); `headers` (every header line); `body` (decoded text parts); `any` (all of these).' },
@@ -329,8 +343,8 @@ export const RulesSchema = Type.Object(
     nodes: Type.Record(Type.String(), NodeSettingsSchema, { default: {}, description: 'Per-node cluster settings (weight, backup, maintenance) for the balancer.' }),
     recipientLists: Type.Record(Type.String({ minLength: 3, maxLength: 320 }), RecipientListSchema, {
       default: {},
-      maxProperties: 20_000,
-      description: 'Each recipient\'s own sender allow and block lists, keyed by the lower-case recipient address; edited by end users on the master\'s quarantine page (or here by an admin).',
+      maxProperties: MAX_LIST_RECIPIENTS,
+      description: 'Sender allow and block lists for single recipients, set by an admin, keyed by the lower-case recipient address. The end users\' own lists (their quarantine page) are not here: the master keeps them apart, with versions of their own, and the scanners apply both.',
     }),
   },
   { additionalProperties: false },

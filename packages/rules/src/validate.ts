@@ -2,7 +2,7 @@ import { ConfigError, validateDocument, type FieldError } from '@moat/config';
 import { patternProblem } from './address-match.ts';
 import { parseCidr } from './ip-match.ts';
 import { Value } from 'typebox/value';
-import { NodeSettingsSchema, RecipientListSchema, RulesSchema, type Rules } from './schema.ts';
+import { NodeSettingsSchema, RecipientListSchema, RecipientListsSchema, RulesSchema, type RecipientLists, type Rules } from './schema.ts';
 import { checkContentRules } from './validate-content.ts';
 
 /**
@@ -16,6 +16,25 @@ export function validateRules(input: unknown, source = 'rules'): Rules {
   const errors = [...checkLists(rules), ...checkContentRules(rules.content), ...checkScoring(rules.scoring), ...checkGreylisting(rules.greylisting), ...checkVerification(rules), ...checkRouting(rules)];
   if (errors.length > 0) throw new ConfigError(source, errors);
   return rules;
+}
+
+/**
+ * The end users' lists (the master's store apart from the rules, pushed as
+ * `recipient-lists.push`): the same gate as the rules' `recipientLists`, each problem named by
+ * its key (`bob@example.com.allow.0`, prefixed with `prefix`). Returns the lists, deep-frozen.
+ */
+export function validateRecipientLists(input: unknown, source = 'recipient lists', prefix = ''): RecipientLists {
+  const filled = withRecordDefaults({ lists: input }, 'lists', RecipientListSchema) as { lists: unknown };
+  let lists: RecipientLists;
+  try {
+    lists = validateDocument(RecipientListsSchema, filled.lists, source);
+  } catch (err) {
+    if (err instanceof ConfigError && prefix !== '') throw new ConfigError(source, err.errors.map((e) => ({ ...e, key: `${prefix}${e.key}` })));
+    throw err;
+  }
+  const errors = checkRecipientLists(lists, prefix);
+  if (errors.length > 0) throw new ConfigError(source, errors);
+  return lists;
 }
 
 /**
@@ -53,21 +72,28 @@ function checkLists(rules: Rules): FieldError[] {
     const problem = patternProblem(domain, true) ?? openRelayProblem(domain, 'trust every forwarder');
     if (problem !== undefined) errors.push({ key: `authentication.arcTrustedSealers.${i}`, message: problem });
   });
-  for (const [recipient, own] of Object.entries(rules.recipientLists)) {
-    if (!/^[^\s<>@*?]+@[^\s<>@*?]+$/.test(recipient) || recipient !== recipient.toLowerCase()) {
-      errors.push({ key: `recipientLists.${recipient}`, message: 'must be one lower-case recipient address, without wildcards' });
-    }
-    for (const name of ['allow', 'block'] as const) {
-      own[name].forEach((pattern, i) => {
-        const problem = patternProblem(pattern);
-        if (problem !== undefined) errors.push({ key: `recipientLists.${recipient}.${name}.${i}`, message: problem });
-      });
-    }
-  }
+  errors.push(...checkRecipientLists(rules.recipientLists, 'recipientLists.'));
   rules.acceptedDomains.forEach((domain, i) => {
     const problem = patternProblem(domain, true) ?? openRelayProblem(domain);
     if (problem !== undefined) errors.push({ key: `acceptedDomains.${i}`, message: problem });
   });
+  return errors;
+}
+
+/** Keys are one lower-case address each; entries are valid patterns (the schema already allows only an address or `*@domain`). */
+function checkRecipientLists(lists: RecipientLists, prefix: string): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const [recipient, own] of Object.entries(lists)) {
+    if (!/^[^\s<>@*?]+@[^\s<>@*?]+$/.test(recipient) || recipient !== recipient.toLowerCase()) {
+      errors.push({ key: `${prefix}${recipient}`, message: 'must be one lower-case recipient address, without wildcards' });
+    }
+    for (const name of ['allow', 'block'] as const) {
+      own[name].forEach((pattern, i) => {
+        const problem = patternProblem(pattern);
+        if (problem !== undefined) errors.push({ key: `${prefix}${recipient}.${name}.${i}`, message: problem });
+      });
+    }
+  }
   return errors;
 }
 

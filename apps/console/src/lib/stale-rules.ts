@@ -8,7 +8,6 @@ export interface StaleRulesDetails {
   currentVersion: number;
   changedKeys?: string[];
   content?: { added: string[]; removed: string[]; changed: string[] };
-  recipients?: string[];
   versions?: Array<{ version: number; createdBy: string; createdAt: string; comment: string }>;
 }
 
@@ -20,7 +19,7 @@ export function isStaleRules(code: string, details: unknown): details is StaleRu
 export function describeStaleRules(d: StaleRulesDetails): { headline: string; lines: string[] } {
   const lines: string[] = [];
   for (const v of d.versions ?? []) lines.push(`version ${v.version} by ${v.createdBy}${v.comment ? `: ${v.comment}` : ''}`);
-  const keys = (d.changedKeys ?? []).filter((k) => k !== 'content' && k !== 'recipientLists');
+  const keys = (d.changedKeys ?? []).filter((k) => k !== 'content');
   if (keys.length > 0) lines.push(`changed: ${keys.join(', ')}`);
   const c = d.content;
   if (c) {
@@ -28,7 +27,6 @@ export function describeStaleRules(d: StaleRulesDetails): { headline: string; li
     if (c.removed.length > 0) lines.push(`content rules removed: ${c.removed.join(', ')}`);
     if (c.changed.length > 0) lines.push(`content rules changed: ${c.changed.join(', ')}`);
   }
-  if ((d.recipients ?? []).length > 0) lines.push(`you and the end user both changed the lists of: ${d.recipients!.join(', ')}`);
   return {
     headline: `Nothing was saved: the rules changed since you opened version ${d.baseVersion} (now version ${d.currentVersion}). Load the current version and make your change again.`,
     lines,

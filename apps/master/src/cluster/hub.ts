@@ -13,7 +13,7 @@ import { createNodeRegistry, type NodeRecord } from './node-registry.ts';
 import { createJoinTokens, type JoinTokens } from './join-tokens.ts';
 import { PendingRequests } from '@moat/protocol';
 import { MessageStream } from './message-stream.ts';
-import { currentRules } from '../rules/rules-repository.ts';
+import { currentRules, type StoredRules } from '../rules/rules-repository.ts';
 import { createIngest, type EventWarnings } from '../data/ingest.ts';
 import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
@@ -21,7 +21,9 @@ import { NodeMetricsBook } from './node-metrics-book.ts';
 import { createLinkAdmission, limitFrameSize, PRE_HELLO_MAX_BYTES, type LinkAdmission } from './link-admission.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
 import { MESSAGE_TEST_PROTOCOL_VERSION, MessageTestAnswerSchema, type MessageTestAnswer, type TestEnvelope } from '@moat/protocol';
-import { LEARN_PROTOCOL_VERSION, QUEUE_BOUNCE_PROTOCOL_VERSION, type EngineHealth, type RouteHealth } from '@moat/protocol';
+import { LEARN_PROTOCOL_VERSION, QUEUE_BOUNCE_PROTOCOL_VERSION, RECIPIENT_LISTS_PROTOCOL_VERSION, type EngineHealth, type RouteHealth } from '@moat/protocol';
+import { allRecipientLists, currentListsVersion } from '../recipient-lists/recipient-lists-store.ts';
+import { rulesWithEndUserLists } from '../recipient-lists/legacy-rules-push.ts';
 import { LearnDispatcher } from '../learn/learn-dispatcher.ts';
 import { createLearnStore, type LearnStore } from '../learn/learn-store.ts';
 
@@ -321,7 +323,7 @@ export class ClusterHub implements ClusterControl {
       if (this.settings.failover) this.send(ws, { type: 'master.epoch', epoch: this.settings.failover.epoch() });
       this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
       session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
-      this.pushRulesIfBehind(session, hello.rulesVersion);
+      this.pushRulesIfBehind(session, hello.rulesVersion, hello.recipientListsVersion);
       if (negotiated.version >= VERIFY_PROTOCOL_VERSION) this.pushVerification(session);
       // The node answers with the learn sequence it has applied; the rest of the log follows.
       if (negotiated.version >= LEARN_PROTOCOL_VERSION) this.learning.attach(node.id, node.name, (f) => this.send(ws, f));
@@ -393,6 +395,9 @@ export class ClusterHub implements ClusterControl {
       }
       case 'learn.ack':
         this.learning.acked(s.node.id, frame.seq, frame.error);
+        return;
+      case 'recipient-lists.ack':
+        this.log[frame.ok ? 'info' : 'error']({ event: frame.ok ? 'RECIPIENT_LISTS_ACKED' : 'RECIPIENT_LISTS_NACKED', node: s.node.name, version: frame.version, error: frame.error }, frame.ok ? 'scanner applied the end-user lists' : 'scanner refused the end-user lists');
         return;
       case 'greylist.check':
         this.answerGreylist(s, frame);
@@ -497,9 +502,66 @@ export class ClusterHub implements ClusterControl {
     }
   }
 
-  private pushRulesIfBehind(s: Session, nodeVersion: number): void {
+  /**
+   * At the welcome: the rules and the end users' lists, each when the node's version is not the
+   * current one. A node speaking 7 gets the lists inside the rules (`recipientLists`), and at
+   * every hello: its rules version does not say which lists it has.
+   */
+  private pushRulesIfBehind(s: Session, nodeVersion: number, nodeListsVersion: number | undefined): void {
     const current = currentRules(this.db);
-    if (current && current.version !== nodeVersion) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
+    if (!current) return;
+    if (s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION) {
+      if (current.version !== nodeVersion) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
+      const lists = this.listsFrame();
+      // A hello without the field (a client that keeps no lists) counts as version 0.
+      if (lists.version !== (nodeListsVersion ?? 0)) this.sendEncoded(s, lists.encoded());
+      return;
+    }
+    if (current.version !== nodeVersion || currentListsVersion(this.db) > 0) this.send(s.ws, this.legacyRulesPush(current));
+  }
+
+  /** The end users' lists as one frame, encoded once for however many nodes it goes to. */
+  private listsFrame(): { version: number; encoded: () => string | undefined } {
+    const version = currentListsVersion(this.db);
+    let text: string | undefined;
+    return {
+      version,
+      encoded: () => {
+        if (text !== undefined) return text;
+        text = encodeFrame({ type: 'recipient-lists.push', version, lists: allRecipientLists(this.db) });
+        if (Buffer.byteLength(text) <= MAX_FRAME_BYTES) return text;
+        // Never sent: the node would close the link. The lists stay stored; fewer entries make them fit again.
+        this.log.error({ event: 'RECIPIENT_LISTS_TOO_LARGE', version, bytes: Buffer.byteLength(text) }, 'the end-user lists do not fit one frame of the cluster link; not pushed');
+        return undefined;
+      },
+    };
+  }
+
+  private sendEncoded(s: Session, text: string | undefined): void {
+    if (text !== undefined && s.ws.readyState === s.ws.OPEN) s.ws.send(text);
+  }
+
+  /** Protocol 7: the rules with the end users' lists inside, as a node of that version expects them. */
+  private legacyRulesPush(current: StoredRules): ToScanner {
+    return { type: 'rules.push', version: current.version, rules: rulesWithEndUserLists(current.document, allRecipientLists(this.db)) };
+  }
+
+  /** An end user changed their lists: the new version to the online scanners (with failover, once a standby has it). */
+  recipientListsChanged(): void {
+    const failover = this.settings.failover;
+    if (failover) void failover.replicated().then(() => failover.isActive() && this.pushCurrentLists());
+    else this.pushCurrentLists();
+  }
+
+  private pushCurrentLists(): void {
+    const lists = this.listsFrame();
+    const current = currentRules(this.db);
+    let legacy: ToScanner | undefined;
+    for (const s of this.sessions.values()) {
+      if (s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION) this.sendEncoded(s, lists.encoded());
+      else if (current) this.send(s.ws, (legacy ??= this.legacyRulesPush(current)));
+    }
+    this.log.info({ event: 'RECIPIENT_LISTS_PUSHED', version: lists.version, nodes: this.sessions.size }, 'end-user lists pushed to online scanners');
   }
 
   /** A learn event was recorded: sent to the online scanners (with failover, once a standby has it too). */
@@ -557,7 +619,10 @@ export class ClusterHub implements ClusterControl {
   private pushCurrentRules(): void {
     const current = currentRules(this.db);
     if (!current) return;
-    for (const s of this.sessions.values()) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
+    let legacy: ToScanner | undefined;
+    for (const s of this.sessions.values()) {
+      this.send(s.ws, s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION ? { type: 'rules.push', version: current.version, rules: current.document } : (legacy ??= this.legacyRulesPush(current)));
+    }
     this.metrics.rulesPushes.inc();
     this.log.info({ event: 'RULES_PUSHED', version: current.version, nodes: this.sessions.size }, 'rules pushed to online scanners');
   }

@@ -5,8 +5,7 @@ import { markQuarantine } from '../data/quarantine-repository.ts';
 import { categoryOf } from '../digests/categories.ts';
 import type { DigestRepository, HeldForRecipient } from '../digests/digest-repository.ts';
 import type { DigestSettings } from '../digests/settings-schema.ts';
-import { changeRecipientList } from '../rules/recipient-lists.ts';
-import type { PublishDeps } from '../rules/publish-rules.ts';
+import { changeRecipientList, type ListChangeDeps } from '../recipient-lists/change-recipient-list.ts';
 import type { MessageAction } from './pages.ts';
 import type { EnduserLearning } from './enduser-learning.ts';
 
@@ -16,7 +15,8 @@ export interface EnduserActionDeps {
   /** Release one recipient's copy of a message held for several (hub.releaseForRecipients). */
   readonly releaseCopy: (nodeId: string, messageId: string, rcptTo: readonly string[]) => Promise<{ queueId: string }>;
   readonly auditLog: AuditLog;
-  readonly publish: PublishDeps;
+  /** What an end user's list change needs (recipient-lists/): the database, the push, the audit log. */
+  readonly publish: ListChangeDeps;
   readonly log: Logger;
   readonly now: () => number;
   /** A release also teaches every scanner "not spam" (absent: it does not). */

@@ -8,6 +8,7 @@ import { createDigestRepository } from '../digests/digest-repository.ts';
 import { createDigestStore } from '../digests/settings-repository.ts';
 import { signLink } from '../digests/links.ts';
 import { currentRules } from '../rules/rules-repository.ts';
+import { currentListsVersion, recipientListsOf } from '../recipient-lists/recipient-lists-store.ts';
 import { enduserRoutes } from './enduser-routes.ts';
 
 /** The /user routes on the test harness's app (fake cluster: list changes only count pushes). */
@@ -89,34 +90,42 @@ test('requests per client address are limited', async (t) => {
   assert.equal((await h.app.inject({ method: 'GET', url: '/user/style.css' })).statusCode, 429);
 });
 
-test('a list change needs the session and its form value; it publishes a rules version audited as the end user', async (t) => {
+test('a list change needs the session and its form value; it stores an end-user lists version audited as the end user, never a rules version', async (t) => {
   const h = await start();
   t.after(() => h.close());
   const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, 'bob@example.test')}` });
   const cookie = `moat_enduser=${res.cookies.find((c) => c.name === 'moat_enduser')!.value}`;
   const page = await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie } });
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
-  const before = currentRules(h.deps.db)!.version;
+  const rulesBefore = currentRules(h.deps.db)!.version;
+  assert.equal(currentListsVersion(h.deps.db), 0);
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ pattern: 'a@b.example' }) })).statusCode, 401);
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf: 'nope', pattern: 'a@b.example' }, cookie) })).statusCode, 403);
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/other/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) })).statusCode, 404);
-  assert.equal(currentRules(h.deps.db)!.version, before, 'nothing changed');
+  assert.equal(currentListsVersion(h.deps.db), 0, 'nothing changed');
   const ok = await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'A@B.example' }, cookie) });
   assert.equal(ok.statusCode, 200, ok.body);
-  const after = currentRules(h.deps.db)!;
-  assert.equal(after.version, before + 1);
-  assert.deepEqual(after.document.recipientLists['bob@example.test'], { allow: ['a@b.example'], block: [] });
-  assert.equal(h.cluster.rulesChangedCalls, 1, 'pushed to the scanners');
+  assert.equal(currentListsVersion(h.deps.db), 1);
+  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: ['a@b.example'], block: [] });
+  assert.equal(currentRules(h.deps.db)!.version, rulesBefore, 'no rules version');
+  assert.deepEqual(currentRules(h.deps.db)!.document.recipientLists, {}, 'nothing in the rules');
+  assert.equal(h.cluster.recipientListsChangedCalls, 1, 'pushed to the scanners');
+  assert.equal(h.cluster.rulesChangedCalls, 0, 'no rules push');
   const [entry] = h.app.services.auditLog.list({ action: 'rules.recipient-lists', limit: 1 });
   assert.equal(entry?.username, 'enduser:bob@example.test');
+  assert.equal(entry?.target, 'recipient-lists:1');
   assert.equal(entry?.details.pattern, 'a@b.example');
+  assert.equal(entry?.details.listsVersion, 1);
   // The same entry again changes nothing; moving it to the block list takes it off the allow list.
   await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
-  assert.equal(currentRules(h.deps.db)!.version, before + 1);
+  assert.equal(currentListsVersion(h.deps.db), 1);
   await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
-  assert.deepEqual(currentRules(h.deps.db)!.document.recipientLists['bob@example.test'], { allow: [], block: ['a@b.example'] });
+  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: [], block: ['a@b.example'] });
+  assert.match((await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie } })).body, /a@b\.example/, 'the page shows the list');
   await h.app.inject({ method: 'POST', url: '/user/lists/block/remove', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
-  assert.equal(currentRules(h.deps.db)!.document.recipientLists['bob@example.test'], undefined, 'an empty entry is dropped');
+  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: [], block: [] });
+  assert.equal(currentListsVersion(h.deps.db), 3);
+  assert.equal(currentRules(h.deps.db)!.version, rulesBefore);
 });
 
 test('a link\'s token never reaches the log (fastify\'s request lines are off for /user/link)', async (t) => {
@@ -146,17 +155,16 @@ test("an end user's list takes only an address or a whole domain: *e* is a 400 n
   const h = await start();
   t.after(() => h.close());
   const { cookie, csrf } = await signedIn(h, 'bob@example.test');
-  const before = currentRules(h.deps.db)!.version;
   for (const pattern of ['*e*', '*', '*@*.example', 'a*@b.example', '*.example', 'b.example*']) {
     const res = await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern }, cookie) });
     assert.equal(res.statusCode, 400, pattern);
     assert.match(res.body, /pattern: only an address/, pattern);
   }
-  assert.equal(currentRules(h.deps.db)!.version, before, 'nothing stored');
+  assert.equal(currentListsVersion(h.deps.db), 0, 'nothing stored');
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'Partner.Example' }, cookie) })).statusCode, 200);
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf, pattern: '*@spam.example' }, cookie) })).statusCode, 200);
-  assert.deepEqual(currentRules(h.deps.db)!.document.recipientLists['bob@example.test'], { allow: ['*@partner.example'], block: ['*@spam.example'] });
-  // The same rule holds for an admin's document: the schema refuses it, naming the key.
+  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: ['*@partner.example'], block: ['*@spam.example'] });
+  // The same rule holds for an admin's per-recipient lists in the rules: the schema refuses it, naming the key.
   const admin = await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin });
   const doc = { ...admin.json().document, recipientLists: { 'carol@example.test': { allow: ['*e*'], block: [] } } };
   const put = await h.app.inject({ method: 'PUT', url: '/api/v1/rules', headers: h.bearer.admin, payload: doc });
@@ -164,24 +172,23 @@ test("an end user's list takes only an address or a whole domain: *e* is a 400 n
   assert.match(put.body, /recipientLists\.carol@example\.test\.allow\.0/);
 });
 
-test("end users' clicks do not keep a rules version each forever; admin versions, recent ones and the audit entries stay", async (t) => {
+test("end users' list versions are pruned after a day below the newest 50; the lists stay whole, every change stays in the audit log", async (t) => {
   const h = await start();
   t.after(() => h.close());
   const { cookie, csrf } = await signedIn(h, 'bob@example.test');
-  const first = currentRules(h.deps.db)!.version;
+  const rules = currentRules(h.deps.db)!.version;
   for (let i = 0; i < 60; i++) {
     const res = await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: `s${i}@b.example` }, cookie) });
     assert.equal(res.statusCode, 200, res.body);
   }
-  const count = () => (h.deps.db.prepare("SELECT count(*) AS n FROM rules_versions WHERE created_by LIKE 'enduser:%'").get() as { n: number }).n;
+  const count = () => (h.deps.db.prepare('SELECT count(*) AS n FROM recipient_list_versions').get() as { n: number }).n;
   assert.equal(count(), 60, 'a day has not passed: all kept');
   h.clock.t += 25 * 3600_000;
   const fresh = await signedIn(h, 'bob@example.test');
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf: fresh.csrf, pattern: 'late@b.example' }, fresh.cookie) })).statusCode, 200);
-  const current = currentRules(h.deps.db)!;
-  assert.equal(current.version, first + 61);
-  assert.ok(count() <= 50, `the newest versions only (${count()})`);
-  assert.ok(h.deps.db.prepare('SELECT 1 FROM rules_versions WHERE version = ?').get(first), 'the admin-made version stays (a rollback target)');
-  assert.deepEqual(current.document.recipientLists['bob@example.test']!.allow.length, 60, 'the lists themselves are whole');
+  assert.equal(currentListsVersion(h.deps.db), 61, 'the current version stays');
+  assert.equal(count(), 50, 'the newest versions only');
+  assert.equal(recipientListsOf(h.deps.db, 'bob@example.test').allow.length, 60, 'the lists themselves are whole');
+  assert.equal(currentRules(h.deps.db)!.version, rules, 'not one rules version');
   assert.equal(h.app.services.auditLog.list({ action: 'rules.recipient-lists', limit: 100 }).length, 61, 'every change is still in the audit log, with its pattern');
 });

@@ -5,8 +5,8 @@ import { createLoginLimiter } from '../auth/login-limiter.ts';
 import type { DigestRepository } from '../digests/digest-repository.ts';
 import type { DigestStore } from '../digests/settings-repository.ts';
 import { verifyLink } from '../digests/links.ts';
-import { currentRules } from '../rules/rules-repository.ts';
-import { changeRecipientList, recipientLists, type ListName } from '../rules/recipient-lists.ts';
+import { changeRecipientList } from '../recipient-lists/change-recipient-list.ts';
+import { recipientListsOf, type ListName } from '../recipient-lists/recipient-lists-store.ts';
 import { mayAct, performAction, type ActionOutcome, type EnduserActionDeps } from './enduser-actions.ts';
 import { createEnduserSessions, ENDUSER_COOKIE } from './enduser-sessions.ts';
 import { confirmPage, continuePage, errorPage, portalPage, resultPage, STYLE, type MessageAction } from './pages.ts';
@@ -124,7 +124,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
       const st = settings();
       const held = deps.repo.heldFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, st.categories, 200);
       const delivered = deps.learning?.enabled ? deps.learning.deliveredFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, 100) : undefined;
-      return html(reply, 200, portalPage(s.recipient, s.csrf, held, recipientLists(currentRules(deps.publish.db)?.document, s.recipient), undefined, delivered));
+      return html(reply, 200, portalPage(s.recipient, s.csrf, held, recipientListsOf(deps.publish.db, s.recipient), undefined, delivered));
     });
 
     /** A form post from the page: the session and its CSRF value, or a refusal page. */

@@ -17,11 +17,11 @@ export interface PublishDeps {
 export interface PublishRequest {
   /** The submitted document; its `version` is ignored: the master assigns current + 1. */
   readonly input: unknown;
-  /** An admin (console or token), or an end user changing their own lists (`enduser:<address>`). */
+  /** An admin (console or token); end users' lists are not rules (recipient-lists/). */
   readonly by: Actor;
   readonly ip: string;
   readonly comment: string;
-  readonly action: 'rules.update' | 'rules.rollback' | 'rules.recipient-lists';
+  readonly action: 'rules.update' | 'rules.rollback';
   /** Extra audit details (the rolled-back-to version). */
   readonly extra?: Record<string, unknown>;
 }

@@ -1,56 +1,24 @@
 import type { Rules } from '@moat/rules';
-import { canonicalJson, summarizeRulesChange, type RulesChangeSummary } from './rules-diff.ts';
+import { summarizeRulesChange, type RulesChangeSummary } from './rules-diff.ts';
 
 /**
- * An admin's save, put on top of the rules as they are now. The rules document holds two
- * things edited by different people: the admin's rules, and `recipientLists`, which end users
- * change one click at a time from their quarantine pages (each click a new version). An
- * admin's save of the whole document used to write back the lists as they were when the page
- * was loaded, silently undoing every end user's change since.
+ * An admin's save, checked against the rules as they are now. Only admins make rules versions:
+ * the end users' own lists have a store and versions of their own (recipient-lists/), so an
+ * end user's click never makes an admin's page stale and a save can never undo it.
  *
- * Now an edit says which version it started from (`baseVersion`):
- * - the admin's part (everything but `recipientLists`) changed since then (another admin, a
- *   rollback): a conflict; nothing is stored and the admin is told what changed;
- * - each recipient's lists: the admin did not touch them → they stay as they are now; the
- *   admin changed them and nobody else did → the admin's; both changed them → a conflict.
- * Without a base version (an old API client), the lists of the current version are kept when
- * the document leaves `recipientLists` out, and the save is otherwise unconditional.
+ * An edit says which version it started from (`baseVersion`): if the rules changed since then
+ * (another admin, a rollback, the move of migration 17), nothing is stored and the admin is
+ * told what changed. Without a base version (an old API client) the save is unconditional,
+ * except that a document leaving `recipientLists` out keeps the current ones.
  */
 export type Rebase =
   | { readonly ok: true; readonly input: Record<string, unknown> }
-  | { readonly ok: false; readonly changes: StaleChanges };
-
-export interface StaleChanges extends RulesChangeSummary {
-  /** Recipients whose lists both this edit and an end user changed. */
-  readonly recipients: string[];
-}
-
-type Lists = NonNullable<Rules['recipientLists']>;
+  | { readonly ok: false; readonly changes: RulesChangeSummary };
 
 export function rebaseRulesEdit(input: Record<string, unknown>, base: Rules | undefined, current: Rules): Rebase {
-  const currentLists: Lists = current.recipientLists ?? {};
   if (base === undefined) {
-    return { ok: true, input: 'recipientLists' in input ? input : { ...input, recipientLists: currentLists } };
+    return { ok: true, input: 'recipientLists' in input ? input : { ...input, recipientLists: current.recipientLists ?? {} } };
   }
-  const adminChanges = summarizeRulesChange(adminPart(base), adminPart(current));
-  const baseLists: Lists = base.recipientLists ?? {};
-  const editedLists = (input.recipientLists ?? {}) as Lists;
-  const merged: Lists = {};
-  const conflicts: string[] = [];
-  for (const recipient of new Set([...Object.keys(baseLists), ...Object.keys(editedLists), ...Object.keys(currentLists)])) {
-    const [b, e, c] = [baseLists[recipient], editedLists[recipient], currentLists[recipient]].map((l) => canonicalJson(l ?? null));
-    const pick = e === b ? currentLists[recipient] : c === b || c === e ? editedLists[recipient] : undefined;
-    if (e !== b && c !== b && c !== e) conflicts.push(recipient);
-    else if (pick !== undefined) merged[recipient] = pick;
-  }
-  if (adminChanges.changedKeys.length > 0 || conflicts.length > 0) {
-    return { ok: false, changes: { ...adminChanges, changedKeys: conflicts.length > 0 ? [...adminChanges.changedKeys, 'recipientLists'].sort() : adminChanges.changedKeys, recipients: conflicts.slice(0, 50) } };
-  }
-  return { ok: true, input: { ...input, recipientLists: merged } };
-}
-
-/** The admin's part of a document: all but the end users' lists (and the version number). */
-function adminPart(doc: Rules): Rules {
-  const { recipientLists: _lists, ...rest } = doc;
-  return { ...rest, version: 0 } as Rules;
+  const changes = summarizeRulesChange(base, current);
+  return changes.changedKeys.length > 0 ? { ok: false, changes } : { ok: true, input };
 }

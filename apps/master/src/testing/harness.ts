@@ -22,6 +22,7 @@ export const PASSWORD = 'correct horse battery';
 /** A ClusterControl that records what the app asked of it (no scanners in these tests). */
 export interface FakeCluster extends ClusterControl {
   rulesChangedCalls: number;
+  recipientListsChangedCalls: number;
 }
 
 export function fakeCluster(): FakeCluster {
@@ -32,6 +33,10 @@ export function fakeCluster(): FakeCluster {
     rulesChangedCalls: 0,
     rulesChanged() {
       this.rulesChangedCalls++;
+    },
+    recipientListsChangedCalls: 0,
+    recipientListsChanged() {
+      this.recipientListsChangedCalls++;
     },
     onlineNodeIds: () => new Set<string>(),
     fetchQuarantined: async (): Promise<Readable> => offline(),

@@ -5,10 +5,11 @@ import type { Logger } from 'pino';
 import { decodeToScanner, encodeFrame, helloSignature, FrameError, MAX_FRAME_BYTES, PendingRequests, offerProtocol, type BalancerReport, type ToMaster, type ToScanner } from '@moat/protocol';
 import type { OutboxStore } from '../store/outbox-store.ts';
 import type { PushedRulesSource } from '../rules-source/pushed-rules-source.ts';
+import type { PushedRecipientLists } from '../rules-source/pushed-recipient-lists.ts';
 import type { RequestHandlers } from './request-handlers.ts';
 import type { NodeCredential, NodeKey } from './credential-store.ts';
 import { reconnectDelay } from './backoff.ts';
-import { ENGINES_PROTOCOL_VERSION, LEARN_PROTOCOL_VERSION, METRICS_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type EngineHealth, type NodeMetrics, type RouteHealth, type VerifySources, type VerifyTestAnswer, type MessageTest, type MessageTestAnswer } from '@moat/protocol';
+import { ENGINES_PROTOCOL_VERSION, LEARN_PROTOCOL_VERSION, METRICS_PROTOCOL_VERSION, RECIPIENT_LISTS_PROTOCOL_VERSION, ROUTES_PROTOCOL_VERSION, type EngineHealth, type NodeMetrics, type RouteHealth, type VerifySources, type VerifyTestAnswer, type MessageTest, type MessageTestAnswer } from '@moat/protocol';
 import type { LearnFollower } from '../learn/learn-follower.ts';
 
 export interface LinkSettings {
@@ -35,6 +36,8 @@ export interface LinkDeps {
   /** This node's own key pair: every hello is signed with it. */
   readonly key: NodeKey;
   readonly rules: PushedRulesSource;
+  /** The end users' own lists, pushed apart from the rules (protocol 8). */
+  readonly recipientLists?: PushedRecipientLists;
   readonly outbox: OutboxStore;
   readonly handlers: RequestHandlers;
   readonly queueDepth: () => number;
@@ -218,15 +221,19 @@ export class ClusterLink {
           return;
         }
         this.joining = !cred;
+        // The master's own version when it is one behind (a rolling upgrade), else ours.
+        const protocol = offerProtocol(frame.protocol, settings.protocolVersion);
+        const lists = this.deps.recipientLists;
         this.send({
           type: 'hello',
-          // The master's own version when it is one behind (a rolling upgrade), else ours.
-          protocol: offerProtocol(frame.protocol, settings.protocolVersion),
+          protocol,
           nodeName: settings.nodeName,
           ...(cred ? { nodeId: cred.nodeId } : { joinToken: token, publicKey: this.deps.key.publicKey }),
           proof: helloSignature(this.deps.key.privateKeyPem, settings.nodeName, frame.nonce),
           software: settings.software,
           rulesVersion: this.deps.rules.version(),
+          // A master speaking 7 would refuse the hello with a key it does not know.
+          ...(lists && protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION ? { recipientListsVersion: lists.version() } : {}),
           smtpAddress: settings.smtpAddress(),
         });
         return;
@@ -272,6 +279,15 @@ export class ClusterLink {
         if (!this.fenced()) return;
         const outcome = await this.deps.rules.apply(frame.version, frame.rules);
         this.send({ type: 'rules.ack', version: frame.version, ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error }) });
+        return;
+      }
+      case 'recipient-lists.push': {
+        await this.epochSaved;
+        if (!this.fenced()) return;
+        const outcome = this.deps.recipientLists
+          ? await this.deps.recipientLists.apply(frame.version, frame.lists)
+          : { ok: false as const, error: 'this node keeps no end-user lists' };
+        this.send({ type: 'recipient-lists.ack', version: frame.version, ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error }) });
         return;
       }
       case 'events.ack': {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ConfigError } from '@moat/config';
-import { checkClient, checkRecipient, checkSender, compileRules, DETECTION_MODEL, evaluateMessage, validateRules, type CompiledRules, type EnvelopeDecision } from '@moat/rules';
+import { checkClient, checkRecipient, checkSender, compileRules, DETECTION_MODEL, evaluateMessage, validateRules, withOwnLists, type CompiledRules, type EnvelopeDecision, type OwnListsLookup } from '@moat/rules';
 import type { MessageTest, MessageTestAnswer } from '@moat/protocol';
 import { analyzeMessage, UnanalysableMessage, type AnalyzeLimits, type ContentFacts } from './analyze.ts';
 import { hold } from './accept-message.ts';
@@ -12,6 +12,8 @@ import { runAnalyzers } from '../analyzers/run-analyzers.ts';
 
 export interface MessageTestDeps {
   readonly rules: () => CompiledRules;
+  /** The end users' own lists in force (protocol 8): a draft of the rules is tested with them too, as the rules in force are. */
+  readonly endUserLists?: () => OwnListsLookup;
   readonly analyzers: readonly Analyzer[];
   readonly analyzeLimits: AnalyzeLimits;
   /** A scratch folder swept at every start (the spool): the message is written there while the engines read it, then removed. */
@@ -35,7 +37,7 @@ type Stage = MessageTestAnswer['envelope'][number];
  * server; the master's "test this address" covers verification.
  */
 export async function testMessage(deps: MessageTestDeps, req: Pick<MessageTest, 'envelope' | 'data' | 'rules'>): Promise<MessageTestAnswer> {
-  const rules = req.rules === undefined ? deps.rules() : draft(req.rules);
+  const rules = req.rules === undefined ? deps.rules() : withDraftLists(draft(req.rules), deps.endUserLists);
   const env = req.envelope;
   const bytes = Buffer.from(req.data, 'base64');
   const stages: Stage[] = [stage('connect', env.clientIp, checkClient(rules, env.clientIp))];
@@ -94,6 +96,10 @@ export async function testMessage(deps: MessageTestDeps, req: Pick<MessageTest, 
   } finally {
     await rm(file, { force: true });
   }
+}
+
+function withDraftLists(rules: CompiledRules, endUserLists: (() => OwnListsLookup) | undefined): CompiledRules {
+  return endUserLists ? withOwnLists(rules, endUserLists()) : rules;
 }
 
 function draft(document: unknown): CompiledRules {

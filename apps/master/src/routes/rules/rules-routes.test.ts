@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { currentRules } from '../../rules/rules-repository.ts';
-import { changeRecipientList } from '../../rules/recipient-lists.ts';
+import { changeRecipientList } from '../../recipient-lists/change-recipient-list.ts';
+import { recipientListsOf } from '../../recipient-lists/recipient-lists-store.ts';
 import { startHarness } from '../../testing/harness.ts';
 
 const valid = {
@@ -139,20 +140,21 @@ test('a rollback stores the old document as a new version, audited and pushed', 
   assert.equal((await h.app.inject({ method: 'POST', url: '/api/v1/rules/versions/9/rollback', headers: h.bearer.admin })).statusCode, 404);
 });
 
-// ── issue 18: an admin's save no longer undoes end users' list changes made since it started ──
-test('a save from an older version keeps the end users\' list changes made since; a save over another admin\'s change is 409 MOAT_ERR_STALE_RULES naming what changed', async (t) => {
+// ── issue 18: end users' lists are not rules: an admin's save neither conflicts with them nor undoes them ──
+test('an end user\'s change while an admin edits makes no rules version: the save is not stale and leaves the entry alone; another admin\'s save since is 409 MOAT_ERR_STALE_RULES naming what changed', async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
-  const publishDeps = { db: h.deps.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster, auditLog: h.app.services.auditLog };
+  const listDeps = { db: h.deps.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster, auditLog: h.app.services.auditLog };
   const loaded = (await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin })).json();
   // While the admin edits version 1, an end user allows a sender from their quarantine page.
-  changeRecipientList(publishDeps, 'alice@example.test', { op: 'add', list: 'allow', pattern: 'friend@partner.test' }, '192.0.2.1');
-  assert.equal(currentRules(h.deps.db)?.version, 2);
+  changeRecipientList(listDeps, 'alice@example.test', { op: 'add', list: 'allow', pattern: 'friend@partner.test' }, '192.0.2.1');
+  assert.equal(currentRules(h.deps.db)?.version, 1, 'no rules version');
   const edited = { ...loaded.document, content: [...loaded.document.content, { id: 'new-rule', target: 'subject', contains: 'NEW', action: 'tag' }] };
   const put = await h.app.inject({ method: 'PUT', url: `/api/v1/rules?baseVersion=${loaded.version}`, headers: h.bearer.admin, payload: edited });
   assert.equal(put.statusCode, 200, put.body);
-  assert.equal(put.json().version, 3);
-  assert.deepEqual(put.json().document.recipientLists, { 'alice@example.test': { allow: ['friend@partner.test'], block: [] } }, 'the end user\'s entry survived the save');
+  assert.equal(put.json().version, 2);
+  assert.deepEqual(put.json().document.recipientLists, {}, 'the rules carry no end user\'s entry');
+  assert.deepEqual(recipientListsOf(h.deps.db, 'alice@example.test'), { allow: ['friend@partner.test'], block: [] }, 'the end user\'s entry is untouched');
   assert.ok(put.json().document.content.some((r: { id: string }) => r.id === 'new-rule'));
 
   // A second admin's save from version 1 (before the first admin's): refused, nothing stored.
@@ -161,37 +163,38 @@ test('a save from an older version keeps the end users\' list changes made since
   const body = stale.json();
   assert.equal(body.code, 'MOAT_ERR_STALE_RULES');
   assert.equal(body.details.baseVersion, 1);
-  assert.equal(body.details.currentVersion, 3);
+  assert.equal(body.details.currentVersion, 2);
   assert.deepEqual(body.details.changedKeys, ['content']);
   assert.deepEqual(body.details.content.added, ['new-rule']);
-  assert.deepEqual(body.details.versions.map((v: { version: number }) => v.version), [3, 2]);
+  assert.deepEqual(body.details.versions.map((v: { version: number }) => v.version), [2]);
   assert.match(body.error, /changed since version 1/);
-  assert.equal(currentRules(h.deps.db)?.version, 3);
+  assert.equal(currentRules(h.deps.db)?.version, 2);
 
-  // Both the admin and the end user changed alice's lists since the base: a conflict on her.
-  changeRecipientList(publishDeps, 'alice@example.test', { op: 'add', list: 'block', pattern: 'spam@partner.test' }, '192.0.2.1');
+  // The admin's own per-recipient lists are part of the rules: another admin's change to them makes a save stale too.
   const mine = (await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin })).json();
-  assert.equal(mine.version, 4);
-  changeRecipientList(publishDeps, 'alice@example.test', { op: 'remove', list: 'allow', pattern: 'friend@partner.test' }, '192.0.2.1');
-  const conflict = await h.app.inject({
-    method: 'PUT', url: `/api/v1/rules?baseVersion=4`, headers: h.bearer.admin,
-    payload: { ...mine.document, recipientLists: { 'alice@example.test': { allow: ['friend@partner.test', 'boss@partner.test'], block: ['spam@partner.test'] } } },
-  });
+  const theirs = await h.app.inject({ method: 'PUT', url: `/api/v1/rules?baseVersion=${mine.version}`, headers: h.bearer.admin, payload: { ...mine.document, recipientLists: { 'bob@example.test': { allow: [], block: ['spam@partner.test'] } } } });
+  assert.equal(theirs.statusCode, 200, theirs.body);
+  const conflict = await h.app.inject({ method: 'PUT', url: `/api/v1/rules?baseVersion=${mine.version}`, headers: h.bearer.admin, payload: { ...mine.document, lists: { senderBlock: ['*@x.example'] } } });
   assert.equal(conflict.statusCode, 409);
-  assert.deepEqual(conflict.json().details.recipients, ['alice@example.test']);
+  assert.deepEqual(conflict.json().details.changedKeys, ['recipientLists']);
   // A base version that was never stored is stale too.
   assert.equal((await h.app.inject({ method: 'PUT', url: '/api/v1/rules?baseVersion=99', headers: h.bearer.admin, payload: mine.document })).json().code, 'MOAT_ERR_STALE_RULES');
 });
 
-test('a save without a base version that leaves recipientLists out keeps them; a rollback keeps them too', async (t) => {
+test('a save without a base version that leaves recipientLists out keeps the admin\'s; a rollback keeps them too; neither touches the end users\' lists', async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
-  const publishDeps = { db: h.deps.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster, auditLog: h.app.services.auditLog };
-  changeRecipientList(publishDeps, 'bob@example.test', { op: 'add', list: 'block', pattern: 'pest@spam.test' }, '192.0.2.1');
+  const listDeps = { db: h.deps.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster, auditLog: h.app.services.auditLog };
+  changeRecipientList(listDeps, 'bob@example.test', { op: 'add', list: 'block', pattern: 'pest@spam.test' }, '192.0.2.1');
+  const withAdminLists = await h.app.inject({ method: 'PUT', url: '/api/v1/rules', headers: h.bearer.admin, payload: { ...valid, recipientLists: { 'carol@example.test': { allow: ['boss@partner.test'], block: [] } } } });
+  assert.equal(withAdminLists.statusCode, 200);
   const put = await h.app.inject({ method: 'PUT', url: '/api/v1/rules', headers: h.bearer.admin, payload: valid });
   assert.equal(put.statusCode, 200);
-  assert.deepEqual(put.json().document.recipientLists, { 'bob@example.test': { allow: [], block: ['pest@spam.test'] } });
+  assert.deepEqual(put.json().document.recipientLists, { 'carol@example.test': { allow: ['boss@partner.test'], block: [] } });
   const back = await h.app.inject({ method: 'POST', url: '/api/v1/rules/versions/1/rollback', headers: h.bearer.admin });
   assert.equal(back.statusCode, 200);
-  assert.deepEqual(back.json().document.recipientLists, { 'bob@example.test': { allow: [], block: ['pest@spam.test'] } });
+  assert.deepEqual(back.json().document.recipientLists, { 'carol@example.test': { allow: ['boss@partner.test'], block: [] } });
+  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: [], block: ['pest@spam.test'] });
+  assert.equal(h.cluster.rulesChangedCalls, 3);
+  assert.equal(h.cluster.recipientListsChangedCalls, 1);
 });

@@ -50,7 +50,7 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Store a new rules version and push it to every scanner',
         description:
           'The body is a complete rules document. The master assigns `version` = current + 1 whatever the body says. Invalid: 400 MOAT_ERR_RULES_INVALID with `details` listing every problem as `{ field, message }`, the field being the key in the document (`content.0.regex`); nothing is stored. A reason may be given as `?comment=` or the `X-Moat-Comment` header. '
-          + 'Send `?baseVersion=` (the version the edit started from): end users\' list changes made since (`recipientLists`, edited from their quarantine pages) are kept, not undone, unless this edit changed the same recipient\'s lists too; if the admin\'s part of the rules changed since (another admin, a rollback), or both changed one recipient\'s lists, nothing is stored: 409 MOAT_ERR_STALE_RULES with `details` naming the versions saved since, the changed keys, content rule ids and recipients. Without `baseVersion` the save is unconditional, except that a document without `recipientLists` keeps the current ones.',
+          + 'Send `?baseVersion=` (the version the edit started from): if the rules changed since (another admin, a rollback), nothing is stored: 409 MOAT_ERR_STALE_RULES with `details` naming the versions saved since, the changed keys and content rule ids. End users\' own allow and block lists are not part of the rules (they have versions of their own, `GET /api/v1/recipient-lists`): their changes never make a save stale and a save never undoes them. Without `baseVersion` the save is unconditional, except that a document without `recipientLists` (the admin\'s per-recipient lists) keeps the current ones.',
         tags: ['rules'],
         body: RulesInputSchema,
         querystring: RulesPutQuery,
@@ -125,7 +125,7 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { role: 'admin' },
       schema: {
         summary: 'Roll back: store an old version\'s document as a new version and push it',
-        description: 'History is never rewritten: rolling back to 3 when 5 is current stores version 6 with the document of 3, except `recipientLists` (the end users\' own lists), which stay as they are now.',
+        description: 'History is never rewritten: rolling back to 3 when 5 is current stores version 6 with the document of 3, except `recipientLists`, which stay as they are now (in versions before the end users\' lists got their own store they held those lists; the end users\' lists themselves are never touched by a rollback).',
         tags: ['rules'],
         params: VersionParams,
         querystring: CommentQuery,
@@ -136,7 +136,7 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const target = rulesVersion(db, request.params.version) ?? throwNotFound('rules version');
       const reason = request.query.comment;
       const comment = `rollback to version ${target.version}${reason ? `: ${reason}` : ''}`;
-      // The end users' own lists are theirs, not the admin's rules: a rollback keeps them as they are now.
+      // Versions from before migration 17 hold the end users' lists in recipientLists: never brought back into the rules.
       const input = { ...target.document, recipientLists: currentRules(db)?.document.recipientLists ?? {} };
       return view(
         publish({ input, by: request.principal!, ip: request.ip, comment, action: 'rules.rollback', extra: { rolledBackTo: target.version } }),

@@ -26,7 +26,7 @@ export const RulesInputSchema = Type.Object(
 export const RulesPutQuery = Type.Object(
   {
     ...CommentQuery.properties,
-    baseVersion: Type.Optional(Type.Integer({ minimum: 1, description: 'The version this edit started from (as GET /rules returned it): end users\' list changes since are kept, and a save over another admin\'s change is refused with 409 MOAT_ERR_STALE_RULES.' })),
+    baseVersion: Type.Optional(Type.Integer({ minimum: 1, description: 'The version this edit started from (as GET /rules returned it): a save over a change made since (another admin, a rollback) is refused with 409 MOAT_ERR_STALE_RULES. End users\' list changes are not rules versions and never make it stale.' })),
   },
   { additionalProperties: false },
 );
