@@ -533,6 +533,23 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await waitUntil(async () => /^accepted [1-9]/.test((await admin.locator('figure.chart button.legend[data-series=accepted]').innerText()).trim()), 'the delivered messages are counted');
     const painted = await chartColours(admin);
     assert.ok(painted['#2e90fa']! > 20 && painted['#7a5af8']! > 20, `accepted and quarantined bars are drawn: ${JSON.stringify(painted)}`);
+    // Throughput now: the three accepted a moment ago are in the last minute's rate, scanner-1's and the cluster's.
+    const rate = (node: string, verdict: string) => admin.locator(`[data-testid=throughput] tr[data-node="${node}"] [data-verdict=${verdict}]`).innerText();
+    await waitUntil(async () => Number(await rate('', 'deliver')) > 0, 'the cluster\'s accepted rate');
+    assert.equal(await rate('scanner-1', 'deliver'), await rate('', 'deliver'), 'scanner-1 carried them all');
+    assert.match(await rate('scanner-1', 'total'), /^\d+(\.\d+)?$/);
+    // The trends: lines in the nodes' colours (scanner-1's, scanner-2's; where both are 0 the later covers the other),
+    // and scanner-1's quarantine above scanner-2's empty one on the disk chart; disk use against the budget.
+    for (const chart of ['trend-queue', 'trend-outbox', 'trend-disk']) {
+      await admin.locator(`[data-testid=${chart}] canvas`).waitFor();
+      const line = await chartColours(admin, ['#1570ef', '#dd2590'], `[data-testid=${chart}] canvas`);
+      assert.ok(line['#1570ef']! + line['#dd2590']! > 50, `${chart}: lines drawn: ${JSON.stringify(line)}`);
+      if (chart === 'trend-disk') assert.ok(line['#1570ef']! > 20 && line['#dd2590']! > 20, `a line per node: ${JSON.stringify(line)}`);
+    }
+    const legend = (await admin.locator('[data-testid=trend-queue] .legend-item').allInnerTexts()).map((t) => t.trim());
+    assert.equal(legend.length, 2);
+    assert.match(legend.join('|'), /^scanner-1: \d+ now\|scanner-2: \d+ now$/, 'each node\'s queue depth now');
+    assert.match((await admin.locator('[data-testid=disk] tr[data-node="scanner-1"] [data-store=quarantine]').innerText()).trim(), /^\d+(\.\d)? (B|KiB) of \d+\.\d GiB \((<1|\d+)%\)$/);
     await shot(admin, 'dashboard');
   });
 

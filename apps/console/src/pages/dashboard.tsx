@@ -8,6 +8,7 @@ import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
 import { MastersPanel } from '../components/masters-panel.tsx';
 import { EnginesPanel } from '../components/engines-panel.tsx';
 import { LearningPanel } from '../components/learning-panel.tsx';
+import { ActivityPanel } from '../components/activity-panel.tsx';
 
 interface NodeView {
   id: string;
@@ -114,6 +115,7 @@ export function Dashboard({ me }: { me: Me }) {
           </tbody>
         </table>
       </div>
+      <ActivityPanel refreshMs={REFRESH_MS} />
       <EnginesPanel refreshMs={REFRESH_MS} />
       {/* management failover: the masters and each standby's lag (absent without failover) */}
       <MastersPanel refreshMs={REFRESH_MS} />

@@ -18,6 +18,7 @@ import { createIngest, type EventWarnings } from '../data/ingest.ts';
 import type { Registry } from 'prom-client';
 import { createClusterMetrics, type ClusterMetrics } from './cluster-metrics.ts';
 import { NodeMetricsBook } from './node-metrics-book.ts';
+import { NodeTrends, TREND_HISTORY_MS } from './node-trends.ts';
 import { createLinkAdmission, limitFrameSize, PRE_HELLO_MAX_BYTES, type LinkAdmission } from './link-admission.ts';
 import { createGreylistStore, type GreylistStore } from '../greylist/greylist-store.ts';
 import { MESSAGE_TEST_PROTOCOL_VERSION, MessageTestAnswerSchema, type MessageTestAnswer, type TestEnvelope } from '@moat/protocol';
@@ -91,6 +92,8 @@ export class ClusterHub implements ClusterControl {
   private readonly engines = new Map<string, { engines: readonly EngineHealth[]; at: number }>();
   /** Each node's last counters (protocol 6) and the cluster's verdict counts, for /metrics (memory only). */
   private readonly nodeMetrics: NodeMetricsBook;
+  /** Each node's last hour of heartbeats: queue, outbox, disk and throughput (memory only; GET /nodes/trends). */
+  readonly trends: NodeTrends;
 
   private readonly metrics: ClusterMetrics;
   private readonly admission: LinkAdmission = createLinkAdmission();
@@ -117,6 +120,8 @@ export class ClusterHub implements ClusterControl {
       "SELECT node_id, status, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM quarantine WHERE status IN ('held', 'expired') GROUP BY node_id, status",
     );
     this.nodeMetrics = new NodeMetricsBook(this.now());
+    // A kept sample every other heartbeat: ten seconds by default, finer on a faster link.
+    this.trends = new NodeTrends({ stepMs: 2 * deps.settings.heartbeatMs, historyMs: TREND_HISTORY_MS });
     this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0, () =>
       this.registry.list().flatMap((n) => {
         const b = this.balancers.get(n.id);
@@ -166,6 +171,7 @@ export class ClusterHub implements ClusterControl {
     this.routes.delete(nodeId);
     this.engines.delete(nodeId);
     this.nodeMetrics.forget(nodeId);
+    this.trends.forget(nodeId);
     this.log.info({ event: 'NODE_REMOVED', nodeId }, 'node removed from the cluster');
     return 'removed';
   }
@@ -350,6 +356,7 @@ export class ClusterHub implements ClusterControl {
         if (frame.routes) this.routes.set(s.node.id, { routes: frame.routes, at: this.now() });
         if (frame.engines) this.engines.set(s.node.id, { engines: frame.engines, at: this.now() });
         if (frame.metrics) this.nodeMetrics.record(s.node.id, frame.metrics, this.now());
+        this.trends.record(s.node.id, this.now(), frame);
         this.send(s.ws, { type: 'heartbeat', at: this.now() });
         return;
       case 'rules.ack':

@@ -11,12 +11,14 @@ import { registerLearnRoutes } from './learn-routes.ts';
 import { registerVerificationRoutes } from './verification-routes.ts';
 import { registerRoutesRoutes } from './routes-routes.ts';
 import { registerMessageTestRoutes } from './message-test-routes.ts';
+import { registerTrendRoutes } from './trends-routes.ts';
 
 /** Routes that go through the cluster link; registered under /api/v1. */
 export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsync {
   return async (app) => {
     const typed = app as unknown as TypedApp;
     registerNodeRoutes(typed, hub, () => currentRules(deps.db)?.version ?? 0);
+    registerTrendRoutes(typed, hub, deps.now);
     registerQuarantineActionRoutes(typed, hub, deps);
     registerQuarantineBulkRoutes(typed, hub, deps);
     registerRetainedRoutes(typed, hub, deps);
