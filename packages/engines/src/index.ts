@@ -7,3 +7,4 @@ export { startRedis, type Redis, type RedisOptions } from './redis.ts';
 export { startDnsStub, stubAnswer, type DnsStub } from './dns-stub.ts';
 export { startSlapd, type Slapd, type SlapdOptions } from './slapd.ts';
 export { startPostgres, postgresBinDir, type Postgres, type PostgresOptions } from './postgres.ts';
+export { startPgAutoFailover, pgAutoFailoverMissing, type PgAutoFailover, type PgAutoFailoverOptions, type PgNode, type PgNodeState } from './pg-auto-failover.ts';

@@ -84,7 +84,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   };
 }
 
-function systemUser(name: string): { uid: number; gid: number } {
+/** A system user's ids, to run a server as (`spawn`'s uid/gid). */
+export interface Owner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** The ids of `name` (as root, PostgreSQL runs as Debian's `postgres` user: it refuses root). */
+export function systemUser(name: string): Owner {
   const r = spawnSync('id', ['-u', name], { encoding: 'utf8' });
   const g = spawnSync('id', ['-g', name], { encoding: 'utf8' });
   if (r.status !== 0 || g.status !== 0) throw new Error(`PostgreSQL refuses to run as root and there is no '${name}' user to run it as`);

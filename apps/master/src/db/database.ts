@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { openDatabase, type Db, type Migration } from '@moat/storage';
 import type { MasterSchema } from './schema.ts';
+import { primaryClientClass, splitHosts } from './primary-finder.ts';
 
 /** Which engine holds the master's state: SQLite (embedded, the default) or PostgreSQL (`database.url`). */
 export type Engine = 'sqlite' | 'postgres';
@@ -19,12 +20,24 @@ export interface MasterDatabase {
   close(): Promise<void>;
 }
 
-export type DatabaseLocation = { readonly engine: 'sqlite'; readonly path: string } | { readonly engine: 'postgres'; readonly url: string; readonly poolSize?: number };
+/**
+ * `url` may list several hosts (`postgres://moat:…@db1:5432,db2:5432/moat`): a primary and its
+ * standbys under failover tooling. Connections then go to the one that takes writes, found again
+ * after a connection breaks; a new connection waits up to `primaryWaitMs` (default 30 s) for
+ * a primary during a failover (`primary-finder.ts`).
+ */
+export type DatabaseLocation = { readonly engine: 'sqlite'; readonly path: string } | { readonly engine: 'postgres'; readonly url: string; readonly poolSize?: number; readonly primaryWaitMs?: number };
 
 /** Opens (and migrates) the master's database: a SQLite file, or a PostgreSQL database by URL. */
 export async function openMasterDatabase(where: DatabaseLocation, migrations: readonly Migration[]): Promise<MasterDatabase> {
   if (where.engine === 'sqlite') return sqliteDatabase(openDatabase(where.path, migrations));
-  const pool = new pg.Pool({ connectionString: where.url, max: where.poolSize ?? 10, types: { getTypeParser: typeParser } });
+  const hosts = splitHosts(where.url);
+  const pool = new pg.Pool({
+    connectionString: hosts[0],
+    max: where.poolSize ?? 10,
+    types: { getTypeParser: typeParser },
+    ...(hosts.length > 1 && { Client: primaryClientClass(hosts, { deadlineMs: where.primaryWaitMs ?? 30_000 }) }),
+  });
   // A pooled connection that dies (a PostgreSQL restart, a failover) is dropped by the pool;
   // without a listener its error event would end the process.
   pool.on('error', () => undefined);
