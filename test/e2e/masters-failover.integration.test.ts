@@ -290,7 +290,7 @@ test('kill -9 of the active master process under mail and admin changes: the sta
   let a = await spawnMoat(['master', '--config', configA], 'FAILOVER_ACTIVE');
   const b = await startTestMaster({ name: 'master-b', port: portB, failover: { peers: [`ws://127.0.0.1:${portA}/cluster/replication`], election: el.b } });
   // The scanner's join token, made in master-a's database as `moat master join-token` would (a runs in its own process).
-  const joinToken = mintJoinTokenOffline(validateDocument(MasterConfigSchema, parse(readFileSync(configA, 'utf8')), configA), 's1', { ttlSeconds: 600, replace: false }).token;
+  const joinToken = (await mintJoinTokenOffline(validateDocument(MasterConfigSchema, parse(readFileSync(configA, 'utf8')), configA), 's1', { ttlSeconds: 600, replace: false })).token;
   const scanner = await startClusterScanner('s1', [`ws://127.0.0.1:${portA}/cluster`, `ws://127.0.0.1:${portB}/cluster`], downstream.port, { joinToken });
   const mail = steadyMail(scanner.smtpPort, 'k');
   // Admin changes on master-a until it dies: every one it acknowledged must survive.

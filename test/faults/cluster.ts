@@ -90,7 +90,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   writeFileSync(masterConfig, stringify(masterDocument));
   // Each scanner's one-time join token, made in the master's database before it starts (as `moat master join-token` does).
   const masterSettings = validateDocument(MasterConfigSchema, masterDocument, 'faults master');
-  const joinToken = (name: string) => mintJoinTokenOffline(masterSettings, name, { ttlSeconds: 3600, replace: false }).token;
+  const joinTokens = new Map<string, string>();
+  for (let i = 0; i < PRIORITIES.length; i++) joinTokens.set(`s${i + 1}`, (await mintJoinTokenOffline(masterSettings, `s${i + 1}`, { ttlSeconds: 3600, replace: false })).token);
 
   const upstreams = smtpPorts.map((port, i) => ({ name: `s${i + 1}`, host: '127.0.0.1', port }));
   let tmpfs: string | undefined;
@@ -114,7 +115,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         connectionRate: { count: 1_000_000, windowSeconds: 60 },
       },
       relay: { host: '127.0.0.1', port: downstream.port, retryBaseSeconds: 0.2, retryMaxSeconds: 1, timeoutSeconds: 5 },
-      master: { url: `ws://127.0.0.1:${masterPort}/cluster`, joinToken: joinToken(name), reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5 },
+      master: { url: `ws://127.0.0.1:${masterPort}/cluster`, joinToken: joinTokens.get(name)!, reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5 },
       balancer: {
         listen: { host: VIP, port: vipPort },
         sourceAddress: LB_SOURCE,

@@ -47,7 +47,7 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       if (ttlSeconds === undefined) return usageError('--ttl must be seconds or a number with s, m, h or d, between a minute and a week', command.name);
       const { MasterConfigSchema, mintJoinTokenOffline } = await import('@moat/master');
       const config = loadRoleConfig(MasterConfigSchema, options.config, options.set);
-      const minted = mintJoinTokenOffline(config, options.node, { ttlSeconds, replace: options.replace });
+      const minted = await mintJoinTokenOffline(config, options.node, { ttlSeconds, replace: options.replace });
       // The token is printed on stdout once, for the admin to hand to the node; the master keeps only its hash.
       process.stdout.write(`${minted.token}\n`);
       process.stderr.write(`join token for ${minted.nodeName}${minted.replace ? ' (replaces its key)' : ''}, valid until ${new Date(minted.expiresAt).toISOString()}, usable once: set master.joinToken (or MOAT_JOIN_TOKEN) on that scanner\n`);

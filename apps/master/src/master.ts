@@ -74,15 +74,16 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   checkFailoverConfig(config);
   await ensureDirs(config.dataDir);
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
-  const seedIfEmpty = () => {
-    if (currentRules(db)) return;
+  const database = sqliteDatabase(db);
+  const seedIfEmpty = async () => {
+    if (await currentRules(database.db)) return;
     const seed = options.seedRules ?? (config.rules.seedFile ? readSeedRules(config.rules.seedFile) : undefined);
-    if (seed) seedRules(db, seed, 'system', now());
+    if (seed) await seedRules(database.db, seed, 'system', now());
   };
   // With failover, nothing is written before this master knows it is the active one.
   if (!config.failover) {
     removeChangeCapture(db);
-    seedIfEmpty();
+    await seedIfEmpty();
   }
   let failover: Failover | undefined;
 
@@ -91,6 +92,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const hub = new ClusterHub({
     registry,
     db,
+    database,
     log,
     now,
     settings: {
@@ -101,14 +103,14 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       ...(config.failover ? { failover: { isActive: () => failover?.isActive() ?? false, epoch: () => failover?.epoch() ?? 0, observedEpoch: (e: number, from: string) => failover?.observedEpoch(e, from), replicated: () => failover?.replicated() ?? Promise.resolve() } } : {}),
     },
   });
-  const deps = { config, db, database: sqliteDatabase(db), log, now, cluster: hub };
+  const deps = { config, db, database, log, now, cluster: hub };
   let url = '';
   const digestStore = createDigestStore(db);
   const digestRepo = createDigestRepository(db);
-  const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: () => currentRules(db)?.document.quarantine });
+  const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: async () => (await currentRules(database.db))?.document.quarantine });
   const reportSchedules = createScheduleRepository(db);
   const reports = new ReportRunner({ db, repo: reportSchedules, relay: hub, log, now, hostname: config.node.name });
-  const auditLog = createAuditLog(db, now);
+  const auditLog = createAuditLog(database.db, now);
   let firstAdmin: FirstAdmin = { created: false };
   if (config.failover) {
     failover = new Failover({
@@ -116,7 +118,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       config: config.failover, registry,
       hooks: {
         activate: async () => {
-          seedIfEmpty();
+          await seedIfEmpty();
           firstAdmin = await ensureFirstAdmin(deps);
           hub.resetRegistry();
           digests.start(DIGEST_TICK_MS);
@@ -146,7 +148,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
         await api.register(reportScheduleRoutes(reportSchedules, reports, now), { prefix: '/api/v1' });
       },
       enduserRoutes({
-        store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db, now, log, cluster: hub, auditLog }, log, now, secureCookie: cookieIsSecure(config),
+        store: digestStore, repo: digestRepo, cluster: hub, db, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db: database.db, now, log, cluster: hub }, log, now, secureCookie: cookieIsSecure(config),
         learning: createEnduserLearning({ db, cluster: hub, learn: hub, auditLog, log, now }),
       }),
     ],
@@ -160,7 +162,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
     digests.start(DIGEST_TICK_MS);
     reports.start(REPORT_TICK_MS);
   }
-  log.info({ event: 'MASTER_STARTED', url, rulesVersion: currentRules(db)?.version ?? 0 }, 'master started');
+  log.info({ event: 'MASTER_STARTED', url, rulesVersion: (await currentRules(database.db))?.version ?? 0 }, 'master started');
 
   let closed = false;
   return {

@@ -1,4 +1,5 @@
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
+import type { MasterSchema } from '../db/schema.ts';
 import type { Principal } from '../app-deps.ts';
 import { redactSecrets } from './redact.ts';
 
@@ -35,46 +36,29 @@ export interface AuditQuery {
 }
 
 export interface AuditLog {
-  audit(actor: Actor, ip: string, action: string, target: string, details?: Record<string, unknown>): void;
+  audit(actor: Actor, ip: string, action: string, target: string, details?: Record<string, unknown>): Promise<void>;
   /** Newest first. */
-  list(query: AuditQuery): AuditEntry[];
+  list(query: AuditQuery): Promise<AuditEntry[]>;
 }
 
-interface Row {
-  id: number;
-  at: number;
-  username: string;
-  via: string;
-  ip: string;
-  action: string;
-  target: string;
-  details: string;
-}
-
-export function createAuditLog(db: Db, now: () => number): AuditLog {
-  const insert = db.prepare<[number, string, string, string, string, string, string]>(
-    'INSERT INTO audit (at, username, via, ip, action, target, details) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
+/**
+ * Over `db` or a transaction: a change and its audit entry built over one transaction are
+ * stored together or not at all (a rules version, an end-user list change).
+ */
+export function createAuditLog(db: Kysely<MasterSchema>, now: () => number): AuditLog {
   return {
-    audit(actor, ip, action, target, details = {}) {
-      insert.run(now(), actor.username, actor.via, ip, action, target, JSON.stringify(redactSecrets(details)));
+    async audit(actor, ip, action, target, details = {}) {
+      await db.insertInto('audit').values({ at: now(), username: actor.username, via: actor.via, ip, action, target, details: JSON.stringify(redactSecrets(details)) }).execute();
     },
-    list(query) {
-      const filters: [string, string | number | undefined][] = [
-        ['username = ?', query.username],
-        ['action = ?', query.action],
-        ['at >= ?', query.since],
-        ['at < ?', query.until],
-        ['id < ?', query.before],
-      ];
-      const active = filters.filter((f): f is [string, string | number] => f[1] !== undefined);
-      const where = active.map(([clause]) => clause);
-      const params = active.map(([, value]) => value);
-      const sql = `SELECT * FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-      return db
-        .prepare<(string | number)[], Row>(sql)
-        .all(...params, query.limit)
-        .map((row) => ({ ...row, details: JSON.parse(row.details) as Record<string, unknown> }));
+    async list(query) {
+      let q = db.selectFrom('audit').selectAll();
+      if (query.username !== undefined) q = q.where('username', '=', query.username);
+      if (query.action !== undefined) q = q.where('action', '=', query.action);
+      if (query.since !== undefined) q = q.where('at', '>=', query.since);
+      if (query.until !== undefined) q = q.where('at', '<', query.until);
+      if (query.before !== undefined) q = q.where('id', '<', query.before);
+      const rows = await q.orderBy('id', 'desc').limit(query.limit).execute();
+      return rows.map((row) => ({ ...row, details: JSON.parse(row.details) as Record<string, unknown> }));
     },
   };
 }

@@ -26,27 +26,30 @@ export interface FirstAdmin {
  * default password. Once any user exists this does nothing, so deleting the file is safe.
  */
 export async function ensureFirstAdmin(
-  deps: Pick<AppDeps, 'config' | 'db' | 'database' | 'log' | 'now'>,
+  deps: Pick<AppDeps, 'config' | 'database' | 'log' | 'now'>,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<FirstAdmin> {
-  const { config, db, database, log, now } = deps;
+  const { config, database, log, now } = deps;
   if ((await createUsersRepository(database.db, now).count()) > 0) return { created: false };
   const username = config.admin.username;
   const given = config.admin.password ?? nonEmpty(env['MOAT_ADMIN_PASSWORD']);
   const password = given ?? randomBytes(18).toString('base64url');
   const hash = await hashPassword(password);
   // Check again after the (slow) hash: another process may have created users meanwhile.
+  // The user and its audit entry in one transaction.
   const created = await database.db.transaction().execute(async (trx) => {
     const users = createUsersRepository(trx, now);
-    return (await users.count()) > 0 ? undefined : users.create(username, hash, 'admin');
+    if ((await users.count()) > 0) return undefined;
+    const user = await users.create(username, hash, 'admin');
+    await createAuditLog(trx, now).audit({ username: 'system', via: 'system' }, '', 'user.create', `user:${user.id}`, {
+      username,
+      role: 'admin',
+      reason: 'first start',
+      passwordSource: given === undefined ? 'generated' : config.admin.password !== undefined ? 'config' : 'environment',
+    });
+    return user;
   });
   if (created === undefined) return { created: false };
-  createAuditLog(db, now).audit({ username: 'system', via: 'system' }, '', 'user.create', `user:${created.id}`, {
-    username,
-    role: 'admin',
-    reason: 'first start',
-    passwordSource: given === undefined ? 'generated' : config.admin.password !== undefined ? 'config' : 'environment',
-  });
   if (given !== undefined) {
     log.info({ event: 'ADMIN_CREATED', username }, 'first admin created with the configured password');
     return { created: true, username };

@@ -16,9 +16,9 @@ import { createUsersRepository } from './users-repository.ts';
  * and audits it. Returns the new password for the caller to print once.
  */
 export async function resetPassword(config: MasterConfig, username: string, now: () => number = Date.now): Promise<string> {
-  const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
+  const database = sqliteDatabase(openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS));
   try {
-    const { db: q } = sqliteDatabase(db);
+    const q = database.db;
     const users = createUsersRepository(q, now);
     const user = await users.findByUsername(username);
     if (!user) throw new Error(`no user named ${username}`);
@@ -26,9 +26,10 @@ export async function resetPassword(config: MasterConfig, username: string, now:
     await users.update(user.id, { passwordHash: await hashPassword(password), disabled: false });
     await createSessionStore(q, now, config.auth.sessionHours).revokeAllForUser(user.id);
     await createTokenStore(q, now).revokeAllForUser(user.id);
-    createAuditLog(db, now).audit({ username: 'system', via: 'cli' }, '', 'user.password.reset', `user:${user.id}`, { username, reason: 'moat master reset-password' });
+    await createAuditLog(q, now).audit({ username: 'system', via: 'cli' }, '', 'user.password.reset', `user:${user.id}`, { username, reason: 'moat master reset-password' });
     return password;
   } finally {
-    db.close();
+    // Closes the handle too.
+    await database.close();
   }
 }

@@ -17,7 +17,7 @@ export type QuarantineTotals = () => ReadonlyArray<{ readonly node: string; read
 /** A node's name and its engines' health from its last heartbeat (protocol 5). */
 export type EngineReports = () => ReadonlyArray<readonly [string, readonly EngineHealth[]]>;
 
-export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => number, balancers: BalancerReports = () => [], engines: EngineReports = () => [], quarantine: QuarantineTotals = () => [], scanners: ScannerMetricsSource = { nodes: () => [], clusterMessages: () => [] }): ClusterMetrics {
+export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => Promise<number>, balancers: BalancerReports = () => [], engines: EngineReports = () => [], quarantine: QuarantineTotals = () => [], scanners: ScannerMetricsSource = { nodes: () => [], clusterMessages: () => [] }): ClusterMetrics {
   const per = (name: string, help: string, value: (n: NodeRecord) => number) =>
     new Gauge({
       name,
@@ -32,7 +32,18 @@ export function createClusterMetrics(registry: Registry, nodes: () => readonly N
   per('moat_node_online', '1 when the scanner is connected to the master.', (n) => (n.online ? 1 : 0));
   per('moat_node_queue_depth', 'Messages in the scanner\'s relay queue (last heartbeat).', (n) => n.queueDepth);
   per('moat_node_outbox_backlog', 'Events the scanner has not yet delivered to the master.', (n) => n.outboxBacklog);
-  per('moat_node_rules_behind', '1 when the scanner runs an older rules version than the current one.', (n) => (n.rulesVersion === currentRulesVersion() ? 0 : 1));
+  new Gauge({
+    name: 'moat_node_rules_behind',
+    help: '1 when the scanner runs an older rules version than the current one.',
+    labelNames: ['node'],
+    registers: [registry],
+    // The current version is a database read: one per scrape, not one per node.
+    async collect() {
+      const current = await currentRulesVersion();
+      this.reset();
+      for (const n of nodes()) this.set({ node: n.name }, n.rulesVersion === current ? 0 : 1);
+    },
+  });
   per('moat_node_last_seen_seconds', 'Unix time of the last frame from the scanner.', (n) => n.lastSeen / 1000);
   // ---- embedded balancers (issue 5), from each scanner's last heartbeat ----
   const perBalancer = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, node: string, r: BalancerReport) => void) =>

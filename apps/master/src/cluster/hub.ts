@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Db } from '@moat/storage';
+import type { MasterDatabase } from '../db/database.ts';
 import {
   decodeToMaster, encodeFrame, FrameError, newNonce, MAX_FRAME_BYTES, helloVerifies, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
@@ -80,6 +81,8 @@ export class ClusterHub implements ClusterControl {
   readonly joinTokens: JoinTokens;
   private readonly ingest;
   private readonly db: Db;
+  /** The common query layer (docs/database.md): the stores moved onto it read through here. */
+  private readonly database: MasterDatabase;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly settings: HubSettings;
@@ -106,8 +109,9 @@ export class ClusterHub implements ClusterControl {
   readonly verification: VerificationStore;
   private readonly calloutCache: CalloutCacheStore;
 
-  constructor(deps: { db: Db; log: Logger; now: () => number; settings: HubSettings; registry: Registry }) {
+  constructor(deps: { db: Db; database: MasterDatabase; log: Logger; now: () => number; settings: HubSettings; registry: Registry }) {
     this.db = deps.db;
+    this.database = deps.database;
     this.log = deps.log;
     this.now = deps.now;
     this.settings = deps.settings;
@@ -122,7 +126,7 @@ export class ClusterHub implements ClusterControl {
     this.nodeMetrics = new NodeMetricsBook(this.now());
     // A kept sample every other heartbeat: ten seconds by default, finer on a faster link.
     this.trends = new NodeTrends({ stepMs: 2 * deps.settings.heartbeatMs, historyMs: TREND_HISTORY_MS });
-    this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), () => currentRules(this.db)?.version ?? 0, () =>
+    this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), async () => (await currentRules(this.database.db))?.version ?? 0, () =>
       this.registry.list().flatMap((n) => {
         const b = this.balancers.get(n.id);
         return b ? [[n.name, b.report] as const] : [];
@@ -329,7 +333,8 @@ export class ClusterHub implements ClusterControl {
       if (this.settings.failover) this.send(ws, { type: 'master.epoch', epoch: this.settings.failover.epoch() });
       this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
       session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
-      this.pushRulesIfBehind(session, hello.rulesVersion, hello.recipientListsVersion);
+      this.pushRulesIfBehind(session, hello.rulesVersion, hello.recipientListsVersion).catch((err: unknown) =>
+        this.log.error({ event: 'RULES_PUSH_ERROR', node: node.name, err }, 'could not send the rules at the welcome; the node gets them at its next connection'));
       if (negotiated.version >= VERIFY_PROTOCOL_VERSION) this.pushVerification(session);
       // The node answers with the learn sequence it has applied; the rest of the log follows.
       if (negotiated.version >= LEARN_PROTOCOL_VERSION) this.learning.attach(node.id, node.name, (f) => this.send(ws, f));
@@ -514,34 +519,31 @@ export class ClusterHub implements ClusterControl {
    * current one. A node speaking 7 gets the lists inside the rules (`recipientLists`), and at
    * every hello: its rules version does not say which lists it has.
    */
-  private pushRulesIfBehind(s: Session, nodeVersion: number, nodeListsVersion: number | undefined): void {
-    const current = currentRules(this.db);
+  private async pushRulesIfBehind(s: Session, nodeVersion: number, nodeListsVersion: number | undefined): Promise<void> {
+    const current = await currentRules(this.database.db);
     if (!current) return;
     if (s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION) {
       if (current.version !== nodeVersion) this.send(s.ws, { type: 'rules.push', version: current.version, rules: current.document });
-      const lists = this.listsFrame();
+      const lists = await this.listsFrame();
       // A hello without the field (a client that keeps no lists) counts as version 0.
-      if (lists.version !== (nodeListsVersion ?? 0)) this.sendEncoded(s, lists.encoded());
+      if (lists.version !== (nodeListsVersion ?? 0)) this.sendEncoded(s, await lists.encoded());
       return;
     }
-    if (current.version !== nodeVersion || currentListsVersion(this.db) > 0) this.send(s.ws, this.legacyRulesPush(current));
+    if (current.version !== nodeVersion || (await currentListsVersion(this.database.db)) > 0) this.send(s.ws, await this.legacyRulesPush(current));
   }
 
-  /** The end users' lists as one frame, encoded once for however many nodes it goes to. */
-  private listsFrame(): { version: number; encoded: () => string | undefined } {
-    const version = currentListsVersion(this.db);
-    let text: string | undefined;
-    return {
-      version,
-      encoded: () => {
-        if (text !== undefined) return text;
-        text = encodeFrame({ type: 'recipient-lists.push', version, lists: allRecipientLists(this.db) });
-        if (Buffer.byteLength(text) <= MAX_FRAME_BYTES) return text;
-        // Never sent: the node would close the link. The lists stay stored; fewer entries make them fit again.
-        this.log.error({ event: 'RECIPIENT_LISTS_TOO_LARGE', version, bytes: Buffer.byteLength(text) }, 'the end-user lists do not fit one frame of the cluster link; not pushed');
-        return undefined;
-      },
+  /** The end users' lists as one frame, read and encoded once for however many nodes it goes to. */
+  private async listsFrame(): Promise<{ version: number; encoded: () => Promise<string | undefined> }> {
+    const version = await currentListsVersion(this.database.db);
+    let text: Promise<string | undefined> | undefined;
+    const encode = async () => {
+      const encoded = encodeFrame({ type: 'recipient-lists.push', version, lists: await allRecipientLists(this.database.db) });
+      if (Buffer.byteLength(encoded) <= MAX_FRAME_BYTES) return encoded;
+      // Never sent: the node would close the link. The lists stay stored; fewer entries make them fit again.
+      this.log.error({ event: 'RECIPIENT_LISTS_TOO_LARGE', version, bytes: Buffer.byteLength(encoded) }, 'the end-user lists do not fit one frame of the cluster link; not pushed');
+      return undefined;
     };
+    return { version, encoded: () => (text ??= encode()) };
   }
 
   private sendEncoded(s: Session, text: string | undefined): void {
@@ -549,24 +551,24 @@ export class ClusterHub implements ClusterControl {
   }
 
   /** Protocol 7: the rules with the end users' lists inside, as a node of that version expects them. */
-  private legacyRulesPush(current: StoredRules): ToScanner {
-    return { type: 'rules.push', version: current.version, rules: rulesWithEndUserLists(current.document, allRecipientLists(this.db)) };
+  private async legacyRulesPush(current: StoredRules): Promise<ToScanner> {
+    return { type: 'rules.push', version: current.version, rules: rulesWithEndUserLists(current.document, await allRecipientLists(this.database.db)) };
   }
 
   /** An end user changed their lists: the new version to the online scanners (with failover, once a standby has it). */
   recipientListsChanged(): void {
     const failover = this.settings.failover;
-    if (failover) void failover.replicated().then(() => failover.isActive() && this.pushCurrentLists());
-    else this.pushCurrentLists();
+    const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await this.pushCurrentLists(); }) : this.pushCurrentLists();
+    pushed.catch((err: unknown) => this.log.error({ event: 'RECIPIENT_LISTS_PUSH_ERROR', err }, 'could not push the end-user lists; scanners get them at their next connection'));
   }
 
-  private pushCurrentLists(): void {
-    const lists = this.listsFrame();
-    const current = currentRules(this.db);
+  private async pushCurrentLists(): Promise<void> {
+    const lists = await this.listsFrame();
+    const current = await currentRules(this.database.db);
     let legacy: ToScanner | undefined;
     for (const s of this.sessions.values()) {
-      if (s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION) this.sendEncoded(s, lists.encoded());
-      else if (current) this.send(s.ws, (legacy ??= this.legacyRulesPush(current)));
+      if (s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION) this.sendEncoded(s, await lists.encoded());
+      else if (current) this.send(s.ws, (legacy ??= await this.legacyRulesPush(current)));
     }
     this.log.info({ event: 'RECIPIENT_LISTS_PUSHED', version: lists.version, nodes: this.sessions.size }, 'end-user lists pushed to online scanners');
   }
@@ -619,16 +621,17 @@ export class ClusterHub implements ClusterControl {
 
   rulesChanged(): void {
     // management failover: pushed once a standby has the version, so no scanner runs rules a failover would take back.
-    if (this.settings.failover) void this.settings.failover.replicated().then(() => this.settings.failover!.isActive() && this.pushCurrentRules());
-    else this.pushCurrentRules();
+    const failover = this.settings.failover;
+    const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await this.pushCurrentRules(); }) : this.pushCurrentRules();
+    pushed.catch((err: unknown) => this.log.error({ event: 'RULES_PUSH_ERROR', err }, 'could not push the rules; scanners get them at their next connection'));
   }
 
-  private pushCurrentRules(): void {
-    const current = currentRules(this.db);
+  private async pushCurrentRules(): Promise<void> {
+    const current = await currentRules(this.database.db);
     if (!current) return;
     let legacy: ToScanner | undefined;
     for (const s of this.sessions.values()) {
-      this.send(s.ws, s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION ? { type: 'rules.push', version: current.version, rules: current.document } : (legacy ??= this.legacyRulesPush(current)));
+      this.send(s.ws, s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION ? { type: 'rules.push', version: current.version, rules: current.document } : (legacy ??= await this.legacyRulesPush(current)));
     }
     this.metrics.rulesPushes.inc();
     this.log.info({ event: 'RULES_PUSHED', version: current.version, nodes: this.sessions.size }, 'rules pushed to online scanners');

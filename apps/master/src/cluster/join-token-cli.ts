@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '@moat/storage';
 import type { MasterConfig } from '../config.ts';
+import { sqliteDatabase } from '../db/database.ts';
 import { MASTER_MIGRATIONS } from '../db/migrations.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { createJoinTokens, type MintedJoinToken } from './join-tokens.ts';
@@ -13,15 +14,17 @@ import { createJoinTokens, type MintedJoinToken } from './join-tokens.ts';
  * The scanners' first tokens are made before the master's first start (docs/containers.md: on a
  * fresh volume), so the data folder is made here as the master makes it (0700).
  */
-export function mintJoinTokenOffline(config: MasterConfig, nodeName: string, opts: { ttlSeconds: number; replace: boolean }, now: () => number = Date.now): MintedJoinToken {
+export async function mintJoinTokenOffline(config: MasterConfig, nodeName: string, opts: { ttlSeconds: number; replace: boolean }, now: () => number = Date.now): Promise<MintedJoinToken> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
+  const database = sqliteDatabase(db);
   try {
     const made = createJoinTokens(db).mint(nodeName, { ...opts, createdBy: 'system (cli)', now: now() });
     if (!made.ok) throw new Error(made.message);
-    createAuditLog(db, now).audit({ username: 'system', via: 'cli' }, '', 'node.join-token', `node:${nodeName}`, { ttlSeconds: opts.ttlSeconds, replace: opts.replace, expiresAt: new Date(made.minted.expiresAt).toISOString() });
+    await createAuditLog(database.db, now).audit({ username: 'system', via: 'cli' }, '', 'node.join-token', `node:${nodeName}`, { ttlSeconds: opts.ttlSeconds, replace: opts.replace, expiresAt: new Date(made.minted.expiresAt).toISOString() });
     return made.minted;
   } finally {
-    db.close();
+    // Closes the handle too.
+    await database.close();
   }
 }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { migrate, openDatabase, type Db } from '@moat/storage';
 import { demoRules, validateRules, type Rules } from '@moat/rules';
 import { MASTER_MIGRATIONS } from './migrations.ts';
-import { openMasterDatabase } from './database.ts';
+import { openMasterDatabase, sqliteDatabase } from './database.ts';
 import { engineSkip, freshPostgresUrl } from '../testing/databases.ts';
 import { allRecipientLists, currentListsVersion, listVersions } from '../recipient-lists/recipient-lists-store.ts';
 import { currentRules, rulesVersion } from '../rules/rules-repository.ts';
@@ -28,25 +28,25 @@ const withLists = validateRules({
   },
 });
 
-test('migration 17 moves the current rules\' recipientLists to the end users\' store as version 1 and stores rules without them', () => {
+test('migration 17 moves the current rules\' recipientLists to the end users\' store as version 1 and stores rules without them', async () => {
   const db = before17([{ by: 'admin', doc: admin }, { by: 'enduser:bob@example.test', doc: withLists }]);
   migrate(db, MASTER_MIGRATIONS);
-  assert.equal(currentListsVersion(db), 1);
-  assert.deepEqual(allRecipientLists(db), {
+  assert.equal(await currentListsVersion(sqliteDatabase(db).db), 1);
+  assert.deepEqual(await allRecipientLists(sqliteDatabase(db).db), {
     'bob@example.test': { allow: ['a@b.example', 'boss@partner.example'], block: ['*@spam.example'] },
     'carol@example.test': { allow: ['x@y.example'], block: [] },
   });
-  const [moved] = listVersions(db, 10);
+  const [moved] = await listVersions(sqliteDatabase(db).db, 10);
   assert.equal(moved?.createdBy, 'system');
   assert.equal(moved?.comment, 'moved from rules version 2 (migration 17)');
   assert.equal(moved?.change, undefined);
   // A new rules version without them, so every scanner is pushed rules that no longer carry them.
-  const rules = currentRules(db)!;
+  const rules = (await currentRules(sqliteDatabase(db).db))!;
   assert.equal(rules.version, 3);
   assert.equal(rules.createdBy, 'system');
   assert.deepEqual(rules.document, { ...withLists, version: 3, recipientLists: {} });
   assert.deepEqual(validateRules(rules.document), rules.document, 'a valid document');
-  assert.deepEqual(rulesVersion(db, 2)!.document.recipientLists, withLists.recipientLists, 'history is not rewritten');
+  assert.deepEqual((await rulesVersion(sqliteDatabase(db).db, 2))!.document.recipientLists, withLists.recipientLists, 'history is not rewritten');
   const audit = db.prepare("SELECT username, via, action, target, details FROM audit WHERE action = 'recipient-lists.moved'").all() as { details: string }[];
   assert.equal(audit.length, 1);
   assert.deepEqual({ ...audit[0], details: JSON.parse(audit[0]!.details) }, {
@@ -56,24 +56,24 @@ test('migration 17 moves the current rules\' recipientLists to the end users\' s
   db.close();
 });
 
-test('migration 17 with no end-user entries (or no rules at all) makes no version of either', () => {
+test('migration 17 with no end-user entries (or no rules at all) makes no version of either', async () => {
   const empty = before17([{ by: 'admin', doc: admin }, { by: 'admin', doc: validateRules({ ...demoRules(), recipientLists: { 'dave@example.test': { allow: [], block: [] } } }) }]);
   migrate(empty, MASTER_MIGRATIONS);
-  assert.equal(currentListsVersion(empty), 0);
-  assert.equal(currentRules(empty)!.version, 2);
+  assert.equal(await currentListsVersion(sqliteDatabase(empty).db), 0);
+  assert.equal((await currentRules(sqliteDatabase(empty).db))!.version, 2);
   assert.equal((empty.prepare('SELECT count(*) AS n FROM audit').get() as { n: number }).n, 0);
   empty.close();
   const none = before17([]);
   migrate(none, MASTER_MIGRATIONS);
-  assert.equal(currentListsVersion(none), 0);
-  assert.equal(currentRules(none), undefined);
+  assert.equal(await currentListsVersion(sqliteDatabase(none).db), 0);
+  assert.equal(await currentRules(sqliteDatabase(none).db), undefined);
   none.close();
 });
 
-test('only the current version\'s lists move: an older version\'s entries an end user has since removed stay gone', () => {
+test('only the current version\'s lists move: an older version\'s entries an end user has since removed stay gone', async () => {
   const db = before17([{ by: 'enduser:bob@example.test', doc: withLists }, { by: 'enduser:bob@example.test', doc: validateRules({ ...demoRules(), recipientLists: { 'bob@example.test': { allow: ['a@b.example'] } } }) }]);
   migrate(db, MASTER_MIGRATIONS);
-  assert.deepEqual(allRecipientLists(db), { 'bob@example.test': { allow: ['a@b.example'], block: [] } });
+  assert.deepEqual(await allRecipientLists(sqliteDatabase(db).db), { 'bob@example.test': { allow: ['a@b.example'], block: [] } });
   db.close();
 });
 

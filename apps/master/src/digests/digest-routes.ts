@@ -56,7 +56,7 @@ export function digestRoutes(store: DigestStore, runner: DigestRunner): FastifyP
         const before = store.settings().settings;
         store.save(settings, request.principal!.username, app.deps.now());
         const changed = Object.keys(settings).filter((k) => JSON.stringify(settings[k as keyof typeof settings]) !== JSON.stringify(before[k as keyof typeof before]));
-        request.audit('digests.settings.update', 'digests', { changed, enabled: settings.enabled });
+        await request.audit('digests.settings.update', 'digests', { changed, enabled: settings.enabled });
         return view();
       },
     );
@@ -73,7 +73,7 @@ export function digestRoutes(store: DigestStore, runner: DigestRunner): FastifyP
       },
       async (request) => {
         const outcome = await runner.runRound();
-        request.audit('digests.run', 'digests', { ...outcome });
+        await request.audit('digests.run', 'digests', { ...outcome });
         return outcome;
       },
     );

@@ -30,7 +30,7 @@ export interface DigestRunnerDeps {
   /** Right-hand side of the digests' Message-IDs (the master's node name). */
   readonly hostname: string;
   /** The rules' quarantine lifetime, for each message's expiry date (default: 30 days for every kind). */
-  readonly quarantineLifetime?: () => QuarantineLifetime | undefined;
+  readonly quarantineLifetime?: () => Promise<QuarantineLifetime | undefined>;
 }
 
 export interface RoundOutcome {
@@ -105,6 +105,7 @@ export class DigestRunner {
     const since = startedAt - settings.maxAgeDays * DAY_MS;
     repo.prune(since - DAY_MS);
     const pending = repo.pending(since, settings.categories, settings.maxMessages);
+    const lifetime = (await this.deps.quarantineLifetime?.()) ?? DEFAULT_LIFETIME;
     let queued = 0;
     let messages = 0;
     let waiting = 0;
@@ -117,7 +118,7 @@ export class DigestRunner {
       }
       const nodeId = online[this.nextNode++ % online.length]!;
       try {
-        const digest = await composeDigest(settings, recipient, this.values(settings, recipient, items, startedAt), this.deps.hostname, new Date(startedAt));
+        const digest = await composeDigest(settings, recipient, this.values(settings, lifetime, recipient, items, startedAt), this.deps.hostname, new Date(startedAt));
         const { queueId } = await this.deps.relay.injectMessage(nodeId, { mailFrom: digest.mailFrom, rcptTo: [recipient], raw: digest.raw });
         repo.markSent(items, recipient, now(), nodeId, queueId);
         queued++;
@@ -133,7 +134,7 @@ export class DigestRunner {
     return { queued, messages, waiting };
   }
 
-  private values(settings: DigestSettings, recipient: string, items: readonly HeldForRecipient[], at: number): TemplateValues {
+  private values(settings: DigestSettings, lifetime: QuarantineLifetime, recipient: string, items: readonly HeldForRecipient[], at: number): TemplateValues {
     const base = settings.baseUrl || this.deps.ownUrl();
     const secret = this.deps.store.secret();
     const expiresAt = at + Math.round(settings.linkHours * 3_600_000);
@@ -145,7 +146,7 @@ export class DigestRunner {
         subject: item.subject || '(no subject)',
         time: formatTime(item.createdAt),
         reason: describeReasons(item.reasons),
-        expires: formatTime(quarantineExpiresAt(this.deps.quarantineLifetime?.() ?? DEFAULT_LIFETIME, item.createdAt, item.reasons)),
+        expires: formatTime(quarantineExpiresAt(lifetime, item.createdAt, item.reasons)),
         releaseUrl: link('release', item),
         allowUrl: link('allow', item),
         deleteUrl: link('delete', item),

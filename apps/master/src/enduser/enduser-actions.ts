@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Db } from '@moat/storage';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { markQuarantine } from '../data/quarantine-repository.ts';
@@ -10,6 +11,8 @@ import type { MessageAction } from './pages.ts';
 import type { EnduserLearning } from './enduser-learning.ts';
 
 export interface EnduserActionDeps {
+  /** The quarantine index's handle, until that store moves onto the common query layer (docs/database.md). */
+  readonly db: Db;
   readonly repo: DigestRepository;
   readonly cluster: ClusterControl;
   /** Release one recipient's copy of a message held for several (hub.releaseForRecipients). */
@@ -51,19 +54,19 @@ export async function performAction(deps: EnduserActionDeps, settings: DigestSet
   if (refused || !m) return refused ?? { kind: 'refused', status: 404, text: 'This message is not in your quarantine.' };
   const actor = { username: `enduser:${recipient}`, via };
   const target = `${nodeId}/${messageId}`;
-  const allowSender = () => {
+  const allowSender = async () => {
     if (action !== 'allow' || m.mailFrom === '') return '';
-    changeRecipientList(deps.publish, recipient, { op: 'add', list: 'allow', pattern: m.mailFrom }, ip);
+    await changeRecipientList(deps.publish, recipient, { op: 'add', list: 'allow', pattern: m.mailFrom }, ip);
     return ` Mail from ${m.mailFrom} to you is accepted from now on.`;
   };
   const want = action === 'delete' ? 'deleted' : 'released';
   const copy = m.rcptTo.length > 1 ? deps.repo.copyAction(m.rid, recipient) : undefined;
-  if (copy === 'release') return { kind: 'already', text: want === 'deleted' ? 'This message was already released to you.' : `This message was already released.${allowSender()}` };
+  if (copy === 'release') return { kind: 'already', text: want === 'deleted' ? 'This message was already released to you.' : `This message was already released.${await allowSender()}` };
   if (copy === 'delete') return { kind: 'already', text: 'This message was already removed from your quarantine.' };
   if (m.status === 'deleted') return { kind: 'already', text: 'This message was already deleted.' };
   if (m.status === 'released') {
     if (want === 'deleted') return { kind: 'already', text: 'This message was already released; there is nothing to delete.' };
-    return { kind: 'already', text: `This message was already released.${allowSender()}` };
+    return { kind: 'already', text: `This message was already released.${await allowSender()}` };
   }
   // Held for several recipients: this one's copy only; the message stays held for the others.
   if (m.rcptTo.length > 1) return actOnCopy(deps, m, recipient, actor, ip, action, allowSender);
@@ -75,18 +78,18 @@ export async function performAction(deps: EnduserActionDeps, settings: DigestSet
     if (err instanceof NodeOfflineError) return { kind: 'refused', status: 503, text: 'The server that holds this message is offline right now; please try again later.' };
     if (err instanceof NodeRequestError && err.code === 'MOAT_ERR_CONFLICT') {
       // Released on the node, not yet in the index: the index catches up now.
-      markQuarantine(deps.publish.db, nodeId, messageId, 'released', deps.now());
-      return { kind: 'already', text: `This message was already released.${allowSender()}` };
+      markQuarantine(deps.db, nodeId, messageId, 'released', deps.now());
+      return { kind: 'already', text: `This message was already released.${await allowSender()}` };
     }
     if (err instanceof NodeRequestError && err.code === 'MOAT_ERR_NOT_FOUND') return { kind: 'already', text: 'This message is no longer in quarantine.' };
     deps.log.warn({ event: 'ENDUSER_ACTION_FAILED', queueId: messageId, nodeId, code: (err as { code?: string }).code, error: (err as Error).message }, 'end-user quarantine action failed');
     return { kind: 'refused', status: 502, text: 'The action could not be completed; please try again later.' };
   }
-  markQuarantine(deps.publish.db, nodeId, messageId, want, deps.now());
-  deps.auditLog.audit(actor, ip, `quarantine.${action === 'delete' ? 'delete' : 'release'}`, target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient' });
+  markQuarantine(deps.db, nodeId, messageId, want, deps.now());
+  await deps.auditLog.audit(actor, ip, `quarantine.${action === 'delete' ? 'delete' : 'release'}`, target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient' });
   deps.log.info({ event: 'ENDUSER_QUARANTINE_ACTION', queueId: messageId, nodeId, action }, `quarantined message ${want} by its recipient`);
   await learnReleased(deps, recipient, ip, nodeId, messageId, lesson);
-  return { kind: 'done', text: action === 'delete' ? 'The message was deleted.' : `The message was released and is on its way to your mailbox.${lesson ? NOT_SPAM : ''}${allowSender()}` };
+  return { kind: 'done', text: action === 'delete' ? 'The message was deleted.' : `The message was released and is on its way to your mailbox.${lesson ? NOT_SPAM : ''}${await allowSender()}` };
 }
 
 /**
@@ -95,12 +98,12 @@ export async function performAction(deps: EnduserActionDeps, settings: DigestSet
  * and digests); the file stays held for the others (an operator, or retention, removes it).
  */
 async function actOnCopy(
-  deps: EnduserActionDeps, m: HeldForRecipient, recipient: string, actor: { username: string; via: string }, ip: string, action: MessageAction, allowSender: () => string,
+  deps: EnduserActionDeps, m: HeldForRecipient, recipient: string, actor: { username: string; via: string }, ip: string, action: MessageAction, allowSender: () => Promise<string>,
 ): Promise<ActionOutcome> {
   const target = `${m.nodeId}/${m.id}`;
   if (action === 'delete') {
     deps.repo.recordCopy(m.rid, recipient, 'delete', deps.now(), null);
-    deps.auditLog.audit(actor, ip, 'quarantine.delete', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient });
+    await deps.auditLog.audit(actor, ip, 'quarantine.delete', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient });
     return { kind: 'done', text: 'The message was removed from your quarantine.' };
   }
   const lesson = await deps.learning?.beforeRelease(m.nodeId, m.id);
@@ -114,10 +117,10 @@ async function actOnCopy(
     return { kind: 'refused', status: 502, text: 'The action could not be completed; please try again later.' };
   }
   deps.repo.recordCopy(m.rid, recipient, 'release', deps.now(), queueId);
-  deps.auditLog.audit(actor, ip, 'quarantine.release', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient, copyQueueId: queueId });
+  await deps.auditLog.audit(actor, ip, 'quarantine.release', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient, copyQueueId: queueId });
   deps.log.info({ event: 'ENDUSER_QUARANTINE_ACTION', queueId: m.id, nodeId: m.nodeId, action, copy: queueId }, 'a copy of a quarantined message released to one of its recipients');
   await learnReleased(deps, recipient, ip, m.nodeId, m.id, lesson);
-  return { kind: 'done', text: `The message was released and is on its way to your mailbox.${lesson ? NOT_SPAM : ''}${allowSender()}` };
+  return { kind: 'done', text: `The message was released and is on its way to your mailbox.${lesson ? NOT_SPAM : ''}${await allowSender()}` };
 }
 
 /** The "not spam" lesson of a release; the release is done whatever becomes of it (logged). */

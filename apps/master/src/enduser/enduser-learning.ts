@@ -86,7 +86,7 @@ export function createEnduserLearning(deps: EnduserLearningDeps) {
     async released(recipient: string, ip: string, nodeId: string, messageId: string, message: LearnMessage | undefined): Promise<void> {
       if (!deps.learn || !message) return;
       const t = await teach(deps.learn, { message, class: 'ham', source: 'user', actor: `enduser:${recipient}`, origin: { nodeId, messageId } }, deps.now(), 0, deps.log);
-      deps.auditLog.audit(actorOf(recipient), ip, 'learn.ham', `${nodeId}/${messageId}`, { seq: t.event.seq, digest: t.event.digest, created: t.created, ...(t.event.unlearn ? { unlearn: t.event.unlearn } : {}), by: 'release' });
+      await deps.auditLog.audit(actorOf(recipient), ip, 'learn.ham', `${nodeId}/${messageId}`, { seq: t.event.seq, digest: t.event.digest, created: t.created, ...(t.event.unlearn ? { unlearn: t.event.unlearn } : {}), by: 'release' });
     },
 
     /**
@@ -108,7 +108,7 @@ export function createEnduserLearning(deps: EnduserLearningDeps) {
         return { status: 502, title: 'Not possible', text: 'The report could not be completed; please try again later.' };
       }
       const t = await teach(deps.learn, { message, class: 'spam', source: 'user', actor: `enduser:${recipient}`, origin: { nodeId, messageId } }, deps.now(), REPORT_WAIT_MS, deps.log);
-      deps.auditLog.audit(actorOf(recipient), ip, 'learn.spam', `${nodeId}/${messageId}`, { seq: t.event.seq, digest: t.event.digest, created: t.created, ...(t.event.unlearn ? { unlearn: t.event.unlearn } : {}), subject: m.subject.slice(0, 200), from: m.mail_from, by: 'recipient' });
+      await deps.auditLog.audit(actorOf(recipient), ip, 'learn.spam', `${nodeId}/${messageId}`, { seq: t.event.seq, digest: t.event.digest, created: t.created, ...(t.event.unlearn ? { unlearn: t.event.unlearn } : {}), subject: m.subject.slice(0, 200), from: m.mail_from, by: 'recipient' });
       if (!t.created) return { status: 200, title: 'Already reported', text: 'This message was already reported as spam. Thank you.' };
       return {
         status: 200,

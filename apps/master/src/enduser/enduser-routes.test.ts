@@ -17,10 +17,10 @@ async function start(requestsPerMinute = 1000, log?: Logger): Promise<Harness> {
     ...(log ? { log } : {}),
     extraPlugins: [
       async (app: FastifyInstance) => {
-        const { db, now, log, cluster } = app.deps;
+        const { db, database, now, log, cluster } = app.deps;
         const auditLog = app.services.auditLog;
         await enduserRoutes({
-          store: createDigestStore(db), repo: createDigestRepository(db), cluster, releaseCopy: async () => { throw new Error('no scanners in this test'); }, auditLog, publish: { db, now, log, cluster, auditLog }, log, now,
+          store: createDigestStore(db), repo: createDigestRepository(db), db, cluster, releaseCopy: async () => { throw new Error('no scanners in this test'); }, auditLog, publish: { db: database.db, now, log, cluster }, log, now,
           secureCookie: false, requestsPerMinute,
         })(app);
       },
@@ -97,35 +97,35 @@ test('a list change needs the session and its form value; it stores an end-user 
   const cookie = `moat_enduser=${res.cookies.find((c) => c.name === 'moat_enduser')!.value}`;
   const page = await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie } });
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
-  const rulesBefore = currentRules(h.deps.db)!.version;
-  assert.equal(currentListsVersion(h.deps.db), 0);
+  const rulesBefore = (await currentRules(h.deps.database.db))!.version;
+  assert.equal((await currentListsVersion(h.deps.database.db)), 0);
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ pattern: 'a@b.example' }) })).statusCode, 401);
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf: 'nope', pattern: 'a@b.example' }, cookie) })).statusCode, 403);
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/other/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) })).statusCode, 404);
-  assert.equal(currentListsVersion(h.deps.db), 0, 'nothing changed');
+  assert.equal((await currentListsVersion(h.deps.database.db)), 0, 'nothing changed');
   const ok = await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'A@B.example' }, cookie) });
   assert.equal(ok.statusCode, 200, ok.body);
-  assert.equal(currentListsVersion(h.deps.db), 1);
-  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: ['a@b.example'], block: [] });
-  assert.equal(currentRules(h.deps.db)!.version, rulesBefore, 'no rules version');
-  assert.deepEqual(currentRules(h.deps.db)!.document.recipientLists, {}, 'nothing in the rules');
+  assert.equal((await currentListsVersion(h.deps.database.db)), 1);
+  assert.deepEqual((await recipientListsOf(h.deps.database.db, 'bob@example.test')), { allow: ['a@b.example'], block: [] });
+  assert.equal((await currentRules(h.deps.database.db))!.version, rulesBefore, 'no rules version');
+  assert.deepEqual((await currentRules(h.deps.database.db))!.document.recipientLists, {}, 'nothing in the rules');
   assert.equal(h.cluster.recipientListsChangedCalls, 1, 'pushed to the scanners');
   assert.equal(h.cluster.rulesChangedCalls, 0, 'no rules push');
-  const [entry] = h.app.services.auditLog.list({ action: 'rules.recipient-lists', limit: 1 });
+  const [entry] = await h.app.services.auditLog.list({ action: 'rules.recipient-lists', limit: 1 });
   assert.equal(entry?.username, 'enduser:bob@example.test');
   assert.equal(entry?.target, 'recipient-lists:1');
   assert.equal(entry?.details.pattern, 'a@b.example');
   assert.equal(entry?.details.listsVersion, 1);
   // The same entry again changes nothing; moving it to the block list takes it off the allow list.
   await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
-  assert.equal(currentListsVersion(h.deps.db), 1);
+  assert.equal((await currentListsVersion(h.deps.database.db)), 1);
   await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
-  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: [], block: ['a@b.example'] });
+  assert.deepEqual((await recipientListsOf(h.deps.database.db, 'bob@example.test')), { allow: [], block: ['a@b.example'] });
   assert.match((await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie } })).body, /a@b\.example/, 'the page shows the list');
   await h.app.inject({ method: 'POST', url: '/user/lists/block/remove', ...form({ csrf, pattern: 'a@b.example' }, cookie) });
-  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: [], block: [] });
-  assert.equal(currentListsVersion(h.deps.db), 3);
-  assert.equal(currentRules(h.deps.db)!.version, rulesBefore);
+  assert.deepEqual((await recipientListsOf(h.deps.database.db, 'bob@example.test')), { allow: [], block: [] });
+  assert.equal((await currentListsVersion(h.deps.database.db)), 3);
+  assert.equal((await currentRules(h.deps.database.db))!.version, rulesBefore);
 });
 
 test('a link\'s token never reaches the log (fastify\'s request lines are off for /user/link)', async (t) => {
@@ -160,10 +160,10 @@ test("an end user's list takes only an address or a whole domain: *e* is a 400 n
     assert.equal(res.statusCode, 400, pattern);
     assert.match(res.body, /pattern: only an address/, pattern);
   }
-  assert.equal(currentListsVersion(h.deps.db), 0, 'nothing stored');
+  assert.equal((await currentListsVersion(h.deps.database.db)), 0, 'nothing stored');
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: 'Partner.Example' }, cookie) })).statusCode, 200);
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf, pattern: '*@spam.example' }, cookie) })).statusCode, 200);
-  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: ['*@partner.example'], block: ['*@spam.example'] });
+  assert.deepEqual((await recipientListsOf(h.deps.database.db, 'bob@example.test')), { allow: ['*@partner.example'], block: ['*@spam.example'] });
   // The same rule holds for an admin's per-recipient lists in the rules: the schema refuses it, naming the key.
   const admin = await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin });
   const doc = { ...admin.json().document, recipientLists: { 'carol@example.test': { allow: ['*e*'], block: [] } } };
@@ -176,7 +176,7 @@ test("end users' list versions are pruned after a day below the newest 50; the l
   const h = await start();
   t.after(() => h.close());
   const { cookie, csrf } = await signedIn(h, 'bob@example.test');
-  const rules = currentRules(h.deps.db)!.version;
+  const rules = (await currentRules(h.deps.database.db))!.version;
   for (let i = 0; i < 60; i++) {
     const res = await h.app.inject({ method: 'POST', url: '/user/lists/allow/add', ...form({ csrf, pattern: `s${i}@b.example` }, cookie) });
     assert.equal(res.statusCode, 200, res.body);
@@ -186,9 +186,9 @@ test("end users' list versions are pruned after a day below the newest 50; the l
   h.clock.t += 25 * 3600_000;
   const fresh = await signedIn(h, 'bob@example.test');
   assert.equal((await h.app.inject({ method: 'POST', url: '/user/lists/block/add', ...form({ csrf: fresh.csrf, pattern: 'late@b.example' }, fresh.cookie) })).statusCode, 200);
-  assert.equal(currentListsVersion(h.deps.db), 61, 'the current version stays');
+  assert.equal((await currentListsVersion(h.deps.database.db)), 61, 'the current version stays');
   assert.equal(count(), 50, 'the newest versions only');
-  assert.equal(recipientListsOf(h.deps.db, 'bob@example.test').allow.length, 60, 'the lists themselves are whole');
-  assert.equal(currentRules(h.deps.db)!.version, rules, 'not one rules version');
-  assert.equal(h.app.services.auditLog.list({ action: 'rules.recipient-lists', limit: 100 }).length, 61, 'every change is still in the audit log, with its pattern');
+  assert.equal((await recipientListsOf(h.deps.database.db, 'bob@example.test')).allow.length, 60, 'the lists themselves are whole');
+  assert.equal((await currentRules(h.deps.database.db))!.version, rules, 'not one rules version');
+  assert.equal((await h.app.services.auditLog.list({ action: 'rules.recipient-lists', limit: 100 })).length, 61, 'every change is still in the audit log, with its pattern');
 });

@@ -67,7 +67,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     const html = (reply: FastifyReply, status: number, body: string) => reply.code(status).type('text/html; charset=utf-8').send(body);
     const outcomePage = (reply: FastifyReply, o: ActionOutcome) =>
       o.kind === 'refused' ? html(reply, o.status, errorPage('Not possible', o.text)) : html(reply, 200, resultPage(o.kind === 'done' ? 'Done' : 'Already done', o.text, true));
-    const session = (request: FastifyRequest) => {
+    const session = async (request: FastifyRequest) => {
       const token = request.cookies[ENDUSER_COOKIE];
       return token === undefined ? undefined : sessions.lookup(token);
     };
@@ -92,8 +92,8 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
       return undefined;
     }
 
-    function openSession(reply: FastifyReply, recipient: string): void {
-      const { token, expiresAt } = sessions.create(recipient, settings().sessionMinutes);
+    async function openSession(reply: FastifyReply, recipient: string): Promise<void> {
+      const { token, expiresAt } = await sessions.create(recipient, settings().sessionMinutes);
       reply.setCookie(ENDUSER_COOKIE, token, { ...sessionCookieOptions(deps.secureCookie, expiresAt), path: '/user' });
     }
 
@@ -102,7 +102,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     app.get('/user/link', quiet, async (request, reply) => {
       const link = checkToken(request, reply, (request.query as Form).t);
       if (!link) return reply;
-      openSession(reply, link.recipient);
+      await openSession(reply, link.recipient);
       // Not a redirect: see continuePage (a link from webmail is a cross-site navigation).
       if (link.action === 'open') return html(reply, 200, continuePage());
       const m = deps.repo.get(link.nodeId, link.messageId);
@@ -119,17 +119,17 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     });
 
     app.get('/user/', { config }, async (request, reply) => {
-      const s = session(request);
+      const s = await session(request);
       if (!s) return html(reply, 401, errorPage('Please use your digest', 'Open the link in your latest quarantine digest to see your quarantine.'));
       const st = settings();
       const held = deps.repo.heldFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, st.categories, 200);
       const delivered = deps.learning?.enabled ? deps.learning.deliveredFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, 100) : undefined;
-      return html(reply, 200, portalPage(s.recipient, s.csrf, held, recipientListsOf(deps.publish.db, s.recipient), undefined, delivered));
+      return html(reply, 200, portalPage(s.recipient, s.csrf, held, await recipientListsOf(deps.publish.db, s.recipient), undefined, delivered));
     });
 
     /** A form post from the page: the session and its CSRF value, or a refusal page. */
-    function formSession(request: FastifyRequest, reply: FastifyReply) {
-      const s = session(request);
+    async function formSession(request: FastifyRequest, reply: FastifyReply) {
+      const s = await session(request);
       if (!s) {
         html(reply, 401, errorPage('Your session has ended', 'Open the link in your latest quarantine digest again.'));
         return undefined;
@@ -144,7 +144,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     app.post('/user/messages/:node/:id/:action', { config }, async (request, reply) => {
       const { node, id, action } = request.params as { node: string; id: string; action: string };
       if (!NODE_ID.test(node) || !MESSAGE_ID.test(id) || !ACTIONS.includes(action as MessageAction)) return html(reply, 404, errorPage('Not found', 'No such message.'));
-      const s = formSession(request, reply);
+      const s = await formSession(request, reply);
       if (!s) return reply;
       return outcomePage(reply, await performAction(deps, settings(), s.recipient, 'enduser-session', request.ip, node, id, action as MessageAction));
     });
@@ -153,7 +153,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     app.post('/user/delivered/:node/:id/report', { config }, async (request, reply) => {
       const { node, id } = request.params as { node: string; id: string };
       if (!NODE_ID.test(node) || !MESSAGE_ID.test(id) || !deps.learning?.enabled) return html(reply, 404, errorPage('Not found', 'No such message.'));
-      const s = formSession(request, reply);
+      const s = await formSession(request, reply);
       if (!s) return reply;
       const r = await deps.learning.report(s.recipient, request.ip, node, id);
       return r.status === 200 ? html(reply, 200, resultPage(r.title, r.text, true)) : html(reply, r.status, errorPage(r.title, r.text));
@@ -162,12 +162,12 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     app.post('/user/lists/:list/:op', { config }, async (request, reply) => {
       const { list, op } = request.params as { list: string; op: string };
       if (!['allow', 'block'].includes(list) || !['add', 'remove'].includes(op)) return html(reply, 404, errorPage('Not found', 'No such list.'));
-      const s = formSession(request, reply);
+      const s = await formSession(request, reply);
       if (!s) return reply;
       const pattern = ((request.body as Form).pattern ?? '').trim();
       if (pattern.length === 0 || pattern.length > 320) return html(reply, 400, errorPage('Not accepted', 'Enter a sender address or a domain (at most 320 characters).'));
       try {
-        changeRecipientList(deps.publish, s.recipient, { op: op as 'add' | 'remove', list: list as ListName, pattern }, request.ip);
+        await changeRecipientList(deps.publish, s.recipient, { op: op as 'add' | 'remove', list: list as ListName, pattern }, request.ip);
       } catch (err) {
         if (err instanceof ConfigError) return html(reply, 400, errorPage('Not accepted', `"${pattern}" is not a sender address or domain: ${err.errors[0]?.message ?? 'invalid'}.`));
         if (err instanceof RangeError) return html(reply, 400, errorPage('Not accepted', `${err.message}.`));
@@ -178,7 +178,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
 
     app.post('/user/logout', { config }, async (request, reply) => {
       const token = request.cookies[ENDUSER_COOKIE];
-      if (token !== undefined) sessions.revoke(token);
+      if (token !== undefined) await sessions.revoke(token);
       reply.clearCookie(ENDUSER_COOKIE, { path: '/user' });
       return html(reply, 200, resultPage('Signed out', 'You are signed out.', true));
     });

@@ -1,5 +1,6 @@
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
 import { newSecret, sha256Hex } from '../auth/secret-tokens.ts';
+import type { MasterSchema } from '../db/schema.ts';
 
 /** The end user's cookie: HttpOnly, SameSite=Strict, only sent to /user. */
 export const ENDUSER_COOKIE = 'moat_enduser';
@@ -9,21 +10,20 @@ export const ENDUSER_COOKIE = 'moat_enduser';
  * (absolute expiry), unrelated to console accounts. The database holds only the token's hash;
  * `csrf` is a second random value the pages put in every form.
  */
-export function createEnduserSessions(db: Db, now: () => number) {
-  const insert = db.prepare('INSERT INTO enduser_sessions (id, recipient, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)');
-  const find = db.prepare<[string, number], { recipient: string; csrf: string }>('SELECT recipient, csrf FROM enduser_sessions WHERE id = ? AND expires_at > ?');
-  const del = db.prepare('DELETE FROM enduser_sessions WHERE id = ?');
-  const sweep = db.prepare('DELETE FROM enduser_sessions WHERE expires_at <= ?');
+export function createEnduserSessions(db: Kysely<MasterSchema>, now: () => number) {
   return {
-    create(recipient: string, minutes: number): { token: string; expiresAt: number } {
-      sweep.run(now());
+    async create(recipient: string, minutes: number): Promise<{ token: string; expiresAt: number }> {
+      await db.deleteFrom('enduser_sessions').where('expires_at', '<=', now()).execute();
       const token = newSecret();
       const expiresAt = now() + minutes * 60_000;
-      insert.run(sha256Hex(token), recipient, newSecret(18), now(), expiresAt);
+      await db.insertInto('enduser_sessions').values({ id: sha256Hex(token), recipient, csrf: newSecret(18), created_at: now(), expires_at: expiresAt }).execute();
       return { token, expiresAt };
     },
-    lookup: (token: string): { recipient: string; csrf: string } | undefined => find.get(sha256Hex(token), now()),
-    revoke: (token: string): void => void del.run(sha256Hex(token)),
+    lookup: (token: string): Promise<{ recipient: string; csrf: string } | undefined> =>
+      db.selectFrom('enduser_sessions').select(['recipient', 'csrf']).where('id', '=', sha256Hex(token)).where('expires_at', '>', now()).executeTakeFirst(),
+    async revoke(token: string): Promise<void> {
+      await db.deleteFrom('enduser_sessions').where('id', '=', sha256Hex(token)).execute();
+    },
   };
 }
 export type EnduserSessions = ReturnType<typeof createEnduserSessions>;

@@ -15,7 +15,7 @@ declare module 'fastify' {
     /** Who is calling; set by the auth hook, null only on public routes. */
     principal: Principal | null;
     /** Write an audit entry as this request's principal, from its address. */
-    audit(action: string, target: string, details?: Record<string, unknown>): void;
+    audit(action: string, target: string, details?: Record<string, unknown>): Promise<void>;
   }
   interface FastifyInstance {
     readonly deps: AppDeps;

@@ -18,12 +18,12 @@ export interface Services {
 }
 
 export function createServices(deps: AppDeps): Services {
-  const { db, database, now, config } = deps;
+  const { database, now, config } = deps;
   return {
     users: createUsersRepository(database.db, now),
     sessions: createSessionStore(database.db, now, config.auth.sessionHours),
     tokens: createTokenStore(database.db, now),
-    auditLog: createAuditLog(db, now),
+    auditLog: createAuditLog(database.db, now),
     loginLimiter: createLoginLimiter({ limit: config.auth.loginAttemptsPerMinute, now }),
   };
 }
@@ -33,9 +33,9 @@ async function services(app: FastifyInstance, options: { deps: AppDeps }): Promi
   app.decorate('deps', options.deps);
   app.decorate('services', built);
   app.decorateRequest('principal', null);
-  app.decorateRequest('audit', function audit(this: FastifyRequest, action: string, target: string, details?: Record<string, unknown>) {
+  app.decorateRequest('audit', async function audit(this: FastifyRequest, action: string, target: string, details?: Record<string, unknown>) {
     if (this.principal === null) throw new Error(`audit(${action}) on a request without a principal`);
-    built.auditLog.audit(this.principal, this.ip, action, target, details);
+    await built.auditLog.audit(this.principal, this.ip, action, target, details);
   });
 }
 

@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
 import { MAX_RECIPIENT_LIST_ENTRIES, RECIPIENT_LIST_DOMAIN, RECIPIENT_LIST_ENTRY_PATTERN, validateRecipientLists } from '@moat/rules';
 import type { ClusterControl } from '../app-deps.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import { createAuditLog } from '../audit/audit-log.ts';
+import type { MasterSchema } from '../db/schema.ts';
 import { pruneEndUserVersions } from '../rules/rules-repository.ts';
 import { pruneListVersions, recipientListsOf, recordListChange, type ListName, type ListOp } from './recipient-lists-store.ts';
 
 export interface ListChangeDeps {
-  readonly db: Db;
+  readonly db: Kysely<MasterSchema>;
   readonly now: () => number;
   readonly log: Logger;
   readonly cluster: ClusterControl;
-  readonly auditLog: AuditLog;
 }
 
 const DOMAIN = new RegExp(`^${RECIPIENT_LIST_DOMAIN}$`);
@@ -25,7 +25,7 @@ const RECIPIENT_LIST_ENTRY = new RegExp(RECIPIENT_LIST_ENTRY_PATTERN);
  * Throws RangeError naming `pattern` for anything but an address or a whole domain, and for a
  * full list; ConfigError for an entry (or recipient) the scanners' validation refuses.
  */
-export function changeRecipientList(deps: ListChangeDeps, recipient: string, change: { readonly op: ListOp; readonly list: ListName; readonly pattern: string }, ip: string): number | undefined {
+export async function changeRecipientList(deps: ListChangeDeps, recipient: string, change: { readonly op: ListOp; readonly list: ListName; readonly pattern: string }, ip: string): Promise<number | undefined> {
   const typed = change.pattern.trim().toLowerCase();
   // A bare domain means the whole domain.
   const pattern = !typed.includes('@') && DOMAIN.test(typed) ? `*@${typed}` : typed;
@@ -33,9 +33,9 @@ export function changeRecipientList(deps: ListChangeDeps, recipient: string, cha
   if (change.op === 'add' && !RECIPIENT_LIST_ENTRY.test(pattern)) throw new RangeError('pattern: only an address (name@example.com) or a whole domain (*@example.com or example.com), no other wildcards');
   // The scanners' own gate for these lists (throws ConfigError naming the entry): nothing is stored that they would refuse.
   if (change.op === 'add') validateRecipientLists({ [recipient]: { [change.list]: [pattern] } }, 'pattern');
-  const { db, now, log, cluster, auditLog } = deps;
-  const version = db.transaction(() => {
-    const before = recipientListsOf(db, recipient);
+  const { db, now, log, cluster } = deps;
+  const version = await db.transaction().execute(async (trx) => {
+    const before = await recipientListsOf(trx, recipient);
     if (change.op === 'add') {
       if (before[change.list].includes(pattern)) return undefined;
       if (before[change.list].length >= MAX_RECIPIENT_LIST_ENTRIES) throw new RangeError(`the ${change.list} list holds at most ${MAX_RECIPIENT_LIST_ENTRIES} entries`);
@@ -44,16 +44,16 @@ export function changeRecipientList(deps: ListChangeDeps, recipient: string, cha
     }
     const comment = `${recipient}: ${change.op} ${pattern} ${change.op === 'add' ? 'to' : 'from'} the ${change.list} list`;
     const by = `enduser:${recipient}`;
-    const made = recordListChange(db, { recipient, list: change.list, op: change.op, pattern }, by, comment, now());
-    auditLog.audit({ username: by, via: 'enduser' }, ip, 'rules.recipient-lists', `recipient-lists:${made}`, { listsVersion: made, recipient, list: change.list, op: change.op, pattern });
+    const made = await recordListChange(trx, { recipient, list: change.list, op: change.op, pattern }, by, comment, now());
+    await createAuditLog(trx, now).audit({ username: by, via: 'enduser' }, ip, 'rules.recipient-lists', `recipient-lists:${made}`, { listsVersion: made, recipient, list: change.list, op: change.op, pattern });
     return made;
-  })();
+  });
   if (version === undefined) return undefined;
   log.info({ event: 'RECIPIENT_LISTS_CHANGED', version, op: change.op, list: change.list }, 'end-user lists version stored');
   try {
-    pruneListVersions(db, now());
+    await pruneListVersions(db, now());
     // Rules versions end users made before migration 17 go the same way as before.
-    pruneEndUserVersions(db, now());
+    await pruneEndUserVersions(db, now());
   } catch (err) {
     log.error({ event: 'RECIPIENT_LISTS_PRUNE_FAILED', err }, 'could not prune old list versions; tried again at the next change');
   }

@@ -1,5 +1,6 @@
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
 import type { RecipientList, RecipientLists } from '@moat/rules';
+import type { MasterSchema } from '../db/schema.ts';
 
 /**
  * The end users' own allow and block lists (migration 17), apart from the rules: the entries as
@@ -26,39 +27,25 @@ export interface ListVersion {
   readonly change?: ListChange;
 }
 
-interface EntryRow {
-  recipient: string;
-  list: ListName;
-  pattern: string;
-}
-
-interface VersionRow {
-  version: number;
-  created_at: number;
-  created_by: string;
-  comment: string;
-  recipient: string | null;
-  list: ListName | null;
-  op: ListOp | null;
-  pattern: string | null;
-}
+type Db = Kysely<MasterSchema>;
 
 /** The current end-user lists version: 0 before any list was made. */
-export function currentListsVersion(db: Db): number {
-  return db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM recipient_list_versions').get()?.v ?? 0;
+export async function currentListsVersion(db: Db): Promise<number> {
+  const row = await db.selectFrom('recipient_list_versions').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst();
+  return row?.v ?? 0;
 }
 
 /** Every recipient's lists, as pushed to the scanners (recipients without entries are absent). */
-export function allRecipientLists(db: Db): RecipientLists {
-  const rows = db.prepare<[], EntryRow>('SELECT recipient, list, pattern FROM recipient_list_entries ORDER BY recipient, version, pattern').all();
+export async function allRecipientLists(db: Db): Promise<RecipientLists> {
+  const rows = await db.selectFrom('recipient_list_entries').select(['recipient', 'list', 'pattern']).orderBy('recipient').orderBy('version').orderBy('pattern').execute();
   const lists: Record<string, RecipientList> = {};
   for (const r of rows) (lists[r.recipient] ??= { allow: [], block: [] })[r.list].push(r.pattern);
   return lists;
 }
 
 /** One recipient's lists (empty lists when it has none). */
-export function recipientListsOf(db: Db, recipient: string): RecipientList {
-  const rows = db.prepare<[string], EntryRow>('SELECT recipient, list, pattern FROM recipient_list_entries WHERE recipient = ? ORDER BY version, pattern').all(recipient);
+export async function recipientListsOf(db: Db, recipient: string): Promise<RecipientList> {
+  const rows = await db.selectFrom('recipient_list_entries').select(['list', 'pattern']).where('recipient', '=', recipient).orderBy('version').orderBy('pattern').execute();
   const lists: RecipientList = { allow: [], block: [] };
   for (const r of rows) lists[r.list].push(r.pattern);
   return lists;
@@ -68,31 +55,35 @@ export function recipientListsOf(db: Db, recipient: string): RecipientList {
  * Store one change as version current + 1 and apply it to the entries: an add takes the
  * pattern off the recipient's other list (a sender sits on one list only), a remove deletes
  * it. The caller has checked the change makes a difference and runs this in its transaction.
+ * Two masters recording at once cannot both make one version: the version is the primary
+ * key, so the later insert is a unique violation and its transaction stores nothing.
  */
-export function recordListChange(db: Db, change: ListChange, by: string, comment: string, at: number): number {
-  const version = currentListsVersion(db) + 1;
-  db.prepare('INSERT INTO recipient_list_versions (version, created_at, created_by, comment, recipient, list, op, pattern) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
-    version, at, by, comment, change.recipient, change.list, change.op, change.pattern,
-  );
-  db.prepare('DELETE FROM recipient_list_entries WHERE recipient = ? AND pattern = ?').run(change.recipient, change.pattern);
+export async function recordListChange(db: Db, change: ListChange, by: string, comment: string, at: number): Promise<number> {
+  const version = (await currentListsVersion(db)) + 1;
+  await db.insertInto('recipient_list_versions').values({ version, created_at: at, created_by: by, comment, recipient: change.recipient, list: change.list, op: change.op, pattern: change.pattern }).execute();
+  await db.deleteFrom('recipient_list_entries').where('recipient', '=', change.recipient).where('pattern', '=', change.pattern).execute();
   if (change.op === 'add') {
-    db.prepare('INSERT INTO recipient_list_entries (recipient, list, pattern, version) VALUES (?, ?, ?, ?)').run(change.recipient, change.list, change.pattern, version);
+    await db.insertInto('recipient_list_entries').values({ recipient: change.recipient, list: change.list, pattern: change.pattern, version }).execute();
   }
   return version;
 }
 
 /** History, newest first; `before` pages backwards. */
-export function listVersions(db: Db, limit: number, before?: number): ListVersion[] {
-  return db
-    .prepare<[number, number], VersionRow>('SELECT * FROM recipient_list_versions WHERE version < ? ORDER BY version DESC LIMIT ?')
-    .all(before ?? Number.MAX_SAFE_INTEGER, limit)
-    .map((r) => ({
-      version: r.version,
-      createdAt: r.created_at,
-      createdBy: r.created_by,
-      comment: r.comment,
-      ...(r.recipient !== null && r.list !== null && r.op !== null && r.pattern !== null ? { change: { recipient: r.recipient, list: r.list, op: r.op, pattern: r.pattern } } : {}),
-    }));
+export async function listVersions(db: Db, limit: number, before?: number): Promise<ListVersion[]> {
+  const rows = await db
+    .selectFrom('recipient_list_versions')
+    .selectAll()
+    .where('version', '<', before ?? Number.MAX_SAFE_INTEGER)
+    .orderBy('version', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    version: r.version,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    comment: r.comment,
+    ...(r.recipient !== null && r.list !== null && r.op !== null && r.pattern !== null ? { change: { recipient: r.recipient, list: r.list, op: r.op, pattern: r.pattern } } : {}),
+  }));
 }
 
 /** How long a version row stays, and how many of the newest always stay. */
@@ -106,11 +97,13 @@ export const RECENT_LIST_VERSIONS_KEPT = 50;
  * audit log, whose entries name each change's recipient, list, operation, pattern and version
  * on their own. Returns how many rows went.
  */
-export function pruneListVersions(db: Db, now: number): number {
-  return db
-    .prepare(
-      `DELETE FROM recipient_list_versions WHERE created_at < ?
-         AND version < (SELECT min(version) FROM (SELECT version FROM recipient_list_versions ORDER BY version DESC LIMIT ?) AS recent)`,
+export async function pruneListVersions(db: Db, now: number): Promise<number> {
+  const result = await db
+    .deleteFrom('recipient_list_versions')
+    .where('created_at', '<', now - LIST_VERSIONS_KEPT_MS)
+    .where('version', '<', (eb) =>
+      eb.selectFrom((sub) => sub.selectFrom('recipient_list_versions').select('version').orderBy('version', 'desc').limit(RECENT_LIST_VERSIONS_KEPT).as('recent')).select((e) => e.fn.min('version').as('v')),
     )
-    .run(now - LIST_VERSIONS_KEPT_MS, RECENT_LIST_VERSIONS_KEPT).changes;
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

@@ -1,22 +1,26 @@
 import type { Logger } from 'pino';
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
 import { validateRules } from '@moat/rules';
 import type { ClusterControl } from '../app-deps.ts';
-import type { Actor, AuditLog } from '../audit/audit-log.ts';
+import { createAuditLog, type Actor } from '../audit/audit-log.ts';
+import type { MasterSchema } from '../db/schema.ts';
 import { currentRules, insertRulesVersion, nextRulesVersion, type StoredRules } from './rules-repository.ts';
 import { summarizeRulesChange } from './rules-diff.ts';
 
 export interface PublishDeps {
-  readonly db: Db;
+  readonly db: Kysely<MasterSchema>;
   readonly now: () => number;
   readonly log: Logger;
   readonly cluster: ClusterControl;
-  readonly auditLog: AuditLog;
 }
 
 export interface PublishRequest {
-  /** The submitted document; its `version` is ignored: the master assigns current + 1. */
-  readonly input: unknown;
+  /**
+   * The document to store, made from the current rules inside the save's transaction (an edit
+   * rebased on them, a rollback keeping their lists), so no other save comes between the read
+   * and the store; its `version` is ignored: the master assigns current + 1.
+   */
+  readonly input: (db: Kysely<MasterSchema>, current: StoredRules | undefined) => unknown;
   /** An admin (console or token); end users' lists are not rules (recipient-lists/). */
   readonly by: Actor;
   readonly ip: string;
@@ -29,17 +33,20 @@ export interface PublishRequest {
 /**
  * The one way a new rules version comes to be: validate (throws ConfigError naming every bad
  * key, nothing stored), store as current + 1 and write the audit entry in one transaction,
- * then tell the cluster hub to push it.
+ * then tell the cluster hub to push it. Two masters saving at once on PostgreSQL cannot both
+ * store one version: the later insert is a unique violation (`isUniqueViolation`) and stores
+ * nothing.
  */
-export function publishRules(deps: PublishDeps, request: PublishRequest): StoredRules {
-  const { db, now, log, cluster, auditLog } = deps;
-  const stored = db.transaction(() => {
-    const previous = currentRules(db);
-    const version = nextRulesVersion(db);
-    const input = isObject(request.input) ? { ...request.input, version } : request.input;
+export async function publishRules(deps: PublishDeps, request: PublishRequest): Promise<StoredRules> {
+  const { db, now, log, cluster } = deps;
+  const stored = await db.transaction().execute(async (trx) => {
+    const previous = await currentRules(trx);
+    const version = await nextRulesVersion(trx);
+    const submitted = await request.input(trx, previous);
+    const input = isObject(submitted) ? { ...submitted, version } : submitted;
     const document = validateRules(input, 'rules');
-    const saved = insertRulesVersion(db, document, request.by.username, request.comment, now());
-    auditLog.audit(request.by, request.ip, request.action, `rules:${saved.version}`, {
+    const saved = await insertRulesVersion(trx, document, request.by.username, request.comment, now());
+    await createAuditLog(trx, now).audit(request.by, request.ip, request.action, `rules:${saved.version}`, {
       version: saved.version,
       previousVersion: previous?.version ?? null,
       comment: request.comment,
@@ -47,7 +54,7 @@ export function publishRules(deps: PublishDeps, request: PublishRequest): Stored
       ...request.extra,
     });
     return saved;
-  })();
+  });
   log.info({ event: 'RULES_PUBLISHED', version: stored.version, by: stored.createdBy, action: request.action }, 'rules version stored');
   try {
     cluster.rulesChanged();

@@ -1,5 +1,7 @@
-import type { Db } from '@moat/storage';
+import type { Kysely, Selectable } from 'kysely';
 import type { Rules } from '@moat/rules';
+import type { MasterSchema } from '../db/schema.ts';
+import type { RulesVersionsTable } from '../db/tables/admin.ts';
 
 /**
  * The versioned rules: every saved document is a new row, never an update, so the history
@@ -16,54 +18,46 @@ export interface StoredRules {
 
 export type RulesVersionInfo = Omit<StoredRules, 'document'>;
 
-interface Row {
-  version: number;
-  document: string;
-  created_at: number;
-  created_by: string;
-  comment: string;
-}
+type Db = Kysely<MasterSchema>;
 
 /** The version scanners should run, or undefined before the first start seeded one. */
-export function currentRules(db: Db): StoredRules | undefined {
-  const row = db.prepare<[], Row>('SELECT * FROM rules_versions ORDER BY version DESC LIMIT 1').get();
+export async function currentRules(db: Db): Promise<StoredRules | undefined> {
+  const row = await db.selectFrom('rules_versions').selectAll().orderBy('version', 'desc').limit(1).executeTakeFirst();
   return row === undefined ? undefined : toStored(row);
 }
 
-export function rulesVersion(db: Db, version: number): StoredRules | undefined {
-  const row = db.prepare<[number], Row>('SELECT * FROM rules_versions WHERE version = ?').get(version);
+export async function rulesVersion(db: Db, version: number): Promise<StoredRules | undefined> {
+  const row = await db.selectFrom('rules_versions').selectAll().where('version', '=', version).executeTakeFirst();
   return row === undefined ? undefined : toStored(row);
 }
 
 /** History, newest first; `before` pages backwards. */
-export function listRulesVersions(db: Db, limit: number, before?: number): RulesVersionInfo[] {
-  return db
-    .prepare<[number, number], Omit<Row, 'document'>>(
-      'SELECT version, created_at, created_by, comment FROM rules_versions WHERE version < ? ORDER BY version DESC LIMIT ?',
-    )
-    .all(before ?? Number.MAX_SAFE_INTEGER, limit)
-    .map((row) => ({ version: row.version, createdAt: row.created_at, createdBy: row.created_by, comment: row.comment }));
+export async function listRulesVersions(db: Db, limit: number, before?: number): Promise<RulesVersionInfo[]> {
+  const rows = await db
+    .selectFrom('rules_versions')
+    .select(['version', 'created_at', 'created_by', 'comment'])
+    .where('version', '<', before ?? Number.MAX_SAFE_INTEGER)
+    .orderBy('version', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ version: row.version, createdAt: row.created_at, createdBy: row.created_by, comment: row.comment }));
 }
 
 /**
  * Store `document` as version `current + 1` (its own `version` field is overwritten). The
- * caller has validated it and runs this inside the same transaction as the validation.
+ * caller has validated it and runs this inside the same transaction as the validation. Two
+ * masters storing at once cannot both make one version: the second insert is a unique
+ * violation (the version is the primary key) and its transaction stores nothing.
  */
-export function insertRulesVersion(db: Db, document: Rules, by: string, comment: string, at: number): StoredRules {
-  const version = nextRulesVersion(db);
+export async function insertRulesVersion(db: Db, document: Rules, by: string, comment: string, at: number): Promise<StoredRules> {
+  const version = await nextRulesVersion(db);
   const stored = { ...document, version };
-  db.prepare('INSERT INTO rules_versions (version, document, created_at, created_by, comment) VALUES (?, ?, ?, ?, ?)').run(
-    version,
-    JSON.stringify(stored),
-    at,
-    by,
-    comment,
-  );
+  await db.insertInto('rules_versions').values({ version, document: JSON.stringify(stored), created_at: at, created_by: by, comment }).execute();
   return { version, document: stored, createdAt: at, createdBy: by, comment };
 }
 
-export function nextRulesVersion(db: Db): number {
-  const row = db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM rules_versions').get();
+export async function nextRulesVersion(db: Db): Promise<number> {
+  const row = await db.selectFrom('rules_versions').select((eb) => eb.fn.max('version').as('v')).executeTakeFirst();
   return (row?.v ?? 0) + 1;
 }
 
@@ -72,28 +66,32 @@ export const ENDUSER_VERSIONS_KEPT_MS = 24 * 3600_000;
 export const RECENT_VERSIONS_KEPT = 50;
 
 /**
- * Every click on an end user's page stores a whole rules version; kept forever they would grow
- * the database without bound (issue 18). Pruned: versions an end user made (`enduser:…`) that
- * are older than a day, below the newest RECENT_VERSIONS_KEPT and not the current one. Kept:
- * every admin version (rollback targets), recent ones (the base of an admin's edit in progress,
- * PUT /rules?baseVersion=), and the audit log, whose `rules.recipient-lists` entries name the
- * recipient, list, operation and pattern of each change on their own. Returns how many went.
+ * Every click on an end user's page stored a whole rules version before their lists got a
+ * store of their own (migration 17); kept forever they would grow the database without bound
+ * (issue 18). Pruned: versions an end user made (`enduser:…`) that are older than a day, below
+ * the newest RECENT_VERSIONS_KEPT and not the current one. Kept: every admin version (rollback
+ * targets), recent ones (the base of an admin's edit in progress, PUT /rules?baseVersion=), and
+ * the audit log, whose `rules.recipient-lists` entries name the recipient, list, operation and
+ * pattern of each change on their own. Returns how many went.
  */
-export function pruneEndUserVersions(db: Db, now: number): number {
-  return db
-    .prepare(
-      `DELETE FROM rules_versions WHERE created_by LIKE 'enduser:%' AND created_at < ?
-         AND version < (SELECT min(version) FROM (SELECT version FROM rules_versions ORDER BY version DESC LIMIT ?))`,
+export async function pruneEndUserVersions(db: Db, now: number): Promise<number> {
+  const result = await db
+    .deleteFrom('rules_versions')
+    .where('created_by', 'like', 'enduser:%')
+    .where('created_at', '<', now - ENDUSER_VERSIONS_KEPT_MS)
+    .where('version', '<', (eb) =>
+      eb.selectFrom((sub) => sub.selectFrom('rules_versions').select('version').orderBy('version', 'desc').limit(RECENT_VERSIONS_KEPT).as('recent')).select((e) => e.fn.min('version').as('v')),
     )
-    .run(now - ENDUSER_VERSIONS_KEPT_MS, RECENT_VERSIONS_KEPT).changes;
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** At first start: store `document` as version 1 if there are no rules yet. Returns the current rules. */
-export function seedRules(db: Db, document: Rules, by: string, at: number = Date.now()): StoredRules {
-  return db.transaction(() => currentRules(db) ?? insertRulesVersion(db, document, by, 'initial rules', at))();
+export async function seedRules(db: Db, document: Rules, by: string, at: number = Date.now()): Promise<StoredRules> {
+  return db.transaction().execute(async (trx) => (await currentRules(trx)) ?? insertRulesVersion(trx, document, by, 'initial rules', at));
 }
 
-function toStored(row: Row): StoredRules {
+function toStored(row: Selectable<RulesVersionsTable>): StoredRules {
   return {
     version: row.version,
     document: JSON.parse(row.document) as Rules,

@@ -70,7 +70,7 @@ export function reportScheduleRoutes(repo: ScheduleRepository, runner: ReportRun
       schema: { summary: 'Add a scheduled report', description: `Keys left out take their defaults. ${INVALID}`, tags: TAGS, body: ReportScheduleSchema, response: { 201: ScheduleView, ...errorResponses(400) } },
     }, async (request, reply) => {
       const created = repo.create(parse(request.body), request.principal!.username, now());
-      request.audit('reports.schedule.create', `report-schedule:${created.id}`, { name: created.schedule.name, period: created.schedule.period, recipients: created.schedule.recipients.length });
+      await request.audit('reports.schedule.create', `report-schedule:${created.id}`, { name: created.schedule.name, period: created.schedule.period, recipients: created.schedule.recipients.length });
       return reply.code(201).send(view(created));
     });
 
@@ -88,7 +88,7 @@ export function reportScheduleRoutes(repo: ScheduleRepository, runner: ReportRun
       const schedule = parse(request.body);
       repo.update(before.id, schedule, request.principal!.username, now());
       const changed = Object.keys(schedule).filter((k) => JSON.stringify(schedule[k as keyof typeof schedule]) !== JSON.stringify(before.schedule[k as keyof typeof schedule]));
-      request.audit('reports.schedule.update', `report-schedule:${before.id}`, { name: schedule.name, changed, enabled: schedule.enabled });
+      await request.audit('reports.schedule.update', `report-schedule:${before.id}`, { name: schedule.name, changed, enabled: schedule.enabled });
       return view(existing(before.id));
     });
 
@@ -98,7 +98,7 @@ export function reportScheduleRoutes(repo: ScheduleRepository, runner: ReportRun
     }, async (request, reply) => {
       const s = existing(request.params.id);
       repo.delete(s.id);
-      request.audit('reports.schedule.delete', `report-schedule:${s.id}`, { name: s.schedule.name });
+      await request.audit('reports.schedule.delete', `report-schedule:${s.id}`, { name: s.schedule.name });
       return reply.code(204).send(null);
     });
 
@@ -118,7 +118,7 @@ export function reportScheduleRoutes(repo: ScheduleRepository, runner: ReportRun
     }, async (request) => {
       const s = existing(request.params.id);
       const sent = await runner.sendNow(s);
-      request.audit('reports.send', `report-schedule:${s.id}`, { name: s.schedule.name, periodStart: iso(sent.period.start), nodeId: sent.nodeId, queueId: sent.queueId, recipients: sent.recipients.length });
+      await request.audit('reports.send', `report-schedule:${s.id}`, { name: s.schedule.name, periodStart: iso(sent.period.start), nodeId: sent.nodeId, queueId: sent.queueId, recipients: sent.recipients.length });
       return { period: { start: iso(sent.period.start), end: iso(sent.period.end) }, nodeId: sent.nodeId, queueId: sent.queueId, recipients: [...sent.recipients] };
     });
   };

@@ -72,7 +72,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const db = openDatabase(join(dir, 'master.sqlite'), MASTER_MIGRATIONS);
   const cluster = fakeCluster();
   const deps: AppDeps = { config, db, database: sqliteDatabase(db), log: options.log ?? pino({ level: 'silent' }), now: () => clock.t, cluster };
-  seedRules(db, demoRules(), 'system', clock.t);
+  await seedRules(deps.database.db, demoRules(), 'system', clock.t);
   const app = await buildApp(deps, options);
   // Cheap hashes for the fixtures (ln=10); routes hash with the real cost.
   const fixtureHash = await hashPassword(PASSWORD, { ln: 10, r: 8, p: 1 });

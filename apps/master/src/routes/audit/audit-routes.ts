@@ -49,7 +49,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const q = request.query;
       const limit = q.limit ?? 100;
-      const entries = auditLog.list({
+      const entries = await auditLog.list({
         username: q.username,
         action: q.action,
         since: q.since === undefined ? undefined : Date.parse(q.since),

@@ -31,7 +31,7 @@ test('login sets an HttpOnly, SameSite=Strict session cookie and returns the pri
   const ids = h.deps.db.prepare('SELECT id FROM sessions').all() as { id: string }[];
   assert.equal(ids.length, 1);
   assert.notEqual(ids[0]?.id, cookie.value);
-  const audit = h.app.services.auditLog.list({ action: 'auth.login', limit: 10 });
+  const audit = await h.app.services.auditLog.list({ action: 'auth.login', limit: 10 });
   assert.equal(audit[0]?.username, 'admin');
 });
 
@@ -53,7 +53,7 @@ test('a wrong password or unknown user is 401, audited and logged without the pa
     assert.deepEqual(res.json(), { error: 'wrong user name or password', code: 'MOAT_ERR_BAD_CREDENTIALS' });
     assert.equal(res.cookies.length, 0);
   }
-  const failed = h.app.services.auditLog.list({ action: 'auth.login_failed', limit: 10 });
+  const failed = await h.app.services.auditLog.list({ action: 'auth.login_failed', limit: 10 });
   assert.deepEqual(
     failed.map((e) => [e.username, e.ip, e.details['reason']]),
     [
@@ -123,7 +123,7 @@ test('logout ends the session and clears the cookie', async (t) => {
   const cleared = res.cookies.find((c) => c.name === 'moat_session');
   assert.equal(cleared?.value, '');
   assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: session })).statusCode, 401);
-  assert.equal(h.app.services.auditLog.list({ action: 'auth.logout', limit: 1 })[0]?.username, 'auditor');
+  assert.equal((await h.app.services.auditLog.list({ action: 'auth.logout', limit: 1 }))[0]?.username, 'auditor');
 });
 
 test('changing your own password needs the current one and ends your other sessions', async (t) => {
@@ -140,7 +140,7 @@ test('changing your own password needs the current one and ends your other sessi
   assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: second })).statusCode, 401);
   assert.equal((await h.app.inject(loginAs('auditor', PASSWORD))).statusCode, 401);
   assert.equal((await h.app.inject(loginAs('auditor', 'a brand new one'))).statusCode, 200);
-  const entry = h.app.services.auditLog.list({ action: 'auth.password_change', limit: 1 })[0];
+  const entry = (await h.app.services.auditLog.list({ action: 'auth.password_change', limit: 1 }))[0];
   assert.deepEqual(entry?.details, { sessionsEnded: 1, tokensRevoked: 1 }, "the auditor fixture's API token ends too");
   assert.equal((await h.app.inject({ method: 'GET', url: '/api/v1/auth/me', headers: h.bearer.auditor })).statusCode, 401);
 });

@@ -49,7 +49,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const matches = await verifyPassword(password, hash ?? (await decoyHash()));
       if (user === undefined || !matches || user.disabled) {
         const reason = user === undefined ? 'unknown user' : !matches ? 'wrong password' : 'user disabled';
-        auditLog.audit({ username, via: 'password' }, request.ip, 'auth.login_failed', `user:${username}`, { reason });
+        await auditLog.audit({ username, via: 'password' }, request.ip, 'auth.login_failed', `user:${username}`, { reason });
         request.log.warn({ event: 'AUTH_LOGIN_FAILED', ip: request.ip, username, reason }, 'login failed');
         throw badCredentials();
       }
@@ -57,7 +57,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await sessions.sweep();
       const session = await sessions.create(user.id, request.ip, request.headers['user-agent'] ?? '');
       reply.setCookie(SESSION_COOKIE, session.token, sessionCookieOptions(cookieIsSecure(config), session.expiresAt));
-      auditLog.audit({ username: user.username, via: 'password' }, request.ip, 'auth.login', `user:${user.id}`);
+      await auditLog.audit({ username: user.username, via: 'password' }, request.ip, 'auth.login', `user:${user.id}`);
       request.log.info({ event: 'AUTH_LOGIN', ip: request.ip, username: user.username }, 'signed in');
       return { username: user.username, role: user.role, expiresAt: iso(session.expiresAt) };
     },
@@ -73,7 +73,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const token = request.cookies[SESSION_COOKIE];
       if (token !== undefined && request.principal?.via === 'session') await sessions.revoke(token);
       reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(cookieIsSecure(config)));
-      request.audit('auth.logout', `user:${request.principal?.userId}`);
+      await request.audit('auth.logout', `user:${request.principal?.userId}`);
       return reply.code(204).send(null);
     },
   );
@@ -107,7 +107,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const ticket = throttle(request.ip, p.username);
       const hash = await users.passwordHashOf(p.userId);
       if (hash === undefined || !(await verifyPassword(request.body.currentPassword, hash))) {
-        request.audit('auth.password_change_failed', `user:${p.userId}`, { reason: 'wrong current password' });
+        await request.audit('auth.password_change_failed', `user:${p.userId}`, { reason: 'wrong current password' });
         throw new ApiError(403, 'MOAT_ERR_BAD_CREDENTIALS', 'the current password is wrong');
       }
       loginLimiter.succeeded(ticket);
@@ -115,7 +115,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const ended = await sessions.revokeAllForUser(p.userId, p.via === 'session' ? request.cookies[SESSION_COOKIE] : undefined);
       // A new password also ends the user's API tokens (made with the old one's trust).
       const tokensRevoked = await app.services.tokens.revokeAllForUser(p.userId);
-      request.audit('auth.password_change', `user:${p.userId}`, { sessionsEnded: ended, tokensRevoked });
+      await request.audit('auth.password_change', `user:${p.userId}`, { sessionsEnded: ended, tokensRevoked });
       return reply.code(204).send(null);
     },
   );

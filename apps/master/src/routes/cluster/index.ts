@@ -17,14 +17,14 @@ import { registerTrendRoutes } from './trends-routes.ts';
 export function clusterRoutes(hub: ClusterHub, deps: AppDeps): FastifyPluginAsync {
   return async (app) => {
     const typed = app as unknown as TypedApp;
-    registerNodeRoutes(typed, hub, () => currentRules(deps.db)?.version ?? 0);
+    registerNodeRoutes(typed, hub, async () => (await currentRules(deps.database.db))?.version ?? 0);
     registerTrendRoutes(typed, hub, deps.now);
     registerQuarantineActionRoutes(typed, hub, deps);
     registerQuarantineBulkRoutes(typed, hub, deps);
     registerRetainedRoutes(typed, hub, deps);
     registerLearnRoutes(typed, hub, deps);
     registerVerificationRoutes(typed, hub, deps);
-    registerRoutesRoutes(typed, hub, () => currentRules(deps.db)?.document);
+    registerRoutesRoutes(typed, hub, async () => (await currentRules(deps.database.db))?.document);
     registerMessageTestRoutes(typed, hub, deps);
   };
 }

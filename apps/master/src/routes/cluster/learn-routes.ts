@@ -64,7 +64,7 @@ export function registerLearnRoutes(app: TypedApp, hub: ClusterHub, deps: AppDep
     applied: t.outcome.applied,
     pending: t.outcome.pending,
   });
-  const auditTaught = (request: { audit(action: string, target: string, details?: Record<string, unknown>): void }, target: string, t: Taught, extra: Record<string, unknown> = {}) =>
+  const auditTaught = (request: { audit(action: string, target: string, details?: Record<string, unknown>): Promise<void> }, target: string, t: Taught, extra: Record<string, unknown> = {}) =>
     request.audit(`learn.${t.event.class}`, target, { seq: t.event.seq, digest: t.event.digest, created: t.created, ...(t.event.unlearn ? { unlearn: t.event.unlearn } : {}), ...extra });
 
   app.post(
@@ -93,7 +93,7 @@ export function registerLearnRoutes(app: TypedApp, hub: ClusterHub, deps: AppDep
       else throw new ApiError(409, 'MOAT_ERR_NO_COPY', `no copy of message ${id} is kept (not retained, not held in quarantine): there is nothing to learn from`);
       const message = await readLearnMessage(stream);
       const t = await teach(hub, { message, class: request.body.as, source: 'admin', actor: request.principal!.username, origin: { nodeId: m.nodeId, messageId: m.id } }, deps.now(), (request.query.wait ?? DEFAULT_WAIT_SECONDS) * 1000, deps.log);
-      auditTaught(request, `${m.nodeName ?? m.nodeId}/${m.id}`, t, { subject: m.subject.slice(0, 200), from: m.mailFrom });
+      await auditTaught(request, `${m.nodeName ?? m.nodeId}/${m.id}`, t, { subject: m.subject.slice(0, 200), from: m.mailFrom });
       return reply.code(t.outcome.complete ? 200 : 202).send(answer(t));
     },
   );
@@ -121,7 +121,7 @@ export function registerLearnRoutes(app: TypedApp, hub: ClusterHub, deps: AppDep
         if (!Buffer.isBuffer(body) || body.length === 0) throw new ApiError(400, 'MOAT_ERR_VALIDATION', 'the body must be the message (message/rfc822)', [{ field: 'body', message: 'is empty or not a message' }]);
         const source: LearnSource = request.query.source ?? 'cli';
         const t = await teach(hub, { message: await readLearnMessage(Readable.from([body])), class: request.query.as, source, actor: request.principal!.username }, deps.now(), (request.query.wait ?? DEFAULT_WAIT_SECONDS) * 1000, deps.log);
-        auditTaught(request, `sha256:${t.event.digest.slice(0, 16)}`, t, { size: t.event.size, source });
+        await auditTaught(request, `sha256:${t.event.digest.slice(0, 16)}`, t, { size: t.event.size, source });
         return reply.code(t.outcome.complete ? 200 : 202).send(answer(t));
       },
     );

@@ -57,7 +57,7 @@ export function registerMessageTestRoutes(app: TypedApp, hub: ClusterHub, deps: 
     const given = [body.message !== undefined, body.messageBase64 !== undefined, body.fromLog !== undefined].filter(Boolean).length;
     if (given !== 1) throw invalid('body.message', 'give exactly one of message, messageBase64 or fromLog');
 
-    const rules = body.rules === undefined ? currentRules(deps.db)?.document : draft(body.rules);
+    const rules = body.rules === undefined ? (await currentRules(deps.database.db))?.document : draft(body.rules);
     if (!rules) throw new ApiError(409, 'MOAT_ERR_NO_RULES', 'there are no rules yet to test against');
     const limit = Math.min(MAX_TEST_MESSAGE_BYTES, rules.limits.maxMessageBytes);
     const field = body.message !== undefined ? 'body.message' : body.messageBase64 !== undefined ? 'body.messageBase64' : 'body.fromLog';
@@ -80,7 +80,7 @@ export function registerMessageTestRoutes(app: TypedApp, hub: ClusterHub, deps: 
     const nodeId = pickNode(hub, body.node, logged?.nodeId);
     const answer = await hub.testMessage(nodeId, { envelope, message, ...(body.rules !== undefined ? { rules } : {}) });
     // A logged message's content was read on its node (as `message.view` records a fetch); a pasted one is nobody's mail.
-    if (logged) request.audit('message.test', `${logged.nodeName ?? logged.nodeId}/${logged.id}`, { action: answer.verdict.action, draft: body.rules !== undefined, node: nodeId });
+    if (logged) await request.audit('message.test', `${logged.nodeName ?? logged.nodeId}/${logged.id}`, { action: answer.verdict.action, draft: body.rules !== undefined, node: nodeId });
     deps.log.info({ event: 'MESSAGE_TESTED', node: nodeId, action: answer.verdict.action, draft: body.rules !== undefined, fromLog: body.fromLog ? `${body.fromLog.nodeId}/${body.fromLog.id}` : undefined }, 'message tested on a scanner (dry run)');
     return { node: hub.nodes().find((n) => n.id === nodeId)?.name ?? nodeId, ...answer };
   });

@@ -68,12 +68,12 @@ const JoinTokenSchema = Type.Object({
 const NodeIdParams = Type.Object({ nodeId: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'Node id.' }) });
 
 /** The node registry and each node's relay queue (fetched live over the link). */
-export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersion: () => number): void {
+export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersion: () => Promise<number>): void {
   app.get(
     '/nodes',
     { schema: { summary: 'Every scanner that joined, with its live state', tags: ['cluster'], response: { 200: Type.Object({ items: Type.Array(NodeSchema) }), ...errorResponses() } } },
     async () => {
-      const current = currentVersion();
+      const current = await currentVersion();
       const warnings = hub.eventWarnings();
       return {
         items: hub.nodes().map((n) => {
@@ -109,7 +109,7 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
       const { node, ttlSeconds, replace } = request.body;
       const made = hub.mintJoinToken(node, { ttlSeconds, replace, createdBy: request.principal?.username ?? 'unknown' });
       if (!made.ok) throw new ApiError(409, made.code, made.message);
-      request.audit('node.join-token', `node:${node}`, { ttlSeconds, replace, expiresAt: iso(made.minted.expiresAt) });
+      await request.audit('node.join-token', `node:${node}`, { ttlSeconds, replace, expiresAt: iso(made.minted.expiresAt) });
       return reply.code(201).send({ token: made.minted.token, node, expiresAt: iso(made.minted.expiresAt), replace });
     },
   );
@@ -133,7 +133,7 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
       const outcome = hub.removeNode(request.params.nodeId);
       if (outcome === 'unknown') throw notFound(`node ${request.params.nodeId}`);
       if (outcome === 'online') throw new ApiError(409, 'MOAT_ERR_NODE_ONLINE', `node ${node?.name ?? request.params.nodeId} is connected: stop it first, then remove it`);
-      request.audit('node.remove', `node:${request.params.nodeId}`, { name: node?.name });
+      await request.audit('node.remove', `node:${request.params.nodeId}`, { name: node?.name });
       return { ok: true };
     },
   );
@@ -164,7 +164,7 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
     const handler = async (request: { params: { nodeId: string; queueId: string }; audit(action: string, target: string, details?: Record<string, unknown>): void }) => {
       known(hub, request.params.nodeId);
       await hub.queueAction(request.params.nodeId, request.params.queueId, action);
-      request.audit(`queue.${action}`, `${request.params.nodeId}/${request.params.queueId}`);
+      await request.audit(`queue.${action}`, `${request.params.nodeId}/${request.params.queueId}`);
       return { ok: true };
     };
     const schema = {

@@ -38,7 +38,7 @@ export function registerQuarantineActionRoutes(app: TypedApp, hub: ClusterHub, d
     async (request, reply) => {
       const q = held(request.params.id);
       const stream = await hub.fetchQuarantined(q.nodeId, q.id);
-      request.audit('quarantine.view', `${q.nodeName ?? q.nodeId}/${q.id}`);
+      await request.audit('quarantine.view', `${q.nodeName ?? q.nodeId}/${q.id}`);
       reply.header('content-type', 'message/rfc822');
       reply.header('content-disposition', `attachment; filename="${q.id}.eml"`);
       return reply.send(stream);
@@ -62,10 +62,10 @@ export function registerQuarantineActionRoutes(app: TypedApp, hub: ClusterHub, d
       await hub.quarantineAction(q.nodeId, q.id, action);
       const status = action === 'release' ? 'released' : 'deleted';
       markQuarantine(deps.db, q.nodeId, q.id, status, deps.now());
-      request.audit(`quarantine.${action}`, `${q.nodeName ?? q.nodeId}/${q.id}`, { subject: q.subject.slice(0, 200), from: q.mailFrom });
+      await request.audit(`quarantine.${action}`, `${q.nodeName ?? q.nodeId}/${q.id}`, { subject: q.subject.slice(0, 200), from: q.mailFrom });
       if (lesson) {
         const t = await teach(hub, { message: lesson, class: 'ham', source: 'admin', actor: request.principal!.username, origin: { nodeId: q.nodeId, messageId: q.id } }, deps.now(), 0, deps.log);
-        request.audit('learn.ham', `${q.nodeName ?? q.nodeId}/${q.id}`, { seq: t.event.seq, digest: t.event.digest, created: t.created, ...(t.event.unlearn ? { unlearn: t.event.unlearn } : {}), by: 'release' });
+        await request.audit('learn.ham', `${q.nodeName ?? q.nodeId}/${q.id}`, { seq: t.event.seq, digest: t.event.digest, created: t.created, ...(t.event.unlearn ? { unlearn: t.event.unlearn } : {}), by: 'release' });
       }
       return { ok: true, status };
     };

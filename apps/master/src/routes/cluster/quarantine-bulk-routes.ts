@@ -127,7 +127,7 @@ export function registerQuarantineBulkRoutes(app: TypedApp, hub: ClusterHub, dep
       keep(job);
       const auditLog = request.server.services.auditLog;
       const ip = request.ip;
-      auditLog.audit(principal, ip, 'quarantine.bulk.start', `job ${job.id}`, { action, search: job.search, total: job.total });
+      await auditLog.audit(principal, ip, 'quarantine.bulk.start', `job ${job.id}`, { action, search: job.search, total: job.total });
       run(job, targets, principal, auditLog, ip).catch((err: Error) => {
         job.state = 'done';
         job.finishedAt = deps.now();
@@ -187,7 +187,7 @@ export function registerQuarantineBulkRoutes(app: TypedApp, hub: ClusterHub, dep
     }
     job.state = 'done';
     job.finishedAt = deps.now();
-    auditLog.audit(principal, ip, 'quarantine.bulk.done', `job ${job.id}`, { action: job.action, search: job.search, total: job.total, ok: job.ok, failed: job.failed });
+    await auditLog.audit(principal, ip, 'quarantine.bulk.done', `job ${job.id}`, { action: job.action, search: job.search, total: job.total, ok: job.ok, failed: job.failed });
     keep(job);
   }
 
@@ -199,7 +199,7 @@ export function registerQuarantineBulkRoutes(app: TypedApp, hub: ClusterHub, dep
     if (job.action === 'spam') {
       const message = await readLearnMessage(await hub.fetchQuarantined(q.nodeId, q.id));
       const taught = await teach(hub, { message, class: 'spam', source: 'admin', actor: principal.username, origin: { nodeId: q.nodeId, messageId: q.id } }, deps.now(), 0, deps.log);
-      auditLog.audit(principal, ip, 'learn.spam', target, { seq: taught.event.seq, digest: taught.event.digest, created: taught.created, ...(taught.event.unlearn ? { unlearn: taught.event.unlearn } : {}), subject: q.subject.slice(0, 200), from: q.mailFrom, bulk: job.id });
+      await auditLog.audit(principal, ip, 'learn.spam', target, { seq: taught.event.seq, digest: taught.event.digest, created: taught.created, ...(taught.event.unlearn ? { unlearn: taught.event.unlearn } : {}), subject: q.subject.slice(0, 200), from: q.mailFrom, bulk: job.id });
       return;
     }
     // As the single release: an admin's release teaches "not spam", read before the message leaves.
@@ -213,10 +213,10 @@ export function registerQuarantineBulkRoutes(app: TypedApp, hub: ClusterHub, dep
     }
     await hub.quarantineAction(q.nodeId, q.id, job.action);
     markQuarantine(deps.db, q.nodeId, q.id, job.action === 'release' ? 'released' : 'deleted', deps.now());
-    auditLog.audit(principal, ip, `quarantine.${job.action}`, target, { subject: q.subject.slice(0, 200), from: q.mailFrom, bulk: job.id });
+    await auditLog.audit(principal, ip, `quarantine.${job.action}`, target, { subject: q.subject.slice(0, 200), from: q.mailFrom, bulk: job.id });
     if (lesson) {
       const taught = await teach(hub, { message: lesson, class: 'ham', source: 'admin', actor: principal.username, origin: { nodeId: q.nodeId, messageId: q.id } }, deps.now(), 0, deps.log);
-      auditLog.audit(principal, ip, 'learn.ham', target, { seq: taught.event.seq, digest: taught.event.digest, created: taught.created, by: 'release', bulk: job.id });
+      await auditLog.audit(principal, ip, 'learn.ham', target, { seq: taught.event.seq, digest: taught.event.digest, created: taught.created, by: 'release', bulk: job.id });
     }
   }
 }

@@ -52,7 +52,7 @@ export function registerRetainedRoutes(app: TypedApp, hub: ClusterHub, deps: App
     async (request, reply) => {
       const m = kept(request.params.nodeId, request.params.id);
       const stream = await hub.fetchRetained(m.nodeId, m.id);
-      request.audit('message.view', target(m));
+      await request.audit('message.view', target(m));
       reply.header('content-type', 'message/rfc822');
       reply.header('content-disposition', `attachment; filename="${m.id}.eml"`);
       return reply.send(stream);
@@ -82,17 +82,17 @@ export function registerRetainedRoutes(app: TypedApp, hub: ClusterHub, deps: App
     },
     async (request) => {
       const rcptTo = request.body?.rcptTo;
-      if (rcptTo) checkAccepted(rcptTo);
+      if (rcptTo) await checkAccepted(rcptTo);
       const m = kept(request.params.nodeId, request.params.id);
       const done = await hub.redeliverRetained(m.nodeId, m.id, rcptTo);
-      request.audit('message.redeliver', target(m), { subject: m.subject.slice(0, 200), from: m.mailFrom, rcptTo: done.rcptTo, queueId: done.queueId, originalRecipients: rcptTo === undefined });
+      await request.audit('message.redeliver', target(m), { subject: m.subject.slice(0, 200), from: m.mailFrom, rcptTo: done.rcptTo, queueId: done.queueId, originalRecipients: rcptTo === undefined });
       return { ok: true, queueId: done.queueId, rcptTo: done.rcptTo };
     },
   );
 
   /** A re-delivery goes to the organisation's own mail server: recipients in accepted domains only. */
-  function checkAccepted(rcptTo: readonly string[]): void {
-    const rules = currentRules(deps.db);
+  async function checkAccepted(rcptTo: readonly string[]): Promise<void> {
+    const rules = await currentRules(deps.database.db);
     if (!rules) return;
     const accepted = compileRules(rules.document).acceptedDomain;
     const problems = rcptTo.flatMap((a, i) => (accepted(a.slice(a.lastIndexOf('@') + 1)) === undefined ? [{ field: `body.rcptTo.${i}`, message: 'is not in an accepted domain' }] : []));

@@ -24,7 +24,7 @@ const RouteViewSchema = Type.Object({
 });
 
 /** Per-domain routes (rules) with each node's last outcome on each (heartbeats, memory only). */
-export function registerRoutesRoutes(app: TypedApp, hub: ClusterHub, rules: () => Rules | undefined): void {
+export function registerRoutesRoutes(app: TypedApp, hub: ClusterHub, rules: () => Promise<Rules | undefined>): void {
   app.get(
     '/routes',
     {
@@ -38,7 +38,7 @@ export function registerRoutesRoutes(app: TypedApp, hub: ClusterHub, rules: () =
       },
     },
     async () => {
-      const routes = rules()?.routing?.domains ?? [];
+      const routes = (await rules())?.routing?.domains ?? [];
       const nodes = hub.nodes().map((n) => ({ n, health: hub.routeHealth(n.id) }));
       const view = (route: string, settings: (typeof routes)[number] | null) => ({
         route,

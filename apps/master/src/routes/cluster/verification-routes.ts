@@ -87,7 +87,7 @@ export function registerVerificationRoutes(app: TypedApp, hub: ClusterHub, deps:
     const size = Buffer.byteLength(JSON.stringify({ ...hub.verification.frame().sources, [name]: source }));
     if (size > MAX_STORE_BYTES) throw new ApiError(413, 'MOAT_ERR_TOO_LARGE', `the verification store would be ${size} bytes; at most ${MAX_STORE_BYTES} fit the cluster link`, [{ field: 'body.entries', message: 'too many entries' }]);
     hub.verification.put(name, source, request.principal!.username, deps.now());
-    request.audit('verification.put', name, auditDiff(before?.source, source));
+    await request.audit('verification.put', name, auditDiff(before?.source, source));
     deps.log.info({ event: 'VERIFY_STORE_CHANGED', name, kind: source.kind }, 'verification store entry saved');
     hub.verificationChanged();
     return view(hub.verification.get(name)!);
@@ -99,7 +99,7 @@ export function registerVerificationRoutes(app: TypedApp, hub: ClusterHub, deps:
   }, async (request, reply) => {
     const before = hub.verification.get(request.params.name);
     if (!before || !hub.verification.remove(request.params.name)) throw notFound(`verification source ${request.params.name}`);
-    request.audit('verification.delete', request.params.name, { kind: before.source.kind });
+    await request.audit('verification.delete', request.params.name, { kind: before.source.kind });
     hub.verificationChanged();
     return reply.code(204).send(null);
   });

@@ -26,7 +26,7 @@ const ListVersionSchema = Type.Object({
  * rules document and have versions of their own, pushed to the scanners apart from the rules.
  */
 export const recipientListsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db } = app.deps;
+  const db = app.deps.database.db;
 
   app.get(
     '/recipient-lists',
@@ -44,7 +44,7 @@ export const recipientListsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
       },
     },
-    async () => ({ version: currentListsVersion(db), lists: allRecipientLists(db) }),
+    async () => ({ version: await currentListsVersion(db), lists: await allRecipientLists(db) }),
   );
 
   app.get(
@@ -63,7 +63,7 @@ export const recipientListsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const limit = request.query.limit ?? 100;
-      const versions = listVersions(db, limit, request.query.before);
+      const versions = await listVersions(db, limit, request.query.before);
       const last = versions.at(-1);
       return {
         versions: versions.map((v) => ({ ...v, createdAt: iso(v.createdAt) })),

@@ -26,7 +26,7 @@ test('an auditor reads the rules but cannot change them; an operator cannot eith
     assert.equal(put.json().code, 'MOAT_ERR_FORBIDDEN');
     assert.equal((await h.app.inject({ method: 'POST', url: '/api/v1/rules/versions/1/rollback', headers: who })).statusCode, 403);
   }
-  assert.equal(currentRules(h.deps.db)?.version, 1);
+  assert.equal((await currentRules(h.deps.database.db))?.version, 1);
 });
 
 test('an invalid document is 400 naming every bad key in it; nothing is stored or pushed', async (t) => {
@@ -53,9 +53,9 @@ test('an invalid document is 400 naming every bad key in it; nothing is stored o
   assert.deepEqual(unknown.json().details, [{ field: 'sendrBlock', message: 'unknown key' }]);
   const notObject = await h.app.inject({ method: 'PUT', url: '/api/v1/rules', headers: h.bearer.admin, payload: [1, 2] });
   assert.equal(notObject.statusCode, 400);
-  assert.equal(currentRules(h.deps.db)?.version, 1);
+  assert.equal((await currentRules(h.deps.database.db))?.version, 1);
   assert.equal(h.cluster.rulesChangedCalls, 0);
-  assert.equal(h.app.services.auditLog.list({ action: 'rules.update', limit: 10 }).length, 0);
+  assert.equal((await h.app.services.auditLog.list({ action: 'rules.update', limit: 10 })).length, 0);
 });
 
 test('a valid document becomes version current+1 (whatever it says), is audited with what changed, and is pushed', async (t) => {
@@ -77,10 +77,10 @@ test('a valid document becomes version current+1 (whatever it says), is audited 
   assert.equal(stored.comment, 'block spam.example');
   assert.deepEqual(stored.document.lists.senderBlock, ['*@blocked.example', '*@spam.example']);
   assert.equal(stored.document.limits.maxRecipients, 100, 'defaults are filled in');
-  assert.equal(currentRules(h.deps.db)?.version, 2);
+  assert.equal((await currentRules(h.deps.database.db))?.version, 2);
   assert.equal(h.cluster.rulesChangedCalls, 1);
 
-  const [entry] = h.app.services.auditLog.list({ action: 'rules.update', limit: 10 });
+  const [entry] = await h.app.services.auditLog.list({ action: 'rules.update', limit: 10 });
   assert.ok(entry);
   assert.equal(entry.username, 'admin');
   assert.equal(entry.ip, '127.0.0.2', 'X-Forwarded-For is not trusted by default');
@@ -132,9 +132,9 @@ test('a rollback stores the old document as a new version, audited and pushed', 
   assert.equal(res.json().comment, 'rollback to version 1: too strict');
   const v1 = (await h.app.inject({ method: 'GET', url: '/api/v1/rules/versions/1', headers: h.bearer.admin })).json().document;
   assert.deepEqual(res.json().document, { ...v1, version: 3 });
-  assert.equal(currentRules(h.deps.db)?.version, 3);
+  assert.equal((await currentRules(h.deps.database.db))?.version, 3);
   assert.equal(h.cluster.rulesChangedCalls, 2);
-  const [entry] = h.app.services.auditLog.list({ action: 'rules.rollback', limit: 1 });
+  const [entry] = await h.app.services.auditLog.list({ action: 'rules.rollback', limit: 1 });
   assert.equal(entry?.details['rolledBackTo'], 1);
   assert.deepEqual(entry?.details['content'], { added: ['demo-tag'], removed: [], changed: [] });
   assert.equal((await h.app.inject({ method: 'POST', url: '/api/v1/rules/versions/9/rollback', headers: h.bearer.admin })).statusCode, 404);
@@ -144,17 +144,17 @@ test('a rollback stores the old document as a new version, audited and pushed', 
 test('an end user\'s change while an admin edits makes no rules version: the save is not stale and leaves the entry alone; another admin\'s save since is 409 MOAT_ERR_STALE_RULES naming what changed', async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
-  const listDeps = { db: h.deps.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster, auditLog: h.app.services.auditLog };
+  const listDeps = { db: h.deps.database.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster };
   const loaded = (await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin })).json();
   // While the admin edits version 1, an end user allows a sender from their quarantine page.
-  changeRecipientList(listDeps, 'alice@example.test', { op: 'add', list: 'allow', pattern: 'friend@partner.test' }, '192.0.2.1');
-  assert.equal(currentRules(h.deps.db)?.version, 1, 'no rules version');
+  await changeRecipientList(listDeps, 'alice@example.test', { op: 'add', list: 'allow', pattern: 'friend@partner.test' }, '192.0.2.1');
+  assert.equal((await currentRules(h.deps.database.db))?.version, 1, 'no rules version');
   const edited = { ...loaded.document, content: [...loaded.document.content, { id: 'new-rule', target: 'subject', contains: 'NEW', action: 'tag' }] };
   const put = await h.app.inject({ method: 'PUT', url: `/api/v1/rules?baseVersion=${loaded.version}`, headers: h.bearer.admin, payload: edited });
   assert.equal(put.statusCode, 200, put.body);
   assert.equal(put.json().version, 2);
   assert.deepEqual(put.json().document.recipientLists, {}, 'the rules carry no end user\'s entry');
-  assert.deepEqual(recipientListsOf(h.deps.db, 'alice@example.test'), { allow: ['friend@partner.test'], block: [] }, 'the end user\'s entry is untouched');
+  assert.deepEqual((await recipientListsOf(h.deps.database.db, 'alice@example.test')), { allow: ['friend@partner.test'], block: [] }, 'the end user\'s entry is untouched');
   assert.ok(put.json().document.content.some((r: { id: string }) => r.id === 'new-rule'));
 
   // A second admin's save from version 1 (before the first admin's): refused, nothing stored.
@@ -168,7 +168,7 @@ test('an end user\'s change while an admin edits makes no rules version: the sav
   assert.deepEqual(body.details.content.added, ['new-rule']);
   assert.deepEqual(body.details.versions.map((v: { version: number }) => v.version), [2]);
   assert.match(body.error, /changed since version 1/);
-  assert.equal(currentRules(h.deps.db)?.version, 2);
+  assert.equal((await currentRules(h.deps.database.db))?.version, 2);
 
   // The admin's own per-recipient lists are part of the rules: another admin's change to them makes a save stale too.
   const mine = (await h.app.inject({ method: 'GET', url: '/api/v1/rules', headers: h.bearer.admin })).json();
@@ -184,8 +184,8 @@ test('an end user\'s change while an admin edits makes no rules version: the sav
 test('a save without a base version that leaves recipientLists out keeps the admin\'s; a rollback keeps them too; neither touches the end users\' lists', async (t) => {
   const h = await startHarness();
   t.after(() => h.close());
-  const listDeps = { db: h.deps.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster, auditLog: h.app.services.auditLog };
-  changeRecipientList(listDeps, 'bob@example.test', { op: 'add', list: 'block', pattern: 'pest@spam.test' }, '192.0.2.1');
+  const listDeps = { db: h.deps.database.db, now: h.deps.now, log: h.deps.log, cluster: h.deps.cluster };
+  await changeRecipientList(listDeps, 'bob@example.test', { op: 'add', list: 'block', pattern: 'pest@spam.test' }, '192.0.2.1');
   const withAdminLists = await h.app.inject({ method: 'PUT', url: '/api/v1/rules', headers: h.bearer.admin, payload: { ...valid, recipientLists: { 'carol@example.test': { allow: ['boss@partner.test'], block: [] } } } });
   assert.equal(withAdminLists.statusCode, 200);
   const put = await h.app.inject({ method: 'PUT', url: '/api/v1/rules', headers: h.bearer.admin, payload: valid });
@@ -194,7 +194,7 @@ test('a save without a base version that leaves recipientLists out keeps the adm
   const back = await h.app.inject({ method: 'POST', url: '/api/v1/rules/versions/1/rollback', headers: h.bearer.admin });
   assert.equal(back.statusCode, 200);
   assert.deepEqual(back.json().document.recipientLists, { 'carol@example.test': { allow: ['boss@partner.test'], block: [] } });
-  assert.deepEqual(recipientListsOf(h.deps.db, 'bob@example.test'), { allow: [], block: ['pest@spam.test'] });
+  assert.deepEqual((await recipientListsOf(h.deps.database.db, 'bob@example.test')), { allow: [], block: ['pest@spam.test'] });
   assert.equal(h.cluster.rulesChangedCalls, 3);
   assert.equal(h.cluster.recipientListsChangedCalls, 1);
 });

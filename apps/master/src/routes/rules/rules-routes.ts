@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { Kysely } from 'kysely';
 import { ConfigError } from '@moat/config';
+import { isUniqueViolation } from '../../auth/users-repository.ts';
+import type { MasterSchema } from '../../db/schema.ts';
 import { ApiError, notFound } from '../../http/api-error.ts';
 import { handlerValidatedBody } from '../../http/handler-validated-body.ts';
 import { CommentQuery, errorResponses, iso } from '../../http/schemas.ts';
@@ -17,16 +20,19 @@ const RULES_BODY_LIMIT = 8 * 1024 * 1024;
  * (edit or rollback) needs admin. Every stored version is audited and pushed to the scanners.
  */
 export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db, now, log, cluster } = app.deps;
-  const publishDeps: PublishDeps = { db, now, log, cluster, auditLog: app.services.auditLog };
+  const { now, log, cluster } = app.deps;
+  const db = app.deps.database.db;
+  const publishDeps: PublishDeps = { db, now, log, cluster };
 
-  function publish(request: PublishRequest): StoredRules {
+  async function publish(request: PublishRequest): Promise<StoredRules> {
     try {
-      return publishRules(publishDeps, request);
+      return await publishRules(publishDeps, request);
     } catch (err) {
       if (err instanceof ConfigError) {
         throw new ApiError(400, 'MOAT_ERR_RULES_INVALID', 'the rules document is invalid; nothing was stored', err.errors.map((e) => ({ field: e.key, message: e.message })));
       }
+      // Another master stored the same version number first (PostgreSQL, several masters).
+      if (isUniqueViolation(err)) throw new ApiError(409, 'MOAT_ERR_STALE_RULES', 'another rules version was stored at the same moment; nothing was stored: reload the rules and save again');
       throw err;
     }
   }
@@ -37,7 +43,7 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { role: 'auditor' },
       schema: { summary: 'The current rules version and document', tags: ['rules'], response: { 200: StoredRulesSchema, ...errorResponses(404) } },
     },
-    async () => view(currentRules(db) ?? throwNotFound('rules')),
+    async () => view((await currentRules(db)) ?? throwNotFound('rules')),
   );
 
   app.put(
@@ -50,7 +56,7 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Store a new rules version and push it to every scanner',
         description:
           'The body is a complete rules document. The master assigns `version` = current + 1 whatever the body says. Invalid: 400 MOAT_ERR_RULES_INVALID with `details` listing every problem as `{ field, message }`, the field being the key in the document (`content.0.regex`); nothing is stored. A reason may be given as `?comment=` or the `X-Moat-Comment` header. '
-          + 'Send `?baseVersion=` (the version the edit started from): if the rules changed since (another admin, a rollback), nothing is stored: 409 MOAT_ERR_STALE_RULES with `details` naming the versions saved since, the changed keys and content rule ids. End users\' own allow and block lists are not part of the rules (they have versions of their own, `GET /api/v1/recipient-lists`): their changes never make a save stale and a save never undoes them. Without `baseVersion` the save is unconditional, except that a document without `recipientLists` (the admin\'s per-recipient lists) keeps the current ones.',
+          + 'Send `?baseVersion=` (the version the edit started from): if the rules changed since (another admin, a rollback), nothing is stored: 409 MOAT_ERR_STALE_RULES with `details` naming the versions saved since, the changed keys and content rule ids. End users\' own allow and block lists are not part of the rules (they have versions of their own, `GET /api/v1/recipient-lists`): their changes never make a save stale and a save never undoes them. Without `baseVersion` the save is unconditional, except that a document without `recipientLists` (the admin\'s per-recipient lists) keeps the current ones. Two saves at the same moment on masters sharing one PostgreSQL database: the later is 409 MOAT_ERR_STALE_RULES too, and stores nothing.',
         tags: ['rules'],
         body: RulesInputSchema,
         querystring: RulesPutQuery,
@@ -60,23 +66,22 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const comment = request.query.comment ?? request.headers['x-moat-comment'] ?? '';
-      // Read, rebase and store without an await in between: no other save can come between them.
-      const input = rebased(request.body, request.query.baseVersion);
-      return view(publish({ input, by: request.principal!, ip: request.ip, comment, action: 'rules.update' }));
+      // Read, rebase and store in one transaction: no other save can come between them.
+      const input = (trx: Kysely<MasterSchema>, current: StoredRules | undefined) => rebased(trx, current, request.body, request.query.baseVersion);
+      return view(await publish({ input, by: request.principal!, ip: request.ip, comment, action: 'rules.update' }));
     },
   );
 
   /** The edit on top of the current rules (rebase-rules.ts); a stale one is a 409 saying what changed since its base. */
-  function rebased(body: unknown, baseVersion: number | undefined): unknown {
-    const current = currentRules(db);
+  async function rebased(trx: Kysely<MasterSchema>, current: StoredRules | undefined, body: unknown, baseVersion: number | undefined): Promise<unknown> {
     if (!current || body === null || typeof body !== 'object' || Array.isArray(body)) return body;
-    const base = baseVersion === undefined ? undefined : rulesVersion(db, baseVersion);
+    const base = baseVersion === undefined ? undefined : await rulesVersion(trx, baseVersion);
     if (baseVersion !== undefined && base === undefined) {
       throw new ApiError(409, 'MOAT_ERR_STALE_RULES', `version ${baseVersion} is not a stored rules version (the current one is ${current.version}): reload the rules and edit again`, { baseVersion, currentVersion: current.version });
     }
     const outcome = rebaseRulesEdit(body as Record<string, unknown>, base?.document, current.document);
     if (outcome.ok) return outcome.input;
-    const since = listRulesVersions(db, 20).filter((v) => v.version > baseVersion!).map(infoView);
+    const since = (await listRulesVersions(trx, 20)).filter((v) => v.version > baseVersion!).map(infoView);
     throw new ApiError(
       409,
       'MOAT_ERR_STALE_RULES',
@@ -104,7 +109,7 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const limit = request.query.limit ?? 100;
-      const versions = listRulesVersions(db, limit, request.query.before);
+      const versions = await listRulesVersions(db, limit, request.query.before);
       const last = versions.at(-1);
       return { versions: versions.map(infoView), next: versions.length === limit && last !== undefined ? last.version : null };
     },
@@ -116,7 +121,7 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { role: 'auditor' },
       schema: { summary: 'One stored rules version', tags: ['rules'], params: VersionParams, response: { 200: StoredRulesSchema, ...errorResponses(400, 404) } },
     },
-    async (request) => view(rulesVersion(db, request.params.version) ?? throwNotFound('rules version')),
+    async (request) => view((await rulesVersion(db, request.params.version)) ?? throwNotFound('rules version')),
   );
 
   app.post(
@@ -133,13 +138,13 @@ export const rulesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const target = rulesVersion(db, request.params.version) ?? throwNotFound('rules version');
+      const target = (await rulesVersion(db, request.params.version)) ?? throwNotFound('rules version');
       const reason = request.query.comment;
       const comment = `rollback to version ${target.version}${reason ? `: ${reason}` : ''}`;
       // Versions from before migration 17 hold the end users' lists in recipientLists: never brought back into the rules.
-      const input = { ...target.document, recipientLists: currentRules(db)?.document.recipientLists ?? {} };
+      const input = (_trx: Kysely<MasterSchema>, current: StoredRules | undefined) => ({ ...target.document, recipientLists: current?.document.recipientLists ?? {} });
       return view(
-        publish({ input, by: request.principal!, ip: request.ip, comment, action: 'rules.rollback', extra: { rolledBackTo: target.version } }),
+        await publish({ input, by: request.principal!, ip: request.ip, comment, action: 'rules.rollback', extra: { rolledBackTo: target.version } }),
       );
     },
   );

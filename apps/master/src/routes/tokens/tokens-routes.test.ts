@@ -36,7 +36,7 @@ test('an API token is shown once, works as a bearer credential, and stops workin
   const after = await h.app.inject({ method: 'GET', url: '/api/v1/tokens', headers: session });
   assert.equal(after.json().tokens.find((x: { id: string }) => x.id === id).revokedAt, new Date(h.clock.t).toISOString());
 
-  const audit = h.app.services.auditLog.list({ username: 'operator', limit: 10 });
+  const audit = await h.app.services.auditLog.list({ username: 'operator', limit: 10 });
   assert.deepEqual(audit.map((e) => [e.action, e.target, e.via]).slice(0, 2), [
     ['token.revoke', `token:${id}`, 'session'],
     ['token.create', `token:${id}`, 'session'],

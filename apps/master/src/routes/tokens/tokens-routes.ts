@@ -57,7 +57,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const parent = p.via.startsWith('token:') ? await tokens.findById(p.via.slice('token:'.length)) : undefined;
       if (parent) expiresAt = Math.min(expiresAt, parent.expiresAt);
       const { token, record } = await tokens.create(owner.id, request.body.name, { role, expiresAt, parentId: parent?.id });
-      request.audit('token.create', `token:${record.id}`, { name: record.name, forUser: owner.username, role, expiresAt: iso(expiresAt), ...(parent ? { madeWithToken: parent.id } : {}) });
+      await request.audit('token.create', `token:${record.id}`, { name: record.name, forUser: owner.username, role, expiresAt: iso(expiresAt), ...(parent ? { madeWithToken: parent.id } : {}) });
       return reply.code(201).send({ ...view(record), token });
     },
   );
@@ -79,7 +79,7 @@ export const tokensRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Someone else's token is "not found" to a non-admin: ids are not a way to probe.
       if (record === undefined || (record.userId !== p.userId && !isAdmin(p))) throw notFound('token');
       await tokens.revoke(record.id);
-      request.audit('token.revoke', `token:${record.id}`, { name: record.name, owner: record.username });
+      await request.audit('token.revoke', `token:${record.id}`, { name: record.name, owner: record.username });
       return reply.code(204).send(null);
     },
   );

@@ -30,7 +30,7 @@ test('an admin creates, changes and deletes users; each change is audited', asyn
   assert.equal(deleted.statusCode, 204);
   assert.equal((await h.app.inject({ method: 'DELETE', url: '/api/v1/users/4', headers: admin })).statusCode, 404);
 
-  const actions = h.app.services.auditLog.list({ username: 'admin', limit: 10 }).map((e) => [e.action, e.target, e.details]);
+  const actions = (await h.app.services.auditLog.list({ username: 'admin', limit: 10 })).map((e) => [e.action, e.target, e.details]);
   assert.deepEqual(actions, [
     ['user.delete', 'user:4', { username: 'carol', role: 'auditor' }],
     ['user.update', 'user:4', { username: 'carol', role: { from: 'operator', to: 'auditor' }, passwordReset: true, sessionsEnded: 1, tokensRevoked: 0 }],

@@ -42,7 +42,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (isUniqueViolation(err)) throw new ApiError(409, 'MOAT_ERR_USERNAME_TAKEN', `user name ${username} is taken`);
         throw err;
       }
-      request.audit('user.create', `user:${user.id}`, { username: user.username, role });
+      await request.audit('user.create', `user:${user.id}`, { username: user.username, role });
       return reply.code(201).send(view(user));
     },
   );
@@ -71,7 +71,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const sessionsEnded = endSessions ? await sessions.revokeAllForUser(id) : 0;
       // Its API tokens go with a new password or a disabled account, like its sessions.
       const tokensRevoked = endSessions ? await app.services.tokens.revokeAllForUser(id) : 0;
-      request.audit('user.update', `user:${id}`, {
+      await request.audit('user.update', `user:${id}`, {
         username: user.username,
         ...(role !== undefined && { role: { from: user.role, to: role } }),
         ...(disabled !== undefined && { disabled: { from: user.disabled, to: disabled } }),
@@ -101,7 +101,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (user.id === request.principal?.userId) throw new ApiError(409, 'MOAT_ERR_SELF_DELETE', 'you cannot delete your own user');
       if (user.role === 'admin' && !user.disabled && (await users.activeAdminCount()) <= 1) throw lastAdmin();
       await users.remove(id);
-      request.audit('user.delete', `user:${id}`, { username: user.username, role: user.role });
+      await request.audit('user.delete', `user:${id}`, { username: user.username, role: user.role });
       return reply.code(204).send(null);
     },
   );
