@@ -16,6 +16,8 @@ import { CLUSTER_MIGRATION } from '../../apps/master/src/db/migration-003-cluste
 import { RETENTION_MIGRATION } from '../../apps/master/src/db/migration-004-retention.ts';
 import { REFUSALS_MIGRATION } from '../../apps/master/src/db/migration-008-refusals.ts';
 import { EVENT_EPOCHS_MIGRATION } from '../../apps/master/src/db/migration-012-event-epochs.ts';
+import { TOP_BY_NODE_MIGRATION } from '../../apps/master/src/db/migration-015-top-by-node.ts';
+import { sqliteDatabase } from '../../apps/master/src/db/database.ts';
 import { createIngest } from '../../apps/master/src/data/ingest.ts';
 import { bulkLoadMessages, bulkLoadQuarantine } from './master-data-generate.ts';
 import { ingestRun } from './master-data-ingest.ts';
@@ -90,9 +92,9 @@ const opts = {
 
 const log = benchLog;
 const since = (t: number): number => performance.now() - t;
-const ms = (f: () => void): number => {
+const ms = async (f: () => unknown): Promise<number> => {
   const t = performance.now();
-  f();
+  await f();
   return since(t);
 };
 
@@ -109,7 +111,7 @@ process.on('SIGINT', () => {
 });
 
 try {
-  db = openDatabase(file, [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION]);
+  db = openDatabase(file, [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION]);
   const nodes = ['1a2b3c4d5e6f7a01', '1a2b3c4d5e6f7a02', '1a2b3c4d5e6f7a03', '1a2b3c4d5e6f7a04'];
   nodes.forEach((id, i) => db!.prepare("INSERT INTO nodes (id, name, credential_hash, joined_at) VALUES (?, ?, 'x', 0)").run(id, `scanner-${i + 1}`));
   const end = Date.UTC(2025, 5, 1);
@@ -120,13 +122,13 @@ try {
   // Building the data is preparation, not a figure: a bigger page cache makes it faster.
   db.pragma('cache_size = -524288');
   let t = performance.now();
-  const lastSeq = bulkLoadMessages(db, {
+  const lastSeq = await bulkLoadMessages(db, {
     count: opts.messages, start, end, nodes, seed: opts.seed,
     onProgress: (n) => { if (n % 1_000_000 === 0 || n === opts.messages) log(`message log: ${n.toLocaleString('en-US')} rows (${Math.round(n / (since(t) / 1000)).toLocaleString('en-US')}/s)`); },
   });
   const loadMessagesS = since(t) / 1000;
   t = performance.now();
-  bulkLoadQuarantine(db, {
+  await bulkLoadQuarantine(db, {
     count: opts.quarantine, start, end, nodes, seed: opts.seed + 7,
     onProgress: (n) => { if (n % 250_000 === 0 || n === opts.quarantine) log(`quarantine: ${n.toLocaleString('en-US')} rows`); },
   });
@@ -136,45 +138,50 @@ try {
   db.pragma(`cache_size = ${defaultCache}`);
 
   log(`ingest: ${opts.ingest.toLocaleString('en-US')} events through ingestBatch in batches of ${opts.batch}`);
-  const ingest = ingestRun(createIngest(db), { events: opts.ingest, batch: opts.batch, nodes, lastSeq, start: end - DAY_MS, end, seed: opts.seed + 13 });
+  // The common query layer over the same SQLite handle, as the master opens it (db/database.ts).
+  const kdb = sqliteDatabase(db).db;
+  const ingest = await ingestRun(createIngest(kdb, 'sqlite'), { events: opts.ingest, batch: opts.batch, nodes, lastSeq, start: end - DAY_MS, end, seed: opts.seed + 13 });
   log(`ingest: ${Math.round(ingest.eventsPerS).toLocaleString('en-US')} events/s`);
 
-  const timeQueries = <Q>(queries: { kind: string; q: Q }[], run: (q: Q) => { items: unknown[] }): QueryTiming[] => {
-    for (const { q } of queries) run(q); // warm-up pass: the figures are for a warm page cache
-    return queries.map(({ kind, q }) => {
+  const timeQueries = async <Q>(queries: { kind: string; q: Q }[], run: (q: Q) => Promise<{ items: unknown[] }>): Promise<QueryTiming[]> => {
+    for (const { q } of queries) await run(q); // warm-up pass: the figures are for a warm page cache
+    const out: QueryTiming[] = [];
+    for (const { kind, q } of queries) {
       let rows = 0;
-      const took = ms(() => { rows = run(q).items.length; });
-      return { kind, ms: took, rows };
-    });
+      const took = await ms(async () => { rows = (await run(q)).items.length; });
+      out.push({ kind, ms: took, rows });
+    }
+    return out;
   };
   log('quarantine searches');
-  const quarantineTimings = timeQueries(quarantineQueries(opts.seed, range), (q) => searchQuarantine(db!, { ...q, limit: 50 }));
+  const quarantineTimings = await timeQueries(quarantineQueries(opts.seed, range), (q) => searchQuarantine(kdb, 'sqlite', { ...q, limit: 50 }));
   log('message log searches');
-  const messageTimings = timeQueries(messageQueries(opts.seed, range), (q) => searchMessages(db!, { ...q, limit: 50 }));
+  const messageTimings = await timeQueries(messageQueries(opts.seed, range), (q) => searchMessages(kdb, 'sqlite', { ...q, limit: 50 }));
 
   log('reports');
   const reportTimings: ReportTiming[] = [];
   const days = { from: start, to: end };
-  const report = <T>(name: string, rollup: () => T, scan?: () => T): void => {
-    const runs = Array.from({ length: 5 }, () => ms(rollup));
-    const result = rollup();
+  const report = async <T>(name: string, rollup: () => Promise<T>, scan?: () => Promise<T>): Promise<void> => {
+    const runs: number[] = [];
+    for (let i = 0; i < 5; i++) runs.push(await ms(rollup));
+    const result = await rollup();
     let scanMs: number | undefined;
     let same: boolean | undefined;
     if (scan) {
       log(`  baseline: ${name} by scanning the message log`);
       let scanned: T | undefined;
-      scanMs = ms(() => { scanned = scan(); });
+      scanMs = await ms(async () => { scanned = await scan(); });
       same = JSON.stringify(scanned) === JSON.stringify(result);
     }
     reportTimings.push({ name, rollupMs: upperMedian(runs), scanMs, same });
   };
-  report(`traffic, ${opts.days} days by day`, () => traffic(db!, { ...days, bucket: 'day' }), () => trafficFromLog(db!, { ...days, bucket: 'day' }));
-  report(`top 10 senders, ${opts.days} days`, () => top(db!, { kind: 'sender', ...days, limit: 10 }), () => topFromLog(db!, { kind: 'sender', ...days, limit: 10 }));
-  report(`traffic, ${opts.days} days by hour, per node`, () => traffic(db!, { ...days, bucket: 'hour', byNode: true }));
-  report(`top 10 sender domains, ${opts.days} days`, () => top(db!, { kind: 'sender_domain', ...days, limit: 10 }));
-  report(`top 10 recipients, ${opts.days} days`, () => top(db!, { kind: 'recipient', ...days, limit: 10 }));
-  report(`top 10 blocked senders, ${opts.days} days`, () => top(db!, { kind: 'blocked_sender', ...days, limit: 10 }));
-  report('quarantine size per node', () => quarantineSize(db!));
+  await report(`traffic, ${opts.days} days by day`, () => traffic(kdb, { ...days, bucket: 'day' }), () => trafficFromLog(kdb, { ...days, bucket: 'day' }));
+  await report(`top 10 senders, ${opts.days} days`, () => top(kdb, { kind: 'sender', ...days, limit: 10 }), () => topFromLog(kdb, { kind: 'sender', ...days, limit: 10 }));
+  await report(`traffic, ${opts.days} days by hour, per node`, () => traffic(kdb, { ...days, bucket: 'hour', byNode: true }));
+  await report(`top 10 sender domains, ${opts.days} days`, () => top(kdb, { kind: 'sender_domain', ...days, limit: 10 }));
+  await report(`top 10 recipients, ${opts.days} days`, () => top(kdb, { kind: 'recipient', ...days, limit: 10 }));
+  await report(`top 10 blocked senders, ${opts.days} days`, () => top(kdb, { kind: 'blocked_sender', ...days, limit: 10 }));
+  await report('quarantine size per node', () => quarantineSize(kdb));
 
   const count = (table: string): number => Number(db!.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get());
   const sizeOf = (f: string): number => (existsSync(f) ? statSync(f).size : 0);

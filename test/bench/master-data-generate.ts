@@ -10,6 +10,7 @@
 import type { Db } from '@moat/storage';
 import type { MessageLogged, QuarantineAdded } from '@moat/protocol';
 import { createRollups } from '../../apps/master/src/data/rollups.ts';
+import { sqliteDatabase } from '../../apps/master/src/db/database.ts';
 
 /** mulberry32: small, fast, seedable. */
 export function rng(seed: number): () => number {
@@ -125,10 +126,10 @@ const CHUNK = 50_000;
  * index has full pages, where a grown one has some room; timing the ingest both ways on a
  * million rows made no measurable difference, so this does not flatter or penalise it.)
  */
-function withoutIndexes(db: Db, table: string, load: () => void): void {
+async function withoutIndexes(db: Db, table: string, load: () => void | Promise<void>): Promise<void> {
   const indexes = db.prepare<[string], { sql: string; name: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL").all(table);
   for (const ix of indexes) db.exec(`DROP INDEX ${ix.name}`);
-  load();
+  await load();
   for (const ix of indexes) db.exec(ix.sql);
 }
 
@@ -137,15 +138,16 @@ function withoutIndexes(db: Db, table: string, load: () => void): void {
  * increasing per node, which is all the ingest relies on) and roll-ups. Returns the highest
  * seq used; the timed ingest continues above it.
  */
-export function bulkLoadMessages(db: Db, spec: LoadSpec): number {
+export async function bulkLoadMessages(db: Db, spec: LoadSpec): Promise<number> {
   const make = mailMaker(spec.seed);
   const r = rng(spec.seed + 1);
   const baseRid = Number(db.prepare('SELECT COALESCE(MAX(rid), 0) FROM messages').pluck().get());
   const messages = multiInsert(db, `INSERT INTO messages (rid, node_id, id, received_at, client_ip, helo, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
     subject, message_id, size, action, score, reasons, rules_version, status, attempts, delivered)`, 21, 100);
-  const rollups = createRollups(db);
   const step = (spec.end - spec.start) / spec.count;
-  const chunk = db.transaction((from: number, to: number) => {
+  // One transaction per chunk on the one connection: the raw multi-row inserts and the roll-ups (through the common query layer) commit together.
+  const chunk = (from: number, to: number) => sqliteDatabase(db).db.transaction().execute(async (trx) => {
+    const rollups = createRollups(trx);
     for (let i = from; i < to; i++) {
       const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
       const receivedAt = Math.floor(spec.start + i * step + r() * step);
@@ -159,11 +161,11 @@ export function bulkLoadMessages(db: Db, spec: LoadSpec): number {
       rollups.add({ nodeId, receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons });
     }
     messages.flush();
-    rollups.flush();
+    await rollups.flush();
   });
-  withoutIndexes(db, 'messages', () => {
+  await withoutIndexes(db, 'messages', async () => {
     for (let i = 0; i < spec.count; i += CHUNK) {
-      chunk(i, Math.min(spec.count, i + CHUNK));
+      await chunk(i, Math.min(spec.count, i + CHUNK));
       spec.onProgress?.(Math.min(spec.count, i + CHUNK));
     }
   });
@@ -175,7 +177,7 @@ export function bulkLoadMessages(db: Db, spec: LoadSpec): number {
 }
 
 /** Quarantine index rows: 85% held, 10% released, 5% deleted; with recipients and the FTS rows. */
-export function bulkLoadQuarantine(db: Db, spec: LoadSpec): void {
+export async function bulkLoadQuarantine(db: Db, spec: LoadSpec): Promise<void> {
   const make = mailMaker(spec.seed);
   const r = rng(spec.seed + 1);
   const rows = multiInsert(db, `INSERT INTO quarantine (rid, node_id, id, file, created_at, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
@@ -194,7 +196,7 @@ export function bulkLoadQuarantine(db: Db, spec: LoadSpec): void {
     }
     rows.flush();
   });
-  withoutIndexes(db, 'quarantine', () => {
+  await withoutIndexes(db, 'quarantine', () => {
     for (let i = 0; i < spec.count; i += CHUNK) {
       chunk(i, Math.min(spec.count, i + CHUNK));
       spec.onProgress?.(Math.min(spec.count, i + CHUNK));

@@ -66,7 +66,7 @@ function outboxes(spec: IngestSpec): { perNode: Map<string, OutboxEvent[]>; byTy
   return { perNode, byType };
 }
 
-export function ingestRun(ingest: Ingest, spec: IngestSpec): IngestFigures {
+export async function ingestRun(ingest: Ingest, spec: IngestSpec): Promise<IngestFigures> {
   const { perNode, byType } = outboxes(spec);
   // Interleave the nodes' batches, as several scanners draining at once would.
   const batches: [string, OutboxEvent[]][] = [];
@@ -87,7 +87,7 @@ export function ingestRun(ingest: Ingest, spec: IngestSpec): IngestFigures {
   const t0 = performance.now();
   for (const [node, events] of batches) {
     const t = performance.now();
-    const res = ingest.ingestBatch(node, events);
+    const res = await ingest.ingestBatch(node, events);
     times.push(performance.now() - t);
     stored += res.stored;
     if (res.rejected.length > 0) throw new Error(`bench events rejected: ${JSON.stringify(res.rejected.slice(0, 2))}`);
@@ -98,7 +98,7 @@ export function ingestRun(ingest: Ingest, spec: IngestSpec): IngestFigures {
   let resentStored = 0;
   const t1 = performance.now();
   for (const [node, events] of resend) {
-    const res = ingest.ingestBatch(node, events);
+    const res = await ingest.ingestBatch(node, events);
     resentEvents += events.length;
     resentStored += res.stored;
   }

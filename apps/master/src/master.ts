@@ -109,7 +109,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const digestRepo = createDigestRepository(db);
   const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: async () => (await currentRules(database.db))?.document.quarantine });
   const reportSchedules = createScheduleRepository(db);
-  const reports = new ReportRunner({ db, repo: reportSchedules, relay: hub, log, now, hostname: config.node.name });
+  const reports = new ReportRunner({ db: database.db, repo: reportSchedules, relay: hub, log, now, hostname: config.node.name });
   const auditLog = createAuditLog(database.db, now);
   let firstAdmin: FirstAdmin = { created: false };
   if (config.failover) {
@@ -148,7 +148,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
         await api.register(reportScheduleRoutes(reportSchedules, reports, now), { prefix: '/api/v1' });
       },
       enduserRoutes({
-        store: digestStore, repo: digestRepo, cluster: hub, db, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db: database.db, now, log, cluster: hub }, log, now, secureCookie: cookieIsSecure(config),
+        store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db: database.db, now, log, cluster: hub }, log, now, secureCookie: cookieIsSecure(config),
         learning: createEnduserLearning({ db, cluster: hub, learn: hub, auditLog, log, now }),
       }),
     ],

@@ -17,6 +17,7 @@ import { MASTER_MIGRATIONS } from '@moat/master';
 import { decodeToMaster, encodeFrame, newNodeKeyPair, type EventsBatch, type OutboxEvent } from '@moat/protocol';
 import { createIngest } from '../../../apps/master/src/data/ingest.ts';
 import { createNodeRegistry } from '../../../apps/master/src/cluster/node-registry.ts';
+import { sqliteDatabase } from '../../../apps/master/src/db/database.ts';
 import { serveRpc } from './ipc-rpc.ts';
 import { epochMs, nodeBatches } from './sim-events.ts';
 
@@ -49,12 +50,12 @@ function interleave<T>(perNode: T[][]): [number, T][] {
   return out;
 }
 
-function run(spec: BaselineSpec): BaselineResult {
+async function run(spec: BaselineSpec): Promise<BaselineResult> {
   const db = openDatabase(join(spec.dir, 'master.sqlite'), MASTER_MIGRATIONS);
   try {
     const registry = createNodeRegistry(db);
     const ids = Array.from({ length: spec.nodes }, (_, i) => registry.join(`ingest-${String(i).padStart(2, '0')}`, newNodeKeyPair().publicKey, Date.now()).id);
-    const ingest = createIngest(db);
+    const ingest = createIngest(sqliteDatabase(db).db, 'sqlite');
     let frameNo = 0;
     // Encoded frames (Buffers, off the JS heap), built before the clock runs: the process holds
     // no big object graph for the garbage collector to walk, like the master.
@@ -63,7 +64,7 @@ function run(spec: BaselineSpec): BaselineResult {
         n,
         Buffer.from(encodeFrame({ type: 'events.batch', id: `b${frameNo++}`, events })),
       ]);
-    const go = (list: [number, Buffer][]): { ms: number; cpuMs: number; batchMs: number[] } => {
+    const go = async (list: [number, Buffer][]): Promise<{ ms: number; cpuMs: number; batchMs: number[] }> => {
       const batchMs: number[] = [];
       let cpuUs = 0;
       for (const [n, raw] of list) {
@@ -72,7 +73,7 @@ function run(spec: BaselineSpec): BaselineResult {
           const events = (JSON.parse(raw.toString('utf8')) as EventsBatch).events;
           const c = cpuUsage();
           const s = epochMs();
-          check(ingest.ingestBatch(ids[n]!, events), events);
+          check(await ingest.ingestBatch(ids[n]!, events), events);
           batchMs.push(epochMs() - s);
           const d = cpuUsage(c);
           cpuUs += d.user + d.system;
@@ -81,7 +82,7 @@ function run(spec: BaselineSpec): BaselineResult {
           const s = epochMs();
           const frame = decodeToMaster(raw);
           if (frame.type !== 'events.batch') throw new Error(`decoded ${frame.type}`);
-          const out = ingest.ingestBatch(ids[n]!, frame.events);
+          const out = await ingest.ingestBatch(ids[n]!, frame.events);
           check(out, frame.events);
           encodeFrame({ type: 'events.ack', id: frame.id, upToSeq: out.upToSeq });
           batchMs.push(epochMs() - s);
@@ -92,8 +93,8 @@ function run(spec: BaselineSpec): BaselineResult {
       return { ms: batchMs.reduce((a, b) => a + b, 0), cpuMs: cpuUs / 1000, batchMs };
     };
 
-    if (spec.warmupBatches > 0) go(frames(1, spec.warmupBatches));
-    const r = go(frames(1 + spec.warmupBatches * spec.batch, spec.batches));
+    if (spec.warmupBatches > 0) await go(frames(1, spec.warmupBatches));
+    const r = await go(frames(1 + spec.warmupBatches * spec.batch, spec.batches));
     const one = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
     return {
       events: spec.nodes * spec.batches * spec.batch,

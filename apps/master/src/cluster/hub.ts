@@ -117,7 +117,7 @@ export class ClusterHub implements ClusterControl {
     this.settings = deps.settings;
     this.registry = createNodeRegistry(deps.db, (err) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'node heartbeats could not be written; retried with the next ones'));
     this.joinTokens = createJoinTokens(deps.db);
-    this.ingest = createIngest(deps.db);
+    this.ingest = createIngest(deps.database.db, deps.database.engine);
     if (!deps.settings.failover) this.registry.resetOnline();
     // The quarantine index per node and status (quarantine_status covers the status test), read on scrape.
     const quarantineTotals = deps.db.prepare<[], { node_id: string; status: string; messages: number; bytes: number }>(
@@ -181,7 +181,7 @@ export class ClusterHub implements ClusterControl {
   }
 
   /** Nodes whose event sequence went backwards within a run (see ingest.ts), by node id. */
-  eventWarnings(): Map<string, EventWarnings> {
+  eventWarnings(): Promise<Map<string, EventWarnings>> {
     return this.ingest.warnings();
   }
 
@@ -369,23 +369,25 @@ export class ClusterHub implements ClusterControl {
         this.log[frame.ok ? 'info' : 'error']({ event: frame.ok ? 'RULES_ACKED' : 'RULES_NACKED', node: s.node.name, version: frame.version, error: frame.error }, frame.ok ? 'scanner applied rules' : 'scanner refused rules');
         return;
       case 'events.batch': {
-        const outcome = this.ingest.ingestBatch(s.node.id, frame.events);
-        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'stored' }, outcome.stored);
-        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'duplicate' }, outcome.duplicates);
-        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rejected' }, outcome.rejected.length);
-        for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
-        if (outcome.rewound.length > 0) {
-          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rewound' }, outcome.rewound.length);
-          const first = outcome.rewound[0]!;
-          this.log.warn({ event: 'EVENT_SEQ_REWOUND', node: s.node.name, epoch: first.epoch, seq: first.seq, count: outcome.rewound.length },
-            'the node sent new events under sequence numbers it had used in the same run (its disk went back in time under a live process?): stored, not dropped');
-        }
-        const ack = () => this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
-        // management failover: acknowledged only once a standby has the batch too (nothing acked is lost in a failover).
-        // A master that stepped down meanwhile does not acknowledge: the scanner sends the batch to the active one.
-        const failover = this.settings.failover;
-        if (failover) void failover.replicated().then(() => failover.isActive() && ack());
-        else ack();
+        // The ingest commits one batch at a time (one transaction each), so acks go out in the order the batches came.
+        void this.ingest.ingestBatch(s.node.id, frame.events).then((outcome) => {
+          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'stored' }, outcome.stored);
+          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'duplicate' }, outcome.duplicates);
+          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rejected' }, outcome.rejected.length);
+          for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
+          if (outcome.rewound.length > 0) {
+            this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rewound' }, outcome.rewound.length);
+            const first = outcome.rewound[0]!;
+            this.log.warn({ event: 'EVENT_SEQ_REWOUND', node: s.node.name, epoch: first.epoch, seq: first.seq, count: outcome.rewound.length },
+              'the node sent new events under sequence numbers it had used in the same run (its disk went back in time under a live process?): stored, not dropped');
+          }
+          const ack = () => this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
+          // management failover: acknowledged only once a standby has the batch too (nothing acked is lost in a failover).
+          // A master that stepped down meanwhile does not acknowledge: the scanner sends the batch to the active one.
+          const failover = this.settings.failover;
+          if (failover) void failover.replicated().then(() => failover.isActive() && ack());
+          else ack();
+        }, (err: unknown) => this.frameFailed(s.ws, '', s, frame, err));
         return;
       }
       case 'quarantine.chunk': {

@@ -1,3 +1,5 @@
+import { sql, type RawBuilder } from 'kysely';
+
 /**
  * Keyset pagination: a page ends at (time, rid) of its last row and the next page starts
  * strictly before it, newest first. Stable while rows are added (new rows sort before the
@@ -20,10 +22,8 @@ export function decodeCursor(text: string): Cursor | undefined {
   return Number.isSafeInteger(time) && Number.isSafeInteger(rid) ? { time: time!, rid: rid! } : undefined;
 }
 
-/** SQL for "strictly before the cursor" in (time DESC, rid DESC) order, written so the time index bounds it. */
-export function beforeCursorSql(timeCol: string, ridCol: string): string {
-  return `${timeCol} <= ? AND (${timeCol} < ? OR ${ridCol} < ?)`;
-}
-export function beforeCursorParams(c: Cursor): number[] {
-  return [c.time, c.time, c.rid];
+/** "Strictly before the cursor" in (time DESC, rid DESC) order, written so the time index bounds it. */
+export function beforeCursor(timeCol: string, ridCol: string, c: Cursor): RawBuilder<unknown> {
+  const time = sql.ref(timeCol);
+  return sql`${time} <= ${c.time} AND (${time} < ${c.time} OR ${sql.ref(ridCol)} < ${c.rid})`;
 }

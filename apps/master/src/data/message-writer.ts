@@ -1,69 +1,107 @@
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
 import type { DeliveryStatus, MessageLogged } from '@moat/protocol';
+import type { Engine } from '../db/database.ts';
+import type { MasterSchema } from '../db/schema.ts';
 import { domainOf, normalizeAddress, uniqueRecipients } from './addresses.ts';
 import { dsnStatus, foldDelivery, type DeliveryState } from './delivery-state.ts';
+import { inChunks } from './in-chunks.ts';
 import type { PendingChanges } from './pending-changes.ts';
 import type { Rollups } from './rollups.ts';
+import { indexSubjects } from './subject-search.ts';
 
-interface StateRow {
-  rid: number;
-  status: string;
-  attempts: number;
-  last_attempt_at: number | null;
-  delivered: string;
-  deferred: string;
-  bounced: string;
-  delivery_detail: string;
+/** A change event and the order the master stored it in (events.ord; 0 for a held change being replayed). */
+export interface Ordered<T> {
+  readonly ord: number;
+  readonly ev: T;
 }
 
-/** Applies `message.logged` and `delivery.status` to the message log. Runs inside the ingest's transaction. */
-export function createMessageWriter(db: Db, rollups: Rollups, pending: PendingChanges) {
-  // DO NOTHING on a second log entry for the same message: the first one counted in the
-  // roll-ups, and a message is logged once by its scanner.
-  const insert = db.prepare<unknown[], { rid: number }>(`INSERT INTO messages
-    (node_id, id, received_at, client_ip, helo, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
-     subject, message_id, size, action, score, reasons, rules_version, status, retained_bytes, refusal, event_count)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (id, node_id) DO NOTHING RETURNING rid`);
-  const insertRcpt = db.prepare('INSERT OR IGNORE INTO message_rcpts (rcpt, received_at, rid) VALUES (?, ?, ?)');
-  const insertFts = db.prepare('INSERT INTO messages_fts (rowid, subject) VALUES (?, ?)');
-  const selectState = db.prepare<[string, string], StateRow>(`SELECT rid, status, attempts, last_attempt_at, delivered, deferred, bounced, delivery_detail
-    FROM messages WHERE id = ? AND node_id = ?`);
-  const updateState = db.prepare(`UPDATE messages SET status = ?, attempts = ?, last_attempt_at = ?, delivered = ?, deferred = ?, bounced = ?, delivery_detail = ?
-    WHERE rid = ?`);
-  const updateDsn = db.prepare('UPDATE messages SET dsn_status = ? WHERE rid = ?');
-
-  function delivery(nodeId: string, ord: number, ev: DeliveryStatus): void {
-    const row = selectState.get(ev.id, nodeId);
-    if (!row) return pending.hold(nodeId, ev.id, ord, 'delivery.status', ev);
-    if (ev.kind === 'dsn') {
-      updateDsn.run(dsnStatus(ev), row.rid);
-      return;
+/**
+ * Applies `message.logged` and `delivery.status` to the message log, a batch's events of one
+ * type at a time, in seq order, many rows per statement. Built over the ingest's transaction.
+ */
+export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, rollups: Rollups, pending: PendingChanges) {
+  /** Fold deliveries into their messages (each message read once and written once); those whose message has not arrived wait. */
+  async function delivery(nodeId: string, changes: readonly Ordered<DeliveryStatus>[]): Promise<void> {
+    if (changes.length === 0) return;
+    const states = new Map<string, { rid: number; state: DeliveryState; dsn: string | null | undefined; changed: boolean }>();
+    await inChunks([...new Set(changes.map((c) => c.ev.id))], async (ids) => {
+      const rows = await db.selectFrom('messages')
+        .select(['rid', 'id', 'status', 'attempts', 'last_attempt_at', 'delivered', 'deferred', 'bounced', 'delivery_detail'])
+        .where('id', 'in', ids).where('node_id', '=', nodeId).execute();
+      for (const row of rows) {
+        states.set(row.id, {
+          rid: row.rid, dsn: undefined, changed: false,
+          state: {
+            status: row.status, attempts: row.attempts, lastAttemptAt: row.last_attempt_at, detail: row.delivery_detail,
+            delivered: JSON.parse(row.delivered) as string[], deferred: JSON.parse(row.deferred) as string[], bounced: JSON.parse(row.bounced) as string[],
+          },
+        });
+      }
+    });
+    for (const { ord, ev } of changes) {
+      const s = states.get(ev.id);
+      if (!s) {
+        await pending.hold(nodeId, ev.id, ord, 'delivery.status', ev);
+        continue;
+      }
+      if (ev.kind === 'dsn') s.dsn = dsnStatus(ev);
+      else {
+        s.state = foldDelivery(s.state, ev);
+        s.changed = true;
+      }
     }
-    const before: DeliveryState = {
-      status: row.status, attempts: row.attempts, lastAttemptAt: row.last_attempt_at, detail: row.delivery_detail,
-      delivered: JSON.parse(row.delivered) as string[], deferred: JSON.parse(row.deferred) as string[], bounced: JSON.parse(row.bounced) as string[],
-    };
-    const s = foldDelivery(before, ev);
-    updateState.run(s.status, s.attempts, s.lastAttemptAt, JSON.stringify(s.delivered), JSON.stringify(s.deferred), JSON.stringify(s.bounced), s.detail, row.rid);
+    for (const { rid, state: st, dsn, changed } of states.values()) {
+      if (!changed && dsn === undefined) continue;
+      await db.updateTable('messages').set({
+        ...(changed && {
+          status: st.status, attempts: st.attempts, last_attempt_at: st.lastAttemptAt,
+          delivered: JSON.stringify(st.delivered), deferred: JSON.stringify(st.deferred), bounced: JSON.stringify(st.bounced), delivery_detail: st.detail,
+        }),
+        ...(dsn !== undefined && { dsn_status: dsn }),
+      }).where('rid', '=', rid).execute();
+    }
   }
 
   return {
-    logged(nodeId: string, m: MessageLogged): void {
-      const mailFrom = normalizeAddress(m.mailFrom);
-      const senderDomain = domainOf(mailFrom);
-      const recipients = uniqueRecipients(m.rcptTo);
-      const row = insert.get(
-        nodeId, m.id, m.receivedAt, m.clientIp, m.helo, mailFrom, senderDomain, JSON.stringify(recipients), recipients[0] ?? '', recipients.length,
-        m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status, m.retainedBytes ?? null,
-        m.refusal ? JSON.stringify(m.refusal) : null, m.refusal?.count ?? 1,
-      );
-      if (!row) return;
-      for (const r of recipients) insertRcpt.run(r, m.receivedAt, row.rid);
-      insertFts.run(row.rid, m.subject);
-      // An aggregated refusal entry counts as every refusal it stands for.
-      rollups.add({ nodeId, receivedAt: m.receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons, count: m.refusal?.count ?? 1, refusalStage: m.refusal?.stage });
-      for (const change of pending.take(nodeId, m.id, 'delivery.status')) delivery(nodeId, 0, change as DeliveryStatus);
+    /**
+     * Insert the log entries; returns the ids stored now. DO NOTHING on a second log entry for
+     * the same message (in this batch or an earlier one): the first one counted in the
+     * roll-ups, and a message is logged once by its scanner.
+     */
+    async logged(nodeId: string, list: readonly MessageLogged[]): Promise<string[]> {
+      if (list.length === 0) return [];
+      const entries = list.map((m) => {
+        const mailFrom = normalizeAddress(m.mailFrom);
+        return { m, mailFrom, senderDomain: domainOf(mailFrom), recipients: uniqueRecipients(m.rcptTo) };
+      });
+      const rids = new Map<string, number>();
+      await inChunks(entries, async (chunk) => {
+        const rows = await db.insertInto('messages').values(chunk.map(({ m, mailFrom, senderDomain, recipients }) => ({
+          node_id: nodeId, id: m.id, received_at: m.receivedAt, client_ip: m.clientIp, helo: m.helo, mail_from: mailFrom, sender_domain: senderDomain,
+          rcpt_to: JSON.stringify(recipients), first_rcpt: recipients[0] ?? '', rcpt_count: recipients.length, subject: m.subject, message_id: m.messageId,
+          size: m.size, action: m.action, score: m.score, reasons: JSON.stringify(m.reasons), rules_version: m.rulesVersion, status: m.status,
+          retained_bytes: m.retainedBytes ?? null, refusal: m.refusal ? JSON.stringify(m.refusal) : null, event_count: m.refusal?.count ?? 1,
+        }))).onConflict((oc) => oc.columns(['id', 'node_id']).doNothing()).returning(['rid', 'id']).execute();
+        for (const r of rows) rids.set(r.id, r.rid);
+      });
+      // The first entry of an id is the one inserted (a second in the same statement conflicts with it).
+      const stored = entries.flatMap((e) => {
+        const rid = rids.get(e.m.id);
+        if (rid === undefined) return [];
+        rids.delete(e.m.id);
+        return [{ ...e, rid }];
+      });
+      await inChunks(stored.flatMap((s) => s.recipients.map((rcpt) => ({ rcpt, received_at: s.m.receivedAt, rid: s.rid }))), (rows) =>
+        db.insertInto('message_rcpts').values(rows).onConflict((oc) => oc.columns(['rcpt', 'received_at', 'rid']).doNothing()).execute());
+      await indexSubjects(db, engine, 'messages', stored.map((s) => ({ rid: s.rid, subject: s.m.subject })));
+      for (const { m, mailFrom, senderDomain, recipients } of stored) {
+        // An aggregated refusal entry counts as every refusal it stands for.
+        rollups.add({ nodeId, receivedAt: m.receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons, count: m.refusal?.count ?? 1, refusalStage: m.refusal?.stage });
+      }
+      const ids = stored.map((s) => s.m.id);
+      // Delivery statuses that came before their entry, oldest first.
+      await delivery(nodeId, (await pending.take(nodeId, ids, 'delivery.status')).map((c) => ({ ord: 0, ev: c.payload as DeliveryStatus })));
+      return ids;
     },
     delivery,
   };

@@ -1,9 +1,12 @@
-import type { Db } from '@moat/storage';
+import { sql, type Kysely } from 'kysely';
 import type { MessageLogged, Refusal } from '@moat/protocol';
 import type { QuarantineStatus } from './quarantine-writer.ts';
 import { encodeCursor } from './cursor.ts';
+import type { Engine } from '../db/database.ts';
+import type { MasterSchema } from '../db/schema.ts';
+import type { NodesSeenByData } from '../db/tables/data.ts';
 import { commonSearch, pageSize, Where, type CommonSearch } from './search-filters.ts';
-import { addSubjectCondition, subjectStrategy, type SubjectStrategy } from './subject-search.ts';
+import { subjectCondition, subjectStrategy, type SubjectStrategy } from './subject-search.ts';
 
 export interface MessageSearch extends CommonSearch {
   /** deliver | tag | quarantine | reject */
@@ -66,8 +69,8 @@ export interface Page<T> {
   readonly next: string | null;
 }
 
-const SUMMARY_COLUMNS = `m.rid, m.node_id, n.name AS node_name, m.id, m.received_at, m.client_ip, m.mail_from, m.first_rcpt, m.rcpt_count,
-  m.subject, m.size, m.action, m.score, m.status`;
+const SUMMARY_COLUMNS = ['m.rid', 'm.node_id', 'n.name as node_name', 'm.id', 'm.received_at', 'm.client_ip', 'm.mail_from', 'm.first_rcpt', 'm.rcpt_count',
+  'm.subject', 'm.size', 'm.action', 'm.score', 'm.status'] as const;
 
 interface SummaryRow {
   rid: number; node_id: string; node_name: string | null; id: string; received_at: number; client_ip: string; mail_from: string;
@@ -75,46 +78,41 @@ interface SummaryRow {
 }
 
 /**
- * The SQL of a message log search (pure: exposed for tests and EXPLAIN); `strategy` is how a
- * subject term is looked up (subject-search.ts). Fetches limit + 1 rows to know if there is a
- * next page.
+ * A message log search as a Kysely query (pure: exposed for tests and EXPLAIN); `strategy` is
+ * how a subject term is looked up (subject-search.ts). Fetches limit + 1 rows to know if there
+ * is a next page.
  */
-export function buildMessageSearch(q: MessageSearch, strategy: SubjectStrategy = 'index'): { sql: string; params: unknown[]; limit: number } {
+export function buildMessageSearch(engine: Engine, q: MessageSearch, strategy: SubjectStrategy = 'index') {
   const where = new Where();
   const { from, timeCol, ridCol } = commonSearch({ table: 'messages', rcptTable: 'message_rcpts', timeCol: 'received_at' }, 'm', q, where);
-  if (q.subject !== undefined) addSubjectCondition(where, 'm', 'messages_fts', q.subject, strategy);
-  if (q.action !== undefined) where.add('m.action = ?', q.action);
-  if (q.status !== undefined) where.add('m.status = ?', q.status);
+  if (q.subject !== undefined) where.add(subjectCondition(engine, 'm', 'messages', q.subject, strategy).condition);
+  if (q.action !== undefined) where.add(sql`m.action = ${q.action}`);
+  if (q.status !== undefined) where.add(sql`m.status = ${q.status}`);
   const limit = pageSize(q.limit);
-  const sql = `SELECT ${SUMMARY_COLUMNS} FROM ${from} LEFT JOIN nodes n ON n.id = m.node_id ${where.toSql()}
-    ORDER BY ${timeCol} DESC, ${ridCol} DESC LIMIT ${limit + 1}`;
-  return { sql, params: where.params, limit };
+  const query = sql<SummaryRow>`SELECT ${sql.join(SUMMARY_COLUMNS.map((c) => sql.raw(c.replace(' as ', ' AS '))))} FROM ${from} LEFT JOIN nodes n ON n.id = m.node_id ${where.toSql()}
+    ORDER BY ${sql.ref(timeCol)} DESC, ${sql.ref(ridCol)} DESC LIMIT ${sql.lit(limit + 1)}`;
+  return { query, limit };
 }
 
 /** Search the central message log, newest first, one page at a time. */
-export function searchMessages(db: Db, q: MessageSearch): Page<MessageSummary> {
-  const { sql, params, limit } = buildMessageSearch(q, q.subject === undefined ? 'index' : subjectStrategy(db, 'messages_fts', q.subject));
-  const rows = db.prepare<unknown[], SummaryRow>(sql).all(...params);
+export async function searchMessages(db: Kysely<MasterSchema>, engine: Engine, q: MessageSearch): Promise<Page<MessageSummary>> {
+  const strategy = q.subject === undefined ? 'index' : await subjectStrategy(db, engine, 'messages', q.subject);
+  const { query, limit } = buildMessageSearch(engine, q, strategy);
+  const { rows } = await query.execute(db);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return { items: page.map(toSummary), next: rows.length > limit && last ? encodeCursor({ time: last.received_at, rid: last.rid }) : null };
 }
 
-interface DetailRow extends SummaryRow {
-  helo: string; rcpt_to: string; message_id: string; reasons: string; rules_version: number; attempts: number; last_attempt_at: number | null;
-  delivered: string; deferred: string; bounced: string; delivery_detail: string; dsn_status: string | null; q_status: QuarantineStatus | null; q_status_at: number | null;
-  retained_bytes: number | null; retained_gone_at: number | null; retained_gone_reason: string | null;
-  refusal: string | null;
-}
-
 /** One message of the log with everything the master knows about it. */
-export function getMessage(db: Db, nodeId: string, id: string): MessageDetail | undefined {
-  const row = db.prepare<[string, string], DetailRow>(`SELECT ${SUMMARY_COLUMNS}, m.helo, m.rcpt_to, m.message_id, m.reasons, m.rules_version,
-      m.attempts, m.last_attempt_at, m.delivered, m.deferred, m.bounced, m.delivery_detail, m.dsn_status, q.status AS q_status, q.status_at AS q_status_at,
-      m.retained_bytes, m.retained_gone_at, m.retained_gone_reason,
-      m.refusal
-    FROM messages m LEFT JOIN nodes n ON n.id = m.node_id LEFT JOIN quarantine q ON q.id = m.id AND q.node_id = m.node_id
-    WHERE m.id = ? AND m.node_id = ?`).get(id, nodeId);
+export async function getMessage(db: Kysely<MasterSchema>, nodeId: string, id: string): Promise<MessageDetail | undefined> {
+  const row = await db.withTables<NodesSeenByData>().selectFrom('messages as m')
+    .leftJoin('nodes as n', 'n.id', 'm.node_id')
+    .leftJoin('quarantine as q', (j) => j.onRef('q.id', '=', 'm.id').onRef('q.node_id', '=', 'm.node_id'))
+    .select([...SUMMARY_COLUMNS, 'm.helo', 'm.rcpt_to', 'm.message_id', 'm.reasons', 'm.rules_version', 'm.attempts', 'm.last_attempt_at', 'm.delivered', 'm.deferred',
+      'm.bounced', 'm.delivery_detail', 'm.dsn_status', 'q.status as q_status', 'q.status_at as q_status_at', 'm.retained_bytes', 'm.retained_gone_at',
+      'm.retained_gone_reason', 'm.refusal'])
+    .where('m.id', '=', id).where('m.node_id', '=', nodeId).executeTakeFirst();
   if (!row) return undefined;
   return {
     ...toSummary(row),

@@ -1,9 +1,12 @@
-import type { Db } from '@moat/storage';
+import { sql, type Kysely } from 'kysely';
 import type { QuarantineAdded } from '@moat/protocol';
 import { encodeCursor } from './cursor.ts';
 import { setQuarantineStatus, type QuarantineStatus } from './quarantine-writer.ts';
+import type { Engine } from '../db/database.ts';
+import type { MasterSchema } from '../db/schema.ts';
+import type { NodesSeenByData } from '../db/tables/data.ts';
 import { commonSearch, hasSelectiveFilter, pageSize, Where, type CommonSearch } from './search-filters.ts';
-import { addSubjectCondition, subjectStrategy, type SubjectStrategy } from './subject-search.ts';
+import { subjectCondition, subjectStrategy, type SubjectStrategy } from './subject-search.ts';
 import type { Page } from './messages-repository.ts';
 
 export type { QuarantineStatus };
@@ -36,35 +39,42 @@ export interface QuarantineDetail extends QuarantineEntry {
   readonly reasons: QuarantineAdded['reasons'];
 }
 
-const COLUMNS = `q.rid, q.node_id, n.name AS node_name, q.id, q.created_at, q.mail_from, q.first_rcpt, q.rcpt_count, q.subject, q.size, q.score, q.status, q.status_at`;
+const COLUMNS = ['q.rid', 'q.node_id', 'n.name as node_name', 'q.id', 'q.created_at', 'q.mail_from', 'q.first_rcpt', 'q.rcpt_count', 'q.subject', 'q.size', 'q.score', 'q.status', 'q.status_at'] as const;
 interface EntryRow {
   rid: number; node_id: string; node_name: string | null; id: string; created_at: number; mail_from: string; first_rcpt: string;
   rcpt_count: number; subject: string; size: number; score: number; status: QuarantineStatus; status_at: number | null;
 }
 
 /**
- * The SQL of a quarantine search (pure: exposed for tests and EXPLAIN); `strategy` is how a
- * subject term is looked up (subject-search.ts). When an exact address or an indexed subject
- * term narrows the search, the status test is written `+q.status` so SQLite does
- * not pick the (status, created_at) index to drive it: on a quarantine of a million held
- * messages that index matches nearly every row.
+ * A quarantine search as a Kysely query (pure: exposed for tests and EXPLAIN); `strategy` is
+ * how a subject term is looked up (subject-search.ts). When an exact address or an indexed
+ * subject term narrows the search, the status test is written `(q.status || '') = …` so SQLite
+ * does not pick the (status, created_at) index to drive it: on a quarantine of a million held
+ * messages that index matches nearly every row. (The same words on PostgreSQL, whose planner
+ * weighs the indexes by their statistics anyway.)
  */
-export function buildQuarantineSearch(q: QuarantineSearch, strategy: SubjectStrategy = 'index'): { sql: string; params: unknown[]; limit: number } {
+export function buildQuarantineSearch(engine: Engine, q: QuarantineSearch, strategy: SubjectStrategy = 'index') {
   const where = new Where();
   const { from, timeCol, ridCol } = commonSearch({ table: 'quarantine', rcptTable: 'quarantine_rcpts', timeCol: 'created_at' }, 'q', q, where);
-  const fts = q.subject !== undefined && addSubjectCondition(where, 'q', 'quarantine_fts', q.subject, strategy);
+  let indexedSubject = false;
+  if (q.subject !== undefined) {
+    const subject = subjectCondition(engine, 'q', 'quarantine', q.subject, strategy);
+    where.add(subject.condition);
+    indexedSubject = subject.indexed;
+  }
   const status = q.status ?? 'held';
-  if (status !== 'all') where.add(hasSelectiveFilter(q) || fts ? '+q.status = ?' : 'q.status = ?', status);
+  if (status !== 'all') where.add(hasSelectiveFilter(q) || indexedSubject ? sql`(q.status || '') = ${status}` : sql`q.status = ${status}`);
   const limit = pageSize(q.limit);
-  const sql = `SELECT ${COLUMNS} FROM ${from} LEFT JOIN nodes n ON n.id = q.node_id ${where.toSql()}
-    ORDER BY ${timeCol} DESC, ${ridCol} DESC LIMIT ${limit + 1}`;
-  return { sql, params: where.params, limit };
+  const query = sql<EntryRow>`SELECT ${sql.join(COLUMNS.map((c) => sql.raw(c.replace(' as ', ' AS '))))} FROM ${from} LEFT JOIN nodes n ON n.id = q.node_id ${where.toSql()}
+    ORDER BY ${sql.ref(timeCol)} DESC, ${sql.ref(ridCol)} DESC LIMIT ${sql.lit(limit + 1)}`;
+  return { query, limit };
 }
 
 /** Search the quarantine index of every node, newest first, one page at a time. */
-export function searchQuarantine(db: Db, q: QuarantineSearch): Page<QuarantineEntry> {
-  const { sql, params, limit } = buildQuarantineSearch(q, q.subject === undefined ? 'index' : subjectStrategy(db, 'quarantine_fts', q.subject));
-  const rows = db.prepare<unknown[], EntryRow>(sql).all(...params);
+export async function searchQuarantine(db: Kysely<MasterSchema>, engine: Engine, q: QuarantineSearch): Promise<Page<QuarantineEntry>> {
+  const strategy = q.subject === undefined ? 'index' : await subjectStrategy(db, engine, 'quarantine', q.subject);
+  const { query, limit } = buildQuarantineSearch(engine, q, strategy);
+  const { rows } = await query.execute(db);
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return { items: page.map(toEntry), next: rows.length > limit && last ? encodeCursor({ time: last.created_at, rid: last.rid }) : null };
@@ -74,10 +84,10 @@ export function searchQuarantine(db: Db, q: QuarantineSearch): Page<QuarantineEn
  * A quarantined message by id, whichever node holds it (ids are 20 random characters, so
  * unique in practice; should two nodes ever share one, the held, newest entry wins).
  */
-export function getQuarantined(db: Db, id: string): QuarantineDetail | undefined {
-  const row = db.prepare<[string], EntryRow & { file: string; rcpt_to: string; reasons: string }>(`SELECT ${COLUMNS}, q.file, q.rcpt_to, q.reasons
-    FROM quarantine q LEFT JOIN nodes n ON n.id = q.node_id WHERE q.id = ?
-    ORDER BY q.status = 'held' DESC, q.created_at DESC LIMIT 1`).get(id);
+export async function getQuarantined(db: Kysely<MasterSchema>, id: string): Promise<QuarantineDetail | undefined> {
+  const row = await db.withTables<NodesSeenByData>().selectFrom('quarantine as q').leftJoin('nodes as n', 'n.id', 'q.node_id')
+    .select([...COLUMNS, 'q.file', 'q.rcpt_to', 'q.reasons']).where('q.id', '=', id)
+    .orderBy(sql`q.status = 'held'`, 'desc').orderBy('q.created_at', 'desc').limit(1).executeTakeFirst();
   if (!row) return undefined;
   return { ...toEntry(row), file: row.file, rcptTo: JSON.parse(row.rcpt_to) as string[], reasons: JSON.parse(row.reasons) as QuarantineAdded['reasons'] };
 }
@@ -85,9 +95,9 @@ export function getQuarantined(db: Db, id: string): QuarantineDetail | undefined
 /**
  * Record a release or deletion the master just made (the scanner's own `quarantine.changed`
  * event confirms it later; applying both is harmless). Status only moves forward
- * (held → released → deleted): returns false if the entry is missing or already there.
+ * (held → released → deleted): false if the entry is missing or already there.
  */
-export function markQuarantine(db: Db, nodeId: string, id: string, status: QuarantineStatus, at: number = Date.now()): boolean {
+export function markQuarantine(db: Kysely<MasterSchema>, nodeId: string, id: string, status: QuarantineStatus, at: number = Date.now()): Promise<boolean> {
   return setQuarantineStatus(db, nodeId, id, status, at);
 }
 

@@ -1,54 +1,68 @@
-import type { Db } from '@moat/storage';
+import { sql, type Kysely } from 'kysely';
 import type { QuarantineAdded, QuarantineChanged } from '@moat/protocol';
+import type { Engine } from '../db/database.ts';
+import type { MasterSchema } from '../db/schema.ts';
 import { domainOf, normalizeAddress, uniqueRecipients } from './addresses.ts';
+import { inChunks } from './in-chunks.ts';
+import type { Ordered } from './message-writer.ts';
 import type { PendingChanges } from './pending-changes.ts';
+import { indexSubjects } from './subject-search.ts';
 
 export type QuarantineStatus = 'held' | 'released' | 'deleted' | 'expired';
 /** `expired`: purged by the quarantine lifetime on its node (a held message only): final, like `deleted`. */
 const RANK: Readonly<Record<QuarantineStatus, number>> = { held: 0, released: 1, deleted: 2, expired: 2 };
 
 /**
- * A quarantined message only moves forward: held → released → deleted (a released message may
- * still be purged; a deleted one has no file to release). Moving by rank, not by timestamp,
- * makes the outcome independent of event order and of clock skew between master and scanner.
+ * Set a quarantine entry's status if that moves it forward; false if it is missing or already
+ * there. A quarantined message only moves forward: held → released → deleted (a released
+ * message may still be purged; a deleted one has no file to release). Moving by rank, not by
+ * timestamp, makes the outcome independent of event order and of clock skew between master and
+ * scanner.
  */
-const SET_STATUS_SQL = `UPDATE quarantine SET status = ?, status_at = ?
-  WHERE id = ? AND node_id = ? AND (CASE status WHEN 'held' THEN 0 WHEN 'released' THEN 1 ELSE 2 END) < ?`;
-
-/** Set a quarantine entry's status if that moves it forward; false if it is missing or already there. */
-export function setQuarantineStatus(db: Db, nodeId: string, id: string, status: QuarantineStatus, at: number): boolean {
-  return db.prepare(SET_STATUS_SQL).run(status, at, id, nodeId, RANK[status]).changes > 0;
+export async function setQuarantineStatus(db: Kysely<MasterSchema>, nodeId: string, id: string, status: QuarantineStatus, at: number): Promise<boolean> {
+  const r = await db.updateTable('quarantine').set({ status, status_at: at }).where('id', '=', id).where('node_id', '=', nodeId)
+    .where(sql<number>`CASE status WHEN 'held' THEN 0 WHEN 'released' THEN 1 ELSE 2 END`, '<', RANK[status]).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 
-/** Applies `quarantine.added` and `quarantine.changed` to the index. Runs inside the ingest's transaction. */
-export function createQuarantineWriter(db: Db, pending: PendingChanges) {
-  const insert = db.prepare<unknown[], { rid: number }>(`INSERT INTO quarantine
-    (node_id, id, file, created_at, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count, subject, size, score, reasons)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (id, node_id) DO NOTHING RETURNING rid`);
-  const insertRcpt = db.prepare('INSERT OR IGNORE INTO quarantine_rcpts (rcpt, created_at, rid) VALUES (?, ?, ?)');
-  const insertFts = db.prepare('INSERT INTO quarantine_fts (rowid, subject) VALUES (?, ?)');
-  const exists = db.prepare<[string, string], { rid: number }>('SELECT rid FROM quarantine WHERE id = ? AND node_id = ?');
-  const setStatus = db.prepare(SET_STATUS_SQL);
-
-  function changed(nodeId: string, ord: number, ev: QuarantineChanged): void {
-    if (!exists.get(ev.id, nodeId)) return pending.hold(nodeId, ev.id, ord, 'quarantine.changed', ev);
-    const status: QuarantineStatus = ev.expired ? 'expired' : ev.status;
-    setStatus.run(status, ev.at, ev.id, nodeId, RANK[status]);
+/** Applies `quarantine.added` and `quarantine.changed` to the index, many rows per statement. Built over the ingest's transaction. */
+export function createQuarantineWriter(db: Kysely<MasterSchema>, engine: Engine, pending: PendingChanges) {
+  async function changed(nodeId: string, changes: readonly Ordered<QuarantineChanged>[]): Promise<void> {
+    if (changes.length === 0) return;
+    const present = new Set<string>();
+    await inChunks([...new Set(changes.map((c) => c.ev.id))], async (ids) => {
+      for (const r of await db.selectFrom('quarantine').select('id').where('id', 'in', ids).where('node_id', '=', nodeId).execute()) present.add(r.id);
+    });
+    for (const { ord, ev } of changes) {
+      if (!present.has(ev.id)) await pending.hold(nodeId, ev.id, ord, 'quarantine.changed', ev);
+      else await setQuarantineStatus(db, nodeId, ev.id, ev.expired ? 'expired' : ev.status, ev.at);
+    }
   }
 
   return {
-    added(nodeId: string, q: QuarantineAdded): void {
-      const mailFrom = normalizeAddress(q.mailFrom);
-      const recipients = uniqueRecipients(q.rcptTo);
-      const row = insert.get(
-        nodeId, q.id, q.file, q.createdAt, mailFrom, domainOf(mailFrom), JSON.stringify(recipients), recipients[0] ?? '', recipients.length,
-        q.subject, q.size, q.score, JSON.stringify(q.reasons),
-      );
-      if (!row) return;
-      for (const r of recipients) insertRcpt.run(r, q.createdAt, row.rid);
-      insertFts.run(row.rid, q.subject);
-      for (const change of pending.take(nodeId, q.id, 'quarantine.changed')) changed(nodeId, 0, change as QuarantineChanged);
+    async added(nodeId: string, list: readonly QuarantineAdded[]): Promise<void> {
+      if (list.length === 0) return;
+      const entries = list.map((q) => ({ q, mailFrom: normalizeAddress(q.mailFrom), recipients: uniqueRecipients(q.rcptTo) }));
+      const rids = new Map<string, number>();
+      await inChunks(entries, async (chunk) => {
+        const rows = await db.insertInto('quarantine').values(chunk.map(({ q, mailFrom, recipients }) => ({
+          node_id: nodeId, id: q.id, file: q.file, created_at: q.createdAt, mail_from: mailFrom, sender_domain: domainOf(mailFrom),
+          rcpt_to: JSON.stringify(recipients), first_rcpt: recipients[0] ?? '', rcpt_count: recipients.length, subject: q.subject, size: q.size,
+          score: q.score, reasons: JSON.stringify(q.reasons),
+        }))).onConflict((oc) => oc.columns(['id', 'node_id']).doNothing()).returning(['rid', 'id']).execute();
+        for (const r of rows) rids.set(r.id, r.rid);
+      });
+      const stored = entries.flatMap((e) => {
+        const rid = rids.get(e.q.id);
+        if (rid === undefined) return [];
+        rids.delete(e.q.id);
+        return [{ ...e, rid }];
+      });
+      await inChunks(stored.flatMap((s) => s.recipients.map((rcpt) => ({ rcpt, created_at: s.q.createdAt, rid: s.rid }))), (rows) =>
+        db.insertInto('quarantine_rcpts').values(rows).onConflict((oc) => oc.columns(['rcpt', 'created_at', 'rid']).doNothing()).execute());
+      await indexSubjects(db, engine, 'quarantine', stored.map((s) => ({ rid: s.rid, subject: s.q.subject })));
+      const held = await pending.take(nodeId, stored.map((s) => s.q.id), 'quarantine.changed');
+      await changed(nodeId, held.map((c) => ({ ord: 0, ev: c.payload as QuarantineChanged })));
     },
     changed,
   };

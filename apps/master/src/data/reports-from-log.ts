@@ -1,66 +1,74 @@
-import type { Db } from '@moat/storage';
+import { sql, type Kysely } from 'kysely';
+import type { MasterSchema } from '../db/schema.ts';
 import { bucketMs, ceilTo, DAY_MS, floorTo } from './time-buckets.ts';
 import { trafficSeries, type TrafficCount, type TrafficRow } from './traffic-series.ts';
-import type { TopQuery, TopRow, TrafficQuery } from './reports.ts';
+import { sumOf, type TopQuery, type TopRow, type TrafficQuery } from './reports.ts';
+import { nodeCondition } from './search-filters.ts';
 import { AUTH_FAILURES } from './reason-tops.ts';
 
 /**
- * The same reports computed by scanning the message log itself. Not used by the API: they are
- * the reference the roll-ups are checked against (tests) and the baseline they are measured
+ * The same reports computed from the message log itself. Not used by the API: they are the
+ * reference the roll-ups are checked against (tests) and the baseline they are measured
  * against (test/bench/master-data-bench.ts). Their cost grows with the mail in the range.
+ * The traffic is one GROUP BY; the top lists read the range's rows in pages and count in
+ * plain code here (the JSON columns they unpack would need each engine's own JSON functions),
+ * written apart from rollups.ts and reason-tops.ts so that the two are checked against each other.
  */
 
-export function trafficFromLog(db: Db, q: TrafficQuery): TrafficRow[] {
+export async function trafficFromLog(db: Kysely<MasterSchema>, q: TrafficQuery): Promise<TrafficRow[]> {
   const size = bucketMs(q.bucket);
   const from = floorTo(q.from, size);
   const to = ceilTo(q.to, size);
-  const params: unknown[] = [from, to];
-  let nodeFilter = '';
-  if (q.node !== undefined) {
-    nodeFilter = 'AND node_id IN (SELECT id FROM nodes WHERE name = ? UNION ALL SELECT ?)';
-    params.push(q.node, q.node);
-  }
-  const counts = db.prepare<unknown[], TrafficCount>(`SELECT (received_at / ${size}) * ${size} AS start, ${q.byNode ? 'node_id' : 'NULL'} AS nodeId, action,
-      SUM(event_count) AS count, SUM(size * event_count) AS bytes
-    FROM messages WHERE received_at >= ? AND received_at < ? ${nodeFilter}
-    GROUP BY start, nodeId, action`).all(...params);
+  const start = sql<number>`(received_at / ${sql.lit(size)}) * ${sql.lit(size)}`;
+  let query = db.selectFrom('messages')
+    .select([start.as('start'), (q.byNode ? sql<string | null>`node_id` : sql<string | null>`NULL`).as('nodeId'), 'action', sumOf('event_count').as('count'),
+      sql<number>`CAST(SUM(size * event_count) AS BIGINT)`.as('bytes')])
+    .where('received_at', '>=', from).where('received_at', '<', to)
+    .groupBy(q.byNode ? [start, 'node_id', 'action'] : [start, 'action']);
+  if (q.node !== undefined) query = query.where(nodeCondition('node_id', q.node));
+  const counts: TrafficCount[] = await query.execute();
   return trafficSeries(counts, from, to, q.bucket, q.byNode ?? false);
 }
 
-export function topFromLog(db: Db, q: TopQuery): TopRow[] {
-  const range = [floorTo(q.from, DAY_MS), ceilTo(q.to, DAY_MS)];
-  const params: unknown[] = [...range];
-  let byNode = '';
-  if (q.node !== undefined) {
-    byNode = 'AND m.node_id IN (SELECT id FROM nodes WHERE name = ? UNION ALL SELECT ?)';
-    params.push(q.node, q.node);
-  }
-  // Each source yields (value, w): w is how many log events the row stands for (a scanner's
-  // aggregate of refusals stands for many); a refusal at connect has no sender to count.
-  const hasSender = "json_extract(refusal, '$.stage') IS NOT 'connect'";
-  const source: Record<TopQuery['kind'], string> = {
-    sender: `SELECT mail_from AS value, event_count AS w FROM messages m WHERE received_at >= ? AND received_at < ? ${byNode} AND ${hasSender}`,
-    sender_domain: `SELECT sender_domain AS value, event_count AS w FROM messages m WHERE received_at >= ? AND received_at < ? ${byNode} AND ${hasSender}`,
-    recipient: `SELECT j.value AS value, m.event_count AS w FROM messages m, json_each(m.rcpt_to) j WHERE m.received_at >= ? AND m.received_at < ? ${byNode}`,
-    blocked_sender: `SELECT mail_from AS value, event_count AS w FROM messages m WHERE received_at >= ? AND received_at < ? ${byNode} AND action = 'reject' AND ${hasSender}`,
-    virus: `SELECT DISTINCT m.rid, json_extract(j.value, '$.match') AS value, m.event_count AS w FROM messages m, json_each(m.reasons) j
-      WHERE m.received_at >= ? AND m.received_at < ? ${byNode} AND json_extract(j.value, '$.kind') = 'virus'`,
-    spf_fail: authFailures('auth.spf', byNode),
-    dkim_fail: authFailures('auth.dkim', byNode),
-    dmarc_fail: authFailures('auth.dmarc', byNode),
-  };
-  return db.prepare<unknown[], TopRow>(`SELECT value, SUM(w) AS count FROM (${source[q.kind]}) GROUP BY value ORDER BY count DESC, value LIMIT ?`)
-    .all(...params, q.limit);
-}
+/** Rows read per page while counting the top lists. */
+const PAGE = 5000;
 
-/** `<result> <domain>[ …]` split in SQL: the domain of each failing reason, once per message. */
-function authFailures(rule: string, byNode: string): string {
-  const results = AUTH_FAILURES[rule]!.results.map((r) => `'${r}'`).join(', ');
-  return `SELECT DISTINCT rid, 1 AS w, lower(CASE WHEN instr(rest, ' ') > 0 THEN substr(rest, 1, instr(rest, ' ') - 1) ELSE rest END) AS value FROM (
-      SELECT rid,
-        CASE WHEN instr(match, ' ') > 0 THEN substr(match, 1, instr(match, ' ') - 1) ELSE match END AS result,
-        CASE WHEN instr(match, ' ') > 0 THEN substr(match, instr(match, ' ') + 1) ELSE '' END AS rest
-      FROM (SELECT m.rid AS rid, json_extract(j.value, '$.match') AS match FROM messages m, json_each(m.reasons) j
-        WHERE m.received_at >= ? AND m.received_at < ? ${byNode} AND json_extract(j.value, '$.kind') = 'analyzer' AND json_extract(j.value, '$.rule') = '${rule}')
-    ) WHERE result IN (${results})`;
+export async function topFromLog(db: Kysely<MasterSchema>, q: TopQuery): Promise<TopRow[]> {
+  const counts = new Map<string, number>();
+  const count = (value: string, w: number) => counts.set(value, (counts.get(value) ?? 0) + w);
+  for (let after = 0; ; ) {
+    let query = db.selectFrom('messages').select(['rid', 'mail_from', 'sender_domain', 'rcpt_to', 'action', 'reasons', 'refusal', 'event_count'])
+      .where('received_at', '>=', floorTo(q.from, DAY_MS)).where('received_at', '<', ceilTo(q.to, DAY_MS)).where('rid', '>', after)
+      .orderBy('rid').limit(PAGE);
+    if (q.node !== undefined) query = query.where(nodeCondition('node_id', q.node));
+    const rows = await query.execute();
+    for (const m of rows) {
+      // Each row counts as the log events it stands for (a scanner's aggregate of refusals stands for many); a refusal at connect has no sender.
+      const w = m.event_count;
+      const hasSender = m.refusal === null || (JSON.parse(m.refusal) as { stage: string }).stage !== 'connect';
+      if (q.kind === 'sender' && hasSender) count(m.mail_from, w);
+      else if (q.kind === 'sender_domain' && hasSender) count(m.sender_domain, w);
+      else if (q.kind === 'blocked_sender' && hasSender && m.action === 'reject') count(m.mail_from, w);
+      else if (q.kind === 'recipient') for (const r of JSON.parse(m.rcpt_to) as string[]) count(r, w);
+      else if (q.kind === 'virus' || q.kind.endsWith('_fail')) {
+        // Each value once per message; a failing check weighs 1 (a refusal carries no authentication results).
+        const values = new Set<string>();
+        for (const r of JSON.parse(m.reasons) as { kind: string; rule: string; match: string }[]) {
+          if (q.kind === 'virus' && r.kind === 'virus') values.add(r.match);
+          const check = r.kind === 'analyzer' ? AUTH_FAILURES[r.rule] : undefined;
+          if (check?.kind !== q.kind) continue;
+          const space = r.match.indexOf(' ');
+          const result = space < 0 ? r.match : r.match.slice(0, space);
+          const rest = space < 0 ? '' : r.match.slice(space + 1);
+          if (check.results.includes(result)) values.add((rest.includes(' ') ? rest.slice(0, rest.indexOf(' ')) : rest).toLowerCase());
+        }
+        for (const v of values) count(v, q.kind === 'virus' ? w : 1);
+      }
+    }
+    if (rows.length < PAGE) break;
+    after = rows.at(-1)!.rid;
+  }
+  return [...counts].map(([value, n]) => ({ value, count: n }))
+    .sort((a, b) => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0))
+    .slice(0, q.limit);
 }

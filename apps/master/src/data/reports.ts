@@ -1,4 +1,7 @@
-import type { Db } from '@moat/storage';
+import { sql, type Kysely } from 'kysely';
+import type { MasterSchema } from '../db/schema.ts';
+import type { NodesSeenByData } from '../db/tables/data.ts';
+import { nodeCondition } from './search-filters.ts';
 import { bucketMs, ceilTo, DAY_MS, floorTo, type Bucket } from './time-buckets.ts';
 import { trafficSeries, type TrafficCount, type TrafficRow } from './traffic-series.ts';
 import type { TopKind } from './rollups.ts';
@@ -20,23 +23,25 @@ export interface TrafficQuery {
 /** At most this many buckets in one report (a year and a half of hours). */
 export const MAX_BUCKETS = 13_000;
 
-export function traffic(db: Db, q: TrafficQuery): TrafficRow[] {
+export async function traffic(db: Kysely<MasterSchema>, q: TrafficQuery): Promise<TrafficRow[]> {
   if (q.to <= q.from) return [];
   const size = bucketMs(q.bucket);
   const from = floorTo(q.from, size);
   const to = ceilTo(q.to, size);
   if ((to - from) / size > MAX_BUCKETS) throw new RangeError(`the range has more than ${MAX_BUCKETS} ${q.bucket} buckets`);
-  const params: unknown[] = [from, to];
-  let nodeFilter = '';
-  if (q.node !== undefined) {
-    nodeFilter = 'AND node_id IN (SELECT id FROM nodes WHERE name = ? UNION ALL SELECT ?)';
-    params.push(q.node, q.node);
-  }
-  const counts = db.prepare<unknown[], TrafficCount>(`SELECT (hour / ${size}) * ${size} AS start, ${q.byNode ? 'node_id' : 'NULL'} AS nodeId, action,
-      SUM(count) AS count, SUM(bytes) AS bytes
-    FROM traffic_hourly WHERE hour >= ? AND hour < ? ${nodeFilter}
-    GROUP BY start, nodeId, action`).all(...params);
+  const start = sql<number>`(hour / ${sql.lit(size)}) * ${sql.lit(size)}`;
+  let query = db.selectFrom('traffic_hourly')
+    .select([start.as('start'), (q.byNode ? sql<string | null>`node_id` : sql<string | null>`NULL`).as('nodeId'), 'action', sumOf('count').as('count'), sumOf('bytes').as('bytes')])
+    .where('hour', '>=', from).where('hour', '<', to)
+    .groupBy(q.byNode ? [start, 'node_id', 'action'] : [start, 'action']);
+  if (q.node !== undefined) query = query.where(nodeCondition('node_id', q.node));
+  const counts: TrafficCount[] = await query.execute();
   return trafficSeries(counts, from, to, q.bucket, q.byNode ?? false);
+}
+
+/** SUM of a BIGINT column as a number on both engines (PostgreSQL sums BIGINT to NUMERIC, which its driver gives as a string). */
+export function sumOf(column: string) {
+  return sql<number>`CAST(SUM(${sql.ref(column)}) AS BIGINT)`;
 }
 
 export interface TopQuery {
@@ -56,16 +61,13 @@ export interface TopRow {
 }
 
 /** The busiest senders, sender domains, recipients, or blocked senders over whole days (optionally on one node). */
-export function top(db: Db, q: TopQuery): TopRow[] {
-  const params: unknown[] = [q.kind, floorTo(q.from, DAY_MS), ceilTo(q.to, DAY_MS)];
-  let nodeFilter = '';
-  if (q.node !== undefined) {
-    nodeFilter = 'AND node_id IN (SELECT id FROM nodes WHERE name = ? UNION ALL SELECT ?)';
-    params.push(q.node, q.node);
-  }
-  return db.prepare<unknown[], TopRow>(`SELECT value, SUM(count) AS count FROM top_senders_daily
-    WHERE kind = ? AND day >= ? AND day < ? ${nodeFilter} GROUP BY value ORDER BY count DESC, value LIMIT ?`)
-    .all(...params, q.limit);
+export async function top(db: Kysely<MasterSchema>, q: TopQuery): Promise<TopRow[]> {
+  const count = sumOf('count');
+  let query = db.selectFrom('top_senders_daily').select(['value', count.as('count')])
+    .where('kind', '=', q.kind).where('day', '>=', floorTo(q.from, DAY_MS)).where('day', '<', ceilTo(q.to, DAY_MS))
+    .groupBy('value').orderBy(count, 'desc').orderBy('value').limit(q.limit);
+  if (q.node !== undefined) query = query.where(nodeCondition('node_id', q.node));
+  return query.execute();
 }
 
 export interface QuarantineSizeRow {
@@ -76,9 +78,12 @@ export interface QuarantineSizeRow {
 }
 
 /** Messages held in quarantine now, and their bytes, per node and in all (a covering index: no table reads). */
-export function quarantineSize(db: Db): { count: number; bytes: number; nodes: QuarantineSizeRow[] } {
-  const nodes = db.prepare<[], QuarantineSizeRow>(`SELECT s.node_id AS nodeId, n.name AS nodeName, s.count, s.bytes
-    FROM (SELECT node_id, COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM quarantine WHERE status = 'held' GROUP BY node_id) s
-    LEFT JOIN nodes n ON n.id = s.node_id ORDER BY s.node_id`).all();
-  return { count: nodes.reduce((a, r) => a + r.count, 0), bytes: nodes.reduce((a, r) => a + r.bytes, 0), nodes };
+export async function quarantineSize(db: Kysely<MasterSchema>): Promise<{ count: number; bytes: number; nodes: QuarantineSizeRow[] }> {
+  const held = db.selectFrom('quarantine').select(['node_id', (eb) => eb.fn.countAll<number>().as('count'), sql<number>`COALESCE(${sumOf('size')}, 0)`.as('bytes')])
+    .where('status', '=', 'held').groupBy('node_id');
+  const nodes = await db.withTables<NodesSeenByData>().selectFrom(held.as('s')).leftJoin('nodes as n', 'n.id', 's.node_id')
+    .select(['s.node_id as nodeId', 'n.name as nodeName', 's.count', 's.bytes']).orderBy('s.node_id').execute();
+  // COUNT(*) is a BIGINT on PostgreSQL: a number through database.ts's parser.
+  const rows = nodes.map((r) => ({ ...r, count: Number(r.count), bytes: Number(r.bytes) }));
+  return { count: rows.reduce((a, r) => a + r.count, 0), bytes: rows.reduce((a, r) => a + r.bytes, 0), nodes: rows };
 }

@@ -1,29 +1,33 @@
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
 import type { RetainedExpired } from '@moat/protocol';
+import type { MasterSchema } from '../db/schema.ts';
+import type { Ordered } from './message-writer.ts';
 import type { PendingChanges } from './pending-changes.ts';
 
 /**
- * Applies `retained.expired` to the message log. Runs inside the ingest's transaction. A copy
+ * Applies `retained.expired` to the message log. Built over the ingest's transaction. A copy
  * removed before its log entry arrived (a re-sent older batch) waits in `pending_changes` like
  * a delivery status; an entry whose copy is already marked gone keeps its first mark.
  */
-export function createRetainedWriter(db: Db, pending: PendingChanges) {
-  const markGone = db.prepare(`UPDATE messages SET retained_gone_at = ?, retained_gone_reason = ?
-    WHERE id = ? AND node_id = ? AND retained_bytes IS NOT NULL AND retained_gone_at IS NULL`);
-  const exists = db.prepare<[string, string], { rid: number }>('SELECT rid FROM messages WHERE id = ? AND node_id = ?');
-
-  function expired(nodeId: string, ord: number, ev: RetainedExpired): void {
-    for (const id of ev.ids) {
-      if (markGone.run(ev.at, ev.reason, id, nodeId).changes > 0) continue;
-      if (!exists.get(id, nodeId)) pending.hold(nodeId, id, ord, 'retained.expired', { ids: [id], reason: ev.reason, at: ev.at });
+export function createRetainedWriter(db: Kysely<MasterSchema>, pending: PendingChanges) {
+  async function expired(nodeId: string, changes: readonly Ordered<RetainedExpired>[]): Promise<void> {
+    for (const { ord, ev } of changes) {
+      for (const id of ev.ids) {
+        const marked = await db.updateTable('messages').set({ retained_gone_at: ev.at, retained_gone_reason: ev.reason })
+          .where('id', '=', id).where('node_id', '=', nodeId).where('retained_bytes', 'is not', null).where('retained_gone_at', 'is', null).executeTakeFirst();
+        if (Number(marked.numUpdatedRows) > 0) continue;
+        const exists = await db.selectFrom('messages').select('rid').where('id', '=', id).where('node_id', '=', nodeId).executeTakeFirst();
+        if (!exists) await pending.hold(nodeId, id, ord, 'retained.expired', { ids: [id], reason: ev.reason, at: ev.at });
+      }
     }
   }
 
   return {
     expired,
-    /** A log entry just arrived: apply the removal of its copy that came first, if any. */
-    logged(nodeId: string, id: string): void {
-      for (const change of pending.take(nodeId, id, 'retained.expired')) expired(nodeId, 0, change as RetainedExpired);
+    /** Log entries just arrived: apply the removals of their copies that came first, if any. */
+    async logged(nodeId: string, ids: readonly string[]): Promise<void> {
+      const held = await pending.take(nodeId, ids, 'retained.expired');
+      await expired(nodeId, held.map((c) => ({ ord: 0, ev: c.payload as RetainedExpired })));
     },
   };
 }

@@ -1,16 +1,8 @@
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
+import type { MasterSchema } from '../db/schema.ts';
+import { inChunks } from './in-chunks.ts';
 import { DAY_MS, HOUR_MS, floorTo } from './time-buckets.ts';
 import { REASON_TOP_KINDS, reasonTopEntries, type ReasonLike, type ReasonTopKind } from './reason-tops.ts';
-
-/**
- * Report roll-ups. Each upsert adds `excluded.count`, so increments gathered in memory over a
- * batch are written once per key: a batch of 1,000 messages touches a handful of hourly rows
- * and a few hundred daily top-list rows instead of several thousand.
- */
-export const TRAFFIC_UPSERT_SQL = `INSERT INTO traffic_hourly (hour, node_id, action, count, bytes) VALUES (?, ?, ?, ?, ?)
-  ON CONFLICT (hour, node_id, action) DO UPDATE SET count = count + excluded.count, bytes = bytes + excluded.bytes`;
-export const TOP_UPSERT_SQL = `INSERT INTO top_senders_daily (kind, day, node_id, value, count) VALUES (?, ?, ?, ?, ?)
-  ON CONFLICT (kind, day, node_id, value) DO UPDATE SET count = count + excluded.count`;
 
 /** Address lists, and (from the reasons) virus names and domains failing SPF, DKIM, DMARC. */
 export type TopKind = 'sender' | 'sender_domain' | 'recipient' | 'blocked_sender' | ReasonTopKind;
@@ -43,12 +35,18 @@ export function topEntries(m: RollupMessage): [TopKind, string][] {
   return out;
 }
 
-/** Roll-up increments, gathered by `add` and written by `flush` (call it inside the same transaction). */
-export function createRollups(db: Db) {
-  const trafficStmt = db.prepare(TRAFFIC_UPSERT_SQL);
-  const topStmt = db.prepare(TOP_UPSERT_SQL);
-  const traffic = new Map<string, [hour: number, nodeId: string, action: string, count: number, bytes: number]>();
-  const top = new Map<string, [kind: TopKind, day: number, nodeId: string, value: string, count: number]>();
+/**
+ * Report roll-ups. Each upsert adds `excluded.count`, so increments gathered in memory over a
+ * batch are written once per key, many keys per statement: a batch of 1,000 messages touches a
+ * handful of hourly rows and a few hundred daily top-list rows instead of several thousand.
+ * Keys are written in sorted order, so two masters ingesting at once on PostgreSQL lock rows
+ * in the same order (no deadlock).
+ *
+ * Increments are gathered by `add` and written by `flush` into `db` (the batch's transaction).
+ */
+export function createRollups(db: Kysely<MasterSchema>) {
+  const traffic = new Map<string, { hour: number; node_id: string; action: string; count: number; bytes: number }>();
+  const top = new Map<string, { kind: TopKind; day: number; node_id: string; value: string; count: number }>();
   return {
     add(m: RollupMessage): void {
       const n = m.count ?? 1;
@@ -56,25 +54,26 @@ export function createRollups(db: Db) {
       const tk = `${hour}\0${m.nodeId}\0${m.action}`;
       const t = traffic.get(tk);
       if (t) {
-        t[3] += n;
-        t[4] += m.size * n;
-      } else traffic.set(tk, [hour, m.nodeId, m.action, n, m.size * n]);
+        t.count += n;
+        t.bytes += m.size * n;
+      } else traffic.set(tk, { hour, node_id: m.nodeId, action: m.action, count: n, bytes: m.size * n });
       const day = floorTo(m.receivedAt, DAY_MS);
       for (const [kind, value] of topEntries(m)) {
         const k = `${kind}\0${day}\0${m.nodeId}\0${value}`;
         const e = top.get(k);
-        if (e) e[4] += n;
-        else top.set(k, [kind, day, m.nodeId, value, n]);
+        if (e) e.count += n;
+        else top.set(k, { kind, day, node_id: m.nodeId, value, count: n });
       }
     },
-    flush(): void {
-      for (const v of traffic.values()) trafficStmt.run(v);
-      for (const v of top.values()) topStmt.run(v);
-      traffic.clear();
-      top.clear();
-    },
-    /** Drop what was gathered (the transaction it belonged to failed). */
-    discard(): void {
+    async flush(): Promise<void> {
+      const byKey = <T>(rows: Map<string, T>): T[] => [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+      await inChunks(byKey(traffic), (rows) => db.insertInto('traffic_hourly').values(rows)
+        .onConflict((oc) => oc.columns(['hour', 'node_id', 'action']).doUpdateSet((eb) => ({
+          count: eb('traffic_hourly.count', '+', eb.ref('excluded.count')),
+          bytes: eb('traffic_hourly.bytes', '+', eb.ref('excluded.bytes')),
+        }))).execute());
+      await inChunks(byKey(top), (rows) => db.insertInto('top_senders_daily').values(rows)
+        .onConflict((oc) => oc.columns(['kind', 'day', 'node_id', 'value']).doUpdateSet((eb) => ({ count: eb('top_senders_daily.count', '+', eb.ref('excluded.count')) }))).execute());
       traffic.clear();
       top.clear();
     },

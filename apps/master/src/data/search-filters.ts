@@ -1,5 +1,6 @@
+import { sql, type RawBuilder, type SqlBool } from 'kysely';
 import { normalizeAddress } from './addresses.ts';
-import { beforeCursorParams, beforeCursorSql, decodeCursor } from './cursor.ts';
+import { beforeCursor, decodeCursor } from './cursor.ts';
 import { containsPattern } from './sql-like.ts';
 
 /** Filters shared by the message log and quarantine searches. All optional. */
@@ -34,17 +35,25 @@ export interface SearchTables {
   readonly timeCol: string;
 }
 
-/** A WHERE clause under construction: conditions and their parameters, in order. */
+/** A WHERE clause under construction: conditions as Kysely SQL fragments (values bound as parameters, for either engine). */
 export class Where {
-  readonly conditions: string[] = [];
-  readonly params: unknown[] = [];
-  add(sql: string, ...params: unknown[]): void {
-    this.conditions.push(sql);
-    this.params.push(...params);
+  readonly conditions: RawBuilder<unknown>[] = [];
+  add(condition: RawBuilder<unknown>): void {
+    this.conditions.push(condition);
   }
-  toSql(): string {
-    return this.conditions.length === 0 ? '' : `WHERE ${this.conditions.join(' AND ')}`;
+  toSql(): RawBuilder<unknown> {
+    return this.conditions.length === 0 ? sql`` : sql`WHERE ${sql.join(this.conditions, sql` AND `)}`;
   }
+}
+
+/** `alias.node_id` is the node named `node`, or the node whose id is `node`. */
+export function nodeCondition(column: string, node: string): RawBuilder<SqlBool> {
+  return sql<SqlBool>`${sql.ref(column)} IN (SELECT id FROM nodes WHERE name = ${node} UNION ALL SELECT CAST(${node} AS TEXT))`;
+}
+
+/** `column LIKE pattern` with `\` escaping LIKE's wildcards (see sql-like.ts). For lower-cased columns: LIKE folds case on SQLite only. */
+export function likeCondition(column: string, pattern: string): RawBuilder<unknown> {
+  return sql`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
 }
 
 /**
@@ -52,33 +61,34 @@ export class Where {
  * the recipients table (its index is (rcpt, time, rid), so it walks newest first and stops);
  * everything else by the main table. Returns the column names to order and page by.
  */
-export function commonSearch(t: SearchTables, alias: string, q: CommonSearch, where: Where): { from: string; timeCol: string; ridCol: string } {
+export function commonSearch(t: SearchTables, alias: string, q: CommonSearch, where: Where): { from: RawBuilder<unknown>; timeCol: string; ridCol: string } {
   const exact = (q.match ?? 'exact') === 'exact';
   const recipient = q.recipient === undefined ? undefined : normalizeAddress(q.recipient);
   const byRcptTable = recipient !== undefined && exact && !recipient.startsWith('@');
-  const from = byRcptTable ? `${t.rcptTable} r JOIN ${t.table} ${alias} ON ${alias}.rid = r.rid` : `${t.table} ${alias}`;
+  const main = sql`${sql.table(t.table)} ${sql.raw(alias)}`;
+  const from = byRcptTable ? sql`${sql.table(t.rcptTable)} r JOIN ${main} ON ${sql.ref(`${alias}.rid`)} = r.rid` : main;
   const timeCol = byRcptTable ? `r.${t.timeCol}` : `${alias}.${t.timeCol}`;
   const ridCol = byRcptTable ? 'r.rid' : `${alias}.rid`;
 
   if (recipient !== undefined) {
-    if (byRcptTable) where.add('r.rcpt = ?', recipient);
+    if (byRcptTable) where.add(sql`r.rcpt = ${recipient}`);
     // rcpt_to is a JSON array of strings: `"…@domain"` ends an element.
-    else if (exact) where.add(`${alias}.rcpt_to LIKE ? ESCAPE '\\'`, `${containsPattern(`${recipient}"`)}`);
-    else where.add(`${alias}.rcpt_to LIKE ? ESCAPE '\\'`, containsPattern(recipient));
+    else if (exact) where.add(likeCondition(`${alias}.rcpt_to`, containsPattern(`${recipient}"`)));
+    else where.add(likeCondition(`${alias}.rcpt_to`, containsPattern(recipient)));
   }
   if (q.sender !== undefined) {
     const sender = normalizeAddress(q.sender);
-    if (!exact) where.add(`${alias}.mail_from LIKE ? ESCAPE '\\'`, containsPattern(sender));
-    else if (sender.startsWith('@')) where.add(`${alias}.sender_domain = ?`, sender.slice(1));
-    else where.add(`${alias}.mail_from = ?`, sender);
+    if (!exact) where.add(likeCondition(`${alias}.mail_from`, containsPattern(sender)));
+    else if (sender.startsWith('@')) where.add(sql`${sql.ref(`${alias}.sender_domain`)} = ${sender.slice(1)}`);
+    else where.add(sql`${sql.ref(`${alias}.mail_from`)} = ${sender}`);
   }
-  if (q.node !== undefined) where.add(`${alias}.node_id IN (SELECT id FROM nodes WHERE name = ? UNION ALL SELECT ?)`, q.node, q.node);
-  if (q.from !== undefined) where.add(`${timeCol} >= ?`, q.from);
-  if (q.to !== undefined) where.add(`${timeCol} < ?`, q.to);
+  if (q.node !== undefined) where.add(nodeCondition(`${alias}.node_id`, q.node));
+  if (q.from !== undefined) where.add(sql`${sql.ref(timeCol)} >= ${q.from}`);
+  if (q.to !== undefined) where.add(sql`${sql.ref(timeCol)} < ${q.to}`);
   if (q.cursor !== undefined) {
     const cursor = decodeCursor(q.cursor);
     if (!cursor) throw new RangeError('cursor is not one this API returned');
-    where.add(beforeCursorSql(timeCol, ridCol), ...beforeCursorParams(cursor));
+    where.add(beforeCursor(timeCol, ridCol, cursor));
   }
   return { from, timeCol, ridCol };
 }

@@ -1,21 +1,38 @@
+import type { TestContext } from 'node:test';
+import { sql, type Kysely } from 'kysely';
 import type { DeliveryStatus, EventType, MessageLogged, OutboxEvent, QuarantineAdded } from '@moat/protocol';
-import { openDatabase, type Db } from '@moat/storage';
-import { DATA_MIGRATION } from '../db/migration-002-data.ts';
-import { CLUSTER_MIGRATION } from '../db/migration-003-cluster.ts';
-import { RETENTION_MIGRATION } from '../db/migration-004-retention.ts';
-import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
-import { EVENT_EPOCHS_MIGRATION } from '../db/migration-012-event-epochs.ts';
-import { TOP_BY_NODE_MIGRATION } from '../db/migration-015-top-by-node.ts';
+import { migrate, openDatabase } from '@moat/storage';
+import { migratePostgres, openMasterDatabase, sqliteDatabase, type Engine, type MasterDatabase } from '../db/database.ts';
+import { MASTER_MIGRATIONS } from '../db/migrations.ts';
+import type { MasterSchema } from '../db/schema.ts';
+import { freshPostgresUrl } from '../testing/databases.ts';
+import { createIngest, type Ingest } from './ingest.ts';
 
-/** Test helpers for the data layer (not a test file itself). */
+/** Test helpers for the data layer (not a test file itself). Databases come from testing/databases.ts (`openTestDatabase(engine, t)`). */
 
-/** A fresh in-memory master database with the data and node tables (no auth tables needed). */
-export function openTestDb(): Db {
-  return openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION]);
+/** The ingest over a test database. */
+export function ingestInto(database: MasterDatabase): Ingest {
+  return createIngest(database.db, database.engine);
 }
 
-export function addNode(db: Db, id: string, name: string): void {
-  db.prepare("INSERT INTO nodes (id, name, credential_hash, joined_at) VALUES (?, ?, 'x', 0)").run(id, name);
+/**
+ * A database on `engine` migrated only up to (not including) `version`, and a function that
+ * runs the rest: for tests of what a migration does to rows stored before it.
+ */
+export async function openDatabaseBefore(engine: Engine, version: number, t: TestContext): Promise<{ database: MasterDatabase; migrateRest(): Promise<void> }> {
+  const older = MASTER_MIGRATIONS.filter((m) => m.version < version);
+  if (engine === 'sqlite') {
+    const database = sqliteDatabase(openDatabase(':memory:', older));
+    t.after(() => database.close());
+    return { database, migrateRest: async () => migrate(database.sqlite!, MASTER_MIGRATIONS) };
+  }
+  const database = await openMasterDatabase({ engine: 'postgres', url: await freshPostgresUrl() }, older);
+  t.after(() => database.close());
+  return { database, migrateRest: () => migratePostgres(database.db, MASTER_MIGRATIONS) };
+}
+
+export async function addNode(db: Kysely<MasterSchema>, id: string, name: string): Promise<void> {
+  await sql`INSERT INTO nodes (id, name, credential_hash, joined_at) VALUES (${id}, ${name}, 'x', 0)`.execute(db);
 }
 
 /** A valid 20-character message id from a number. */
@@ -50,6 +67,15 @@ export function event(seq: number, type: EventType | string, payload: unknown): 
   return { seq, type, payload, createdAt: T0 + seq } as OutboxEvent;
 }
 
-export function count(db: Db, sql: string, ...params: unknown[]): number {
-  return (db.prepare(sql).pluck().get(...params) as number | null) ?? 0;
+/** The first column of the first row of a query (a count, a sum; 0 for NULL), as a number on both engines. */
+export async function count(db: Kysely<MasterSchema>, query: string): Promise<number> {
+  const { rows } = await sql.raw<Record<string, unknown>>(query).execute(db);
+  const first = rows[0] === undefined ? undefined : Object.values(rows[0])[0];
+  return first === null || first === undefined ? 0 : Number(first);
+}
+
+/** The first column of the first row of a query, as the engine returns it (undefined without a row). */
+export async function one(db: Kysely<MasterSchema>, query: string): Promise<unknown> {
+  const { rows } = await sql.raw<Record<string, unknown>>(query).execute(db);
+  return rows[0] === undefined ? undefined : Object.values(rows[0])[0];
 }

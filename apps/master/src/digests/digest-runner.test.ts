@@ -9,8 +9,9 @@ import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
 import { DIGESTS_MIGRATION } from '../db/migration-005-digests.ts';
 import { EVENT_EPOCHS_MIGRATION } from '../db/migration-012-event-epochs.ts';
 import { TOP_BY_NODE_MIGRATION } from '../db/migration-015-top-by-node.ts';
+import { sqliteDatabase } from '../db/database.ts';
 import { createIngest } from '../data/ingest.ts';
-import { addNode, event, quarantined, T0 } from '../data/test-fixtures.ts';
+import { event, quarantined, T0 } from '../data/test-fixtures.ts';
 import { markQuarantine } from '../data/quarantine-repository.ts';
 import { createDigestRepository } from './digest-repository.ts';
 import { DigestRunner, type DigestRelay } from './digest-runner.ts';
@@ -24,8 +25,11 @@ import { verifyLink } from './links.ts';
  */
 function setup() {
   const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, DIGESTS_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION]);
-  addNode(db, 'aaaaaaaaaaaaaaaa', 'scanner-a');
-  addNode(db, 'bbbbbbbbbbbbbbbb', 'scanner-b');
+  // The digests' store and repository are still on better-sqlite3 (docs/database.md): SQLite only.
+  const kdb = sqliteDatabase(db).db;
+  const addNode = db.prepare("INSERT INTO nodes (id, name, credential_hash, joined_at) VALUES (?, ?, 'x', 0)");
+  addNode.run('aaaaaaaaaaaaaaaa', 'scanner-a');
+  addNode.run('bbbbbbbbbbbbbbbb', 'scanner-b');
   const clock = { t: T0 + 3_600_000 };
   const sent: { nodeId: string; rcptTo: readonly string[]; raw: string }[] = [];
   const relay = { online: new Set(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']), fail: false };
@@ -39,17 +43,17 @@ function setup() {
   };
   const store = createDigestStore(db);
   const runner = new DigestRunner({ store, repo: createDigestRepository(db), relay: fakeRelay, log: pino({ level: 'silent' }), now: () => clock.t, ownUrl: () => 'http://master.test', hostname: 'master' });
-  const ingest = createIngest(db);
+  const ingest = createIngest(kdb, 'sqlite');
   let seq = 0;
   const hold = (node: string, n: number, over: Parameters<typeof quarantined>[1] = {}) => ingest.ingestBatch(node, [event(++seq, 'quarantine.added', quarantined(n, over))]);
-  return { db, clock, sent, relay, store, runner, hold };
+  return { db, kdb, clock, sent, relay, store, runner, hold };
 }
 
 test('one digest per recipient, whichever node holds the messages; each message listed once', async () => {
   const s = setup();
-  s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test'], subject: 'first' });
-  s.hold('bbbbbbbbbbbbbbbb', 2, { rcptTo: ['Bob@Example.test'], subject: 'second' });
-  s.hold('bbbbbbbbbbbbbbbb', 3, { rcptTo: ['carol@example.test'], subject: 'third' });
+  await s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test'], subject: 'first' });
+  await s.hold('bbbbbbbbbbbbbbbb', 2, { rcptTo: ['Bob@Example.test'], subject: 'second' });
+  await s.hold('bbbbbbbbbbbbbbbb', 3, { rcptTo: ['carol@example.test'], subject: 'third' });
   assert.deepEqual(await s.runner.runRound(), { queued: 2, messages: 3, waiting: 0 });
   const bob = s.sent.find((m) => m.rcptTo[0] === 'bob@example.test')!;
   assert.match(bob.raw, /first/);
@@ -58,17 +62,17 @@ test('one digest per recipient, whichever node holds the messages; each message 
   assert.deepEqual(new Set(s.sent.map((m) => m.nodeId)).size, 2, 'rounds spread over the online nodes');
   assert.deepEqual(await s.runner.runRound(), { queued: 0, messages: 0, waiting: 0 });
   // A new one later: only it is in the next digest.
-  s.hold('aaaaaaaaaaaaaaaa', 4, { rcptTo: ['bob@example.test'], subject: 'fourth' });
+  await s.hold('aaaaaaaaaaaaaaaa', 4, { rcptTo: ['bob@example.test'], subject: 'fourth' });
   assert.deepEqual(await s.runner.runRound(), { queued: 1, messages: 1, waiting: 0 });
   assert.doesNotMatch(s.sent.at(-1)!.raw, /first/);
 });
 
 test('released messages, excluded categories and old messages are not listed', async () => {
   const s = setup();
-  s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test'] });
-  markQuarantine(s.db, 'aaaaaaaaaaaaaaaa', quarantined(1).id, 'released', s.clock.t);
-  s.hold('aaaaaaaaaaaaaaaa', 2, { rcptTo: ['bob@example.test'], reasons: [{ kind: 'virus', rule: 'virus', match: 'EICAR', action: 'quarantine' }] });
-  s.hold('aaaaaaaaaaaaaaaa', 3, { rcptTo: ['bob@example.test'], createdAt: s.clock.t - 8 * 86_400_000 });
+  await s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test'] });
+  await markQuarantine(s.kdb, 'aaaaaaaaaaaaaaaa', quarantined(1).id, 'released', s.clock.t);
+  await s.hold('aaaaaaaaaaaaaaaa', 2, { rcptTo: ['bob@example.test'], reasons: [{ kind: 'virus', rule: 'virus', match: 'EICAR', action: 'quarantine' }] });
+  await s.hold('aaaaaaaaaaaaaaaa', 3, { rcptTo: ['bob@example.test'], createdAt: s.clock.t - 8 * 86_400_000 });
   assert.deepEqual(await s.runner.runRound(), { queued: 0, messages: 0, waiting: 0 });
   s.store.save(validateDigestSettings({ categories: ['spam', 'virus'] }), 'admin', s.clock.t);
   assert.deepEqual(await s.runner.runRound(), { queued: 1, messages: 1, waiting: 0 });
@@ -80,7 +84,7 @@ test('released messages, excluded categories and old messages are not listed', a
 
 test('no node online or a failed injection: nothing is marked, the next round sends it', async () => {
   const s = setup();
-  s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test'] });
+  await s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test'] });
   s.relay.online = new Set();
   assert.deepEqual(await s.runner.runRound(), { queued: 0, messages: 0, waiting: 1 });
   assert.equal(s.store.lastRunAt(), null, 'an incomplete round is not the last round');
@@ -94,7 +98,7 @@ test('no node online or a failed injection: nothing is marked, the next round se
 
 test('the schedule: nothing while disabled; a daily round once due', async () => {
   const s = setup();
-  s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test'] });
+  await s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test'] });
   await s.runner.tick();
   assert.equal(s.sent.length, 0, 'disabled');
   const dayStart = s.clock.t - (s.clock.t % 86_400_000);
@@ -111,7 +115,7 @@ test('the schedule: nothing while disabled; a daily round once due', async () =>
 test('links in a digest are signed for that recipient and message and expire after linkHours', async () => {
   const s = setup();
   s.store.save(validateDigestSettings({ linkHours: 2, baseUrl: 'https://quarantine.example.test/' }), 'admin', s.clock.t);
-  s.hold('bbbbbbbbbbbbbbbb', 1, { rcptTo: ['bob@example.test'] });
+  await s.hold('bbbbbbbbbbbbbbbb', 1, { rcptTo: ['bob@example.test'] });
   await s.runner.runRound();
   const decoded = s.sent[0]!.raw.replace(/=\r\n/g, '').replace(/=3D/g, '=');
   const url = /Release: +(\S+)/.exec(decoded)![1]!;
@@ -124,7 +128,7 @@ test('links in a digest are signed for that recipient and message and expire aft
 
 test('a recipient who already handled their copy of a shared message does not get it listed', async () => {
   const s = setup();
-  s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test', 'carol@example.test'] });
+  await s.hold('aaaaaaaaaaaaaaaa', 1, { rcptTo: ['bob@example.test', 'carol@example.test'] });
   const repo = createDigestRepository(s.db);
   const rid = (s.db.prepare('SELECT rid FROM quarantine').get() as { rid: number }).rid;
   assert.equal(repo.recordCopy(rid, 'bob@example.test', 'delete', s.clock.t, null), true);

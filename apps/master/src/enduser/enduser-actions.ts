@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { Db } from '@moat/storage';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { markQuarantine } from '../data/quarantine-repository.ts';
@@ -11,8 +10,6 @@ import type { MessageAction } from './pages.ts';
 import type { EnduserLearning } from './enduser-learning.ts';
 
 export interface EnduserActionDeps {
-  /** The quarantine index's handle, until that store moves onto the common query layer (docs/database.md). */
-  readonly db: Db;
   readonly repo: DigestRepository;
   readonly cluster: ClusterControl;
   /** Release one recipient's copy of a message held for several (hub.releaseForRecipients). */
@@ -78,14 +75,14 @@ export async function performAction(deps: EnduserActionDeps, settings: DigestSet
     if (err instanceof NodeOfflineError) return { kind: 'refused', status: 503, text: 'The server that holds this message is offline right now; please try again later.' };
     if (err instanceof NodeRequestError && err.code === 'MOAT_ERR_CONFLICT') {
       // Released on the node, not yet in the index: the index catches up now.
-      markQuarantine(deps.db, nodeId, messageId, 'released', deps.now());
+      await markQuarantine(deps.publish.db, nodeId, messageId, 'released', deps.now());
       return { kind: 'already', text: `This message was already released.${await allowSender()}` };
     }
     if (err instanceof NodeRequestError && err.code === 'MOAT_ERR_NOT_FOUND') return { kind: 'already', text: 'This message is no longer in quarantine.' };
     deps.log.warn({ event: 'ENDUSER_ACTION_FAILED', queueId: messageId, nodeId, code: (err as { code?: string }).code, error: (err as Error).message }, 'end-user quarantine action failed');
     return { kind: 'refused', status: 502, text: 'The action could not be completed; please try again later.' };
   }
-  markQuarantine(deps.db, nodeId, messageId, want, deps.now());
+  await markQuarantine(deps.publish.db, nodeId, messageId, want, deps.now());
   await deps.auditLog.audit(actor, ip, `quarantine.${action === 'delete' ? 'delete' : 'release'}`, target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient' });
   deps.log.info({ event: 'ENDUSER_QUARANTINE_ACTION', queueId: messageId, nodeId, action }, `quarantined message ${want} by its recipient`);
   await learnReleased(deps, recipient, ip, nodeId, messageId, lesson);

@@ -20,7 +20,7 @@ async function start(requestsPerMinute = 1000, log?: Logger): Promise<Harness> {
         const { db, database, now, log, cluster } = app.deps;
         const auditLog = app.services.auditLog;
         await enduserRoutes({
-          store: createDigestStore(db), repo: createDigestRepository(db), db, cluster, releaseCopy: async () => { throw new Error('no scanners in this test'); }, auditLog, publish: { db: database.db, now, log, cluster }, log, now,
+          store: createDigestStore(db), repo: createDigestRepository(db), cluster, releaseCopy: async () => { throw new Error('no scanners in this test'); }, auditLog, publish: { db: database.db, now, log, cluster }, log, now,
           secureCookie: false, requestsPerMinute,
         })(app);
       },

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDatabase, type Db } from '@moat/storage';
 import { MASTER_MIGRATIONS } from '../db/migrations.ts';
+import { sqliteDatabase } from '../db/database.ts';
 import { createIngest } from '../data/ingest.ts';
 import { addNode, event, logged, quarantined } from '../data/test-fixtures.ts';
 import { installChangeCapture, replicatedTables, setCapture } from './change-capture.ts';
@@ -28,10 +29,10 @@ function dump(db: Db): string {
   return replicatedTables(db).map((t) => `${t.name}:${JSON.stringify(db.prepare(`SELECT * FROM "${t.name}" ORDER BY ${t.key.map((k) => `"${k}"`).join(', ')}`).all())}`).join('\n');
 }
 
-function write(db: Db): void {
-  addNode(db, 'n1', 'scanner-1');
-  const ingest = createIngest(db);
-  ingest.ingestBatch('n1', [
+async function write(db: Db): Promise<void> {
+  const kdb = sqliteDatabase(db).db;
+  await addNode(kdb, 'n1', 'scanner-1');
+  await createIngest(kdb, 'sqlite').ingestBatch('n1', [
     event(1, 'message.logged', logged(1)),
     event(2, 'message.logged', logged(2, { action: 'quarantine', subject: 'QUARANTINE-ME please' })),
     event(3, 'quarantine.added', quarantined(2, { subject: 'QUARANTINE-ME please' })),
@@ -41,10 +42,10 @@ function write(db: Db): void {
   db.prepare("DELETE FROM messages WHERE id = ?").run(logged(1).id);
 }
 
-test('every change on the active master reaches the standby through the log: same rows, FTS rebuilt, position kept', () => {
+test('every change on the active master reaches the standby through the log: same rows, FTS rebuilt, position kept', async () => {
   const a = activeDb();
   const b = masterDb();
-  write(a);
+  await write(a);
   const log = createChangeLog(a);
   const applied = createApplier(b).apply(log.since(0, 10_000));
   assert.ok(applied > 5);
@@ -58,10 +59,10 @@ test('every change on the active master reaches the standby through the log: sam
   assert.deepEqual(search(b, 'number'), [], 'the deleted message left the index too');
 });
 
-test('applying is idempotent and in order: a resend is skipped, a gap is refused and changes nothing', () => {
+test('applying is idempotent and in order: a resend is skipped, a gap is refused and changes nothing', async () => {
   const a = activeDb();
   const b = masterDb();
-  write(a);
+  await write(a);
   const changes = createChangeLog(a).since(0, 10_000);
   const applier = createApplier(b);
   applier.apply(changes.slice(0, 4));
@@ -73,9 +74,9 @@ test('applying is idempotent and in order: a resend is skipped, a gap is refused
   assert.equal(dump(b), dump(a));
 });
 
-test('a snapshot copies everything, and the log continues after it', () => {
+test('a snapshot copies everything, and the log continues after it', async () => {
   const a = activeDb();
-  write(a);
+  await write(a);
   const log = createChangeLog(a);
   const b = masterDb();
   b.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES ('stray', 'h', 'admin', 1)").run();
@@ -91,9 +92,9 @@ test('a snapshot copies everything, and the log continues after it', () => {
   assert.ok(canContinue(log, { seq: s.appliedSeq, epoch: s.appliedEpoch, at: s.appliedAt }), 'its position matches the active log');
 });
 
-test('log matching: a position continues only where the log holds the same entry', () => {
+test('log matching: a position continues only where the log holds the same entry', async () => {
   const a = activeDb();
-  write(a);
+  await write(a);
   const log = createChangeLog(a);
   const head = log.head();
   assert.equal(canContinue(log, head), true);
@@ -105,7 +106,7 @@ test('log matching: a position continues only where the log holds the same entry
   assert.equal(canContinue(log, { seq: 1, epoch: 1, at: 0 }), false, 'pruned: a snapshot');
 });
 
-test('a standby writes nothing to the log; capture off means no entries', () => {
+test('a standby writes nothing to the log; capture off means no entries', async () => {
   const a = masterDb();
   installChangeCapture(a);
   setCapture(a, false);
@@ -113,7 +114,7 @@ test('a standby writes nothing to the log; capture off means no entries', () => 
   assert.equal(createChangeLog(a).head().seq, 0);
 });
 
-test('a snapshot page stays within its byte budget (a frame has a hard cap), one row at least per page', () => {
+test('a snapshot page stays within its byte budget (a frame has a hard cap), one row at least per page', async () => {
   const a = activeDb();
   for (let i = 0; i < 40; i++) a.prepare("INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, 'auditor', 1)").run(`u${i}`, 'x'.repeat(200));
   const pages: number[] = [];
@@ -128,7 +129,7 @@ test('a streamed snapshot is one consistent view while the master goes on writin
   const a = openDatabase(join(mkdtempSync(join(tmpdir(), 'moat-snap-')), 'master.sqlite'), MASTER_MIGRATIONS);
   installChangeCapture(a);
   setCapture(a, true);
-  write(a);
+  await write(a);
   const b = masterDb();
   const applier = createApplier(b);
   applier.beginSnapshot();
@@ -149,10 +150,10 @@ test('a streamed snapshot is one consistent view while the master goes on writin
   a.close();
 });
 
-test('a master that wrote changes nobody got undoes them (old rows kept in its log) and continues from the new active master, without a full copy', () => {
+test('a master that wrote changes nobody got undoes them (old rows kept in its log) and continues from the new active master, without a full copy', async () => {
   const a = activeDb();
   const b = masterDb();
-  write(a);
+  await write(a);
   const bApplier = createApplier(b);
   bApplier.apply(createChangeLog(a).since(0, 10_000));
   // master-a goes on alone: an insert, an update, a delete, none of which reach master-b.

@@ -1,4 +1,6 @@
-import type { Db } from '@moat/storage';
+import { sql, type Kysely } from 'kysely';
+import type { MasterSchema } from '../db/schema.ts';
+import type { NodesSeenByData } from '../db/tables/data.ts';
 import { quarantineSize, top, traffic, type TopRow } from '../data/reports.ts';
 import type { TopKind } from '../data/rollups.ts';
 import type { TrafficRow } from '../data/traffic-series.ts';
@@ -58,24 +60,26 @@ const counts = (r: Counts): Counts => add(ZERO, r);
  * functions as the reports API, so the mail and the console agree), the quarantine summary from
  * the quarantine index.
  */
-export function gatherReport(db: Db, schedule: ReportSchedule, period: ReportPeriod, now: number): ReportData {
+export async function gatherReport(db: Kysely<MasterSchema>, schedule: ReportSchedule, period: ReportPeriod, now: number): Promise<ReportData> {
   const range = { from: period.start, to: period.end };
+  const tops = [];
+  for (const kind of schedule.topLists) tops.push({ kind, rows: await top(db, { kind, ...range, limit: schedule.topLimit }) });
   return {
     name: schedule.name,
     period,
     kind: schedule.period,
     generatedAt: now,
-    ...(schedule.traffic ? { traffic: trafficSection(db, range) } : {}),
-    tops: schedule.topLists.map((kind) => ({ kind, rows: top(db, { kind, ...range, limit: schedule.topLimit }) })),
-    ...(schedule.quarantine ? { quarantine: quarantineSection(db, period, schedule.domains) } : {}),
+    ...(schedule.traffic ? { traffic: await trafficSection(db, range) } : {}),
+    tops,
+    ...(schedule.quarantine ? { quarantine: await quarantineSection(db, period, schedule.domains) } : {}),
   };
 }
 
-function trafficSection(db: Db, range: { from: number; to: number }): NonNullable<ReportData['traffic']> {
-  const days = traffic(db, { ...range, bucket: 'day' }).map((r) => ({ start: r.start, ...counts(r) }));
-  const names = new Map(db.prepare<[], { id: string; name: string }>('SELECT id, name FROM nodes').all().map((n) => [n.id, n.name]));
+async function trafficSection(db: Kysely<MasterSchema>, range: { from: number; to: number }): Promise<NonNullable<ReportData['traffic']>> {
+  const days = (await traffic(db, { ...range, bucket: 'day' })).map((r) => ({ start: r.start, ...counts(r) }));
+  const names = new Map((await db.withTables<NodesSeenByData>().selectFrom('nodes').select(['id', 'name']).execute()).map((n) => [n.id, n.name]));
   const perNode = new Map<string, Counts>();
-  for (const r of traffic(db, { ...range, bucket: 'day', byNode: true })) {
+  for (const r of await traffic(db, { ...range, bucket: 'day', byNode: true })) {
     const node = names.get(r.nodeId ?? '') ?? r.nodeId ?? '';
     perNode.set(node, add(perNode.get(node) ?? ZERO, counts(r)));
   }
@@ -83,18 +87,20 @@ function trafficSection(db: Db, range: { from: number; to: number }): NonNullabl
   return { total: days.reduce<Counts>((sum, d) => add(sum, d), ZERO), days, nodes };
 }
 
-function quarantineSection(db: Db, period: ReportPeriod, only: readonly string[]): NonNullable<ReportData['quarantine']> {
+async function quarantineSection(db: Kysely<MasterSchema>, period: ReportPeriod, only: readonly string[]): Promise<NonNullable<ReportData['quarantine']>> {
   // Per recipient domain, each message once however many of the domain's users it was for.
-  const rows = db.prepare<[number, number], DomainQuarantine>(`SELECT domain,
+  // The domain is what follows the last @, in words both engines know (no instr/strpos):
+  // rtrim strips every character other than @ from the end, leaving `local@`, which replace removes.
+  const { rows } = await sql<DomainQuarantine>`SELECT domain,
       COUNT(DISTINCT rid) AS quarantined,
       COUNT(DISTINCT CASE WHEN status = 'held' THEN rid END) AS held,
       COUNT(DISTINCT CASE WHEN status = 'released' THEN rid END) AS released,
       COUNT(DISTINCT CASE WHEN status = 'deleted' THEN rid END) AS deleted
-    FROM (SELECT substr(r.rcpt, instr(r.rcpt, '@') + 1) AS domain, r.rid AS rid, q.status AS status
+    FROM (SELECT replace(r.rcpt, rtrim(r.rcpt, replace(r.rcpt, '@', '')), '') AS domain, r.rid AS rid, q.status AS status
       FROM quarantine_rcpts r JOIN quarantine q ON q.rid = r.rid
-      WHERE r.created_at >= ? AND r.created_at < ?) t
-    GROUP BY domain ORDER BY quarantined DESC, domain`).all(period.start, period.end);
+      WHERE r.created_at >= ${period.start} AND r.created_at < ${period.end}) t
+    GROUP BY domain ORDER BY quarantined DESC, domain`.execute(db);
   const wanted = only.length === 0 ? rows : rows.filter((r) => only.includes(r.domain));
-  const { count, bytes } = quarantineSize(db);
+  const { count, bytes } = await quarantineSize(db);
   return { domains: wanted.slice(0, MAX_DOMAIN_ROWS), moreDomains: Math.max(0, wanted.length - MAX_DOMAIN_ROWS), only, heldNow: { count, bytes } };
 }

@@ -9,6 +9,7 @@ import { REFUSALS_MIGRATION } from '../db/migration-008-refusals.ts';
 import { EVENT_EPOCHS_MIGRATION } from '../db/migration-012-event-epochs.ts';
 import { TOP_BY_NODE_MIGRATION } from '../db/migration-015-top-by-node.ts';
 import { REPORT_SCHEDULES_MIGRATION } from '../db/migration-018-report-schedules.ts';
+import { sqliteDatabase } from '../db/database.ts';
 import { createIngest } from '../data/ingest.ts';
 import { markQuarantine } from '../data/quarantine-repository.ts';
 import { trafficFromLog } from '../data/reports-from-log.ts';
@@ -28,8 +29,9 @@ const B = 'bbbbbbbbbbbbbbbb';
  */
 function setup() {
   const db = openDatabase(':memory:', [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION, REPORT_SCHEDULES_MIGRATION]);
-  addNode(db, A, 'scanner-a');
-  addNode(db, B, 'scanner-b');
+  // The schedules' repository is still on better-sqlite3 (docs/database.md): SQLite only; the
+  // figures' queries run on both engines in data/reports.test.ts.
+  const kdb = sqliteDatabase(db).db;
   const sent: { nodeId: string; mailFrom: string; rcptTo: readonly string[]; raw: string }[] = [];
   const relay = { online: new Set([A, B]) };
   const fake: ReportRelay = {
@@ -41,10 +43,11 @@ function setup() {
   };
   const clock = { t: T0 };
   const repo = createScheduleRepository(db);
-  const runner = () => new ReportRunner({ db, repo, relay: fake, log: pino({ level: 'silent' }), now: () => clock.t, hostname: 'master.test' });
-  const ingest = createIngest(db);
+  const runner = () => new ReportRunner({ db: kdb, repo, relay: fake, log: pino({ level: 'silent' }), now: () => clock.t, hostname: 'master.test' });
+  const ingest = createIngest(kdb, 'sqlite');
   let seq = 0;
-  return { db, sent, relay, clock, repo, runner, ingest: (node: string, type: string, payload: unknown) => ingest.ingestBatch(node, [event(++seq, type, payload)]) };
+  const ready = Promise.all([addNode(kdb, A, 'scanner-a'), addNode(kdb, B, 'scanner-b')]);
+  return { db: kdb, ready, sent, relay, clock, repo, runner, ingest: (node: string, type: string, payload: unknown) => ingest.ingestBatch(node, [event(++seq, type, payload)]) };
 }
 
 /** The text part, quoted-printable undone. */
@@ -54,15 +57,16 @@ function decode(raw: string): string {
 
 test('a daily report at its time: figures of the day before from the roll-ups and the quarantine index; once per period, even after a restart', async () => {
   const s = setup();
+  await s.ready;
   // T0 is a Monday, 00:00 UTC. The day reported is Monday; Tuesday's mail is not in it.
   for (let n = 1; n <= 6; n++) s.ingest(n % 2 ? A : B, 'message.logged', logged(n, { mailFrom: 'news@shop.example', rcptTo: ['bob@example.com'] }));
-  s.ingest(A, 'message.logged', logged(7, { action: 'reject', status: 'rejected', mailFrom: 'spam@bad.example' }));
-  s.ingest(A, 'message.logged', logged(8, { action: 'quarantine', status: 'quarantined', rcptTo: ['bob@example.com', 'carol@example.com'] }));
-  s.ingest(A, 'quarantine.added', quarantined(8, { rcptTo: ['bob@example.com', 'carol@example.com'] }));
-  s.ingest(B, 'message.logged', logged(9, { action: 'quarantine', status: 'quarantined', rcptTo: ['dave@other.example'] }));
-  s.ingest(B, 'quarantine.added', quarantined(9, { rcptTo: ['dave@other.example'] }));
-  markQuarantine(s.db, B, quarantined(9).id, 'released', T0 + 3_600_000);
-  s.ingest(A, 'message.logged', logged(10, { receivedAt: T0 + DAY + 60_000 }));
+  await s.ingest(A, 'message.logged', logged(7, { action: 'reject', status: 'rejected', mailFrom: 'spam@bad.example' }));
+  await s.ingest(A, 'message.logged', logged(8, { action: 'quarantine', status: 'quarantined', rcptTo: ['bob@example.com', 'carol@example.com'] }));
+  await s.ingest(A, 'quarantine.added', quarantined(8, { rcptTo: ['bob@example.com', 'carol@example.com'] }));
+  await s.ingest(B, 'message.logged', logged(9, { action: 'quarantine', status: 'quarantined', rcptTo: ['dave@other.example'] }));
+  await s.ingest(B, 'quarantine.added', quarantined(9, { rcptTo: ['dave@other.example'] }));
+  await markQuarantine(s.db, B, quarantined(9).id, 'released', T0 + 3_600_000);
+  await s.ingest(A, 'message.logged', logged(10, { receivedAt: T0 + DAY + 60_000 }));
 
   const made = s.repo.create(validateReportSchedule({ name: 'Daily traffic', sendAt: '06:00', recipients: ['ops@example.com', 'boss@example.com'], topLimit: 3 }), 'admin', T0 + 7 * 3_600_000);
   const runner = s.runner();
@@ -85,7 +89,7 @@ test('a daily report at its time: figures of the day before from the roll-ups an
   assert.match(mail.raw, /^other\.example +1 +0 +1 +0\r?$/m, 'released since');
   assert.match(mail.raw, /Content-Type: text\/html/);
   // The figures are the log's own (the roll-ups agree with a scan of the log).
-  const fromLog = trafficFromLog(s.db, { from: T0, to: T0 + DAY, bucket: 'day' });
+  const fromLog = await trafficFromLog(s.db, { from: T0, to: T0 + DAY, bucket: 'day' });
   assert.equal(fromLog[0]!.total, 9);
 
   const round = s.repo.recentRounds(made.id, 10);
@@ -107,6 +111,7 @@ test('a daily report at its time: figures of the day before from the roll-ups an
 
 test('no scanner online: the round fails, is retried after a back-off, and is sent once', async () => {
   const s = setup();
+  await s.ready;
   const made = s.repo.create(validateReportSchedule({ name: 'Weekly', period: 'weekly', weekday: 'monday', sendAt: '00:00', recipients: ['ops@example.com'], sender: 'reports@example.com' }), 'admin', T0 - DAY);
   s.relay.online = new Set();
   s.clock.t = T0;
@@ -131,6 +136,7 @@ test('no scanner online: the round fails, is retried after a back-off, and is se
 
 test('a round due before the schedule was made, a disabled schedule: nothing sent; send now works either way and is not a round', async () => {
   const s = setup();
+  await s.ready;
   const made = s.repo.create(validateReportSchedule({ name: 'Off', enabled: false, recipients: ['ops@example.com'], traffic: false, topLists: [], quarantine: true, domains: ['example.com'] }), 'admin', T0 + DAY + 8 * 3_600_000);
   s.clock.t = T0 + DAY + 8 * 3_600_000;
   const runner = s.runner();
@@ -138,8 +144,8 @@ test('a round due before the schedule was made, a disabled schedule: nothing sen
   assert.equal(runner.nextDueAt(made), null);
   s.repo.update(made.id, validateReportSchedule({ ...made.schedule, enabled: true }), 'admin', s.clock.t);
   assert.deepEqual(await runner.tick(), { sent: 0, failed: 0 }, 'today 07:00 came before the schedule');
-  s.ingest(A, 'quarantine.added', quarantined(1, { rcptTo: ['bob@example.com'] }));
-  s.ingest(A, 'quarantine.added', quarantined(2, { rcptTo: ['eve@other.example'] }));
+  await s.ingest(A, 'quarantine.added', quarantined(1, { rcptTo: ['bob@example.com'] }));
+  await s.ingest(A, 'quarantine.added', quarantined(2, { rcptTo: ['eve@other.example'] }));
   const now = await runner.sendNow(s.repo.get(made.id)!);
   assert.deepEqual(now.period, { start: T0, end: T0 + DAY });
   assert.match(s.sent[0]!.raw, /^example\.com +1 +1 +0 +0\r?$/m);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
+import type { MasterSchema } from '../db/schema.ts';
 import { ApiError } from '../http/api-error.ts';
 import { composeReport } from './compose.ts';
 import { dueRound, lastCompletePeriod, nextRound, retryAt, type ReportPeriod } from './period.ts';
@@ -14,7 +15,8 @@ export interface ReportRelay {
 }
 
 export interface ReportRunnerDeps {
-  readonly db: Db;
+  /** The message log's roll-ups and quarantine index the figures come from. */
+  readonly db: Kysely<MasterSchema>;
   readonly repo: ScheduleRepository;
   readonly relay: ReportRelay;
   readonly log: Logger;
@@ -128,7 +130,7 @@ export class ReportRunner {
     const online = [...this.deps.relay.onlineNodeIds()].sort();
     if (online.length === 0) throw new ReportSendError(null, 'no scanner is online to relay the report');
     const nodeId = online[this.nextNode++ % online.length]!;
-    const report = renderReport(gatherReport(this.deps.db, s.schedule, period, at));
+    const report = renderReport(await gatherReport(this.deps.db, s.schedule, period, at));
     const mail = await composeReport(s.schedule, report, messageId, new Date(at));
     try {
       const { queueId } = await this.deps.relay.injectMessage(nodeId, { mailFrom: mail.mailFrom, rcptTo: s.schedule.recipients, raw: mail.raw });

@@ -84,7 +84,7 @@ export function registerLearnRoutes(app: TypedApp, hub: ClusterHub, deps: AppDep
     },
     async (request, reply) => {
       const { nodeId, id } = request.params;
-      const m = getMessage(deps.db, nodeId, id);
+      const m = await getMessage(deps.database.db, nodeId, id);
       if (!m) throw notFound(`message ${id} of node ${nodeId}`);
       let stream: Readable;
       if (m.retained?.status === 'kept') stream = await hub.fetchRetained(m.nodeId, m.id);

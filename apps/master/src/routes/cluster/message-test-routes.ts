@@ -5,7 +5,7 @@ import { validateRules } from '@moat/rules';
 import { MAX_FRAME_BYTES, MAX_TEST_MESSAGE_BYTES, MessageTestAnswerSchema, TestEnvelopeSchema, type TestEnvelope } from '@moat/protocol';
 import type { AppDeps } from '../../app-deps.ts';
 import type { ClusterHub } from '../../cluster/hub.ts';
-import { getMessage } from '../../data/messages-repository.ts';
+import { getMessage, type MessageDetail } from '../../data/messages-repository.ts';
 import { currentRules } from '../../rules/rules-repository.ts';
 import { ApiError, notFound } from '../../http/api-error.ts';
 import { errorResponses } from '../../http/schemas.ts';
@@ -62,7 +62,7 @@ export function registerMessageTestRoutes(app: TypedApp, hub: ClusterHub, deps: 
     const limit = Math.min(MAX_TEST_MESSAGE_BYTES, rules.limits.maxMessageBytes);
     const field = body.message !== undefined ? 'body.message' : body.messageBase64 !== undefined ? 'body.messageBase64' : 'body.fromLog';
 
-    const logged = body.fromLog ? getMessage(deps.db, body.fromLog.nodeId, body.fromLog.id) : undefined;
+    const logged = body.fromLog ? await getMessage(deps.database.db, body.fromLog.nodeId, body.fromLog.id) : undefined;
     if (body.fromLog && !logged) throw notFound(`message ${body.fromLog.id} of node ${body.fromLog.nodeId}`);
     let message: Buffer;
     if (body.message !== undefined) message = Buffer.from(body.message, 'utf8');
@@ -120,7 +120,7 @@ function pickNode(hub: ClusterHub, asked: string | undefined, holder: string | u
 }
 
 /** A logged message's content: its retained copy, else its quarantined file, read up to the limit. */
-async function fetchLogged(hub: ClusterHub, m: NonNullable<ReturnType<typeof getMessage>>, limit: number): Promise<Buffer> {
+async function fetchLogged(hub: ClusterHub, m: MessageDetail, limit: number): Promise<Buffer> {
   let stream: Readable;
   if (m.retained?.status === 'kept') stream = await hub.fetchRetained(m.nodeId, m.id);
   else if (m.quarantine?.status === 'held') stream = await hub.fetchQuarantined(m.nodeId, m.id);

@@ -74,7 +74,7 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
     { schema: { summary: 'Every scanner that joined, with its live state', tags: ['cluster'], response: { 200: Type.Object({ items: Type.Array(NodeSchema) }), ...errorResponses() } } },
     async () => {
       const current = await currentVersion();
-      const warnings = hub.eventWarnings();
+      const warnings = await hub.eventWarnings();
       return {
         items: hub.nodes().map((n) => {
           const lb = hub.balancerStatus(n.id);

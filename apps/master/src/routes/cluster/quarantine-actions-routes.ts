@@ -17,8 +17,8 @@ const Params = Type.Object({ id: MessageIdSchema });
  * The master asks over the link; if the node is offline the answer is an immediate 503 naming it.
  */
 export function registerQuarantineActionRoutes(app: TypedApp, hub: ClusterHub, deps: AppDeps): void {
-  const held = (id: string) => {
-    const q = getQuarantined(deps.db, id);
+  const held = async (id: string) => {
+    const q = await getQuarantined(deps.database.db, id);
     if (!q) throw notFound(`quarantined message ${id}`);
     if (q.status !== 'held') throw new ApiError(409, 'MOAT_ERR_CONFLICT', `message ${id} is ${q.status}, no longer held`);
     return q;
@@ -36,7 +36,7 @@ export function registerQuarantineActionRoutes(app: TypedApp, hub: ClusterHub, d
       },
     },
     async (request, reply) => {
-      const q = held(request.params.id);
+      const q = await held(request.params.id);
       const stream = await hub.fetchQuarantined(q.nodeId, q.id);
       await request.audit('quarantine.view', `${q.nodeName ?? q.nodeId}/${q.id}`);
       reply.header('content-type', 'message/rfc822');
@@ -56,12 +56,12 @@ export function registerQuarantineActionRoutes(app: TypedApp, hub: ClusterHub, d
       },
     };
     const handler = async (request: { params: { id: string }; principal: Principal | null; audit(action: string, target: string, details?: Record<string, unknown>): void }) => {
-      const q = held(request.params.id);
+      const q = await held(request.params.id);
       // An admin's release says "not spam": the message is read before it leaves the quarantine.
       const lesson = action === 'release' && request.principal?.role === 'admin' ? await contentForLearning(q.nodeId, q.id) : undefined;
       await hub.quarantineAction(q.nodeId, q.id, action);
       const status = action === 'release' ? 'released' : 'deleted';
-      markQuarantine(deps.db, q.nodeId, q.id, status, deps.now());
+      await markQuarantine(deps.database.db, q.nodeId, q.id, status, deps.now());
       await request.audit(`quarantine.${action}`, `${q.nodeName ?? q.nodeId}/${q.id}`, { subject: q.subject.slice(0, 200), from: q.mailFrom });
       if (lesson) {
         const t = await teach(hub, { message: lesson, class: 'ham', source: 'admin', actor: request.principal!.username, origin: { nodeId: q.nodeId, messageId: q.id } }, deps.now(), 0, deps.log);

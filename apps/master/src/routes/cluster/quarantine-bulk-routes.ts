@@ -109,7 +109,7 @@ export function registerQuarantineBulkRoutes(app: TypedApp, hub: ClusterHub, dep
       const from = bodyTime(search.from, 'from');
       const to = bodyTime(search.to, 'to');
       if (from !== undefined && to !== undefined && from >= to) throw badBody('search.from', 'must be before search.to');
-      const targets = matching({ ...search, from, to });
+      const targets = await matching({ ...search, from, to });
       const job: Job = {
         id: randomBytes(9).toString('base64url'),
         action,
@@ -155,11 +155,11 @@ export function registerQuarantineBulkRoutes(app: TypedApp, hub: ClusterHub, dep
   );
 
   /** Every held message the search matches, oldest pages last (newest first, as listed). */
-  function matching(search: Omit<BulkBodyT['search'], 'from' | 'to'> & { from?: number; to?: number }): QuarantineEntry[] {
+  async function matching(search: Omit<BulkBodyT['search'], 'from' | 'to'> & { from?: number; to?: number }): Promise<QuarantineEntry[]> {
     const all: QuarantineEntry[] = [];
     let cursor: string | undefined;
     do {
-      const page = searchQuarantine(deps.db, { ...search, status: 'held', limit: MAX_PAGE, ...(cursor ? { cursor } : {}) });
+      const page = await searchQuarantine(deps.database.db, deps.database.engine, { ...search, status: 'held', limit: MAX_PAGE, ...(cursor ? { cursor } : {}) });
       all.push(...page.items);
       if (all.length > MAX_BULK_MESSAGES) throw badBody('search', `matches more than ${MAX_BULK_MESSAGES} held messages: narrow it (e.g. by from/to)`);
       cursor = page.next ?? undefined;
@@ -193,7 +193,7 @@ export function registerQuarantineBulkRoutes(app: TypedApp, hub: ClusterHub, dep
 
   async function one(job: Job, t: QuarantineEntry, target: string, principal: Principal, auditLog: AuditLog, ip: string): Promise<void> {
     // Read again: someone may have released or deleted it since the search.
-    const q = getQuarantined(deps.db, t.id);
+    const q = await getQuarantined(deps.database.db, t.id);
     if (!q || q.nodeId !== t.nodeId) throw new Error('no longer in the quarantine index');
     if (q.status !== 'held') throw new Error(`already ${q.status}`);
     if (job.action === 'spam') {
@@ -212,7 +212,7 @@ export function registerQuarantineBulkRoutes(app: TypedApp, hub: ClusterHub, dep
       }
     }
     await hub.quarantineAction(q.nodeId, q.id, job.action);
-    markQuarantine(deps.db, q.nodeId, q.id, job.action === 'release' ? 'released' : 'deleted', deps.now());
+    await markQuarantine(deps.database.db, q.nodeId, q.id, job.action === 'release' ? 'released' : 'deleted', deps.now());
     await auditLog.audit(principal, ip, `quarantine.${job.action}`, target, { subject: q.subject.slice(0, 200), from: q.mailFrom, bulk: job.id });
     if (lesson) {
       const taught = await teach(hub, { message: lesson, class: 'ham', source: 'admin', actor: principal.username, origin: { nodeId: q.nodeId, messageId: q.id } }, deps.now(), 0, deps.log);

@@ -26,8 +26,8 @@ const Offline = Type.Unknown({ description: 'The holding node is offline (MOAT_E
  */
 export function registerRetainedRoutes(app: TypedApp, hub: ClusterHub, deps: AppDeps): void {
   /** The log entry, if its copy is still kept: 404 when none was kept, 410 once it expired. */
-  const kept = (nodeId: string, id: string): MessageDetail => {
-    const m = getMessage(deps.db, nodeId, id);
+  const kept = async (nodeId: string, id: string): Promise<MessageDetail> => {
+    const m = await getMessage(deps.database.db, nodeId, id);
     if (!m) throw notFound(`message ${id} of node ${nodeId}`);
     if (!m.retained) throw new ApiError(404, 'MOAT_ERR_NOT_RETAINED', `no copy of message ${id} was kept (retention was off for its verdict, or it was rejected)`);
     if (m.retained.status === 'expired') {
@@ -50,7 +50,7 @@ export function registerRetainedRoutes(app: TypedApp, hub: ClusterHub, deps: App
       },
     },
     async (request, reply) => {
-      const m = kept(request.params.nodeId, request.params.id);
+      const m = await kept(request.params.nodeId, request.params.id);
       const stream = await hub.fetchRetained(m.nodeId, m.id);
       await request.audit('message.view', target(m));
       reply.header('content-type', 'message/rfc822');
@@ -83,7 +83,7 @@ export function registerRetainedRoutes(app: TypedApp, hub: ClusterHub, deps: App
     async (request) => {
       const rcptTo = request.body?.rcptTo;
       if (rcptTo) await checkAccepted(rcptTo);
-      const m = kept(request.params.nodeId, request.params.id);
+      const m = await kept(request.params.nodeId, request.params.id);
       const done = await hub.redeliverRetained(m.nodeId, m.id, rcptTo);
       await request.audit('message.redeliver', target(m), { subject: m.subject.slice(0, 200), from: m.mailFrom, rcptTo: done.rcptTo, queueId: done.queueId, originalRecipients: rcptTo === undefined });
       return { ok: true, queueId: done.queueId, rcptTo: done.rcptTo };

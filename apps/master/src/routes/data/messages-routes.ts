@@ -24,7 +24,7 @@ export function registerMessageRoutes(app: TypedApp, deps: AppDeps): void {
     async (request) => {
       const { from, to, ...q } = request.query;
       const range = { from: queryTime(from, 'from'), to: queryTime(to, 'to') };
-      const page = withCursor(() => searchMessages(deps.db, { ...q, ...range }));
+      const page = await withCursor(() => searchMessages(deps.database.db, deps.database.engine, { ...q, ...range }));
       return { items: page.items.map(messageSummaryOut), next: page.next };
     },
   );
@@ -40,7 +40,7 @@ export function registerMessageRoutes(app: TypedApp, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const m = getMessage(deps.db, request.params.nodeId, request.params.id);
+      const m = await getMessage(deps.database.db, request.params.nodeId, request.params.id);
       if (!m) throw notFound(`message ${request.params.id} of node ${request.params.nodeId}`);
       return messageDetailOut(m);
     },

@@ -23,7 +23,7 @@ export function registerQuarantineRoutes(app: TypedApp, deps: AppDeps): void {
     async (request) => {
       const { from, to, ...q } = request.query;
       const range = { from: queryTime(from, 'from'), to: queryTime(to, 'to') };
-      const page = withCursor(() => searchQuarantine(deps.db, { ...q, ...range }));
+      const page = await withCursor(() => searchQuarantine(deps.database.db, deps.database.engine, { ...q, ...range }));
       return { items: page.items.map(quarantineEntryOut), next: page.next };
     },
   );
@@ -39,7 +39,7 @@ export function registerQuarantineRoutes(app: TypedApp, deps: AppDeps): void {
       },
     },
     async (request) => {
-      const q = getQuarantined(deps.db, request.params.id);
+      const q = await getQuarantined(deps.database.db, request.params.id);
       if (!q) throw notFound(`quarantined message ${request.params.id}`);
       return quarantineDetailOut(q);
     },

@@ -20,9 +20,9 @@ export function badQuery(field: string, message: string): ApiError {
 }
 
 /** Run a search; a cursor that passed the pattern but is out of range is a 400, not a 500. */
-export function withCursor<T>(search: () => T): T {
+export async function withCursor<T>(search: () => Promise<T>): Promise<T> {
   try {
-    return search();
+    return await search();
   } catch (err) {
     if (err instanceof RangeError) throw badQuery('cursor', err.message);
     throw err;

@@ -67,7 +67,7 @@ export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
       const range = reportRange(q, deps.now(), DEFAULT_DAYS);
       let rows;
       try {
-        rows = traffic(deps.db, { ...range, bucket, byNode: q.byNode ?? false, ...(q.node === undefined ? {} : { node: q.node }) });
+        rows = await traffic(deps.database.db, { ...range, bucket, byNode: q.byNode ?? false, ...(q.node === undefined ? {} : { node: q.node }) });
       } catch (err) {
         if (err instanceof RangeError) throw badQuery('from', err.message);
         throw err;
@@ -117,7 +117,7 @@ export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
       const { kind } = request.params;
       const q = request.query;
       const range = reportRange(q, deps.now(), DEFAULT_DAYS);
-      const rows = top(deps.db, { kind, ...range, limit: q.limit ?? 20, ...(q.node === undefined ? {} : { node: q.node }) });
+      const rows = await top(deps.database.db, { kind, ...range, limit: q.limit ?? 20, ...(q.node === undefined ? {} : { node: q.node }) });
       const from = floorTo(range.from, DAY_MS);
       const to = ceilTo(range.to, DAY_MS);
       if (q.format === 'csv') return sendCsv(reply, toCsv(rows, ['value', 'count']), `moat-top-${kind}-${fileStamp(from)}-${fileStamp(to)}.csv`);
@@ -148,7 +148,7 @@ export function registerReportRoutes(app: TypedApp, deps: AppDeps): void {
       },
     },
     async (request, reply) => {
-      const size = quarantineSize(deps.db);
+      const size = await quarantineSize(deps.database.db);
       if (request.query.format === 'csv') return sendCsv(reply, toCsv(size.nodes, ['nodeId', 'nodeName', 'count', 'bytes']), `moat-quarantine-${fileStamp(deps.now())}.csv`);
       return size;
     },
