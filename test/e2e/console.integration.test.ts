@@ -302,10 +302,16 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     await admin.click('figure.chart button.toggle:has-text("By node")');
     await waitUntil(async () => (await admin.locator('figure.chart[data-split=node] button.legend').allTextContents()).map((t) => t.trim()).join('|') === 'scanner-1 3', 'a legend entry per node');
     await admin.click('figure.chart button.toggle:has-text("By verdict")');
+    // The chart is drawn anew per split: drag on the new one, once it shows the verdicts again
+    // (dragging on the one being replaced was lost on a loaded machine).
+    await waitUntil(async () => (await admin.locator('figure.chart:not([data-split=node]) figcaption button.legend').allTextContents()).map((t) => t.trim()).join('|') === 'accepted 0|tagged 0|quarantined 2|rejected 1', 'the verdict legend is back');
+    let area: { x: number; y: number; width: number; height: number } | null = null;
+    await waitUntil(async () => (area = await admin.locator('figure.chart[data-split=verdict] .u-over').boundingBox()) !== null && area.width > 0, 'the new chart is drawn');
+    area = area!;
     // Dragging across the chart reports on that time range.
-    await admin.mouse.move(plot.x + plot.width * 0.6, plot.y + plot.height / 2);
+    await admin.mouse.move(area.x + area.width * 0.6, area.y + area.height / 2);
     await admin.mouse.down();
-    await admin.mouse.move(plot.x + plot.width - 2, plot.y + plot.height / 2, { steps: 5 });
+    await admin.mouse.move(area.x + area.width - 2, area.y + area.height / 2, { steps: 5 });
     await admin.mouse.up();
     await admin.locator('input[name=from]').waitFor();
     assert.equal(await admin.locator('select[name=days]').inputValue(), 'custom');
