@@ -105,10 +105,10 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   });
   const deps = { config, db, database, log, now, cluster: hub };
   let url = '';
-  const digestStore = createDigestStore(db);
-  const digestRepo = createDigestRepository(db);
+  const digestStore = createDigestStore(database.db);
+  const digestRepo = createDigestRepository(database.db);
   const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: async () => (await currentRules(database.db))?.document.quarantine });
-  const reportSchedules = createScheduleRepository(db);
+  const reportSchedules = createScheduleRepository(database.db);
   const reports = new ReportRunner({ db: database.db, repo: reportSchedules, relay: hub, log, now, hostname: config.node.name });
   const auditLog = createAuditLog(database.db, now);
   let firstAdmin: FirstAdmin = { created: false };
@@ -149,7 +149,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       },
       enduserRoutes({
         store: digestStore, repo: digestRepo, cluster: hub, releaseCopy: (n, m, r) => hub.releaseForRecipients(n, m, r), auditLog, publish: { db: database.db, now, log, cluster: hub }, log, now, secureCookie: cookieIsSecure(config),
-        learning: createEnduserLearning({ db, cluster: hub, learn: hub, auditLog, log, now }),
+        learning: createEnduserLearning({ db: database.db, cluster: hub, learn: hub, auditLog, log, now }),
       }),
     ],
   });

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ConfigError } from '@moat/config';
+import { createAuditLog } from '../audit/audit-log.ts';
 import { ApiError } from '../http/api-error.ts';
 import { handlerValidatedBody } from '../http/handler-validated-body.ts';
 import { errorResponses, isoOrNull } from '../http/schemas.ts';
 import type { DigestRunner } from './digest-runner.ts';
 import { DigestSettingsSchema } from './settings-schema.ts';
-import { validateDigestSettings, type DigestStore } from './settings-repository.ts';
+import { createDigestStore, validateDigestSettings, type DigestStore } from './settings-repository.ts';
 
 const SettingsView = Type.Object({
   settings: DigestSettingsSchema,
@@ -22,9 +23,9 @@ const SettingsView = Type.Object({
  */
 export function digestRoutes(store: DigestStore, runner: DigestRunner): FastifyPluginAsyncTypebox {
   return async (app) => {
-    const view = () => {
-      const s = store.settings();
-      return { settings: s.settings, updatedAt: isoOrNull(s.updatedAt), updatedBy: s.updatedBy, lastRunAt: isoOrNull(store.lastRunAt()), nextRunAt: isoOrNull(runner.nextDueAt()) };
+    const view = async () => {
+      const s = await store.settings();
+      return { settings: s.settings, updatedAt: isoOrNull(s.updatedAt), updatedBy: s.updatedBy, lastRunAt: isoOrNull(await store.lastRunAt()), nextRunAt: isoOrNull(await runner.nextDueAt()) };
     };
 
     app.get('/digests/settings', { config: { role: 'admin' }, schema: { summary: 'Quarantine digest settings', tags: ['digests'], response: { 200: SettingsView, ...errorResponses() } } }, async () => view());
@@ -53,10 +54,13 @@ export function digestRoutes(store: DigestStore, runner: DigestRunner): FastifyP
           }
           throw err;
         }
-        const before = store.settings().settings;
-        store.save(settings, request.principal!.username, app.deps.now());
-        const changed = Object.keys(settings).filter((k) => JSON.stringify(settings[k as keyof typeof settings]) !== JSON.stringify(before[k as keyof typeof before]));
-        await request.audit('digests.settings.update', 'digests', { changed, enabled: settings.enabled });
+        // The settings and their audit entry in one transaction: stored together or not at all.
+        await app.deps.database.db.transaction().execute(async (trx) => {
+          const before = (await createDigestStore(trx).settings()).settings;
+          await createDigestStore(trx).save(settings, request.principal!.username, app.deps.now());
+          const changed = Object.keys(settings).filter((k) => JSON.stringify(settings[k as keyof typeof settings]) !== JSON.stringify(before[k as keyof typeof before]));
+          await createAuditLog(trx, app.deps.now).audit(request.principal!, request.ip, 'digests.settings.update', 'digests', { changed, enabled: settings.enabled });
+        });
         return view();
       },
     );

@@ -50,9 +50,11 @@ export function linkUrl(base: string, secret: Buffer, action: LinkAction, item: 
 
 /**
  * One digest per recipient for the whole cluster, from the master's quarantine index, relayed
- * through an online scanner's durable queue. A message is marked as listed only once its
- * digest is on a scanner's disk, so a failure is retried next round; a master crash between
- * the two sends that digest again (at least once, like all mail).
+ * through an online scanner's durable queue. A recipient's messages are claimed before the
+ * hand-off (so two masters' rounds never list one message twice, digest-repository.ts) and
+ * marked as listed once the digest is on a scanner's disk; a failed hand-off drops the claim,
+ * so the next round retries it; a master crash in between leaves a claim that times out, and
+ * that digest is sent again (at least once, like all mail).
  */
 export class DigestRunner {
   private readonly deps: DigestRunnerDeps;
@@ -76,16 +78,16 @@ export class DigestRunner {
   }
 
   /** When the next scheduled round is due (null while digests are disabled). */
-  nextDueAt(): number | null {
-    const { settings, updatedAt } = this.deps.store.settings();
+  async nextDueAt(): Promise<number | null> {
+    const { settings, updatedAt } = await this.deps.store.settings();
     if (!settings.enabled) return null;
-    return nextRunAt(settings.schedule, this.deps.store.lastRunAt() ?? updatedAt ?? this.deps.now());
+    return nextRunAt(settings.schedule, (await this.deps.store.lastRunAt()) ?? updatedAt ?? this.deps.now());
   }
 
   async tick(): Promise<void> {
-    const due = this.nextDueAt();
-    if (due === null || this.deps.now() < due) return;
     try {
+      const due = await this.nextDueAt();
+      if (due === null || this.deps.now() < due) return;
       await this.runRound();
     } catch (err) {
       this.deps.log.error({ event: 'DIGEST_ROUND_ERROR', err }, 'digest round failed');
@@ -100,43 +102,55 @@ export class DigestRunner {
 
   private async round(): Promise<RoundOutcome> {
     const { store, repo, log, now } = this.deps;
-    const { settings } = store.settings();
+    const { settings } = await store.settings();
     const startedAt = now();
     const since = startedAt - settings.maxAgeDays * DAY_MS;
-    repo.prune(since - DAY_MS);
-    const pending = repo.pending(since, settings.categories, settings.maxMessages);
+    await repo.prune(since - DAY_MS);
+    const pending = await repo.pending(since, settings.categories, settings.maxMessages, startedAt);
     const lifetime = (await this.deps.quarantineLifetime?.()) ?? DEFAULT_LIFETIME;
+    const secret = await store.secret();
     let queued = 0;
     let messages = 0;
     let waiting = 0;
-    for (const [recipient, items] of pending) {
+    let handled = 0;
+    for (const [recipient, listed] of pending) {
       const online = [...this.deps.relay.onlineNodeIds()].sort();
       if (online.length === 0) {
-        waiting = pending.size - queued;
+        waiting += pending.size - handled;
         log.warn({ event: 'DIGEST_NO_SCANNER', waiting }, 'no scanner online to relay digests; retrying next round');
         break;
       }
+      handled++;
       const nodeId = online[this.nextNode++ % online.length]!;
+      // Taken before the hand-off, so another master's round at the same time lists them nowhere else.
+      const claim = await repo.claim(listed, recipient, now(), nodeId);
+      const items = claim.items;
+      if (items.length === 0) continue;
+      let queueId: string;
       try {
-        const digest = await composeDigest(settings, recipient, this.values(settings, lifetime, recipient, items, startedAt), this.deps.hostname, new Date(startedAt));
-        const { queueId } = await this.deps.relay.injectMessage(nodeId, { mailFrom: digest.mailFrom, rcptTo: [recipient], raw: digest.raw });
-        repo.markSent(items, recipient, now(), nodeId, queueId);
-        queued++;
-        messages += items.length;
-        log.info({ event: 'DIGEST_QUEUED', queueId, nodeId, recipient, messages: items.length }, 'digest queued for relay');
+        const digest = await composeDigest(settings, recipient, this.values(settings, lifetime, secret, recipient, items, startedAt), this.deps.hostname, new Date(startedAt));
+        ({ queueId } = await this.deps.relay.injectMessage(nodeId, { mailFrom: digest.mailFrom, rcptTo: [recipient], raw: digest.raw }));
       } catch (err) {
         waiting++;
         log.warn({ event: 'DIGEST_QUEUE_FAILED', nodeId, recipient, code: (err as { code?: string }).code, error: (err as Error).message }, 'digest not queued; retrying next round');
+        // Not released (the database failed too): the claim times out and a later round lists them.
+        await repo.release(claim).catch((e: unknown) => log.warn({ event: 'DIGEST_CLAIM_KEPT', recipient, error: (e as Error).message }, 'a failed digest\'s claim could not be dropped; listed again once it times out'));
+        continue;
       }
+      queued++;
+      messages += items.length;
+      log.info({ event: 'DIGEST_QUEUED', queueId, nodeId, recipient, messages: items.length }, 'digest queued for relay');
+      // Not marked (claim timed out and taken, or the database failed): listed again later, at least once like all mail.
+      const marked = await repo.markSent(claim, now(), nodeId, queueId).catch(() => false);
+      if (!marked) log.warn({ event: 'DIGEST_CLAIM_LOST', queueId, nodeId, recipient }, 'a queued digest could not be recorded as sent; its messages may be listed again');
     }
-    if (waiting === 0) store.setLastRunAt(startedAt);
+    if (waiting === 0) await store.setLastRunAt(startedAt);
     log.info({ event: 'DIGEST_ROUND', queued, messages, waiting }, 'digest round done');
     return { queued, messages, waiting };
   }
 
-  private values(settings: DigestSettings, lifetime: QuarantineLifetime, recipient: string, items: readonly HeldForRecipient[], at: number): TemplateValues {
+  private values(settings: DigestSettings, lifetime: QuarantineLifetime, secret: Buffer, recipient: string, items: readonly HeldForRecipient[], at: number): TemplateValues {
     const base = settings.baseUrl || this.deps.ownUrl();
-    const secret = this.deps.store.secret();
     const expiresAt = at + Math.round(settings.linkHours * 3_600_000);
     const link = (action: LinkAction, item?: HeldForRecipient) => linkUrl(base, secret, action, item, recipient, expiresAt);
     return {

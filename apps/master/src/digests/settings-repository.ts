@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, validateDocument, type FieldError } from '@moat/config';
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
+import type { MasterSchema } from '../db/schema.ts';
 import { DigestSettingsSchema, type DigestSettings } from './settings-schema.ts';
 import { templateProblem } from './template.ts';
 
@@ -31,41 +32,45 @@ export interface StoredDigestSettings {
 
 export interface DigestStore {
   /** The stored settings, or the defaults before an admin saved any. */
-  settings(): StoredDigestSettings;
-  save(settings: DigestSettings, by: string, at: number): void;
+  settings(): Promise<StoredDigestSettings>;
+  save(settings: DigestSettings, by: string, at: number): Promise<void>;
   /** The HMAC key of the links: 32 random bytes, made once and kept (a new one would void every link sent). */
-  secret(): Buffer;
-  lastRunAt(): number | null;
-  setLastRunAt(at: number): void;
+  secret(): Promise<Buffer>;
+  lastRunAt(): Promise<number | null>;
+  setLastRunAt(at: number): Promise<void>;
 }
 
-export function createDigestStore(db: Db): DigestStore {
-  const readSettings = db.prepare<[], { document: string; updated_at: number; updated_by: string }>('SELECT document, updated_at, updated_by FROM digest_settings WHERE id = 1');
-  const writeSettings = db.prepare(`INSERT INTO digest_settings (id, document, updated_at, updated_by) VALUES (1, ?, ?, ?)
-    ON CONFLICT (id) DO UPDATE SET document = excluded.document, updated_at = excluded.updated_at, updated_by = excluded.updated_by`);
-  const ensureState = db.prepare("INSERT OR IGNORE INTO digest_state (id, secret, last_run_at) VALUES (1, ?, NULL)");
-  const readState = db.prepare<[], { secret: string; last_run_at: number | null }>('SELECT secret, last_run_at FROM digest_state WHERE id = 1');
-  const writeRun = db.prepare('UPDATE digest_state SET last_run_at = ? WHERE id = 1');
+/**
+ * The settings document (one row) and the digests' state (one row: the links' secret, the last
+ * complete round). Each write is one statement, an upsert on the row's key: two masters making
+ * the secret at once keep the first one's (`ON CONFLICT DO NOTHING`, then read).
+ */
+export function createDigestStore(db: Kysely<MasterSchema>): DigestStore {
   const defaults = validateDigestSettings({});
 
-  const state = () => {
-    ensureState.run(randomBytes(32).toString('hex'));
-    return readState.get()!;
+  const state = async () => {
+    await db.insertInto('digest_state').values({ id: 1, secret: randomBytes(32).toString('hex'), last_run_at: null }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    return db.selectFrom('digest_state').select(['secret', 'last_run_at']).where('id', '=', 1).executeTakeFirstOrThrow();
   };
 
   return {
-    settings() {
-      const row = readSettings.get();
+    async settings() {
+      const row = await db.selectFrom('digest_settings').select(['document', 'updated_at', 'updated_by']).where('id', '=', 1).executeTakeFirst();
       if (!row) return { settings: defaults, updatedAt: null, updatedBy: null };
       // Stored documents passed validation; defaults added by a later release fill in here.
       return { settings: validateDigestSettings(JSON.parse(row.document)), updatedAt: row.updated_at, updatedBy: row.updated_by };
     },
-    save: (settings, by, at) => void writeSettings.run(JSON.stringify(settings), at, by),
-    secret: () => Buffer.from(state().secret, 'hex'),
-    lastRunAt: () => state().last_run_at,
-    setLastRunAt: (at) => {
-      state();
-      writeRun.run(at);
+    async save(settings, by, at) {
+      await db.insertInto('digest_settings').values({ id: 1, document: JSON.stringify(settings), updated_at: at, updated_by: by })
+        .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ document: eb.ref('excluded.document'), updated_at: eb.ref('excluded.updated_at'), updated_by: eb.ref('excluded.updated_by') })))
+        .execute();
+    },
+    secret: async () => Buffer.from((await state()).secret, 'hex'),
+    lastRunAt: async () => (await state()).last_run_at,
+    async setLastRunAt(at) {
+      await db.insertInto('digest_state').values({ id: 1, secret: randomBytes(32).toString('hex'), last_run_at: at })
+        .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ last_run_at: eb.ref('excluded.last_run_at') })))
+        .execute();
     },
   };
 }

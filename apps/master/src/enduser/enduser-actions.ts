@@ -46,7 +46,7 @@ export function mayAct(settings: DigestSettings, m: (HeldForRecipient & { rcptTo
  * as the console's quarantine actions. Idempotent: a second click answers "already".
  */
 export async function performAction(deps: EnduserActionDeps, settings: DigestSettings, recipient: string, via: string, ip: string, nodeId: string, messageId: string, action: MessageAction): Promise<ActionOutcome> {
-  const m = deps.repo.get(nodeId, messageId);
+  const m = await deps.repo.get(nodeId, messageId);
   const refused = mayAct(settings, m, recipient);
   if (refused || !m) return refused ?? { kind: 'refused', status: 404, text: 'This message is not in your quarantine.' };
   const actor = { username: `enduser:${recipient}`, via };
@@ -57,7 +57,7 @@ export async function performAction(deps: EnduserActionDeps, settings: DigestSet
     return ` Mail from ${m.mailFrom} to you is accepted from now on.`;
   };
   const want = action === 'delete' ? 'deleted' : 'released';
-  const copy = m.rcptTo.length > 1 ? deps.repo.copyAction(m.rid, recipient) : undefined;
+  const copy = m.rcptTo.length > 1 ? await deps.repo.copyAction(m.rid, recipient) : undefined;
   if (copy === 'release') return { kind: 'already', text: want === 'deleted' ? 'This message was already released to you.' : `This message was already released.${await allowSender()}` };
   if (copy === 'delete') return { kind: 'already', text: 'This message was already removed from your quarantine.' };
   if (m.status === 'deleted') return { kind: 'already', text: 'This message was already deleted.' };
@@ -99,7 +99,7 @@ async function actOnCopy(
 ): Promise<ActionOutcome> {
   const target = `${m.nodeId}/${m.id}`;
   if (action === 'delete') {
-    deps.repo.recordCopy(m.rid, recipient, 'delete', deps.now(), null);
+    await deps.repo.recordCopy(m.rid, recipient, 'delete', deps.now(), null);
     await deps.auditLog.audit(actor, ip, 'quarantine.delete', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient });
     return { kind: 'done', text: 'The message was removed from your quarantine.' };
   }
@@ -113,7 +113,7 @@ async function actOnCopy(
     deps.log.warn({ event: 'ENDUSER_ACTION_FAILED', queueId: m.id, nodeId: m.nodeId, code: (err as { code?: string }).code, error: (err as Error).message }, 'end-user quarantine action failed');
     return { kind: 'refused', status: 502, text: 'The action could not be completed; please try again later.' };
   }
-  deps.repo.recordCopy(m.rid, recipient, 'release', deps.now(), queueId);
+  await deps.repo.recordCopy(m.rid, recipient, 'release', deps.now(), queueId);
   await deps.auditLog.audit(actor, ip, 'quarantine.release', target, { subject: m.subject.slice(0, 200), from: m.mailFrom, by: 'recipient', copy: recipient, copyQueueId: queueId });
   deps.log.info({ event: 'ENDUSER_QUARANTINE_ACTION', queueId: m.id, nodeId: m.nodeId, action, copy: queueId }, 'a copy of a quarantined message released to one of its recipients');
   await learnReleased(deps, recipient, ip, m.nodeId, m.id, lesson);

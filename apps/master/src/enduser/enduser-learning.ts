@@ -1,8 +1,11 @@
 import type { Logger } from 'pino';
-import type { Db } from '@moat/storage';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { normalizeAddress } from '../data/addresses.ts';
+import { inChunks } from '../data/in-chunks.ts';
+import { containsPattern } from '../data/sql-like.ts';
+import type { MasterSchema } from '../db/schema.ts';
 import { readLearnMessage, teach, type LearnHub } from '../learn/learn-service.ts';
 import type { LearnMessage } from '../learn/learn-store.ts';
 
@@ -13,7 +16,7 @@ import type { LearnMessage } from '../learn/learn-store.ts';
  * (`learn.ham`, `learn.spam`) and sent to every scanner like an admin's.
  */
 export interface EnduserLearningDeps {
-  readonly db: Db;
+  readonly db: Kysely<MasterSchema>;
   readonly cluster: ClusterControl;
   /** The master's learn log; absent, end users' actions teach nothing (a test without a hub). */
   readonly learn?: LearnHub | undefined;
@@ -40,22 +43,39 @@ export interface DeliveredForRecipient {
 /** How long "Report spam" waits for the scanners before it answers (the lesson is recorded either way). */
 const REPORT_WAIT_MS = 5000;
 
+/** The learn log's columns read here (the cluster area owns the table's type): a message's latest lesson. */
+type LearnEventsSeen = { learn_events: { seq: number; class: string; origin_node: string; origin_message: string } };
+
+/**
+ * Delivered to `rcpt`: its address is an element of the message's `delivered` JSON array. One
+ * query on both engines, without either's JSON functions: the JSON text contains the address
+ * as a JSON string (`"bob@example.test"`, LIKE's wildcards escaped), a cheap test the exact one
+ * (`isDeliveredTo`, on the parsed array) confirms; the LIKE alone could match inside another
+ * element holding an escaped quote, and folds ASCII case on SQLite.
+ */
+function deliveredCondition(rcpt: string) {
+  return sql<SqlBool>`m.delivered LIKE ${containsPattern(JSON.stringify(rcpt))} ESCAPE '\\'`;
+}
+const isDeliveredTo = (delivered: string, rcpt: string) => (JSON.parse(delivered) as string[]).includes(rcpt);
+
 export function createEnduserLearning(deps: EnduserLearningDeps) {
-  const delivered = deps.db.prepare<[string, number, string, number], { node_id: string; id: string; received_at: number; mail_from: string; subject: string }>(
-    `SELECT m.node_id, m.id, m.received_at, m.mail_from, m.subject
-       FROM message_rcpts r JOIN messages m ON m.rid = r.rid
-      WHERE r.rcpt = ? AND r.received_at >= ? AND m.action IN ('deliver', 'tag')
-        AND m.retained_bytes IS NOT NULL AND m.retained_gone_at IS NULL
-        AND EXISTS (SELECT 1 FROM json_each(m.delivered) WHERE value = ?)
-      ORDER BY r.received_at DESC LIMIT ?`,
-  );
-  const one = deps.db.prepare<[string, string, string, string], { mail_from: string; subject: string }>(
-    `SELECT m.mail_from, m.subject FROM messages m JOIN message_rcpts r ON r.rid = m.rid AND r.rcpt = ?
-      WHERE m.node_id = ? AND m.id = ? AND m.action IN ('deliver', 'tag') AND m.retained_bytes IS NOT NULL AND m.retained_gone_at IS NULL
-        AND EXISTS (SELECT 1 FROM json_each(m.delivered) WHERE value = ?)`,
-  );
-  // The learn log's latest lesson from this message (by anyone): what the page shows as "reported".
-  const latest = deps.db.prepare<[string, string], { class: string }>('SELECT class FROM learn_events WHERE origin_node = ? AND origin_message = ? ORDER BY seq DESC LIMIT 1');
+  const { db } = deps;
+  /** Messages the filter let through to `rcpt` whose retained copy is kept (`deliver` or `tag`). */
+  const deliveredTo = (rcpt: string) => db.selectFrom('message_rcpts as r').innerJoin('messages as m', 'm.rid', 'r.rid')
+    .select(['m.node_id', 'm.id', 'm.received_at', 'm.mail_from', 'm.subject', 'm.delivered'])
+    .where('r.rcpt', '=', rcpt).where('m.action', 'in', ['deliver', 'tag'])
+    .where('m.retained_bytes', 'is not', null).where('m.retained_gone_at', 'is', null)
+    .where(deliveredCondition(rcpt));
+  // The learn log's latest lesson from each message (by anyone): what the page shows as "reported".
+  const latestLessons = async (ids: readonly string[]): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    await inChunks(ids, async (chunk) => {
+      const rows = await db.withTables<LearnEventsSeen>().selectFrom('learn_events').select(['origin_node', 'origin_message', 'class'])
+        .where('origin_message', 'in', chunk).orderBy('seq').execute();
+      for (const r of rows) out.set(`${r.origin_node}/${r.origin_message}`, r.class);
+    });
+    return out;
+  };
 
   const actorOf = (recipient: string) => ({ username: `enduser:${recipient}`, via: 'enduser-session' });
 
@@ -64,10 +84,12 @@ export function createEnduserLearning(deps: EnduserLearningDeps) {
     enabled: deps.learn !== undefined,
 
     /** The recipient's delivered mail with a retained copy, newest first. */
-    deliveredFor(recipient: string, since: number, limit: number): DeliveredForRecipient[] {
+    async deliveredFor(recipient: string, since: number, limit: number): Promise<DeliveredForRecipient[]> {
       const rcpt = normalizeAddress(recipient);
-      return delivered.all(rcpt, since, rcpt, limit).map((r) => ({
-        nodeId: r.node_id, id: r.id, receivedAt: r.received_at, mailFrom: r.mail_from, subject: r.subject, reported: latest.get(r.node_id, r.id)?.class === 'spam',
+      const rows = (await deliveredTo(rcpt).where('r.received_at', '>=', since).orderBy('r.received_at', 'desc').limit(limit).execute()).filter((r) => isDeliveredTo(r.delivered, rcpt));
+      const lessons = await latestLessons([...new Set(rows.map((r) => r.id))]);
+      return rows.map((r) => ({
+        nodeId: r.node_id, id: r.id, receivedAt: r.received_at, mailFrom: r.mail_from, subject: r.subject, reported: lessons.get(`${r.node_id}/${r.id}`) === 'spam',
       }));
     },
 
@@ -96,8 +118,8 @@ export function createEnduserLearning(deps: EnduserLearningDeps) {
     async report(recipient: string, ip: string, nodeId: string, messageId: string): Promise<{ status: number; title: string; text: string }> {
       if (!deps.learn) return { status: 404, title: 'Not possible', text: 'Reporting spam is not available here.' };
       const rcpt = normalizeAddress(recipient);
-      const m = one.get(rcpt, nodeId, messageId, rcpt);
-      if (!m) return { status: 404, title: 'Not possible', text: 'This message was not delivered to you, or its copy is no longer kept.' };
+      const m = await deliveredTo(rcpt).where('m.node_id', '=', nodeId).where('m.id', '=', messageId).executeTakeFirst();
+      if (!m || !isDeliveredTo(m.delivered, rcpt)) return { status: 404, title: 'Not possible', text: 'This message was not delivered to you, or its copy is no longer kept.' };
       let message: LearnMessage;
       try {
         message = await readLearnMessage(await deps.cluster.fetchRetained(nodeId, messageId));

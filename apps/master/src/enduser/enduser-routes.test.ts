@@ -17,10 +17,10 @@ async function start(requestsPerMinute = 1000, log?: Logger): Promise<Harness> {
     ...(log ? { log } : {}),
     extraPlugins: [
       async (app: FastifyInstance) => {
-        const { db, database, now, log, cluster } = app.deps;
+        const { database, now, log, cluster } = app.deps;
         const auditLog = app.services.auditLog;
         await enduserRoutes({
-          store: createDigestStore(db), repo: createDigestRepository(db), cluster, releaseCopy: async () => { throw new Error('no scanners in this test'); }, auditLog, publish: { db: database.db, now, log, cluster }, log, now,
+          store: createDigestStore(database.db), repo: createDigestRepository(database.db), cluster, releaseCopy: async () => { throw new Error('no scanners in this test'); }, auditLog, publish: { db: database.db, now, log, cluster }, log, now,
           secureCookie: false, requestsPerMinute,
         })(app);
       },
@@ -28,8 +28,8 @@ async function start(requestsPerMinute = 1000, log?: Logger): Promise<Harness> {
   });
 }
 
-const link = (h: Harness, recipient: string, expiresInMs = 60_000, action: 'open' | 'release' = 'open') =>
-  signLink(createDigestStore(h.deps.db).secret(), { action, nodeId: '', messageId: '', recipient, expiresAt: h.clock.t + expiresInMs });
+const link = async (h: Harness, recipient: string, expiresInMs = 60_000, action: 'open' | 'release' = 'open') =>
+  signLink(await createDigestStore(h.deps.database.db).secret(), { action, nodeId: '', messageId: '', recipient, expiresAt: h.clock.t + expiresInMs });
 const form = (fields: Record<string, string>, cookie?: string) => ({
   headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie ? { cookie } : {}) },
   payload: new URLSearchParams(fields).toString(),
@@ -49,7 +49,7 @@ test('every /user answer carries the strict CSP, no-referrer and no-store header
 test('an open link starts a recipient-scoped session that ends after sessionMinutes; the page shows that recipient only', async (t) => {
   const h = await start();
   t.after(() => h.close());
-  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, 'bob@example.test')}` });
+  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${await link(h, 'bob@example.test')}` });
   // A page that steps to /user/ itself, not a redirect (issue 18: a redirect stays part of the webmail's cross-site navigation).
   assert.equal(res.statusCode, 200);
   assert.equal(res.headers.location, undefined);
@@ -71,14 +71,14 @@ test('an open link starts a recipient-scoped session that ends after sessionMinu
 test('expired and forged links are refused with a page that says which; repeated bad links are slowed down', async (t) => {
   const h = await start();
   t.after(() => h.close());
-  const token = link(h, 'bob@example.test', 1000, 'release');
+  const token = await link(h, 'bob@example.test', 1000, 'release');
   h.clock.t += 1000;
   const expired = await h.app.inject({ method: 'GET', url: `/user/link?t=${token}` });
   assert.equal(expired.statusCode, 410);
   assert.match(expired.body, /expired/);
   assert.equal(expired.cookies.length, 0, 'no session from a refused link');
   for (let i = 0; i < 19; i++) assert.equal((await h.app.inject({ method: 'POST', url: '/user/link', ...form({ t: `x${i}` }) })).statusCode, 403);
-  const limited = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, 'bob@example.test')}` });
+  const limited = await h.app.inject({ method: 'GET', url: `/user/link?t=${await link(h, 'bob@example.test')}` });
   assert.equal(limited.statusCode, 429, 'even a good link waits once this client sent 20 bad ones');
   assert.ok(Number(limited.headers['retry-after']) >= 1);
 });
@@ -93,7 +93,7 @@ test('requests per client address are limited', async (t) => {
 test('a list change needs the session and its form value; it stores an end-user lists version audited as the end user, never a rules version', async (t) => {
   const h = await start();
   t.after(() => h.close());
-  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, 'bob@example.test')}` });
+  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${await link(h, 'bob@example.test')}` });
   const cookie = `moat_enduser=${res.cookies.find((c) => c.name === 'moat_enduser')!.value}`;
   const page = await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie } });
   const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
@@ -134,7 +134,7 @@ test('a link\'s token never reaches the log (fastify\'s request lines are off fo
   const log = pino({ level: 'debug' }, new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } }));
   const h = await start(1000, log);
   t.after(() => h.close());
-  const token = link(h, 'bob@example.test');
+  const token = await link(h, 'bob@example.test');
   await h.app.inject({ method: 'GET', url: `/user/link?t=${token}` });
   await h.app.inject({ method: 'POST', url: '/user/link', ...form({ t: token }) });
   await h.app.inject({ method: 'GET', url: '/user/style.css' });
@@ -145,7 +145,7 @@ test('a link\'s token never reaches the log (fastify\'s request lines are off fo
 // Security review (issue 18): an end user could put `*e*` on their allow list (filtering off for
 // them), and every click stored a rules version that was never pruned.
 async function signedIn(h: Harness, recipient: string) {
-  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${link(h, recipient)}` });
+  const res = await h.app.inject({ method: 'GET', url: `/user/link?t=${await link(h, recipient)}` });
   const cookie = `moat_enduser=${res.cookies.find((c) => c.name === 'moat_enduser')!.value}`;
   const page = await h.app.inject({ method: 'GET', url: '/user/', headers: { cookie } });
   return { cookie, csrf: /name="csrf" value="([^"]+)"/.exec(page.body)![1]! };

@@ -71,17 +71,17 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
       const token = request.cookies[ENDUSER_COOKIE];
       return token === undefined ? undefined : sessions.lookup(token);
     };
-    const settings = () => deps.store.settings().settings;
+    const settings = async () => (await deps.store.settings()).settings;
 
     /** Check a link token; on failure the page says why (and repeated failures slow the client down). */
-    function checkToken(request: FastifyRequest, reply: FastifyReply, token: unknown) {
+    async function checkToken(request: FastifyRequest, reply: FastifyReply, token: unknown) {
       // Counted before the check and given back when the link is good, so parallel guesses see each other.
       const limited = badLinks.attempt(request.ip, request.ip);
       if (!limited.allowed) {
         html(reply.header('retry-after', String(limited.retryAfterSeconds)), 429, errorPage('Too many invalid links', 'Please wait a minute and try again.'));
         return undefined;
       }
-      const checked = verifyLink(deps.store.secret(), typeof token === 'string' ? token : '', deps.now());
+      const checked = verifyLink(await deps.store.secret(), typeof token === 'string' ? token : '', deps.now());
       if (checked.ok) {
         badLinks.succeeded(limited.ticket);
         return checked.link;
@@ -93,37 +93,37 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     }
 
     async function openSession(reply: FastifyReply, recipient: string): Promise<void> {
-      const { token, expiresAt } = await sessions.create(recipient, settings().sessionMinutes);
+      const { token, expiresAt } = await sessions.create(recipient, (await settings()).sessionMinutes);
       reply.setCookie(ENDUSER_COOKIE, token, { ...sessionCookieOptions(deps.secureCookie, expiresAt), path: '/user' });
     }
 
     app.get('/user/style.css', { config }, async (_request, reply) => reply.type('text/css; charset=utf-8').send(STYLE));
 
     app.get('/user/link', quiet, async (request, reply) => {
-      const link = checkToken(request, reply, (request.query as Form).t);
+      const link = await checkToken(request, reply, (request.query as Form).t);
       if (!link) return reply;
       await openSession(reply, link.recipient);
       // Not a redirect: see continuePage (a link from webmail is a cross-site navigation).
       if (link.action === 'open') return html(reply, 200, continuePage());
-      const m = deps.repo.get(link.nodeId, link.messageId);
-      const refused = mayAct(settings(), m, link.recipient);
+      const m = await deps.repo.get(link.nodeId, link.messageId);
+      const refused = mayAct(await settings(), m, link.recipient);
       if (refused || !m) return outcomePage(reply, refused ?? { kind: 'refused', status: 404, text: 'Not found.' });
       return html(reply, 200, confirmPage(link.action, m, (request.query as Form).t!));
     });
 
     app.post('/user/link', quiet, async (request, reply) => {
-      const link = checkToken(request, reply, (request.body as Form | undefined)?.t);
+      const link = await checkToken(request, reply, (request.body as Form | undefined)?.t);
       if (!link) return reply;
       if (link.action === 'open') return reply.redirect('/user/', 303);
-      return outcomePage(reply, await performAction(deps, settings(), link.recipient, 'digest-link', request.ip, link.nodeId, link.messageId, link.action));
+      return outcomePage(reply, await performAction(deps, await settings(), link.recipient, 'digest-link', request.ip, link.nodeId, link.messageId, link.action));
     });
 
     app.get('/user/', { config }, async (request, reply) => {
       const s = await session(request);
       if (!s) return html(reply, 401, errorPage('Please use your digest', 'Open the link in your latest quarantine digest to see your quarantine.'));
-      const st = settings();
-      const held = deps.repo.heldFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, st.categories, 200);
-      const delivered = deps.learning?.enabled ? deps.learning.deliveredFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, 100) : undefined;
+      const st = await settings();
+      const held = await deps.repo.heldFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, st.categories, 200);
+      const delivered = deps.learning?.enabled ? await deps.learning.deliveredFor(s.recipient, deps.now() - st.maxAgeDays * DAY_MS, 100) : undefined;
       return html(reply, 200, portalPage(s.recipient, s.csrf, held, await recipientListsOf(deps.publish.db, s.recipient), undefined, delivered));
     });
 
@@ -146,7 +146,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
       if (!NODE_ID.test(node) || !MESSAGE_ID.test(id) || !ACTIONS.includes(action as MessageAction)) return html(reply, 404, errorPage('Not found', 'No such message.'));
       const s = await formSession(request, reply);
       if (!s) return reply;
-      return outcomePage(reply, await performAction(deps, settings(), s.recipient, 'enduser-session', request.ip, node, id, action as MessageAction));
+      return outcomePage(reply, await performAction(deps, await settings(), s.recipient, 'enduser-session', request.ip, node, id, action as MessageAction));
     });
 
     // "Report spam" on a message delivered to this recipient whose copy is kept: every scanner learns it (docs/detection.md).

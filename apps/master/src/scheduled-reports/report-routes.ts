@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ConfigError } from '@moat/config';
+import { createAuditLog } from '../audit/audit-log.ts';
 import { ApiError, notFound } from '../http/api-error.ts';
 import { handlerValidatedBody } from '../http/handler-validated-body.ts';
 import { errorResponses, iso, isoOrNull } from '../http/schemas.ts';
 import type { ReportRunner } from './report-runner.ts';
-import type { ScheduleRepository, StoredSchedule } from './schedule-repository.ts';
+import { createScheduleRepository, type ScheduleRepository, type StoredSchedule } from './schedule-repository.ts';
 import { ReportScheduleSchema, validateReportSchedule } from './schedule-schema.ts';
 
 const Time = Type.String({ format: 'date-time' });
@@ -50,55 +52,71 @@ function parse(body: unknown) {
  */
 export function reportScheduleRoutes(repo: ScheduleRepository, runner: ReportRunner, now: () => number): FastifyPluginAsyncTypebox {
   return async (app) => {
-    const view = (s: StoredSchedule) => ({
-      id: s.id, schedule: s.schedule, createdAt: iso(s.createdAt), updatedAt: iso(s.updatedAt), updatedBy: s.updatedBy, nextRunAt: isoOrNull(runner.nextDueAt(s)),
-      rounds: repo.recentRounds(s.id, 10).map((r) => ({
+    const view = async (s: StoredSchedule) => ({
+      id: s.id, schedule: s.schedule, createdAt: iso(s.createdAt), updatedAt: iso(s.updatedAt), updatedBy: s.updatedBy, nextRunAt: isoOrNull(await runner.nextDueAt(s)),
+      rounds: (await repo.recentRounds(s.id, 10)).map((r) => ({
         period: { start: iso(r.period.start), end: iso(r.period.end) }, status: r.status, attempts: r.attempts, lastAttemptAt: iso(r.lastAttemptAt),
         sentAt: isoOrNull(r.sentAt), nodeId: r.nodeId, queueId: r.queueId, recipients: [...r.recipients], error: r.error,
       })),
     });
-    const existing = (id: string) => repo.get(id) ?? (() => { throw notFound('report schedule'); })();
+    const existing = async (id: string) => (await repo.get(id)) ?? (() => { throw notFound('report schedule'); })();
+    /** A change and its audit entry in one transaction: stored together or not at all. */
+    const change = <T>(request: FastifyRequest, action: string, run: (trx: ScheduleRepository) => Promise<{ target: string; details: Record<string, unknown>; result: T }>) =>
+      app.deps.database.db.transaction().execute(async (trx) => {
+        const done = await run(createScheduleRepository(trx));
+        await createAuditLog(trx, now).audit(request.principal!, request.ip, action, done.target, done.details);
+        return done.result;
+      });
 
     app.get('/reports/schedules', {
       config: { role: 'admin' },
       schema: { summary: 'Scheduled reports', tags: TAGS, response: { 200: Type.Object({ items: Type.Array(ScheduleView) }), ...errorResponses() } },
-    }, async () => ({ items: repo.list().map(view) }));
+    }, async () => ({ items: await Promise.all((await repo.list()).map(view)) }));
 
     app.post('/reports/schedules', {
       config: { role: 'admin' },
       validatorCompiler: handlerValidatedBody,
       schema: { summary: 'Add a scheduled report', description: `Keys left out take their defaults. ${INVALID}`, tags: TAGS, body: ReportScheduleSchema, response: { 201: ScheduleView, ...errorResponses(400) } },
     }, async (request, reply) => {
-      const created = repo.create(parse(request.body), request.principal!.username, now());
-      await request.audit('reports.schedule.create', `report-schedule:${created.id}`, { name: created.schedule.name, period: created.schedule.period, recipients: created.schedule.recipients.length });
-      return reply.code(201).send(view(created));
+      const schedule = parse(request.body);
+      const created = await change(request, 'reports.schedule.create', async (trx) => {
+        const made = await trx.create(schedule, request.principal!.username, now());
+        return { target: `report-schedule:${made.id}`, details: { name: made.schedule.name, period: made.schedule.period, recipients: made.schedule.recipients.length }, result: made };
+      });
+      return reply.code(201).send(await view(created));
     });
 
     app.get('/reports/schedules/:id', {
       config: { role: 'admin' },
       schema: { summary: 'One scheduled report with its latest rounds', tags: TAGS, params: IdParams, response: { 200: ScheduleView, ...errorResponses(400, 404) } },
-    }, async (request) => view(existing(request.params.id)));
+    }, async (request) => view(await existing(request.params.id)));
 
     app.put('/reports/schedules/:id', {
       config: { role: 'admin' },
       validatorCompiler: handlerValidatedBody,
       schema: { summary: 'Replace a scheduled report', description: `The whole schedule; keys left out take their defaults. Rounds already sent stay sent. ${INVALID}`, tags: TAGS, params: IdParams, body: ReportScheduleSchema, response: { 200: ScheduleView, ...errorResponses(400, 404) } },
     }, async (request) => {
-      const before = existing(request.params.id);
       const schedule = parse(request.body);
-      repo.update(before.id, schedule, request.principal!.username, now());
-      const changed = Object.keys(schedule).filter((k) => JSON.stringify(schedule[k as keyof typeof schedule]) !== JSON.stringify(before.schedule[k as keyof typeof schedule]));
-      await request.audit('reports.schedule.update', `report-schedule:${before.id}`, { name: schedule.name, changed, enabled: schedule.enabled });
-      return view(existing(before.id));
+      const id = request.params.id;
+      await change(request, 'reports.schedule.update', async (trx) => {
+        const before = (await trx.get(id)) ?? (() => { throw notFound('report schedule'); })();
+        await trx.update(id, schedule, request.principal!.username, now());
+        const changed = Object.keys(schedule).filter((k) => JSON.stringify(schedule[k as keyof typeof schedule]) !== JSON.stringify(before.schedule[k as keyof typeof schedule]));
+        return { target: `report-schedule:${id}`, details: { name: schedule.name, changed, enabled: schedule.enabled }, result: undefined };
+      });
+      return view(await existing(id));
     });
 
     app.delete('/reports/schedules/:id', {
       config: { role: 'admin' },
       schema: { summary: 'Delete a scheduled report and the record of its rounds', tags: TAGS, params: IdParams, response: { 204: { type: 'null', description: 'Deleted.' }, ...errorResponses(400, 404) } },
     }, async (request, reply) => {
-      const s = existing(request.params.id);
-      repo.delete(s.id);
-      await request.audit('reports.schedule.delete', `report-schedule:${s.id}`, { name: s.schedule.name });
+      const id = request.params.id;
+      await change(request, 'reports.schedule.delete', async (trx) => {
+        const s = (await trx.get(id)) ?? (() => { throw notFound('report schedule'); })();
+        await trx.delete(id);
+        return { target: `report-schedule:${id}`, details: { name: s.schedule.name }, result: undefined };
+      });
       return reply.code(204).send(null);
     });
 
@@ -116,7 +134,7 @@ export function reportScheduleRoutes(repo: ScheduleRepository, runner: ReportRun
         },
       },
     }, async (request) => {
-      const s = existing(request.params.id);
+      const s = await existing(request.params.id);
       const sent = await runner.sendNow(s);
       await request.audit('reports.send', `report-schedule:${s.id}`, { name: s.schedule.name, periodStart: iso(sent.period.start), nodeId: sent.nodeId, queueId: sent.queueId, recipients: sent.recipients.length });
       return { period: { start: iso(sent.period.start), end: iso(sent.period.end) }, nodeId: sent.nodeId, queueId: sent.queueId, recipients: [...sent.recipients] };

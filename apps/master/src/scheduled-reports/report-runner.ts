@@ -70,17 +70,13 @@ export class ReportRunner {
   }
 
   /** When this schedule's next round is due (null while it is disabled). */
-  nextDueAt(s: StoredSchedule): number | null {
+  async nextDueAt(s: StoredSchedule): Promise<number | null> {
     if (!s.schedule.enabled) return null;
     const now = this.deps.now();
     const due = dueRound(s.schedule, s.createdAt, now);
-    if (due && this.deps.repo.round(s.id, due.period)?.status !== 'sent') return Math.max(due.dueAt, this.retryTime(s, due.period) ?? 0);
+    const round = due ? await this.deps.repo.round(s.id, due.period) : undefined;
+    if (due && round?.status !== 'sent') return Math.max(due.dueAt, round ? retryAt(round.attempts, round.lastAttemptAt) : 0);
     return nextRound(s.schedule, now).dueAt;
-  }
-
-  private retryTime(s: StoredSchedule, period: ReportPeriod): number | undefined {
-    const round = this.deps.repo.round(s.id, period);
-    return round ? retryAt(round.attempts, round.lastAttemptAt) : undefined;
   }
 
   /** One check of every schedule at `now` (the clock's time by default); concurrent calls share one check. */
@@ -92,22 +88,23 @@ export class ReportRunner {
   private async check(now: number): Promise<TickOutcome> {
     let sent = 0;
     let failed = 0;
-    for (const s of this.deps.repo.list()) {
+    for (const s of await this.deps.repo.list()) {
       if (!s.schedule.enabled) continue;
       const due = dueRound(s.schedule, s.createdAt, now);
       if (!due) continue;
-      const round = this.deps.repo.round(s.id, due.period);
+      const round = await this.deps.repo.round(s.id, due.period);
       if (round?.status === 'sent') continue;
       if (round && now < retryAt(round.attempts, round.lastAttemptAt)) continue;
-      if (!this.deps.repo.claim(s.id, due.period, s.schedule.recipients, now)) continue;
+      // Taken as seen: another master that took it since (its attempts moved on) keeps it.
+      if (!(await this.deps.repo.claim(s.id, due.period, s.schedule.recipients, now, round?.attempts ?? 0))) continue;
       try {
         const out = await this.send(s, due.period, now, `<report.${s.id}.${due.period.start.toString(36)}.${due.period.end.toString(36)}@${this.deps.hostname}>`);
-        this.deps.repo.sent(s.id, due.period, this.deps.now(), out.nodeId, out.queueId);
+        await this.deps.repo.sent(s.id, due.period, this.deps.now(), out.nodeId, out.queueId);
         this.deps.log.info({ event: 'REPORT_SENT', schedule: s.id, periodStart: due.period.start, nodeId: out.nodeId, queueId: out.queueId, recipients: out.recipients.length }, 'scheduled report queued for relay');
         sent++;
       } catch (err) {
         const nodeId = err instanceof ReportSendError ? err.nodeId : null;
-        this.deps.repo.failed(s.id, due.period, nodeId, (err as Error).message);
+        await this.deps.repo.failed(s.id, due.period, nodeId, (err as Error).message);
         this.deps.log.warn({ event: 'REPORT_SEND_FAILED', schedule: s.id, periodStart: due.period.start, nodeId, code: (err as { code?: string }).code, error: (err as Error).message }, 'scheduled report not queued; retrying later');
         failed++;
       }

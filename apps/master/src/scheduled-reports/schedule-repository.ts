@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
+import type { MasterSchema } from '../db/schema.ts';
 import type { ReportPeriod } from './period.ts';
 import { validateReportSchedule, type ReportSchedule } from './schedule-schema.ts';
 
@@ -43,61 +44,60 @@ const toRound = (r: RoundRow): StoredRound => ({
 /** Rounds kept per schedule (the newest; older ones are only history). */
 const KEEP_ROUNDS = 100;
 
-/** The schedules and the record of their rounds (migration 18). */
-export function createScheduleRepository(db: Db) {
-  const all = db.prepare<[], ScheduleRow>('SELECT id, document, created_at, updated_at, updated_by FROM report_schedules ORDER BY created_at, id');
-  const one = db.prepare<[string], ScheduleRow>('SELECT id, document, created_at, updated_at, updated_by FROM report_schedules WHERE id = ?');
-  const insert = db.prepare('INSERT INTO report_schedules (id, document, created_at, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)');
-  const update = db.prepare('UPDATE report_schedules SET document = ?, updated_at = ?, updated_by = ? WHERE id = ?');
-  const remove = db.prepare('DELETE FROM report_schedules WHERE id = ?');
-  const round = db.prepare<[string, number, number], RoundRow>('SELECT * FROM report_rounds WHERE schedule_id = ? AND period_start = ? AND period_end = ?');
-  const recent = db.prepare<[string, number], RoundRow>('SELECT * FROM report_rounds WHERE schedule_id = ? ORDER BY last_attempt_at DESC LIMIT ?');
-  const claimNew = db.prepare(`INSERT INTO report_rounds (schedule_id, period_start, period_end, status, attempts, last_attempt_at, recipients)
-    VALUES (?, ?, ?, 'sending', 1, ?, ?) ON CONFLICT (schedule_id, period_start, period_end) DO NOTHING`);
-  const claimAgain = db.prepare(`UPDATE report_rounds SET status = 'sending', attempts = attempts + 1, last_attempt_at = ?, recipients = ?, error = NULL
-    WHERE schedule_id = ? AND period_start = ? AND period_end = ? AND status <> 'sent'`);
-  const markSent = db.prepare(`UPDATE report_rounds SET status = 'sent', sent_at = ?, node_id = ?, queue_id = ?, error = NULL
-    WHERE schedule_id = ? AND period_start = ? AND period_end = ?`);
-  const markFailed = db.prepare(`UPDATE report_rounds SET status = 'failed', node_id = ?, error = ?
-    WHERE schedule_id = ? AND period_start = ? AND period_end = ? AND status = 'sending'`);
-  const prune = db.prepare(`DELETE FROM report_rounds WHERE schedule_id = ? AND last_attempt_at < (
-    SELECT MIN(last_attempt_at) FROM (SELECT last_attempt_at FROM report_rounds WHERE schedule_id = ? ORDER BY last_attempt_at DESC LIMIT ${KEEP_ROUNDS}) newest)`);
-  const claimTx = db.transaction((id: string, p: ReportPeriod, at: number, recipients: string): boolean => {
-    if (claimNew.run(id, p.start, p.end, at, recipients).changes > 0) return true;
-    return claimAgain.run(at, recipients, id, p.start, p.end).changes > 0;
-  });
-
+/**
+ * The schedules and the record of their rounds (migration 18). A round is claimed in one
+ * statement, keyed by (schedule, period): two masters on one database never both send one.
+ */
+export function createScheduleRepository(db: Kysely<MasterSchema>) {
+  const schedules = () => db.selectFrom('report_schedules').select(['id', 'document', 'created_at', 'updated_at', 'updated_by']);
   return {
-    list: (): StoredSchedule[] => all.all().map(toSchedule),
-    get: (id: string): StoredSchedule | undefined => {
-      const row = one.get(id);
+    list: async (): Promise<StoredSchedule[]> => (await schedules().orderBy('created_at').orderBy('id').execute()).map(toSchedule),
+    get: async (id: string): Promise<StoredSchedule | undefined> => {
+      const row = await schedules().where('id', '=', id).executeTakeFirst();
       return row ? toSchedule(row) : undefined;
     },
-    create(schedule: ReportSchedule, by: string, at: number): StoredSchedule {
+    async create(schedule: ReportSchedule, by: string, at: number): Promise<StoredSchedule> {
       const id = randomBytes(8).toString('hex');
-      insert.run(id, JSON.stringify(schedule), at, at, by);
+      await db.insertInto('report_schedules').values({ id, document: JSON.stringify(schedule), created_at: at, updated_at: at, updated_by: by }).execute();
       return { id, schedule, createdAt: at, updatedAt: at, updatedBy: by };
     },
     /** Replace a schedule's document; false if there is none with that id. */
-    update: (id: string, schedule: ReportSchedule, by: string, at: number): boolean => update.run(JSON.stringify(schedule), at, by, id).changes > 0,
-    /** Delete it and its rounds; false if there was none. */
-    delete: (id: string): boolean => remove.run(id).changes > 0,
-    round: (id: string, p: ReportPeriod): StoredRound | undefined => {
-      const row = round.get(id, p.start, p.end);
+    update: async (id: string, schedule: ReportSchedule, by: string, at: number): Promise<boolean> =>
+      Number((await db.updateTable('report_schedules').set({ document: JSON.stringify(schedule), updated_at: at, updated_by: by }).where('id', '=', id).executeTakeFirst()).numUpdatedRows) > 0,
+    /** Delete it and its rounds (the foreign key cascades); false if there was none. */
+    delete: async (id: string): Promise<boolean> => Number((await db.deleteFrom('report_schedules').where('id', '=', id).executeTakeFirst()).numDeletedRows) > 0,
+    round: async (id: string, p: ReportPeriod): Promise<StoredRound | undefined> => {
+      const row = await db.selectFrom('report_rounds').selectAll().where('schedule_id', '=', id).where('period_start', '=', p.start).where('period_end', '=', p.end).executeTakeFirst();
       return row ? toRound(row) : undefined;
     },
-    recentRounds: (id: string, limit: number): StoredRound[] => recent.all(id, limit).map(toRound),
+    recentRounds: async (id: string, limit: number): Promise<StoredRound[]> =>
+      (await db.selectFrom('report_rounds').selectAll().where('schedule_id', '=', id).orderBy('last_attempt_at', 'desc').limit(limit).execute()).map(toRound),
     /**
-     * Take this period's round for sending: true if it was not there yet or not sent (a failed
-     * or interrupted one is tried again); false if it was sent already. In one transaction, so
-     * a round marked sent is never claimed again.
+     * Take this period's round for sending, as seen with `seenAttempts` attempts (0: no round
+     * yet): true if this call took it. One statement: a new round is inserted; an existing one
+     * not sent is taken again only if it still has the attempts the caller saw, so of two
+     * masters that both saw it due, one takes it; a round marked sent is never taken again.
      */
-    claim: (id: string, p: ReportPeriod, recipients: readonly string[], at: number): boolean => claimTx(id, p, at, JSON.stringify(recipients)),
-    sent(id: string, p: ReportPeriod, at: number, nodeId: string, queueId: string): void {
-      markSent.run(at, nodeId, queueId, id, p.start, p.end);
-      prune.run(id, id);
+    async claim(id: string, p: ReportPeriod, recipients: readonly string[], at: number, seenAttempts: number): Promise<boolean> {
+      const rows = await db.insertInto('report_rounds')
+        .values({ schedule_id: id, period_start: p.start, period_end: p.end, status: 'sending', attempts: 1, last_attempt_at: at, recipients: JSON.stringify(recipients) })
+        .onConflict((oc) => oc.columns(['schedule_id', 'period_start', 'period_end'])
+          .doUpdateSet((eb) => ({ status: 'sending', attempts: eb('report_rounds.attempts', '+', 1), last_attempt_at: eb.ref('excluded.last_attempt_at'), recipients: eb.ref('excluded.recipients'), error: null }))
+          .where('report_rounds.status', '<>', 'sent').where('report_rounds.attempts', '=', seenAttempts))
+        .returning('attempts').execute();
+      return rows.length > 0;
     },
-    failed: (id: string, p: ReportPeriod, nodeId: string | null, error: string): void => void markFailed.run(nodeId, error.slice(0, 500), id, p.start, p.end),
+    async sent(id: string, p: ReportPeriod, at: number, nodeId: string, queueId: string): Promise<void> {
+      await db.updateTable('report_rounds').set({ status: 'sent', sent_at: at, node_id: nodeId, queue_id: queueId, error: null })
+        .where('schedule_id', '=', id).where('period_start', '=', p.start).where('period_end', '=', p.end).execute();
+      // Only the newest KEEP_ROUNDS of this schedule are kept.
+      const oldestKept = await db.selectFrom('report_rounds').select('last_attempt_at').where('schedule_id', '=', id).orderBy('last_attempt_at', 'desc').offset(KEEP_ROUNDS - 1).limit(1).executeTakeFirst();
+      if (oldestKept) await db.deleteFrom('report_rounds').where('schedule_id', '=', id).where('last_attempt_at', '<', oldestKept.last_attempt_at).execute();
+    },
+    async failed(id: string, p: ReportPeriod, nodeId: string | null, error: string): Promise<void> {
+      await db.updateTable('report_rounds').set({ status: 'failed', node_id: nodeId, error: error.slice(0, 500) })
+        .where('schedule_id', '=', id).where('period_start', '=', p.start).where('period_end', '=', p.end).where('status', '=', 'sending').execute();
+    },
   };
 }
 export type ScheduleRepository = ReturnType<typeof createScheduleRepository>;
