@@ -22,7 +22,7 @@ test("an events batch that meets a locked database closes the link with MOAT_ERR
   const locker = openDatabase(join(master.dataDir, 'master.sqlite'), []);
   try {
     const first = await rawLink(master.wsUrl);
-    first.ws.send(hello(first.nonce, { joinToken: joinTokenFor(master, 'locked-test') }));
+    first.ws.send(hello(first.nonce, { joinToken: await joinTokenFor(master, 'locked-test') }));
     await waitUntil(() => first.frames.some((f) => f.type === 'welcome'), 'the welcome');
     const { nodeId } = first.frames.find((f) => f.type === 'welcome') as { nodeId: string };
 

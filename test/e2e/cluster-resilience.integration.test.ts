@@ -89,7 +89,7 @@ test('a scanner killed with kill -9 mid-flush loses and duplicates nothing; kill
     dataDir: join(dir, 'data'),
     smtp: { listen: { host: '127.0.0.1', port: 0 }, hostname: 'killed.test' },
     relay: { host: '127.0.0.1', port: downstream.port, retryBaseSeconds: 0.2, retryMaxSeconds: 1 },
-    master: { url: master.wsUrl, joinToken: joinTokenFor(master, 'killed'), reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.3, batchSize: 20 },
+    master: { url: master.wsUrl, joinToken: await joinTokenFor(master, 'killed'), reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.3, batchSize: 20 },
   });
   let scanner = await spawnScanner(configFile);
   try {

@@ -50,7 +50,7 @@ test('a hello without a valid join token is refused with an error frame and a cl
 
 test('a join token joins once; a reused, expired or other-name token is refused', async () => {
   const key = nodeKey();
-  const token = joinTokenFor(master, 'once-node', { replace: false });
+  const token = await joinTokenFor(master, 'once-node', { replace: false });
   const first = await rawLink(master.wsUrl);
   const join = nodeHello({ nodeName: 'once-node', nonce: first.nonce, key, joinToken: token });
   first.ws.send(join);
@@ -69,14 +69,14 @@ test('a join token joins once; a reused, expired or other-name token is refused'
   assert.match((await refusal(reuse)).message, /already used/);
 
   // Made two hours ago for an hour: expired.
-  const expired = master.hub.joinTokens.mint('late-node', { ttlSeconds: 3600, replace: false, createdBy: 'test', now: Date.now() - 2 * 3600_000 });
+  const expired = await master.hub.joinTokens.mint('late-node', { ttlSeconds: 3600, replace: false, createdBy: 'test', now: Date.now() - 2 * 3600_000 });
   assert.ok(expired.ok);
   const late = await rawLink(master.wsUrl);
   late.ws.send(nodeHello({ nodeName: 'late-node', nonce: late.nonce, key: nodeKey(), joinToken: expired.minted.token }));
   assert.match((await refusal(late)).message, /expired/);
 
   // A token is for one name only; refused, it is not used up.
-  const forB = joinTokenFor(master, 'node-b', { replace: false });
+  const forB = await joinTokenFor(master, 'node-b', { replace: false });
   const wrongName = await rawLink(master.wsUrl);
   wrongName.ws.send(nodeHello({ nodeName: 'node-c', nonce: wrongName.nonce, key: nodeKey(), joinToken: forB }));
   assert.match((await refusal(wrongName)).message, /another node name/);
@@ -86,7 +86,7 @@ test('a join token joins once; a reused, expired or other-name token is refused'
   rightName.ws.close();
 
   // A hello signed by another key than the one it presents proves nothing.
-  const forD = joinTokenFor(master, 'node-d', { replace: false });
+  const forD = await joinTokenFor(master, 'node-d', { replace: false });
   const mismatched = await rawLink(master.wsUrl);
   const signer = nodeKey();
   mismatched.ws.send(JSON.stringify({ ...JSON.parse(nodeHello({ nodeName: 'node-d', nonce: mismatched.nonce, key: signer, joinToken: forD })), publicKey: nodeKey().publicKey }));
@@ -97,14 +97,14 @@ test("a node's name cannot be taken over: not by a second join, not with its nod
   const api = await apiClient(master.url);
   const key = nodeKey();
   const owner = await rawLink(master.wsUrl);
-  owner.ws.send(nodeHello({ nodeName: 'owned', nonce: owner.nonce, key, joinToken: joinTokenFor(master, 'owned', { replace: false }) }));
+  owner.ws.send(nodeHello({ nodeName: 'owned', nonce: owner.nonce, key, joinToken: await joinTokenFor(master, 'owned', { replace: false }) }));
   const { nodeId } = await welcomeOf(owner);
 
   // The API will not make a plain token for a name in the cluster, and the hub will not honour one.
   const plain = await api.post('/api/v1/nodes/join-tokens', { node: 'owned' });
   assert.equal(plain.status, 409, plain.text);
   assert.equal(plain.json.code, 'MOAT_ERR_NODE_EXISTS');
-  assert.throws(() => joinTokenFor(master, 'owned', { replace: false }), /replace/);
+  await assert.rejects(joinTokenFor(master, 'owned', { replace: false }), /replace/);
 
   const thief = nodeKey();
   const byId = await rawLink(master.wsUrl);
@@ -133,7 +133,7 @@ test("a node's name cannot be taken over: not by a second join, not with its nod
 test('a removed node cannot come back with its key or its old token; a new token brings it back', async () => {
   const api = await apiClient(master.url);
   const key = nodeKey();
-  const token = joinTokenFor(master, 'gone', { replace: false });
+  const token = await joinTokenFor(master, 'gone', { replace: false });
   const first = await rawLink(master.wsUrl);
   first.ws.send(nodeHello({ nodeName: 'gone', nonce: first.nonce, key, joinToken: token }));
   const { nodeId } = await welcomeOf(first);
@@ -160,7 +160,7 @@ test('a removed node cannot come back with its key or its old token; a new token
 
 test("the master's database holds no secret a node could be impersonated with", async () => {
   const key = nodeKey();
-  const token = joinTokenFor(master, 'keyed');
+  const token = await joinTokenFor(master, 'keyed');
   const link = await rawLink(master.wsUrl);
   link.ws.send(nodeHello({ nodeName: 'keyed', nonce: link.nonce, key, joinToken: token }));
   await welcomeOf(link);

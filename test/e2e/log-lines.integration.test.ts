@@ -41,7 +41,7 @@ test('log lines: one JSON object each, no duplicated key, no info line per dashb
     dataDir: join(tempDir('scanner').path, 'data'),
     smtp: { listen: { host: '127.0.0.1', port: 0 }, hostname: 'scanner-1.test' },
     relay: { host: '127.0.0.1', port: downstream.port, retryBaseSeconds: 0.2, retryMaxSeconds: 1, timeoutSeconds: 5 },
-    master: { url: `ws://127.0.0.1:${master.port}/cluster`, joinToken: joinTokenFor(master, 'scanner-1'), reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5 },
+    master: { url: `ws://127.0.0.1:${master.port}/cluster`, joinToken: await joinTokenFor(master, 'scanner-1'), reconnectBaseSeconds: 0.1, reconnectMaxSeconds: 0.5 },
   }, 'scanner-1'), { log: createLogger('debug', { role: 'scanner', node: 'scanner-1' }, { format: 'json', destination: capture }) });
   t.after(async () => {
     await scanner.close();

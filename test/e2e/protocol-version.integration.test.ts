@@ -9,15 +9,15 @@ import { rawLink } from '../helpers/raw-link.ts';
 
 // Rolling upgrades: the master and a scanner may differ by one protocol version (docs/operator-guide.md).
 
-const hello = (master: Awaited<ReturnType<typeof startTestMaster>>, protocol: number, nodeName: string, nonce: string) =>
-  nodeHello({ protocol, nodeName, nonce, key: nodeKey(), joinToken: joinTokenFor(master, nodeName) });
+const hello = async (master: Awaited<ReturnType<typeof startTestMaster>>, protocol: number, nodeName: string, nonce: string) =>
+  nodeHello({ protocol, nodeName, nonce, key: nodeKey(), joinToken: await joinTokenFor(master, nodeName) });
 
 test('a master speaking one version ahead welcomes a hello in the older version, naming the version spoken', async () => {
   const master = await startTestMaster({ protocolVersion: PROTOCOL_VERSION + 1 });
   try {
     const link = await rawLink(master.wsUrl);
     assert.equal(link.challenge.protocol, PROTOCOL_VERSION + 1);
-    link.ws.send(hello(master, PROTOCOL_VERSION, 'older-node', link.challenge.nonce));
+    link.ws.send(await hello(master, PROTOCOL_VERSION, 'older-node', link.challenge.nonce));
     await waitUntil(() => link.frames.some((f) => f.type === 'welcome'), 'the welcome');
     const welcome = link.frames.find((f) => f.type === 'welcome')!;
     assert.equal(welcome.protocol, PROTOCOL_VERSION, 'the welcome names the version the scanner speaks');
@@ -33,14 +33,14 @@ test('a master refuses a hello two versions behind or one ahead, naming both ver
   const current = await startTestMaster();
   try {
     const old = await rawLink(ahead.wsUrl);
-    old.ws.send(hello(ahead, PROTOCOL_VERSION, 'too-old', old.challenge.nonce));
+    old.ws.send(await hello(ahead, PROTOCOL_VERSION, 'too-old', old.challenge.nonce));
     assert.equal(await old.closed, 1008);
     const refusal = old.frames.find((f) => f.type === 'error')!;
     assert.equal(refusal.code, 'MOAT_ERR_PROTOCOL');
     assert.equal(refusal.message, `too-old: scanner speaks protocol ${PROTOCOL_VERSION}, master speaks ${PROTOCOL_VERSION + 2} and accepts ${PROTOCOL_VERSION + 1} or ${PROTOCOL_VERSION + 2}: upgrade the scanner`);
 
     const newer = await rawLink(current.wsUrl);
-    newer.ws.send(hello(current, PROTOCOL_VERSION + 1, 'too-new', newer.challenge.nonce));
+    newer.ws.send(await hello(current, PROTOCOL_VERSION + 1, 'too-new', newer.challenge.nonce));
     assert.equal(await newer.closed, 1008);
     const err = newer.frames.find((f) => f.type === 'error')!;
     assert.equal(err.code, 'MOAT_ERR_PROTOCOL');

@@ -111,7 +111,7 @@ before(async () => {
   downstream = await startDownstream();
   master = await startTestMaster();
   const link = await openLink();
-  link.ws.send(hello(link.nonce, { joinToken: joinTokenFor(master, NODE) }));
+  link.ws.send(hello(link.nonce, { joinToken: await joinTokenFor(master, NODE) }));
   const welcome = (await nextFrame(link)) as { type: string; nodeId: string };
   assert.equal(welcome.type, 'welcome');
   node = { id: welcome.nodeId };

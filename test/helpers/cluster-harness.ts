@@ -46,8 +46,8 @@ export function registerTestMaster(wsUrl: string, master: Master): void {
 }
 
 /** A one-time join token for `name` made on this master (replace: the name may be known already). */
-export function joinTokenFor(master: Master, name: string, options: { ttlSeconds?: number; replace?: boolean } = {}): string {
-  const made = master.hub.joinTokens.mint(name, { ttlSeconds: options.ttlSeconds ?? 600, replace: options.replace ?? true, createdBy: 'test', now: Date.now() });
+export async function joinTokenFor(master: Master, name: string, options: { ttlSeconds?: number; replace?: boolean } = {}): Promise<string> {
+  const made = await master.hub.joinTokens.mint(name, { ttlSeconds: options.ttlSeconds ?? 600, replace: options.replace ?? true, createdBy: 'test', now: Date.now() });
   if (!made.ok) throw new Error(made.message);
   return made.minted.token;
 }
@@ -65,7 +65,7 @@ async function tokenFromRegisteredMaster(urls: string | string[], name: string):
   const deadline = Date.now() + 30_000;
   for (;;) {
     const active = masters.find((m) => m.failover?.isActive() ?? true);
-    if (active) return joinTokenFor(active, name);
+    if (active) return await joinTokenFor(active, name);
     // A registered standby whose active master this test runs elsewhere (another process): no token here.
     if (Date.now() > deadline) return undefined;
     await new Promise((r) => setTimeout(r, 50));

@@ -154,7 +154,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     const launches = LOCAL_DEFAULTS.scanners.map(async (s, i) => {
       // A one-time token for each start (replace: this is the admin's own machine, and a wiped
       // scanner folder must be able to come back); a scanner that has joined keeps its key and ignores it.
-      const minted = active.hub.mintJoinToken(s.name, { ttlSeconds: 3600, replace: true, createdBy: 'moat local' });
+      const minted = await active.hub.mintJoinToken(s.name, { ttlSeconds: 3600, replace: true, createdBy: 'moat local' });
       if (!minted.ok) throw new Error(minted.message);
       const peers = LOCAL_DEFAULTS.scanners.flatMap((p, j) => (j === i ? [] : [{ host: p.electionHost, port: scannerElectionPorts[j]! }]));
       const dataDir = join(root, s.name);

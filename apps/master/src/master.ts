@@ -120,7 +120,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
         activate: async () => {
           await seedIfEmpty();
           firstAdmin = await ensureFirstAdmin(deps);
-          hub.resetRegistry();
+          await hub.resetRegistry();
           digests.start(DIGEST_TICK_MS);
           reports.start(REPORT_TICK_MS);
         },

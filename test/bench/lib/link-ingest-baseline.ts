@@ -16,7 +16,7 @@ import { openDatabase } from '@moat/storage';
 import { MASTER_MIGRATIONS } from '@moat/master';
 import { decodeToMaster, encodeFrame, newNodeKeyPair, type EventsBatch, type OutboxEvent } from '@moat/protocol';
 import { createIngest } from '../../../apps/master/src/data/ingest.ts';
-import { createNodeRegistry } from '../../../apps/master/src/cluster/node-registry.ts';
+import { joinNode } from '../../../apps/master/src/cluster/node-registry.ts';
 import { sqliteDatabase } from '../../../apps/master/src/db/database.ts';
 import { serveRpc } from './ipc-rpc.ts';
 import { epochMs, nodeBatches } from './sim-events.ts';
@@ -53,9 +53,10 @@ function interleave<T>(perNode: T[][]): [number, T][] {
 async function run(spec: BaselineSpec): Promise<BaselineResult> {
   const db = openDatabase(join(spec.dir, 'master.sqlite'), MASTER_MIGRATIONS);
   try {
-    const registry = createNodeRegistry(db);
-    const ids = Array.from({ length: spec.nodes }, (_, i) => registry.join(`ingest-${String(i).padStart(2, '0')}`, newNodeKeyPair().publicKey, Date.now()).id);
-    const ingest = createIngest(sqliteDatabase(db).db, 'sqlite');
+    const q = sqliteDatabase(db).db;
+    const ids: string[] = [];
+    for (let i = 0; i < spec.nodes; i++) ids.push((await joinNode(q, `ingest-${String(i).padStart(2, '0')}`, newNodeKeyPair().publicKey, Date.now())).id);
+    const ingest = createIngest(q, 'sqlite');
     let frameNo = 0;
     // Encoded frames (Buffers, off the JS heap), built before the clock runs: the process holds
     // no big object graph for the garbage collector to walk, like the master.

@@ -30,14 +30,14 @@ serveRpc({
   },
 
   /** One-time join tokens for the simulated nodes (replace: a name may join again after a disconnect). */
-  joinTokens(a: { names: string[] }) {
+  async joinTokens(a: { names: string[] }) {
     if (!master) throw new Error('master not started');
     const hub = master.hub;
-    return Object.fromEntries(a.names.map((name) => {
-      const made = hub.joinTokens.mint(name, { ttlSeconds: 3600, replace: true, createdBy: 'bench', now: Date.now() });
+    return Object.fromEntries(await Promise.all(a.names.map(async (name) => {
+      const made = await hub.joinTokens.mint(name, { ttlSeconds: 3600, replace: true, createdBy: 'bench', now: Date.now() });
       if (!made.ok) throw new Error(made.message);
-      return [name, made.minted.token];
-    }));
+      return [name, made.minted.token] as const;
+    })));
   },
 
   cpu: () => {

@@ -13,20 +13,21 @@ export interface ClusterMetrics {
 /** A node's name and its embedded balancer's last report (heartbeat). */
 export type BalancerReports = () => ReadonlyArray<readonly [string, BalancerReport]>;
 /** The quarantine index per node: held and expired messages and their bytes. */
-export type QuarantineTotals = () => ReadonlyArray<{ readonly node: string; readonly status: 'held' | 'expired'; readonly messages: number; readonly bytes: number }>;
+export type QuarantineTotals = () => Promise<ReadonlyArray<{ readonly node: string; readonly status: 'held' | 'expired'; readonly messages: number; readonly bytes: number }>>;
 /** A node's name and its engines' health from its last heartbeat (protocol 5). */
 export type EngineReports = () => ReadonlyArray<readonly [string, readonly EngineHealth[]]>;
 
-export function createClusterMetrics(registry: Registry, nodes: () => readonly NodeRecord[], currentRulesVersion: () => Promise<number>, balancers: BalancerReports = () => [], engines: EngineReports = () => [], quarantine: QuarantineTotals = () => [], scanners: ScannerMetricsSource = { nodes: () => [], clusterMessages: () => [] }): ClusterMetrics {
+export function createClusterMetrics(registry: Registry, nodes: () => Promise<readonly NodeRecord[]>, currentRulesVersion: () => Promise<number>, balancers: BalancerReports = () => [], engines: EngineReports = () => [], quarantine: QuarantineTotals = async () => [], scanners: ScannerMetricsSource = { nodes: () => [], clusterMessages: () => [] }): ClusterMetrics {
   const per = (name: string, help: string, value: (n: NodeRecord) => number) =>
     new Gauge({
       name,
       help,
       labelNames: ['node'],
       registers: [registry],
-      collect() {
+      async collect() {
+        const list = await nodes();
         this.reset();
-        for (const n of nodes()) this.set({ node: n.name }, value(n));
+        for (const n of list) this.set({ node: n.name }, value(n));
       },
     });
   per('moat_node_online', '1 when the scanner is connected to the master.', (n) => (n.online ? 1 : 0));
@@ -39,9 +40,9 @@ export function createClusterMetrics(registry: Registry, nodes: () => readonly N
     registers: [registry],
     // The current version is a database read: one per scrape, not one per node.
     async collect() {
-      const current = await currentRulesVersion();
+      const [current, list] = await Promise.all([currentRulesVersion(), nodes()]);
       this.reset();
-      for (const n of nodes()) this.set({ node: n.name }, n.rulesVersion === current ? 0 : 1);
+      for (const n of list) this.set({ node: n.name }, n.rulesVersion === current ? 0 : 1);
     },
   });
   per('moat_node_last_seen_seconds', 'Unix time of the last frame from the scanner.', (n) => n.lastSeen / 1000);
@@ -90,9 +91,10 @@ export function createClusterMetrics(registry: Registry, nodes: () => readonly N
   const perQuarantine = (name: string, help: string, status: 'held' | 'expired', value: (t: { messages: number; bytes: number }) => number) =>
     new Gauge({
       name, help, labelNames: ['node'], registers: [registry],
-      collect() {
+      async collect() {
+        const totals = await quarantine();
         this.reset();
-        for (const t of quarantine()) if (t.status === status) this.set({ node: t.node }, value(t));
+        for (const t of totals) if (t.status === status) this.set({ node: t.node }, value(t));
       },
     });
   perQuarantine('moat_quarantine_held_messages', 'Messages held in the node\'s quarantine.', 'held', (t) => t.messages);

@@ -6,11 +6,11 @@ import type { MasterDatabase } from '../db/database.ts';
 import {
   decodeToMaster, encodeFrame, FrameError, newNonce, MAX_FRAME_BYTES, helloVerifies, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
-  VERIFY_PROTOCOL_VERSION, VerifyTestAnswerSchema, type VerifyTestAnswer,
+  VERIFY_PROTOCOL_VERSION, VerifyTestAnswerSchema, type VerifyTestAnswer, type VerifySources,
 } from '@moat/protocol';
 import { createCalloutCacheStore, createVerificationStore, type CalloutCacheStore, type VerificationStore } from '../verification/verification-store.ts';
 import { NodeOfflineError, NodeRequestError, type ClusterControl } from '../app-deps.ts';
-import { createNodeRegistry, type NodeRecord } from './node-registry.ts';
+import { createNodeRegistry, joinNode, type NodeRecord, type NodeRegistry } from './node-registry.ts';
 import { createJoinTokens, type JoinTokens } from './join-tokens.ts';
 import { PendingRequests } from '@moat/protocol';
 import { MessageStream } from './message-stream.ts';
@@ -76,7 +76,13 @@ const FETCH_WINDOW = 8;
  */
 export class ClusterHub implements ClusterControl {
   private readonly sessions = new Map<string, Session>();
-  private readonly registry;
+  private readonly registry: NodeRegistry;
+  /** The names of the nodes that connected in this run, by id (for the metrics of their last heartbeats). */
+  private readonly nodeNames = new Map<string, string>();
+  /** Each link's frames are handled one after another (see accept); the last one's work, so close() waits for it. */
+  private readonly linkWork = new Map<WebSocket, Promise<void>>();
+  /** Greylist and call-out answers in flight (they do not wait for each other). */
+  private readonly lookups = new Set<Promise<void>>();
   /** One-time join tokens (docs/cluster.md, "Joining"); minted by the API, the CLI and `moat local`. */
   readonly joinTokens: JoinTokens;
   private readonly ingest;
@@ -115,10 +121,11 @@ export class ClusterHub implements ClusterControl {
     this.log = deps.log;
     this.now = deps.now;
     this.settings = deps.settings;
-    this.registry = createNodeRegistry(deps.db, (err) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'node heartbeats could not be written; retried with the next ones'));
-    this.joinTokens = createJoinTokens(deps.db);
+    this.registry = createNodeRegistry(deps.database.db, (err) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'node heartbeats could not be written; retried with the next ones'));
+    this.joinTokens = createJoinTokens(deps.database.db);
     this.ingest = createIngest(deps.database.db, deps.database.engine);
-    if (!deps.settings.failover) this.registry.resetOnline();
+    // The registry's writes run in order: this one before any node's `connected`.
+    if (!deps.settings.failover) void this.resetRegistry();
     // The quarantine index per node and status (quarantine_status covers the status test), read on scrape.
     const quarantineTotals = deps.db.prepare<[], { node_id: string; status: string; messages: number; bytes: number }>(
       "SELECT node_id, status, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM quarantine WHERE status IN ('held', 'expired') GROUP BY node_id, status",
@@ -127,31 +134,25 @@ export class ClusterHub implements ClusterControl {
     // A kept sample every other heartbeat: ten seconds by default, finer on a faster link.
     this.trends = new NodeTrends({ stepMs: 2 * deps.settings.heartbeatMs, historyMs: TREND_HISTORY_MS });
     this.metrics = createClusterMetrics(deps.registry, () => this.registry.list(), async () => (await currentRules(this.database.db))?.version ?? 0, () =>
-      this.registry.list().flatMap((n) => {
-        const b = this.balancers.get(n.id);
-        return b ? [[n.name, b.report] as const] : [];
-      }), () =>
-      this.registry.list().flatMap((n) => {
-        const e = this.engines.get(n.id);
-        return e ? [[n.name, e.engines] as const] : [];
-      }), () => {
-      const names = new Map(this.registry.list().map((n) => [n.id, n.name]));
+      this.named(this.balancers, (b) => b.report), () =>
+      this.named(this.engines, (e) => e.engines), async () => {
+      const names = new Map((await this.registry.list()).map((n) => [n.id, n.name]));
       return quarantineTotals.all().map((t) => ({ node: names.get(t.node_id) ?? t.node_id, status: t.status as 'held' | 'expired', messages: t.messages, bytes: t.bytes }));
     }, {
-      nodes: () => this.registry.list().flatMap((n) => {
-        const m = this.nodeMetrics.get(n.id);
-        return m ? [[n.name, m.metrics] as const] : [];
+      nodes: () => [...this.nodeNames].flatMap(([id, name]) => {
+        const m = this.nodeMetrics.get(id);
+        return m ? [[name, m.metrics] as const] : [];
       }),
       clusterMessages: () => this.nodeMetrics.clusterMessages(),
     });
     this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
     this.livenessTimer.unref();
-    this.greylist = createGreylistStore(deps.db);
-    this.greylistSweepTimer = setInterval(() => this.sweepGreylist(), GREYLIST_SWEEP_MS);
+    this.greylist = createGreylistStore(deps.database.db);
+    this.greylistSweepTimer = setInterval(() => void this.sweepGreylist(), GREYLIST_SWEEP_MS);
     this.greylistSweepTimer.unref();
-    this.verification = createVerificationStore(deps.db);
-    this.calloutCache = createCalloutCacheStore(deps.db);
-    this.learnStore = createLearnStore(deps.db);
+    this.verification = createVerificationStore(deps.database.db);
+    this.calloutCache = createCalloutCacheStore(deps.database.db);
+    this.learnStore = createLearnStore(deps.database.db);
     this.learning = new LearnDispatcher({ store: this.learnStore, log: deps.log, now: deps.now });
   }
 
@@ -160,17 +161,28 @@ export class ClusterHub implements ClusterControl {
     return this.joinTokens.mint(nodeName, { ...opts, now: this.now() });
   }
 
-  nodes(): NodeRecord[] {
+  nodes(): Promise<NodeRecord[]> {
     return this.registry.list();
+  }
+
+  /** The reports of the nodes that connected in this run, by node name, for the metrics. */
+  private named<R, T>(reports: ReadonlyMap<string, R>, pick: (r: R) => T): (readonly [string, T])[] {
+    return [...reports].flatMap(([id, r]) => {
+      const name = this.nodeNames.get(id);
+      return name === undefined ? [] : [[name, pick(r)] as const];
+    });
   }
 
   /**
    * Take an offline node out of the cluster (an admin decommissioned it): 'online' while it is
    * connected — stop it first, so no mail is cut off —, 'unknown' for no such node.
    */
-  removeNode(nodeId: string): 'removed' | 'online' | 'unknown' {
+  async removeNode(nodeId: string): Promise<'removed' | 'online' | 'unknown'> {
     if (this.sessions.has(nodeId)) return 'online';
-    if (!this.registry.remove(nodeId, this.now())) return 'unknown';
+    if (!(await this.registry.remove(nodeId, this.now()))) return 'unknown';
+    // A hello that was checked before the removal and got online meanwhile: its key is gone now.
+    this.sessions.get(nodeId)?.ws.close(1008, 'node removed');
+    this.nodeNames.delete(nodeId);
     this.balancers.delete(nodeId);
     this.routes.delete(nodeId);
     this.engines.delete(nodeId);
@@ -225,7 +237,9 @@ export class ClusterHub implements ClusterControl {
           }),
       ),
     );
-    this.registry.flush();
+    // The frames the links were handling, and the lookups in flight, finish before the database closes.
+    await Promise.all([...this.linkWork.values(), ...this.lookups]);
+    await this.registry.flush().catch((err: unknown) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'the last node heartbeats could not be written'));
   }
 
   /** A new WebSocket on /cluster: challenge it, then serve it once it proves who it is. */
@@ -240,7 +254,15 @@ export class ClusterHub implements ClusterControl {
     const nonce = newNonce();
     let session: Session | undefined;
     const helloTimer = setTimeout(() => this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_TIMEOUT', 'no hello in time'), HELLO_TIMEOUT_MS);
-    ws.on('message', (data: Buffer) => {
+    // A link's frames are handled one after another, each once the one before it is done (its
+    // writes committed): the hello before the node's first frame, an events batch acknowledged
+    // after its write, the close after everything the node sent. Each step catches its own errors.
+    let tail: Promise<void> = Promise.resolve();
+    const then = (step: () => Promise<void> | void) => {
+      tail = tail.then(step).catch((err: unknown) => this.log.error({ event: 'LINK_FRAME_FAILED', address: remoteAddress, err }, 'a link step failed'));
+      this.linkWork.set(ws, tail);
+    };
+    ws.on('message', (data: Buffer) => then(async () => {
       if (!session && data.length > PRE_HELLO_MAX_BYTES) {
         // Only reached if ws's own limit could not be lowered (limitFrameSize).
         this.log.warn({ event: 'LINK_BAD_FRAME', address: remoteAddress, code: 'MOAT_ERR_FRAME_TOO_LARGE', error: `a frame of ${data.length} bytes before the hello` }, 'invalid frame; closing the link');
@@ -257,6 +279,7 @@ export class ClusterHub implements ClusterControl {
         ws.close(1008, 'invalid frame');
         return;
       }
+      // A frame the node sent before it closed the link still counts (a `master.epoch`, then the close).
       if (this.closing) return;
       try {
         if (!session) {
@@ -264,26 +287,29 @@ export class ClusterHub implements ClusterControl {
           if (this.settings.failover && !this.settings.failover.isActive()) return this.refuse(ws, remoteAddress, 'MOAT_ERR_NOT_ACTIVE', 'this master is a standby');
           if (frame.type !== 'hello') return this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_EXPECTED', `expected hello, got ${frame.type}`);
           admitted.release();
-          session = this.authenticate(ws, remoteAddress, nonce, frame);
+          session = await this.authenticate(ws, remoteAddress, nonce, frame);
           if (session) limitFrameSize(ws, MAX_FRAME_BYTES);
           return;
         }
         session.lastSeen = this.now();
-        this.onFrame(session, frame);
+        await this.onFrame(session, frame);
       } catch (err) {
         this.frameFailed(ws, remoteAddress, session, frame, err);
       }
-    });
+    }));
     ws.on('close', () => {
       clearTimeout(helloTimer);
       admitted.release();
-      if (session) this.disconnected(session);
+      then(() => {
+        this.linkWork.delete(ws);
+        if (session) this.disconnected(session);
+      });
     });
     ws.on('error', (err) => this.log.warn({ event: 'LINK_ERROR', address: remoteAddress, error: err.message }, 'cluster link socket error'));
     this.send(ws, { type: 'challenge', protocol: this.settings.protocolVersion, nonce });
   }
 
-  private authenticate(ws: WebSocket, address: string, nonce: string, hello: Hello): Session | undefined {
+  private async authenticate(ws: WebSocket, address: string, nonce: string, hello: Hello): Promise<Session | undefined> {
     // One version of difference is allowed, so nodes can be upgraded one at a time.
     const negotiated = acceptProtocol(hello.protocol, this.settings.protocolVersion);
     if (!negotiated.ok) {
@@ -294,7 +320,7 @@ export class ClusterHub implements ClusterControl {
     let node: NodeRecord | undefined;
     let joined = false;
     if (hello.nodeId) {
-      node = this.registry.get(hello.nodeId);
+      node = await this.registry.get(hello.nodeId);
       if (!node || node.removedAt !== null || node.name !== hello.nodeName || !node.publicKey || !helloVerifies(node.publicKey, hello.nodeName, nonce, hello.proof)) {
         this.refuse(ws, address, 'MOAT_ERR_NODE_AUTH', `node key refused for ${hello.nodeName}`);
         return undefined;
@@ -311,37 +337,51 @@ export class ClusterHub implements ClusterControl {
         return undefined;
       }
       // The token is used and the key stored in one transaction: both or neither.
-      const outcome = this.db.transaction(() => {
-        const redeemed = this.joinTokens.redeem(joinToken, hello.nodeName, now);
-        return redeemed.ok ? { ...redeemed, ...this.registry.join(hello.nodeName, publicKey, now) } : redeemed;
-      })();
+      const outcome = await this.database.db.transaction().execute(async (trx) => {
+        const redeemed = await createJoinTokens(trx).redeem(joinToken, hello.nodeName, now);
+        return redeemed.ok ? { ...redeemed, ...(await joinNode(trx, hello.nodeName, publicKey, now)) } : redeemed;
+      });
       if (!outcome.ok) {
         this.refuse(ws, address, 'MOAT_ERR_JOIN_REFUSED', `join refused for ${hello.nodeName}: ${outcome.reason}`);
         return undefined;
       }
       joined = true;
-      node = this.registry.get(outcome.id)!;
+      node = (await this.registry.get(outcome.id))!;
       this.log.info({ event: 'NODE_JOINED', node: hello.nodeName, nodeId: outcome.id, rejoined: outcome.rejoined, replacedKey: outcome.replace && outcome.rejoined, address }, 'a scanner joined the cluster with a join token');
     }
+    if (ws.readyState !== ws.OPEN) return undefined; // it went while its key was checked
     const previous = this.sessions.get(node.id);
-    if (previous) previous.ws.close(1000, 'replaced by a newer connection');
-    this.registry.connected(node.id, now, address, hello.smtpAddress, hello.software, hello.rulesVersion);
+    // The session replaces the previous one before any write: the old link's close, whenever it
+    // comes, no longer counts, and the registry writes `connected` after any earlier `offline`.
     const session: Session = { ws, node, protocol: negotiated.version, pending: new PendingRequests(), streams: new Map(), lastSeen: now };
     this.sessions.set(node.id, session);
-    const greet = () => {
+    this.nodeNames.set(node.id, node.name);
+    if (previous) previous.ws.close(1000, 'replaced by a newer connection');
+    try {
+      await this.registry.connected(node.id, now, address, hello.smtpAddress, hello.software, hello.rulesVersion);
+    } catch (err) {
+      if (this.sessions.get(node.id) === session) this.sessions.delete(node.id);
+      throw err;
+    }
+    const greet = async () => {
+      // Read before the welcome, so the frames go in their usual order.
+      const sources = negotiated.version >= VERIFY_PROTOCOL_VERSION ? await this.verification.frame() : undefined;
       this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs });
       if (this.settings.failover) this.send(ws, { type: 'master.epoch', epoch: this.settings.failover.epoch() });
       this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
       session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
       this.pushRulesIfBehind(session, hello.rulesVersion, hello.recipientListsVersion).catch((err: unknown) =>
         this.log.error({ event: 'RULES_PUSH_ERROR', node: node.name, err }, 'could not send the rules at the welcome; the node gets them at its next connection'));
-      if (negotiated.version >= VERIFY_PROTOCOL_VERSION) this.pushVerification(session);
+      if (sources) this.pushVerification(session, sources);
       // The node answers with the learn sequence it has applied; the rest of the log follows.
       if (negotiated.version >= LEARN_PROTOCOL_VERSION) this.learning.attach(node.id, node.name, (f) => this.send(ws, f));
     };
     // management failover: a join is welcomed only once a standby has the node's key too.
-    if (joined && this.settings.failover) void this.settings.failover.replicated().then(greet);
-    else greet();
+    if (joined && this.settings.failover) {
+      void this.settings.failover.replicated().then(greet).catch((err: unknown) => this.frameFailed(ws, address, session, hello, err));
+    } else {
+      await greet();
+    }
     return session;
   }
 
@@ -353,7 +393,7 @@ export class ClusterHub implements ClusterControl {
     ws.close(1008, code);
   }
 
-  private onFrame(s: Session, frame: ToMaster): void {
+  private async onFrame(s: Session, frame: ToMaster): Promise<void> {
     switch (frame.type) {
       case 'heartbeat':
         this.registry.heartbeat(s.node.id, this.now(), frame.queueDepth, frame.outboxBacklog, frame.rulesVersion);
@@ -369,25 +409,23 @@ export class ClusterHub implements ClusterControl {
         this.log[frame.ok ? 'info' : 'error']({ event: frame.ok ? 'RULES_ACKED' : 'RULES_NACKED', node: s.node.name, version: frame.version, error: frame.error }, frame.ok ? 'scanner applied rules' : 'scanner refused rules');
         return;
       case 'events.batch': {
-        // The ingest commits one batch at a time (one transaction each), so acks go out in the order the batches came.
-        void this.ingest.ingestBatch(s.node.id, frame.events).then((outcome) => {
-          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'stored' }, outcome.stored);
-          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'duplicate' }, outcome.duplicates);
-          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rejected' }, outcome.rejected.length);
-          for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
-          if (outcome.rewound.length > 0) {
-            this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rewound' }, outcome.rewound.length);
-            const first = outcome.rewound[0]!;
-            this.log.warn({ event: 'EVENT_SEQ_REWOUND', node: s.node.name, epoch: first.epoch, seq: first.seq, count: outcome.rewound.length },
-              'the node sent new events under sequence numbers it had used in the same run (its disk went back in time under a live process?): stored, not dropped');
-          }
-          const ack = () => this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
-          // management failover: acknowledged only once a standby has the batch too (nothing acked is lost in a failover).
-          // A master that stepped down meanwhile does not acknowledge: the scanner sends the batch to the active one.
-          const failover = this.settings.failover;
-          if (failover) void failover.replicated().then(() => failover.isActive() && ack());
-          else ack();
-        }, (err: unknown) => this.frameFailed(s.ws, '', s, frame, err));
+        const outcome = await this.ingest.ingestBatch(s.node.id, frame.events);
+        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'stored' }, outcome.stored);
+        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'duplicate' }, outcome.duplicates);
+        this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rejected' }, outcome.rejected.length);
+        for (const r of outcome.rejected) this.log.warn({ event: 'EVENT_REJECTED', node: s.node.name, seq: r.seq, reason: r.reason }, 'event payload refused');
+        if (outcome.rewound.length > 0) {
+          this.metrics.eventsIngested.inc({ node: s.node.name, result: 'rewound' }, outcome.rewound.length);
+          const first = outcome.rewound[0]!;
+          this.log.warn({ event: 'EVENT_SEQ_REWOUND', node: s.node.name, epoch: first.epoch, seq: first.seq, count: outcome.rewound.length },
+            'the node sent new events under sequence numbers it had used in the same run (its disk went back in time under a live process?): stored, not dropped');
+        }
+        const ack = () => this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
+        // management failover: acknowledged only once a standby has the batch too (nothing acked is lost in a failover).
+        // A master that stepped down meanwhile does not acknowledge: the scanner sends the batch to the active one.
+        const failover = this.settings.failover;
+        if (failover) void failover.replicated().then(() => failover.isActive() && ack());
+        else ack();
         return;
       }
       case 'quarantine.chunk': {
@@ -408,21 +446,30 @@ export class ClusterHub implements ClusterControl {
         return;
       }
       case 'learn.ack':
-        this.learning.acked(s.node.id, frame.seq, frame.error);
+        await this.learning.acked(s.node.id, frame.seq, frame.error);
         return;
       case 'recipient-lists.ack':
         this.log[frame.ok ? 'info' : 'error']({ event: frame.ok ? 'RECIPIENT_LISTS_ACKED' : 'RECIPIENT_LISTS_NACKED', node: s.node.name, version: frame.version, error: frame.error }, frame.ok ? 'scanner applied the end-user lists' : 'scanner refused the end-user lists');
         return;
+      // Lookups answered by id: each runs on its own, not after the one before (an SMTP session waits on it).
       case 'greylist.check':
-        this.answerGreylist(s, frame);
+        this.lookup(this.answerGreylist(s, frame));
         return;
       case 'callout.get': {
-        const hit = this.calloutCache.get(frame.address.toLowerCase(), this.now());
-        this.send(s.ws, { type: 'callout.cached', id: frame.id, ...(hit ? { result: hit.result, expiresAt: hit.expiresAt } : {}) });
+        const address = frame.address.toLowerCase();
+        this.lookup(this.calloutCache.get(address, this.now()).then(
+          (hit) => this.send(s.ws, { type: 'callout.cached', id: frame.id, ...(hit ? { result: hit.result, expiresAt: hit.expiresAt } : {}) }),
+          // A miss: the scanner probes the server itself.
+          (err: unknown) => {
+            this.log.error({ event: 'CALLOUT_CACHE_ERROR', node: s.node.name, err }, 'call-out cache read failed');
+            this.send(s.ws, { type: 'callout.cached', id: frame.id });
+          },
+        ));
         return;
       }
       case 'callout.put':
-        this.calloutCache.put(frame.address.toLowerCase(), frame.result, frame.expiresAt);
+        this.lookup(this.calloutCache.put(frame.address.toLowerCase(), frame.result, frame.expiresAt).catch((err: unknown) =>
+          this.log.error({ event: 'CALLOUT_CACHE_ERROR', node: s.node.name, err }, 'call-out cache write failed')));
         return;
       case 'error':
         this.log.warn({ event: 'LINK_NODE_ERROR', node: s.node.name, code: frame.code, error: frame.message }, 'scanner reported an error');
@@ -456,12 +503,9 @@ export class ClusterHub implements ClusterControl {
     this.learning.detach(s.node.id);
     // While the master stops, the registry is reset at the next start instead.
     if (!this.closing) {
-      try {
-        this.registry.offline(s.node.id);
-      } catch (err) {
-        // Called from a socket's close and the liveness timer: a failed write must not end the master.
-        this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', node: s.node.name, err }, 'could not mark the node offline');
-      }
+      // Called from a socket's close and the liveness timer: a failed write must not end the master.
+      // Written after this node's `connected` and before a later one (the registry keeps the order).
+      void this.registry.offline(s.node.id).catch((err: unknown) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', node: s.node.name, err }, 'could not mark the node offline'));
     }
     s.pending.failAll(() => new NodeOfflineError(s.node.name));
     for (const stream of s.streams.values()) stream.fail(new NodeOfflineError(s.node.name));
@@ -469,9 +513,15 @@ export class ClusterHub implements ClusterControl {
   }
 
   // ── greylisting: the cluster's shared triplets ─────────────────────────────
-  private answerGreylist(s: Session, f: GreylistCheck): void {
+  /** Tracked until done, so close() waits for it. */
+  private lookup(work: Promise<void>): void {
+    this.lookups.add(work);
+    void work.finally(() => this.lookups.delete(work));
+  }
+
+  private async answerGreylist(s: Session, f: GreylistCheck): Promise<void> {
     try {
-      const d = this.greylist.check({ network: f.network, sender: f.sender, recipient: f.recipient }, f, this.now());
+      const d = await this.greylist.check({ network: f.network, sender: f.sender, recipient: f.recipient }, f, this.now());
       this.send(s.ws, { type: 'greylist.result', id: f.id, pass: d.pass, retryInSeconds: d.retryInSeconds, ...d.entry });
     } catch (err) {
       this.log.error({ event: 'GREYLIST_ERROR', node: s.node.name, err }, 'greylist check failed');
@@ -479,11 +529,11 @@ export class ClusterHub implements ClusterControl {
     }
   }
 
-  private sweepGreylist(): void {
+  private async sweepGreylist(): Promise<void> {
     if (this.settings.failover && !this.settings.failover.isActive()) return;
     try {
-      this.calloutCache.sweep(this.now());
-      const removed = this.greylist.sweep(this.now());
+      await this.calloutCache.sweep(this.now());
+      const removed = await this.greylist.sweep(this.now());
       if (removed > 0) this.log.debug({ event: 'GREYLIST_SWEEP', removed }, 'expired greylist triplets removed');
     } catch (err) {
       this.log.error({ event: 'GREYLIST_ERROR', err }, 'greylist sweep failed');
@@ -499,9 +549,9 @@ export class ClusterHub implements ClusterControl {
     }
   }
 
-  /** A master becoming active: nobody is connected to it yet, whatever the replicated registry says. */
-  resetRegistry(): void {
-    this.registry.resetOnline();
+  /** A master starting or becoming active: nobody is connected to it yet, whatever the (replicated) registry says. A failed write is logged. */
+  async resetRegistry(): Promise<void> {
+    await this.registry.resetOnline().catch((err: unknown) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'could not mark every node offline at the start'));
   }
 
   /** Missed heartbeats: the node is gone even if its TCP connection has not noticed. */
@@ -583,23 +633,24 @@ export class ClusterHub implements ClusterControl {
   }
 
   // ── recipient verification: the store goes to every scanner that speaks version 3 ──
-  private pushVerification(s: Session): void {
-    this.send(s.ws, { type: 'verify.sources', ...this.verification.frame() });
+  private pushVerification(s: Session, sources: Omit<VerifySources, 'type'>): void {
+    this.send(s.ws, { type: 'verify.sources', ...sources });
   }
 
   /** The verification store changed: sent to the online scanners (with failover, once a standby has it). */
   verificationChanged(): void {
-    const push = () => {
-      for (const s of this.sessions.values()) if (s.protocol >= VERIFY_PROTOCOL_VERSION) this.pushVerification(s);
+    const push = async () => {
+      const sources = await this.verification.frame();
+      for (const s of this.sessions.values()) if (s.protocol >= VERIFY_PROTOCOL_VERSION) this.pushVerification(s, sources);
     };
     const failover = this.settings.failover;
-    if (failover) void failover.replicated().then(() => failover.isActive() && push());
-    else push();
+    const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await push(); }) : push();
+    pushed.catch((err: unknown) => this.log.error({ event: 'VERIFY_PUSH_ERROR', err }, 'could not push the verification store; scanners get it at their next connection'));
   }
 
   /** Run a recipient lookup on a scanner ("test this address"): what RCPT TO would answer there now. */
   async testRecipient(nodeId: string, address: string): Promise<VerifyTestAnswer> {
-    const s = this.session(nodeId);
+    const s = await this.session(nodeId);
     if (s.protocol < VERIFY_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to test recipients there`);
     const data = await this.request<unknown>(nodeId, (id) => ({ type: 'verify.test', id, address }));
     if (!validTestAnswer(data)) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE', 'the node answered verify.test without a valid answer');
@@ -611,7 +662,7 @@ export class ClusterHub implements ClusterControl {
    * under the rules in force there or a draft. Nothing is stored or relayed on the node.
    */
   async testMessage(nodeId: string, input: { envelope: TestEnvelope; message: Buffer; rules?: unknown }): Promise<MessageTestAnswer> {
-    const s = this.session(nodeId);
+    const s = await this.session(nodeId);
     if (s.protocol < MESSAGE_TEST_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to test messages there`);
     const frame = (id: string): ToScanner => ({ type: 'message.test', id, envelope: input.envelope, data: input.message.toString('base64'), ...(input.rules !== undefined ? { rules: input.rules } : {}) });
     // Never send a frame past the link's cap: the scanner would close the link (the route checks first and answers 413).
@@ -639,14 +690,19 @@ export class ClusterHub implements ClusterControl {
     this.log.info({ event: 'RULES_PUSHED', version: current.version, nodes: this.sessions.size }, 'rules pushed to online scanners');
   }
 
-  private session(nodeId: string): Session {
+  private async session(nodeId: string): Promise<Session> {
     const s = this.sessions.get(nodeId);
-    if (!s) throw new NodeOfflineError(this.registry.get(nodeId)?.name ?? nodeId);
+    if (!s) throw new NodeOfflineError(await this.nodeName(nodeId));
     return s;
   }
 
-  private request<T>(nodeId: string, frame: (id: string) => ToScanner): Promise<T> {
-    const s = this.session(nodeId);
+  /** A node's name for an error message (its id if it cannot be read). */
+  private async nodeName(nodeId: string): Promise<string> {
+    return this.nodeNames.get(nodeId) ?? (await this.registry.get(nodeId).catch(() => undefined))?.name ?? nodeId;
+  }
+
+  private async request<T>(nodeId: string, frame: (id: string) => ToScanner): Promise<T> {
+    const s = await this.session(nodeId);
     const { id, promise } = s.pending.open<T>(this.settings.requestTimeoutMs, () => new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TIMEOUT', `node ${s.node.name} did not answer in time`));
     this.send(s.ws, frame(id));
     return promise;
@@ -665,7 +721,7 @@ export class ClusterHub implements ClusterControl {
     const data = await this.request<{ queueId?: unknown; rcptTo?: unknown }>(nodeId, (id) => ({ type: 'retained.redeliver', id, messageId, ...(rcptTo ? { rcptTo: [...rcptTo] } : {}) }));
     // The result's data is not covered by the frame schema: check the two fields before they reach the audit log.
     if (typeof data?.queueId !== 'string' || !/^[0-9A-Za-z]{20}$/.test(data.queueId) || !Array.isArray(data.rcptTo)) {
-      throw new NodeRequestError(this.session(nodeId).node.name, 'MOAT_ERR_NODE_REQUEST', 'the node answered a re-delivery without its queue id');
+      throw new NodeRequestError((await this.session(nodeId)).node.name, 'MOAT_ERR_NODE_REQUEST', 'the node answered a re-delivery without its queue id');
     }
     return { queueId: data.queueId, rcptTo: data.rcptTo.filter((a): a is string => typeof a === 'string').slice(0, 100) };
   }
@@ -673,7 +729,7 @@ export class ClusterHub implements ClusterControl {
 
   /** A message's content from its node, in chunks under credit (`quarantine.chunk` frames answer any fetch). */
   private async fetchStream(nodeId: string, frame: (id: string) => ToScanner): Promise<Readable> {
-    const s = this.session(nodeId);
+    const s = await this.session(nodeId);
     const id = `f${Math.random().toString(36).slice(2, 12)}`;
     const stream = new MessageStream(
       FETCH_WINDOW,
@@ -711,7 +767,7 @@ export class ClusterHub implements ClusterControl {
 
   async queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete' | 'bounce'): Promise<void> {
     if (action === 'bounce') {
-      const s = this.session(nodeId);
+      const s = await this.session(nodeId);
       if (s.protocol < QUEUE_BOUNCE_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to bounce from its queue`);
     }
     await this.request(nodeId, (id) => ({ type: `queue.${action}`, id, queueId }));
@@ -730,7 +786,7 @@ export class ClusterHub implements ClusterControl {
     if (!validInject(frame('check'))) throw new NodeRequestError(nodeId, 'MOAT_ERR_BAD_MESSAGE', 'the envelope of the message to inject is not valid for the link');
     const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, frame);
     const queueId = answer?.queueId;
-    if (typeof queueId !== 'string') throw new NodeRequestError(this.registry.get(nodeId)?.name ?? nodeId, 'MOAT_ERR_NODE', 'the node answered queue.inject without a queue id');
+    if (typeof queueId !== 'string') throw new NodeRequestError(await this.nodeName(nodeId), 'MOAT_ERR_NODE', 'the node answered queue.inject without a queue id');
     return { queueId };
   }
 
@@ -738,7 +794,7 @@ export class ClusterHub implements ClusterControl {
   /** Release a held message to these recipients only; it stays held for the others. Resolves with the copy's queue id. */
   async releaseForRecipients(nodeId: string, messageId: string, rcptTo: readonly string[]): Promise<{ queueId: string }> {
     const answer = await this.request<{ queueId?: unknown } | undefined>(nodeId, (id) => ({ type: 'quarantine.release-rcpt', id, messageId, rcptTo: [...rcptTo] }));
-    if (typeof answer?.queueId !== 'string') throw new NodeRequestError(this.registry.get(nodeId)?.name ?? nodeId, 'MOAT_ERR_NODE', 'the node answered quarantine.release-rcpt without a queue id');
+    if (typeof answer?.queueId !== 'string') throw new NodeRequestError(await this.nodeName(nodeId), 'MOAT_ERR_NODE', 'the node answered quarantine.release-rcpt without a queue id');
     return { queueId: answer.queueId };
   }
 

@@ -19,7 +19,7 @@ export async function mintJoinTokenOffline(config: MasterConfig, nodeName: strin
   const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
   const database = sqliteDatabase(db);
   try {
-    const made = createJoinTokens(db).mint(nodeName, { ...opts, createdBy: 'system (cli)', now: now() });
+    const made = await createJoinTokens(database.db).mint(nodeName, { ...opts, createdBy: 'system (cli)', now: now() });
     if (!made.ok) throw new Error(made.message);
     await createAuditLog(database.db, now).audit({ username: 'system', via: 'cli' }, '', 'node.join-token', `node:${nodeName}`, { ttlSeconds: opts.ttlSeconds, replace: opts.replace, expiresAt: new Date(made.minted.expiresAt).toISOString() });
     return made.minted;

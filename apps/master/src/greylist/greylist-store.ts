@@ -1,50 +1,58 @@
-import type { Db } from '@moat/storage';
-import { decideGreylist, type GreylistDecision, type GreylistEntry, type GreylistTimes, type GreylistTriplet } from '@moat/rules';
-
-interface Row {
-  first_seen: number;
-  passed_at: number | null;
-  expires_at: number;
-}
+import { sql, type Kysely } from 'kysely';
+import type { GreylistDecision, GreylistEntry, GreylistTimes, GreylistTriplet } from '@moat/rules';
+import type { MasterSchema } from '../db/schema.ts';
 
 /**
  * The cluster's greylist on the master: every scanner's attempts of a triplet meet here, so a
- * retry that lands on another scanner is recognised. One transaction per check (read, decide
- * with the pure state machine, write), so two scanners asking at once cannot both create it.
+ * retry that lands on another scanner is recognised. One statement per check (an upsert that
+ * decides from the stored row and returns the row it leaves), so two scanners asking at once,
+ * through one master or several on one PostgreSQL, cannot both create the triplet or both
+ * start it over.
  */
 export interface GreylistStore {
   /** Record an attempt of `t` at `now` and decide it. */
-  check(t: GreylistTriplet, times: GreylistTimes, now: number): GreylistDecision;
+  check(t: GreylistTriplet, times: GreylistTimes, now: number): Promise<GreylistDecision>;
   /** Forget expired triplets; returns how many went. */
-  sweep(now: number): number;
-  count(): number;
+  sweep(now: number): Promise<number>;
+  count(): Promise<number>;
 }
 
-export function createGreylistStore(db: Db): GreylistStore {
-  const get = db.prepare<[string, string, string], Row>('SELECT first_seen, passed_at, expires_at FROM greylist WHERE network = ? AND sender = ? AND recipient = ?');
-  const upsert = db.prepare(`
-    INSERT INTO greylist (network, sender, recipient, first_seen, passed_at, expires_at)
-    VALUES (@network, @sender, @recipient, @firstSeen, @passedAt, @expiresAt)
-    ON CONFLICT (network, sender, recipient) DO UPDATE SET
-      first_seen = excluded.first_seen, passed_at = excluded.passed_at, expires_at = excluded.expires_at`);
-  const sweep = db.prepare<[number]>('DELETE FROM greylist WHERE expires_at <= ?');
-  const count = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM greylist');
-
-  const check = db.transaction((t: GreylistTriplet, times: GreylistTimes, now: number): GreylistDecision => {
-    const row = get.get(t.network, t.sender, t.recipient);
-    const entry: GreylistEntry | undefined = row ? { firstSeen: row.first_seen, passedAt: row.passed_at, expiresAt: row.expires_at } : undefined;
-    const decision = decideGreylist(times, entry, now);
-    if (decision.entry !== entry) upsert.run({ ...t, ...decision.entry });
-    return decision;
-  });
-
+export function createGreylistStore(db: Kysely<MasterSchema>): GreylistStore {
   return {
-    check: (t, times, now) => check(t, times, now),
-    sweep(now: number): number {
-      return sweep.run(now).changes;
+    async check(t, times, now) {
+      const delayMs = times.delaySeconds * 1000;
+      // decideGreylist (@moat/rules) in SQL, on the stored row (the names in SET are its old
+      // values): expired → started over; deferred within the delay → kept; otherwise passed and renewed.
+      const expired = sql<boolean>`greylist.expires_at <= ${now}`;
+      const waiting = sql<boolean>`greylist.passed_at IS NULL AND ${now} - greylist.first_seen < ${delayMs}`;
+      const row = await db
+        .insertInto('greylist')
+        .values({ ...t, first_seen: now, passed_at: null, expires_at: now + times.expirySeconds * 1000 })
+        .onConflict((oc) =>
+          oc.columns(['network', 'sender', 'recipient']).doUpdateSet({
+            first_seen: sql<number>`CASE WHEN ${expired} THEN ${now} ELSE greylist.first_seen END`,
+            passed_at: sql<number | null>`CASE WHEN ${expired} OR (${waiting}) THEN NULL ELSE coalesce(greylist.passed_at, ${now}) END`,
+            expires_at: sql<number>`CASE WHEN ${expired} THEN ${now + times.expirySeconds * 1000} WHEN ${waiting} THEN greylist.expires_at ELSE ${now + times.passSeconds * 1000} END`,
+          }),
+        )
+        .returning(['first_seen', 'passed_at', 'expires_at'])
+        .executeTakeFirstOrThrow();
+      return decisionOf(times, { firstSeen: row.first_seen, passedAt: row.passed_at, expiresAt: row.expires_at }, now);
     },
-    count(): number {
-      return count.get()!.n;
+    async sweep(now) {
+      return Number((await db.deleteFrom('greylist').where('expires_at', '<=', now).executeTakeFirst()).numDeletedRows);
+    },
+    async count() {
+      const row = await db.selectFrom('greylist').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+      return Number(row?.n ?? 0);
     },
   };
+}
+
+/** The decision an entry just stored stands for: passed, or deferred until its delay is served. */
+export function decisionOf(times: GreylistTimes, entry: GreylistEntry, now: number): GreylistDecision {
+  if (entry.passedAt !== null) return { pass: true, entry, retryInSeconds: 0 };
+  // A triplet first seen now waits the whole delay (as decideGreylist says, even a delay of 0).
+  if (entry.firstSeen === now) return { pass: false, entry, retryInSeconds: times.delaySeconds };
+  return { pass: false, entry, retryInSeconds: Math.max(1, Math.ceil((entry.firstSeen + times.delaySeconds * 1000 - now) / 1000)) };
 }

@@ -11,6 +11,9 @@ interface Follower {
   /** The event sent and not yet acknowledged (the node holds it, retrying it while an engine is down). */
   inFlight: number | undefined;
   error: string | undefined;
+  /** The read of the next event, while one runs; `again`: look once more when it is done. */
+  sending?: Promise<void> | undefined;
+  again?: boolean;
 }
 
 interface Waiter {
@@ -58,39 +61,49 @@ export class LearnDispatcher {
     if (this.followers.delete(nodeId)) this.settleWaiters();
   }
 
-  /** A node's `learn.ack`: it has applied everything up to `seq`; with `error`, the next event failed there. */
-  acked(nodeId: string, seq: number, error: string | undefined): void {
+  /**
+   * A node's `learn.ack`: it has applied everything up to `seq`; with `error`, the next event
+   * failed there. The link awaits it before the node's next frame, so a node's acks are
+   * recorded in their order.
+   */
+  async acked(nodeId: string, seq: number, error: string | undefined): Promise<void> {
     const f = this.followers.get(nodeId);
     if (!f) return;
     const first = f.acked === undefined;
     const moved = f.acked !== seq;
+    const hadError = f.error;
     f.acked = seq;
     if (f.inFlight !== undefined && seq >= f.inFlight) f.inFlight = undefined;
-    const last = this.store.lastSeq();
-    if (first && seq > last) this.log.warn({ event: 'LEARN_NODE_AHEAD', node: f.name, seq, last }, 'the node has applied more learn events than this master holds (a master restored from an older backup?)');
     if (error !== undefined) {
-      if (error !== f.error) {
-        this.log.warn({ event: 'LEARN_NODE_FAILED', node: f.name, seq: seq + 1, error }, 'a learn event failed on a node; it stays pending there and is retried');
-        this.store.failed(nodeId, seq, error, this.now());
-      }
       f.error = error;
       // The node holds the failed event and retries it itself.
       if (f.inFlight === undefined) f.inFlight = seq + 1;
+    } else {
+      f.error = undefined;
+    }
+    if (first) {
+      const last = await this.store.lastSeq();
+      if (seq > last) this.log.warn({ event: 'LEARN_NODE_AHEAD', node: f.name, seq, last }, 'the node has applied more learn events than this master holds (a master restored from an older backup?)');
+    }
+    if (error !== undefined) {
+      if (error !== hadError) {
+        this.log.warn({ event: 'LEARN_NODE_FAILED', node: f.name, seq: seq + 1, error }, 'a learn event failed on a node; it stays pending there and is retried');
+        await this.store.failed(nodeId, seq, error, this.now());
+      }
       return;
     }
-    if (moved || f.error !== undefined || first) {
-      this.store.applied(nodeId, seq, this.now());
-      if (f.error !== undefined) this.log.info({ event: 'LEARN_NODE_RECOVERED', node: f.name, seq }, 'a node applied the learn event that had failed there');
+    if (moved || hadError !== undefined || first) {
+      await this.store.applied(nodeId, seq, this.now());
+      if (hadError !== undefined) this.log.info({ event: 'LEARN_NODE_RECOVERED', node: f.name, seq }, 'a node applied the learn event that had failed there');
       if (moved && !first) this.log.debug({ event: 'LEARN_APPLIED', node: f.name, seq }, 'a node applied a learn event');
     }
-    f.error = undefined;
-    this.sendNext(f);
     this.settleWaiters();
+    await this.sendNext(f);
   }
 
   /** New events were recorded: send them to every node that is idle. */
   published(): void {
-    for (const f of this.followers.values()) this.sendNext(f);
+    for (const f of this.followers.values()) void this.sendNext(f).catch((err: unknown) => this.log.error({ event: 'LEARN_SEND_FAILED', node: f.name, err }, 'the next learn event could not be read; sent with the node\'s next ack or the next event'));
   }
 
   /** The live state of an online node (undefined: offline, or it speaks no learn frames). */
@@ -146,11 +159,29 @@ export class LearnDispatcher {
     });
   }
 
-  private sendNext(f: Follower): void {
-    if (f.acked === undefined || f.inFlight !== undefined) return;
-    const e = this.store.next(f.acked);
-    if (!e) return;
-    f.inFlight = e.seq;
-    f.send({ type: 'learn.event', seq: e.seq, eventId: e.id, class: e.class, ...(e.unlearn ? { unlearn: e.unlearn } : {}), digest: e.digest, data: e.data });
+  /**
+   * The next event to a node that is idle. One read at a time per node: a publish during the
+   * read makes it look again once done, so an event is sent once and none is skipped.
+   */
+  private sendNext(f: Follower): Promise<void> {
+    if (f.sending) {
+      f.again = true;
+      return f.sending;
+    }
+    const run = async () => {
+      do {
+        f.again = false;
+        if (f.acked === undefined || f.inFlight !== undefined) return;
+        const e = await this.store.next(f.acked);
+        if (!e || this.followers.get(f.nodeId) !== f) continue;
+        if (f.inFlight !== undefined || f.acked === undefined || e.seq <= f.acked) continue;
+        f.inFlight = e.seq;
+        f.send({ type: 'learn.event', seq: e.seq, eventId: e.id, class: e.class, ...(e.unlearn ? { unlearn: e.unlearn } : {}), digest: e.digest, data: e.data });
+      } while (f.again);
+    };
+    f.sending = run().finally(() => {
+      f.sending = undefined;
+    });
+    return f.sending;
   }
 }

@@ -21,7 +21,7 @@ export interface Taught {
 
 /** Record a learn event, send it to the online scanners, and wait at most `waitMs` for all of them to apply it. */
 export async function teach(hub: LearnHub, input: LearnInput, now: number, waitMs: number, log: Logger): Promise<Taught> {
-  const { event, created } = hub.learnStore.record(input, now);
+  const { event, created } = await hub.learnStore.record(input, now);
   if (created) {
     log.info(
       { event: 'LEARN_RECORDED', seq: event.seq, class: event.class, unlearn: event.unlearn, digest: event.digest.slice(0, 16), size: event.size, source: event.source, actor: event.actor, nodeId: event.originNode, queueId: event.originMessage },

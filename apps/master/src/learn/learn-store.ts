@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
 import { MAX_LEARN_BYTES, type LearnClass } from '@moat/protocol';
+import type { MasterSchema } from '../db/schema.ts';
 
 /** Who taught: an admin in the console or API, an end user on the digest page, or `moat learn`. */
 export type LearnSource = 'admin' | 'user' | 'cli';
@@ -49,14 +50,35 @@ interface EventDbRow {
   origin_node: string | null; origin_message: string | null; created_at: number;
 }
 
-const EVENT_COLUMNS = 'seq, id, class, unlearn, digest, size, source, actor, origin_node, origin_message, created_at';
+const EVENT_COLUMNS = ['seq', 'id', 'class', 'unlearn', 'digest', 'size', 'source', 'actor', 'origin_node', 'origin_message', 'created_at'] as const;
 const toEvent = (r: EventDbRow): LearnEventRow => ({
   seq: r.seq, id: r.id, class: r.class, unlearn: r.unlearn, digest: r.digest, size: r.size, source: r.source, actor: r.actor,
   originNode: r.origin_node, originMessage: r.origin_message, createdAt: r.created_at,
 });
 
+type NodeDbRow = { node_id: string; seq: number; applied_at: number | null; error: string | null; error_at: number | null };
+const NODE_COLUMNS = ['node_id', 'seq', 'applied_at', 'error', 'error_at'] as const;
+const toState = (r: NodeDbRow): NodeLearnState => ({ nodeId: r.node_id, seq: r.seq, appliedAt: r.applied_at, error: r.error, errorAt: r.error_at });
+
 /** A whole message in memory as a LearnMessage. */
 export const learnMessageOf = (raw: Buffer): LearnMessage => ({ head: raw.subarray(0, MAX_LEARN_BYTES), size: raw.length, digest: createHash('sha256').update(raw).digest('hex') });
+
+export interface LearnStore {
+  /** Add an event unless the message already is what it is taught to be; `created` says which. */
+  record(input: LearnInput, now: number): Promise<{ event: LearnEventRow; created: boolean }>;
+  /** The first event after `seq`, with its message (base64), or undefined when the node is current. */
+  next(seq: number): Promise<(LearnEventRow & { readonly data: string }) | undefined>;
+  get(seq: number): Promise<LearnEventRow | undefined>;
+  lastSeq(): Promise<number>;
+  /** Events of each class up to `seq`: what a node that applied `seq` has been taught. */
+  counts(seq: number): Promise<{ spam: number; ham: number }>;
+  node(nodeId: string): Promise<NodeLearnState | undefined>;
+  nodes(): Promise<NodeLearnState[]>;
+  /** A node applied everything up to `seq` (its error, if any, is over). */
+  applied(nodeId: string, seq: number, now: number): Promise<void>;
+  /** The event after `seq` failed on a node (it stays pending there and is retried). */
+  failed(nodeId: string, seq: number, error: string, now: number): Promise<void>;
+}
 
 /**
  * The master's learn log. One event per change of what a message is: teaching the same message
@@ -64,73 +86,75 @@ export const learnMessageOf = (raw: Buffer): LearnMessage => ({ head: raw.subarr
  * that names the class to forget first (a reversal). Sequence numbers order the log; every
  * scanner applies it in that order.
  */
-export function createLearnStore(db: Db) {
-  const latest = db.prepare<[string], EventDbRow>(`SELECT ${EVENT_COLUMNS} FROM learn_events WHERE digest = ? ORDER BY seq DESC LIMIT 1`);
-  const insertMessage = db.prepare('INSERT OR IGNORE INTO learn_messages (digest, size, data, created_at) VALUES (?, ?, ?, ?)');
-  const insertEvent = db.prepare<[string, LearnClass, LearnClass | null, string, number, LearnSource, string, string | null, string | null, number]>(
-    'INSERT INTO learn_events (id, class, unlearn, digest, size, source, actor, origin_node, origin_message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  );
-  const bySeq = db.prepare<[number], EventDbRow>(`SELECT ${EVENT_COLUMNS} FROM learn_events WHERE seq = ?`);
-  const nextAfter = db.prepare<[number], EventDbRow & { data: string }>(
-    `SELECT e.seq, e.id, e.class, e.unlearn, e.digest, e.size, e.source, e.actor, e.origin_node, e.origin_message, e.created_at, m.data
-       FROM learn_events e JOIN learn_messages m ON m.digest = e.digest WHERE e.seq > ? ORDER BY e.seq LIMIT 1`,
-  );
-  const last = db.prepare<[], { seq: number | null }>('SELECT MAX(seq) AS seq FROM learn_events');
-  const counts = db.prepare<[number], { class: LearnClass; n: number }>('SELECT class, COUNT(*) AS n FROM learn_events WHERE seq <= ? GROUP BY class');
-  const nodeRow = db.prepare<[string], { node_id: string; seq: number; applied_at: number | null; error: string | null; error_at: number | null }>('SELECT node_id, seq, applied_at, error, error_at FROM learn_nodes WHERE node_id = ?');
-  const allNodes = db.prepare<[], { node_id: string; seq: number; applied_at: number | null; error: string | null; error_at: number | null }>('SELECT node_id, seq, applied_at, error, error_at FROM learn_nodes');
-  const upsertApplied = db.prepare<[string, number, number]>(
-    'INSERT INTO learn_nodes (node_id, seq, applied_at) VALUES (?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET seq = excluded.seq, applied_at = excluded.applied_at, error = NULL, error_at = NULL',
-  );
-  const upsertError = db.prepare<[string, number, string, number]>(
-    'INSERT INTO learn_nodes (node_id, seq, error, error_at) VALUES (?, ?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET seq = excluded.seq, error = excluded.error, error_at = excluded.error_at',
-  );
-
-  const record = db.transaction((input: LearnInput, now: number): { event: LearnEventRow; created: boolean } => {
-    const { digest, size, head } = input.message;
-    const before = latest.get(digest);
-    if (before && before.class === input.class) return { event: toEvent(before), created: false };
-    insertMessage.run(digest, size, head.subarray(0, MAX_LEARN_BYTES).toString('base64'), now);
-    const info = insertEvent.run(randomBytes(16).toString('hex'), input.class, before?.class ?? null, digest, size, input.source, input.actor.slice(0, 200), input.origin?.nodeId ?? null, input.origin?.messageId ?? null, now);
-    return { event: toEvent(bySeq.get(Number(info.lastInsertRowid))!), created: true };
-  });
-
-  const toState = (r: { node_id: string; seq: number; applied_at: number | null; error: string | null; error_at: number | null }): NodeLearnState =>
-    ({ nodeId: r.node_id, seq: r.seq, appliedAt: r.applied_at, error: r.error, errorAt: r.error_at });
-
+export function createLearnStore(db: Kysely<MasterSchema>): LearnStore {
   return {
-    /** Add an event unless the message already is what it is taught to be; `created` says which. */
-    record: (input: LearnInput, now: number) => record(input, now),
-    /** The first event after `seq`, with its message (base64), or undefined when the node is current. */
-    next(seq: number): (LearnEventRow & { readonly data: string }) | undefined {
-      const r = nextAfter.get(seq);
+    record: (input, now) =>
+      // One transaction: the message and its event are stored together, and on SQLite nothing
+      // runs between the read of the latest class and the insert. (Two masters on PostgreSQL
+      // teaching one message the same class at the same moment may both add an event: every
+      // node applies both, which teaches it that class, as one would.)
+      db.transaction().execute(async (trx) => {
+        const { digest, size, head } = input.message;
+        const before = await trx.selectFrom('learn_events').select(EVENT_COLUMNS).where('digest', '=', digest).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+        if (before && before.class === input.class) return { event: toEvent(before), created: false };
+        await trx
+          .insertInto('learn_messages')
+          .values({ digest, size, data: head.subarray(0, MAX_LEARN_BYTES).toString('base64'), created_at: now })
+          .onConflict((oc) => oc.column('digest').doNothing())
+          .execute();
+        const event = await trx
+          .insertInto('learn_events')
+          .values({
+            id: randomBytes(16).toString('hex'), class: input.class, unlearn: before?.class ?? null, digest, size, source: input.source, actor: input.actor.slice(0, 200),
+            origin_node: input.origin?.nodeId ?? null, origin_message: input.origin?.messageId ?? null, created_at: now,
+          })
+          .returning(EVENT_COLUMNS)
+          .executeTakeFirstOrThrow();
+        return { event: toEvent(event), created: true };
+      }),
+    async next(seq) {
+      const r = await db
+        .selectFrom('learn_events as e')
+        .innerJoin('learn_messages as m', 'm.digest', 'e.digest')
+        .select(['e.seq', 'e.id', 'e.class', 'e.unlearn', 'e.digest', 'e.size', 'e.source', 'e.actor', 'e.origin_node', 'e.origin_message', 'e.created_at', 'm.data'])
+        .where('e.seq', '>', seq)
+        .orderBy('e.seq')
+        .limit(1)
+        .executeTakeFirst();
       return r ? { ...toEvent(r), data: r.data } : undefined;
     },
-    get(seq: number): LearnEventRow | undefined {
-      const r = bySeq.get(seq);
+    async get(seq) {
+      const r = await db.selectFrom('learn_events').select(EVENT_COLUMNS).where('seq', '=', seq).executeTakeFirst();
       return r ? toEvent(r) : undefined;
     },
-    lastSeq: (): number => last.get()?.seq ?? 0,
-    /** Events of each class up to `seq`: what a node that applied `seq` has been taught. */
-    counts(seq: number): { spam: number; ham: number } {
+    async lastSeq() {
+      const r = await db.selectFrom('learn_events').select((eb) => eb.fn.max('seq').as('seq')).executeTakeFirst();
+      return Number(r?.seq ?? 0);
+    },
+    async counts(seq) {
       const c = { spam: 0, ham: 0 };
-      for (const r of counts.all(seq)) c[r.class] = r.n;
+      const rows = await db.selectFrom('learn_events').select(['class', (eb) => eb.fn.countAll<number>().as('n')]).where('seq', '<=', seq).groupBy('class').execute();
+      for (const r of rows) c[r.class] = Number(r.n);
       return c;
     },
-    node: (nodeId: string): NodeLearnState | undefined => {
-      const r = nodeRow.get(nodeId);
+    async node(nodeId) {
+      const r = await db.selectFrom('learn_nodes').select(NODE_COLUMNS).where('node_id', '=', nodeId).executeTakeFirst();
       return r ? toState(r) : undefined;
     },
-    nodes: (): NodeLearnState[] => allNodes.all().map(toState),
-    /** A node applied everything up to `seq` (its error, if any, is over). */
-    applied(nodeId: string, seq: number, now: number): void {
-      upsertApplied.run(nodeId, seq, now);
+    nodes: async () => (await db.selectFrom('learn_nodes').select(NODE_COLUMNS).execute()).map(toState),
+    async applied(nodeId, seq, now) {
+      await db
+        .insertInto('learn_nodes')
+        .values({ node_id: nodeId, seq, applied_at: now, error: null, error_at: null })
+        .onConflict((oc) => oc.column('node_id').doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq'), applied_at: eb.ref('excluded.applied_at'), error: null, error_at: null })))
+        .execute();
     },
-    /** The event after `seq` failed on a node (it stays pending there and is retried). */
-    failed(nodeId: string, seq: number, error: string, now: number): void {
-      upsertError.run(nodeId, seq, error.slice(0, 1000), now);
+    async failed(nodeId, seq, error, now) {
+      await db
+        .insertInto('learn_nodes')
+        .values({ node_id: nodeId, seq, applied_at: null, error: error.slice(0, 1000), error_at: now })
+        .onConflict((oc) => oc.column('node_id').doUpdateSet((eb) => ({ seq: eb.ref('excluded.seq'), error: eb.ref('excluded.error'), error_at: eb.ref('excluded.error_at') })))
+        .execute();
     },
   };
 }
-
-export type LearnStore = ReturnType<typeof createLearnStore>;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Db } from '@moat/storage';
+import type { Kysely } from 'kysely';
 import type { CalloutResult, VerificationSource, VerifySources } from '@moat/protocol';
+import type { MasterSchema } from '../db/schema.ts';
 
 /** What the API shows of a source: never the bind password, only whether one is set. */
 export type RedactedSource = VerificationSource;
@@ -18,12 +19,12 @@ export interface StoredSource {
  * scanner (`verify.sources`); the API and the audit log see it redacted.
  */
 export interface VerificationStore {
-  list(): StoredSource[];
-  get(name: string): StoredSource | undefined;
-  put(name: string, source: VerificationSource, by: string, now: number): void;
-  remove(name: string): boolean;
+  list(): Promise<StoredSource[]>;
+  get(name: string): Promise<StoredSource | undefined>;
+  put(name: string, source: VerificationSource, by: string, now: number): Promise<void>;
+  remove(name: string): Promise<boolean>;
   /** The whole store as one frame's content. */
-  frame(): Omit<VerifySources, 'type'>;
+  frame(): Promise<Omit<VerifySources, 'type'>>;
 }
 
 /** `bindPassword` becomes `[redacted]` (or stays empty when none is set). */
@@ -32,32 +33,30 @@ export function redact(source: VerificationSource): RedactedSource {
   return { ...source, bindPassword: source.bindPassword === '' ? '' : '[redacted]' };
 }
 
-interface Row {
-  name: string;
-  kind: string;
-  settings: string;
-  updated_at: number;
-  updated_by: string;
-}
+const COLUMNS = ['name', 'settings', 'updated_at', 'updated_by'] as const;
+type Row = { name: string; settings: string; updated_at: number; updated_by: string };
 
-export function createVerificationStore(db: Db): VerificationStore {
-  const all = db.prepare<[], Row>('SELECT name, kind, settings, updated_at, updated_by FROM verification_sources ORDER BY name');
-  const one = db.prepare<[string], Row>('SELECT name, kind, settings, updated_at, updated_by FROM verification_sources WHERE name = ?');
-  const upsert = db.prepare(`INSERT INTO verification_sources (name, kind, settings, updated_at, updated_by) VALUES (@name, @kind, @settings, @at, @by)
-    ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, settings = excluded.settings, updated_at = excluded.updated_at, updated_by = excluded.updated_by`);
-  const del = db.prepare<[string]>('DELETE FROM verification_sources WHERE name = ?');
+export function createVerificationStore(db: Kysely<MasterSchema>): VerificationStore {
   const toStored = (r: Row): StoredSource => ({ name: r.name, source: JSON.parse(r.settings) as VerificationSource, updatedAt: r.updated_at, updatedBy: r.updated_by });
-  const list = () => all.all().map(toStored);
+  const list = async () => (await db.selectFrom('verification_sources').select(COLUMNS).orderBy('name').execute()).map(toStored);
   return {
     list,
-    get: (name) => {
-      const r = one.get(name);
+    async get(name) {
+      const r = await db.selectFrom('verification_sources').select(COLUMNS).where('name', '=', name).executeTakeFirst();
       return r ? toStored(r) : undefined;
     },
-    put: (name, source, by, at) => void upsert.run({ name, kind: source.kind, settings: JSON.stringify(source), at, by }),
-    remove: (name) => del.run(name).changes > 0,
-    frame() {
-      const sources = Object.fromEntries(list().map((s) => [s.name, s.source]));
+    async put(name, source, by, at) {
+      await db
+        .insertInto('verification_sources')
+        .values({ name, kind: source.kind, settings: JSON.stringify(source), updated_at: at, updated_by: by })
+        .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ kind: eb.ref('excluded.kind'), settings: eb.ref('excluded.settings'), updated_at: eb.ref('excluded.updated_at'), updated_by: eb.ref('excluded.updated_by') })))
+        .execute();
+    },
+    async remove(name) {
+      return Number((await db.deleteFrom('verification_sources').where('name', '=', name).executeTakeFirst()).numDeletedRows) > 0;
+    },
+    async frame() {
+      const sources = Object.fromEntries((await list()).map((s) => [s.name, s.source]));
       return { digest: createHash('sha256').update(JSON.stringify(sources)).digest('hex'), sources };
     },
   };
@@ -65,26 +64,28 @@ export function createVerificationStore(db: Db): VerificationStore {
 
 /** The cluster's call-out cache: one row per address (or `*@domain` for an accept-all server). */
 export interface CalloutCacheStore {
-  get(address: string, now: number): { result: CalloutResult; expiresAt: number } | undefined;
-  put(address: string, result: CalloutResult, expiresAt: number): void;
-  sweep(now: number): number;
+  get(address: string, now: number): Promise<{ result: CalloutResult; expiresAt: number } | undefined>;
+  put(address: string, result: CalloutResult, expiresAt: number): Promise<void>;
+  sweep(now: number): Promise<number>;
 }
 
-export function createCalloutCacheStore(db: Db): CalloutCacheStore {
-  const get = db.prepare<[string, number], { result: CalloutResult; expires_at: number }>('SELECT result, expires_at FROM callout_cache WHERE address = ? AND expires_at > ?');
-  const put = db.prepare<[string, string, number]>(`INSERT INTO callout_cache (address, result, expires_at) VALUES (?, ?, ?)
-    ON CONFLICT (address) DO UPDATE SET result = excluded.result, expires_at = excluded.expires_at`);
-  const sweep = db.prepare<[number]>('DELETE FROM callout_cache WHERE expires_at <= ?');
+export function createCalloutCacheStore(db: Kysely<MasterSchema>): CalloutCacheStore {
   return {
-    get(address, now) {
+    async get(address, now) {
       const domainKey = `*@${address.slice(address.lastIndexOf('@') + 1)}`;
       for (const key of [address, domainKey]) {
-        const r = get.get(key, now);
+        const r = await db.selectFrom('callout_cache').select(['result', 'expires_at']).where('address', '=', key).where('expires_at', '>', now).executeTakeFirst();
         if (r) return { result: r.result, expiresAt: r.expires_at };
       }
       return undefined;
     },
-    put: (address, result, expiresAt) => void put.run(address, result, expiresAt),
-    sweep: (now) => sweep.run(now).changes,
+    async put(address, result, expiresAt) {
+      await db
+        .insertInto('callout_cache')
+        .values({ address, result, expires_at: expiresAt })
+        .onConflict((oc) => oc.column('address').doUpdateSet((eb) => ({ result: eb.ref('excluded.result'), expires_at: eb.ref('excluded.expires_at') })))
+        .execute();
+    },
+    sweep: async (now) => Number((await db.deleteFrom('callout_cache').where('expires_at', '<=', now).executeTakeFirst()).numDeletedRows),
   };
 }

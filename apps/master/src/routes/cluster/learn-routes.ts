@@ -148,21 +148,21 @@ export function registerLearnRoutes(app: TypedApp, hub: ClusterHub, deps: AppDep
     },
     async (request) => {
       const store = hub.learnStore;
-      const lastSeq = store.lastSeq();
+      const lastSeq = await store.lastSeq();
       const seq = request.query.seq ?? lastSeq;
       const outcome = request.query.seq === undefined ? await hub.learning.waitApplied(seq, 0) : await hub.learning.waitApplied(seq, (request.query.wait ?? DEFAULT_WAIT_SECONDS) * 1000);
-      const recorded = new Map(store.nodes().map((n) => [n.nodeId, n]));
-      const items = hub.nodes().filter((n) => n.removedAt === null).map((n) => {
+      const recorded = new Map((await store.nodes()).map((n) => [n.nodeId, n]));
+      const items = await Promise.all((await hub.nodes()).filter((n) => n.removedAt === null).map(async (n) => {
         const live = hub.learning.live(n.id);
         const saved = recorded.get(n.id);
         const applied = live?.acked ?? saved?.seq ?? 0;
-        const counts = store.counts(applied);
+        const counts = await store.counts(applied);
         const lastError = live ? (live.error ?? null) : (saved?.error ?? null);
         return {
           nodeId: n.id, name: n.name, online: n.online, appliedSeq: applied, appliedAt: isoOrNull(saved?.appliedAt ?? null), behind: Math.max(0, lastSeq - applied),
           spam: counts.spam, ham: counts.ham, lastError, lastErrorAt: lastError === null ? null : isoOrNull(saved?.errorAt ?? null),
         };
-      });
+      }));
       return { lastSeq, complete: outcome.complete, pending: outcome.pending, items };
     },
   );

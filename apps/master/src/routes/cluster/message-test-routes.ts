@@ -77,12 +77,12 @@ export function registerMessageTestRoutes(app: TypedApp, hub: ClusterHub, deps: 
       throw new ApiError(413, 'MOAT_ERR_TOO_LARGE', `the message and the draft rules take ${frameBytes} bytes on the cluster link; at most ${MAX_FRAME_BYTES} fit one frame`, [{ field: body.rules !== undefined ? 'body.rules' : field, message: 'too large to send with this message: test a smaller message or a smaller draft' }]);
     }
     const envelope = envelopeOf(body.envelope, logged);
-    const nodeId = pickNode(hub, body.node, logged?.nodeId);
+    const nodeId = await pickNode(hub, body.node, logged?.nodeId);
     const answer = await hub.testMessage(nodeId, { envelope, message, ...(body.rules !== undefined ? { rules } : {}) });
     // A logged message's content was read on its node (as `message.view` records a fetch); a pasted one is nobody's mail.
     if (logged) await request.audit('message.test', `${logged.nodeName ?? logged.nodeId}/${logged.id}`, { action: answer.verdict.action, draft: body.rules !== undefined, node: nodeId });
     deps.log.info({ event: 'MESSAGE_TESTED', node: nodeId, action: answer.verdict.action, draft: body.rules !== undefined, fromLog: body.fromLog ? `${body.fromLog.nodeId}/${body.fromLog.id}` : undefined }, 'message tested on a scanner (dry run)');
-    return { node: hub.nodes().find((n) => n.id === nodeId)?.name ?? nodeId, ...answer };
+    return { node: (await hub.nodes()).find((n) => n.id === nodeId)?.name ?? nodeId, ...answer };
   });
 }
 
@@ -106,10 +106,10 @@ function envelopeOf(given: Partial<TestEnvelope> | undefined, logged: { clientIp
   return e as TestEnvelope;
 }
 
-function pickNode(hub: ClusterHub, asked: string | undefined, holder: string | undefined): string {
+async function pickNode(hub: ClusterHub, asked: string | undefined, holder: string | undefined): Promise<string> {
   const online = hub.onlineNodeIds();
   if (asked !== undefined) {
-    const n = hub.nodes().find((x) => x.id === asked || x.name === asked);
+    const n = (await hub.nodes()).find((x) => x.id === asked || x.name === asked);
     if (!n) throw notFound(`node ${asked}`);
     return n.id; // offline: the hub answers 503 naming it
   }

@@ -76,7 +76,7 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
       const current = await currentVersion();
       const warnings = await hub.eventWarnings();
       return {
-        items: hub.nodes().map((n) => {
+        items: (await hub.nodes()).map((n) => {
           const lb = hub.balancerStatus(n.id);
           const w = warnings.get(n.id);
           const eng = hub.engineHealth(n.id);
@@ -107,7 +107,7 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
     },
     async (request, reply) => {
       const { node, ttlSeconds, replace } = request.body;
-      const made = hub.mintJoinToken(node, { ttlSeconds, replace, createdBy: request.principal?.username ?? 'unknown' });
+      const made = await hub.mintJoinToken(node, { ttlSeconds, replace, createdBy: request.principal?.username ?? 'unknown' });
       if (!made.ok) throw new ApiError(409, made.code, made.message);
       await request.audit('node.join-token', `node:${node}`, { ttlSeconds, replace, expiresAt: iso(made.minted.expiresAt) });
       return reply.code(201).send({ token: made.minted.token, node, expiresAt: iso(made.minted.expiresAt), replace });
@@ -129,8 +129,8 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
       config: { role: 'admin' },
     },
     async (request) => {
-      const node = hub.nodes().find((n) => n.id === request.params.nodeId);
-      const outcome = hub.removeNode(request.params.nodeId);
+      const node = (await hub.nodes()).find((n) => n.id === request.params.nodeId);
+      const outcome = await hub.removeNode(request.params.nodeId);
       if (outcome === 'unknown') throw notFound(`node ${request.params.nodeId}`);
       if (outcome === 'online') throw new ApiError(409, 'MOAT_ERR_NODE_ONLINE', `node ${node?.name ?? request.params.nodeId} is connected: stop it first, then remove it`);
       await request.audit('node.remove', `node:${request.params.nodeId}`, { name: node?.name });
@@ -150,7 +150,7 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
       },
     },
     async (request) => {
-      known(hub, request.params.nodeId);
+      await known(hub, request.params.nodeId);
       return hub.queueList(request.params.nodeId, request.query.limit);
     },
   );
@@ -162,7 +162,7 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
   } as const;
   for (const action of ['retry', 'delete', 'bounce'] as const) {
     const handler = async (request: { params: { nodeId: string; queueId: string }; audit(action: string, target: string, details?: Record<string, unknown>): void }) => {
-      known(hub, request.params.nodeId);
+      await known(hub, request.params.nodeId);
       await hub.queueAction(request.params.nodeId, request.params.queueId, action);
       await request.audit(`queue.${action}`, `${request.params.nodeId}/${request.params.queueId}`);
       return { ok: true };
@@ -178,6 +178,6 @@ export function registerNodeRoutes(app: TypedApp, hub: ClusterHub, currentVersio
   }
 }
 
-function known(hub: ClusterHub, nodeId: string): void {
-  if (!hub.nodes().some((n) => n.id === nodeId)) throw notFound(`node ${nodeId}`);
+async function known(hub: ClusterHub, nodeId: string): Promise<void> {
+  if (!(await hub.nodes()).some((n) => n.id === nodeId)) throw notFound(`node ${nodeId}`);
 }

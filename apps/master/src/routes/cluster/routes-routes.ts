@@ -39,7 +39,7 @@ export function registerRoutesRoutes(app: TypedApp, hub: ClusterHub, rules: () =
     },
     async () => {
       const routes = (await rules())?.routing?.domains ?? [];
-      const nodes = hub.nodes().map((n) => ({ n, health: hub.routeHealth(n.id) }));
+      const nodes = (await hub.nodes()).map((n) => ({ n, health: hub.routeHealth(n.id) }));
       const view = (route: string, settings: (typeof routes)[number] | null) => ({
         route,
         settings,

@@ -67,7 +67,7 @@ export function registerTrendRoutes(app: TypedApp, hub: ClusterHub, now: () => n
     async (request) => {
       const { minutes, windowSeconds } = request.query;
       const t = now();
-      const nodes = hub.nodes().map((n) => {
+      const nodes = (await hub.nodes()).map((n) => {
         // An offline node does nothing now, whatever it did in the window before it went.
         const rate = n.online ? hub.trends.throughput(n.id, windowSeconds * 1000, t) : null;
         const last = hub.trends.latest(n.id);

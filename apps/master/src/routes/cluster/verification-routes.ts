@@ -44,13 +44,13 @@ export function registerVerificationRoutes(app: TypedApp, hub: ClusterHub, deps:
   app.get('/verification/sources', {
     config: { role: 'admin' },
     schema: { summary: 'The verification store: static recipient lists and directories (bind passwords redacted)', tags: ['verification'], response: { 200: Type.Object({ sources: Type.Array(SourceView) }) } },
-  }, async () => ({ sources: hub.verification.list().map(view) }));
+  }, async () => ({ sources: (await hub.verification.list()).map(view) }));
 
   app.get('/verification/sources/:name', {
     config: { role: 'admin' },
     schema: { summary: 'One entry of the verification store', tags: ['verification'], params: Type.Object({ name: Name }), response: { 200: SourceView, ...errorResponses(404) } },
   }, async (request) => {
-    const s = hub.verification.get(request.params.name);
+    const s = await hub.verification.get(request.params.name);
     if (!s) throw notFound(`verification source ${request.params.name}`);
     return view(s);
   });
@@ -64,7 +64,7 @@ export function registerVerificationRoutes(app: TypedApp, hub: ClusterHub, deps:
     },
   }, async (request) => {
     const { name } = request.params;
-    const before = hub.verification.get(name);
+    const before = await hub.verification.get(name);
     const body = request.body as VerificationSource | (Pick<Extract<VerificationSource, { kind: 'ldap' }>, 'kind' | 'url' | 'baseDn' | 'ca'> & Partial<Omit<Extract<VerificationSource, { kind: 'ldap' }>, 'kind' | 'url' | 'baseDn' | 'ca'>>);
     let source: VerificationSource;
     if (body.kind === 'static') {
@@ -84,21 +84,21 @@ export function registerVerificationRoutes(app: TypedApp, hub: ClusterHub, deps:
         startTls: body.startTls ?? false, rejectUnauthorized: body.rejectUnauthorized ?? true, bindDn: body.bindDn ?? '', bindPassword: body.bindPassword ?? kept, filter,
       };
     }
-    const size = Buffer.byteLength(JSON.stringify({ ...hub.verification.frame().sources, [name]: source }));
+    const size = Buffer.byteLength(JSON.stringify({ ...(await hub.verification.frame()).sources, [name]: source }));
     if (size > MAX_STORE_BYTES) throw new ApiError(413, 'MOAT_ERR_TOO_LARGE', `the verification store would be ${size} bytes; at most ${MAX_STORE_BYTES} fit the cluster link`, [{ field: 'body.entries', message: 'too many entries' }]);
-    hub.verification.put(name, source, request.principal!.username, deps.now());
+    await hub.verification.put(name, source, request.principal!.username, deps.now());
     await request.audit('verification.put', name, auditDiff(before?.source, source));
     deps.log.info({ event: 'VERIFY_STORE_CHANGED', name, kind: source.kind }, 'verification store entry saved');
     hub.verificationChanged();
-    return view(hub.verification.get(name)!);
+    return view((await hub.verification.get(name))!);
   });
 
   app.delete('/verification/sources/:name', {
     config: { role: 'admin' },
     schema: { summary: 'Remove a static list or a directory', description: 'A domain whose rules still name it gets 451 4.4.3 (verification unavailable) until the rules change.', tags: ['verification'], params: Type.Object({ name: Name }), response: { 204: Type.Null(), ...errorResponses(404) } },
   }, async (request, reply) => {
-    const before = hub.verification.get(request.params.name);
-    if (!before || !hub.verification.remove(request.params.name)) throw notFound(`verification source ${request.params.name}`);
+    const before = await hub.verification.get(request.params.name);
+    if (!before || !(await hub.verification.remove(request.params.name))) throw notFound(`verification source ${request.params.name}`);
     await request.audit('verification.delete', request.params.name, { kind: before.source.kind });
     hub.verificationChanged();
     return reply.code(204).send(null);
@@ -117,9 +117,9 @@ export function registerVerificationRoutes(app: TypedApp, hub: ClusterHub, deps:
     const online = [...hub.onlineNodeIds()];
     const nodeId = request.body.node ?? online[0];
     if (nodeId === undefined) throw new ApiError(503, 'MOAT_ERR_NODE_OFFLINE', 'no scanner is online to run the lookup');
-    if (request.body.node !== undefined && !hub.nodes().some((n) => n.id === nodeId)) throw notFound(`node ${nodeId}`);
+    if (request.body.node !== undefined && !(await hub.nodes()).some((n) => n.id === nodeId)) throw notFound(`node ${nodeId}`);
     const answer = await hub.testRecipient(nodeId, request.body.address);
-    return { node: hub.nodes().find((n) => n.id === nodeId)?.name ?? nodeId, ...answer };
+    return { node: (await hub.nodes()).find((n) => n.id === nodeId)?.name ?? nodeId, ...answer };
   });
 }
 
