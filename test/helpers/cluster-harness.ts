@@ -14,12 +14,13 @@ export const ADMIN_PASSWORD = 'admin-password-for-tests';
 const level = () => (process.env.MOAT_TEST_LOG ?? 'silent') as 'silent';
 
 /** A master on 127.0.0.1:0 with fast heartbeats, a known admin password and seeded rules. */
-export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string }; protocolVersion?: number; name?: string; failover?: Record<string, unknown> } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
+export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string }; protocolVersion?: number; name?: string; failover?: Record<string, unknown>; /** PostgreSQL instead of SQLite: `{ url }` (docs/database.md). */ database?: Record<string, unknown> } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
   const dataDir = options.dataDir ?? tempDir('master').path;
   const config = validateDocument(MasterConfigSchema, {
     dataDir,
     ...(options.name ? { node: { name: options.name } } : {}),
     ...(options.failover ? { failover: options.failover } : {}),
+    ...(options.database ? { database: options.database } : {}),
     http: { host: '127.0.0.1', port: options.port ?? 0, ...(options.tls ? { tls: options.tls } : {}) },
     cluster: { joinSecret: JOIN_SECRET, heartbeatSeconds: 0.5, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
     admin: { username: 'admin', password: ADMIN_PASSWORD },

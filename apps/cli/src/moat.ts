@@ -206,7 +206,12 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       const options = command.values;
       const role = command.operands[0] === 'master' ? 'master' : 'scanner';
       const schema = role === 'master' ? (await import('@moat/master')).MasterConfigSchema : (await import('@moat/scanner')).ScannerConfigSchema;
-      const { dataDir } = loadRoleConfig(schema, options.config, options.set) as { dataDir: string };
+      const { dataDir, database } = loadRoleConfig(schema, options.config, options.set) as { dataDir: string; database?: { url: string } };
+      if (database) {
+        // A master on PostgreSQL has no file to copy: the database's own backups cover it.
+        process.stderr.write('moat backup master: this master keeps its state in PostgreSQL (database.url): back it up with pg_dump or base backups (docs/database.md, "Backup")\n');
+        return 2;
+      }
       const { backupMaster, backupScanner } = await import('./backup.ts');
       const report = role === 'master' ? await backupMaster(dataDir, resolve(options.out)) : await backupScanner(dataDir, resolve(options.out));
       process.stdout.write(`${JSON.stringify({ event: 'BACKUP_DONE', role, ...report })}\n`);

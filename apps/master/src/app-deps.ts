@@ -10,7 +10,8 @@ import type { MasterConfig } from './config.ts';
  */
 export interface AppDeps {
   readonly config: MasterConfig;
-  readonly db: Db;
+  /** The raw SQLite handle, on SQLite only (failover's replication; tests): routes and repositories use `database`. */
+  readonly db?: Db | undefined;
   /** The same database through the common query layer (SQLite or PostgreSQL): repositories moved there take `database.db`. */
   readonly database: MasterDatabase;
   readonly log: Logger;

@@ -8,7 +8,16 @@ export const MasterConfigSchema = Type.Object(
       { name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'This master\'s name in logs.' }) },
       { additionalProperties: false, default: { name: 'master' } },
     ),
-    dataDir: Type.String({ minLength: 1, description: 'Folder for the master database.' }),
+    dataDir: Type.String({ minLength: 1, description: 'Folder for the master database (SQLite, the default) and the generated admin password.' }),
+    database: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^postgres(ql)?://', description: 'Keep the master\'s state in PostgreSQL instead of SQLite: `postgres://moat@db1:5432,db2:5432/moat` (several hosts: a primary and its standbys under failover tooling; each connection goes to the one that takes writes). The password in the URL or in PGPASSWORD; keep this file 0600. docs/database.md.' }),
+          poolSize: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'Connections this master keeps open to PostgreSQL.' }),
+        },
+        { additionalProperties: false, description: 'Optional: PostgreSQL for the master\'s state (without it: SQLite in dataDir).' },
+      ),
+    ),
     http: Type.Object(
       {
         host: Type.String({ default: '127.0.0.1', description: 'Address the console, REST API and cluster link listen on.' }),

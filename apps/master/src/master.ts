@@ -4,14 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createLogger } from '@moat/config/logger';
 import { Gauge, Registry } from 'prom-client';
-import { ensureDirs, openDatabase, type Db } from '@moat/storage';
+import { ensureDirs, type Db } from '@moat/storage';
 import { validateRules, type Rules } from '@moat/rules';
 import { loadConfigFile } from '@moat/config';
 import { Type } from 'typebox';
 import { PROTOCOL_VERSION } from '@moat/protocol';
 import type { MasterConfig } from './config.ts';
-import { sqliteDatabase } from './db/database.ts';
-import { MASTER_MIGRATIONS } from './db/migrations.ts';
+import type { MasterDatabase } from './db/database.ts';
+import { openConfiguredDatabase } from './db/open-configured.ts';
 import { buildApp } from './app.ts';
 import { ClusterHub } from './cluster/hub.ts';
 import { clusterLinkRoute } from './cluster/link-route.ts';
@@ -45,7 +45,9 @@ export interface Master {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly hub: ClusterHub;
+  /** The raw SQLite handle (tests; failover): a master on PostgreSQL has none, and asking for it throws. */
   readonly db: Db;
+  readonly database: MasterDatabase;
   readonly firstAdmin: FirstAdmin;
   /** Quarantine digests: rounds on the schedule, or `runRound()` now. */
   readonly digests: DigestRunner;
@@ -73,8 +75,8 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const now = options.now ?? Date.now;
   checkFailoverConfig(config);
   await ensureDirs(config.dataDir);
-  const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
-  const database = sqliteDatabase(db);
+  const database = await openConfiguredDatabase(config);
+  const db = database.sqlite;
   const seedIfEmpty = async () => {
     if (await currentRules(database.db)) return;
     const seed = options.seedRules ?? (config.rules.seedFile ? readSeedRules(config.rules.seedFile) : undefined);
@@ -82,7 +84,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   };
   // With failover, nothing is written before this master knows it is the active one.
   if (!config.failover) {
-    removeChangeCapture(db);
+    if (db) removeChangeCapture(db);
     await seedIfEmpty();
   }
   let failover: Failover | undefined;
@@ -91,7 +93,6 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const registry = new Registry();
   const hub = new ClusterHub({
     registry,
-    db,
     database,
     log,
     now,
@@ -103,7 +104,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       ...(config.failover ? { failover: { isActive: () => failover?.isActive() ?? false, epoch: () => failover?.epoch() ?? 0, observedEpoch: (e: number, from: string) => failover?.observedEpoch(e, from), replicated: () => failover?.replicated() ?? Promise.resolve() } } : {}),
     },
   });
-  const deps = { config, db, database, log, now, cluster: hub };
+  const deps = { config, ...(db && { db }), database, log, now, cluster: hub };
   let url = '';
   const digestStore = createDigestStore(database.db);
   const digestRepo = createDigestRepository(database.db);
@@ -113,6 +114,8 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const auditLog = createAuditLog(database.db, now);
   let firstAdmin: FirstAdmin = { created: false };
   if (config.failover) {
+    // checkFailoverConfig refuses failover with database.url: failover replicates the SQLite file.
+    if (!db) throw new Error('failover needs the SQLite database');
     failover = new Failover({
       db, log, now, name: config.node.name, joinSecret: config.cluster.joinSecret ?? process.env.MOAT_JOIN_SECRET, heartbeatMs: config.cluster.heartbeatSeconds * 1000,
       config: config.failover, registry,
@@ -170,7 +173,11 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
     url,
     app,
     hub,
-    db,
+    get db(): Db {
+      if (!db) throw new Error('this master keeps its state in PostgreSQL (database.url): it has no SQLite handle');
+      return db;
+    },
+    database,
     get firstAdmin() {
       return firstAdmin;
     },
@@ -185,7 +192,8 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       await reports.stop();
       await hub.close();
       await app.close();
-      db.close();
+      // Closes the SQLite handle too.
+      await database.close();
       log.info({ event: 'MASTER_STOPPED' }, 'master stopped');
     },
   };

@@ -1,9 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { openDatabase } from '@moat/storage';
 import type { MasterConfig } from '../config.ts';
-import { sqliteDatabase } from '../db/database.ts';
-import { MASTER_MIGRATIONS } from '../db/migrations.ts';
+import { openConfiguredDatabase } from '../db/open-configured.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { hashPassword } from './passwords.ts';
 import { createSessionStore } from './sessions.ts';
@@ -12,11 +9,11 @@ import { createUsersRepository } from './users-repository.ts';
 
 /**
  * The way back in for an administrator who lost the password: run on the master's machine
- * (it needs the database file), sets a new generated password, ends the user's sessions,
+ * (it needs the database: the file, or `database.url`), sets a new generated password, ends the user's sessions,
  * and audits it. Returns the new password for the caller to print once.
  */
 export async function resetPassword(config: MasterConfig, username: string, now: () => number = Date.now): Promise<string> {
-  const database = sqliteDatabase(openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS));
+  const database = await openConfiguredDatabase(config);
   try {
     const q = database.db;
     const users = createUsersRepository(q, now);
@@ -29,7 +26,6 @@ export async function resetPassword(config: MasterConfig, username: string, now:
     await createAuditLog(q, now).audit({ username: 'system', via: 'cli' }, '', 'user.password.reset', `user:${user.id}`, { username, reason: 'moat master reset-password' });
     return password;
   } finally {
-    // Closes the handle too.
     await database.close();
   }
 }

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { Db } from '@moat/storage';
 import type { MasterDatabase } from '../db/database.ts';
 import {
   decodeToMaster, encodeFrame, FrameError, newNonce, MAX_FRAME_BYTES, helloVerifies, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
@@ -86,7 +85,6 @@ export class ClusterHub implements ClusterControl {
   /** One-time join tokens (docs/cluster.md, "Joining"); minted by the API, the CLI and `moat local`. */
   readonly joinTokens: JoinTokens;
   private readonly ingest;
-  private readonly db: Db;
   /** The common query layer (docs/database.md): the stores moved onto it read through here. */
   private readonly database: MasterDatabase;
   private readonly log: Logger;
@@ -115,8 +113,7 @@ export class ClusterHub implements ClusterControl {
   readonly verification: VerificationStore;
   private readonly calloutCache: CalloutCacheStore;
 
-  constructor(deps: { db: Db; database: MasterDatabase; log: Logger; now: () => number; settings: HubSettings; registry: Registry }) {
-    this.db = deps.db;
+  constructor(deps: { database: MasterDatabase; log: Logger; now: () => number; settings: HubSettings; registry: Registry }) {
     this.database = deps.database;
     this.log = deps.log;
     this.now = deps.now;
@@ -127,9 +124,14 @@ export class ClusterHub implements ClusterControl {
     // The registry's writes run in order: this one before any node's `connected`.
     if (!deps.settings.failover) void this.resetRegistry();
     // The quarantine index per node and status (quarantine_status covers the status test), read on scrape.
-    const quarantineTotals = deps.db.prepare<[], { node_id: string; status: string; messages: number; bytes: number }>(
-      "SELECT node_id, status, count(*) AS messages, coalesce(sum(size), 0) AS bytes FROM quarantine WHERE status IN ('held', 'expired') GROUP BY node_id, status",
-    );
+    // PostgreSQL's sum() of a BIGINT is a numeric, which node-postgres gives as text: Number() on both.
+    const quarantineTotals = async () =>
+      (await this.database.db
+        .selectFrom('quarantine')
+        .select((eb) => ['node_id', 'status', eb.fn.countAll<number>().as('messages'), eb.fn.coalesce(eb.fn.sum<number>('size'), eb.lit(0)).as('bytes')])
+        .where('status', 'in', ['held', 'expired'])
+        .groupBy(['node_id', 'status'])
+        .execute()).map((t) => ({ node_id: t.node_id, status: t.status, messages: Number(t.messages), bytes: Number(t.bytes) }));
     this.nodeMetrics = new NodeMetricsBook(this.now());
     // A kept sample every other heartbeat: ten seconds by default, finer on a faster link.
     this.trends = new NodeTrends({ stepMs: 2 * deps.settings.heartbeatMs, historyMs: TREND_HISTORY_MS });
@@ -137,7 +139,7 @@ export class ClusterHub implements ClusterControl {
       this.named(this.balancers, (b) => b.report), () =>
       this.named(this.engines, (e) => e.engines), async () => {
       const names = new Map((await this.registry.list()).map((n) => [n.id, n.name]));
-      return quarantineTotals.all().map((t) => ({ node: names.get(t.node_id) ?? t.node_id, status: t.status as 'held' | 'expired', messages: t.messages, bytes: t.bytes }));
+      return (await quarantineTotals()).map((t) => ({ node: names.get(t.node_id) ?? t.node_id, status: t.status as 'held' | 'expired', messages: t.messages, bytes: t.bytes }));
     }, {
       nodes: () => [...this.nodeNames].flatMap(([id, name]) => {
         const m = this.nodeMetrics.get(id);

@@ -1,9 +1,6 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { openDatabase } from '@moat/storage';
 import type { MasterConfig } from '../config.ts';
-import { sqliteDatabase } from '../db/database.ts';
-import { MASTER_MIGRATIONS } from '../db/migrations.ts';
+import { openConfiguredDatabase } from '../db/open-configured.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { createJoinTokens, type MintedJoinToken } from './join-tokens.ts';
 
@@ -16,15 +13,13 @@ import { createJoinTokens, type MintedJoinToken } from './join-tokens.ts';
  */
 export async function mintJoinTokenOffline(config: MasterConfig, nodeName: string, opts: { ttlSeconds: number; replace: boolean }, now: () => number = Date.now): Promise<MintedJoinToken> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(join(config.dataDir, 'master.sqlite'), MASTER_MIGRATIONS);
-  const database = sqliteDatabase(db);
+  const database = await openConfiguredDatabase(config);
   try {
     const made = await createJoinTokens(database.db).mint(nodeName, { ...opts, createdBy: 'system (cli)', now: now() });
     if (!made.ok) throw new Error(made.message);
     await createAuditLog(database.db, now).audit({ username: 'system', via: 'cli' }, '', 'node.join-token', `node:${nodeName}`, { ttlSeconds: opts.ttlSeconds, replace: opts.replace, expiresAt: new Date(made.minted.expiresAt).toISOString() });
     return made.minted;
   } finally {
-    // Closes the handle too.
     await database.close();
   }
 }

@@ -22,5 +22,9 @@ test('failover config: what the schema cannot say is checked at start, naming th
   assert.deepEqual(keysOf({ dataDir: '/tmp/x', failover: { role: 'standby', peers: ['ws://127.0.0.1:1/cluster/replication'] } }, { MOAT_JOIN_SECRET: 'from-the-environment-123' }), []);
   assert.deepEqual(keysOf({ ...base, failover: { role: 'standby', peers: ['wss://m:1/cluster/replication'] } }), ['failover.fingerprint']);
   assert.deepEqual(keysOf({ ...base, failover: { role: 'active', witness: { url: 'http://w:1', key: 'witness-key-0123456789' } } }), ['failover.witness']);
+  // Failover replicates the SQLite file: with PostgreSQL, HA is the database's (docs/database.md).
+  assert.deepEqual(keysOf({ ...base, database: { url: 'postgres://moat@db:5432/moat' } }), [], 'PostgreSQL alone');
+  assert.deepEqual(keysOf({ ...base, database: { url: 'postgres://moat@db:5432/moat' }, failover: { role: 'active' } }), ['database.url']);
+  assert.throws(() => validateDocument(MasterConfigSchema, { ...base, database: { url: 'mysql://db/moat' } }, 'test'), /database\.url/);
   assert.throws(() => validateDocument(MasterConfigSchema, { ...base, failover: { election: { bind: { host: 'h', port: 1 }, peers: [], key: 'k' } } }, 'test'), /failover\.election/);
 });

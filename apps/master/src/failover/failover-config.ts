@@ -9,6 +9,7 @@ export function checkFailoverConfig(config: MasterConfig, env: Readonly<Record<s
   const f = config.failover;
   if (!f) return;
   const errors: { key: string; message: string }[] = [];
+  if (config.database) errors.push({ key: 'database.url', message: 'not with failover: failover replicates the SQLite database; on PostgreSQL, HA is the database\'s own (a replicated PostgreSQL, docs/database.md): drop failover' });
   const mayFollow = f.election !== undefined || f.role === 'standby';
   if (mayFollow && f.peers.length === 0) errors.push({ key: 'failover.peers', message: 'a master that may be a standby needs the other masters\' replication links (…/cluster/replication)' });
   if (!(config.cluster.joinSecret ?? env['MOAT_JOIN_SECRET'])) errors.push({ key: 'cluster.joinSecret', message: 'required with failover: a standby proves itself with it (or set MOAT_JOIN_SECRET)' });

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { validateDocument } from '@moat/config';
 import { demoRules } from '@moat/rules';
-import { openDatabase } from '@moat/storage';
+import { openDatabase, type Db } from '@moat/storage';
 import type { AppDeps, ClusterControl, Role } from '../app-deps.ts';
 import { buildApp, type BuildAppOptions } from '../app.ts';
 import { hashPassword } from '../auth/passwords.ts';
@@ -50,7 +50,7 @@ export function fakeCluster(): FakeCluster {
 
 export interface Harness {
   readonly app: FastifyInstance;
-  readonly deps: AppDeps;
+  readonly deps: AppDeps & { readonly db: Db };
   readonly cluster: FakeCluster;
   readonly dir: string;
   /** The fake clock: `clock.t` is now, in epoch ms. */
@@ -71,7 +71,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const config = validateDocument(MasterConfigSchema, { dataDir: dir, log: { level: 'silent' }, ...options.config }, 'test config');
   const db = openDatabase(join(dir, 'master.sqlite'), MASTER_MIGRATIONS);
   const cluster = fakeCluster();
-  const deps: AppDeps = { config, db, database: sqliteDatabase(db), log: options.log ?? pino({ level: 'silent' }), now: () => clock.t, cluster };
+  const deps: AppDeps & { readonly db: Db } = { config, db, database: sqliteDatabase(db), log: options.log ?? pino({ level: 'silent' }), now: () => clock.t, cluster };
   await seedRules(deps.database.db, demoRules(), 'system', clock.t);
   const app = await buildApp(deps, options);
   // Cheap hashes for the fixtures (ln=10); routes hash with the real cost.

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { postgresBinDir, startPostgres } from '@moat/engines';
+import { startDownstream } from '../helpers/downstream.ts';
+import { apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
+import { message, sendMail } from '../helpers/smtp-client.ts';
+import { waitUntil } from '../helpers/wait.ts';
+
+// PostgreSQL (Debian postgresql) is needed; CI installs it and sets MOAT_REQUIRE_ENGINES=1, where its absence fails.
+const skip = postgresBinDir() || process.env['MOAT_REQUIRE_ENGINES'] === '1' ? false : 'PostgreSQL is not installed (Debian package postgresql)';
+
+test('a master on PostgreSQL (database.url): rules reach the scanner, mail is logged and quarantined, a release works, and all of it is there after a restart; no SQLite file is made', { skip, timeout: 180_000 }, async () => {
+  const pg = await startPostgres();
+  const downstream = await startDownstream();
+  let master = await startTestMaster({ database: { url: pg.url } });
+  const dataDir = master.dataDir;
+  let scanner = await startClusterScanner('pg-scanner-1', master.wsUrl, downstream.port);
+  try {
+    assert.equal(master.database.engine, 'postgres');
+    assert.throws(() => master.db, /PostgreSQL/);
+    await waitUntil(() => scanner.link?.isConnected, 'the scanner linked to the master');
+    let api = await apiClient(master.url);
+
+    // A rules change is stored in PostgreSQL and pushed to the scanner.
+    const current = await api.get('/api/v1/rules');
+    assert.equal(current.status, 200, current.text);
+    const saved = await api.put(`/api/v1/rules?baseVersion=${current.json.version}&comment=on%20PostgreSQL`, current.json.document);
+    assert.equal(saved.status, 200, saved.text);
+    const version = saved.json.version as number;
+    await waitUntil(async () => ((await api.get('/api/v1/nodes')).json.items as { name: string; rulesVersion: number }[]).some((n) => n.name === 'pg-scanner-1' && n.rulesVersion === version), `the scanner on rules version ${version}`);
+
+    // Mail: one delivered, one quarantined; both in the log, the second in the quarantine index.
+    assert.equal((await sendMail(scanner.smtpPort, { from: 'alice@origin.test', to: ['user@example.test'] }, message({ subject: 'plain on pg' }))).code, 250);
+    assert.equal((await sendMail(scanner.smtpPort, { from: 'alice@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME on pg' }))).code, 250);
+    await downstream.waitFor(1);
+    await waitUntil(async () => (await api.get('/api/v1/messages?limit=50')).json.items.length === 2, 'both messages in the log');
+    await waitUntil(async () => (await api.get('/api/v1/quarantine?limit=50')).json.items.length === 1, 'the quarantined one indexed');
+    const held = (await api.get('/api/v1/quarantine?limit=50')).json.items[0] as { id: string; subject: string };
+    assert.equal(held.subject, 'QUARANTINE-ME on pg');
+    const subject = await api.get('/api/v1/quarantine?subject=QUARANTINE-ME');
+    assert.equal(subject.json.items.length, 1, 'subject search (pg_trgm) finds it');
+    const released = await api.post(`/api/v1/quarantine/${held.id}/release`);
+    assert.equal(released.status, 200, released.text);
+    await downstream.waitFor(2);
+
+    // A restart of the master: everything is still there, read back from PostgreSQL.
+    await scanner.close();
+    await master.close();
+    master = await startTestMaster({ database: { url: pg.url }, dataDir, port: master.port });
+    scanner = await startClusterScanner('pg-scanner-1', master.wsUrl, downstream.port, { dataDir: scanner.dataDirPath, joinToken: null });
+    api = await apiClient(master.url);
+    assert.equal((await api.get('/api/v1/rules')).json.version, version);
+    assert.equal((await api.get('/api/v1/messages?limit=50')).json.items.length, 2);
+    assert.equal(((await api.get('/api/v1/quarantine?status=released&limit=50')).json.items[0] as { id: string } | undefined)?.id, held.id, 'the release is remembered');
+    const audit = await api.get('/api/v1/audit?limit=100');
+    assert.ok((audit.json.entries as { action: string }[]).some((e) => e.action === 'rules.update'), 'the audit log kept the rules change');
+    await waitUntil(() => scanner.link?.isConnected, 'the scanner linked again');
+    assert.equal(existsSync(join(dataDir, 'master.sqlite')), false, 'no SQLite database beside PostgreSQL');
+  } finally {
+    await scanner.close();
+    await master.close();
+    await downstream.close();
+    await pg.stop();
+  }
+});
