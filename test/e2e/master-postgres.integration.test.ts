@@ -65,3 +65,31 @@ test('a master on PostgreSQL (database.url): rules reach the scanner, mail is lo
     await pg.stop();
   }
 });
+
+test('two masters on one PostgreSQL: a rules change saved on one reaches a scanner linked to the other (LISTEN/NOTIFY), and what that scanner sends shows on both', { skip, timeout: 180_000 }, async () => {
+  const pg = await startPostgres();
+  const downstream = await startDownstream();
+  const a = await startTestMaster({ database: { url: pg.url }, name: 'master-a' });
+  const b = await startTestMaster({ database: { url: pg.url }, name: 'master-b' });
+  const scanner = await startClusterScanner('pg-scanner-2', b.wsUrl, downstream.port);
+  try {
+    await waitUntil(() => scanner.link?.isConnected, 'the scanner linked to master B');
+    const apiA = await apiClient(a.url);
+    const apiB = await apiClient(b.url);
+    const current = await apiA.get('/api/v1/rules');
+    const saved = await apiA.put(`/api/v1/rules?baseVersion=${current.json.version}&comment=saved%20on%20A`, current.json.document);
+    assert.equal(saved.status, 200, saved.text);
+    const version = saved.json.version as number;
+    // Master A has no scanner: only its notice makes master B push the new version.
+    await waitUntil(async () => ((await apiB.get('/api/v1/nodes')).json.items as { name: string; rulesVersion: number }[]).some((n) => n.name === 'pg-scanner-2' && n.rulesVersion === version), `the scanner on master B applying version ${version}, saved on master A`);
+
+    assert.equal((await sendMail(scanner.smtpPort, { from: 'alice@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME via B' }))).code, 250);
+    await waitUntil(async () => ((await apiA.get('/api/v1/quarantine?limit=50')).json.items as { subject: string }[]).some((q) => q.subject === 'QUARANTINE-ME via B'), 'master A lists what master B ingested');
+  } finally {
+    await scanner.close();
+    await b.close();
+    await a.close();
+    await downstream.close();
+    await pg.stop();
+  }
+});

@@ -19,6 +19,8 @@ import { clusterRoutes } from './routes/cluster/index.ts';
 import { dataRoutes } from './routes/data/index.ts';
 import { currentRules, seedRules } from './rules/rules-repository.ts';
 import { ensureFirstAdmin, type FirstAdmin } from './auth/bootstrap-admin.ts';
+import { isUniqueViolation } from './auth/users-repository.ts';
+import { changeNotices } from './db/change-notices.ts';
 import { cookieIsSecure } from './auth/session-cookie.ts';
 import { createAuditLog } from './audit/audit-log.ts';
 import { createDigestRepository } from './digests/digest-repository.ts';
@@ -80,7 +82,8 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const seedIfEmpty = async () => {
     if (await currentRules(database.db)) return;
     const seed = options.seedRules ?? (config.rules.seedFile ? readSeedRules(config.rules.seedFile) : undefined);
-    if (seed) await seedRules(database.db, seed, 'system', now());
+    // Masters starting at once on one PostgreSQL: the other one's version 1 wins.
+    if (seed) await seedRules(database.db, seed, 'system', now()).catch((err: unknown) => { if (!isUniqueViolation(err)) throw err; });
   };
   // With failover, nothing is written before this master knows it is the active one.
   if (!config.failover) {
@@ -104,6 +107,9 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       ...(config.failover ? { failover: { isActive: () => failover?.isActive() ?? false, epoch: () => failover?.epoch() ?? 0, observedEpoch: (e: number, from: string) => failover?.observedEpoch(e, from), replicated: () => failover?.replicated() ?? Promise.resolve() } } : {}),
     },
   });
+  // Several masters on one PostgreSQL: what changes here reaches the scanners linked to the others.
+  const notices = changeNotices(database, { url: config.database?.url, log, onChange: (kind) => hub.changedElsewhere(kind) });
+  hub.announceChangesWith(notices);
   const deps = { config, ...(db && { db }), database, log, now, cluster: hub };
   let url = '';
   const digestStore = createDigestStore(database.db);
@@ -190,6 +196,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       await failover?.close(opts);
       await digests.stop();
       await reports.stop();
+      await notices.close();
       await hub.close();
       await app.close();
       // Closes the SQLite handle too.

@@ -5,7 +5,7 @@ import { writeFileDurably } from '@moat/storage';
 import type { AppDeps } from '../app-deps.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { hashPassword } from './passwords.ts';
-import { createUsersRepository } from './users-repository.ts';
+import { createUsersRepository, isUniqueViolation } from './users-repository.ts';
 
 export const ADMIN_PASSWORD_FILE = 'admin-password.txt';
 
@@ -48,6 +48,10 @@ export async function ensureFirstAdmin(
       passwordSource: given === undefined ? 'generated' : config.admin.password !== undefined ? 'config' : 'environment',
     });
     return user;
+  }).catch((err: unknown) => {
+    // Masters starting at once on one PostgreSQL: both saw no user; the other one made the admin.
+    if (isUniqueViolation(err)) return undefined;
+    throw err;
   });
   if (created === undefined) return { created: false };
   if (given !== undefined) {

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { MasterDatabase } from '../db/database.ts';
+import type { ChangeKind, ChangeNotices } from '../db/change-notices.ts';
 import {
   decodeToMaster, encodeFrame, FrameError, newNonce, MAX_FRAME_BYTES, helloVerifies, acceptProtocol, MAX_INJECT_BYTES, QueueInjectFrame, validator,
   type BalancerReport, type GreylistCheck, type ToMaster, type ToScanner, type Hello,
@@ -87,6 +88,8 @@ export class ClusterHub implements ClusterControl {
   private readonly ingest;
   /** The common query layer (docs/database.md): the stores moved onto it read through here. */
   private readonly database: MasterDatabase;
+  /** Several masters on one PostgreSQL: tells the others what changed here (db/change-notices.ts). */
+  private notices: Pick<ChangeNotices, 'notify'> | undefined;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly settings: HubSettings;
@@ -609,8 +612,24 @@ export class ClusterHub implements ClusterControl {
     return { type: 'rules.push', version: current.version, rules: rulesWithEndUserLists(current.document, await allRecipientLists(this.database.db)) };
   }
 
+  /** Changes made here are announced to the other masters through `notices` (PostgreSQL). */
+  announceChangesWith(notices: Pick<ChangeNotices, 'notify'>): void {
+    this.notices = notices;
+  }
+
+  /** Another master changed `kind`: push what is current to the scanners linked here. */
+  changedElsewhere(kind: ChangeKind): void {
+    const push = { rules: () => this.pushCurrentRules(), 'recipient-lists': () => this.pushCurrentLists(), verification: () => this.pushVerificationToAll(), learn: async () => this.learning.published() }[kind];
+    push().catch((err: unknown) => this.log.error({ event: 'CHANGE_PUSH_ERROR', kind, err }, 'could not push a change made on another master; scanners get it at their next connection'));
+  }
+
+  private announce(kind: ChangeKind): void {
+    this.notices?.notify(kind).catch((err: unknown) => this.log.error({ event: 'CHANGE_NOTICE_ERROR', kind, err }, 'could not tell the other masters about a change; their scanners get it at their next connection'));
+  }
+
   /** An end user changed their lists: the new version to the online scanners (with failover, once a standby has it). */
   recipientListsChanged(): void {
+    this.announce('recipient-lists');
     const failover = this.settings.failover;
     const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await this.pushCurrentLists(); }) : this.pushCurrentLists();
     pushed.catch((err: unknown) => this.log.error({ event: 'RECIPIENT_LISTS_PUSH_ERROR', err }, 'could not push the end-user lists; scanners get them at their next connection'));
@@ -629,6 +648,7 @@ export class ClusterHub implements ClusterControl {
 
   /** A learn event was recorded: sent to the online scanners (with failover, once a standby has it too). */
   learnRecorded(): void {
+    this.announce('learn');
     const failover = this.settings.failover;
     if (failover) void failover.replicated().then(() => failover.isActive() && this.learning.published());
     else this.learning.published();
@@ -641,12 +661,9 @@ export class ClusterHub implements ClusterControl {
 
   /** The verification store changed: sent to the online scanners (with failover, once a standby has it). */
   verificationChanged(): void {
-    const push = async () => {
-      const sources = await this.verification.frame();
-      for (const s of this.sessions.values()) if (s.protocol >= VERIFY_PROTOCOL_VERSION) this.pushVerification(s, sources);
-    };
+    this.announce('verification');
     const failover = this.settings.failover;
-    const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await push(); }) : push();
+    const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await this.pushVerificationToAll(); }) : this.pushVerificationToAll();
     pushed.catch((err: unknown) => this.log.error({ event: 'VERIFY_PUSH_ERROR', err }, 'could not push the verification store; scanners get it at their next connection'));
   }
 
@@ -675,10 +692,16 @@ export class ClusterHub implements ClusterControl {
   }
 
   rulesChanged(): void {
+    this.announce('rules');
     // management failover: pushed once a standby has the version, so no scanner runs rules a failover would take back.
     const failover = this.settings.failover;
     const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await this.pushCurrentRules(); }) : this.pushCurrentRules();
     pushed.catch((err: unknown) => this.log.error({ event: 'RULES_PUSH_ERROR', err }, 'could not push the rules; scanners get them at their next connection'));
+  }
+
+  private async pushVerificationToAll(): Promise<void> {
+    const sources = await this.verification.frame();
+    for (const s of this.sessions.values()) if (s.protocol >= VERIFY_PROTOCOL_VERSION) this.pushVerification(s, sources);
   }
 
   private async pushCurrentRules(): Promise<void> {
