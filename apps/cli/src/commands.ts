@@ -53,6 +53,21 @@ export const COMMANDS = [
     },
   },
   {
+    name: 'master migrate',
+    summary: "copy a SQLite master into PostgreSQL and verify every table's rows (docs/database.md, \"Moving a master from SQLite to PostgreSQL\")",
+    options: {
+      config: CONFIG,
+      set: SET,
+      to: { type: 'string', value: 'URL', required: true, description: 'the new, empty PostgreSQL database: postgres://USER:PASSWORD@HOST:PORT/DB' },
+    },
+    notes: [
+      'Stop the master first (its writes after the copy would be lost), and take a backup: moat backup master.',
+      "The target is migrated to this release's schema, must hold no rows, and receives the copy in one transaction:",
+      'each table\'s row count and checksum are compared before it commits, so a failure leaves it empty.',
+      'Then set database.url in the config to that URL and start the master. Exit status: 0 copied and verified, 1 refused or failed (the table named).',
+    ],
+  },
+  {
     name: 'scanner',
     summary: 'run a scanner node',
     options: { config: CONFIG, set: SET, 'print-config': PRINT_CONFIG },

@@ -53,6 +53,23 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       process.stderr.write(`join token for ${minted.nodeName}${minted.replace ? ' (replaces its key)' : ''}, valid until ${new Date(minted.expiresAt).toISOString()}, usable once: set master.joinToken (or MOAT_JOIN_TOKEN) on that scanner\n`);
       return 0;
     }
+    case 'master migrate': {
+      const options = command.values;
+      const { MasterConfigSchema, migrateMasterToPostgres, maskPassword, MigrationError } = await import('@moat/master');
+      const config = loadRoleConfig(MasterConfigSchema, options.config, options.set);
+      const shown = maskPassword(options.to);
+      process.stdout.write(`copying ${join(config.dataDir, 'master.sqlite')} into ${shown}\n`);
+      try {
+        const summary = await migrateMasterToPostgres(config, options.to, (c) => process.stdout.write(`  ${c.table}: ${c.rows} rows\n`));
+        const rows = summary.tables.reduce((n, c) => n + c.rows, 0);
+        process.stdout.write(`copied ${rows} rows in ${summary.tables.length} tables (schema version ${summary.version}); row counts and checksums match.\nNext: set database.url to ${shown} in ${options.config} and start the master.\n`);
+        return 0;
+      } catch (err) {
+        if (!(err instanceof MigrationError)) throw err;
+        process.stderr.write(`moat master migrate: ${err.message}\n`);
+        return 1;
+      }
+    }
     case 'master': {
       const options = command.values;
       const { MasterConfigSchema, startMaster } = await import('@moat/master');

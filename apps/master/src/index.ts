@@ -14,6 +14,8 @@ export {
 } from './app-deps.ts';
 export { startMaster, type Master, type MasterOptions } from './master.ts';
 export { resetPassword } from './auth/reset-password.ts';
+export { migrateMasterToPostgres } from './db/migrate-master.ts';
+export { maskPassword, MigrationError } from './db/migrate-to-postgres.ts';
 export { DigestSettingsSchema, type DigestSettings } from './digests/settings-schema.ts';
 export { ReportScheduleSchema, type ReportSchedule } from './scheduled-reports/schedule-schema.ts';
 export { mintJoinTokenOffline } from './cluster/join-token-cli.ts';
