@@ -66,10 +66,10 @@ test('a master on PostgreSQL (database.url): rules reach the scanner, mail is lo
   }
 });
 
-test('two masters on one PostgreSQL: a rules change saved on one reaches a scanner linked to the other (LISTEN/NOTIFY), and what that scanner sends shows on both', { skip, timeout: 180_000 }, async () => {
+test('two masters on one PostgreSQL: a rules change saved on one reaches a scanner linked to the other (LISTEN/NOTIFY), what that scanner sends shows on both, and a restart of one leaves the other\'s scanner online', { skip, timeout: 180_000 }, async () => {
   const pg = await startPostgres();
   const downstream = await startDownstream();
-  const a = await startTestMaster({ database: { url: pg.url }, name: 'master-a' });
+  let a = await startTestMaster({ database: { url: pg.url }, name: 'master-a' });
   const b = await startTestMaster({ database: { url: pg.url }, name: 'master-b' });
   const scanner = await startClusterScanner('pg-scanner-2', b.wsUrl, downstream.port);
   try {
@@ -85,6 +85,12 @@ test('two masters on one PostgreSQL: a rules change saved on one reaches a scann
 
     assert.equal((await sendMail(scanner.smtpPort, { from: 'alice@origin.test', to: ['user@example.test'] }, message({ subject: 'QUARANTINE-ME via B' }))).code, 250);
     await waitUntil(async () => ((await apiA.get('/api/v1/quarantine?limit=50')).json.items as { subject: string }[]).some((q) => q.subject === 'QUARANTINE-ME via B'), 'master A lists what master B ingested');
+
+    // Master A restarts: it marks offline only the nodes linked to it, not master B's scanner.
+    await a.close();
+    a = await startTestMaster({ database: { url: pg.url }, name: 'master-a', port: a.port });
+    const nodes = (await (await apiClient(a.url)).get('/api/v1/nodes')).json.items as { name: string; online: boolean }[];
+    assert.equal(nodes.find((n) => n.name === 'pg-scanner-2')?.online, true, 'master B\'s scanner is still online after master A restarted');
   } finally {
     await scanner.close();
     await b.close();

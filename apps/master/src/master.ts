@@ -104,6 +104,8 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       offlineAfterMissed: config.cluster.offlineAfterMissed,
       requestTimeoutMs: config.cluster.requestTimeoutSeconds * 1000,
       protocolVersion: options.protocolVersion ?? PROTOCOL_VERSION,
+      masterName: config.node.name,
+      sharedDatabase: config.database !== undefined,
       ...(config.failover ? { failover: { isActive: () => failover?.isActive() ?? false, epoch: () => failover?.epoch() ?? 0, observedEpoch: (e: number, from: string) => failover?.observedEpoch(e, from), replicated: () => failover?.replicated() ?? Promise.resolve() } } : {}),
     },
   });

@@ -37,6 +37,10 @@ export interface HubSettings {
   readonly protocolVersion: number;
   /** Management failover (docs/masters.md): absent for a master without a standby. */
   readonly failover?: HubFailover;
+  /** This master's name (config node.name), recorded as the holder of its nodes' links. */
+  readonly masterName?: string;
+  /** Other masters share the database (PostgreSQL): at start, only this master's nodes are marked offline. */
+  readonly sharedDatabase?: boolean;
 }
 
 // ── management failover: what the hub asks of failover/failover.ts ──
@@ -121,7 +125,7 @@ export class ClusterHub implements ClusterControl {
     this.log = deps.log;
     this.now = deps.now;
     this.settings = deps.settings;
-    this.registry = createNodeRegistry(deps.database.db, (err) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'node heartbeats could not be written; retried with the next ones'));
+    this.registry = createNodeRegistry(deps.database.db, (err) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'node heartbeats could not be written; retried with the next ones'), deps.settings.masterName ?? '');
     this.joinTokens = createJoinTokens(deps.database.db);
     this.ingest = createIngest(deps.database.db, deps.database.engine);
     // The registry's writes run in order: this one before any node's `connected`.
@@ -556,7 +560,7 @@ export class ClusterHub implements ClusterControl {
 
   /** A master starting or becoming active: nobody is connected to it yet, whatever the (replicated) registry says. A failed write is logged. */
   async resetRegistry(): Promise<void> {
-    await this.registry.resetOnline().catch((err: unknown) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'could not mark every node offline at the start'));
+    await this.registry.resetOnline(this.settings.sharedDatabase ? 'mine' : 'all').catch((err: unknown) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'could not mark every node offline at the start'));
   }
 
   /** Missed heartbeats: the node is gone even if its TCP connection has not noticed. */

@@ -13,6 +13,25 @@ import { createNodeRegistry, joinNode } from './node-registry.ts';
 const KEY = 'A'.repeat(43);
 
 for (const engine of ENGINES) {
+  test(`${engine}: with masters sharing the database, a master's start and a lost link touch only the nodes linked to it`, { skip: engineSkip(engine) }, async (t) => {
+    const { db } = await openTestDatabase(engine, t);
+    const a = createNodeRegistry(db, undefined, 'master-a');
+    const b = createNodeRegistry(db, undefined, 'master-b');
+    const onA = await a.join('on-a', KEY, 1000);
+    const onB = await a.join('on-b', KEY, 1000);
+    await a.connected(onA.id, 1000, '', '', '', 0);
+    await b.connected(onB.id, 1000, '', '', '', 0);
+    const online = async () => (await a.list()).map((n) => [n.name, n.online]);
+    await a.resetOnline('mine');
+    assert.deepEqual(await online(), [['on-a', false], ['on-b', true]], 'master A restarting leaves master B\'s node online');
+    // The node moves from B to A; B notices its old link died afterwards: the node stays online.
+    await a.connected(onB.id, 2000, '', '', '', 0);
+    await b.offline(onB.id);
+    assert.deepEqual(await online(), [['on-a', false], ['on-b', true]], 'a late offline from the master it left does not count');
+    await a.offline(onB.id);
+    assert.deepEqual(await online(), [['on-a', false], ['on-b', false]]);
+  });
+
   test(`${engine}: a node joins, re-joins under its id with a new key, goes online and offline in the order asked, and is removed`, { skip: engineSkip(engine) }, async (t) => {
     const { db } = await openTestDatabase(engine, t);
     const registry = createNodeRegistry(db);
@@ -38,7 +57,7 @@ for (const engine of ENGINES) {
 
     const other = await registry.join('s2', KEY, 5000);
     await registry.connected(other.id, 5000, '', '', '', 0);
-    await registry.resetOnline();
+    await registry.resetOnline('all');
     assert.deepEqual((await registry.list()).map((n) => [n.name, n.online]), [['s1', false], ['s2', false]]);
 
     assert.equal(await registry.remove(other.id, 6000), true);

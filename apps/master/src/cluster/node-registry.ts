@@ -21,7 +21,7 @@ export interface NodeRecord {
   readonly removedAt: number | null;
 }
 
-type Row = Omit<Selectable<NodesTable>, 'credential_hash' | 'last_acked_seq'>;
+type Row = Omit<Selectable<NodesTable>, 'credential_hash' | 'last_acked_seq' | 'linked_to'>;
 const COLUMNS = ['id', 'name', 'public_key', 'joined_at', 'address', 'smtp_address', 'software', 'rules_version', 'last_seen', 'online', 'queue_depth', 'outbox_backlog', 'removed_at'] as const;
 
 const fromRow = (r: Row): NodeRecord => ({
@@ -67,14 +67,19 @@ export interface NodeRegistry {
   connected(id: string, now: number, address: string, smtpAddress: string, software: string, rulesVersion: number): Promise<void>;
   /** Gathered and written a few milliseconds later with the others (see createNodeRegistry). */
   heartbeat(id: string, now: number, queueDepth?: number, outboxBacklog?: number, rulesVersion?: number): void;
+  /** The link this master held ended: offline, unless the node is linked to another master by now. */
   offline(id: string): Promise<void>;
   /**
    * Take a node out of the cluster: it leaves the node list, its public key is erased (a hello
    * signed with its key is refused; only a new join token brings the name back), its name stays on the log entries it wrote. False: unknown or already removed.
    */
   remove(id: string, now: number): Promise<boolean>;
-  /** At master start nobody is connected yet, whatever the last run recorded. */
-  resetOnline(): Promise<void>;
+  /**
+   * At master start nobody is connected to it yet, whatever the last run recorded: `all` for
+   * the one master of a SQLite database; `mine` with several masters on one database (the nodes
+   * linked to this master or to none; those the others serve stay as they are).
+   */
+  resetOnline(scope: 'all' | 'mine'): Promise<void>;
   rulesApplied(id: string, version: number, now: number): void;
 }
 
@@ -87,7 +92,7 @@ export interface NodeRegistry {
  * overtaken by an earlier `offline` of the same node, on either engine), and every read waits
  * for the writes asked before it, so nobody sees stale state.
  */
-export function createNodeRegistry(db: Kysely<MasterSchema>, onFlushError: (err: unknown) => void = () => undefined): NodeRegistry {
+export function createNodeRegistry(db: Kysely<MasterSchema>, onFlushError: (err: unknown) => void = () => undefined, master = ''): NodeRegistry {
   let tail: Promise<unknown> = Promise.resolve();
   const serial = <T>(op: () => Promise<T>): Promise<T> => {
     const run = tail.then(op);
@@ -153,12 +158,12 @@ export function createNodeRegistry(db: Kysely<MasterSchema>, onFlushError: (err:
     join: (name, publicKey, now) => serial(() => joinNode(db, name, publicKey, now)),
     connected: (id, now, address, smtpAddress, software, rulesVersion) =>
       serial(async () => {
-        await db.updateTable('nodes').set({ online: 1, last_seen: now, address, smtp_address: smtpAddress, software, rules_version: rulesVersion }).where('id', '=', id).execute();
+        await db.updateTable('nodes').set({ online: 1, linked_to: master, last_seen: now, address, smtp_address: smtpAddress, software, rules_version: rulesVersion }).where('id', '=', id).execute();
       }),
     heartbeat: (id, now, queueDepth, outboxBacklog, rulesVersion) => defer(id, { now, queueDepth, outboxBacklog, rulesVersion }),
     offline: (id) =>
       serial(async () => {
-        await db.updateTable('nodes').set({ online: 0 }).where('id', '=', id).execute();
+        await db.updateTable('nodes').set({ online: 0 }).where('id', '=', id).where('linked_to', '=', master).execute();
       }),
     remove: (id, now) =>
       serial(async () => {
@@ -166,9 +171,11 @@ export function createNodeRegistry(db: Kysely<MasterSchema>, onFlushError: (err:
         const r = await db.updateTable('nodes').set({ removed_at: now, public_key: '', online: 0 }).where('id', '=', id).where('removed_at', 'is', null).executeTakeFirst();
         return Number(r.numUpdatedRows) === 1;
       }),
-    resetOnline: () =>
+    resetOnline: (scope) =>
       serial(async () => {
-        await db.updateTable('nodes').set({ online: 0 }).execute();
+        let q = db.updateTable('nodes').set({ online: 0 });
+        if (scope === 'mine') q = q.where('linked_to', 'in', [master, '']);
+        await q.execute();
       }),
     rulesApplied: (id, version, now) => defer(id, { now, rulesVersion: version }),
   };

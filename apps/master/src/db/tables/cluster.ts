@@ -26,6 +26,8 @@ export interface NodesTable {
   rules_version: Generated<number>;
   last_seen: Generated<number>;
   online: Generated<number>;
+  /** The master that holds its link (`node.name` of that master; '' before migration 19). */
+  linked_to: Generated<string>;
   queue_depth: Generated<number>;
   outbox_backlog: Generated<number>;
   last_acked_seq: Generated<number>;
