@@ -142,7 +142,8 @@ test('console admin: release and allow sender, block sender, from a quarantined 
   const notice = page.locator('[data-testid=notice]');
   await notice.waitFor();
   assert.match((await notice.textContent()) ?? '', new RegExp(`^Released, and friend@partner\\.test is allowed from rules version ${before + 1} on\\.`));
-  assert.equal(await page.textContent('[data-testid=status]'), 'released');
+  // The page reloads the entry after the notice: wait for the status it then shows.
+  await page.locator('[data-testid=status]', { hasText: /^released$/ }).waitFor();
   await waitUntil(() => downstream.received.some((m) => m.raw.toString().includes('QUARANTINE-ME from Friend@Partner.test')), 'the released message delivered');
   let rules = (await api.get('/api/v1/rules')).json;
   assert.deepEqual(rules.document.lists.senderAllow, ['friend@partner.test']);

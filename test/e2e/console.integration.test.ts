@@ -232,7 +232,8 @@ test('the admin console, end to end in headless Chromium', { skip, timeout: 120_
     const before = downstream.received.length;
     await admin.click('button:text-is("Release")');
     await admin.locator('[data-testid=notice]', { hasText: 'Released' }).waitFor();
-    assert.equal(await admin.textContent('[data-testid=status]'), 'released');
+    // The page reloads the entry after the notice: wait for the status it then shows.
+    await admin.locator('[data-testid=status]', { hasText: /^released$/ }).waitFor();
     await downstream.waitFor(before + 1);
     assert.match(downstream.received.at(-1)!.raw.toString(), /QUARANTINE-ME please/);
   });

@@ -43,8 +43,16 @@ export function launchChromium(): Promise<Browser> {
  */
 export async function shot(page: Page, name: string): Promise<void> {
   assert.deepEqual(await unreadableText(page), [], `${name}: visible text without enough contrast against its background`);
-  const png = await page.screenshot({ fullPage: true });
-  const { blank, overlaps } = await lookAtScreenshot(page, png);
+  // A page may still be drawing (a chart, a reload after an action): what is blank or overlapping
+  // must stay so for a few seconds to count, so a screenshot is looked at again until it passes.
+  const deadline = Date.now() + 5000;
+  let png = await page.screenshot({ fullPage: true });
+  let { blank, overlaps } = await lookAtScreenshot(page, png);
+  while ((blank.length > 0 || overlaps.length > 0) && Date.now() < deadline) {
+    await page.waitForTimeout(250);
+    png = await page.screenshot({ fullPage: true });
+    ({ blank, overlaps } = await lookAtScreenshot(page, png));
+  }
   if (blank.length > 0 || overlaps.length > 0) {
     const kept = join(tmpdir(), `moat-failed-${name}.png`);
     writeFileSync(kept, png);
