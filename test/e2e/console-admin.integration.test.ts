@@ -7,6 +7,7 @@ import { startDownstream } from '../helpers/downstream.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
+import { startConsoleCluster } from '../helpers/console-cluster.ts';
 
 /**
  * What administrators use daily (issue 20), in a real browser against a real master and scanner:
@@ -110,18 +111,7 @@ test('console admin pages: the relay queue of a node, retry, bounce, delete', { 
 });
 
 test('console admin: release and allow sender, block sender, from a quarantined message', { skip, timeout: 120_000 }, async (t) => {
-  const downstream = await startDownstream();
-  const master = await startTestMaster();
-  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await scanner.close();
-    await master.close();
-    await downstream.close();
-  });
-  const api = await apiClient(master.url);
-  await waitUntil(() => scanner.link?.isConnected, 'the scanner linked');
+  const { downstream, master, scanner, browser, api } = await startConsoleCluster(t);
   const held: Record<string, string> = {};
   for (const who of ['Friend@Partner.test', 'spammer@junk.test']) {
     const sent = await sendMail(scanner.smtpPort, { from: who, to: ['user@example.test'] }, message({ from: who, subject: `QUARANTINE-ME from ${who}` }));

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
-import { startDownstream } from '../helpers/downstream.ts';
+import type { Page } from 'playwright-core';
+import { ADMIN_PASSWORD, apiClient } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
-import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
+import { consoleSkip as skip, shot, SHOTS } from '../helpers/console-browser.ts';
+import { startConsoleCluster } from '../helpers/console-cluster.ts';
 
 async function signIn(page: Page, username: string, password: string): Promise<void> {
   await page.fill('input[name=username]', username);
@@ -24,18 +24,7 @@ const utcInput = (ms: number) => new Date(ms).toISOString().slice(0, 19);
  */
 test('console: message tracking by a received from/to range, kept in the URL', { skip, timeout: 120_000 }, async (t) => {
   mkdirSync(SHOTS, { recursive: true });
-  const downstream = await startDownstream();
-  const master = await startTestMaster();
-  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await scanner.close();
-    await master.close();
-    await downstream.close();
-  });
-  const api = await apiClient(master.url);
-  await waitUntil(() => scanner.link?.isConnected, 'the scanner linked');
+  const { downstream, master, scanner, browser, api } = await startConsoleCluster(t);
 
   const receivedAt = async (subject: string): Promise<number> => {
     let at = 0;
@@ -111,18 +100,7 @@ test('console: message tracking by a received from/to range, kept in the URL', {
  */
 test('console: release every held message matching a search, as a job on the master, with progress', { skip, timeout: 120_000 }, async (t) => {
   mkdirSync(SHOTS, { recursive: true });
-  const downstream = await startDownstream();
-  const master = await startTestMaster();
-  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await scanner.close();
-    await master.close();
-    await downstream.close();
-  });
-  const admin = await apiClient(master.url);
-  await waitUntil(() => scanner.link?.isConnected, 'the scanner linked');
+  const { downstream, master, scanner, browser, api: admin } = await startConsoleCluster(t);
   assert.equal((await admin.post('/api/v1/users', { username: 'oscar', password: 'oscar-password-1', role: 'operator' })).status, 201);
   assert.equal((await admin.post('/api/v1/users', { username: 'ada', password: 'ada-password-12', role: 'auditor' })).status, 201);
   const operator = await apiClient(master.url, 'oscar', 'oscar-password-1');

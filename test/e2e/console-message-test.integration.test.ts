@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { GTUBE } from '@moat/rules';
-import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
-import { startDownstream } from '../helpers/downstream.ts';
+import { ADMIN_PASSWORD } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { unreadableText } from '../helpers/readable-text.ts';
 import { waitUntil } from '../helpers/wait.ts';
-import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
+import { consoleSkip as skip, shot, SHOTS } from '../helpers/console-browser.ts';
+import { startConsoleCluster } from '../helpers/console-cluster.ts';
 
 const plain = message({ from: 'sender@origin.test', to: 'user@example.test', subject: 'Lunch on Friday', body: 'Shall we meet at noon?' }).replace(/\r\n/g, '\n');
 
@@ -34,18 +34,7 @@ async function verdictIs(page: Page, action: string): Promise<void> {
  */
 test('console: test a message under the current rules and under the rules editor\'s draft', { skip, timeout: 120_000 }, async (t) => {
   mkdirSync(SHOTS, { recursive: true });
-  const downstream = await startDownstream();
-  const master = await startTestMaster();
-  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await scanner.close();
-    await master.close();
-    await downstream.close();
-  });
-  const api = await apiClient(master.url);
-  await waitUntil(async () => (await api.get('/api/v1/nodes')).json.items[0]?.online, 'the scanner online');
+  const { downstream, master, scanner, browser, api } = await startConsoleCluster(t);
   const live = (await api.get('/api/v1/rules')).json as { version: number; document: Record<string, unknown> };
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
-import { startDownstream, type ReceivedMail } from '../helpers/downstream.ts';
+import { ADMIN_PASSWORD } from '../helpers/cluster-harness.ts';
+import type { ReceivedMail } from '../helpers/downstream.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
-import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
+import { consoleSkip as skip, shot, SHOTS } from '../helpers/console-browser.ts';
+import { startConsoleCluster } from '../helpers/console-cluster.ts';
 
 const DAY = 86_400_000;
 const isReport = (m: ReceivedMail) => /^X-Moat-Report: 1\r$/m.test(m.raw.toString('latin1'));
@@ -28,18 +28,7 @@ function htmlPart(mail: ReceivedMail): string {
  */
 test('console: scheduled reports, a field error, save, send now, the rounds; the mail as a reader sees it', { skip, timeout: 120_000 }, async (t) => {
   mkdirSync(SHOTS, { recursive: true });
-  const downstream = await startDownstream();
-  const master = await startTestMaster();
-  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await scanner.close();
-    await master.close();
-    await downstream.close();
-  });
-  const api = await apiClient(master.url);
-  await waitUntil(async () => (await api.get('/api/v1/nodes')).json.items[0]?.online, 'the scanner online');
+  const { downstream, master, scanner, browser, api } = await startConsoleCluster(t);
   for (const [from, subject] of [['news@shop.example', 'hello'], ['news@shop.example', 'again'], ['deals@spam.example', 'QUARANTINE-ME']] as const) {
     assert.ok((await sendMail(scanner.smtpPort, { from, to: ['bob@example.test'] }, message({ subject }))).ok);
   }
