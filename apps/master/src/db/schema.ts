@@ -1,6 +1,7 @@
 import type { AdminTables } from './tables/admin.ts';
 import type { AuthTables } from './tables/auth.ts';
 import type { ClusterTables } from './tables/cluster.ts';
+import type { CoordinationTables } from './tables/coordination.ts';
 import type { DataTables } from './tables/data.ts';
 
 export type { UsersTable, SessionsTable, ApiTokensTable } from './tables/auth.ts';
@@ -12,4 +13,4 @@ export type { UsersTable, SessionsTable, ApiTokensTable } from './tables/auth.ts
  * counters as numbers (PostgreSQL's BIGINT is parsed to a number in db/database.ts), booleans
  * as 0/1 integers.
  */
-export interface MasterSchema extends AuthTables, DataTables, ClusterTables, AdminTables {}
+export interface MasterSchema extends AuthTables, DataTables, ClusterTables, AdminTables, CoordinationTables {}

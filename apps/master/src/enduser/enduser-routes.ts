@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConfigError } from '@moat/config';
 import { sessionCookieOptions } from '../auth/session-cookie.ts';
 import { createLoginLimiter } from '../auth/login-limiter.ts';
+import { createSharedLoginLimiter } from '../auth/shared-login-limiter.ts';
 import type { DigestRepository } from '../digests/digest-repository.ts';
 import type { DigestStore } from '../digests/settings-repository.ts';
 import { verifyLink } from '../digests/links.ts';
@@ -46,8 +47,11 @@ type Form = Record<string, string | undefined>;
 export function enduserRoutes(deps: EnduserRoutesDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     const sessions = createEnduserSessions(deps.publish.db, deps.now);
+    // The request rate stays in this master's memory: it guards the master (and the database
+    // behind it) against a flood, which a database write per request would not.
     const requests = createLoginLimiter({ limit: deps.requestsPerMinute ?? 120, now: deps.now });
-    const badLinks = createLoginLimiter({ limit: 20, now: deps.now });
+    // Invalid links are guesses at a credential: counted across masters, as sign-ins are.
+    const badLinks = createSharedLoginLimiter(deps.publish.db, { scope: 'enduser-link', limit: 20, now: deps.now });
     const config = { public: true } as const;
     // A link's token is a credential: fastify's per-request info lines would log it with the URL.
     const quiet = { config, logLevel: 'warn' } as const;
@@ -58,7 +62,7 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
 
     app.addHook('onRequest', async (request, reply) => {
       reply.headers(SECURITY_HEADERS);
-      const allowed = requests.attempt(request.ip, request.ip); // every request counts
+      const allowed = await requests.attempt(request.ip, request.ip); // every request counts
       if (!allowed.allowed) {
         return reply.code(429).header('retry-after', String(allowed.retryAfterSeconds)).type('text/html').send(errorPage('Too many requests', 'Please wait a minute and try again.'));
       }
@@ -76,14 +80,14 @@ export function enduserRoutes(deps: EnduserRoutesDeps) {
     /** Check a link token; on failure the page says why (and repeated failures slow the client down). */
     async function checkToken(request: FastifyRequest, reply: FastifyReply, token: unknown) {
       // Counted before the check and given back when the link is good, so parallel guesses see each other.
-      const limited = badLinks.attempt(request.ip, request.ip);
+      const limited = await badLinks.attempt(request.ip, request.ip);
       if (!limited.allowed) {
         html(reply.header('retry-after', String(limited.retryAfterSeconds)), 429, errorPage('Too many invalid links', 'Please wait a minute and try again.'));
         return undefined;
       }
       const checked = verifyLink(await deps.store.secret(), typeof token === 'string' ? token : '', deps.now());
       if (checked.ok) {
-        badLinks.succeeded(limited.ticket);
+        await badLinks.succeeded(limited.ticket);
         return checked.link;
       }
       deps.log.info({ event: 'ENDUSER_LINK_REFUSED', reason: checked.reason }, 'digest link refused');

@@ -2,7 +2,8 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppDeps } from '../app-deps.ts';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.ts';
-import { createLoginLimiter, type LoginLimiter } from '../auth/login-limiter.ts';
+import type { LoginLimiter } from '../auth/login-limiter.ts';
+import { createSharedLoginLimiter } from '../auth/shared-login-limiter.ts';
 import { createSessionStore, type SessionStore } from '../auth/sessions.ts';
 import { createTokenStore, type TokenStore } from '../auth/tokens.ts';
 import { createUsersRepository, type UsersRepository } from '../auth/users-repository.ts';
@@ -24,7 +25,8 @@ export function createServices(deps: AppDeps): Services {
     sessions: createSessionStore(database.db, now, config.auth.sessionHours),
     tokens: createTokenStore(database.db, now),
     auditLog: createAuditLog(database.db, now),
-    loginLimiter: createLoginLimiter({ limit: config.auth.loginAttemptsPerMinute, now }),
+    // In the database: masters behind one balancer share the count (docs/security.md).
+    loginLimiter: createSharedLoginLimiter(database.db, { scope: 'login', limit: config.auth.loginAttemptsPerMinute, now }),
   };
 }
 

@@ -14,8 +14,8 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config } = app.deps;
 
   /** Count the attempt before the password is checked (parallel attempts see each other); 429 past a limit. */
-  function throttle(ip: string, username: string): AttemptTicket {
-    const verdict = loginLimiter.attempt(ip, username);
+  async function throttle(ip: string, username: string): Promise<AttemptTicket> {
+    const verdict = await loginLimiter.attempt(ip, username);
     if (verdict.allowed) return verdict.ticket;
     app.log.warn({ event: 'AUTH_THROTTLED', ip, username }, 'login refused: too many failed attempts');
     throw new ApiError(
@@ -42,7 +42,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { username, password } = request.body;
-      const ticket = throttle(request.ip, username);
+      const ticket = await throttle(request.ip, username);
       const user = await users.findByUsername(username);
       const hash = user === undefined ? undefined : await users.passwordHashOf(user.id);
       // Verify even for an unknown name, so timing does not tell which names exist.
@@ -53,7 +53,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.log.warn({ event: 'AUTH_LOGIN_FAILED', ip: request.ip, username, reason }, 'login failed');
         throw badCredentials();
       }
-      loginLimiter.succeeded(ticket);
+      await loginLimiter.succeeded(ticket);
       await sessions.sweep();
       const session = await sessions.create(user.id, request.ip, request.headers['user-agent'] ?? '');
       reply.setCookie(SESSION_COOKIE, session.token, sessionCookieOptions(cookieIsSecure(config), session.expiresAt));
@@ -104,13 +104,13 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const p = request.principal!;
-      const ticket = throttle(request.ip, p.username);
+      const ticket = await throttle(request.ip, p.username);
       const hash = await users.passwordHashOf(p.userId);
       if (hash === undefined || !(await verifyPassword(request.body.currentPassword, hash))) {
         await request.audit('auth.password_change_failed', `user:${p.userId}`, { reason: 'wrong current password' });
         throw new ApiError(403, 'MOAT_ERR_BAD_CREDENTIALS', 'the current password is wrong');
       }
-      loginLimiter.succeeded(ticket);
+      await loginLimiter.succeeded(ticket);
       await users.update(p.userId, { passwordHash: await hashPassword(request.body.newPassword) });
       const ended = await sessions.revokeAllForUser(p.userId, p.via === 'session' ? request.cookies[SESSION_COOKIE] : undefined);
       // A new password also ends the user's API tokens (made with the old one's trust).
