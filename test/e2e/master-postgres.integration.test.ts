@@ -99,3 +99,78 @@ test('two masters on one PostgreSQL: a rules change saved on one reaches a scann
     await pg.stop();
   }
 });
+
+test('two masters on one PostgreSQL: a message quarantined by master B\'s scanner is fetched (the same bytes) and released through master A, which forwards to B; a wrong peer secret, or a master that is gone, fails', { skip, timeout: 180_000 }, async () => {
+  const pg = await startPostgres();
+  const downstream = await startDownstream();
+  let a = await startTestMaster({ database: { url: pg.url }, name: 'master-a' });
+  const b = await startTestMaster({ database: { url: pg.url }, name: 'master-b' });
+  const scanner = await startClusterScanner('pg-scanner-3', b.wsUrl, downstream.port);
+  let bClosed = false;
+  try {
+    await waitUntil(() => scanner.link?.isConnected, 'the scanner linked to master B');
+    let apiA = await apiClient(a.url);
+    const apiB = await apiClient(b.url);
+    const [one, two] = ['QUARANTINE-ME forwarded one', 'QUARANTINE-ME forwarded two'] as const;
+    for (const subject of [one, two]) {
+      // About 330 kB: several 64 KiB chunks of the link's stream, and more than one read on the HTTP hop.
+      assert.equal((await sendMail(scanner.smtpPort, { from: 'alice@origin.test', to: ['user@example.test'] }, message({ subject, body: `${subject}: ${'body line\r\n'.repeat(30000)}` }))).code, 250);
+    }
+    const heldOn = async () => (await apiA.get('/api/v1/quarantine?limit=50')).json.items as { id: string; subject: string }[];
+    await waitUntil(async () => (await heldOn()).length === 2, 'master A lists both messages held by master B\'s scanner');
+    const items = await heldOn();
+    const first = items.find((q) => q.subject === one)!;
+    const second = items.find((q) => q.subject === two)!;
+    const raw = async (baseUrl: string, cookie: string, id: string) => {
+      const res = await fetch(`${baseUrl}/api/v1/quarantine/${id}/raw`, { headers: { cookie } });
+      return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+    };
+
+    // Fetched through master A: forwarded to master B, which holds the link; the same bytes as B serves.
+    const viaA = await raw(a.url, apiA.cookie, first.id);
+    assert.equal(viaA.status, 200, viaA.bytes.toString());
+    const viaB = await raw(b.url, apiB.cookie, first.id);
+    assert.equal(viaB.status, 200);
+    assert.ok(viaA.bytes.length > 300_000 && viaA.bytes.includes(`Subject: ${one}`), 'the whole message came through master A');
+    assert.ok(viaA.bytes.equals(viaB.bytes), 'the same bytes through either master');
+
+    // Released through master A: the scanner on master B relays it downstream.
+    const released = await apiA.post(`/api/v1/quarantine/${first.id}/release`);
+    assert.equal(released.status, 200, released.text);
+    await downstream.waitFor(1);
+    assert.ok(downstream.received[0]!.raw.includes(`Subject: ${one}`), 'the released message reached the downstream server');
+
+    // The route between masters takes only the masters' secret.
+    const peerCall = (secret?: string) => fetch(`${b.url}/cluster/peer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(secret === undefined ? {} : { 'x-moat-peer-secret': secret }) },
+      body: JSON.stringify({ nodeId: 'x', frame: { type: 'queue.list', limit: 1 } }),
+    });
+    assert.equal((await peerCall()).status, 401);
+    assert.equal((await peerCall('not-the-secret')).status, 401);
+    assert.equal((await peerCall(apiA.cookie)).status, 401, 'a console session is no peer secret');
+
+    // Master A restarted with a wrong secret: master B refuses what it forwards, so A cannot reach B's node.
+    await a.database.db.updateTable('master_secret').set({ secret: 'a-wrong-secret-for-master-a' }).execute();
+    await a.close();
+    a = await startTestMaster({ database: { url: pg.url }, name: 'master-a', port: a.port });
+    apiA = await apiClient(a.url);
+    const refused = await apiA.get(`/api/v1/quarantine/${second.id}/raw`);
+    assert.equal(refused.status, 502, refused.text);
+    assert.equal(refused.json.code, 'MOAT_ERR_PEER');
+    assert.equal((await raw(b.url, apiB.cookie, second.id)).status, 200, 'master B itself still serves it');
+
+    // Master B stops: its registration goes, and its node (still linked to it in the database) is offline for master A.
+    await b.close();
+    bClosed = true;
+    const gone = await apiA.get(`/api/v1/quarantine/${second.id}/raw`);
+    assert.equal(gone.status, 503, gone.text);
+    assert.equal(gone.json.code, 'MOAT_ERR_NODE_OFFLINE');
+  } finally {
+    await scanner.close();
+    if (!bClosed) await b.close();
+    await a.close();
+    await downstream.close();
+    await pg.stop();
+  }
+});

@@ -11,10 +11,12 @@ import { login, startHarness } from './testing/harness.ts';
 /**
  * The only routes anyone may call without credentials. The console's page and its static files
  * (`/`, `/assets/:file`) are public so the sign-in page can load; they hold no data, and every
- * API call the console makes needs a session.
+ * API call the console makes needs a session. `/cluster` and `/cluster/peer` are public to the
+ * auth hook only: a scanner proves itself inside the link, another master with the masters'
+ * secret before the body is read (cluster/peer-route.ts; test/e2e/master-postgres).
  */
 const PUBLIC_ALLOWED = new Set([
-  'GET /healthz', 'HEAD /healthz', 'POST /api/v1/auth/login', 'GET /cluster', 'HEAD /cluster',
+  'GET /healthz', 'HEAD /healthz', 'POST /api/v1/auth/login', 'GET /cluster', 'HEAD /cluster', 'POST /cluster/peer',
   'GET /', 'HEAD /', 'GET /assets/:file', 'HEAD /assets/:file',
 ]);
 

@@ -29,6 +29,7 @@ export const MasterConfigSchema = Type.Object(
           ),
         ),
         trustProxy: Type.Boolean({ default: false, description: 'Trust X-Forwarded-For (only behind your own reverse proxy).' }),
+        peerUrl: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+/?$', description: 'Several masters on one PostgreSQL (`database.url`): the address the other masters reach this one at, to forward requests for the scanners linked here, e.g. `https://master-a.example.com:8080`. Default: `host` and the port it listens on (a wildcard host becomes this machine\'s host name). With `tls`, the others pin the certificate\'s fingerprint this master registers. Ignored with SQLite. docs/cluster.md.' })),
       },
       { additionalProperties: false, default: {} },
     ),

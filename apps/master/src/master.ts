@@ -15,6 +15,7 @@ import { openConfiguredDatabase } from './db/open-configured.ts';
 import { buildApp } from './app.ts';
 import { ClusterHub } from './cluster/hub.ts';
 import { clusterLinkRoute } from './cluster/link-route.ts';
+import { setUpPeers } from './cluster/peers.ts';
 import { clusterRoutes } from './routes/cluster/index.ts';
 import { dataRoutes } from './routes/data/index.ts';
 import { currentRules, seedRules } from './rules/rules-repository.ts';
@@ -112,6 +113,8 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   // Several masters on one PostgreSQL: what changes here reaches the scanners linked to the others.
   const notices = changeNotices(database, { url: config.database?.url, log, onChange: (kind) => hub.changedElsewhere(kind) });
   hub.announceChangesWith(notices);
+  // …and a request for a node linked to another master is forwarded to it.
+  const peers = await setUpPeers({ config, database, hub, log, now });
   const deps = { config, ...(db && { db }), database, log, now, cluster: hub };
   let url = '';
   const digestStore = createDigestStore(database.db);
@@ -152,6 +155,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
     extraPlugins: [
       ...(failover ? [failoverRoutes(failover)] : []),
       clusterLinkRoute(hub),
+      ...peers.routes,
       async (api) => {
         await api.register(dataRoutes, { prefix: '/api/v1', deps });
         await api.register(clusterRoutes(hub, deps), { prefix: '/api/v1' });
@@ -168,6 +172,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   await app.listen({ host: config.http.host, port: config.http.port });
   const port = (app.server.address() as AddressInfo).port;
   url = `${config.http.tls ? 'https' : 'http'}://${config.http.host}:${port}`;
+  await peers.start(port);
   if (failover) await failover.start();
   else {
     digests.start(DIGEST_TICK_MS);
@@ -199,6 +204,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       await digests.stop();
       await reports.stop();
       await notices.close();
+      await peers.close();
       await hub.close();
       await app.close();
       // Closes the SQLite handle too.

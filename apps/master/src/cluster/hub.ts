@@ -28,6 +28,8 @@ import { allRecipientLists, currentListsVersion } from '../recipient-lists/recip
 import { rulesWithEndUserLists } from '../recipient-lists/legacy-rules-push.ts';
 import { LearnDispatcher } from '../learn/learn-dispatcher.ts';
 import { createLearnStore, type LearnStore } from '../learn/learn-store.ts';
+import { withoutId, type ProtocolNeed } from './peer-wire.ts';
+import type { PeerForwarder } from './peer-forwarder.ts';
 
 export interface HubSettings {
   readonly heartbeatMs: number;
@@ -94,6 +96,8 @@ export class ClusterHub implements ClusterControl {
   private readonly database: MasterDatabase;
   /** Several masters on one PostgreSQL: tells the others what changed here (db/change-notices.ts). */
   private notices: Pick<ChangeNotices, 'notify'> | undefined;
+  /** Several masters on one PostgreSQL: carries requests for nodes linked to another master (forwardThrough). */
+  private peers: Pick<PeerForwarder, 'request' | 'fetchStream'> | undefined;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly settings: HubSettings;
@@ -673,10 +677,8 @@ export class ClusterHub implements ClusterControl {
 
   /** Run a recipient lookup on a scanner ("test this address"): what RCPT TO would answer there now. */
   async testRecipient(nodeId: string, address: string): Promise<VerifyTestAnswer> {
-    const s = await this.session(nodeId);
-    if (s.protocol < VERIFY_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to test recipients there`);
-    const data = await this.request<unknown>(nodeId, (id) => ({ type: 'verify.test', id, address }));
-    if (!validTestAnswer(data)) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE', 'the node answered verify.test without a valid answer');
+    const data = await this.request<unknown>(nodeId, (id) => ({ type: 'verify.test', id, address }), { version: VERIFY_PROTOCOL_VERSION, what: 'test recipients there' });
+    if (!validTestAnswer(data)) throw new NodeRequestError(await this.nodeName(nodeId), 'MOAT_ERR_NODE', 'the node answered verify.test without a valid answer');
     return data;
   }
 
@@ -685,13 +687,11 @@ export class ClusterHub implements ClusterControl {
    * under the rules in force there or a draft. Nothing is stored or relayed on the node.
    */
   async testMessage(nodeId: string, input: { envelope: TestEnvelope; message: Buffer; rules?: unknown }): Promise<MessageTestAnswer> {
-    const s = await this.session(nodeId);
-    if (s.protocol < MESSAGE_TEST_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to test messages there`);
     const frame = (id: string): ToScanner => ({ type: 'message.test', id, envelope: input.envelope, data: input.message.toString('base64'), ...(input.rules !== undefined ? { rules: input.rules } : {}) });
     // Never send a frame past the link's cap: the scanner would close the link (the route checks first and answers 413).
-    if (Buffer.byteLength(encodeFrame(frame('x'.repeat(64)))) > MAX_FRAME_BYTES) throw new NodeRequestError(s.node.name, 'MOAT_ERR_TOO_LARGE', 'the message and the draft rules do not fit one frame of the cluster link');
-    const data = await this.request<unknown>(nodeId, frame);
-    if (!validMessageTestAnswer(data)) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE', 'the node answered message.test without a valid answer');
+    if (Buffer.byteLength(encodeFrame(frame('x'.repeat(64)))) > MAX_FRAME_BYTES) throw new NodeRequestError(await this.nodeName(nodeId), 'MOAT_ERR_TOO_LARGE', 'the message and the draft rules do not fit one frame of the cluster link');
+    const data = await this.request<unknown>(nodeId, frame, { version: MESSAGE_TEST_PROTOCOL_VERSION, what: 'test messages there' });
+    if (!validMessageTestAnswer(data)) throw new NodeRequestError(await this.nodeName(nodeId), 'MOAT_ERR_NODE', 'the node answered message.test without a valid answer');
     return data;
   }
 
@@ -730,8 +730,21 @@ export class ClusterHub implements ClusterControl {
     return this.nodeNames.get(nodeId) ?? (await this.registry.get(nodeId).catch(() => undefined))?.name ?? nodeId;
   }
 
-  private async request<T>(nodeId: string, frame: (id: string) => ToScanner): Promise<T> {
+  // ── requests for one node: on this master's link, or forwarded to the master holding it ──
+  /** Several masters on one PostgreSQL: requests for nodes linked elsewhere go through `peers` (cluster/peer-*.ts). */
+  forwardThrough(peers: Pick<PeerForwarder, 'request' | 'fetchStream'>): void {
+    this.peers = peers;
+  }
+
+  private request<T>(nodeId: string, frame: (id: string) => ToScanner, need?: ProtocolNeed): Promise<T> {
+    if (this.peers && !this.sessions.has(nodeId)) return this.peers.request<T>(nodeId, withoutId(frame), need);
+    return this.requestHere<T>(nodeId, frame, need);
+  }
+
+  /** A request on this master's own link to the node (a forwarded one too: it is never forwarded again). */
+  async requestHere<T>(nodeId: string, frame: (id: string) => ToScanner, need?: ProtocolNeed): Promise<T> {
     const s = await this.session(nodeId);
+    if (need && s.protocol < need.version) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to ${need.what}`);
     const { id, promise } = s.pending.open<T>(this.settings.requestTimeoutMs, () => new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TIMEOUT', `node ${s.node.name} did not answer in time`));
     this.send(s.ws, frame(id));
     return promise;
@@ -750,14 +763,19 @@ export class ClusterHub implements ClusterControl {
     const data = await this.request<{ queueId?: unknown; rcptTo?: unknown }>(nodeId, (id) => ({ type: 'retained.redeliver', id, messageId, ...(rcptTo ? { rcptTo: [...rcptTo] } : {}) }));
     // The result's data is not covered by the frame schema: check the two fields before they reach the audit log.
     if (typeof data?.queueId !== 'string' || !/^[0-9A-Za-z]{20}$/.test(data.queueId) || !Array.isArray(data.rcptTo)) {
-      throw new NodeRequestError((await this.session(nodeId)).node.name, 'MOAT_ERR_NODE_REQUEST', 'the node answered a re-delivery without its queue id');
+      throw new NodeRequestError(await this.nodeName(nodeId), 'MOAT_ERR_NODE_REQUEST', 'the node answered a re-delivery without its queue id');
     }
     return { queueId: data.queueId, rcptTo: data.rcptTo.filter((a): a is string => typeof a === 'string').slice(0, 100) };
   }
   // ── end retention ──
 
-  /** A message's content from its node, in chunks under credit (`quarantine.chunk` frames answer any fetch). */
-  private async fetchStream(nodeId: string, frame: (id: string) => ToScanner): Promise<Readable> {
+  private fetchStream(nodeId: string, frame: (id: string) => ToScanner): Promise<Readable> {
+    if (this.peers && !this.sessions.has(nodeId)) return this.peers.fetchStream(nodeId, withoutId(frame));
+    return this.fetchStreamHere(nodeId, frame);
+  }
+
+  /** A message's content from a node linked here, in chunks under credit (`quarantine.chunk` frames answer any fetch). */
+  async fetchStreamHere(nodeId: string, frame: (id: string) => ToScanner): Promise<Readable> {
     const s = await this.session(nodeId);
     const id = `f${Math.random().toString(36).slice(2, 12)}`;
     const stream = new MessageStream(
@@ -795,11 +813,7 @@ export class ClusterHub implements ClusterControl {
   }
 
   async queueAction(nodeId: string, queueId: string, action: 'retry' | 'delete' | 'bounce'): Promise<void> {
-    if (action === 'bounce') {
-      const s = await this.session(nodeId);
-      if (s.protocol < QUEUE_BOUNCE_PROTOCOL_VERSION) throw new NodeRequestError(s.node.name, 'MOAT_ERR_NODE_TOO_OLD', `node ${s.node.name} speaks protocol ${s.protocol}: upgrade it to bounce from its queue`);
-    }
-    await this.request(nodeId, (id) => ({ type: `queue.${action}`, id, queueId }));
+    await this.request(nodeId, (id) => ({ type: `queue.${action}`, id, queueId }), action === 'bounce' ? { version: QUEUE_BOUNCE_PROTOCOL_VERSION, what: 'bounce from its queue' } : undefined);
   }
 
   // ── queue.inject: mail the master composed (digests), relayed through a scanner's queue ──

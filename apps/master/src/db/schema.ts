@@ -3,6 +3,7 @@ import type { AuthTables } from './tables/auth.ts';
 import type { ClusterTables } from './tables/cluster.ts';
 import type { CoordinationTables } from './tables/coordination.ts';
 import type { DataTables } from './tables/data.ts';
+import type { MasterTables } from './tables/masters.ts';
 
 export type { UsersTable, SessionsTable, ApiTokensTable } from './tables/auth.ts';
 
@@ -13,4 +14,4 @@ export type { UsersTable, SessionsTable, ApiTokensTable } from './tables/auth.ts
  * counters as numbers (PostgreSQL's BIGINT is parsed to a number in db/database.ts), booleans
  * as 0/1 integers.
  */
-export interface MasterSchema extends AuthTables, DataTables, ClusterTables, AdminTables, CoordinationTables {}
+export interface MasterSchema extends AuthTables, DataTables, ClusterTables, AdminTables, MasterTables, CoordinationTables {}

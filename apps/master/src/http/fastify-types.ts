@@ -8,7 +8,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Minimum role for this route. Default: auditor for GET/HEAD, admin for everything else. */
     role?: Role;
-    /** No authentication at all: only /healthz, the login route and the /cluster link. */
+    /** No user authentication: only /healthz, the login route, the /cluster link and /cluster/peer (which check their own credentials). */
     public?: boolean;
   }
   interface FastifyRequest {
