@@ -7,6 +7,7 @@ import type { MasterSchema } from '../db/schema.ts';
 import type { NodesSeenByData } from '../db/tables/data.ts';
 import { inChunks } from './in-chunks.ts';
 import type { Ordered } from './message-writer.ts';
+import { createLogPartitions } from './log-partitions.ts';
 import { createPendingChanges } from './pending-changes.ts';
 import { createRollups } from './rollups.ts';
 import { createMessageWriter } from './message-writer.ts';
@@ -69,6 +70,8 @@ const CHECKS = new Map<string, (v: unknown) => boolean>(Object.entries(EVENT_SCH
  */
 export function createIngest(db: Kysely<MasterSchema>, engine: Engine, options: { now?: () => number } = {}): Ingest {
   const now = options.now ?? Date.now;
+  // Per ingest (so per master process): remembers the day partitions known to exist.
+  const partitions = createLogPartitions(engine, now);
 
   async function batch(trx: Kysely<MasterSchema>, nodeId: string, events: readonly OutboxEvent[]): Promise<IngestResult> {
     let upToSeq = 0;
@@ -120,7 +123,7 @@ export function createIngest(db: Kysely<MasterSchema>, engine: Engine, options: 
 
     const pending = createPendingChanges(trx);
     const rollups = createRollups(trx);
-    const messages = createMessageWriter(trx, engine, rollups, pending);
+    const messages = createMessageWriter(trx, engine, rollups, pending, partitions);
     const quarantine = createQuarantineWriter(trx, engine, pending);
     const retained = createRetainedWriter(trx, pending);
     const apply: { [T in EventType]: Ordered<EventPayload<T>>[] } = { 'message.logged': [], 'delivery.status': [], 'quarantine.added': [], 'quarantine.changed': [], 'retained.expired': [] };

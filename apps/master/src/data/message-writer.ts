@@ -5,6 +5,8 @@ import type { MasterSchema } from '../db/schema.ts';
 import { domainOf, normalizeAddress, uniqueRecipients } from './addresses.ts';
 import { dsnStatus, foldDelivery, type DeliveryState } from './delivery-state.ts';
 import { inChunks } from './in-chunks.ts';
+import { insertLogEntries } from './log-entries.ts';
+import type { LogPartitions } from './log-partitions.ts';
 import type { PendingChanges } from './pending-changes.ts';
 import type { Rollups } from './rollups.ts';
 import { indexSubjects } from './subject-search.ts';
@@ -17,20 +19,22 @@ export interface Ordered<T> {
 
 /**
  * Applies `message.logged` and `delivery.status` to the message log, a batch's events of one
- * type at a time, in seq order, many rows per statement. Built over the ingest's transaction.
+ * type at a time, in seq order, many rows per statement. Built over the ingest's transaction;
+ * `partitions` makes the days' partitions of the log entries it writes (PostgreSQL).
  */
-export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, rollups: Rollups, pending: PendingChanges) {
+export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, rollups: Rollups, pending: PendingChanges, partitions: LogPartitions) {
   /** Fold deliveries into their messages (each message read once and written once); those whose message has not arrived wait. */
   async function delivery(nodeId: string, changes: readonly Ordered<DeliveryStatus>[]): Promise<void> {
     if (changes.length === 0) return;
-    const states = new Map<string, { rid: number; state: DeliveryState; dsn: string | null | undefined; changed: boolean }>();
+    const states = new Map<string, { rid: number; receivedAt: number; state: DeliveryState; dsn: string | null | undefined; changed: boolean }>();
     await inChunks([...new Set(changes.map((c) => c.ev.id))], async (ids) => {
-      const rows = await db.selectFrom('messages')
-        .select(['rid', 'id', 'status', 'attempts', 'last_attempt_at', 'delivered', 'deferred', 'bounced', 'delivery_detail'])
-        .where('id', 'in', ids).where('node_id', '=', nodeId).execute();
+      // Through the id→day index: on PostgreSQL each message is read from its day's partition.
+      const rows = await db.selectFrom('message_ids as k').innerJoin('messages as m', (j) => j.onRef('m.received_at', '=', 'k.received_at').onRef('m.rid', '=', 'k.rid'))
+        .select(['m.rid', 'm.received_at', 'm.id', 'm.status', 'm.attempts', 'm.last_attempt_at', 'm.delivered', 'm.deferred', 'm.bounced', 'm.delivery_detail'])
+        .where('k.id', 'in', ids).where('k.node_id', '=', nodeId).execute();
       for (const row of rows) {
         states.set(row.id, {
-          rid: row.rid, dsn: undefined, changed: false,
+          rid: row.rid, receivedAt: row.received_at, dsn: undefined, changed: false,
           state: {
             status: row.status, attempts: row.attempts, lastAttemptAt: row.last_attempt_at, detail: row.delivery_detail,
             delivered: JSON.parse(row.delivered) as string[], deferred: JSON.parse(row.deferred) as string[], bounced: JSON.parse(row.bounced) as string[],
@@ -50,7 +54,7 @@ export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, ro
         s.changed = true;
       }
     }
-    for (const { rid, state: st, dsn, changed } of states.values()) {
+    for (const { rid, receivedAt, state: st, dsn, changed } of states.values()) {
       if (!changed && dsn === undefined) continue;
       await db.updateTable('messages').set({
         ...(changed && {
@@ -58,7 +62,7 @@ export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, ro
           delivered: JSON.stringify(st.delivered), deferred: JSON.stringify(st.deferred), bounced: JSON.stringify(st.bounced), delivery_detail: st.detail,
         }),
         ...(dsn !== undefined && { dsn_status: dsn }),
-      }).where('rid', '=', rid).execute();
+      }).where('received_at', '=', receivedAt).where('rid', '=', rid).execute();
     }
   }
 
@@ -74,14 +78,15 @@ export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, ro
         const mailFrom = normalizeAddress(m.mailFrom);
         return { m, mailFrom, senderDomain: domainOf(mailFrom), recipients: uniqueRecipients(m.rcptTo) };
       });
+      await partitions.ensure(db, entries.map((e) => e.m.receivedAt));
       const rids = new Map<string, number>();
       await inChunks(entries, async (chunk) => {
-        const rows = await db.insertInto('messages').values(chunk.map(({ m, mailFrom, senderDomain, recipients }) => ({
+        const rows = await insertLogEntries(db, engine, chunk.map(({ m, mailFrom, senderDomain, recipients }) => ({
           node_id: nodeId, id: m.id, received_at: m.receivedAt, client_ip: m.clientIp, helo: m.helo, mail_from: mailFrom, sender_domain: senderDomain,
           rcpt_to: JSON.stringify(recipients), first_rcpt: recipients[0] ?? '', rcpt_count: recipients.length, subject: m.subject, message_id: m.messageId,
           size: m.size, action: m.action, score: m.score, reasons: JSON.stringify(m.reasons), rules_version: m.rulesVersion, status: m.status,
           retained_bytes: m.retainedBytes ?? null, refusal: m.refusal ? JSON.stringify(m.refusal) : null, event_count: m.refusal?.count ?? 1,
-        }))).onConflict((oc) => oc.columns(['id', 'node_id']).doNothing()).returning(['rid', 'id']).execute();
+        })));
         for (const r of rows) rids.set(r.id, r.rid);
       });
       // The first entry of an id is the one inserted (a second in the same statement conflicts with it).

@@ -106,13 +106,15 @@ export async function searchMessages(db: Kysely<MasterSchema>, engine: Engine, q
 
 /** One message of the log with everything the master knows about it. */
 export async function getMessage(db: Kysely<MasterSchema>, nodeId: string, id: string): Promise<MessageDetail | undefined> {
-  const row = await db.withTables<NodesSeenByData>().selectFrom('messages as m')
+  // Through the id→day index: on PostgreSQL one day's partition is read.
+  const row = await db.withTables<NodesSeenByData>().selectFrom('message_ids as k')
+    .innerJoin('messages as m', (j) => j.onRef('m.received_at', '=', 'k.received_at').onRef('m.rid', '=', 'k.rid'))
     .leftJoin('nodes as n', 'n.id', 'm.node_id')
     .leftJoin('quarantine as q', (j) => j.onRef('q.id', '=', 'm.id').onRef('q.node_id', '=', 'm.node_id'))
     .select([...SUMMARY_COLUMNS, 'm.helo', 'm.rcpt_to', 'm.message_id', 'm.reasons', 'm.rules_version', 'm.attempts', 'm.last_attempt_at', 'm.delivered', 'm.deferred',
       'm.bounced', 'm.delivery_detail', 'm.dsn_status', 'q.status as q_status', 'q.status_at as q_status_at', 'm.retained_bytes', 'm.retained_gone_at',
       'm.retained_gone_reason', 'm.refusal'])
-    .where('m.id', '=', id).where('m.node_id', '=', nodeId).executeTakeFirst();
+    .where('k.id', '=', id).where('k.node_id', '=', nodeId).executeTakeFirst();
   if (!row) return undefined;
   return {
     ...toSummary(row),

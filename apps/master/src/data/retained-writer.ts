@@ -13,11 +13,14 @@ export function createRetainedWriter(db: Kysely<MasterSchema>, pending: PendingC
   async function expired(nodeId: string, changes: readonly Ordered<RetainedExpired>[]): Promise<void> {
     for (const { ord, ev } of changes) {
       for (const id of ev.ids) {
-        const marked = await db.updateTable('messages').set({ retained_gone_at: ev.at, retained_gone_reason: ev.reason })
-          .where('id', '=', id).where('node_id', '=', nodeId).where('retained_bytes', 'is not', null).where('retained_gone_at', 'is', null).executeTakeFirst();
-        if (Number(marked.numUpdatedRows) > 0) continue;
-        const exists = await db.selectFrom('messages').select('rid').where('id', '=', id).where('node_id', '=', nodeId).executeTakeFirst();
-        if (!exists) await pending.hold(nodeId, id, ord, 'retained.expired', { ids: [id], reason: ev.reason, at: ev.at });
+        // Through the id→day index: on PostgreSQL the entry is in its day's partition.
+        const entry = await db.selectFrom('message_ids').select(['received_at', 'rid']).where('id', '=', id).where('node_id', '=', nodeId).executeTakeFirst();
+        if (!entry) {
+          await pending.hold(nodeId, id, ord, 'retained.expired', { ids: [id], reason: ev.reason, at: ev.at });
+          continue;
+        }
+        await db.updateTable('messages').set({ retained_gone_at: ev.at, retained_gone_reason: ev.reason })
+          .where('received_at', '=', entry.received_at).where('rid', '=', entry.rid).where('retained_bytes', 'is not', null).where('retained_gone_at', 'is', null).execute();
       }
     }
   }

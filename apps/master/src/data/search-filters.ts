@@ -66,7 +66,8 @@ export function commonSearch(t: SearchTables, alias: string, q: CommonSearch, wh
   const recipient = q.recipient === undefined ? undefined : normalizeAddress(q.recipient);
   const byRcptTable = recipient !== undefined && exact && !recipient.startsWith('@');
   const main = sql`${sql.table(t.table)} ${sql.raw(alias)}`;
-  const from = byRcptTable ? sql`${sql.table(t.rcptTable)} r JOIN ${main} ON ${sql.ref(`${alias}.rid`)} = r.rid` : main;
+  // On the time too: the log's key on PostgreSQL is (time, rid), one partition per day.
+  const from = byRcptTable ? sql`${sql.table(t.rcptTable)} r JOIN ${main} ON ${sql.ref(`${alias}.${t.timeCol}`)} = ${sql.ref(`r.${t.timeCol}`)} AND ${sql.ref(`${alias}.rid`)} = r.rid` : main;
   const timeCol = byRcptTable ? `r.${t.timeCol}` : `${alias}.${t.timeCol}`;
   const ridCol = byRcptTable ? 'r.rid' : `${alias}.rid`;
 

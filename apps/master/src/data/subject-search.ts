@@ -60,3 +60,10 @@ export async function indexSubjects(db: Kysely<MasterSchema>, engine: Engine, ta
   const fts = sql.table(FTS[table]);
   await inChunks(rows, (chunk) => sql`INSERT INTO ${fts} (rowid, subject) VALUES ${sql.join(chunk.map((r) => sql`(${r.rid}, ${r.subject})`))}`.execute(db));
 }
+
+/** Remove deleted rows' subjects from the index (SQLite's FTS5 rows, contentless_delete); nothing on PostgreSQL. */
+export async function unindexSubjects(db: Kysely<MasterSchema>, engine: Engine, table: SubjectTable, rids: readonly number[]): Promise<void> {
+  if (engine === 'postgres' || rids.length === 0) return;
+  const fts = sql.table(FTS[table]);
+  await inChunks(rids, (chunk) => sql`DELETE FROM ${fts} WHERE rowid IN (${sql.join(chunk)})`.execute(db));
+}

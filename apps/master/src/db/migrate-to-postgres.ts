@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Db } from '@moat/storage';
+import { createLogPartitions } from '../data/log-partitions.ts';
 import type { MasterDatabase } from './database.ts';
 import type { MasterSchema } from './schema.ts';
 
@@ -12,6 +13,8 @@ import type { MasterSchema } from './schema.ts';
  * The tables are the target's (information_schema), so SQLite-only machinery is left behind by
  * construction: the FTS5 tables and their shadows (PostgreSQL indexes `subject` with pg_trgm),
  * the trigger replication's repl_* tables, sqlite_sequence. `schema_version` is the target's own.
+ * The message log's day partitions are made first and filled through their parent tables;
+ * `message_ids` (a table on PostgreSQL, the log's id→day index) is read from SQLite's view.
  */
 
 export interface TableCopied {
@@ -59,7 +62,8 @@ export async function migrateToPostgres(source: MasterDatabase, target: MasterDa
   if (sourceVersion !== targetVersion) throw new MigrationError(`the schema versions differ: SQLite is at ${sourceVersion}, PostgreSQL at ${targetVersion}; run the same Moat version on both`);
 
   const tables = await targetTables(target.db);
-  const present = new Set((sqlite.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]));
+  // A view on SQLite may stand for a table on PostgreSQL: `message_ids`, the log's id→day index (migration 22).
+  const present = new Set((sqlite.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").pluck().all() as string[]));
   for (const t of tables) if (!present.has(t.name)) throw new MigrationError(`table ${t.name} is in PostgreSQL but not in the SQLite database`, t.name);
   for (const t of tables) {
     const any = await sql`SELECT 1 FROM ${sql.table(t.name)} LIMIT 1`.execute(target.db);
@@ -68,6 +72,9 @@ export async function migrateToPostgres(source: MasterDatabase, target: MasterDa
 
   const copied: TableCopied[] = [];
   await target.db.transaction().execute(async (trx) => {
+    // The message log's day partitions, for every day it holds (data/log-partitions.ts).
+    const days = sqlite.prepare('SELECT DISTINCT received_at FROM (SELECT received_at - (received_at % 86400000) AS received_at FROM messages)').pluck().all() as number[];
+    await createLogPartitions('postgres').ensure(trx, days);
     for (const t of tables) {
       const rows = await copyTable(sqlite, trx, t);
       copied.push({ table: t.name, rows });
@@ -96,6 +103,7 @@ async function targetTables(db: Kysely<MasterSchema>): Promise<Table[]> {
   const columns = await sql<{ table_name: string; column_name: string; data_type: string; is_identity: string }>`
     SELECT table_name, column_name, data_type, is_identity FROM information_schema.columns
     WHERE table_schema = current_schema() AND table_name <> 'schema_version' AND is_generated = 'NEVER'
+      AND table_name NOT IN (SELECT relname FROM pg_class WHERE relispartition)
     ORDER BY table_name, ordinal_position`.execute(db);
   const byName = new Map<string, { columns: Column[]; identity: string[] }>();
   for (const c of columns.rows) {

@@ -61,7 +61,7 @@ const isDeliveredTo = (delivered: string, rcpt: string) => (JSON.parse(delivered
 export function createEnduserLearning(deps: EnduserLearningDeps) {
   const { db } = deps;
   /** Messages the filter let through to `rcpt` whose retained copy is kept (`deliver` or `tag`). */
-  const deliveredTo = (rcpt: string) => db.selectFrom('message_rcpts as r').innerJoin('messages as m', 'm.rid', 'r.rid')
+  const deliveredTo = (rcpt: string) => db.selectFrom('message_rcpts as r').innerJoin('messages as m', (j) => j.onRef('m.received_at', '=', 'r.received_at').onRef('m.rid', '=', 'r.rid'))
     .select(['m.node_id', 'm.id', 'm.received_at', 'm.mail_from', 'm.subject', 'm.delivered'])
     .where('r.rcpt', '=', rcpt).where('m.action', 'in', ['deliver', 'tag'])
     .where('m.retained_bytes', 'is not', null).where('m.retained_gone_at', 'is', null)

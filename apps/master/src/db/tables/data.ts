@@ -1,7 +1,7 @@
 import type { Generated } from 'kysely';
 
 /**
- * The message log, quarantine index, events, roll-ups (migrations 2, 4, 8, 12, 15). The FTS5
+ * The message log, quarantine index, events, roll-ups (migrations 2, 4, 8, 12, 15, 22). The FTS5
  * subject tables of SQLite (`messages_fts`, `quarantine_fts`) are not typed: only
  * data/subject-search.ts touches them, and PostgreSQL has none (a pg_trgm index instead).
  */
@@ -10,6 +10,7 @@ export interface DataTables {
   node_event_warnings: NodeEventWarningsTable;
   messages: MessagesTable;
   message_rcpts: MessageRcptsTable;
+  message_ids: MessageIdsTable;
   quarantine: QuarantineTable;
   quarantine_rcpts: QuarantineRcptsTable;
   pending_changes: PendingChangesTable;
@@ -78,6 +79,18 @@ export interface MessageRcptsTable {
   rcpt: string;
   received_at: number;
   rid: number;
+}
+
+/**
+ * The id→day index (migration 22): where a node's message is in the log. A table on
+ * PostgreSQL (the log's partitions are found by day; it is written by data/log-entries.ts and
+ * owns the rid sequence), a view over `messages` on SQLite (read only).
+ */
+export interface MessageIdsTable {
+  id: string;
+  node_id: string;
+  received_at: number;
+  rid: Generated<number>;
 }
 
 export interface QuarantineTable {
