@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -31,6 +32,9 @@ import { createDigestStore } from './digests/settings-repository.ts';
 import { ReportRunner } from './scheduled-reports/report-runner.ts';
 import { reportScheduleRoutes } from './scheduled-reports/report-routes.ts';
 import { createScheduleRepository } from './scheduled-reports/schedule-repository.ts';
+import { jobLease } from './db/leases.ts';
+import { cacheSweep, CACHE_SWEEP_MS } from './jobs/cache-sweep.ts';
+import { OnceOnlyJob } from './jobs/once-only-job.ts';
 import { enduserRoutes } from './enduser/enduser-routes.ts';
 import { createEnduserLearning } from './enduser/enduser-learning.ts';
 import { Failover } from './failover/failover.ts';
@@ -117,11 +121,16 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const peers = await setUpPeers({ config, database, hub, log, now });
   const deps = { config, ...(db && { db }), database, log, now, cluster: hub };
   let url = '';
+  // The jobs that must run once across masters hold a lease (db/leases.ts); this master
+  // instance is its holder (a restart is another holder), and a lease outlives three ticks.
+  const holder = `${config.node.name}/${randomBytes(4).toString('hex')}`;
+  const leaseFor = (name: string, everyMs: number) => jobLease(database.db, name, { holder, ttlMs: 3 * everyMs, now });
+  const sweeps = new OnceOnlyJob({ name: 'cache-sweep', lease: leaseFor('cache-sweep', CACHE_SWEEP_MS), log, run: cacheSweep(database.db, log, now) });
   const digestStore = createDigestStore(database.db);
   const digestRepo = createDigestRepository(database.db);
-  const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: async () => (await currentRules(database.db))?.document.quarantine });
+  const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: async () => (await currentRules(database.db))?.document.quarantine, lease: leaseFor('digests', DIGEST_TICK_MS) });
   const reportSchedules = createScheduleRepository(database.db);
-  const reports = new ReportRunner({ db: database.db, repo: reportSchedules, relay: hub, log, now, hostname: config.node.name });
+  const reports = new ReportRunner({ db: database.db, repo: reportSchedules, relay: hub, log, now, hostname: config.node.name, lease: leaseFor('reports', REPORT_TICK_MS) });
   const auditLog = createAuditLog(database.db, now);
   let firstAdmin: FirstAdmin = { created: false };
   if (config.failover) {
@@ -137,10 +146,12 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
           await hub.resetRegistry();
           digests.start(DIGEST_TICK_MS);
           reports.start(REPORT_TICK_MS);
+          sweeps.start(CACHE_SWEEP_MS);
         },
         deactivate: async (reason) => {
           await digests.stop();
           await reports.stop();
+          await sweeps.stop();
           hub.closeAllLinks(`no longer the active master: ${reason}`);
         },
       },
@@ -177,6 +188,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   else {
     digests.start(DIGEST_TICK_MS);
     reports.start(REPORT_TICK_MS);
+    sweeps.start(CACHE_SWEEP_MS);
   }
   log.info({ event: 'MASTER_STARTED', url, rulesVersion: (await currentRules(database.db))?.version ?? 0 }, 'master started');
 
@@ -203,6 +215,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       await failover?.close(opts);
       await digests.stop();
       await reports.stop();
+      await sweeps.stop();
       await notices.close();
       await peers.close();
       await hub.close();

@@ -68,8 +68,6 @@ interface Session {
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
-/** How often expired greylist triplets are deleted. */
-const GREYLIST_SWEEP_MS = 60_000;
 const validInject = validator(QueueInjectFrame);
 const validTestAnswer = validator(VerifyTestAnswerSchema);
 const validMessageTestAnswer = validator(MessageTestAnswerSchema);
@@ -116,7 +114,6 @@ export class ClusterHub implements ClusterControl {
   private readonly metrics: ClusterMetrics;
   private readonly admission: LinkAdmission = createLinkAdmission();
   private readonly greylist: GreylistStore;
-  private readonly greylistSweepTimer: NodeJS.Timeout;
   /** Cluster-wide learning: the learn log, and its delivery to every online scanner (learn/). */
   readonly learnStore: LearnStore;
   readonly learning: LearnDispatcher;
@@ -161,8 +158,6 @@ export class ClusterHub implements ClusterControl {
     this.livenessTimer = setInterval(() => this.checkLiveness(), deps.settings.heartbeatMs);
     this.livenessTimer.unref();
     this.greylist = createGreylistStore(deps.database.db);
-    this.greylistSweepTimer = setInterval(() => void this.sweepGreylist(), GREYLIST_SWEEP_MS);
-    this.greylistSweepTimer.unref();
     this.verification = createVerificationStore(deps.database.db);
     this.calloutCache = createCalloutCacheStore(deps.database.db);
     this.learnStore = createLearnStore(deps.database.db);
@@ -233,7 +228,6 @@ export class ClusterHub implements ClusterControl {
   async close(): Promise<void> {
     this.closing = true;
     clearInterval(this.livenessTimer);
-    clearInterval(this.greylistSweepTimer);
     this.learning.close();
     const sockets = [...this.sessions.values()].map((s) => s.ws);
     await Promise.all(
@@ -539,17 +533,6 @@ export class ClusterHub implements ClusterControl {
     } catch (err) {
       this.log.error({ event: 'GREYLIST_ERROR', node: s.node.name, err }, 'greylist check failed');
       this.send(s.ws, { type: 'error', id: f.id, code: 'MOAT_ERR_GREYLIST', message: 'greylist check failed on the master' });
-    }
-  }
-
-  private async sweepGreylist(): Promise<void> {
-    if (this.settings.failover && !this.settings.failover.isActive()) return;
-    try {
-      await this.calloutCache.sweep(this.now());
-      const removed = await this.greylist.sweep(this.now());
-      if (removed > 0) this.log.debug({ event: 'GREYLIST_SWEEP', removed }, 'expired greylist triplets removed');
-    } catch (err) {
-      this.log.error({ event: 'GREYLIST_ERROR', err }, 'greylist sweep failed');
     }
   }
 

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { sql } from 'kysely';
 import type { Engine } from '../db/database.ts';
-import { ENGINES, engineSkip, openTestDatabase } from '../testing/databases.ts';
+import { ENGINES, engineSkip, openMasterPair, openTestDatabase } from '../testing/databases.ts';
+import { jobLease } from '../db/leases.ts';
 import { addNode, event, ingestInto, quarantined, T0 } from '../data/test-fixtures.ts';
 import { markQuarantine } from '../data/quarantine-repository.ts';
 import { CLAIM_TIMEOUT_MS, createDigestRepository } from './digest-repository.ts';
@@ -193,5 +194,65 @@ for (const engine of ENGINES) {
     assert.equal(await repo.markSent(taken, later, B, 'Q0000000000000000002'), true);
     assert.equal((await repo.claim(items, 'bob@example.test', later + 2 * CLAIM_TIMEOUT_MS, A)).items.length, 0, 'a listed message is never claimed again');
     assert.equal(await repo.prune(later + 1), 40);
+  });
+
+  test(`${engine}: two masters' scheduled ticks on one database: the rounds' lease lets one run the round; a holder that paused past its lease claims nothing after the other took over`, { skip }, async (t) => {
+    const masters = await openMasterPair(engine, t);
+    await addNode(masters[0].db, A, 'scanner-a');
+    let seq = 0;
+    const ingest = ingestInto(masters[0]);
+    for (const [n, rcpt] of [[1, 'bob@example.test'], [2, 'carol@example.test']] as const) await ingest.ingestBatch(A, [event(++seq, 'quarantine.added', quarantined(n, { rcptTo: [rcpt] }))]);
+    const clock = { t: T0 + 3_600_000 };
+    const dayStart = clock.t - (clock.t % 86_400_000);
+    await createDigestStore(masters[0].db).save(validateDigestSettings({ enabled: true, schedule: { mode: 'daily', dailyAt: '08:00' } }), 'admin', clock.t);
+    clock.t = dayStart + 8 * 3_600_000;
+    const sent: string[] = [];
+    let hold: ((rcpt: string) => Promise<void>) | undefined;
+    const relay: DigestRelay = {
+      onlineNodeIds: () => new Set([A]),
+      async injectMessage(_nodeId, m) {
+        await hold?.(m.rcptTo[0]!);
+        sent.push(m.rcptTo[0]!);
+        return { queueId: `Q${String(sent.length).padStart(19, '0')}` };
+      },
+    };
+    const events: { master: string; event: string }[] = [];
+    const runners = masters.map((m, i) => {
+      const master = `master-${'ab'[i]}`;
+      const log = pino({ level: 'info' }, { write: (line: string) => void events.push({ master, event: JSON.parse(line).event }) });
+      return new DigestRunner({ store: createDigestStore(m.db), repo: createDigestRepository(m.db), relay, log, now: () => clock.t, ownUrl: () => 'http://master.test', hostname: master, lease: jobLease(m.db, 'digests', { holder: master, ttlMs: 90_000, now: () => clock.t }) });
+    });
+    const rounds = () => events.filter((e) => e.event === 'DIGEST_ROUND');
+    // Both due at once: one round, by one master.
+    await Promise.all(runners.map((r) => r.tick()));
+    assert.equal(rounds().length, 1);
+    assert.deepEqual(sent.sort(), ['bob@example.test', 'carol@example.test']);
+    const holder = runners.findIndex((_, i) => rounds()[0]!.master === `master-${'ab'[i]}`);
+    const [first, other] = [runners[holder]!, runners[1 - holder]!];
+
+    // The next day: the holder's round pauses at its first hand-off past its lease; the other takes over.
+    for (const [n, rcpt] of [[3, 'bob@example.test'], [4, 'carol@example.test']] as const) await ingest.ingestBatch(A, [event(++seq, 'quarantine.added', quarantined(n, { rcptTo: [rcpt] }))]);
+    clock.t += 86_400_000;
+    sent.length = 0;
+    let paused!: () => void;
+    const pausedAt = new Promise<void>((r) => (paused = r));
+    let resume!: () => void;
+    const resumed = new Promise<void>((r) => (resume = r));
+    hold = async () => {
+      hold = undefined;
+      paused();
+      await resumed;
+    };
+    const stale = first.tick();
+    await pausedAt;
+    clock.t += 90_000;
+    await other.tick();
+    resume();
+    await stale;
+    const after = events.slice(events.findIndex((e) => e.event === 'DIGEST_ROUND') + 1);
+    assert.deepEqual(after.filter((e) => e.event === 'DIGEST_ROUND').map((e) => e.master), [`master-${'ab'[1 - holder]}`], 'only the new holder finished a round');
+    assert.ok(after.some((e) => e.event === 'DIGEST_LEASE_LOST' && e.master === `master-${'ab'[holder]}`), 'the paused holder stopped at its next fenced claim');
+    assert.equal(sent.length, 2, `each recipient once: ${sent.join(', ')}`);
+    assert.deepEqual([...new Set(sent)].sort(), ['bob@example.test', 'carol@example.test']);
   });
 }

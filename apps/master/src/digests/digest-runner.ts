@@ -2,11 +2,14 @@ import type { Logger } from 'pino';
 import { DEFAULT_QUARANTINE_BYTES, DEFAULT_QUARANTINE_DAYS, quarantineExpiresAt, type QuarantineLifetime } from '@moat/rules';
 import { describeReasons } from './categories.ts';
 import { composeDigest } from './compose.ts';
-import type { DigestRepository, HeldForRecipient } from './digest-repository.ts';
+import type { Kysely } from 'kysely';
+import { LeaseLostError, type JobLease, type Lease } from '../db/leases.ts';
+import type { MasterSchema } from '../db/schema.ts';
+import { createDigestRepository, type DigestRepository, type HeldForRecipient } from './digest-repository.ts';
 import { signLink, type LinkAction } from './links.ts';
 import { nextRunAt } from './schedule.ts';
 import type { DigestSettings } from './settings-schema.ts';
-import type { DigestStore } from './settings-repository.ts';
+import { createDigestStore, type DigestStore } from './settings-repository.ts';
 import type { TemplateValues } from './template.ts';
 
 const DAY_MS = 86_400_000;
@@ -31,6 +34,12 @@ export interface DigestRunnerDeps {
   readonly hostname: string;
   /** The rules' quarantine lifetime, for each message's expiry date (default: 30 days for every kind). */
   readonly quarantineLifetime?: () => Promise<QuarantineLifetime | undefined>;
+  /**
+   * The round's lease across masters (db/leases.ts): a scheduled tick runs only on the master
+   * holding it, and a round's claims and its "last round" are written fenced, so a master that
+   * paused past its lease does not go on after another took over. Absent: every tick may run.
+   */
+  readonly lease?: JobLease;
 }
 
 export interface RoundOutcome {
@@ -75,6 +84,7 @@ export class DigestRunner {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.running?.catch(() => undefined);
+    await this.deps.lease?.release().catch((err: unknown) => this.deps.log.warn({ event: 'LEASE_RELEASE_FAILED', job: 'digests', err }, 'could not give the digest rounds\' lease up; another master takes it once it expires'));
   }
 
   /** When the next scheduled round is due (null while digests are disabled). */
@@ -86,21 +96,32 @@ export class DigestRunner {
 
   async tick(): Promise<void> {
     try {
+      const lease = await this.deps.lease?.take();
+      // Another master holds the rounds' lease: it runs them.
+      if (this.deps.lease && !lease) return;
       const due = await this.nextDueAt();
       if (due === null || this.deps.now() < due) return;
-      await this.runRound();
+      await this.runRound(lease);
     } catch (err) {
-      this.deps.log.error({ event: 'DIGEST_ROUND_ERROR', err }, 'digest round failed');
+      if (err instanceof LeaseLostError) this.deps.log.warn({ event: 'DIGEST_LEASE_LOST' }, `digest round stopped: ${err.message}`);
+      else this.deps.log.error({ event: 'DIGEST_ROUND_ERROR', err }, 'digest round failed');
     }
   }
 
-  /** One round now (also what an admin's "send now" does); concurrent calls share one round. */
-  runRound(): Promise<RoundOutcome> {
-    this.running ??= this.round().finally(() => (this.running = undefined));
+  /** One round now (also what an admin's "send now" does, without a lease: its claims keep it from listing a message twice); concurrent calls share one round. */
+  runRound(lease?: Lease): Promise<RoundOutcome> {
+    this.running ??= this.round(lease).finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async round(): Promise<RoundOutcome> {
+  /** A write of the round: fenced by its lease when it has one, over the repository and store joined to that transaction. */
+  private write<T>(lease: Lease | undefined, work: (repo: DigestRepository, store: DigestStore) => Promise<T>): Promise<T> {
+    const jobLease = this.deps.lease;
+    if (!lease || !jobLease) return work(this.deps.repo, this.deps.store);
+    return jobLease.fenced(lease, (trx: Kysely<MasterSchema>) => work(createDigestRepository(trx), createDigestStore(trx)));
+  }
+
+  private async round(lease: Lease | undefined): Promise<RoundOutcome> {
     const { store, repo, log, now } = this.deps;
     const { settings } = await store.settings();
     const startedAt = now();
@@ -123,7 +144,7 @@ export class DigestRunner {
       handled++;
       const nodeId = online[this.nextNode++ % online.length]!;
       // Taken before the hand-off, so another master's round at the same time lists them nowhere else.
-      const claim = await repo.claim(listed, recipient, now(), nodeId);
+      const claim = await this.write(lease, (r) => r.claim(listed, recipient, now(), nodeId));
       const items = claim.items;
       if (items.length === 0) continue;
       let queueId: string;
@@ -144,7 +165,7 @@ export class DigestRunner {
       const marked = await repo.markSent(claim, now(), nodeId, queueId).catch(() => false);
       if (!marked) log.warn({ event: 'DIGEST_CLAIM_LOST', queueId, nodeId, recipient }, 'a queued digest could not be recorded as sent; its messages may be listed again');
     }
-    if (waiting === 0) await store.setLastRunAt(startedAt);
+    if (waiting === 0) await this.write(lease, (_, s) => s.setLastRunAt(startedAt));
     log.info({ event: 'DIGEST_ROUND', queued, messages, waiting }, 'digest round done');
     return { queued, messages, waiting };
   }

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { Kysely } from 'kysely';
 import type { MasterSchema } from '../db/schema.ts';
+import { LeaseLostError, type JobLease, type Lease } from '../db/leases.ts';
 import { ApiError } from '../http/api-error.ts';
 import { composeReport } from './compose.ts';
 import { dueRound, lastCompletePeriod, nextRound, retryAt, type ReportPeriod } from './period.ts';
 import { gatherReport } from './report-data.ts';
 import { renderReport } from './render.ts';
-import type { ScheduleRepository, StoredSchedule } from './schedule-repository.ts';
+import { createScheduleRepository, type ScheduleRepository, type StoredSchedule } from './schedule-repository.ts';
 
 /** What a report needs of the cluster: who is online, and a scanner's queue (hub.ts), as digests. */
 export interface ReportRelay {
@@ -23,6 +24,12 @@ export interface ReportRunnerDeps {
   readonly now: () => number;
   /** Right-hand side of the reports' Message-IDs (the master's node name). */
   readonly hostname: string;
+  /**
+   * The checks' lease across masters (db/leases.ts): a tick runs only on the master holding it,
+   * and a round is claimed fenced, so a master that paused past its lease claims nothing after
+   * another took over. Absent: every tick runs (the claim alone keeps a round from going twice).
+   */
+  readonly lease?: JobLease;
 }
 
 /** A report handed to a scanner. */
@@ -67,6 +74,7 @@ export class ReportRunner {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
+    await this.deps.lease?.release().catch((err: unknown) => this.deps.log.warn({ event: 'LEASE_RELEASE_FAILED', job: 'reports', err }, 'could not give the scheduled reports\' lease up; another master takes it once it expires'));
   }
 
   /** When this schedule's next round is due (null while it is disabled). */
@@ -81,11 +89,31 @@ export class ReportRunner {
 
   /** One check of every schedule at `now` (the clock's time by default); concurrent calls share one check. */
   tick(now = this.deps.now()): Promise<TickOutcome> {
-    this.running ??= this.check(now).finally(() => (this.running = undefined));
+    this.running ??= this.leased(now).finally(() => (this.running = undefined));
     return this.running;
   }
 
-  private async check(now: number): Promise<TickOutcome> {
+  /** Nothing while another master holds the lease; a check stops where its lease was lost. */
+  private async leased(now: number): Promise<TickOutcome> {
+    const lease = await this.deps.lease?.take();
+    if (this.deps.lease && !lease) return { sent: 0, failed: 0 };
+    try {
+      return await this.check(now, lease);
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
+      this.deps.log.warn({ event: 'REPORT_LEASE_LOST' }, `scheduled report check stopped: ${err.message}`);
+      return { sent: 0, failed: 0 };
+    }
+  }
+
+  /** Take a round: fenced by the lease when the check has one, joined to that transaction. */
+  private claim(lease: Lease | undefined, ...args: Parameters<ScheduleRepository['claim']>): Promise<boolean> {
+    const jobLease = this.deps.lease;
+    if (!lease || !jobLease) return this.deps.repo.claim(...args);
+    return jobLease.fenced(lease, (trx) => createScheduleRepository(trx).claim(...args));
+  }
+
+  private async check(now: number, lease: Lease | undefined): Promise<TickOutcome> {
     let sent = 0;
     let failed = 0;
     for (const s of await this.deps.repo.list()) {
@@ -96,7 +124,7 @@ export class ReportRunner {
       if (round?.status === 'sent') continue;
       if (round && now < retryAt(round.attempts, round.lastAttemptAt)) continue;
       // Taken as seen: another master that took it since (its attempts moved on) keeps it.
-      if (!(await this.deps.repo.claim(s.id, due.period, s.schedule.recipients, now, round?.attempts ?? 0))) continue;
+      if (!(await this.claim(lease, s.id, due.period, s.schedule.recipients, now, round?.attempts ?? 0))) continue;
       try {
         const out = await this.send(s, due.period, now, `<report.${s.id}.${due.period.start.toString(36)}.${due.period.end.toString(36)}@${this.deps.hostname}>`);
         await this.deps.repo.sent(s.id, due.period, this.deps.now(), out.nodeId, out.queueId);

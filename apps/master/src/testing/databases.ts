@@ -44,3 +44,20 @@ export async function freshPostgresUrl(): Promise<string> {
   }
   return pgServer.url.replace(/\/moat$/, `/${name}`);
 }
+
+/**
+ * Two masters' handles on one fresh database, closed when the test ends: on PostgreSQL each its
+ * own pool of connections, as two master processes have; on SQLite (one master) one handle twice.
+ */
+export async function openMasterPair(engine: Engine, t: TestContext): Promise<readonly [MasterDatabase, MasterDatabase]> {
+  if (engine === 'sqlite') {
+    const one = await openTestDatabase(engine, t);
+    return [one, one];
+  }
+  const url = await freshPostgresUrl();
+  const a = await openMasterDatabase({ engine: 'postgres', url, poolSize: 4 }, MASTER_MIGRATIONS);
+  t.after(() => a.close());
+  const b = await openMasterDatabase({ engine: 'postgres', url, poolSize: 4 }, MASTER_MIGRATIONS);
+  t.after(() => b.close());
+  return [a, b];
+}
