@@ -142,7 +142,7 @@ else
     {
       echo "# Secrets for Moat (read by the systemd unit)."
       if [ "$role" = master ]; then
-        echo "# The masters' shared secret (a standby master proves itself with it)."
+        echo "# No longer used (it served the retired management failover, docs/masters.md); harmless."
         echo "MOAT_JOIN_SECRET=$secret"
         echo "# MOAT_ADMIN_PASSWORD=   (unset: generated on first start, printed in the journal, kept in the data folder)"
       else

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -21,8 +21,8 @@ test('moat local --help prints its usage and exits 0 without starting the cluste
   t.after(dir.cleanup);
   const run = moat(['local', '--help'], dir.path);
   assert.equal(run.status, 0, run.stderr);
-  assert.match(run.stdout, /^usage: moat local \[--var DIR\] \[--standby\]/);
-  assert.match(run.stdout, /--standby\s+also run a standby master/);
+  assert.match(run.stdout, /^usage: moat local \[--var DIR\] \[--ha\]/);
+  assert.match(run.stdout, /--ha\s+two masters \(8080, 8081\) on a private PostgreSQL primary and synchronous standby/);
   assert.equal(run.stderr, '');
   assert.deepEqual(readdirSync(dir.path), [], 'nothing written: no var/ folder, no scanner config');
 });
@@ -32,9 +32,10 @@ test('moat --help, moat help and moat help COMMAND print usage on stdout and exi
     const run = moat(args);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /^usage: moat COMMAND/);
-    for (const command of ['master', 'master reset-password', 'scanner', 'balancer', 'sink', 'witness', 'local', 'healthcheck', 'backup']) {
+    for (const command of ['master', 'master reset-password', 'scanner', 'balancer', 'sink', 'local', 'healthcheck', 'backup']) {
       assert.match(run.stdout, new RegExp(`\\n  ${command} +\\S`), `${args.join(' ')} lists ${command}`);
     }
+    assert.doesNotMatch(run.stdout, /\n  witness /, 'the witness of the retired management failover is gone');
   }
   const backup = moat(['help', 'backup']);
   assert.equal(backup.status, 0);
@@ -92,4 +93,15 @@ test('moat scanner --config bad.yaml: a YAML syntax error and a schema error eac
   assert.equal(overridden.status, 2, overridden.stderr);
   assert.match(overridden.stderr, /\n  smtp\.listen\.port: /);
   assert.match(overridden.stderr, /\n  smtp\.bogusKey \(line 5, column 3\): unknown key\n/);
+});
+
+test('moat master --config with the retired `failover` block: refused at that key, before anything starts, pointing at docs/database.md', (t) => {
+  const dir = tempDir('cli-failover');
+  t.after(dir.cleanup);
+  const file = join(dir.path, 'master.yaml');
+  writeFileSync(file, `dataDir: ${join(dir.path, 'data')}\nfailover:\n  role: active\n  peers: [wss://master-b:8080/cluster/replication]\n`);
+  const run = moat(['master', '--config', file]);
+  assert.equal(run.status, 2, run.stderr);
+  assert.match(run.stderr, /\n  failover \(line 2, column 1\): management failover .* set `database\.url` and remove `failover` \(docs\/database\.md, "High availability"\)\n/);
+  assert.equal(existsSync(join(dir.path, 'data')), false, 'no data folder made');
 });

@@ -7,19 +7,18 @@ import { validateRules, type Rules } from '@moat/rules';
 import { tempDir } from './temp-dir.ts';
 import { BASE_RULES } from './scanner-harness.ts';
 
-/** The masters' shared secret (a standby master proves itself with it); scanners join with tokens. */
+/** `cluster.joinSecret`, no longer used by anything (it served the retired management failover); scanners join with tokens. */
 export const JOIN_SECRET = 'test-join-secret-0123456789';
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
 
 const level = () => (process.env.MOAT_TEST_LOG ?? 'silent') as 'silent';
 
 /** A master on 127.0.0.1:0 with fast heartbeats, a known admin password and seeded rules. */
-export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string }; protocolVersion?: number; name?: string; failover?: Record<string, unknown>; /** PostgreSQL instead of SQLite: `{ url }` (docs/database.md). */ database?: Record<string, unknown> } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
+export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string }; protocolVersion?: number; name?: string; /** PostgreSQL instead of SQLite: `{ url }` (docs/database.md). */ database?: Record<string, unknown> } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
   const dataDir = options.dataDir ?? tempDir('master').path;
   const config = validateDocument(MasterConfigSchema, {
     dataDir,
     ...(options.name ? { node: { name: options.name } } : {}),
-    ...(options.failover ? { failover: options.failover } : {}),
     ...(options.database ? { database: options.database } : {}),
     http: { host: '127.0.0.1', port: options.port ?? 0, ...(options.tls ? { tls: options.tls } : {}) },
     cluster: { joinSecret: JOIN_SECRET, heartbeatSeconds: 0.5, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
@@ -32,17 +31,17 @@ export async function startTestMaster(options: { dataDir?: string; port?: number
   return Object.assign(master, { dataDir, wsUrl });
 }
 
-// Scanners join with one-time tokens: startClusterScanner makes one on the master behind its
-// link URL (the active one of a list), so a test needs no token unless it is about tokens.
+// Scanners join with one-time tokens: startClusterScanner makes one on the first registered
+// master behind its link URLs, so a test needs no token unless it is about tokens.
 const mastersByUrl = new Map<string, Master>();
 
 /** Let startClusterScanner make join tokens on a master a test started itself; forgotten when it closes. */
 export function registerTestMaster(wsUrl: string, master: Master): void {
   mastersByUrl.set(wsUrl, master);
   const close = master.close.bind(master);
-  master.close = async (opts) => {
+  master.close = async () => {
     mastersByUrl.delete(wsUrl);
-    await close(opts);
+    await close();
   };
 }
 
@@ -59,18 +58,10 @@ function hasJoined(dataDir: string): boolean {
   return existsSync(file) && !('credential' in (JSON.parse(readFileSync(file, 'utf8')) as object));
 }
 
-/** A token from the active one of the registered masters behind these URLs (waiting for an election to pick one). */
+/** A token from the first registered master behind these URLs (masters on one PostgreSQL share their tokens). */
 async function tokenFromRegisteredMaster(urls: string | string[], name: string): Promise<string | undefined> {
-  const masters = (typeof urls === 'string' ? [urls] : urls).flatMap((u) => mastersByUrl.get(u) ?? []);
-  if (masters.length === 0) return undefined;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const active = masters.find((m) => m.failover?.isActive() ?? true);
-    if (active) return await joinTokenFor(active, name);
-    // A registered standby whose active master this test runs elsewhere (another process): no token here.
-    if (Date.now() > deadline) return undefined;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const master = (typeof urls === 'string' ? [urls] : urls).flatMap((u) => mastersByUrl.get(u) ?? [])[0];
+  return master ? await joinTokenFor(master, name) : undefined;
 }
 
 /** A scanner that takes its rules from the master. */

@@ -89,22 +89,11 @@ export const COMMANDS = [
     },
   },
   {
-    name: 'witness',
-    summary: "run the masters' witness vote (docs/masters.md)",
-    options: {
-      host: { type: 'string', value: 'HOST', description: 'address to listen on (default 127.0.0.1)' },
-      port: { type: 'string', value: 'PORT', description: 'port to listen on (default 8090)' },
-      dir: { type: 'string', value: 'DIR', description: 'folder for its state file (default var/witness)' },
-      'lease-ms': { type: 'string', value: 'N', description: 'lease length in milliseconds, at least 100 (default 3000)' },
-    },
-    notes: ["MOAT_WITNESS_KEY (required, at least 16 characters): the key in the masters' failover.witness.key."],
-  },
-  {
     name: 'local',
     summary: "run the local cluster on loopback (what 'pnpm start' runs; docs/local-cluster.md)",
     options: {
       var: { type: 'string', value: 'DIR', description: 'folder for its state (default var)' },
-      standby: { type: 'boolean', description: 'also run a standby master on port 8081' },
+      ha: { type: 'boolean', description: "two masters (8080, 8081) on a private PostgreSQL primary and synchronous standby under pg_auto_failover, state in DIR/ha/ (what 'pnpm start:ha' runs; docs/database.md)" },
     },
   },
   {

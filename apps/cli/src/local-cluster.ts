@@ -16,13 +16,8 @@ export { engineBannerLines, type EngineStatus } from './local-engines.ts';
 export const LOCAL_DEFAULTS = {
   varDir: 'var',
   master: { host: '127.0.0.1', port: 8080 },
-  /** `pnpm start:standby`: a second master, following the first and elected in its place when it fails. */
-  standby: { port: 8081 },
-  /** The masters' election (UDP), by master: its own address is the tie-break, so each has one. */
-  masterElection: [
-    { name: 'master', host: '127.0.0.1', port: 2521, priority: 150 },
-    { name: 'master-2', host: '127.0.0.2', port: 2522, priority: 100 },
-  ],
+  /** `pnpm start:ha`: two masters on one PostgreSQL (pg_auto_failover), state under `var/ha/` (local-ha.ts). */
+  ha: { dir: 'ha', masters: [{ name: 'master', port: 8080 }, { name: 'master-2', port: 8081 }] },
   sink: { host: '127.0.0.1', port: 2600 },
   scanners: [
     { name: 'scanner-1', port: 2525, electionHost: '127.0.0.1', electionPort: 2511, priority: 150 },
@@ -37,10 +32,8 @@ export const LOCAL_DEFAULTS = {
 } as const;
 
 export interface LocalCluster {
-  /** The master on 8080 (with `standby`, whichever of the two is active may differ: see `masters`). */
+  /** The master on 8080, in this process. */
   readonly master: Master;
-  /** Every master: one, or two with `standby`. */
-  readonly masters: readonly Master[];
   readonly sink: Sink;
   /** Each scanner in a process of its own, started again when it dies (docs/local-cluster.md). */
   readonly scanners: readonly SupervisedScanner[];
@@ -60,10 +53,6 @@ export interface LocalClusterOptions {
   readonly virtualPort?: number;
   readonly electionPorts?: readonly number[];
   readonly logLevel?: 'info' | 'warn' | 'silent';
-  /** Run a standby master too (`pnpm start:standby`): docs/masters.md. */
-  readonly standby?: boolean;
-  readonly standbyPort?: number;
-  readonly masterElectionPorts?: readonly number[];
   /** How long a scanner that died waits before it is started again (default 5 s). */
   readonly restartDelayMs?: number;
   /** Where the scanners' supervisor reports a death or a restart, and an engine a failed start (default: standard error). */
@@ -85,62 +74,75 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const root = resolve(options.varDir ?? LOCAL_DEFAULTS.varDir);
   const level = options.logLevel ?? 'info';
   await ensureDirs(root);
-  // The masters' shared secret (a standby proves itself with it); scanners join with tokens instead.
-  const joinSecret = await persistentSecret(join(root, 'cluster-join-secret'));
-  // Each election has a key of its own: the masters' and the scanners' balancers'.
-  const mastersElectionKey = await persistentSecret(join(root, 'masters-election-key'));
-  const balancerElectionKey = await persistentSecret(join(root, 'balancer-election-key'));
+  let master: Master | undefined;
+  const parts = await startClusterParts(root, options, {
+    async startMasters() {
+      const masterConfig = validateDocument(
+        MasterConfigSchema,
+        { node: { name: 'master' }, dataDir: join(root, 'master'), http: { host: LOCAL_DEFAULTS.master.host, port: options.masterPort ?? LOCAL_DEFAULTS.master.port }, admin: { username: LOCAL_DEFAULTS.adminUser }, log: { level } },
+        'local cluster (master)',
+      );
+      const m = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', master: 'master' }), seedRules: demoRules() });
+      master = m;
+      return {
+        urls: [`ws://${LOCAL_DEFAULTS.master.host}:${m.port}/cluster`],
+        adminPassword: m.firstAdmin.generatedPassword ?? readPassword(join(root, 'master', 'admin-password.txt')),
+        mintJoinToken: async (name) => {
+          const minted = await m.hub.mintJoinToken(name, { ttlSeconds: 3600, replace: true, createdBy: 'moat local' });
+          if (!minted.ok) throw new Error(minted.message);
+          return minted.minted.token;
+        },
+        close: () => m.close(),
+      };
+    },
+  });
+  return { ...parts, master: master! };
+}
 
+/** The masters of a local cluster, as the parts around them need them. */
+export interface LocalMasters {
+  /** Every master's cluster link (a scanner lists them all, from the one it prefers). */
+  readonly urls: readonly string[];
+  readonly adminPassword: string;
+  /** A one-time join token for a scanner of that name (replacing any earlier one). */
+  mintJoinToken(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** What every local cluster has around its masters: the sink, the engines, two scanners behind the virtual address. */
+export interface LocalClusterParts {
+  readonly sink: Sink;
+  readonly scanners: readonly SupervisedScanner[];
+  readonly adminPassword: string;
+  readonly engines: readonly EngineStatus[];
+  close(): Promise<void>;
+}
+
+/**
+ * The sink, the engines, the masters (`startMasters`: in this process, or `pnpm start:ha`'s in
+ * processes of their own) and two scanners, each in a process of its own, that join with
+ * tokens the masters make for them. Whatever started is stopped again if a later part fails.
+ */
+export async function startClusterParts(root: string, options: LocalClusterOptions, masters: { readonly enginesDir?: string; startMasters(): Promise<LocalMasters> }): Promise<LocalClusterParts> {
+  const level = options.logLevel ?? 'info';
+  const balancerElectionKey = await persistentSecret(join(root, 'balancer-election-key'));
   let sink: Sink;
-  let master: Master;
-  const masters: Master[] = [];
   let adminPassword: string;
   const scanners: SupervisedScanner[] = [];
   let engines: LocalEngines | undefined;
+  let running: LocalMasters | undefined;
   // Whatever started is stopped again if a later part fails, so a failed start leaves nothing behind.
   const started: { close(): Promise<void> }[] = [];
   const say = options.say ?? ((line: string) => process.stderr.write(`moat local: ${line}\n`));
   // The engines start first, beside the sink and the masters (Rspamd's first start takes ~11 s):
   // the scanners' configs need their addresses. A failed engine is a warning, never a throw.
-  const enginesStarting = options.engines === false ? undefined : startLocalEngines({ dir: join(root, 'engines'), say });
+  const enginesStarting = options.engines === false ? undefined : startLocalEngines({ dir: masters.enginesDir ?? join(root, 'engines'), say });
   try {
     sink = await startSink({ host: LOCAL_DEFAULTS.sink.host, port: options.sinkPort ?? LOCAL_DEFAULTS.sink.port, dir: join(root, 'delivered'), mailboxes: LOCAL_MAILBOXES });
     started.push(sink);
-    const masterPorts = [options.masterPort ?? LOCAL_DEFAULTS.master.port, options.standbyPort ?? LOCAL_DEFAULTS.standby.port];
-    const electionPorts = LOCAL_DEFAULTS.masterElection.map((m, i) => options.masterElectionPorts?.[i] ?? m.port);
-    const masterCount = options.standby ? 2 : 1;
-    for (let i = 0; i < masterCount; i++) {
-      const me = LOCAL_DEFAULTS.masterElection[i]!;
-      const other = LOCAL_DEFAULTS.masterElection[1 - i]!;
-      const masterConfig = validateDocument(
-        MasterConfigSchema,
-        {
-          node: { name: me.name },
-          dataDir: join(root, me.name),
-          http: { host: LOCAL_DEFAULTS.master.host, port: masterPorts[i] },
-          cluster: { joinSecret },
-          admin: { username: LOCAL_DEFAULTS.adminUser },
-          log: { level },
-          ...(options.standby ? {
-            failover: {
-              peers: [`ws://${LOCAL_DEFAULTS.master.host}:${masterPorts[1 - i]}/cluster/replication`],
-              election: { bind: { host: me.host, port: electionPorts[i] }, peers: [{ host: other.host, port: electionPorts[1 - i] }], priority: me.priority, advertIntervalMs: 500, key: mastersElectionKey },
-            },
-          } : {}),
-        },
-        `local cluster (${me.name})`,
-      );
-      const m = await startMaster(masterConfig, { log: createLogger(level, { role: 'master', master: me.name }), seedRules: demoRules() });
-      masters.push(m);
-      started.push(m);
-    }
-    master = masters[0]!;
-    // With a standby the election picks the active master (about three adverts after start).
-    const deadline = Date.now() + 10_000;
-    while (options.standby && !masters.some((m) => m.failover?.isActive()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    adminPassword = masters.map((m) => m.firstAdmin.generatedPassword).find(Boolean)
-      ?? LOCAL_DEFAULTS.masterElection.slice(0, masterCount).map((m) => join(root, m.name, 'admin-password.txt')).filter((f) => existsSync(f)).map(readPassword)[0]
-      ?? readPassword(join(root, 'master', 'admin-password.txt'));
+    running = await masters.startMasters();
+    started.push(running);
+    adminPassword = running.adminPassword;
 
     const smtpPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.scannerPorts?.[i] ?? s.port);
     const scannerElectionPorts = LOCAL_DEFAULTS.scanners.map((s, i) => options.electionPorts?.[i] ?? s.electionPort);
@@ -149,13 +151,13 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
       engines = await enginesStarting;
       started.push(engines);
     }
+    const masterUrls = running.urls;
+    const mint = running.mintJoinToken;
     // Both scanners start at once, each in its own process (`moat scanner --config var/scanner-N/scanner.yaml`).
-    const active = masters.find((m) => m.failover?.isActive() ?? true) ?? master;
     const launches = LOCAL_DEFAULTS.scanners.map(async (s, i) => {
       // A one-time token for each start (replace: this is the admin's own machine, and a wiped
       // scanner folder must be able to come back); a scanner that has joined keeps its key and ignores it.
-      const minted = await active.hub.mintJoinToken(s.name, { ttlSeconds: 3600, replace: true, createdBy: 'moat local' });
-      if (!minted.ok) throw new Error(minted.message);
+      const token = await mint(s.name);
       const peers = LOCAL_DEFAULTS.scanners.flatMap((p, j) => (j === i ? [] : [{ host: p.electionHost, port: scannerElectionPorts[j]! }]));
       const dataDir = join(root, s.name);
       const document = {
@@ -163,8 +165,9 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
         dataDir,
         smtp: { listen: { host: '127.0.0.1', port: smtpPorts[i] }, hostname: `${s.name}.moat.localhost`, trustedProxies: [LOCAL_DEFAULTS.balancerSource] },
         relay: { host: LOCAL_DEFAULTS.sink.host, port: sink.port, retryBaseSeconds: 5, retryMaxSeconds: 300 },
-        // With a standby: both masters, tried in order until the active one welcomes the scanner.
-        master: { url: masters.map((m) => `ws://${LOCAL_DEFAULTS.master.host}:${m.port}/cluster`), joinToken: minted.minted.token },
+        // Several masters: every one, starting from a different one for each scanner, so the
+        // scanners spread over them; a scanner that cannot reach its master tries the next.
+        master: { url: masterUrls.map((_, j) => masterUrls[(i + j) % masterUrls.length]!), joinToken: token },
         // Active-active: both scanners behind the virtual address, the election picks who holds it.
         balancer: {
           listen: { host: LOCAL_DEFAULTS.virtual.host, port: options.virtualPort ?? LOCAL_DEFAULTS.virtual.port },
@@ -191,9 +194,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     throw err;
   }
   const openEngines = engines;
+  const openMasters = running;
   return {
-    master,
-    masters,
     sink,
     scanners,
     adminPassword,
@@ -201,20 +203,20 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     async close() {
       await Promise.all(scanners.map((s) => s.close()));
       await openEngines?.close();
-      for (const m of masters) await m.close();
+      await openMasters.close();
       await sink.close();
     },
   };
 }
 
 /** A secret generated once and kept (mode 0600) so restarts keep the same cluster. */
-async function persistentSecret(file: string): Promise<string> {
+export async function persistentSecret(file: string): Promise<string> {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const secret = randomBytes(24).toString('hex');
   await writeFileDurably(file, `${secret}\n`);
   return secret;
 }
 
-function readPassword(file: string): string {
+export function readPassword(file: string): string {
   return existsSync(file) ? readFileSync(file, 'utf8').trim() : '(not kept: it was given, not generated; or reset it with `pnpm moat master reset-password --config FILE`)';
 }

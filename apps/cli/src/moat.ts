@@ -75,15 +75,15 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       const { MasterConfigSchema, startMaster } = await import('@moat/master');
       const config = loadRoleConfig(MasterConfigSchema, options.config, options.set);
       if (options['print-config']) {
-        const f = config.failover;
-        const failover = f && { ...f, ...(f.election ? { election: { ...f.election, key: '[redacted]' } } : {}), ...(f.witness ? { witness: { ...f.witness, key: '[redacted]' } } : {}) };
-        process.stdout.write(stringify({ ...config, cluster: { ...config.cluster, joinSecret: config.cluster.joinSecret ? '[redacted]' : undefined }, admin: { ...config.admin, password: config.admin.password ? '[redacted]' : undefined }, ...(failover ? { failover } : {}) }));
+        process.stdout.write(stringify({ ...config, cluster: { ...config.cluster, joinSecret: config.cluster.joinSecret ? '[redacted]' : undefined }, admin: { ...config.admin, password: config.admin.password ? '[redacted]' : undefined } }));
         return 0;
       }
       const master = await startMaster(config);
       const notice = (await import('./first-admin.ts')).firstAdminNotice(master.firstAdmin, process.stderr.isTTY === true);
       if (notice) process.stderr.write(notice);
       const unpublish = await publishRunning({ role: 'master', pid: process.pid, probe: { kind: 'http', url: `${config.http.tls ? 'https' : 'http'}://${urlHost(probeHost(config.http.host))}:${master.port}` } });
+      // Started by 'moat local --ha' (an IPC channel): tell it the master is up.
+      process.send?.({ moat: 'ready' });
       return runUntilSignal(master, unpublish);
     }
     case 'scanner': {
@@ -123,43 +123,52 @@ async function run(command: Invocation<typeof COMMANDS>): Promise<number> {
       process.stdout.write(`sink listening on port ${sink.port}\n`);
       return runUntilSignal(sink);
     }
-    case 'witness': {
-      const options = command.values;
-      // The masters' third vote (docs/masters.md): small, no database; its one state file is written durably.
-      const key = process.env.MOAT_WITNESS_KEY;
-      if (!key || key.length < 16) return usage('witness needs MOAT_WITNESS_KEY (at least 16 characters), the key in the masters\' failover.witness.key');
-      const leaseMs = options['lease-ms'] !== undefined ? Number(options['lease-ms']) : 3000;
-      if (!Number.isInteger(leaseMs) || leaseMs < 100) return usage('--lease-ms must be an integer of at least 100');
-      const port = options.port !== undefined ? Number(options.port) : 8090;
-      if (!isPort(port)) return usage('--port must be a TCP port');
-      const [{ startWitness }, { createLogger }, { ensureDirs }] = await Promise.all([import('@moat/master/witness'), import('@moat/scanner/logger'), import('@moat/storage')]);
-      const dir = resolve(options.dir ?? 'var/witness');
-      await ensureDirs(dir);
-      const witness = await startWitness({ host: options.host ?? '127.0.0.1', port, key, leaseMs, stateFile: resolve(dir, 'witness.json'), log: createLogger('info', { role: 'witness' }) });
-      return runUntilSignal(witness);
-    }
     case 'local': {
       const options = command.values;
       const { startLocalCluster, LOCAL_DEFAULTS, engineBannerLines } = await import('./local-cluster.ts');
       const varDir = resolve(options.var ?? LOCAL_DEFAULTS.varDir);
-      const cluster = await startLocalCluster({ varDir, ...(options.standby ? { standby: true } : {}) });
       // Paths as the user would type them here: relative below the current folder, absolute elsewhere.
       const shown = (path: string) => {
         const below = relative(process.cwd(), path);
         return below.startsWith('..') ? path : below;
       };
+      const common = (cluster: { scanners: readonly { smtpPort: number; pid(): number | undefined; dataDir: string }[]; sink: { port: number }; engines: Parameters<typeof engineBannerLines>[0] }, delivered: string) => [
+        `  virtual SMTP        ${LOCAL_DEFAULTS.virtual.host}:${LOCAL_DEFAULTS.virtual.port} (held by the elected scanner, spread over both)`,
+        ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}   pid ${s.pid()} (also in ${shown(s.dataDir)}/scanner.pid)`),
+        `  downstream sink     127.0.0.1:${cluster.sink.port} (delivered mail in ${shown(delivered)}/)`,
+        ...engineBannerLines(cluster.engines),
+        `  accepted domain     ${LOCAL_DEFAULTS.domain}   rules: edit them on the master (PUT /api/v1/rules)`,
+        `  try: swaks --server 127.0.0.1:${LOCAL_DEFAULTS.virtual.port} --to user@${LOCAL_DEFAULTS.domain} --header 'Subject: TAG-ME'`,
+      ];
+      if (options.ha) {
+        const { startLocalHaCluster } = await import('./local-ha.ts');
+        const cluster = await startLocalHaCluster({ varDir });
+        const root = join(varDir, LOCAL_DEFAULTS.ha.dir);
+        const state = await cluster.database.state();
+        const primary = state.find((n) => n.reported === 'primary')?.name ?? 'node1';
+        const lines = [
+          '',
+          'Moat local cluster with HA is up (docs/database.md, "High availability"):',
+          ...cluster.masters.map((m, i) => `  master ${i + 1}            ${m.url}/   pid ${m.process.pid()} (also in ${shown(m.process.dataDir)}/master.pid): console, API, scanners' link; both active`),
+          `  admin login         user ${LOCAL_DEFAULTS.adminUser}, password in ${shown(join(root, 'admin-password'))} (the same on both masters)`,
+          ...cluster.database.nodes().map((n) => `  PostgreSQL ${n.name}    127.0.0.1:${n.port}   ${state.find((s) => s.name === n.name)?.reported ?? '?'} (pg_autoctl pid in ${shown(join(cluster.database.dir, `${n.name}.pid`))})`),
+          `  pg_auto_failover    monitor ${new URL(cluster.database.monitorUrl).port}; commits wait for the synchronous standby; failure detection scaled down (a failover in about 12 s)`,
+          `                      state: pg_autoctl show state --monitor 'postgres://autoctl_node@127.0.0.1:${new URL(cluster.database.monitorUrl).port}/pg_auto_failover?sslmode=disable'`,
+          ...common(cluster, join(root, 'delivered')),
+          `  a master fails:     kill -9 $(cat ${shown(cluster.masters[0]!.process.dataDir)}/master.pid); the other keeps the console and the scanners (they move to it), and the killed one is started again after 5 s`,
+          `  the primary fails:  kill -9 -- -$(cat ${shown(join(cluster.database.dir, `${primary}.pid`))}); the monitor promotes the standby, the masters find it (docs/database.md)`,
+          '',
+        ];
+        process.stderr.write(lines.join('\n'));
+        return runUntilSignal(cluster);
+      }
+      const cluster = await startLocalCluster({ varDir });
       const lines = [
         '',
         'Moat local cluster is up:',
         `  console and API     ${cluster.master.url}/   (API under /api/v1/, docs at /api/v1/docs)`,
-        ...(cluster.masters.length > 1 ? [`  standby master      ${cluster.masters[1]!.url}/   (elected in place of the active one when it fails; docs/masters.md)`] : []),
         `  admin login         user ${LOCAL_DEFAULTS.adminUser}, password ${cluster.adminPassword}`,
-        `  virtual SMTP        ${LOCAL_DEFAULTS.virtual.host}:${LOCAL_DEFAULTS.virtual.port} (held by the elected scanner, spread over both)`,
-        ...cluster.scanners.map((s, i) => `  scanner ${i + 1} SMTP      127.0.0.1:${s.smtpPort}   pid ${s.pid()} (also in ${shown(s.dataDir)}/scanner.pid)`),
-        `  downstream sink     127.0.0.1:${cluster.sink.port} (delivered mail in ${shown(join(varDir, 'delivered'))}/)`,
-        ...engineBannerLines(cluster.engines),
-        `  accepted domain     ${LOCAL_DEFAULTS.domain}   rules: edit them on the master (PUT /api/v1/rules)`,
-        `  try: swaks --server 127.0.0.1:${LOCAL_DEFAULTS.virtual.port} --to user@${LOCAL_DEFAULTS.domain} --header 'Subject: TAG-ME'`,
+        ...common(cluster, join(varDir, 'delivered')),
         `  failover: kill -9 $(cat ${shown(cluster.scanners[0]!.dataDir)}/scanner.pid); the other scanner takes the virtual address within about 2 s,`,
         `            and the killed one is started again after 5 s (docs/local-cluster.md)`,
         '',

@@ -1,4 +1,4 @@
-import { callMaster, MasterApiError, type MasterClient } from './master-client.ts';
+import { callMaster, type MasterClient } from './master-client.ts';
 import { ago, formatTable } from './table.ts';
 
 /** A node as GET /api/v1/nodes answers it (the fields this command shows). */
@@ -29,18 +29,9 @@ export interface EngineView {
   lastError?: { message: string; at: string };
 }
 
-/** GET /api/v1/cluster/masters: present only on a master with failover (docs/masters.md). */
-interface MastersView {
-  name: string;
-  role: string;
-  epoch: number;
-  standbys: { name: string; address: string; lagEvents: number; lagSeconds: number }[];
-}
-
 /** What `moat status --json` prints: one object, stable keys. */
 export interface ClusterStatus {
   master: { url: string; rulesVersion: number };
-  masters: MastersView | null;
   nodes: {
     name: string;
     id: string;
@@ -62,19 +53,13 @@ export interface ClusterStatus {
 }
 
 export async function clusterStatus(client: MasterClient): Promise<ClusterStatus> {
-  const [nodes, rules, masters] = await Promise.all([
+  const [nodes, rules] = await Promise.all([
     callMaster<{ items: NodeView[] }>(client, 'GET', '/nodes'),
     callMaster<{ version: number; document: { nodes?: Record<string, { maintenance?: boolean }> } }>(client, 'GET', '/rules'),
-    // Without failover the route does not exist: one master, no standby.
-    callMaster<MastersView>(client, 'GET', '/cluster/masters').catch((err: unknown) => {
-      if (err instanceof MasterApiError && err.status === 404) return null;
-      throw err;
-    }),
   ]);
   const settings = rules.document.nodes ?? {};
   return {
     master: { url: client.url, rulesVersion: rules.version },
-    masters,
     nodes: nodes.items.map((n) => {
       const maintenance = settings[n.name]?.maintenance === true;
       return {
@@ -96,14 +81,8 @@ export async function clusterStatus(client: MasterClient): Promise<ClusterStatus
   };
 }
 
-/** `moat status`: the masters, then one line per node, like `pmgcm status`. */
+/** `moat status`: the master asked, then one line per node, like `pmgcm status`. */
 export function formatStatus(s: ClusterStatus, now = Date.now()): string {
-  const masters = s.masters
-    ? formatTable(['MASTER', 'ROLE', 'REPLICATION LAG', 'ADDRESS'], [
-      [s.masters.name, `${s.masters.role} (epoch ${s.masters.epoch})`, '-', s.master.url],
-      ...s.masters.standbys.map((b) => [b.name, 'standby', `${b.lagEvents} events, ${b.lagSeconds.toFixed(1)} s`, b.address]),
-    ])
-    : formatTable(['MASTER', 'ROLE', 'REPLICATION LAG', 'ADDRESS'], [['master', 'active (no standby)', '-', s.master.url]]);
   const nodes = s.nodes.length === 0
     ? 'no scanner has joined (docs/cluster.md, "Joining")'
     : formatTable(['NODE', 'STATE', 'RULES', 'QUEUE', 'OUTBOX', 'VIRTUAL ADDRESS', 'LAST SEEN', 'ENGINES'], s.nodes.map((n) => [
@@ -117,7 +96,7 @@ export function formatStatus(s: ClusterStatus, now = Date.now()): string {
       n.engines === null ? '-' : n.engines.length === 0 ? 'none' : n.engines.map(engineCell).join(', '),
     ]));
   const errors = s.nodes.flatMap((n) => (n.engines ?? []).filter((e) => e.state === 'down' && e.lastError).map((e) => `  ${n.name} ${e.engine}: ${e.lastError!.message} (${ago(e.lastError!.at, now)})`));
-  return `${masters}\n\nrules version ${s.master.rulesVersion}\n\n${nodes}\n${errors.length ? `\nengines down:\n${errors.join('\n')}\n` : ''}`;
+  return `master ${s.master.url}\n\nrules version ${s.master.rulesVersion}\n\n${nodes}\n${errors.length ? `\nengines down:\n${errors.join('\n')}\n` : ''}`;
 }
 
 /** `spamassassin up 41ms`, `clamav DOWN`, `auth ?` (not yet seen). */

@@ -7,14 +7,15 @@ import { readPid } from './pid-file.ts';
 
 /**
  * One scanner of the local cluster in a process of its own (`moat scanner --config FILE`), so a
- * newcomer can `kill -9` it and watch the other scanner take the virtual address and the mail.
+ * newcomer can `kill -9` it and watch the other scanner take the virtual address and the mail;
+ * with `pnpm start:ha`, each master too (`role: 'master'`, `moat master --config FILE`).
  * A scanner that ends without being asked to (kill -9, a crash, a plain kill) is started again
  * after `restartDelayMs`. The child shuts itself down when this process goes away (its IPC
  * channel closes), so a killed `moat local` leaves no scanner behind.
  */
 export interface SupervisedScanner {
   readonly name: string;
-  /** The SMTP port the scanner reported when it was up (its config's `smtp.listen.port`). */
+  /** The SMTP port the scanner reported when it was up (its config's `smtp.listen.port`); 0 for a master. */
   readonly smtpPort: number;
   readonly dataDir: string;
   /** The running process's id; undefined between a death and its restart. */
@@ -28,8 +29,10 @@ export interface SupervisedScanner {
 
 export interface SupervisedScannerOptions {
   readonly name: string;
+  /** What runs: a scanner (the default) or a master; its config is `dataDir/ROLE.yaml`, its pid in `dataDir/ROLE.pid`. */
+  readonly role?: 'scanner' | 'master';
   readonly dataDir: string;
-  /** The scanner's config document (written to `dataDir/scanner.yaml`, mode 0600: it holds the join secret). */
+  /** The config document (written to `dataDir/ROLE.yaml`, mode 0600: it holds the join token, a master's its database password). */
   readonly config: Record<string, unknown>;
   readonly restartDelayMs?: number;
   /** Where the supervisor says what it does (a death, a restart). */
@@ -41,8 +44,9 @@ const READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 20_000;
 
 export async function startSupervisedScanner(options: SupervisedScannerOptions): Promise<SupervisedScanner> {
-  const configFile = join(options.dataDir, 'scanner.yaml');
-  const pidFile = join(options.dataDir, 'scanner.pid');
+  const role = options.role ?? 'scanner';
+  const configFile = join(options.dataDir, `${role}.yaml`);
+  const pidFile = join(options.dataDir, `${role}.pid`);
   writeFileSync(configFile, `# Written by 'moat local' at every start; edits are overwritten.\n${stringify(options.config)}`, { mode: 0o600 });
   const restartDelayMs = options.restartDelayMs ?? 5000;
   let child: ChildProcess | undefined;
@@ -60,7 +64,7 @@ export async function startSupervisedScanner(options: SupervisedScannerOptions):
       // The scanner writes its pid there once it is up and removes it when it stops, even when it
       // stops because this process was killed -9; its own kill -9 is cleaned up below.
       env.MOAT_PID_FILE = pidFile;
-      const proc = spawn(process.execPath, [MOAT_CLI, 'scanner', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
+      const proc = spawn(process.execPath, [MOAT_CLI, role, '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env });
       child = proc;
       let ready = false;
       const timer = setTimeout(() => proc.kill('SIGKILL'), READY_TIMEOUT_MS);

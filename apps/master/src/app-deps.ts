@@ -10,7 +10,7 @@ import type { MasterConfig } from './config.ts';
  */
 export interface AppDeps {
   readonly config: MasterConfig;
-  /** The raw SQLite handle, on SQLite only (failover's replication; tests): routes and repositories use `database`. */
+  /** The raw SQLite handle, on SQLite only (the online backup; tests): routes and repositories use `database`. */
   readonly db?: Db | undefined;
   /** The same database through the common query layer (SQLite or PostgreSQL): repositories moved there take `database.db`. */
   readonly database: MasterDatabase;

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import cookie from '@fastify/cookie';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -33,16 +33,6 @@ export interface BuildAppOptions {
   readonly metricsRegistry?: Registry;
   /** The built console (default: apps/console/dist); without a build, `/` says how to build it. */
   readonly consoleDir?: string;
-  /**
-   * Runs before authentication on every request (management failover: a standby answers 503
-   * before anything, even a token's last-used time, is written).
-   */
-  readonly gate?: (request: FastifyRequest) => void;
-  /**
-   * Awaited before every reply is sent (management failover: a change is answered once a
-   * standby has it); an answer returned replaces the reply.
-   */
-  readonly beforeReply?: (request: FastifyRequest) => Promise<{ readonly statusCode: number; readonly body: unknown } | undefined>;
 }
 
 /**
@@ -78,17 +68,6 @@ export async function buildApp(deps: AppDeps, options: BuildAppOptions = {}): Pr
   await app.register(errorsPlugin);
   await app.register(finiteNumbersPlugin);
   await app.register(metricsPlugin, options.metricsRegistry ? { registry: options.metricsRegistry } : {});
-  const gate = options.gate;
-  if (gate) app.addHook('onRequest', async (request) => gate(request));
-  const beforeReply = options.beforeReply;
-  if (beforeReply) {
-    app.addHook('onSend', async (request, reply, payload) => {
-      const replaced = await beforeReply(request);
-      if (!replaced) return payload;
-      reply.code(replaced.statusCode).type('application/json; charset=utf-8');
-      return JSON.stringify(replaced.body);
-    });
-  }
   await app.register(authPlugin);
   await app.register(openapiPlugin);
 

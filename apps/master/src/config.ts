@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { RetiredKey } from '@moat/config';
 import { LogFormatSchema } from '@moat/config/logger';
 
 /** The master's own server configuration (its YAML file). Rules live in its database. */
@@ -35,57 +36,14 @@ export const MasterConfigSchema = Type.Object(
     ),
     cluster: Type.Object(
       {
-        joinSecret: Type.Optional(Type.String({ minLength: 16, description: 'The masters\' shared secret: a standby master proves itself with it (failover only); or set MOAT_JOIN_SECRET. Scanners no longer use it: they join with one-time join tokens (`moat master join-token`).' })),
+        joinSecret: Type.Optional(Type.String({ minLength: 16, description: 'No longer used (a standby master proved itself with it under management failover, now retired: docs/database.md); accepted so that existing configs and MOAT_JOIN_SECRET still start. Scanners join with one-time join tokens (`moat master join-token`).' })),
         heartbeatSeconds: Type.Number({ minimum: 0.1, default: 5, description: 'Heartbeat interval both ways.' }),
         offlineAfterMissed: Type.Integer({ minimum: 1, default: 3, description: 'Missed heartbeats before a node is marked offline.' }),
         requestTimeoutSeconds: Type.Number({ minimum: 0.1, default: 15, description: 'Time-out of a request to a scanner (fetch, release, delete).' }),
       },
       { additionalProperties: false, default: {} },
     ),
-    failover: Type.Optional(
-      Type.Object(
-        {
-          role: Type.Union([Type.Literal('active'), Type.Literal('standby')], { default: 'standby', description: 'Without `election`: this master\'s fixed role (one active, the others standby). With `election`, every master starts as standby and the election decides.' }),
-          peers: Type.Array(Type.String({ pattern: '^wss?://', description: 'Another master\'s replication link, e.g. `wss://master-b.example.com:8080/cluster/replication`.' }), { default: [], description: 'The other masters, tried in order by a standby until the active one welcomes it. The standby proves itself with `cluster.joinSecret`.' }),
-          fingerprint: Type.Optional(Type.String({ pattern: '^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$', description: 'SHA-256 fingerprint of the other masters\' TLS certificate, pinned (required with wss://).' })),
-          retainChanges: Type.Integer({ minimum: 100, default: 200_000, description: 'Replication log entries kept behind the head; a standby further behind gets a full copy (snapshot).' }),
-          election: Type.Optional(
-            Type.Object(
-              {
-                bind: Type.Object({ host: Type.String({ minLength: 1, description: 'This master\'s own address (IPv4).' }), port: Type.Integer({ minimum: 1, maximum: 65535, description: 'UDP port of the election.' }) }, { additionalProperties: false, description: 'UDP address of this master\'s election adverts (its IP is the tie-break on equal priority).' }),
-                peers: Type.Array(Type.Object({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false }), { minItems: 1, description: 'The other masters\' election UDP addresses.' }),
-                priority: Type.Integer({ minimum: 1, maximum: 254, default: 100, description: 'Higher wins the election.' }),
-                preempt: Type.Boolean({ default: false, description: 'A higher-priority standby takes over from a healthy active master (off: a failover happens only when the active master fails; each one moves the whole cluster).' }),
-                advertIntervalMs: Type.Integer({ minimum: 10, maximum: 40_950, default: 1000, description: 'Time between the active master\'s adverts; the master-down interval is about 3 of them.' }),
-                vrid: Type.Integer({ minimum: 1, maximum: 255, default: 50, description: 'Election group id; the same on every master, different from the balancer\'s.' }),
-                key: Type.String({ minLength: 16, description: 'Shared secret of the adverts (HMAC-SHA256).' }),
-                address: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'The management virtual address the hooks move (given to them as MOAT_HA_VIP), e.g. `10.0.0.10`; scanners then list just `wss://10.0.0.10:8080/cluster`.' })),
-                hooks: Type.Object(
-                  {
-                    active: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run when this master became active, before it lets scanners and the API in (production: `ip addr add $MOAT_HA_VIP/24 dev eth0 && arping -U -c 3 -I eth0 $MOAT_HA_VIP`).' })),
-                    standby: Type.Optional(Type.String({ minLength: 1, description: 'Shell command run when this master stops being active, and at start (it clears an address left by a crash), e.g. `ip addr del $MOAT_HA_VIP/24 dev eth0 || true`.' })),
-                    timeoutMs: Type.Integer({ minimum: 100, default: 10_000, description: 'A hook still running after this long is killed (with its process group) and logged as failed.' }),
-                  },
-                  { additionalProperties: false, default: {}, description: 'Commands run by /bin/sh on role changes, one at a time (the balancer\'s hook runner); env: MOAT_HA_STATE (`active`/`standby`), MOAT_HA_PREVIOUS_STATE, MOAT_HA_REASON (with the epoch), MOAT_HA_VIP, MOAT_HA_PRIORITY, MOAT_HA_VRID, MOAT_HA_NODE_ID.' },
-                ),
-              },
-              { additionalProperties: false, description: 'VRRP-style election of the active master (packages/balancer\'s election over signed UDP).' },
-            ),
-          ),
-          witness: Type.Optional(
-            Type.Object(
-              {
-                url: Type.String({ pattern: '^https?://', description: 'The witness (`moat witness`), e.g. `http://10.0.0.9:8090`.' }),
-                key: Type.String({ minLength: 16, description: 'Secret shared with the witness.' }),
-                timeoutMs: Type.Integer({ minimum: 50, default: 1000, description: 'Time-out of one vote request.' }),
-              },
-              { additionalProperties: false, description: 'A third vote: a master is active only while it holds the witness\'s lease for its epoch, so a partition never leaves two active masters.' },
-            ),
-          ),
-        },
-        { additionalProperties: false, description: 'Management failover (docs/masters.md): a standby master replicates the active one and takes over when it fails.' },
-      ),
-    ),
+    failover: RetiredKey('management failover (trigger replication, the masters\' election, epochs and the witness) was replaced by several active masters on a replicated PostgreSQL: set `database.url` and remove `failover` (docs/database.md, "High availability")'),
     rules: Type.Object(
       {
         seedFile: Type.Optional(Type.String({ minLength: 1, description: 'A rules document (YAML/JSON) stored as version 1 on the first start, when the master has no rules yet; ignored afterwards (rules are then edited with the console or `PUT /api/v1/rules`). Without it, scanners wait for the first rules an admin saves.' })),

@@ -37,10 +37,6 @@ import { cacheSweep, CACHE_SWEEP_MS } from './jobs/cache-sweep.ts';
 import { OnceOnlyJob } from './jobs/once-only-job.ts';
 import { enduserRoutes } from './enduser/enduser-routes.ts';
 import { createEnduserLearning } from './enduser/enduser-learning.ts';
-import { Failover } from './failover/failover.ts';
-import { failoverRoutes, replicatedBeforeReply, standbyGate } from './failover/failover-routes.ts';
-import { removeChangeCapture } from './failover/change-capture.ts';
-import { checkFailoverConfig } from './failover/failover-config.ts';
 
 /** How often the master checks whether a digest round is due (the schedule's resolution). */
 const DIGEST_TICK_MS = 30_000;
@@ -52,7 +48,7 @@ export interface Master {
   readonly url: string;
   readonly app: FastifyInstance;
   readonly hub: ClusterHub;
-  /** The raw SQLite handle (tests; failover): a master on PostgreSQL has none, and asking for it throws. */
+  /** The raw SQLite handle (tests, the online backup): a master on PostgreSQL has none, and asking for it throws. */
   readonly db: Db;
   readonly database: MasterDatabase;
   readonly firstAdmin: FirstAdmin;
@@ -60,10 +56,7 @@ export interface Master {
   readonly digests: DigestRunner;
   /** Scheduled reports by mail: rounds on their schedules (`tick(at)` checks now). */
   readonly reports: ReportRunner;
-  /** Management failover, when `failover` is configured (docs/masters.md). */
-  readonly failover: Failover | undefined;
-  /** `abrupt`: stop as a crash would for the election (no resign advert; tests). */
-  close(opts?: { abrupt?: boolean }): Promise<void>;
+  close(): Promise<void>;
 }
 
 export interface MasterOptions {
@@ -80,22 +73,14 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   // `master`, not `node`: the master's lines about a scanner name it under `node`.
   const log = options.log ?? createLogger(config.log.level, { role: 'master', master: config.node.name }, { format: config.log.format });
   const now = options.now ?? Date.now;
-  checkFailoverConfig(config);
   await ensureDirs(config.dataDir);
   const database = await openConfiguredDatabase(config);
   const db = database.sqlite;
-  const seedIfEmpty = async () => {
-    if (await currentRules(database.db)) return;
+  if (!(await currentRules(database.db))) {
     const seed = options.seedRules ?? (config.rules.seedFile ? readSeedRules(config.rules.seedFile) : undefined);
     // Masters starting at once on one PostgreSQL: the other one's version 1 wins.
     if (seed) await seedRules(database.db, seed, 'system', now()).catch((err: unknown) => { if (!isUniqueViolation(err)) throw err; });
-  };
-  // With failover, nothing is written before this master knows it is the active one.
-  if (!config.failover) {
-    if (db) removeChangeCapture(db);
-    await seedIfEmpty();
   }
-  let failover: Failover | undefined;
 
   // One registry for the HTTP app and the hub, served at /metrics.
   const registry = new Registry();
@@ -111,7 +96,6 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       protocolVersion: options.protocolVersion ?? PROTOCOL_VERSION,
       masterName: config.node.name,
       sharedDatabase: config.database !== undefined,
-      ...(config.failover ? { failover: { isActive: () => failover?.isActive() ?? false, epoch: () => failover?.epoch() ?? 0, observedEpoch: (e: number, from: string) => failover?.observedEpoch(e, from), replicated: () => failover?.replicated() ?? Promise.resolve() } } : {}),
     },
   });
   // Several masters on one PostgreSQL: what changes here reaches the scanners linked to the others.
@@ -132,39 +116,12 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const reportSchedules = createScheduleRepository(database.db);
   const reports = new ReportRunner({ db: database.db, repo: reportSchedules, relay: hub, log, now, hostname: config.node.name, lease: leaseFor('reports', REPORT_TICK_MS) });
   const auditLog = createAuditLog(database.db, now);
-  let firstAdmin: FirstAdmin = { created: false };
-  if (config.failover) {
-    // checkFailoverConfig refuses failover with database.url: failover replicates the SQLite file.
-    if (!db) throw new Error('failover needs the SQLite database');
-    failover = new Failover({
-      db, log, now, name: config.node.name, joinSecret: config.cluster.joinSecret ?? process.env.MOAT_JOIN_SECRET, heartbeatMs: config.cluster.heartbeatSeconds * 1000,
-      config: config.failover, registry,
-      hooks: {
-        activate: async () => {
-          await seedIfEmpty();
-          firstAdmin = await ensureFirstAdmin(deps);
-          await hub.resetRegistry();
-          digests.start(DIGEST_TICK_MS);
-          reports.start(REPORT_TICK_MS);
-          sweeps.start(CACHE_SWEEP_MS);
-        },
-        deactivate: async (reason) => {
-          await digests.stop();
-          await reports.stop();
-          await sweeps.stop();
-          hub.closeAllLinks(`no longer the active master: ${reason}`);
-        },
-      },
-    });
-  }
-  // Without failover this master is the only one, always active: the gauge the alert rules
-  // (deploy/prometheus) read is there either way.
-  else new Gauge({ name: 'moat_master_active', help: '1 while this master is the active one (0: standby).', registers: [registry], collect() { this.set(1); } });
+  // Every master serves: several masters on one PostgreSQL are all active (docs/database.md), so
+  // the gauge the alert rules (deploy/prometheus) read is 1 on each.
+  new Gauge({ name: 'moat_master_active', help: '1 while this master serves (every master running is active).', registers: [registry], collect() { this.set(1); } });
   const app = await buildApp(deps, {
     metricsRegistry: registry,
-    ...(failover ? { gate: standbyGate(failover), beforeReply: replicatedBeforeReply(failover) } : {}),
     extraPlugins: [
-      ...(failover ? [failoverRoutes(failover)] : []),
       clusterLinkRoute(hub),
       ...peers.routes,
       async (api) => {
@@ -179,17 +136,14 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       }),
     ],
   });
-  if (!failover) firstAdmin = await ensureFirstAdmin(deps);
+  const firstAdmin = await ensureFirstAdmin(deps);
   await app.listen({ host: config.http.host, port: config.http.port });
   const port = (app.server.address() as AddressInfo).port;
   url = `${config.http.tls ? 'https' : 'http'}://${config.http.host}:${port}`;
   await peers.start(port);
-  if (failover) await failover.start();
-  else {
-    digests.start(DIGEST_TICK_MS);
-    reports.start(REPORT_TICK_MS);
-    sweeps.start(CACHE_SWEEP_MS);
-  }
+  digests.start(DIGEST_TICK_MS);
+  reports.start(REPORT_TICK_MS);
+  sweeps.start(CACHE_SWEEP_MS);
   log.info({ event: 'MASTER_STARTED', url, rulesVersion: (await currentRules(database.db))?.version ?? 0 }, 'master started');
 
   let closed = false;
@@ -203,16 +157,12 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       return db;
     },
     database,
-    get firstAdmin() {
-      return firstAdmin;
-    },
+    firstAdmin,
     digests,
     reports,
-    failover,
-    async close(opts = {}) {
+    async close() {
       if (closed) return;
       closed = true;
-      await failover?.close(opts);
       await digests.stop();
       await reports.stop();
       await sweeps.stop();

@@ -121,7 +121,7 @@ const Master = Type.Object(
     url: Type.Union([
       Type.String({ pattern: '^wss?://' }),
       Type.Array(Type.String({ pattern: '^wss?://' }), { minItems: 1, maxItems: 16 }),
-    ], { description: 'The master\'s cluster link, e.g. `wss://master.example.com:8080/cluster` (`ws://` only on loopback); with management failover a list of the masters\' links, tried in order until the active one welcomes the scanner (or one management virtual address).' }),
+    ], { description: 'The master\'s cluster link, e.g. `wss://master.example.com:8080/cluster` (`ws://` only on loopback); with several masters on one PostgreSQL (docs/database.md) a list of their links: the scanner links to one, and when it cannot reach it tries the next in order.' }),
     joinToken: Type.Optional(Type.String({ pattern: '^moat-join-[0-9a-f]{64}$', description: 'A one-time join token for this node\'s name, made on the master (`moat master join-token`, the API or the console); or set MOAT_JOIN_TOKEN. Needed for the first join only: afterwards the node proves itself with its own key (`dataDir/node-key.pem`). Used up once the node has joined.' })),
     fingerprint: Type.Optional(Type.String({ pattern: '^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$', description: 'SHA-256 fingerprint of the master\'s TLS certificate, pinned (required with wss://).' })),
     reconnectBaseSeconds: Type.Number({ minimum: 0.05, default: 0.5, description: 'First reconnect delay; doubles per failed attempt, with jitter.' }),

@@ -33,7 +33,6 @@ import { ClusterLink } from './link/cluster-link.ts';
 import { startBalancer, validateBalancerConfig, type BalancerHandle } from '@moat/balancer';
 import { applyNodeSettings, balancerReport, withLocalUpstream } from './balancer-bridge.ts';
 import type { CompiledRules } from '@moat/rules';
-import { epochStore } from './link/epoch-store.ts';
 import { LearnFollower } from './learn/learn-follower.ts';
 import { learnStateStore } from './learn/learn-state.ts';
 import { createLearner, engineLearners } from './learn/learner.ts';
@@ -189,7 +188,6 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
       },
       credentials: credentialStore(config.dataDir),
       key: await loadOrCreateNodeKey(config.dataDir),
-      epochs: epochStore(config.dataDir),
       learn: new LearnFollower({ state: learnStateStore(config.dataDir), apply: createLearner(engineLearners(config.analyzers), log), log, now }),
       rules: pushed,
       recipientLists: lists,

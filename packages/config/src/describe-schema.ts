@@ -23,6 +23,8 @@ interface JsonSchema {
   patternProperties?: Record<string, JsonSchema>;
   minimum?: number;
   maximum?: number;
+  /** RetiredKey: a removed key. */
+  retired?: string;
 }
 
 export function describeSchema(schema: unknown, prefix = ''): KeyDoc[] {
@@ -42,6 +44,7 @@ export function describeSchema(schema: unknown, prefix = ''): KeyDoc[] {
 }
 
 function typeName(s: JsonSchema): string {
+  if (s.retired !== undefined) return 'removed';
   if (s.anyOf) return s.anyOf.map((a) => (a.const !== undefined ? JSON.stringify(a.const) : typeName(a))).join(' \\| ');
   if (s.type === 'array') return `${s.items ? typeName(s.items) : 'any'}[]`;
   if (s.patternProperties) return 'map';

@@ -3,3 +3,4 @@ export { formatFieldError, type Position, type PositionOf } from './yaml-positio
 export { collectErrors, pointerToKey, type FieldError } from './schema-errors.ts';
 export { describeSchema, keyTable, type KeyDoc } from './describe-schema.ts';
 export { applyOverrides } from './overrides.ts';
+export { RetiredKey } from './retired-key.ts';

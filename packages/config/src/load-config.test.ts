@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Type } from 'typebox';
 import { ConfigError, locateErrors, parseYaml, parseYamlDocument, validateDocument } from './load-config.ts';
 import { formatFieldError } from './yaml-positions.ts';
+import { RetiredKey } from './retired-key.ts';
 
 const Schema = Type.Object(
   {
@@ -97,4 +98,13 @@ test('an alias to a missing anchor or an alias bomb is a ConfigError, not a Refe
       (err: unknown) => err instanceof ConfigError && err.source === 'aliases.yaml' && err.errors[0]?.key === '(root)' && /alias/i.test(err.errors[0].message),
     );
   }
+});
+
+test('a retired key is refused with what replaced it, at its key', () => {
+  const schema = Type.Object({ name: Type.String(), old: RetiredKey('use `name` instead (docs/x.md)') }, { additionalProperties: false });
+  assert.deepEqual(validateDocument(schema, { name: 'a' }, 'test.yaml'), { name: 'a' });
+  const err = configError(() => validateDocument(schema, { name: 'a', old: { on: true } }, 'test.yaml'));
+  assert.deepEqual(err.errors.map((e) => `${e.key}: ${e.message}`), ['old: use `name` instead (docs/x.md)']);
+  const nested = Type.Object({ a: Type.Object({ old: RetiredKey('gone') }, { additionalProperties: false }) }, { additionalProperties: false });
+  assert.deepEqual(configError(() => validateDocument(nested, { a: { old: 1 } }, 'test.yaml')).errors.map((e) => `${e.key}: ${e.message}`), ['a.old: gone']);
 });

@@ -1,5 +1,6 @@
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
+import { retiredMessage } from './retired-key.ts';
 
 /** One validation problem, named by a dotted key path (`smtp.listen.port`). */
 export interface FieldError {
@@ -38,6 +39,13 @@ export function collectErrors(schema: TSchema, value: unknown): FieldError[] {
     if (error.keyword === 'boolean') {
       push(error.instancePath, 'unknown key');
       continue;
+    }
+    if (error.keyword === 'not') {
+      const retired = retiredMessage(schema, error.schemaPath);
+      if (retired) {
+        push(error.instancePath, retired);
+        continue;
+      }
     }
     if (error.keyword === 'required') {
       const missing = (error.params as { requiredProperties?: string[] }).requiredProperties ?? [];

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from './daemon.ts';
 import { postgresBinDir, systemUser, type Owner } from './postgres.ts';
@@ -34,6 +34,8 @@ export interface PgAutoFailover {
   nodes(): readonly PgNode[];
   /** kill -9 of the node's pg_autoctl supervisor, its keeper and its postgres (one process group), as a crash. */
   kill(name: string): Promise<void>;
+  /** The process id of a node's (or the monitor's) `pg_autoctl run`, which leads its process group; undefined while it is not running. */
+  pid(name: string): number | undefined;
   /** `pg_autoctl run` again for a node killed or stopped: its keeper asks the monitor what it is before serving. */
   start(name: string): Promise<void>;
   /** The monitor's view of every data node. */
@@ -45,7 +47,12 @@ export interface PgAutoFailover {
 }
 
 export interface PgAutoFailoverOptions {
-  /** Keep the formation here (default: a temp folder removed on stop). */
+  /**
+   * Keep the formation here (default: a temp folder removed on stop). A formation made there
+   * before (its ports are in `formation.json`) is started again as it was, its data kept, and
+   * a `pg_autoctl run` left running by a parent that was killed is stopped first (`NAME.pid`);
+   * a creation that did not finish is removed and made again.
+   */
   readonly dir?: string;
   /**
    * Scale pg_auto_failover's failure detection down for tests (health checks every second, a
@@ -95,6 +102,12 @@ export async function startPgAutoFailover(options: PgAutoFailoverOptions = {}): 
   const owner = process.getuid?.() === 0 ? systemUser('postgres') : undefined;
   const own = (path: string) => owner && chownSync(path, owner.uid, owner.gid);
   own(root);
+  const names = ['node1', 'node2'];
+  const formationFile = join(root, 'formation.json');
+  const made = readFormation(formationFile);
+  for (const name of ['monitor', ...names]) stopLeftBehind(join(root, `${name}.pid`));
+  // A creation that did not finish leaves data folders and pg_autoctl state that a new one would trip on.
+  if (!made) for (const sub of ['monitor', ...names, 'config', 'share', 'run']) rmSync(join(root, sub), { recursive: true, force: true });
   for (const sub of ['config', 'share', 'run']) {
     mkdirSync(join(root, sub), { recursive: true, mode: 0o700 });
     own(join(root, sub));
@@ -115,14 +128,13 @@ export async function startPgAutoFailover(options: PgAutoFailoverOptions = {}): 
   const password = readFileSync(passwordFile, 'utf8').trim();
   const timeoutMs = options.startTimeoutMs ?? 90_000;
   const runs = new Map<string, Run>();
-  const monitorPort = await freePort();
+  const monitorPort = made?.monitorPort ?? (await freePort());
   const monitorUrl = `postgres://autoctl_node@127.0.0.1:${monitorPort}/pg_auto_failover?sslmode=disable`;
   const psql = (args: string[], input?: string) => runAsync(join(bin, 'psql'), ['-X', '-v', 'ON_ERROR_STOP=1', ...args], env, owner, input);
   const monitorQuery = (query: string) => psql([monitorUrl, '-tA', '-F', '|', '-c', query]);
 
-  const names = ['node1', 'node2'];
   const ports = new Map<string, number>();
-  for (const name of names) ports.set(name, await freePort());
+  for (const name of names) ports.set(name, made?.ports[name] ?? (await freePort()));
   const nodes: PgNode[] = names.map((name) => ({ name, host: '127.0.0.1', port: ports.get(name)!, url: `postgres://moat:${encodeURIComponent(password)}@127.0.0.1:${ports.get(name)}/moat` }));
 
   const state = async (): Promise<PgNodeState[]> => {
@@ -149,24 +161,34 @@ export async function startPgAutoFailover(options: PgAutoFailoverOptions = {}): 
       await sleep(200);
     }
   };
-  const startRun = (name: string, args: string[]) => runs.set(name, startGroup(autoctl, args, env, owner, join(root, `${name}.log`)));
+  const startRun = (name: string, args: string[]) => {
+    const run = startGroup(autoctl, args, env, owner, join(root, `${name}.log`));
+    runs.set(name, run);
+    // The group's leader, for whoever must stop it after this process is gone (and for `kill -9` by hand).
+    writeFileSync(join(root, `${name}.pid`), `${run.pid}\n`);
+  };
   const stopAll = async () => {
     await Promise.all(names.map((n) => runs.get(n)?.stop()));
     await runs.get('monitor')?.stop();
+    for (const name of ['monitor', ...names]) rmSync(join(root, `${name}.pid`), { force: true });
     tmp.cleanup();
   };
 
   try {
+    if (made) {
+      // A formation made before: each node's keeper asks the monitor what it is before it serves.
+      startRun('monitor', ['run', '--pgdata', join(root, 'monitor')]);
+      await waitUntil('the monitor ready', () => monitorQuery('SELECT count(*) FROM pgautofailover.formation').then(() => true, () => false), runs.get('monitor')!, timeoutMs);
+      for (const name of names) startRun(name, ['run', '--pgdata', join(root, name)]);
+      await waitForState((s) => s.length === 2 && s.some((n) => n.reported === 'primary' && n.goal === 'primary') && s.some((n) => n.reported === 'secondary' && n.goal === 'secondary'), timeoutMs);
+      return formation();
+    }
     // The monitor.
     const monitorData = join(root, 'monitor');
-    if (!existsSync(join(monitorData, 'PG_VERSION'))) {
-      await initdb(bin, monitorData, env, owner, options.fastFailover ? FAST_MONITOR : '');
-      writeFileSync(join(monitorData, 'pg_hba.conf'), `local all all trust\nhost pg_auto_failover autoctl_node 127.0.0.1/32 trust\n`);
-      own(join(monitorData, 'pg_hba.conf'));
-      startRun('monitor', ['create', 'monitor', '--pgdata', monitorData, '--pgport', String(monitorPort), '--hostname', '127.0.0.1', '--listen', '127.0.0.1', '--skip-pg-hba', '--no-ssl', '--run']);
-    } else {
-      startRun('monitor', ['run', '--pgdata', monitorData]);
-    }
+    await initdb(bin, monitorData, env, owner, options.fastFailover ? FAST_MONITOR : '');
+    writeFileSync(join(monitorData, 'pg_hba.conf'), `local all all trust\nhost pg_auto_failover autoctl_node 127.0.0.1/32 trust\n`);
+    own(join(monitorData, 'pg_hba.conf'));
+    startRun('monitor', ['create', 'monitor', '--pgdata', monitorData, '--pgport', String(monitorPort), '--hostname', '127.0.0.1', '--listen', '127.0.0.1', '--skip-pg-hba', '--no-ssl', '--run']);
     await waitUntil('the monitor ready', () => monitorQuery('SELECT count(*) FROM pgautofailover.formation').then(() => true, () => false), runs.get('monitor')!, timeoutMs);
 
     // The data nodes: node1 registers first and is the primary, node2 clones it.
@@ -190,29 +212,61 @@ export async function startPgAutoFailover(options: PgAutoFailoverOptions = {}): 
       }
     }
     await waitForState((s) => s.length === 2 && s[0]!.reported === 'primary' && s[0]!.goal === 'primary' && s[1]!.reported === 'secondary' && s[1]!.goal === 'secondary', timeoutMs);
+    if (options.dir) writeFileSync(formationFile, JSON.stringify({ monitorPort, ports: Object.fromEntries(ports) }));
   } catch (err) {
     await stopAll();
     throw err;
   }
+  return formation();
 
-  return {
-    dir: root,
-    monitorUrl,
-    nodes: () => nodes,
-    async kill(name) {
-      const run = runs.get(name);
-      if (!run) throw new Error(`no running node named ${name}`);
-      await run.kill();
-    },
-    async start(name) {
-      if (!ports.has(name)) throw new Error(`no node named ${name}`);
-      if (runs.get(name)?.alive()) throw new Error(`${name} is running`);
-      startRun(name, ['run', '--pgdata', join(root, name)]);
-    },
-    state,
-    waitForState,
-    stop: stopAll,
-  };
+  function formation(): PgAutoFailover {
+    return {
+      dir: root,
+      monitorUrl,
+      nodes: () => nodes,
+      async kill(name) {
+        const run = runs.get(name);
+        if (!run) throw new Error(`no running node named ${name}`);
+        await run.kill();
+      },
+      pid: (name) => (runs.get(name)?.alive() ? runs.get(name)!.pid : undefined),
+      async start(name) {
+        if (!ports.has(name)) throw new Error(`no node named ${name}`);
+        if (runs.get(name)?.alive()) throw new Error(`${name} is running`);
+        startRun(name, ['run', '--pgdata', join(root, name)]);
+      },
+      state,
+      waitForState,
+      stop: stopAll,
+    };
+  }
+}
+
+/** The ports of a formation made in a kept folder, once its creation finished. */
+function readFormation(file: string): { monitorPort: number; ports: Record<string, number> } | undefined {
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as { monitorPort: number; ports: Record<string, number> };
+}
+
+/** A `pg_autoctl run` group whose parent was killed -9 (detached, it outlived it): stopped before the folder is used again. */
+function stopLeftBehind(pidFile: string): void {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  rmSync(pidFile, { force: true });
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  // Only a pg_autoctl: after a reboot the number may be another process's.
+  let command = '';
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return; // no such process
+  }
+  if (!command.includes('pg_autoctl')) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // no such group: it ended with its parent, as it should
+  }
 }
 
 const FAST_MONITOR = [
@@ -252,6 +306,7 @@ async function waitUntil(what: string, ready: () => Promise<boolean>, run: Run, 
 }
 
 interface Run {
+  readonly pid: number;
   alive(): boolean;
   output(): string;
   kill(): Promise<void>;
@@ -281,6 +336,7 @@ function startGroup(binary: string, args: string[], env: NodeJS.ProcessEnv, owne
     }
   };
   return {
+    pid: child.pid!,
     alive,
     output: () => out,
     async kill() {

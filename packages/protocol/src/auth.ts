@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 /** A fresh 32-byte nonce for a challenge, hex. */
 export function newNonce(): string {
@@ -51,10 +51,3 @@ export function joinTokenHash(token: string): string {
 
 /** Pattern of a join token on the wire and in configs. */
 export const JOIN_TOKEN_PATTERN = '^moat-join-[0-9a-f]{64}$';
-
-/** Constant-time comparison of two hex MACs (the standby masters' HMAC proof, replication.ts). */
-export function proofMatches(expected: string, given: string): boolean {
-  const a = Buffer.from(expected, 'hex');
-  const b = Buffer.from(given, 'hex');
-  return a.length === b.length && timingSafeEqual(a, b);
-}

@@ -277,14 +277,6 @@ export const GreylistResultFrame = Type.Object(
 export type GreylistCheck = Static<typeof GreylistCheckFrame>;
 export type GreylistResult = Static<typeof GreylistResultFrame>;
 
-// ── master → scanner: master.epoch (management failover fencing, docs/masters.md) ──
-/**
- * Sent right after `welcome` by a master that runs with failover: the epoch of its term. A
- * scanner persists the highest epoch it has seen and refuses a master below it (an `error`
- * MOAT_ERR_STALE_EPOCH and a close), so a master that was cut off cannot push stale rules.
- */
-export const MasterEpochFrame = Type.Object({ type: Type.Literal('master.epoch'), epoch: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
-
 export const ToScannerFrame = Type.Union([
   ChallengeFrame, WelcomeFrame, HeartbeatFrame, ErrorFrame, RulesPushFrame, EventsAckFrame,
   QuarantineFetchFrame, StreamCreditFrame, StreamCancelFrame, QuarantineActionFrame, QueueListFrame, QueueActionFrame,
@@ -292,7 +284,6 @@ export const ToScannerFrame = Type.Union([
   QueueInjectFrame,
   QuarantineReleaseRcptFrame,
   RetainedFetchFrame, RetainedRedeliverFrame,
-  MasterEpochFrame,
   LearnEventFrame,
   VerifySourcesFrame, VerifyTestFrame, CalloutCachedFrame,
   MessageTestFrame,
@@ -301,7 +292,6 @@ export const ToScannerFrame = Type.Union([
 export const ToMasterFrame = Type.Union([
   HelloFrame, HeartbeatFrame, ErrorFrame, RulesAckFrame, EventsBatchFrame, QuarantineChunkFrame, ResultFrame,
   GreylistCheckFrame,
-  MasterEpochFrame,
   LearnAckFrame,
   CalloutGetFrame, CalloutPutFrame,
   RecipientListsAckFrame,

@@ -5,7 +5,6 @@ import type { Me } from '../app.tsx';
 import { ago, when } from '../lib/format.ts';
 import { useData } from '../lib/use-data.ts';
 import { TrafficChart, type TrafficRow } from '../components/traffic-chart.tsx';
-import { MastersPanel } from '../components/masters-panel.tsx';
 import { EnginesPanel } from '../components/engines-panel.tsx';
 import { LearningPanel } from '../components/learning-panel.tsx';
 import { ActivityPanel } from '../components/activity-panel.tsx';
@@ -117,8 +116,6 @@ export function Dashboard({ me }: { me: Me }) {
       </div>
       <ActivityPanel refreshMs={REFRESH_MS} />
       <EnginesPanel refreshMs={REFRESH_MS} />
-      {/* management failover: the masters and each standby's lag (absent without failover) */}
-      <MastersPanel refreshMs={REFRESH_MS} />
       <LearningPanel refreshMs={REFRESH_MS} />
       <h2>Traffic, last 24 hours</h2>
       {traffic.error && <p class="error" role="alert">{traffic.error}</p>}

@@ -37,24 +37,10 @@ export interface HubSettings {
   readonly requestTimeoutMs: number;
   /** The protocol version this master speaks (PROTOCOL_VERSION; tests set it one ahead to play a newer master). */
   readonly protocolVersion: number;
-  /** Management failover (docs/masters.md): absent for a master without a standby. */
-  readonly failover?: HubFailover;
   /** This master's name (config node.name), recorded as the holder of its nodes' links. */
   readonly masterName?: string;
   /** Other masters share the database (PostgreSQL): at start, only this master's nodes are marked offline. */
   readonly sharedDatabase?: boolean;
-}
-
-// ── management failover: what the hub asks of failover/failover.ts ──
-export interface HubFailover {
-  /** Scanners are served only by the active master. */
-  isActive(): boolean;
-  /** This term's epoch, sent to every scanner right after `welcome` (`master.epoch`). */
-  epoch(): number;
-  /** A scanner told us it has seen a higher epoch: we are stale. */
-  observedEpoch(epoch: number, from: string): void;
-  /** Resolves once what is written so far is on a standby too (events are acknowledged only then). */
-  replicated(): Promise<void>;
 }
 
 interface Session {
@@ -130,7 +116,7 @@ export class ClusterHub implements ClusterControl {
     this.joinTokens = createJoinTokens(deps.database.db);
     this.ingest = createIngest(deps.database.db, deps.database.engine);
     // The registry's writes run in order: this one before any node's `connected`.
-    if (!deps.settings.failover) void this.resetRegistry();
+    void this.resetRegistry();
     // The quarantine index per node and status (quarantine_status covers the status test), read on scrape.
     // PostgreSQL's sum() of a BIGINT is a numeric, which node-postgres gives as text: Number() on both.
     const quarantineTotals = async () =>
@@ -286,12 +272,10 @@ export class ClusterHub implements ClusterControl {
         ws.close(1008, 'invalid frame');
         return;
       }
-      // A frame the node sent before it closed the link still counts (a `master.epoch`, then the close).
       if (this.closing) return;
       try {
         if (!session) {
           clearTimeout(helloTimer);
-          if (this.settings.failover && !this.settings.failover.isActive()) return this.refuse(ws, remoteAddress, 'MOAT_ERR_NOT_ACTIVE', 'this master is a standby');
           if (frame.type !== 'hello') return this.refuse(ws, remoteAddress, 'MOAT_ERR_HELLO_EXPECTED', `expected hello, got ${frame.type}`);
           admitted.release();
           session = await this.authenticate(ws, remoteAddress, nonce, frame);
@@ -325,7 +309,6 @@ export class ClusterHub implements ClusterControl {
     }
     const now = this.now();
     let node: NodeRecord | undefined;
-    let joined = false;
     if (hello.nodeId) {
       node = await this.registry.get(hello.nodeId);
       if (!node || node.removedAt !== null || node.name !== hello.nodeName || !node.publicKey || !helloVerifies(node.publicKey, hello.nodeName, nonce, hello.proof)) {
@@ -352,7 +335,6 @@ export class ClusterHub implements ClusterControl {
         this.refuse(ws, address, 'MOAT_ERR_JOIN_REFUSED', `join refused for ${hello.nodeName}: ${outcome.reason}`);
         return undefined;
       }
-      joined = true;
       node = (await this.registry.get(outcome.id))!;
       this.log.info({ event: 'NODE_JOINED', node: hello.nodeName, nodeId: outcome.id, rejoined: outcome.rejoined, replacedKey: outcome.replace && outcome.rejoined, address }, 'a scanner joined the cluster with a join token');
     }
@@ -370,31 +352,21 @@ export class ClusterHub implements ClusterControl {
       if (this.sessions.get(node.id) === session) this.sessions.delete(node.id);
       throw err;
     }
-    const greet = async () => {
-      // Read before the welcome, so the frames go in their usual order.
-      const sources = negotiated.version >= VERIFY_PROTOCOL_VERSION ? await this.verification.frame() : undefined;
-      this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs });
-      if (this.settings.failover) this.send(ws, { type: 'master.epoch', epoch: this.settings.failover.epoch() });
-      this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
-      session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
-      this.pushRulesIfBehind(session, hello.rulesVersion, hello.recipientListsVersion).catch((err: unknown) =>
-        this.log.error({ event: 'RULES_PUSH_ERROR', node: node.name, err }, 'could not send the rules at the welcome; the node gets them at its next connection'));
-      if (sources) this.pushVerification(session, sources);
-      // The node answers with the learn sequence it has applied; the rest of the log follows.
-      if (negotiated.version >= LEARN_PROTOCOL_VERSION) this.learning.attach(node.id, node.name, (f) => this.send(ws, f));
-    };
-    // management failover: a join is welcomed only once a standby has the node's key too.
-    if (joined && this.settings.failover) {
-      void this.settings.failover.replicated().then(greet).catch((err: unknown) => this.frameFailed(ws, address, session, hello, err));
-    } else {
-      await greet();
-    }
+    // Read before the welcome, so the frames go in their usual order.
+    const sources = negotiated.version >= VERIFY_PROTOCOL_VERSION ? await this.verification.frame() : undefined;
+    this.send(ws, { type: 'welcome', protocol: negotiated.version, nodeId: node.id, heartbeatMs: this.settings.heartbeatMs });
+    this.log.info({ event: 'NODE_ONLINE', node: node.name, nodeId: node.id, address, rulesVersion: hello.rulesVersion, protocol: negotiated.version }, 'scanner online');
+    session.lastSeen = this.now(); // the clock for missed heartbeats starts once it is online
+    this.pushRulesIfBehind(session, hello.rulesVersion, hello.recipientListsVersion).catch((err: unknown) =>
+      this.log.error({ event: 'RULES_PUSH_ERROR', node: node.name, err }, 'could not send the rules at the welcome; the node gets them at its next connection'));
+    if (sources) this.pushVerification(session, sources);
+    // The node answers with the learn sequence it has applied; the rest of the log follows.
+    if (negotiated.version >= LEARN_PROTOCOL_VERSION) this.learning.attach(node.id, node.name, (f) => this.send(ws, f));
     return session;
   }
 
   private refuse(ws: WebSocket, address: string, code: string, message: string): void {
-    // management failover: a scanner trying its list of masters meets the standby as a matter of course.
-    this.log[code === 'MOAT_ERR_NOT_ACTIVE' ? 'info' : 'warn']({ event: 'LINK_REFUSED', address, code }, message);
+    this.log.warn({ event: 'LINK_REFUSED', address, code }, message);
     this.metrics.linkRefusals.inc({ code });
     this.send(ws, { type: 'error', code, message });
     ws.close(1008, code);
@@ -427,12 +399,7 @@ export class ClusterHub implements ClusterControl {
           this.log.warn({ event: 'EVENT_SEQ_REWOUND', node: s.node.name, epoch: first.epoch, seq: first.seq, count: outcome.rewound.length },
             'the node sent new events under sequence numbers it had used in the same run (its disk went back in time under a live process?): stored, not dropped');
         }
-        const ack = () => this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
-        // management failover: acknowledged only once a standby has the batch too (nothing acked is lost in a failover).
-        // A master that stepped down meanwhile does not acknowledge: the scanner sends the batch to the active one.
-        const failover = this.settings.failover;
-        if (failover) void failover.replicated().then(() => failover.isActive() && ack());
-        else ack();
+        this.send(s.ws, { type: 'events.ack', id: frame.id, upToSeq: outcome.upToSeq });
         return;
       }
       case 'quarantine.chunk': {
@@ -480,10 +447,6 @@ export class ClusterHub implements ClusterControl {
         return;
       case 'error':
         this.log.warn({ event: 'LINK_NODE_ERROR', node: s.node.name, code: frame.code, error: frame.message }, 'scanner reported an error');
-        return;
-      case 'master.epoch':
-        // management failover: the scanner has seen a later term than ours (it closes the link).
-        this.settings.failover?.observedEpoch(frame.epoch, `scanner ${s.node.name}`);
         return;
       case 'hello':
         this.send(s.ws, { type: 'error', code: 'MOAT_ERR_PROTOCOL', message: 'hello after the handshake' });
@@ -536,17 +499,9 @@ export class ClusterHub implements ClusterControl {
     }
   }
 
-  // ── management failover: a master that stops being active lets every scanner go ──
-  /** Close every scanner link (they reconnect to the next master in their list). */
-  closeAllLinks(reason: string): void {
-    for (const s of [...this.sessions.values()]) {
-      s.ws.close(1012, reason.slice(0, 100));
-      this.disconnected(s);
-    }
-  }
 
-  /** A master starting or becoming active: nobody is connected to it yet, whatever the (replicated) registry says. A failed write is logged. */
-  async resetRegistry(): Promise<void> {
+  /** A master starting: nobody is connected to it yet, whatever the registry says. A failed write is logged. */
+  private async resetRegistry(): Promise<void> {
     await this.registry.resetOnline(this.settings.sharedDatabase ? 'mine' : 'all').catch((err: unknown) => this.log.error({ event: 'NODE_REGISTRY_WRITE_FAILED', err }, 'could not mark every node offline at the start'));
   }
 
@@ -618,12 +573,10 @@ export class ClusterHub implements ClusterControl {
     this.notices?.notify(kind).catch((err: unknown) => this.log.error({ event: 'CHANGE_NOTICE_ERROR', kind, err }, 'could not tell the other masters about a change; their scanners get it at their next connection'));
   }
 
-  /** An end user changed their lists: the new version to the online scanners (with failover, once a standby has it). */
+  /** An end user changed their lists: the new version to the online scanners. */
   recipientListsChanged(): void {
     this.announce('recipient-lists');
-    const failover = this.settings.failover;
-    const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await this.pushCurrentLists(); }) : this.pushCurrentLists();
-    pushed.catch((err: unknown) => this.log.error({ event: 'RECIPIENT_LISTS_PUSH_ERROR', err }, 'could not push the end-user lists; scanners get them at their next connection'));
+    this.pushCurrentLists().catch((err: unknown) => this.log.error({ event: 'RECIPIENT_LISTS_PUSH_ERROR', err }, 'could not push the end-user lists; scanners get them at their next connection'));
   }
 
   private async pushCurrentLists(): Promise<void> {
@@ -637,12 +590,10 @@ export class ClusterHub implements ClusterControl {
     this.log.info({ event: 'RECIPIENT_LISTS_PUSHED', version: lists.version, nodes: this.sessions.size }, 'end-user lists pushed to online scanners');
   }
 
-  /** A learn event was recorded: sent to the online scanners (with failover, once a standby has it too). */
+  /** A learn event was recorded: sent to the online scanners. */
   learnRecorded(): void {
     this.announce('learn');
-    const failover = this.settings.failover;
-    if (failover) void failover.replicated().then(() => failover.isActive() && this.learning.published());
-    else this.learning.published();
+    this.learning.published();
   }
 
   // ── recipient verification: the store goes to every scanner that speaks version 3 ──
@@ -650,12 +601,10 @@ export class ClusterHub implements ClusterControl {
     this.send(s.ws, { type: 'verify.sources', ...sources });
   }
 
-  /** The verification store changed: sent to the online scanners (with failover, once a standby has it). */
+  /** The verification store changed: sent to the online scanners. */
   verificationChanged(): void {
     this.announce('verification');
-    const failover = this.settings.failover;
-    const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await this.pushVerificationToAll(); }) : this.pushVerificationToAll();
-    pushed.catch((err: unknown) => this.log.error({ event: 'VERIFY_PUSH_ERROR', err }, 'could not push the verification store; scanners get it at their next connection'));
+    this.pushVerificationToAll().catch((err: unknown) => this.log.error({ event: 'VERIFY_PUSH_ERROR', err }, 'could not push the verification store; scanners get it at their next connection'));
   }
 
   /** Run a recipient lookup on a scanner ("test this address"): what RCPT TO would answer there now. */
@@ -680,10 +629,7 @@ export class ClusterHub implements ClusterControl {
 
   rulesChanged(): void {
     this.announce('rules');
-    // management failover: pushed once a standby has the version, so no scanner runs rules a failover would take back.
-    const failover = this.settings.failover;
-    const pushed = failover ? failover.replicated().then(async () => { if (failover.isActive()) await this.pushCurrentRules(); }) : this.pushCurrentRules();
-    pushed.catch((err: unknown) => this.log.error({ event: 'RULES_PUSH_ERROR', err }, 'could not push the rules; scanners get them at their next connection'));
+    this.pushCurrentRules().catch((err: unknown) => this.log.error({ event: 'RULES_PUSH_ERROR', err }, 'could not push the rules; scanners get them at their next connection'));
   }
 
   private async pushVerificationToAll(): Promise<void> {

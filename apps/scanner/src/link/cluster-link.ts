@@ -13,7 +13,7 @@ import { ENGINES_PROTOCOL_VERSION, LEARN_PROTOCOL_VERSION, METRICS_PROTOCOL_VERS
 import type { LearnFollower } from '../learn/learn-follower.ts';
 
 export interface LinkSettings {
-  /** The masters' cluster links, tried in order (management failover: the active one welcomes us). */
+  /** The masters' cluster links (several masters on one PostgreSQL, docs/database.md): a link that cannot be set up moves on to the next. */
   readonly urls: readonly string[];
   /** A one-time join token for the first join (`master.joinToken` or MOAT_JOIN_TOKEN). */
   readonly joinToken: string | undefined;
@@ -51,8 +51,6 @@ export interface LinkDeps {
   readonly nodeMetrics?: () => NodeMetrics;
   readonly log: Logger;
   readonly now: () => number;
-  /** The highest master epoch seen (management failover fencing); absent: no fencing. */
-  readonly epochs?: { load(): number; save(epoch: number): Promise<void> };
   /** Cluster-wide learning: applies the master's learn log to this node's engines (learn/). */
   readonly learn?: LearnFollower;
   /** Recipient verification (issue 19): the master's verification store, and its "test this address". */
@@ -83,14 +81,9 @@ export class ClusterLink {
   private batchInFlight: { id: string; sentAt: number } | undefined;
   /** This node's own requests of the master (greylisting), by id, each with its time-out. */
   private readonly requests = new PendingRequests();
-  // ── management failover: which master, and its epoch on this link ──
+  // ── which of the masters this link dials ──
   private urlIndex = 0;
   private url = '';
-  /** The epoch this link's master announced (accepted: at or above the highest seen). */
-  private linkEpoch: number | undefined;
-  private epochSaved: Promise<void> = Promise.resolve();
-  /** A welcome waiting for the master's epoch (a scanner that has seen epochs trusts no master without one). */
-  private pendingReady: (() => void) | undefined;
   /** The hello on this link was a join (with the token), so the welcome's node id is ours to keep. */
   private joining = false;
   /** The master refused our node id (removed, or re-keyed by an admin): join with the token next time. */
@@ -157,8 +150,6 @@ export class ClusterLink {
   private connect(): void {
     const { settings, log } = this.deps;
     this.url = settings.urls[this.urlIndex % settings.urls.length]!;
-    this.linkEpoch = undefined;
-    this.pendingReady = undefined;
     const secure = this.url.startsWith('wss:');
     const ws = new WebSocket(this.url, {
       maxPayload: MAX_FRAME_BYTES,
@@ -248,42 +239,23 @@ export class ClusterLink {
         }
         // The link may have dropped while the credential was being written.
         if (ws !== this.ws || ws?.readyState !== WebSocket.OPEN) return;
-        if (this.linkEpoch === undefined && (this.deps.epochs?.load() ?? 0) > 0) {
-          this.pendingReady = () => this.ready(ws, frame);
-          // A master without failover never says its epoch: after a while, the next one in the list.
-          const timer = setTimeout(() => {
-            if (ws !== this.ws || this.linkEpoch !== undefined) return;
-            log.warn({ event: 'LINK_NO_EPOCH', url: this.url }, 'the master did not say its epoch; this node has seen failover epochs: trying the next master');
-            ws.close(1008, 'no epoch');
-          }, Math.max(1000, 2 * frame.heartbeatMs));
-          timer.unref();
-          return;
-        }
         this.ready(ws, frame);
         return;
       }
-      case 'master.epoch':
-        this.checkEpoch(frame.epoch);
-        return;
       case 'heartbeat':
         return;
       case 'error':
         if (frame.id !== undefined && this.requests.settle(frame.id, { ok: false, error: new LinkUnavailableError(`the master refused the request: ${frame.code} ${frame.message}`) })) return;
         // Our node id was refused (an admin removed the node or gave its name a new key): a configured token may bring it back.
         if (frame.code === 'MOAT_ERR_NODE_AUTH' && settings.joinToken) this.joinNext = true;
-        // A standby master saying so is expected with a list of masters: the next one is tried.
-        log[frame.code === 'MOAT_ERR_NOT_ACTIVE' ? 'info' : 'error']({ event: 'LINK_REFUSED', code: frame.code, error: frame.message, url: this.url }, 'the master refused the link');
+        log.error({ event: 'LINK_REFUSED', code: frame.code, error: frame.message, url: this.url }, 'the master refused the link');
         return;
       case 'rules.push': {
-        await this.epochSaved;
-        if (!this.fenced()) return;
         const outcome = await this.deps.rules.apply(frame.version, frame.rules);
         this.send({ type: 'rules.ack', version: frame.version, ok: outcome.ok, ...(outcome.ok ? {} : { error: outcome.error }) });
         return;
       }
       case 'recipient-lists.push': {
-        await this.epochSaved;
-        if (!this.fenced()) return;
         const outcome = this.deps.recipientLists
           ? await this.deps.recipientLists.apply(frame.version, frame.lists)
           : { ok: false as const, error: 'this node keeps no end-user lists' };
@@ -291,15 +263,13 @@ export class ClusterLink {
         return;
       }
       case 'events.ack': {
-        if (this.batchInFlight?.id !== frame.id || !this.fenced()) return;
+        if (this.batchInFlight?.id !== frame.id) return;
         this.deps.outbox.acknowledge(frame.upToSeq);
         this.batchInFlight = undefined;
         this.drain();
         return;
       }
       case 'learn.event':
-        await this.epochSaved;
-        if (!this.fenced()) return;
         this.deps.learn?.receive(frame);
         return;
       case 'greylist.result':
@@ -307,8 +277,6 @@ export class ClusterLink {
         this.requests.settle(frame.id, { ok: true, value: frame });
         return;
       case 'verify.sources':
-        await this.epochSaved;
-        if (!this.fenced()) return;
         await this.deps.verification?.sources(frame);
         return;
       case 'verify.test': {
@@ -333,33 +301,6 @@ export class ClusterLink {
     }
   }
 
-  // ── management failover: epoch fencing (docs/masters.md) ──
-  /** May this link's master be obeyed? Yes once its epoch was accepted, or when no epoch was ever seen. */
-  private fenced(): boolean {
-    return this.linkEpoch !== undefined || (this.deps.epochs?.load() ?? 0) === 0;
-  }
-
-  /** The master's epoch: below the highest seen → refuse it and try the next master; else persist it. */
-  private checkEpoch(epoch: number): void {
-    const { log } = this.deps;
-    const seen = this.deps.epochs?.load() ?? 0;
-    if (epoch < seen) {
-      log.warn({ event: 'LINK_STALE_MASTER', url: this.url, epoch, seen }, `refusing a master at epoch ${epoch}: epoch ${seen} was seen`);
-      this.send({ type: 'master.epoch', epoch: seen });
-      this.send({ type: 'error', code: 'MOAT_ERR_STALE_EPOCH', message: `master epoch ${epoch} is below ${seen}, the highest this node has seen` });
-      this.ws?.close(1008, 'stale epoch');
-      return;
-    }
-    this.linkEpoch = epoch;
-    // Persisted before anything from this master is acted on (rules.push waits for it).
-    this.epochSaved = (this.deps.epochs?.save(epoch) ?? Promise.resolve()).then(() => {
-      if (epoch > seen) log.info({ event: 'LINK_EPOCH', url: this.url, epoch, was: seen }, `master epoch ${epoch}`);
-      const p = this.pendingReady;
-      this.pendingReady = undefined;
-      p?.();
-    });
-  }
-
   private ready(ws: WebSocket, frame: { nodeId: string; protocol: number; heartbeatMs: number }): void {
     const { log } = this.deps;
     if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
@@ -368,7 +309,7 @@ export class ClusterLink {
     this.heartbeatMs = frame.heartbeatMs;
     this.linkProtocol = frame.protocol;
     this.batchInFlight = undefined;
-    log.info({ event: 'LINK_UP', nodeId: frame.nodeId, protocol: frame.protocol, url: this.url, epoch: this.linkEpoch }, 'connected to the master');
+    log.info({ event: 'LINK_UP', nodeId: frame.nodeId, protocol: frame.protocol, url: this.url }, 'connected to the master');
     this.startHeartbeat();
     this.drain();
     if (frame.protocol >= LEARN_PROTOCOL_VERSION) this.deps.learn?.attach((f) => this.send(f));
@@ -413,7 +354,7 @@ export class ClusterLink {
   private onClose(ws: WebSocket, code: number, reason: string): void {
     if (ws !== this.ws) return;
     const wasReady = this.state === 'ready';
-    // A master that never welcomed us (down, a standby, stale): the next one in the list.
+    // A master that never welcomed us (down, or refusing): the next one in the list.
     if (!wasReady) this.urlIndex++;
     this.state = 'idle';
     this.batchInFlight = undefined;
