@@ -87,6 +87,10 @@ test('two masters on a pg_auto_failover pair: kill -9 of a scanner\'s master, th
   });
   // The test's own look into the database, through the same primary finder the masters use.
   let observer: MasterDatabase | undefined;
+  // The loops below stop in `finally` too: a failed wait must not leave them keeping the test alive.
+  let mail: ReturnType<typeof mailLoop> | undefined;
+  let saving = true;
+  let saver: Promise<void> | undefined;
   try {
     observer = await openMasterDatabase({ engine: 'postgres', url: cluster.databaseUrl, primaryWaitMs: 60_000 }, MASTER_MIGRATIONS);
     const db = observer.db;
@@ -99,8 +103,9 @@ test('two masters on a pg_auto_failover pair: kill -9 of a scanner\'s master, th
     // Each scanner lists both masters, from a different one: the two masters both hold links.
     await waitUntil(async () => new Set([(await linkOf('scanner-1'))?.linked_to, (await linkOf('scanner-2'))?.linked_to]).size === 2, 'the scanners spread over both masters', 30_000, 200);
 
-    const mail = mailLoop(scanner.smtpPort, 'HA');
-    await waitUntil(() => mail.accepted().length >= 5, 'mail flowing', 30_000, 100);
+    const mailing = mailLoop(scanner.smtpPort, 'HA');
+    mail = mailing;
+    await waitUntil(() => mailing.accepted().length >= 5, 'mail flowing', 30_000, 100);
 
     // ── kill -9 of the master scanner-1 is linked to ──
     const linkedTo = (await linkOf('scanner-1'))!.linked_to;
@@ -118,12 +123,11 @@ test('two masters on a pg_auto_failover pair: kill -9 of a scanner\'s master, th
     const blocked = await blockSender(api, 'blocked-after-master-kill.example');
     assert.ok(blocked !== undefined, 'the rules change was saved on the other master');
     await waitUntil(async () => (await sendMail(scanner.smtpPort, { from: 'x@blocked-after-master-kill.example', to: ENVELOPE.to }, message())).code === 550, 'scanner-1 applying the rules saved on the other master', 30_000, 200);
-    await waitUntil(() => mail.accepted().some((s) => s.at > killedAt + 1000), 'mail accepted after the master died', 30_000, 100);
+    await waitUntil(() => mailing.accepted().some((s) => s.at > killedAt + 1000), 'mail accepted after the master died', 30_000, 100);
 
     // ── kill -9 of the PostgreSQL primary, rules being saved and mail accepted meanwhile ──
     const saved: { version: number; domain: string }[] = [];
-    let saving = true;
-    const saver = (async () => {
+    saver = (async () => {
       for (let n = 1; saving; n++) {
         const domain = `rules-${n}.example`;
         const version = await blockSender(api, domain).catch(() => undefined);
@@ -141,11 +145,11 @@ test('two masters on a pg_auto_failover pair: kill -9 of a scanner\'s master, th
     const promotedAt = Date.now();
     const savedBefore = saved.length;
     await waitUntil(() => saved.length > savedBefore + 2, 'rules saved again on the new primary', 60_000, 100);
-    await waitUntil(() => mail.accepted().some((s) => s.at > promotedAt + 2000), 'mail accepted after the promotion', 60_000, 100);
+    await waitUntil(() => mailing.accepted().some((s) => s.at > promotedAt + 2000), 'mail accepted after the promotion', 60_000, 100);
     saving = false;
     await saver;
-    await mail.stop();
-    console.log(`standby promoted ${promotedAt - primaryKilledAt} ms after kill -9 of ${primary}; ${saved.length} rules versions saved, ${mail.accepted().length} of ${mail.sent.length} messages accepted`);
+    await mailing.stop();
+    console.log(`standby promoted ${promotedAt - primaryKilledAt} ms after kill -9 of ${primary}; ${saved.length} rules versions saved, ${mailing.accepted().length} of ${mailing.sent.length} messages accepted`);
 
     // ── nothing acknowledged is lost ──
     for (const { version, domain } of [{ version: blocked!, domain: 'blocked-after-master-kill.example' }, ...saved]) {
@@ -153,7 +157,7 @@ test('two masters on a pg_auto_failover pair: kill -9 of a scanner\'s master, th
       assert.equal(stored.status, 200, `rules version ${version} (answered 200) is stored`);
       assert.ok((stored.json.document.lists.senderBlock as string[]).includes(`*@${domain}`), `version ${version} blocks ${domain}, as saved`);
     }
-    const accepted = mail.accepted().map((s) => s.subject);
+    const accepted = mailing.accepted().map((s) => s.subject);
     assert.ok(accepted.length >= 10, `${accepted.length} messages accepted`);
     await waitUntil(async () => {
       const logged = await loggedSubjects(api);
@@ -164,6 +168,9 @@ test('two masters on a pg_auto_failover pair: kill -9 of a scanner\'s master, th
       return accepted.every((s) => delivered.has(s));
     }, 'every message that got a 250 delivered to the sink', 120_000, 500);
   } finally {
+    saving = false;
+    await saver;
+    await mail?.stop();
     await observer?.close();
     await cluster.close();
   }
