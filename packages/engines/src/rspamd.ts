@@ -1,6 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { findBinary, startDaemon } from './daemon.ts';
 import { freePort, readyOrStop, workDir } from './workdir.ts';
@@ -48,7 +48,9 @@ export interface RspamdOptions {
  * A private Rspamd on 127.0.0.1, offline: Debian's stock config with a private
  * `LOCAL_CONFDIR` that binds the three workers to free loopback ports, logs to the console and
  * sends its DNS queries to a loopback server (its RBL/SURBL checks fail at once, none leaves
- * the machine). No map is downloaded; GTUBE and the local symbols work. With `redis`, Bayes
+ * the machine). No map is downloaded; GTUBE and the local symbols work. Its guess of a text's
+ * language is deterministic (`steadyLanguages`), so a message learned twice is the same
+ * tokens twice and a reversal is recognized. With `redis`, Bayes
  * lives there (Rspamd 3.4 keeps it only in Redis), auto-learning off; with `fuzzy` too, its
  * fuzzy storage (hashes in that Redis, one writable `fuzzy_check` rule: `LOCAL_FUZZY_*`). The
  * first start builds its symbol cache (~11 s here). Ready when `/ping` answers; stopped by its pid.
@@ -68,6 +70,12 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
   writeFileSync(join(local, 'worker-fuzzy.inc'), `bind_socket = "127.0.0.1:${fuzzy}";\ncount = 1;\n`);
   writeFileSync(join(local, 'logging.inc'), 'type = "console";\nlevel = "error";\n');
   writeFileSync(join(local, 'options.inc'), `dns { nameserver = ["${options.dnsServer ?? '127.0.0.1:1'}"]; timeout = 0.1s; retransmits = 1; }\n`);
+  const stock = join(dirname(dirname(binary)), 'share', 'rspamd', 'languages');
+  if (existsSync(stock)) {
+    steadyLanguages(stock, join(tmp.path, 'languages'));
+    // `lang_detection` is a top-level section: common.conf includes `$LOCAL_CONFDIR/rspamd.conf.local`.
+    writeFileSync(join(tmp.path, 'rspamd.conf.local'), `lang_detection { languages = "${join(tmp.path, 'languages')}"; }\n`);
+  }
   if (options.redis) {
     writeFileSync(join(local, 'redis.conf'), `servers = "${options.redis}";\n`);
     // Moat teaches every node the same mail (learn events); an engine that teaches itself would make nodes diverge.
@@ -99,6 +107,27 @@ export async function startRspamd(options: RspamdOptions = {}): Promise<Rspamd> 
     output: () => daemon.output(),
     stop,
   };
+}
+
+/**
+ * Rspamd's language files, from `stock` into `target`, with the n-gram tables of every language
+ * but English emptied. Rspamd 3.4 names a text's language by its stop words when it finds them
+ * (every language keeps its own here), else by the n-grams of words it picks at random
+ * ("randomly selected 80 words" in its debug log): the same message got English, Norwegian or
+ * German from one learn to the next, so other stems, other Bayes tokens, and another key in its
+ * learn cache (a hash of the tokens), where a relearn as ham must find the earlier spam to
+ * unlearn it. With English the only n-gram candidate, a text without stop words is English
+ * every time. `docker/engines/rspamd-languages.sh` does the same for the compose image and an
+ * Rspamd of one's own (operator guide).
+ */
+function steadyLanguages(stock: string, target: string): void {
+  mkdirSync(target, { recursive: true });
+  for (const name of readdirSync(stock)) {
+    if (name === 'stop_words') copyFileSync(join(stock, name), join(target, name));
+    if (!name.endsWith('.json')) continue;
+    const language = JSON.parse(readFileSync(join(stock, name), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(target, name), JSON.stringify(name === 'en.json' ? language : { ...language, freq: {} }));
+  }
 }
 
 async function ping(url: string): Promise<boolean> {
