@@ -81,7 +81,7 @@ export class ClusterHub implements ClusterControl {
   /** Several masters on one PostgreSQL: tells the others what changed here (db/change-notices.ts). */
   private notices: Pick<ChangeNotices, 'notify'> | undefined;
   /** Several masters on one PostgreSQL: carries requests for nodes linked to another master (forwardThrough). */
-  private peers: Pick<PeerForwarder, 'request' | 'fetchStream'> | undefined;
+  private peers: Pick<PeerForwarder, 'request' | 'fetchStream' | 'reachableNodeIds'> | undefined;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly settings: HubSettings;
@@ -208,6 +208,18 @@ export class ClusterHub implements ClusterControl {
 
   onlineNodeIds(): ReadonlySet<string> {
     return new Set(this.sessions.keys());
+  }
+
+  /**
+   * The nodes a message this master composes (a digest, a scheduled report, a test lookup) can be
+   * handed to, sorted: those linked here; when none is (several masters on one PostgreSQL, this
+   * one holding the job's lease but no link), those online on the other live masters, reached by
+   * forwarding. Empty: no scanner is online anywhere.
+   */
+  async relayNodeIds(): Promise<string[]> {
+    const here = [...this.sessions.keys()].sort();
+    if (here.length > 0 || !this.peers) return here;
+    return this.peers.reachableNodeIds();
   }
 
   /** Close every link and wait for them to go (the database must outlive their handlers). */
@@ -661,7 +673,7 @@ export class ClusterHub implements ClusterControl {
 
   // ── requests for one node: on this master's link, or forwarded to the master holding it ──
   /** Several masters on one PostgreSQL: requests for nodes linked elsewhere go through `peers` (cluster/peer-*.ts). */
-  forwardThrough(peers: Pick<PeerForwarder, 'request' | 'fetchStream'>): void {
+  forwardThrough(peers: Pick<PeerForwarder, 'request' | 'fetchStream' | 'reachableNodeIds'>): void {
     this.peers = peers;
   }
 

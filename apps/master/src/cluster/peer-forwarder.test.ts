@@ -80,9 +80,12 @@ for (const engine of ENGINES) {
       await assert.rejects(forwarder().request(id, { type: 'queue.list', limit: 5 }), (err: unknown) => err instanceof NodeOfflineError && err.nodeName === name, name);
     }
     await assert.rejects(forwarder().request('no-such-node', { type: 'queue.list', limit: 5 }), NodeOfflineError);
+    // Where a digest or a report can go when no node is linked here: online, on a live master other than this one.
+    assert.deepEqual(await forwarder().reachableNodeIds(), [onB]);
     // Master B's registration three refreshes old: B is gone, its node offline.
     now = NOW + 3 * REFRESH_MS + 1;
     await assert.rejects(forwarder().request(onB, { type: 'queue.list', limit: 5 }), (err: unknown) => err instanceof NodeOfflineError && err.nodeName === 'scanner-b');
     assert.equal(peer.bodies.length, sent, 'nothing was sent for an offline node');
+    assert.deepEqual(await forwarder().reachableNodeIds(), [], 'no node is reachable through a master that is gone');
   });
 }

@@ -2,7 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Kysely } from 'kysely';
 import type { MasterSchema } from '../db/schema.ts';
 import { NodeOfflineError, NodeRequestError } from '../app-deps.ts';
-import { isFresh, type PeerRecord, type PeerRegistry } from './peer-registry.ts';
+import { isFresh, STALE_AFTER_REFRESHES, type PeerRecord, type PeerRegistry } from './peer-registry.ts';
 import { PeerUnreachableError, postToPeer, readJson } from './peer-client.ts';
 import { errorFromPeer, type PeerFrame, type PeerRequest, type ProtocolNeed } from './peer-wire.ts';
 
@@ -55,6 +55,22 @@ export function createPeerForwarder(deps: PeerForwarderDeps) {
   }
 
   return {
+    /** The nodes online on the other masters that are alive (registration fresh): where a relayed message can go when none is linked here. */
+    async reachableNodeIds(): Promise<string[]> {
+      const freshSince = deps.now() - deps.refreshMs * STALE_AFTER_REFRESHES;
+      const rows = await deps.db
+        .selectFrom('nodes')
+        .innerJoin('masters', 'masters.name', 'nodes.linked_to')
+        .select('nodes.id')
+        .where('nodes.online', '=', 1)
+        .where('nodes.removed_at', 'is', null)
+        .where('nodes.linked_to', '!=', deps.self)
+        .where('masters.seen_at', '>=', freshSince)
+        .orderBy('nodes.id')
+        .execute();
+      return rows.map((r) => r.id);
+    },
+
     async request<T>(nodeId: string, frame: PeerFrame, need?: ProtocolNeed): Promise<T> {
       const { node, peer, res, done, budget } = await post(nodeId, { nodeId, frame, ...(need ? { need } : {}) });
       try {

@@ -26,7 +26,7 @@ async function setup(engine: Engine, t: TestContext) {
   const sent: { nodeId: string; rcptTo: readonly string[]; raw: string }[] = [];
   const relay: { online: Set<string>; fail: boolean; hold?: (rcpt: string) => Promise<void> } = { online: new Set(['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']), fail: false };
   const fakeRelay: DigestRelay = {
-    onlineNodeIds: () => relay.online,
+    relayNodeIds: async () => [...relay.online].sort(),
     async injectMessage(nodeId, m) {
       await relay.hold?.(m.rcptTo[0]!);
       if (relay.fail) throw Object.assign(new Error('disk full'), { code: 'MOAT_ERR_NODE' });
@@ -209,7 +209,7 @@ for (const engine of ENGINES) {
     const sent: string[] = [];
     let hold: ((rcpt: string) => Promise<void>) | undefined;
     const relay: DigestRelay = {
-      onlineNodeIds: () => new Set([A]),
+      relayNodeIds: async () => [A],
       async injectMessage(_nodeId, m) {
         await hold?.(m.rcptTo[0]!);
         sent.push(m.rcptTo[0]!);

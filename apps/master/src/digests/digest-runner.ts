@@ -14,9 +14,10 @@ import type { TemplateValues } from './template.ts';
 
 const DAY_MS = 86_400_000;
 
-/** What a round needs of the cluster: who is online, and a scanner's queue (hub.ts). */
+/** What a round needs of the cluster: the scanners it can hand digests to, and a scanner's queue (hub.ts). */
 export interface DigestRelay {
-  onlineNodeIds(): ReadonlySet<string>;
+  /** Sorted; on several masters, those linked to another when none is linked here (hub.relayNodeIds). */
+  relayNodeIds(): Promise<readonly string[]>;
   injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }>;
 }
 
@@ -135,7 +136,7 @@ export class DigestRunner {
     let waiting = 0;
     let handled = 0;
     for (const [recipient, listed] of pending) {
-      const online = [...this.deps.relay.onlineNodeIds()].sort();
+      const online = await this.deps.relay.relayNodeIds();
       if (online.length === 0) {
         waiting += pending.size - handled;
         log.warn({ event: 'DIGEST_NO_SCANNER', waiting }, 'no scanner online to relay digests; retrying next round');

@@ -25,7 +25,7 @@ async function setup(engine: Engine, t: TestContext) {
   const sent: { nodeId: string; mailFrom: string; rcptTo: readonly string[]; raw: string }[] = [];
   const relay = { online: new Set([A, B]) };
   const fake: ReportRelay = {
-    onlineNodeIds: () => relay.online,
+    relayNodeIds: async () => [...relay.online].sort(),
     async injectMessage(nodeId, m) {
       sent.push({ nodeId, mailFrom: m.mailFrom, rcptTo: m.rcptTo, raw: decode(m.raw.toString()) });
       return { queueId: `R${String(sent.length).padStart(19, '0')}` };

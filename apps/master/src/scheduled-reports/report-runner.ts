@@ -9,9 +9,10 @@ import { gatherReport } from './report-data.ts';
 import { renderReport } from './render.ts';
 import { createScheduleRepository, type ScheduleRepository, type StoredSchedule } from './schedule-repository.ts';
 
-/** What a report needs of the cluster: who is online, and a scanner's queue (hub.ts), as digests. */
+/** What a report needs of the cluster: the scanners it can hand a report to, and a scanner's queue (hub.ts), as digests. */
 export interface ReportRelay {
-  onlineNodeIds(): ReadonlySet<string>;
+  /** Sorted; on several masters, those linked to another when none is linked here (hub.relayNodeIds). */
+  relayNodeIds(): Promise<readonly string[]>;
   injectMessage(nodeId: string, message: { mailFrom: string; rcptTo: readonly string[]; raw: Buffer }): Promise<{ queueId: string }>;
 }
 
@@ -152,7 +153,7 @@ export class ReportRunner {
   }
 
   private async send(s: StoredSchedule, period: ReportPeriod, at: number, messageId: string): Promise<SentReport> {
-    const online = [...this.deps.relay.onlineNodeIds()].sort();
+    const online = await this.deps.relay.relayNodeIds();
     if (online.length === 0) throw new ReportSendError(null, 'no scanner is online to relay the report');
     const nodeId = online[this.nextNode++ % online.length]!;
     const report = renderReport(await gatherReport(this.deps.db, s.schedule, period, at));

@@ -114,7 +114,7 @@ export function registerVerificationRoutes(app: TypedApp, hub: ClusterHub, deps:
       response: { 200: Type.Object({ node: Type.String(), ...VerifyTestAnswerSchema.properties }), ...errorResponses(400, 404), 503: Type.Unknown({ description: 'No scanner online, or it did not answer (MOAT_ERR_NODE_OFFLINE, MOAT_ERR_NODE_TIMEOUT).' }) },
     },
   }, async (request) => {
-    const online = [...hub.onlineNodeIds()];
+    const online = await hub.relayNodeIds();
     const nodeId = request.body.node ?? online[0];
     if (nodeId === undefined) throw new ApiError(503, 'MOAT_ERR_NODE_OFFLINE', 'no scanner is online to run the lookup');
     if (request.body.node !== undefined && !(await hub.nodes()).some((n) => n.id === nodeId)) throw notFound(`node ${nodeId}`);
