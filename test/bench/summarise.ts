@@ -24,9 +24,10 @@ export const PICKS: readonly Pick[] = [
     { area: 'scanner', file: 'scanner.md', figure: `${mode}: latency p99 (ms)`, section: new RegExp(`^${mode}`), row: /^latency p99/, ...SCANNER, higherIsBetter: false },
     { area: 'scanner', file: 'scanner.md', figure: `${mode}: peak RSS (MiB)`, section: new RegExp(`^${mode}`), row: /^peak RSS/, ...SCANNER, higherIsBetter: false },
   ]),
-  { area: 'master', file: 'master-link.md', figure: 'events stored over the cluster link (events/s)', section: /Event ingest/, row: /^events\/s$/, moat: /^over the link$/, baselines: [/^in-process: ingestBatch$/, /^in-process: decode \+ ingestBatch$/], higherIsBetter: true },
-  { area: 'master', file: 'master-link.md', figure: 'rules change → every ack recorded, 50 nodes, p50 (ms)', section: /Rules change/, row: /^PUT \/api\/v1\/rules → master recorded every rules\.ack$/, moat: /^50 nodes p50$/, baselines: [/^1 node p50$/], higherIsBetter: false },
-  { area: 'master', file: 'master-link.md', figure: 'rules change → every ack recorded, 50 nodes, p99 (ms)', section: /Rules change/, row: /^PUT \/api\/v1\/rules → master recorded every rules\.ack$/, moat: /^50 nodes p99$/, baselines: [/^1 node p99$/], higherIsBetter: false },
+  { area: 'master', file: 'master-link.md', figure: 'events stored over the cluster link, PostgreSQL + sync standby (events/s)', section: /Event ingest/, row: /^events\/s over the link$/, moat: /^PostgreSQL \+ sync standby$/, baselines: [/^SQLite$/, /^PostgreSQL$/], higherIsBetter: true },
+  ...(['p50', 'p99'] as const).map((p) => (
+    { area: 'master', file: 'master-link.md', figure: `rules change → every ack recorded, 50 nodes over 2 masters on PostgreSQL + sync standby, ${p} (ms)`, section: /Rules change/, row: /^PUT \/api\/v1\/rules → every rules\.ack recorded$/, moat: new RegExp(`^PostgreSQL \\+ sync standby ${p}$`), baselines: [new RegExp(`^SQLite ${p}$`), new RegExp(`^PostgreSQL ${p}$`)], higherIsBetter: false }
+  )),
   { area: 'master', file: 'master-data.md', figure: 'ingest into a 10-million-row log (events/s)', section: /^Ingest/, row: /^throughput$/, moat: /^value$/, baselines: [], higherIsBetter: true },
   { area: 'master', file: 'master-data.md', figure: 'report: traffic over 30 days by day (ms)', section: /^Reports/, row: /^traffic, 30 days by day$/, moat: /^from the roll-ups/, baselines: [/^scanning the message log/], higherIsBetter: false },
   { area: 'master', file: 'master-data.md', figure: 'report: top 10 senders over 30 days (ms)', section: /^Reports/, row: /^top 10 senders, 30 days$/, moat: /^from the roll-ups/, baselines: [/^scanning the message log/], higherIsBetter: false },

@@ -1,29 +1,37 @@
 /**
  * The in-process baseline of the master link benchmark's ingest figure: the same events, in
- * the same batches, interleaved across the same nodes, stored by the master's own
- * `createIngest(db).ingestBatch` on a fresh master database (openDatabase + MASTER_MIGRATIONS,
- * as startMaster opens it), with no network and no event loop in between. Mode `direct` times
- * the ingestBatch calls only (each batch's JSON.parse before its call is not timed). Mode
- * `decoded` also times the master's per-frame work: decodeToMaster (JSON.parse + schema check)
- * of the encoded events.batch frame before, and encodeFrame of the events.ack after. The rate
- * is events ÷ the sum of the timed steps; CPU is this process's over the same steps.
+ * the same batches, from the same number of nodes, stored by the master's own
+ * `createIngest(db).ingestBatch` on a fresh master database of the engine under test (a SQLite
+ * file, or a PostgreSQL database by URL; opened and migrated as the master opens it), with the
+ * master's per-frame work around each call (decodeToMaster of the encoded events.batch frame
+ * before, encodeFrame of the events.ack after) and no network or WebSocket in between. As over
+ * the link, each node's batches go one after another and the nodes at once (on SQLite the
+ * transactions take turns on its one connection; on PostgreSQL they run side by side on the
+ * pool). The rate is events ÷ the run's wall time; CPU is this process's over the run.
+ *
+ * It also counts and times the SQL statements the ingest sends (lib/link-statement-profile.ts,
+ * a Kysely plugin on the handle it is given): on PostgreSQL each is a round trip to the server,
+ * plus BEGIN and COMMIT per batch.
  *
  * Its own process (started with an IPC channel by master-link-bench.ts), one run per process.
  */
 import { join } from 'node:path';
 import { cpuUsage } from 'node:process';
-import { openDatabase } from '@moat/storage';
+import { sql } from 'kysely';
 import { MASTER_MIGRATIONS } from '@moat/master';
-import { decodeToMaster, encodeFrame, newNodeKeyPair, type EventsBatch, type OutboxEvent } from '@moat/protocol';
+import { decodeToMaster, encodeFrame, newNodeKeyPair, type OutboxEvent } from '@moat/protocol';
 import { createIngest } from '../../../apps/master/src/data/ingest.ts';
 import { joinNode } from '../../../apps/master/src/cluster/node-registry.ts';
-import { sqliteDatabase } from '../../../apps/master/src/db/database.ts';
+import { openMasterDatabase } from '../../../apps/master/src/db/database.ts';
 import { serveRpc } from './ipc-rpc.ts';
 import { epochMs, nodeBatches } from './sim-events.ts';
+import { statementProfiler, type StatementKind } from './link-statement-profile.ts';
 
 export interface BaselineSpec {
+  /** For the SQLite file. */
   readonly dir: string;
-  readonly mode: 'direct' | 'decoded';
+  /** A fresh PostgreSQL database; SQLite without it. */
+  readonly url?: string;
   readonly nodes: number;
   readonly batch: number;
   readonly warmupBatches: number;
@@ -32,54 +40,40 @@ export interface BaselineSpec {
 
 export interface BaselineResult {
   readonly events: number;
-  /** Sum of the timed steps, one per batch. */
+  /** Wall time of the timed run. */
   readonly ms: number;
-  /** CPU time of this process over the timed steps. */
+  /** CPU time of this process over the timed run. */
   readonly cpuMs: number;
+  /** Each batch: decode, ingestBatch, encode of the ack. */
   readonly batchMs: number[];
+  /** SQL statements the timed run sent (BEGIN and COMMIT not included). */
+  readonly statements: number;
+  /** The timed run's statements by kind, most time first. */
+  readonly statementKinds: StatementKind[];
   readonly messages: number;
   readonly storedEvents: number;
   readonly rejected: number;
 }
 
-/** Round-robin over the nodes, batch by batch: several scanners draining at once. */
-function interleave<T>(perNode: T[][]): [number, T][] {
-  const out: [number, T][] = [];
-  const longest = Math.max(...perNode.map((b) => b.length));
-  for (let i = 0; i < longest; i++) perNode.forEach((list, n) => i < list.length && out.push([n, list[i]!]));
-  return out;
-}
-
 async function run(spec: BaselineSpec): Promise<BaselineResult> {
-  const db = openDatabase(join(spec.dir, 'master.sqlite'), MASTER_MIGRATIONS);
+  const database = await openMasterDatabase(spec.url ? { engine: 'postgres', url: spec.url } : { engine: 'sqlite', path: join(spec.dir, 'master.sqlite') }, MASTER_MIGRATIONS);
   try {
-    const q = sqliteDatabase(db).db;
     const ids: string[] = [];
-    for (let i = 0; i < spec.nodes; i++) ids.push((await joinNode(q, `ingest-${String(i).padStart(2, '0')}`, newNodeKeyPair().publicKey, Date.now())).id);
-    const ingest = createIngest(q, 'sqlite');
+    for (let i = 0; i < spec.nodes; i++) ids.push((await joinNode(database.db, `ingest-${String(i).padStart(2, '0')}`, newNodeKeyPair().publicKey, Date.now())).id);
+    const profiler = statementProfiler();
+    const ingest = createIngest(database.db.withPlugin(profiler), database.engine);
     let frameNo = 0;
     // Encoded frames (Buffers, off the JS heap), built before the clock runs: the process holds
     // no big object graph for the garbage collector to walk, like the master.
-    const frames = (fromSeq: number, batches: number): [number, Buffer][] =>
-      interleave(ids.map((_, n) => nodeBatches(n, fromSeq, batches, spec.batch))).map(([n, events]) => [
-        n,
-        Buffer.from(encodeFrame({ type: 'events.batch', id: `b${frameNo++}`, events })),
-      ]);
-    const go = async (list: [number, Buffer][]): Promise<{ ms: number; cpuMs: number; batchMs: number[] }> => {
+    const frames = (fromSeq: number, batches: number): Buffer[][] =>
+      ids.map((_, n) => nodeBatches(n, fromSeq, batches, spec.batch).map((events) => Buffer.from(encodeFrame({ type: 'events.batch', id: `b${frameNo++}`, events }))));
+    const go = async (perNode: Buffer[][]): Promise<{ ms: number; cpuMs: number; batchMs: number[]; statements: number; statementKinds: StatementKind[] }> => {
       const batchMs: number[] = [];
-      let cpuUs = 0;
-      for (const [n, raw] of list) {
-        if (spec.mode === 'direct') {
-          // Not timed: the parse (the master gets these objects from decodeToMaster).
-          const events = (JSON.parse(raw.toString('utf8')) as EventsBatch).events;
-          const c = cpuUsage();
-          const s = epochMs();
-          check(await ingest.ingestBatch(ids[n]!, events), events);
-          batchMs.push(epochMs() - s);
-          const d = cpuUsage(c);
-          cpuUs += d.user + d.system;
-        } else {
-          const c = cpuUsage();
+      profiler.reset();
+      const c = cpuUsage();
+      const t0 = epochMs();
+      await Promise.all(perNode.map(async (list, n) => {
+        for (const raw of list) {
           const s = epochMs();
           const frame = decodeToMaster(raw);
           if (frame.type !== 'events.batch') throw new Error(`decoded ${frame.type}`);
@@ -87,25 +81,31 @@ async function run(spec: BaselineSpec): Promise<BaselineResult> {
           check(out, frame.events);
           encodeFrame({ type: 'events.ack', id: frame.id, upToSeq: out.upToSeq });
           batchMs.push(epochMs() - s);
-          const d = cpuUsage(c);
-          cpuUs += d.user + d.system;
         }
-      }
-      return { ms: batchMs.reduce((a, b) => a + b, 0), cpuMs: cpuUs / 1000, batchMs };
+      }));
+      const ms = epochMs() - t0;
+      const d = cpuUsage(c);
+      return { ms, cpuMs: (d.user + d.system) / 1000, batchMs, statements: profiler.count(), statementKinds: profiler.kinds() };
     };
 
-    if (spec.warmupBatches > 0) await go(frames(1, spec.warmupBatches));
+    if (spec.warmupBatches > 0) {
+      // The first node warms up alone, then the others: concurrent first batches on a fresh
+      // PostgreSQL database race to create the log's day partitions (the benchmark's README).
+      const warm = frames(1, spec.warmupBatches);
+      await go(warm.map((list, n) => (n === 0 ? list : [])));
+      await go(warm.map((list, n) => (n === 0 ? [] : list)));
+    }
     const r = await go(frames(1 + spec.warmupBatches * spec.batch, spec.batches));
-    const one = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+    const one = async (query: string): Promise<number> => Number((await sql.raw<{ n: number }>(query).execute(database.db)).rows[0]!.n);
     return {
       events: spec.nodes * spec.batches * spec.batch,
       ...r,
-      messages: one('SELECT count(*) AS n FROM messages'),
-      storedEvents: one('SELECT count(*) AS n FROM events'),
-      rejected: one('SELECT count(*) AS n FROM events WHERE rejected IS NOT NULL'),
+      messages: await one('SELECT count(*) AS n FROM messages'),
+      storedEvents: await one('SELECT count(*) AS n FROM events'),
+      rejected: await one('SELECT count(*) AS n FROM events WHERE rejected IS NOT NULL'),
     };
   } finally {
-    db.close();
+    await database.close();
   }
 }
 

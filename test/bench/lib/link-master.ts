@@ -1,10 +1,13 @@
 /**
  * A real Moat master in its own process for the master link benchmark: startMaster() with the
  * master's own logger (JSON lines on stdout at info, which the benchmark sends to a file and
- * reads the RULES_ACKED times from) and an admin password; `joinTokens` makes the simulated nodes' join tokens. Started with an IPC
- * channel (lib/ipc-rpc.ts): `start`, `cpu`, `verify` (read-only counts in its database), `stop`.
+ * reads the RULES_ACKED times from) and an admin password, on SQLite in its data folder or on
+ * PostgreSQL (`database.url`; masters sharing one database have their own `node.name`);
+ * `joinTokens` makes the simulated nodes' join tokens. Started with an IPC channel
+ * (lib/ipc-rpc.ts): `start`, `joinTokens`, `cpu`, `verify` (read-only counts in its database), `stop`.
  */
 import { cpuUsage } from 'node:process';
+import { sql } from 'kysely';
 import { validateDocument } from '@moat/config';
 import { MasterConfigSchema, startMaster, type Master } from '@moat/master';
 import { validateRules } from '@moat/rules';
@@ -13,11 +16,13 @@ import { serveRpc } from './ipc-rpc.ts';
 let master: Master | undefined;
 
 serveRpc({
-  async start(a: { dataDir: string; heartbeatSeconds: number; adminPassword: string; seedRules: unknown }) {
+  async start(a: { dataDir: string; heartbeatSeconds: number; adminPassword: string; seedRules: unknown; databaseUrl?: string; nodeName: string }) {
     const config = validateDocument(
       MasterConfigSchema,
       {
+        node: { name: a.nodeName },
         dataDir: a.dataDir,
+        ...(a.databaseUrl ? { database: { url: a.databaseUrl } } : {}),
         http: { host: '127.0.0.1', port: 0 },
         cluster: { heartbeatSeconds: a.heartbeatSeconds },
         admin: { username: 'admin', password: a.adminPassword },
@@ -45,19 +50,20 @@ serveRpc({
     return (c.user + c.system) / 1000;
   },
 
-  /** What the master stored: for the exactly-once check after the ingest run. */
-  verify() {
+  /** What the master stored: for the exactly-once check after the ingest run (either engine). */
+  async verify() {
     if (!master) throw new Error('master not started');
-    const db = master.db;
-    const one = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+    const db = master.database.db;
+    const one = async (query: string): Promise<number> => Number((await sql.raw<{ n: number }>(query).execute(db)).rows[0]!.n);
     return {
-      messages: one('SELECT count(*) AS n FROM messages'),
-      distinctMessages: one('SELECT count(*) AS n FROM (SELECT DISTINCT node_id, id FROM messages)'),
-      events: one('SELECT count(*) AS n FROM events'),
-      rejected: one('SELECT count(*) AS n FROM events WHERE rejected IS NOT NULL'),
-      nodes: db
-        .prepare('SELECT name, last_acked_seq AS lastAckedSeq, (SELECT count(*) FROM events e WHERE e.node_id = nodes.id) AS events, (SELECT count(*) FROM messages m WHERE m.node_id = nodes.id) AS messages, rules_version AS rulesVersion FROM nodes ORDER BY name')
-        .all() as { name: string; lastAckedSeq: number; events: number; messages: number; rulesVersion: number }[],
+      messages: await one('SELECT count(*) AS n FROM messages'),
+      distinctMessages: await one('SELECT count(*) AS n FROM (SELECT DISTINCT node_id, id FROM messages) AS d'),
+      events: await one('SELECT count(*) AS n FROM events'),
+      rejected: await one('SELECT count(*) AS n FROM events WHERE rejected IS NOT NULL'),
+      nodes: (await sql.raw<{ name: string; lastAckedSeq: number; events: number; messages: number }>(
+        'SELECT name, last_acked_seq AS "lastAckedSeq", (SELECT count(*) FROM events e WHERE e.node_id = nodes.id) AS events, ' +
+          '(SELECT count(*) FROM messages m WHERE m.node_id = nodes.id) AS messages FROM nodes ORDER BY name',
+      ).execute(db)).rows.map((r) => ({ name: r.name, lastAckedSeq: Number(r.lastAckedSeq), events: Number(r.events), messages: Number(r.messages) })),
     };
   },
 

@@ -1,7 +1,7 @@
 /**
  * The outbox events of the master link benchmark: `message.logged` events as a scanner sends
- * them, deterministic per (node index, seq), so the simulated scanners and the in-process
- * ingest baseline store exactly the same data. Mix: 70% deliver, 10% tag, 5% quarantine,
+ * them, deterministic per (node index, seq) within a UTC day, so the simulated scanners and the
+ * in-process ingest baseline store exactly the same data. Mix: 70% deliver, 10% tag, 5% quarantine,
  * 15% reject; 1–3 recipients; a reason on every non-delivered message.
  */
 import type { MessageLogged, OutboxEvent } from '@moat/protocol';
@@ -9,7 +9,12 @@ import type { MessageLogged, OutboxEvent } from '@moat/protocol';
 /** 20 alphanumerics, unique per (node, seq): "L" + node (3 digits) + seq (16 digits). */
 export const eventMessageId = (node: number, seq: number): string => `L${String(node).padStart(3, '0')}${String(seq).padStart(16, '0')}`;
 
-const BASE_TIME = Date.UTC(2025, 0, 1);
+/**
+ * The start of today (UTC), the same in every process of a run: messages are logged today, so
+ * on PostgreSQL they go into today's day partition, which the ingest makes once and then
+ * remembers, as a live master's ingest does (an old day's would be asked about every batch).
+ */
+const BASE_TIME = Math.floor(Date.now() / 86_400_000) * 86_400_000;
 const WORDS = ['invoice', 'payment', 'meeting', 'report', 'offer', 'urgent', 'delivery', 'account', 'update', 'order', 'weekly', 're:', 'fwd:'];
 
 /** Small integer hash (deterministic, no state): spreads (node, seq) over the value ranges. */

@@ -2,7 +2,8 @@
  * Simulated scanners for the master link benchmark: one process holding any number of cluster
  * nodes, each a `ws` client speaking the real protocol (@moat/protocol frames, validated with
  * decodeToScanner): challenge → hello with the join-secret proof → welcome; heartbeats every
- * heartbeatMs from welcome; every rules.push answered at once with rules.ack {ok: true}; events
+ * heartbeatMs from welcome; every rules.push answered at once with rules.ack {ok: true} (and the
+ * end users' lists and learn events acknowledged, the verification sources taken); events
  * sent as events.batch with one batch in flight per node, the next one after its events.ack,
  * as apps/scanner/src/link/cluster-link.ts does. No SMTP, no disk: only the link.
  *
@@ -148,6 +149,16 @@ class SimNode {
         w.done(frame.upToSeq);
         return;
       }
+      // Pushed at the welcome, and again by each master at every (re)connect of its change
+      // notices (db/change-notices.ts): taken as a real scanner takes them, without the work.
+      case 'verify.sources':
+        return;
+      case 'recipient-lists.push':
+        this.send({ type: 'recipient-lists.ack', version: frame.version, ok: true });
+        return;
+      case 'learn.event':
+        this.send({ type: 'learn.ack', seq: frame.seq });
+        return;
       case 'error':
         return fail(`${this.name}: master sent error ${frame.code}: ${frame.message}`);
       default:
@@ -233,14 +244,22 @@ const node = (name: string): SimNode => {
 };
 
 serveRpc({
-  async connect(a: { url: string; names: string[]; tokens: Record<string, string>; timeoutMs: number }) {
+  /**
+   * Links the named nodes to the master at `url`, `concurrency` at a time: the master refuses
+   * more than a few dozen sockets from one address still waiting for their hello
+   * (cluster/link-admission.ts), and every simulated scanner comes from 127.0.0.1.
+   */
+  async connect(a: { url: string; names: string[]; tokens: Record<string, string>; timeoutMs: number; concurrency?: number }) {
     const list = a.names.map((name) => {
       if (nodes.has(name)) throw new Error(`node ${name} exists already`);
       const n = new SimNode(name);
       nodes.set(name, n);
       return n;
     });
-    await Promise.all(list.map((n) => n.connect(a.url, a.tokens[n.name]!, a.timeoutMs)));
+    const step = a.concurrency ?? 8;
+    for (let i = 0; i < list.length; i += step) {
+      await Promise.all(list.slice(i, i + step).map((n) => n.connect(a.url, a.tokens[n.name]!, a.timeoutMs)));
+    }
     return list.map((n) => ({ name: n.name, nodeId: n.nodeId }));
   },
 
