@@ -183,7 +183,7 @@ async function runEngine(key: LinkEngineKey, fleet: SimFleet): Promise<EngineRun
     const check = async (when: string): Promise<void> => {
       const c = await engine.replication();
       if (!c) return;
-      (run.replication as (typeof c & { when: string })[]).push({ ...c, when });
+      run.replication.push({ ...c, when });
       log(`${key}: ${when}: standby ${c.synchronous ? 'synchronous' : 'NOT synchronous'} (${c.synchronousStandbyNames}; ${c.standbys.map((s) => `${s.name} ${s.state} ${s.syncState}`).join(', ')})`);
     };
     await check('at the start');

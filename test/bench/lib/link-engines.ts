@@ -108,9 +108,7 @@ export async function startLinkEngine(key: LinkEngineKey, dir: string): Promise<
   };
 }
 
-type ClientConfig = pg.ClientConfig;
-
-async function withClient<T>(config: ClientConfig, work: (c: pg.Client) => Promise<T>): Promise<T> {
+async function withClient<T>(config: pg.ClientConfig, work: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client(config);
   await c.connect();
   try {
@@ -120,12 +118,12 @@ async function withClient<T>(config: ClientConfig, work: (c: pg.Client) => Promi
   }
 }
 
-async function createDatabase(admin: ClientConfig, name: string): Promise<void> {
+async function createDatabase(admin: pg.ClientConfig, name: string): Promise<void> {
   if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`database name ${name}: lower-case letters, digits and _ only`);
   await withClient(admin, (c) => c.query(`CREATE DATABASE ${name} OWNER moat`));
 }
 
-async function settings(admin: ClientConfig): Promise<string> {
+async function settings(admin: pg.ClientConfig): Promise<string> {
   return withClient(admin, async (c) => {
     const show = async (name: string) => String((await c.query(`SHOW ${name}`)).rows[0][name]);
     const version = (await show('server_version')).split(' ')[0];
@@ -133,7 +131,7 @@ async function settings(admin: ClientConfig): Promise<string> {
   });
 }
 
-async function replicationNow(admin: ClientConfig): Promise<ReplicationCheck> {
+async function replicationNow(admin: pg.ClientConfig): Promise<ReplicationCheck> {
   return withClient(admin, async (c) => {
     const names = String((await c.query('SHOW synchronous_standby_names')).rows[0].synchronous_standby_names);
     const commit = String((await c.query('SHOW synchronous_commit')).rows[0].synchronous_commit);

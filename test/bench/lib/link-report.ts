@@ -49,7 +49,7 @@ export interface EngineRun {
   /** The machine's 1-minute load average when the engine's turn started and ended (other work on a shared machine shows here). */
   load: { start: number; end: number };
   /** postgres-sync: the standby's state at each check. */
-  readonly replication: readonly (ReplicationCheck & { when: string })[];
+  readonly replication: (ReplicationCheck & { when: string })[];
   ingest?: { link: LinkIngestResult; inProcess: InProcessIngest; masters: number };
   rules: RulesPhase[];
   notes: string[];
