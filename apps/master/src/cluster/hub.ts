@@ -267,7 +267,7 @@ export class ClusterHub implements ClusterControl {
       tail = tail.then(step).catch((err: unknown) => this.log.error({ event: 'LINK_FRAME_FAILED', address: remoteAddress, err }, 'a link step failed'));
       this.linkWork.set(ws, tail);
     };
-    ws.on('message', (data: Buffer) => then(async () => {
+    const handle = (data: Buffer) => then(async () => {
       if (!session && data.length > PRE_HELLO_MAX_BYTES) {
         // Only reached if ws's own limit could not be lowered (limitFrameSize).
         this.log.warn({ event: 'LINK_BAD_FRAME', address: remoteAddress, code: 'MOAT_ERR_FRAME_TOO_LARGE', error: `a frame of ${data.length} bytes before the hello` }, 'invalid frame; closing the link');
@@ -294,12 +294,18 @@ export class ClusterHub implements ClusterControl {
           if (session) limitFrameSize(ws, MAX_FRAME_BYTES);
           return;
         }
-        session.lastSeen = this.now();
         await this.onFrame(session, frame);
       } catch (err) {
         this.frameFailed(ws, remoteAddress, session, frame, err);
       }
-    }));
+    });
+    ws.on('message', (data: Buffer) => {
+      // A frame's arrival proves the node alive, not its turn: heartbeats queued behind an events
+      // batch that waits on the database (a lock, a synchronous standby holding commits) must not
+      // make the master drop a healthy link.
+      if (session) session.lastSeen = this.now();
+      handle(data);
+    });
     ws.on('close', () => {
       clearTimeout(helloTimer);
       admitted.release();
