@@ -28,6 +28,11 @@ export const PICKS: readonly Pick[] = [
   ...(['p50', 'p99'] as const).map((p) => (
     { area: 'master', file: 'master-link.md', figure: `rules change → every ack recorded, 50 nodes over 2 masters on PostgreSQL + sync standby, ${p} (ms)`, section: /Rules change/, row: /^PUT \/api\/v1\/rules → every rules\.ack recorded$/, moat: new RegExp(`^PostgreSQL \\+ sync standby ${p}$`), baselines: [new RegExp(`^SQLite ${p}$`), new RegExp(`^PostgreSQL ${p}$`)], higherIsBetter: false }
   )),
+  ...(['PostgreSQL + sync standby', 'PostgreSQL'] as const).flatMap((engine) => [
+    { area: 'master', file: 'master.md', figure: `${engine}: event ingest (events/s)`, section: /^Headline/, row: /^event ingest/, moat: new RegExp(`^${escape(engine)}$`), baselines: [/^SQLite$/], higherIsBetter: true },
+    { area: 'master', file: 'master.md', figure: `${engine}: top 10 senders over 30 days (ms)`, section: /^Headline/, row: /^top 10 senders, 30 days/, moat: new RegExp(`^${escape(engine)}$`), baselines: [/^SQLite$/], higherIsBetter: false },
+    { area: 'master', file: 'master.md', figure: `${engine}: quarantine search p99 (ms)`, section: /^Headline/, row: /^quarantine search p99/, moat: new RegExp(`^${escape(engine)}$`), baselines: [/^SQLite$/], higherIsBetter: false },
+  ]),
   { area: 'master', file: 'master-data.md', figure: 'ingest into a 10-million-row log (events/s)', section: /^Ingest/, row: /^throughput$/, moat: /^value$/, baselines: [], higherIsBetter: true },
   { area: 'master', file: 'master-data.md', figure: 'report: traffic over 30 days by day (ms)', section: /^Reports/, row: /^traffic, 30 days by day$/, moat: /^from the roll-ups/, baselines: [/^scanning the message log/], higherIsBetter: false },
   { area: 'master', file: 'master-data.md', figure: 'report: top 10 senders over 30 days (ms)', section: /^Reports/, row: /^top 10 senders, 30 days$/, moat: /^from the roll-ups/, baselines: [/^scanning the message log/], higherIsBetter: false },
@@ -56,7 +61,7 @@ export function summarise(dir: string): { markdown: string; missing: string[] } 
   const markdown = [
     '# Benchmarks: one table',
     '',
-    'Written by `pnpm bench` (every benchmark, then `node test/bench/summarise.ts`) from the results files in this folder; each figure sits next to the baseline(s) measured in the same run of its benchmark (the *run* column is that run\'s date: benchmarks run one after another, so a partial run leaves older figures of the others). Ratio = Moat ÷ baseline; *better* says whether a higher (↑) or lower (↓) value is better. Details, commands and how each figure is measured: [scanner](scanner.md), [master link](master-link.md), [master data](master-data.md), [balancer](balancer.md) (and [in front of a scanner](balancer-scanner.md)), [console](console.md), [detection](detection.md); machine and trade-offs in [docs/performance.md](../../../docs/performance.md).',
+    'Written by `pnpm bench` (every benchmark, then `node test/bench/summarise.ts`) from the results files in this folder; each figure sits next to the baseline(s) measured in the same run of its benchmark (the *run* column is that run\'s date: benchmarks run one after another, so a partial run leaves older figures of the others). Ratio = Moat ÷ baseline; *better* says whether a higher (↑) or lower (↓) value is better. Details, commands and how each figure is measured: [scanner](scanner.md), [master link](master-link.md), [master on both engines](master.md), [master data](master-data.md), [balancer](balancer.md) (and [in front of a scanner](balancer-scanner.md)), [console](console.md), [detection](detection.md); machine and trade-offs in [docs/performance.md](../../../docs/performance.md).',
     '',
     formatSummary(rows),
     '',

@@ -12,7 +12,7 @@ import type { MessagesTable } from '../db/tables/data.ts';
  * PostgreSQL: `messages` is partitioned by day, and a key of a partitioned table must hold the
  * day, so (id, node_id) is claimed in `message_ids` (the id→day index, which also numbers the
  * rids), and only the entries claimed now go into the log. Reads find a message by id through
- * `message_ids` on both engines (a view on SQLite).
+ * `message_ids` on both engines (a view on SQLite): `locateEntries`, then the rows by their key.
  *
  * `rows`: at most a statement's worth (in-chunks.ts), the day partitions already ensured.
  * Returns the (rid, id) of the rows inserted now, the first of each id.
@@ -34,4 +34,14 @@ export async function insertLogEntries(db: Kysely<MasterSchema>, engine: Engine,
   });
   if (fresh.length > 0) await db.insertInto('messages').values(fresh).execute();
   return fresh.map((r) => ({ rid: r.rid, id: r.id }));
+}
+
+/**
+ * Where a node's messages are in the log: their (received_at, rid), from the id→day index.
+ * Reading the rows with those values as constants lets PostgreSQL plan only their days'
+ * partitions (a join to the index would be planned over every partition).
+ */
+export async function locateEntries(db: Kysely<MasterSchema>, nodeId: string, ids: readonly string[]): Promise<{ id: string; received_at: number; rid: number }[]> {
+  if (ids.length === 0) return [];
+  return db.selectFrom('message_ids').select(['id', 'received_at', 'rid']).where('node_id', '=', nodeId).where('id', 'in', [...ids]).execute();
 }

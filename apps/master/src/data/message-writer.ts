@@ -1,15 +1,19 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DeliveryStatus, MessageLogged } from '@moat/protocol';
 import type { Engine } from '../db/database.ts';
 import type { MasterSchema } from '../db/schema.ts';
 import { domainOf, normalizeAddress, uniqueRecipients } from './addresses.ts';
 import { dsnStatus, foldDelivery, type DeliveryState } from './delivery-state.ts';
 import { inChunks } from './in-chunks.ts';
-import { insertLogEntries } from './log-entries.ts';
+import { insertLogEntries, locateEntries } from './log-entries.ts';
 import type { LogPartitions } from './log-partitions.ts';
 import type { PendingChanges } from './pending-changes.ts';
 import type { Rollups } from './rollups.ts';
 import { indexSubjects } from './subject-search.ts';
+
+// Typed values of a VALUES list: PostgreSQL takes a bound parameter's type from them (names: column1, column2… on both engines).
+const bigint = (v: number | null) => sql`CAST(${v} AS BIGINT)`;
+const text = (v: string | null) => sql`CAST(${v} AS TEXT)`;
 
 /** A change event and the order the master stored it in (events.ord; 0 for a held change being replayed). */
 export interface Ordered<T> {
@@ -28,10 +32,11 @@ export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, ro
     if (changes.length === 0) return;
     const states = new Map<string, { rid: number; receivedAt: number; state: DeliveryState; dsn: string | null | undefined; changed: boolean }>();
     await inChunks([...new Set(changes.map((c) => c.ev.id))], async (ids) => {
-      // Through the id→day index: on PostgreSQL each message is read from its day's partition.
-      const rows = await db.selectFrom('message_ids as k').innerJoin('messages as m', (j) => j.onRef('m.received_at', '=', 'k.received_at').onRef('m.rid', '=', 'k.rid'))
-        .select(['m.rid', 'm.received_at', 'm.id', 'm.status', 'm.attempts', 'm.last_attempt_at', 'm.delivered', 'm.deferred', 'm.bounced', 'm.delivery_detail'])
-        .where('k.id', 'in', ids).where('k.node_id', '=', nodeId).execute();
+      const keys = await locateEntries(db, nodeId, ids);
+      if (keys.length === 0) return;
+      const rows = await db.selectFrom('messages')
+        .select(['rid', 'received_at', 'id', 'status', 'attempts', 'last_attempt_at', 'delivered', 'deferred', 'bounced', 'delivery_detail'])
+        .where('received_at', 'in', [...new Set(keys.map((k) => k.received_at))]).where('rid', 'in', keys.map((k) => k.rid)).execute();
       for (const row of rows) {
         states.set(row.id, {
           rid: row.rid, receivedAt: row.received_at, dsn: undefined, changed: false,
@@ -54,16 +59,16 @@ export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, ro
         s.changed = true;
       }
     }
-    for (const { rid, receivedAt, state: st, dsn, changed } of states.values()) {
-      if (!changed && dsn === undefined) continue;
-      await db.updateTable('messages').set({
-        ...(changed && {
-          status: st.status, attempts: st.attempts, last_attempt_at: st.lastAttemptAt,
-          delivered: JSON.stringify(st.delivered), deferred: JSON.stringify(st.deferred), bounced: JSON.stringify(st.bounced), delivery_detail: st.detail,
-        }),
-        ...(dsn !== undefined && { dsn_status: dsn }),
-      }).where('received_at', '=', receivedAt).where('rid', '=', rid).execute();
-    }
+    // One statement per chunk (a statement per message was a third of the ingest's time), joined on the log's key; the
+    // times again as constants, so that PostgreSQL reads only those days' partitions, by their key (run-time pruning does not reach a join with VALUES).
+    const updates = [...states.values()].filter((s) => s.changed || s.dsn !== undefined);
+    await inChunks(updates, (chunk) => sql`UPDATE messages SET status = v.column3, attempts = v.column4, last_attempt_at = v.column5, delivered = v.column6,
+        deferred = v.column7, bounced = v.column8, delivery_detail = v.column9, dsn_status = CASE WHEN v.column11 = 1 THEN v.column10 ELSE messages.dsn_status END
+      FROM (VALUES ${sql.join(chunk.map(({ rid, receivedAt, state: st, dsn }) => sql`(${bigint(receivedAt)}, ${bigint(rid)}, ${text(st.status)}, ${bigint(st.attempts)},
+        ${bigint(st.lastAttemptAt)}, ${text(JSON.stringify(st.delivered))}, ${text(JSON.stringify(st.deferred))}, ${text(JSON.stringify(st.bounced))}, ${text(st.detail)},
+        ${text(dsn ?? null)}, ${bigint(dsn === undefined ? 0 : 1)})`))}) AS v
+      WHERE messages.received_at = v.column1 AND messages.rid = v.column2
+        AND messages.received_at IN (${sql.join([...new Set(chunk.map((u) => u.receivedAt))])})`.execute(db), 200);
   }
 
   return {

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { MessageLogged, Refusal } from '@moat/protocol';
 import type { QuarantineStatus } from './quarantine-writer.ts';
 import { encodeCursor } from './cursor.ts';
+import { locateEntries } from './log-entries.ts';
 import type { Engine } from '../db/database.ts';
 import type { MasterSchema } from '../db/schema.ts';
 import type { NodesSeenByData } from '../db/tables/data.ts';
@@ -84,7 +85,7 @@ interface SummaryRow {
  */
 export function buildMessageSearch(engine: Engine, q: MessageSearch, strategy: SubjectStrategy = 'index') {
   const where = new Where();
-  const { from, timeCol, ridCol } = commonSearch({ table: 'messages', rcptTable: 'message_rcpts', timeCol: 'received_at' }, 'm', q, where);
+  const { from, timeCol, ridCol } = commonSearch({ table: 'messages', rcptTable: 'message_rcpts', timeCol: 'received_at', lateral: engine === 'postgres' }, 'm', q, where);
   if (q.subject !== undefined) where.add(subjectCondition(engine, 'm', 'messages', q.subject, strategy).condition);
   if (q.action !== undefined) where.add(sql`m.action = ${q.action}`);
   if (q.status !== undefined) where.add(sql`m.status = ${q.status}`);
@@ -106,15 +107,16 @@ export async function searchMessages(db: Kysely<MasterSchema>, engine: Engine, q
 
 /** One message of the log with everything the master knows about it. */
 export async function getMessage(db: Kysely<MasterSchema>, nodeId: string, id: string): Promise<MessageDetail | undefined> {
-  // Through the id→day index: on PostgreSQL one day's partition is read.
-  const row = await db.withTables<NodesSeenByData>().selectFrom('message_ids as k')
-    .innerJoin('messages as m', (j) => j.onRef('m.received_at', '=', 'k.received_at').onRef('m.rid', '=', 'k.rid'))
+  // Through the id→day index: on PostgreSQL one day's partition is planned and read.
+  const [key] = await locateEntries(db, nodeId, [id]);
+  if (!key) return undefined;
+  const row = await db.withTables<NodesSeenByData>().selectFrom('messages as m')
     .leftJoin('nodes as n', 'n.id', 'm.node_id')
     .leftJoin('quarantine as q', (j) => j.onRef('q.id', '=', 'm.id').onRef('q.node_id', '=', 'm.node_id'))
     .select([...SUMMARY_COLUMNS, 'm.helo', 'm.rcpt_to', 'm.message_id', 'm.reasons', 'm.rules_version', 'm.attempts', 'm.last_attempt_at', 'm.delivered', 'm.deferred',
       'm.bounced', 'm.delivery_detail', 'm.dsn_status', 'q.status as q_status', 'q.status_at as q_status_at', 'm.retained_bytes', 'm.retained_gone_at',
       'm.retained_gone_reason', 'm.refusal'])
-    .where('k.id', '=', id).where('k.node_id', '=', nodeId).executeTakeFirst();
+    .where('m.received_at', '=', key.received_at).where('m.rid', '=', key.rid).executeTakeFirst();
   if (!row) return undefined;
   return {
     ...toSummary(row),

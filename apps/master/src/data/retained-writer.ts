@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RetainedExpired } from '@moat/protocol';
 import type { MasterSchema } from '../db/schema.ts';
+import { locateEntries } from './log-entries.ts';
 import type { Ordered } from './message-writer.ts';
 import type { PendingChanges } from './pending-changes.ts';
 
@@ -14,7 +15,7 @@ export function createRetainedWriter(db: Kysely<MasterSchema>, pending: PendingC
     for (const { ord, ev } of changes) {
       for (const id of ev.ids) {
         // Through the id→day index: on PostgreSQL the entry is in its day's partition.
-        const entry = await db.selectFrom('message_ids').select(['received_at', 'rid']).where('id', '=', id).where('node_id', '=', nodeId).executeTakeFirst();
+        const [entry] = await locateEntries(db, nodeId, [id]);
         if (!entry) {
           await pending.hold(nodeId, id, ord, 'retained.expired', { ids: [id], reason: ev.reason, at: ev.at });
           continue;

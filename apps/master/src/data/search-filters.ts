@@ -33,6 +33,12 @@ export interface SearchTables {
   readonly table: string;
   readonly rcptTable: string;
   readonly timeCol: string;
+  /**
+   * Join a recipient's rows to the main table one by one (`CROSS JOIN LATERAL`, PostgreSQL
+   * only), so a page of them is read in order and the walk stops: for the log partitioned by
+   * day, whose join PostgreSQL misestimates and would hash over every partition instead.
+   */
+  readonly lateral?: boolean;
 }
 
 /** A WHERE clause under construction: conditions as Kysely SQL fragments (values bound as parameters, for either engine). */
@@ -66,8 +72,12 @@ export function commonSearch(t: SearchTables, alias: string, q: CommonSearch, wh
   const recipient = q.recipient === undefined ? undefined : normalizeAddress(q.recipient);
   const byRcptTable = recipient !== undefined && exact && !recipient.startsWith('@');
   const main = sql`${sql.table(t.table)} ${sql.raw(alias)}`;
-  // On the time too: the log's key on PostgreSQL is (time, rid), one partition per day.
-  const from = byRcptTable ? sql`${sql.table(t.rcptTable)} r JOIN ${main} ON ${sql.ref(`${alias}.${t.timeCol}`)} = ${sql.ref(`r.${t.timeCol}`)} AND ${sql.ref(`${alias}.rid`)} = r.rid` : main;
+  // On the time too: the log's key on PostgreSQL is (time, rid), one partition per day. LIMIT 1 keeps PostgreSQL from flattening the lateral join back into a hash join.
+  const rcpts = sql`${sql.table(t.rcptTable)} r`;
+  const byKey = (a: string) => sql`${sql.ref(`${a}.${t.timeCol}`)} = ${sql.ref(`r.${t.timeCol}`)} AND ${sql.ref(`${a}.rid`)} = r.rid`;
+  const from = !byRcptTable ? main
+    : t.lateral ? sql`${rcpts} CROSS JOIN LATERAL (SELECT * FROM ${sql.table(t.table)} x WHERE ${byKey('x')} LIMIT 1) ${sql.raw(alias)}`
+    : sql`${rcpts} JOIN ${main} ON ${byKey(alias)}`;
   const timeCol = byRcptTable ? `r.${t.timeCol}` : `${alias}.${t.timeCol}`;
   const ridCol = byRcptTable ? 'r.rid' : `${alias}.rid`;
 

@@ -17,7 +17,9 @@ import type { Migration } from '@moat/storage';
  *   (id, node_id) (what made a second log entry of a message a no-op) and the owner of the
  *   rid sequence. Every look-up by id goes through it to one partition.
  * - Secondary indexes are declared on the parent and so are local to each partition (sender,
- *   sender domain, the pg_trgm subject index): a partition's indexes are as deep as a day.
+ *   sender domain, the pg_trgm subject index): a partition's indexes are as deep as a day. The
+ *   address indexes end in rid, as SQLite's do implicitly, so a search in (received_at, rid)
+ *   order reads them in order and stops at a page instead of sorting every match.
  * - The rows move in the migration's transaction (PostgreSQL runs every pending step in one):
  *   rename, create the partitioned tables and each day's partitions, copy, drop the old.
  *
@@ -79,8 +81,9 @@ export const LOG_PARTITIONS_MIGRATION: Migration = {
       event_count INTEGER NOT NULL DEFAULT 1,
       PRIMARY KEY (received_at, rid)
     ) PARTITION BY RANGE (received_at);
-    CREATE INDEX messages_sender ON messages (mail_from, received_at);
-    CREATE INDEX messages_sender_domain ON messages (sender_domain, received_at);
+    -- Ending in rid, as SQLite's indexes do implicitly: a search ordered by (received_at, rid) then reads each partition's index in order and stops at a page.
+    CREATE INDEX messages_sender ON messages (mail_from, received_at, rid);
+    CREATE INDEX messages_sender_domain ON messages (sender_domain, received_at, rid);
     CREATE INDEX messages_subject_trgm ON messages USING gin (subject gin_trgm_ops);
 
     CREATE TABLE message_rcpts (
