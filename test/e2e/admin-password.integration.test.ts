@@ -6,18 +6,22 @@ import { stringify } from 'yaml';
 import { firstAdminNotice } from '../../apps/cli/src/first-admin.ts';
 import { spawnMoat } from '../helpers/scanner-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { waitUntil } from '../helpers/wait.ts';
+import { testMasterDatabaseSection } from '../helpers/test-master-db.ts';
 
 // Security review (issue 18): the generated first admin password was printed on standard
 // error, which systemd and Docker keep in their logs.
 test('a generated admin password is kept in a 0600 file and not written to a log (output that is not a terminal)', async () => {
   const dir = tempDir('admin-password');
   const config = join(dir.path, 'master.yaml');
-  writeFileSync(config, stringify({ dataDir: join(dir.path, 'data'), http: { host: '127.0.0.1', port: 0 }, log: { level: 'info' } }));
+  writeFileSync(config, stringify({ dataDir: join(dir.path, 'data'), ...(await testMasterDatabaseSection(join(dir.path, 'data'))), http: { host: '127.0.0.1', port: 0 }, log: { level: 'info' } }));
   const saved = process.env.MOAT_ADMIN_PASSWORD;
   delete process.env.MOAT_ADMIN_PASSWORD;
   const master = await spawnMoat(['master', '--config', config], 'MASTER_STARTED');
   if (saved !== undefined) process.env.MOAT_ADMIN_PASSWORD = saved;
   try {
+    // The notice follows MASTER_STARTED (moat.ts writes it once startMaster has returned), on another pipe.
+    await waitUntil(() => master.stderr().includes('admin-password.txt'), 'the first admin notice on standard error');
     const file = join(dir.path, 'data', 'admin-password.txt');
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const password = readFileSync(file, 'utf8').trim();

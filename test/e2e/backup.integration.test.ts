@@ -26,7 +26,8 @@ test('online backups of the master and a scanner restore a working cluster: the 
   const dirs = tempDir('backup');
   const downstream = await startDownstream();
   const port = await freePort();
-  let master = await startTestMaster({ port });
+  // SQLite: `moat backup master` copies master.sqlite (on PostgreSQL, the engine's own tools: docs/database.md).
+  let master = await startTestMaster({ port, database: 'sqlite' });
   let scanner = await startClusterScanner('bk-1', master.wsUrl, downstream.port);
   try {
     const api = await apiClient(master.url);
@@ -60,7 +61,7 @@ test('online backups of the master and a scanner restore a working cluster: the 
     await master.close();
     const masterData = join(dirs.path, 'master-restored');
     cpSync(join(dirs.path, 'master-backup'), masterData, { recursive: true });
-    master = await startTestMaster({ port, dataDir: masterData });
+    master = await startTestMaster({ port, dataDir: masterData, database: 'sqlite' });
     const scannerData = join(dirs.path, 'scanner-restored');
     cpSync(join(dirs.path, 'scanner-backup'), scannerData, { recursive: true });
     // No join token: the restored node must come back with its own restored key.

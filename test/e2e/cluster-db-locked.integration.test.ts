@@ -15,7 +15,7 @@ const batch = JSON.stringify({ type: 'events.batch', id: 'b1', events: [{ seq: 1
 // was uncaught and ended the master. Now the frame is refused, nothing acknowledged, the link
 // closed, and the node's resend after reconnecting is stored once.
 test("an events batch that meets a locked database closes the link with MOAT_ERR_INTERNAL; the master lives and takes the resend", async () => {
-  const master = await startTestMaster();
+  const master = await startTestMaster({ database: 'sqlite' }); // the fault is SQLite's: another handle holding master.sqlite's write lock
   master.db.pragma('busy_timeout = 0'); // fail at once rather than after 5 s
   // The same SQLite library as the master's: two copies of SQLite in one process do not see
   // each other's locks (POSIX locks are per process), so node:sqlite could not lock it here.

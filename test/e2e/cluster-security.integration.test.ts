@@ -2,13 +2,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { createPrivateKey } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { startTestMaster, startClusterScanner, apiClient, expectNeverReady, joinTokenFor } from '../helpers/cluster-harness.ts';
 import { nodeHello, nodeKey } from '../helpers/node-hello.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { rawLink } from '../helpers/raw-link.ts';
+import { storedBytes } from '../helpers/test-master-db.ts';
 
 type TestMaster = Awaited<ReturnType<typeof startTestMaster>>;
 let master: TestMaster;
@@ -166,11 +165,10 @@ test("the master's database holds no secret a node could be impersonated with", 
   await welcomeOf(link);
   link.ws.close();
   await link.closed;
-  const row = master.db.prepare("SELECT * FROM nodes WHERE name = 'keyed'").get() as Record<string, unknown>;
+  const row = await master.database.db.selectFrom('nodes').selectAll().where('name', '=', 'keyed').executeTakeFirstOrThrow();
   assert.equal(row.public_key, key.publicKey);
   assert.equal(row.credential_hash, '', 'no shared key kept');
-  master.db.pragma('wal_checkpoint(TRUNCATE)');
-  const dbBytes = Buffer.concat(readdirSync(master.dataDir).filter((f) => f.startsWith('master.sqlite')).map((f) => readFileSync(join(master.dataDir, f))));
+  const dbBytes = await storedBytes(master);
   const privateRaw = createPrivateKey(key.privateKeyPem).export({ format: 'jwk' }).d!;
   for (const [what, secret] of [['the join token', token], ['the private key (jwk d)', privateRaw], ['the private key (der)', createPrivateKey(key.privateKeyPem).export({ type: 'pkcs8', format: 'der' }).subarray(-32).toString('hex')]] as const) {
     assert.ok(!dbBytes.includes(Buffer.from(secret)), `${what} is not in the database`);

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { sqliteDatabase } from '../../apps/master/src/db/database.ts';
 import { createDigestStore } from '../../apps/master/src/digests/settings-repository.ts';
 import { signLink } from '../../apps/master/src/digests/links.ts';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
@@ -88,7 +87,7 @@ test('in a browser: Mark as spam / Not spam on a logged and a quarantined messag
   });
 
   await t.test('the end user\'s page: Report spam on delivered mail, and a release that is also "not spam"', async () => {
-    const secret = await createDigestStore(sqliteDatabase(master.db).db).secret();
+    const secret = await createDigestStore(master.database.db).secret();
     const link = signLink(secret, { action: 'open', nodeId: '', messageId: '', recipient: 'bob@example.test', expiresAt: Date.now() + 600_000 });
     const user = await browser.newPage({ viewport: { width: 1100, height: 800 } });
     const violations: string[] = [];

@@ -65,6 +65,8 @@ test('console: test a message under the current rules and under the rules editor
 
   // The rules editor: a content rule that quarantines on the subject and one that scores the body, not saved.
   await page.click('nav >> text=Rules');
+  // The stored rules loaded first: the editor shows before they arrive, and their arrival resets it (an edit typed earlier is lost).
+  await page.locator('[data-testid=current-version]').filter({ hasText: `version ${live.version}` }).waitFor();
   await page.selectOption('select[name=mode]', 'json');
   const edited = { ...live.document, content: [...(live.document['content'] as unknown[]), { id: 'hold-lunch', target: 'subject', contains: 'Lunch', action: 'quarantine' }, { id: 'noon-score', target: 'body', contains: 'noon', score: 6 }] };
   delete (edited as { version?: number }).version;

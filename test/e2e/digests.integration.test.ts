@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { signLink } from '../../apps/master/src/digests/links.ts';
+import { createDigestStore } from '../../apps/master/src/digests/settings-repository.ts';
 import { startDownstream, type ReceivedMail } from '../helpers/downstream.ts';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
@@ -105,7 +106,7 @@ test('digests: one per recipient across scanners, signed links release, allow an
       assert.match(await res.text(), /This link is not valid/);
       assert.equal((await postForm(`${master.url}/user/link`, { t: tampered })).status, 403);
     }
-    const secret = Buffer.from((master.db.prepare('SELECT secret FROM digest_state').get() as { secret: string }).secret, 'hex');
+    const secret = await createDigestStore(master.database.db).secret();
     const fields = JSON.parse(Buffer.from(payload, 'base64url').toString()) as [string, string, string, string, number];
     const expired = signLink(secret, { action: 'release', nodeId: fields[1], messageId: fields[2], recipient: fields[3], expiresAt: Date.now() - 1000 });
     const expiredRes = await fetch(`${master.url}/user/link?t=${expired}`);

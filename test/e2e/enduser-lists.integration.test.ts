@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { PROTOCOL_VERSION, RECIPIENT_LISTS_PROTOCOL_VERSION } from '@moat/protocol';
 import type { Scanner } from '@moat/scanner';
 import { signLink } from '../../apps/master/src/digests/links.ts';
-import { sqliteDatabase } from '../../apps/master/src/db/database.ts';
 import { createDigestStore } from '../../apps/master/src/digests/settings-repository.ts';
 import { startDownstream } from '../helpers/downstream.ts';
 import { apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
@@ -18,7 +17,7 @@ type Master = Awaited<ReturnType<typeof startTestMaster>>;
 
 /** An end user's session on the master's /user page, as a digest link opens it, and its form value. */
 async function endUser(master: Master, recipient: string): Promise<{ cookie: string; csrf: string }> {
-  const token = signLink(await createDigestStore(sqliteDatabase(master.db).db).secret(), { action: 'open', nodeId: '', messageId: '', recipient, expiresAt: Date.now() + 600_000 });
+  const token = signLink(await createDigestStore(master.database.db).secret(), { action: 'open', nodeId: '', messageId: '', recipient, expiresAt: Date.now() + 600_000 });
   const opened = await fetch(`${master.url}/user/link?t=${encodeURIComponent(token)}`);
   assert.equal(opened.status, 200);
   const cookie = (opened.headers.get('set-cookie') ?? '').split(';')[0]!;

@@ -5,6 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { signLink } from '../../apps/master/src/digests/links.ts';
+import { createDigestStore } from '../../apps/master/src/digests/settings-repository.ts';
 import { apiClient, startTestMaster } from '../helpers/cluster-harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -21,7 +22,7 @@ test('a digest link clicked in webmail (another site) opens the recipient\'s qua
   const master = await startTestMaster();
   // The digest secret exists once digests are set up; reading the settings makes sure of it.
   assert.equal((await (await apiClient(master.url)).get('/api/v1/digests/settings')).status, 200);
-  const secret = Buffer.from((master.db.prepare('SELECT secret FROM digest_state').get() as { secret: string }).secret, 'hex');
+  const secret = await createDigestStore(master.database.db).secret();
   const token = signLink(secret, { action: 'open', nodeId: '', messageId: '', recipient: 'bob@example.test', expiresAt: Date.now() + 3_600_000 });
   const link = `http://127.0.0.1:${master.port}/user/link?t=${token}`;
   const webmail = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><p>Your digest: <a id="open" href="${link}">your quarantine</a></p>`));

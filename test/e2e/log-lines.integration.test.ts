@@ -12,6 +12,7 @@ import { BASE_RULES } from '../helpers/scanner-harness.ts';
 import { duplicateKeys } from '../helpers/log-lines.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { testMasterDatabaseSection } from '../helpers/test-master-db.ts';
 import { waitUntil } from '../helpers/wait.ts';
 
 /**
@@ -29,8 +30,10 @@ test('log lines: one JSON object each, no duplicated key, no info line per dashb
   const lines: string[] = [];
   const capture = { write: (s: string) => void lines.push(...s.split('\n').filter((l) => l !== '')) };
   const downstream = await startDownstream();
+  const dataDir = tempDir('master').path;
   const master = await startMaster(validateDocument(MasterConfigSchema, {
-    dataDir: tempDir('master').path,
+    dataDir,
+    ...(await testMasterDatabaseSection(dataDir)),
     node: { name: 'master-1' },
     http: { host: '127.0.0.1', port: 0 },
     cluster: { heartbeatSeconds: 0.5, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },

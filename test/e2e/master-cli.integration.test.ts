@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { startTestMaster, apiClient, ADMIN_PASSWORD } from '../helpers/cluster-harness.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { testMasterDatabaseSection } from '../helpers/test-master-db.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -14,7 +15,7 @@ test('moat master reset-password sets a new password that signs in; the old one 
   const first = await startTestMaster({ dataDir });
   await first.close();
   const configFile = join(dataDir, 'master.yaml');
-  writeFileSync(configFile, stringify({ dataDir, http: { port: 0 }, log: { level: 'silent' } }));
+  writeFileSync(configFile, stringify({ dataDir, ...(await testMasterDatabaseSection(dataDir)), http: { port: 0 }, log: { level: 'silent' } }));
   const run = spawnSync(process.execPath, [join(ROOT, 'apps/cli/src/moat.ts'), 'master', 'reset-password', '--config', configFile], { encoding: 'utf8', timeout: 30_000 });
   assert.equal(run.status, 0, run.stderr);
   const password = /new password for admin: (\S+)/.exec(run.stdout)?.[1];

@@ -20,7 +20,7 @@ test('moat master migrate copies a stopped SQLite master into PostgreSQL, verifi
   const pg = await startPostgres();
   try {
     const dataDir = tempDir('migrate').path;
-    const first = await startTestMaster({ dataDir });
+    const first = await startTestMaster({ dataDir, database: 'sqlite' });
     const api = await apiClient(first.url, 'admin', ADMIN_PASSWORD);
     const created = await api.post('/api/v1/users', { username: 'carol', password: 'a-long-enough-password-1', role: 'operator' });
     assert.equal(created.status, 201, created.text);

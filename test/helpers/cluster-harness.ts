@@ -6,6 +6,7 @@ import { ScannerConfigSchema, startScanner, createLogger, type Scanner } from '@
 import { validateRules, type Rules } from '@moat/rules';
 import { tempDir } from './temp-dir.ts';
 import { BASE_RULES } from './scanner-harness.ts';
+import { testMasterDatabase, type TestMasterDbChoice } from './test-master-db.ts';
 
 /** `cluster.joinSecret`, no longer used by anything (it served the retired management failover); scanners join with tokens. */
 export const JOIN_SECRET = 'test-join-secret-0123456789';
@@ -13,13 +14,17 @@ export const ADMIN_PASSWORD = 'admin-password-for-tests';
 
 const level = () => (process.env.MOAT_TEST_LOG ?? 'silent') as 'silent';
 
-/** A master on 127.0.0.1:0 with fast heartbeats, a known admin password and seeded rules. */
-export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string }; protocolVersion?: number; name?: string; /** PostgreSQL instead of SQLite: `{ url }` (docs/database.md). */ database?: Record<string, unknown> } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
+/**
+ * A master on 127.0.0.1:0 with fast heartbeats, a known admin password and seeded rules; on
+ * SQLite, or on PostgreSQL under MOAT_TEST_MASTER_DB=postgres (test-master-db.ts).
+ */
+export async function startTestMaster(options: { dataDir?: string; port?: number; seed?: Rules; tls?: { cert: string; key: string }; protocolVersion?: number; name?: string; /** A given `database` section (`{ url }`, docs/database.md), or 'sqlite' for a test about SQLite itself, which the PostgreSQL switch leaves alone; by default the run's engine. */ database?: TestMasterDbChoice } = {}): Promise<Master & { dataDir: string; wsUrl: string }> {
   const dataDir = options.dataDir ?? tempDir('master').path;
+  const database = await testMasterDatabase(dataDir, options.database);
   const config = validateDocument(MasterConfigSchema, {
     dataDir,
     ...(options.name ? { node: { name: options.name } } : {}),
-    ...(options.database ? { database: options.database } : {}),
+    ...(database ? { database } : {}),
     http: { host: '127.0.0.1', port: options.port ?? 0, ...(options.tls ? { tls: options.tls } : {}) },
     cluster: { joinSecret: JOIN_SECRET, heartbeatSeconds: 0.5, offlineAfterMissed: 3, requestTimeoutSeconds: 5 },
     admin: { username: 'admin', password: ADMIN_PASSWORD },
