@@ -134,3 +134,24 @@ test('postgres: migration 22 moves an existing log into day partitions in one st
   assert.equal(await count(db, `SELECT rid FROM messages WHERE id = '${msgId(50)}'`), 14);
   assert.equal((await getMessage(db, NODE, msgId(1)))?.subject, 'old 1');
 });
+
+test('postgres: two masters ingesting the first messages of a new day at once both store them: one makes the day\'s partitions, the other finds them', { skip: engineSkip('postgres') }, async (t) => {
+  const database = await openTestDatabase('postgres', t);
+  const { db } = database;
+  await addNode(db, NODE, 'scanner-a');
+  await addNode(db, 'bbbbbbbbbbbbbbbb', 'scanner-b');
+  const day = T0 + 40 * DAY_MS;
+  // Two ingests (each with its own memory of made days, as two masters have) on two pooled connections.
+  const [a, b] = [createIngest(db, 'postgres', { now: () => NOW }), createIngest(db, 'postgres', { now: () => NOW })];
+  for (let round = 0; round < 5; round++) {
+    const at = day + round * DAY_MS;
+    const results = await Promise.all([
+      a.ingestBatch(NODE, [event(round + 1, 'message.logged', logged(round + 1, { receivedAt: at + 1 }))]),
+      b.ingestBatch('bbbbbbbbbbbbbbbb', [event(round + 1, 'message.logged', logged(round + 1, { receivedAt: at + 2 }))]),
+    ]);
+    assert.deepEqual(results.map((r) => r.stored), [1, 1], `round ${round}: both batches stored`);
+  }
+  const days = (await listLogPartitions(db, 'postgres')).map((p) => p.day);
+  for (let round = 0; round < 5; round++) assert.ok(days.includes(day + round * DAY_MS));
+  assert.equal(await count(db, `SELECT COUNT(*) FROM messages WHERE received_at >= ${day}`), 10);
+});

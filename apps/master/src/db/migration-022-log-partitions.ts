@@ -96,8 +96,8 @@ export const LOG_PARTITIONS_MIGRATION: Migration = {
     -- One UTC day's partitions of both tables (day: its first epoch millisecond); true if it
     -- made them. Created as plain tables then attached: ATTACH PARTITION takes only SHARE UPDATE
     -- EXCLUSIVE on the parent, so ingests and searches go on meanwhile (CREATE TABLE …
-    -- PARTITION OF would take ACCESS EXCLUSIVE). The advisory lock makes two masters wanting
-    -- the same day take turns; the second finds it made.
+    -- PARTITION OF would take ACCESS EXCLUSIVE). Two masters wanting the same day take turns
+    -- on that lock; the second finds it made.
     CREATE FUNCTION moat_log_partition(day BIGINT) RETURNS BOOLEAN LANGUAGE plpgsql AS $fn$
     DECLARE
       suffix TEXT;
@@ -110,7 +110,10 @@ export const LOG_PARTITIONS_MIGRATION: Migration = {
       IF to_regclass('messages_p' || suffix) IS NOT NULL THEN
         RETURN false;
       END IF;
-      PERFORM pg_advisory_xact_lock(hashtext('moat_log_partition'));
+      -- The lock ATTACH takes anyway, first: it makes two masters take turns, and taking it reads
+      -- the catalog changes committed meanwhile (an advisory lock does not: the second still saw
+      -- no partition, then failed to create it, in data/log-partitions.test.ts).
+      LOCK TABLE messages IN SHARE UPDATE EXCLUSIVE MODE;
       IF to_regclass('messages_p' || suffix) IS NOT NULL THEN
         RETURN false;
       END IF;
