@@ -6,8 +6,9 @@ import { likeCondition } from './search-filters.ts';
 import { containsPattern, ftsPhrase } from './sql-like.ts';
 
 /**
- * Subject search, for the message log and the quarantine alike: the one place in the data
- * area that asks which engine it runs on, because the two engines index text differently.
+ * Subject search, for the message log and the quarantine alike: it asks which engine it runs
+ * on, because the two engines index text differently (the log's day partitions are the data
+ * area's other difference: log-partitions.ts, log-entries.ts, log-retention.ts).
  *
  * SQLite: each table has a contentless FTS5 trigram index of its subjects (`messages_fts`,
  * `quarantine_fts`, rowid = the row's rid), written by the ingest next to the row
