@@ -65,6 +65,12 @@ export const MasterConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    messageLog: Type.Object(
+      {
+        retentionDays: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'Keep the message log (what every scanner logged: envelope, verdict, delivery) this many whole days before today, then remove it: on PostgreSQL whole day partitions are dropped, on SQLite the rows deleted, hourly, by one master. 0 keeps it for ever. The reports\' roll-ups and the quarantine index are kept apart from it (the quarantine by its own lifetime in the rules). docs/database.md.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     log: Type.Object(
       {
         level: Type.Union([Type.Literal('trace'), Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('silent')], { default: 'info', description: 'Log lines on stdout at this level and above.' }),

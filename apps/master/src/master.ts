@@ -35,6 +35,7 @@ import { createScheduleRepository } from './scheduled-reports/schedule-repositor
 import { jobLease } from './db/leases.ts';
 import { cacheSweep, CACHE_SWEEP_MS } from './jobs/cache-sweep.ts';
 import { OnceOnlyJob } from './jobs/once-only-job.ts';
+import { logRetention, LOG_RETENTION_MS } from './jobs/log-retention.ts';
 import { enduserRoutes } from './enduser/enduser-routes.ts';
 import { createEnduserLearning } from './enduser/enduser-learning.ts';
 
@@ -110,6 +111,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const holder = `${config.node.name}/${randomBytes(4).toString('hex')}`;
   const leaseFor = (name: string, everyMs: number) => jobLease(database.db, name, { holder, ttlMs: 3 * everyMs, now });
   const sweeps = new OnceOnlyJob({ name: 'cache-sweep', lease: leaseFor('cache-sweep', CACHE_SWEEP_MS), log, run: cacheSweep(database.db, log, now) });
+  const logPruning = new OnceOnlyJob({ name: 'log-retention', lease: leaseFor('log-retention', LOG_RETENTION_MS), log, run: logRetention(database.db, database.engine, config.messageLog.retentionDays, log, now) });
   const digestStore = createDigestStore(database.db);
   const digestRepo = createDigestRepository(database.db);
   const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: async () => (await currentRules(database.db))?.document.quarantine, lease: leaseFor('digests', DIGEST_TICK_MS) });
@@ -144,6 +146,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   digests.start(DIGEST_TICK_MS);
   reports.start(REPORT_TICK_MS);
   sweeps.start(CACHE_SWEEP_MS);
+  logPruning.start(LOG_RETENTION_MS);
   log.info({ event: 'MASTER_STARTED', url, rulesVersion: (await currentRules(database.db))?.version ?? 0 }, 'master started');
 
   let closed = false;
@@ -166,6 +169,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       await digests.stop();
       await reports.stop();
       await sweeps.stop();
+      await logPruning.stop();
       await notices.close();
       await peers.close();
       await hub.close();
