@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { sql } from 'kysely';
 import { openDatabase } from '@moat/storage';
 import { openMasterDatabase } from './database.ts';
 import { MASTER_MIGRATIONS } from './migrations.ts';
@@ -63,4 +64,31 @@ test('PostgreSQL: a migration that fails leaves the database as it was and names
   const tables = (await client.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'")).rows[0] as { n: number };
   await client.end();
   assert.equal(tables.n, 0);
+});
+
+// Found by the end-to-end tests on PostgreSQL (pnpm test:e2e:postgres): with a one-host
+// database.url, a connection that died while checked out of the pool (PostgreSQL stopped or
+// restarted while a transaction held it) emitted 'error' with no listener, which ended the
+// master's process.
+test('PostgreSQL: a connection that dies while a transaction holds it fails that transaction, not the process; the pool goes on', { skip }, async () => {
+  const url = await freshPostgresUrl();
+  const database = await openMasterDatabase({ engine: 'postgres', url }, MASTER_MIGRATIONS);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const outcome = await database.db.transaction().execute(async (trx) => {
+      const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(trx);
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      await sql`SELECT 1`.execute(trx);
+    }).then(() => 'committed', (err: Error) => err.message);
+    assert.notEqual(outcome, 'committed', 'the transaction fails (terminated, or a reset socket)');
+    // The dead connection may be handed out once more before its end is seen (that query fails
+    // too, as a query on a broken connection does); then the pool has dropped it.
+    const one = () => sql<{ one: number }>`SELECT 1 AS one`.execute(database.db).then((r) => r.rows[0]?.one, (err: Error) => err.message);
+    const first = await one();
+    assert.equal(first === 1 ? first : await one(), 1, `after ${String(first)}`);
+  } finally {
+    await admin.end();
+    await database.close();
+  }
 });

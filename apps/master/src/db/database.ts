@@ -39,8 +39,11 @@ export async function openMasterDatabase(where: DatabaseLocation, migrations: re
     ...(hosts.length > 1 && { Client: primaryClientClass(hosts, { deadlineMs: where.primaryWaitMs ?? 30_000 }) }),
   });
   // A pooled connection that dies (a PostgreSQL restart, a failover) is dropped by the pool;
-  // without a listener its error event would end the process.
+  // without a listener its error event would end the process. pg-pool listens to a client only
+  // while it is idle: one that dies checked out (a query in flight) emits 'error' on the client
+  // too, after its query has failed, so every client gets a listener of its own.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<MasterSchema>({ dialect: new PostgresDialect({ pool }) });
   try {
     await migratePostgres(db, migrations);
