@@ -34,7 +34,9 @@ const byDataDir = new Map<string, Promise<string>>();
 let made = 0;
 
 if (engine === 'postgres') {
-  // Registered at load, on the file's root: a hook added inside a test would stop the server when that test ends.
+  // Registered at load, on the file's root: a hook added inside a test would stop the server when
+  // that test ends. It runs before the file's own `after` hooks (imports load first), so a master
+  // a file closes there sees its connections end first, as on a PostgreSQL restart (db/database.ts).
   after(async () => {
     if (server) await (await server).stop();
   });
