@@ -51,6 +51,8 @@ export function RulesPage({ me }: { me: Me }) {
     if (mode !== 'form') setText(toText(doc, mode));
   }, [current.data]);
 
+  // Nothing can be typed before the stored rules have loaded: their arrival resets the editor.
+  const editable = admin && current.data !== undefined;
   const reload = () => (current.reload(), history.reload());
 
   /** The document as it stands in whichever editor is showing (or the text's parse error). */
@@ -140,10 +142,10 @@ export function RulesPage({ me }: { me: Me }) {
           {admin && <label class="grow">Comment <input name="comment" value={comment} maxLength={500} onInput={(e) => setComment((e.currentTarget as HTMLInputElement).value)} /></label>}
         </div>
         {mode === 'form' ? (
-          <RulesForm doc={draft} problems={problems.filter((p) => p.field !== '(text)')} readOnly={!admin} registry={registry.data?.items.map((n) => n.name) ?? []} onChange={setDraft} />
+          <RulesForm doc={draft} problems={problems.filter((p) => p.field !== '(text)')} readOnly={!editable} registry={registry.data?.items.map((n) => n.name) ?? []} onChange={setDraft} />
         ) : (
           <div class="editor">
-            <textarea name="document" aria-label="Rules document" spellcheck={false} readOnly={!admin} value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} aria-invalid={problems.length > 0} aria-describedby="rules-problems" />
+            <textarea name="document" aria-label="Rules document" spellcheck={false} readOnly={!editable} value={text} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} aria-invalid={problems.length > 0} aria-describedby="rules-problems" />
             <ul id="rules-problems" class="problems" data-testid="problems">
               {problems.map((p) => (
                 <li><code>{p.field || 'document'}</code>{p.line !== undefined ? ` (line ${p.line})` : ''}: {p.message}</li>
