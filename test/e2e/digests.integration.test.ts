@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { signLink } from '../../apps/master/src/digests/links.ts';
@@ -9,6 +8,7 @@ import { startDownstream, type ReceivedMail } from '../helpers/downstream.ts';
 import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
+import { CHROMIUM, consoleSkip } from '../helpers/console-browser.ts';
 
 /** The text part of a digest, quoted-printable decoded (the composer encodes long lines). */
 function digestText(mail: ReceivedMail, type = 'text/plain'): string {
@@ -238,12 +238,9 @@ test('digests: one per recipient across scanners, signed links release, allow an
   }
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-const CONSOLE_BUILT = fileURLToPath(new URL('../../apps/console/dist/index.html', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../../docs/console/', import.meta.url));
-const skipBrowser = !existsSync(CHROMIUM) ? `${CHROMIUM} is missing` : !existsSync(CONSOLE_BUILT) ? 'the console is not built: pnpm build' : false;
 
-test('in a browser: the console\'s Digests page saves settings and names a bad template; the end-user page runs under its CSP', { skip: skipBrowser, timeout: 120_000 }, async (t) => {
+test('in a browser: the console\'s Digests page saves settings and names a bad template; the end-user page runs under its CSP', { skip: consoleSkip, timeout: 120_000 }, async (t) => {
   const downstream = await startDownstream();
   const master = await startTestMaster();
   const scanner = await startClusterScanner('scanner-a', master.wsUrl, downstream.port);

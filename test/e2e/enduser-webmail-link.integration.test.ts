@@ -1,15 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { signLink } from '../../apps/master/src/digests/links.ts';
 import { createDigestStore } from '../../apps/master/src/digests/settings-repository.ts';
 import { apiClient, startTestMaster } from '../helpers/cluster-harness.ts';
+import { browserSkip, CHROMIUM } from '../helpers/console-browser.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`;
+const skip = browserSkip;
 
 /**
  * Issue 18: the digest's "your quarantine" link failed when clicked in webmail: the landing
