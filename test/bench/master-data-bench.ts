@@ -22,8 +22,8 @@ import { sqliteDatabase } from '../../apps/master/src/db/database.ts';
 import { createIngest } from '../../apps/master/src/data/ingest.ts';
 import { bulkLoadMessages, bulkLoadQuarantine } from './master-data-generate.ts';
 import { ingestRun } from './master-data-ingest.ts';
-import { messageQueries, quarantineQueries } from './master-data-queries.ts';
-import { renderReport, type BenchResult, type QueryTiming, type ReportTiming } from './master-data-report.ts';
+import { messageQueries, quarantineQueries, timeQueries } from './master-data-queries.ts';
+import { renderReport, type BenchResult, type ReportTiming } from './master-data-report.ts';
 import { searchMessages } from '../../apps/master/src/data/messages-repository.ts';
 import { searchQuarantine } from '../../apps/master/src/data/quarantine-repository.ts';
 import { quarantineSize, top, traffic } from '../../apps/master/src/data/reports.ts';
@@ -144,16 +144,7 @@ try {
   const ingest = await ingestRun(createIngest(kdb, 'sqlite'), { events: opts.ingest, batch: opts.batch, nodes, lastSeq, start: end - DAY_MS, end, seed: opts.seed + 13 });
   log(`ingest: ${Math.round(ingest.eventsPerS).toLocaleString('en-US')} events/s`);
 
-  const timeQueries = async <Q>(queries: { kind: string; q: Q }[], run: (q: Q) => Promise<{ items: unknown[] }>): Promise<QueryTiming[]> => {
-    for (const { q } of queries) await run(q); // warm-up pass: the figures are for a warm page cache
-    const out: QueryTiming[] = [];
-    for (const { kind, q } of queries) {
-      let rows = 0;
-      const took = await ms(async () => { rows = (await run(q)).items.length; });
-      out.push({ kind, ms: took, rows });
-    }
-    return out;
-  };
+
   log('quarantine searches');
   const quarantineTimings = await timeQueries(quarantineQueries(opts.seed, range), (q) => searchQuarantine(kdb, 'sqlite', { ...q, limit: 50 }));
   log('message log searches');

@@ -9,7 +9,7 @@
  */
 import type { Db } from '@moat/storage';
 import type { MessageLogged, QuarantineAdded } from '@moat/protocol';
-import { createRollups } from '../../apps/master/src/data/rollups.ts';
+import { createRollups, type RollupMessage } from '../../apps/master/src/data/rollups.ts';
 import { sqliteDatabase } from '../../apps/master/src/db/database.ts';
 
 /** mulberry32: small, fast, seedable. */
@@ -133,6 +133,31 @@ async function withoutIndexes(db: Db, table: string, load: () => void | Promise<
   for (const ix of indexes) db.exec(ix.sql);
 }
 
+/** The message log's columns a bulk load fills, in the order of `bulkMessage`'s row. */
+export const BULK_MESSAGE_COLUMNS = ['rid', 'node_id', 'id', 'received_at', 'client_ip', 'helo', 'mail_from', 'sender_domain', 'rcpt_to', 'first_rcpt', 'rcpt_count',
+  'subject', 'message_id', 'size', 'action', 'score', 'reasons', 'rules_version', 'status', 'attempts', 'delivered'] as const;
+
+/**
+ * The `i`-th of `spec.count` messages of a bulk load, numbered `rid`: its row (BULK_MESSAGE_COLUMNS)
+ * and what the roll-ups count of it. It draws from `r` in the same order on every engine, so one
+ * seed gives every engine the same data.
+ */
+export function bulkMessage(make: MailMaker, r: () => number, spec: LoadSpec, i: number, rid: number): { row: unknown[]; rollup: RollupMessage } {
+  const step = (spec.end - spec.start) / spec.count;
+  const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
+  const receivedAt = Math.floor(spec.start + i * step + r() * step);
+  const m = make.message(benchId('B', i, receivedAt), receivedAt);
+  const recipients = [...new Set(m.rcptTo)];
+  const mailFrom = m.mailFrom;
+  const senderDomain = mailFrom.slice(mailFrom.lastIndexOf('@') + 1);
+  const delivered = m.status === 'delivered';
+  return {
+    row: [rid, nodeId, m.id, receivedAt, m.clientIp, m.helo, mailFrom, senderDomain, JSON.stringify(recipients), recipients[0], recipients.length,
+      m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status, delivered ? 1 : 0, delivered ? JSON.stringify(recipients) : '[]'],
+    rollup: { nodeId, receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons },
+  };
+}
+
 /**
  * Message log rows, their recipients, their idempotency records (seq = rid: unique and
  * increasing per node, which is all the ingest relies on) and roll-ups. Returns the highest
@@ -142,23 +167,14 @@ export async function bulkLoadMessages(db: Db, spec: LoadSpec): Promise<number> 
   const make = mailMaker(spec.seed);
   const r = rng(spec.seed + 1);
   const baseRid = Number(db.prepare('SELECT COALESCE(MAX(rid), 0) FROM messages').pluck().get());
-  const messages = multiInsert(db, `INSERT INTO messages (rid, node_id, id, received_at, client_ip, helo, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
-    subject, message_id, size, action, score, reasons, rules_version, status, attempts, delivered)`, 21, 100);
-  const step = (spec.end - spec.start) / spec.count;
+  const messages = multiInsert(db, `INSERT INTO messages (${BULK_MESSAGE_COLUMNS.join(', ')})`, BULK_MESSAGE_COLUMNS.length, 100);
   // One transaction per chunk on the one connection: the raw multi-row inserts and the roll-ups (through the common query layer) commit together.
   const chunk = (from: number, to: number) => sqliteDatabase(db).db.transaction().execute(async (trx) => {
     const rollups = createRollups(trx);
     for (let i = from; i < to; i++) {
-      const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
-      const receivedAt = Math.floor(spec.start + i * step + r() * step);
-      const m = make.message(benchId('B', i, receivedAt), receivedAt);
-      const recipients = [...new Set(m.rcptTo)];
-      const mailFrom = m.mailFrom;
-      const senderDomain = mailFrom.slice(mailFrom.lastIndexOf('@') + 1);
-      const delivered = m.status === 'delivered';
-      messages.push(baseRid + i + 1, nodeId, m.id, receivedAt, m.clientIp, m.helo, mailFrom, senderDomain, JSON.stringify(recipients), recipients[0], recipients.length,
-        m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status, delivered ? 1 : 0, delivered ? JSON.stringify(recipients) : '[]');
-      rollups.add({ nodeId, receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons });
+      const { row, rollup } = bulkMessage(make, r, spec, i, baseRid + i + 1);
+      messages.push(...row);
+      rollups.add(rollup);
     }
     messages.flush();
     await rollups.flush();

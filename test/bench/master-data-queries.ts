@@ -7,6 +7,7 @@ import type { MessageSearch } from '../../apps/master/src/data/messages-reposito
 import type { QuarantineSearch } from '../../apps/master/src/data/quarantine-repository.ts';
 import { DAY_MS } from '../../apps/master/src/data/time-buckets.ts';
 import { MAILBOXES, RARE_WORDS, SENDER_DOMAINS, SENDERS, mailbox, rng, senderAddress } from './master-data-generate.ts';
+import type { QueryTiming } from './master-data-report.ts';
 
 export interface NamedQuery<Q> {
   readonly kind: string;
@@ -63,4 +64,16 @@ export function messageQueries(seed: number, range: Range): NamedQuery<MessageSe
     ['subject matching nothing', () => ({ subject: `nomatch${p.int(1000)}` })],
   ];
   return kinds.flatMap(([kind, make]) => Array.from({ length: 5 }, () => ({ kind, q: make() })));
+}
+
+/** Each query's time (ms) and rows, after a warm-up pass over all of them: the figures are for a warm cache. */
+export async function timeQueries<Q>(queries: readonly NamedQuery<Q>[], run: (q: Q) => Promise<{ items: unknown[] }>): Promise<QueryTiming[]> {
+  for (const { q } of queries) await run(q);
+  const out: QueryTiming[] = [];
+  for (const { kind, q } of queries) {
+    const t = performance.now();
+    const rows = (await run(q)).items.length;
+    out.push({ kind, ms: performance.now() - t, rows });
+  }
+  return out;
 }

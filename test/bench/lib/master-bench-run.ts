@@ -15,7 +15,7 @@ import { top, traffic } from '../../../apps/master/src/data/reports.ts';
 import { DAY_MS } from '../../../apps/master/src/data/time-buckets.ts';
 import { bulkLoadMessages, bulkLoadQuarantine, mailbox, RARE_WORDS, senderAddress, SENDERS, type LoadSpec } from '../master-data-generate.ts';
 import { ingestRun, type IngestFigures } from '../master-data-ingest.ts';
-import { messageQueries, quarantineQueries } from '../master-data-queries.ts';
+import { messageQueries, quarantineQueries, timeQueries } from '../master-data-queries.ts';
 import type { QueryTiming } from '../master-data-report.ts';
 import { benchLog } from './bench-options.ts';
 import type { BenchEngine, EngineKey } from './master-engines.ts';
@@ -116,16 +116,6 @@ async function load(database: MasterDatabase, spec: { count: number; quarantine:
   return last;
 }
 
-async function timeQueries<Q>(queries: readonly { kind: string; q: Q }[], run: (q: Q) => Promise<{ items: unknown[] }>): Promise<QueryTiming[]> {
-  for (const { q } of queries) await run(q); // warm-up: the figures are for a warm cache
-  const out: QueryTiming[] = [];
-  for (const { kind, q } of queries) {
-    let rows = 0;
-    const took = await ms(async () => { rows = (await run(q)).items.length; });
-    out.push({ kind, ms: took, rows });
-  }
-  return out;
-}
 
 async function randomIds(db: Kysely<MasterSchema>, n: number): Promise<{ id: string; node_id: string }[]> {
   return db.selectFrom('message_ids').select(['id', 'node_id']).orderBy(sql`random()`).limit(n).execute();

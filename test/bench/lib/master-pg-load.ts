@@ -11,7 +11,7 @@ import type { MasterSchema } from '../../../apps/master/src/db/schema.ts';
 import { createRollups } from '../../../apps/master/src/data/rollups.ts';
 import { createLogPartitions, dayOf } from '../../../apps/master/src/data/log-partitions.ts';
 import { DAY_MS } from '../../../apps/master/src/data/time-buckets.ts';
-import { benchId, mailMaker, rng, type LoadSpec } from '../master-data-generate.ts';
+import { benchId, bulkMessage, mailMaker, rng, type LoadSpec } from '../master-data-generate.ts';
 
 const CHUNK = 10_000;
 
@@ -49,7 +49,6 @@ export async function bulkLoadMessagesPg(db: Kysely<MasterSchema>, spec: LoadSpe
   const days: number[] = [];
   for (let d = dayOf(spec.start); d < spec.end; d += DAY_MS) days.push(d);
   await db.transaction().execute((trx) => createLogPartitions('postgres').ensure(trx, days));
-  const step = (spec.end - spec.start) / spec.count;
   await withoutIndexes(db, 'messages', async () => {
     for (let from = 0; from < spec.count; from += CHUNK) {
       const to = Math.min(spec.count, from + CHUNK);
@@ -57,16 +56,9 @@ export async function bulkLoadMessagesPg(db: Kysely<MasterSchema>, spec: LoadSpe
         const rollups = createRollups(trx);
         const rows: unknown[][] = [];
         for (let i = from; i < to; i++) {
-          const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
-          const receivedAt = Math.floor(spec.start + i * step + r() * step);
-          const m = make.message(benchId('B', i, receivedAt), receivedAt);
-          const recipients = [...new Set(m.rcptTo)];
-          const mailFrom = m.mailFrom;
-          const senderDomain = mailFrom.slice(mailFrom.lastIndexOf('@') + 1);
-          const delivered = m.status === 'delivered';
-          rows.push([baseRid + i + 1, nodeId, m.id, receivedAt, m.clientIp, m.helo, mailFrom, senderDomain, JSON.stringify(recipients), recipients[0], recipients.length,
-            m.subject, m.messageId, m.size, m.action, m.score, JSON.stringify(m.reasons), m.rulesVersion, m.status, delivered ? 1 : 0, delivered ? JSON.stringify(recipients) : '[]']);
-          rollups.add({ nodeId, receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons });
+          const { row, rollup } = bulkMessage(make, r, spec, i, baseRid + i + 1);
+          rows.push(row);
+          rollups.add(rollup);
         }
         await unnestInsert(trx, 'messages', MESSAGE_COLUMNS, rows);
         await rollups.flush();
