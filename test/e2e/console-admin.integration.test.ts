@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { ADMIN_PASSWORD, apiClient, startClusterScanner, startTestMaster } from '../helpers/cluster-harness.ts';
-import { startDownstream } from '../helpers/downstream.ts';
+import { ADMIN_PASSWORD, apiClient, startTestMaster } from '../helpers/cluster-harness.ts';
 import { message, sendMail } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { consoleSkip as skip, launchChromium, shot, SHOTS } from '../helpers/console-browser.ts';
@@ -18,18 +17,7 @@ import { startConsoleCluster } from '../helpers/console-cluster.ts';
 test('console admin pages: the relay queue of a node, retry, bounce, delete', { skip, timeout: 120_000 }, async (t) => {
   mkdirSync(SHOTS, { recursive: true });
   // The downstream defers every slow-* recipient, as a mail server that is busy does; the rest it takes.
-  const downstream = await startDownstream({ rcpt: (a) => (a.startsWith('slow') ? { code: 451, text: '4.3.2 mailbox busy, try later' } : undefined) });
-  const master = await startTestMaster();
-  const scanner = await startClusterScanner('scanner-1', master.wsUrl, downstream.port);
-  const browser: Browser = await launchChromium();
-  t.after(async () => {
-    await browser.close();
-    await scanner.close();
-    await master.close();
-    await downstream.close();
-  });
-  const api = await apiClient(master.url);
-  await waitUntil(() => scanner.link?.isConnected, 'the scanner linked');
+  const { downstream, master, scanner, browser, api } = await startConsoleCluster(t, { downstream: { rcpt: (a) => (a.startsWith('slow') ? { code: 451, text: '4.3.2 mailbox busy, try later' } : undefined) } });
   const nodeId = (await api.get('/api/v1/nodes')).json.items[0].id as string;
 
   for (const who of ['slow-retry', 'slow-bounce', 'slow-delete']) {
