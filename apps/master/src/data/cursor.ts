@@ -27,3 +27,13 @@ export function beforeCursor(timeCol: string, ridCol: string, c: Cursor): RawBui
   const time = sql.ref(timeCol);
   return sql`${time} <= ${c.time} AND (${time} < ${c.time} OR ${sql.ref(ridCol)} < ${c.rid})`;
 }
+
+/**
+ * A page from rows read with `LIMIT limit + 1`, newest first: the extra row only says an older
+ * page exists, which starts after the page's last row (its `time`, its rid).
+ */
+export function pageOf<R extends { readonly rid: number }, T>(rows: readonly R[], limit: number, time: (row: R) => number, item: (row: R) => T): { items: T[]; next: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page.map(item), next: rows.length > limit && last ? encodeCursor({ time: time(last), rid: last.rid }) : null };
+}

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { MessageLogged, Refusal } from '@moat/protocol';
 import type { QuarantineStatus } from './quarantine-writer.ts';
-import { encodeCursor } from './cursor.ts';
+import { pageOf } from './cursor.ts';
 import { locateEntries } from './log-entries.ts';
 import type { Engine } from '../db/database.ts';
 import type { MasterSchema } from '../db/schema.ts';
@@ -100,9 +100,7 @@ export async function searchMessages(db: Kysely<MasterSchema>, engine: Engine, q
   const strategy = q.subject === undefined ? 'index' : await subjectStrategy(db, engine, 'messages', q.subject);
   const { query, limit } = buildMessageSearch(engine, q, strategy);
   const { rows } = await query.execute(db);
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return { items: page.map(toSummary), next: rows.length > limit && last ? encodeCursor({ time: last.received_at, rid: last.rid }) : null };
+  return pageOf(rows, limit, (r) => r.received_at, toSummary);
 }
 
 /** One message of the log with everything the master knows about it. */

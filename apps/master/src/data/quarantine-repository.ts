@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { QuarantineAdded } from '@moat/protocol';
-import { encodeCursor } from './cursor.ts';
+import { pageOf } from './cursor.ts';
 import { setQuarantineStatus, type QuarantineStatus } from './quarantine-writer.ts';
 import type { Engine } from '../db/database.ts';
 import type { MasterSchema } from '../db/schema.ts';
@@ -75,9 +75,7 @@ export async function searchQuarantine(db: Kysely<MasterSchema>, engine: Engine,
   const strategy = q.subject === undefined ? 'index' : await subjectStrategy(db, engine, 'quarantine', q.subject);
   const { query, limit } = buildQuarantineSearch(engine, q, strategy);
   const { rows } = await query.execute(db);
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  return { items: page.map(toEntry), next: rows.length > limit && last ? encodeCursor({ time: last.created_at, rid: last.rid }) : null };
+  return pageOf(rows, limit, (r) => r.created_at, toEntry);
 }
 
 /**
