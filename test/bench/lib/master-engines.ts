@@ -1,21 +1,22 @@
 /**
  * The database engines the master benchmark runs on, each started privately for the run and
- * stopped after it: SQLite (a file in a temp folder, the master's own pragmas), a PostgreSQL
- * server (`startPostgres`), and a PostgreSQL primary with a synchronous standby under
- * pg_auto_failover (`startPgAutoFailover`). Each hands out a fresh migrated master database.
+ * stopped after it: SQLite (a file in a temp folder, the master's own pragmas), and the
+ * PostgreSQL server and pg_auto_failover formation the link benchmark starts too
+ * (link-engines.ts). Each hands out a fresh migrated master database.
  */
-import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { sql } from 'kysely';
-import { pgAutoFailoverMissing, postgresBinDir, startPgAutoFailover, startPostgres, type PgNodeState } from '@moat/engines';
 import { openMasterDatabase, type Engine, type MasterDatabase } from '../../../apps/master/src/db/database.ts';
 import { MASTER_MIGRATIONS } from '../../../apps/master/src/db/migrations.ts';
+import { LINK_ENGINE_KEYS, LINK_ENGINE_LABELS, linkEngineMissing, startLinkEngine, type LinkEngineKey } from './link-engines.ts';
 
-export type EngineKey = 'sqlite' | 'postgres' | 'postgres-sync';
-export const ENGINE_KEYS: readonly EngineKey[] = ['sqlite', 'postgres', 'postgres-sync'];
-export const ENGINE_LABELS: Readonly<Record<EngineKey, string>> = { sqlite: 'SQLite', postgres: 'PostgreSQL', 'postgres-sync': 'PostgreSQL + sync standby' };
+export type EngineKey = LinkEngineKey;
+export const ENGINE_KEYS = LINK_ENGINE_KEYS;
+export const ENGINE_LABELS = LINK_ENGINE_LABELS;
+/** Why an engine cannot run here, or undefined. */
+export const engineMissing = linkEngineMissing;
 
 export interface BenchEngine {
   readonly key: EngineKey;
@@ -27,13 +28,6 @@ export interface BenchEngine {
   /** What the report says about the engine: version, settings, the standby's state. */
   describe(database: MasterDatabase): Promise<string>;
   stop(): Promise<void>;
-}
-
-/** Why an engine cannot run here, or undefined. */
-export function engineMissing(key: EngineKey): string | undefined {
-  if (key === 'sqlite') return undefined;
-  if (!postgresBinDir()) return 'PostgreSQL is not installed (Debian package postgresql)';
-  return key === 'postgres-sync' ? pgAutoFailoverMissing() : undefined;
 }
 
 export async function startEngine(key: EngineKey, dir: string): Promise<BenchEngine> {
@@ -49,43 +43,26 @@ export async function startEngine(key: EngineKey, dir: string): Promise<BenchEng
       stop: async () => rmSync(folder, { recursive: true, force: true }),
     };
   }
-  const server = key === 'postgres' ? await startPostgres(dir ? { dir: mkdtempSync(join(dir, 'moat-bench-pg-')) } : {}) : undefined;
-  const formation = key === 'postgres-sync' ? await startPgAutoFailover() : undefined;
-  // Synchronous once the monitor has the standby as secondary (and the primary as primary, not wait_primary).
-  const replicating = (nodes: readonly PgNodeState[]) => nodes.some((n) => n.reported === 'primary') && nodes.some((n) => n.reported === 'secondary');
-  await formation?.waitForState(replicating, 120_000);
-  const baseUrl = server?.url ?? formation!.nodes()[0]!.url;
-  const urlOf = (name: string) => baseUrl.replace(/\/moat$/, `/${name}`);
+  // The server's files under a folder of the run's own (readable by the postgres user when root), removed with it.
+  const folder = mkdtempSync(join(dir || tmpdir(), 'moat-bench-pg-'));
+  chmodSync(folder, 0o755);
+  const server = await startLinkEngine(key, folder);
   return {
     key, engine: 'postgres',
-    async open(name) {
-      if (name !== 'moat') {
-        const admin = new pg.Client({ connectionString: urlOf('postgres') });
-        await admin.connect();
-        try {
-          await admin.query(`CREATE DATABASE ${name}`);
-        } finally {
-          await admin.end();
-        }
-      }
-      return openMasterDatabase({ engine: 'postgres', url: urlOf(name) }, MASTER_MIGRATIONS);
-    },
+    // Each database its own, next to the server's own `moat`: `bench_` keeps the names apart.
+    open: async (name) => openMasterDatabase({ engine: 'postgres', url: (await server.newDatabase(`bench_${name}`))! }, MASTER_MIGRATIONS),
     size: async (d) => Number((await sql<{ n: number }>`SELECT pg_database_size(current_database()) AS n`.execute(d.db)).rows[0]!.n),
-    async describe(d) {
-      const setting = async (name: string) => String((await sql.raw<Record<string, unknown>>(`SHOW ${name}`).execute(d.db)).rows[0]![name]);
-      const version = (await setting('server_version')).split(' ')[0];
-      const base = `PostgreSQL ${version} (shared_buffers ${await setting('shared_buffers')}, synchronous_commit ${await setting('synchronous_commit')}, fsync ${await setting('fsync')})`;
-      if (key !== 'postgres-sync') return `${base}, one private server`;
-      const names = await setting('synchronous_standby_names');
-      const nodes = await formation!.state();
-      const synchronous = names !== '' && replicating(nodes);
-      const states = nodes.map((n) => `${n.name} ${n.reported}`).join(', ');
-      return `${base}, primary of a pg_auto_failover formation on this machine (monitor: ${states}; synchronous_standby_names = '${names}'). ` +
-        `**The standby was ${synchronous ? 'synchronous' : 'NOT synchronous'}** at the end of the run${synchronous ? ': every commit returned only once the standby had it' : ''}`;
+    async describe() {
+      const base = await server.describe();
+      const replication = await server.replication();
+      if (!replication) return base;
+      const standbys = replication.standbys.map((s) => `${s.name} ${s.state}, ${s.syncState}`).join('; ') || 'none streaming';
+      return `${base} (standbys: ${standbys}; synchronous_standby_names = '${replication.synchronousStandbyNames}'). ` +
+        `**The standby was ${replication.synchronous ? 'synchronous' : 'NOT synchronous'}** when asked${replication.synchronous ? ': every commit returned only once the standby had it' : ''}`;
     },
-    stop: async () => {
-      await server?.stop();
-      await formation?.stop();
+    async stop() {
+      await server.stop();
+      rmSync(folder, { recursive: true, force: true });
     },
   };
 }
