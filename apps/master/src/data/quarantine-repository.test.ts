@@ -98,7 +98,7 @@ for (const engine of ENGINES) {
   });
 
   // SQLite's planner, which takes the indexes' order as its hint; PostgreSQL weighs them by its statistics.
-  test(`${engine}: the status index does not drive a search narrowed by an address or subject`, { skip: engine === 'postgres' ? 'SQLite query plans' : false }, async (t) => {
+  if (engine === 'sqlite') test(`${engine}: the status index does not drive a search narrowed by an address or subject`, async (t) => {
     const { database, db } = await setup(engine, t);
     const plan = (q: QuarantineSearch) => {
       const { sql, parameters } = buildQuarantineSearch(engine, q).query.compile(db);
