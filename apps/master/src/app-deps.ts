@@ -61,8 +61,6 @@ export interface ClusterControl {
   rulesChanged(): void;
   /** Push the current end-user lists version to every online scanner (recipient-lists/). */
   recipientListsChanged(): void;
-  /** Ids of the nodes connected right now. */
-  onlineNodeIds(): ReadonlySet<string>;
   /** Stream a quarantined message from the node that holds it (throws NodeOfflineError). */
   fetchQuarantined(nodeId: string, messageId: string): Promise<Readable>;
   quarantineAction(nodeId: string, messageId: string, action: 'release' | 'delete'): Promise<void>;

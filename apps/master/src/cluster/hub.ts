@@ -206,10 +206,6 @@ export class ClusterHub implements ClusterControl {
     return this.balancers.get(nodeId);
   }
 
-  onlineNodeIds(): ReadonlySet<string> {
-    return new Set(this.sessions.keys());
-  }
-
   /**
    * The nodes a message this master composes (a digest, a scheduled report, a test lookup) can be
    * handed to, sorted: those linked here; when none is (several masters on one PostgreSQL, this

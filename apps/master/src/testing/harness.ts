@@ -38,7 +38,6 @@ export function fakeCluster(): FakeCluster {
     recipientListsChanged() {
       this.recipientListsChangedCalls++;
     },
-    onlineNodeIds: () => new Set<string>(),
     fetchQuarantined: async (): Promise<Readable> => offline(),
     quarantineAction: async () => offline(),
     queueList: async () => offline(),

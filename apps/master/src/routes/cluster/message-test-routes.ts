@@ -107,14 +107,14 @@ function envelopeOf(given: Partial<TestEnvelope> | undefined, logged: { clientIp
 }
 
 async function pickNode(hub: ClusterHub, asked: string | undefined, holder: string | undefined): Promise<string> {
-  const online = hub.onlineNodeIds();
   if (asked !== undefined) {
     const n = (await hub.nodes()).find((x) => x.id === asked || x.name === asked);
     if (!n) throw notFound(`node ${asked}`);
     return n.id; // offline: the hub answers 503 naming it
   }
-  if (holder !== undefined && online.has(holder)) return holder;
-  const first = [...online][0];
+  // The node that logged the message, wherever it is linked (several masters forward), else any the hub can reach.
+  if (holder !== undefined && (await hub.nodes()).some((n) => n.id === holder && n.online)) return holder;
+  const first = (await hub.relayNodeIds())[0];
   if (first === undefined) throw new ApiError(503, 'MOAT_ERR_NODE_OFFLINE', 'no scanner is online to run the test');
   return first;
 }

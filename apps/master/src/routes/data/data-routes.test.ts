@@ -20,7 +20,6 @@ const NOW = T0 + 2 * 86_400_000;
 const noCluster: ClusterControl = {
   rulesChanged: () => {},
   recipientListsChanged: () => {},
-  onlineNodeIds: () => new Set(),
   fetchQuarantined: () => Promise.reject(new Error('no cluster')),
   quarantineAction: () => Promise.reject(new Error('no cluster')),
   queueList: () => Promise.reject(new Error('no cluster')),
