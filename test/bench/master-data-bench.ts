@@ -18,6 +18,7 @@ import { REFUSALS_MIGRATION } from '../../apps/master/src/db/migration-008-refus
 import { EVENT_EPOCHS_MIGRATION } from '../../apps/master/src/db/migration-012-event-epochs.ts';
 import { TOP_BY_NODE_MIGRATION } from '../../apps/master/src/db/migration-015-top-by-node.ts';
 import { LOG_PARTITIONS_MIGRATION } from '../../apps/master/src/db/migration-022-log-partitions.ts';
+import { ADDRESS_SEARCH_MIGRATION } from '../../apps/master/src/db/migration-024-address-search.ts';
 import { sqliteDatabase } from '../../apps/master/src/db/database.ts';
 import { createIngest } from '../../apps/master/src/data/ingest.ts';
 import { bulkLoadMessages, bulkLoadQuarantine } from './master-data-generate.ts';
@@ -112,7 +113,7 @@ process.on('SIGINT', () => {
 });
 
 try {
-  db = openDatabase(file, [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION, LOG_PARTITIONS_MIGRATION]);
+  db = openDatabase(file, [DATA_MIGRATION, CLUSTER_MIGRATION, RETENTION_MIGRATION, REFUSALS_MIGRATION, EVENT_EPOCHS_MIGRATION, TOP_BY_NODE_MIGRATION, LOG_PARTITIONS_MIGRATION, ADDRESS_SEARCH_MIGRATION]);
   const nodes = ['1a2b3c4d5e6f7a01', '1a2b3c4d5e6f7a02', '1a2b3c4d5e6f7a03', '1a2b3c4d5e6f7a04'];
   nodes.forEach((id, i) => db!.prepare("INSERT INTO nodes (id, name, credential_hash, joined_at) VALUES (?, ?, 'x', 0)").run(id, `scanner-${i + 1}`));
   const end = Date.UTC(2025, 5, 1);

@@ -189,10 +189,12 @@ export async function bulkLoadMessages(db: Db, spec: LoadSpec): Promise<number> 
   db.prepare('INSERT OR IGNORE INTO message_rcpts (rcpt, received_at, rid) SELECT j.value, m.received_at, m.rid FROM messages m, json_each(m.rcpt_to) j WHERE m.rid > ? ORDER BY 1, 2, 3').run(baseRid);
   db.prepare("INSERT INTO events (node_id, epoch, seq, digest, type, created_at, stored_at) SELECT node_id, '', rid, '', 'message.logged', received_at, received_at FROM messages WHERE rid > ? ORDER BY 1, 2").run(baseRid);
   db.prepare('INSERT INTO messages_fts (rowid, subject) SELECT rid, subject FROM messages WHERE rid > ?').run(baseRid);
+  db.prepare('INSERT INTO messages_sender_fts (rowid, mail_from) SELECT rid, mail_from FROM messages WHERE rid > ?').run(baseRid);
+  db.prepare('INSERT INTO messages_rcpt_fts (rowid, rcpt_to) SELECT rid, rcpt_to FROM messages WHERE rid > ?').run(baseRid);
   return baseRid + spec.count;
 }
 
-/** Quarantine index rows: 85% held, 10% released, 5% deleted; with recipients and the FTS rows. */
+/** Quarantine index rows: 85% held, 10% released, 5% deleted; with recipients and the FTS rows (subjects, addresses). */
 export async function bulkLoadQuarantine(db: Db, spec: LoadSpec): Promise<void> {
   const make = mailMaker(spec.seed);
   const r = rng(spec.seed + 1);
@@ -219,5 +221,7 @@ export async function bulkLoadQuarantine(db: Db, spec: LoadSpec): Promise<void> 
     }
   });
   db.exec(`INSERT OR IGNORE INTO quarantine_rcpts (rcpt, created_at, rid) SELECT j.value, q.created_at, q.rid FROM quarantine q, json_each(q.rcpt_to) j ORDER BY 1, 2, 3;
-    INSERT INTO quarantine_fts (rowid, subject) SELECT rid, subject FROM quarantine;`);
+    INSERT INTO quarantine_fts (rowid, subject) SELECT rid, subject FROM quarantine;
+    INSERT INTO quarantine_sender_fts (rowid, mail_from) SELECT rid, mail_from FROM quarantine;
+    INSERT INTO quarantine_rcpt_fts (rowid, rcpt_to) SELECT rid, rcpt_to FROM quarantine;`);
 }

@@ -101,7 +101,7 @@ export function renderMasterReport(r: MasterReport): string {
     '',
     ...byKind(e, (f) => f.quarantineTimings),
     '',
-    `## Message log search (50 queries, p50 ms by kind)`,
+    `## Message log search (55 queries, p50 ms by kind)`,
     '',
     ...byKind(e, (f) => f.messageTimings),
     '',

@@ -91,6 +91,14 @@ for (const engine of ENGINES) {
     assert.equal(await getMessage(db, NODE, msgId(1)), undefined);
     assert.equal((await getMessage(db, NODE, msgId(2 * PER_DAY + 1)))?.id, msgId(2 * PER_DAY + 1));
     if (engine === 'sqlite') assert.equal(await count(db, "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH '\"number\"'"), (DAYS - 2) * PER_DAY, 'the subject index lost the deleted rows');
+    if (engine === 'sqlite') {
+      for (const [fts, term] of [['messages_sender_fts', 'user'], ['messages_rcpt_fts', 'example.test']]) {
+        assert.equal(await count(db, `SELECT COUNT(*) FROM ${fts} WHERE ${fts} MATCH '"${term}"'`), (DAYS - 2) * PER_DAY, `${fts} lost the deleted rows`);
+      }
+    }
+    const left = Array.from({ length: (DAYS - 2) * PER_DAY }, (_, i) => msgId(DAYS * PER_DAY - i));
+    assert.deepEqual((await searchMessages(db, engine, { sender: 'USER', match: 'contains', limit: 500 })).items.map((m) => m.id), left);
+    assert.deepEqual((await searchMessages(db, engine, { recipient: 'rcpt', match: 'contains', limit: 500 })).items.map((m) => m.id), left);
 
     // Inside the third day, after its first two messages (at minutes 9 and 10).
     const cut = T0 + 2 * DAY_MS + 10 * 60_000;

@@ -3,7 +3,7 @@ import type { Engine } from '../db/database.ts';
 import type { MasterSchema } from '../db/schema.ts';
 import { inChunks } from './in-chunks.ts';
 import { dayOf, listLogPartitions } from './log-partitions.ts';
-import { unindexSubjects } from './subject-search.ts';
+import { unindexText } from './text-search.ts';
 import { DAY_MS } from './time-buckets.ts';
 
 export interface PruneResult {
@@ -65,7 +65,7 @@ async function pruneRows(db: Kysely<MasterSchema>, before: number): Promise<Prun
       const rcpts = rows.flatMap((r) => (JSON.parse(r.rcpt_to) as string[]).map((rcpt) => ({ rcpt, received_at: r.received_at, rid: r.rid })));
       await inChunks(rcpts, (chunk) => trx.deleteFrom('message_rcpts').where((eb) => eb.or(chunk.map((k) => eb.and([eb('rcpt', '=', k.rcpt), eb('received_at', '=', k.received_at), eb('rid', '=', k.rid)])))).execute(), 200);
       const rids = rows.map((r) => r.rid);
-      await unindexSubjects(trx, 'sqlite', 'messages', rids);
+      await unindexText(trx, 'sqlite', 'messages', rids);
       await inChunks(rids, (chunk) => trx.deleteFrom('messages').where('rid', 'in', chunk).execute());
       return rows.length;
     });

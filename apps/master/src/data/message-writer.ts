@@ -9,7 +9,7 @@ import { insertLogEntries, locateEntries } from './log-entries.ts';
 import type { LogPartitions } from './log-partitions.ts';
 import type { PendingChanges } from './pending-changes.ts';
 import type { Rollups } from './rollups.ts';
-import { indexSubjects } from './subject-search.ts';
+import { indexText } from './text-search.ts';
 
 // Typed values of a VALUES list: PostgreSQL takes a bound parameter's type from them (names: column1, column2… on both engines).
 const bigint = (v: number | null) => sql`CAST(${v} AS BIGINT)`;
@@ -81,14 +81,15 @@ export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, ro
       if (list.length === 0) return [];
       const entries = list.map((m) => {
         const mailFrom = normalizeAddress(m.mailFrom);
-        return { m, mailFrom, senderDomain: domainOf(mailFrom), recipients: uniqueRecipients(m.rcptTo) };
+        const recipients = uniqueRecipients(m.rcptTo);
+        return { m, mailFrom, senderDomain: domainOf(mailFrom), recipients, rcptTo: JSON.stringify(recipients) };
       });
       await partitions.ensure(db, entries.map((e) => e.m.receivedAt));
       const rids = new Map<string, number>();
       await inChunks(entries, async (chunk) => {
-        const rows = await insertLogEntries(db, engine, chunk.map(({ m, mailFrom, senderDomain, recipients }) => ({
+        const rows = await insertLogEntries(db, engine, chunk.map(({ m, mailFrom, senderDomain, recipients, rcptTo }) => ({
           node_id: nodeId, id: m.id, received_at: m.receivedAt, client_ip: m.clientIp, helo: m.helo, mail_from: mailFrom, sender_domain: senderDomain,
-          rcpt_to: JSON.stringify(recipients), first_rcpt: recipients[0] ?? '', rcpt_count: recipients.length, subject: m.subject, message_id: m.messageId,
+          rcpt_to: rcptTo, first_rcpt: recipients[0] ?? '', rcpt_count: recipients.length, subject: m.subject, message_id: m.messageId,
           size: m.size, action: m.action, score: m.score, reasons: JSON.stringify(m.reasons), rules_version: m.rulesVersion, status: m.status,
           retained_bytes: m.retainedBytes ?? null, refusal: m.refusal ? JSON.stringify(m.refusal) : null, event_count: m.refusal?.count ?? 1,
         })));
@@ -103,7 +104,7 @@ export function createMessageWriter(db: Kysely<MasterSchema>, engine: Engine, ro
       });
       await inChunks(stored.flatMap((s) => s.recipients.map((rcpt) => ({ rcpt, received_at: s.m.receivedAt, rid: s.rid }))), (rows) =>
         db.insertInto('message_rcpts').values(rows).onConflict((oc) => oc.columns(['rcpt', 'received_at', 'rid']).doNothing()).execute());
-      await indexSubjects(db, engine, 'messages', stored.map((s) => ({ rid: s.rid, subject: s.m.subject })));
+      await indexText(db, engine, 'messages', stored.map((s) => ({ rid: s.rid, subject: s.m.subject, mail_from: s.mailFrom, rcpt_to: s.rcptTo })));
       for (const { m, mailFrom, senderDomain, recipients } of stored) {
         // An aggregated refusal entry counts as every refusal it stands for.
         rollups.add({ nodeId, receivedAt: m.receivedAt, action: m.action, size: m.size, mailFrom, senderDomain, recipients, reasons: m.reasons, count: m.refusal?.count ?? 1, refusalStage: m.refusal?.stage });

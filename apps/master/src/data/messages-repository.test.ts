@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { MessageLogged, OutboxEvent } from '@moat/protocol';
 import type { Engine } from '../db/database.ts';
 import { ENGINES, engineSkip, openTestDatabase } from '../testing/databases.ts';
+import { textTerms } from './search-filters.ts';
 import { buildMessageSearch, getMessage, searchMessages, type MessageSearch } from './messages-repository.ts';
 import { addNode, delivery, event, ingestInto, logged, msgId, quarantined, T0 } from './test-fixtures.ts';
 
@@ -17,7 +18,8 @@ function dataset(): { node: string; m: MessageLogged }[] {
     const rcptTo = [`R${n % 4}@example.test`, ...(n % 7 === 0 ? ['extra@other.test'] : [])];
     const m = logged(n, {
       receivedAt: T0 + (n % 6 === 0 ? n - 1 : n) * 60_000,
-      mailFrom: `User${n % 5}@dom${n % 3}.test`,
+      // LIKE's wildcards in some addresses: a contains search must take them literally.
+      mailFrom: n % 11 === 0 ? `Mail_Er%${n % 5}@dom${n % 3}.test` : `User${n % 5}@dom${n % 3}.test`,
       rcptTo,
       subject: n % 10 === 0 ? `Invoice 100%_paid ${n}` : `Hello ${n}`,
       action: ACTIONS[n % 4]!,
@@ -77,6 +79,17 @@ const QUERIES: MessageSearch[] = [
   { recipient: 'extra@other.test' },
   { recipient: '@other.test' },
   { recipient: 'R1@', match: 'contains' },
+  { recipient: 'xtra@oth', match: 'contains' },
+  { recipient: 'EXAMPLE.TEST', match: 'contains', action: 'tag' },
+  { sender: 'USER', match: 'contains' },
+  { sender: 'dom2.test', match: 'contains' },
+  { sender: 'l_e', match: 'contains' },
+  { sender: 'R%2', match: 'contains' },
+  { sender: 'r%', match: 'contains' },
+  { sender: 'user%', match: 'contains' },
+  { sender: '%', match: 'contains' },
+  { sender: 'er1@dom', match: 'contains', recipient: 'r1@', subject: 'hello' },
+  { sender: 'nobody', match: 'contains' },
   { subject: '100%_' },
   { subject: 'invoice' },
   { subject: '%' },
@@ -127,8 +140,8 @@ for (const engine of ENGINES) {
   // SQLite's planner, which takes the indexes' order as its hint; PostgreSQL weighs them by its statistics.
   if (engine === 'sqlite') test(`${engine}: search plans use the index meant for them`, async (t) => {
     const { database, db } = await setup(engine, t);
-    const plan = (q: MessageSearch) => {
-      const { sql, parameters } = buildMessageSearch(engine, q).query.compile(db);
+    const plan = (q: MessageSearch, strategy: 'index' | 'scan' = 'index') => {
+      const { sql, parameters } = buildMessageSearch(engine, q, strategy).query.compile(db);
       return (database.sqlite!.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...parameters) as { detail: string }[]).map((r) => r.detail).join(' | ');
     };
     assert.match(plan({}), /messages_received/);
@@ -136,14 +149,23 @@ for (const engine of ENGINES) {
     assert.match(plan({ sender: '@b.test' }), /messages_sender_domain/);
     assert.match(plan({ recipient: 'a@b.test' }), /r USING PRIMARY KEY/);
     assert.match(plan({ subject: 'invoice' }), /messages_fts/);
+    // The address trigram index drives a sender or recipient substring search and a recipient domain search; a term too short for it does not.
+    for (const [q, fts] of [[{ sender: 'ser1', match: 'contains' }, 'sender'], [{ recipient: 'xtra@', match: 'contains' }, 'rcpt'], [{ recipient: '@other.test' }, 'rcpt']] as const) {
+      assert.match(plan(q), new RegExp(`SCAN messages_${fts}_fts VIRTUAL TABLE`), JSON.stringify(q));
+      assert.match(plan(q), /SEARCH m USING INTEGER PRIMARY KEY \(rowid=\?\)/, JSON.stringify(q));
+    }
+    assert.doesNotMatch(plan({ sender: 'r1', match: 'contains' }), /_fts/);
+    assert.doesNotMatch(plan({ sender: 'ser1', match: 'contains', cursor: '1.1' }, 'scan'), /_fts/);
     assert.doesNotMatch(plan({}), /TEMP B-TREE/);
     assert.doesNotMatch(plan({ sender: 'a@b.test', cursor: '1.1' }), /TEMP B-TREE/);
     assert.doesNotMatch(plan({ recipient: 'a@b.test', from: 1, to: 2 }), /TEMP B-TREE/);
   });
 
-  test(`${engine}: both subject strategies find the same messages`, { skip: engineSkip(engine) }, async (t) => {
+  test(`${engine}: both text strategies (subject, address substrings, recipient domain) find the same messages`, { skip: engineSkip(engine) }, async (t) => {
     const { db, search } = await setup(engine, t);
-    for (const q of QUERIES.filter((x) => x.subject !== undefined)) {
+    const terms = QUERIES.filter((x) => textTerms(x).length > 0);
+    assert.ok(terms.length >= 15);
+    for (const q of terms) {
       const run = async (strategy: 'index' | 'scan') => (await buildMessageSearch(engine, { ...q, limit: 500 }, strategy).query.execute(db)).rows.map((r) => r.id);
       assert.deepEqual(await run('scan'), await run('index'), JSON.stringify(q));
     }

@@ -6,8 +6,8 @@ import { locateEntries } from './log-entries.ts';
 import type { Engine } from '../db/database.ts';
 import type { MasterSchema } from '../db/schema.ts';
 import type { NodesSeenByData } from '../db/tables/data.ts';
-import { commonSearch, pageSize, Where, type CommonSearch } from './search-filters.ts';
-import { subjectCondition, subjectStrategy, type SubjectStrategy } from './subject-search.ts';
+import { commonSearch, pageSize, textTerms, Where, type CommonSearch } from './search-filters.ts';
+import { textStrategies, type TextStrategies } from './text-search.ts';
 
 export interface MessageSearch extends CommonSearch {
   /** deliver | tag | quarantine | reject */
@@ -79,14 +79,13 @@ interface SummaryRow {
 }
 
 /**
- * A message log search as a Kysely query (pure: exposed for tests and EXPLAIN); `strategy` is
- * how a subject term is looked up (subject-search.ts). Fetches limit + 1 rows to know if there
+ * A message log search as a Kysely query (pure: exposed for tests and EXPLAIN); `strategies` is
+ * how its subject and address substrings are looked up (text-search.ts). Fetches limit + 1 rows to know if there
  * is a next page.
  */
-export function buildMessageSearch(engine: Engine, q: MessageSearch, strategy: SubjectStrategy = 'index') {
+export function buildMessageSearch(engine: Engine, q: MessageSearch, strategies: TextStrategies = 'index') {
   const where = new Where();
-  const { from, timeCol, ridCol } = commonSearch({ table: 'messages', rcptTable: 'message_rcpts', timeCol: 'received_at', lateral: engine === 'postgres' }, 'm', q, where);
-  if (q.subject !== undefined) where.add(subjectCondition(engine, 'm', 'messages', q.subject, strategy).condition);
+  const { from, timeCol, ridCol } = commonSearch(engine, { table: 'messages', rcptTable: 'message_rcpts', timeCol: 'received_at', lateral: engine === 'postgres' }, 'm', q, where, strategies);
   if (q.action !== undefined) where.add(sql`m.action = ${q.action}`);
   if (q.status !== undefined) where.add(sql`m.status = ${q.status}`);
   const limit = pageSize(q.limit);
@@ -97,8 +96,7 @@ export function buildMessageSearch(engine: Engine, q: MessageSearch, strategy: S
 
 /** Search the central message log, newest first, one page at a time. */
 export async function searchMessages(db: Kysely<MasterSchema>, engine: Engine, q: MessageSearch): Promise<Page<MessageSummary>> {
-  const strategy = q.subject === undefined ? 'index' : await subjectStrategy(db, engine, 'messages', q.subject);
-  const { query, limit } = buildMessageSearch(engine, q, strategy);
+  const { query, limit } = buildMessageSearch(engine, q, await textStrategies(db, engine, 'messages', textTerms(q)));
   const { rows } = await query.execute(db);
   return pageOf(rows, limit, (r) => r.received_at, toSummary);
 }

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import type { QuarantineAdded } from '@moat/protocol';
 import type { Engine } from '../db/database.ts';
 import { ENGINES, engineSkip, openTestDatabase } from '../testing/databases.ts';
+import { textTerms } from './search-filters.ts';
 import { buildQuarantineSearch, getQuarantined, markQuarantine, searchQuarantine, type QuarantineSearch } from './quarantine-repository.ts';
-import { FTS_LIST_CAP, subjectStrategy } from './subject-search.ts';
+import { FTS_LIST_CAP, textStrategy } from './text-search.ts';
 import { addNode, event, ingestInto, msgId, quarantined, T0 } from './test-fixtures.ts';
 
 const A = 'aaaaaaaaaaaaaaaa';
@@ -21,7 +22,8 @@ async function setup(engine: Engine, t: TestContext) {
   for (let n = 1; n <= 40; n++) {
     const node = n <= 20 ? A : B;
     const q = quarantined(n, {
-      mailFrom: `Spammer${n % 4}@bad${n % 2}.test`,
+      // LIKE's wildcards in some addresses: a contains search must take them literally.
+      mailFrom: n % 7 === 0 ? `Promo_Mail%${n % 4}@bad${n % 2}.test` : `Spammer${n % 4}@bad${n % 2}.test`,
       rcptTo: [`victim${n % 3}@example.test`, ...(n % 9 === 0 ? ['boss@example.test'] : [])],
       subject: n % 6 === 0 ? `Ünïcode Prize "winner" ${n}` : `Cheap pills ${n}`,
     });
@@ -63,6 +65,19 @@ const QUERIES: QuarantineSearch[] = [
   { sender: 'spammer1@bad1.test' },
   { sender: '@bad0.test', status: 'all' },
   { sender: 'MMER2', match: 'contains' },
+  { sender: 'ammer', match: 'contains', status: 'all' },
+  { sender: 'bad1.test', match: 'contains' },
+  { sender: 'o_m', match: 'contains', status: 'all' },
+  { sender: 'L%1', match: 'contains', status: 'all' },
+  { sender: 'pro%', match: 'contains', status: 'all' },
+  { sender: 'o%m', match: 'contains', status: 'all' },
+  { sender: '_', match: 'contains', status: 'all' },
+  { sender: '2@', match: 'contains' },
+  { sender: 'nobody', match: 'contains' },
+  { recipient: 'VICTIM', match: 'contains' },
+  { recipient: 'ss@example', match: 'contains', status: 'all' },
+  { recipient: 'm1', match: 'contains' },
+  { sender: 'ammer', recipient: 'victim2', match: 'contains', subject: 'pills' },
   { recipient: 'victim0@example.test' },
   { recipient: 'boss@example.test', status: 'all' },
   { recipient: '@example.test' },
@@ -109,6 +124,14 @@ for (const engine of ENGINES) {
     assert.match(plan({ sender: 'x@y.test' }), /quarantine_sender /);
     assert.match(plan({ subject: 'invoice' }), /quarantine_fts/);
     assert.doesNotMatch(plan({ subject: 'invoice' }), /quarantine_status/);
+    // The address trigram index drives a sender or recipient substring search and a recipient domain search.
+    for (const [q, fts] of [[{ sender: 'ammer', match: 'contains' }, 'sender'], [{ recipient: 'victim', match: 'contains' }, 'rcpt'], [{ recipient: '@example.test' }, 'rcpt']] as const) {
+      assert.match(plan(q), new RegExp(`SCAN quarantine_${fts}_fts VIRTUAL TABLE`), JSON.stringify(q));
+      assert.match(plan(q), /SEARCH q USING INTEGER PRIMARY KEY \(rowid=\?\)/, JSON.stringify(q));
+      assert.doesNotMatch(plan(q), /quarantine_status/, JSON.stringify(q));
+    }
+    // A term too short for it walks the time index.
+    assert.doesNotMatch(plan({ sender: 'am', match: 'contains' }), /_fts/);
   });
 
   test(`${engine}: getQuarantined finds an entry by id on any node, with its node`, { skip: engineSkip(engine) }, async (t) => {
@@ -138,22 +161,42 @@ for (const engine of ENGINES) {
     assert.equal((await getQuarantined(db, id))?.status, 'deleted');
   });
 
-  test(`${engine}: both subject strategies find the same rows; the choice follows how common the term is`, { skip: engineSkip(engine) }, async (t) => {
+  test(`${engine}: both text strategies find the same rows; the choice follows how common the term is`, { skip: engineSkip(engine) }, async (t) => {
     const { database, db, search } = await setup(engine, t);
-    for (const q of QUERIES.filter((x) => x.subject !== undefined && /^[\x00-\x7f]*$/.test(x.subject))) {
+    // The index and the scan of every substring term (subject, sender and recipient contains, recipient domain); a
+    // recipient containing `"` finds every row by the JSON text's quotes, as the scan always did.
+    const terms = [...QUERIES, { recipient: '"', match: 'contains', status: 'all' } as const].filter((x) => textTerms(x).length > 0 && /^[\x00-\x7f]*$/.test(x.subject ?? ''));
+    assert.ok(terms.length >= 20);
+    for (const q of terms) {
       const run = async (strategy: 'index' | 'scan') => (await buildQuarantineSearch(engine, { ...q, limit: 500 }, strategy).query.execute(db)).rows.map((r) => r.id);
       assert.deepEqual(await run('scan'), await run('index'), JSON.stringify(q));
     }
-    // On SQLite the strategy follows how common the term is; PostgreSQL's planner makes that choice itself (subject-search.ts).
-    const strategy = (subject: string) => subjectStrategy(db, engine, 'quarantine', subject);
+    // On SQLite the strategy follows how common the term is; PostgreSQL's planner makes that choice itself (text-search.ts).
+    const strategy = async (subject: string) => (await textStrategy(db, engine, 'quarantine', 'subject', subject)).strategy;
     const sqliteOnly = (s: 'index' | 'scan') => (engine === 'sqlite' ? s : 'index');
     assert.equal(await strategy('pills'), 'index');
     assert.equal(await strategy('ab'), 'scan');
     assert.equal(await strategy('Ünï'), 'index');
-    await ingestInto(database).ingestBatch(A, Array.from({ length: FTS_LIST_CAP }, (_, i) => event(1000 + i, 'quarantine.added', quarantined(1000 + i, { subject: `Cheap pills ${i}` }))));
+    await ingestInto(database).ingestBatch(A, Array.from({ length: FTS_LIST_CAP }, (_, i) => event(1000 + i, 'quarantine.added', quarantined(1000 + i, { subject: `Cheap pills ${i}`, mailFrom: `X${i}@Bulk.test` }))));
     assert.equal(await strategy('pills'), sqliteOnly('scan'));
     assert.equal(await strategy('prize'), 'index');
     const page = await search({ subject: 'PILLS', limit: 5 });
     assert.deepEqual(page.items.map((i) => i.subject), ['Cheap pills 1999', 'Cheap pills 1998', 'Cheap pills 1997', 'Cheap pills 1996', 'Cheap pills 1995']);
+    // The same for an address: the FTS_LIST_CAP entries above all came from one domain.
+    const senderStrategy = async (term: string) => (await textStrategy(db, engine, 'quarantine', 'sender', term)).strategy;
+    assert.equal(await senderStrategy('bulk.test'), sqliteOnly('scan'));
+    assert.equal(await senderStrategy('spammer'), 'index');
+    assert.equal(await senderStrategy('sp'), 'scan');
+    const bulk = await search({ sender: 'BULK.TEST', match: 'contains', limit: 3 });
+    assert.deepEqual(bulk.items.map((i) => i.mailFrom), ['x1999@bulk.test', 'x1998@bulk.test', 'x1997@bulk.test']);
+    // A rare address among them: the index is asked for its rarest trigrams, not those of the domain every entry has.
+    const rare = await textStrategy(db, engine, 'quarantine', 'sender', 'x1999@bulk');
+    if (engine === 'sqlite') {
+      assert.equal(rare.strategy, 'index');
+      assert.equal(rare.trigrams?.length, 3);
+      assert.equal(rare.trigrams?.[0], '999', 'in two addresses: x999 and x1999');
+      for (const common of ['@bu', 'bul', 'ulk']) assert.ok(!rare.trigrams?.includes(common), common);
+    }
+    assert.deepEqual((await search({ sender: 'X1999@BULK', match: 'contains' })).items.map((i) => i.mailFrom), ['x1999@bulk.test']);
   });
 }

@@ -5,8 +5,8 @@ import { setQuarantineStatus, type QuarantineStatus } from './quarantine-writer.
 import type { Engine } from '../db/database.ts';
 import type { MasterSchema } from '../db/schema.ts';
 import type { NodesSeenByData } from '../db/tables/data.ts';
-import { commonSearch, hasSelectiveFilter, pageSize, Where, type CommonSearch } from './search-filters.ts';
-import { subjectCondition, subjectStrategy, type SubjectStrategy } from './subject-search.ts';
+import { commonSearch, hasSelectiveFilter, pageSize, textTerms, Where, type CommonSearch } from './search-filters.ts';
+import { textStrategies, type TextStrategies } from './text-search.ts';
 import type { Page } from './messages-repository.ts';
 
 export type { QuarantineStatus };
@@ -46,24 +46,18 @@ interface EntryRow {
 }
 
 /**
- * A quarantine search as a Kysely query (pure: exposed for tests and EXPLAIN); `strategy` is
- * how a subject term is looked up (subject-search.ts). When an exact address or an indexed
- * subject term narrows the search, the status test is written `(q.status || '') = …` so SQLite
+ * A quarantine search as a Kysely query (pure: exposed for tests and EXPLAIN); `strategies` is
+ * how its subject and address substrings are looked up (text-search.ts). When an exact address
+ * or an indexed substring narrows the search, the status test is written `(q.status || '') = …` so SQLite
  * does not pick the (status, created_at) index to drive it: on a quarantine of a million held
  * messages that index matches nearly every row. (The same words on PostgreSQL, whose planner
  * weighs the indexes by their statistics anyway.)
  */
-export function buildQuarantineSearch(engine: Engine, q: QuarantineSearch, strategy: SubjectStrategy = 'index') {
+export function buildQuarantineSearch(engine: Engine, q: QuarantineSearch, strategies: TextStrategies = 'index') {
   const where = new Where();
-  const { from, timeCol, ridCol } = commonSearch({ table: 'quarantine', rcptTable: 'quarantine_rcpts', timeCol: 'created_at' }, 'q', q, where);
-  let indexedSubject = false;
-  if (q.subject !== undefined) {
-    const subject = subjectCondition(engine, 'q', 'quarantine', q.subject, strategy);
-    where.add(subject.condition);
-    indexedSubject = subject.indexed;
-  }
+  const { from, timeCol, ridCol, textIndexed } = commonSearch(engine, { table: 'quarantine', rcptTable: 'quarantine_rcpts', timeCol: 'created_at' }, 'q', q, where, strategies);
   const status = q.status ?? 'held';
-  if (status !== 'all') where.add(hasSelectiveFilter(q) || indexedSubject ? sql`(q.status || '') = ${status}` : sql`q.status = ${status}`);
+  if (status !== 'all') where.add(hasSelectiveFilter(q) || textIndexed ? sql`(q.status || '') = ${status}` : sql`q.status = ${status}`);
   const limit = pageSize(q.limit);
   const query = sql<EntryRow>`SELECT ${sql.join(COLUMNS.map((c) => sql.raw(c.replace(' as ', ' AS '))))} FROM ${from} LEFT JOIN nodes n ON n.id = q.node_id ${where.toSql()}
     ORDER BY ${sql.ref(timeCol)} DESC, ${sql.ref(ridCol)} DESC LIMIT ${sql.lit(limit + 1)}`;
@@ -72,8 +66,7 @@ export function buildQuarantineSearch(engine: Engine, q: QuarantineSearch, strat
 
 /** Search the quarantine index of every node, newest first, one page at a time. */
 export async function searchQuarantine(db: Kysely<MasterSchema>, engine: Engine, q: QuarantineSearch): Promise<Page<QuarantineEntry>> {
-  const strategy = q.subject === undefined ? 'index' : await subjectStrategy(db, engine, 'quarantine', q.subject);
-  const { query, limit } = buildQuarantineSearch(engine, q, strategy);
+  const { query, limit } = buildQuarantineSearch(engine, q, await textStrategies(db, engine, 'quarantine', textTerms(q)));
   const { rows } = await query.execute(db);
   return pageOf(rows, limit, (r) => r.created_at, toEntry);
 }

@@ -6,7 +6,7 @@ import { domainOf, normalizeAddress, uniqueRecipients } from './addresses.ts';
 import { inChunks } from './in-chunks.ts';
 import type { Ordered } from './message-writer.ts';
 import type { PendingChanges } from './pending-changes.ts';
-import { indexSubjects } from './subject-search.ts';
+import { indexText } from './text-search.ts';
 
 export type QuarantineStatus = 'held' | 'released' | 'deleted' | 'expired';
 /** `expired`: purged by the quarantine lifetime on its node (a held message only): final, like `deleted`. */
@@ -42,12 +42,15 @@ export function createQuarantineWriter(db: Kysely<MasterSchema>, engine: Engine,
   return {
     async added(nodeId: string, list: readonly QuarantineAdded[]): Promise<void> {
       if (list.length === 0) return;
-      const entries = list.map((q) => ({ q, mailFrom: normalizeAddress(q.mailFrom), recipients: uniqueRecipients(q.rcptTo) }));
+      const entries = list.map((q) => {
+        const recipients = uniqueRecipients(q.rcptTo);
+        return { q, mailFrom: normalizeAddress(q.mailFrom), recipients, rcptTo: JSON.stringify(recipients) };
+      });
       const rids = new Map<string, number>();
       await inChunks(entries, async (chunk) => {
-        const rows = await db.insertInto('quarantine').values(chunk.map(({ q, mailFrom, recipients }) => ({
+        const rows = await db.insertInto('quarantine').values(chunk.map(({ q, mailFrom, recipients, rcptTo }) => ({
           node_id: nodeId, id: q.id, file: q.file, created_at: q.createdAt, mail_from: mailFrom, sender_domain: domainOf(mailFrom),
-          rcpt_to: JSON.stringify(recipients), first_rcpt: recipients[0] ?? '', rcpt_count: recipients.length, subject: q.subject, size: q.size,
+          rcpt_to: rcptTo, first_rcpt: recipients[0] ?? '', rcpt_count: recipients.length, subject: q.subject, size: q.size,
           score: q.score, reasons: JSON.stringify(q.reasons),
         }))).onConflict((oc) => oc.columns(['id', 'node_id']).doNothing()).returning(['rid', 'id']).execute();
         for (const r of rows) rids.set(r.id, r.rid);
@@ -60,7 +63,7 @@ export function createQuarantineWriter(db: Kysely<MasterSchema>, engine: Engine,
       });
       await inChunks(stored.flatMap((s) => s.recipients.map((rcpt) => ({ rcpt, created_at: s.q.createdAt, rid: s.rid }))), (rows) =>
         db.insertInto('quarantine_rcpts').values(rows).onConflict((oc) => oc.columns(['rcpt', 'created_at', 'rid']).doNothing()).execute());
-      await indexSubjects(db, engine, 'quarantine', stored.map((s) => ({ rid: s.rid, subject: s.q.subject })));
+      await indexText(db, engine, 'quarantine', stored.map((s) => ({ rid: s.rid, subject: s.q.subject, mail_from: s.mailFrom, rcpt_to: s.rcptTo })));
       const held = await pending.take(nodeId, stored.map((s) => s.q.id), 'quarantine.changed');
       await changed(nodeId, held.map((c) => ({ ord: 0, ev: c.payload as QuarantineChanged })));
     },

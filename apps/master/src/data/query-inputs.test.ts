@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { parseTimeInput } from './time-input.ts';
-import { containsPattern, ftsPhrase } from './sql-like.ts';
+import { containsPattern, ftsAllOf, ftsPhrase, trigramsOf } from './sql-like.ts';
 
 test('parseTimeInput: epoch ms and ISO 8601 (UTC unless a zone is given)', () => {
   const cases: [string, number | undefined][] = [
@@ -31,4 +31,8 @@ test('cursors round-trip and refuse anything else', () => {
 test('LIKE and FTS inputs are escaped', () => {
   assert.equal(containsPattern('100%_\\x'), '%100\\%\\_\\\\x%');
   assert.equal(ftsPhrase('say "hi" OR x'), '"say ""hi"" OR x"');
+  assert.deepEqual(trigramsOf('abcdabc'), ['abc', 'bcd', 'cda', 'dab']);
+  assert.deepEqual(trigramsOf('ab'), []);
+  assert.deepEqual(trigramsOf('x@ü.de'), ['x@ü', '@ü.', 'ü.d', '.de']);
+  assert.equal(ftsAllOf(['a"b', 'AND']), '"a""b" AND "AND"');
 });

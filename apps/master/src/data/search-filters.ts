@@ -1,7 +1,8 @@
 import { sql, type RawBuilder, type SqlBool } from 'kysely';
+import type { Engine } from '../db/database.ts';
 import { normalizeAddress } from './addresses.ts';
 import { beforeCursor, decodeCursor } from './cursor.ts';
-import { containsPattern } from './sql-like.ts';
+import { textCondition, type TextStrategies, type TextTable, type TextTerm } from './text-search.ts';
 
 /** Filters shared by the message log and quarantine searches. All optional. */
 export interface CommonSearch {
@@ -30,7 +31,7 @@ export const DEFAULT_PAGE = 50;
 
 /** The table names a search runs over: its main table, recipients table and time column. */
 export interface SearchTables {
-  readonly table: string;
+  readonly table: TextTable;
   readonly rcptTable: string;
   readonly timeCol: string;
   /**
@@ -57,17 +58,33 @@ export function nodeCondition(column: string, node: string): RawBuilder<SqlBool>
   return sql<SqlBool>`${sql.ref(column)} IN (SELECT id FROM nodes WHERE name = ${node} UNION ALL SELECT CAST(${node} AS TEXT))`;
 }
 
-/** `column LIKE pattern` with `\` escaping LIKE's wildcards (see sql-like.ts). For lower-cased columns: LIKE folds case on SQLite only. */
-export function likeCondition(column: string, pattern: string): RawBuilder<unknown> {
-  return sql`${sql.ref(column)} LIKE ${pattern} ESCAPE '\\'`;
+/**
+ * The substring terms of a search (text-search.ts looks them up): the subject; the sender and
+ * the recipient under `match=contains`; a recipient domain (`@example.com`), which is the
+ * recipient list's text containing `@example.com"` (rcpt_to is a JSON array of strings:
+ * `"…@domain"` ends an element).
+ */
+export function textTerms(q: CommonSearch): TextTerm[] {
+  const contains = (q.match ?? 'exact') === 'contains';
+  const terms: TextTerm[] = [];
+  if (q.subject !== undefined) terms.push({ text: 'subject', term: q.subject });
+  if (q.sender !== undefined && contains) terms.push({ text: 'sender', term: normalizeAddress(q.sender) });
+  if (q.recipient !== undefined) {
+    const recipient = normalizeAddress(q.recipient);
+    if (contains) terms.push({ text: 'recipients', term: recipient });
+    else if (recipient.startsWith('@')) terms.push({ text: 'recipients', term: `${recipient}"` });
+  }
+  return terms;
 }
 
 /**
  * FROM, ordering columns and the common conditions. An exact recipient search is driven by
  * the recipients table (its index is (rcpt, time, rid), so it walks newest first and stops);
- * everything else by the main table. Returns the column names to order and page by.
+ * everything else by the main table. `strategies`: how each substring term is looked up
+ * (text-search.ts). Returns the column names to order and page by, and whether a text index
+ * drives the search (`textIndexed`).
  */
-export function commonSearch(t: SearchTables, alias: string, q: CommonSearch, where: Where): { from: RawBuilder<unknown>; timeCol: string; ridCol: string } {
+export function commonSearch(engine: Engine, t: SearchTables, alias: string, q: CommonSearch, where: Where, strategies: TextStrategies): { from: RawBuilder<unknown>; timeCol: string; ridCol: string; textIndexed: boolean } {
   const exact = (q.match ?? 'exact') === 'exact';
   const recipient = q.recipient === undefined ? undefined : normalizeAddress(q.recipient);
   const byRcptTable = recipient !== undefined && exact && !recipient.startsWith('@');
@@ -81,17 +98,17 @@ export function commonSearch(t: SearchTables, alias: string, q: CommonSearch, wh
   const timeCol = byRcptTable ? `r.${t.timeCol}` : `${alias}.${t.timeCol}`;
   const ridCol = byRcptTable ? 'r.rid' : `${alias}.rid`;
 
-  if (recipient !== undefined) {
-    if (byRcptTable) where.add(sql`r.rcpt = ${recipient}`);
-    // rcpt_to is a JSON array of strings: `"…@domain"` ends an element.
-    else if (exact) where.add(likeCondition(`${alias}.rcpt_to`, containsPattern(`${recipient}"`)));
-    else where.add(likeCondition(`${alias}.rcpt_to`, containsPattern(recipient)));
-  }
-  if (q.sender !== undefined) {
+  if (byRcptTable) where.add(sql`r.rcpt = ${recipient}`);
+  if (q.sender !== undefined && exact) {
     const sender = normalizeAddress(q.sender);
-    if (!exact) where.add(likeCondition(`${alias}.mail_from`, containsPattern(sender)));
-    else if (sender.startsWith('@')) where.add(sql`${sql.ref(`${alias}.sender_domain`)} = ${sender.slice(1)}`);
+    if (sender.startsWith('@')) where.add(sql`${sql.ref(`${alias}.sender_domain`)} = ${sender.slice(1)}`);
     else where.add(sql`${sql.ref(`${alias}.mail_from`)} = ${sender}`);
+  }
+  let textIndexed = false;
+  for (const term of textTerms(q)) {
+    const text = textCondition(engine, alias, t.table, term, strategies);
+    where.add(text.condition);
+    textIndexed ||= text.indexed;
   }
   if (q.node !== undefined) where.add(nodeCondition(`${alias}.node_id`, q.node));
   if (q.from !== undefined) where.add(sql`${sql.ref(timeCol)} >= ${q.from}`);
@@ -101,7 +118,7 @@ export function commonSearch(t: SearchTables, alias: string, q: CommonSearch, wh
     if (!cursor) throw new RangeError('cursor is not one this API returned');
     where.add(beforeCursor(timeCol, ridCol, cursor));
   }
-  return { from, timeCol, ridCol };
+  return { from, timeCol, ridCol, textIndexed };
 }
 
 /** Is there a filter more selective than a status/time scan (then the status index must not drive)? */

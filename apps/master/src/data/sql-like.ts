@@ -7,3 +7,16 @@ export function containsPattern(text: string): string {
 export function ftsPhrase(text: string): string {
   return `"${text.replace(/"/g, '""')}"`;
 }
+
+/** The distinct runs of three characters (code points) of `text`, in order: what a trigram index holds of it. */
+export function trigramsOf(text: string): string[] {
+  const chars = [...text];
+  const out = new Set<string>();
+  for (let i = 0; i + 3 <= chars.length; i++) out.add(chars.slice(i, i + 3).join(''));
+  return [...out];
+}
+
+/** An FTS5 query for rows holding every one of `texts` (each a quoted phrase), in any places. */
+export function ftsAllOf(texts: readonly string[]): string {
+  return texts.map(ftsPhrase).join(' AND ');
+}

@@ -11,7 +11,7 @@ import type { MasterSchema } from './schema.ts';
  * every table's row count and checksum on both sides.
  *
  * The tables are the target's (information_schema), so SQLite-only machinery is left behind by
- * construction: the FTS5 tables and their shadows (PostgreSQL indexes `subject` with pg_trgm),
+ * construction: the FTS5 tables and their shadows (PostgreSQL indexes `subject` and the addresses with pg_trgm),
  * the trigger replication's repl_* tables, sqlite_sequence. `schema_version` is the target's own.
  * The message log's day partitions are made first and filled through their parent tables;
  * `message_ids` (a table on PostgreSQL, the log's id→day index) is read from SQLite's view.

@@ -17,12 +17,12 @@ import type { Migration } from '@moat/storage';
  * - Subject search: both the log and the quarantine have a contentless FTS5 trigram index of the
  *   subject (rowid = rid): a substring found in milliseconds among millions, case-insensitive,
  *   for terms of 3+ characters; a term in thousands of subjects walks the time index with LIKE
- *   instead (data/subject-search.ts). Without it a rare term on a 10-million-row log was a
+ *   instead (data/text-search.ts). Without it a rare term on a 10-million-row log was a
  *   scan of the whole range: 23 s for one day with a cold cache, minutes for a month. It is
  *   the ingest's largest single cost (see test/bench/results/master-data.md): paid, because
  *   the ingest has headroom over real mail rates and an admin's search has none.
  * - `match=contains` on addresses has no index: a LIKE scan along the time index, bounded by
- *   the request's time range and stopped at a page.
+ *   the request's time range and stopped at a page (until migration 24 gave it one).
  * - Addresses are stored lower-cased (searching is their job here; the original message on its
  *   scanner keeps the original spelling).
  * - Roll-ups are keyed by (kind, day, value), not (day, kind, value): the top-N report asks for

@@ -1,9 +1,11 @@
 import type { Generated } from 'kysely';
 
 /**
- * The message log, quarantine index, events, roll-ups (migrations 2, 4, 8, 12, 15, 22). The FTS5
- * subject tables of SQLite (`messages_fts`, `quarantine_fts`) are not typed: only
- * data/subject-search.ts touches them, and PostgreSQL has none (a pg_trgm index instead).
+ * The message log, quarantine index, events, roll-ups (migrations 2, 4, 8, 12, 15, 22, 24). The
+ * FTS5 tables of SQLite (subjects: `messages_fts`, `quarantine_fts`; addresses:
+ * `messages_sender_fts`, `messages_rcpt_fts`, `quarantine_sender_fts`, `quarantine_rcpt_fts`)
+ * are not typed: only data/text-search.ts touches them, and PostgreSQL has none (pg_trgm
+ * indexes instead).
  */
 export interface DataTables {
   events: EventsTable;
