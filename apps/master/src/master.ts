@@ -36,6 +36,7 @@ import { jobLease } from './db/leases.ts';
 import { cacheSweep, CACHE_SWEEP_MS } from './jobs/cache-sweep.ts';
 import { OnceOnlyJob } from './jobs/once-only-job.ts';
 import { logRetention, LOG_RETENTION_MS } from './jobs/log-retention.ts';
+import { topHeads, TOP_HEADS_MS } from './jobs/top-heads.ts';
 import { enduserRoutes } from './enduser/enduser-routes.ts';
 import { createEnduserLearning } from './enduser/enduser-learning.ts';
 
@@ -112,6 +113,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   const leaseFor = (name: string, everyMs: number) => jobLease(database.db, name, { holder, ttlMs: 3 * everyMs, now });
   const sweeps = new OnceOnlyJob({ name: 'cache-sweep', lease: leaseFor('cache-sweep', CACHE_SWEEP_MS), log, run: cacheSweep(database.db, log, now) });
   const logPruning = new OnceOnlyJob({ name: 'log-retention', lease: leaseFor('log-retention', LOG_RETENTION_MS), log, run: logRetention(database.db, database.engine, config.messageLog.retentionDays, log, now) });
+  const heads = new OnceOnlyJob({ name: 'top-heads', lease: leaseFor('top-heads', TOP_HEADS_MS), log, run: topHeads(database.db, log, now) });
   const digestStore = createDigestStore(database.db);
   const digestRepo = createDigestRepository(database.db);
   const digests = new DigestRunner({ store: digestStore, repo: digestRepo, relay: hub, log, now, ownUrl: () => url, hostname: config.node.name, quarantineLifetime: async () => (await currentRules(database.db))?.document.quarantine, lease: leaseFor('digests', DIGEST_TICK_MS) });
@@ -147,6 +149,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
   reports.start(REPORT_TICK_MS);
   sweeps.start(CACHE_SWEEP_MS);
   logPruning.start(LOG_RETENTION_MS);
+  heads.start(TOP_HEADS_MS);
   log.info({ event: 'MASTER_STARTED', url, rulesVersion: (await currentRules(database.db))?.version ?? 0 }, 'master started');
 
   let closed = false;
@@ -170,6 +173,7 @@ export async function startMaster(config: MasterConfig, options: MasterOptions =
       await reports.stop();
       await sweeps.stop();
       await logPruning.stop();
+      await heads.stop();
       await notices.close();
       await peers.close();
       await hub.close();

@@ -65,7 +65,7 @@ export function renderMasterReport(r: MasterReport): string {
       `its database servers and the standby sharing its ${r.cores} cores. The issue's targets are at 10 M rows (\`--full\`); ` +
       `${o.messages >= 10_000_000 ? 'this run is at that size' : 'this run is smaller (docs/database.md weighs its figures against the targets)'}.`,
     '',
-    ...e.map((f) => `- **${ENGINE_LABELS[f.key]}**: ${f.description}. ${int(f.messages)} messages after the ingest${f.partitions ? ` in ${f.partitions} day partitions` : ''}, ${gib(f.bytes)} on disk, loaded in ${int(f.loadS)} s.`),
+    ...e.map((f) => `- **${ENGINE_LABELS[f.key]}**: ${f.description}. ${int(f.messages)} messages after the ingest${f.partitions ? ` in ${f.partitions} day partitions` : ''}, ${gib(f.bytes)} on disk, loaded in ${int(f.loadS)} s; the top lists' heads of the days before today taken in ${f.headsS.toFixed(1)} s (the master's top-heads job, data/top-heads.ts).`),
     ...r.skipped.map((s) => `- skipped: ${s}`),
     '',
     '## Headline',

@@ -18,6 +18,9 @@ export interface DataTables {
   pending_changes: PendingChangesTable;
   traffic_hourly: TrafficHourlyTable;
   top_senders_daily: TopSendersDailyTable;
+  top_heads: TopSendersDailyTable;
+  top_head_floors: TopHeadFloorsTable;
+  top_head_lists: TopHeadListsTable;
 }
 
 export interface EventsTable {
@@ -143,6 +146,21 @@ export interface TopSendersDailyTable {
   node_id: string;
   value: string;
   count: number;
+}
+
+/** The count of the first value left out of a day's head (`top_heads` has the same columns as `top_senders_daily`): data/top-heads.ts. */
+export interface TopHeadFloorsTable {
+  kind: string;
+  day: number;
+  node_id: string;
+  floor: number;
+}
+
+/** A (day, node) whose heads are taken, and the messages its traffic held then. */
+export interface TopHeadListsTable {
+  day: number;
+  node_id: string;
+  messages: number;
 }
 
 /**
