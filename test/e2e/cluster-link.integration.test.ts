@@ -134,3 +134,27 @@ test("a node's relay queue is visible from the master, and a message can be retr
     await downstream.close();
   }
 });
+
+test('a rules push counts in moat_rules_pushes_total only when it reached a scanner', async () => {
+  const downstream = await startDownstream();
+  const master = await startTestMaster();
+  let s: Awaited<ReturnType<typeof startClusterScanner>> | undefined;
+  try {
+    const api = await apiClient(master.url);
+    const pushes = async () => Number(/^moat_rules_pushes_total (\d+)$/m.exec((await api.get('/metrics')).text)?.[1]);
+    const before = await pushes();
+    // Version 2 with no scanner linked: the push reaches nobody.
+    assert.equal((await api.put('/api/v1/rules', { ...BASE_RULES, lists: { ...BASE_RULES.lists, senderBlock: ['*@v2.example'] } })).status, 200);
+    s = await startClusterScanner('pushed', master.wsUrl, downstream.port);
+    await waitUntil(() => s!.rules.current().version === 2, 'the scanner gets version 2 when it links');
+    // Version 3 with the scanner linked: that push is the one counted.
+    assert.equal((await api.put('/api/v1/rules', { ...BASE_RULES, lists: { ...BASE_RULES.lists, senderBlock: ['*@v3.example'] } })).status, 200);
+    await waitUntil(() => s!.rules.current().version === 3, 'the scanner on version 3');
+    await waitUntil(async () => (await pushes()) > before, 'the push counted');
+    assert.equal(await pushes(), before + 1);
+  } finally {
+    await s?.close();
+    await master.close();
+    await downstream.close();
+  }
+});

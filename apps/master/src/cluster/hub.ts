@@ -658,7 +658,8 @@ export class ClusterHub implements ClusterControl {
     for (const s of this.sessions.values()) {
       this.send(s.ws, s.protocol >= RECIPIENT_LISTS_PROTOCOL_VERSION ? { type: 'rules.push', version: current.version, rules: current.document } : (legacy ??= await this.legacyRulesPush(current)));
     }
-    this.metrics.rulesPushes.inc();
+    // Counted when it reached a scanner: a push with none linked here (a master starting, a change with every scanner on another master) sent nothing.
+    if (this.sessions.size > 0) this.metrics.rulesPushes.inc();
     this.log.info({ event: 'RULES_PUSHED', version: current.version, nodes: this.sessions.size }, 'rules pushed to online scanners');
   }
 
