@@ -6,22 +6,17 @@ import { ENGINES, engineSkip, openTestDatabase } from '../testing/databases.ts';
 import { quarantineSize, top, traffic } from './reports.ts';
 import { topFromLog, trafficFromLog } from './reports-from-log.ts';
 import { TOP_KINDS } from './rollups.ts';
-import { addNode, count, event, ingestInto, logged, msgId, quarantined, T0 } from './test-fixtures.ts';
+import { addNode, count, event, ingestInto, logged, msgId, quarantined, seededRandom, T0 } from './test-fixtures.ts';
 import { DAY_MS, HOUR_MS } from './time-buckets.ts';
 
 const A = 'aaaaaaaaaaaaaaaa';
 const B = 'bbbbbbbbbbbbbbbb';
 const ACTIONS = ['deliver', 'tag', 'quarantine', 'reject'] as const;
 
-/** A small deterministic generator (mulberry32), so the data is varied but every run is the same. */
+/** A seeded integer in [0, n): varied data, the same every run. */
 function lcg(seed: number) {
-  let s = seed >>> 0;
-  return (n: number) => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
+  const random = seededRandom(seed);
+  return (n: number) => Math.floor(random() * n);
 }
 
 const VIRUSES = ['Eicar-Signature', 'Win.Trojan.Agent-1', 'Doc.Malware.Emotet'];

@@ -6,7 +6,7 @@ import type { MasterSchema } from '../db/schema.ts';
 import { ENGINES, engineSkip, openTestDatabase } from '../testing/databases.ts';
 import { top, topBySum } from './reports.ts';
 import { createRollups, TOP_KINDS, type TopKind } from './rollups.ts';
-import { addNode } from './test-fixtures.ts';
+import { addNode, seededRandom } from './test-fixtures.ts';
 import { DAY_MS } from './time-buckets.ts';
 import { daysToHead, headDay, refreshTopHeads, topFromHeads, TOP_HEAD_SIZE } from './top-heads.ts';
 
@@ -15,20 +15,9 @@ const TODAY = Date.UTC(2026, 11, 6);
 const NOW = TODAY + 15 * 3_600_000;
 const DAYS = 12;
 
-/** mulberry32: varied data, the same every run. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `n` messages through the ingest's roll-ups, `days` days up to today; senders skewed (index ~ senders·u^power) unless power is 1. */
 async function mail(db: Kysely<MasterSchema>, o: { n: number; seed: number; senders: number; power: number; fromDay: number; days: number }): Promise<void> {
-  const r = random(o.seed);
+  const r = seededRandom(o.seed);
   await db.transaction().execute(async (tx) => {
     const rollups = createRollups(tx);
     for (let i = 0; i < o.n; i++) {
