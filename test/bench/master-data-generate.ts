@@ -11,17 +11,10 @@ import type { Db } from '@moat/storage';
 import type { MessageLogged, QuarantineAdded } from '@moat/protocol';
 import { createRollups, type RollupMessage } from '../../apps/master/src/data/rollups.ts';
 import { sqliteDatabase } from '../../apps/master/src/db/database.ts';
+import { seededRandom } from '../../apps/master/src/testing/seeded-random.ts';
 
-/** mulberry32: small, fast, seedable. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: small, fast, seedable (the master's tests use the same). */
+export const rng = seededRandom;
 
 export const SENDERS = 50_000;
 export const SENDER_DOMAINS = 5_000;

@@ -6,20 +6,10 @@ import { migratePostgres, openMasterDatabase, sqliteDatabase, type Engine, type 
 import { MASTER_MIGRATIONS } from '../db/migrations.ts';
 import type { MasterSchema } from '../db/schema.ts';
 import { freshPostgresUrl } from '../testing/databases.ts';
+export { seededRandom } from '../testing/seeded-random.ts';
 import { createIngest, type Ingest } from './ingest.ts';
 
 /** Test helpers for the data layer (not a test file itself). Databases come from testing/databases.ts (`openTestDatabase(engine, t)`). */
-
-/** Seeded random numbers in [0, 1) (mulberry32): varied test data, the same every run. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The ingest over a test database. */
 export function ingestInto(database: MasterDatabase): Ingest {
