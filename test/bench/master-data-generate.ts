@@ -187,24 +187,31 @@ export async function bulkLoadMessages(db: Db, spec: LoadSpec): Promise<number> 
   return baseRid + spec.count;
 }
 
-/** Quarantine index rows: 85% held, 10% released, 5% deleted; with recipients and the FTS rows (subjects, addresses). */
+/**
+ * Quarantine index row `i` of a bulk load, in the column order of both loaders' INSERTs: 85%
+ * held, 10% released, 5% deleted. It draws from `r` in the same order on every engine, so one
+ * seed gives every engine the same rows.
+ */
+export function bulkQuarantined(make: MailMaker, r: () => number, spec: LoadSpec, i: number): unknown[] {
+  const step = (spec.end - spec.start) / spec.count;
+  const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
+  const createdAt = Math.floor(spec.start + i * step + r() * step);
+  const q = make.quarantined(benchId('Q', i, createdAt), createdAt);
+  const recipients = [...new Set(q.rcptTo)];
+  const u = r();
+  const status = u < 0.85 ? 'held' : u < 0.95 ? 'released' : 'deleted';
+  return [i + 1, nodeId, q.id, q.file, createdAt, q.mailFrom, q.mailFrom.slice(q.mailFrom.lastIndexOf('@') + 1), JSON.stringify(recipients), recipients[0],
+    recipients.length, q.subject, q.size, q.score, JSON.stringify(q.reasons), status, status === 'held' ? null : createdAt + 3_600_000];
+}
+
+/** Quarantine index rows (`bulkQuarantined`); with recipients and the FTS rows (subjects, addresses). */
 export async function bulkLoadQuarantine(db: Db, spec: LoadSpec): Promise<void> {
   const make = mailMaker(spec.seed);
   const r = rng(spec.seed + 1);
   const rows = multiInsert(db, `INSERT INTO quarantine (rid, node_id, id, file, created_at, mail_from, sender_domain, rcpt_to, first_rcpt, rcpt_count,
     subject, size, score, reasons, status, status_at)`, 16, 100);
-  const step = (spec.end - spec.start) / spec.count;
   const chunk = db.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
-      const createdAt = Math.floor(spec.start + i * step + r() * step);
-      const q = make.quarantined(benchId('Q', i, createdAt), createdAt);
-      const recipients = [...new Set(q.rcptTo)];
-      const u = r();
-      const status = u < 0.85 ? 'held' : u < 0.95 ? 'released' : 'deleted';
-      rows.push(i + 1, nodeId, q.id, q.file, createdAt, q.mailFrom, q.mailFrom.slice(q.mailFrom.lastIndexOf('@') + 1), JSON.stringify(recipients), recipients[0],
-        recipients.length, q.subject, q.size, q.score, JSON.stringify(q.reasons), status, status === 'held' ? null : createdAt + 3_600_000);
-    }
+    for (let i = from; i < to; i++) rows.push(...bulkQuarantined(make, r, spec, i));
     rows.flush();
   });
   await withoutIndexes(db, 'quarantine', () => {

@@ -11,7 +11,7 @@ import type { MasterSchema } from '../../../apps/master/src/db/schema.ts';
 import { createRollups } from '../../../apps/master/src/data/rollups.ts';
 import { createLogPartitions, dayOf } from '../../../apps/master/src/data/log-partitions.ts';
 import { DAY_MS } from '../../../apps/master/src/data/time-buckets.ts';
-import { benchId, bulkMessage, mailMaker, rng, type LoadSpec } from '../master-data-generate.ts';
+import { bulkMessage, bulkQuarantined, mailMaker, rng, type LoadSpec } from '../master-data-generate.ts';
 
 const CHUNK = 10_000;
 
@@ -82,25 +82,15 @@ const QUARANTINE_COLUMNS: readonly Column[] = [
   ['status', 'text'], ['status_at', 'bigint'],
 ];
 
-/** Quarantine index rows as bulkLoadQuarantine does on SQLite: 85% held, 10% released, 5% deleted; with recipients. */
+/** Quarantine index rows as bulkLoadQuarantine writes them on SQLite (`bulkQuarantined`), with recipients. */
 export async function bulkLoadQuarantinePg(db: Kysely<MasterSchema>, spec: LoadSpec): Promise<void> {
   const make = mailMaker(spec.seed);
   const r = rng(spec.seed + 1);
-  const step = (spec.end - spec.start) / spec.count;
   await withoutIndexes(db, 'quarantine', async () => {
     for (let from = 0; from < spec.count; from += CHUNK) {
       const to = Math.min(spec.count, from + CHUNK);
       const rows: unknown[][] = [];
-      for (let i = from; i < to; i++) {
-        const nodeId = spec.nodes[Math.floor(r() * spec.nodes.length)]!;
-        const createdAt = Math.floor(spec.start + i * step + r() * step);
-        const q = make.quarantined(benchId('Q', i, createdAt), createdAt);
-        const recipients = [...new Set(q.rcptTo)];
-        const u = r();
-        const status = u < 0.85 ? 'held' : u < 0.95 ? 'released' : 'deleted';
-        rows.push([i + 1, nodeId, q.id, q.file, createdAt, q.mailFrom, q.mailFrom.slice(q.mailFrom.lastIndexOf('@') + 1), JSON.stringify(recipients), recipients[0],
-          recipients.length, q.subject, q.size, q.score, JSON.stringify(q.reasons), status, status === 'held' ? null : createdAt + 3_600_000]);
-      }
+      for (let i = from; i < to; i++) rows.push(bulkQuarantined(make, r, spec, i));
       await unnestInsert(db, 'quarantine', QUARANTINE_COLUMNS, rows);
       spec.onProgress?.(to);
     }
