@@ -101,9 +101,11 @@ export async function topFromHeads(db: Kysely<MasterSchema>, q: TopRange): Promi
     const now = new Map(traffic.map((t) => [keyOf(t), Number(t.messages)]));
     const headedKeys = new Set(headed.map(keyOf));
     const headedDays = new Set(headed.map((l) => Number(l.day)));
-    const clean = headed.filter((l) => Number(l.messages) === (now.get(keyOf(l)) ?? 0)).map((l) => ({ day: Number(l.day), node_id: l.node_id }));
+    // A list is clean while its day and node hold the messages they held when its head was taken.
+    const clean: DayNode[] = [];
+    const stale: DayNode[] = [];
+    for (const l of headed) (Number(l.messages) === (now.get(keyOf(l)) ?? 0) ? clean : stale).push({ day: Number(l.day), node_id: l.node_id });
     if (clean.length === 0) return undefined;
-    const stale = headed.filter((l) => Number(l.messages) !== (now.get(keyOf(l)) ?? 0)).map((l) => ({ day: Number(l.day), node_id: l.node_id }));
     // Lists without a head: a node new on a headed day, and every list of a day never headed (read by day: it may hold old rows of node '').
     const unheaded = traffic.filter((t) => headedDays.has(Number(t.day)) && !headedKeys.has(keyOf(t))).map((t) => ({ day: Number(t.day), node_id: t.node_id }));
     const unheadedDays = [...new Set(traffic.map((t) => Number(t.day)).filter((d) => !headedDays.has(d)))];
@@ -211,14 +213,20 @@ export async function daysToHead(db: Kysely<MasterSchema>, now: number, max: num
 export async function headDay(db: Kysely<MasterSchema>, day: number, size = TOP_HEAD_SIZE): Promise<void> {
   await db.transaction().setIsolationLevel('repeatable read').execute(async (tx) => {
     for (const table of ['top_heads', 'top_head_floors', 'top_head_lists'] as const) await tx.deleteFrom(table).where('day', '=', day).execute();
-    const ranked = sql`SELECT kind, day, node_id, value, count, ROW_NUMBER() OVER (PARTITION BY kind, node_id ORDER BY count DESC, value) AS rn
-      FROM top_senders_daily WHERE kind IN (${sql.join(TOP_KINDS)}) AND day = ${day}`;
-    await sql`INSERT INTO top_heads (kind, day, node_id, value, count) SELECT kind, day, node_id, value, count FROM (${ranked}) r WHERE rn <= ${size}`.execute(tx);
-    await sql`INSERT INTO top_head_floors (kind, day, node_id, floor) SELECT kind, day, node_id, count FROM (${ranked}) r WHERE rn = ${size + 1}`.execute(tx);
+    // The day's rows ranked once: the first `size` of each kind and node are its head, the next one gives its floor.
+    const { rows: ranked } = await sql<{ kind: string; node_id: string; value: string; count: number; rn: number }>`
+      SELECT kind, node_id, value, count, rn FROM (
+        SELECT kind, node_id, value, count, ROW_NUMBER() OVER (PARTITION BY kind, node_id ORDER BY count DESC, value) AS rn
+        FROM top_senders_daily WHERE kind IN (${sql.join(TOP_KINDS)}) AND day = ${day}) r
+      WHERE rn <= ${size + 1}`.execute(tx);
+    const heads = ranked.filter((r) => Number(r.rn) <= size).map((r) => ({ kind: r.kind, day, node_id: r.node_id, value: r.value, count: Number(r.count) }));
+    const floors = ranked.filter((r) => Number(r.rn) === size + 1).map((r) => ({ kind: r.kind, day, node_id: r.node_id, floor: Number(r.count) }));
+    await inChunks(heads, (rows) => tx.insertInto('top_heads').values(rows).execute());
+    await inChunks(floors, (rows) => tx.insertInto('top_head_floors').values(rows).execute());
     const traffic = await trafficByDay(tx, day, day + DAY_MS);
     const nodes = new Map(traffic.map((t) => [t.node_id, Number(t.messages)]));
     // Nodes with rows but no traffic (the cluster's rows from before top lists were per node, node '').
-    for (const r of await tx.selectFrom('top_heads').select('node_id').distinct().where('day', '=', day).execute()) if (!nodes.has(r.node_id)) nodes.set(r.node_id, 0);
+    for (const r of heads) if (!nodes.has(r.node_id)) nodes.set(r.node_id, 0);
     await inChunks([...nodes.entries()].map(([node_id, messages]) => ({ day, node_id, messages })), (rows) => tx.insertInto('top_head_lists').values(rows).execute());
   });
 }
