@@ -67,11 +67,12 @@ const { values: opts } = parseArgs({
     cache: { type: 'string', default: join(HERE, '..', '..', 'var', 'bench-cache', 'spam-assassin') },
     calibrate: { type: 'string' },
     'skip-phases': { type: 'string', default: '' },
+    verdicts: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (opts.help) {
-  process.stdout.write('usage: pnpm bench:detection [--sessions 4] [--sample 1] [--seed 17] [--out FILE] [--calibrate SIGNALS.jsonl] [--skip-phases online]\n  --sample N: every Nth message only (a quick look: 4 takes a quarter of the time)\n');
+  process.stdout.write('usage: pnpm bench:detection [--sessions 4] [--sample 1] [--seed 17] [--out FILE] [--calibrate SIGNALS.jsonl] [--skip-phases online] [--verdicts FILE]\n  --sample N: every Nth message only (a quick look: 4 takes a quarter of the time)\n  --verdicts FILE: the verdict on every evaluation message in each phase, with its reasons, as JSON lines (which messages were misjudged, and why)\n');
   process.exit(0);
 }
 const SESSIONS = Number(opts.sessions);
@@ -257,6 +258,7 @@ const cpuPerMessage = (c: Record<CpuPart, number>, n: number) => CPU_PARTS.map((
 const skippedCount = (outcomes: readonly Outcome[]) => outcomes.filter((o) => o.saSkipped).length;
 
 function phase(name: string, outcomes: readonly Outcome[]): PhaseResult {
+  if (opts.verdicts) for (const o of outcomes) appendFileSync(opts.verdicts, `${JSON.stringify({ model: DETECTION_MODEL.version, phase: name, moatFlags: moatFlags(o), ...o })}\n`);
   return { phase: name, moat: rates(outcomes, moatFlags), spamassassin: rates(outcomes, saFlags), rspamd: rates(outcomes, rspamdFlags) };
 }
 
@@ -292,6 +294,7 @@ async function main(): Promise<void> {
     benchLog(`calibration signals written to ${opts.calibrate}`);
   }
 
+  if (opts.verdicts) writeFileSync(opts.verdicts, '');
   const phases: PhaseResult[] = [];
   let learnSeconds = 0;
   let saAlonePerSec = 0;

@@ -25,6 +25,8 @@ export interface Outcome {
   readonly contributions: Readonly<Record<string, number>>;
   /** SpamAssassin was not asked (`spamassassin.skipped`: settled by Rspamd, or over its size limit). */
   readonly saSkipped?: boolean;
+  /** Every reason as the scanner logged it (for `--verdicts`: why a message was judged as it was). */
+  readonly reasons: readonly Reason[];
 }
 
 /** Moat flags a message when it does anything but deliver it. */
@@ -46,7 +48,7 @@ export function readOutcome(id: string, spam: boolean, row: { action: string; sc
     if (r.rule === 'rspamd' && engine) rspamd = { score: Number(engine[1]), action: /^([a-z ]+),/.exec(r.match)?.[1] ?? 'unknown' };
   }
   const saSkipped = reasons.some((r) => r.rule === 'spamassassin.skipped');
-  return { id, spam, action: row.action, score: row.score, ...(sa ? { sa } : {}), ...(rspamd ? { rspamd } : {}), contributions, ...(saSkipped ? { saSkipped } : {}) };
+  return { id, spam, action: row.action, score: row.score, ...(sa ? { sa } : {}), ...(rspamd ? { rspamd } : {}), contributions, ...(saSkipped ? { saSkipped } : {}), reasons };
 }
 
 export interface Rates {
