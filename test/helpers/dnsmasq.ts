@@ -13,8 +13,10 @@ export const DNSMASQ_SKIP = engineSkip('dnsmasq', 'dnsmasq');
 export interface DnsRecords {
   /** name → TXT strings (a long value is split into 255-byte strings). */
   readonly txt?: Record<string, string>;
-  /** name → IPv4 address. */
+  /** name → IPv4 address, served both ways: the A record and the matching PTR (dnsmasq's `host-record`). */
   readonly a?: Record<string, string>;
+  /** reverse name (`4.3.2.1.in-addr.arpa`) → the name its PTR claims, with no record back. */
+  readonly ptr?: Record<string, string>;
   /** name → its MX records. */
   readonly mx?: Record<string, readonly { readonly exchange: string; readonly priority: number }[]>;
   /** TTL of every record served (dnsmasq's `local-ttl`; its own default, 0, would make answers uncacheable). Default 300. */
@@ -55,6 +57,7 @@ export async function startDnsmasq(records: DnsRecords): Promise<Dnsmasq> {
       'txt-record=ready.moat.test,"yes"',
       ...Object.entries(records.txt ?? {}).map(([name, value]) => `txt-record=${name},${quote(value)}`),
       ...Object.entries(records.a ?? {}).map(([name, ip]) => `host-record=${name},${ip}`),
+      ...Object.entries(records.ptr ?? {}).map(([reverse, name]) => `ptr-record=${reverse},${name}`),
       ...Object.entries(records.mx ?? {}).flatMap(([name, list]) => list.map((r) => `mx-host=${name},${r.exchange},${r.priority}`)),
       '',
     ].join('\n'),

@@ -22,6 +22,7 @@ import { analyzeLimitsFrom } from './pipeline/analyze.ts';
 import { testMessage } from './pipeline/test-message.ts';
 import type { MessageTest, MessageTestAnswer } from '@moat/protocol';
 import { createAnalyzers } from './analyzers/create-analyzers.ts';
+import { createDnsResolver } from './analyzers/dns-resolver.ts';
 import { EngineHealthTracker } from './analyzers/engine-health.ts';
 import { monitorAnalyzers, startEngineProbes } from './analyzers/engine-monitor.ts';
 import { createFileRulesSource } from './rules-source/file-rules-source.ts';
@@ -249,7 +250,9 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
   quarantineExpiry.start();
   rules.onChange(() => quarantineExpiry.nudge());
 
-  const engines = createAnalyzers(config);
+  // One DNS resolver (and cache) for the analyzers and the client's name at connect.
+  const resolve = createDnsResolver(config.analyzers.dns);
+  const engines = createAnalyzers(config, resolve);
   const analyzers = monitorAnalyzers(engines, engineHealth, log);
   const engineProbes = startEngineProbes(analyzers, engineHealth, config.analyzers.probeSeconds * 1000, log);
   const analyzeLimits = analyzeLimitsFrom(config.analysis);
@@ -310,6 +313,7 @@ export async function startScanner(config: ScannerConfig, options: ScannerOption
     refusals,
     verifier,
     counters,
+    resolve,
     accept: (env, snapshot, msgLog) =>
       acceptMessage(
         { messages, dirs, dirSync, retention, log, hostname: config.smtp.hostname, nodeName: config.node.name, now, onQueued: (entry) => relay.enqueued(entry), analyzers, analyzeLimits },

@@ -3,6 +3,8 @@ import type { EngineSignal, MessageFacts } from '@moat/rules';
 /** What every analyzer sees: the envelope and the spooled file (read it as a stream, never whole). */
 export interface AnalyzerInput {
   readonly clientIp: string;
+  /** The client's forward-confirmed reverse DNS name (`smtp.reverseDns`); undefined: unknown. */
+  readonly clientHostname?: string;
   readonly helo: string;
   readonly mailFrom: string;
   readonly rcptTo: readonly string[];

@@ -50,7 +50,7 @@ const Dns = Type.Object(
     negativeCacheSeconds: Type.Integer({ minimum: 0, default: 300, description: 'NXDOMAIN and NODATA are cached for the negative TTL of the zone\'s SOA (RFC 2308), at most this long; this long when the answer has no SOA (0: not cached).' }),
     cacheEntries: Type.Integer({ minimum: 0, default: 10_000, description: 'Most cached answers; the oldest go first.' }),
   },
-  { additionalProperties: false, default: {}, description: 'The one DNS resolver of the `auth`, `dnsbl` and `uribl` analyzers.' },
+  { additionalProperties: false, default: {}, description: 'The one DNS resolver of the `auth`, `dnsbl` and `uribl` analyzers and of the client\'s name at connect (`smtp.reverseDns`).' },
 );
 
 const Auth = Type.Object(

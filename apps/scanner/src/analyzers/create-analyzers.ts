@@ -2,7 +2,7 @@ import { DETECTION_MODEL } from '@moat/rules';
 import type { ScannerConfig } from '../config.ts';
 import { authAnalyzer } from './auth/auth-analyzer.ts';
 import { clamavAnalyzer } from './clamav/clamav-analyzer.ts';
-import { createDnsResolver } from './dns-resolver.ts';
+import { createDnsResolver, type ResolveFn } from './dns-resolver.ts';
 import { dnsblAnalyzer } from './dnsbl/dnsbl-analyzer.ts';
 import { uriblAnalyzer } from './uribl/uribl-analyzer.ts';
 import { rspamdAnalyzer } from './rspamd/rspamd-analyzer.ts';
@@ -10,8 +10,8 @@ import { spamassassinAnalyzer } from './spamassassin/spamassassin-analyzer.ts';
 import { rspamdPoints, settledByRspamd } from './spamassassin/settled-by-rspamd.ts';
 import type { Analyzer, Findings } from './analyzer.ts';
 
-/** The analyzers the config turns on, in a fixed order, sharing one DNS resolver. */
-export function createAnalyzers(config: ScannerConfig): Analyzer[] {
+/** The analyzers the config turns on, in a fixed order, sharing one DNS resolver (`resolve`, else one of their own from `analyzers.dns`). */
+export function createAnalyzers(config: ScannerConfig, resolve: ResolveFn = createDnsResolver(config.analyzers.dns)): Analyzer[] {
   const a = config.analyzers;
   const analyzers: Analyzer[] = [];
   if (a.clamav) {
@@ -45,8 +45,6 @@ export function createAnalyzers(config: ScannerConfig): Analyzer[] {
     // Rspamd answers first; spamd, the costly engine, is not asked when Rspamd is sure of good mail.
     analyzers.push(a.rspamd && s.skipWhenRspamdSure ? { ...spamassassin, after: { analyzer: 'rspamd', skipWhen: skipWhenRspamdSure } } : spamassassin);
   }
-  if (!a.auth && !a.dnsbl && !a.uribl) return analyzers;
-  const resolve = createDnsResolver(a.dns);
   if (a.auth) analyzers.push(authAnalyzer({ timeoutMs: a.auth.timeoutSeconds * 1000, onUnavailable: a.auth.onUnavailable, hostname: config.smtp.authservId ?? config.smtp.hostname }, resolve));
   if (a.dnsbl) analyzers.push(dnsblAnalyzer(a.dnsbl.zones, resolve, a.dnsbl.timeoutSeconds * 1000));
   if (a.uribl) {

@@ -5,21 +5,23 @@ import type { Verdict } from '@moat/rules';
  * PROXY client when behind a balancer). Also what SpamAssassin reads to find the last untrusted
  * relay, so the spam analyzer sends the same line ahead of the message.
  */
-export function receivedHeader(t: { helo: string; clientIp: string; hostname: string; tls: boolean; id?: string; rcptTo?: readonly string[]; at: number }): string {
+export function receivedHeader(t: { helo: string; clientIp: string; clientHostname?: string; hostname: string; tls: boolean; id?: string; rcptTo?: readonly string[]; at: number }): string {
   const helo = t.helo.replace(/[^\x21-\x7e]/g, '').slice(0, 100) || 'unknown';
   const id = t.id ? ` id ${t.id}` : '';
   const forClause = t.rcptTo?.length === 1 ? `\r\n\tfor <${t.rcptTo[0]}>` : '';
-  return `Received: from ${helo} ([${t.clientIp}])\r\n\tby ${t.hostname} (Moat) with ${t.tls ? 'ESMTPS' : 'ESMTP'}${id}${forClause};\r\n\t${new Date(t.at).toUTCString()}`;
+  // As Postfix writes it: the verified name, or none (SpamAssassin's parser reads both forms).
+  const client = t.clientHostname ? `${t.clientHostname} [${t.clientIp}]` : `[${t.clientIp}]`;
+  return `Received: from ${helo} (${client})\r\n\tby ${t.hostname} (Moat) with ${t.tls ? 'ESMTPS' : 'ESMTP'}${id}${forClause};\r\n\t${new Date(t.at).toUTCString()}`;
 }
 
 /** Header lines prepended to a delivered message: a trace header, and the verdict when tagged. */
 export function deliveryHeaders(
-  env: { id: string; receivedAt: number; clientIp: string; helo: string; rcptTo: readonly string[]; tls: boolean },
+  env: { id: string; receivedAt: number; clientIp: string; clientHostname?: string; helo: string; rcptTo: readonly string[]; tls: boolean },
   verdict: Verdict,
   node: { hostname: string; nodeName: string },
 ): string[] {
   const lines = [
-    receivedHeader({ helo: env.helo, clientIp: env.clientIp, hostname: node.hostname, tls: env.tls, id: env.id, rcptTo: env.rcptTo, at: env.receivedAt }),
+    receivedHeader({ helo: env.helo, clientIp: env.clientIp, clientHostname: env.clientHostname, hostname: node.hostname, tls: env.tls, id: env.id, rcptTo: env.rcptTo, at: env.receivedAt }),
     `X-Moat-Node: ${node.nodeName}`,
     `X-Moat-Verdict: ${verdict.action}${verdict.allowed ? ' (allow-listed)' : ''}`,
   ];

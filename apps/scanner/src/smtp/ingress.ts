@@ -11,6 +11,8 @@ import type { ScannerConfig } from '../config.ts';
 import { ConnectionLimiter } from './connection-limiter.ts';
 import { isEnvelopeAddress } from './address-syntax.ts';
 import { normalizeClientIp } from './client-address.ts';
+import { confirmedHostname } from './client-hostname.ts';
+import type { ResolveFn } from '../analyzers/dns-resolver.ts';
 import type { StorageGuard } from '../store/storage-guard.ts';
 import { smtpError, useOwnEnhancedCodes } from './reply.ts';
 import { newMessageId } from '../store/ids.ts';
@@ -36,6 +38,8 @@ export interface IngressDeps {
   readonly refusals?: RefusalLog;
   /** Recipient verification at RCPT TO (`recipientVerification` in the rules); absent: none. */
   readonly verifier?: RecipientVerifier;
+  /** The DNS resolver for the client's name (`smtp.reverseDns`); absent: every client is unknown. */
+  readonly resolve?: ResolveFn;
   /** Counts sessions and every 4xx/5xx reply handed to smtp-server (the heartbeat's `metrics`). */
   readonly counters?: Pick<NodeCounters, 'session' | 'refusal'>;
 }
@@ -54,6 +58,8 @@ interface RefusedRcpt {
 /** What we keep per SMTP session beside smtp-server's own session object. */
 interface SessionState {
   readonly ip: string;
+  /** The client's forward-confirmed name, looked up once it is admitted (`smtp.reverseDns`); never rejects. */
+  hostname: Promise<string | undefined>;
   readonly log: Logger;
   admitted: boolean;
   /** The rules snapshot of the current transaction, taken at MAIL FROM. */
@@ -106,7 +112,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       deps.counters?.session();
       const callback = counted('connect', connected);
       const ip = normalizeClientIp(session.remoteAddress);
-      const state: SessionState = { ip, log: log.child({ sid: session.id, ip }), admitted: false, refusedRcpts: [] };
+      const state: SessionState = { ip, hostname: Promise.resolve(undefined), log: log.child({ sid: session.id, ip }), admitted: false, refusedRcpts: [] };
       sessions.set(session.id, state);
       const low = deps.storage?.lowSpace();
       if (low !== undefined) {
@@ -123,6 +129,8 @@ export function createIngress(deps: IngressDeps): SMTPServer {
       state.admitted = true;
       const decision = checkClient(deps.rules.current(), ip);
       if (!decision.ok) return refuse(state, session, decision, 'connect', '', callback);
+      // Looked up while the client talks: the answer is usually in before DATA ends.
+      if (deps.resolve && smtp.reverseDns) state.hostname = confirmedHostname(ip, deps.resolve);
       state.log.debug({ event: 'SMTP_CONNECT' }, 'client connected');
       callback();
     },
@@ -255,10 +263,13 @@ export function createIngress(deps: IngressDeps): SMTPServer {
         // error is not sent; past only the snapshot's, this is the reply.
         return { ok: false, code: 552, enhanced: '5.3.4', text: `Message size exceeds the limit of ${maxBytes} bytes` };
       }
+      // A DNS answer still missing is waited for (the resolver's time-outs bound it).
+      const clientHostname = await state.hostname;
       const env: Envelope = {
         id,
         receivedAt,
         clientIp: state.ip,
+        ...(clientHostname ? { clientHostname } : {}),
         helo: session.hostNameAppearsAs ?? '',
         mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
         rcptTo: session.envelope.rcptTo.map((r) => r.address),
@@ -266,7 +277,7 @@ export function createIngress(deps: IngressDeps): SMTPServer {
         size,
         tls: session.secure,
       };
-      msgLog.info({ event: 'SMTP_RECEIVED', size, from: env.mailFrom, rcpt: env.rcptTo.length }, 'message received');
+      msgLog.info({ event: 'SMTP_RECEIVED', size, from: env.mailFrom, rcpt: env.rcptTo.length, host: clientHostname ?? 'unknown' }, 'message received');
       return await deps.accept(env, rules, msgLog);
     } catch (err) {
       // Committed but perhaps not on disk: the row names this file, which must stay (the

@@ -39,7 +39,7 @@ const MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
 /**
  * Spam scoring by Rspamd's HTTP scanning API: the spooled file is streamed to `/checkv2` with
- * the envelope as headers (IP, Helo, From, Rcpt). Rspamd's answer is cut into the detection
+ * the envelope as headers (IP, Hostname when verified, Helo, From, Rcpt). Rspamd's answer is cut into the detection
  * model's signals (its Bayes and fuzzy votes apart from its other symbols: @moat/rules
  * detection-model.ts), each weighed into an extra score (`rspamd`, `rspamd.bayes`,
  * `rspamd.fuzzy`) whose detail names the points, the weight and the symbols. Its action asks
@@ -69,6 +69,8 @@ export function rspamdAnalyzer(settings: RspamdSettings): Analyzer {
         From: input.mailFrom,
         Rcpt: [...input.rcptTo],
       };
+      // The verified name, as an MTA passes it; none: Rspamd counts the client as unknown.
+      if (input.clientHostname) headers['Hostname'] = input.clientHostname;
       if (settings.password) headers['Password'] = settings.password;
       const r = await check(endpoint, headers, input.spoolFile, signal);
       const action = Object.hasOwn(settings.actions, r.action) ? settings.actions[r.action as RspamdAction] : undefined;

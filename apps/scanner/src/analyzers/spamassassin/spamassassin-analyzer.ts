@@ -36,7 +36,7 @@ export function spamassassinAnalyzer(settings: SpamassassinSettings): Analyzer {
       if (input.size > settings.maxBytes) {
         return { extraScores: [{ id: 'spamassassin.skipped', score: 0, detail: `message of ${input.size} bytes is over maxBytes ${settings.maxBytes}` }] };
       }
-      const received = receivedHeader({ helo: input.helo, clientIp: input.clientIp, hostname: settings.hostname, tls: false, at: Date.now() });
+      const received = receivedHeader({ helo: input.helo, clientIp: input.clientIp, clientHostname: input.clientHostname, hostname: settings.hostname, tls: false, at: Date.now() });
       const r = await check(
         settings.address,
         { prefix: Buffer.from(`${received}\r\n`, 'latin1'), body: readMessageFile(input.spoolFile, { highWaterMark: 64 * 1024 }), bodyBytes: input.size },
