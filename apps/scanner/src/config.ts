@@ -42,7 +42,7 @@ const Smtp = Type.Object(
     }),
     reverseDns: Type.Boolean({
       default: true,
-      description: 'Look up each client\'s name as a border MTA does, from the moment it connects: the PTR names of its address, kept only when one resolves back to the address (forward-confirmed). The name goes in our Received line (`from <helo> (<name> [<address>])`) and to Rspamd (`Hostname`), so their reverse-DNS rules (SpamAssassin\'s `RDNS_NONE`, Rspamd\'s `HFILTER_HOSTNAME_UNKNOWN`) judge the client instead of firing on every message. Through the resolver of `analyzers.dns`; loopback clients are not looked up. `false`: no look-up, every client is unknown.',
+      description: 'Look up each client\'s name as a border MTA does, from the moment it is admitted: the PTR names of its address, kept only when one resolves back to the address (forward-confirmed). The name goes in our Received line (`from <helo> (<name> [<address>])`) and to Rspamd (`Hostname`), so their reverse-DNS rules (SpamAssassin\'s `RDNS_NONE`, Rspamd\'s `HFILTER_HOSTNAME_UNKNOWN`) judge the client instead of firing on every message. Through the resolver of `analyzers.dns`; loopback clients are not looked up. `false`: no look-up, every client is unknown.',
     }),
     maxClients: Type.Integer({ minimum: 1, default: 1000, description: 'Concurrent SMTP sessions for the whole node.' }),
     maxConnectionsPerIp: Type.Integer({ minimum: 1, default: 50, description: 'Concurrent sessions from one client address (more: 421 4.7.0).' }),
