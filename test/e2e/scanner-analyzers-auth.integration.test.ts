@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { dkimSign, sealMessage } from 'mailauth';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { BASE_RULES, startTestScanner, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
-import { RawSmtp, message } from '../helpers/smtp-client.ts';
+import { message, sendViaProxy } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { DNSMASQ_SKIP, startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.ts';
 import { createDnsResolver } from '../../apps/scanner/src/analyzers/dns-resolver.ts';
@@ -36,19 +36,7 @@ const RECORDS = {
 };
 
 /** One message through a trusted PROXY v1 header, so the scanner sees `clientIp`. */
-async function sendAs(port: number, clientIp: string, from: string, raw: string): Promise<string> {
-  const c = await RawSmtp.open(port, { preface: `PROXY TCP4 ${clientIp} 127.0.0.1 40000 25\r\n` });
-  try {
-    assert.match(await c.reply(), /^220 /);
-    await c.command('EHLO mail.client.test');
-    assert.match(await c.command(`MAIL FROM:<${from}>`), /^250 /);
-    assert.match(await c.command('RCPT TO:<user@example.test>'), /^250 /);
-    assert.match(await c.command('DATA'), /^354/);
-    return await c.command(`${raw.replace(/\r\n\./g, '\r\n..')}.`);
-  } finally {
-    c.close();
-  }
-}
+const sendAs = (port: number, clientIp: string, from: string, raw: string) => sendViaProxy(port, clientIp, { from, to: 'user@example.test' }, raw);
 
 async function signed(raw: string): Promise<string> {
   const r = await dkimSign(raw, {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DETECTION_MODEL, GTUBE } from '@moat/rules';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { startTestScanner, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
-import { message, RawSmtp, sendMail } from '../helpers/smtp-client.ts';
+import { message, sendMail, sendViaProxy } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { SPAMD_SKIP, startSpamd, type Spamd } from '../helpers/spamd.ts';
 import { ping } from '../../apps/scanner/src/analyzers/spamassassin/spamc-client.ts';
@@ -25,19 +25,7 @@ const saReason = (rs: Reason[]) => rs.find((r) => r.rule === 'spamassassin');
 const delivered = (downstream: Downstream, subject: string) => downstream.received.find((m) => m.raw.toString().includes(`\r\nSubject: ${subject}\r\n`))?.raw.toString();
 
 /** One message through a trusted PROXY v1 header, so the scanner (and spamd, through our Received line) sees `clientIp`. */
-async function sendAs(port: number, clientIp: string, raw: string): Promise<string> {
-  const c = await RawSmtp.open(port, { preface: `PROXY TCP4 ${clientIp} 127.0.0.1 40000 25\r\n` });
-  try {
-    assert.match(await c.reply(), /^220 /);
-    await c.command('EHLO mail.client.test');
-    assert.match(await c.command(`MAIL FROM:<${envelope.from}>`), /^250 /);
-    assert.match(await c.command(`RCPT TO:<${envelope.to[0]}>`), /^250 /);
-    assert.match(await c.command('DATA'), /^354/);
-    return await c.command(`${raw.replace(/\r\n\./g, '\r\n..')}.`);
-  } finally {
-    c.close();
-  }
-}
+const sendAs = (port: number, clientIp: string, raw: string) => sendViaProxy(port, clientIp, { from: envelope.from, to: envelope.to[0]! }, raw);
 
 // 127.0.0.1 is the trusted PROXY sender; the tests' plain connections come from 127.0.0.2 (also in spamd's 127/8).
 const smtp = { listen: { host: '127.0.0.1', port: 0 }, hostname: 'scanner.test', trustedProxies: ['127.0.0.1'] };

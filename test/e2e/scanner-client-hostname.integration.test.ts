@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDownstream, type Downstream } from '../helpers/downstream.ts';
 import { startTestScanner, type ScannerUnderTest } from '../helpers/scanner-harness.ts';
-import { message, RawSmtp } from '../helpers/smtp-client.ts';
+import { message, sendViaProxy } from '../helpers/smtp-client.ts';
 import { waitUntil } from '../helpers/wait.ts';
 import { startDnsmasq, DNSMASQ_SKIP, type Dnsmasq } from '../helpers/dnsmasq.ts';
 import { startSpamd, SPAMD_SKIP, type Spamd } from '../helpers/spamd.ts';
@@ -25,19 +25,9 @@ type Reason = { rule: string; match?: string };
 
 async function sendAs(port: number, clientIp: string, subject: string): Promise<string> {
   const raw = message({ subject, body: 'Lunch tomorrow at noon? The usual place, I will book a table.', headers: [`Date: ${new Date().toUTCString()}`] });
-  const c = await RawSmtp.open(port, { preface: `PROXY TCP4 ${clientIp} 127.0.0.1 40000 25\r\n` });
-  try {
-    assert.match(await c.reply(), /^220 /);
-    await c.command('EHLO mail.client.test');
-    assert.match(await c.command(`MAIL FROM:<${envelope.from}>`), /^250 /);
-    assert.match(await c.command(`RCPT TO:<${envelope.to[0]}>`), /^250 /);
-    assert.match(await c.command('DATA'), /^354/);
-    const reply = await c.command(`${raw.replace(/\r\n\./g, '\r\n..')}.`);
-    assert.match(reply, /^250 /);
-    return /queued as (\S+)/.exec(reply)![1]!;
-  } finally {
-    c.close();
-  }
+  const reply = await sendViaProxy(port, clientIp, { from: envelope.from, to: envelope.to[0]! }, raw);
+  assert.match(reply, /^250 /);
+  return /queued as (\S+)/.exec(reply)![1]!;
 }
 
 describe('the client\'s forward-confirmed name (smtp.reverseDns)', { skip: SKIP, timeout: 180_000 }, () => {

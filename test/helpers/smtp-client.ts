@@ -108,3 +108,26 @@ export class RawSmtp {
     this.socket.destroy();
   }
 }
+
+/**
+ * One message from `clientIp` as a trusted balancer hands it on: a PROXY v1 header first (from
+ * 127.0.0.1, which the scanner must list in `smtp.trustedProxies`), EHLO mail.client.test, one
+ * recipient. Throws unless the greeting, MAIL, RCPT and DATA are accepted; returns the reply to
+ * the message.
+ */
+export async function sendViaProxy(port: number, clientIp: string, envelope: { from: string; to: string }, raw: string): Promise<string> {
+  const c = await RawSmtp.open(port, { preface: `PROXY TCP4 ${clientIp} 127.0.0.1 40000 25\r\n` });
+  const expect = (reply: string, code: RegExp, what: string) => {
+    if (!code.test(reply)) throw new Error(`${what}: ${reply}`);
+  };
+  try {
+    expect(await c.reply(), /^220 /, 'greeting');
+    await c.command('EHLO mail.client.test');
+    expect(await c.command(`MAIL FROM:<${envelope.from}>`), /^250 /, 'MAIL FROM');
+    expect(await c.command(`RCPT TO:<${envelope.to}>`), /^250 /, 'RCPT TO');
+    expect(await c.command('DATA'), /^354/, 'DATA');
+    return await c.command(`${raw.replace(/\r\n\./g, '\r\n..')}.`);
+  } finally {
+    c.close();
+  }
+}
