@@ -86,7 +86,6 @@ function listValues(lists: readonly DayNode[]): RawBuilder<unknown> {
 
 const byCount = (a: TopCount, b: TopCount): number => b.count - a.count || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0);
 
-
 /**
  * The top list from the heads, exact; `undefined` when the heads cannot settle it (no heads
  * in the range, too many lists changed since, or counts too flat), and the caller sums instead.
@@ -165,31 +164,25 @@ export async function topFromHeads(db: Kysely<MasterSchema>, q: TopRange): Promi
     const unsure = contenders.filter(([, b]) => b.upper > b.lower).map(([v]) => v);
     if (unsure.length > 0) {
       const present = new Set<string>();
-      for (const chunk of chunksOf(unsure, 400)) {
+      await inChunks(unsure, async (chunk) => {
         const rows = await tx.selectFrom('top_heads').select(['value', 'day', 'node_id']).where('kind', '=', q.kind).where('day', '>=', q.fromDay).where('day', '<', q.toDay).where('value', 'in', chunk).execute();
         for (const r of rows) present.add(`${keyOf({ day: Number(r.day), node_id: r.node_id })}\0${r.value}`);
-      }
+      }, 400);
       const absent = unsure.flatMap((value) => clean.filter((l) => (floorOf.get(keyOf(l)) ?? 0) > 0 && !present.has(`${keyOf(l)}\0${value}`)).map((l) => ({ ...l, value })));
-      for (const chunk of chunksOf(absent, 2000)) {
+      await inChunks(absent, async (chunk) => {
         const { rows } = await sql<TopCount>`
           WITH a (day, node_id, value) AS (VALUES ${sql.join(chunk.map((a) => sql`(CAST(${a.day} AS BIGINT), CAST(${a.node_id} AS TEXT), CAST(${a.value} AS TEXT))`))})
           SELECT t.value AS value, CAST(SUM(t.count) AS BIGINT) AS count
           FROM a JOIN top_senders_daily t ON t.kind = ${q.kind} AND t.day = a.day AND t.node_id = a.node_id AND t.value = a.value
           GROUP BY t.value`.execute(tx);
         for (const r of rows) totals.set(r.value, (totals.get(r.value) ?? 0) + Number(r.count));
-      }
+      }, 2000);
     }
     const ranked = [...totals.entries()].map(([value, count]) => ({ value, count })).filter((r) => r.count > 0).sort(byCount);
     // Equal counts are ordered by the database's collation, which JavaScript does not know: ties at the cut are the sum's to order.
     if (ranked.slice(0, q.limit + 1).some((r, i, a) => i > 0 && a[i - 1]!.count === r.count)) return undefined;
     return ranked.slice(0, q.limit);
   });
-}
-
-function chunksOf<T>(rows: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-  return out;
 }
 
 /** How far back the job takes heads: a top list reaching further back sums those days (as every list did before heads). */
