@@ -54,5 +54,6 @@ export { DETECTION_MODEL, SIGNAL_IDS, engineSignals, strongestHits, weighSignal,
 export { ALWAYS_ACCEPTED, HarvestCounter, checkLocalPartRouting, compileStaticList, postmasterAddress, stripTag, unknownRecipient, verificationTarget, verificationUnavailable, type VerificationTarget } from './recipient-verify.ts';
 export { RECIPIENT_LIST_DOMAIN, RECIPIENT_LIST_ENTRY_PATTERN } from './schema.ts';
 export { patternProblem } from './address-match.ts';
+export { compileIpList, parseIp, type IpMatcher } from './ip-match.ts';
 export { compileRouting, isLoop, normalizeIp, orderTargets, type RouteTarget, type SelfIdentity } from './routing.ts';
 export { quarantineExpiresAt, quarantineKind, type QuarantineKind } from './quarantine-lifetime.ts';

@@ -1,9 +1,12 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4 } from 'node:net';
+import { compileIpList, parseIp } from '@moat/rules';
 import type { ResolveFn } from '../analyzers/dns-resolver.ts';
 import { reverseIp } from '../analyzers/dnsbl/dnsbl-analyzer.ts';
 
 /** PTR names tried at most, as Postfix does (a client with more is judged on its first ten). */
 const MAX_NAMES = 10;
+/** Loopback, IPv4 and IPv6. */
+const isLoopback = compileIpList(['127.0.0.0/8', '::1']);
 
 /**
  * The client's forward-confirmed reverse DNS name (FCrDNS), as a border MTA finds it: the PTR
@@ -13,9 +16,11 @@ const MAX_NAMES = 10;
  * balancer's health checks) are not looked up. Never throws.
  */
 export async function confirmedHostname(ip: string, resolve: ResolveFn): Promise<string | undefined> {
-  if (isLoopback(ip)) return undefined;
+  if (isLoopback(ip) !== undefined) return undefined;
   const reversed = reverseIp(ip);
   if (!reversed) return undefined;
+  // One number for an address however it is written (2001:db8::21 and 2001:0db8:0:0:0:0:0:21).
+  const client = parseIp(ip);
   const v4 = isIPv4(ip);
   let names: string[];
   try {
@@ -27,7 +32,7 @@ export async function confirmedHostname(ip: string, resolve: ResolveFn): Promise
   const confirmed = await Promise.all(candidates.map(async (name) => {
     try {
       const addresses = (await resolve(name, v4 ? 'A' : 'AAAA')) as string[];
-      return addresses.some((a) => sameAddress(a, ip));
+      return addresses.some((a) => parseIp(a) === client);
     } catch {
       return false;
     }
@@ -35,21 +40,7 @@ export async function confirmedHostname(ip: string, resolve: ResolveFn): Promise
   return candidates.find((_, i) => confirmed[i]);
 }
 
-function isLoopback(ip: string): boolean {
-  return (isIPv4(ip) && ip.startsWith('127.')) || (isIPv6(ip) && expand(ip) === expand('::1'));
-}
-
 /** A name fit for a Received line: letters, digits, hyphens, underscores, dots; not an address. */
 function isHostname(name: string): boolean {
   return name.length > 0 && name.length <= 253 && /^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$/.test(name) && !isIPv4(name);
-}
-
-function sameAddress(a: string, b: string): boolean {
-  if (isIPv4(a) || isIPv4(b)) return a === b;
-  return isIPv6(a) && isIPv6(b) && expand(a) === expand(b);
-}
-
-/** An IPv6 address with every group written out, for comparison. */
-function expand(ip: string): string {
-  return reverseIp(ip) ?? ip;
 }
